@@ -1,0 +1,31 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Mvc;
+using Taskdeck.Core.Executions;
+
+namespace Taskdeck.Console.Api;
+
+/// <summary>
+/// Every API error is a ProblemDetails naming what was wrong: a bad body names the field, a refused submission
+/// names its field. Anything unexpected is a 500 without a stack trace.
+/// </summary>
+public sealed class ApiExceptionHandler(IProblemDetailsService problems, ILogger<ApiExceptionHandler> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken ct)
+    {
+        if (!http.Request.Path.StartsWithSegments("/api") && !http.Request.Path.StartsWithSegments("/v1")) return false;
+        var (status, title, detail, field) = exception switch
+        {
+            InvalidSubmissionException e => (400, "Invalid submission", e.Message, e.Field),
+            BadHttpRequestException { InnerException: JsonException j } => (400, "Malformed JSON body", j.Message, j.Path),
+            BadHttpRequestException e => (400, "Bad request", e.Message, null),
+            JsonException j => (400, "Malformed JSON body", j.Message, j.Path),
+            _ => (500, "Internal error", "The server could not complete the request; the error is in its log.", null),
+        };
+        if (status == 500) logger.LogError(exception, "Unhandled API error on {Path}", http.Request.Path);
+        http.Response.StatusCode = status;
+        var problem = new ProblemDetails { Status = status, Title = title, Detail = detail };
+        if (field is not null) problem.Extensions["field"] = field.TrimStart('$', '.');
+        return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = http, ProblemDetails = problem, Exception = exception });
+    }
+}

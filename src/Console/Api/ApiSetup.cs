@@ -1,0 +1,50 @@
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Http.Json;
+using Taskdeck.Console.Dags;
+using Taskdeck.Console.Executions;
+using Taskdeck.Console.WorkTasks;
+
+namespace Taskdeck.Console.Api;
+
+public static class ApiSetup
+{
+    public static IServiceCollection AddTaskdeckApi(this IServiceCollection services)
+    {
+        services.AddProblemDetails(o => o.CustomizeProblemDetails = c => c.ProblemDetails.Instance ??= c.HttpContext.Request.Path);
+        services.AddExceptionHandler<ApiExceptionHandler>();
+        services.AddOpenApi("openapi", o => o.AddDocumentTransformer((doc, _, _) =>
+        {
+            doc.Info.Title = "Taskdeck API";
+            doc.Info.Description = "Executions (django-ray), DAG runs (daggy) and work tasks, on one engine.";
+            return Task.CompletedTask;
+        }));
+        services.Configure<JsonOptions>(o =>
+        {
+            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter());
+            o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.Never;
+        });
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapTaskdeckApi(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapOpenApi("/api/openapi.json");
+        endpoints.MapHealthApi();
+        endpoints.MapExecutionsApi();
+        endpoints.MapDaggyApi();
+        endpoints.MapWorkTasksApi();
+        return endpoints;
+    }
+
+    /// <summary>Swagger UI at /api/docs over the document at /api/openapi.json (as django-ray's testproject).</summary>
+    public static WebApplication UseTaskdeckApiDocs(this WebApplication app)
+    {
+        app.UseSwaggerUI(o =>
+        {
+            o.RoutePrefix = "api/docs";
+            o.SwaggerEndpoint("/api/openapi.json", "Taskdeck API");
+            o.DocumentTitle = "Taskdeck API";
+        });
+        return app;
+    }
+}

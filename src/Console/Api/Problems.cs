@@ -1,0 +1,20 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Taskdeck.Console.Api;
+
+/// <summary>ProblemDetails with the name of the field or task at fault.</summary>
+public static class Problems
+{
+    public static ProblemHttpResult BadRequest(string field, string detail) => Make(400, "Invalid request", detail, ("field", field));
+    public static ProblemHttpResult NotFound(string detail, string? what = null) => Make(404, "Not found", detail, what is null ? default : ("resource", what));
+    public static ProblemHttpResult Conflict(string detail, string? state = null) => Make(409, "Conflict", detail, state is null ? default : ("state", state));
+    public static ProblemHttpResult Unauthorized(string detail) => Make(401, "Unauthorized", detail, default);
+
+    public static ProblemHttpResult Make(int status, string title, string detail, (string Key, object? Value) extension)
+    {
+        var problem = new ProblemDetails { Status = status, Title = title, Detail = detail };
+        if (extension.Key is not null) problem.Extensions[extension.Key] = extension.Value;
+        return TypedResults.Problem(problem);
+    }
+}

@@ -1,0 +1,207 @@
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Taskdeck.Console.Api;
+using Taskdeck.Core.Executions;
+using Taskdeck.Data.Executions;
+
+namespace Taskdeck.Console.Executions;
+
+/// <summary>django-ray's execution API (seed 000) plus Taskdeck's own submit. An adapter: shapes and state names only.</summary>
+public static class ExecutionsApi
+{
+    private const int DefaultLimit = 50;
+    private const int MaxLimit = 100;
+
+    public static IEndpointRouteBuilder MapExecutionsApi(this IEndpointRouteBuilder endpoints)
+    {
+        var tasks = endpoints.MapGroup("/api/tasks").WithTags("Tasks");
+        tasks.MapPost("/", SubmitAsync).WithName("SubmitTask").WithSummary("Submit a handler task or a command");
+        tasks.MapGet("/{taskId}", GetTaskResultAsync).WithName("GetTaskResult").WithSummary("Django task result/status by task id");
+
+        var executions = endpoints.MapGroup("/api/executions").WithTags("Executions");
+        executions.MapGet("/", ListAsync).WithName("ListExecutions").WithSummary("List task executions (cursor paging, newest first)");
+        executions.MapGet("/stats", StatsAsync).WithName("ExecutionStats").WithSummary("Counts by state");
+        executions.MapGet("/{id}", GetAsync).WithName("GetExecution").WithSummary("Execution details with its attempts");
+        executions.MapPost("/{id}/cancel", CancelAsync).WithName("CancelExecution").WithSummary("Cancel, or request cancellation of, an execution");
+        executions.MapPost("/{id}/retry", RetryAsync).WithName("RetryExecution").WithSummary("Retry a failed, timed-out, cancelled, lost or expired execution");
+        executions.MapPost("/reset", ResetAsync).WithName("ResetExecutions").WithSummary("Reset matching executions to queued");
+        executions.MapDelete("/{id}", DeleteAsync).WithName("DeleteExecution").WithSummary("Delete a finished execution");
+        return endpoints;
+    }
+
+    public static async Task<Results<Accepted<SubmitTaskResponse>, ProblemHttpResult>> SubmitAsync(
+        [FromBody] SubmitTaskRequest? body, ExecutionService executions, CancellationToken ct)
+    {
+        if (body is null) return Problems.BadRequest("body", "A JSON body is required: {\"task\": \"<handler>\", \"args\": {…}} or {\"command\": [\"/bin/echo\", \"hi\"]}.");
+        var hasTask = !string.IsNullOrWhiteSpace(body.Task);
+        var hasCommand = body.Command is { Count: > 0 };
+        if (hasTask == hasCommand)
+            return Problems.BadRequest(hasTask ? "command" : "task", "Give exactly one of \"task\" (a registered handler) or \"command\" (argv).");
+        if (body.Args is { } args && args.ValueKind is not (JsonValueKind.Object or JsonValueKind.Null or JsonValueKind.Undefined))
+            return Problems.BadRequest("args", "\"args\" must be a JSON object.");
+        RetryPolicy policy;
+        switch (body.RetryOn?.ToLowerInvariant())
+        {
+            case null or "any" or "anyfailure": policy = RetryPolicy.AnyFailure; break;
+            case "transient" or "transientonly": policy = RetryPolicy.TransientOnly; break;
+            default: return Problems.BadRequest("retryOn", "Use \"any\" or \"transient\".");
+        }
+        if (body.QueueTimeoutSeconds is <= 0) return Problems.BadRequest("queueTimeoutSeconds", "Must be more than 0.");
+        if (body.Priority is < -100 or > 100) return Problems.BadRequest("priority", "Must be between -100 and 100.");
+
+        var spec = new NewExecution
+        {
+            Kind = hasTask ? ExecutorKind.Handler : ExecutorKind.Command,
+            Name = hasTask ? body.Task!.Trim() : body.Command![0],
+            ArgumentsJson = body.Args is { ValueKind: JsonValueKind.Object } a ? a.GetRawText() : null,
+            Command = body.Command ?? [],
+            Environment = body.Environment ?? [],
+            WorkingDirectory = body.WorkingDirectory,
+            Queue = body.Queue ?? "default",
+            Priority = body.Priority ?? 0,
+            MaxRetries = body.MaxRetries ?? 0,
+            RetryIntervalSeconds = body.RetryIntervalSeconds ?? 0,
+            ExponentialBackoff = body.ExponentialBackoff ?? false,
+            RetryPolicy = policy,
+            TimeoutSeconds = body.TimeoutSeconds,
+            RunAt = body.RunAt,
+            ExpiresAt = body.QueueTimeoutSeconds is { } q ? DateTimeOffset.UtcNow.AddSeconds(q) : null,
+            Tags = body.Tags ?? [],
+        };
+        try
+        {
+            var execution = await executions.SubmitAsync(spec, ct);
+            return TypedResults.Accepted($"/api/executions/{execution.Id}",
+                new SubmitTaskResponse(execution.Id, execution.TaskId, DjangoRay.State(execution.State), execution.State.ToString()));
+        }
+        catch (InvalidSubmissionException e)
+        {
+            return Problems.BadRequest(e.Field, e.Message);
+        }
+    }
+
+    public static async Task<Results<Ok<TaskResultDto>, ProblemHttpResult>> GetTaskResultAsync(string taskId, ExecutionQueries queries, CancellationToken ct)
+    {
+        var e = await queries.FindByTaskIdAsync(taskId, ct);
+        if (e is null) return Problems.NotFound($"Task {taskId} does not exist.", "task");
+        var kwargs = e.ArgumentsJson is { } json ? JsonDocument.Parse(json).RootElement : JsonDocument.Parse("{}").RootElement;
+        IReadOnlyList<JsonElement> args = e.Kind == ExecutorKind.Command
+            ? e.Command.Skip(1).Select(c => JsonSerializer.SerializeToElement(c)).ToList()
+            : [];
+        return TypedResults.Ok(new TaskResultDto(e.TaskId, DjangoRay.TaskStatus(e.State), DjangoRay.State(e.State), e.AttemptCount,
+            e.CreatedAt, e.StartedAt, e.FinishedAt, args, kwargs));
+    }
+
+
+    public static async Task<Results<Ok<ExecutionListDto>, ProblemHttpResult>> ListAsync(
+        [FromQuery(Name = "state")] string? state, [FromQuery(Name = "task_name")] string? taskName, [FromQuery(Name = "queue")] string? queue,
+        [FromQuery(Name = "tag")] string? tag, [FromQuery(Name = "dag_run_id")] long? dagRunId,
+        [FromQuery(Name = "created_after")] DateTimeOffset? createdAfter, [FromQuery(Name = "created_before")] DateTimeOffset? createdBefore,
+        [FromQuery(Name = "limit")] int? limit, [FromQuery(Name = "cursor")] string? cursor, [FromQuery(Name = "q")] string? search,
+        ExecutionQueries queries, CancellationToken ct)
+    {
+        var take = limit ?? DefaultLimit;
+        if (take is < 1 or > MaxLimit) return Problems.BadRequest("limit", $"Must be between 1 and {MaxLimit}.");
+        IReadOnlyList<ExecutionState>? states = null;
+        if (!string.IsNullOrWhiteSpace(state) && (states = DjangoRay.ParseStates(state)) is null)
+            return Problems.BadRequest("state", $"Unknown state '{state}'. Use QUEUED, RUNNING, CANCELLING, SUCCEEDED, FAILED, CANCELLED, LOST or EXPIRED.");
+        long? before = null;
+        if (!string.IsNullOrEmpty(cursor))
+        {
+            if (DecodeCursor(cursor) is not { } decoded) return Problems.BadRequest("cursor", "Invalid execution-list cursor.");
+            before = decoded;
+        }
+        var filter = new ExecutionFilter
+        {
+            States = states, Name = taskName, Queue = queue, Tag = tag, DagRunId = dagRunId, CreatedFrom = createdAfter, CreatedTo = createdBefore, Search = search,
+        };
+        var (items, hasMore) = await queries.NewestAsync(filter, before, take, ct);
+        var counts = await queries.CountByStateAsync(filter with { States = null }, ct);
+        int Count(params ExecutionState[] s) => s.Sum(x => counts.GetValueOrDefault(x));
+        return TypedResults.Ok(new ExecutionListDto(
+            items.Select(e => DjangoRay.ToDto(e)).ToList(),
+            counts.Values.Sum(),
+            Count(ExecutionState.Pending, ExecutionState.Scheduled, ExecutionState.Queued),
+            Count(ExecutionState.Running),
+            Count(ExecutionState.Succeeded),
+            Count(ExecutionState.Failed, ExecutionState.TimedOut),
+            Count(ExecutionState.Expired),
+            take, items.Count, hasMore,
+            hasMore ? EncodeCursor(items[^1].Id) : null));
+    }
+
+    public static async Task<Ok<Dictionary<string, object>>> StatsAsync(ExecutionQueries queries, CancellationToken ct)
+    {
+        var counts = await queries.CountByStateAsync(new ExecutionFilter(), ct);
+        var byState = counts.GroupBy(c => DjangoRay.State(c.Key)).ToDictionary(g => g.Key, g => g.Sum(c => c.Value));
+        var stats = new Dictionary<string, object>
+        {
+            ["total"] = counts.Values.Sum(),
+            ["by_state"] = byState,
+            ["by_taskdeck_state"] = counts.ToDictionary(c => c.Key.ToString(), c => c.Value),
+        };
+        foreach (var name in new[] { "QUEUED", "RUNNING", "CANCELLING", "SUCCEEDED", "FAILED", "CANCELLED", "LOST", "EXPIRED" })
+            stats[name.ToLowerInvariant()] = byState.GetValueOrDefault(name);
+        return TypedResults.Ok(stats);
+    }
+
+    public static async Task<Results<Ok<ExecutionDto>, ProblemHttpResult>> GetAsync(long id, ExecutionQueries queries, CancellationToken ct)
+    {
+        var detail = await queries.GetDetailAsync(id, ct);
+        return detail is null
+            ? Problems.NotFound($"Execution {id} does not exist.", "execution")
+            : TypedResults.Ok(DjangoRay.ToDto(detail.Execution, detail.Attempts));
+    }
+
+    public static async Task<Results<Ok<ActionResponse>, ProblemHttpResult>> CancelAsync(long id, ExecutionService executions, CancellationToken ct) =>
+        ToResult(await executions.CancelAsync(id, null, ct));
+
+    public static async Task<Results<Ok<ActionResponse>, ProblemHttpResult>> RetryAsync(long id, ExecutionService executions, CancellationToken ct) =>
+        ToResult(await executions.RetryAsync(id, null, ct));
+
+    public static async Task<Results<Ok<ActionResponse>, ProblemHttpResult>> DeleteAsync(long id, ExecutionService executions, CancellationToken ct) =>
+        ToResult(await executions.DeleteAsync(id, ct));
+
+    public static async Task<Results<Ok<Dictionary<string, int>>, ProblemHttpResult>> ResetAsync(
+        [FromBody] ResetRequest? body, ExecutionService executions, CancellationToken ct)
+    {
+        body ??= new ResetRequest();
+        var names = new List<string>(body.States ?? []);
+        if (!string.IsNullOrWhiteSpace(body.State)) names.Add(body.State);
+        var states = new List<ExecutionState>();
+        foreach (var name in names)
+        {
+            if (DjangoRay.ParseStates(name) is not { } parsed) return Problems.BadRequest("state", $"Unknown state '{name}'.");
+            states.AddRange(parsed);
+        }
+        var filter = new ExecutionFilter
+        {
+            States = states.Count > 0 ? states : null, Name = body.TaskName, Queue = body.Queue, Tag = body.Tag, DagRunId = body.DagRunId,
+            CreatedFrom = body.CreatedAfter, CreatedTo = body.CreatedBefore,
+        };
+        var reset = await executions.ResetAsync(filter, ct);
+        return TypedResults.Ok(new Dictionary<string, int> { ["reset"] = reset, ["count"] = reset });
+    }
+
+    private static Results<Ok<ActionResponse>, ProblemHttpResult> ToResult(ActionOutcome outcome) => outcome.Status switch
+    {
+        ActionStatus.Done => TypedResults.Ok(new ActionResponse(outcome.ExecutionId, outcome.State is { } s ? DjangoRay.State(s) : "", outcome.Message)),
+        ActionStatus.NotFound => Problems.NotFound(outcome.Message, "execution"),
+        _ => Problems.Conflict(outcome.Message, outcome.State is { } st ? DjangoRay.State(st) : null),
+    };
+
+    private static string EncodeCursor(long id) => Convert.ToBase64String(Encoding.UTF8.GetBytes($"v1:{id}")).TrimEnd('=');
+
+    private static long? DecodeCursor(string cursor)
+    {
+        try
+        {
+            var padded = cursor.PadRight(cursor.Length + (4 - cursor.Length % 4) % 4, '=');
+            var text = Encoding.UTF8.GetString(Convert.FromBase64String(padded));
+            return text.StartsWith("v1:") && long.TryParse(text[3..], out var id) && id > 0 ? id : null;
+        }
+        catch (FormatException) { return null; }
+    }
+}

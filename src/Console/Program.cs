@@ -1,0 +1,29 @@
+using Taskdeck.Console.Api;
+using Taskdeck.Console.Components;
+using Taskdeck.Console.Hosting;
+using Taskdeck.Core;
+using Taskdeck.Data.Storage;
+
+var builder = WebApplication.CreateBuilder(args);
+var root = builder.Configuration.AddRootSettings(builder.Environment.ContentRootPath);
+
+builder.Services.AddTaskdeckCore(builder.Configuration);
+builder.Services.AddTaskdeckData(builder.Configuration, root);
+builder.Services.AddTaskdeckHangfire(builder.Configuration);
+builder.Services.AddTaskdeckApi();
+builder.Services.AddTaskdeckConsole();
+
+var app = builder.Build();
+
+app.UseTaskdeckErrors();
+app.UseTaskdeckApiDocs();
+app.UseAntiforgery();
+app.MapStaticAssets();
+app.MapTaskdeckApi();
+app.MapTaskdeckHangfireDashboard();
+app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
+
+app.Run();
+
+/// <summary>Visible to WebApplicationFactory in the tests.</summary>
+public partial class Program;

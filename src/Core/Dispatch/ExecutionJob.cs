@@ -1,0 +1,15 @@
+using System.ComponentModel;
+using Hangfire;
+using Taskdeck.Core.Executors;
+
+namespace Taskdeck.Core.Dispatch;
+
+/// <summary>The Hangfire job. Hangfire's own retry is off: Core decides retries and keeps the attempt history.</summary>
+[AutomaticRetry(Attempts = 0, LogEvents = false, OnAttemptsExceeded = AttemptsExceededAction.Delete)]
+public sealed class ExecutionJob(ExecutionRunner runner)
+{
+    /// <param name="executionId">The record to run; the job claims it by compare-and-set and does nothing if it loses.</param>
+    /// <param name="shutdown">Hangfire passes the server's shutdown token here.</param>
+    [DisplayName("Run execution {0}")]
+    public Task RunAsync(long executionId, CancellationToken shutdown) => runner.RunAsync(executionId, shutdown);
+}

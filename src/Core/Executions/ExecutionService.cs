@@ -1,0 +1,171 @@
+using Microsoft.Extensions.Options;
+using Taskdeck.Core.Dispatch;
+using Taskdeck.Core.Events;
+using Taskdeck.Core.Executors;
+
+namespace Taskdeck.Core.Executions;
+
+/// <summary>A submission that cannot be accepted: names the field at fault.</summary>
+public sealed class InvalidSubmissionException(string field, string message) : Exception(message)
+{
+    public string Field { get; } = field;
+}
+
+public enum ActionStatus { Done, NotFound, Conflict }
+
+/// <summary>What an operator action did; a conflict names the state that refused it.</summary>
+public sealed record ActionOutcome(ActionStatus Status, long ExecutionId, ExecutionState? State, string Message)
+{
+    public bool Done => Status == ActionStatus.Done;
+}
+
+/// <summary>
+/// What people and automation do to executions: submit, cancel, retry, reset, delete. Pages and endpoints call
+/// this; it changes states only through <see cref="ExecutionTransitions"/>.
+/// </summary>
+public sealed class ExecutionService(
+    IExecutionStore store,
+    ExecutionTransitions transitions,
+    ExecutionDispatcher dispatcher,
+    TaskHandlerRegistry handlers,
+    RunningWork running,
+    ExecutionEvents events,
+    IOptions<TaskdeckOptions> options,
+    TimeProvider time)
+{
+    public void Validate(NewExecution spec)
+    {
+        switch (spec.Kind)
+        {
+            case ExecutorKind.Handler when string.IsNullOrWhiteSpace(spec.Name):
+                throw new InvalidSubmissionException("task", "Name a registered handler.");
+            case ExecutorKind.Handler when !handlers.Contains(spec.Name):
+                throw new InvalidSubmissionException("task", $"No handler named '{spec.Name}' is registered (known: {string.Join(", ", handlers.Names)}).");
+            case ExecutorKind.Command when spec.Command.Count == 0 || string.IsNullOrWhiteSpace(spec.Command[0]):
+                throw new InvalidSubmissionException("command", "The command is empty.");
+            case ExecutorKind.Command when !options.Value.Commands.Enabled:
+                throw new InvalidSubmissionException("command", "Commands are disabled on this server (Taskdeck:Commands:Enabled).");
+            case ExecutorKind.Command when !options.Value.Commands.IsAllowed(spec.Command[0]):
+                throw new InvalidSubmissionException("command", $"'{spec.Command[0]}' is not in Taskdeck:Commands:Allow.");
+        }
+        foreach (var pair in spec.Environment)
+            if (pair.IndexOf('=') <= 0) throw new InvalidSubmissionException("environment", $"'{pair}' is not of the form NAME=value.");
+        if (spec.MaxRetries < 0) throw new InvalidSubmissionException("maxRetries", "Must be 0 or more.");
+        if (spec.RetryIntervalSeconds < 0) throw new InvalidSubmissionException("retryIntervalSeconds", "Must be 0 or more.");
+        if (spec.TimeoutSeconds is <= 0) throw new InvalidSubmissionException("timeoutSeconds", "Must be more than 0.");
+        if (string.IsNullOrWhiteSpace(spec.Queue)) throw new InvalidSubmissionException("queue", "Must not be empty.");
+        if (spec.ArgumentsJson is { } json)
+        {
+            try { using var _ = System.Text.Json.JsonDocument.Parse(json); }
+            catch (System.Text.Json.JsonException e) { throw new InvalidSubmissionException("args", $"Not valid JSON: {e.Message}"); }
+        }
+    }
+
+    public async Task<Execution> SubmitAsync(NewExecution spec, CancellationToken ct = default) =>
+        (await SubmitManyAsync([spec], ct))[0];
+
+    /// <summary>Stores all, then dispatches those that are due; a record is durable before its job exists.</summary>
+    public async Task<IReadOnlyList<Execution>> SubmitManyAsync(IReadOnlyList<NewExecution> specs, CancellationToken ct = default)
+    {
+        foreach (var spec in specs) Validate(spec);
+        var now = time.GetUtcNow();
+        var items = specs.Select(s => (s with { TaskId = s.TaskId ?? Guid.NewGuid().ToString() }, InitialState(s, now))).ToList();
+        var ids = await transitions.InsertAsync(items, ct);
+        var stored = new List<Execution>(ids.Count);
+        for (var i = 0; i < ids.Count; i++)
+        {
+            var (spec, state) = items[i];
+            if (spec.Kind != ExecutorKind.External && state is ExecutionState.Queued or ExecutionState.Scheduled)
+                await dispatcher.DispatchAsync(ids[i], spec.Priority, spec.RunAt, now, ct);
+            stored.Add(ToExecution(ids[i], spec, state, now));
+        }
+        return stored;
+    }
+
+    private static ExecutionState InitialState(NewExecution spec, DateTimeOffset now) =>
+        spec.WaitForParents ? ExecutionState.Pending
+        : spec.RunAt is { } at && at > now ? ExecutionState.Scheduled
+        : ExecutionState.Queued;
+
+    public async Task<ActionOutcome> CancelAsync(long id, string? reason = null, CancellationToken ct = default)
+    {
+        var execution = await store.FindAsync(id, ct);
+        if (execution is null) return NotFound(id);
+        switch (execution.State)
+        {
+            case var s when s.IsWaiting():
+            {
+                var result = await transitions.ApplyAsync(new TransitionCommand(id, Transition.CancelWaiting) { Reason = reason ?? "cancelled before it started" }, ct);
+                if (result.Applied) { dispatcher.Remove(execution.HangfireJobId); return Done(id, ExecutionState.Cancelled, "Cancelled."); }
+                // It started between our read and the CAS: cancel it as running work instead.
+                return result.FoundState is ExecutionState.Running ? await CancelAsync(id, reason, ct) : Refused(result);
+            }
+            case ExecutionState.Running:
+            {
+                var result = await transitions.ApplyAsync(new TransitionCommand(id, Transition.RequestCancel) { Reason = reason ?? "cancel requested" }, ct);
+                if (!result.Applied) return result.FoundState is { } found && found.IsTerminal() ? Refused(result) : await CancelAsync(id, reason, ct);
+                running.SignalCancel(id);
+                return Done(id, ExecutionState.Cancelling, "Cancel requested; the worker is stopping it.");
+            }
+            case ExecutionState.Cancelling:
+                running.SignalCancel(id);
+                return Done(id, ExecutionState.Cancelling, "Already cancelling.");
+            default:
+                return new ActionOutcome(ActionStatus.Conflict, id, execution.State, $"Execution {id} is {execution.State}; only waiting or running work can be cancelled.");
+        }
+    }
+
+    public async Task<ActionOutcome> RetryAsync(long id, string? reason = null, CancellationToken ct = default)
+    {
+        var execution = await store.FindAsync(id, ct);
+        if (execution is null) return NotFound(id);
+        var result = await transitions.ApplyAsync(new TransitionCommand(id, Transition.Retry) { Reason = reason ?? "retried by request" }, ct);
+        if (!result.Applied) return Refused(result);
+        if (execution.Kind != ExecutorKind.External)
+            await dispatcher.EnqueueAsync(id, execution.Priority, ct);
+        return Done(id, ExecutionState.Queued, "Queued for a new attempt.");
+    }
+
+    /// <summary>The bulk form of retry: every retryable record matching the filter goes back to the queue.</summary>
+    public async Task<int> ResetAsync(ExecutionFilter filter, CancellationToken ct = default)
+    {
+        var states = (filter.States is { Count: > 0 } asked ? asked.Intersect(ExecutionStates.Retryable) : ExecutionStates.Retryable).ToList();
+        if (states.Count == 0) return 0;
+        var ids = await store.FindIdsAsync(filter with { States = states }, int.MaxValue, ct);
+        var reset = 0;
+        foreach (var id in ids)
+            if ((await RetryAsync(id, "reset by filter", ct)).Done) reset++;
+        return reset;
+    }
+
+    /// <summary>How many records a reset with this filter would touch now.</summary>
+    public async Task<int> CountResettableAsync(ExecutionFilter filter, CancellationToken ct = default)
+    {
+        var states = (filter.States is { Count: > 0 } asked ? asked.Intersect(ExecutionStates.Retryable) : ExecutionStates.Retryable).ToList();
+        return states.Count == 0 ? 0 : (await store.FindIdsAsync(filter with { States = states }, int.MaxValue, ct)).Count;
+    }
+
+    public async Task<ActionOutcome> DeleteAsync(long id, CancellationToken ct = default)
+    {
+        var (deleted, found) = await store.DeleteTerminalAsync(id, ct);
+        if (found is null) return NotFound(id);
+        if (!deleted)
+            return new ActionOutcome(ActionStatus.Conflict, id, found, $"Execution {id} is {found}; only finished executions can be deleted (cancel it first).");
+        events.Publish(new ExecutionDeleted(id, time.GetUtcNow()));
+        return Done(id, found.Value, "Deleted.");
+    }
+
+    private static ActionOutcome Done(long id, ExecutionState state, string message) => new(ActionStatus.Done, id, state, message);
+    private static ActionOutcome NotFound(long id) => new(ActionStatus.NotFound, id, null, $"Execution {id} does not exist.");
+    private static ActionOutcome Refused(TransitionResult r) =>
+        r.NotFound ? NotFound(r.ExecutionId) : new(ActionStatus.Conflict, r.ExecutionId, r.FoundState, r.Describe());
+
+    private static Execution ToExecution(long id, NewExecution s, ExecutionState state, DateTimeOffset now) => new()
+    {
+        Id = id, TaskId = s.TaskId!, Kind = s.Kind, Name = s.Name, ArgumentsJson = s.ArgumentsJson, Command = [.. s.Command], Environment = [.. s.Environment],
+        WorkingDirectory = s.WorkingDirectory, Queue = s.Queue, Priority = s.Priority, State = state, MaxRetries = s.MaxRetries,
+        RetryIntervalSeconds = s.RetryIntervalSeconds, ExponentialBackoff = s.ExponentialBackoff, RetryPolicy = s.RetryPolicy,
+        TimeoutSeconds = s.TimeoutSeconds, RunAt = s.RunAt, ExpiresAt = s.ExpiresAt, CreatedAt = now, UpdatedAt = now, Tags = [.. s.Tags],
+        DagRunId = s.DagRunId, DagTaskName = s.DagTaskName, IsGenerator = s.IsGenerator, Cores = s.Cores, MemoryMB = s.MemoryMB, Gpus = s.Gpus,
+    };
+}

@@ -1,0 +1,38 @@
+using Taskdeck.Core.Events;
+
+namespace Taskdeck.Core.Executions;
+
+/// <summary>
+/// The one place a state changes: applies a named transition as a compare-and-set, then tells the event stream and
+/// the observers (DAG scheduling, work-task notifications). Callers never write a state themselves.
+/// </summary>
+public sealed class ExecutionTransitions(
+    IExecutionStore store,
+    ExecutionEvents events,
+    IEnumerable<IExecutionObserver> observers,
+    TimeProvider time)
+{
+    private readonly IExecutionObserver[] _observers = observers.ToArray();
+
+    public async Task<TransitionResult> ApplyAsync(TransitionCommand command, CancellationToken ct = default)
+    {
+        var result = await store.ApplyAsync(command, time.GetUtcNow(), ct);
+        if (result.Applied)
+        {
+            events.Publish(new StateChanged(result.ExecutionId, result.At, result.FoundState, result.NewState!.Value,
+                result.Transition, result.AttemptNumber, result.DagRunId, command.NodeId));
+            foreach (var observer in _observers)
+                await observer.OnTransitionedAsync(result, ct);
+        }
+        return result;
+    }
+
+    internal async Task<IReadOnlyList<long>> InsertAsync(IReadOnlyList<(NewExecution Spec, ExecutionState State)> items, CancellationToken ct)
+    {
+        var at = time.GetUtcNow();
+        var ids = await store.InsertAsync(items, at, ct);
+        for (var i = 0; i < ids.Count; i++)
+            events.Publish(new StateChanged(ids[i], at, null, items[i].State, Transition.Submit, 0, items[i].Spec.DagRunId, null));
+        return ids;
+    }
+}

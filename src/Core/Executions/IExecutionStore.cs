@@ -1,0 +1,51 @@
+namespace Taskdeck.Core.Executions;
+
+/// <summary>
+/// What the engine needs from storage. Data implements it; every state change is a compare-and-set
+/// (<c>UPDATE … WHERE Id = @id AND State IN (@from)</c>) applied atomically with its attempt and history rows.
+/// </summary>
+public interface IExecutionStore
+{
+    /// <summary>Stores new records (with their first history row) and returns their ids, in order.</summary>
+    Task<IReadOnlyList<long>> InsertAsync(IReadOnlyList<(NewExecution Spec, ExecutionState State)> items, DateTimeOffset at, CancellationToken ct = default);
+
+    Task<TransitionResult> ApplyAsync(TransitionCommand command, DateTimeOffset at, CancellationToken ct = default);
+
+    Task<Execution?> FindAsync(long id, CancellationToken ct = default);
+
+    Task<Execution?> FindByTaskIdAsync(string taskId, CancellationToken ct = default);
+
+    Task AppendLogAsync(IReadOnlyList<LogEntry> entries, CancellationToken ct = default);
+
+    Task SetHangfireJobAsync(long id, string jobId, CancellationToken ct = default);
+
+    Task SetProgressAsync(long id, double? progress, string? message, CancellationToken ct = default);
+
+    /// <summary>Deletes a terminal record with its attempts, logs and history; returns the state found (null: none).</summary>
+    Task<(bool Deleted, ExecutionState? FoundState)> DeleteTerminalAsync(long id, CancellationToken ct = default);
+
+    Task<IReadOnlyList<long>> FindIdsAsync(ExecutionFilter filter, int limit, CancellationToken ct = default);
+
+    /// <summary>Waiting records that should have a Hangfire job: (id, job id, priority, run-at, updated-at).</summary>
+    Task<IReadOnlyList<DispatchRow>> FindDispatchableAsync(long afterId, int limit, CancellationToken ct = default);
+
+    Task<IReadOnlyList<long>> FindExpiredAsync(DateTimeOffset now, int limit, CancellationToken ct = default);
+
+    /// <summary>Running or Cancelling records whose node has no live lease.</summary>
+    Task<IReadOnlyList<(long Id, ExecutionState State, int Attempt)>> FindOnDeadNodesAsync(DateTimeOffset leaseCutoff, CancellationToken ct = default);
+
+    Task<IReadOnlyList<long>> FindCancellingOnNodeAsync(string nodeId, CancellationToken ct = default);
+
+    Task HeartbeatAsync(Workers.WorkerNode node, CancellationToken ct = default);
+
+    Task<IReadOnlyList<Workers.WorkerNode>> ListNodesAsync(CancellationToken ct = default);
+
+    /// <summary>State changes after a cursor: how a node follows changes made by the others.</summary>
+    Task<IReadOnlyList<StateChange>> ChangesAfterAsync(long cursor, int limit, CancellationToken ct = default);
+
+    Task<long> LatestChangeIdAsync(CancellationToken ct = default);
+
+    Task<bool> CanConnectAsync(CancellationToken ct = default);
+}
+
+public sealed record DispatchRow(long Id, ExecutionState State, string? HangfireJobId, int Priority, DateTimeOffset? RunAt, DateTimeOffset UpdatedAt);

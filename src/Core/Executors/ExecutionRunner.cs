@@ -1,0 +1,183 @@
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Taskdeck.Core.Dispatch;
+using Taskdeck.Core.Events;
+using Taskdeck.Core.Executions;
+using Taskdeck.Core.Workers;
+
+namespace Taskdeck.Core.Executors;
+
+/// <summary>
+/// Runs one attempt: claims the record by compare-and-set (a lost claim does nothing), runs the handler or command
+/// under a token that cancel, timeout and host shutdown can fire, then closes the attempt with exactly one transition.
+/// </summary>
+public sealed class ExecutionRunner(
+    IExecutionStore store,
+    ExecutionTransitions transitions,
+    ExecutionDispatcher dispatcher,
+    TaskHandlerRegistry handlers,
+    CommandRunner commands,
+    RunningWork running,
+    LogSink logs,
+    IAdmissionGate admission,
+    NodeIdentity node,
+    ExecutionEvents events,
+    IServiceProvider services,
+    IOptions<TaskdeckOptions> options,
+    TimeProvider time,
+    ILogger<ExecutionRunner> logger)
+{
+    private static readonly TimeSpan AdmissionRetryDelay = TimeSpan.FromMilliseconds(500);
+
+    public async Task RunAsync(long executionId, CancellationToken shutdown)
+    {
+        var execution = await store.FindAsync(executionId, CancellationToken.None);
+        if (execution is null || execution.Kind == ExecutorKind.External || !StateMachine.Allows(Transition.Claim, execution.State)) return;
+
+        using var admitted = await admission.TryAdmitAsync(execution, shutdown);
+        if (admitted is null)
+        {
+            // Not enough free capacity here now: leave the record waiting and look again shortly.
+            await dispatcher.ScheduleAsync(executionId, execution.Priority, time.GetUtcNow() + AdmissionRetryDelay);
+            return;
+        }
+
+        var claim = await transitions.ApplyAsync(new TransitionCommand(executionId, Transition.Claim) { NodeId = node.Id }, CancellationToken.None);
+        if (!claim.Applied) return;
+
+        var attempt = claim.AttemptNumber;
+        var entry = running.Register(executionId, attempt, shutdown);
+        var log = new AttemptLog(logs, executionId, attempt, options.Value.Logs.MaxBytesPerStream);
+        try
+        {
+            using var timeout = execution.TimeoutSeconds is > 0
+                ? new CancellationTokenSource(TimeSpan.FromSeconds(execution.TimeoutSeconds.Value), time)
+                : null;
+            using var onTimeout = timeout?.Token.Register(() => { entry.TimedOut = true; entry.Source.Cancel(); });
+
+            var outcome = await ExecuteAsync(execution, attempt, log, entry);
+            await logs.FlushAsync(CancellationToken.None);
+            await CloseAsync(execution, attempt, outcome, entry, shutdown);
+        }
+        finally
+        {
+            running.Unregister(executionId, entry);
+        }
+    }
+
+    private sealed record Outcome(bool Succeeded, string? ResultJson, string? Error, int? Rc, bool Cancelled);
+
+    private async Task<Outcome> ExecuteAsync(Execution execution, int attempt, AttemptLog log, RunningWork.Entry entry)
+    {
+        var ct = entry.Source.Token;
+        log.Executor($"attempt {attempt} started on {node.Id}");
+        try
+        {
+            switch (execution.Kind)
+            {
+                case ExecutorKind.Handler:
+                {
+                    var handler = handlers.Create(execution.Name, services);
+                    var args = ParseArguments(execution.ArgumentsJson);
+                    var context = new TaskContext(execution.Id, attempt, args, log, (p, m) => ReportProgressAsync(execution.Id, p, m), services, ct);
+                    var result = await Task.Run(() => handler.RunAsync(context), ct);
+                    return new Outcome(true, result is null ? null : JsonSerializer.Serialize(result, JsonDefaults.Options), null, 0, false);
+                }
+                case ExecutorKind.Command:
+                {
+                    var rc = await commands.RunAsync(execution, log, null, ct);
+                    return rc == 0
+                        ? new Outcome(true, null, null, 0, false)
+                        : new Outcome(false, null, $"exit code {rc}", rc, false);
+                }
+                default:
+                    return new Outcome(false, null, $"{execution.Kind} executions are not run by Taskdeck's workers", null, false);
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            return new Outcome(false, null, null, null, true);
+        }
+        catch (CommandRunner.CommandFailedException e)
+        {
+            log.Executor(e.Message);
+            return new Outcome(false, null, e.Message, e.Rc, false);
+        }
+        catch (Exception e)
+        {
+            log.Error(e.ToString());
+            return new Outcome(false, null, $"{e.GetType().Name}: {e.Message}", null, false);
+        }
+    }
+
+    private async Task CloseAsync(Execution execution, int attempt, Outcome outcome, RunningWork.Entry entry, CancellationToken shutdown)
+    {
+        var id = execution.Id;
+        TransitionCommand command;
+        if (outcome.Succeeded)
+            command = new(id, Transition.Succeed) { ResultJson = outcome.ResultJson, Rc = outcome.Rc };
+        else if (outcome.Cancelled && entry.CancelRequested)
+            command = new(id, Transition.ConfirmCancel) { Reason = "cancelled by request" };
+        else if (outcome.Cancelled && entry.TimedOut)
+            command = RetryOrEnd(execution, attempt, Transition.TimeOut, $"timed out after {execution.TimeoutSeconds} s", null);
+        else if (outcome.Cancelled && shutdown.IsCancellationRequested)
+            command = new(id, Transition.Interrupt) { Reason = "the host stopped while it ran" };
+        else if (outcome.Cancelled)
+            command = new(id, Transition.ConfirmCancel) { Reason = "cancelled" };
+        else
+            command = RetryOrEnd(execution, attempt, Transition.Fail, outcome.Error ?? "failed", outcome.Rc);
+
+        command = command with { NodeId = node.Id, ExpectedAttempt = attempt };
+        var result = await transitions.ApplyAsync(command, CancellationToken.None);
+        if (!result.Applied && result.FoundState == ExecutionState.Cancelling)
+        {
+            // A cancel request raced the finish: the failure (or timeout) ends as the cancel the operator asked for.
+            result = await transitions.ApplyAsync(new TransitionCommand(id, Transition.ConfirmCancel)
+                { NodeId = node.Id, ExpectedAttempt = attempt, Reason = "cancelled by request", Rc = outcome.Rc }, CancellationToken.None);
+        }
+        if (!result.Applied)
+        {
+            logger.LogWarning("Attempt {Attempt} of execution {Id} finished but could not be recorded: {Why}", attempt, id, result.Describe());
+            return;
+        }
+
+        if (result.NewState is ExecutionState.Scheduled or ExecutionState.Queued)
+        {
+            var runAt = command.RunAt;
+            await dispatcher.DispatchAsync(id, execution.Priority, runAt, time.GetUtcNow());
+        }
+    }
+
+    private TransitionCommand RetryOrEnd(Execution execution, int attempt, Transition ending, string error, int? rc)
+    {
+        var retry = options.Value.Retry;
+        var transient = execution.RetryPolicy == RetryPolicy.AnyFailure
+                        || retry.TransientErrors.Any(t => error.Contains(t, StringComparison.OrdinalIgnoreCase));
+        if (attempt <= execution.MaxRetries && transient)
+        {
+            var delay = RetryDelay(execution, attempt, retry.MaxBackoffSeconds);
+            return new TransitionCommand(execution.Id, Transition.RetryLater)
+            {
+                RunAt = time.GetUtcNow() + delay, ErrorMessage = error, Reason = $"{error}; retry {attempt} of {execution.MaxRetries} in {delay.TotalSeconds:0.###} s", Rc = rc,
+            };
+        }
+        return new TransitionCommand(execution.Id, ending) { ErrorMessage = error, Reason = error, Rc = rc };
+    }
+
+    public static TimeSpan RetryDelay(Execution execution, int attempt, int maxBackoffSeconds)
+    {
+        var seconds = (double)execution.RetryIntervalSeconds;
+        if (execution.ExponentialBackoff) seconds *= Math.Pow(2, Math.Max(0, attempt - 1));
+        return TimeSpan.FromSeconds(Math.Min(seconds, maxBackoffSeconds));
+    }
+
+    private async Task ReportProgressAsync(long id, double progress, string? message)
+    {
+        await store.SetProgressAsync(id, progress, message);
+        events.Publish(new ProgressChanged(id, time.GetUtcNow(), progress, message));
+    }
+
+    private static JsonElement ParseArguments(string? json) =>
+        string.IsNullOrWhiteSpace(json) ? JsonDocument.Parse("{}").RootElement : JsonDocument.Parse(json).RootElement;
+}

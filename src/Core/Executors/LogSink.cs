@@ -1,0 +1,100 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Taskdeck.Core.Events;
+using Taskdeck.Core.Executions;
+
+namespace Taskdeck.Core.Executors;
+
+/// <summary>
+/// Collects log chunks from every running attempt and writes them in batches (one transaction every ~200 ms),
+/// so a chatty process costs the database a few writes a second, not one per line. Live viewers get each
+/// chunk at once through <see cref="ExecutionEvents"/>.
+/// </summary>
+public sealed class LogSink(IExecutionStore store, ExecutionEvents events, TimeProvider time, ILogger<LogSink> logger) : BackgroundService
+{
+    private readonly ConcurrentQueue<LogEntry> _pending = new();
+    private readonly SemaphoreSlim _writer = new(1, 1);
+
+    public void Append(long executionId, int attempt, LogStream stream, string text)
+    {
+        var entry = new LogEntry { ExecutionId = executionId, AttemptNumber = attempt, Stream = stream, At = time.GetUtcNow(), Text = text };
+        _pending.Enqueue(entry);
+        events.Publish(new LogAppended(executionId, entry.At, attempt, stream, text));
+    }
+
+    /// <summary>Writes everything appended so far; an attempt calls it before its closing transition.</summary>
+    public async Task FlushAsync(CancellationToken ct = default)
+    {
+        if (_pending.IsEmpty) return;
+        await _writer.WaitAsync(ct);
+        try
+        {
+            var batch = new List<LogEntry>();
+            while (_pending.TryDequeue(out var entry)) batch.Add(entry);
+            if (batch.Count > 0) await store.AppendLogAsync(batch, ct);
+        }
+        finally { _writer.Release(); }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(200), time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                try { await FlushAsync(stoppingToken); }
+                catch (Exception e) when (e is not OperationCanceledException) { logger.LogWarning(e, "Writing attempt logs failed; will try again"); }
+            }
+        }
+        catch (OperationCanceledException) { }
+        await FlushAsync(CancellationToken.None);
+    }
+}
+
+/// <summary>
+/// One attempt's three logs. Each is bounded: past the limit a single truncation mark is written and the rest is
+/// dropped, so a runaway process cannot fill the database.
+/// </summary>
+public sealed class AttemptLog(LogSink sink, long executionId, int attempt, int maxBytesPerStream)
+{
+    public const string TruncationMark = "\n[… log truncated by Taskdeck: limit reached …]\n";
+    private readonly long[] _bytes = new long[3];
+    private readonly bool[] _truncated = new bool[3];
+    private readonly Lock _gate = new();
+
+    public void Info(string line) => Write(LogStream.Output, line + "\n");
+    public void Error(string line) => Write(LogStream.Error, line + "\n");
+    public void Executor(string line) => Write(LogStream.Executor, line + "\n");
+
+    public void Write(LogStream stream, string text)
+    {
+        var i = (int)stream;
+        lock (_gate)
+        {
+            if (_truncated[i]) return;
+            var size = System.Text.Encoding.UTF8.GetByteCount(text);
+            if (_bytes[i] + size > maxBytesPerStream)
+            {
+                var room = (int)Math.Max(0, maxBytesPerStream - _bytes[i]);
+                var head = room > 0 ? TruncateUtf8(text, room) : "";
+                _truncated[i] = true;
+                _bytes[i] = maxBytesPerStream;
+                sink.Append(executionId, attempt, stream, head + TruncationMark);
+                return;
+            }
+            _bytes[i] += size;
+        }
+        sink.Append(executionId, attempt, stream, text);
+    }
+
+    public bool IsTruncated(LogStream stream) => _truncated[(int)stream];
+
+    private static string TruncateUtf8(string text, int maxBytes)
+    {
+        var chars = Math.Min(text.Length, maxBytes);
+        while (chars > 0 && System.Text.Encoding.UTF8.GetByteCount(text.AsSpan(0, chars)) > maxBytes) chars--;
+        return text[..chars];
+    }
+}

@@ -1,0 +1,60 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Taskdeck.Core.Dispatch;
+using Taskdeck.Core.Events;
+using Taskdeck.Core.Executions;
+using Taskdeck.Core.Executors;
+using Taskdeck.Core.Workers;
+
+namespace Taskdeck.Core;
+
+public static class TaskdeckCoreServices
+{
+    /// <summary>The engine: state machine, executors, dispatch, leases and recovery. Storage comes from Data.</summary>
+    public static IServiceCollection AddTaskdeckCore(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<TaskdeckOptions>()
+            .Bind(configuration.GetSection(TaskdeckOptions.Section))
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<TaskdeckOptions>, ValidateTaskdeckOptions>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<ExecutionEvents>();
+        services.AddSingleton<ExecutionTransitions>();
+        services.AddSingleton<ExecutionService>();
+        services.AddSingleton<ExecutionDispatcher>();
+        services.AddSingleton<NodeIdentity>();
+        services.AddSingleton<RunningWork>();
+        services.AddSingleton<CommandRunner>();
+        services.AddSingleton<ExecutionRunner>();
+        services.AddTransient<ExecutionJob>();
+        services.TryAddSingleton<IAdmissionGate, AdmitAll>();
+        services.AddSingleton<LogSink>();
+        services.AddHostedService(sp => sp.GetRequiredService<LogSink>());
+        services.AddSingleton<LeaseKeeper>();
+        services.AddHostedService(sp => sp.GetRequiredService<LeaseKeeper>());
+        services.AddSingleton<Reconciler>();
+        services.AddHostedService(sp => sp.GetRequiredService<Reconciler>());
+        services.AddDemoHandlers();
+        return services;
+    }
+}
+
+/// <summary>A wrong setting stops the start with a message that names it.</summary>
+public sealed class ValidateTaskdeckOptions : IValidateOptions<TaskdeckOptions>
+{
+    public ValidateOptionsResult Validate(string? name, TaskdeckOptions o)
+    {
+        var errors = new List<string>();
+        if (o.Leases.HeartbeatSeconds <= 0) errors.Add("Taskdeck:Leases:HeartbeatSeconds must be more than 0.");
+        if (o.Leases.ExpirySeconds <= o.Leases.HeartbeatSeconds) errors.Add("Taskdeck:Leases:ExpirySeconds must be more than HeartbeatSeconds.");
+        if (o.Logs.MaxBytesPerStream < 1024) errors.Add("Taskdeck:Logs:MaxBytesPerStream must be at least 1024.");
+        if (o.Node.Cores <= 0) errors.Add("Taskdeck:Node:Cores must be more than 0.");
+        if (o.Node.MemoryMB <= 0) errors.Add("Taskdeck:Node:MemoryMB must be more than 0.");
+        if (o.Node.Gpus < 0) errors.Add("Taskdeck:Node:Gpus must be 0 or more.");
+        if (o.Node.WorkerCount <= 0) errors.Add("Taskdeck:Node:WorkerCount must be more than 0.");
+        if (o.Commands.Enabled && o.Commands.Allow.Count == 0) errors.Add("Taskdeck:Commands:Allow must list executables (or \"*\") when commands are enabled.");
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

@@ -1,0 +1,78 @@
+namespace Taskdeck.Core;
+
+/// <summary>Everything under the <c>Taskdeck</c> configuration section.</summary>
+public sealed class TaskdeckOptions
+{
+    public const string Section = "Taskdeck";
+
+    public StorageOptions Storage { get; set; } = new();
+    public CommandOptions Commands { get; set; } = new();
+    public LeaseOptions Leases { get; set; } = new();
+    public NodeOptions Node { get; set; } = new();
+    public LogOptions Logs { get; set; } = new();
+    public RetryOptions Retry { get; set; } = new();
+    public DemoOptions Demo { get; set; } = new();
+}
+
+public enum StorageProvider { Sqlite, PostgreSql, SqlServer }
+
+public sealed class StorageOptions
+{
+    public StorageProvider Provider { get; set; } = StorageProvider.Sqlite;
+}
+
+public sealed class CommandOptions
+{
+    /// <summary>Running processes is powerful: off unless configured.</summary>
+    public bool Enabled { get; set; }
+    /// <summary>Executables that may run (path or file name); <c>*</c> allows any.</summary>
+    public List<string> Allow { get; set; } = [];
+
+    public bool IsAllowed(string executable) =>
+        Enabled && (Allow.Contains("*") || Allow.Contains(executable) || Allow.Contains(Path.GetFileName(executable)));
+}
+
+public sealed class LeaseOptions
+{
+    public int HeartbeatSeconds { get; set; } = 5;
+    public int ExpirySeconds { get; set; } = 30;
+    /// <summary>How often queued work without a live Hangfire job is looked for.</summary>
+    public int ReconcileSeconds { get; set; } = 15;
+}
+
+public sealed class NodeOptions
+{
+    /// <summary>Defaults to the host name; the process id and a random suffix make each run's id unique.</summary>
+    public string? Name { get; set; }
+    public double Cores { get; set; } = System.Environment.ProcessorCount;
+    public long MemoryMB { get; set; } = DefaultMemoryMB();
+    public int Gpus { get; set; }
+    /// <summary>Hangfire worker threads.</summary>
+    public int WorkerCount { get; set; } = Math.Max(20, System.Environment.ProcessorCount * 10);
+    /// <summary>"Console", "Workers", or both (comma-separated).</summary>
+    public string Roles { get; set; } = "Console,Workers";
+
+    public bool RunsWorkers => Roles.Contains("Workers", StringComparison.OrdinalIgnoreCase);
+    public bool RunsConsole => Roles.Contains("Console", StringComparison.OrdinalIgnoreCase);
+
+    private static long DefaultMemoryMB() => GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1024 * 1024);
+}
+
+public sealed class LogOptions
+{
+    /// <summary>Each of an attempt's three logs is cut here, with a visible mark.</summary>
+    public int MaxBytesPerStream { get; set; } = 1024 * 1024;
+}
+
+public sealed class RetryOptions
+{
+    /// <summary>An error that mentions one of these is transient (retried under <c>TransientOnly</c>).</summary>
+    public List<string> TransientErrors { get; set; } = ["OOMKilled", "Evicted", "DeadlineExceeded"];
+    /// <summary>Ceiling for exponential back-off.</summary>
+    public int MaxBackoffSeconds { get; set; } = 3600;
+}
+
+public sealed class DemoOptions
+{
+    public bool Enabled { get; set; } = true;
+}

@@ -1,0 +1,88 @@
+using Hangfire;
+using Hangfire.States;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Taskdeck.Core.Dispatch;
+using Taskdeck.Core.Executions;
+
+namespace Taskdeck.Core.Workers;
+
+/// <summary>
+/// Makes the in-memory Hangfire storage of the embedded mode durable: at start and periodically, waiting records
+/// with no live Hangfire job (lost in a crash, or never enqueued because the process died in between) are
+/// dispatched again, and records past their queue deadline expire. A duplicate job is harmless: claims are CAS.
+/// </summary>
+public sealed class Reconciler(
+    IExecutionStore store,
+    ExecutionTransitions transitions,
+    ExecutionDispatcher dispatcher,
+    JobStorage jobStorage,
+    IOptions<TaskdeckOptions> options,
+    TimeProvider time,
+    ILogger<Reconciler> logger) : BackgroundService
+{
+    /// <summary>A record younger than this may still be between its insert and its enqueue.</summary>
+    private static readonly TimeSpan DispatchGrace = TimeSpan.FromSeconds(10);
+    private const int PageSize = 1000;
+    private static readonly HashSet<string> LiveStates =
+        [EnqueuedState.StateName, ScheduledState.StateName, ProcessingState.StateName, AwaitingState.StateName];
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var firstPass = true;
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(Math.Max(1, options.Value.Leases.ReconcileSeconds)), time);
+        do
+        {
+            try
+            {
+                var redispatched = await ReconcileAsync(firstPass, stoppingToken);
+                if (redispatched > 0) logger.LogInformation("Dispatched {Count} waiting executions that had no live Hangfire job", redispatched);
+                firstPass = false;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogWarning(e, "Reconciling waiting executions failed; will try again");
+            }
+        } while (await WaitAsync(timer, stoppingToken));
+    }
+
+    private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken ct)
+    {
+        try { return await timer.WaitForNextTickAsync(ct); }
+        catch (OperationCanceledException) { return false; }
+    }
+
+    /// <param name="atStart">At start every waiting record is checked regardless of age.</param>
+    public async Task<int> ReconcileAsync(bool atStart, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        foreach (var id in await store.FindExpiredAsync(now, PageSize, ct))
+            await transitions.ApplyAsync(new TransitionCommand(id, Transition.Expire) { Reason = "its queue deadline passed before it started" }, ct);
+
+        var redispatched = 0;
+        long after = 0;
+        using var connection = jobStorage.GetConnection();
+        while (true)
+        {
+            var page = await store.FindDispatchableAsync(after, PageSize, ct);
+            if (page.Count == 0) break;
+            foreach (var row in page)
+            {
+                if (!atStart && now - row.UpdatedAt < DispatchGrace) continue;
+                if (HasLiveJob(connection, row.HangfireJobId)) continue;
+                await dispatcher.DispatchAsync(row.Id, row.Priority, row.State == ExecutionState.Scheduled ? row.RunAt : null, now, ct);
+                redispatched++;
+            }
+            after = page[^1].Id;
+        }
+        return redispatched;
+    }
+
+    private static bool HasLiveJob(Hangfire.Storage.IStorageConnection connection, string? jobId)
+    {
+        if (jobId is null) return false;
+        var state = connection.GetStateData(jobId);
+        return state?.Name is { } name && LiveStates.Contains(name);
+    }
+}

@@ -1,0 +1,101 @@
+using Microsoft.EntityFrameworkCore;
+using Taskdeck.Core.Executions;
+using Taskdeck.Data.Storage;
+
+namespace Taskdeck.Data.Executions;
+
+public sealed record ExecutionDetail(Execution Execution, IReadOnlyList<Attempt> Attempts, IReadOnlyList<StateChange> History);
+
+public sealed record ExecutionPage(IReadOnlyList<Execution> Items, int Total, bool HasMore);
+
+public enum ExecutionSort { Newest, Oldest, RecentlyUpdated, Priority, Name, State }
+
+/// <summary>Read models for the API and the console: filtered, sorted, paged in the database.</summary>
+public sealed class ExecutionQueries(IDbContextFactory<TaskdeckDbContext> contexts)
+{
+    public async Task<ExecutionDetail?> GetDetailAsync(long id, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var execution = await db.Executions.AsNoTracking().FirstOrDefaultAsync(e => e.Id == id, ct);
+        if (execution is null) return null;
+        var attempts = await db.Attempts.AsNoTracking().Where(a => a.ExecutionId == id).OrderBy(a => a.Number).ToListAsync(ct);
+        var history = await db.StateChanges.AsNoTracking().Where(s => s.ExecutionId == id).OrderBy(s => s.Id).ToListAsync(ct);
+        return new ExecutionDetail(execution, attempts, history);
+    }
+
+    public async Task<Execution?> FindByTaskIdAsync(string taskId, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        return await db.Executions.AsNoTracking().FirstOrDefaultAsync(e => e.TaskId == taskId, ct);
+    }
+
+    public async Task<IReadOnlyList<Attempt>> AttemptsAsync(long id, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        return await db.Attempts.AsNoTracking().Where(a => a.ExecutionId == id).OrderBy(a => a.Number).ToListAsync(ct);
+    }
+
+    /// <summary>Offset paging for grids; <paramref name="withTotal"/> adds a COUNT over the same filter.</summary>
+    public async Task<ExecutionPage> PageAsync(ExecutionFilter filter, ExecutionSort sort, bool descending, int skip, int take, bool withTotal = true, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var query = db.Executions.AsNoTracking().Matching(filter);
+        var total = withTotal ? await query.CountAsync(ct) : -1;
+        var items = await Sorted(query, sort, descending).Skip(skip).Take(take + 1).ToListAsync(ct);
+        var hasMore = items.Count > take;
+        if (hasMore) items.RemoveAt(items.Count - 1);
+        return new ExecutionPage(items, total, hasMore);
+    }
+
+    /// <summary>Keyset paging, newest first: the page after the execution with id <paramref name="beforeId"/>.</summary>
+    public async Task<(IReadOnlyList<Execution> Items, bool HasMore)> NewestAsync(ExecutionFilter filter, long? beforeId, int take, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var query = db.Executions.AsNoTracking().Matching(filter);
+        if (beforeId is { } before) query = query.Where(e => e.Id < before);
+        var items = await query.OrderByDescending(e => e.Id).Take(take + 1).ToListAsync(ct);
+        var hasMore = items.Count > take;
+        if (hasMore) items.RemoveAt(items.Count - 1);
+        return (items, hasMore);
+    }
+
+    public async Task<IReadOnlyDictionary<ExecutionState, int>> CountByStateAsync(ExecutionFilter filter, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var rows = await db.Executions.AsNoTracking().Matching(filter with { States = null })
+            .GroupBy(e => e.State).Select(g => new { State = g.Key, Count = g.Count() }).ToListAsync(ct);
+        return rows.ToDictionary(r => r.State, r => r.Count);
+    }
+
+    public async Task<IReadOnlyList<LogEntry>> LogsAsync(long executionId, int? attempt, long afterId = 0, int take = 5000, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var query = db.LogEntries.AsNoTracking().Where(l => l.ExecutionId == executionId && l.Id > afterId);
+        if (attempt is { } n) query = query.Where(l => l.AttemptNumber == n);
+        return await query.OrderBy(l => l.Id).Take(take).ToListAsync(ct);
+    }
+
+    /// <summary>An attempt's three logs, concatenated (as daggy's attempt record carries them).</summary>
+    public async Task<IReadOnlyDictionary<(long ExecutionId, int Attempt, LogStream Stream), string>> LogTextsAsync(IReadOnlyCollection<long> executionIds, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var rows = await db.LogEntries.AsNoTracking().Where(l => executionIds.Contains(l.ExecutionId)).OrderBy(l => l.Id)
+            .Select(l => new { l.ExecutionId, l.AttemptNumber, l.Stream, l.Text }).ToListAsync(ct);
+        return rows.GroupBy(r => (r.ExecutionId, r.AttemptNumber, r.Stream)).ToDictionary(g => g.Key, g => string.Concat(g.Select(r => r.Text)));
+    }
+
+    private static IQueryable<Execution> Sorted(IQueryable<Execution> q, ExecutionSort sort, bool descending) => (sort, descending) switch
+    {
+        (ExecutionSort.Newest, _) => descending ? q.OrderBy(e => e.Id) : q.OrderByDescending(e => e.Id),
+        (ExecutionSort.Oldest, _) => descending ? q.OrderByDescending(e => e.Id) : q.OrderBy(e => e.Id),
+        (ExecutionSort.RecentlyUpdated, false) => q.OrderByDescending(e => e.UpdatedAt).ThenByDescending(e => e.Id),
+        (ExecutionSort.RecentlyUpdated, true) => q.OrderBy(e => e.UpdatedAt).ThenBy(e => e.Id),
+        (ExecutionSort.Priority, false) => q.OrderByDescending(e => e.Priority).ThenByDescending(e => e.Id),
+        (ExecutionSort.Priority, true) => q.OrderBy(e => e.Priority).ThenBy(e => e.Id),
+        (ExecutionSort.Name, false) => q.OrderBy(e => e.Name).ThenByDescending(e => e.Id),
+        (ExecutionSort.Name, true) => q.OrderByDescending(e => e.Name).ThenByDescending(e => e.Id),
+        (ExecutionSort.State, false) => q.OrderBy(e => e.State).ThenByDescending(e => e.Id),
+        (ExecutionSort.State, true) => q.OrderByDescending(e => e.State).ThenByDescending(e => e.Id),
+        _ => q.OrderByDescending(e => e.Id),
+    };
+}

@@ -1,0 +1,265 @@
+using System.Data.Common;
+using System.Text;
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Taskdeck.Core.Executions;
+using Taskdeck.Core.Workers;
+using Taskdeck.Data.Storage;
+
+namespace Taskdeck.Data.Executions;
+
+/// <summary>
+/// The engine's storage. Writes are hand-written SQL through the <see cref="WriteQueue"/> (group commit); each
+/// transition is a compare-and-set on the state (and attempt number) with its attempt and history rows in the
+/// same transaction. Reads use EF Core.
+/// </summary>
+public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes, IDbContextFactory<TaskdeckDbContext> contexts) : IExecutionStore
+{
+    private static readonly string[] ExecutionColumns =
+    [
+        "TaskId", "Kind", "Name", "ArgumentsJson", "Command", "Environment", "WorkingDirectory", "Queue", "Priority", "State",
+        "AttemptCount", "MaxRetries", "RetryIntervalSeconds", "ExponentialBackoff", "RetryPolicy", "TimeoutSeconds", "RunAt",
+        "ExpiresAt", "CreatedAt", "UpdatedAt", "Tags", TaskdeckDbContext.TagsText, "DagRunId", "DagTaskName", "IsGenerator",
+        "Cores", "MemoryMB", "Gpus",
+    ];
+
+    private readonly string _insertExecution = database.InsertReturningId("Executions", ExecutionColumns);
+
+    private const string InsertHistory =
+        "INSERT INTO \"StateChanges\" (\"ExecutionId\", \"At\", \"From\", \"To\", \"Transition\", \"NodeId\", \"Reason\") VALUES (@Id, @At, @From, @To, @Transition, @NodeId, @Reason)";
+
+    public Task<IReadOnlyList<long>> InsertAsync(IReadOnlyList<(NewExecution Spec, ExecutionState State)> items, DateTimeOffset at, CancellationToken ct = default) =>
+        writes.RunAsync<IReadOnlyList<long>>(async (c, t) =>
+        {
+            var ids = new List<long>(items.Count);
+            var micros = Sql.Micros(at);
+            foreach (var (s, state) in items)
+            {
+                var id = Convert.ToInt64(await Sql.ScalarAsync(c, t, _insertExecution,
+                    ("TaskId", s.TaskId ?? Guid.NewGuid().ToString()), ("Kind", (int)s.Kind), ("Name", s.Name), ("ArgumentsJson", s.ArgumentsJson),
+                    ("Command", Json(s.Command)), ("Environment", Json(s.Environment)), ("WorkingDirectory", s.WorkingDirectory),
+                    ("Queue", s.Queue), ("Priority", s.Priority), ("State", (int)state), ("AttemptCount", 0), ("MaxRetries", s.MaxRetries),
+                    ("RetryIntervalSeconds", s.RetryIntervalSeconds), ("ExponentialBackoff", s.ExponentialBackoff), ("RetryPolicy", (int)s.RetryPolicy),
+                    ("TimeoutSeconds", s.TimeoutSeconds), ("RunAt", Sql.Micros(s.RunAt)), ("ExpiresAt", Sql.Micros(s.ExpiresAt)),
+                    ("CreatedAt", micros), ("UpdatedAt", micros), ("Tags", Json(s.Tags)), (TaskdeckDbContext.TagsText, TagsText(s.Tags)),
+                    ("DagRunId", s.DagRunId), ("DagTaskName", s.DagTaskName), ("IsGenerator", s.IsGenerator),
+                    ("Cores", s.Cores), ("MemoryMB", s.MemoryMB), ("Gpus", s.Gpus)));
+                await Sql.ExecuteAsync(c, t, InsertHistory, ("Id", id), ("At", micros), ("From", null), ("To", (int)state),
+                    ("Transition", nameof(Transition.Submit)), ("NodeId", null), ("Reason", null));
+                ids.Add(id);
+            }
+            return ids;
+        }, ct);
+
+    public Task<TransitionResult> ApplyAsync(TransitionCommand command, DateTimeOffset at, CancellationToken ct = default) =>
+        writes.RunAsync((c, t) => ApplyAsync(c, t, command, at), ct);
+
+    private static async Task<TransitionResult> ApplyAsync(DbConnection c, DbTransaction t, TransitionCommand command, DateTimeOffset at)
+    {
+        var rule = StateMachine.Rule(command.Transition);
+        var id = command.ExecutionId;
+        var (found, attempt, dagRunId) = await ReadStateAsync(c, t, id);
+        TransitionResult Refused(ExecutionState? state, int attemptNo) => new(id, command.Transition, false, state, null, attemptNo, at, dagRunId);
+        if (found is null) return Refused(null, 0);
+        if (!rule.From.Contains(found.Value) || (command.ExpectedAttempt is { } expected && expected != attempt)) return Refused(found, attempt);
+
+        var micros = Sql.Micros(at);
+        var opens = StateMachine.OpensAttempt(command.Transition);
+        var set = new StringBuilder("\"State\" = @To, \"UpdatedAt\" = @At");
+        var parameters = new List<(string, object?)> { ("Id", id), ("From", (int)found.Value), ("Attempt", attempt), ("To", (int)rule.To), ("At", micros) };
+        switch (command.Transition)
+        {
+            case Transition.Claim or Transition.ReportStarted:
+                set.Append(", \"AttemptCount\" = \"AttemptCount\" + 1, \"NodeId\" = @NodeId, \"StartedAt\" = @At, \"FinishedAt\" = NULL, \"Progress\" = NULL, \"ProgressMessage\" = NULL");
+                parameters.Add(("NodeId", command.NodeId));
+                break;
+            case Transition.Succeed:
+                set.Append(", \"FinishedAt\" = @At, \"ResultJson\" = @Result, \"ErrorMessage\" = NULL");
+                parameters.Add(("Result", command.ResultJson));
+                break;
+            case Transition.RetryLater:
+                set.Append(", \"RunAt\" = @RunAt, \"ErrorMessage\" = @Error");
+                parameters.Add(("RunAt", Sql.Micros(command.RunAt))); parameters.Add(("Error", command.ErrorMessage));
+                break;
+            case Transition.Retry or Transition.Rewait or Transition.Release or Transition.Interrupt:
+                set.Append(", \"FinishedAt\" = NULL, \"RunAt\" = NULL");
+                if (command.Transition is Transition.Retry or Transition.Rewait) set.Append(", \"ErrorMessage\" = NULL, \"ResultJson\" = NULL");
+                break;
+            case Transition.RequestCancel:
+                break;
+            default: // the ends: Fail, TimeOut, ConfirmCancel, CancelWaiting, MarkLost, Expire
+                set.Append(", \"FinishedAt\" = @At, \"ErrorMessage\" = @Error");
+                parameters.Add(("Error", command.ErrorMessage ?? command.Reason));
+                break;
+        }
+        var updated = await Sql.ExecuteAsync(c, t,
+            $"UPDATE \"Executions\" SET {set} WHERE \"Id\" = @Id AND \"State\" = @From AND \"AttemptCount\" = @Attempt", [.. parameters]);
+        if (updated != 1)
+        {
+            // Another node changed it between our read and our write (multi-node only): report what is there now.
+            var (now, nowAttempt, _) = await ReadStateAsync(c, t, id);
+            return Refused(now, nowAttempt);
+        }
+
+        var attemptNumber = opens ? attempt + 1 : attempt;
+        if (opens)
+        {
+            await Sql.ExecuteAsync(c, t,
+                "INSERT INTO \"Attempts\" (\"ExecutionId\", \"Number\", \"NodeId\", \"StartedAt\", \"Outcome\") VALUES (@Id, @Number, @NodeId, @At, @Outcome)",
+                ("Id", id), ("Number", attemptNumber), ("NodeId", command.NodeId), ("At", micros), ("Outcome", (int)ExecutionState.Running));
+        }
+        else if (StateMachine.ClosesAttemptAs(command.Transition) is { } outcome && attempt > 0)
+        {
+            await Sql.ExecuteAsync(c, t,
+                "UPDATE \"Attempts\" SET \"FinishedAt\" = @At, \"Outcome\" = @Outcome, \"Rc\" = @Rc, \"Error\" = @Error WHERE \"ExecutionId\" = @Id AND \"Number\" = @Number AND \"FinishedAt\" IS NULL",
+                ("At", micros), ("Outcome", (int)outcome), ("Rc", command.Rc), ("Error", outcome == ExecutionState.Succeeded ? null : command.ErrorMessage ?? command.Reason),
+                ("Id", id), ("Number", attempt));
+        }
+        await Sql.ExecuteAsync(c, t, InsertHistory, ("Id", id), ("At", micros), ("From", (int)found.Value), ("To", (int)rule.To),
+            ("Transition", command.Transition.ToString()), ("NodeId", command.NodeId), ("Reason", command.Reason));
+        return new TransitionResult(id, command.Transition, true, found, rule.To, attemptNumber, at, dagRunId);
+    }
+
+    private static async Task<(ExecutionState? State, int Attempt, long? DagRunId)> ReadStateAsync(DbConnection c, DbTransaction t, long id)
+    {
+        await using var read = Sql.Command(c, t, "SELECT \"State\", \"AttemptCount\", \"DagRunId\" FROM \"Executions\" WHERE \"Id\" = @Id", ("Id", id));
+        await using var reader = await read.ExecuteReaderAsync();
+        if (!await reader.ReadAsync()) return (null, 0, null);
+        return ((ExecutionState)Convert.ToInt32(reader.GetValue(0)), Convert.ToInt32(reader.GetValue(1)),
+            reader.IsDBNull(2) ? null : Convert.ToInt64(reader.GetValue(2)));
+    }
+
+    public Task AppendLogAsync(IReadOnlyList<LogEntry> entries, CancellationToken ct = default) =>
+        writes.RunAsync(async (c, t) =>
+        {
+            foreach (var e in entries)
+                await Sql.ExecuteAsync(c, t,
+                    "INSERT INTO \"LogEntries\" (\"ExecutionId\", \"AttemptNumber\", \"Stream\", \"At\", \"Text\") VALUES (@Id, @Attempt, @Stream, @At, @Text)",
+                    ("Id", e.ExecutionId), ("Attempt", e.AttemptNumber), ("Stream", (int)e.Stream), ("At", Sql.Micros(e.At)), ("Text", e.Text));
+            return true;
+        }, ct);
+
+    public Task SetHangfireJobAsync(long id, string jobId, CancellationToken ct = default) =>
+        writes.RunAsync((c, t) => Sql.ExecuteAsync(c, t, "UPDATE \"Executions\" SET \"HangfireJobId\" = @Job WHERE \"Id\" = @Id", ("Job", jobId), ("Id", id)), ct);
+
+    public Task SetProgressAsync(long id, double? progress, string? message, CancellationToken ct = default) =>
+        writes.RunAsync((c, t) => Sql.ExecuteAsync(c, t,
+            "UPDATE \"Executions\" SET \"Progress\" = @Progress, \"ProgressMessage\" = @Message WHERE \"Id\" = @Id AND \"State\" IN (@Running, @Cancelling)",
+            ("Progress", progress), ("Message", message), ("Id", id), ("Running", (int)ExecutionState.Running), ("Cancelling", (int)ExecutionState.Cancelling)), ct);
+
+    public Task<(bool Deleted, ExecutionState? FoundState)> DeleteTerminalAsync(long id, CancellationToken ct = default) =>
+        writes.RunAsync<(bool, ExecutionState?)>(async (c, t) =>
+        {
+            var (state, _, _) = await ReadStateAsync(c, t, id);
+            if (state is null || !state.Value.IsTerminal()) return (false, state);
+            var terminal = string.Join(", ", ExecutionStates.Terminal.Select(s => (int)s));
+            foreach (var table in new[] { "LogEntries", "StateChanges", "Attempts", "WorkTasks" })
+                await Sql.ExecuteAsync(c, t, $"DELETE FROM \"{table}\" WHERE \"ExecutionId\" = @Id AND EXISTS (SELECT 1 FROM \"Executions\" WHERE \"Id\" = @Id AND \"State\" IN ({terminal}))", ("Id", id));
+            await Sql.ExecuteAsync(c, t, "DELETE FROM \"DagEdges\" WHERE \"ParentExecutionId\" = @Id OR \"ChildExecutionId\" = @Id", ("Id", id));
+            var deleted = await Sql.ExecuteAsync(c, t, $"DELETE FROM \"Executions\" WHERE \"Id\" = @Id AND \"State\" IN ({terminal})", ("Id", id));
+            return (deleted == 1, state);
+        }, ct);
+
+    public Task HeartbeatAsync(WorkerNode n, CancellationToken ct = default) =>
+        writes.RunAsync(async (c, t) =>
+        {
+            (string, object?)[] p =
+            [
+                ("Id", n.Id), ("HostName", n.HostName), ("ProcessId", n.ProcessId), ("Roles", n.Roles), ("StartedAt", Sql.Micros(n.StartedAt)),
+                ("HeartbeatAt", Sql.Micros(n.HeartbeatAt)), ("Cores", n.Cores), ("MemoryMB", n.MemoryMB), ("Gpus", n.Gpus),
+                ("WorkerCount", n.WorkerCount), ("RunningCount", n.RunningCount), ("StoppedAt", Sql.Micros(n.StoppedAt)),
+            ];
+            var updated = await Sql.ExecuteAsync(c, t,
+                "UPDATE \"WorkerNodes\" SET \"HeartbeatAt\" = @HeartbeatAt, \"RunningCount\" = @RunningCount, \"StoppedAt\" = @StoppedAt, \"Cores\" = @Cores, " +
+                "\"MemoryMB\" = @MemoryMB, \"Gpus\" = @Gpus, \"WorkerCount\" = @WorkerCount, \"Roles\" = @Roles WHERE \"Id\" = @Id", p);
+            if (updated == 0)
+                await Sql.ExecuteAsync(c, t,
+                    "INSERT INTO \"WorkerNodes\" (\"Id\", \"HostName\", \"ProcessId\", \"Roles\", \"StartedAt\", \"HeartbeatAt\", \"Cores\", \"MemoryMB\", \"Gpus\", \"WorkerCount\", \"RunningCount\", \"StoppedAt\") " +
+                    "VALUES (@Id, @HostName, @ProcessId, @Roles, @StartedAt, @HeartbeatAt, @Cores, @MemoryMB, @Gpus, @WorkerCount, @RunningCount, @StoppedAt)", p);
+            return true;
+        }, ct);
+
+    public async Task<Execution?> FindAsync(long id, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        return await db.Executions.AsNoTracking().FirstOrDefaultAsync(e => e.Id == id, ct);
+    }
+
+    public async Task<Execution?> FindByTaskIdAsync(string taskId, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        return await db.Executions.AsNoTracking().FirstOrDefaultAsync(e => e.TaskId == taskId, ct);
+    }
+
+    public async Task<IReadOnlyList<long>> FindIdsAsync(ExecutionFilter filter, int limit, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        return await db.Executions.AsNoTracking().Matching(filter).OrderBy(e => e.Id).Select(e => e.Id).Take(limit).ToListAsync(ct);
+    }
+
+    public async Task<IReadOnlyList<DispatchRow>> FindDispatchableAsync(long afterId, int limit, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        return await db.Executions.AsNoTracking()
+            .Where(e => (e.State == ExecutionState.Queued || e.State == ExecutionState.Scheduled) && e.Kind != ExecutorKind.External && e.Id > afterId)
+            .OrderBy(e => e.Id).Take(limit)
+            .Select(e => new DispatchRow(e.Id, e.State, e.HangfireJobId, e.Priority, e.RunAt, e.UpdatedAt))
+            .ToListAsync(ct);
+    }
+
+    public async Task<IReadOnlyList<long>> FindExpiredAsync(DateTimeOffset now, int limit, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        return await db.Executions.AsNoTracking()
+            .Where(e => (e.State == ExecutionState.Queued || e.State == ExecutionState.Scheduled) && e.ExpiresAt != null && e.ExpiresAt < now)
+            .OrderBy(e => e.Id).Select(e => e.Id).Take(limit).ToListAsync(ct);
+    }
+
+    public async Task<IReadOnlyList<(long Id, ExecutionState State, int Attempt)>> FindOnDeadNodesAsync(DateTimeOffset leaseCutoff, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var rows = await db.Executions.AsNoTracking()
+            .Where(e => (e.State == ExecutionState.Running || e.State == ExecutionState.Cancelling) && e.Kind != ExecutorKind.External)
+            .Where(e => !db.WorkerNodes.Any(n => n.Id == e.NodeId && n.HeartbeatAt >= leaseCutoff && n.StoppedAt == null))
+            .Select(e => new { e.Id, e.State, e.AttemptCount })
+            .ToListAsync(ct);
+        return rows.Select(r => (r.Id, r.State, r.AttemptCount)).ToList();
+    }
+
+    public async Task<IReadOnlyList<long>> FindCancellingOnNodeAsync(string nodeId, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        return await db.Executions.AsNoTracking().Where(e => e.State == ExecutionState.Cancelling && e.NodeId == nodeId).Select(e => e.Id).ToListAsync(ct);
+    }
+
+    public async Task<IReadOnlyList<WorkerNode>> ListNodesAsync(CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        return await db.WorkerNodes.AsNoTracking().OrderByDescending(n => n.HeartbeatAt).ToListAsync(ct);
+    }
+
+    public async Task<IReadOnlyList<StateChange>> ChangesAfterAsync(long cursor, int limit, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        return await db.StateChanges.AsNoTracking().Where(s => s.Id > cursor).OrderBy(s => s.Id).Take(limit).ToListAsync(ct);
+    }
+
+    public async Task<long> LatestChangeIdAsync(CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        return await db.StateChanges.MaxAsync(s => (long?)s.Id, ct) ?? 0;
+    }
+
+    public async Task<bool> CanConnectAsync(CancellationToken ct = default)
+    {
+        try
+        {
+            await using var db = await contexts.CreateDbContextAsync(ct);
+            return await db.Database.CanConnectAsync(ct);
+        }
+        catch (Exception) { return false; }
+    }
+
+    private static string Json(IReadOnlyList<string> values) => JsonSerializer.Serialize(values);
+    internal static string TagsText(IReadOnlyList<string> tags) => "|" + string.Concat(tags.Select(t => t + "|"));
+}

@@ -1,0 +1,106 @@
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Design;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Taskdeck.Core;
+using Taskdeck.Core.Executions;
+using Taskdeck.Data.Executions;
+
+namespace Taskdeck.Data.Storage;
+
+public static class TaskdeckDataServices
+{
+    public const string ConnectionName = "Taskdeck";
+    public const string DefaultSqliteConnection = "Data Source=data/taskdeck.db";
+
+    /// <summary>EF Core on the configured provider, the engine's store, and migrations applied at start.</summary>
+    public static IServiceCollection AddTaskdeckData(this IServiceCollection services, IConfiguration configuration, string contentRoot)
+    {
+        var database = ResolveDatabase(configuration, contentRoot);
+        services.AddSingleton(database);
+        switch (database.Provider)
+        {
+            case StorageProvider.Sqlite:
+                services.AddPooledDbContextFactory<SqliteTaskdeckDbContext>(o => o.UseSqlite(database.ConnectionString));
+                services.AddSingleton<IDbContextFactory<TaskdeckDbContext>, Narrowed<SqliteTaskdeckDbContext>>();
+                break;
+            case StorageProvider.PostgreSql:
+                services.AddPooledDbContextFactory<PostgreSqlTaskdeckDbContext>(o => o.UseNpgsql(database.ConnectionString));
+                services.AddSingleton<IDbContextFactory<TaskdeckDbContext>, Narrowed<PostgreSqlTaskdeckDbContext>>();
+                break;
+            case StorageProvider.SqlServer:
+                services.AddPooledDbContextFactory<SqlServerTaskdeckDbContext>(o => o.UseSqlServer(database.ConnectionString));
+                services.AddSingleton<IDbContextFactory<TaskdeckDbContext>, Narrowed<SqlServerTaskdeckDbContext>>();
+                break;
+        }
+        services.AddSingleton<WriteQueue>();
+        services.AddSingleton<IExecutionStore, ExecutionStore>();
+        services.AddSingleton<ExecutionQueries>();
+        // Registered before the engine's hosted services so the schema exists when they start.
+        services.Insert(0, ServiceDescriptor.Singleton<IHostedService, DatabaseMigrator>());
+        return services;
+    }
+
+    public static TaskdeckDatabase ResolveDatabase(IConfiguration configuration, string contentRoot)
+    {
+        var provider = configuration.GetValue($"{TaskdeckOptions.Section}:Storage:Provider", StorageProvider.Sqlite);
+        var connection = configuration.GetConnectionString(ConnectionName);
+        if (provider == StorageProvider.Sqlite)
+        {
+            var builder = new SqliteConnectionStringBuilder(string.IsNullOrWhiteSpace(connection) ? DefaultSqliteConnection : connection);
+            if (builder.DataSource != ":memory:" && !Path.IsPathRooted(builder.DataSource))
+                builder.DataSource = Path.GetFullPath(Path.Combine(contentRoot, builder.DataSource));
+            Directory.CreateDirectory(Path.GetDirectoryName(builder.DataSource)!);
+            builder.Pooling = true;
+            connection = builder.ToString();
+        }
+        else if (string.IsNullOrWhiteSpace(connection))
+        {
+            throw new InvalidOperationException($"ConnectionStrings:{ConnectionName} is required when Taskdeck:Storage:Provider is {provider}.");
+        }
+        return new TaskdeckDatabase(provider, connection!);
+    }
+
+    private sealed class Narrowed<TContext>(IDbContextFactory<TContext> inner) : IDbContextFactory<TaskdeckDbContext> where TContext : TaskdeckDbContext
+    {
+        public TaskdeckDbContext CreateDbContext() => inner.CreateDbContext();
+        public async Task<TaskdeckDbContext> CreateDbContextAsync(CancellationToken ct = default) => await inner.CreateDbContextAsync(ct);
+    }
+}
+
+/// <summary>Applies the provider's migrations before anything else starts.</summary>
+internal sealed class DatabaseMigrator(IDbContextFactory<TaskdeckDbContext> contexts, TaskdeckDatabase database, ILogger<DatabaseMigrator> logger) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await using var db = await contexts.CreateDbContextAsync(cancellationToken);
+        if (database.Provider == StorageProvider.Sqlite)
+            await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
+        await db.Database.MigrateAsync(cancellationToken);
+        logger.LogInformation("Database ready ({Provider})", database.Provider);
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+// Design-time factories: `dotnet ef migrations add X --context <Provider>TaskdeckDbContext --output-dir Migrations/<Provider>`.
+internal sealed class SqliteDesignTimeFactory : IDesignTimeDbContextFactory<SqliteTaskdeckDbContext>
+{
+    public SqliteTaskdeckDbContext CreateDbContext(string[] args) =>
+        new(new DbContextOptionsBuilder<SqliteTaskdeckDbContext>().UseSqlite("Data Source=design.db").Options);
+}
+
+internal sealed class PostgreSqlDesignTimeFactory : IDesignTimeDbContextFactory<PostgreSqlTaskdeckDbContext>
+{
+    public PostgreSqlTaskdeckDbContext CreateDbContext(string[] args) =>
+        new(new DbContextOptionsBuilder<PostgreSqlTaskdeckDbContext>().UseNpgsql("Host=localhost;Database=taskdeck").Options);
+}
+
+internal sealed class SqlServerDesignTimeFactory : IDesignTimeDbContextFactory<SqlServerTaskdeckDbContext>
+{
+    public SqlServerTaskdeckDbContext CreateDbContext(string[] args) =>
+        new(new DbContextOptionsBuilder<SqlServerTaskdeckDbContext>().UseSqlServer("Server=localhost;Database=taskdeck;TrustServerCertificate=true").Options);
+}

@@ -1,0 +1,42 @@
+using System.Data.Common;
+using Microsoft.Data.SqlClient;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+using Taskdeck.Core;
+
+namespace Taskdeck.Data.Storage;
+
+/// <summary>The configured provider and connection, and the few SQL differences the hand-written hot path meets.</summary>
+public sealed class TaskdeckDatabase(StorageProvider provider, string connectionString)
+{
+    public StorageProvider Provider { get; } = provider;
+    public string ConnectionString { get; } = connectionString;
+
+    public DbConnection CreateConnection() => Provider switch
+    {
+        StorageProvider.Sqlite => new SqliteConnection(ConnectionString),
+        StorageProvider.PostgreSql => new NpgsqlConnection(ConnectionString),
+        StorageProvider.SqlServer => new SqlConnection(ConnectionString),
+        _ => throw new ArgumentOutOfRangeException(nameof(Provider)),
+    };
+
+    /// <summary>An INSERT that answers the new row's "Id".</summary>
+    public string InsertReturningId(string table, IReadOnlyList<string> columns)
+    {
+        var names = string.Join(", ", columns.Select(c => $"\"{c}\""));
+        var values = string.Join(", ", columns.Select(c => "@" + c));
+        return Provider == StorageProvider.SqlServer
+            ? $"INSERT INTO \"{table}\" ({names}) OUTPUT INSERTED.\"Id\" VALUES ({values})"
+            : $"INSERT INTO \"{table}\" ({names}) VALUES ({values}) RETURNING \"Id\"";
+    }
+
+    /// <summary>Runs once per new connection of the writer.</summary>
+    public async Task PrepareWriterAsync(DbConnection connection, CancellationToken ct)
+    {
+        if (Provider != StorageProvider.Sqlite) return;
+        await using var command = connection.CreateCommand();
+        // WAL lets readers go on while the one writer commits; NORMAL is durable across process crashes in WAL mode.
+        command.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;";
+        await command.ExecuteNonQueryAsync(ct);
+    }
+}

@@ -1,0 +1,150 @@
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+using Taskdeck.Core.Dags;
+using Taskdeck.Core.Executions;
+using Taskdeck.Core.Workers;
+using Taskdeck.Core.WorkTasks;
+
+namespace Taskdeck.Data.Storage;
+
+/// <summary>
+/// The schema, shared by every provider. Times are stored as microseconds since the Unix epoch (integers): they
+/// compare, subtract and bucket the same way in SQLite, PostgreSQL and SQL Server, and keep daggy's sub-ms precision.
+/// Each provider has a derived context only so that each has its own migrations.
+/// </summary>
+public abstract class TaskdeckDbContext(DbContextOptions options) : DbContext(options)
+{
+    public DbSet<Execution> Executions => Set<Execution>();
+    public DbSet<Attempt> Attempts => Set<Attempt>();
+    public DbSet<LogEntry> LogEntries => Set<LogEntry>();
+    public DbSet<StateChange> StateChanges => Set<StateChange>();
+    public DbSet<WorkerNode> WorkerNodes => Set<WorkerNode>();
+    public DbSet<DagRun> DagRuns => Set<DagRun>();
+    public DbSet<DagRunStateChange> DagRunStateChanges => Set<DagRunStateChange>();
+    public DbSet<DagEdge> DagEdges => Set<DagEdge>();
+    public DbSet<WorkTask> WorkTasks => Set<WorkTask>();
+    public DbSet<MetricSample> MetricSamples => Set<MetricSample>();
+
+    /// <summary>Tags as <c>|a|b|</c>, kept beside the JSON list so a tag filter is a plain LIKE on every provider.</summary>
+    public const string TagsText = "TagsText";
+
+    protected override void ConfigureConventions(ModelConfigurationBuilder configuration)
+    {
+        configuration.Properties<DateTimeOffset>().HaveConversion<UnixMicrosecondsConverter>();
+        configuration.Properties<List<string>>().HaveConversion<JsonListConverter, JsonListComparer>();
+    }
+
+    protected override void OnModelCreating(ModelBuilder model)
+    {
+        model.Entity<Execution>(e =>
+        {
+            e.ToTable("Executions");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.TaskId).HasMaxLength(64);
+            e.Property(x => x.Name).HasMaxLength(400);
+            e.Property(x => x.Queue).HasMaxLength(100);
+            e.Property(x => x.DagTaskName).HasMaxLength(400);
+            e.Property(x => x.NodeId).HasMaxLength(200);
+            e.Property(x => x.HangfireJobId).HasMaxLength(100);
+            e.Property<string>(TagsText).HasMaxLength(1000).HasDefaultValue("|");
+            e.Ignore(x => x.RetriesRemain);
+            e.HasIndex(x => x.TaskId).IsUnique();
+            e.HasIndex(x => new { x.State, x.Id });
+            e.HasIndex(x => x.CreatedAt);
+            e.HasIndex(x => new { x.FinishedAt, x.State });
+            e.HasIndex(x => new { x.Name, x.State });
+            e.HasIndex(x => new { x.Queue, x.State });
+            e.HasIndex(x => new { x.DagRunId, x.DagTaskName });
+            e.HasIndex(x => new { x.NodeId, x.State });
+        });
+        model.Entity<Attempt>(e =>
+        {
+            e.ToTable("Attempts");
+            e.HasKey(x => new { x.ExecutionId, x.Number });
+            e.Property(x => x.NodeId).HasMaxLength(200);
+            e.HasOne<Execution>().WithMany().HasForeignKey(x => x.ExecutionId).OnDelete(DeleteBehavior.Cascade);
+            e.HasIndex(x => new { x.FinishedAt, x.Outcome });
+        });
+        model.Entity<LogEntry>(e =>
+        {
+            e.ToTable("LogEntries");
+            e.HasKey(x => x.Id);
+            e.HasOne<Execution>().WithMany().HasForeignKey(x => x.ExecutionId).OnDelete(DeleteBehavior.Cascade);
+            e.HasIndex(x => new { x.ExecutionId, x.AttemptNumber, x.Id });
+        });
+        model.Entity<StateChange>(e =>
+        {
+            e.ToTable("StateChanges");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Transition).HasMaxLength(40);
+            e.Property(x => x.NodeId).HasMaxLength(200);
+            e.HasOne<Execution>().WithMany().HasForeignKey(x => x.ExecutionId).OnDelete(DeleteBehavior.Cascade);
+            e.HasIndex(x => new { x.ExecutionId, x.Id });
+        });
+        model.Entity<WorkerNode>(e =>
+        {
+            e.ToTable("WorkerNodes");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Id).HasMaxLength(200);
+            e.HasIndex(x => x.HeartbeatAt);
+        });
+        model.Entity<DagRun>(e =>
+        {
+            e.ToTable("DagRuns");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Tag).HasMaxLength(400);
+            e.HasIndex(x => new { x.State, x.Id });
+        });
+        model.Entity<DagRunStateChange>(e =>
+        {
+            e.ToTable("DagRunStateChanges");
+            e.HasKey(x => x.Id);
+            e.HasOne<DagRun>().WithMany().HasForeignKey(x => x.DagRunId).OnDelete(DeleteBehavior.Cascade);
+            e.HasIndex(x => new { x.DagRunId, x.Id });
+        });
+        model.Entity<DagEdge>(e =>
+        {
+            e.ToTable("DagEdges");
+            e.HasKey(x => new { x.DagRunId, x.ParentExecutionId, x.ChildExecutionId });
+            e.HasOne<DagRun>().WithMany().HasForeignKey(x => x.DagRunId).OnDelete(DeleteBehavior.Cascade);
+            e.HasIndex(x => x.ChildExecutionId);
+            e.HasIndex(x => x.ParentExecutionId);
+        });
+        model.Entity<WorkTask>(e =>
+        {
+            e.ToTable("WorkTasks");
+            e.HasKey(x => x.ExecutionId);
+            e.Property(x => x.WorkTaskId).HasMaxLength(64);
+            e.Property(x => x.Type).HasMaxLength(100);
+            e.Property(x => x.ProjectId).HasMaxLength(200);
+            e.HasOne<Execution>().WithOne().HasForeignKey<WorkTask>(x => x.ExecutionId).OnDelete(DeleteBehavior.Cascade);
+            e.HasIndex(x => x.WorkTaskId).IsUnique();
+            e.HasIndex(x => x.Type);
+            e.HasIndex(x => x.ProjectId);
+        });
+        model.Entity<MetricSample>(e =>
+        {
+            e.ToTable("MetricSamples");
+            e.HasKey(x => x.At);
+        });
+    }
+
+    public static long ToMicros(DateTimeOffset at) => (at.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10;
+    public static DateTimeOffset FromMicros(long micros) => new(DateTimeOffset.UnixEpoch.UtcTicks + micros * 10, TimeSpan.Zero);
+
+    private sealed class UnixMicrosecondsConverter() : ValueConverter<DateTimeOffset, long>(v => ToMicros(v), v => FromMicros(v));
+
+    private sealed class JsonListConverter() : ValueConverter<List<string>, string>(
+        v => JsonSerializer.Serialize(v, (JsonSerializerOptions?)null),
+        v => JsonSerializer.Deserialize<List<string>>(v, (JsonSerializerOptions?)null) ?? new List<string>());
+
+    private sealed class JsonListComparer() : Microsoft.EntityFrameworkCore.ChangeTracking.ValueComparer<List<string>>(
+        (a, b) => (a ?? new List<string>()).SequenceEqual(b ?? new List<string>()),
+        v => v.Aggregate(0, (h, s) => HashCode.Combine(h, s.GetHashCode())),
+        v => v.ToList());
+}
+
+public sealed class SqliteTaskdeckDbContext(DbContextOptions<SqliteTaskdeckDbContext> options) : TaskdeckDbContext(options);
+public sealed class PostgreSqlTaskdeckDbContext(DbContextOptions<PostgreSqlTaskdeckDbContext> options) : TaskdeckDbContext(options);
+public sealed class SqlServerTaskdeckDbContext(DbContextOptions<SqlServerTaskdeckDbContext> options) : TaskdeckDbContext(options);
