@@ -36,6 +36,7 @@ public static class TaskdeckCoreServices
         services.AddHostedService(sp => sp.GetRequiredService<LeaseKeeper>());
         services.AddSingleton<Reconciler>();
         services.AddHostedService(sp => sp.GetRequiredService<Reconciler>());
+        services.AddHostedService<ChangeFollower>();
         services.AddDemoHandlers();
         return services;
     }
