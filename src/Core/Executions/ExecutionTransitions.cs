@@ -16,7 +16,9 @@ public sealed class ExecutionTransitions(
 
     public async Task<TransitionResult> ApplyAsync(TransitionCommand command, CancellationToken ct = default)
     {
-        var result = await store.ApplyAsync(command, time.GetUtcNow(), ct);
+        var at = time.GetUtcNow();
+        if (command.RunAfter is { } delay) command = command with { RunAt = at + delay };
+        var result = await store.ApplyAsync(command, at, ct);
         if (result.Applied)
         {
             events.Publish(new StateChanged(result.ExecutionId, result.At, result.FoundState, result.NewState!.Value,
