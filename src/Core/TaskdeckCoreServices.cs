@@ -37,6 +37,7 @@ public static class TaskdeckCoreServices
         services.AddHostedService(sp => sp.GetRequiredService<LeaseKeeper>());
         services.AddSingleton<Reconciler>();
         services.AddHostedService(sp => sp.GetRequiredService<Reconciler>());
+        services.AddHostedService<ChangeFollower>();
         services.AddDemoHandlers();
         services.AddTaskdeckDags();
         return services;

@@ -10,12 +10,15 @@ public sealed class ExecutionTransitions(
     IExecutionStore store,
     ExecutionEvents events,
     IEnumerable<IExecutionObserver> observers,
+    Workers.NodeIdentity node,
     TimeProvider time)
 {
     private readonly IExecutionObserver[] _observers = observers.ToArray();
 
     public async Task<TransitionResult> ApplyAsync(TransitionCommand command, CancellationToken ct = default)
     {
+        // The acting node is recorded in the history: other nodes' change followers republish only what they did not do.
+        command = command.NodeId is null ? command with { NodeId = node.Id } : command;
         var result = await store.ApplyAsync(command, time.GetUtcNow(), ct);
         if (result.Applied)
         {
@@ -30,9 +33,9 @@ public sealed class ExecutionTransitions(
     internal async Task<IReadOnlyList<long>> InsertAsync(IReadOnlyList<(NewExecution Spec, ExecutionState State)> items, CancellationToken ct)
     {
         var at = time.GetUtcNow();
-        var ids = await store.InsertAsync(items, at, ct);
+        var ids = await store.InsertAsync(items, at, node.Id, ct);
         for (var i = 0; i < ids.Count; i++)
-            events.Publish(new StateChanged(ids[i], at, null, items[i].State, Transition.Submit, 0, items[i].Spec.DagRunId, null));
+            events.Publish(new StateChanged(ids[i], at, null, items[i].State, Transition.Submit, 0, items[i].Spec.DagRunId, node.Id));
         return ids;
     }
 }
