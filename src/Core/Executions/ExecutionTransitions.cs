@@ -17,9 +17,11 @@ public sealed class ExecutionTransitions(
 
     public async Task<TransitionResult> ApplyAsync(TransitionCommand command, CancellationToken ct = default)
     {
+        var at = time.GetUtcNow();
+        if (command.RunAfter is { } delay) command = command with { RunAt = at + delay };
         // The acting node is recorded in the history: other nodes' change followers republish only what they did not do.
         command = command.NodeId is null ? command with { NodeId = node.Id } : command;
-        var result = await store.ApplyAsync(command, time.GetUtcNow(), ct);
+        var result = await store.ApplyAsync(command, at, ct);
         if (result.Applied)
         {
             events.Publish(new StateChanged(result.ExecutionId, result.At, result.FoundState, result.NewState!.Value,
