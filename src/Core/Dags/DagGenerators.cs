@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.Json;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.Executors;
@@ -10,11 +11,25 @@ namespace Taskdeck.Core.Dags;
 /// children (Pending until it succeeds), each inheriting the generator's own children. Output that is not a valid set
 /// of tasks makes the attempt fail instead, with the reason in its executor log.
 /// </summary>
+/// <remarks>
+/// Two generators of one run finishing together would each check names against the run before the other added its
+/// tasks; a per-run lock on this node makes the check and the addition one step.
+/// </remarks>
 public sealed class DagGenerators(IDagStore store, DagService dags) : IResultValidator
 {
+    private readonly ConcurrentDictionary<long, SemaphoreSlim> _locks = new();
+
     public async Task<string?> ValidateAsync(Execution execution, int attempt, CancellationToken ct)
     {
         if (!execution.IsGenerator || execution.DagRunId is not { } runId) return null;
+        var gate = _locks.GetOrAdd(runId, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(ct);
+        try { return await AddGeneratedAsync(execution, attempt, runId, ct); }
+        finally { gate.Release(); }
+    }
+
+    private async Task<string?> AddGeneratedAsync(Execution execution, int attempt, long runId, CancellationToken ct)
+    {
         var run = await store.FindRunAsync(runId, ct);
         if (run is null) return $"generator: DAG run {runId} no longer exists";
 
