@@ -26,8 +26,11 @@ public sealed class ExecutionRunner(
     IServiceProvider services,
     IOptions<TaskdeckOptions> options,
     TimeProvider time,
-    ILogger<ExecutionRunner> logger)
+    ILogger<ExecutionRunner> logger,
+    IEnumerable<IResultValidator> validators)
 {
+    private readonly IResultValidator[] _validators = validators.ToArray();
+
     private static readonly TimeSpan AdmissionRetryDelay = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan EarlyStartTolerance = TimeSpan.FromSeconds(2);
 
@@ -60,6 +63,11 @@ public sealed class ExecutionRunner(
 
             var outcome = await ExecuteAsync(execution, attempt, log, entry);
             await logs.FlushAsync(CancellationToken.None);
+            if (outcome.Succeeded && await ValidateResultAsync(execution, attempt, log) is { } rejected)
+            {
+                outcome = outcome with { Succeeded = false, Error = rejected };
+                await logs.FlushAsync(CancellationToken.None);
+            }
             await CloseAsync(execution, attempt, outcome, entry, shutdown);
         }
         finally
@@ -132,6 +140,20 @@ public sealed class ExecutionRunner(
             log.Error(e.ToString());
             return new Outcome(false, null, $"{e.GetType().Name}: {e.Message}", null, false);
         }
+    }
+
+    private async Task<string?> ValidateResultAsync(Execution execution, int attempt, AttemptLog log)
+    {
+        foreach (var validator in _validators)
+        {
+            string? reason;
+            try { reason = await validator.ValidateAsync(execution, attempt, CancellationToken.None); }
+            catch (Exception e) { reason = $"checking the result failed: {e.GetType().Name}: {e.Message}"; }
+            if (reason is null) continue;
+            log.Executor(reason);
+            return reason;
+        }
+        return null;
     }
 
     private async Task CloseAsync(Execution execution, int attempt, Outcome outcome, RunningWork.Entry entry, CancellationToken shutdown)
