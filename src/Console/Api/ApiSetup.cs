@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.Json;
 using Taskdeck.Console.Dags;
 using Taskdeck.Console.Executions;
+using Taskdeck.Console.Metrics;
 using Taskdeck.Console.WorkTasks;
 
 namespace Taskdeck.Console.Api;
@@ -12,6 +13,8 @@ public static class ApiSetup
     {
         services.AddProblemDetails(o => o.CustomizeProblemDetails = c => c.ProblemDetails.Instance ??= c.HttpContext.Request.Path);
         services.AddExceptionHandler<ApiExceptionHandler>();
+        services.AddWorkTasksApi();
+        services.AddMetricsApi();
         services.AddOpenApi("openapi", o => o.AddDocumentTransformer((doc, _, _) =>
         {
             doc.Info.Title = "Taskdeck API";
@@ -33,6 +36,7 @@ public static class ApiSetup
         endpoints.MapExecutionsApi();
         endpoints.MapDaggyApi();
         endpoints.MapWorkTasksApi();
+        endpoints.MapMetricsApi();
         return endpoints;
     }
 

@@ -7,7 +7,9 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Taskdeck.Core;
 using Taskdeck.Core.Executions;
+using Taskdeck.Core.WorkTasks;
 using Taskdeck.Data.Executions;
+using Taskdeck.Data.WorkTasks;
 
 namespace Taskdeck.Data.Storage;
 
@@ -39,6 +41,8 @@ public static class TaskdeckDataServices
         services.AddSingleton<WriteQueue>();
         services.AddSingleton<IExecutionStore, ExecutionStore>();
         services.AddSingleton<ExecutionQueries>();
+        services.AddSingleton<IWorkTaskStore, WorkTaskStore>();
+        services.AddSingleton<WorkTaskQueries>();
         // Registered before the engine's hosted services so the schema exists when they start.
         services.Insert(0, ServiceDescriptor.Singleton<IHostedService, DatabaseMigrator>());
         return services;
