@@ -39,6 +39,10 @@ public static class TaskdeckDataServices
         services.AddSingleton<WriteQueue>();
         services.AddSingleton<IExecutionStore, ExecutionStore>();
         services.AddSingleton<ExecutionQueries>();
+        services.AddSingleton<Dashboard.DashboardQueries>();
+        services.AddSingleton<Dags.DagRunQueries>();
+        services.AddSingleton<WorkTasks.WorkTaskQueries>();
+        services.AddSingleton<Workers.WorkerQueries>();
         // Registered before the engine's hosted services so the schema exists when they start.
         services.Insert(0, ServiceDescriptor.Singleton<IHostedService, DatabaseMigrator>());
         return services;
