@@ -27,6 +27,12 @@ public interface IDagStore
     /// <summary>Children of the execution that are Pending and whose parents have all succeeded.</summary>
     Task<IReadOnlyList<DagTaskRow>> ReadyChildrenAsync(long parentExecutionId, CancellationToken ct = default);
 
+    /// <summary>Pending tasks of the run that have parents, all of which succeeded.</summary>
+    Task<IReadOnlyList<DagTaskRow>> ReadyTasksAsync(long runId, CancellationToken ct = default);
+
+    /// <summary>Runs that are QUEUED or RUNNING.</summary>
+    Task<IReadOnlyList<long>> ActiveRunIdsAsync(CancellationToken ct = default);
+
     Task<IReadOnlyDictionary<ExecutionState, int>> CountByStateAsync(long runId, CancellationToken ct = default);
 
     /// <summary>Whether a Pending task of the run has every parent succeeded (it is about to be released).</summary>

@@ -64,6 +64,25 @@ public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts) : ID
         return await Rows(ready).ToListAsync(ct);
     }
 
+    public async Task<IReadOnlyList<DagTaskRow>> ReadyTasksAsync(long runId, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var ready = db.Executions.AsNoTracking()
+            .Where(c => c.DagRunId == runId && c.State == ExecutionState.Pending)
+            // A task is stored before its edges: one without any yet is being added, not ready.
+            .Where(c => db.DagEdges.Any(p => p.ChildExecutionId == c.Id))
+            .Where(c => !db.DagEdges.Any(p => p.ChildExecutionId == c.Id
+                && db.Executions.Any(x => x.Id == p.ParentExecutionId && x.State != ExecutionState.Succeeded)));
+        return await Rows(ready).ToListAsync(ct);
+    }
+
+    public async Task<IReadOnlyList<long>> ActiveRunIdsAsync(CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        return await db.DagRuns.AsNoTracking().Where(r => r.State == DagRunState.Queued || r.State == DagRunState.Running)
+            .OrderBy(r => r.Id).Select(r => r.Id).ToListAsync(ct);
+    }
+
     public async Task<IReadOnlyDictionary<ExecutionState, int>> CountByStateAsync(long runId, CancellationToken ct = default)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
