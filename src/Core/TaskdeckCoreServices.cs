@@ -8,6 +8,7 @@ using Taskdeck.Core.Events;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.Executors;
 using Taskdeck.Core.Workers;
+using Taskdeck.Core.WorkTasks;
 
 namespace Taskdeck.Core;
 
@@ -30,7 +31,12 @@ public static class TaskdeckCoreServices
         services.AddSingleton<CommandRunner>();
         services.AddSingleton<ExecutionRunner>();
         services.AddTransient<ExecutionJob>();
-        services.TryAddSingleton<IAdmissionGate, AdmitAll>();
+        services.AddSingleton<NodeCapacity>();
+        services.AddSingleton<CapacityGate>();
+        services.TryAddSingleton<IAdmissionGate>(sp => sp.GetRequiredService<CapacityGate>());
+        services.AddHostedService<AdmissionWaker>();
+        services.AddTaskdeckWorkTasks(configuration);
+        services.TryAddSingleton<ICommandLaunch, PlainCommandLaunch>();
         services.AddSingleton<LogSink>();
         services.AddHostedService(sp => sp.GetRequiredService<LogSink>());
         services.AddSingleton<LeaseKeeper>();

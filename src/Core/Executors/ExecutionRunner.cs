@@ -21,6 +21,7 @@ public sealed class ExecutionRunner(
     RunningWork running,
     LogSink logs,
     IAdmissionGate admission,
+    ICommandLaunch launches,
     NodeIdentity node,
     ExecutionEvents events,
     IServiceProvider services,
@@ -97,7 +98,8 @@ public sealed class ExecutionRunner(
         return true;
     }
 
-    private sealed record Outcome(bool Succeeded, string? ResultJson, string? Error, int? Rc, bool Cancelled);
+    /// <param name="Reported">The process reports its own outcome: a refused close means the report already closed the attempt.</param>
+    private sealed record Outcome(bool Succeeded, string? ResultJson, string? Error, int? Rc, bool Cancelled, bool Reported = false);
 
     private async Task<Outcome> ExecuteAsync(Execution execution, int attempt, AttemptLog log, RunningWork.Entry entry)
     {
@@ -117,7 +119,10 @@ public sealed class ExecutionRunner(
                 }
                 case ExecutorKind.Command:
                 {
-                    var rc = await commands.RunAsync(execution, log, null, ct);
+                    var launch = await launches.PrepareAsync(execution, attempt, ct);
+                    var rc = await commands.RunAsync(execution, log, launch.Environment, ct);
+                    if (launch.ReportsOutcome)
+                        return new Outcome(false, null, $"the worker exited with code {rc} without reporting a final status", rc, false, Reported: true);
                     return rc == 0
                         ? new Outcome(true, null, null, 0, false)
                         : new Outcome(false, null, $"exit code {rc}", rc, false);
@@ -180,6 +185,12 @@ public sealed class ExecutionRunner(
             // A cancel request raced the finish: the failure (or timeout) ends as the cancel the operator asked for.
             result = await transitions.ApplyAsync(new TransitionCommand(id, Transition.ConfirmCancel)
                 { NodeId = node.Id, ExpectedAttempt = attempt, Reason = "cancelled by request", Rc = outcome.Rc }, CancellationToken.None);
+        }
+        if (!result.Applied && outcome.Reported && result.FoundState is { } reported && (reported != ExecutionState.Running || result.AttemptNumber != attempt))
+        {
+            // The worker reported its outcome over the API before it exited: the record is already where it said.
+            logger.LogDebug("Attempt {Attempt} of execution {Id} was closed by its worker's report ({State})", attempt, id, reported);
+            return;
         }
         if (!result.Applied)
         {

@@ -9,7 +9,9 @@ using Taskdeck.Core;
 using Taskdeck.Core.Dags;
 using Taskdeck.Core.Executions;
 using Taskdeck.Data.Dags;
+using Taskdeck.Core.WorkTasks;
 using Taskdeck.Data.Executions;
+using Taskdeck.Data.WorkTasks;
 
 namespace Taskdeck.Data.Storage;
 
@@ -43,6 +45,8 @@ public static class TaskdeckDataServices
         services.AddSingleton<ExecutionQueries>();
         services.AddSingleton<IDagStore, DagStore>();
         services.AddSingleton<DagQueries>();
+        services.AddSingleton<IWorkTaskStore, WorkTaskStore>();
+        services.AddSingleton<WorkTaskQueries>();
         // Registered before the engine's hosted services so the schema exists when they start.
         services.Insert(0, ServiceDescriptor.Singleton<IHostedService, DatabaseMigrator>());
         return services;

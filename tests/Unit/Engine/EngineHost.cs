@@ -38,6 +38,8 @@ public sealed class EngineHost : WebApplicationFactory<Program>
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
+        // Production, as deployed: error handling must not lean on Development-only behaviour.
+        builder.UseEnvironment("Production");
         builder.UseSetting("ConnectionStrings:Taskdeck", $"Data Source={DatabasePath}");
         builder.UseSetting("Taskdeck:Demo:Enabled", "false");
         builder.UseSetting("Taskdeck:Commands:Enabled", "true");
