@@ -12,6 +12,9 @@ namespace Taskdeck.Core.Dags;
 public sealed class DagReconciler(IDagStore store, DagScheduler scheduler, IOptions<TaskdeckOptions> options, TimeProvider time,
     ILogger<DagReconciler> logger) : BackgroundService
 {
+    /// <summary>A parentless Pending task younger than this may still be inside its submit, about to be released.</summary>
+    private static readonly TimeSpan SubmitGrace = TimeSpan.FromSeconds(30);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(Math.Max(1, options.Value.Leases.ReconcileSeconds)), time);
@@ -34,7 +37,7 @@ public sealed class DagReconciler(IDagStore store, DagScheduler scheduler, IOpti
         var released = 0;
         foreach (var runId in await store.ActiveRunIdsAsync(ct))
         {
-            foreach (var task in await store.ReadyTasksAsync(runId, ct))
+            foreach (var task in await store.ReadyTasksAsync(runId, time.GetUtcNow() - SubmitGrace, ct))
                 if (await scheduler.ReleaseAsync(task, ct)) released++;
             await scheduler.RecomputeAsync(runId, ct);
         }

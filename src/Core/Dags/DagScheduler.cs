@@ -59,6 +59,11 @@ public sealed class DagScheduler(IDagStore store, IServiceProvider services, Tim
         return released;
     }
 
+    /// <summary>Releases many at once: concurrent transitions share the store's group commits.</summary>
+    public async Task ReleaseManyAsync(IEnumerable<DagTaskRow> tasks, CancellationToken ct = default) =>
+        await Parallel.ForEachAsync(tasks, new ParallelOptions { MaxDegreeOfParallelism = 64, CancellationToken = ct },
+            async (task, token) => await ReleaseAsync(task, token));
+
     public async Task<bool> ReleaseAsync(DagTaskRow task, CancellationToken ct = default)
     {
         var result = await Transitions.ApplyAsync(new TransitionCommand(task.ExecutionId, Transition.Release) { Reason = "every parent succeeded" }, ct);
@@ -77,15 +82,13 @@ public sealed class DagScheduler(IDagStore store, IServiceProvider services, Tim
         {
             var run = await store.FindRunAsync(runId, ct);
             if (run is null || run.State == DagRunState.Killed) return;
-            var counts = await store.CountByStateAsync(runId, ct);
-            int Count(params ExecutionState[] states) => states.Sum(s => counts.GetValueOrDefault(s));
-            var total = counts.Values.Sum();
-            if (total == 0) return;
+            var progress = await store.ProgressAsync(runId, ct);
+            if (progress.Total == 0) return;
 
             DagRunState target;
-            if (Count(ExecutionState.Succeeded) == total) target = DagRunState.Completed;
-            else if (Count(ExecutionState.Running, ExecutionState.Cancelling) > 0) target = DagRunState.Running;
-            else if (Count(ExecutionState.Queued, ExecutionState.Scheduled) > 0 || await store.AnyReleasableAsync(runId, ct))
+            if (progress.Count(ExecutionState.Succeeded) == progress.Total) target = DagRunState.Completed;
+            else if (progress.Count(ExecutionState.Running, ExecutionState.Cancelling) > 0) target = DagRunState.Running;
+            else if (progress.Count(ExecutionState.Queued, ExecutionState.Scheduled) > 0 || progress.Releasable > 0)
                 target = run.State == DagRunState.Queued ? DagRunState.Queued : DagRunState.Running;
             else target = DagRunState.Errored;
 
