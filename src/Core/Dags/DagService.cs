@@ -111,6 +111,7 @@ public sealed class DagService(
             var now = await store.FindRunAsync(runId, ct);
             if (now?.State != DagRunState.Killed) return new(ActionStatus.Conflict, now?.State, $"DAG run {runId} changed state to {now?.State} meanwhile; try again.");
         }
+        scheduler.Forget(runId);
         foreach (var task in await store.TasksAsync(runId, ct))
             if (!task.State.IsTerminal()) await executions.CancelAsync(task.ExecutionId, "the DAG run was killed", ct);
         return new(ActionStatus.Done, DagRunState.Killed, $"DAG run {runId} killed.");
@@ -131,6 +132,7 @@ public sealed class DagService(
             return new(ActionStatus.Conflict, run.State, $"Task '{stopping.Name}' of DAG run {runId} is still {stopping.State}; try again once it has stopped.");
         if (!await store.SetStateAsync(runId, [run.State], DagRunState.Queued, time.GetUtcNow(), ct))
             return new(ActionStatus.Conflict, run.State, $"DAG run {runId} changed state meanwhile; try again.");
+        scheduler.Forget(runId);
 
         var state = tasks.ToDictionary(t => t.ExecutionId, t => t.State);
         var parents = (await store.EdgesAsync(runId, ct)).ToLookup(e => e.ChildExecutionId, e => e.ParentExecutionId);
