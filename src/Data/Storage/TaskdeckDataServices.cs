@@ -47,6 +47,9 @@ public static class TaskdeckDataServices
         services.AddSingleton<DagQueries>();
         services.AddSingleton<IWorkTaskStore, WorkTaskStore>();
         services.AddSingleton<WorkTaskQueries>();
+        services.AddSingleton<Dashboard.DashboardQueries>();
+        services.AddSingleton<Dags.DagRunQueries>();
+        services.AddSingleton<Workers.WorkerQueries>();
         // Registered before the engine's hosted services so the schema exists when they start.
         services.Insert(0, ServiceDescriptor.Singleton<IHostedService, DatabaseMigrator>());
         return services;
