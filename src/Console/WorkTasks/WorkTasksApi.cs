@@ -83,8 +83,15 @@ public static class WorkTasksApi
         }
         catch (InvalidSubmissionException e)
         {
-            // Capacity refusals come from the engine as "resources": in this API that is resource_requirements.
-            return Problems.BadRequest(e.Field is "resources" or "cores" or "memoryMB" or "gpus" ? "resource_requirements" : e.Field, e.Message);
+            // The engine names its own fields: capacity refusals are resource_requirements here, and a binding the engine
+            // cannot run (commands disabled, not allowed) is a problem of the type.
+            var field = e.Field switch
+            {
+                "resources" or "cores" or "memoryMB" or "gpus" => "resource_requirements",
+                "task" or "command" or "environment" => "type",
+                var other => other,
+            };
+            return Problems.BadRequest(field, e.Message);
         }
     }
 

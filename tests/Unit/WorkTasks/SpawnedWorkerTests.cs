@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using System.Net;
 using System.Net.Http.Json;
+using System.Net.WebSockets;
 using System.Text.Json.Nodes;
 using Taskdeck.Core.Executions;
 using Taskdeck.Data.Executions;
@@ -49,6 +50,55 @@ public sealed class SpawnedWorkerTests(KestrelWorkTaskApp app) : IClassFixture<K
         var attempt = Assert.Single(await queries.AttemptsAsync(executionId));
         Assert.Equal(ExecutionState.Failed, attempt.Outcome);
         Assert.Equal(0, attempt.Rc);
+    }
+
+    [Fact]
+    public async Task SpawnedWorker_ReportingOOMKilled_IsSpawnedAgain_AndCompletesOnItsRetry()
+    {
+        var client = app.Authorized();
+        var id = Api.Id(await Api.SubmitAsync(client, Api.Submission("flaky", new JsonObject())));
+        var done = await Api.WaitForStatusAsync(client, id, TimeSpan.FromSeconds(30), "completed", "failed", "timeout", "cancelled");
+        Assert.Equal("completed", (string?)done["status"]);
+        Assert.Equal(1, (int)done["retry_count"]!);
+        Assert.Equal("s3://output/flaky", (string?)done["output_location"]);
+        Assert.Contains("OOMKilled", (string?)done["retry_reason"]);
+        var attempts = await app.Services.GetRequiredService<ExecutionQueries>().AttemptsAsync((long)done["execution_id"]!);
+        Assert.Equal([ExecutionState.Failed, ExecutionState.Succeeded], attempts.Select(a => a.Outcome));
+    }
+
+    [Fact]
+    public async Task SpawnedWorker_PastItsTimeout_IsKilled_AndEndsTimeout()
+    {
+        var client = app.Authorized();
+        var id = Api.Id(await Api.SubmitAsync(client, Api.Submission("hang", new JsonObject())));
+        var done = await Api.WaitForStatusAsync(client, id, TimeSpan.FromSeconds(30), "completed", "failed", "timeout", "cancelled");
+        Assert.Equal("timeout", (string?)done["status"]);
+        var attempt = Assert.Single(await app.Services.GetRequiredService<ExecutionQueries>().AttemptsAsync((long)done["execution_id"]!));
+        Assert.True(attempt.FinishedAt - attempt.StartedAt < TimeSpan.FromSeconds(30), "the 60 s sleep was not killed");
+    }
+
+    [Fact]
+    public async Task TaskSocket_OverKestrel_ShowsASpawnedWorkerAsQueuedSpawnedExecutingCompleted()
+    {
+        using var socket = new ClientWebSocket();
+        socket.Options.SetRequestHeader("Authorization", $"Bearer {WorkTaskApp.Token}");
+        var address = new UriBuilder(app.ClientOptions.BaseAddress) { Scheme = "ws", Path = "/ws/tasks" }.Uri;
+        await socket.ConnectAsync(address, CancellationToken.None);
+        var hub = app.Services.GetRequiredService<Taskdeck.Console.WorkTasks.TaskUpdateHub>();
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (hub.ClientCount == 0 && DateTime.UtcNow < deadline) await Task.Delay(20);
+
+        var id = Api.Id(await Api.SubmitAsync(app.Authorized(), Api.Submission("scripted", new JsonObject())));
+        var seen = new List<string>();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var buffer = new byte[64 * 1024];
+        while (!seen.Contains("completed") && !seen.Contains("failed"))
+        {
+            var message = await WorkTaskApiTests.ReceiveAsync(socket, buffer, timeout.Token);
+            if (Api.Id(message["task"]!.AsObject()) == id) seen.Add((string)message["task"]!["status"]!);
+        }
+        Assert.Equal(["queued", "spawned", "executing", "completed"], seen);
+        await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None);
     }
 
     [Fact]

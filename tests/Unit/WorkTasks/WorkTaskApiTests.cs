@@ -5,6 +5,9 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.TestHost;
+using Taskdeck.Console.WorkTasks;
+using Taskdeck.Core.Events;
+using Taskdeck.Core.Executions;
 
 namespace Taskdeck.Unit.WorkTasks;
 
@@ -150,6 +153,59 @@ public sealed class WorkTaskApiTests(WorkTaskApiTests.App app) : IClassFixture<W
         }
         Assert.Equal(["queued", "executing", "completed"], seen);
         await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task TaskSocket_ASlowClient_IsDropped_WhileOthersGetEveryUpdateInOrder()
+    {
+        var hub = app.Services.GetRequiredService<TaskUpdateHub>();
+        var events = app.Services.GetRequiredService<ExecutionEvents>();
+        var task = await Api.SubmitAsync(app.Authorized(), Api.SeedSubmission());
+        var executionId = (long)task["execution_id"]!;
+        var slow = hub.Add();
+        var fast = hub.Add();
+        try
+        {
+            var updates = TaskUpdateHub.ClientBuffer + 50;
+            var received = new List<JsonObject>();
+            var draining = Task.Run(async () =>
+            {
+                await foreach (var bytes in fast.Outbox.Reader.ReadAllAsync())
+                {
+                    var message = JsonNode.Parse(bytes)!.AsObject();
+                    if ((long)message["task"]!["execution_id"]! != executionId) continue;
+                    received.Add(message);
+                    if (received.Count == updates) return;
+                }
+            });
+            // Synthetic changes published as the engine publishes them, cycling states so that order shows in the messages.
+            ExecutionState[] cycle = [ExecutionState.Running, ExecutionState.Failed, ExecutionState.TimedOut, ExecutionState.Cancelled];
+            string[] expected = ["executing", "failed", "timeout", "cancelled"];
+            for (var i = 0; i < updates; i++)
+                events.Publish(new StateChanged(executionId, DateTimeOffset.UtcNow, null, cycle[i % 4], Transition.Retry, 0, null, null));
+            await draining.WaitAsync(TimeSpan.FromSeconds(20));
+            Assert.Equal(Enumerable.Range(0, updates).Select(i => expected[i % 4]), received.Select(m => (string)m["task"]!["status"]!));
+            Assert.True(slow.WasDropped, "the client that never read was not dropped");
+            Assert.False(fast.WasDropped);
+        }
+        finally
+        {
+            hub.Remove(slow, "closed");
+            hub.Remove(fast, "closed");
+        }
+    }
+
+    [Fact]
+    public async Task ExternalTask_StartedAndSilentPastItsTimeout_EndsTimeout()
+    {
+        var client = app.Authorized();
+        var body = Api.SeedSubmission();
+        body["timeout_seconds"] = 1;
+        var id = Api.Id(await Api.SubmitAsync(client, body));
+        Assert.Equal(200, (await Api.ReportAsync(client, id, new JsonObject { ["status"] = "executing" })).Status);
+        var done = await Api.WaitForStatusAsync(client, id, TimeSpan.FromSeconds(15), "timeout", "completed", "failed");
+        Assert.Equal("timeout", (string?)done["status"]);
+        Assert.Equal(409, (await Api.ReportAsync(client, id, new JsonObject { ["status"] = "completed" })).Status);
     }
 
     [Fact]
@@ -318,7 +374,7 @@ public sealed class WorkTaskApiTests(WorkTaskApiTests.App app) : IClassFixture<W
 
     private async Task WaitForSubscriberAsync()
     {
-        var hub = app.Services.GetRequiredService<Taskdeck.Console.WorkTasks.TaskUpdateHub>();
+        var hub = app.Services.GetRequiredService<TaskUpdateHub>();
         var deadline = DateTime.UtcNow.AddSeconds(5);
         while (hub.ClientCount == 0 && DateTime.UtcNow < deadline) await Task.Delay(20);
         Assert.True(hub.ClientCount > 0, "the WebSocket client never registered");
