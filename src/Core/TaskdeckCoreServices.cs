@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Taskdeck.Core.Dags;
 using Taskdeck.Core.Dispatch;
 using Taskdeck.Core.Events;
 using Taskdeck.Core.Executions;
@@ -42,7 +43,9 @@ public static class TaskdeckCoreServices
         services.AddHostedService(sp => sp.GetRequiredService<LeaseKeeper>());
         services.AddSingleton<Reconciler>();
         services.AddHostedService(sp => sp.GetRequiredService<Reconciler>());
+        services.AddHostedService<ChangeFollower>();
         services.AddDemoHandlers();
+        services.AddTaskdeckDags();
         return services;
     }
 }

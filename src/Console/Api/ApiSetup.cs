@@ -13,9 +13,13 @@ public static class ApiSetup
     {
         services.AddProblemDetails(o => o.CustomizeProblemDetails = c => c.ProblemDetails.Instance ??= c.HttpContext.Request.Path);
         services.AddExceptionHandler<ApiExceptionHandler>();
+        // Without this a body that does not bind (maxRetries: "x") is an empty 400 outside Development;
+        // thrown, it reaches ApiExceptionHandler and becomes a ProblemDetails naming the field.
+        services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        services.AddSingleton<IDagSubmitter, DagSubmitter>();
         services.AddWorkTasksApi();
         services.AddMetricsApi();
-        services.AddOpenApi("openapi", o => o.AddDocumentTransformer((doc, _, _) =>
+        services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
         {
             doc.Info.Title = "Taskdeck API";
             doc.Info.Description = "Executions (django-ray), DAG runs (daggy) and work tasks, on one engine.";

@@ -17,6 +17,8 @@ public enum ActionStatus { Done, NotFound, Conflict }
 public sealed record ActionOutcome(ActionStatus Status, long ExecutionId, ExecutionState? State, string Message)
 {
     public bool Done => Status == ActionStatus.Done;
+    /// <summary>The same action had already been taken (a second cancel of a record already cancelling).</summary>
+    public bool AlreadyRequested { get; init; }
 }
 
 /// <summary>
@@ -125,7 +127,7 @@ public sealed class ExecutionService(
             }
             case ExecutionState.Cancelling:
                 running.SignalCancel(id);
-                return Done(id, ExecutionState.Cancelling, "Already cancelling.");
+                return Done(id, ExecutionState.Cancelling, "Cancellation was already requested.") with { AlreadyRequested = true };
             default:
                 return new ActionOutcome(ActionStatus.Conflict, id, execution.State, $"Execution {id} is {execution.State}; only waiting or running work can be cancelled.");
         }

@@ -27,14 +27,19 @@ public sealed class ExecutionRunner(
     IServiceProvider services,
     IOptions<TaskdeckOptions> options,
     TimeProvider time,
-    ILogger<ExecutionRunner> logger)
+    ILogger<ExecutionRunner> logger,
+    IEnumerable<IResultValidator> validators)
 {
+    private readonly IResultValidator[] _validators = validators.ToArray();
+
     private static readonly TimeSpan AdmissionRetryDelay = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan EarlyStartTolerance = TimeSpan.FromSeconds(2);
 
     public async Task RunAsync(long executionId, CancellationToken shutdown)
     {
         var execution = await store.FindAsync(executionId, CancellationToken.None);
         if (execution is null || execution.Kind == ExecutorKind.External || !StateMachine.Allows(Transition.Claim, execution.State)) return;
+        if (!await WaitUntilDueAsync(execution, shutdown)) return;
 
         using var admitted = await admission.TryAdmitAsync(execution, shutdown);
         if (admitted is null)
@@ -59,12 +64,38 @@ public sealed class ExecutionRunner(
 
             var outcome = await ExecuteAsync(execution, attempt, log, entry);
             await logs.FlushAsync(CancellationToken.None);
+            if (outcome.Succeeded && await ValidateResultAsync(execution, attempt, log) is { } rejected)
+            {
+                outcome = outcome with { Succeeded = false, Error = rejected };
+                await logs.FlushAsync(CancellationToken.None);
+            }
             await CloseAsync(execution, attempt, outcome, entry, shutdown);
         }
         finally
         {
             running.Unregister(executionId, entry);
         }
+    }
+
+    /// <summary>
+    /// Hangfire keeps scheduled jobs by whole seconds, so a back-off or delayed start can fire up to a second early:
+    /// wait out such a small remainder here. A job far ahead of its record's start time is a stale duplicate; it
+    /// re-schedules itself for the right time instead of starting the work early.
+    /// </summary>
+    private async Task<bool> WaitUntilDueAsync(Execution execution, CancellationToken shutdown)
+    {
+        if (execution.State != ExecutionState.Scheduled || execution.RunAt is not { } due) return true;
+        var early = due - time.GetUtcNow();
+        if (early <= TimeSpan.Zero) return true;
+        if (early > EarlyStartTolerance)
+        {
+            await dispatcher.ScheduleAsync(execution.Id, execution.Priority, due);
+            return false;
+        }
+        // Timers round down to whole milliseconds: round up so the start is never before the due time.
+        try { await Task.Delay(TimeSpan.FromMilliseconds(Math.Ceiling(early.TotalMilliseconds) + 1), time, shutdown); }
+        catch (OperationCanceledException) { return false; } // the host stops; the reconciler dispatches it at the next start
+        return true;
     }
 
     /// <param name="Reported">The process reports its own outcome: a refused close means the report already closed the attempt.</param>
@@ -116,6 +147,20 @@ public sealed class ExecutionRunner(
         }
     }
 
+    private async Task<string?> ValidateResultAsync(Execution execution, int attempt, AttemptLog log)
+    {
+        foreach (var validator in _validators)
+        {
+            string? reason;
+            try { reason = await validator.ValidateAsync(execution, attempt, CancellationToken.None); }
+            catch (Exception e) { reason = $"checking the result failed: {e.GetType().Name}: {e.Message}"; }
+            if (reason is null) continue;
+            log.Executor(reason);
+            return reason;
+        }
+        return null;
+    }
+
     private async Task CloseAsync(Execution execution, int attempt, Outcome outcome, RunningWork.Entry entry, CancellationToken shutdown)
     {
         var id = execution.Id;
@@ -155,7 +200,7 @@ public sealed class ExecutionRunner(
 
         if (result.NewState is ExecutionState.Scheduled or ExecutionState.Queued)
         {
-            var runAt = command.RunAt;
+            var runAt = command.RunAfter is { } delay ? result.At + delay : command.RunAt;
             await dispatcher.DispatchAsync(id, execution.Priority, runAt, time.GetUtcNow());
         }
     }
@@ -170,7 +215,7 @@ public sealed class ExecutionRunner(
             var delay = RetryDelay(execution, attempt, retry.MaxBackoffSeconds);
             return new TransitionCommand(execution.Id, Transition.RetryLater)
             {
-                RunAt = time.GetUtcNow() + delay, ErrorMessage = error, Reason = $"{error}; retry {attempt} of {execution.MaxRetries} in {delay.TotalSeconds:0.###} s", Rc = rc,
+                RunAfter = delay, ErrorMessage = error, Reason = $"{error}; retry {attempt} of {execution.MaxRetries} in {delay.TotalSeconds:0.###} s", Rc = rc,
             };
         }
         return new TransitionCommand(execution.Id, ending) { ErrorMessage = error, Reason = error, Rc = rc };
