@@ -111,6 +111,7 @@ public static class WorkTasksApi
             return Problems.BadRequest("status", $"'{status}' is not a status a worker reports: use executing, completed, failed, timeout or cancelled.");
         if (OptionalString(body, "output_location", out var outputLocation) is { } badOutput) return badOutput;
         if (OptionalString(body, "error_message", out var errorMessage) is { } badError) return badError;
+        if (OptionalInt(body, "attempt", 1, out var attempt) is { } badAttempt) return badAttempt;
         string? metadata = null;
         if (body.TryGetProperty("metadata", out var m) && m.ValueKind != JsonValueKind.Null)
         {
@@ -118,7 +119,7 @@ public static class WorkTasksApi
             metadata = m.GetRawText();
         }
 
-        var result = await workTasks.ReportAsync(id, new WorkerReport(reported) { OutputLocation = outputLocation, MetadataJson = metadata, ErrorMessage = errorMessage }, ct);
+        var result = await workTasks.ReportAsync(id, new WorkerReport(reported) { OutputLocation = outputLocation, MetadataJson = metadata, ErrorMessage = errorMessage, Attempt = attempt }, ct);
         return result.Outcome switch
         {
             ReportOutcome.Recorded => TypedResults.Ok(new StatusUpdateResponse("updated")),

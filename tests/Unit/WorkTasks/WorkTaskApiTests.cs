@@ -321,6 +321,26 @@ public sealed class WorkTaskApiTests(WorkTaskApiTests.App app) : IClassFixture<W
     }
 
     [Fact]
+    public async Task AReportAboutAnEarlierAttempt_IsRefused_AndCannotCloseTheRetry()
+    {
+        var client = app.Authorized();
+        var id = Api.Id(await Api.SubmitAsync(client, Api.SeedSubmission()));
+        Assert.Equal(200, (await Api.ReportAsync(client, id, new JsonObject { ["status"] = "executing" })).Status);
+        Assert.Equal("requeued_for_retry", (string?)(await Api.ReportAsync(client, id,
+            new JsonObject { ["status"] = "failed", ["attempt"] = 1, ["error_message"] = "Evicted" })).Body["status"]);
+        Assert.Equal(200, (await Api.ReportAsync(client, id, new JsonObject { ["status"] = "executing" })).Status);
+
+        var (late, _) = await Api.ReportAsync(client, id, new JsonObject { ["status"] = "completed", ["attempt"] = 1, ["output_location"] = "s3://stale" });
+        Assert.Equal(409, late);
+        Assert.Equal("executing", (string?)(await Api.GetAsync(client, id))["status"]);
+        Assert.Equal(200, (await Api.ReportAsync(client, id, new JsonObject { ["status"] = "completed", ["attempt"] = 2 })).Status);
+        var done = await Api.GetAsync(client, id);
+        Assert.Equal("completed", (string?)done["status"]);
+        Assert.Null(done["output_location"]);
+        Assert.Equal(1, (int)done["retry_count"]!);
+    }
+
+    [Fact]
     public async Task FailedWithANonTransientError_EndsFailedAtOnce()
     {
         var client = app.Authorized();

@@ -43,9 +43,9 @@ public class WorkTaskApp : WebApplicationFactory<Program>
             }
             post "{\"worktask_id\": \"$WORKTASK_ID\", \"status\": \"executing\"}"
             if [ "$WORKTASK_ATTEMPT" = "1" ]; then
-              post "{\"worktask_id\": \"$WORKTASK_ID\", \"status\": \"failed\", \"error_message\": \"pod trainer-0: OOMKilled\"}"
+              post "{\"worktask_id\": \"$WORKTASK_ID\", \"status\": \"failed\", \"attempt\": $WORKTASK_ATTEMPT, \"error_message\": \"pod trainer-0: OOMKilled\"}"
             else
-              post "{\"worktask_id\": \"$WORKTASK_ID\", \"status\": \"completed\", \"output_location\": \"s3://output/flaky\"}"
+              post "{\"worktask_id\": \"$WORKTASK_ID\", \"status\": \"completed\", \"attempt\": $WORKTASK_ATTEMPT, \"output_location\": \"s3://output/flaky\"}"
             fi
             """);
         WriteScript("hang.sh", """
