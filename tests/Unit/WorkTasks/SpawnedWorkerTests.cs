@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using System.Net;
 using System.Net.Http.Json;
 using System.Net.WebSockets;
+using Xunit.Abstractions;
 using System.Text.Json.Nodes;
 using Taskdeck.Core.Executions;
 using Taskdeck.Data.Executions;
@@ -10,7 +11,7 @@ namespace Taskdeck.Unit.WorkTasks;
 
 /// <summary>Spawned workers and admission, on real Kestrel so the workers can call the app back over HTTP.</summary>
 [Collection(WorkTaskCollection.Name)]
-public sealed class SpawnedWorkerTests(KestrelWorkTaskApp app) : IClassFixture<KestrelWorkTaskApp>
+public sealed class SpawnedWorkerTests(KestrelWorkTaskApp app, ITestOutputHelper output) : IClassFixture<KestrelWorkTaskApp>
 {
     [Fact]
     public async Task SpawnedWorker_ReportsExecutingThenCompleted_TaskEndsCompletedWithItsOutput()
@@ -130,6 +131,11 @@ public sealed class SpawnedWorkerTests(KestrelWorkTaskApp app) : IClassFixture<K
         foreach (var p in points) most = Math.Max(most, running += p.Delta);
         Assert.True(most <= 2, $"{most} ran at once: {string.Join("; ", spans.Select(s => $"{s.Start:HH:mm:ss.fff}–{s.Stop:HH:mm:ss.fff}"))}");
         Assert.Equal(2, most); // and the node's two cores were both used
+        // For the record: how soon a freed core was taken by a waiting task (the admission waker's effect).
+        var ordered = spans.OrderBy(s => s.Start).ToList();
+        var stops = spans.Select(s => s.Stop).Order().ToList();
+        for (var i = 2; i < ordered.Count; i++)
+            output.WriteLine($"task {i + 1} started {(ordered[i].Start - stops[i - 2]).TotalMilliseconds:0} ms after a core was freed");
     }
 
     [Fact]

@@ -5,6 +5,7 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.TestHost;
+using Xunit.Abstractions;
 using Taskdeck.Console.WorkTasks;
 using Taskdeck.Core.Events;
 using Taskdeck.Core.Executions;
@@ -19,7 +20,7 @@ public sealed class WorkTaskCollection
 
 /// <summary>The seed's routes on the in-memory TestServer, with a worker token configured.</summary>
 [Collection(WorkTaskCollection.Name)]
-public sealed class WorkTaskApiTests(WorkTaskApiTests.App app) : IClassFixture<WorkTaskApiTests.App>
+public sealed class WorkTaskApiTests(WorkTaskApiTests.App app, ITestOutputHelper output) : IClassFixture<WorkTaskApiTests.App>
 {
     public sealed class App : WorkTaskApp;
 
@@ -149,7 +150,10 @@ public sealed class WorkTaskApiTests(WorkTaskApiTests.App app) : IClassFixture<W
             Assert.Equal("task_update", (string?)message["event"]);
             var task = message["task"]!.AsObject();
             foreach (var field in SeedFields) Assert.True(task.ContainsKey(field), $"missing {field}");
-            if (Api.Id(task) == id) seen.Add((string)task["status"]!);
+            if (Api.Id(task) != id) continue;
+            seen.Add((string)task["status"]!);
+            if (task["completed_at"] is { } finished)
+                output.WriteLine($"completed pushed {(DateTimeOffset.UtcNow - DateTimeOffset.Parse((string)finished!)).TotalMilliseconds:0} ms after the transition");
         }
         Assert.Equal(["queued", "executing", "completed"], seen);
         await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None);
