@@ -242,6 +242,22 @@ public sealed class WorkTaskService(
         return ended;
     }
 
+    /// <summary>
+    /// Confirms cancels of running external tasks: nothing in Taskdeck can stop an outside worker, so the record ends
+    /// Cancelled at once and the worker learns it from the 409 its next report gets.
+    /// </summary>
+    public async Task<int> ConfirmExternalCancelsAsync(CancellationToken ct = default)
+    {
+        var confirmed = 0;
+        foreach (var (id, attempt) in await store.FindCancellingExternalAsync(ct))
+        {
+            var result = await transitions.ApplyAsync(new TransitionCommand(id, Transition.ConfirmCancel)
+                { ExpectedAttempt = attempt, Reason = "cancelled; its external worker is told on its next report" }, ct);
+            if (result.Applied) confirmed++;
+        }
+        return confirmed;
+    }
+
     public bool IsTransient(string error) =>
         options.Value.Retry.TransientErrors.Any(t => error.Contains(t, StringComparison.OrdinalIgnoreCase));
 

@@ -213,6 +213,19 @@ public sealed class WorkTaskApiTests(WorkTaskApiTests.App app, ITestOutputHelper
     }
 
     [Fact]
+    public async Task OperatorCancel_OfARunningExternalTask_EndsCancelled_AndItsWorkersNextReportIs409()
+    {
+        var client = app.Authorized();
+        var task = await Api.SubmitAsync(client, Api.SeedSubmission());
+        var id = Api.Id(task);
+        Assert.Equal(200, (await Api.ReportAsync(client, id, new JsonObject { ["status"] = "executing" })).Status);
+        var cancel = await client.PostAsync($"/api/executions/{(long)task["execution_id"]!}/cancel", null);
+        Assert.True(cancel.IsSuccessStatusCode, await cancel.Content.ReadAsStringAsync());
+        await Api.WaitForStatusAsync(client, id, TimeSpan.FromSeconds(10), "cancelled");
+        Assert.Equal(409, (await Api.ReportAsync(client, id, new JsonObject { ["status"] = "completed" })).Status);
+    }
+
+    [Fact]
     public async Task StatusUpdate_TheStateCannotTake_Is409_AndChangesNothing()
     {
         var client = app.Authorized();
