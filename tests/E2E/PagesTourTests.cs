@@ -34,6 +34,7 @@ public sealed class PagesTourTests(AppFixture app, BrowserFixture browser) : Con
             await OpenAsync(path);
             await Expect(Page.GetByText(heading).First).ToBeVisibleAsync();
             await Expect(Page.GetByText("Something went wrong")).ToHaveCountAsync(0);
+            await Expect(Page.GetByText("Loading")).ToHaveCountAsync(0);
             await ScreenshotAsync(name);
         }
     }
