@@ -2,6 +2,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Taskdeck.Core.Dags;
 using Taskdeck.Core.Executions;
+using Taskdeck.Core.WorkTasks;
 using Taskdeck.Data.Storage;
 
 namespace Taskdeck.E2E;
@@ -38,5 +39,22 @@ public static class DagSeed
             await db.SaveChangesAsync();
         }
         return runId;
+    }
+
+    /// <summary>A work task as the work-task API stores it: an external execution plus its WorkTasks row.</summary>
+    public static async Task<long> WorkTaskAsync(IServiceProvider services, string type, string project, int priority, double cores, long memoryMB)
+    {
+        var execution = await services.GetRequiredService<ExecutionService>().SubmitAsync(new NewExecution
+        {
+            Kind = ExecutorKind.External, Name = type, Priority = priority, Cores = cores, MemoryMB = memoryMB, Tags = ["worktask"],
+        });
+        var contexts = services.GetRequiredService<IDbContextFactory<TaskdeckDbContext>>();
+        await using var db = await contexts.CreateDbContextAsync();
+        db.WorkTasks.Add(new WorkTask
+        {
+            ExecutionId = execution.Id, WorkTaskId = Guid.NewGuid().ToString(), Type = type, ProjectId = project, Binding = WorkTaskBinding.External,
+        });
+        await db.SaveChangesAsync();
+        return execution.Id;
     }
 }

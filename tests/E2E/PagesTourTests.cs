@@ -16,6 +16,8 @@ public sealed class PagesTourTests(AppFixture app, BrowserFixture browser) : Con
         await App.WaitForAsync(failed, e => AppFixture.State(e) == "Failed");
         await App.WaitForAsync(echo, e => AppFixture.State(e) == "Succeeded");
         var run = await DagSeed.DiamondAsync(App.Services, "nightly-etl");
+        await DagSeed.WorkTaskAsync(App.Services, "segmentation", "project-atlas", 5, 4, 16384);
+        await DagSeed.WorkTaskAsync(App.Services, "inference", "project-atlas", 0, 1, 2048);
         await App.WaitForAsync(running, e => e.GetProperty("progress").ValueKind == System.Text.Json.JsonValueKind.Number);
 
         var pages = new (string Path, string Name, string Heading, string Ready)[]
@@ -27,7 +29,7 @@ public sealed class PagesTourTests(AppFixture app, BrowserFixture browser) : Con
             ($"/executions/{echo}", "page-execution-echo", "demo.echo", "pre[data-stream=Output]"),
             ("/dags", "page-dag-runs", "DAG runs", "table"),
             ($"/dags/{run}", "page-dag-run-graph", "nightly-etl", "g.dag-node[data-task=report]"),
-            ("/worktasks", "page-work-tasks", "Work tasks", "table"),
+            ("/worktasks", "page-work-tasks", "Work tasks", "text=segmentation"),
             ("/workers", "page-workers", "Workers", "[data-node]"),
             ("/submit", "page-submit", "Submit", "textarea"),
         };
