@@ -52,4 +52,27 @@ public sealed class PagesTourTests(AppFixture app, BrowserFixture browser) : Con
         await Expect(Page.Locator(".grid-row")).ToHaveCountAsync(5);
         await ScreenshotAsync("page-dag-run-grid");
     }
+
+    [Fact]
+    public async Task DarkMode_Toggle_IsKept_AcrossReloads()
+    {
+        await OpenAsync("/executions");
+        var surface = () => Page.EvaluateAsync<string>("getComputedStyle(document.documentElement).getPropertyValue('--mud-palette-surface').trim()");
+        Assert.Equal("rgba(255,255,255,1)", Normalize(await surface()));
+
+        await Page.GetByRole(AriaRole.Button, new() { Name = "Toggle dark mode" }).ClickAsync();
+        await WaitForSurfaceAsync("rgba(28,38,43,1)");
+
+        await OpenAsync("/executions");
+        await WaitForSurfaceAsync("rgba(28,38,43,1)");
+        await ScreenshotAsync("page-executions-dark");
+
+        // Leave the browser's choice as it was for the other tests (each test has its own context anyway).
+        await Page.GetByRole(AriaRole.Button, new() { Name = "Toggle dark mode" }).ClickAsync();
+    }
+
+    private Task WaitForSurfaceAsync(string rgba) => Page.WaitForFunctionAsync(
+        "expected => getComputedStyle(document.documentElement).getPropertyValue('--mud-palette-surface').replace(/ /g, '').toLowerCase() === expected", rgba);
+
+    private static string Normalize(string css) => css.Replace(" ", "").ToLowerInvariant();
 }
