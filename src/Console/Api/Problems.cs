@@ -11,6 +11,14 @@ public static class Problems
     public static ProblemHttpResult Conflict(string detail, string? state = null) => Make(409, "Conflict", detail, state is null ? default : ("state", state));
     public static ProblemHttpResult Unauthorized(string detail) => Make(401, "Unauthorized", detail, default);
 
+    /// <summary>A ProblemDetails that also carries a seed API's own error fields (django-ray's <c>code</c>, <c>next_action</c>, …).</summary>
+    public static ProblemHttpResult WithFields(int status, string title, string detail, IEnumerable<KeyValuePair<string, object?>> fields)
+    {
+        var problem = new ProblemDetails { Status = status, Title = title, Detail = detail };
+        foreach (var (key, value) in fields) problem.Extensions[key] = value;
+        return TypedResults.Problem(problem);
+    }
+
     public static ProblemHttpResult Make(int status, string title, string detail, (string Key, object? Value) extension)
     {
         var problem = new ProblemDetails { Status = status, Title = title, Detail = detail };

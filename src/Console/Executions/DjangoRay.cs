@@ -121,7 +121,11 @@ public sealed record ExecutionListDto(
     [property: JsonPropertyName("limit")] int Limit,
     [property: JsonPropertyName("returned_count")] int ReturnedCount,
     [property: JsonPropertyName("has_more")] bool HasMore,
-    [property: JsonPropertyName("next_cursor")] string? NextCursor);
+    [property: JsonPropertyName("next_cursor")] string? NextCursor)
+{
+    [JsonPropertyName("truncated")] public bool Truncated => HasMore;
+    [JsonPropertyName("truncation_reason")] public string? TruncationReason => HasMore ? "page_limit" : null;
+}
 
 /// <summary>Django's task result for <c>/api/tasks/{task_id}</c>.</summary>
 public sealed record TaskResultDto(
@@ -174,7 +178,35 @@ public sealed record ResetRequest
     [JsonPropertyName("created_before")] public DateTimeOffset? CreatedBefore { get; init; }
 }
 
-public sealed record ActionResponse(
-    [property: JsonPropertyName("id")] long Id,
-    [property: JsonPropertyName("state")] string State,
-    [property: JsonPropertyName("message")] string Message);
+/// <summary>
+/// django-ray's bounded outcome of a cancel or retry request (<c>code</c> ACCEPTED, ALREADY_REQUESTED, …). The same
+/// fields ride in the ProblemDetails of a 404 or 409, so a django-ray client reads one shape either way.
+/// </summary>
+public sealed record ActionOutcomeDto(
+    [property: JsonPropertyName("code")] string Code,
+    [property: JsonPropertyName("message")] string Message,
+    [property: JsonPropertyName("execution_id")] long ExecutionId,
+    [property: JsonPropertyName("state")] string? State,
+    [property: JsonPropertyName("attempt_number")] int? AttemptNumber,
+    [property: JsonPropertyName("execution_generation")] int? ExecutionGeneration,
+    [property: JsonPropertyName("next_action")] string NextAction,
+    [property: JsonPropertyName("taskdeck_state")] string? TaskdeckState);
+
+/// <summary>django-ray's <c>MessageSchema</c> (delete, reset), plus how many a reset touched.</summary>
+public sealed record MessageDto([property: JsonPropertyName("message")] string Message)
+{
+    [JsonPropertyName("count")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public int? Count { get; init; }
+}
+
+/// <summary>django-ray's <c>StatsSchema</c> plus the states it does not list and Taskdeck's own breakdown.</summary>
+public sealed record StatsDto(
+    [property: JsonPropertyName("total")] int Total,
+    [property: JsonPropertyName("queued")] int Queued,
+    [property: JsonPropertyName("running")] int Running,
+    [property: JsonPropertyName("succeeded")] int Succeeded,
+    [property: JsonPropertyName("failed")] int Failed,
+    [property: JsonPropertyName("expired")] int Expired,
+    [property: JsonPropertyName("cancelled")] int Cancelled,
+    [property: JsonPropertyName("lost")] int Lost,
+    [property: JsonPropertyName("cancelling")] int Cancelling,
+    [property: JsonPropertyName("by_taskdeck_state")] IReadOnlyDictionary<string, int> ByTaskdeckState);

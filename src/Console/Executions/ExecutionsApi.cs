@@ -102,7 +102,7 @@ public static class ExecutionsApi
         [FromQuery(Name = "tag")] string? tag, [FromQuery(Name = "dag_run_id")] long? dagRunId,
         [FromQuery(Name = "created_after")] DateTimeOffset? createdAfter, [FromQuery(Name = "created_before")] DateTimeOffset? createdBefore,
         [FromQuery(Name = "limit")] int? limit, [FromQuery(Name = "cursor")] string? cursor, [FromQuery(Name = "q")] string? search,
-        ExecutionQueries queries, CancellationToken ct)
+        [FromQuery(Name = "task_id")] string? taskId, ExecutionQueries queries, CancellationToken ct)
     {
         var take = limit ?? DefaultLimit;
         if (take is < 1 or > MaxLimit) return Problems.BadRequest("limit", $"Must be between 1 and {MaxLimit}.");
@@ -117,10 +117,11 @@ public static class ExecutionsApi
         }
         var filter = new ExecutionFilter
         {
-            States = states, Name = taskName, Queue = queue, Tag = tag, DagRunId = dagRunId, CreatedFrom = createdAfter, CreatedTo = createdBefore, Search = search,
+            States = states, Name = taskName, Queue = queue, Tag = tag, DagRunId = dagRunId, CreatedFrom = createdAfter, CreatedTo = createdBefore, Search = string.IsNullOrWhiteSpace(taskId) ? search : taskId,
         };
         var (items, hasMore) = await queries.NewestAsync(filter, before, take, ct);
-        var counts = await queries.CountByStateAsync(filter with { States = null }, ct);
+        // As django-ray: the counts beside a page are over every execution, not the filtered ones.
+        var counts = await queries.CountByStateAsync(new ExecutionFilter(), ct);
         int Count(params ExecutionState[] s) => s.Sum(x => counts.GetValueOrDefault(x));
         return TypedResults.Ok(new ExecutionListDto(
             items.Select(e => DjangoRay.ToDto(e)).ToList(),
@@ -134,19 +135,21 @@ public static class ExecutionsApi
             hasMore ? EncodeCursor(items[^1].Id) : null));
     }
 
-    public static async Task<Ok<Dictionary<string, object>>> StatsAsync(ExecutionQueries queries, CancellationToken ct)
+    public static async Task<Ok<StatsDto>> StatsAsync(ExecutionQueries queries, CancellationToken ct)
     {
         var counts = await queries.CountByStateAsync(new ExecutionFilter(), ct);
-        var byState = counts.GroupBy(c => DjangoRay.State(c.Key)).ToDictionary(g => g.Key, g => g.Sum(c => c.Value));
-        var stats = new Dictionary<string, object>
-        {
-            ["total"] = counts.Values.Sum(),
-            ["by_state"] = byState,
-            ["by_taskdeck_state"] = counts.ToDictionary(c => c.Key.ToString(), c => c.Value),
-        };
-        foreach (var name in new[] { "QUEUED", "RUNNING", "CANCELLING", "SUCCEEDED", "FAILED", "CANCELLED", "LOST", "EXPIRED" })
-            stats[name.ToLowerInvariant()] = byState.GetValueOrDefault(name);
-        return TypedResults.Ok(stats);
+        int Count(params ExecutionState[] s) => s.Sum(x => counts.GetValueOrDefault(x));
+        return TypedResults.Ok(new StatsDto(
+            counts.Values.Sum(),
+            Count(ExecutionState.Pending, ExecutionState.Scheduled, ExecutionState.Queued),
+            Count(ExecutionState.Running),
+            Count(ExecutionState.Succeeded),
+            Count(ExecutionState.Failed, ExecutionState.TimedOut),
+            Count(ExecutionState.Expired),
+            Count(ExecutionState.Cancelled),
+            Count(ExecutionState.Lost),
+            Count(ExecutionState.Cancelling),
+            counts.ToDictionary(c => c.Key.ToString(), c => c.Value)));
     }
 
     public static async Task<Results<Ok<ExecutionDto>, ProblemHttpResult>> GetAsync(long id, ExecutionQueries queries, CancellationToken ct)
@@ -178,21 +181,61 @@ public static class ExecutionsApi
             $"execution-{id}-attempt-{attempt}-{which.ToString().ToLowerInvariant()}.log");
     }
 
-    public static async Task<Results<Ok<ActionResponse>, ProblemHttpResult>> CancelAsync(long id, ExecutionService executions, CancellationToken ct) =>
-        ToResult(await executions.CancelAsync(id, null, ct));
+    public static async Task<Results<Accepted<ActionOutcomeDto>, ProblemHttpResult>> CancelAsync(
+        long id, ExecutionService executions, IExecutionStore store, CancellationToken ct)
+    {
+        var outcome = await executions.CancelAsync(id, null, ct);
+        var attempt = (await store.FindAsync(id, ct))?.AttemptCount;
+        var (code, message, next) = outcome switch
+        {
+            { Status: ActionStatus.NotFound } => ("NOT_FOUND", "The execution was not found.", "Verify the execution identifier."),
+            { AlreadyRequested: true } => ("ALREADY_REQUESTED", "Cancellation was already requested for this execution.",
+                "Poll the current attempt instead of submitting a duplicate request."),
+            { Done: true, State: ExecutionState.Cancelled } => ("ACCEPTED", "Cancellation was accepted.", "The queued attempt is cancelled; its history is kept."),
+            { Done: true } => ("ACCEPTED", "Cancellation was accepted.", "Poll until the worker records a terminal cancellation outcome."),
+            { State: { } s } when s.IsTerminal() => ("ALREADY_TERMINAL", "The execution is already terminal and cannot be cancelled.",
+                "Leave the execution unchanged; retry it if it should run again."),
+            _ => ("INVALID_STATE", "The execution is not cancellable from its current state.", "Refresh the execution and inspect its lifecycle state."),
+        };
+        return Outcome(outcome, code, message, next, attempt);
+    }
 
-    public static async Task<Results<Ok<ActionResponse>, ProblemHttpResult>> RetryAsync(long id, ExecutionService executions, CancellationToken ct) =>
-        ToResult(await executions.RetryAsync(id, null, ct));
+    public static async Task<Results<Accepted<ActionOutcomeDto>, ProblemHttpResult>> RetryAsync(
+        long id, ExecutionService executions, IExecutionStore store, CancellationToken ct)
+    {
+        var outcome = await executions.RetryAsync(id, null, ct);
+        var attempt = (await store.FindAsync(id, ct))?.AttemptCount;
+        var (code, message, next) = outcome switch
+        {
+            { Status: ActionStatus.NotFound } => ("NOT_FOUND", "The execution was not found.", "Verify the execution identifier."),
+            { Done: true } => ("ACCEPTED", "A new task attempt was queued.", "Poll or inspect the newly queued attempt."),
+            { State: ExecutionState.Succeeded } => ("NOT_RETRYABLE", "The execution is not retryable from its current state.",
+                "Submit a new task; keep this successful execution as completed history."),
+            _ => ("NOT_RETRYABLE", "The execution is not retryable from its current state.",
+                "Refresh the execution and retry only a FAILED, CANCELLED, LOST, or EXPIRED state."),
+        };
+        return Outcome(outcome, code, message, next, attempt);
+    }
 
-    public static async Task<Results<Ok<ActionResponse>, ProblemHttpResult>> DeleteAsync(long id, ExecutionService executions, CancellationToken ct) =>
-        ToResult(await executions.DeleteAsync(id, ct));
+    public static async Task<Results<Ok<MessageDto>, ProblemHttpResult>> DeleteAsync(long id, ExecutionService executions, CancellationToken ct)
+    {
+        var outcome = await executions.DeleteAsync(id, ct);
+        return outcome.Status switch
+        {
+            ActionStatus.Done => TypedResults.Ok(new MessageDto($"Execution {id} deleted")),
+            ActionStatus.NotFound => Problems.NotFound(outcome.Message, "execution"),
+            _ => Problems.Conflict(outcome.Message, outcome.State is { } s ? DjangoRay.State(s) : null),
+        };
+    }
 
-    public static async Task<Results<Ok<Dictionary<string, int>>, ProblemHttpResult>> ResetAsync(
-        [FromBody] ResetRequest? body, ExecutionService executions, CancellationToken ct)
+    /// <param name="state">django-ray's own form: the state to reset as a query parameter (RUNNING, FAILED, LOST, …).</param>
+    public static async Task<Results<Ok<MessageDto>, ProblemHttpResult>> ResetAsync(
+        [FromQuery(Name = "state")] string? state, [FromBody] ResetRequest? body, ExecutionService executions, CancellationToken ct)
     {
         body ??= new ResetRequest();
         var names = new List<string>(body.States ?? []);
         if (!string.IsNullOrWhiteSpace(body.State)) names.Add(body.State);
+        if (!string.IsNullOrWhiteSpace(state)) names.Add(state);
         var states = new List<ExecutionState>();
         foreach (var name in names)
         {
@@ -205,15 +248,22 @@ public static class ExecutionsApi
             CreatedFrom = body.CreatedAfter, CreatedTo = body.CreatedBefore,
         };
         var reset = await executions.ResetAsync(filter, ct);
-        return TypedResults.Ok(new Dictionary<string, int> { ["reset"] = reset, ["count"] = reset });
+        return TypedResults.Ok(new MessageDto($"Reset {reset} execution(s) to QUEUED state") { Count = reset });
     }
 
-    private static Results<Ok<ActionResponse>, ProblemHttpResult> ToResult(ActionOutcome outcome) => outcome.Status switch
+    private static Results<Accepted<ActionOutcomeDto>, ProblemHttpResult> Outcome(ActionOutcome outcome, string code, string message, string next, int? attempt)
     {
-        ActionStatus.Done => TypedResults.Ok(new ActionResponse(outcome.ExecutionId, outcome.State is { } s ? DjangoRay.State(s) : "", outcome.Message)),
-        ActionStatus.NotFound => Problems.NotFound(outcome.Message, "execution"),
-        _ => Problems.Conflict(outcome.Message, outcome.State is { } st ? DjangoRay.State(st) : null),
-    };
+        var dto = new ActionOutcomeDto(code, message, outcome.ExecutionId, outcome.State is { } s ? DjangoRay.State(s) : null,
+            attempt, null, next, outcome.State?.ToString());
+        if (outcome.Done && !outcome.AlreadyRequested) return TypedResults.Accepted($"/api/executions/{outcome.ExecutionId}", dto);
+        var status = outcome.Status == ActionStatus.NotFound ? 404 : 409;
+        return Problems.WithFields(status, status == 404 ? "Not found" : "Conflict", outcome.Message, new Dictionary<string, object?>
+        {
+            ["code"] = dto.Code, ["message"] = dto.Message, ["execution_id"] = dto.ExecutionId, ["state"] = dto.State,
+            ["attempt_number"] = dto.AttemptNumber, ["execution_generation"] = null, ["next_action"] = dto.NextAction,
+            ["taskdeck_state"] = dto.TaskdeckState,
+        });
+    }
 
     private static string EncodeCursor(long id) => Convert.ToBase64String(Encoding.UTF8.GetBytes($"v1:{id}")).TrimEnd('=');
 

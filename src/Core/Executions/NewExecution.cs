@@ -39,6 +39,11 @@ public sealed record TransitionCommand(long ExecutionId, Transition Transition)
     public string? ResultJson { get; init; }
     public string? ErrorMessage { get; init; }
     public DateTimeOffset? RunAt { get; init; }
+    /// <summary>
+    /// For a back-off: the record is due this long after the transition itself (RunAt is set from the transition's
+    /// time), so the pause between one attempt's end and the next start is never shorter than asked.
+    /// </summary>
+    public TimeSpan? RunAfter { get; init; }
     public int? Rc { get; init; }
     /// <summary>
     /// Guards a worker's closing transition against a newer attempt: a worker presumed dead (Lost, re-claimed by

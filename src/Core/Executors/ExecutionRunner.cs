@@ -21,19 +21,25 @@ public sealed class ExecutionRunner(
     RunningWork running,
     LogSink logs,
     IAdmissionGate admission,
+    ICommandLaunch launches,
     NodeIdentity node,
     ExecutionEvents events,
     IServiceProvider services,
     IOptions<TaskdeckOptions> options,
     TimeProvider time,
-    ILogger<ExecutionRunner> logger)
+    ILogger<ExecutionRunner> logger,
+    IEnumerable<IResultValidator> validators)
 {
+    private readonly IResultValidator[] _validators = validators.ToArray();
+
     private static readonly TimeSpan AdmissionRetryDelay = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan EarlyStartTolerance = TimeSpan.FromSeconds(2);
 
     public async Task RunAsync(long executionId, CancellationToken shutdown)
     {
         var execution = await store.FindAsync(executionId, CancellationToken.None);
         if (execution is null || execution.Kind == ExecutorKind.External || !StateMachine.Allows(Transition.Claim, execution.State)) return;
+        if (!await WaitUntilDueAsync(execution, shutdown)) return;
 
         using var admitted = await admission.TryAdmitAsync(execution, shutdown);
         if (admitted is null)
@@ -58,6 +64,11 @@ public sealed class ExecutionRunner(
 
             var outcome = await ExecuteAsync(execution, attempt, log, entry);
             await logs.FlushAsync(CancellationToken.None);
+            if (outcome.Succeeded && await ValidateResultAsync(execution, attempt, log) is { } rejected)
+            {
+                outcome = outcome with { Succeeded = false, Error = rejected };
+                await logs.FlushAsync(CancellationToken.None);
+            }
             await CloseAsync(execution, attempt, outcome, entry, shutdown);
         }
         finally
@@ -66,7 +77,31 @@ public sealed class ExecutionRunner(
         }
     }
 
-    private sealed record Outcome(bool Succeeded, string? ResultJson, string? Error, int? Rc, bool Cancelled);
+    /// <summary>
+    /// Hangfire keeps scheduled jobs by whole seconds, so a back-off or delayed start can fire up to a second early:
+    /// wait out such a small remainder here. A job far ahead of its record's start time is a stale duplicate; it
+    /// re-schedules itself for the right time instead of starting the work early.
+    /// </summary>
+    private async Task<bool> WaitUntilDueAsync(Execution execution, CancellationToken shutdown)
+    {
+        if (execution.State != ExecutionState.Scheduled || execution.RunAt is not { } due) return true;
+        if (due - time.GetUtcNow() > EarlyStartTolerance)
+        {
+            await dispatcher.ScheduleAsync(execution.Id, execution.Priority, due);
+            return false;
+        }
+        // Timers round to whole milliseconds and run on a monotonic clock that can drift from the wall clock the
+        // due time is written in: wait until the wall clock itself says it is due.
+        for (var early = due - time.GetUtcNow(); early > TimeSpan.Zero; early = due - time.GetUtcNow())
+        {
+            try { await Task.Delay(TimeSpan.FromMilliseconds(Math.Ceiling(early.TotalMilliseconds) + 1), time, shutdown); }
+            catch (OperationCanceledException) { return false; } // the host stops; the reconciler dispatches it at the next start
+        }
+        return true;
+    }
+
+    /// <param name="Reported">The process reports its own outcome: a refused close means the report already closed the attempt.</param>
+    private sealed record Outcome(bool Succeeded, string? ResultJson, string? Error, int? Rc, bool Cancelled, bool Reported = false);
 
     private async Task<Outcome> ExecuteAsync(Execution execution, int attempt, AttemptLog log, RunningWork.Entry entry)
     {
@@ -86,7 +121,10 @@ public sealed class ExecutionRunner(
                 }
                 case ExecutorKind.Command:
                 {
-                    var rc = await commands.RunAsync(execution, log, null, ct);
+                    var launch = await launches.PrepareAsync(execution, attempt, ct);
+                    var rc = await commands.RunAsync(execution, log, launch.Environment, ct);
+                    if (launch.ReportsOutcome)
+                        return new Outcome(false, null, $"the worker exited with code {rc} without reporting a final status", rc, false, Reported: true);
                     return rc == 0
                         ? new Outcome(true, null, null, 0, false)
                         : new Outcome(false, null, $"exit code {rc}", rc, false);
@@ -109,6 +147,20 @@ public sealed class ExecutionRunner(
             log.Error(e.ToString());
             return new Outcome(false, null, $"{e.GetType().Name}: {e.Message}", null, false);
         }
+    }
+
+    private async Task<string?> ValidateResultAsync(Execution execution, int attempt, AttemptLog log)
+    {
+        foreach (var validator in _validators)
+        {
+            string? reason;
+            try { reason = await validator.ValidateAsync(execution, attempt, CancellationToken.None); }
+            catch (Exception e) { reason = $"checking the result failed: {e.GetType().Name}: {e.Message}"; }
+            if (reason is null) continue;
+            log.Executor(reason);
+            return reason;
+        }
+        return null;
     }
 
     private async Task CloseAsync(Execution execution, int attempt, Outcome outcome, RunningWork.Entry entry, CancellationToken shutdown)
@@ -136,6 +188,12 @@ public sealed class ExecutionRunner(
             result = await transitions.ApplyAsync(new TransitionCommand(id, Transition.ConfirmCancel)
                 { NodeId = node.Id, ExpectedAttempt = attempt, Reason = "cancelled by request", Rc = outcome.Rc }, CancellationToken.None);
         }
+        if (!result.Applied && outcome.Reported && result.FoundState is { } reported && (reported != ExecutionState.Running || result.AttemptNumber != attempt))
+        {
+            // The worker reported its outcome over the API before it exited: the record is already where it said.
+            logger.LogDebug("Attempt {Attempt} of execution {Id} was closed by its worker's report ({State})", attempt, id, reported);
+            return;
+        }
         if (!result.Applied)
         {
             logger.LogWarning("Attempt {Attempt} of execution {Id} finished but could not be recorded: {Why}", attempt, id, result.Describe());
@@ -144,7 +202,7 @@ public sealed class ExecutionRunner(
 
         if (result.NewState is ExecutionState.Scheduled or ExecutionState.Queued)
         {
-            var runAt = command.RunAt;
+            var runAt = command.RunAfter is { } delay ? result.At + delay : command.RunAt;
             await dispatcher.DispatchAsync(id, execution.Priority, runAt, time.GetUtcNow());
         }
     }
@@ -159,7 +217,7 @@ public sealed class ExecutionRunner(
             var delay = RetryDelay(execution, attempt, retry.MaxBackoffSeconds);
             return new TransitionCommand(execution.Id, Transition.RetryLater)
             {
-                RunAt = time.GetUtcNow() + delay, ErrorMessage = error, Reason = $"{error}; retry {attempt} of {execution.MaxRetries} in {delay.TotalSeconds:0.###} s", Rc = rc,
+                RunAfter = delay, ErrorMessage = error, Reason = $"{error}; retry {attempt} of {execution.MaxRetries} in {delay.TotalSeconds:0.###} s", Rc = rc,
             };
         }
         return new TransitionCommand(execution.Id, ending) { ErrorMessage = error, Reason = error, Rc = rc };

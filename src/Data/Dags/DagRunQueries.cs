@@ -5,7 +5,7 @@ using Taskdeck.Data.Storage;
 
 namespace Taskdeck.Data.Dags;
 
-public sealed record DagRunSummary(DagRun Run, IReadOnlyDictionary<ExecutionState, int> TaskCounts)
+public sealed record DagRunListItem(DagRun Run, IReadOnlyDictionary<ExecutionState, int> TaskCounts)
 {
     public int TaskCount => TaskCounts.Values.Sum();
 }
@@ -15,12 +15,12 @@ public sealed record DagTaskNode(long ExecutionId, string Name, ExecutionState S
 
 public sealed record DagTaskAttempt(long ExecutionId, int Number, ExecutionState Outcome, DateTimeOffset StartedAt, DateTimeOffset? FinishedAt);
 
-public sealed record DagRunDetail(DagRun Run, IReadOnlyList<DagTaskNode> Tasks, IReadOnlyList<DagEdge> Edges, IReadOnlyList<DagRunStateChange> History);
+public sealed record DagRunGraph(DagRun Run, IReadOnlyList<DagTaskNode> Tasks, IReadOnlyList<DagEdge> Edges, IReadOnlyList<DagRunStateChange> History);
 
 /// <summary>Read models for the DAG run pages, straight from the DagRuns, DagEdges and Executions tables.</summary>
 public sealed class DagRunQueries(IDbContextFactory<TaskdeckDbContext> contexts)
 {
-    public async Task<(IReadOnlyList<DagRunSummary> Items, int Total)> PageAsync(DagRunState? state, string? tag, int skip, int take, CancellationToken ct = default)
+    public async Task<(IReadOnlyList<DagRunListItem> Items, int Total)> PageAsync(DagRunState? state, string? tag, int skip, int take, CancellationToken ct = default)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var query = db.DagRuns.AsNoTracking();
@@ -32,10 +32,10 @@ public sealed class DagRunQueries(IDbContextFactory<TaskdeckDbContext> contexts)
         var counts = await db.Executions.AsNoTracking().Where(e => e.DagRunId != null && ids.Contains(e.DagRunId.Value))
             .GroupBy(e => new { e.DagRunId, e.State }).Select(g => new { g.Key.DagRunId, g.Key.State, Count = g.Count() }).ToListAsync(ct);
         var byRun = counts.GroupBy(c => c.DagRunId!.Value).ToDictionary(g => g.Key, g => (IReadOnlyDictionary<ExecutionState, int>)g.ToDictionary(c => c.State, c => c.Count));
-        return (runs.Select(r => new DagRunSummary(r, byRun.GetValueOrDefault(r.Id) ?? new Dictionary<ExecutionState, int>())).ToList(), total);
+        return (runs.Select(r => new DagRunListItem(r, byRun.GetValueOrDefault(r.Id) ?? new Dictionary<ExecutionState, int>())).ToList(), total);
     }
 
-    public async Task<DagRunDetail?> GetAsync(long id, CancellationToken ct = default)
+    public async Task<DagRunGraph?> GetAsync(long id, CancellationToken ct = default)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var run = await db.DagRuns.AsNoTracking().FirstOrDefaultAsync(r => r.Id == id, ct);
@@ -44,7 +44,7 @@ public sealed class DagRunQueries(IDbContextFactory<TaskdeckDbContext> contexts)
             .Select(e => new DagTaskNode(e.Id, e.DagTaskName ?? e.Name, e.State, e.AttemptCount, e.StartedAt, e.FinishedAt)).ToListAsync(ct);
         var edges = await db.DagEdges.AsNoTracking().Where(e => e.DagRunId == id).ToListAsync(ct);
         var history = await db.DagRunStateChanges.AsNoTracking().Where(h => h.DagRunId == id).OrderBy(h => h.Id).ToListAsync(ct);
-        return new DagRunDetail(run, tasks, edges, history);
+        return new DagRunGraph(run, tasks, edges, history);
     }
 
     /// <summary>Every attempt of every task in the run, for the grid view.</summary>

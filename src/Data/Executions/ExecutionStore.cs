@@ -28,7 +28,7 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
     private const string InsertHistory =
         "INSERT INTO \"StateChanges\" (\"ExecutionId\", \"At\", \"From\", \"To\", \"Transition\", \"NodeId\", \"Reason\") VALUES (@Id, @At, @From, @To, @Transition, @NodeId, @Reason)";
 
-    public Task<IReadOnlyList<long>> InsertAsync(IReadOnlyList<(NewExecution Spec, ExecutionState State)> items, DateTimeOffset at, CancellationToken ct = default) =>
+    public Task<IReadOnlyList<long>> InsertAsync(IReadOnlyList<(NewExecution Spec, ExecutionState State)> items, DateTimeOffset at, string nodeId, CancellationToken ct = default) =>
         writes.RunAsync<IReadOnlyList<long>>(async (c, t) =>
         {
             var ids = new List<long>(items.Count);
@@ -45,7 +45,7 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
                     ("DagRunId", s.DagRunId), ("DagTaskName", s.DagTaskName), ("IsGenerator", s.IsGenerator),
                     ("Cores", s.Cores), ("MemoryMB", s.MemoryMB), ("Gpus", s.Gpus)));
                 await Sql.ExecuteAsync(c, t, InsertHistory, ("Id", id), ("At", micros), ("From", null), ("To", (int)state),
-                    ("Transition", nameof(Transition.Submit)), ("NodeId", null), ("Reason", null));
+                    ("Transition", nameof(Transition.Submit)), ("NodeId", nodeId), ("Reason", null));
                 ids.Add(id);
             }
             return ids;

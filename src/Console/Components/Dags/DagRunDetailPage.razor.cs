@@ -12,7 +12,7 @@ public partial class DagRunDetailPage : IAsyncDisposable
     /// <summary>SVG stays responsive up to a few thousand elements; past this the grid is the view.</summary>
     public const int GraphLimit = 2000;
 
-    private DagRunDetail? _detail;
+    private DagRunGraph? _detail;
     private IReadOnlyList<DagTaskAttempt> _attempts = [];
     private IReadOnlyList<DagTaskNode> _graphTasks = [];
     private IReadOnlyList<(long Parent, long Child)> _graphEdges = [];

@@ -9,7 +9,7 @@ namespace Taskdeck.Console.Components.Dags;
 
 public partial class DagRunsPage : IAsyncDisposable
 {
-    private MudDataGrid<DagRunSummary>? _grid;
+    private MudDataGrid<DagRunListItem>? _grid;
     private IAsyncDisposable? _live;
     private string? _lastUri;
 
@@ -29,11 +29,11 @@ public partial class DagRunsPage : IAsyncDisposable
         _lastUri = Navigation.Uri;
     }
 
-    private async Task<GridData<DagRunSummary>> LoadAsync(GridState<DagRunSummary> state, CancellationToken ct)
+    private async Task<GridData<DagRunListItem>> LoadAsync(GridState<DagRunListItem> state, CancellationToken ct)
     {
         DagRunState? runState = Enum.TryParse<DagRunState>(State, true, out var s) ? s : null;
         var (items, total) = await Queries.PageAsync(runState, Tag, state.Page * state.PageSize, state.PageSize, ct);
-        return new GridData<DagRunSummary> { Items = items, TotalItems = total };
+        return new GridData<DagRunListItem> { Items = items, TotalItems = total };
     }
 
     private void Apply(string? state, string? tag) =>

@@ -1,0 +1,92 @@
+using System.Collections.Concurrent;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Taskdeck.Core.Executions;
+using Taskdeck.Core.Executors;
+using Taskdeck.Data.Executions;
+
+namespace Taskdeck.Unit.Engine;
+
+/// <summary>
+/// Hangfire keeps process-wide statics (JobStorage.Current, its log provider), so every test that starts the app
+/// joins this one collection: one host for all of them, and no other host-starting collection runs beside it.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class EngineCollection : ICollectionFixture<EngineHost>
+{
+    public const string Name = "Engine host";
+}
+
+/// <summary>
+/// The real app (the Console's Program) on a temp SQLite file with real Hangfire workers, plus a few test handlers
+/// whose side effects the tests can count.
+/// </summary>
+public sealed class EngineHost : WebApplicationFactory<Program>
+{
+    public string Folder { get; } = Path.Combine(Path.GetTempPath(), "taskdeck-engine-" + Guid.NewGuid().ToString("N")[..8]);
+    public string DatabasePath => Path.Combine(Folder, "taskdeck.db");
+
+    /// <summary>How many times a <c>test.count</c> handler body ran, per execution.</summary>
+    public ConcurrentDictionary<long, int> Runs { get; } = new();
+
+    /// <summary>Gates that <c>test.gate</c> waits on (with the attempt's token), per execution.</summary>
+    public ConcurrentDictionary<long, TaskCompletionSource> Gates { get; } = new();
+
+    public EngineHost() => Directory.CreateDirectory(Folder);
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        // Production, as deployed: error handling must not lean on Development-only behaviour.
+        builder.UseEnvironment("Production");
+        builder.UseSetting("ConnectionStrings:Taskdeck", $"Data Source={DatabasePath}");
+        builder.UseSetting("Taskdeck:Demo:Enabled", "false");
+        builder.UseSetting("Taskdeck:Commands:Enabled", "true");
+        builder.UseSetting("Taskdeck:Commands:Allow:0", "*");
+        builder.UseSetting("Taskdeck:Leases:HeartbeatSeconds", "1");
+        builder.UseSetting("Taskdeck:Leases:ExpirySeconds", "5");
+        builder.ConfigureTestServices(services =>
+        {
+            services.AddTaskHandler("test.count", context =>
+            {
+                Runs.AddOrUpdate(context.ExecutionId, 1, (_, n) => n + 1);
+                return Task.FromResult<object?>(null);
+            });
+            services.AddTaskHandler("test.gate", async context =>
+            {
+                var gate = Gates.GetOrAdd(context.ExecutionId, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+                await gate.Task.WaitAsync(context.CancellationToken);
+                return "released";
+            });
+        });
+    }
+
+    public T Get<T>() where T : notnull => Services.GetRequiredService<T>();
+    public ExecutionService Executions => Get<ExecutionService>();
+    public ExecutionQueries Queries => Get<ExecutionQueries>();
+
+    /// <summary>Polls the record until the condition holds; fails with the record's last state past the deadline.</summary>
+    public async Task<ExecutionDetail> WaitForAsync(long id, Func<ExecutionDetail, bool> condition, TimeSpan? deadline = null, string? what = null)
+    {
+        var until = DateTime.UtcNow + (deadline ?? TimeSpan.FromSeconds(20));
+        ExecutionDetail? last = null;
+        while (DateTime.UtcNow < until)
+        {
+            last = await Queries.GetDetailAsync(id);
+            if (last is not null && condition(last)) return last;
+            await Task.Delay(25);
+        }
+        throw new Xunit.Sdk.XunitException($"Execution {id}: {what ?? "condition"} not reached in time; last state {last?.Execution.State}, attempts {last?.Attempts.Count}.");
+    }
+
+    public Task<ExecutionDetail> WaitForStateAsync(long id, ExecutionState state, TimeSpan? deadline = null) =>
+        WaitForAsync(id, d => d.Execution.State == state, deadline, $"state {state}");
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        try { Directory.Delete(Folder, recursive: true); } catch (IOException) { }
+    }
+}

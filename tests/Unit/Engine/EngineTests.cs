@@ -1,0 +1,182 @@
+using Taskdeck.Core.Executions;
+using Taskdeck.Core.Executors;
+using Taskdeck.Core.Workers;
+using Taskdeck.Data.Storage;
+using static Taskdeck.Core.Executions.ExecutionState;
+
+namespace Taskdeck.Unit.Engine;
+
+/// <summary>The engine end to end: a real SQLite file, real Hangfire workers, the real runner.</summary>
+[Collection(EngineCollection.Name)]
+public sealed class EngineTests(EngineHost host)
+{
+    private static NewExecution Handler(string name, string? args = null) => new() { Kind = ExecutorKind.Handler, Name = name, ArgumentsJson = args };
+
+    [Fact]
+    public void TestHost_UsesItsOwnTempDatabase()
+    {
+        var database = host.Get<TaskdeckDatabase>();
+        Assert.Contains(host.Folder, database.ConnectionString);
+        Assert.True(File.Exists(host.DatabasePath));
+    }
+
+    [Fact]
+    public async Task Submit_RunsToSucceeded_WithOneAttempt_AndItsLogLines()
+    {
+        var e = await host.Executions.SubmitAsync(Handler("demo.echo", """{"lines": ["first line", "second line"]}"""));
+
+        var done = await host.WaitForStateAsync(e.Id, Succeeded);
+
+        var attempt = Assert.Single(done.Attempts);
+        Assert.Equal(1, attempt.Number);
+        Assert.Equal(Succeeded, attempt.Outcome);
+        Assert.NotNull(attempt.FinishedAt);
+        Assert.Equal("""["first line","second line"]""", done.Execution.ResultJson);
+        var output = string.Concat((await host.Queries.LogsAsync(e.Id, 1)).Where(l => l.Stream == LogStream.Output).Select(l => l.Text));
+        Assert.Equal("first line\nsecond line\n", output);
+        Assert.Equal([Queued, Running, Succeeded], done.History.Select(h => h.To));
+    }
+
+    [Fact]
+    public async Task FailingHandler_WithTwoRetries_EndsFailed_AfterThreeAttempts_SpacedByTheInterval()
+    {
+        var e = await host.Executions.SubmitAsync(Handler("demo.fail", """{"message": "boom"}""") with { MaxRetries = 2, RetryIntervalSeconds = 1 });
+
+        var done = await host.WaitForStateAsync(e.Id, Failed, TimeSpan.FromSeconds(30));
+
+        Assert.Equal(3, done.Attempts.Count);
+        Assert.All(done.Attempts, a => Assert.Equal(Failed, a.Outcome));
+        Assert.All(done.Attempts, a => Assert.Contains("boom", a.Error));
+        for (var i = 1; i < done.Attempts.Count; i++)
+        {
+            var gap = done.Attempts[i].StartedAt - done.Attempts[i - 1].FinishedAt!.Value;
+            Assert.True(gap >= TimeSpan.FromSeconds(1), $"attempt {i + 1} started {gap.TotalMilliseconds} ms after attempt {i} ended");
+        }
+        Assert.Equal(2, done.History.Count(h => h.Transition == nameof(Transition.RetryLater)));
+        Assert.Equal("InvalidOperationException: boom", done.Execution.ErrorMessage);
+    }
+
+    [Fact]
+    public async Task Cancel_OfQueuedRecord_EndsCancelled_WithoutAnAttempt()
+    {
+        var e = await host.Executions.SubmitAsync(Handler("demo.noop") with { RunAt = DateTimeOffset.UtcNow.AddHours(1) });
+        Assert.Equal(Scheduled, e.State);
+
+        var outcome = await host.Executions.CancelAsync(e.Id);
+
+        Assert.True(outcome.Done, outcome.Message);
+        var detail = await host.Queries.GetDetailAsync(e.Id);
+        Assert.Equal(Cancelled, detail!.Execution.State);
+        Assert.Empty(detail.Attempts);
+        Assert.Equal(ActionStatus.Conflict, (await host.Executions.CancelAsync(e.Id)).Status);
+    }
+
+    [Fact]
+    public async Task Cancel_OfRunningHandler_FiresItsToken_AndEndsCancelled()
+    {
+        var e = await host.Executions.SubmitAsync(Handler("demo.sleep", """{"seconds": 60}"""));
+        await host.WaitForStateAsync(e.Id, Running);
+
+        var outcome = await host.Executions.CancelAsync(e.Id);
+        Assert.True(outcome.Done, outcome.Message);
+
+        // A handler that ignored its token would sleep 60 s: well past this deadline.
+        var done = await host.WaitForStateAsync(e.Id, Cancelled, TimeSpan.FromSeconds(10));
+        var attempt = Assert.Single(done.Attempts);
+        Assert.Equal(Cancelled, attempt.Outcome);
+        Assert.NotNull(attempt.FinishedAt);
+        Assert.Equal([Queued, Running, Cancelling, Cancelled], done.History.Select(h => h.To));
+        var output = string.Concat((await host.Queries.LogsAsync(e.Id, 1)).Select(l => l.Text));
+        Assert.Contains("sleeping 60 s", output);
+        Assert.DoesNotContain("woke up", output);
+    }
+
+    [Fact]
+    public async Task Cancel_OfRunningCommand_KillsTheProcess_AndEndsCancelled()
+    {
+        var e = await host.Executions.SubmitAsync(new NewExecution { Kind = ExecutorKind.Command, Name = "/bin/sleep", Command = ["/bin/sleep", "60"] });
+        await host.WaitForStateAsync(e.Id, Running);
+        var pid = await WaitForPidAsync(e.Id);
+        Assert.True(Directory.Exists($"/proc/{pid}"), "the command should be running before the cancel");
+
+        Assert.True((await host.Executions.CancelAsync(e.Id)).Done);
+
+        var done = await host.WaitForStateAsync(e.Id, Cancelled, TimeSpan.FromSeconds(10));
+        Assert.Equal(Cancelled, Assert.Single(done.Attempts).Outcome);
+        Assert.False(IsAlive(pid), $"pid {pid} is still alive after the cancel");
+    }
+
+    [Fact]
+    public async Task Timeout_EndsTimedOut_AndStopsTheHandler()
+    {
+        var e = await host.Executions.SubmitAsync(Handler("demo.sleep", """{"seconds": 60}""") with { TimeoutSeconds = 1 });
+
+        var done = await host.WaitForStateAsync(e.Id, TimedOut, TimeSpan.FromSeconds(15));
+
+        var attempt = Assert.Single(done.Attempts);
+        Assert.Equal(TimedOut, attempt.Outcome);
+        Assert.Contains("timed out after 1 s", done.Execution.ErrorMessage);
+    }
+
+    [Fact]
+    public async Task ExpiredLease_MarksRunningWorkLost_ThenRetriesIt()
+    {
+        var store = host.Get<IExecutionStore>();
+        var deadNode = "dead-node-" + Guid.NewGuid().ToString("N")[..6];
+        var longAgo = DateTimeOffset.UtcNow.AddHours(-1);
+        await store.HeartbeatAsync(new WorkerNode { Id = deadNode, HostName = "gone", StartedAt = longAgo, HeartbeatAt = longAgo, Roles = "Workers", WorkerCount = 1, Cores = 1, MemoryMB = 1 });
+        // Due in an hour, so no worker here takes it: the dead node "claimed" it.
+        var e = await host.Executions.SubmitAsync(Handler("test.count") with { MaxRetries = 1, RunAt = DateTimeOffset.UtcNow.AddHours(1) });
+        var claim = await host.Get<ExecutionTransitions>().ApplyAsync(new TransitionCommand(e.Id, Transition.Claim) { NodeId = deadNode });
+        Assert.True(claim.Applied, claim.Describe());
+
+        await host.Get<LeaseKeeper>().RecoverFromDeadNodesAsync(CancellationToken.None);
+
+        var done = await host.WaitForStateAsync(e.Id, Succeeded);
+        Assert.Equal(2, done.Attempts.Count);
+        Assert.Equal((Lost, deadNode), (done.Attempts[0].Outcome, done.Attempts[0].NodeId));
+        Assert.Equal(Succeeded, done.Attempts[1].Outcome);
+        Assert.NotEqual(deadNode, done.Attempts[1].NodeId);
+        Assert.Contains(done.History, h => h.Transition == nameof(Transition.MarkLost));
+        Assert.Equal(1, host.Runs[e.Id]);
+    }
+
+    [Fact]
+    public async Task ExpiredLease_WithoutRetriesLeft_StaysLost()
+    {
+        var store = host.Get<IExecutionStore>();
+        var deadNode = "dead-node-" + Guid.NewGuid().ToString("N")[..6];
+        var longAgo = DateTimeOffset.UtcNow.AddHours(-1);
+        await store.HeartbeatAsync(new WorkerNode { Id = deadNode, HostName = "gone", StartedAt = longAgo, HeartbeatAt = longAgo, Roles = "Workers", WorkerCount = 1, Cores = 1, MemoryMB = 1 });
+        var e = await host.Executions.SubmitAsync(Handler("test.count") with { RunAt = DateTimeOffset.UtcNow.AddHours(1) });
+        Assert.True((await host.Get<ExecutionTransitions>().ApplyAsync(new TransitionCommand(e.Id, Transition.Claim) { NodeId = deadNode })).Applied);
+
+        await host.Get<LeaseKeeper>().RecoverFromDeadNodesAsync(CancellationToken.None);
+
+        var lost = await host.WaitForStateAsync(e.Id, Lost);
+        Assert.Equal(Lost, Assert.Single(lost.Attempts).Outcome);
+        Assert.False(host.Runs.ContainsKey(e.Id));
+    }
+
+    private async Task<int> WaitForPidAsync(long id)
+    {
+        var until = DateTime.UtcNow.AddSeconds(10);
+        while (DateTime.UtcNow < until)
+        {
+            var executor = string.Concat((await host.Queries.LogsAsync(id, 1)).Where(l => l.Stream == LogStream.Executor).Select(l => l.Text));
+            var match = System.Text.RegularExpressions.Regex.Match(executor, @"started pid (\d+)");
+            if (match.Success) return int.Parse(match.Groups[1].Value);
+            await Task.Delay(25);
+        }
+        throw new Xunit.Sdk.XunitException($"execution {id} never logged its pid");
+    }
+
+    /// <summary>Gone, or a zombie nobody reaped yet (it runs nothing).</summary>
+    private static bool IsAlive(int pid)
+    {
+        var status = $"/proc/{pid}/status";
+        if (!File.Exists(status)) return false;
+        try { return !File.ReadAllLines(status).Any(l => l.StartsWith("State:") && l.Contains('Z')); }
+        catch (IOException) { return false; }
+    }
+}

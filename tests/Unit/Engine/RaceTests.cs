@@ -1,0 +1,94 @@
+using Taskdeck.Core.Executions;
+using Taskdeck.Core.Executors;
+using static Taskdeck.Core.Executions.ExecutionState;
+
+namespace Taskdeck.Unit.Engine;
+
+/// <summary>
+/// The compare-and-set under contention. Records are made Queued without a Hangfire job (Pending, then Release),
+/// so the only runners are the ones each round starts.
+/// </summary>
+[Collection(EngineCollection.Name)]
+public sealed class RaceTests(EngineHost host)
+{
+    private const int Rounds = 100;
+
+    private async Task<long> QueuedWithoutJobAsync(string handler)
+    {
+        var e = await host.Executions.SubmitAsync(new NewExecution { Kind = ExecutorKind.Handler, Name = handler, WaitForParents = true });
+        var released = await host.Get<ExecutionTransitions>().ApplyAsync(new TransitionCommand(e.Id, Transition.Release));
+        Assert.True(released.Applied, released.Describe());
+        return e.Id;
+    }
+
+    [Fact]
+    public async Task TwoWorkersClaimingOneRecord_ExactlyOneRunsIt()
+    {
+        var runner = host.Get<ExecutionRunner>();
+        for (var round = 0; round < Rounds; round++)
+        {
+            var id = await QueuedWithoutJobAsync("test.count");
+            using var start = new ManualResetEventSlim();
+            var workers = Enumerable.Range(0, 2).Select(_ => Task.Run(async () => { start.Wait(); await runner.RunAsync(id, CancellationToken.None); })).ToArray();
+            start.Set();
+            await Task.WhenAll(workers);
+
+            var detail = await host.Queries.GetDetailAsync(id);
+            Assert.Equal(Succeeded, detail!.Execution.State);
+            Assert.Equal(1, host.Runs.GetValueOrDefault(id));
+            var attempt = Assert.Single(detail.Attempts);
+            Assert.Equal(Succeeded, attempt.Outcome);
+            Assert.Single(detail.History, h => h.Transition == nameof(Transition.Claim));
+        }
+    }
+
+    [Fact]
+    public async Task CancelRacingCompletion_EndsInOneConsistentTerminalState()
+    {
+        var runner = host.Get<ExecutionRunner>();
+        var running = host.Get<RunningWork>();
+        var ends = new Dictionary<ExecutionState, int>();
+        for (var round = 0; round < Rounds; round++)
+        {
+            var id = await QueuedWithoutJobAsync("test.gate");
+            var gate = host.Gates.GetOrAdd(id, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+            var run = Task.Run(() => runner.RunAsync(id, CancellationToken.None));
+            await WaitUntilAsync(() => running.IsRunningHere(id), $"execution {id} running");
+
+            using var start = new ManualResetEventSlim();
+            var complete = Task.Run(() => { start.Wait(); gate.TrySetResult(); });
+            var cancel = Task.Run(async () => { start.Wait(); return await host.Executions.CancelAsync(id, "race"); });
+            start.Set();
+            await Task.WhenAll(complete, cancel, run);
+
+            var detail = await host.WaitForAsync(id, d => d.Execution.State.IsTerminal(), TimeSpan.FromSeconds(10), "a terminal state");
+            var state = detail.Execution.State;
+            Assert.True(state is Succeeded or Cancelled, $"round {round}: ended {state}");
+            ends[state] = ends.GetValueOrDefault(state) + 1;
+
+            var attempt = Assert.Single(detail.Attempts);
+            Assert.Equal(state, attempt.Outcome);
+            Assert.NotNull(attempt.FinishedAt);
+            Assert.Equal(1, detail.Execution.AttemptCount);
+            Assert.Equal(state, detail.History[^1].To);
+            Assert.Single(detail.History, h => h.To.IsTerminal());
+            // Each step of the history starts where the previous one ended.
+            for (var i = 1; i < detail.History.Count; i++) Assert.Equal(detail.History[i - 1].To, detail.History[i].From);
+            if (state == Succeeded) Assert.Equal("\"released\"", detail.Execution.ResultJson);
+            else Assert.Null(detail.Execution.ResultJson);
+            Assert.False((await cancel).Done && state == Succeeded && detail.History.All(h => h.To != Cancelling),
+                "a cancel reported done must have left a mark in the history");
+        }
+        Assert.True(ends.Values.Sum() == Rounds);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, string what)
+    {
+        var until = DateTime.UtcNow.AddSeconds(10);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > until) throw new Xunit.Sdk.XunitException($"{what}: not reached in time");
+            await Task.Delay(2);
+        }
+    }
+}
