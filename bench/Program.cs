@@ -1,1 +1,17 @@
-﻿Console.WriteLine("Hello, World!");
+using Taskdeck.Bench.Engine;
+
+// One dispatcher for every benchmark: `dotnet run -c Release --project bench -- <name> [args]`.
+var name = args.Length > 0 ? args[0] : "";
+var rest = args.Skip(1).ToArray();
+return name switch
+{
+    "engine" => await EngineBenchmark.RunAsync(rest),
+    _ => Usage(),
+};
+
+static int Usage()
+{
+    System.Console.Error.WriteLine("usage: dotnet run -c Release --project bench -- <benchmark> [args]");
+    System.Console.Error.WriteLine("  engine [N] [rounds]   end-to-end no-op executions/s on the embedded default, and raw Hangfire no-op jobs/s");
+    return 2;
+}

@@ -74,13 +74,15 @@ public sealed class ExecutionService(
         var items = specs.Select(s => (s with { TaskId = s.TaskId ?? Guid.NewGuid().ToString() }, InitialState(s, now))).ToList();
         var ids = await transitions.InsertAsync(items, ct);
         var stored = new List<Execution>(ids.Count);
+        var due = new List<(long, int, DateTimeOffset?)>(ids.Count);
         for (var i = 0; i < ids.Count; i++)
         {
             var (spec, state) = items[i];
             if (spec.Kind != ExecutorKind.External && state is ExecutionState.Queued or ExecutionState.Scheduled)
-                await dispatcher.DispatchAsync(ids[i], spec.Priority, spec.RunAt, now, ct);
+                due.Add((ids[i], spec.Priority, spec.RunAt));
             stored.Add(ToExecution(ids[i], spec, state, now));
         }
+        await dispatcher.DispatchManyAsync(due, now, ct);
         return stored;
     }
 

@@ -59,8 +59,10 @@ public sealed class ExecutionRunner(
             using var onTimeout = timeout?.Token.Register(() => { entry.TimedOut = true; entry.Source.Cancel(); });
 
             var outcome = await ExecuteAsync(execution, attempt, log, entry);
-            await logs.FlushAsync(CancellationToken.None);
+            // Issued before the closing transition, so committed no later than it; awaited after, off the hot path.
+            var flushed = logs.FlushAsync(CancellationToken.None);
             await CloseAsync(execution, attempt, outcome, entry, shutdown);
+            await flushed;
         }
         finally
         {

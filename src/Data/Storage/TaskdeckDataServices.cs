@@ -37,6 +37,7 @@ public static class TaskdeckDataServices
                 break;
         }
         services.AddSingleton<WriteQueue>();
+        if (database.Provider == StorageProvider.Sqlite) services.AddHostedService<WalCheckpointer>();
         services.AddSingleton<IExecutionStore, ExecutionStore>();
         services.AddSingleton<ExecutionQueries>();
         // Registered before the engine's hosted services so the schema exists when they start.
