@@ -28,8 +28,14 @@ public static class ConsoleSetup
     /// <summary>API errors become ProblemDetails; pages get the error page, never a stack trace.</summary>
     public static WebApplication UseTaskdeckErrors(this WebApplication app)
     {
-        app.UseExceptionHandler("/Error", createScopeForErrors: true);
+        // API callers get a ProblemDetails body (ApiExceptionHandler names the field); people get the error page.
+        app.UseWhen(IsApi, api => api.UseExceptionHandler());
+        app.UseWhen(http => !IsApi(http), pages => pages.UseExceptionHandler("/Error", createScopeForErrors: true));
         app.UseStatusCodePages();
         return app;
     }
+
+    private static bool IsApi(HttpContext http) =>
+        http.Request.Path.StartsWithSegments("/api") || http.Request.Path.StartsWithSegments("/v1")
+        || http.Request.Path.StartsWithSegments("/ready") || http.Request.Path.StartsWithSegments("/ws");
 }

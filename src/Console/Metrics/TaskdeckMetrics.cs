@@ -4,6 +4,7 @@ using Prometheus;
 using Taskdeck.Core;
 using Taskdeck.Core.Events;
 using Taskdeck.Core.Executions;
+using Taskdeck.Core.Workers;
 using Taskdeck.Core.WorkTasks;
 using Taskdeck.Console.WorkTasks;
 using Taskdeck.Data.WorkTasks;
@@ -22,6 +23,7 @@ public sealed class TaskdeckMetrics : IHostedService
     private readonly WorkTaskQueries _queries;
     private readonly IOptions<TaskdeckOptions> _options;
     private readonly TimeProvider _time;
+    private readonly NodeIdentity _node;
     private readonly Gauge _queueLength, _workTaskQueueLength, _executions, _workTasks, _liveWorkers;
     private readonly Counter _attemptsStarted, _attemptsFinished, _failures;
     private readonly Histogram _duration;
@@ -35,9 +37,9 @@ public sealed class TaskdeckMetrics : IHostedService
 
     public CollectorRegistry Registry { get; } = Prometheus.Metrics.NewCustomRegistry();
 
-    public TaskdeckMetrics(ExecutionEvents events, WorkTaskQueries queries, IOptions<TaskdeckOptions> options, TimeProvider time)
+    public TaskdeckMetrics(ExecutionEvents events, WorkTaskQueries queries, NodeIdentity node, IOptions<TaskdeckOptions> options, TimeProvider time)
     {
-        (_events, _queries, _options, _time) = (events, queries, options, time);
+        (_events, _queries, _node, _options, _time) = (events, queries, node, options, time);
         var f = Prometheus.Metrics.WithCustomRegistry(Registry);
         _queueLength = f.CreateGauge("taskdeck_queue_length", "Executions waiting to start (pending, scheduled or queued).");
         _workTaskQueueLength = f.CreateGauge("taskdeck_worktask_queue_length", "Work tasks waiting to start.");
@@ -68,6 +70,8 @@ public sealed class TaskdeckMetrics : IHostedService
     private void OnEvent(ExecutionEvent e)
     {
         if (e is not StateChanged { Transition: { } transition } s) return;
+        // Other nodes' changes are republished here for live pages; each node counts only its own, so sums add up.
+        if (s.NodeId is { } by && by != _node.Id) return;
         if (StateMachine.OpensAttempt(transition))
         {
             _attemptsStarted.Inc();

@@ -87,20 +87,21 @@ public sealed class TaskUpdateHub(ExecutionEvents events, IWorkTaskStore workTas
         var (state, workerStarted) = e switch
         {
             StateChanged s => (s.To, s.Transition != Transition.Claim && WorkTaskShape.WorkerStarted(record.Execution)),
-            _ => (record.Execution.State, true),
+            _ => (ExecutionState.Running, true), // a spawned worker's "started": it runs, and now reads executing
         };
         var message = new TaskUpdateMessage("task_update", WorkTaskShape.ToDto(record, state, workerStarted));
         return JsonSerializer.SerializeToUtf8Bytes(message);
     }
 
-    private Client Add()
+    /// <summary>Registers a listener; the endpoint drains its outbox into the socket.</summary>
+    internal Client Add()
     {
         var client = new Client();
         _clients[client] = 0;
         return client;
     }
 
-    private void Remove(Client client, string why)
+    internal void Remove(Client client, string why)
     {
         if (!_clients.TryRemove(client, out _)) return;
         client.Drop(slow: why != "closed");
@@ -159,7 +160,7 @@ public sealed class TaskUpdateHub(ExecutionEvents events, IWorkTaskStore workTas
         await stop.CancelAsync();
     }
 
-    private sealed class Client
+    internal sealed class Client
     {
         public Channel<byte[]> Outbox { get; } = Channel.CreateBounded<byte[]>(new BoundedChannelOptions(ClientBuffer) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
         public CancellationTokenSource Dropped { get; } = new();

@@ -83,8 +83,15 @@ public static class WorkTasksApi
         }
         catch (InvalidSubmissionException e)
         {
-            // Capacity refusals come from the engine as "resources": in this API that is resource_requirements.
-            return Problems.BadRequest(e.Field is "resources" or "cores" or "memoryMB" or "gpus" ? "resource_requirements" : e.Field, e.Message);
+            // The engine names its own fields: capacity refusals are resource_requirements here, and a binding the engine
+            // cannot run (commands disabled, not allowed) is a problem of the type.
+            var field = e.Field switch
+            {
+                "resources" or "cores" or "memoryMB" or "gpus" => "resource_requirements",
+                "task" or "command" or "environment" => "type",
+                var other => other,
+            };
+            return Problems.BadRequest(field, e.Message);
         }
     }
 
@@ -104,6 +111,7 @@ public static class WorkTasksApi
             return Problems.BadRequest("status", $"'{status}' is not a status a worker reports: use executing, completed, failed, timeout or cancelled.");
         if (OptionalString(body, "output_location", out var outputLocation) is { } badOutput) return badOutput;
         if (OptionalString(body, "error_message", out var errorMessage) is { } badError) return badError;
+        if (OptionalInt(body, "attempt", 1, out var attempt) is { } badAttempt) return badAttempt;
         string? metadata = null;
         if (body.TryGetProperty("metadata", out var m) && m.ValueKind != JsonValueKind.Null)
         {
@@ -111,7 +119,7 @@ public static class WorkTasksApi
             metadata = m.GetRawText();
         }
 
-        var result = await workTasks.ReportAsync(id, new WorkerReport(reported) { OutputLocation = outputLocation, MetadataJson = metadata, ErrorMessage = errorMessage }, ct);
+        var result = await workTasks.ReportAsync(id, new WorkerReport(reported) { OutputLocation = outputLocation, MetadataJson = metadata, ErrorMessage = errorMessage, Attempt = attempt }, ct);
         return result.Outcome switch
         {
             ReportOutcome.Recorded => TypedResults.Ok(new StatusUpdateResponse("updated")),

@@ -85,16 +85,18 @@ public sealed class ExecutionRunner(
     private async Task<bool> WaitUntilDueAsync(Execution execution, CancellationToken shutdown)
     {
         if (execution.State != ExecutionState.Scheduled || execution.RunAt is not { } due) return true;
-        var early = due - time.GetUtcNow();
-        if (early <= TimeSpan.Zero) return true;
-        if (early > EarlyStartTolerance)
+        if (due - time.GetUtcNow() > EarlyStartTolerance)
         {
             await dispatcher.ScheduleAsync(execution.Id, execution.Priority, due);
             return false;
         }
-        // Timers round down to whole milliseconds: round up so the start is never before the due time.
-        try { await Task.Delay(TimeSpan.FromMilliseconds(Math.Ceiling(early.TotalMilliseconds) + 1), time, shutdown); }
-        catch (OperationCanceledException) { return false; } // the host stops; the reconciler dispatches it at the next start
+        // Timers round to whole milliseconds and run on a monotonic clock that can drift from the wall clock the
+        // due time is written in: wait until the wall clock itself says it is due.
+        for (var early = due - time.GetUtcNow(); early > TimeSpan.Zero; early = due - time.GetUtcNow())
+        {
+            try { await Task.Delay(TimeSpan.FromMilliseconds(Math.Ceiling(early.TotalMilliseconds) + 1), time, shutdown); }
+            catch (OperationCanceledException) { return false; } // the host stops; the reconciler dispatches it at the next start
+        }
         return true;
     }
 

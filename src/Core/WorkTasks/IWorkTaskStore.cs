@@ -19,4 +19,7 @@ public interface IWorkTaskStore
 
     /// <summary>External work tasks running past their timeout: (execution id, current attempt).</summary>
     Task<IReadOnlyList<(long Id, int Attempt)>> FindOverdueExternalAsync(DateTimeOffset now, CancellationToken ct = default);
+
+    /// <summary>External work tasks an operator asked to cancel while they ran: (execution id, current attempt).</summary>
+    Task<IReadOnlyList<(long Id, int Attempt)>> FindCancellingExternalAsync(CancellationToken ct = default);
 }

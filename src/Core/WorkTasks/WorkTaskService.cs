@@ -31,6 +31,11 @@ public sealed record WorkerReport(WorkerStatus Status)
     public string? OutputLocation { get; init; }
     public string? MetadataJson { get; init; }
     public string? ErrorMessage { get; init; }
+    /// <summary>
+    /// The attempt the worker runs (spawned workers get it as <c>WORKTASK_ATTEMPT</c>): when given, a late report from an
+    /// earlier attempt cannot close a newer one.
+    /// </summary>
+    public int? Attempt { get; init; }
 }
 
 public enum ReportOutcome { Recorded, RetryScheduled, NotFound, Conflict }
@@ -155,6 +160,8 @@ public sealed class WorkTaskService(
     private async Task<ReportResult> FinishedAsync(Execution e, WorkerReport report, CancellationToken ct)
     {
         var attempt = e.AttemptCount;
+        if (e.State.IsActive() && report.Attempt is { } reported && reported != attempt)
+            return Conflict(e.State, $"The report is about attempt {reported}, but work task {e.TaskId} is on attempt {attempt}.");
         if (e.State.IsWaiting() && e.Kind == ExecutorKind.External)
         {
             // An external worker may report only its end: the attempt it ran opens and closes here, both by the table.
@@ -233,6 +240,22 @@ public sealed class WorkTaskService(
             if (result.Applied) ended++;
         }
         return ended;
+    }
+
+    /// <summary>
+    /// Confirms cancels of running external tasks: nothing in Taskdeck can stop an outside worker, so the record ends
+    /// Cancelled at once and the worker learns it from the 409 its next report gets.
+    /// </summary>
+    public async Task<int> ConfirmExternalCancelsAsync(CancellationToken ct = default)
+    {
+        var confirmed = 0;
+        foreach (var (id, attempt) in await store.FindCancellingExternalAsync(ct))
+        {
+            var result = await transitions.ApplyAsync(new TransitionCommand(id, Transition.ConfirmCancel)
+                { ExpectedAttempt = attempt, Reason = "cancelled; its external worker is told on its next report" }, ct);
+            if (result.Applied) confirmed++;
+        }
+        return confirmed;
     }
 
     public bool IsTransient(string error) =>

@@ -22,15 +22,19 @@ public static class WorkTaskServices
     }
 }
 
-public sealed class ValidateWorkTaskOptions : IValidateOptions<WorkTaskOptions>
+/// <summary>A wrong binding stops the start with a message naming its key, rather than failing each submit later.</summary>
+public sealed class ValidateWorkTaskOptions(IServiceProvider services) : IValidateOptions<WorkTaskOptions>
 {
     public ValidateOptionsResult Validate(string? name, WorkTaskOptions o)
     {
         var errors = new List<string>();
+        var handlers = services.GetService<TaskHandlerRegistry>();
         foreach (var (type, binding) in o.Types)
         {
             var at = $"{WorkTaskOptions.Section}:Types:{type}";
             if (!string.IsNullOrWhiteSpace(binding.Handler) && binding.Command.Count > 0) errors.Add($"{at}: give a Handler or a Command, not both.");
+            if (!string.IsNullOrWhiteSpace(binding.Handler) && handlers is not null && !handlers.Contains(binding.Handler.Trim()))
+                errors.Add($"{at}:Handler '{binding.Handler}' is not a registered handler (known: {string.Join(", ", handlers.Names)}).");
             if (binding.MaxRetries is < 0) errors.Add($"{at}:MaxRetries must be 0 or more.");
             if (binding.TimeoutSeconds is <= 0) errors.Add($"{at}:TimeoutSeconds must be more than 0.");
             if (binding.RetryIntervalSeconds < 0) errors.Add($"{at}:RetryIntervalSeconds must be 0 or more.");

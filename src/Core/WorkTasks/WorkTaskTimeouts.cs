@@ -3,7 +3,10 @@ using Microsoft.Extensions.Logging;
 
 namespace Taskdeck.Core.WorkTasks;
 
-/// <summary>Holds external work tasks to their timeout: one that started and never reported its end ends TimedOut.</summary>
+/// <summary>
+/// Watches the external work tasks nothing in Taskdeck runs: one that started and never reported its end ends TimedOut
+/// at its timeout, and one an operator cancelled while it ran ends Cancelled (checked every second).
+/// </summary>
 public sealed class WorkTaskTimeouts(WorkTaskService workTasks, TimeProvider time, ILogger<WorkTaskTimeouts> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -17,6 +20,7 @@ public sealed class WorkTaskTimeouts(WorkTaskService workTasks, TimeProvider tim
                 {
                     var ended = await workTasks.TimeOutOverdueAsync(stoppingToken);
                     if (ended > 0) logger.LogInformation("{Count} external work tasks timed out", ended);
+                    await workTasks.ConfirmExternalCancelsAsync(stoppingToken);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {

@@ -55,4 +55,14 @@ public sealed class WorkTaskStore(IDbContextFactory<TaskdeckDbContext> contexts)
             .ToListAsync(ct);
         return running.Where(e => e.StartedAt!.Value.AddSeconds(e.TimeoutSeconds!.Value) < now).Select(e => (e.Id, e.AttemptCount)).ToList();
     }
+
+    public async Task<IReadOnlyList<(long Id, int Attempt)>> FindCancellingExternalAsync(CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var rows = await db.Executions.AsNoTracking()
+            .Where(e => e.Kind == ExecutorKind.External && e.State == ExecutionState.Cancelling)
+            .Select(e => new { e.Id, e.AttemptCount })
+            .ToListAsync(ct);
+        return rows.Select(r => (r.Id, r.AttemptCount)).ToList();
+    }
 }

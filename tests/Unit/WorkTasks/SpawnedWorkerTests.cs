@@ -1,6 +1,8 @@
 using Microsoft.Extensions.DependencyInjection;
 using System.Net;
 using System.Net.Http.Json;
+using System.Net.WebSockets;
+using Xunit.Abstractions;
 using System.Text.Json.Nodes;
 using Taskdeck.Core.Executions;
 using Taskdeck.Data.Executions;
@@ -9,7 +11,7 @@ namespace Taskdeck.Unit.WorkTasks;
 
 /// <summary>Spawned workers and admission, on real Kestrel so the workers can call the app back over HTTP.</summary>
 [Collection(WorkTaskCollection.Name)]
-public sealed class SpawnedWorkerTests(KestrelWorkTaskApp app) : IClassFixture<KestrelWorkTaskApp>
+public sealed class SpawnedWorkerTests(KestrelWorkTaskApp app, ITestOutputHelper output) : IClassFixture<KestrelWorkTaskApp>
 {
     [Fact]
     public async Task SpawnedWorker_ReportsExecutingThenCompleted_TaskEndsCompletedWithItsOutput()
@@ -52,6 +54,55 @@ public sealed class SpawnedWorkerTests(KestrelWorkTaskApp app) : IClassFixture<K
     }
 
     [Fact]
+    public async Task SpawnedWorker_ReportingOOMKilled_IsSpawnedAgain_AndCompletesOnItsRetry()
+    {
+        var client = app.Authorized();
+        var id = Api.Id(await Api.SubmitAsync(client, Api.Submission("flaky", new JsonObject())));
+        var done = await Api.WaitForStatusAsync(client, id, TimeSpan.FromSeconds(30), "completed", "failed", "timeout", "cancelled");
+        Assert.Equal("completed", (string?)done["status"]);
+        Assert.Equal(1, (int)done["retry_count"]!);
+        Assert.Equal("s3://output/flaky", (string?)done["output_location"]);
+        Assert.Contains("OOMKilled", (string?)done["retry_reason"]);
+        var attempts = await app.Services.GetRequiredService<ExecutionQueries>().AttemptsAsync((long)done["execution_id"]!);
+        Assert.Equal([ExecutionState.Failed, ExecutionState.Succeeded], attempts.Select(a => a.Outcome));
+    }
+
+    [Fact]
+    public async Task SpawnedWorker_PastItsTimeout_IsKilled_AndEndsTimeout()
+    {
+        var client = app.Authorized();
+        var id = Api.Id(await Api.SubmitAsync(client, Api.Submission("hang", new JsonObject())));
+        var done = await Api.WaitForStatusAsync(client, id, TimeSpan.FromSeconds(30), "completed", "failed", "timeout", "cancelled");
+        Assert.Equal("timeout", (string?)done["status"]);
+        var attempt = Assert.Single(await app.Services.GetRequiredService<ExecutionQueries>().AttemptsAsync((long)done["execution_id"]!));
+        Assert.True(attempt.FinishedAt - attempt.StartedAt < TimeSpan.FromSeconds(30), "the 60 s sleep was not killed");
+    }
+
+    [Fact]
+    public async Task TaskSocket_OverKestrel_ShowsASpawnedWorkerAsQueuedSpawnedExecutingCompleted()
+    {
+        using var socket = new ClientWebSocket();
+        socket.Options.SetRequestHeader("Authorization", $"Bearer {WorkTaskApp.Token}");
+        var address = new UriBuilder(app.ClientOptions.BaseAddress) { Scheme = "ws", Path = "/ws/tasks" }.Uri;
+        await socket.ConnectAsync(address, CancellationToken.None);
+        var hub = app.Services.GetRequiredService<Taskdeck.Console.WorkTasks.TaskUpdateHub>();
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (hub.ClientCount == 0 && DateTime.UtcNow < deadline) await Task.Delay(20);
+
+        var id = Api.Id(await Api.SubmitAsync(app.Authorized(), Api.Submission("scripted", new JsonObject())));
+        var seen = new List<string>();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var buffer = new byte[64 * 1024];
+        while (!seen.Contains("completed") && !seen.Contains("failed"))
+        {
+            var message = await WorkTaskApiTests.ReceiveAsync(socket, buffer, timeout.Token);
+            if (Api.Id(message["task"]!.AsObject()) == id) seen.Add((string)message["task"]!["status"]!);
+        }
+        Assert.Equal(["queued", "spawned", "executing", "completed"], seen);
+        await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None);
+    }
+
+    [Fact]
     public async Task Admission_OnATwoCoreNode_FourOneCoreTasksNeverRunMoreThanTwoAtOnce()
     {
         var client = app.Authorized();
@@ -80,6 +131,11 @@ public sealed class SpawnedWorkerTests(KestrelWorkTaskApp app) : IClassFixture<K
         foreach (var p in points) most = Math.Max(most, running += p.Delta);
         Assert.True(most <= 2, $"{most} ran at once: {string.Join("; ", spans.Select(s => $"{s.Start:HH:mm:ss.fff}–{s.Stop:HH:mm:ss.fff}"))}");
         Assert.Equal(2, most); // and the node's two cores were both used
+        // For the record: how soon a freed core was taken by a waiting task (the admission waker's effect).
+        var ordered = spans.OrderBy(s => s.Start).ToList();
+        var stops = spans.Select(s => s.Stop).Order().ToList();
+        for (var i = 2; i < ordered.Count; i++)
+            output.WriteLine($"task {i + 1} started {(ordered[i].Start - stops[i - 2]).TotalMilliseconds:0} ms after a core was freed");
     }
 
     [Fact]

@@ -5,6 +5,10 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.TestHost;
+using Xunit.Abstractions;
+using Taskdeck.Console.WorkTasks;
+using Taskdeck.Core.Events;
+using Taskdeck.Core.Executions;
 
 namespace Taskdeck.Unit.WorkTasks;
 
@@ -16,7 +20,7 @@ public sealed class WorkTaskCollection
 
 /// <summary>The seed's routes on the in-memory TestServer, with a worker token configured.</summary>
 [Collection(WorkTaskCollection.Name)]
-public sealed class WorkTaskApiTests(WorkTaskApiTests.App app) : IClassFixture<WorkTaskApiTests.App>
+public sealed class WorkTaskApiTests(WorkTaskApiTests.App app, ITestOutputHelper output) : IClassFixture<WorkTaskApiTests.App>
 {
     public sealed class App : WorkTaskApp;
 
@@ -146,10 +150,79 @@ public sealed class WorkTaskApiTests(WorkTaskApiTests.App app) : IClassFixture<W
             Assert.Equal("task_update", (string?)message["event"]);
             var task = message["task"]!.AsObject();
             foreach (var field in SeedFields) Assert.True(task.ContainsKey(field), $"missing {field}");
-            if (Api.Id(task) == id) seen.Add((string)task["status"]!);
+            if (Api.Id(task) != id) continue;
+            seen.Add((string)task["status"]!);
+            if (task["completed_at"] is { } finished)
+                output.WriteLine($"completed pushed {(DateTimeOffset.UtcNow - DateTimeOffset.Parse((string)finished!)).TotalMilliseconds:0} ms after the transition");
         }
         Assert.Equal(["queued", "executing", "completed"], seen);
         await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task TaskSocket_ASlowClient_IsDropped_WhileOthersGetEveryUpdateInOrder()
+    {
+        var hub = app.Services.GetRequiredService<TaskUpdateHub>();
+        var events = app.Services.GetRequiredService<ExecutionEvents>();
+        var task = await Api.SubmitAsync(app.Authorized(), Api.SeedSubmission());
+        var executionId = (long)task["execution_id"]!;
+        var slow = hub.Add();
+        var fast = hub.Add();
+        try
+        {
+            var updates = TaskUpdateHub.ClientBuffer + 50;
+            var received = new List<JsonObject>();
+            var draining = Task.Run(async () =>
+            {
+                await foreach (var bytes in fast.Outbox.Reader.ReadAllAsync())
+                {
+                    var message = JsonNode.Parse(bytes)!.AsObject();
+                    if ((long)message["task"]!["execution_id"]! != executionId) continue;
+                    received.Add(message);
+                    if (received.Count == updates) return;
+                }
+            });
+            // Synthetic changes published as the engine publishes them, cycling states so that order shows in the messages.
+            ExecutionState[] cycle = [ExecutionState.Running, ExecutionState.Failed, ExecutionState.TimedOut, ExecutionState.Cancelled];
+            string[] expected = ["executing", "failed", "timeout", "cancelled"];
+            for (var i = 0; i < updates; i++)
+                events.Publish(new StateChanged(executionId, DateTimeOffset.UtcNow, null, cycle[i % 4], Transition.Retry, 0, null, null));
+            await draining.WaitAsync(TimeSpan.FromSeconds(20));
+            Assert.Equal(Enumerable.Range(0, updates).Select(i => expected[i % 4]), received.Select(m => (string)m["task"]!["status"]!));
+            Assert.True(slow.WasDropped, "the client that never read was not dropped");
+            Assert.False(fast.WasDropped);
+        }
+        finally
+        {
+            hub.Remove(slow, "closed");
+            hub.Remove(fast, "closed");
+        }
+    }
+
+    [Fact]
+    public async Task ExternalTask_StartedAndSilentPastItsTimeout_EndsTimeout()
+    {
+        var client = app.Authorized();
+        var body = Api.SeedSubmission();
+        body["timeout_seconds"] = 1;
+        var id = Api.Id(await Api.SubmitAsync(client, body));
+        Assert.Equal(200, (await Api.ReportAsync(client, id, new JsonObject { ["status"] = "executing" })).Status);
+        var done = await Api.WaitForStatusAsync(client, id, TimeSpan.FromSeconds(15), "timeout", "completed", "failed");
+        Assert.Equal("timeout", (string?)done["status"]);
+        Assert.Equal(409, (await Api.ReportAsync(client, id, new JsonObject { ["status"] = "completed" })).Status);
+    }
+
+    [Fact]
+    public async Task OperatorCancel_OfARunningExternalTask_EndsCancelled_AndItsWorkersNextReportIs409()
+    {
+        var client = app.Authorized();
+        var task = await Api.SubmitAsync(client, Api.SeedSubmission());
+        var id = Api.Id(task);
+        Assert.Equal(200, (await Api.ReportAsync(client, id, new JsonObject { ["status"] = "executing" })).Status);
+        var cancel = await client.PostAsync($"/api/executions/{(long)task["execution_id"]!}/cancel", null);
+        Assert.True(cancel.IsSuccessStatusCode, await cancel.Content.ReadAsStringAsync());
+        await Api.WaitForStatusAsync(client, id, TimeSpan.FromSeconds(10), "cancelled");
+        Assert.Equal(409, (await Api.ReportAsync(client, id, new JsonObject { ["status"] = "completed" })).Status);
     }
 
     [Fact]
@@ -265,6 +338,26 @@ public sealed class WorkTaskApiTests(WorkTaskApiTests.App app) : IClassFixture<W
     }
 
     [Fact]
+    public async Task AReportAboutAnEarlierAttempt_IsRefused_AndCannotCloseTheRetry()
+    {
+        var client = app.Authorized();
+        var id = Api.Id(await Api.SubmitAsync(client, Api.SeedSubmission()));
+        Assert.Equal(200, (await Api.ReportAsync(client, id, new JsonObject { ["status"] = "executing" })).Status);
+        Assert.Equal("requeued_for_retry", (string?)(await Api.ReportAsync(client, id,
+            new JsonObject { ["status"] = "failed", ["attempt"] = 1, ["error_message"] = "Evicted" })).Body["status"]);
+        Assert.Equal(200, (await Api.ReportAsync(client, id, new JsonObject { ["status"] = "executing" })).Status);
+
+        var (late, _) = await Api.ReportAsync(client, id, new JsonObject { ["status"] = "completed", ["attempt"] = 1, ["output_location"] = "s3://stale" });
+        Assert.Equal(409, late);
+        Assert.Equal("executing", (string?)(await Api.GetAsync(client, id))["status"]);
+        Assert.Equal(200, (await Api.ReportAsync(client, id, new JsonObject { ["status"] = "completed", ["attempt"] = 2 })).Status);
+        var done = await Api.GetAsync(client, id);
+        Assert.Equal("completed", (string?)done["status"]);
+        Assert.Null(done["output_location"]);
+        Assert.Equal(1, (int)done["retry_count"]!);
+    }
+
+    [Fact]
     public async Task FailedWithANonTransientError_EndsFailedAtOnce()
     {
         var client = app.Authorized();
@@ -318,7 +411,7 @@ public sealed class WorkTaskApiTests(WorkTaskApiTests.App app) : IClassFixture<W
 
     private async Task WaitForSubscriberAsync()
     {
-        var hub = app.Services.GetRequiredService<Taskdeck.Console.WorkTasks.TaskUpdateHub>();
+        var hub = app.Services.GetRequiredService<TaskUpdateHub>();
         var deadline = DateTime.UtcNow.AddSeconds(5);
         while (hub.ClientCount == 0 && DateTime.UtcNow < deadline) await Task.Delay(20);
         Assert.True(hub.ClientCount > 0, "the WebSocket client never registered");

@@ -32,6 +32,27 @@ public class WorkTaskApp : WebApplicationFactory<Program>
             echo "worker for $WORKTASK_ID is working"
             post "{\"worktask_id\": \"$WORKTASK_ID\", \"status\": \"completed\", \"output_location\": \"s3://output/$WORKTASK_ID.json\", \"metadata\": {\"records_processed\": 1000}}"
             """);
+        // Fails as a transient OOMKilled on its first attempt, completes on the next.
+        WriteScript("flaky.sh", """
+            #!/bin/sh
+            set -e
+            post() {
+              curl -fsS -X POST "$ORCHESTRATOR_URL/api/worktasks/$WORKTASK_ID" \
+                -H "Authorization: Bearer $WORKER_AUTH_TOKEN" -H "Content-Type: application/json" -d "$1"
+              echo
+            }
+            post "{\"worktask_id\": \"$WORKTASK_ID\", \"status\": \"executing\"}"
+            if [ "$WORKTASK_ATTEMPT" = "1" ]; then
+              post "{\"worktask_id\": \"$WORKTASK_ID\", \"status\": \"failed\", \"attempt\": $WORKTASK_ATTEMPT, \"error_message\": \"pod trainer-0: OOMKilled\"}"
+            else
+              post "{\"worktask_id\": \"$WORKTASK_ID\", \"status\": \"completed\", \"attempt\": $WORKTASK_ATTEMPT, \"output_location\": \"s3://output/flaky\"}"
+            fi
+            """);
+        WriteScript("hang.sh", """
+            #!/bin/sh
+            echo "hanging"
+            sleep 60
+            """);
         WriteScript("silent.sh", """
             #!/bin/sh
             echo "silent worker $WORKTASK_ID started and will never report"
@@ -62,9 +83,18 @@ public class WorkTaskApp : WebApplicationFactory<Program>
             ["Taskdeck:WorkTasks:Types:silent:Command:0"] = "/bin/sh",
             ["Taskdeck:WorkTasks:Types:silent:Command:1"] = Path.Combine(Folder, "silent.sh"),
             ["Taskdeck:WorkTasks:Types:silent:MaxRetries"] = "0",
+            ["Taskdeck:WorkTasks:Types:flaky:Command:0"] = "/bin/sh",
+            ["Taskdeck:WorkTasks:Types:flaky:Command:1"] = Path.Combine(Folder, "flaky.sh"),
+            ["Taskdeck:WorkTasks:Types:hang:Command:0"] = "/bin/sh",
+            ["Taskdeck:WorkTasks:Types:hang:Command:1"] = Path.Combine(Folder, "hang.sh"),
+            ["Taskdeck:WorkTasks:Types:hang:TimeoutSeconds"] = "1",
+            ["Taskdeck:WorkTasks:Types:hang:MaxRetries"] = "0",
         };
+        foreach (var (key, value) in Overrides()) settings[key] = value;
         foreach (var (key, value) in settings) builder.UseSetting(key, value);
     }
+
+    protected virtual IEnumerable<KeyValuePair<string, string>> Overrides() => [];
 
     public HttpClient Authorized()
     {
