@@ -25,7 +25,7 @@ public static class DagBenchmarks
     public static async Task<int> RunAsync(string[] args)
     {
         var repeats = args.Length > 0 && int.TryParse(args[0], out var r) ? r : 3;
-        System.Console.WriteLine($"Taskdeck DAG benchmarks · {Environment.ProcessorCount} cores · .NET {Environment.Version} · {repeats} repeats");
+        System.Console.WriteLine($"Taskdeck DAG benchmarks · {Environment.ProcessorCount} cores · .NET {Environment.Version} · {repeats} repeats · load average at start {LoadAverage()}");
 
         await using (var host = await BenchHost.StartAsync(workers: false))
             await StoreTenThousandAsync(host, repeats);
@@ -33,8 +33,13 @@ public static class DagBenchmarks
         await using (var host = await BenchHost.StartAsync(workers: true))
         {
             await ChainAsync(host, 100, warmUp: true);
-            for (var i = 0; i < repeats; i++) await ChainAsync(host, 1000, warmUp: false);
+            for (var i = 0; i < repeats; i++)
+            {
+                await ChainAsync(host, 1000, warmUp: false);
+                await IndependentAsync(host, 1000);
+            }
         }
+        System.Console.WriteLine($"\nload average at end {LoadAverage()}");
         return 0;
     }
 
@@ -62,14 +67,16 @@ public static class DagBenchmarks
             var plan = dags.Validate(document.RootElement);
             var v = sw.Elapsed.TotalMilliseconds;
             if (!plan.Valid || plan.Tasks.Count != 10_001) throw new InvalidOperationException(string.Join("; ", plan.Errors.Take(3)));
+            var cpu = Cpu();
             sw.Restart();
             var submission = await dags.SubmitAsync(document.RootElement);
             var s = sw.Elapsed.TotalMilliseconds;
+            var c = (Cpu() - cpu).TotalMilliseconds;
             if (!submission.Accepted) throw new InvalidOperationException(string.Join("; ", submission.Errors.Take(3)));
             var tasks = await host.Get<IDagStore>().TasksAsync(submission.RunId!.Value);
             var edges = await host.Get<IDagStore>().EdgesAsync(submission.RunId!.Value);
             var label = i == 0 ? "warm-up" : $"run {i}";
-            System.Console.WriteLine($"{label}: validate (parse + expand + check) {v:0} ms; submit (validate + run + {tasks.Count} executions + {edges.Count} edges + {tasks.Count(t => t.State == ExecutionState.Queued)} roots dispatched) {s:0} ms");
+            System.Console.WriteLine($"{label}: validate (parse + expand + check) {v:0} ms; submit (validate + run + {tasks.Count} executions + {edges.Count} edges + {tasks.Count(t => t.State == ExecutionState.Queued)} roots dispatched) {s:0} ms wall, {c:0} ms process CPU");
             if (i == 0) continue;
             validate.Add(v);
             submit.Add(s);
@@ -90,12 +97,14 @@ public static class DagBenchmarks
         var events = new ConcurrentQueue<StateChanged>();
         using var subscription = host.Get<ExecutionEvents>().Subscribe(e => { if (e is StateChanged s && s.DagRunId is not null) events.Enqueue(s); });
         var store = host.Get<IDagStore>();
+        var cpu = Cpu();
         var sw = Stopwatch.StartNew();
         var submission = await host.Get<DagService>().SubmitAsync(document.RootElement);
         var runId = submission.RunId ?? throw new InvalidOperationException(string.Join("; ", submission.Errors));
         while ((await store.FindRunAsync(runId))!.State is not (DagRunState.Completed or DagRunState.Errored))
             await Task.Delay(5);
         var total = sw.Elapsed;
+        var cpuUsed = Cpu() - cpu;
         if (warmUp) return;
 
         var detail = (await host.Get<DagQueries>().GetAsync(runId))!;
@@ -115,10 +124,34 @@ public static class DagBenchmarks
         var overhead = total - work;
         System.Console.WriteLine();
         System.Console.WriteLine($"## {length}-task chain of demo.noop (run {runId})");
-        System.Console.WriteLine($"total {total.TotalMilliseconds:0} ms (submit → COMPLETED); task work {work.TotalMilliseconds:0} ms; total minus work {overhead.TotalMilliseconds:0} ms ({overhead.TotalMilliseconds / length:0.00} ms per task)");
+        System.Console.WriteLine($"total {total.TotalMilliseconds:0} ms (submit → COMPLETED); task work {work.TotalMilliseconds:0} ms; total minus work {overhead.TotalMilliseconds:0} ms ({overhead.TotalMilliseconds / length:0.00} ms per task); process CPU {cpuUsed.TotalMilliseconds:0} ms");
         System.Console.WriteLine($"parent success → child start ({latency.Count} edges): p50 {Percentile(latency, 50):0.00} ms, p99 {Percentile(latency, 99):0.00} ms, max {latency.Max():0.00} ms");
         System.Console.WriteLine($"  of which success → release (observer: find ready children, CAS release): p50 {Percentile(toRelease, 50):0.00} ms, p99 {Percentile(toRelease, 99):0.00} ms");
     }
+
+    /// <summary>The same no-op work without a DAG: what the engine itself costs per execution, for comparison.</summary>
+    private static async Task IndependentAsync(BenchHost host, int count)
+    {
+        var executions = host.Get<ExecutionService>();
+        var cpu = Cpu();
+        var sw = Stopwatch.StartNew();
+        var ids = new List<long>();
+        for (var i = 0; i < count; i++) ids.Add((await executions.SubmitAsync(new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop" })).Id);
+        var last = ids[^1];
+        var store = host.Get<IExecutionStore>();
+        while (true)
+        {
+            var pending = 0;
+            foreach (var id in ids.TakeLast(50)) if (!(await store.FindAsync(id))!.State.IsTerminal()) pending++;
+            if (pending == 0) break;
+            await Task.Delay(5);
+        }
+        System.Console.WriteLine($"   for comparison, {count} independent demo.noop executions submitted one by one (no DAG): {sw.Elapsed.TotalMilliseconds:0} ms wall, process CPU {(Cpu() - cpu).TotalMilliseconds:0} ms");
+    }
+
+    private static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+
+    private static TimeSpan Cpu() => Process.GetCurrentProcess().TotalProcessorTime;
 
     private static double Median(List<double> values) => Percentile(values, 50);
 

@@ -73,6 +73,23 @@ public sealed class DagQueries(IDbContextFactory<TaskdeckDbContext> contexts)
         return new DagTaskDetail(task, parents.Order(StringComparer.Ordinal).ToList(), children.Order(StringComparer.Ordinal).ToList());
     }
 
+    /// <summary>
+    /// Pending tasks that cannot start because an ancestor ended without succeeding (failed for good, killed, lost…):
+    /// "blocked by an upstream failure" until the run is restarted.
+    /// </summary>
+    public async Task<IReadOnlySet<long>> BlockedAsync(long runId, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var states = await db.Executions.AsNoTracking().Where(e => e.DagRunId == runId).Select(e => new { e.Id, e.State }).ToDictionaryAsync(e => e.Id, e => e.State, ct);
+        var children = (await db.DagEdges.AsNoTracking().Where(e => e.DagRunId == runId).ToListAsync(ct)).ToLookup(e => e.ParentExecutionId, e => e.ChildExecutionId);
+        var blocked = new HashSet<long>();
+        var queue = new Queue<long>(states.Where(s => s.Value.IsTerminal() && s.Value != ExecutionState.Succeeded).Select(s => s.Key));
+        while (queue.Count > 0)
+            foreach (var child in children[queue.Dequeue()])
+                if (states.GetValueOrDefault(child) == ExecutionState.Pending && blocked.Add(child)) queue.Enqueue(child);
+        return blocked;
+    }
+
     public async Task<bool> RunExistsAsync(long runId, CancellationToken ct = default)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Taskdeck.Core.Dags;
 using Taskdeck.Core.Executions;
+using Taskdeck.Data.Dags;
 using Taskdeck.Data.Executions;
 using Taskdeck.Unit.Engine;
 
@@ -120,14 +121,16 @@ public sealed class DaggyApiTests(EngineHost host)
         var failed = Assert.Single(Attempts(run, "C"));
         Assert.Equal(3, failed.GetProperty("rc").GetInt32());
         Assert.Equal("failing\n", failed.GetProperty("errorLog").GetString());
-        Assert.Equal("D", (await host.Get<IDagStore>().FindTaskAsync(runId, "D"))!.Name);
-        Assert.Equal(ExecutionState.Pending, (await host.Get<IDagStore>().FindTaskAsync(runId, "D"))!.State);
+        var d = (await host.Get<IDagStore>().FindTaskAsync(runId, "D"))!;
+        Assert.Equal(ExecutionState.Pending, d.State);
+        Assert.Equal([d.ExecutionId], await host.Get<DagQueries>().BlockedAsync(runId));
 
         var restart = await _http.PatchAsync($"/v1/dagrun/{runId}/state/QUEUED", null);
         Assert.Equal(HttpStatusCode.OK, restart.StatusCode);
         Assert.Equal(runId, (await restart.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("runID").GetInt64());
 
         await WaitForRunStateAsync(runId, "COMPLETED");
+        Assert.Empty(await host.Get<DagQueries>().BlockedAsync(runId));
         run = await GetRunAsync(runId);
         Assert.Single(Attempts(run, "A"));
         Assert.Single(Attempts(run, "B"));
