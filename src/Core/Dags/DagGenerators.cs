@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text.Json;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.Executors;
@@ -17,12 +16,13 @@ namespace Taskdeck.Core.Dags;
 /// </remarks>
 public sealed class DagGenerators(IDagStore store, DagService dags) : IResultValidator
 {
-    private readonly ConcurrentDictionary<long, SemaphoreSlim> _locks = new();
+    // Striped by run id: bounded, and two runs rarely share a stripe (sharing only serialises them a little).
+    private readonly SemaphoreSlim[] _locks = Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
 
     public async Task<string?> ValidateAsync(Execution execution, int attempt, CancellationToken ct)
     {
         if (!execution.IsGenerator || execution.DagRunId is not { } runId) return null;
-        var gate = _locks.GetOrAdd(runId, _ => new SemaphoreSlim(1, 1));
+        var gate = _locks[(int)((ulong)runId % (ulong)_locks.Length)];
         await gate.WaitAsync(ct);
         try { return await AddGeneratedAsync(execution, attempt, runId, ct); }
         finally { gate.Release(); }

@@ -30,12 +30,12 @@ public sealed class DagScheduler(IDagStore store, IServiceProvider services, Tim
             switch (state)
             {
                 case ExecutionState.Succeeded:
-                    await ReleaseChildrenAsync(result.ExecutionId, ct);
-                    await RecomputeAsync(runId, ct);
+                    // A released child keeps the run RUNNING (its parent's claim made it so): nothing to recompute.
+                    if (await ReleaseChildrenAsync(result.ExecutionId, ct) == 0 || !_running.ContainsKey(runId))
+                        await RecomputeAsync(runId, ct);
                     break;
                 case ExecutionState.Running when result.Transition is Transition.Claim or Transition.ReportStarted:
-                    if (await store.FindRunAsync(runId, ct) is { State: DagRunState.Queued })
-                        await store.SetStateAsync(runId, [DagRunState.Queued], DagRunState.Running, time.GetUtcNow(), ct);
+                    await MarkRunningAsync(runId, ct);
                     break;
                 case var s when s.IsTerminal():
                     await RecomputeAsync(runId, ct);
@@ -50,6 +50,21 @@ public sealed class DagScheduler(IDagStore store, IServiceProvider services, Tim
         }
     }
 
+    /// <summary>Runs this node has seen RUNNING: a claim in them needs no read of the run. Dropped when a run leaves RUNNING.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<long, byte> _running = new();
+
+    private async Task MarkRunningAsync(long runId, CancellationToken ct)
+    {
+        if (_running.ContainsKey(runId)) return;
+        var run = await store.FindRunAsync(runId, ct);
+        if (run is { State: DagRunState.Queued } && await store.SetStateAsync(runId, [DagRunState.Queued], DagRunState.Running, time.GetUtcNow(), ct))
+            _running.TryAdd(runId, 0);
+        else if (run is { State: DagRunState.Running }) _running.TryAdd(runId, 0);
+    }
+
+    /// <summary>Called when this node moves a run out of RUNNING (kill, restart, end).</summary>
+    internal void Forget(long runId) => _running.TryRemove(runId, out _);
+
     /// <summary>Queues every Pending child of <paramref name="parentId"/> whose parents have all succeeded.</summary>
     public async Task<int> ReleaseChildrenAsync(long parentId, CancellationToken ct = default)
     {
@@ -58,6 +73,11 @@ public sealed class DagScheduler(IDagStore store, IServiceProvider services, Tim
             if (await ReleaseAsync(child, ct)) released++;
         return released;
     }
+
+    /// <summary>Releases many at once: concurrent transitions share the store's group commits.</summary>
+    public async Task ReleaseManyAsync(IEnumerable<DagTaskRow> tasks, CancellationToken ct = default) =>
+        await Parallel.ForEachAsync(tasks, new ParallelOptions { MaxDegreeOfParallelism = 64, CancellationToken = ct },
+            async (task, token) => await ReleaseAsync(task, token));
 
     public async Task<bool> ReleaseAsync(DagTaskRow task, CancellationToken ct = default)
     {
@@ -76,22 +96,33 @@ public sealed class DagScheduler(IDagStore store, IServiceProvider services, Tim
         for (var round = 0; round < 5; round++)
         {
             var run = await store.FindRunAsync(runId, ct);
-            if (run is null || run.State == DagRunState.Killed) return;
-            var counts = await store.CountByStateAsync(runId, ct);
-            int Count(params ExecutionState[] states) => states.Sum(s => counts.GetValueOrDefault(s));
-            var total = counts.Values.Sum();
-            if (total == 0) return;
+            if (run is null || run.State == DagRunState.Killed)
+            {
+                Forget(runId);
+                return;
+            }
+            var progress = await store.ProgressAsync(runId, ct);
+            if (progress.Total == 0) return;
 
             DagRunState target;
-            if (Count(ExecutionState.Succeeded) == total) target = DagRunState.Completed;
-            else if (Count(ExecutionState.Running, ExecutionState.Cancelling) > 0) target = DagRunState.Running;
-            else if (Count(ExecutionState.Queued, ExecutionState.Scheduled) > 0 || await store.AnyReleasableAsync(runId, ct))
-                target = run.State == DagRunState.Queued ? DagRunState.Queued : DagRunState.Running;
+            if (progress.Count(ExecutionState.Succeeded) == progress.Total) target = DagRunState.Completed;
+            else if (progress.Count(ExecutionState.Running, ExecutionState.Cancelling) > 0) target = DagRunState.Running;
+            else if (progress.Count(ExecutionState.Queued, ExecutionState.Scheduled) > 0 || progress.Releasable > 0)
+                // QUEUED until something has run; once anything has ended (or after a restart) it is RUNNING.
+                target = run.State == DagRunState.Queued && progress.Count(ExecutionStates.Terminal.ToArray()) == 0 ? DagRunState.Queued : DagRunState.Running;
             else target = DagRunState.Errored;
 
-            if (target == run.State) return;
+            if (target == run.State)
+            {
+                if (target != DagRunState.Running) Forget(runId);
+                return;
+            }
             if (!Movable.Contains(run.State)) return;
-            if (await store.SetStateAsync(runId, [run.State], target, time.GetUtcNow(), ct)) return;
+            if (await store.SetStateAsync(runId, [run.State], target, time.GetUtcNow(), ct))
+            {
+                if (target == DagRunState.Running) _running.TryAdd(runId, 0); else Forget(runId);
+                return;
+            }
             // Another task's observer moved it meanwhile: look again.
         }
     }

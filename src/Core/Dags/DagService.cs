@@ -51,25 +51,24 @@ public sealed class DagService(
         var runId = await store.CreateRunAsync(spec.Tag, json.GetRawText(), parameters, time.GetUtcNow(), ct);
         var ids = await AddTasksAsync(runId, plan, [], ct);
 
-        // A root may have finished before its edges existed, when no child could be found for it: release now.
+        // Every task is stored Pending and the roots are released only once the edges exist, so a root that finishes
+        // at once always finds its children.
         var children = plan.Edges.Select(e => e.Child).ToHashSet(StringComparer.Ordinal);
-        var rootIds = plan.Tasks.Where(t => !children.Contains(t.Name)).Select(t => ids[t.Name]).ToHashSet();
-        foreach (var task in await store.TasksAsync(runId, ct))
-            if (task.State == ExecutionState.Succeeded && rootIds.Contains(task.ExecutionId))
-                await scheduler.ReleaseChildrenAsync(task.ExecutionId, ct);
+        var roots = plan.Tasks.Where(t => !children.Contains(t.Name))
+            .Select(t => new DagTaskRow(ids[t.Name], t.Name, ExecutionState.Pending, 0, 0, ExecutorKind.Command, t.IsGenerator));
+        await scheduler.ReleaseManyAsync(roots, ct);
         await scheduler.RecomputeAsync(runId, ct);
         return new DagSubmission(runId, []);
     }
 
     /// <summary>
-    /// Stores planned tasks as executions of the run (those with parents Pending, the others queued at once) and then
-    /// their edges, plus <paramref name="extraEdges"/> by name (which may name tasks already in the run).
+    /// Stores planned tasks as Pending executions of the run and then their edges, plus <paramref name="extraEdges"/>
+    /// by name (which may name tasks already in the run). Nothing is queued here.
     /// </summary>
     internal async Task<IReadOnlyDictionary<string, long>> AddTasksAsync(long runId, DagPlan plan, IReadOnlyList<(string Parent, string Child)> extraEdges,
         CancellationToken ct, IReadOnlyDictionary<string, long>? existing = null)
     {
-        var hasParents = plan.Edges.Concat(extraEdges).Select(e => e.Child).ToHashSet(StringComparer.Ordinal);
-        var specs = plan.Tasks.Select(t => ToExecution(runId, t, hasParents.Contains(t.Name))).ToList();
+        var specs = plan.Tasks.Select(t => ToExecution(runId, t)).ToList();
         var stored = await executions.SubmitManyAsync(specs, ct);
         var ids = new Dictionary<string, long>(existing ?? new Dictionary<string, long>(), StringComparer.Ordinal);
         for (var i = 0; i < stored.Count; i++) ids[plan.Tasks[i].Name] = stored[i].Id;
@@ -78,7 +77,7 @@ public sealed class DagService(
         return ids;
     }
 
-    private static NewExecution ToExecution(long runId, PlannedTask task, bool waitForParents)
+    private static NewExecution ToExecution(long runId, PlannedTask task)
     {
         var handler = !string.IsNullOrWhiteSpace(task.Job.Handler);
         return new NewExecution
@@ -93,7 +92,7 @@ public sealed class DagService(
             DagRunId = runId,
             DagTaskName = task.Name,
             IsGenerator = task.IsGenerator,
-            WaitForParents = waitForParents,
+            WaitForParents = true,
             Cores = task.Job.Cores,
             MemoryMB = task.Job.MemoryMB,
         };
@@ -112,6 +111,7 @@ public sealed class DagService(
             var now = await store.FindRunAsync(runId, ct);
             if (now?.State != DagRunState.Killed) return new(ActionStatus.Conflict, now?.State, $"DAG run {runId} changed state to {now?.State} meanwhile; try again.");
         }
+        scheduler.Forget(runId);
         foreach (var task in await store.TasksAsync(runId, ct))
             if (!task.State.IsTerminal()) await executions.CancelAsync(task.ExecutionId, "the DAG run was killed", ct);
         return new(ActionStatus.Done, DagRunState.Killed, $"DAG run {runId} killed.");
@@ -132,6 +132,7 @@ public sealed class DagService(
             return new(ActionStatus.Conflict, run.State, $"Task '{stopping.Name}' of DAG run {runId} is still {stopping.State}; try again once it has stopped.");
         if (!await store.SetStateAsync(runId, [run.State], DagRunState.Queued, time.GetUtcNow(), ct))
             return new(ActionStatus.Conflict, run.State, $"DAG run {runId} changed state meanwhile; try again.");
+        scheduler.Forget(runId);
 
         var state = tasks.ToDictionary(t => t.ExecutionId, t => t.State);
         var parents = (await store.EdgesAsync(runId, ct)).ToLookup(e => e.ChildExecutionId, e => e.ParentExecutionId);

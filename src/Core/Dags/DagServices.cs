@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.Executors;
 
@@ -14,6 +15,8 @@ public static class DagServices
         services.AddSingleton<IExecutionObserver>(sp => sp.GetRequiredService<DagScheduler>());
         services.AddSingleton<DagGenerators>();
         services.AddSingleton<IResultValidator>(sp => sp.GetRequiredService<DagGenerators>());
+        services.AddSingleton<DagReconciler>();
+        services.AddHostedService(sp => sp.GetRequiredService<DagReconciler>());
         return services;
     }
 }

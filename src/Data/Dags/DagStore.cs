@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
 using Taskdeck.Core.Dags;
 using Taskdeck.Core.Executions;
 using Taskdeck.Data.Storage;
@@ -21,12 +22,30 @@ public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts) : ID
         return run.Id;
     }
 
+    /// <summary>Multi-row inserts in one transaction: 10,000 edges cost a few dozen statements, not 10,000.</summary>
     public async Task AddEdgesAsync(long runId, IReadOnlyList<(long Parent, long Child)> edges, CancellationToken ct = default)
     {
+        const int RowsPerStatement = 300; // 3 parameters a row stays under SQL Server's 2,100
         await using var db = await contexts.CreateDbContextAsync(ct);
-        db.ChangeTracker.AutoDetectChangesEnabled = false;
-        db.DagEdges.AddRange(edges.Select(e => new DagEdge { DagRunId = runId, ParentExecutionId = e.Parent, ChildExecutionId = e.Child }));
-        await db.SaveChangesAsync(ct);
+        await db.Database.OpenConnectionAsync(ct);
+        await using var transaction = await db.Database.BeginTransactionAsync(ct);
+        var connection = db.Database.GetDbConnection();
+        var dbTransaction = transaction.GetDbTransaction();
+        for (var start = 0; start < edges.Count; start += RowsPerStatement)
+        {
+            var count = Math.Min(RowsPerStatement, edges.Count - start);
+            var text = new System.Text.StringBuilder("INSERT INTO \"DagEdges\" (\"DagRunId\", \"ParentExecutionId\", \"ChildExecutionId\") VALUES ");
+            var parameters = new List<(string, object?)>(count * 2 + 1) { ("Run", runId) };
+            for (var i = 0; i < count; i++)
+            {
+                if (i > 0) text.Append(", ");
+                text.Append($"(@Run, @P{i}, @C{i})");
+                parameters.Add(($"P{i}", edges[start + i].Parent));
+                parameters.Add(($"C{i}", edges[start + i].Child));
+            }
+            await Sql.ExecuteAsync(connection, dbTransaction, text.ToString(), [.. parameters]);
+        }
+        await transaction.CommitAsync(ct);
     }
 
     public async Task<DagRun?> FindRunAsync(long runId, CancellationToken ct = default)
@@ -64,21 +83,47 @@ public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts) : ID
         return await Rows(ready).ToListAsync(ct);
     }
 
-    public async Task<IReadOnlyDictionary<ExecutionState, int>> CountByStateAsync(long runId, CancellationToken ct = default)
+    public async Task<IReadOnlyList<DagTaskRow>> ReadyTasksAsync(long runId, DateTimeOffset orphanedBefore, CancellationToken ct = default)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
-        var rows = await db.Executions.AsNoTracking().Where(e => e.DagRunId == runId)
-            .GroupBy(e => e.State).Select(g => new { g.Key, Count = g.Count() }).ToListAsync(ct);
-        return rows.ToDictionary(r => r.Key, r => r.Count);
+        var ready = db.Executions.AsNoTracking()
+            .Where(c => c.DagRunId == runId && c.State == ExecutionState.Pending)
+            // A task is stored before its edges: one without any yet is being added (not ready), unless it is a root
+            // whose submit never got to release it.
+            .Where(c => db.DagEdges.Any(p => p.ChildExecutionId == c.Id) || c.CreatedAt < orphanedBefore)
+            .Where(c => !db.DagEdges.Any(p => p.ChildExecutionId == c.Id
+                && db.Executions.Any(x => x.Id == p.ParentExecutionId && x.State != ExecutionState.Succeeded)));
+        return await Rows(ready).ToListAsync(ct);
     }
 
-    public async Task<bool> AnyReleasableAsync(long runId, CancellationToken ct = default)
+    public async Task<IReadOnlyList<long>> ActiveRunIdsAsync(CancellationToken ct = default)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
-        return await db.Executions.AsNoTracking()
-            .Where(c => c.DagRunId == runId && c.State == ExecutionState.Pending)
-            .AnyAsync(c => !db.DagEdges.Any(p => p.ChildExecutionId == c.Id
-                && db.Executions.Any(x => x.Id == p.ParentExecutionId && x.State != ExecutionState.Succeeded)), ct);
+        return await db.DagRuns.AsNoTracking().Where(r => r.State == DagRunState.Queued || r.State == DagRunState.Running)
+            .OrderBy(r => r.Id).Select(r => r.Id).ToListAsync(ct);
+    }
+
+    public async Task<DagProgress> ProgressAsync(long runId, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var rows = await db.Database.SqlQueryRaw<StateCount>(ProgressSql, runId).ToListAsync(ct);
+        return new DagProgress(
+            rows.Where(r => r.State >= 0).ToDictionary(r => (ExecutionState)r.State, r => (int)r.Count),
+            (int)rows.Where(r => r.State < 0).Sum(r => r.Count));
+    }
+
+    // One statement, so both parts see the same moment on every provider (whatever its isolation level).
+    private static readonly string ProgressSql =
+        "SELECT \"State\" AS \"State\", CAST(COUNT(*) AS BIGINT) AS \"Count\" FROM \"Executions\" WHERE \"DagRunId\" = {0} GROUP BY \"State\" " +
+        "UNION ALL " +
+        "SELECT -1 AS \"State\", CAST(COUNT(*) AS BIGINT) AS \"Count\" FROM \"Executions\" c WHERE c.\"DagRunId\" = {0} AND c.\"State\" = " + (int)ExecutionState.Pending +
+        " AND NOT EXISTS (SELECT 1 FROM \"DagEdges\" p JOIN \"Executions\" x ON x.\"Id\" = p.\"ParentExecutionId\" " +
+        "WHERE p.\"ChildExecutionId\" = c.\"Id\" AND x.\"State\" <> " + (int)ExecutionState.Succeeded + ")";
+
+    private sealed class StateCount
+    {
+        public int State { get; set; }
+        public long Count { get; set; }
     }
 
     public async Task<bool> SetStateAsync(long runId, IReadOnlyCollection<DagRunState> from, DagRunState to, DateTimeOffset at, CancellationToken ct = default)

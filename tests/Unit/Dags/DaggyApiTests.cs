@@ -165,6 +165,17 @@ public sealed class DaggyApiTests(EngineHost host)
         Assert.Equal(before, (await _http.GetFromJsonAsync<JsonElement>("/v1/dagruns?all=1")).GetArrayLength());
     }
 
+    [Theory]
+    [InlineData("""[1, 2]""", "tasks")]
+    [InlineData("""{"tag": "no tasks"}""", "tasks")]
+    public async Task SubmissionWithoutTasks_IsABadRequest_WithProblemDetails(string body, string mentioned)
+    {
+        var response = await PostJsonAsync("/v1/dagrun", body);
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, await response.Content.ReadAsStringAsync());
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains(mentioned, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString());
+    }
+
     [Fact]
     public async Task ValidSpec_Validates()
     {

@@ -36,8 +36,19 @@ public partial class ExecutionsPage : IAsyncDisposable
     [Inject] public required ISnackbar Snackbar { get; init; }
     [Inject] public required TimeProvider Time { get; init; }
 
+    private Dictionary<long, Execution> _visible = [];
+
     protected override void OnInitialized() =>
-        _live = Feed.Subscribe(e => e is StateChanged or ExecutionDeleted or ProgressChanged, _ => InvokeAsync(ReloadAsync), TimeSpan.FromMilliseconds(500));
+        _live = Feed.Subscribe(e => e is StateChanged or ExecutionDeleted || e is ProgressChanged && _visible.ContainsKey(e.ExecutionId), OnEventsAsync, TimeSpan.FromMilliseconds(500));
+
+    /// <summary>State changes and deletions reload the page of rows; progress only repaints the rows on screen.</summary>
+    private Task OnEventsAsync(IReadOnlyList<ExecutionEvent> events) => InvokeAsync(async () =>
+    {
+        if (events.Any(e => e is StateChanged or ExecutionDeleted)) { await ReloadAsync(); return; }
+        foreach (var p in events.OfType<ProgressChanged>())
+            if (_visible.TryGetValue(p.ExecutionId, out var row)) { row.Progress = p.Progress; row.ProgressMessage = p.Message; }
+        _grid?.Repaint();
+    });
 
     protected override async Task OnParametersSetAsync()
     {
@@ -62,7 +73,8 @@ public partial class ExecutionsPage : IAsyncDisposable
         try
         {
             var page = await Queries.PageAsync(filter, sort, descending, state.Page * state.PageSize, state.PageSize, withTotal: true, ct);
-            _total = page.Total;
+            if (_total != page.Total) { _total = page.Total; _ = InvokeAsync(StateHasChanged); }
+            _visible = page.Items.ToDictionary(e => e.Id);
             // Keep the selection in step with what the rows now say (states change live).
             var fresh = page.Items.ToDictionary(e => e.Id);
             _selected = new HashSet<Execution>(_selected.Select(e => fresh.GetValueOrDefault(e.Id) ?? e), ExecutionById.Instance);

@@ -22,7 +22,8 @@ public sealed class ClientTime(IJSRuntime js)
     {
         try
         {
-            var zone = await js.InvokeAsync<ZoneInfo>("taskdeck.timeZone");
+            var zone = await js.InvokeAsync<ZoneInfo?>("taskdeck.timeZone");
+            if (zone is null) { _loading = null; return; }
             Offset = TimeSpan.FromMinutes(zone.OffsetMinutes);
             ZoneName = string.IsNullOrEmpty(zone.Name) ? "local" : zone.Name;
             Known = true;

@@ -46,7 +46,7 @@ public partial class WorkTasksPage : IAsyncDisposable
     private static string Resources(WorkTaskRow row)
     {
         var parts = new List<string>();
-        if (row.Cores > 0) parts.Add($"{row.Cores.ToString("0.##", CultureInfo.InvariantCulture)} cores");
+        if (row.Cores > 0) parts.Add($"{row.Cores.ToString("0.##", CultureInfo.InvariantCulture)} {(row.Cores == 1 ? "core" : "cores")}");
         if (row.MemoryMB > 0) parts.Add(row.MemoryMB >= 1024 ? $"{(row.MemoryMB / 1024.0).ToString("0.#", CultureInfo.InvariantCulture)} GB" : $"{row.MemoryMB} MB");
         if (row.Gpus > 0) parts.Add($"{row.Gpus} GPU");
         return parts.Count == 0 ? "—" : string.Join(" · ", parts);
