@@ -1,3 +1,4 @@
+using Taskdeck.Bench.Console;
 using Taskdeck.Bench.Dags;
 using Taskdeck.Bench.Engine;
 
@@ -8,6 +9,7 @@ return name switch
 {
     "engine" => await EngineBenchmark.RunAsync(rest),
     "dags" => await DagBenchmarks.RunAsync(rest),
+    "console" => await ConsoleQueriesBench.RunAsync(rest),
     _ => Usage(),
 };
 
@@ -16,5 +18,6 @@ static int Usage()
     System.Console.Error.WriteLine("usage: dotnet run -c Release --project bench -- <benchmark> [args]");
     System.Console.Error.WriteLine("  engine [N] [rounds]   end-to-end no-op executions/s on the embedded default, and raw Hangfire no-op jobs/s");
     System.Console.Error.WriteLine("  dags [repeats]        DAG runs: 10,000-task validate + store, parent -> child latency, 1,000-task chain");
+    System.Console.Error.WriteLine("  console [rows]        console read models (grid pages, dashboard aggregates) on a big embedded database");
     return 2;
 }
