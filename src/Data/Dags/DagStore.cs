@@ -1,52 +1,52 @@
 using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Storage;
 using Taskdeck.Core.Dags;
 using Taskdeck.Core.Executions;
 using Taskdeck.Data.Storage;
 
 namespace Taskdeck.Data.Dags;
 
-/// <summary>DAG rows through EF Core. The executions themselves are written by the engine's store; this only reads them.</summary>
-public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts) : IDagStore
+/// <summary>
+/// DAG rows. Writes go through the engine's <see cref="WriteQueue"/> (one writer connection, group commit), so on
+/// SQLite they never contend with the engine's own writes; reads use EF Core. Executions are written by the engine.
+/// </summary>
+public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts, TaskdeckDatabase database, WriteQueue writes) : IDagStore
 {
-    public async Task<long> CreateRunAsync(string tag, string specJson, string parametersJson, DateTimeOffset at, CancellationToken ct = default)
-    {
-        await using var db = await contexts.CreateDbContextAsync(ct);
-        await using var transaction = await db.Database.BeginTransactionAsync(ct);
-        var run = new DagRun { Tag = tag, State = DagRunState.Queued, SpecJson = specJson, ParametersJson = parametersJson, CreatedAt = at, UpdatedAt = at };
-        db.DagRuns.Add(run);
-        await db.SaveChangesAsync(ct);
-        db.DagRunStateChanges.Add(new DagRunStateChange { DagRunId = run.Id, At = at, State = DagRunState.Queued });
-        await db.SaveChangesAsync(ct);
-        await transaction.CommitAsync(ct);
-        return run.Id;
-    }
+    private readonly string _insertRun = database.InsertReturningId("DagRuns", ["Tag", "State", "SpecJson", "ParametersJson", "CreatedAt", "UpdatedAt"]);
+
+    private const string InsertRunStateChange =
+        "INSERT INTO \"DagRunStateChanges\" (\"DagRunId\", \"At\", \"State\") VALUES (@Run, @At, @State)";
+
+    public Task<long> CreateRunAsync(string tag, string specJson, string parametersJson, DateTimeOffset at, CancellationToken ct = default) =>
+        writes.RunAsync(async (c, t) =>
+        {
+            var micros = Sql.Micros(at);
+            var id = Convert.ToInt64(await Sql.ScalarAsync(c, t, _insertRun, ("Tag", tag), ("State", (int)DagRunState.Queued), ("SpecJson", specJson),
+                ("ParametersJson", parametersJson), ("CreatedAt", micros), ("UpdatedAt", micros)));
+            await Sql.ExecuteAsync(c, t, InsertRunStateChange, ("Run", id), ("At", micros), ("State", (int)DagRunState.Queued));
+            return id;
+        }, ct);
 
     /// <summary>Multi-row inserts in one transaction: 10,000 edges cost a few dozen statements, not 10,000.</summary>
-    public async Task AddEdgesAsync(long runId, IReadOnlyList<(long Parent, long Child)> edges, CancellationToken ct = default)
-    {
-        const int RowsPerStatement = 300; // 3 parameters a row stays under SQL Server's 2,100
-        await using var db = await contexts.CreateDbContextAsync(ct);
-        await db.Database.OpenConnectionAsync(ct);
-        await using var transaction = await db.Database.BeginTransactionAsync(ct);
-        var connection = db.Database.GetDbConnection();
-        var dbTransaction = transaction.GetDbTransaction();
-        for (var start = 0; start < edges.Count; start += RowsPerStatement)
+    public Task AddEdgesAsync(long runId, IReadOnlyList<(long Parent, long Child)> edges, CancellationToken ct = default) =>
+        writes.RunAsync(async (c, t) =>
         {
-            var count = Math.Min(RowsPerStatement, edges.Count - start);
-            var text = new System.Text.StringBuilder("INSERT INTO \"DagEdges\" (\"DagRunId\", \"ParentExecutionId\", \"ChildExecutionId\") VALUES ");
-            var parameters = new List<(string, object?)>(count * 2 + 1) { ("Run", runId) };
-            for (var i = 0; i < count; i++)
+            const int RowsPerStatement = 300; // 3 parameters a row stays under SQL Server's 2,100
+            for (var start = 0; start < edges.Count; start += RowsPerStatement)
             {
-                if (i > 0) text.Append(", ");
-                text.Append($"(@Run, @P{i}, @C{i})");
-                parameters.Add(($"P{i}", edges[start + i].Parent));
-                parameters.Add(($"C{i}", edges[start + i].Child));
+                var count = Math.Min(RowsPerStatement, edges.Count - start);
+                var text = new System.Text.StringBuilder("INSERT INTO \"DagEdges\" (\"DagRunId\", \"ParentExecutionId\", \"ChildExecutionId\") VALUES ");
+                var parameters = new List<(string, object?)>(count * 2 + 1) { ("Run", runId) };
+                for (var i = 0; i < count; i++)
+                {
+                    if (i > 0) text.Append(", ");
+                    text.Append($"(@Run, @P{i}, @C{i})");
+                    parameters.Add(($"P{i}", edges[start + i].Parent));
+                    parameters.Add(($"C{i}", edges[start + i].Child));
+                }
+                await Sql.ExecuteAsync(c, t, text.ToString(), [.. parameters]);
             }
-            await Sql.ExecuteAsync(connection, dbTransaction, text.ToString(), [.. parameters]);
-        }
-        await transaction.CommitAsync(ct);
-    }
+            return true;
+        }, ct);
 
     public async Task<DagRun?> FindRunAsync(long runId, CancellationToken ct = default)
     {
@@ -126,19 +126,20 @@ public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts) : ID
         public long Count { get; set; }
     }
 
-    public async Task<bool> SetStateAsync(long runId, IReadOnlyCollection<DagRunState> from, DagRunState to, DateTimeOffset at, CancellationToken ct = default)
-    {
-        await using var db = await contexts.CreateDbContextAsync(ct);
-        await using var transaction = await db.Database.BeginTransactionAsync(ct);
-        var states = from.ToList();
-        var updated = await db.DagRuns.Where(r => r.Id == runId && states.Contains(r.State))
-            .ExecuteUpdateAsync(s => s.SetProperty(r => r.State, to).SetProperty(r => r.UpdatedAt, at), ct);
-        if (updated != 1) return false;
-        db.DagRunStateChanges.Add(new DagRunStateChange { DagRunId = runId, At = at, State = to });
-        await db.SaveChangesAsync(ct);
-        await transaction.CommitAsync(ct);
-        return true;
-    }
+    /// <summary>A compare-and-set on the run's state, with its history row in the same transaction.</summary>
+    public Task<bool> SetStateAsync(long runId, IReadOnlyCollection<DagRunState> from, DagRunState to, DateTimeOffset at, CancellationToken ct = default) =>
+        writes.RunAsync(async (c, t) =>
+        {
+            if (from.Count == 0) return false;
+            var micros = Sql.Micros(at);
+            var allowed = string.Join(", ", from.Select(f => (int)f));
+            var updated = await Sql.ExecuteAsync(c, t,
+                $"UPDATE \"DagRuns\" SET \"State\" = @To, \"UpdatedAt\" = @At WHERE \"Id\" = @Run AND \"State\" IN ({allowed})",
+                ("To", (int)to), ("At", micros), ("Run", runId));
+            if (updated != 1) return false;
+            await Sql.ExecuteAsync(c, t, InsertRunStateChange, ("Run", runId), ("At", micros), ("State", (int)to));
+            return true;
+        }, ct);
 
     public async Task<string> OutputTextAsync(long executionId, int attempt, CancellationToken ct = default)
     {

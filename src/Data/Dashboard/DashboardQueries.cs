@@ -19,7 +19,7 @@ public sealed record TaskDurations(string Name, int Count, TimeSpan P50, TimeSpa
 /// The dashboard's aggregates, computed by the database over indexes: counts over (State, Id), finished work over
 /// (FinishedAt, State), durations over (Name, State). No query here loads execution rows into memory.
 /// </summary>
-public sealed class DashboardQueries(IDbContextFactory<TaskdeckDbContext> contexts, TaskdeckDatabase database)
+public sealed class DashboardQueries(IDbContextFactory<TaskdeckDbContext> contexts, TaskdeckDatabase database, WriteGate gate)
 {
     /// <summary>Outcomes counted as failures on the dashboard.</summary>
     public static readonly IReadOnlyList<ExecutionState> FailedStates = [ExecutionState.Failed, ExecutionState.TimedOut, ExecutionState.Lost];
@@ -137,6 +137,7 @@ public sealed class DashboardQueries(IDbContextFactory<TaskdeckDbContext> contex
     /// <summary>Writes one queue-length sample (the sampler calls it once a minute).</summary>
     public async Task RecordSampleAsync(DateTimeOffset at, CancellationToken ct = default)
     {
+        using var turn = await gate.EnterAsync(ct);
         await using var db = await contexts.CreateDbContextAsync(ct);
         var byState = await LiveCountsAsync(db, ct);
         var micros = TaskdeckDbContext.ToMicros(at);

@@ -40,6 +40,7 @@ public static class TaskdeckDataServices
                 services.AddSingleton<IDbContextFactory<TaskdeckDbContext>, Narrowed<SqlServerTaskdeckDbContext>>();
                 break;
         }
+        services.AddSingleton<WriteGate>();
         services.AddSingleton<WriteQueue>();
         if (database.Provider == StorageProvider.Sqlite) services.AddHostedService<WalCheckpointer>();
         services.AddSingleton<IExecutionStore, ExecutionStore>();

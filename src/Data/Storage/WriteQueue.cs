@@ -15,12 +15,14 @@ public sealed class WriteQueue : IAsyncDisposable
     private const int MaxBatch = 512;
     private readonly Channel<WorkItem> _channel = Channel.CreateUnbounded<WorkItem>(new UnboundedChannelOptions { SingleReader = true });
     private readonly TaskdeckDatabase _database;
+    private readonly WriteGate _gate;
     private readonly ILogger<WriteQueue> _logger;
     private readonly Task _loop;
 
-    public WriteQueue(TaskdeckDatabase database, ILogger<WriteQueue> logger)
+    public WriteQueue(TaskdeckDatabase database, WriteGate gate, ILogger<WriteQueue> logger)
     {
         _database = database;
+        _gate = gate;
         _logger = logger;
         _loop = Task.Run(RunAsync);
     }
@@ -45,7 +47,7 @@ public sealed class WriteQueue : IAsyncDisposable
                 try
                 {
                     connection ??= await OpenAsync();
-                    await RunBatchAsync(connection, batch);
+                    await RunBatchAsync(connection, _gate, batch);
                 }
                 catch (Exception e)
                 {
@@ -56,7 +58,7 @@ public sealed class WriteQueue : IAsyncDisposable
                         try
                         {
                             connection ??= await OpenAsync();
-                            await RunBatchAsync(connection, [item]);
+                            await RunBatchAsync(connection, _gate, [item]);
                         }
                         catch (Exception single)
                         {
@@ -81,8 +83,9 @@ public sealed class WriteQueue : IAsyncDisposable
         return connection;
     }
 
-    private static async Task RunBatchAsync(DbConnection connection, IReadOnlyList<WorkItem> batch)
+    private static async Task RunBatchAsync(DbConnection connection, WriteGate gate, IReadOnlyList<WorkItem> batch)
     {
+        using var turn = await gate.EnterAsync();
         await using var transaction = await connection.BeginTransactionAsync();
         foreach (var item in batch) await item.RunAsync(connection, transaction);
         await transaction.CommitAsync();

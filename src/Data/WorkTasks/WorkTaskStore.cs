@@ -6,10 +6,11 @@ using Taskdeck.Data.Storage;
 namespace Taskdeck.Data.WorkTasks;
 
 /// <summary>The work-task rows, through EF Core. States are never written here: they belong to the execution store.</summary>
-public sealed class WorkTaskStore(IDbContextFactory<TaskdeckDbContext> contexts) : IWorkTaskStore
+public sealed class WorkTaskStore(IDbContextFactory<TaskdeckDbContext> contexts, WriteGate gate) : IWorkTaskStore
 {
     public async Task InsertAsync(WorkTask task, CancellationToken ct = default)
     {
+        using var turn = await gate.EnterAsync(ct);
         await using var db = await contexts.CreateDbContextAsync(ct);
         db.WorkTasks.Add(task);
         await db.SaveChangesAsync(ct);
@@ -35,6 +36,7 @@ public sealed class WorkTaskStore(IDbContextFactory<TaskdeckDbContext> contexts)
 
     public async Task RecordReportAsync(long executionId, string? outputLocation, string? metadataJson, string? retryReason, CancellationToken ct = default)
     {
+        using var turn = await gate.EnterAsync(ct);
         if (outputLocation is null && metadataJson is null && retryReason is null) return;
         await using var db = await contexts.CreateDbContextAsync(ct);
         var task = await db.WorkTasks.FirstOrDefaultAsync(w => w.ExecutionId == executionId, ct);

@@ -46,6 +46,8 @@ public sealed class EngineHost : WebApplicationFactory<Program>
         builder.UseSetting("Taskdeck:Commands:Allow:0", "*");
         builder.UseSetting("Taskdeck:Leases:HeartbeatSeconds", "1");
         builder.UseSetting("Taskdeck:Leases:ExpirySeconds", "5");
+        // One GPU, so a test can round-trip a record that asks for one (admission refuses work no node can take).
+        builder.UseSetting("Taskdeck:Node:Gpus", "1");
         builder.ConfigureTestServices(services =>
         {
             services.AddTaskHandler("test.count", context =>
