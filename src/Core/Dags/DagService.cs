@@ -38,6 +38,7 @@ public sealed class DagService(
     {
         var errors = new List<string>();
         spec = DagSpecReader.Read(json, errors);
+        if (errors.Count == 0 && spec.Tasks.Count == 0) errors.Add("\"tasks\" is empty: a DAG needs at least one task.");
         return DagPlanner.Plan(spec.Tasks, spec.Parameters, Checks, readErrors: errors);
     }
 

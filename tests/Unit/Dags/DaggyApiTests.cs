@@ -171,6 +171,7 @@ public sealed class DaggyApiTests(EngineHost host)
     [Theory]
     [InlineData("""[1, 2]""", "tasks")]
     [InlineData("""{"tag": "no tasks"}""", "tasks")]
+    [InlineData("""{"tag": "empty", "tasks": {}}""", "tasks")]
     public async Task SubmissionWithoutTasks_IsABadRequest_WithProblemDetails(string body, string mentioned)
     {
         var response = await PostJsonAsync("/v1/dagrun", body);
