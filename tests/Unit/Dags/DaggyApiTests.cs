@@ -268,6 +268,35 @@ public sealed class DaggyApiTests(EngineHost host)
     }
 
     [Fact]
+    public async Task Restart_OfAKilledRun_RequeuesTheKilledTask_AndSendsItsKilledChildBackToWait()
+    {
+        var runId = await SubmitAsync("""
+            { "tag": "kill-restart", "tasks": {
+                "done": { "job": { "command": ["/bin/echo", "kept"] }, "children": ["sleeper"] },
+                "sleeper": { "job": { "command": ["/bin/sleep", "60"] }, "children": ["after"] },
+                "after": { "job": { "command": ["/bin/echo", "never"] } } } }
+            """);
+        await WaitForTaskAsync(runId, "sleeper", ExecutionState.Running);
+        Assert.Equal(HttpStatusCode.OK, (await _http.DeleteAsync($"/v1/dagrun/{runId}")).StatusCode);
+        await WaitForTaskAsync(runId, "sleeper", ExecutionState.Cancelled);
+        Assert.Equal(ExecutionState.Cancelled, (await host.Get<IDagStore>().FindTaskAsync(runId, "after"))!.State);
+
+        Assert.Equal(HttpStatusCode.OK, (await _http.PatchAsync($"/v1/dagrun/{runId}/state/QUEUED", null)).StatusCode);
+        var sleeper = await WaitForTaskAsync(runId, "sleeper", ExecutionState.Running);
+        Assert.Equal(2, sleeper.AttemptCount);
+        Assert.Equal(ExecutionState.Pending, (await host.Get<IDagStore>().FindTaskAsync(runId, "after"))!.State);
+        Assert.Equal(1, (await host.Get<IDagStore>().FindTaskAsync(runId, "done"))!.AttemptCount);
+        await WaitForRunStateAsync(runId, "RUNNING");
+
+        Assert.Equal(HttpStatusCode.OK, (await _http.PatchAsync($"/v1/dagrun/{runId}/state/KILLED", null)).StatusCode);
+        await WaitForTaskAsync(runId, "sleeper", ExecutionState.Cancelled);
+        var run = await GetRunAsync(runId);
+        Assert.Equal(["QUEUED", "RUNNING", "KILLED", "QUEUED", "RUNNING", "KILLED"],
+            run.GetProperty("dagStateChanges").EnumerateArray().Select(c => c.GetProperty("state").GetString()));
+        Assert.Equal("COMPLETED", TaskState(run, "done"));
+    }
+
+    [Fact]
     public async Task FailingTask_WithRetries_HasThreeAttemptsAtLeastTheIntervalApart_ShowingRetryWhileItWaits()
     {
         var runId = await SubmitAsync("""
