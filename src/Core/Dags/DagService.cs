@@ -105,7 +105,7 @@ public sealed class DagService(
         var run = await store.FindRunAsync(runId, ct);
         if (run is null) return NotFound(runId);
         if (run.State == DagRunState.Completed)
-            return new(ActionStatus.Conflict, run.State, $"DAG run {runId} is COMPLETED; there is nothing to kill.");
+            return new(ActionStatus.Conflict, run.State, $"DAG run {runId} is Completed; there is nothing to kill.");
         if (run.State != DagRunState.Killed
             && !await store.SetStateAsync(runId, [DagRunState.Queued, DagRunState.Running, DagRunState.Errored], DagRunState.Killed, time.GetUtcNow(), ct))
         {
@@ -127,7 +127,7 @@ public sealed class DagService(
         var run = await store.FindRunAsync(runId, ct);
         if (run is null) return NotFound(runId);
         if (run.State is not (DagRunState.Errored or DagRunState.Killed))
-            return new(ActionStatus.Conflict, run.State, $"DAG run {runId} is {run.State}; only an ERRORED or KILLED run can be queued again.");
+            return new(ActionStatus.Conflict, run.State, $"DAG run {runId} is {run.State}; only an Errored or Killed run can be queued again.");
         var tasks = await store.TasksAsync(runId, ct);
         if (tasks.FirstOrDefault(t => t.State.IsActive()) is { } stopping)
             return new(ActionStatus.Conflict, run.State, $"Task '{stopping.Name}' of DAG run {runId} is still {stopping.State}; try again once it has stopped.");
