@@ -19,6 +19,8 @@ public sealed class DagGenerators(IDagStore store, DagService dags) : IResultVal
     // Striped by run id: bounded, and two runs rarely share a stripe (sharing only serialises them a little).
     private readonly SemaphoreSlim[] _locks = Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
 
+    public bool AppliesTo(Execution execution) => execution.IsGenerator && execution.DagRunId is not null;
+
     public async Task<string?> ValidateAsync(Execution execution, int attempt, CancellationToken ct)
     {
         if (!execution.IsGenerator || execution.DagRunId is not { } runId) return null;

@@ -88,6 +88,7 @@ public sealed class ExecutionService(
         var items = specs.Select(s => (s with { TaskId = s.TaskId ?? Guid.NewGuid().ToString() }, InitialState(s, now))).ToList();
         var ids = await transitions.InsertAsync(items, ct);
         var stored = new List<Execution>(ids.Count);
+        var due = new List<(long, int, DateTimeOffset?)>(ids.Count);
         for (var i = 0; i < ids.Count; i++)
             stored.Add(ToExecution(ids[i], items[i].Item1, items[i].Item2, now));
         if (beforeDispatch is not null) await beforeDispatch(stored, ct);
@@ -95,8 +96,9 @@ public sealed class ExecutionService(
         {
             var (spec, state) = items[i];
             if (spec.Kind != ExecutorKind.External && state is ExecutionState.Queued or ExecutionState.Scheduled)
-                await dispatcher.DispatchAsync(ids[i], spec.Priority, spec.RunAt, now, ct);
+                due.Add((ids[i], spec.Priority, spec.RunAt));
         }
+        await dispatcher.DispatchManyAsync(due, now, ct);
         return stored;
     }
 

@@ -3,6 +3,8 @@ namespace Taskdeck.Core.Executions;
 /// <summary>
 /// What the engine needs from storage. Data implements it; every state change is a compare-and-set
 /// (<c>UPDATE … WHERE Id = @id AND State IN (@from)</c>) applied atomically with its attempt and history rows.
+/// Writes are applied in the order they were issued: a write issued before another is never committed after it
+/// (the runner relies on this to have an attempt's last log lines stored no later than its closing transition).
 /// </summary>
 public interface IExecutionStore
 {
@@ -18,6 +20,10 @@ public interface IExecutionStore
     Task AppendLogAsync(IReadOnlyList<LogEntry> entries, CancellationToken ct = default);
 
     Task SetHangfireJobAsync(long id, string jobId, CancellationToken ct = default);
+
+    /// <summary>Many jobs in one write: a batch submission must not cost a round trip per record.</summary>
+    Task SetHangfireJobsAsync(IReadOnlyList<(long Id, string JobId)> jobs, CancellationToken ct = default) =>
+        Task.WhenAll(jobs.Select(j => SetHangfireJobAsync(j.Id, j.JobId, ct)));
 
     Task SetProgressAsync(long id, double? progress, string? message, CancellationToken ct = default);
 

@@ -63,13 +63,17 @@ public sealed class ExecutionRunner(
             using var onTimeout = timeout?.Token.Register(() => { entry.TimedOut = true; entry.Source.Cancel(); });
 
             var outcome = await ExecuteAsync(execution, attempt, log, entry);
-            await logs.FlushAsync(CancellationToken.None);
-            if (outcome.Succeeded && await ValidateResultAsync(execution, attempt, log) is { } rejected)
+            if (outcome.Succeeded && _validators.Any(v => v.AppliesTo(execution)))
             {
-                outcome = outcome with { Succeeded = false, Error = rejected };
+                // Validators read what the attempt wrote: flush first.
                 await logs.FlushAsync(CancellationToken.None);
+                if (await ValidateResultAsync(execution, attempt, log) is { } rejected)
+                    outcome = outcome with { Succeeded = false, Error = rejected };
             }
+            // Issued before the closing transition, so committed no later than it; awaited after, off the hot path.
+            var flushed = logs.FlushAsync(CancellationToken.None);
             await CloseAsync(execution, attempt, outcome, entry, shutdown);
+            await flushed;
         }
         finally
         {

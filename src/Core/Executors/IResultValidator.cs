@@ -9,6 +9,9 @@ namespace Taskdeck.Core.Executors;
 /// </summary>
 public interface IResultValidator
 {
+    /// <summary>A cheap look at the record: only when some validator applies are the attempt's logs flushed first.</summary>
+    bool AppliesTo(Execution execution);
+
     /// <returns>null to accept; otherwise why the attempt fails (the runner writes it to the executor log).</returns>
     Task<string?> ValidateAsync(Execution execution, int attempt, CancellationToken ct);
 }

@@ -14,7 +14,7 @@ namespace Taskdeck.Core.Executors;
 public sealed class LogSink(IExecutionStore store, ExecutionEvents events, TimeProvider time, ILogger<LogSink> logger) : BackgroundService
 {
     private readonly ConcurrentQueue<LogEntry> _pending = new();
-    private readonly SemaphoreSlim _writer = new(1, 1);
+    private readonly Lock _flushGate = new();
 
     public void Append(long executionId, int attempt, LogStream stream, string text)
     {
@@ -23,18 +23,23 @@ public sealed class LogSink(IExecutionStore store, ExecutionEvents events, TimeP
         events.Publish(new LogAppended(executionId, entry.At, attempt, stream, text));
     }
 
-    /// <summary>Writes everything appended so far; an attempt calls it before its closing transition.</summary>
-    public async Task FlushAsync(CancellationToken ct = default)
+    /// <summary>
+    /// Issues the write of everything appended so far and returns its completion. The store applies writes in the
+    /// order they were issued, so a closing transition issued after this call is never committed before these lines:
+    /// the runner need not wait for this write before it closes the attempt.
+    /// </summary>
+    public Task FlushAsync(CancellationToken ct = default)
     {
-        if (_pending.IsEmpty) return;
-        await _writer.WaitAsync(ct);
-        try
+        if (_pending.IsEmpty) return Task.CompletedTask;
+        List<LogEntry> batch;
+        lock (_flushGate)
         {
-            var batch = new List<LogEntry>();
+            // Dequeue and issue under one lock, so two flushes cannot issue their batches out of order.
+            batch = new List<LogEntry>();
             while (_pending.TryDequeue(out var entry)) batch.Add(entry);
-            if (batch.Count > 0) await store.AppendLogAsync(batch, ct);
+            if (batch.Count == 0) return Task.CompletedTask;
+            return store.AppendLogAsync(batch, ct);
         }
-        finally { _writer.Release(); }
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

@@ -128,6 +128,9 @@ public sealed class WorkTaskService(
         var record = await store.FindAsync(workTaskId, ct);
         if (record is null) return new ReportResult(ReportOutcome.NotFound, $"Work task {workTaskId} does not exist.");
         var e = record.Execution;
+        // A handler's outcome is what the handler returns; only a cancel may come from outside.
+        if (e.Kind == ExecutorKind.Handler && report.Status != WorkerStatus.Cancelled)
+            return Conflict(e.State, $"Work task {e.TaskId} is run by the handler '{e.Name}' inside Taskdeck; its status is not reported by a worker.");
         return report.Status switch
         {
             WorkerStatus.Started => await StartedAsync(e, ct),

@@ -27,7 +27,7 @@ public sealed class DashboardQueries(IDbContextFactory<TaskdeckDbContext> contex
     public async Task<DashboardCounts> CountsAsync(DateTimeOffset now, TimeSpan leaseExpiry, CancellationToken ct = default)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
-        var byState = await CountByStateAsync(db, ct);
+        var byState = await LiveCountsAsync(db, ct);
         var hour = await FinishedSinceAsync(db, now.AddHours(-1), ct);
         var day = await FinishedSinceAsync(db, now.AddHours(-24), ct);
         var cutoff = now - leaseExpiry;
@@ -41,10 +41,16 @@ public sealed class DashboardQueries(IDbContextFactory<TaskdeckDbContext> contex
             hour.Succeeded, hour.Failed, day.Succeeded, day.Failed, workers, oldest);
     }
 
-    public async Task<IReadOnlyDictionary<ExecutionState, int>> StatesNowAsync(CancellationToken ct = default)
+    /// <summary>
+    /// The live states (waiting, running) as they are now, and the outcomes of what finished since
+    /// <paramref name="finishedSince"/>: two index ranges, so the donut never counts the whole history.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<ExecutionState, int>> StatesNowAsync(DateTimeOffset finishedSince, CancellationToken ct = default)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
-        return await CountByStateAsync(db, ct);
+        var states = await LiveCountsAsync(db, ct);
+        foreach (var (state, count) in await FinishedByStateAsync(db, finishedSince, ct)) states[state] = count;
+        return states;
     }
 
     /// <summary>Finished executions per bucket since <paramref name="since"/>; empty buckets included.</summary>
@@ -54,13 +60,14 @@ public sealed class DashboardQueries(IDbContextFactory<TaskdeckDbContext> contex
         var size = (long)bucket.TotalMicroseconds;
         var from = TaskdeckDbContext.ToMicros(since) / size * size;
         int ok = (int)ExecutionState.Succeeded, failed = (int)ExecutionState.Failed, timedOut = (int)ExecutionState.TimedOut, lost = (int)ExecutionState.Lost;
-        // Integer division buckets the microsecond timestamps identically on SQLite, PostgreSQL and SQL Server.
-        var rows = await db.Database.SqlQuery<BucketRow>($"""
+        // Integer division buckets the microsecond timestamps identically on SQLite, PostgreSQL and SQL Server. Only
+        // FinishedAt is filtered so the (FinishedAt, State) index covers the query; the outcomes are picked below.
+        var rows = (await db.Database.SqlQuery<BucketRow>($"""
             SELECT "FinishedAt" / {size} AS "Bucket", "State" AS "State", COUNT(*) AS "Count"
             FROM "Executions"
-            WHERE "FinishedAt" >= {from} AND "State" IN ({ok}, {failed}, {timedOut}, {lost})
+            WHERE "FinishedAt" >= {from}
             GROUP BY "FinishedAt" / {size}, "State"
-            """).ToListAsync(ct);
+            """).ToListAsync(ct)).Where(r => r.State == ok || r.State == failed || r.State == timedOut || r.State == lost).ToList();
         var buckets = new List<ThroughputBucket>();
         var first = from / size;
         var last = TaskdeckDbContext.ToMicros(until) / size;
@@ -75,23 +82,48 @@ public sealed class DashboardQueries(IDbContextFactory<TaskdeckDbContext> contex
         return buckets;
     }
 
-    /// <summary>p50/p95 of run time (start → finish) of succeeded executions per task, the busiest <paramref name="top"/> tasks.</summary>
+    /// <summary>How many recent runs of a task its percentiles are taken over.</summary>
+    public const int DurationSample = 1000;
+
+    /// <summary>
+    /// p50/p95 of run time (start → finish) of the busiest <paramref name="top"/> tasks since <paramref name="since"/>,
+    /// each over its latest <see cref="DurationSample"/> succeeded runs. The busiest tasks are found among the latest
+    /// 5,000 finished executions (a backwards walk of the (FinishedAt, State) index); each percentile is one ordered
+    /// pick over a bounded walk of (Name, State, Id). All of it runs in the database.
+    /// </summary>
     public async Task<IReadOnlyList<TaskDurations>> DurationsAsync(DateTimeOffset since, int top, CancellationToken ct = default)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var sinceMicros = TaskdeckDbContext.ToMicros(since);
         var ok = (int)ExecutionState.Succeeded;
-        var names = await db.Database.SqlQuery<NameCount>($"""
-            SELECT "Name" AS "Name", COUNT(*) AS "Count" FROM "Executions"
-            WHERE "State" = {ok} AND "FinishedAt" >= {sinceMicros} AND "StartedAt" IS NOT NULL
-            GROUP BY "Name"
-            """).ToListAsync(ct);
+        var sqlServer = database.Provider == StorageProvider.SqlServer;
+        var names = sqlServer
+            ? await db.Database.SqlQuery<NameCount>($"""
+                SELECT TOP ({top}) "Name" AS "Name", COUNT(*) AS "Count" FROM (
+                  SELECT TOP (5000) "Name", "State" FROM "Executions" WHERE "FinishedAt" >= {sinceMicros} ORDER BY "FinishedAt" DESC) AS "r"
+                WHERE "State" = {ok} GROUP BY "Name" ORDER BY COUNT(*) DESC, "Name"
+                """).ToListAsync(ct)
+            : await db.Database.SqlQuery<NameCount>($"""
+                SELECT "Name" AS "Name", COUNT(*) AS "Count" FROM (
+                  SELECT "Name", "State" FROM "Executions" WHERE "FinishedAt" >= {sinceMicros} ORDER BY "FinishedAt" DESC LIMIT 5000) AS "r"
+                WHERE "State" = {ok} GROUP BY "Name" ORDER BY COUNT(*) DESC, "Name" LIMIT {top}
+                """).ToListAsync(ct);
         var result = new List<TaskDurations>();
-        foreach (var n in names.OrderByDescending(n => n.Count).ThenBy(n => n.Name).Take(top))
+        foreach (var n in names)
         {
-            var p50 = await PercentileAsync(db, n.Name, sinceMicros, n.Count, 0.50, ct);
-            var p95 = await PercentileAsync(db, n.Name, sinceMicros, n.Count, 0.95, ct);
-            result.Add(new TaskDurations(n.Name, (int)n.Count, TimeSpan.FromMicroseconds(p50), TimeSpan.FromMicroseconds(p95)));
+            var count = (int)(sqlServer
+                ? (await db.Database.SqlQuery<long>($"""
+                    SELECT COUNT(*) AS "Value" FROM (SELECT TOP ({DurationSample}) "Id" FROM "Executions"
+                      WHERE "Name" = {n.Name} AND "State" = {ok} AND "FinishedAt" >= {sinceMicros} AND "StartedAt" IS NOT NULL ORDER BY "Id" DESC) AS "s"
+                    """).ToListAsync(ct)).FirstOrDefault()
+                : (await db.Database.SqlQuery<long>($"""
+                    SELECT COUNT(*) AS "Value" FROM (SELECT "Id" FROM "Executions"
+                      WHERE "Name" = {n.Name} AND "State" = {ok} AND "FinishedAt" >= {sinceMicros} AND "StartedAt" IS NOT NULL ORDER BY "Id" DESC LIMIT {DurationSample}) AS "s"
+                    """).ToListAsync(ct)).FirstOrDefault());
+            if (count == 0) continue;
+            var p50 = await PercentileAsync(db, n.Name, sinceMicros, count, 0.50, sqlServer, ct);
+            var p95 = await PercentileAsync(db, n.Name, sinceMicros, count, 0.95, sqlServer, ct);
+            result.Add(new TaskDurations(n.Name, count, TimeSpan.FromMicroseconds(p50), TimeSpan.FromMicroseconds(p95)));
         }
         return result;
     }
@@ -106,7 +138,7 @@ public sealed class DashboardQueries(IDbContextFactory<TaskdeckDbContext> contex
     public async Task RecordSampleAsync(DateTimeOffset at, CancellationToken ct = default)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
-        var byState = await CountByStateAsync(db, ct);
+        var byState = await LiveCountsAsync(db, ct);
         var micros = TaskdeckDbContext.ToMicros(at);
         // One row per instant; a second sample in the same microsecond (two nodes) is simply skipped.
         if (await db.MetricSamples.AnyAsync(s => s.At == at, ct)) return;
@@ -120,32 +152,50 @@ public sealed class DashboardQueries(IDbContextFactory<TaskdeckDbContext> contex
         await db.SaveChangesAsync(ct);
     }
 
-    private static async Task<Dictionary<ExecutionState, int>> CountByStateAsync(TaskdeckDbContext db, CancellationToken ct) =>
-        await db.Executions.AsNoTracking().GroupBy(e => e.State).Select(g => new { g.Key, Count = g.Count() })
-            .ToDictionaryAsync(g => g.Key, g => g.Count, ct);
+    /// <summary>Only the small, live states: a range of the (State, Id) index, never a scan of the finished history.</summary>
+    private static async Task<Dictionary<ExecutionState, int>> LiveCountsAsync(TaskdeckDbContext db, CancellationToken ct)
+    {
+        var live = new[] { ExecutionState.Pending, ExecutionState.Scheduled, ExecutionState.Queued, ExecutionState.Running, ExecutionState.Cancelling };
+        return await db.Executions.AsNoTracking().Where(e => live.Contains(e.State))
+            .GroupBy(e => e.State).Select(g => new { g.Key, Count = g.Count() }).ToDictionaryAsync(g => g.Key, g => g.Count, ct);
+    }
 
     private static async Task<(int Succeeded, int Failed)> FinishedSinceAsync(TaskdeckDbContext db, DateTimeOffset since, CancellationToken ct)
     {
-        var rows = await db.Executions.AsNoTracking()
-            .Where(e => e.FinishedAt >= since && (e.State == ExecutionState.Succeeded || FailedStates.Contains(e.State)))
-            .GroupBy(e => e.State).Select(g => new { g.Key, Count = g.Count() }).ToListAsync(ct);
-        return (rows.Where(r => r.Key == ExecutionState.Succeeded).Sum(r => r.Count), rows.Where(r => r.Key != ExecutionState.Succeeded).Sum(r => r.Count));
+        var byState = await FinishedByStateAsync(db, since, ct);
+        return (byState.GetValueOrDefault(ExecutionState.Succeeded), FailedStates.Sum(s => byState.GetValueOrDefault(s)));
     }
 
-    private async Task<long> PercentileAsync(TaskdeckDbContext db, string name, long sinceMicros, long count, double fraction, CancellationToken ct)
+    /// <summary>
+    /// Finished executions per outcome since an instant: a range of the covering (FinishedAt, State) index. Grouping by
+    /// <c>"State" + 0</c> keeps the planner from walking the (State, Id) index for the grouping instead (it would visit
+    /// every row of the table to test FinishedAt).
+    /// </summary>
+    private static async Task<Dictionary<ExecutionState, int>> FinishedByStateAsync(TaskdeckDbContext db, DateTimeOffset since, CancellationToken ct)
+    {
+        var from = TaskdeckDbContext.ToMicros(since);
+        var rows = await db.Database.SqlQuery<StateCount>($"""
+            SELECT "State" + 0 AS "State", COUNT(*) AS "Count" FROM "Executions"
+            WHERE "FinishedAt" >= {from}
+            GROUP BY "State" + 0
+            """).ToListAsync(ct);
+        return rows.ToDictionary(r => (ExecutionState)r.State, r => (int)r.Count);
+    }
+
+    private static async Task<long> PercentileAsync(TaskdeckDbContext db, string name, long sinceMicros, int count, double fraction, bool sqlServer, CancellationToken ct)
     {
         var offset = (int)Math.Clamp(Math.Ceiling(count * fraction) - 1, 0, count - 1);
         var ok = (int)ExecutionState.Succeeded;
-        var rows = database.Provider == StorageProvider.SqlServer
+        var rows = sqlServer
             ? db.Database.SqlQuery<long>($"""
-                SELECT "FinishedAt" - "StartedAt" AS "Value" FROM "Executions"
-                WHERE "Name" = {name} AND "State" = {ok} AND "FinishedAt" >= {sinceMicros} AND "StartedAt" IS NOT NULL
-                ORDER BY 1 OFFSET {offset} ROWS FETCH NEXT 1 ROWS ONLY
+                SELECT "d" AS "Value" FROM (SELECT TOP ({DurationSample}) "FinishedAt" - "StartedAt" AS "d" FROM "Executions"
+                  WHERE "Name" = {name} AND "State" = {ok} AND "FinishedAt" >= {sinceMicros} AND "StartedAt" IS NOT NULL ORDER BY "Id" DESC) AS "s"
+                ORDER BY "d" OFFSET {offset} ROWS FETCH NEXT 1 ROWS ONLY
                 """)
             : db.Database.SqlQuery<long>($"""
-                SELECT "FinishedAt" - "StartedAt" AS "Value" FROM "Executions"
-                WHERE "Name" = {name} AND "State" = {ok} AND "FinishedAt" >= {sinceMicros} AND "StartedAt" IS NOT NULL
-                ORDER BY 1 LIMIT 1 OFFSET {offset}
+                SELECT "d" AS "Value" FROM (SELECT "FinishedAt" - "StartedAt" AS "d" FROM "Executions"
+                  WHERE "Name" = {name} AND "State" = {ok} AND "FinishedAt" >= {sinceMicros} AND "StartedAt" IS NOT NULL ORDER BY "Id" DESC LIMIT {DurationSample}) AS "s"
+                ORDER BY "d" LIMIT 1 OFFSET {offset}
                 """);
         return (await rows.ToListAsync(ct)).FirstOrDefault();
     }
@@ -153,6 +203,12 @@ public sealed class DashboardQueries(IDbContextFactory<TaskdeckDbContext> contex
     internal sealed class BucketRow
     {
         public long Bucket { get; set; }
+        public int State { get; set; }
+        public long Count { get; set; }
+    }
+
+    internal sealed class StateCount
+    {
         public int State { get; set; }
         public long Count { get; set; }
     }

@@ -41,6 +41,7 @@ public static class TaskdeckDataServices
                 break;
         }
         services.AddSingleton<WriteQueue>();
+        if (database.Provider == StorageProvider.Sqlite) services.AddHostedService<WalCheckpointer>();
         services.AddSingleton<IExecutionStore, ExecutionStore>();
         services.AddSingleton<ExecutionQueries>();
         services.AddSingleton<IDagStore, DagStore>();

@@ -36,7 +36,8 @@ public sealed class TaskdeckDatabase(StorageProvider provider, string connection
         if (Provider != StorageProvider.Sqlite) return;
         await using var command = connection.CreateCommand();
         // WAL lets readers go on while the one writer commits; NORMAL is durable across process crashes in WAL mode.
-        command.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;";
+        // No automatic checkpoints on the writer's commits: WalCheckpointer copies the WAL back beside it.
+        command.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-65536;";
         await command.ExecuteNonQueryAsync(ct);
     }
 }

@@ -34,11 +34,16 @@ public sealed class SubmitFormTests : MudTestContext
         var cut = Render<HandlerSubmitForm>(p => p.Add(f => f.Names, ["demo.sleep"]).Add(f => f.OnSubmit, spec => submitted = spec));
 
         cut.Find("textarea").Input("{\"seconds\": 2}");
-        cut.FindAll("button").Single(b => b.TextContent.Contains("Submit task")).Click();
+        // The form validates as you type; on a busy machine the render that enables the button can lag the input.
+        cut.WaitForAssertion(() => Assert.False(SubmitButton(cut).HasAttribute("disabled")));
+        SubmitButton(cut).Click();
 
-        Assert.NotNull(submitted);
+        cut.WaitForAssertion(() => Assert.NotNull(submitted));
         Assert.Equal("demo.sleep", submitted!.Name);
         Assert.Equal("{\"seconds\": 2}", submitted.ArgumentsJson);
         Assert.Equal(ExecutorKind.Handler, submitted.Kind);
     }
+
+    private static AngleSharp.Dom.IElement SubmitButton(IRenderedComponent<HandlerSubmitForm> cut) =>
+        cut.FindAll("button").Single(b => b.TextContent.Contains("Submit task"));
 }

@@ -158,6 +158,29 @@ public sealed class EngineTests(EngineHost host)
         Assert.False(host.Runs.ContainsKey(e.Id));
     }
 
+    [Fact]
+    public async Task StoreFind_ReadsEveryField_AsTheEfModelDoes()
+    {
+        var e = await host.Executions.SubmitAsync(new NewExecution
+        {
+            Kind = ExecutorKind.Command, Name = "/bin/echo", Command = ["/bin/echo", "a b", "ü"], Environment = ["A=1", "B=two"],
+            WorkingDirectory = "/tmp", Queue = "q1", Priority = 3, MaxRetries = 2, RetryIntervalSeconds = 7, ExponentialBackoff = true,
+            RetryPolicy = RetryPolicy.TransientOnly, TimeoutSeconds = 30, RunAt = DateTimeOffset.UtcNow.AddHours(2),
+            ExpiresAt = DateTimeOffset.UtcNow.AddHours(3), Tags = ["x", "y"], DagTaskName = "t1", IsGenerator = true,
+            Cores = 1.5, MemoryMB = 256, Gpus = 1, ArgumentsJson = """{"k": [1, 2]}""",
+        });
+
+        var raw = await host.Get<IExecutionStore>().FindAsync(e.Id);
+        var ef = (await host.Queries.GetDetailAsync(e.Id))!.Execution;
+        var byTaskId = await host.Get<IExecutionStore>().FindByTaskIdAsync(e.TaskId);
+
+        var json = System.Text.Json.JsonSerializer.Serialize(ef);
+        Assert.Equal(json, System.Text.Json.JsonSerializer.Serialize(raw));
+        Assert.Equal(json, System.Text.Json.JsonSerializer.Serialize(byTaskId));
+        Assert.Contains("\"HangfireJobId\":\"", json);
+        Assert.Null(await host.Get<IExecutionStore>().FindAsync(987654321));
+    }
+
     private async Task<int> WaitForPidAsync(long id)
     {
         var until = DateTime.UtcNow.AddSeconds(10);

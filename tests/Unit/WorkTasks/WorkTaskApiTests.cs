@@ -226,6 +226,18 @@ public sealed class WorkTaskApiTests(WorkTaskApiTests.App app, ITestOutputHelper
     }
 
     [Fact]
+    public async Task AHandlerBoundTask_TakesNoOutcomeFromOutside_ButCanBeCancelled()
+    {
+        var client = app.Authorized();
+        var id = Api.Id(await Api.SubmitAsync(client, Api.Submission("sleepy", new JsonObject { ["seconds"] = 30 })));
+        await Api.WaitForStatusAsync(client, id, TimeSpan.FromSeconds(20), "executing");
+        foreach (var status in new[] { "executing", "completed", "failed", "timeout" })
+            Assert.Equal(409, (await Api.ReportAsync(client, id, new JsonObject { ["status"] = status })).Status);
+        Assert.Equal("updated", (string?)(await Api.ReportAsync(client, id, new JsonObject { ["status"] = "cancelled" })).Body["status"]);
+        await Api.WaitForStatusAsync(client, id, TimeSpan.FromSeconds(10), "cancelled");
+    }
+
+    [Fact]
     public async Task StatusUpdate_TheStateCannotTake_Is409_AndChangesNothing()
     {
         var client = app.Authorized();

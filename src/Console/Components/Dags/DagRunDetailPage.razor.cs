@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Components;
 using MudBlazor;
 using Taskdeck.Console.Components.Shared;
+using Taskdeck.Core.Dags;
 using Taskdeck.Core.Events;
 using Taskdeck.Core.Executions;
 using Taskdeck.Data.Dags;
@@ -26,6 +27,45 @@ public partial class DagRunDetailPage : IAsyncDisposable
 
     [Inject] public required DagRunQueries Queries { get; init; }
     [Inject] public required LiveFeed Feed { get; init; }
+    [Inject] public required IServiceProvider Services { get; init; }
+    [Inject] public required IDialogService Dialogs { get; init; }
+    [Inject] public required ISnackbar Snackbar { get; init; }
+
+    private bool _busy;
+    private List<DagTaskNode> _taskList = [];
+
+    /// <summary>The DAG engine's actions; absent in a host without it (the buttons are then not shown).</summary>
+    private DagService? Dags => Services.GetService<DagService>();
+
+    private static bool CanKill(DagRunState state) => state is DagRunState.Queued or DagRunState.Running or DagRunState.Errored;
+    private static bool CanRestart(DagRunState state) => state is DagRunState.Errored or DagRunState.Killed;
+
+    private Task KillAsync() => ActAsync($"Kill DAG run #{Id}?",
+        $"Run #{Id} becomes KILLED; each of its {_detail?.Tasks.Count(t => !t.State.IsTerminal()) ?? 0} unfinished tasks is cancelled (running ones are stopped).", "Kill run",
+        dags => dags.KillAsync(Id));
+
+    private Task RestartAsync() => ActAsync($"Restart DAG run #{Id}?",
+        $"Every task of run #{Id} that did not succeed ({_detail?.Tasks.Count(t => t.State.IsTerminal() && t.State != ExecutionState.Succeeded) ?? 0}) runs again; succeeded tasks are kept.", "Restart",
+        dags => dags.RestartAsync(Id));
+
+    private Task KillTaskAsync(string task) => ActAsync($"Kill task '{task}'?",
+        $"Task '{task}' of run #{Id} is cancelled; tasks that depend on it will not run.", "Kill task",
+        dags => dags.KillTaskAsync(Id, task));
+
+    private async Task ActAsync(string title, string message, string yes, Func<DagService, Task<DagActionOutcome>> action)
+    {
+        if (Dags is not { } dags) return;
+        if (!await Dialogs.ConfirmAsync(title, message, yes)) return;
+        _busy = true;
+        try
+        {
+            var outcome = await action(dags);
+            Snackbar.Add(outcome.Message, outcome.Done ? Severity.Success : Severity.Error);
+            await LoadAsync();
+        }
+        catch (Exception e) { Snackbar.Add($"{yes} failed: {e.Message}", Severity.Error); }
+        finally { _busy = false; }
+    }
 
     protected override async Task OnParametersSetAsync()
     {
@@ -42,6 +82,7 @@ public partial class DagRunDetailPage : IAsyncDisposable
         _missing = _detail is null;
         if (_detail is null) return;
         _attempts = await Queries.AttemptsAsync(Id);
+        _taskList = _detail.Tasks.ToList();
         _counts = _detail.Tasks.GroupBy(t => t.State).ToDictionary(g => g.Key, g => g.Count());
         _graphTasks = _detail.Tasks.Count > GraphLimit ? _detail.Tasks.Take(GraphLimit).ToList() : _detail.Tasks;
         _graphEdges = _detail.Edges.Select(e => (e.ParentExecutionId, e.ChildExecutionId)).ToList();

@@ -86,7 +86,7 @@ public partial class DashboardPage : IAsyncDisposable
             var bucket = _range == "24h" ? TimeSpan.FromMinutes(15) : TimeSpan.FromMinutes(1);
             _counts = await Queries.CountsAsync(now, TimeSpan.FromSeconds(Options.Value.Leases.ExpirySeconds));
             _buckets = await Queries.ThroughputAsync(now.AddHours(-hours).Add(bucket), now, bucket);
-            var states = await Queries.StatesNowAsync();
+            var states = await Queries.StatesNowAsync(now.AddHours(-24));
             var durations = await Queries.DurationsAsync(now.AddHours(-24), 8);
             _samples = await Queries.QueueSamplesAsync(now.AddHours(-hours));
             _loadedAt = now;

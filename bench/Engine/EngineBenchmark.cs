@@ -1,0 +1,222 @@
+using System.Diagnostics;
+using Hangfire;
+using Hangfire.States;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Taskdeck.Console.Hosting;
+using Taskdeck.Core;
+using Taskdeck.Core.Events;
+using Taskdeck.Core.Executions;
+using Taskdeck.Data.Executions;
+using Taskdeck.Data.Storage;
+
+namespace Taskdeck.Bench.Engine;
+
+/// <summary>
+/// End-to-end no-op executions per second on the embedded default (SQLite file + Hangfire InMemory, the engine's
+/// real services and workers), and in the same process, on the same Hangfire storage and server, raw Hangfire no-op
+/// jobs per second. Each figure is the median of several rounds.
+/// </summary>
+public static class EngineBenchmark
+{
+    private const int SubmitBatch = 500;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "profile") return await ProfileAsync(args.Length > 1 ? int.Parse(args[1]) : 5_000);
+        var n = args.Length > 0 ? int.Parse(args[0]) : 20_000;
+        var rounds = args.Length > 1 ? int.Parse(args[1]) : 3;
+        var folder = Path.Combine(Path.GetTempPath(), "taskdeck-bench-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(folder);
+        try
+        {
+            using var host = Build(folder);
+            await host.StartAsync();
+            var engine = new List<double>();
+            var raw = new List<double>();
+            await EngineRoundAsync(host.Services, 1_000); // warm-up: JIT, connection, SQLite pages
+            await RawHangfireRoundAsync(host.Services, 1_000);
+            for (var round = 1; round <= rounds; round++)
+            {
+                engine.Add(await EngineRoundAsync(host.Services, n));
+                raw.Add(await RawHangfireRoundAsync(host.Services, n));
+                System.Console.WriteLine($"round {round}: engine {engine[^1],8:N0} executions/s   raw Hangfire {raw[^1],8:N0} jobs/s");
+            }
+            await VerifyAsync(host.Services, 1_000 + n * rounds);
+            await host.StopAsync();
+
+            var e = Median(engine);
+            var h = Median(raw);
+            System.Console.WriteLine();
+            System.Console.WriteLine($"N = {n:N0} per round, {rounds} rounds, {Environment.ProcessorCount} cores, workers = {host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<TaskdeckOptions>>().Value.Node.WorkerCount}");
+            System.Console.WriteLine($"engine (submit → Succeeded, SQLite file + Hangfire InMemory): {e,8:N0} executions/s (median)");
+            System.Console.WriteLine($"raw Hangfire no-op jobs, same storage and server:             {h,8:N0} jobs/s (median)");
+            System.Console.WriteLine($"ratio engine / raw Hangfire: {e / h:P0}");
+            return 0;
+        }
+        finally
+        {
+            SqliteConnection.ClearAllPools();
+            try { Directory.Delete(folder, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    /// <summary>
+    /// Where the time goes: the same work split into its layers, each timed alone on a host without Hangfire workers —
+    /// submit (insert + Hangfire job creation), the store's claim + succeed compare-and-sets, the runner called directly.
+    /// </summary>
+    private static async Task<int> ProfileAsync(int n)
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "taskdeck-bench-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(folder);
+        try
+        {
+            using var host = Build(folder, workers: false);
+            await host.StartAsync();
+            var executions = host.Services.GetRequiredService<ExecutionService>();
+            var transitions = host.Services.GetRequiredService<ExecutionTransitions>();
+            var runner = host.Services.GetRequiredService<Taskdeck.Core.Executors.ExecutionRunner>();
+            var store = host.Services.GetRequiredService<IExecutionStore>();
+            var spec = new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop" };
+            var node = host.Services.GetRequiredService<Taskdeck.Core.Workers.NodeIdentity>().Id;
+
+            async Task<List<long>> SubmitAsync()
+            {
+                var ids = new List<long>(n);
+                for (var i = 0; i < n; i += SubmitBatch)
+                    ids.AddRange((await executions.SubmitManyAsync(Enumerable.Repeat(spec, Math.Min(SubmitBatch, n - i)).ToList())).Select(e => e.Id));
+                return ids;
+            }
+            async Task<double> TimedAsync(string what, Func<Task> work)
+            {
+                var clock = Stopwatch.StartNew();
+                await work();
+                var rate = n / clock.Elapsed.TotalSeconds;
+                System.Console.WriteLine($"{what,-58} {rate,9:N0} /s   {clock.Elapsed.TotalMilliseconds * 1000 / n,7:N1} µs each");
+                return rate;
+            }
+            async Task ParallelAsync(IReadOnlyList<long> ids, int workers, Func<long, Task> work)
+            {
+                var next = -1;
+                await Task.WhenAll(Enumerable.Range(0, workers).Select(_ => Task.Run(async () =>
+                {
+                    int i;
+                    while ((i = Interlocked.Increment(ref next)) < ids.Count) await work(ids[i]);
+                })));
+            }
+
+            await SubmitAsync(); // warm-up
+            List<long> a = [], b = [];
+            await TimedAsync("submit (insert, Hangfire job, job id), batches of 500", async () => a = await SubmitAsync());
+            await TimedAsync("  of which store.InsertAsync, batches of 500", async () =>
+            {
+                for (var i = 0; i < n; i += SubmitBatch)
+                    await store.InsertAsync(Enumerable.Repeat((spec, ExecutionState.Pending), Math.Min(SubmitBatch, n - i)).ToList(), DateTimeOffset.UtcNow, "bench");
+            });
+            var dispatcher = host.Services.GetRequiredService<Taskdeck.Core.Dispatch.ExecutionDispatcher>();
+            await TimedAsync("  of which Hangfire job + job id write, batches of 500", async () =>
+            {
+                for (var i = 0; i < n; i += SubmitBatch)
+                    await dispatcher.DispatchManyAsync(a.Skip(i).Take(SubmitBatch).Select(id => (id, 0, (DateTimeOffset?)DateTimeOffset.UtcNow.AddDays(1))).ToList(), DateTimeOffset.UtcNow);
+            });
+            await TimedAsync("store FindAsync (plain reader), 20 in parallel", () => ParallelAsync(a, 20, id => store.FindAsync(id)));
+            await TimedAsync("transitions Claim + Succeed, 20 in parallel", () => ParallelAsync(a, 20, async id =>
+            {
+                await transitions.ApplyAsync(new TransitionCommand(id, Transition.Claim) { NodeId = node });
+                await transitions.ApplyAsync(new TransitionCommand(id, Transition.Succeed) { NodeId = node, ExpectedAttempt = 1 });
+            }));
+            b = await SubmitAsync();
+            await TimedAsync("runner.RunAsync (no Hangfire), 20 in parallel", () => ParallelAsync(b, 20, id => runner.RunAsync(id, CancellationToken.None)));
+            await host.StopAsync();
+            return 0;
+        }
+        finally
+        {
+            SqliteConnection.ClearAllPools();
+            try { Directory.Delete(folder, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    private static IHost Build(string folder, bool workers = true)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Taskdeck"] = $"Data Source={Path.Combine(folder, "taskdeck.db")}",
+            ["Taskdeck:Demo:Enabled"] = "false",
+            ["Logging:LogLevel:Default"] = "Warning",
+            ["Taskdeck:Node:Roles"] = workers ? "Console,Workers" : "Console",
+        });
+        // For experiments only (the figures in BENCHMARKS.md use the shipped defaults): TASKDECK_BENCH_WORKERS=N.
+        if (Environment.GetEnvironmentVariable("TASKDECK_BENCH_WORKERS") is { Length: > 0 } count)
+            builder.Configuration["Taskdeck:Node:WorkerCount"] = count;
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddTaskdeckCore(builder.Configuration);
+        builder.Services.AddTaskdeckData(builder.Configuration, folder);
+        builder.Services.AddTaskdeckHangfire(builder.Configuration);
+        return builder.Build();
+    }
+
+    /// <summary>Submits n demo.noop in batches and waits until every one of them has Succeeded.</summary>
+    private static async Task<double> EngineRoundAsync(IServiceProvider services, int n)
+    {
+        var executions = services.GetRequiredService<ExecutionService>();
+        var events = services.GetRequiredService<ExecutionEvents>();
+        var succeeded = 0;
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Nothing else runs in this host: every success from now on is one of this round's.
+        using var subscription = events.Subscribe(e =>
+        {
+            if (e is StateChanged { To: ExecutionState.Succeeded } && Interlocked.Increment(ref succeeded) == n)
+                done.TrySetResult();
+        });
+        var spec = new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop" };
+        var clock = Stopwatch.StartNew();
+        for (var submitted = 0; submitted < n; submitted += SubmitBatch)
+        {
+            var batch = Enumerable.Repeat(spec, Math.Min(SubmitBatch, n - submitted)).ToList();
+            await executions.SubmitManyAsync(batch);
+        }
+        await done.Task.WaitAsync(TimeSpan.FromMinutes(10));
+        return n / clock.Elapsed.TotalSeconds;
+    }
+
+    private static int _rawDone;
+    private static int _rawTarget;
+    private static TaskCompletionSource _rawFinished = new();
+
+    /// <summary>The Hangfire job of the raw round: does nothing but count.</summary>
+    public static void RawNoop()
+    {
+        if (Interlocked.Increment(ref _rawDone) == Volatile.Read(ref _rawTarget)) _rawFinished.TrySetResult();
+    }
+
+    private static async Task<double> RawHangfireRoundAsync(IServiceProvider services, int n)
+    {
+        var jobs = services.GetRequiredService<IBackgroundJobClient>();
+        _rawDone = 0;
+        _rawTarget = n;
+        _rawFinished = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var clock = Stopwatch.StartNew();
+        for (var i = 0; i < n; i++) jobs.Create(() => RawNoop(), new EnqueuedState("default"));
+        await _rawFinished.Task.WaitAsync(TimeSpan.FromMinutes(10));
+        return n / clock.Elapsed.TotalSeconds;
+    }
+
+    private static async Task VerifyAsync(IServiceProvider services, int expected)
+    {
+        var counts = await services.GetRequiredService<ExecutionQueries>().CountByStateAsync(new ExecutionFilter());
+        var ok = counts.GetValueOrDefault(ExecutionState.Succeeded);
+        if (ok != expected || counts.Values.Sum() != expected)
+            throw new InvalidOperationException($"expected {expected} Succeeded executions, found {string.Join(", ", counts.Select(c => $"{c.Key} {c.Value}"))}");
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted[sorted.Count / 2];
+    }
+}

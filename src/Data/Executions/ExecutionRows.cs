@@ -1,0 +1,75 @@
+using System.Data.Common;
+using System.Text.Json;
+using Taskdeck.Core.Executions;
+using Taskdeck.Data.Storage;
+
+namespace Taskdeck.Data.Executions;
+
+/// <summary>
+/// Reads an execution row by hand for the engine's hot path, with the same conversions as the EF model (times as
+/// microseconds since the Unix epoch, lists as JSON text). Values go through Convert so that every provider's column
+/// types (SQLite integers for booleans, PostgreSQL booleans, …) read the same.
+/// </summary>
+internal static class ExecutionRows
+{
+    private static readonly string[] Names =
+    [
+        "Id", "TaskId", "Kind", "Name", "ArgumentsJson", "Command", "Environment", "WorkingDirectory", "Queue", "Priority", "State",
+        "AttemptCount", "MaxRetries", "RetryIntervalSeconds", "ExponentialBackoff", "RetryPolicy", "TimeoutSeconds", "RunAt", "ExpiresAt",
+        "CreatedAt", "UpdatedAt", "StartedAt", "FinishedAt", "ResultJson", "ErrorMessage", "Progress", "ProgressMessage", "Tags",
+        "DagRunId", "DagTaskName", "IsGenerator", "NodeId", "HangfireJobId", "Cores", "MemoryMB", "Gpus",
+    ];
+
+    public static readonly string Columns = string.Join(", ", Names.Select(n => $"\"{n}\""));
+
+    public static Execution Read(DbDataReader r) => new()
+    {
+        Id = Convert.ToInt64(r.GetValue(0)),
+        TaskId = r.GetString(1),
+        Kind = (ExecutorKind)Convert.ToInt32(r.GetValue(2)),
+        Name = r.GetString(3),
+        ArgumentsJson = Text(r, 4),
+        Command = List(r, 5),
+        Environment = List(r, 6),
+        WorkingDirectory = Text(r, 7),
+        Queue = r.GetString(8),
+        Priority = Convert.ToInt32(r.GetValue(9)),
+        State = (ExecutionState)Convert.ToInt32(r.GetValue(10)),
+        AttemptCount = Convert.ToInt32(r.GetValue(11)),
+        MaxRetries = Convert.ToInt32(r.GetValue(12)),
+        RetryIntervalSeconds = Convert.ToInt32(r.GetValue(13)),
+        ExponentialBackoff = Convert.ToBoolean(r.GetValue(14)),
+        RetryPolicy = (RetryPolicy)Convert.ToInt32(r.GetValue(15)),
+        TimeoutSeconds = r.IsDBNull(16) ? null : Convert.ToInt32(r.GetValue(16)),
+        RunAt = Time(r, 17),
+        ExpiresAt = Time(r, 18),
+        CreatedAt = Time(r, 19)!.Value,
+        UpdatedAt = Time(r, 20)!.Value,
+        StartedAt = Time(r, 21),
+        FinishedAt = Time(r, 22),
+        ResultJson = Text(r, 23),
+        ErrorMessage = Text(r, 24),
+        Progress = r.IsDBNull(25) ? null : Convert.ToDouble(r.GetValue(25)),
+        ProgressMessage = Text(r, 26),
+        Tags = List(r, 27),
+        DagRunId = r.IsDBNull(28) ? null : Convert.ToInt64(r.GetValue(28)),
+        DagTaskName = Text(r, 29),
+        IsGenerator = Convert.ToBoolean(r.GetValue(30)),
+        NodeId = Text(r, 31),
+        HangfireJobId = Text(r, 32),
+        Cores = Convert.ToDouble(r.GetValue(33)),
+        MemoryMB = Convert.ToInt64(r.GetValue(34)),
+        Gpus = Convert.ToInt32(r.GetValue(35)),
+    };
+
+    private static string? Text(DbDataReader r, int i) => r.IsDBNull(i) ? null : r.GetString(i);
+
+    private static DateTimeOffset? Time(DbDataReader r, int i) => r.IsDBNull(i) ? null : TaskdeckDbContext.FromMicros(Convert.ToInt64(r.GetValue(i)));
+
+    private static List<string> List(DbDataReader r, int i)
+    {
+        if (r.IsDBNull(i)) return [];
+        var text = r.GetString(i);
+        return text is "[]" or "" ? [] : JsonSerializer.Deserialize<List<string>>(text) ?? [];
+    }
+}
