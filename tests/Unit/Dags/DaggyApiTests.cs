@@ -148,6 +148,7 @@ public sealed class DaggyApiTests(EngineHost host)
     [InlineData("""{"tasks":{"a":{"job":{"command":["/bin/echo"]},"children":["b"]},"b":{"job":{"command":["/bin/echo"]},"children":["a"]}}}""", "cycle", "a", "b")]
     [InlineData("""{"tasks":{"a":{"job":{"command":["/bin/echo"]},"parents":["nosuchparent"]}}}""", "unknown parent", "nosuchparent", "a")]
     [InlineData("""{"parameters":{"X":["1"]},"tasks":{"a":{"job":{"command":["/bin/echo","{{NOSUCHPARAM}}"]}}}}""", "not a defined parameter", "NOSUCHPARAM", "a")]
+    [InlineData("""{"tasks":{"a":{"job":{"command":["/bin/echo"],"cores":"4096"}}}}""", "more than any worker node has", "4096", "a")]
     public async Task InvalidSpec_IsRejected_NamingTheCulprit_AndStoresNothing(string spec, string problem, string culprit, string task)
     {
         var validation = await PostJsonAsync("/v1/dagrun/validate", spec);
