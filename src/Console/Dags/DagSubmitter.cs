@@ -6,10 +6,10 @@ namespace Taskdeck.Console.Dags;
 /// <summary>The Submit page's view of <see cref="DagService"/>: JSON text in, problems or a run id out.</summary>
 public sealed class DagSubmitter(DagService dags) : IDagSubmitter
 {
-    public Task<IReadOnlyList<DagProblem>> ValidateAsync(string specJson, CancellationToken ct = default)
+    public async Task<IReadOnlyList<DagProblem>> ValidateAsync(string specJson, CancellationToken ct = default)
     {
-        if (Parse(specJson, out var json) is { } problem) return Task.FromResult<IReadOnlyList<DagProblem>>([problem]);
-        return Task.FromResult(ToProblems(dags.Validate(json).Errors));
+        if (Parse(specJson, out var json) is { } problem) return [problem];
+        return ToProblems((await dags.ValidateAsync(json, ct)).Errors);
     }
 
     public async Task<DagSubmitResult> SubmitAsync(string specJson, CancellationToken ct = default)

@@ -18,7 +18,7 @@ public static class DaggyApi
         var v1 = endpoints.MapGroup("/v1").WithTags("DAG runs");
         v1.MapGet("/dagruns", ListAsync).WithName("ListDagRuns").WithSummary("Active DAG runs (?all=1: every run)");
         v1.MapPost("/dagrun", SubmitAsync).WithName("SubmitDagRun").WithSummary("Submit a DAG for execution");
-        v1.MapPost("/dagrun/validate", Validate).WithName("ValidateDag").WithSummary("Validate a DAG without running it");
+        v1.MapPost("/dagrun/validate", ValidateAsync).WithName("ValidateDag").WithSummary("Validate a DAG without running it");
         v1.MapGet("/dagrun/{runId:long}", GetAsync).WithName("GetDagRun").WithSummary("Full state of a DAG run");
         v1.MapDelete("/dagrun/{runId:long}", KillAsync).WithName("KillDagRun").WithSummary("Kill a DAG run");
         v1.MapGet("/dagrun/{runId:long}/state", GetStateAsync).WithName("GetDagRunState").WithSummary("Current state of a DAG run");
@@ -46,9 +46,9 @@ public static class DaggyApi
         return Invalid(submission.Errors);
     }
 
-    public static Ok<DaggyValidation> Validate([FromBody] JsonElement spec, DagService dags)
+    public static async Task<Ok<DaggyValidation>> ValidateAsync([FromBody] JsonElement spec, DagService dags, CancellationToken ct)
     {
-        var plan = dags.Validate(spec);
+        var plan = await dags.ValidateAsync(spec, ct);
         return TypedResults.Ok(plan.Valid ? new DaggyValidation(true, null) : new DaggyValidation(false, plan.Errors));
     }
 

@@ -74,11 +74,6 @@ public sealed class DagScheduler(IDagStore store, IServiceProvider services, Tim
         return released;
     }
 
-    /// <summary>Releases many at once: concurrent transitions share the store's group commits.</summary>
-    public async Task ReleaseManyAsync(IEnumerable<DagTaskRow> tasks, CancellationToken ct = default) =>
-        await Parallel.ForEachAsync(tasks, new ParallelOptions { MaxDegreeOfParallelism = 64, CancellationToken = ct },
-            async (task, token) => await ReleaseAsync(task, token));
-
     public async Task<bool> ReleaseAsync(DagTaskRow task, CancellationToken ct = default)
     {
         var result = await Transitions.ApplyAsync(new TransitionCommand(task.ExecutionId, Transition.Release) { Reason = "every parent succeeded" }, ct);

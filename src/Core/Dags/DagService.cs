@@ -26,6 +26,7 @@ public sealed class DagService(
     ExecutionTransitions transitions,
     DagScheduler scheduler,
     TaskHandlerRegistry handlers,
+    NodeCapacity capacity,
     IOptions<TaskdeckOptions> options,
     TimeProvider time)
 {
@@ -38,46 +39,67 @@ public sealed class DagService(
     {
         var errors = new List<string>();
         spec = DagSpecReader.Read(json, errors);
+        if (errors.Count == 0 && spec.Tasks.Count == 0) errors.Add("\"tasks\" is empty: a DAG needs at least one task.");
         return DagPlanner.Plan(spec.Tasks, spec.Parameters, Checks, readErrors: errors);
+    }
+
+    /// <summary>
+    /// <see cref="Validate(JsonElement)"/>, plus whether some worker node could ever hold each task's
+    /// <c>cores</c>/<c>memoryMB</c> (work no node can admit would wait forever).
+    /// </summary>
+    public async Task<DagPlan> ValidateAsync(JsonElement json, CancellationToken ct = default)
+    {
+        var plan = Validate(json, out _);
+        return plan.Valid ? await CheckResourcesAsync(plan, ct) : plan;
+    }
+
+    private async Task<DagPlan> CheckResourcesAsync(DagPlan plan, CancellationToken ct)
+    {
+        var errors = new List<string>();
+        foreach (var group in plan.Tasks.GroupBy(t => new ResourceNeed(t.Job.Cores, t.Job.MemoryMB, 0)))
+        {
+            if (await capacity.WhyNoNodeFitsAsync(group.Key, ct) is not { } why) continue;
+            var names = group.Select(t => t.Name).ToList();
+            errors.Add($"task '{names[0]}'{(names.Count > 1 ? $" (and {names.Count - 1} more)" : "")}: {why}");
+        }
+        return errors.Count == 0 ? plan : plan with { Errors = errors };
     }
 
     /// <summary>Stores the run, its tasks and edges and queues the roots at once; an invalid spec stores nothing.</summary>
     public async Task<DagSubmission> SubmitAsync(JsonElement json, CancellationToken ct = default)
     {
         var plan = Validate(json, out var spec);
+        if (plan.Valid) plan = await CheckResourcesAsync(plan, ct);
         if (!plan.Valid) return new DagSubmission(null, plan.Errors);
 
         var parameters = JsonSerializer.Serialize(spec.Parameters.ToDictionary(p => p.Name, p => p.Values));
         var runId = await store.CreateRunAsync(spec.Tag, json.GetRawText(), parameters, time.GetUtcNow(), ct);
-        var ids = await AddTasksAsync(runId, plan, [], ct);
-
-        // Every task is stored Pending and the roots are released only once the edges exist, so a root that finishes
-        // at once always finds its children.
         var children = plan.Edges.Select(e => e.Child).ToHashSet(StringComparer.Ordinal);
-        var roots = plan.Tasks.Where(t => !children.Contains(t.Name))
-            .Select(t => new DagTaskRow(ids[t.Name], t.Name, ExecutionState.Pending, 0, 0, ExecutorKind.Command, t.IsGenerator));
-        await scheduler.ReleaseManyAsync(roots, ct);
+        await AddTasksAsync(runId, plan, [], ct, roots: plan.Tasks.Where(t => !children.Contains(t.Name)).Select(t => t.Name).ToHashSet(StringComparer.Ordinal));
         await scheduler.RecomputeAsync(runId, ct);
         return new DagSubmission(runId, []);
     }
 
     /// <summary>
-    /// Stores planned tasks as Pending executions of the run and then their edges, plus <paramref name="extraEdges"/>
-    /// by name (which may name tasks already in the run). Nothing is queued here.
+    /// Stores planned tasks as executions of the run with their edges, plus <paramref name="extraEdges"/> by name (which
+    /// may name tasks already in the run). <paramref name="roots"/> are queued, the others wait Pending for their
+    /// parents; the edges are stored before any job exists, so a root that finishes at once always finds its children.
     /// </summary>
     internal async Task<IReadOnlyDictionary<string, long>> AddTasksAsync(long runId, DagPlan plan, IReadOnlyList<(string Parent, string Child)> extraEdges,
-        CancellationToken ct, IReadOnlyDictionary<string, long>? existing = null)
+        CancellationToken ct, IReadOnlyDictionary<string, long>? existing = null, IReadOnlySet<string>? roots = null)
     {
-        var specs = plan.Tasks.Select(t => ToExecution(runId, t)).ToList();
-        var stored = await executions.SubmitManyAsync(specs, ct);
+        var specs = plan.Tasks.Select(t => ToExecution(runId, t, waitForParents: roots?.Contains(t.Name) != true)).ToList();
         var ids = new Dictionary<string, long>(existing ?? new Dictionary<string, long>(), StringComparer.Ordinal);
-        for (var i = 0; i < stored.Count; i++) ids[plan.Tasks[i].Name] = stored[i].Id;
-        var edges = plan.Edges.Concat(extraEdges).Select(e => (ids[e.Parent], ids[e.Child])).Distinct().ToList();
-        if (edges.Count > 0) await store.AddEdgesAsync(runId, edges, ct);
+        await executions.SubmitManyAsync(specs, async (stored, token) =>
+        {
+            for (var i = 0; i < stored.Count; i++) ids[plan.Tasks[i].Name] = stored[i].Id;
+            var edges = plan.Edges.Concat(extraEdges).Select(e => (ids[e.Parent], ids[e.Child])).Distinct().ToList();
+            if (edges.Count > 0) await store.AddEdgesAsync(runId, edges, token);
+        }, ct);
         return ids;
     }
 
-    private static NewExecution ToExecution(long runId, PlannedTask task)
+    private static NewExecution ToExecution(long runId, PlannedTask task, bool waitForParents)
     {
         var handler = !string.IsNullOrWhiteSpace(task.Job.Handler);
         return new NewExecution
@@ -92,7 +114,7 @@ public sealed class DagService(
             DagRunId = runId,
             DagTaskName = task.Name,
             IsGenerator = task.IsGenerator,
-            WaitForParents = true,
+            WaitForParents = waitForParents,
             Cores = task.Job.Cores,
             MemoryMB = task.Job.MemoryMB,
         };
@@ -104,7 +126,7 @@ public sealed class DagService(
         var run = await store.FindRunAsync(runId, ct);
         if (run is null) return NotFound(runId);
         if (run.State == DagRunState.Completed)
-            return new(ActionStatus.Conflict, run.State, $"DAG run {runId} is COMPLETED; there is nothing to kill.");
+            return new(ActionStatus.Conflict, run.State, $"DAG run {runId} is Completed; there is nothing to kill.");
         if (run.State != DagRunState.Killed
             && !await store.SetStateAsync(runId, [DagRunState.Queued, DagRunState.Running, DagRunState.Errored], DagRunState.Killed, time.GetUtcNow(), ct))
         {
@@ -126,7 +148,7 @@ public sealed class DagService(
         var run = await store.FindRunAsync(runId, ct);
         if (run is null) return NotFound(runId);
         if (run.State is not (DagRunState.Errored or DagRunState.Killed))
-            return new(ActionStatus.Conflict, run.State, $"DAG run {runId} is {run.State}; only an ERRORED or KILLED run can be queued again.");
+            return new(ActionStatus.Conflict, run.State, $"DAG run {runId} is {run.State}; only an Errored or Killed run can be queued again.");
         var tasks = await store.TasksAsync(runId, ct);
         if (tasks.FirstOrDefault(t => t.State.IsActive()) is { } stopping)
             return new(ActionStatus.Conflict, run.State, $"Task '{stopping.Name}' of DAG run {runId} is still {stopping.State}; try again once it has stopped.");

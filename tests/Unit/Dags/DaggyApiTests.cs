@@ -148,6 +148,7 @@ public sealed class DaggyApiTests(EngineHost host)
     [InlineData("""{"tasks":{"a":{"job":{"command":["/bin/echo"]},"children":["b"]},"b":{"job":{"command":["/bin/echo"]},"children":["a"]}}}""", "cycle", "a", "b")]
     [InlineData("""{"tasks":{"a":{"job":{"command":["/bin/echo"]},"parents":["nosuchparent"]}}}""", "unknown parent", "nosuchparent", "a")]
     [InlineData("""{"parameters":{"X":["1"]},"tasks":{"a":{"job":{"command":["/bin/echo","{{NOSUCHPARAM}}"]}}}}""", "not a defined parameter", "NOSUCHPARAM", "a")]
+    [InlineData("""{"tasks":{"a":{"job":{"command":["/bin/echo"],"cores":"4096"}}}}""", "more than any worker node has", "4096", "a")]
     public async Task InvalidSpec_IsRejected_NamingTheCulprit_AndStoresNothing(string spec, string problem, string culprit, string task)
     {
         var validation = await PostJsonAsync("/v1/dagrun/validate", spec);
@@ -171,6 +172,7 @@ public sealed class DaggyApiTests(EngineHost host)
     [Theory]
     [InlineData("""[1, 2]""", "tasks")]
     [InlineData("""{"tag": "no tasks"}""", "tasks")]
+    [InlineData("""{"tag": "empty", "tasks": {}}""", "tasks")]
     public async Task SubmissionWithoutTasks_IsABadRequest_WithProblemDetails(string body, string mentioned)
     {
         var response = await PostJsonAsync("/v1/dagrun", body);
@@ -264,6 +266,35 @@ public sealed class DaggyApiTests(EngineHost host)
         Assert.Contains($"killed pid {pid}", Attempt(run, "sleeper").GetProperty("executorLog").GetString());
         Assert.Equal("KILLED", await RunStateAsync(runId));
         Assert.Equal("KILLED", run.GetProperty("dagStateChanges").EnumerateArray().Last().GetProperty("state").GetString());
+    }
+
+    [Fact]
+    public async Task Restart_OfAKilledRun_RequeuesTheKilledTask_AndSendsItsKilledChildBackToWait()
+    {
+        var runId = await SubmitAsync("""
+            { "tag": "kill-restart", "tasks": {
+                "done": { "job": { "command": ["/bin/echo", "kept"] }, "children": ["sleeper"] },
+                "sleeper": { "job": { "command": ["/bin/sleep", "60"] }, "children": ["after"] },
+                "after": { "job": { "command": ["/bin/echo", "never"] } } } }
+            """);
+        await WaitForTaskAsync(runId, "sleeper", ExecutionState.Running);
+        Assert.Equal(HttpStatusCode.OK, (await _http.DeleteAsync($"/v1/dagrun/{runId}")).StatusCode);
+        await WaitForTaskAsync(runId, "sleeper", ExecutionState.Cancelled);
+        Assert.Equal(ExecutionState.Cancelled, (await host.Get<IDagStore>().FindTaskAsync(runId, "after"))!.State);
+
+        Assert.Equal(HttpStatusCode.OK, (await _http.PatchAsync($"/v1/dagrun/{runId}/state/QUEUED", null)).StatusCode);
+        var sleeper = await WaitForTaskAsync(runId, "sleeper", ExecutionState.Running);
+        Assert.Equal(2, sleeper.AttemptCount);
+        Assert.Equal(ExecutionState.Pending, (await host.Get<IDagStore>().FindTaskAsync(runId, "after"))!.State);
+        Assert.Equal(1, (await host.Get<IDagStore>().FindTaskAsync(runId, "done"))!.AttemptCount);
+        await WaitForRunStateAsync(runId, "RUNNING");
+
+        Assert.Equal(HttpStatusCode.OK, (await _http.PatchAsync($"/v1/dagrun/{runId}/state/KILLED", null)).StatusCode);
+        await WaitForTaskAsync(runId, "sleeper", ExecutionState.Cancelled);
+        var run = await GetRunAsync(runId);
+        Assert.Equal(["QUEUED", "RUNNING", "KILLED", "QUEUED", "RUNNING", "KILLED"],
+            run.GetProperty("dagStateChanges").EnumerateArray().Select(c => c.GetProperty("state").GetString()));
+        Assert.Equal("COMPLETED", TaskState(run, "done"));
     }
 
     [Fact]
