@@ -13,8 +13,13 @@ namespace Taskdeck.Data.Executions;
 /// transition is a compare-and-set on the state (and attempt number) with its attempt and history rows in the
 /// same transaction. Reads use EF Core.
 /// </summary>
-public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes, IDbContextFactory<TaskdeckDbContext> contexts) : IExecutionStore
+public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes, IDbContextFactory<TaskdeckDbContext> contexts) : IExecutionStore, IDisposable
 {
+    public void Dispose()
+    {
+        while (_readers.TryTake(out var connection)) connection.Dispose();
+    }
+
     private static readonly string[] ExecutionColumns =
     [
         "TaskId", "Kind", "Name", "ArgumentsJson", "Command", "Environment", "WorkingDirectory", "Queue", "Priority", "State",
@@ -194,12 +199,34 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
 
     private async Task<Execution?> ReadOneAsync(string where, object key, CancellationToken ct)
     {
-        await using var connection = database.CreateConnection();
-        await connection.OpenAsync(ct);
-        await using var command = Sql.Command(connection, null, $"SELECT {ExecutionRows.Columns} FROM \"Executions\" WHERE {where}", ("Key", key));
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        return await reader.ReadAsync(ct) ? ExecutionRows.Read(reader) : null;
+        // Open reader connections are kept (each with its prepared statements) rather than opened per read: on
+        // SQLite, opening and preparing cost several times the read itself.
+        if (!_readers.TryTake(out var connection))
+        {
+            connection = database.CreateConnection();
+            await connection.OpenAsync(ct);
+        }
+        var keep = true;
+        try
+        {
+            var command = Sql.Reused(connection, null, $"SELECT {ExecutionRows.Columns} FROM \"Executions\" WHERE {where}", ("Key", key));
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            return await reader.ReadAsync(ct) ? ExecutionRows.Read(reader) : null;
+        }
+        catch
+        {
+            keep = false;
+            throw;
+        }
+        finally
+        {
+            if (keep && _readers.Count < MaxKeptReaders) _readers.Add(connection);
+            else await connection.DisposeAsync();
+        }
     }
+
+    private const int MaxKeptReaders = 32;
+    private readonly System.Collections.Concurrent.ConcurrentBag<DbConnection> _readers = new();
 
     public async Task<IReadOnlyList<long>> FindIdsAsync(ExecutionFilter filter, int limit, CancellationToken ct = default)
     {
