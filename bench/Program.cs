@@ -13,5 +13,6 @@ static int Usage()
 {
     System.Console.Error.WriteLine("usage: dotnet run -c Release --project bench -- <benchmark> [args]");
     System.Console.Error.WriteLine("  engine [N] [rounds]   end-to-end no-op executions/s on the embedded default, and raw Hangfire no-op jobs/s");
+    System.Console.Error.WriteLine("  engine profile [N]    the same work split into its layers (submit, read, claim + succeed, runner), each timed alone");
     return 2;
 }
