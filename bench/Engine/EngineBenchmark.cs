@@ -137,7 +137,7 @@ public static class EngineBenchmark
             await TimedAsync("  of which store.InsertAsync, batches of 500", async () =>
             {
                 for (var i = 0; i < n; i += SubmitBatch)
-                    await store.InsertAsync(Enumerable.Repeat((spec, ExecutionState.Pending), Math.Min(SubmitBatch, n - i)).ToList(), DateTimeOffset.UtcNow);
+                    await store.InsertAsync(Enumerable.Repeat((spec, ExecutionState.Pending), Math.Min(SubmitBatch, n - i)).ToList(), DateTimeOffset.UtcNow, "bench");
             });
             var dispatcher = host.Services.GetRequiredService<Taskdeck.Core.Dispatch.ExecutionDispatcher>();
             await TimedAsync("  of which Hangfire job + job id write, batches of 500", async () =>

@@ -1,6 +1,7 @@
 using Taskdeck.Console.Api;
 using Taskdeck.Console.Components;
 using Taskdeck.Console.Hosting;
+using Taskdeck.Console.WorkTasks;
 using Taskdeck.Core;
 using Taskdeck.Data.Storage;
 
@@ -16,6 +17,7 @@ builder.Services.AddTaskdeckConsole();
 var app = builder.Build();
 
 app.UseTaskdeckErrors();
+app.UseWorkTasks();
 app.UseTaskdeckApiDocs();
 app.UseAntiforgery();
 app.MapStaticAssets();

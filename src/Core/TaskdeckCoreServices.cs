@@ -2,11 +2,13 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Taskdeck.Core.Dags;
 using Taskdeck.Core.Dispatch;
 using Taskdeck.Core.Events;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.Executors;
 using Taskdeck.Core.Workers;
+using Taskdeck.Core.WorkTasks;
 
 namespace Taskdeck.Core;
 
@@ -29,14 +31,21 @@ public static class TaskdeckCoreServices
         services.AddSingleton<CommandRunner>();
         services.AddSingleton<ExecutionRunner>();
         services.AddTransient<ExecutionJob>();
-        services.TryAddSingleton<IAdmissionGate, AdmitAll>();
+        services.AddSingleton<NodeCapacity>();
+        services.AddSingleton<CapacityGate>();
+        services.TryAddSingleton<IAdmissionGate>(sp => sp.GetRequiredService<CapacityGate>());
+        services.AddHostedService<AdmissionWaker>();
+        services.AddTaskdeckWorkTasks(configuration);
+        services.TryAddSingleton<ICommandLaunch, PlainCommandLaunch>();
         services.AddSingleton<LogSink>();
         services.AddHostedService(sp => sp.GetRequiredService<LogSink>());
         services.AddSingleton<LeaseKeeper>();
         services.AddHostedService(sp => sp.GetRequiredService<LeaseKeeper>());
         services.AddSingleton<Reconciler>();
         services.AddHostedService(sp => sp.GetRequiredService<Reconciler>());
+        services.AddHostedService<ChangeFollower>();
         services.AddDemoHandlers();
+        services.AddTaskdeckDags();
         return services;
     }
 }

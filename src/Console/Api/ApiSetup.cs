@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.Json;
 using Taskdeck.Console.Dags;
 using Taskdeck.Console.Executions;
+using Taskdeck.Console.Metrics;
 using Taskdeck.Console.WorkTasks;
 
 namespace Taskdeck.Console.Api;
@@ -15,6 +16,9 @@ public static class ApiSetup
         // Without this a body that does not bind (maxRetries: "x") is an empty 400 outside Development;
         // thrown, it reaches ApiExceptionHandler and becomes a ProblemDetails naming the field.
         services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        services.AddSingleton<IDagSubmitter, DagSubmitter>();
+        services.AddWorkTasksApi();
+        services.AddMetricsApi();
         services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
         {
             doc.Info.Title = "Taskdeck API";
@@ -36,6 +40,7 @@ public static class ApiSetup
         endpoints.MapExecutionsApi();
         endpoints.MapDaggyApi();
         endpoints.MapWorkTasksApi();
+        endpoints.MapMetricsApi();
         return endpoints;
     }
 

@@ -1,7 +1,123 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Taskdeck.Console.Api;
+using Taskdeck.Core.Dags;
+using Taskdeck.Core.Executions;
+using Taskdeck.Data.Dags;
+
 namespace Taskdeck.Console.Dags;
 
+/// <summary>daggy's DAG-run API (seed 002): an adapter over <see cref="DagService"/> and <see cref="DagQueries"/>.</summary>
 public static class DaggyApi
 {
-    /// <summary>daggy's DAG-run API (seed 002). Filled by the DAG-runs feature.</summary>
-    public static IEndpointRouteBuilder MapDaggyApi(this IEndpointRouteBuilder endpoints) => endpoints;
+    public static IEndpointRouteBuilder MapDaggyApi(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGet("/ready", Ready).WithTags("DAG runs").WithName("DaggyReady").WithSummary("Ready check");
+
+        var v1 = endpoints.MapGroup("/v1").WithTags("DAG runs");
+        v1.MapGet("/dagruns", ListAsync).WithName("ListDagRuns").WithSummary("Active DAG runs (?all=1: every run)");
+        v1.MapPost("/dagrun", SubmitAsync).WithName("SubmitDagRun").WithSummary("Submit a DAG for execution");
+        v1.MapPost("/dagrun/validate", Validate).WithName("ValidateDag").WithSummary("Validate a DAG without running it");
+        v1.MapGet("/dagrun/{runId:long}", GetAsync).WithName("GetDagRun").WithSummary("Full state of a DAG run");
+        v1.MapDelete("/dagrun/{runId:long}", KillAsync).WithName("KillDagRun").WithSummary("Kill a DAG run");
+        v1.MapGet("/dagrun/{runId:long}/state", GetStateAsync).WithName("GetDagRunState").WithSummary("Current state of a DAG run");
+        v1.MapPatch("/dagrun/{runId:long}/state/{state}", SetStateAsync).WithName("SetDagRunState")
+            .WithSummary("Set the state of a DAG run: QUEUED restarts an ERRORED or KILLED run, KILLED kills it");
+        v1.MapGet("/dagrun/{runId:long}/task/{taskName}", GetTaskAsync).WithName("GetDagTask").WithSummary("A task's definition");
+        v1.MapDelete("/dagrun/{runId:long}/task/{taskName}", KillTaskAsync).WithName("KillDagTask").WithSummary("Kill one task");
+        v1.MapGet("/dagrun/{runId:long}/task/{taskName}/state", GetTaskStateAsync).WithName("GetDagTaskState").WithSummary("A task's current state");
+        return endpoints;
+    }
+
+    public static Ok<DaggyReady> Ready() => TypedResults.Ok(new DaggyReady("Ya like DAGs?"));
+
+    public static async Task<Ok<List<DaggyRunSummary>>> ListAsync([FromQuery(Name = "all")] string? all, DagQueries queries, CancellationToken ct)
+    {
+        var everything = all is not null && all is not ("0" or "false" or "False");
+        var runs = await queries.ListAsync(everything, ct);
+        return TypedResults.Ok(runs.Select(Daggy.ToSummary).ToList());
+    }
+
+    public static async Task<Results<Ok<DaggyRunId>, ProblemHttpResult>> SubmitAsync([FromBody] JsonElement spec, DagService dags, CancellationToken ct)
+    {
+        var submission = await dags.SubmitAsync(spec, ct);
+        if (submission.RunId is { } runId) return TypedResults.Ok(new DaggyRunId(runId));
+        return Invalid(submission.Errors);
+    }
+
+    public static Ok<DaggyValidation> Validate([FromBody] JsonElement spec, DagService dags)
+    {
+        var plan = dags.Validate(spec);
+        return TypedResults.Ok(plan.Valid ? new DaggyValidation(true, null) : new DaggyValidation(false, plan.Errors));
+    }
+
+    public static async Task<Results<Ok<DaggyRun>, ProblemHttpResult>> GetAsync(long runId, DagQueries queries, CancellationToken ct)
+    {
+        var detail = await queries.GetAsync(runId, ct);
+        return detail is null ? RunNotFound(runId) : TypedResults.Ok(Daggy.ToRun(detail));
+    }
+
+    public static async Task<Results<Ok<DaggyRunId>, ProblemHttpResult>> KillAsync(long runId, DagService dags, CancellationToken ct) =>
+        ToResult(runId, await dags.KillAsync(runId, ct));
+
+    public static async Task<Results<Ok<DaggyState>, ProblemHttpResult>> GetStateAsync(long runId, IDagStore store, CancellationToken ct)
+    {
+        var run = await store.FindRunAsync(runId, ct);
+        return run is null ? RunNotFound(runId) : TypedResults.Ok(new DaggyState(Daggy.RunState(run.State)));
+    }
+
+    public static async Task<Results<Ok<DaggyRunId>, ProblemHttpResult>> SetStateAsync(long runId, string state, DagService dags, CancellationToken ct)
+    {
+        switch (Daggy.ParseRunState(state))
+        {
+            case DagRunState.Queued: return ToResult(runId, await dags.RestartAsync(runId, ct));
+            case DagRunState.Killed: return ToResult(runId, await dags.KillAsync(runId, ct));
+            case null: return Problems.BadRequest("state", $"Unknown DAG run state '{state}'. Use QUEUED (restart) or KILLED.");
+            case var other:
+                return Problems.Conflict($"A DAG run cannot be set to {Daggy.RunState(other.Value)}; use QUEUED to restart it or KILLED to kill it.", Daggy.RunState(other.Value));
+        }
+    }
+
+    public static async Task<Results<Ok<DaggyTask>, ProblemHttpResult>> GetTaskAsync(long runId, string taskName, DagQueries queries, CancellationToken ct)
+    {
+        var task = await queries.GetTaskAsync(runId, taskName, ct);
+        if (task is not null) return TypedResults.Ok(Daggy.ToTask(task.Task, task.Parents, task.Children));
+        return await queries.RunExistsAsync(runId, ct) ? TaskNotFound(runId, taskName) : RunNotFound(runId);
+    }
+
+    public static async Task<Results<Ok<DaggyRunId>, ProblemHttpResult>> KillTaskAsync(long runId, string taskName, DagService dags, CancellationToken ct) =>
+        ToResult(runId, await dags.KillTaskAsync(runId, taskName, ct), taskName);
+
+    public static async Task<Results<Ok<DaggyState>, ProblemHttpResult>> GetTaskStateAsync(long runId, string taskName, IDagStore store, CancellationToken ct)
+    {
+        var task = await store.FindTaskAsync(runId, taskName, ct);
+        if (task is not null) return TypedResults.Ok(new DaggyState(Daggy.TaskState(task.State)));
+        return await store.FindRunAsync(runId, ct) is null ? RunNotFound(runId) : TaskNotFound(runId, taskName);
+    }
+
+    private static ProblemHttpResult Invalid(IReadOnlyList<string> errors)
+    {
+        var problem = new ProblemDetails
+        {
+            Status = 400,
+            Title = "Invalid DAG",
+            Detail = string.Join(" ", errors),
+        };
+        problem.Extensions["field"] = "tasks";
+        problem.Extensions["errors"] = errors;
+        return TypedResults.Problem(problem);
+    }
+
+    private static ProblemHttpResult RunNotFound(long runId) => Problems.NotFound($"DAG run {runId} does not exist.", "dagrun");
+
+    private static ProblemHttpResult TaskNotFound(long runId, string taskName) =>
+        Problems.Make(404, "Not found", $"DAG run {runId} has no task '{taskName}'.", ("task", taskName));
+
+    private static Results<Ok<DaggyRunId>, ProblemHttpResult> ToResult(long runId, DagActionOutcome outcome, string? taskName = null) => outcome.Status switch
+    {
+        ActionStatus.Done => TypedResults.Ok(new DaggyRunId(runId)),
+        ActionStatus.NotFound => outcome.Subject == "task" && taskName is not null ? TaskNotFound(runId, taskName) : RunNotFound(runId),
+        _ => Problems.Conflict(outcome.Message, outcome.State is { } s ? Daggy.RunState(s) : null),
+    };
 }

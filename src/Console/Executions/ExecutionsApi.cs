@@ -27,6 +27,8 @@ public static class ExecutionsApi
         executions.MapPost("/{id}/cancel", CancelAsync).WithName("CancelExecution").WithSummary("Cancel, or request cancellation of, an execution");
         executions.MapPost("/{id}/retry", RetryAsync).WithName("RetryExecution").WithSummary("Retry a failed, timed-out, cancelled, lost or expired execution");
         executions.MapPost("/reset", ResetAsync).WithName("ResetExecutions").WithSummary("Reset matching executions to queued");
+        executions.MapGet("/{id}/attempts/{attempt}/logs/{stream}", LogTextAsync).WithName("GetAttemptLog")
+            .WithSummary("One log (output, error or executor) of one attempt, as plain text");
         executions.MapDelete("/{id}", DeleteAsync).WithName("DeleteExecution").WithSummary("Delete a finished execution");
         return endpoints;
     }
@@ -156,6 +158,27 @@ public static class ExecutionsApi
         return detail is null
             ? Problems.NotFound($"Execution {id} does not exist.", "execution")
             : TypedResults.Ok(DjangoRay.ToDto(detail.Execution, detail.Attempts));
+    }
+
+    public static async Task<Results<FileContentHttpResult, ProblemHttpResult>> LogTextAsync(
+        long id, int attempt, string stream, ExecutionQueries queries, CancellationToken ct)
+    {
+        if (!Enum.TryParse<LogStream>(stream, ignoreCase: true, out var which) || !Enum.IsDefined(which) || int.TryParse(stream, out _))
+            return Problems.BadRequest("stream", "Use output, error or executor.");
+        var attempts = await queries.AttemptsAsync(id, ct);
+        if (attempts.Count == 0 && await queries.GetDetailAsync(id, ct) is null) return Problems.NotFound($"Execution {id} does not exist.", "execution");
+        if (attempts.All(a => a.Number != attempt)) return Problems.NotFound($"Execution {id} has no attempt {attempt}.", "attempt");
+        var text = new StringBuilder();
+        long after = 0;
+        while (true)
+        {
+            var page = await queries.LogsAsync(id, attempt, after, 5000, ct);
+            foreach (var entry in page.Where(l => l.Stream == which)) text.Append(entry.Text);
+            if (page.Count < 5000) break;
+            after = page[^1].Id;
+        }
+        return TypedResults.File(Encoding.UTF8.GetBytes(text.ToString()), "text/plain; charset=utf-8",
+            $"execution-{id}-attempt-{attempt}-{which.ToString().ToLowerInvariant()}.log");
     }
 
     public static async Task<Results<Accepted<ActionOutcomeDto>, ProblemHttpResult>> CancelAsync(

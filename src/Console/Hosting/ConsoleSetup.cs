@@ -1,4 +1,6 @@
+using MudBlazor;
 using MudBlazor.Services;
+using Taskdeck.Console.Components.Shared;
 
 namespace Taskdeck.Console.Hosting;
 
@@ -6,16 +8,34 @@ public static class ConsoleSetup
 {
     public static IServiceCollection AddTaskdeckConsole(this IServiceCollection services)
     {
-        services.AddRazorComponents().AddInteractiveServerComponents();
-        services.AddMudServices();
+        // Never send exception details to the browser: the circuit reports "an error occurred", the log has the rest.
+        services.AddRazorComponents().AddInteractiveServerComponents(o => o.DetailedErrors = false);
+        services.AddMudServices(o =>
+        {
+            o.SnackbarConfiguration.PositionClass = Defaults.Classes.Position.BottomRight;
+            o.SnackbarConfiguration.VisibleStateDuration = 6000;
+            o.SnackbarConfiguration.PreventDuplicates = false;
+        });
+        services.AddScoped<LiveFeed>();
+        services.AddScoped<ClientTime>();
+        services.AddSingleton<Components.Workers.WorkerLeases>();
+        services.AddHostedService(sp => sp.GetRequiredService<Components.Workers.WorkerLeases>());
+        services.AddHostedService<MetricSampler>();
+        services.AddHostedService<DemoWorkload>();
         return services;
     }
 
     /// <summary>API errors become ProblemDetails; pages get the error page, never a stack trace.</summary>
     public static WebApplication UseTaskdeckErrors(this WebApplication app)
     {
-        app.UseExceptionHandler();
+        // API callers get a ProblemDetails body (ApiExceptionHandler names the field); people get the error page.
+        app.UseWhen(IsApi, api => api.UseExceptionHandler());
+        app.UseWhen(http => !IsApi(http), pages => pages.UseExceptionHandler("/Error", createScopeForErrors: true));
         app.UseStatusCodePages();
         return app;
     }
+
+    private static bool IsApi(HttpContext http) =>
+        http.Request.Path.StartsWithSegments("/api") || http.Request.Path.StartsWithSegments("/v1")
+        || http.Request.Path.StartsWithSegments("/ready") || http.Request.Path.StartsWithSegments("/ws");
 }

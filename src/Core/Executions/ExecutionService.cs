@@ -32,6 +32,7 @@ public sealed class ExecutionService(
     TaskHandlerRegistry handlers,
     RunningWork running,
     ExecutionEvents events,
+    NodeCapacity capacity,
     IOptions<TaskdeckOptions> options,
     TimeProvider time)
 {
@@ -55,6 +56,9 @@ public sealed class ExecutionService(
         if (spec.MaxRetries < 0) throw new InvalidSubmissionException("maxRetries", "Must be 0 or more.");
         if (spec.RetryIntervalSeconds < 0) throw new InvalidSubmissionException("retryIntervalSeconds", "Must be 0 or more.");
         if (spec.TimeoutSeconds is <= 0) throw new InvalidSubmissionException("timeoutSeconds", "Must be more than 0.");
+        if (spec.Cores < 0 || double.IsNaN(spec.Cores)) throw new InvalidSubmissionException("cores", "Must be 0 or more.");
+        if (spec.MemoryMB < 0) throw new InvalidSubmissionException("memoryMB", "Must be 0 or more.");
+        if (spec.Gpus < 0) throw new InvalidSubmissionException("gpus", "Must be 0 or more.");
         if (string.IsNullOrWhiteSpace(spec.Queue)) throw new InvalidSubmissionException("queue", "Must not be empty.");
         if (spec.ArgumentsJson is { } json)
         {
@@ -66,21 +70,33 @@ public sealed class ExecutionService(
     public async Task<Execution> SubmitAsync(NewExecution spec, CancellationToken ct = default) =>
         (await SubmitManyAsync([spec], ct))[0];
 
+    public Task<IReadOnlyList<Execution>> SubmitManyAsync(IReadOnlyList<NewExecution> specs, CancellationToken ct = default) =>
+        SubmitManyAsync(specs, null, ct);
+
     /// <summary>Stores all, then dispatches those that are due; a record is durable before its job exists.</summary>
-    public async Task<IReadOnlyList<Execution>> SubmitManyAsync(IReadOnlyList<NewExecution> specs, CancellationToken ct = default)
+    /// <param name="beforeDispatch">Runs after the records are stored and before any job exists: a feature stores its own rows
+    /// beside them (a work task's fields) so that no worker can see the execution without them.</param>
+    public async Task<IReadOnlyList<Execution>> SubmitManyAsync(IReadOnlyList<NewExecution> specs,
+        Func<IReadOnlyList<Execution>, CancellationToken, Task>? beforeDispatch, CancellationToken ct = default)
     {
         foreach (var spec in specs) Validate(spec);
+        // Work no node could ever admit would wait forever: refuse it now. External work runs elsewhere.
+        foreach (var need in specs.Where(s => s.Kind != ExecutorKind.External).Select(s => new ResourceNeed(s.Cores, s.MemoryMB, s.Gpus)).Distinct())
+            if (await capacity.WhyNoNodeFitsAsync(need, ct) is { } why)
+                throw new InvalidSubmissionException("resources", why);
         var now = time.GetUtcNow();
         var items = specs.Select(s => (s with { TaskId = s.TaskId ?? Guid.NewGuid().ToString() }, InitialState(s, now))).ToList();
         var ids = await transitions.InsertAsync(items, ct);
         var stored = new List<Execution>(ids.Count);
         var due = new List<(long, int, DateTimeOffset?)>(ids.Count);
         for (var i = 0; i < ids.Count; i++)
+            stored.Add(ToExecution(ids[i], items[i].Item1, items[i].Item2, now));
+        if (beforeDispatch is not null) await beforeDispatch(stored, ct);
+        for (var i = 0; i < ids.Count; i++)
         {
             var (spec, state) = items[i];
             if (spec.Kind != ExecutorKind.External && state is ExecutionState.Queued or ExecutionState.Scheduled)
                 due.Add((ids[i], spec.Priority, spec.RunAt));
-            stored.Add(ToExecution(ids[i], spec, state, now));
         }
         await dispatcher.DispatchManyAsync(due, now, ct);
         return stored;

@@ -10,6 +10,7 @@ public sealed class ExecutionTransitions(
     IExecutionStore store,
     ExecutionEvents events,
     IEnumerable<IExecutionObserver> observers,
+    Workers.NodeIdentity node,
     TimeProvider time)
 {
     private readonly IExecutionObserver[] _observers = observers.ToArray();
@@ -18,6 +19,8 @@ public sealed class ExecutionTransitions(
     {
         var at = time.GetUtcNow();
         if (command.RunAfter is { } delay) command = command with { RunAt = at + delay };
+        // The acting node is recorded in the history: other nodes' change followers republish only what they did not do.
+        command = command.NodeId is null ? command with { NodeId = node.Id } : command;
         var result = await store.ApplyAsync(command, at, ct);
         if (result.Applied)
         {
@@ -32,9 +35,9 @@ public sealed class ExecutionTransitions(
     internal async Task<IReadOnlyList<long>> InsertAsync(IReadOnlyList<(NewExecution Spec, ExecutionState State)> items, CancellationToken ct)
     {
         var at = time.GetUtcNow();
-        var ids = await store.InsertAsync(items, at, ct);
+        var ids = await store.InsertAsync(items, at, node.Id, ct);
         for (var i = 0; i < ids.Count; i++)
-            events.Publish(new StateChanged(ids[i], at, null, items[i].State, Transition.Submit, 0, items[i].Spec.DagRunId, null));
+            events.Publish(new StateChanged(ids[i], at, null, items[i].State, Transition.Submit, 0, items[i].Spec.DagRunId, node.Id));
         return ids;
     }
 }

@@ -9,7 +9,7 @@ namespace Taskdeck.Core.Executions;
 public interface IExecutionStore
 {
     /// <summary>Stores new records (with their first history row) and returns their ids, in order.</summary>
-    Task<IReadOnlyList<long>> InsertAsync(IReadOnlyList<(NewExecution Spec, ExecutionState State)> items, DateTimeOffset at, CancellationToken ct = default);
+    Task<IReadOnlyList<long>> InsertAsync(IReadOnlyList<(NewExecution Spec, ExecutionState State)> items, DateTimeOffset at, string nodeId, CancellationToken ct = default);
 
     Task<TransitionResult> ApplyAsync(TransitionCommand command, DateTimeOffset at, CancellationToken ct = default);
 

@@ -21,13 +21,17 @@ public sealed class ExecutionRunner(
     RunningWork running,
     LogSink logs,
     IAdmissionGate admission,
+    ICommandLaunch launches,
     NodeIdentity node,
     ExecutionEvents events,
     IServiceProvider services,
     IOptions<TaskdeckOptions> options,
     TimeProvider time,
-    ILogger<ExecutionRunner> logger)
+    ILogger<ExecutionRunner> logger,
+    IEnumerable<IResultValidator> validators)
 {
+    private readonly IResultValidator[] _validators = validators.ToArray();
+
     private static readonly TimeSpan AdmissionRetryDelay = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan EarlyStartTolerance = TimeSpan.FromSeconds(2);
 
@@ -59,6 +63,13 @@ public sealed class ExecutionRunner(
             using var onTimeout = timeout?.Token.Register(() => { entry.TimedOut = true; entry.Source.Cancel(); });
 
             var outcome = await ExecuteAsync(execution, attempt, log, entry);
+            if (outcome.Succeeded && _validators.Any(v => v.AppliesTo(execution)))
+            {
+                // Validators read what the attempt wrote: flush first.
+                await logs.FlushAsync(CancellationToken.None);
+                if (await ValidateResultAsync(execution, attempt, log) is { } rejected)
+                    outcome = outcome with { Succeeded = false, Error = rejected };
+            }
             // Issued before the closing transition, so committed no later than it; awaited after, off the hot path.
             var flushed = logs.FlushAsync(CancellationToken.None);
             await CloseAsync(execution, attempt, outcome, entry, shutdown);
@@ -78,19 +89,23 @@ public sealed class ExecutionRunner(
     private async Task<bool> WaitUntilDueAsync(Execution execution, CancellationToken shutdown)
     {
         if (execution.State != ExecutionState.Scheduled || execution.RunAt is not { } due) return true;
-        var early = due - time.GetUtcNow();
-        if (early <= TimeSpan.Zero) return true;
-        if (early > EarlyStartTolerance)
+        if (due - time.GetUtcNow() > EarlyStartTolerance)
         {
             await dispatcher.ScheduleAsync(execution.Id, execution.Priority, due);
             return false;
         }
-        try { await Task.Delay(early, time, shutdown); }
-        catch (OperationCanceledException) { return false; } // the host stops; the reconciler dispatches it at the next start
+        // Timers round to whole milliseconds and run on a monotonic clock that can drift from the wall clock the
+        // due time is written in: wait until the wall clock itself says it is due.
+        for (var early = due - time.GetUtcNow(); early > TimeSpan.Zero; early = due - time.GetUtcNow())
+        {
+            try { await Task.Delay(TimeSpan.FromMilliseconds(Math.Ceiling(early.TotalMilliseconds) + 1), time, shutdown); }
+            catch (OperationCanceledException) { return false; } // the host stops; the reconciler dispatches it at the next start
+        }
         return true;
     }
 
-    private sealed record Outcome(bool Succeeded, string? ResultJson, string? Error, int? Rc, bool Cancelled);
+    /// <param name="Reported">The process reports its own outcome: a refused close means the report already closed the attempt.</param>
+    private sealed record Outcome(bool Succeeded, string? ResultJson, string? Error, int? Rc, bool Cancelled, bool Reported = false);
 
     private async Task<Outcome> ExecuteAsync(Execution execution, int attempt, AttemptLog log, RunningWork.Entry entry)
     {
@@ -110,7 +125,10 @@ public sealed class ExecutionRunner(
                 }
                 case ExecutorKind.Command:
                 {
-                    var rc = await commands.RunAsync(execution, log, null, ct);
+                    var launch = await launches.PrepareAsync(execution, attempt, ct);
+                    var rc = await commands.RunAsync(execution, log, launch.Environment, ct);
+                    if (launch.ReportsOutcome)
+                        return new Outcome(false, null, $"the worker exited with code {rc} without reporting a final status", rc, false, Reported: true);
                     return rc == 0
                         ? new Outcome(true, null, null, 0, false)
                         : new Outcome(false, null, $"exit code {rc}", rc, false);
@@ -133,6 +151,20 @@ public sealed class ExecutionRunner(
             log.Error(e.ToString());
             return new Outcome(false, null, $"{e.GetType().Name}: {e.Message}", null, false);
         }
+    }
+
+    private async Task<string?> ValidateResultAsync(Execution execution, int attempt, AttemptLog log)
+    {
+        foreach (var validator in _validators)
+        {
+            string? reason;
+            try { reason = await validator.ValidateAsync(execution, attempt, CancellationToken.None); }
+            catch (Exception e) { reason = $"checking the result failed: {e.GetType().Name}: {e.Message}"; }
+            if (reason is null) continue;
+            log.Executor(reason);
+            return reason;
+        }
+        return null;
     }
 
     private async Task CloseAsync(Execution execution, int attempt, Outcome outcome, RunningWork.Entry entry, CancellationToken shutdown)
@@ -159,6 +191,12 @@ public sealed class ExecutionRunner(
             // A cancel request raced the finish: the failure (or timeout) ends as the cancel the operator asked for.
             result = await transitions.ApplyAsync(new TransitionCommand(id, Transition.ConfirmCancel)
                 { NodeId = node.Id, ExpectedAttempt = attempt, Reason = "cancelled by request", Rc = outcome.Rc }, CancellationToken.None);
+        }
+        if (!result.Applied && outcome.Reported && result.FoundState is { } reported && (reported != ExecutionState.Running || result.AttemptNumber != attempt))
+        {
+            // The worker reported its outcome over the API before it exited: the record is already where it said.
+            logger.LogDebug("Attempt {Attempt} of execution {Id} was closed by its worker's report ({State})", attempt, id, reported);
+            return;
         }
         if (!result.Applied)
         {

@@ -6,8 +6,12 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Taskdeck.Core;
+using Taskdeck.Core.Dags;
 using Taskdeck.Core.Executions;
+using Taskdeck.Data.Dags;
+using Taskdeck.Core.WorkTasks;
 using Taskdeck.Data.Executions;
+using Taskdeck.Data.WorkTasks;
 
 namespace Taskdeck.Data.Storage;
 
@@ -40,6 +44,13 @@ public static class TaskdeckDataServices
         if (database.Provider == StorageProvider.Sqlite) services.AddHostedService<WalCheckpointer>();
         services.AddSingleton<IExecutionStore, ExecutionStore>();
         services.AddSingleton<ExecutionQueries>();
+        services.AddSingleton<IDagStore, DagStore>();
+        services.AddSingleton<DagQueries>();
+        services.AddSingleton<IWorkTaskStore, WorkTaskStore>();
+        services.AddSingleton<WorkTaskQueries>();
+        services.AddSingleton<Dashboard.DashboardQueries>();
+        services.AddSingleton<Dags.DagRunQueries>();
+        services.AddSingleton<Workers.WorkerQueries>();
         // Registered before the engine's hosted services so the schema exists when they start.
         services.Insert(0, ServiceDescriptor.Singleton<IHostedService, DatabaseMigrator>());
         return services;

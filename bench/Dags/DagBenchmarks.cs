@@ -1,0 +1,239 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Taskdeck.Console.Hosting;
+using Taskdeck.Core;
+using Taskdeck.Core.Dags;
+using Taskdeck.Core.Events;
+using Taskdeck.Core.Executions;
+using Taskdeck.Data.Dags;
+using Taskdeck.Data.Storage;
+
+namespace Taskdeck.Bench.Dags;
+
+/// <summary>
+/// DAG-run figures on the embedded default (SQLite file, in-memory Hangfire, default worker count):
+/// a 10,000-task spec's validate + store time, the latency from a parent's success to its child's start, and the
+/// scheduling overhead of a 1,000-task chain of no-op handlers.
+/// </summary>
+public static class DagBenchmarks
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var repeats = args.Length > 0 && int.TryParse(args[0], out var r) ? r : 3;
+        System.Console.WriteLine($"Taskdeck DAG benchmarks · {Environment.ProcessorCount} cores · .NET {Environment.Version} · {repeats} repeats · load average at start {LoadAverage()}");
+
+        await using (var host = await BenchHost.StartAsync(workers: false))
+            await StoreTenThousandAsync(host, repeats);
+
+        await using (var host = await BenchHost.StartAsync(workers: true))
+        {
+            await ChainAsync(host, 100, warmUp: true);
+            for (var i = 0; i < repeats; i++)
+            {
+                await ChainAsync(host, 1000, warmUp: false);
+                await IndependentAsync(host, 1000);
+            }
+        }
+        System.Console.WriteLine($"\nload average at end {LoadAverage()}");
+        return 0;
+    }
+
+    private static string TenThousandSpec()
+    {
+        var values = JsonSerializer.Serialize(Enumerable.Range(0, 100).Select(i => i.ToString()).ToArray());
+        return """
+            {"tag":"bench-10k","parameters":{"A":VALUES,"B":VALUES},
+             "tasks":{"work":{"job":{"command":["/bin/echo","{{A}}","{{B}}"]},"children":["join"]},
+                      "join":{"job":{"task":"demo.noop"}}}}
+            """.Replace("VALUES", values);
+    }
+
+    private static async Task StoreTenThousandAsync(BenchHost host, int repeats)
+    {
+        using var document = JsonDocument.Parse(TenThousandSpec());
+        var dags = host.Get<DagService>();
+        System.Console.WriteLine();
+        System.Console.WriteLine("## 10,000-task spec (template over 100 × 100 values → join): validate + store, no workers running");
+        var validate = new List<double>();
+        var submit = new List<double>();
+        for (var i = 0; i <= repeats; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            var plan = dags.Validate(document.RootElement);
+            var v = sw.Elapsed.TotalMilliseconds;
+            if (!plan.Valid || plan.Tasks.Count != 10_001) throw new InvalidOperationException(string.Join("; ", plan.Errors.Take(3)));
+            var cpu = Cpu();
+            sw.Restart();
+            var submission = await dags.SubmitAsync(document.RootElement);
+            var s = sw.Elapsed.TotalMilliseconds;
+            var c = (Cpu() - cpu).TotalMilliseconds;
+            if (!submission.Accepted) throw new InvalidOperationException(string.Join("; ", submission.Errors.Take(3)));
+            var tasks = await host.Get<IDagStore>().TasksAsync(submission.RunId!.Value);
+            var edges = await host.Get<IDagStore>().EdgesAsync(submission.RunId!.Value);
+            var label = i == 0 ? "warm-up" : $"run {i}";
+            System.Console.WriteLine($"{label}: validate (parse + expand + check) {v:0} ms; submit (validate + run + {tasks.Count} executions + {edges.Count} edges + {tasks.Count(t => t.State == ExecutionState.Queued)} roots dispatched) {s:0} ms wall, {c:0} ms process CPU");
+            if (i == 0) continue;
+            validate.Add(v);
+            submit.Add(s);
+        }
+        System.Console.WriteLine($"median: validate {Median(validate):0} ms, validate + store {Median(submit):0} ms");
+
+        var split = await host.MeasureSubmitPartsAsync(document.RootElement);
+        System.Console.WriteLine($"where the time goes (one more submit): {split}");
+    }
+
+    private static async Task ChainAsync(BenchHost host, int length, bool warmUp)
+    {
+        var tasks = new Dictionary<string, object>();
+        for (var i = 0; i < length; i++)
+            tasks[$"t{i:0000}"] = i == 0 ? new { job = new { task = "demo.noop" } } : new { job = new { task = "demo.noop" }, parents = new[] { $"t{i - 1:0000}" } };
+        using var document = JsonDocument.Parse(JsonSerializer.Serialize(new { tag = $"chain-{length}", tasks }));
+
+        var events = new ConcurrentQueue<StateChanged>();
+        using var subscription = host.Get<ExecutionEvents>().Subscribe(e => { if (e is StateChanged s && s.DagRunId is not null) events.Enqueue(s); });
+        var store = host.Get<IDagStore>();
+        var cpu = Cpu();
+        var sw = Stopwatch.StartNew();
+        var submission = await host.Get<DagService>().SubmitAsync(document.RootElement);
+        var runId = submission.RunId ?? throw new InvalidOperationException(string.Join("; ", submission.Errors));
+        while ((await store.FindRunAsync(runId))!.State is not (DagRunState.Completed or DagRunState.Errored))
+            await Task.Delay(5);
+        var total = sw.Elapsed;
+        var cpuUsed = Cpu() - cpu;
+        if (warmUp) return;
+
+        var detail = (await host.Get<DagQueries>().GetAsync(runId))!;
+        if (detail.Run.State != DagRunState.Completed) throw new InvalidOperationException($"chain ended {detail.Run.State}");
+        var work = TimeSpan.FromTicks(detail.Attempts.Sum(a => (a.FinishedAt!.Value - a.StartedAt).Ticks));
+        var mine = events.Where(e => e.DagRunId == runId).ToList();
+        var succeeded = mine.Where(e => e.To == ExecutionState.Succeeded).ToDictionary(e => e.ExecutionId, e => e.At);
+        var released = mine.Where(e => e.Transition == Transition.Release).ToDictionary(e => e.ExecutionId, e => e.At);
+        var claimed = mine.Where(e => e.Transition == Transition.Claim).ToDictionary(e => e.ExecutionId, e => e.At);
+        var latency = new List<double>();
+        var toRelease = new List<double>();
+        foreach (var edge in detail.Edges)
+        {
+            latency.Add((claimed[edge.ChildExecutionId] - succeeded[edge.ParentExecutionId]).TotalMilliseconds);
+            toRelease.Add((released[edge.ChildExecutionId] - succeeded[edge.ParentExecutionId]).TotalMilliseconds);
+        }
+        var overhead = total - work;
+        System.Console.WriteLine();
+        System.Console.WriteLine($"## {length}-task chain of demo.noop (run {runId})");
+        System.Console.WriteLine($"total {total.TotalMilliseconds:0} ms (submit → COMPLETED); task work {work.TotalMilliseconds:0} ms; total minus work {overhead.TotalMilliseconds:0} ms ({overhead.TotalMilliseconds / length:0.00} ms per task); process CPU {cpuUsed.TotalMilliseconds:0} ms");
+        System.Console.WriteLine($"parent success → child start ({latency.Count} edges): p50 {Percentile(latency, 50):0.00} ms, p99 {Percentile(latency, 99):0.00} ms, max {latency.Max():0.00} ms");
+        System.Console.WriteLine($"  of which success → release (observer: find ready children, CAS release): p50 {Percentile(toRelease, 50):0.00} ms, p99 {Percentile(toRelease, 99):0.00} ms");
+    }
+
+    /// <summary>The same no-op work without a DAG: what the engine itself costs per execution, for comparison.</summary>
+    private static async Task IndependentAsync(BenchHost host, int count)
+    {
+        var executions = host.Get<ExecutionService>();
+        var cpu = Cpu();
+        var sw = Stopwatch.StartNew();
+        var ids = new List<long>();
+        for (var i = 0; i < count; i++) ids.Add((await executions.SubmitAsync(new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop" })).Id);
+        var last = ids[^1];
+        var store = host.Get<IExecutionStore>();
+        while (true)
+        {
+            var pending = 0;
+            foreach (var id in ids.TakeLast(50)) if (!(await store.FindAsync(id))!.State.IsTerminal()) pending++;
+            if (pending == 0) break;
+            await Task.Delay(5);
+        }
+        System.Console.WriteLine($"   for comparison, {count} independent demo.noop executions submitted one by one (no DAG): {sw.Elapsed.TotalMilliseconds:0} ms wall, process CPU {(Cpu() - cpu).TotalMilliseconds:0} ms");
+    }
+
+    private static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+
+    private static TimeSpan Cpu() => Process.GetCurrentProcess().TotalProcessorTime;
+
+    private static double Median(List<double> values) => Percentile(values, 50);
+
+    private static double Percentile(List<double> values, double p)
+    {
+        var sorted = values.Order().ToList();
+        var rank = (int)Math.Ceiling(p / 100.0 * sorted.Count) - 1;
+        return sorted[Math.Clamp(rank, 0, sorted.Count - 1)];
+    }
+}
+
+/// <summary>The Console's services (Core, Data, Hangfire) in a plain host on a fresh SQLite file, without the web front.</summary>
+internal sealed class BenchHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly string _folder;
+
+    private BenchHost(WebApplication app, string folder) { _app = app; _folder = folder; }
+
+    public T Get<T>() where T : notnull => _app.Services.GetRequiredService<T>();
+
+    public static async Task<BenchHost> StartAsync(bool workers)
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "taskdeck-bench-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(folder);
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = folder, EnvironmentName = "Production" });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Taskdeck"] = $"Data Source={Path.Combine(folder, "bench.db")}",
+            ["Taskdeck:Demo:Enabled"] = "false",
+            ["Taskdeck:Commands:Enabled"] = "true",
+            ["Taskdeck:Commands:Allow:0"] = "/bin/echo",
+            ["Taskdeck:Node:Roles"] = workers ? "Console,Workers" : "Console",
+            ["Logging:LogLevel:Default"] = "Warning",
+        });
+        builder.Services.AddTaskdeckCore(builder.Configuration);
+        builder.Services.AddTaskdeckData(builder.Configuration, folder);
+        builder.Services.AddTaskdeckHangfire(builder.Configuration);
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var app = builder.Build();
+        await app.StartAsync();
+        return new BenchHost(app, folder);
+    }
+
+    /// <summary>The submit's parts timed one by one, through the same services the submit uses.</summary>
+    public async Task<string> MeasureSubmitPartsAsync(JsonElement spec)
+    {
+        var dags = Get<DagService>();
+        var sw = Stopwatch.StartNew();
+        var plan = dags.Validate(spec);
+        var validate = sw.Elapsed.TotalMilliseconds;
+        sw.Restart();
+        var runId = await Get<IDagStore>().CreateRunAsync("parts", spec.GetRawText(), "{}", DateTimeOffset.UtcNow);
+        var run = sw.Elapsed.TotalMilliseconds;
+        var children = plan.Edges.Select(e => e.Child).ToHashSet();
+        var specs = plan.Tasks.Select(t => new NewExecution
+        {
+            Kind = t.Job.Handler is null ? ExecutorKind.Command : ExecutorKind.Handler,
+            Name = t.Job.Handler ?? t.Job.Command[0], Command = t.Job.Handler is null ? t.Job.Command : [],
+            DagRunId = runId, DagTaskName = t.Name, WaitForParents = true,
+        }).ToList();
+        sw.Restart();
+        var stored = await Get<ExecutionService>().SubmitManyAsync(specs);
+        var insert = sw.Elapsed.TotalMilliseconds;
+        var ids = stored.Select((e, i) => (plan.Tasks[i].Name, e.Id)).ToDictionary(x => x.Name, x => x.Id);
+        sw.Restart();
+        await Get<IDagStore>().AddEdgesAsync(runId, plan.Edges.Select(e => (ids[e.Parent], ids[e.Child])).ToList());
+        var edges = sw.Elapsed.TotalMilliseconds;
+        sw.Restart();
+        var roots = plan.Tasks.Where(t => !children.Contains(t.Name))
+            .Select(t => new DagTaskRow(ids[t.Name], t.Name, ExecutionState.Pending, 0, 0, ExecutorKind.Command, false)).ToList();
+        await Get<DagScheduler>().ReleaseManyAsync(roots);
+        var dispatch = sw.Elapsed.TotalMilliseconds;
+        return $"validate {validate:0} ms · run row {run:0} ms · {stored.Count} execution inserts {insert:0} ms · {plan.Edges.Count} edges {edges:0} ms · " +
+               $"{roots.Count} roots released (Pending → Queued, 64 at a time) + Hangfire enqueue {dispatch:0} ms";
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        try { Directory.Delete(_folder, recursive: true); } catch (IOException) { }
+    }
+}

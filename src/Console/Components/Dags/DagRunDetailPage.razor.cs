@@ -1,0 +1,95 @@
+using Microsoft.AspNetCore.Components;
+using MudBlazor;
+using Taskdeck.Console.Components.Shared;
+using Taskdeck.Core.Dags;
+using Taskdeck.Core.Events;
+using Taskdeck.Core.Executions;
+using Taskdeck.Data.Dags;
+
+namespace Taskdeck.Console.Components.Dags;
+
+public partial class DagRunDetailPage : IAsyncDisposable
+{
+    /// <summary>SVG stays responsive up to a few thousand elements; past this the grid is the view.</summary>
+    public const int GraphLimit = 2000;
+
+    private DagRunGraph? _detail;
+    private IReadOnlyList<DagTaskAttempt> _attempts = [];
+    private IReadOnlyList<DagTaskNode> _graphTasks = [];
+    private IReadOnlyList<(long Parent, long Child)> _graphEdges = [];
+    private IReadOnlyDictionary<ExecutionState, int> _counts = new Dictionary<ExecutionState, int>();
+    private bool _missing;
+    private int _tab;
+    private IAsyncDisposable? _live;
+    private List<BreadcrumbItem> _crumbs = [];
+
+    [Parameter] public long Id { get; set; }
+
+    [Inject] public required DagRunQueries Queries { get; init; }
+    [Inject] public required LiveFeed Feed { get; init; }
+    [Inject] public required IServiceProvider Services { get; init; }
+    [Inject] public required IDialogService Dialogs { get; init; }
+    [Inject] public required ISnackbar Snackbar { get; init; }
+
+    private bool _busy;
+    private List<DagTaskNode> _taskList = [];
+
+    /// <summary>The DAG engine's actions; absent in a host without it (the buttons are then not shown).</summary>
+    private DagService? Dags => Services.GetService<DagService>();
+
+    private static bool CanKill(DagRunState state) => state is DagRunState.Queued or DagRunState.Running or DagRunState.Errored;
+    private static bool CanRestart(DagRunState state) => state is DagRunState.Errored or DagRunState.Killed;
+
+    private Task KillAsync() => ActAsync($"Kill DAG run #{Id}?",
+        $"Run #{Id} becomes KILLED; each of its {_detail?.Tasks.Count(t => !t.State.IsTerminal()) ?? 0} unfinished tasks is cancelled (running ones are stopped).", "Kill run",
+        dags => dags.KillAsync(Id));
+
+    private Task RestartAsync() => ActAsync($"Restart DAG run #{Id}?",
+        $"Every task of run #{Id} that did not succeed ({_detail?.Tasks.Count(t => t.State.IsTerminal() && t.State != ExecutionState.Succeeded) ?? 0}) runs again; succeeded tasks are kept.", "Restart",
+        dags => dags.RestartAsync(Id));
+
+    private Task KillTaskAsync(string task) => ActAsync($"Kill task '{task}'?",
+        $"Task '{task}' of run #{Id} is cancelled; tasks that depend on it will not run.", "Kill task",
+        dags => dags.KillTaskAsync(Id, task));
+
+    private async Task ActAsync(string title, string message, string yes, Func<DagService, Task<DagActionOutcome>> action)
+    {
+        if (Dags is not { } dags) return;
+        if (!await Dialogs.ConfirmAsync(title, message, yes)) return;
+        _busy = true;
+        try
+        {
+            var outcome = await action(dags);
+            Snackbar.Add(outcome.Message, outcome.Done ? Severity.Success : Severity.Error);
+            await LoadAsync();
+        }
+        catch (Exception e) { Snackbar.Add($"{yes} failed: {e.Message}", Severity.Error); }
+        finally { _busy = false; }
+    }
+
+    protected override async Task OnParametersSetAsync()
+    {
+        if (_live is not null) await _live.DisposeAsync();
+        _crumbs = [new("DAG runs", "/dags"), new($"Run #{Id}", null, disabled: true)];
+        var id = Id;
+        _live = Feed.Subscribe(e => e is StateChanged s && s.DagRunId == id, _ => InvokeAsync(async () => { await LoadAsync(); StateHasChanged(); }), TimeSpan.FromMilliseconds(400));
+        await LoadAsync();
+    }
+
+    private async Task LoadAsync()
+    {
+        _detail = await Queries.GetAsync(Id);
+        _missing = _detail is null;
+        if (_detail is null) return;
+        _attempts = await Queries.AttemptsAsync(Id);
+        _taskList = _detail.Tasks.ToList();
+        _counts = _detail.Tasks.GroupBy(t => t.State).ToDictionary(g => g.Key, g => g.Count());
+        _graphTasks = _detail.Tasks.Count > GraphLimit ? _detail.Tasks.Take(GraphLimit).ToList() : _detail.Tasks;
+        _graphEdges = _detail.Edges.Select(e => (e.ParentExecutionId, e.ChildExecutionId)).ToList();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_live is not null) await _live.DisposeAsync();
+    }
+}

@@ -1,0 +1,107 @@
+using Microsoft.AspNetCore.Components;
+using MudBlazor;
+using Taskdeck.Console.Components.Shared;
+using Taskdeck.Core.Events;
+using Taskdeck.Core.Executions;
+using Taskdeck.Data.Executions;
+
+namespace Taskdeck.Console.Components.Executions;
+
+public partial class ExecutionDetailPage : IAsyncDisposable
+{
+    private ExecutionDetail? _detail;
+    private bool _missing;
+    private bool _deleted;
+    private bool _busy;
+    private int _attempt;
+    private IAsyncDisposable? _live;
+    private List<BreadcrumbItem> _crumbs = [];
+
+    [Parameter] public long Id { get; set; }
+
+    [Inject] public required ExecutionQueries Queries { get; init; }
+    [Inject] public required ExecutionService Executions { get; init; }
+    [Inject] public required LiveFeed Feed { get; init; }
+    [Inject] public required IDialogService Dialogs { get; init; }
+    [Inject] public required ISnackbar Snackbar { get; init; }
+    [Inject] public required NavigationManager Navigation { get; init; }
+
+    protected override async Task OnParametersSetAsync()
+    {
+        if (_live is not null) await _live.DisposeAsync();
+        _detail = null;
+        _missing = _deleted = false;
+        _attempt = 0;
+        _crumbs = [new("Executions", "/executions"), new($"#{Id}", null, disabled: true)];
+        var id = Id;
+        _live = Feed.Subscribe(e => e.ExecutionId == id && e is StateChanged or ProgressChanged or ExecutionDeleted, OnEventsAsync, TimeSpan.FromMilliseconds(250));
+        await LoadAsync();
+    }
+
+    private Task OnEventsAsync(IReadOnlyList<ExecutionEvent> events) => InvokeAsync(async () =>
+    {
+        if (events.Any(e => e is ExecutionDeleted)) { _deleted = true; _missing = true; _detail = null; StateHasChanged(); return; }
+        await LoadAsync();
+        StateHasChanged();
+    });
+
+    private async Task LoadAsync()
+    {
+        var previousLatest = _detail?.Attempts.LastOrDefault()?.Number ?? 0;
+        _detail = await Queries.GetDetailAsync(Id);
+        if (_detail is null) { _missing = true; return; }
+        _crumbs = [new("Executions", "/executions"), new($"#{Id} {_detail.Execution.Name}", null, disabled: true)];
+        var latest = _detail.Attempts.LastOrDefault()?.Number ?? 0;
+        // Follow a new attempt when the viewer was looking at the latest one.
+        if (_attempt == 0 || _attempt == previousLatest) _attempt = latest;
+    }
+
+    private void SelectAttempt(int number) => _attempt = number;
+
+    private Task<IReadOnlyList<LogEntry>> LoadLogsAsync(int attempt, LogStream stream, CancellationToken ct) =>
+        LogsOfStreamAsync(Queries, Id, attempt, stream, ct);
+
+    internal static async Task<IReadOnlyList<LogEntry>> LogsOfStreamAsync(ExecutionQueries queries, long id, int attempt, LogStream stream, CancellationToken ct)
+    {
+        var all = new List<LogEntry>();
+        long after = 0;
+        while (true)
+        {
+            var page = await queries.LogsAsync(id, attempt, after, 5000, ct);
+            all.AddRange(page.Where(l => l.Stream == stream));
+            if (page.Count < 5000) return all;
+            after = page[^1].Id;
+        }
+    }
+
+    private Task CancelAsync() => ActAsync("Cancel", "Waiting work is cancelled at once; running work is asked to stop.", ct => Executions.CancelAsync(Id, "cancelled from the console", ct));
+    private Task RetryAsync() => ActAsync("Retry", "It goes back to the queue for a new attempt.", ct => Executions.RetryAsync(Id, "retried from the console", ct));
+
+    private async Task DeleteAsync()
+    {
+        if (_detail is null) return;
+        if (!await Dialogs.ConfirmAsync($"Delete execution #{Id}?", $"#{Id} ({_detail.Execution.Name}) is deleted with its attempts, logs and history. This cannot be undone.", "Delete")) return;
+        var outcome = await Executions.DeleteAsync(Id);
+        Snackbar.Report(outcome);
+        if (outcome.Done) Navigation.NavigateTo("/executions");
+    }
+
+    private async Task ActAsync(string verb, string consequence, Func<CancellationToken, Task<ActionOutcome>> action)
+    {
+        if (_detail is null) return;
+        if (!await Dialogs.ConfirmAsync($"{verb} execution #{Id}?", $"#{Id} ({_detail.Execution.Name}) is {StateStyle.Label(_detail.Execution.State).ToLowerInvariant()}. {consequence}", verb)) return;
+        _busy = true;
+        try
+        {
+            Snackbar.Report(await action(CancellationToken.None));
+            await LoadAsync();
+        }
+        catch (Exception e) { Snackbar.Add($"{verb} failed: {e.Message}", Severity.Error); }
+        finally { _busy = false; }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_live is not null) await _live.DisposeAsync();
+    }
+}

@@ -1,0 +1,68 @@
+using System.Globalization;
+using Microsoft.AspNetCore.Components;
+using MudBlazor;
+using Taskdeck.Console.Components.Shared;
+using Taskdeck.Core.Events;
+using Taskdeck.Core.Executions;
+using Taskdeck.Data.WorkTasks;
+
+namespace Taskdeck.Console.Components.WorkTasks;
+
+/// <summary>Work tasks by type, status and project; a row opens the execution detail that runs it.</summary>
+public partial class WorkTasksPage : IAsyncDisposable
+{
+    private MudDataGrid<WorkTaskRow>? _grid;
+    private IReadOnlyList<string> _types = [];
+    private IAsyncDisposable? _live;
+    private string? _lastUri;
+
+    [SupplyParameterFromQuery(Name = "type")] public string? Type { get; set; }
+    [SupplyParameterFromQuery(Name = "state")] public string? State { get; set; }
+    [SupplyParameterFromQuery(Name = "project")] public string? Project { get; set; }
+
+    [Inject] public required WorkTaskQueries Queries { get; init; }
+    [Inject] public required LiveFeed Feed { get; init; }
+    [Inject] public required NavigationManager Navigation { get; init; }
+
+    protected override async Task OnInitializedAsync()
+    {
+        _types = await Queries.TypesAsync();
+        _live = Feed.Subscribe(e => e is StateChanged or ExecutionDeleted, _ => InvokeAsync(() => _grid?.ReloadServerData() ?? Task.CompletedTask), TimeSpan.FromMilliseconds(750));
+    }
+
+    protected override async Task OnParametersSetAsync()
+    {
+        if (_lastUri is not null && _lastUri != Navigation.Uri && _grid is not null) await _grid.ReloadServerData();
+        _lastUri = Navigation.Uri;
+    }
+
+    private async Task<GridData<WorkTaskRow>> LoadAsync(GridState<WorkTaskRow> state, CancellationToken ct)
+    {
+        IReadOnlyList<ExecutionState>? states = Enum.TryParse<ExecutionState>(State, true, out var s) ? [s] : null;
+        var (items, total) = await Queries.PageAsync(new WorkTaskFilter(Type, Project, states), state.Page * state.PageSize, state.PageSize, ct);
+        return new GridData<WorkTaskRow> { Items = items, TotalItems = total };
+    }
+
+    private static string Resources(WorkTaskRow row)
+    {
+        var parts = new List<string>();
+        if (row.Cores > 0) parts.Add($"{row.Cores.ToString("0.##", CultureInfo.InvariantCulture)} {(row.Cores == 1 ? "core" : "cores")}");
+        if (row.MemoryMB > 0) parts.Add(row.MemoryMB >= 1024 ? $"{(row.MemoryMB / 1024.0).ToString("0.#", CultureInfo.InvariantCulture)} GB" : $"{row.MemoryMB} MB");
+        if (row.Gpus > 0) parts.Add($"{row.Gpus} GPU");
+        return parts.Count == 0 ? "—" : string.Join(" · ", parts);
+    }
+
+    private void Apply(string? type = null, string? state = null, string? project = null)
+    {
+        static string? Pick(string? changed, string? current) => changed is null ? current : changed.Length == 0 ? null : changed;
+        Navigation.NavigateTo(Navigation.GetUriWithQueryParameters(new Dictionary<string, object?>
+        {
+            ["type"] = Pick(type, Type), ["state"] = Pick(state, State), ["project"] = Pick(project, Project),
+        }), replace: true);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_live is not null) await _live.DisposeAsync();
+    }
+}

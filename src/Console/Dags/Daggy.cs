@@ -1,0 +1,123 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Taskdeck.Core.Dags;
+using Taskdeck.Core.Executions;
+using Taskdeck.Data.Dags;
+
+namespace Taskdeck.Console.Dags;
+
+/// <summary>
+/// daggy's vocabulary and shapes (seed 002) at the API edge. Times are nanoseconds since the Unix epoch, as strings;
+/// <c>cores</c> and <c>memoryMB</c> are strings; run and task states are upper-case names.
+/// </summary>
+public static class Daggy
+{
+    public static string TaskState(ExecutionState state) => state switch
+    {
+        ExecutionState.Pending or ExecutionState.Queued => "QUEUED",
+        ExecutionState.Scheduled => "RETRY",
+        ExecutionState.Running or ExecutionState.Cancelling => "RUNNING",
+        ExecutionState.Succeeded => "COMPLETED",
+        ExecutionState.Cancelled => "KILLED",
+        _ => "ERRORED",
+    };
+
+    public static string RunState(DagRunState state) => state.ToString().ToUpperInvariant();
+
+    public static DagRunState? ParseRunState(string value) =>
+        Enum.TryParse<DagRunState>(value, ignoreCase: true, out var state) && Enum.IsDefined(state) && !int.TryParse(value, out _) ? state : null;
+
+    /// <summary>Nanoseconds since the epoch; storage keeps microseconds, so the last three digits are zero.</summary>
+    public static string Time(DateTimeOffset at) => ((at.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) * 100).ToString(CultureInfo.InvariantCulture);
+
+    public static DaggyRun ToRun(DagRunDetail d)
+    {
+        var names = d.Tasks.ToDictionary(t => t.Id, t => t.DagTaskName ?? t.Name);
+        var parents = d.Edges.ToLookup(e => e.ChildExecutionId, e => names.GetValueOrDefault(e.ParentExecutionId, ""));
+        var children = d.Edges.ToLookup(e => e.ParentExecutionId, e => names.GetValueOrDefault(e.ChildExecutionId, ""));
+        var attempts = d.Attempts.Where(a => a.FinishedAt is not null).ToLookup(a => a.ExecutionId);
+        string Log(long id, int n, LogStream s) => d.Logs.GetValueOrDefault((id, n, s), "");
+        return new DaggyRun(
+            d.Run.Id,
+            d.Run.Tag,
+            d.Tasks.ToDictionary(t => names[t.Id], t => ToTask(t, parents[t.Id], children[t.Id])),
+            d.Tasks.ToDictionary(t => names[t.Id], t => TaskState(t.State)),
+            d.Tasks.ToDictionary(t => names[t.Id], t => attempts[t.Id].Select(a => new DaggyAttempt(
+                Time(a.StartedAt), Time(a.FinishedAt!.Value), a.Rc ?? (a.Outcome == ExecutionState.Succeeded ? 0 : -1),
+                Log(t.Id, a.Number, LogStream.Output), Log(t.Id, a.Number, LogStream.Error), Log(t.Id, a.Number, LogStream.Executor))).ToList()),
+            d.Changes.Select(c => new DaggyStateChange(Time(c.At), RunState(c.State))).ToList());
+    }
+
+    public static DaggyTask ToTask(Execution e, IEnumerable<string> parents, IEnumerable<string> children)
+    {
+        var handler = e.Kind == ExecutorKind.Handler;
+        var job = new DaggyJob(
+            e.Environment,
+            e.MemoryMB.ToString(CultureInfo.InvariantCulture),
+            e.Cores.ToString("0.###", CultureInfo.InvariantCulture),
+            handler ? null : e.Command,
+            handler ? e.Name : null,
+            handler ? (e.ArgumentsJson is { } json ? JsonDocument.Parse(json).RootElement : JsonDocument.Parse("{}").RootElement) : null);
+        return new DaggyTask(e.MaxRetries, e.RetryIntervalSeconds, job,
+            children.Order(StringComparer.Ordinal).ToList(), parents.Order(StringComparer.Ordinal).ToList(), e.IsGenerator);
+    }
+
+    public static DaggyRunSummary ToSummary(DagRunSummary s) => new(
+        s.Run.Id, s.Run.Tag, RunState(s.Run.State), Time(s.Run.CreatedAt), Time(s.LastUpdate),
+        s.Counts.GroupBy(c => TaskState(c.Key)).OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Sum(c => c.Value)));
+}
+
+public sealed record DaggyRunSummary(
+    [property: JsonPropertyName("runID")] long RunId,
+    [property: JsonPropertyName("tag")] string Tag,
+    [property: JsonPropertyName("state")] string State,
+    [property: JsonPropertyName("startTime")] string StartTime,
+    [property: JsonPropertyName("lastUpdate")] string LastUpdate,
+    [property: JsonPropertyName("taskCounts")] Dictionary<string, int> TaskCounts);
+
+public sealed record DaggyJob(
+    [property: JsonPropertyName("environment")] IReadOnlyList<string> Environment,
+    [property: JsonPropertyName("memoryMB")] string MemoryMB,
+    [property: JsonPropertyName("cores")] string Cores,
+    [property: JsonPropertyName("command"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<string>? Command,
+    [property: JsonPropertyName("task"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Task,
+    [property: JsonPropertyName("args"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] JsonElement? Args);
+
+public sealed record DaggyTask(
+    [property: JsonPropertyName("maxRetries")] int MaxRetries,
+    [property: JsonPropertyName("retryIntervalSeconds")] int RetryIntervalSeconds,
+    [property: JsonPropertyName("job")] DaggyJob Job,
+    [property: JsonPropertyName("children")] IReadOnlyList<string> Children,
+    [property: JsonPropertyName("parents")] IReadOnlyList<string> Parents,
+    [property: JsonPropertyName("isGenerator")] bool IsGenerator);
+
+public sealed record DaggyAttempt(
+    [property: JsonPropertyName("startTime")] string StartTime,
+    [property: JsonPropertyName("stopTime")] string StopTime,
+    [property: JsonPropertyName("rc")] int Rc,
+    [property: JsonPropertyName("outputLog")] string OutputLog,
+    [property: JsonPropertyName("errorLog")] string ErrorLog,
+    [property: JsonPropertyName("executorLog")] string ExecutorLog);
+
+public sealed record DaggyStateChange(
+    [property: JsonPropertyName("time")] string Time,
+    [property: JsonPropertyName("state")] string State);
+
+public sealed record DaggyRun(
+    [property: JsonPropertyName("runID")] long RunId,
+    [property: JsonPropertyName("tag")] string Tag,
+    [property: JsonPropertyName("tasks")] Dictionary<string, DaggyTask> Tasks,
+    [property: JsonPropertyName("taskStates")] Dictionary<string, string> TaskStates,
+    [property: JsonPropertyName("taskAttempts")] Dictionary<string, List<DaggyAttempt>> TaskAttempts,
+    [property: JsonPropertyName("dagStateChanges")] List<DaggyStateChange> DagStateChanges);
+
+public sealed record DaggyRunId([property: JsonPropertyName("runID")] long RunId);
+
+public sealed record DaggyState([property: JsonPropertyName("state")] string State);
+
+public sealed record DaggyValidation(
+    [property: JsonPropertyName("valid")] bool Valid,
+    [property: JsonPropertyName("errors"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<string>? Errors);
+
+public sealed record DaggyReady([property: JsonPropertyName("msg")] string Msg);

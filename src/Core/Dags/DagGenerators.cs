@@ -1,0 +1,76 @@
+using System.Text.Json;
+using Taskdeck.Core.Executions;
+using Taskdeck.Core.Executors;
+
+namespace Taskdeck.Core.Dags;
+
+/// <summary>
+/// A generator task's standard output is a JSON object of new tasks in the spec's format. Before the generator's
+/// success is recorded, they are expanded with the run's parameters, validated against the run, and stored as its
+/// children (Pending until it succeeds), each inheriting the generator's own children. Output that is not a valid set
+/// of tasks makes the attempt fail instead, with the reason in its executor log.
+/// </summary>
+/// <remarks>
+/// Two generators of one run finishing together would each check names against the run before the other added its
+/// tasks; a per-run lock on this node makes the check and the addition one step.
+/// </remarks>
+public sealed class DagGenerators(IDagStore store, DagService dags) : IResultValidator
+{
+    // Striped by run id: bounded, and two runs rarely share a stripe (sharing only serialises them a little).
+    private readonly SemaphoreSlim[] _locks = Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
+
+    public bool AppliesTo(Execution execution) => execution.IsGenerator && execution.DagRunId is not null;
+
+    public async Task<string?> ValidateAsync(Execution execution, int attempt, CancellationToken ct)
+    {
+        if (!execution.IsGenerator || execution.DagRunId is not { } runId) return null;
+        var gate = _locks[(int)((ulong)runId % (ulong)_locks.Length)];
+        await gate.WaitAsync(ct);
+        try { return await AddGeneratedAsync(execution, attempt, runId, ct); }
+        finally { gate.Release(); }
+    }
+
+    private async Task<string?> AddGeneratedAsync(Execution execution, int attempt, long runId, CancellationToken ct)
+    {
+        var run = await store.FindRunAsync(runId, ct);
+        if (run is null) return $"generator: DAG run {runId} no longer exists";
+
+        var output = await store.OutputTextAsync(execution.Id, attempt, ct);
+        JsonDocument document;
+        try { document = JsonDocument.Parse(output); }
+        catch (JsonException e) { return $"generator output rejected: not valid JSON ({e.Message})"; }
+        using (document)
+        {
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+                return "generator output rejected: it must be a JSON object of task name → task";
+            var errors = new List<string>();
+            var specs = DagSpecReader.ReadTasks(document.RootElement, errors);
+            using var parametersJson = JsonDocument.Parse(run.ParametersJson);
+            var parameters = DagSpecReader.ReadParameters(parametersJson.RootElement, errors);
+
+            var tasks = await store.TasksAsync(runId, ct);
+            var byId = tasks.ToDictionary(t => t.ExecutionId);
+            var edges = await store.EdgesAsync(runId, ct);
+            var named = edges.Where(e => byId.ContainsKey(e.ParentExecutionId) && byId.ContainsKey(e.ChildExecutionId))
+                .Select(e => (byId[e.ParentExecutionId].Name, byId[e.ChildExecutionId].Name)).ToList();
+            var generator = execution.DagTaskName ?? byId[execution.Id].Name;
+            var plan = DagPlanner.Plan(specs, parameters, dags.Checks, new DagContext(tasks.Select(t => t.Name).ToHashSet(StringComparer.Ordinal), named), errors);
+
+            var inherited = edges.Where(e => e.ParentExecutionId == execution.Id).Select(e => byId[e.ChildExecutionId].Name).ToList();
+            var extra = plan.Tasks.Select(t => (generator, t.Name))
+                .Concat(plan.Tasks.SelectMany(t => inherited.Select(c => (t.Name, c)))).ToList();
+            var problems = plan.Errors.ToList();
+            var states = tasks.ToDictionary(t => t.Name, t => t.State, StringComparer.Ordinal);
+            foreach (var (parent, child) in plan.Edges)
+                if (states.TryGetValue(child, out var state) && state != ExecutionState.Pending)
+                    problems.Add($"task '{parent}' names '{child}' as a child, but '{child}' is already {state}.");
+            if (problems.Count == 0)
+                problems.AddRange(DagPlanner.FindCycles(plan.Tasks.Select(t => t.Name).Concat(states.Keys), plan.Edges.Concat(extra).Concat(named)));
+            if (problems.Count > 0) return "generator output rejected: " + string.Join("; ", problems.Distinct());
+            if (plan.Tasks.Count == 0) return null;
+
+            await dags.AddTasksAsync(runId, plan, extra, ct, tasks.ToDictionary(t => t.Name, t => t.ExecutionId, StringComparer.Ordinal));
+            return null;
+        }
+    }
+}

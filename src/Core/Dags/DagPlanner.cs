@@ -1,0 +1,268 @@
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace Taskdeck.Core.Dags;
+
+/// <summary>One concrete task of a run, after parameter expansion.</summary>
+public sealed record PlannedTask
+{
+    public required string Name { get; init; }
+    /// <summary>The spec entry it came from (equal to <see cref="Name"/> for a task that is not a template).</summary>
+    public required string Template { get; init; }
+    public required DagJob Job { get; init; }
+    public int MaxRetries { get; init; }
+    public int RetryIntervalSeconds { get; init; }
+    public bool IsGenerator { get; init; }
+}
+
+/// <summary>The expanded, validated tasks and their parent → child edges (by task name), or the problems found.</summary>
+public sealed record DagPlan(IReadOnlyList<PlannedTask> Tasks, IReadOnlyList<(string Parent, string Child)> Edges, IReadOnlyList<string> Errors)
+{
+    public bool Valid => Errors.Count == 0;
+}
+
+/// <summary>What validation checks against: the command allow-list and the registered handlers.</summary>
+public sealed record DagChecks(CommandOptions Commands, Func<string, bool> HandlerExists);
+
+/// <summary>Tasks already in a run, for tasks a generator adds: they may name these as parents or children.</summary>
+public sealed record DagContext(IReadOnlyCollection<string> ExistingNames, IReadOnlyList<(string Parent, string Child)> ExistingEdges)
+{
+    public static readonly DagContext Empty = new([], []);
+}
+
+/// <summary>
+/// Parameter expansion and validation. A task whose command or environment uses <c>{{NAME}}</c> becomes one task per
+/// combination of the values of the parameters it uses (in the order the parameters are declared, the last varying
+/// fastest), named <c>name_0</c>, <c>name_1</c>, …; edges to or from a template apply to every instance.
+/// </summary>
+public static partial class DagPlanner
+{
+    [GeneratedRegex(@"\{\{\s*([A-Za-z0-9_.\-]+)\s*\}\}")]
+    private static partial Regex Placeholder();
+
+    public static DagPlan Plan(IReadOnlyList<DagTaskSpec> specs, IReadOnlyList<DagParameter> parameters, DagChecks checks,
+        DagContext? context = null, IReadOnlyList<string>? readErrors = null)
+    {
+        context ??= DagContext.Empty;
+        var errors = new List<string>(readErrors ?? []);
+        var byName = parameters.GroupBy(p => p.Name).ToDictionary(g => g.Key, g => g.Last());
+        var order = parameters.Select((p, i) => (p.Name, i)).GroupBy(x => x.Name).ToDictionary(g => g.Key, g => g.Last().i);
+        foreach (var empty in parameters.Where(p => p.Values.Count == 0)) errors.Add($"parameter '{empty.Name}' has no values.");
+
+        var tasks = new List<PlannedTask>();
+        var instances = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        var seen = new HashSet<string>(context.ExistingNames, StringComparer.Ordinal);
+        foreach (var spec in specs)
+        {
+            if (instances.ContainsKey(spec.Name))
+            {
+                errors.Add($"task '{spec.Name}' is defined twice.");
+                continue;
+            }
+            var used = UsedParameters(spec.Job).ToList();
+            var undefined = used.Where(u => !byName.ContainsKey(u)).ToList();
+            foreach (var name in undefined)
+                errors.Add($"task '{spec.Name}' uses {{{{{name}}}}}, which is not a defined parameter.");
+            var names = new List<string>();
+            instances[spec.Name] = names;
+            if (undefined.Count > 0) continue;
+
+            var ordered = used.OrderBy(u => order[u]).Select(u => byName[u]).ToList();
+            var index = 0;
+            foreach (var combination in Combinations(ordered))
+            {
+                var name = ordered.Count == 0 ? spec.Name : $"{spec.Name}_{index}";
+                index++;
+                if (!seen.Add(name))
+                {
+                    errors.Add($"task name '{name}' is used twice.");
+                    continue;
+                }
+                names.Add(name);
+                tasks.Add(new PlannedTask
+                {
+                    Name = name,
+                    Template = spec.Name,
+                    Job = spec.Job with
+                    {
+                        Command = spec.Job.Command.Select(a => Substitute(a, combination)).ToList(),
+                        Environment = spec.Job.Environment.Select(e => Substitute(e, combination)).ToList(),
+                    },
+                    MaxRetries = spec.MaxRetries,
+                    RetryIntervalSeconds = spec.RetryIntervalSeconds,
+                    IsGenerator = spec.IsGenerator,
+                });
+            }
+        }
+
+        var edges = new List<(string, string)>();
+        var edgeSet = new HashSet<(string, string)>();
+        foreach (var spec in specs)
+        {
+            if (!instances.TryGetValue(spec.Name, out var mine)) continue;
+            foreach (var parent in spec.Parents)
+                foreach (var p in Resolve(spec.Name, parent, "parent", instances, context, errors))
+                    foreach (var c in mine)
+                        if (edgeSet.Add((p, c))) edges.Add((p, c));
+            foreach (var child in spec.Children)
+                foreach (var c in Resolve(spec.Name, child, "child", instances, context, errors))
+                    foreach (var p in mine)
+                        if (edgeSet.Add((p, c))) edges.Add((p, c));
+        }
+
+        foreach (var task in tasks) CheckJob(task, checks, errors);
+        errors.AddRange(FindCycles(tasks.Select(t => t.Name).Concat(context.ExistingNames), edges.Concat(context.ExistingEdges)));
+        return new DagPlan(tasks, edges, errors);
+    }
+
+    /// <summary>The parameter names a job uses, each once, in order of first use.</summary>
+    public static IEnumerable<string> UsedParameters(DagJob job) =>
+        job.Command.Concat(job.Environment).SelectMany(s => Placeholder().Matches(s).Select(m => m.Groups[1].Value)).Distinct(StringComparer.Ordinal);
+
+    private static string Substitute(string text, IReadOnlyDictionary<string, string> values) =>
+        values.Count == 0 ? text : Placeholder().Replace(text, m => values.TryGetValue(m.Groups[1].Value, out var v) ? v : m.Value);
+
+    private static IEnumerable<IReadOnlyDictionary<string, string>> Combinations(IReadOnlyList<DagParameter> parameters)
+    {
+        if (parameters.Any(p => p.Values.Count == 0)) yield break;
+        var positions = new int[parameters.Count];
+        while (true)
+        {
+            var combination = new Dictionary<string, string>(parameters.Count, StringComparer.Ordinal);
+            for (var i = 0; i < parameters.Count; i++) combination[parameters[i].Name] = parameters[i].Values[positions[i]];
+            yield return combination;
+            var k = parameters.Count - 1;
+            while (k >= 0 && ++positions[k] == parameters[k].Values.Count) positions[k--] = 0;
+            if (k < 0) yield break;
+        }
+    }
+
+    private static IEnumerable<string> Resolve(string task, string reference, string role, Dictionary<string, List<string>> instances,
+        DagContext context, List<string> errors)
+    {
+        if (instances.TryGetValue(reference, out var names)) return names;
+        if (context.ExistingNames.Contains(reference)) return [reference];
+        errors.Add($"task '{task}' names unknown {role} '{reference}'.");
+        return [];
+    }
+
+    private static void CheckJob(PlannedTask task, DagChecks checks, List<string> errors)
+    {
+        var job = task.Job;
+        var hasHandler = !string.IsNullOrWhiteSpace(job.Handler);
+        if (hasHandler && job.Command.Count > 0)
+            errors.Add($"task '{task.Name}': give either job.command or job.task, not both.");
+        else if (hasHandler)
+        {
+            if (!checks.HandlerExists(job.Handler!)) errors.Add($"task '{task.Name}': no handler named '{job.Handler}' is registered.");
+        }
+        else if (job.Command.Count == 0 || string.IsNullOrWhiteSpace(job.Command[0]))
+            errors.Add($"task '{task.Name}': the command is empty.");
+        else if (!checks.Commands.Enabled)
+            errors.Add($"task '{task.Name}': commands are disabled on this server (Taskdeck:Commands:Enabled).");
+        else if (!checks.Commands.IsAllowed(job.Command[0]))
+            errors.Add($"task '{task.Name}': '{job.Command[0]}' is not in Taskdeck:Commands:Allow.");
+        foreach (var pair in job.Environment)
+            if (pair.IndexOf('=') <= 0) errors.Add($"task '{task.Name}': environment entry '{pair}' is not of the form NAME=value.");
+    }
+
+    /// <summary>One message per strongly connected component that holds a cycle, naming the tasks around it.</summary>
+    public static IEnumerable<string> FindCycles(IEnumerable<string> nodes, IEnumerable<(string Parent, string Child)> edges)
+    {
+        var index = new Dictionary<string, int>(StringComparer.Ordinal);
+        var names = new List<string>();
+        foreach (var n in nodes)
+            if (index.TryAdd(n, names.Count)) names.Add(n);
+        var next = names.Select(_ => new List<int>()).ToList();
+        foreach (var (p, c) in edges)
+            if (index.TryGetValue(p, out var pi) && index.TryGetValue(c, out var ci)) next[pi].Add(ci);
+
+        var messages = new List<string>();
+        foreach (var component in StronglyConnected(next))
+        {
+            if (component.Count == 1 && !next[component[0]].Contains(component[0])) continue;
+            var cycle = CycleWithin(component, next);
+            var text = new StringBuilder("cycle: ");
+            text.AppendJoin(" → ", cycle.Select(i => names[i])).Append(" → ").Append(names[cycle[0]]);
+            messages.Add(text.ToString());
+        }
+        return messages;
+    }
+
+    /// <summary>Tarjan's algorithm, iterative so a 10,000-task chain does not overflow the stack.</summary>
+    private static List<List<int>> StronglyConnected(List<List<int>> next)
+    {
+        var n = next.Count;
+        var order = new int[n];
+        var low = new int[n];
+        var onStack = new bool[n];
+        Array.Fill(order, -1);
+        var stack = new Stack<int>();
+        var result = new List<List<int>>();
+        var counter = 0;
+        var work = new Stack<(int Node, int Edge)>();
+        for (var root = 0; root < n; root++)
+        {
+            if (order[root] >= 0) continue;
+            work.Push((root, 0));
+            while (work.Count > 0)
+            {
+                var (v, e) = work.Pop();
+                if (e == 0)
+                {
+                    order[v] = low[v] = counter++;
+                    stack.Push(v);
+                    onStack[v] = true;
+                }
+                if (e < next[v].Count)
+                {
+                    work.Push((v, e + 1));
+                    var w = next[v][e];
+                    if (order[w] < 0) work.Push((w, 0));
+                    else if (onStack[w]) low[v] = Math.Min(low[v], order[w]);
+                    continue;
+                }
+                if (low[v] == order[v])
+                {
+                    var component = new List<int>();
+                    int w;
+                    do { w = stack.Pop(); onStack[w] = false; component.Add(w); } while (w != v);
+                    result.Add(component);
+                }
+                if (work.Count > 0)
+                {
+                    var parent = work.Peek().Node;
+                    low[parent] = Math.Min(low[parent], low[v]);
+                }
+            }
+        }
+        return result;
+    }
+
+    /// <summary>A shortest cycle through the component's first node, by breadth-first search inside the component.</summary>
+    private static List<int> CycleWithin(List<int> component, List<List<int>> next)
+    {
+        var members = component.ToHashSet();
+        var start = component.Min();
+        var previous = new Dictionary<int, int>();
+        var queue = new Queue<int>();
+        queue.Enqueue(start);
+        while (queue.Count > 0)
+        {
+            var v = queue.Dequeue();
+            foreach (var w in next[v])
+            {
+                if (!members.Contains(w)) continue;
+                if (w == start)
+                {
+                    var path = new List<int> { v };
+                    while (path[^1] != start) path.Add(previous[path[^1]]);
+                    path.Reverse();
+                    return path;
+                }
+                if (previous.TryAdd(w, v)) queue.Enqueue(w);
+            }
+        }
+        return [start];
+    }
+}

@@ -1,0 +1,129 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Taskdeck.Core.Dispatch;
+using Taskdeck.Core.Executions;
+
+namespace Taskdeck.Core.Dags;
+
+/// <summary>
+/// Moves DAG runs along as their tasks change state. Called by <see cref="ExecutionTransitions"/> after every applied
+/// transition (no polling): a success releases each child whose parents have all succeeded and dispatches it at once;
+/// a claim marks the run RUNNING; an end recomputes the run's state.
+/// </summary>
+/// <remarks>
+/// Two parents finishing together cannot strand their child: each observer runs after its own transition committed,
+/// so the later of the two sees both succeeded; both may try the release and the compare-and-set lets one win.
+/// </remarks>
+public sealed class DagScheduler(IDagStore store, IServiceProvider services, TimeProvider time, ILogger<DagScheduler> logger) : IExecutionObserver
+{
+    private static readonly DagRunState[] Movable = [DagRunState.Queued, DagRunState.Running, DagRunState.Completed, DagRunState.Errored];
+
+    // Resolved late: ExecutionTransitions itself takes the observers, so a constructor dependency would be a cycle.
+    private ExecutionTransitions Transitions => services.GetRequiredService<ExecutionTransitions>();
+    private ExecutionDispatcher Dispatcher => services.GetRequiredService<ExecutionDispatcher>();
+
+    public async Task OnTransitionedAsync(TransitionResult result, CancellationToken ct)
+    {
+        if (result.DagRunId is not { } runId || result.NewState is not { } state) return;
+        try
+        {
+            switch (state)
+            {
+                case ExecutionState.Succeeded:
+                    // A released child keeps the run RUNNING (its parent's claim made it so): nothing to recompute.
+                    if (await ReleaseChildrenAsync(result.ExecutionId, ct) == 0 || !_running.ContainsKey(runId))
+                        await RecomputeAsync(runId, ct);
+                    break;
+                case ExecutionState.Running when result.Transition is Transition.Claim or Transition.ReportStarted:
+                    await MarkRunningAsync(runId, ct);
+                    break;
+                case var s when s.IsTerminal():
+                    await RecomputeAsync(runId, ct);
+                    break;
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The execution's own transition is already committed; a failure here must not undo the worker's close.
+            // The run is recomputed on its next task transition, and a restart releases whatever is ready.
+            logger.LogError(e, "DAG run {RunId}: scheduling after {Transition} of execution {Id} failed", runId, result.Transition, result.ExecutionId);
+        }
+    }
+
+    /// <summary>Runs this node has seen RUNNING: a claim in them needs no read of the run. Dropped when a run leaves RUNNING.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<long, byte> _running = new();
+
+    private async Task MarkRunningAsync(long runId, CancellationToken ct)
+    {
+        if (_running.ContainsKey(runId)) return;
+        var run = await store.FindRunAsync(runId, ct);
+        if (run is { State: DagRunState.Queued } && await store.SetStateAsync(runId, [DagRunState.Queued], DagRunState.Running, time.GetUtcNow(), ct))
+            _running.TryAdd(runId, 0);
+        else if (run is { State: DagRunState.Running }) _running.TryAdd(runId, 0);
+    }
+
+    /// <summary>Called when this node moves a run out of RUNNING (kill, restart, end).</summary>
+    internal void Forget(long runId) => _running.TryRemove(runId, out _);
+
+    /// <summary>Queues every Pending child of <paramref name="parentId"/> whose parents have all succeeded.</summary>
+    public async Task<int> ReleaseChildrenAsync(long parentId, CancellationToken ct = default)
+    {
+        var released = 0;
+        foreach (var child in await store.ReadyChildrenAsync(parentId, ct))
+            if (await ReleaseAsync(child, ct)) released++;
+        return released;
+    }
+
+    /// <summary>Releases many at once: concurrent transitions share the store's group commits.</summary>
+    public async Task ReleaseManyAsync(IEnumerable<DagTaskRow> tasks, CancellationToken ct = default) =>
+        await Parallel.ForEachAsync(tasks, new ParallelOptions { MaxDegreeOfParallelism = 64, CancellationToken = ct },
+            async (task, token) => await ReleaseAsync(task, token));
+
+    public async Task<bool> ReleaseAsync(DagTaskRow task, CancellationToken ct = default)
+    {
+        var result = await Transitions.ApplyAsync(new TransitionCommand(task.ExecutionId, Transition.Release) { Reason = "every parent succeeded" }, ct);
+        if (!result.Applied) return false;
+        await Dispatcher.EnqueueAsync(task.ExecutionId, task.Priority, ct);
+        return true;
+    }
+
+    /// <summary>
+    /// COMPLETED when every task succeeded; RUNNING while anything runs, waits or is about to be released; ERRORED when
+    /// nothing can progress. KILLED is left only by a restart.
+    /// </summary>
+    public async Task RecomputeAsync(long runId, CancellationToken ct = default)
+    {
+        for (var round = 0; round < 5; round++)
+        {
+            var run = await store.FindRunAsync(runId, ct);
+            if (run is null || run.State == DagRunState.Killed)
+            {
+                Forget(runId);
+                return;
+            }
+            var progress = await store.ProgressAsync(runId, ct);
+            if (progress.Total == 0) return;
+
+            DagRunState target;
+            if (progress.Count(ExecutionState.Succeeded) == progress.Total) target = DagRunState.Completed;
+            else if (progress.Count(ExecutionState.Running, ExecutionState.Cancelling) > 0) target = DagRunState.Running;
+            else if (progress.Count(ExecutionState.Queued, ExecutionState.Scheduled) > 0 || progress.Releasable > 0)
+                // QUEUED until something has run; once anything has ended (or after a restart) it is RUNNING.
+                target = run.State == DagRunState.Queued && progress.Count(ExecutionStates.Terminal.ToArray()) == 0 ? DagRunState.Queued : DagRunState.Running;
+            else target = DagRunState.Errored;
+
+            if (target == run.State)
+            {
+                if (target != DagRunState.Running) Forget(runId);
+                return;
+            }
+            if (!Movable.Contains(run.State)) return;
+            if (await store.SetStateAsync(runId, [run.State], target, time.GetUtcNow(), ct))
+            {
+                if (target == DagRunState.Running) _running.TryAdd(runId, 0); else Forget(runId);
+                return;
+            }
+            // Another task's observer moved it meanwhile: look again.
+        }
+    }
+}

@@ -1,0 +1,163 @@
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+using Taskdeck.Core.Executions;
+using Taskdeck.Core.Executors;
+
+namespace Taskdeck.Core.Dags;
+
+public sealed record DagSubmission(long? RunId, IReadOnlyList<string> Errors)
+{
+    public bool Accepted => RunId is not null;
+}
+
+/// <summary>What a run-level action did; a conflict says which state refused it.</summary>
+public sealed record DagActionOutcome(ActionStatus Status, DagRunState? State, string Message, string Subject = "dagrun")
+{
+    public bool Done => Status == ActionStatus.Done;
+}
+
+/// <summary>
+/// What people and automation do to DAG runs: validate, submit, kill, restart, kill one task. Each task is an
+/// execution like any other; every state change goes through <see cref="ExecutionService"/> and the state machine.
+/// </summary>
+public sealed class DagService(
+    IDagStore store,
+    ExecutionService executions,
+    ExecutionTransitions transitions,
+    DagScheduler scheduler,
+    TaskHandlerRegistry handlers,
+    IOptions<TaskdeckOptions> options,
+    TimeProvider time)
+{
+    public DagChecks Checks => new(options.Value.Commands, handlers.Contains);
+
+    /// <summary>Reads, expands and validates a spec; the plan lists every problem found.</summary>
+    public DagPlan Validate(JsonElement spec) => Validate(spec, out _);
+
+    private DagPlan Validate(JsonElement json, out DagSpec spec)
+    {
+        var errors = new List<string>();
+        spec = DagSpecReader.Read(json, errors);
+        return DagPlanner.Plan(spec.Tasks, spec.Parameters, Checks, readErrors: errors);
+    }
+
+    /// <summary>Stores the run, its tasks and edges and queues the roots at once; an invalid spec stores nothing.</summary>
+    public async Task<DagSubmission> SubmitAsync(JsonElement json, CancellationToken ct = default)
+    {
+        var plan = Validate(json, out var spec);
+        if (!plan.Valid) return new DagSubmission(null, plan.Errors);
+
+        var parameters = JsonSerializer.Serialize(spec.Parameters.ToDictionary(p => p.Name, p => p.Values));
+        var runId = await store.CreateRunAsync(spec.Tag, json.GetRawText(), parameters, time.GetUtcNow(), ct);
+        var ids = await AddTasksAsync(runId, plan, [], ct);
+
+        // Every task is stored Pending and the roots are released only once the edges exist, so a root that finishes
+        // at once always finds its children.
+        var children = plan.Edges.Select(e => e.Child).ToHashSet(StringComparer.Ordinal);
+        var roots = plan.Tasks.Where(t => !children.Contains(t.Name))
+            .Select(t => new DagTaskRow(ids[t.Name], t.Name, ExecutionState.Pending, 0, 0, ExecutorKind.Command, t.IsGenerator));
+        await scheduler.ReleaseManyAsync(roots, ct);
+        await scheduler.RecomputeAsync(runId, ct);
+        return new DagSubmission(runId, []);
+    }
+
+    /// <summary>
+    /// Stores planned tasks as Pending executions of the run and then their edges, plus <paramref name="extraEdges"/>
+    /// by name (which may name tasks already in the run). Nothing is queued here.
+    /// </summary>
+    internal async Task<IReadOnlyDictionary<string, long>> AddTasksAsync(long runId, DagPlan plan, IReadOnlyList<(string Parent, string Child)> extraEdges,
+        CancellationToken ct, IReadOnlyDictionary<string, long>? existing = null)
+    {
+        var specs = plan.Tasks.Select(t => ToExecution(runId, t)).ToList();
+        var stored = await executions.SubmitManyAsync(specs, ct);
+        var ids = new Dictionary<string, long>(existing ?? new Dictionary<string, long>(), StringComparer.Ordinal);
+        for (var i = 0; i < stored.Count; i++) ids[plan.Tasks[i].Name] = stored[i].Id;
+        var edges = plan.Edges.Concat(extraEdges).Select(e => (ids[e.Parent], ids[e.Child])).Distinct().ToList();
+        if (edges.Count > 0) await store.AddEdgesAsync(runId, edges, ct);
+        return ids;
+    }
+
+    private static NewExecution ToExecution(long runId, PlannedTask task)
+    {
+        var handler = !string.IsNullOrWhiteSpace(task.Job.Handler);
+        return new NewExecution
+        {
+            Kind = handler ? ExecutorKind.Handler : ExecutorKind.Command,
+            Name = handler ? task.Job.Handler! : task.Job.Command[0],
+            ArgumentsJson = handler ? task.Job.ArgsJson : null,
+            Command = handler ? [] : task.Job.Command,
+            Environment = task.Job.Environment,
+            MaxRetries = task.MaxRetries,
+            RetryIntervalSeconds = task.RetryIntervalSeconds,
+            DagRunId = runId,
+            DagTaskName = task.Name,
+            IsGenerator = task.IsGenerator,
+            WaitForParents = true,
+            Cores = task.Job.Cores,
+            MemoryMB = task.Job.MemoryMB,
+        };
+    }
+
+    /// <summary>KILLED at once; every task that has not ended is cancelled (running processes are killed).</summary>
+    public async Task<DagActionOutcome> KillAsync(long runId, CancellationToken ct = default)
+    {
+        var run = await store.FindRunAsync(runId, ct);
+        if (run is null) return NotFound(runId);
+        if (run.State == DagRunState.Completed)
+            return new(ActionStatus.Conflict, run.State, $"DAG run {runId} is COMPLETED; there is nothing to kill.");
+        if (run.State != DagRunState.Killed
+            && !await store.SetStateAsync(runId, [DagRunState.Queued, DagRunState.Running, DagRunState.Errored], DagRunState.Killed, time.GetUtcNow(), ct))
+        {
+            var now = await store.FindRunAsync(runId, ct);
+            if (now?.State != DagRunState.Killed) return new(ActionStatus.Conflict, now?.State, $"DAG run {runId} changed state to {now?.State} meanwhile; try again.");
+        }
+        scheduler.Forget(runId);
+        foreach (var task in await store.TasksAsync(runId, ct))
+            if (!task.State.IsTerminal()) await executions.CancelAsync(task.ExecutionId, "the DAG run was killed", ct);
+        return new(ActionStatus.Done, DagRunState.Killed, $"DAG run {runId} killed.");
+    }
+
+    /// <summary>
+    /// Restart of an ERRORED or KILLED run: every task that did not succeed goes back — to the queue if its parents
+    /// have all succeeded, else to wait for them. Succeeded work is kept.
+    /// </summary>
+    public async Task<DagActionOutcome> RestartAsync(long runId, CancellationToken ct = default)
+    {
+        var run = await store.FindRunAsync(runId, ct);
+        if (run is null) return NotFound(runId);
+        if (run.State is not (DagRunState.Errored or DagRunState.Killed))
+            return new(ActionStatus.Conflict, run.State, $"DAG run {runId} is {run.State}; only an ERRORED or KILLED run can be queued again.");
+        var tasks = await store.TasksAsync(runId, ct);
+        if (tasks.FirstOrDefault(t => t.State.IsActive()) is { } stopping)
+            return new(ActionStatus.Conflict, run.State, $"Task '{stopping.Name}' of DAG run {runId} is still {stopping.State}; try again once it has stopped.");
+        if (!await store.SetStateAsync(runId, [run.State], DagRunState.Queued, time.GetUtcNow(), ct))
+            return new(ActionStatus.Conflict, run.State, $"DAG run {runId} changed state meanwhile; try again.");
+        scheduler.Forget(runId);
+
+        var state = tasks.ToDictionary(t => t.ExecutionId, t => t.State);
+        var parents = (await store.EdgesAsync(runId, ct)).ToLookup(e => e.ChildExecutionId, e => e.ParentExecutionId);
+        bool ParentsSucceeded(DagTaskRow t) => parents[t.ExecutionId].All(p => state.GetValueOrDefault(p) == ExecutionState.Succeeded);
+        var toRedo = tasks.Where(t => t.State.IsTerminal() && t.State != ExecutionState.Succeeded).ToList();
+
+        // Those that must wait go back first, so a retried parent that succeeds at once finds its children Pending.
+        foreach (var task in toRedo.Where(t => !ParentsSucceeded(t)))
+            await transitions.ApplyAsync(new TransitionCommand(task.ExecutionId, Transition.Rewait) { Reason = "DAG run restarted; waits for its parents" }, ct);
+        foreach (var task in toRedo.Where(ParentsSucceeded))
+            await executions.RetryAsync(task.ExecutionId, "DAG run restarted", ct);
+        foreach (var task in tasks.Where(t => t.State == ExecutionState.Pending && ParentsSucceeded(t)))
+            await scheduler.ReleaseAsync(task, ct);
+        await scheduler.RecomputeAsync(runId, ct);
+        return new(ActionStatus.Done, DagRunState.Queued, $"DAG run {runId} queued again.");
+    }
+
+    public async Task<DagActionOutcome> KillTaskAsync(long runId, string taskName, CancellationToken ct = default)
+    {
+        if (await store.FindRunAsync(runId, ct) is null) return NotFound(runId);
+        var task = await store.FindTaskAsync(runId, taskName, ct);
+        if (task is null) return new(ActionStatus.NotFound, null, $"DAG run {runId} has no task '{taskName}'.", "task");
+        var outcome = await executions.CancelAsync(task.ExecutionId, "killed by request", ct);
+        return new(outcome.Status, null, $"task '{taskName}': {outcome.Message}", "task");
+    }
+
+    private static DagActionOutcome NotFound(long runId) => new(ActionStatus.NotFound, null, $"DAG run {runId} does not exist.");
+}

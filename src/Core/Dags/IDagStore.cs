@@ -1,0 +1,56 @@
+using Taskdeck.Core.Executions;
+
+namespace Taskdeck.Core.Dags;
+
+/// <summary>A task of a run as scheduling sees it.</summary>
+public sealed record DagTaskRow(long ExecutionId, string Name, ExecutionState State, int AttemptCount, int Priority, ExecutorKind Kind, bool IsGenerator);
+
+public sealed record DagProgress(IReadOnlyDictionary<ExecutionState, int> Counts, int Releasable)
+{
+    public int Count(params ExecutionState[] states) => states.Sum(s => Counts.GetValueOrDefault(s));
+    public int Total => Counts.Values.Sum();
+}
+
+/// <summary>
+/// What DAG runs need from storage beyond the executions themselves (Data implements it). Run state changes are a
+/// compare-and-set with their history row in the same transaction, like execution transitions.
+/// </summary>
+public interface IDagStore
+{
+    /// <summary>Stores a new run in <see cref="DagRunState.Queued"/> with its first history row; returns its id.</summary>
+    Task<long> CreateRunAsync(string tag, string specJson, string parametersJson, DateTimeOffset at, CancellationToken ct = default);
+
+    Task AddEdgesAsync(long runId, IReadOnlyList<(long Parent, long Child)> edges, CancellationToken ct = default);
+
+    Task<DagRun?> FindRunAsync(long runId, CancellationToken ct = default);
+
+    Task<IReadOnlyList<DagTaskRow>> TasksAsync(long runId, CancellationToken ct = default);
+
+    Task<DagTaskRow?> FindTaskAsync(long runId, string taskName, CancellationToken ct = default);
+
+    Task<IReadOnlyList<DagEdge>> EdgesAsync(long runId, CancellationToken ct = default);
+
+    /// <summary>Children of the execution that are Pending and whose parents have all succeeded.</summary>
+    Task<IReadOnlyList<DagTaskRow>> ReadyChildrenAsync(long parentExecutionId, CancellationToken ct = default);
+
+    /// <summary>
+    /// Pending tasks of the run that have parents, all of which succeeded, and parentless ones stored before
+    /// <paramref name="orphanedBefore"/> (roots whose submit stopped before releasing them).
+    /// </summary>
+    Task<IReadOnlyList<DagTaskRow>> ReadyTasksAsync(long runId, DateTimeOffset orphanedBefore, CancellationToken ct = default);
+
+    /// <summary>Runs that are QUEUED or RUNNING.</summary>
+    Task<IReadOnlyList<long>> ActiveRunIdsAsync(CancellationToken ct = default);
+
+    /// <summary>
+    /// The run's tasks by state, and how many Pending tasks have every parent succeeded (about to be released), read
+    /// in one statement: counts and releasable from two different moments could show a run with nothing to do.
+    /// </summary>
+    Task<DagProgress> ProgressAsync(long runId, CancellationToken ct = default);
+
+    /// <summary>Moves the run to <paramref name="to"/> only if it is in one of <paramref name="from"/>; false when it was not.</summary>
+    Task<bool> SetStateAsync(long runId, IReadOnlyCollection<DagRunState> from, DagRunState to, DateTimeOffset at, CancellationToken ct = default);
+
+    /// <summary>An attempt's standard output, as logged.</summary>
+    Task<string> OutputTextAsync(long executionId, int attempt, CancellationToken ct = default);
+}

@@ -1,0 +1,25 @@
+using Taskdeck.Core.Executions;
+
+namespace Taskdeck.Core.WorkTasks;
+
+/// <summary>A work task: the execution that runs it and the work-task fields kept beside it.</summary>
+public sealed record WorkTaskRecord(Execution Execution, WorkTask Task);
+
+/// <summary>The work-task rows. Data implements it; state changes stay with <see cref="ExecutionTransitions"/>.</summary>
+public interface IWorkTaskStore
+{
+    Task InsertAsync(WorkTask task, CancellationToken ct = default);
+
+    Task<WorkTaskRecord?> FindAsync(string workTaskId, CancellationToken ct = default);
+
+    Task<WorkTaskRecord?> FindByExecutionAsync(long executionId, CancellationToken ct = default);
+
+    /// <summary>Keeps what a worker reported; a null argument leaves that field as it is.</summary>
+    Task RecordReportAsync(long executionId, string? outputLocation, string? metadataJson, string? retryReason, CancellationToken ct = default);
+
+    /// <summary>External work tasks running past their timeout: (execution id, current attempt).</summary>
+    Task<IReadOnlyList<(long Id, int Attempt)>> FindOverdueExternalAsync(DateTimeOffset now, CancellationToken ct = default);
+
+    /// <summary>External work tasks an operator asked to cancel while they ran: (execution id, current attempt).</summary>
+    Task<IReadOnlyList<(long Id, int Attempt)>> FindCancellingExternalAsync(CancellationToken ct = default);
+}

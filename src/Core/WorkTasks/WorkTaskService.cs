@@ -1,0 +1,273 @@
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Options;
+using Taskdeck.Core.Dispatch;
+using Taskdeck.Core.Events;
+using Taskdeck.Core.Executions;
+using Taskdeck.Core.Executors;
+
+namespace Taskdeck.Core.WorkTasks;
+
+/// <summary>A work task as submitted; JSON fields are kept verbatim and shown back.</summary>
+public sealed record WorkTaskSubmission
+{
+    public required string Type { get; init; }
+    public int Priority { get; init; } = 1;
+    public required string ProjectId { get; init; }
+    public string TaskSpecJson { get; init; } = "{}";
+    public string ResourceRequirementsJson { get; init; } = "{}";
+    public string DataAccessJson { get; init; } = "{}";
+    public ResourceNeed Resources { get; init; }
+    /// <summary>Overrides the type's configured limit.</summary>
+    public int? TimeoutSeconds { get; init; }
+    /// <summary>Overrides the default (2 for ml_training, 3 otherwise, or the type's configured value).</summary>
+    public int? MaxRetries { get; init; }
+}
+
+/// <summary>What a worker says about its task.</summary>
+public enum WorkerStatus { Started, Succeeded, Failed, TimedOut, Cancelled }
+
+public sealed record WorkerReport(WorkerStatus Status)
+{
+    public string? OutputLocation { get; init; }
+    public string? MetadataJson { get; init; }
+    public string? ErrorMessage { get; init; }
+    /// <summary>
+    /// The attempt the worker runs (spawned workers get it as <c>WORKTASK_ATTEMPT</c>): when given, a late report from an
+    /// earlier attempt cannot close a newer one.
+    /// </summary>
+    public int? Attempt { get; init; }
+}
+
+public enum ReportOutcome { Recorded, RetryScheduled, NotFound, Conflict }
+
+public sealed record ReportResult(ReportOutcome Outcome, string Message, ExecutionState? State = null);
+
+/// <summary>
+/// The work-task queue's semantics on top of the engine: a work task is an execution (handler, spawned command or
+/// external) plus its <see cref="WorkTask"/> row. Worker reports become named transitions through
+/// <see cref="ExecutionTransitions"/> / <see cref="ExecutionService"/>; a report the current state cannot take is a conflict
+/// and changes nothing.
+/// </summary>
+public sealed class WorkTaskService(
+    ExecutionService executions,
+    ExecutionTransitions transitions,
+    ExecutionDispatcher dispatcher,
+    IExecutionStore executionStore,
+    IWorkTaskStore store,
+    ExecutionEvents events,
+    IOptions<WorkTaskOptions> workTaskOptions,
+    IOptions<TaskdeckOptions> options,
+    TimeProvider time)
+{
+    /// <summary>Tag on every work task's execution; with the type it makes them easy to find in the console.</summary>
+    public const string Tag = "worktask";
+    /// <summary>Tag on executions whose process reports its outcome over the status route.</summary>
+    public const string SpawnedTag = "worktask:spawned";
+    /// <summary>The progress message that records a spawned worker's "started" report.</summary>
+    public const string WorkerStartedMessage = "worker reported it started";
+
+    public async Task<WorkTaskRecord> SubmitAsync(WorkTaskSubmission s, CancellationToken ct = default)
+    {
+        var types = workTaskOptions.Value;
+        if (string.IsNullOrWhiteSpace(s.Type)) throw new InvalidSubmissionException("type", "The work-task type is required.");
+        if (!types.IsKnown(s.Type))
+            throw new InvalidSubmissionException("type",
+                $"Unknown work-task type '{s.Type}' (known: {string.Join(", ", WorkTaskOptions.BuiltInTypes.Concat(types.Types.Keys).Distinct())}).");
+        if (string.IsNullOrWhiteSpace(s.ProjectId)) throw new InvalidSubmissionException("project_id", "The project id is required.");
+        if (s.MaxRetries is < 0) throw new InvalidSubmissionException("max_retries", "Must be 0 or more.");
+        var binding = types.BindingFor(s.Type);
+        var workTaskId = Guid.NewGuid().ToString();
+
+        var spec = new NewExecution
+        {
+            Kind = binding.Kind,
+            Name = binding.Binding == WorkTaskBinding.Handler ? binding.Handler!.Trim() : s.Type,
+            TaskId = workTaskId,
+            ArgumentsJson = HandlerArguments(workTaskId, s),
+            Command = binding.Command,
+            Queue = "worktasks",
+            Priority = s.Priority,
+            MaxRetries = s.MaxRetries ?? binding.MaxRetries ?? WorkTaskOptions.DefaultMaxRetries(s.Type),
+            RetryIntervalSeconds = binding.RetryIntervalSeconds,
+            RetryPolicy = RetryPolicy.TransientOnly,
+            TimeoutSeconds = s.TimeoutSeconds ?? binding.TimeoutSeconds,
+            Tags = binding.Binding == WorkTaskBinding.Spawned ? [Tag, $"{Tag}:{s.Type}", SpawnedTag] : [Tag, $"{Tag}:{s.Type}"],
+            Cores = s.Resources.Cores,
+            MemoryMB = s.Resources.MemoryMB,
+            Gpus = s.Resources.Gpus,
+        };
+        WorkTask? row = null;
+        var stored = await executions.SubmitManyAsync([spec], async (list, token) =>
+        {
+            row = new WorkTask
+            {
+                ExecutionId = list[0].Id, WorkTaskId = workTaskId, Type = s.Type, ProjectId = s.ProjectId, Binding = binding.Binding,
+                TaskSpecJson = s.TaskSpecJson, ResourceRequirementsJson = s.ResourceRequirementsJson, DataAccessJson = s.DataAccessJson,
+            };
+            await store.InsertAsync(row, token);
+        }, ct);
+        return new WorkTaskRecord(stored[0], row!);
+    }
+
+    /// <summary>A handler gets the task spec as its arguments, with the work task's own fields under <c>worktask</c>.</summary>
+    private static string HandlerArguments(string workTaskId, WorkTaskSubmission s)
+    {
+        var args = JsonNode.Parse(s.TaskSpecJson) as JsonObject ?? [];
+        args["worktask"] = new JsonObject
+        {
+            ["worktask_id"] = workTaskId, ["type"] = s.Type, ["project_id"] = s.ProjectId,
+            ["resource_requirements"] = JsonNode.Parse(s.ResourceRequirementsJson), ["data_access"] = JsonNode.Parse(s.DataAccessJson),
+        };
+        return args.ToJsonString();
+    }
+
+    public Task<WorkTaskRecord?> FindAsync(string workTaskId, CancellationToken ct = default) => store.FindAsync(workTaskId, ct);
+
+    public async Task<ReportResult> ReportAsync(string workTaskId, WorkerReport report, CancellationToken ct = default)
+    {
+        var record = await store.FindAsync(workTaskId, ct);
+        if (record is null) return new ReportResult(ReportOutcome.NotFound, $"Work task {workTaskId} does not exist.");
+        var e = record.Execution;
+        // A handler's outcome is what the handler returns; only a cancel may come from outside.
+        if (e.Kind == ExecutorKind.Handler && report.Status != WorkerStatus.Cancelled)
+            return Conflict(e.State, $"Work task {e.TaskId} is run by the handler '{e.Name}' inside Taskdeck; its status is not reported by a worker.");
+        return report.Status switch
+        {
+            WorkerStatus.Started => await StartedAsync(e, ct),
+            WorkerStatus.Cancelled => await CancelledAsync(e, ct),
+            _ => await FinishedAsync(e, report, ct),
+        };
+    }
+
+    private async Task<ReportResult> StartedAsync(Execution e, CancellationToken ct)
+    {
+        if (e.State.IsActive())
+        {
+            if (e.Kind == ExecutorKind.Command && e.ProgressMessage != WorkerStartedMessage)
+            {
+                // A spawned worker is running from Taskdeck's point of view since its process started; its own
+                // "started" is kept as the attempt's progress note so the task reads executing rather than spawned.
+                await executionStore.SetProgressAsync(e.Id, null, WorkerStartedMessage, ct);
+                events.Publish(new ProgressChanged(e.Id, time.GetUtcNow(), null, WorkerStartedMessage));
+            }
+            return new ReportResult(ReportOutcome.Recorded, "Already running.", e.State);
+        }
+        if (e.State.IsTerminal())
+            return Conflict(e.State, $"Work task {e.TaskId} is {e.State}; it cannot start again without a retry.");
+        if (e.Kind != ExecutorKind.External)
+            return Conflict(e.State, $"Work task {e.TaskId} is run by Taskdeck ({e.Kind}) and has not started yet; only external tasks are started by their worker.");
+        var started = await transitions.ApplyAsync(new TransitionCommand(e.Id, Transition.ReportStarted) { Reason = "its worker reported it started" }, ct);
+        return started.Applied ? new ReportResult(ReportOutcome.Recorded, "Started.", started.NewState) : Refused(started);
+    }
+
+    private async Task<ReportResult> FinishedAsync(Execution e, WorkerReport report, CancellationToken ct)
+    {
+        var attempt = e.AttemptCount;
+        if (e.State.IsActive() && report.Attempt is { } reported && reported != attempt)
+            return Conflict(e.State, $"The report is about attempt {reported}, but work task {e.TaskId} is on attempt {attempt}.");
+        if (e.State.IsWaiting() && e.Kind == ExecutorKind.External)
+        {
+            // An external worker may report only its end: the attempt it ran opens and closes here, both by the table.
+            var started = await transitions.ApplyAsync(new TransitionCommand(e.Id, Transition.ReportStarted) { Reason = "its worker reported its end without a start" }, ct);
+            if (!started.Applied) return Refused(started);
+            attempt = started.AttemptNumber;
+        }
+        else if (!e.State.IsActive())
+        {
+            return Conflict(e.State, $"Work task {e.TaskId} is {e.State}; a {report.Status} report needs it running.");
+        }
+
+        TransitionCommand command;
+        var retry = false;
+        switch (report.Status)
+        {
+            case WorkerStatus.Succeeded:
+                var result = new JsonObject { ["output_location"] = report.OutputLocation, ["metadata"] = ParseOrNull(report.MetadataJson) };
+                command = new TransitionCommand(e.Id, Transition.Succeed) { ResultJson = result.ToJsonString(), Reason = "its worker reported success" };
+                break;
+            case WorkerStatus.TimedOut:
+                var timeout = report.ErrorMessage ?? "its worker reported a timeout";
+                command = new TransitionCommand(e.Id, Transition.TimeOut) { ErrorMessage = timeout, Reason = timeout };
+                break;
+            default:
+                var error = string.IsNullOrWhiteSpace(report.ErrorMessage) ? "its worker reported a failure" : report.ErrorMessage;
+                retry = IsTransient(error) && attempt <= e.MaxRetries;
+                command = retry
+                    ? new TransitionCommand(e.Id, Transition.RetryLater)
+                    {
+                        RunAt = time.GetUtcNow().AddSeconds(e.RetryIntervalSeconds), ErrorMessage = error,
+                        Reason = $"{error}; transient, retry {attempt} of {e.MaxRetries}",
+                    }
+                    : new TransitionCommand(e.Id, Transition.Fail) { ErrorMessage = error, Reason = error };
+                break;
+        }
+        var applied = await transitions.ApplyAsync(command with { ExpectedAttempt = attempt }, ct);
+        if (!applied.Applied) return Refused(applied);
+        await store.RecordReportAsync(e.Id, report.OutputLocation, report.MetadataJson, retry ? command.ErrorMessage : null, ct);
+        if (!retry) return new ReportResult(ReportOutcome.Recorded, $"Recorded as {applied.NewState}.", applied.NewState);
+        // Taskdeck runs handler and spawned tasks itself: send the retry to Hangfire; an external one waits for its worker.
+        if (e.Kind != ExecutorKind.External) await dispatcher.DispatchAsync(e.Id, e.Priority, command.RunAt, time.GetUtcNow(), ct);
+        return new ReportResult(ReportOutcome.RetryScheduled, $"Transient failure; requeued for retry {attempt} of {e.MaxRetries}.", applied.NewState);
+    }
+
+    private async Task<ReportResult> CancelledAsync(Execution e, CancellationToken ct)
+    {
+        if (e.Kind == ExecutorKind.External && e.State.IsActive())
+        {
+            // No Taskdeck worker holds an external task: its own worker stopping it is the confirmation.
+            if (e.State == ExecutionState.Running)
+            {
+                var requested = await transitions.ApplyAsync(new TransitionCommand(e.Id, Transition.RequestCancel) { Reason = "its worker reported it cancelled" }, ct);
+                if (!requested.Applied) return Refused(requested);
+            }
+            var confirmed = await transitions.ApplyAsync(new TransitionCommand(e.Id, Transition.ConfirmCancel) { Reason = "its worker reported it cancelled" }, ct);
+            return confirmed.Applied ? new ReportResult(ReportOutcome.Recorded, "Cancelled.", confirmed.NewState) : Refused(confirmed);
+        }
+        var outcome = await executions.CancelAsync(e.Id, "its worker reported it cancelled", ct);
+        return outcome.Status switch
+        {
+            ActionStatus.Done => new ReportResult(ReportOutcome.Recorded, outcome.Message, outcome.State),
+            ActionStatus.NotFound => new ReportResult(ReportOutcome.NotFound, outcome.Message),
+            _ => new ReportResult(ReportOutcome.Conflict, outcome.Message, outcome.State),
+        };
+    }
+
+    /// <summary>Ends external tasks that ran past their timeout (nothing in Taskdeck holds them to it otherwise).</summary>
+    public async Task<int> TimeOutOverdueAsync(CancellationToken ct = default)
+    {
+        var ended = 0;
+        foreach (var (id, attempt) in await store.FindOverdueExternalAsync(time.GetUtcNow(), ct))
+        {
+            var result = await transitions.ApplyAsync(new TransitionCommand(id, Transition.TimeOut)
+                { ExpectedAttempt = attempt, ErrorMessage = "no final report from its worker within the task's timeout", Reason = "timeout" }, ct);
+            if (result.Applied) ended++;
+        }
+        return ended;
+    }
+
+    /// <summary>
+    /// Confirms cancels of running external tasks: nothing in Taskdeck can stop an outside worker, so the record ends
+    /// Cancelled at once and the worker learns it from the 409 its next report gets.
+    /// </summary>
+    public async Task<int> ConfirmExternalCancelsAsync(CancellationToken ct = default)
+    {
+        var confirmed = 0;
+        foreach (var (id, attempt) in await store.FindCancellingExternalAsync(ct))
+        {
+            var result = await transitions.ApplyAsync(new TransitionCommand(id, Transition.ConfirmCancel)
+                { ExpectedAttempt = attempt, Reason = "cancelled; its external worker is told on its next report" }, ct);
+            if (result.Applied) confirmed++;
+        }
+        return confirmed;
+    }
+
+    public bool IsTransient(string error) =>
+        options.Value.Retry.TransientErrors.Any(t => error.Contains(t, StringComparison.OrdinalIgnoreCase));
+
+    private static JsonNode? ParseOrNull(string? json) => json is null ? null : JsonNode.Parse(json);
+
+    private static ReportResult Conflict(ExecutionState state, string message) => new(ReportOutcome.Conflict, message, state);
+
+    private static ReportResult Refused(TransitionResult r) =>
+        r.NotFound ? new ReportResult(ReportOutcome.NotFound, r.Describe()) : new ReportResult(ReportOutcome.Conflict, r.Describe(), r.FoundState);
+}

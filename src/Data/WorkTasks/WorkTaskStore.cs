@@ -1,0 +1,68 @@
+using Microsoft.EntityFrameworkCore;
+using Taskdeck.Core.Executions;
+using Taskdeck.Core.WorkTasks;
+using Taskdeck.Data.Storage;
+
+namespace Taskdeck.Data.WorkTasks;
+
+/// <summary>The work-task rows, through EF Core. States are never written here: they belong to the execution store.</summary>
+public sealed class WorkTaskStore(IDbContextFactory<TaskdeckDbContext> contexts) : IWorkTaskStore
+{
+    public async Task InsertAsync(WorkTask task, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        db.WorkTasks.Add(task);
+        await db.SaveChangesAsync(ct);
+    }
+
+    public async Task<WorkTaskRecord?> FindAsync(string workTaskId, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var task = await db.WorkTasks.AsNoTracking().FirstOrDefaultAsync(w => w.WorkTaskId == workTaskId, ct);
+        if (task is null) return null;
+        var execution = await db.Executions.AsNoTracking().FirstOrDefaultAsync(e => e.Id == task.ExecutionId, ct);
+        return execution is null ? null : new WorkTaskRecord(execution, task);
+    }
+
+    public async Task<WorkTaskRecord?> FindByExecutionAsync(long executionId, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var task = await db.WorkTasks.AsNoTracking().FirstOrDefaultAsync(w => w.ExecutionId == executionId, ct);
+        if (task is null) return null;
+        var execution = await db.Executions.AsNoTracking().FirstOrDefaultAsync(e => e.Id == executionId, ct);
+        return execution is null ? null : new WorkTaskRecord(execution, task);
+    }
+
+    public async Task RecordReportAsync(long executionId, string? outputLocation, string? metadataJson, string? retryReason, CancellationToken ct = default)
+    {
+        if (outputLocation is null && metadataJson is null && retryReason is null) return;
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var task = await db.WorkTasks.FirstOrDefaultAsync(w => w.ExecutionId == executionId, ct);
+        if (task is null) return;
+        if (outputLocation is not null) task.OutputLocation = outputLocation;
+        if (metadataJson is not null) task.MetadataJson = metadataJson;
+        if (retryReason is not null) task.RetryReason = retryReason;
+        await db.SaveChangesAsync(ct);
+    }
+
+    public async Task<IReadOnlyList<(long Id, int Attempt)>> FindOverdueExternalAsync(DateTimeOffset now, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        // Few rows (running external tasks with a limit); the deadline arithmetic is done here, the same on every provider.
+        var running = await db.Executions.AsNoTracking()
+            .Where(e => e.Kind == ExecutorKind.External && e.State == ExecutionState.Running && e.TimeoutSeconds != null && e.StartedAt != null)
+            .Select(e => new { e.Id, e.AttemptCount, e.StartedAt, e.TimeoutSeconds })
+            .ToListAsync(ct);
+        return running.Where(e => e.StartedAt!.Value.AddSeconds(e.TimeoutSeconds!.Value) < now).Select(e => (e.Id, e.AttemptCount)).ToList();
+    }
+
+    public async Task<IReadOnlyList<(long Id, int Attempt)>> FindCancellingExternalAsync(CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var rows = await db.Executions.AsNoTracking()
+            .Where(e => e.Kind == ExecutorKind.External && e.State == ExecutionState.Cancelling)
+            .Select(e => new { e.Id, e.AttemptCount })
+            .ToListAsync(ct);
+        return rows.Select(r => (r.Id, r.AttemptCount)).ToList();
+    }
+}

@@ -1,0 +1,31 @@
+using Microsoft.EntityFrameworkCore;
+using Taskdeck.Core.Executions;
+using Taskdeck.Core.Workers;
+using Taskdeck.Data.Storage;
+
+namespace Taskdeck.Data.Workers;
+
+public sealed record RunningOnNode(long ExecutionId, string Name, ExecutionState State, DateTimeOffset? StartedAt, double? Progress);
+
+public sealed record WorkerView(WorkerNode Node, IReadOnlyList<RunningOnNode> Running);
+
+/// <summary>Nodes with their leases and what each runs now (executions Running or Cancelling with that node id).</summary>
+public sealed class WorkerQueries(IDbContextFactory<TaskdeckDbContext> contexts)
+{
+    public async Task<IReadOnlyList<WorkerView>> ListAsync(int runningPerNode = 50, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var nodes = await db.WorkerNodes.AsNoTracking().OrderByDescending(n => n.HeartbeatAt).Take(200).ToListAsync(ct);
+        var result = new List<WorkerView>(nodes.Count);
+        foreach (var node in nodes)
+        {
+            // A seek on (NodeId, State) per node: nodes are few, their running work bounded by worker count.
+            var running = await db.Executions.AsNoTracking()
+                .Where(e => e.NodeId == node.Id && (e.State == ExecutionState.Running || e.State == ExecutionState.Cancelling))
+                .OrderBy(e => e.Id).Take(runningPerNode)
+                .Select(e => new RunningOnNode(e.Id, e.Name, e.State, e.StartedAt, e.Progress)).ToListAsync(ct);
+            result.Add(new WorkerView(node, running));
+        }
+        return result;
+    }
+}

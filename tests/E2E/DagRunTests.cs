@@ -1,0 +1,64 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.Playwright;
+using static Microsoft.Playwright.Assertions;
+
+namespace Taskdeck.E2E;
+
+[Collection(E2ECollection.Name)]
+public sealed class DagRunTests(AppFixture app, BrowserFixture browser) : ConsoleTest(app, browser)
+{
+    private async Task<long> SubmitDagAsync(string spec)
+    {
+        var response = await App.Api.PostAsync("/v1/dagrun", new StringContent(spec, System.Text.Encoding.UTF8, "application/json"));
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, body);
+        using var doc = JsonDocument.Parse(body);
+        return doc.RootElement.GetProperty("runID").GetInt64();
+    }
+
+    [Fact]
+    public async Task DagRunGraph_ShowsItsNodesTurningGreen_WithoutReload()
+    {
+        var runId = await SubmitDagAsync("""
+            { "tag": "e2e-diamond", "tasks": {
+                "start": { "job": { "task": "demo.sleep", "args": { "seconds": 2 } }, "children": ["left", "right"] },
+                "left":  { "job": { "task": "demo.sleep", "args": { "seconds": 0.5 } }, "children": ["join"] },
+                "right": { "job": { "task": "demo.noop" }, "children": ["join"] },
+                "join":  { "job": { "task": "demo.echo", "args": { "lines": ["done"] } } } } }
+            """);
+        await OpenAsync($"/dags/{runId}");
+        await Expect(Page.Locator("g.dag-node")).ToHaveCountAsync(4);
+        await Expect(Page.Locator("path.dag-edge")).ToHaveCountAsync(4);
+        // The join waits on both branches while the first task sleeps.
+        await Expect(Page.Locator("g.dag-node[data-task=join]")).ToHaveAttributeAsync("data-state", "Pending");
+        await ScreenshotAsync("e2e-dag-running");
+
+        foreach (var task in new[] { "start", "left", "right", "join" })
+            await Expect(Page.Locator($"g.dag-node[data-task={task}]")).ToHaveAttributeAsync("data-state", "Succeeded", new() { Timeout = 30_000 });
+        await Expect(Page.Locator("[data-run-state]")).ToHaveAttributeAsync("data-run-state", "Completed");
+        await ScreenshotAsync("e2e-dag-completed");
+    }
+
+    [Fact]
+    public async Task KillTask_FromTheTasksTab_CancelsIt_AndTheRunCanBeRestarted()
+    {
+        var runId = await SubmitDagAsync("""
+            { "tag": "e2e-kill", "tasks": {
+                "slow": { "job": { "task": "demo.sleep", "args": { "seconds": 60 } }, "children": ["after"] },
+                "after": { "job": { "task": "demo.noop" } } } }
+            """);
+        await OpenAsync($"/dags/{runId}");
+        await Expect(Page.Locator("g.dag-node[data-task=slow]")).ToHaveAttributeAsync("data-state", "Running", new() { Timeout = 15_000 });
+
+        await Page.GetByRole(AriaRole.Tab, new() { Name = "Tasks" }).ClickAsync();
+        await Page.GetByRole(AriaRole.Button, new() { Name = "Kill task slow" }).ClickAsync();
+        await Expect(Dialog).ToContainTextAsync("Kill task 'slow'?");
+        await Dialog.GetByRole(AriaRole.Button, new() { Name = "Kill task" }).ClickAsync();
+
+        await Page.GetByRole(AriaRole.Tab, new() { Name = "Graph" }).ClickAsync();
+        await Expect(Page.Locator("g.dag-node[data-task=slow]")).ToHaveAttributeAsync("data-state", "Cancelled", new() { Timeout = 15_000 });
+        await Expect(Page.GetByRole(AriaRole.Button, new() { Name = "Restart" })).ToBeEnabledAsync(new() { Timeout = 15_000 });
+        await ScreenshotAsync("e2e-dag-killed-task");
+    }
+}

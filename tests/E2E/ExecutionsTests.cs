@@ -1,0 +1,71 @@
+using Microsoft.Playwright;
+using static Microsoft.Playwright.Assertions;
+
+namespace Taskdeck.E2E;
+
+[Collection(E2ECollection.Name)]
+public sealed class ExecutionsTests(AppFixture app, BrowserFixture browser) : ConsoleTest(app, browser)
+{
+    [Fact]
+    public async Task Cancel_OfRunningSleep_FromDetail_ChipReadsCancelled_WithoutReload()
+    {
+        var id = await App.SubmitAsync("demo.sleep", new { seconds = 60 });
+        await App.WaitForAsync(id, e => AppFixture.State(e) == "Running");
+        await OpenAsync($"/executions/{id}");
+        var chip = Page.Locator(".header-chip .state-chip");
+        await Expect(chip).ToHaveTextAsync("Running");
+
+        await Page.GetByRole(AriaRole.Button, new() { Name = "Cancel", Exact = true }).ClickAsync();
+        await Expect(Dialog).ToContainTextAsync($"Cancel execution #{id}?");
+        await Dialog.GetByRole(AriaRole.Button, new() { Name = "Cancel", Exact = true }).ClickAsync();
+
+        await Expect(chip).ToHaveTextAsync("Cancelled");
+        await ScreenshotAsync("e2e-cancel-running");
+    }
+
+    [Fact]
+    public async Task Retry_OfFailedTask_FromDetail_ShowsSecondAttempt()
+    {
+        var id = await App.SubmitAsync("demo.fail", new { message = "fails on purpose" });
+        await App.WaitForAsync(id, e => AppFixture.State(e) == "Failed");
+        await OpenAsync($"/executions/{id}");
+        await Expect(Page.Locator("[data-attempt='1']")).ToBeVisibleAsync();
+        await Expect(Page.Locator("[data-attempt='2']")).ToHaveCountAsync(0);
+
+        await Page.GetByRole(AriaRole.Button, new() { Name = "Retry", Exact = true }).ClickAsync();
+        await Dialog.GetByRole(AriaRole.Button, new() { Name = "Retry", Exact = true }).ClickAsync();
+
+        await Expect(Page.Locator("[data-attempt='2']")).ToBeVisibleAsync();
+        await Expect(Page.Locator("[data-attempt='2']")).ToContainTextAsync("Attempt 2");
+        await ScreenshotAsync("e2e-retry-failed");
+    }
+
+    [Fact]
+    public async Task BulkRetry_OfThreeSelectedFailedRows_QueuesAllThree()
+    {
+        var tag = "bulk-" + Guid.NewGuid().ToString("N")[..6];
+        var ids = new List<long>();
+        for (var i = 0; i < 3; i++) ids.Add(await App.SubmitAsync("demo.fail", new { message = "bulk failure" }, [tag]));
+        foreach (var id in ids) await App.WaitForAsync(id, e => AppFixture.State(e) == "Failed");
+
+        await OpenAsync($"/executions?tag={tag}&state=Failed");
+        var rows = Page.Locator("tbody tr.mud-table-row", new() { Has = Page.Locator(".state-chip") });
+        await Expect(rows).ToHaveCountAsync(3);
+        foreach (var id in ids)
+        {
+            var row = Page.Locator("tbody tr.mud-table-row", new() { Has = Page.GetByRole(AriaRole.Link, new() { Name = $"#{id}", Exact = true }) });
+            await row.Locator("input[type=checkbox]").CheckAsync();
+        }
+        await Expect(Page.GetByText("3 selected")).ToBeVisibleAsync();
+
+        await Page.GetByRole(AriaRole.Button, new() { Name = "Retry selected" }).ClickAsync();
+        await Expect(Dialog).ToContainTextAsync("Retry 3 executions");
+        await ScreenshotAsync("e2e-bulk-retry-confirm");
+        await Dialog.GetByRole(AriaRole.Button, new() { Name = "Retry 3" }).ClickAsync();
+
+        await Expect(Page.GetByText("Retry: 3 of 3 done.")).ToBeVisibleAsync();
+        // Each went back to the queue: a second attempt was opened for every one of them.
+        foreach (var id in ids) await App.WaitForAsync(id, e => e.GetProperty("attempt_number").GetInt32() >= 2);
+        await ScreenshotAsync("e2e-bulk-retry-done");
+    }
+}

@@ -1,0 +1,68 @@
+using Bunit;
+using MudBlazor;
+using Taskdeck.Console.Components.Executions;
+using Taskdeck.Core.Executions;
+
+namespace Taskdeck.Unit.Console;
+
+public sealed class ExecutionsGridTests : MudTestContext
+{
+    private static Execution Row(long id, ExecutionState state) => new()
+    {
+        Id = id, TaskId = $"t-{id}", Name = "demo.sleep", State = state, Queue = "default", AttemptCount = 1,
+        CreatedAt = DateTimeOffset.UtcNow, UpdatedAt = DateTimeOffset.UtcNow,
+    };
+
+    private IRenderedComponent<ExecutionsGrid> RenderGrid(params Execution[] rows) =>
+        Render<ExecutionsGrid>(p => p.Add(g => g.ServerData, (_, _) => Task.FromResult(new GridData<Execution> { Items = rows, TotalItems = rows.Length })));
+
+    [Fact]
+    public void Grid_RendersAStateChipPerRow_ColouredByState()
+    {
+        var cut = RenderGrid(Row(1, ExecutionState.Failed), Row(2, ExecutionState.Running), Row(3, ExecutionState.Succeeded));
+
+        cut.WaitForAssertion(() => Assert.Equal(3, cut.FindAll(".state-chip").Count));
+        var chips = cut.FindAll(".state-chip");
+        Assert.Equal(new[] { "Failed", "Running", "Succeeded" }, chips.Select(c => c.TextContent.Trim()).ToArray());
+        Assert.Contains("mud-chip-color-error", chips[0].ClassName);
+        Assert.Contains("mud-chip-color-info", chips[1].ClassName);
+        Assert.Contains("mud-chip-color-success", chips[2].ClassName);
+    }
+
+    [Fact]
+    public void Grid_DisablesActionsThatDoNotApplyToTheRowsState()
+    {
+        var cut = RenderGrid(Row(1, ExecutionState.Failed), Row(2, ExecutionState.Running), Row(3, ExecutionState.Queued));
+        cut.WaitForAssertion(() => Assert.Equal(3, cut.FindAll(".state-chip").Count));
+
+        bool Disabled(string label) => cut.Find($"button[aria-label='{label}']").HasAttribute("disabled");
+        // Failed: retry and delete, not cancel.
+        Assert.True(Disabled("Cancel #1"));
+        Assert.False(Disabled("Retry #1"));
+        Assert.False(Disabled("Delete #1"));
+        // Running: cancel only.
+        Assert.False(Disabled("Cancel #2"));
+        Assert.True(Disabled("Retry #2"));
+        Assert.True(Disabled("Delete #2"));
+        // Queued: cancel only.
+        Assert.False(Disabled("Cancel #3"));
+        Assert.True(Disabled("Retry #3"));
+        Assert.True(Disabled("Delete #3"));
+    }
+
+    [Fact]
+    public void Grid_ClickingRetry_HandsTheRowToThePage()
+    {
+        IReadOnlyList<Execution>? retried = null;
+        var rows = new[] { Row(7, ExecutionState.Failed) };
+        var cut = Render<ExecutionsGrid>(p => p
+            .Add(g => g.ServerData, (_, _) => Task.FromResult(new GridData<Execution> { Items = rows, TotalItems = 1 }))
+            .Add(g => g.OnRetry, items => retried = items));
+        cut.WaitForAssertion(() => cut.Find("button[aria-label='Retry #7']"));
+
+        cut.Find("button[aria-label='Retry #7']").Click();
+
+        Assert.NotNull(retried);
+        Assert.Equal(7, Assert.Single(retried!).Id);
+    }
+}

@@ -1,0 +1,29 @@
+using Bunit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using MudBlazor.Services;
+using Taskdeck.Console.Components.Shared;
+using Taskdeck.Core.Events;
+
+namespace Taskdeck.Unit.Console;
+
+/// <summary>bunit with MudBlazor's services in loose JS interop, plus the console's own shared services.</summary>
+public abstract class MudTestContext : BunitContext, IAsyncLifetime
+{
+    protected MudTestContext()
+    {
+        JSInterop.Mode = JSRuntimeMode.Loose;
+        Services.AddMudServices();
+        Services.AddSingleton<ILoggerFactory>(NullLoggerFactory.Instance);
+        Services.AddSingleton(typeof(ILogger<>), typeof(NullLogger<>));
+        Services.AddSingleton<ExecutionEvents>();
+        Services.AddScoped<LiveFeed>();
+        Services.AddScoped<ClientTime>();
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    // MudBlazor registers services that are only IAsyncDisposable.
+    async Task IAsyncLifetime.DisposeAsync() => await base.DisposeAsync();
+}

@@ -1,0 +1,78 @@
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Taskdeck.Core.Dags;
+using Taskdeck.Core.Executions;
+using Taskdeck.Unit.Engine;
+
+namespace Taskdeck.Unit.Dags;
+
+[Collection(EngineCollection.Name)]
+public sealed class DagRecoveryTests(EngineHost host)
+{
+    private readonly HttpClient _http = host.CreateClient();
+
+    [Fact]
+    public async Task Reconciler_ReleasesAChildWhoseParentSucceeded_WhenItsReleaseWasLost()
+    {
+        var runId = await SubmitAsync("""{"tag":"lost-release","tasks":{"parent":{"job":{"task":"demo.noop"}}}}""");
+        await WaitForAsync(async () => (await host.Get<IDagStore>().FindRunAsync(runId))!.State == DagRunState.Completed);
+        var store = host.Get<IDagStore>();
+        var parent = (await store.FindTaskAsync(runId, "parent"))!;
+
+        // As if the node died between the parent's success and the child's release: the child is stored Pending and
+        // the run is still RUNNING, with nobody left to observe the parent's transition.
+        var child = await host.Executions.SubmitAsync(new NewExecution
+        {
+            Kind = ExecutorKind.Handler, Name = "demo.noop", DagRunId = runId, DagTaskName = "child", WaitForParents = true,
+        });
+        await store.AddEdgesAsync(runId, [(parent.ExecutionId, child.Id)]);
+        Assert.True(await store.SetStateAsync(runId, [DagRunState.Completed], DagRunState.Running, DateTimeOffset.UtcNow));
+
+        Assert.Equal(ExecutionState.Pending, (await store.FindTaskAsync(runId, "child"))!.State);
+        await host.Get<DagReconciler>().ReconcileAsync(CancellationToken.None);
+
+        await host.WaitForStateAsync(child.Id, ExecutionState.Succeeded);
+        await WaitForAsync(async () => (await store.FindRunAsync(runId))!.State == DagRunState.Completed);
+        Assert.Equal(0, await host.Get<DagReconciler>().ReconcileAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task TwoGeneratorsEmittingTheSameTaskName_OnlyOneAddsIt_TheOtherFailsNamingIt()
+    {
+        // One template over two values: gen_0 and gen_1 both emit a task named "same".
+        var runId = await SubmitAsync("""
+            {"parameters":{"N":["1","2"]},"tasks":{"gen":{"job":{"command":["/bin/echo","{\"same\":{\"job\":{\"command\":[\"/bin/echo\",\"{{N}}\"]}}}"]},"isGenerator":true}}}
+            """);
+        await WaitForAsync(async () => (await host.Get<IDagStore>().FindRunAsync(runId))!.State == DagRunState.Errored);
+
+        var tasks = await host.Get<IDagStore>().TasksAsync(runId);
+        Assert.Single(tasks, t => t.Name == "same");
+        var generators = tasks.Where(t => t.Name.StartsWith("gen_", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, generators.Count);
+        var failed = Assert.Single(generators, g => g.State == ExecutionState.Failed);
+        Assert.Single(generators, g => g.State == ExecutionState.Succeeded);
+        var run = await _http.GetFromJsonAsync<JsonElement>($"/v1/dagrun/{runId}");
+        var log = run.GetProperty("taskAttempts").GetProperty(failed.Name)[0].GetProperty("executorLog").GetString();
+        Assert.Contains("task name 'same' is used twice", log);
+    }
+
+    private async Task<long> SubmitAsync(string spec)
+    {
+        var response = await _http.PostAsync("/v1/dagrun", new StringContent(spec, Encoding.UTF8, "application/json"));
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, body);
+        return JsonDocument.Parse(body).RootElement.GetProperty("runID").GetInt64();
+    }
+
+    private static async Task WaitForAsync(Func<Task<bool>> condition)
+    {
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(45);
+        while (DateTime.UtcNow < until)
+        {
+            if (await condition()) return;
+            await Task.Delay(25);
+        }
+        throw new Xunit.Sdk.XunitException("The condition was not reached in time.");
+    }
+}

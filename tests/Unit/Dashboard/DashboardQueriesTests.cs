@@ -1,0 +1,116 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Taskdeck.Core.Executions;
+using Taskdeck.Data.Dashboard;
+using Taskdeck.Data.Storage;
+
+namespace Taskdeck.Unit.Dashboard;
+
+/// <summary>The dashboard's aggregates against a real SQLite file: what the database computes, checked by hand.</summary>
+public sealed class DashboardQueriesTests : IAsyncLifetime
+{
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), "taskdeck-dash-" + Guid.NewGuid().ToString("N")[..8]);
+    private ServiceProvider _services = default!;
+    private DashboardQueries Queries => _services.GetRequiredService<DashboardQueries>();
+    private static readonly DateTimeOffset Now = new(2026, 11, 23, 12, 0, 30, TimeSpan.Zero);
+
+    public async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(_folder);
+        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Taskdeck"] = $"Data Source={Path.Combine(_folder, "t.db")}",
+        }).Build();
+        _services = new ServiceCollection().AddLogging().AddTaskdeckData(config, _folder).BuildServiceProvider();
+        await using var db = await _services.GetRequiredService<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
+        await db.Database.MigrateAsync();
+    }
+
+    private async Task AddAsync(params (string Name, ExecutionState State, double? AgoMinutes, double RunSeconds)[] rows)
+    {
+        await using var db = await _services.GetRequiredService<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
+        foreach (var (name, state, ago, run) in rows)
+        {
+            DateTimeOffset? finished = ago is { } m ? Now.AddMinutes(-m) : null;
+            DateTimeOffset? started = finished?.AddSeconds(-run) ?? (state == ExecutionState.Running ? Now.AddSeconds(-run) : null);
+            db.Executions.Add(new Execution
+            {
+                TaskId = Guid.NewGuid().ToString(), Name = name, State = state, Queue = "default",
+                CreatedAt = (started ?? Now).AddSeconds(-1), UpdatedAt = finished ?? Now, StartedAt = started, FinishedAt = finished,
+            });
+        }
+        await db.SaveChangesAsync();
+    }
+
+    [Fact]
+    public async Task Counts_SplitLastHourFrom24Hours_AndCountFailuresOfEveryKind()
+    {
+        await AddAsync(
+            ("a", ExecutionState.Succeeded, 5, 1), ("a", ExecutionState.Succeeded, 90, 1), ("a", ExecutionState.Succeeded, 60 * 30, 1),
+            ("b", ExecutionState.Failed, 10, 1), ("b", ExecutionState.TimedOut, 20, 1), ("b", ExecutionState.Lost, 300, 1), ("b", ExecutionState.Cancelled, 5, 1),
+            ("c", ExecutionState.Queued, null, 0), ("c", ExecutionState.Queued, null, 0), ("c", ExecutionState.Pending, null, 0), ("c", ExecutionState.Running, null, 3));
+
+        var counts = await Queries.CountsAsync(Now, TimeSpan.FromSeconds(30));
+
+        Assert.Equal(2, counts.Queued);
+        Assert.Equal(1, counts.Waiting);
+        Assert.Equal(1, counts.Running);
+        Assert.Equal(1, counts.SucceededLastHour);
+        Assert.Equal(2, counts.Succeeded24h);
+        Assert.Equal(2, counts.FailedLastHour);
+        Assert.Equal(3, counts.Failed24h);
+        Assert.NotNull(counts.OldestQueuedAt);
+    }
+
+    [Fact]
+    public async Task Throughput_BucketsByMinute_WithEmptyMinutesPresent()
+    {
+        // Now is 12:00:30; finished at 11:59:30 (x2, one failed) and 11:57:30.
+        await AddAsync(("a", ExecutionState.Succeeded, 1, 1), ("a", ExecutionState.Failed, 1, 1), ("a", ExecutionState.Succeeded, 3, 1));
+
+        var buckets = await Queries.ThroughputAsync(Now.AddMinutes(-5), Now, TimeSpan.FromMinutes(1));
+
+        Assert.Equal(6, buckets.Count); // 11:55 … 12:00
+        Assert.All(buckets.Zip(buckets.Skip(1)), pair => Assert.Equal(TimeSpan.FromMinutes(1), pair.Second.Start - pair.First.Start));
+        var at = buckets.ToDictionary(b => b.Start.ToString("HH:mm"));
+        Assert.Equal((1, 1), (at["11:59"].Succeeded, at["11:59"].Failed));
+        Assert.Equal((1, 0), (at["11:57"].Succeeded, at["11:57"].Failed));
+        Assert.Equal((0, 0), (at["11:58"].Succeeded, at["11:58"].Failed));
+    }
+
+    [Fact]
+    public async Task Durations_GiveP50AndP95PerTask_BusiestFirst()
+    {
+        // twenty runs of 1..20 s: p50 = 10 s, p95 = 19 s (nearest rank); two runs of another task.
+        await AddAsync(Enumerable.Range(1, 20).Select(i => ("slow", ExecutionState.Succeeded, (double?)i, (double)i))
+            .Concat([("fast", ExecutionState.Succeeded, 2, 0.5), ("fast", ExecutionState.Succeeded, 3, 0.5), ("slow", ExecutionState.Failed, 1, 999)]).ToArray());
+
+        var durations = await Queries.DurationsAsync(Now.AddHours(-24), 8);
+
+        Assert.Equal(["slow", "fast"], durations.Select(d => d.Name));
+        Assert.Equal(TimeSpan.FromSeconds(10), durations[0].P50);
+        Assert.Equal(TimeSpan.FromSeconds(19), durations[0].P95);
+        Assert.Equal(20, durations[0].Count);
+        Assert.Equal(TimeSpan.FromSeconds(0.5), durations[1].P50);
+    }
+
+    [Fact]
+    public async Task StatesNow_CountsLiveWork_AndOnlyRecentOutcomes()
+    {
+        await AddAsync(("a", ExecutionState.Succeeded, 5, 1), ("a", ExecutionState.Succeeded, 60 * 30, 1), ("a", ExecutionState.Running, null, 1), ("a", ExecutionState.Queued, null, 0));
+
+        var states = await Queries.StatesNowAsync(Now.AddHours(-24));
+
+        Assert.Equal(1, states[ExecutionState.Succeeded]);
+        Assert.Equal(1, states[ExecutionState.Running]);
+        Assert.Equal(1, states[ExecutionState.Queued]);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _services.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        try { Directory.Delete(_folder, true); } catch (IOException) { }
+    }
+}

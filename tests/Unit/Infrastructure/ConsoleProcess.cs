@@ -1,0 +1,101 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text;
+
+namespace Taskdeck.Unit.Infrastructure;
+
+/// <summary>
+/// The real Console app as a child process (the same build configuration as the tests), so a test can run several
+/// nodes side by side and kill one with SIGKILL — a crash, not a graceful stop.
+/// </summary>
+public sealed class ConsoleProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private ConsoleProcess(Process process, int port)
+    {
+        _process = process;
+        Port = port;
+        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    public int Port { get; }
+    public HttpClient Http { get; }
+    public int ProcessId => _process.Id;
+    public string Output { get { lock (_output) return _output.ToString(); } }
+
+    public static string ConsoleDll()
+    {
+        // tests/Unit/bin/<Configuration>/net10.0 → src/Console/bin/<Configuration>/net10.0
+        var here = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/'));
+        var configuration = here.Parent!.Name;
+        var root = here;
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "Console.sln"))) root = root.Parent;
+        if (root is null) throw new InvalidOperationException("Console.sln not found above " + here.FullName);
+        var dll = Path.Combine(root.FullName, "src", "Console", "bin", configuration, "net10.0", "Taskdeck.Console.dll");
+        return File.Exists(dll) ? dll : throw new FileNotFoundException("Build src/Console first", dll);
+    }
+
+    public static async Task<ConsoleProcess> StartAsync(IReadOnlyDictionary<string, string> settings, TimeSpan? startTimeout = null)
+    {
+        var port = PostgresServer.FreePort();
+        var start = new ProcessStartInfo("dotnet", $"\"{ConsoleDll()}\"")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            WorkingDirectory = Path.GetDirectoryName(ConsoleDll())!,
+        };
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        start.Environment["Urls"] = $"http://127.0.0.1:{port}";
+        start.Environment["Taskdeck__Demo__Enabled"] = "false";
+        start.Environment["Logging__LogLevel__Default"] = "Warning";
+        foreach (var (key, value) in settings) start.Environment[key.Replace(":", "__")] = value;
+        var process = Process.Start(start)!;
+        var node = new ConsoleProcess(process, port);
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (node._output) node._output.AppendLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (node._output) node._output.AppendLine(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+
+        var deadline = DateTime.UtcNow + (startTimeout ?? TimeSpan.FromSeconds(60));
+        while (DateTime.UtcNow < deadline)
+        {
+            if (process.HasExited) throw new InvalidOperationException($"The console exited with {process.ExitCode}:\n{node.Output}");
+            try
+            {
+                if ((await node.Http.GetAsync("/api/readyz")).IsSuccessStatusCode) return node;
+            }
+            catch (HttpRequestException) { }
+            await Task.Delay(200);
+        }
+        await node.DisposeAsync();
+        throw new TimeoutException($"The console did not become ready:\n{node.Output}");
+    }
+
+    /// <summary>SIGKILL: no drain, no final heartbeat, no graceful interrupt of running work.</summary>
+    public void Crash()
+    {
+        if (_process.HasExited) return;
+        _process.Kill(entireProcessTree: true);
+        _process.WaitForExit(10_000);
+    }
+
+    public async Task<long> SubmitAsync(object body)
+    {
+        var response = await Http.PostAsJsonAsync("/api/tasks", body);
+        var text = await response.Content.ReadAsStringAsync();
+        if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"submit failed {(int)response.StatusCode}: {text}");
+        return System.Text.Json.JsonDocument.Parse(text).RootElement.GetProperty("id").GetInt64();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Http.Dispose();
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+        _process.Dispose();
+    }
+}

@@ -1,0 +1,97 @@
+using Npgsql;
+using Taskdeck.Core.Executions;
+using Taskdeck.Unit.Infrastructure;
+
+namespace Taskdeck.Unit.MultiNode;
+
+[CollectionDefinition(Name)]
+public sealed class PostgresCollection : ICollectionFixture<PostgresServer>
+{
+    public const string Name = "PostgreSQL server";
+}
+
+/// <summary>
+/// Two real Console processes on one real PostgreSQL database (Hangfire.PostgreSql distributes the jobs; Core's
+/// compare-and-set claims and leases keep it correct).
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class PostgreSqlClusterTests(PostgresServer postgres)
+{
+    private static Dictionary<string, string> NodeSettings(string connection) => new()
+    {
+        ["Taskdeck:Storage:Provider"] = "PostgreSql",
+        ["ConnectionStrings:Taskdeck"] = connection,
+        ["Taskdeck:Node:WorkerCount"] = "4",
+        ["Taskdeck:Leases:HeartbeatSeconds"] = "1",
+        ["Taskdeck:Leases:ExpirySeconds"] = "4",
+        ["Taskdeck:Leases:ReconcileSeconds"] = "2",
+    };
+
+    [Fact]
+    public async Task TwoNodes_ShareTheWork_AndEveryExecutionRunsExactlyOnce()
+    {
+        var connection = await postgres.CreateDatabaseAsync();
+        await using var a = await ConsoleProcess.StartAsync(NodeSettings(connection));
+        await using var b = await ConsoleProcess.StartAsync(NodeSettings(connection));
+
+        var ids = new List<long>();
+        for (var i = 0; i < 60; i++)
+            ids.Add(await (i % 2 == 0 ? a : b).SubmitAsync(new { task = "demo.sleep", args = new { seconds = 0.2 } }));
+
+        await WaitUntilAsync(connection, $"SELECT COUNT(*) FROM \"Executions\" WHERE \"State\" = {(int)ExecutionState.Succeeded}", 60, TimeSpan.FromSeconds(90));
+
+        Assert.Equal(60L, await ScalarAsync(connection, "SELECT COUNT(*) FROM \"Attempts\""));
+        Assert.Equal(0L, await ScalarAsync(connection, "SELECT COUNT(*) FROM \"Executions\" WHERE \"AttemptCount\" <> 1"));
+        var nodesThatRan = await ScalarAsync(connection, "SELECT COUNT(DISTINCT \"NodeId\") FROM \"Attempts\"");
+        Assert.Equal(2L, nodesThatRan);
+    }
+
+    [Fact]
+    public async Task ANodeThatCrashes_HasItsRunningWorkMarkedLost_AndRetriedOnTheSurvivor()
+    {
+        var connection = await postgres.CreateDatabaseAsync();
+        await using var survivor = await ConsoleProcess.StartAsync(NodeSettings(connection));
+        await using var victim = await ConsoleProcess.StartAsync(NodeSettings(connection));
+
+        var ids = new List<long>();
+        for (var i = 0; i < 8; i++)
+            ids.Add(await victim.SubmitAsync(new { task = "demo.sleep", args = new { seconds = 3 }, maxRetries = 1 }));
+
+        var victimNode = $"%:{victim.ProcessId}:%";
+        await WaitUntilAsync(connection,
+            $"SELECT COUNT(*) FROM \"Executions\" WHERE \"State\" = {(int)ExecutionState.Running} AND \"NodeId\" LIKE '{victimNode}'", 1, TimeSpan.FromSeconds(60), atLeast: true);
+        var onVictim = await ScalarAsync(connection, $"SELECT COUNT(*) FROM \"Attempts\" WHERE \"NodeId\" LIKE '{victimNode}' AND \"FinishedAt\" IS NULL");
+        victim.Crash();
+
+        await WaitUntilAsync(connection, $"SELECT COUNT(*) FROM \"Executions\" WHERE \"State\" = {(int)ExecutionState.Succeeded}", 8, TimeSpan.FromSeconds(90));
+
+        // Each crashed attempt is recorded as Lost; each execution succeeded exactly once.
+        Assert.True(onVictim >= 1);
+        Assert.True(await ScalarAsync(connection, $"SELECT COUNT(*) FROM \"Attempts\" WHERE \"Outcome\" = {(int)ExecutionState.Lost} AND \"NodeId\" LIKE '{victimNode}'") >= onVictim);
+        Assert.Equal(0L, await ScalarAsync(connection,
+            $"SELECT COUNT(*) FROM (SELECT \"ExecutionId\" FROM \"Attempts\" WHERE \"Outcome\" = {(int)ExecutionState.Succeeded} GROUP BY \"ExecutionId\" HAVING COUNT(*) <> 1) x"));
+        Assert.Equal(8L, await ScalarAsync(connection, $"SELECT COUNT(DISTINCT \"ExecutionId\") FROM \"Attempts\" WHERE \"Outcome\" = {(int)ExecutionState.Succeeded}"));
+    }
+
+    private static async Task<long> ScalarAsync(string connection, string sql)
+    {
+        await using var c = new NpgsqlConnection(connection);
+        await c.OpenAsync();
+        await using var command = c.CreateCommand();
+        command.CommandText = sql;
+        return Convert.ToInt64(await command.ExecuteScalarAsync());
+    }
+
+    private static async Task WaitUntilAsync(string connection, string countSql, long expected, TimeSpan timeout, bool atLeast = false)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        long last = -1;
+        while (DateTime.UtcNow < deadline)
+        {
+            last = await ScalarAsync(connection, countSql);
+            if (atLeast ? last >= expected : last == expected) return;
+            await Task.Delay(200);
+        }
+        Assert.Fail($"Timed out waiting for {countSql} to reach {expected}; last {last}");
+    }
+}

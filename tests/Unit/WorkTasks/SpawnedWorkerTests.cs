@@ -1,0 +1,167 @@
+using Microsoft.Extensions.DependencyInjection;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.WebSockets;
+using Xunit.Abstractions;
+using System.Text.Json.Nodes;
+using Taskdeck.Core.Executions;
+using Taskdeck.Data.Executions;
+
+namespace Taskdeck.Unit.WorkTasks;
+
+/// <summary>Spawned workers and admission, on real Kestrel so the workers can call the app back over HTTP.</summary>
+[Collection(WorkTaskCollection.Name)]
+public sealed class SpawnedWorkerTests(KestrelWorkTaskApp app, ITestOutputHelper output) : IClassFixture<KestrelWorkTaskApp>
+{
+    [Fact]
+    public async Task SpawnedWorker_ReportsExecutingThenCompleted_TaskEndsCompletedWithItsOutput()
+    {
+        Assert.True(File.Exists("/usr/bin/curl") || File.Exists("/bin/curl"), "the worker script needs curl");
+        var client = app.Authorized();
+        var id = Api.Id(await Api.SubmitAsync(client, Api.Submission("scripted", new JsonObject { ["pipeline_id"] = "pipe-1" })));
+
+        var done = await Api.WaitForStatusAsync(client, id, TimeSpan.FromSeconds(30), "completed", "failed", "timeout", "cancelled");
+        Assert.Equal("completed", (string?)done["status"]);
+        Assert.Equal($"s3://output/{id}.json", (string?)done["output_location"]);
+        Assert.Equal(1000, (int)done["metadata"]!["records_processed"]!);
+        Assert.Equal(0, (int)done["retry_count"]!);
+
+        // The worker's own output is the attempt's log; its exit after reporting does not change the outcome.
+        var queries = app.Services.GetRequiredService<ExecutionQueries>();
+        var executionId = (long)done["execution_id"]!;
+        var logs = await WaitForLogAsync(queries, executionId, "is working");
+        Assert.Contains($"worker for {id} is working", logs);
+        var attempts = await queries.AttemptsAsync(executionId);
+        Assert.Equal(ExecutionState.Succeeded, Assert.Single(attempts).Outcome);
+    }
+
+    [Fact]
+    public async Task SpawnedWorker_ExitingWithoutReporting_FailsWithItsOutputKept()
+    {
+        var client = app.Authorized();
+        var id = Api.Id(await Api.SubmitAsync(client, Api.Submission("silent", new JsonObject())));
+
+        var done = await Api.WaitForStatusAsync(client, id, TimeSpan.FromSeconds(30), "completed", "failed", "timeout", "cancelled");
+        Assert.Equal("failed", (string?)done["status"]);
+        Assert.Contains("without reporting", (string?)done["error_message"]);
+        var executionId = (long)done["execution_id"]!;
+        var queries = app.Services.GetRequiredService<ExecutionQueries>();
+        var logs = await WaitForLogAsync(queries, executionId, "something went wrong");
+        Assert.Contains($"silent worker {id} started and will never report", logs);
+        var attempt = Assert.Single(await queries.AttemptsAsync(executionId));
+        Assert.Equal(ExecutionState.Failed, attempt.Outcome);
+        Assert.Equal(0, attempt.Rc);
+    }
+
+    [Fact]
+    public async Task SpawnedWorker_ReportingOOMKilled_IsSpawnedAgain_AndCompletesOnItsRetry()
+    {
+        var client = app.Authorized();
+        var id = Api.Id(await Api.SubmitAsync(client, Api.Submission("flaky", new JsonObject())));
+        var done = await Api.WaitForStatusAsync(client, id, TimeSpan.FromSeconds(30), "completed", "failed", "timeout", "cancelled");
+        Assert.Equal("completed", (string?)done["status"]);
+        Assert.Equal(1, (int)done["retry_count"]!);
+        Assert.Equal("s3://output/flaky", (string?)done["output_location"]);
+        Assert.Contains("OOMKilled", (string?)done["retry_reason"]);
+        var attempts = await app.Services.GetRequiredService<ExecutionQueries>().AttemptsAsync((long)done["execution_id"]!);
+        Assert.Equal([ExecutionState.Failed, ExecutionState.Succeeded], attempts.Select(a => a.Outcome));
+    }
+
+    [Fact]
+    public async Task SpawnedWorker_PastItsTimeout_IsKilled_AndEndsTimeout()
+    {
+        var client = app.Authorized();
+        var id = Api.Id(await Api.SubmitAsync(client, Api.Submission("hang", new JsonObject())));
+        var done = await Api.WaitForStatusAsync(client, id, TimeSpan.FromSeconds(30), "completed", "failed", "timeout", "cancelled");
+        Assert.Equal("timeout", (string?)done["status"]);
+        var attempt = Assert.Single(await app.Services.GetRequiredService<ExecutionQueries>().AttemptsAsync((long)done["execution_id"]!));
+        Assert.True(attempt.FinishedAt - attempt.StartedAt < TimeSpan.FromSeconds(30), "the 60 s sleep was not killed");
+    }
+
+    [Fact]
+    public async Task TaskSocket_OverKestrel_ShowsASpawnedWorkerAsQueuedSpawnedExecutingCompleted()
+    {
+        using var socket = new ClientWebSocket();
+        socket.Options.SetRequestHeader("Authorization", $"Bearer {WorkTaskApp.Token}");
+        var address = new UriBuilder(app.ClientOptions.BaseAddress) { Scheme = "ws", Path = "/ws/tasks" }.Uri;
+        await socket.ConnectAsync(address, CancellationToken.None);
+        var hub = app.Services.GetRequiredService<Taskdeck.Console.WorkTasks.TaskUpdateHub>();
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (hub.ClientCount == 0 && DateTime.UtcNow < deadline) await Task.Delay(20);
+
+        var id = Api.Id(await Api.SubmitAsync(app.Authorized(), Api.Submission("scripted", new JsonObject())));
+        var seen = new List<string>();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var buffer = new byte[64 * 1024];
+        while (!seen.Contains("completed") && !seen.Contains("failed"))
+        {
+            var message = await WorkTaskApiTests.ReceiveAsync(socket, buffer, timeout.Token);
+            if (Api.Id(message["task"]!.AsObject()) == id) seen.Add((string)message["task"]!["status"]!);
+        }
+        Assert.Equal(["queued", "spawned", "executing", "completed"], seen);
+        await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task Admission_OnATwoCoreNode_FourOneCoreTasksNeverRunMoreThanTwoAtOnce()
+    {
+        var client = app.Authorized();
+        var ids = new List<string>();
+        for (var i = 0; i < 4; i++)
+            ids.Add(Api.Id(await Api.SubmitAsync(client, Api.Submission("sleepy", new JsonObject { ["seconds"] = 2 }, cpu: "1"))));
+
+        var executionIds = new List<long>();
+        foreach (var id in ids)
+        {
+            var done = await Api.WaitForStatusAsync(client, id, TimeSpan.FromSeconds(60), "completed", "failed");
+            Assert.Equal("completed", (string?)done["status"]);
+            executionIds.Add((long)done["execution_id"]!);
+        }
+
+        var queries = app.Services.GetRequiredService<ExecutionQueries>();
+        var spans = new List<(DateTimeOffset Start, DateTimeOffset Stop)>();
+        foreach (var executionId in executionIds)
+        {
+            var attempt = Assert.Single(await queries.AttemptsAsync(executionId));
+            spans.Add((attempt.StartedAt, attempt.FinishedAt!.Value));
+        }
+        // Sweep over start/stop instants (a stop at the same instant as a start frees its core first).
+        var points = spans.SelectMany(s => new[] { (At: s.Start, Delta: 1), (At: s.Stop, Delta: -1) }).OrderBy(p => p.At).ThenBy(p => p.Delta);
+        int running = 0, most = 0;
+        foreach (var p in points) most = Math.Max(most, running += p.Delta);
+        Assert.True(most <= 2, $"{most} ran at once: {string.Join("; ", spans.Select(s => $"{s.Start:HH:mm:ss.fff}–{s.Stop:HH:mm:ss.fff}"))}");
+        Assert.Equal(2, most); // and the node's two cores were both used
+        // For the record: how soon a freed core was taken by a waiting task (the admission waker's effect).
+        var ordered = spans.OrderBy(s => s.Start).ToList();
+        var stops = spans.Select(s => s.Stop).Order().ToList();
+        for (var i = 2; i < ordered.Count; i++)
+            output.WriteLine($"task {i + 1} started {(ordered[i].Start - stops[i - 2]).TotalMilliseconds:0} ms after a core was freed");
+    }
+
+    [Fact]
+    public async Task Admission_ATaskLargerThanAnyNode_IsRefusedAtSubmit()
+    {
+        var client = app.Authorized();
+        var response = await client.PostAsJsonAsync("/api/worktasks", Api.Submission("sleepy", new JsonObject { ["seconds"] = 1 }, cpu: "3"));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        Assert.Equal("resource_requirements", (string?)problem["field"]);
+        Assert.Contains("3 cores", (string?)problem["detail"]);
+
+        var memory = await client.PostAsJsonAsync("/api/worktasks", Api.Submission("sleepy", new JsonObject(), cpu: "1", memory: "8Gi"));
+        Assert.Equal(HttpStatusCode.BadRequest, memory.StatusCode);
+    }
+
+    private static async Task<string> WaitForLogAsync(ExecutionQueries queries, long executionId, string expected)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        string text;
+        do
+        {
+            text = string.Concat((await queries.LogsAsync(executionId, null)).Select(l => l.Text));
+            if (text.Contains(expected)) return text;
+            await Task.Delay(100);
+        } while (DateTime.UtcNow < deadline);
+        return text;
+    }
+}

@@ -1,0 +1,444 @@
+using Microsoft.Extensions.DependencyInjection;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.TestHost;
+using Xunit.Abstractions;
+using Taskdeck.Console.WorkTasks;
+using Taskdeck.Core.Events;
+using Taskdeck.Core.Executions;
+
+namespace Taskdeck.Unit.WorkTasks;
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class WorkTaskCollection
+{
+    public const string Name = "WorkTasks";
+}
+
+/// <summary>The seed's routes on the in-memory TestServer, with a worker token configured.</summary>
+[Collection(WorkTaskCollection.Name)]
+public sealed class WorkTaskApiTests(WorkTaskApiTests.App app, ITestOutputHelper output) : IClassFixture<WorkTaskApiTests.App>
+{
+    public sealed class App : WorkTaskApp;
+
+    private static readonly string[] SeedFields =
+    [
+        "worktask_id", "type", "status", "priority", "submitted_at", "started_at", "completed_at", "project_id", "task_spec",
+        "resource_requirements", "data_access", "error_message", "kubernetes_job_name", "cluster_name", "retry_count", "max_retries", "retry_reason",
+    ];
+
+    [Fact]
+    public async Task SeedCurlExamples_RoundTrip_SubmitGetListUpdateAndMetrics()
+    {
+        var client = app.Authorized();
+
+        // Submit (the seed's body): an unbound type is external and waits scheduled for an outside worker.
+        var submitted = await Api.SubmitAsync(client, Api.SeedSubmission());
+        foreach (var field in SeedFields.Append("output_location").Append("metadata"))
+            Assert.True(submitted.ContainsKey(field), $"missing {field}: {submitted.ToJsonString()}");
+        var id = Api.Id(submitted);
+        Assert.True(Guid.TryParse(id, out _));
+        Assert.Equal("pipeline_execution", (string?)submitted["type"]);
+        Assert.Equal("scheduled", (string?)submitted["status"]);
+        Assert.Equal(1, (int)submitted["priority"]!);
+        Assert.Equal(3, (int)submitted["max_retries"]!);
+        Assert.Equal(0, (int)submitted["retry_count"]!);
+        Assert.Equal("proj-123", (string?)submitted["project_id"]);
+        Assert.Equal("pipe-456", (string?)submitted["task_spec"]!["pipeline_id"]);
+        Assert.Equal("2Gi", (string?)submitted["resource_requirements"]!["memory"]);
+        Assert.Equal("creds-secret", (string?)submitted["data_access"]!["storage_credentials"]);
+        Assert.EndsWith("Z", (string)submitted["submitted_at"]!);
+        Assert.True(DateTimeOffset.TryParse((string)submitted["submitted_at"]!, out _));
+        Assert.Null(submitted["completed_at"]);
+
+        // Get and list.
+        var fetched = await Api.GetAsync(client, id);
+        Assert.Equal(id, Api.Id(fetched));
+        var list = await client.GetFromJsonAsync<JsonObject>("/api/worktasks");
+        Assert.True((int)list!["queue_length"]! >= 1, list.ToJsonString());
+
+        // Status update exactly as the seed's curl (completed straight from waiting: the attempt opens and closes).
+        var (status, body) = await Api.ReportAsync(client, id, new JsonObject
+        {
+            ["worktask_id"] = id, ["status"] = "completed", ["output_location"] = "s3://output/result.json",
+            ["metadata"] = new JsonObject { ["records_processed"] = 1000 },
+        });
+        Assert.Equal(200, status);
+        Assert.Equal("updated", (string?)body["status"]);
+        var completed = await Api.GetAsync(client, id);
+        Assert.Equal("completed", (string?)completed["status"]);
+        Assert.Equal("s3://output/result.json", (string?)completed["output_location"]);
+        Assert.Equal(1000, (int)completed["metadata"]!["records_processed"]!);
+        Assert.NotNull(completed["started_at"]);
+        Assert.True(DateTimeOffset.Parse((string)completed["completed_at"]!) >= DateTimeOffset.Parse((string)completed["started_at"]!));
+
+        // Metrics as JSON: the seed's keys.
+        var request = new HttpRequestMessage(HttpMethod.Get, "/api/metrics");
+        request.Headers.Accept.ParseAdd("application/json");
+        var metricsResponse = await app.CreateClient().SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, metricsResponse.StatusCode);
+        var metrics = JsonNode.Parse(await metricsResponse.Content.ReadAsStringAsync())!.AsObject();
+        Assert.Equal(["queue", "tasks_by_status", "tasks_by_type", "timestamp"], metrics.Select(p => p.Key).Order().ToArray());
+        Assert.True(metrics["queue"]!.AsObject().ContainsKey("length"));
+        Assert.True((int)metrics["tasks_by_status"]!["completed"]! >= 1);
+        Assert.True((int)metrics["tasks_by_type"]!["pipeline_execution"]! >= 1);
+        Assert.All(metrics["tasks_by_status"]!.AsObject(), p => Assert.Contains(p.Key, new[] { "queued", "scheduled", "spawned", "executing", "completed", "failed", "timeout", "cancelled" }));
+        Assert.True(DateTimeOffset.TryParse((string)metrics["timestamp"]!, out _));
+    }
+
+    public static TheoryData<string, string, string?> EveryRoute() => new()
+    {
+        { "GET", "/api/worktasks", null },
+        { "POST", "/api/worktasks", Api.SeedSubmission().ToJsonString() },
+        { "GET", "/api/worktasks/task-123", null },
+        { "POST", "/api/worktasks/task-123", """{"worktask_id":"task-123","status":"completed"}""" },
+    };
+
+    [Theory]
+    [MemberData(nameof(EveryRoute))]
+    public async Task EveryWorkTaskRoute_WithoutTheToken_Is401ProblemDetails(string method, string path, string? body)
+    {
+        foreach (var authorization in new string?[] { null, "Bearer wrong-token", $"Basic {WorkTaskApp.Token}", "Bearer " })
+        {
+            var request = new HttpRequestMessage(new HttpMethod(method), path);
+            if (body is not null) request.Content = new StringContent(body, Encoding.UTF8, "application/json");
+            if (authorization is not null) request.Headers.TryAddWithoutValidation("Authorization", authorization);
+            var response = await app.CreateClient().SendAsync(request);
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            var problem = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+            Assert.Equal(401, (int)problem["status"]!);
+        }
+        // Nothing was submitted by the refused POSTs.
+        var list = await app.Authorized().GetFromJsonAsync<JsonObject>("/api/worktasks");
+        Assert.NotNull(list!["queue_length"]);
+    }
+
+    [Fact]
+    public async Task TaskSocket_WithoutTheToken_IsRefused_AndAcceptsTheAccessTokenQuery()
+    {
+        var ws = app.Server.CreateWebSocketClient();
+        var refused = await Assert.ThrowsAnyAsync<Exception>(() => ws.ConnectAsync(new Uri(app.Server.BaseAddress, "/ws/tasks"), CancellationToken.None));
+        Assert.Contains("401", refused.Message);
+        var wrong = await Assert.ThrowsAnyAsync<Exception>(() => ws.ConnectAsync(new Uri(app.Server.BaseAddress, "/ws/tasks?access_token=nope"), CancellationToken.None));
+        Assert.Contains("401", wrong.Message);
+        using var socket = await ws.ConnectAsync(new Uri(app.Server.BaseAddress, $"/ws/tasks?access_token={WorkTaskApp.Token}"), CancellationToken.None);
+        Assert.Equal(WebSocketState.Open, socket.State);
+        await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task TaskSocket_ClientSeesQueuedThenExecutingThenCompleted_InOrder()
+    {
+        var ws = app.Server.CreateWebSocketClient();
+        ws.ConfigureRequest = r => r.Headers.Authorization = $"Bearer {WorkTaskApp.Token}";
+        using var socket = await ws.ConnectAsync(new Uri(app.Server.BaseAddress, "/ws/tasks"), CancellationToken.None);
+        await WaitForSubscriberAsync();
+
+        var client = app.Authorized();
+        var id = Api.Id(await Api.SubmitAsync(client, Api.Submission("sleepy", new JsonObject { ["seconds"] = 0.3 })));
+
+        var seen = new List<string>();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var buffer = new byte[64 * 1024];
+        while (!seen.Contains("completed"))
+        {
+            var message = await ReceiveAsync(socket, buffer, timeout.Token);
+            Assert.Equal("task_update", (string?)message["event"]);
+            var task = message["task"]!.AsObject();
+            foreach (var field in SeedFields) Assert.True(task.ContainsKey(field), $"missing {field}");
+            if (Api.Id(task) != id) continue;
+            seen.Add((string)task["status"]!);
+            if (task["completed_at"] is { } finished)
+                output.WriteLine($"completed pushed {(DateTimeOffset.UtcNow - DateTimeOffset.Parse((string)finished!)).TotalMilliseconds:0} ms after the transition");
+        }
+        Assert.Equal(["queued", "executing", "completed"], seen);
+        await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task TaskSocket_ASlowClient_IsDropped_WhileOthersGetEveryUpdateInOrder()
+    {
+        var hub = app.Services.GetRequiredService<TaskUpdateHub>();
+        var events = app.Services.GetRequiredService<ExecutionEvents>();
+        var task = await Api.SubmitAsync(app.Authorized(), Api.SeedSubmission());
+        var executionId = (long)task["execution_id"]!;
+        var slow = hub.Add();
+        var fast = hub.Add();
+        try
+        {
+            var updates = TaskUpdateHub.ClientBuffer + 50;
+            var received = new List<JsonObject>();
+            var draining = Task.Run(async () =>
+            {
+                await foreach (var bytes in fast.Outbox.Reader.ReadAllAsync())
+                {
+                    var message = JsonNode.Parse(bytes)!.AsObject();
+                    if ((long)message["task"]!["execution_id"]! != executionId) continue;
+                    received.Add(message);
+                    if (received.Count == updates) return;
+                }
+            });
+            // Synthetic changes published as the engine publishes them, cycling states so that order shows in the messages.
+            ExecutionState[] cycle = [ExecutionState.Running, ExecutionState.Failed, ExecutionState.TimedOut, ExecutionState.Cancelled];
+            string[] expected = ["executing", "failed", "timeout", "cancelled"];
+            for (var i = 0; i < updates; i++)
+                events.Publish(new StateChanged(executionId, DateTimeOffset.UtcNow, null, cycle[i % 4], Transition.Retry, 0, null, null));
+            await draining.WaitAsync(TimeSpan.FromSeconds(20));
+            Assert.Equal(Enumerable.Range(0, updates).Select(i => expected[i % 4]), received.Select(m => (string)m["task"]!["status"]!));
+            Assert.True(slow.WasDropped, "the client that never read was not dropped");
+            Assert.False(fast.WasDropped);
+        }
+        finally
+        {
+            hub.Remove(slow, "closed");
+            hub.Remove(fast, "closed");
+        }
+    }
+
+    [Fact]
+    public async Task ExternalTask_StartedAndSilentPastItsTimeout_EndsTimeout()
+    {
+        var client = app.Authorized();
+        var body = Api.SeedSubmission();
+        body["timeout_seconds"] = 1;
+        var id = Api.Id(await Api.SubmitAsync(client, body));
+        Assert.Equal(200, (await Api.ReportAsync(client, id, new JsonObject { ["status"] = "executing" })).Status);
+        var done = await Api.WaitForStatusAsync(client, id, TimeSpan.FromSeconds(15), "timeout", "completed", "failed");
+        Assert.Equal("timeout", (string?)done["status"]);
+        Assert.Equal(409, (await Api.ReportAsync(client, id, new JsonObject { ["status"] = "completed" })).Status);
+    }
+
+    [Fact]
+    public async Task OperatorCancel_OfARunningExternalTask_EndsCancelled_AndItsWorkersNextReportIs409()
+    {
+        var client = app.Authorized();
+        var task = await Api.SubmitAsync(client, Api.SeedSubmission());
+        var id = Api.Id(task);
+        Assert.Equal(200, (await Api.ReportAsync(client, id, new JsonObject { ["status"] = "executing" })).Status);
+        var cancel = await client.PostAsync($"/api/executions/{(long)task["execution_id"]!}/cancel", null);
+        Assert.True(cancel.IsSuccessStatusCode, await cancel.Content.ReadAsStringAsync());
+        await Api.WaitForStatusAsync(client, id, TimeSpan.FromSeconds(10), "cancelled");
+        Assert.Equal(409, (await Api.ReportAsync(client, id, new JsonObject { ["status"] = "completed" })).Status);
+    }
+
+    [Fact]
+    public async Task AHandlerBoundTask_TakesNoOutcomeFromOutside_ButCanBeCancelled()
+    {
+        var client = app.Authorized();
+        var id = Api.Id(await Api.SubmitAsync(client, Api.Submission("sleepy", new JsonObject { ["seconds"] = 30 })));
+        await Api.WaitForStatusAsync(client, id, TimeSpan.FromSeconds(20), "executing");
+        foreach (var status in new[] { "executing", "completed", "failed", "timeout" })
+            Assert.Equal(409, (await Api.ReportAsync(client, id, new JsonObject { ["status"] = status })).Status);
+        Assert.Equal("updated", (string?)(await Api.ReportAsync(client, id, new JsonObject { ["status"] = "cancelled" })).Body["status"]);
+        await Api.WaitForStatusAsync(client, id, TimeSpan.FromSeconds(10), "cancelled");
+    }
+
+    [Fact]
+    public async Task StatusUpdate_TheStateCannotTake_Is409_AndChangesNothing()
+    {
+        var client = app.Authorized();
+        var id = Api.Id(await Api.SubmitAsync(client, Api.SeedSubmission("ml_inference")));
+        Assert.Equal("updated", (string?)(await Api.ReportAsync(client, id, new JsonObject { ["status"] = "cancelled" })).Body["status"]);
+        Assert.Equal("cancelled", (string?)(await Api.GetAsync(client, id))["status"]);
+
+        var (status, problem) = await Api.ReportAsync(client, id, new JsonObject { ["status"] = "completed", ["output_location"] = "s3://x" });
+        Assert.Equal(409, status);
+        Assert.Equal(409, (int)problem["status"]!);
+        var after = await Api.GetAsync(client, id);
+        Assert.Equal("cancelled", (string?)after["status"]);
+        Assert.Null(after["output_location"]);
+
+        Assert.Equal(409, (await Api.ReportAsync(client, id, new JsonObject { ["status"] = "executing" })).Status);
+    }
+
+    [Fact]
+    public async Task StatusUpdate_UnknownId_Is404_MismatchedId_Is400_AndUnknownStatus_Is400()
+    {
+        var client = app.Authorized();
+        var (missing, notFound) = await Api.ReportAsync(client, "no-such-task", new JsonObject { ["status"] = "completed" });
+        Assert.Equal(404, missing);
+        Assert.Equal(404, (int)notFound["status"]!);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/api/worktasks/no-such-task")).StatusCode);
+
+        var id = Api.Id(await Api.SubmitAsync(client, Api.SeedSubmission()));
+        var (mismatch, problem) = await Api.ReportAsync(client, id, new JsonObject { ["worktask_id"] = "someone-else", ["status"] = "completed" });
+        Assert.Equal(400, mismatch);
+        Assert.Equal("worktask_id", (string?)problem["field"]);
+
+        var (badStatus, statusProblem) = await Api.ReportAsync(client, id, new JsonObject { ["status"] = "queued" });
+        Assert.Equal(400, badStatus);
+        Assert.Equal("status", (string?)statusProblem["field"]);
+        Assert.Equal("scheduled", (string?)(await Api.GetAsync(client, id))["status"]);
+    }
+
+    [Theory]
+    [InlineData("type", null, "type")]
+    [InlineData("type", "quantum_annealing", "type")]
+    [InlineData("project_id", null, "project_id")]
+    [InlineData("task_spec", null, "task_spec")]
+    [InlineData("data_access", null, "data_access")]
+    [InlineData("resource_requirements", null, "resource_requirements")]
+    public async Task Submit_WithAMissingOrUnknownField_Is400NamingIt(string field, string? value, string expectedField)
+    {
+        var body = Api.SeedSubmission();
+        if (value is null) body.Remove(field); else body[field] = value;
+        var response = await app.Authorized().PostAsJsonAsync("/api/worktasks", body);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        Assert.Equal(expectedField, (string?)problem["field"]);
+    }
+
+    [Theory]
+    [InlineData("cpu", "\"lots\"", "resource_requirements.cpu")]
+    [InlineData("cpu", "\"-1\"", "resource_requirements.cpu")]
+    [InlineData("memory", "\"2Gx\"", "resource_requirements.memory")]
+    [InlineData("memory", "true", "resource_requirements.memory")]
+    [InlineData("gpu", "\"many\"", "resource_requirements.gpu")]
+    [InlineData("memoryMB", "-5", "resource_requirements.memoryMB")]
+    public async Task Submit_WithBadResourceUnits_Is400NamingTheField(string key, string json, string expectedField)
+    {
+        var body = Api.SeedSubmission();
+        body["resource_requirements"]![key] = JsonNode.Parse(json);
+        var response = await app.Authorized().PostAsJsonAsync("/api/worktasks", body);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(expectedField, (string?)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["field"]);
+    }
+
+    [Fact]
+    public async Task Submit_DefaultsPriorityToOne_AndMlTrainingToTwoRetries()
+    {
+        var body = Api.SeedSubmission("ml_training");
+        body.Remove("priority");
+        var task = await Api.SubmitAsync(app.Authorized(), body);
+        Assert.Equal(1, (int)task["priority"]!);
+        Assert.Equal(2, (int)task["max_retries"]!);
+        var alias = await Api.SubmitAsync(app.Authorized(), Api.SeedSubmission("digital_twin_processing"));
+        Assert.Equal("digital_twin_processing", (string?)alias["type"]);
+        Assert.Equal(3, (int)alias["max_retries"]!);
+    }
+
+    [Fact]
+    public async Task FailedWithOOMKilled_IsRequeuedUntilMaxRetries_ThenFailed()
+    {
+        var client = app.Authorized();
+        var id = Api.Id(await Api.SubmitAsync(client, Api.SeedSubmission("ml_training"))); // max_retries 2
+        for (var retry = 1; retry <= 2; retry++)
+        {
+            Assert.Equal("updated", (string?)(await Api.ReportAsync(client, id, new JsonObject { ["status"] = "executing" })).Body["status"]);
+            Assert.Equal("executing", (string?)(await Api.GetAsync(client, id))["status"]);
+            var (status, body) = await Api.ReportAsync(client, id, new JsonObject { ["status"] = "failed", ["error_message"] = "container trainer: OOMKilled" });
+            Assert.Equal(200, status);
+            Assert.Equal("requeued_for_retry", (string?)body["status"]);
+            var requeued = await Api.GetAsync(client, id);
+            Assert.Equal("scheduled", (string?)requeued["status"]);
+            Assert.Equal(retry, (int)requeued["retry_count"]!);
+            Assert.Contains("OOMKilled", (string?)requeued["retry_reason"]);
+        }
+        Assert.Equal(200, (await Api.ReportAsync(client, id, new JsonObject { ["status"] = "executing" })).Status);
+        var (last, lastBody) = await Api.ReportAsync(client, id, new JsonObject { ["status"] = "failed", ["error_message"] = "OOMKilled again" });
+        Assert.Equal(200, last);
+        Assert.Equal("updated", (string?)lastBody["status"]);
+        var failed = await Api.GetAsync(client, id);
+        Assert.Equal("failed", (string?)failed["status"]);
+        Assert.Equal(2, (int)failed["retry_count"]!);
+        Assert.Equal("OOMKilled again", (string?)failed["error_message"]);
+        Assert.NotNull(failed["completed_at"]);
+    }
+
+    [Fact]
+    public async Task AReportAboutAnEarlierAttempt_IsRefused_AndCannotCloseTheRetry()
+    {
+        var client = app.Authorized();
+        var id = Api.Id(await Api.SubmitAsync(client, Api.SeedSubmission()));
+        Assert.Equal(200, (await Api.ReportAsync(client, id, new JsonObject { ["status"] = "executing" })).Status);
+        Assert.Equal("requeued_for_retry", (string?)(await Api.ReportAsync(client, id,
+            new JsonObject { ["status"] = "failed", ["attempt"] = 1, ["error_message"] = "Evicted" })).Body["status"]);
+        Assert.Equal(200, (await Api.ReportAsync(client, id, new JsonObject { ["status"] = "executing" })).Status);
+
+        var (late, _) = await Api.ReportAsync(client, id, new JsonObject { ["status"] = "completed", ["attempt"] = 1, ["output_location"] = "s3://stale" });
+        Assert.Equal(409, late);
+        Assert.Equal("executing", (string?)(await Api.GetAsync(client, id))["status"]);
+        Assert.Equal(200, (await Api.ReportAsync(client, id, new JsonObject { ["status"] = "completed", ["attempt"] = 2 })).Status);
+        var done = await Api.GetAsync(client, id);
+        Assert.Equal("completed", (string?)done["status"]);
+        Assert.Null(done["output_location"]);
+        Assert.Equal(1, (int)done["retry_count"]!);
+    }
+
+    [Fact]
+    public async Task FailedWithANonTransientError_EndsFailedAtOnce()
+    {
+        var client = app.Authorized();
+        var id = Api.Id(await Api.SubmitAsync(client, Api.SeedSubmission()));
+        Assert.Equal(200, (await Api.ReportAsync(client, id, new JsonObject { ["status"] = "executing" })).Status);
+        var (status, body) = await Api.ReportAsync(client, id, new JsonObject { ["status"] = "failed", ["error_message"] = "segmentation fault" });
+        Assert.Equal(200, status);
+        Assert.Equal("updated", (string?)body["status"]);
+        var failed = await Api.GetAsync(client, id);
+        Assert.Equal("failed", (string?)failed["status"]);
+        Assert.Equal(0, (int)failed["retry_count"]!);
+        Assert.Equal("segmentation fault", (string?)failed["error_message"]);
+    }
+
+    [Fact]
+    public async Task TimeoutReport_EndsTheTaskTimedOut()
+    {
+        var client = app.Authorized();
+        var id = Api.Id(await Api.SubmitAsync(client, Api.SeedSubmission("digital_twin_update")));
+        Assert.Equal(200, (await Api.ReportAsync(client, id, new JsonObject { ["status"] = "executing" })).Status);
+        Assert.Equal(200, (await Api.ReportAsync(client, id, new JsonObject { ["status"] = "timeout" })).Status);
+        Assert.Equal("timeout", (string?)(await Api.GetAsync(client, id))["status"]);
+    }
+
+    [Fact]
+    public async Task PrometheusText_ParsesByTheExpositionRules_AndHasTheEngineFamilies()
+    {
+        // Something finished so the histogram and counters have samples.
+        var client = app.Authorized();
+        var id = Api.Id(await Api.SubmitAsync(client, Api.Submission("sleepy", new JsonObject { ["seconds"] = 0.05 })));
+        await Api.WaitForStatusAsync(client, id, TimeSpan.FromSeconds(20), "completed");
+
+        var response = await app.CreateClient().GetAsync("/api/metrics");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
+        var families = PrometheusText.Parse(await response.Content.ReadAsStringAsync());
+
+        Assert.Equal("gauge", families["taskdeck_queue_length"].Type);
+        Assert.Equal("gauge", families["taskdeck_live_worker_nodes"].Type);
+        Assert.True(families["taskdeck_live_worker_nodes"].Samples.Single().Value >= 1);
+        var executions = families["taskdeck_executions"];
+        Assert.Contains(executions.Samples, s => s.Labels["state"] == "Succeeded" && s.Labels["task"] == "demo.sleep" && s.Value >= 1);
+        Assert.Contains(families["taskdeck_worktasks"].Samples, s => s.Labels["status"] == "completed" && s.Labels["type"] == "sleepy");
+        Assert.Equal("counter", families["taskdeck_attempts_started_total"].Type);
+        Assert.True(families["taskdeck_attempts_started_total"].Samples.Single().Value >= 1);
+        Assert.Equal("counter", families["taskdeck_failures_total"].Type);
+        var histogram = families["taskdeck_attempt_duration_seconds"];
+        Assert.Equal("histogram", histogram.Type);
+        Assert.Contains(histogram.Samples, s => s.Name == "taskdeck_attempt_duration_seconds_count" && s.Labels["outcome"] == "Succeeded" && s.Value >= 1);
+    }
+
+    private async Task WaitForSubscriberAsync()
+    {
+        var hub = app.Services.GetRequiredService<TaskUpdateHub>();
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (hub.ClientCount == 0 && DateTime.UtcNow < deadline) await Task.Delay(20);
+        Assert.True(hub.ClientCount > 0, "the WebSocket client never registered");
+    }
+
+    internal static async Task<JsonObject> ReceiveAsync(WebSocket socket, byte[] buffer, CancellationToken ct)
+    {
+        using var message = new MemoryStream();
+        WebSocketReceiveResult result;
+        do
+        {
+            result = await socket.ReceiveAsync(buffer, ct);
+            Assert.NotEqual(WebSocketMessageType.Close, result.MessageType);
+            message.Write(buffer, 0, result.Count);
+        } while (!result.EndOfMessage);
+        return JsonNode.Parse(message.ToArray())!.AsObject();
+    }
+}
