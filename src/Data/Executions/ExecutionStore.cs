@@ -13,8 +13,13 @@ namespace Taskdeck.Data.Executions;
 /// transition is a compare-and-set on the state (and attempt number) with its attempt and history rows in the
 /// same transaction. Reads use EF Core.
 /// </summary>
-public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes, IDbContextFactory<TaskdeckDbContext> contexts) : IExecutionStore
+public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes, IDbContextFactory<TaskdeckDbContext> contexts) : IExecutionStore, IDisposable
 {
+    public void Dispose()
+    {
+        while (_readers.TryTake(out var connection)) connection.Dispose();
+    }
+
     private static readonly string[] ExecutionColumns =
     [
         "TaskId", "Kind", "Name", "ArgumentsJson", "Command", "Environment", "WorkingDirectory", "Queue", "Priority", "State",
@@ -35,7 +40,7 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
             var micros = Sql.Micros(at);
             foreach (var (s, state) in items)
             {
-                var id = Convert.ToInt64(await Sql.ScalarAsync(c, t, _insertExecution,
+                var id = Convert.ToInt64(await Sql.ScalarPreparedAsync(c, t, _insertExecution,
                     ("TaskId", s.TaskId ?? Guid.NewGuid().ToString()), ("Kind", (int)s.Kind), ("Name", s.Name), ("ArgumentsJson", s.ArgumentsJson),
                     ("Command", Json(s.Command)), ("Environment", Json(s.Environment)), ("WorkingDirectory", s.WorkingDirectory),
                     ("Queue", s.Queue), ("Priority", s.Priority), ("State", (int)state), ("AttemptCount", 0), ("MaxRetries", s.MaxRetries),
@@ -44,7 +49,7 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
                     ("CreatedAt", micros), ("UpdatedAt", micros), ("Tags", Json(s.Tags)), (TaskdeckDbContext.TagsText, TagsText(s.Tags)),
                     ("DagRunId", s.DagRunId), ("DagTaskName", s.DagTaskName), ("IsGenerator", s.IsGenerator),
                     ("Cores", s.Cores), ("MemoryMB", s.MemoryMB), ("Gpus", s.Gpus)));
-                await Sql.ExecuteAsync(c, t, InsertHistory, ("Id", id), ("At", micros), ("From", null), ("To", (int)state),
+                await Sql.ExecutePreparedAsync(c, t, InsertHistory, ("Id", id), ("At", micros), ("From", null), ("To", (int)state),
                     ("Transition", nameof(Transition.Submit)), ("NodeId", nodeId), ("Reason", null));
                 ids.Add(id);
             }
@@ -92,7 +97,7 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
                 parameters.Add(("Error", command.ErrorMessage ?? command.Reason));
                 break;
         }
-        var updated = await Sql.ExecuteAsync(c, t,
+        var updated = await Sql.ExecutePreparedAsync(c, t,
             $"UPDATE \"Executions\" SET {set} WHERE \"Id\" = @Id AND \"State\" = @From AND \"AttemptCount\" = @Attempt", [.. parameters]);
         if (updated != 1)
         {
@@ -104,18 +109,18 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
         var attemptNumber = opens ? attempt + 1 : attempt;
         if (opens)
         {
-            await Sql.ExecuteAsync(c, t,
+            await Sql.ExecutePreparedAsync(c, t,
                 "INSERT INTO \"Attempts\" (\"ExecutionId\", \"Number\", \"NodeId\", \"StartedAt\", \"Outcome\") VALUES (@Id, @Number, @NodeId, @At, @Outcome)",
                 ("Id", id), ("Number", attemptNumber), ("NodeId", command.NodeId), ("At", micros), ("Outcome", (int)ExecutionState.Running));
         }
         else if (StateMachine.ClosesAttemptAs(command.Transition) is { } outcome && attempt > 0)
         {
-            await Sql.ExecuteAsync(c, t,
+            await Sql.ExecutePreparedAsync(c, t,
                 "UPDATE \"Attempts\" SET \"FinishedAt\" = @At, \"Outcome\" = @Outcome, \"Rc\" = @Rc, \"Error\" = @Error WHERE \"ExecutionId\" = @Id AND \"Number\" = @Number AND \"FinishedAt\" IS NULL",
                 ("At", micros), ("Outcome", (int)outcome), ("Rc", command.Rc), ("Error", outcome == ExecutionState.Succeeded ? null : command.ErrorMessage ?? command.Reason),
                 ("Id", id), ("Number", attempt));
         }
-        await Sql.ExecuteAsync(c, t, InsertHistory, ("Id", id), ("At", micros), ("From", (int)found.Value), ("To", (int)rule.To),
+        await Sql.ExecutePreparedAsync(c, t, InsertHistory, ("Id", id), ("At", micros), ("From", (int)found.Value), ("To", (int)rule.To),
             ("Transition", command.Transition.ToString()), ("NodeId", command.NodeId), ("Reason", command.Reason));
         return new TransitionResult(id, command.Transition, true, found, rule.To, attemptNumber, at, dagRunId);
     }
@@ -133,25 +138,25 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
         writes.RunAsync(async (c, t) =>
         {
             foreach (var e in entries)
-                await Sql.ExecuteAsync(c, t,
+                await Sql.ExecutePreparedAsync(c, t,
                     "INSERT INTO \"LogEntries\" (\"ExecutionId\", \"AttemptNumber\", \"Stream\", \"At\", \"Text\") VALUES (@Id, @Attempt, @Stream, @At, @Text)",
                     ("Id", e.ExecutionId), ("Attempt", e.AttemptNumber), ("Stream", (int)e.Stream), ("At", Sql.Micros(e.At)), ("Text", e.Text));
             return true;
         }, ct);
 
     public Task SetHangfireJobAsync(long id, string jobId, CancellationToken ct = default) =>
-        writes.RunAsync((c, t) => Sql.ExecuteAsync(c, t, "UPDATE \"Executions\" SET \"HangfireJobId\" = @Job WHERE \"Id\" = @Id", ("Job", jobId), ("Id", id)), ct);
+        writes.RunAsync((c, t) => Sql.ExecutePreparedAsync(c, t, "UPDATE \"Executions\" SET \"HangfireJobId\" = @Job WHERE \"Id\" = @Id", ("Job", jobId), ("Id", id)), ct);
 
     public Task SetHangfireJobsAsync(IReadOnlyList<(long Id, string JobId)> jobs, CancellationToken ct = default) =>
         jobs.Count == 0 ? Task.CompletedTask : writes.RunAsync(async (c, t) =>
         {
             foreach (var (id, job) in jobs)
-                await Sql.ExecuteAsync(c, t, "UPDATE \"Executions\" SET \"HangfireJobId\" = @Job WHERE \"Id\" = @Id", ("Job", job), ("Id", id));
+                await Sql.ExecutePreparedAsync(c, t, "UPDATE \"Executions\" SET \"HangfireJobId\" = @Job WHERE \"Id\" = @Id", ("Job", job), ("Id", id));
             return true;
         }, ct);
 
     public Task SetProgressAsync(long id, double? progress, string? message, CancellationToken ct = default) =>
-        writes.RunAsync((c, t) => Sql.ExecuteAsync(c, t,
+        writes.RunAsync((c, t) => Sql.ExecutePreparedAsync(c, t,
             "UPDATE \"Executions\" SET \"Progress\" = @Progress, \"ProgressMessage\" = @Message WHERE \"Id\" = @Id AND \"State\" IN (@Running, @Cancelling)",
             ("Progress", progress), ("Message", message), ("Id", id), ("Running", (int)ExecutionState.Running), ("Cancelling", (int)ExecutionState.Cancelling)), ct);
 
@@ -162,9 +167,9 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
             if (state is null || !state.Value.IsTerminal()) return (false, state);
             var terminal = string.Join(", ", ExecutionStates.Terminal.Select(s => (int)s));
             foreach (var table in new[] { "LogEntries", "StateChanges", "Attempts", "WorkTasks" })
-                await Sql.ExecuteAsync(c, t, $"DELETE FROM \"{table}\" WHERE \"ExecutionId\" = @Id AND EXISTS (SELECT 1 FROM \"Executions\" WHERE \"Id\" = @Id AND \"State\" IN ({terminal}))", ("Id", id));
-            await Sql.ExecuteAsync(c, t, "DELETE FROM \"DagEdges\" WHERE \"ParentExecutionId\" = @Id OR \"ChildExecutionId\" = @Id", ("Id", id));
-            var deleted = await Sql.ExecuteAsync(c, t, $"DELETE FROM \"Executions\" WHERE \"Id\" = @Id AND \"State\" IN ({terminal})", ("Id", id));
+                await Sql.ExecutePreparedAsync(c, t, $"DELETE FROM \"{table}\" WHERE \"ExecutionId\" = @Id AND EXISTS (SELECT 1 FROM \"Executions\" WHERE \"Id\" = @Id AND \"State\" IN ({terminal}))", ("Id", id));
+            await Sql.ExecutePreparedAsync(c, t, "DELETE FROM \"DagEdges\" WHERE \"ParentExecutionId\" = @Id OR \"ChildExecutionId\" = @Id", ("Id", id));
+            var deleted = await Sql.ExecutePreparedAsync(c, t, $"DELETE FROM \"Executions\" WHERE \"Id\" = @Id AND \"State\" IN ({terminal})", ("Id", id));
             return (deleted == 1, state);
         }, ct);
 
@@ -177,11 +182,11 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
                 ("HeartbeatAt", Sql.Micros(n.HeartbeatAt)), ("Cores", n.Cores), ("MemoryMB", n.MemoryMB), ("Gpus", n.Gpus),
                 ("WorkerCount", n.WorkerCount), ("RunningCount", n.RunningCount), ("StoppedAt", Sql.Micros(n.StoppedAt)),
             ];
-            var updated = await Sql.ExecuteAsync(c, t,
+            var updated = await Sql.ExecutePreparedAsync(c, t,
                 "UPDATE \"WorkerNodes\" SET \"HeartbeatAt\" = @HeartbeatAt, \"RunningCount\" = @RunningCount, \"StoppedAt\" = @StoppedAt, \"Cores\" = @Cores, " +
                 "\"MemoryMB\" = @MemoryMB, \"Gpus\" = @Gpus, \"WorkerCount\" = @WorkerCount, \"Roles\" = @Roles WHERE \"Id\" = @Id", p);
             if (updated == 0)
-                await Sql.ExecuteAsync(c, t,
+                await Sql.ExecutePreparedAsync(c, t,
                     "INSERT INTO \"WorkerNodes\" (\"Id\", \"HostName\", \"ProcessId\", \"Roles\", \"StartedAt\", \"HeartbeatAt\", \"Cores\", \"MemoryMB\", \"Gpus\", \"WorkerCount\", \"RunningCount\", \"StoppedAt\") " +
                     "VALUES (@Id, @HostName, @ProcessId, @Roles, @StartedAt, @HeartbeatAt, @Cores, @MemoryMB, @Gpus, @WorkerCount, @RunningCount, @StoppedAt)", p);
             return true;
@@ -194,12 +199,34 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
 
     private async Task<Execution?> ReadOneAsync(string where, object key, CancellationToken ct)
     {
-        await using var connection = database.CreateConnection();
-        await connection.OpenAsync(ct);
-        await using var command = Sql.Command(connection, null, $"SELECT {ExecutionRows.Columns} FROM \"Executions\" WHERE {where}", ("Key", key));
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        return await reader.ReadAsync(ct) ? ExecutionRows.Read(reader) : null;
+        // Open reader connections are kept (each with its prepared statements) rather than opened per read: on
+        // SQLite, opening and preparing cost several times the read itself.
+        if (!_readers.TryTake(out var connection))
+        {
+            connection = database.CreateConnection();
+            await connection.OpenAsync(ct);
+        }
+        var keep = true;
+        try
+        {
+            var command = Sql.Reused(connection, null, $"SELECT {ExecutionRows.Columns} FROM \"Executions\" WHERE {where}", ("Key", key));
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            return await reader.ReadAsync(ct) ? ExecutionRows.Read(reader) : null;
+        }
+        catch
+        {
+            keep = false;
+            throw;
+        }
+        finally
+        {
+            if (keep && _readers.Count < MaxKeptReaders) _readers.Add(connection);
+            else await connection.DisposeAsync();
+        }
     }
+
+    private const int MaxKeptReaders = 32;
+    private readonly System.Collections.Concurrent.ConcurrentBag<DbConnection> _readers = new();
 
     public async Task<IReadOnlyList<long>> FindIdsAsync(ExecutionFilter filter, int limit, CancellationToken ct = default)
     {

@@ -47,10 +47,25 @@ internal static class Sql
         return command;
     }
 
-    public static Task<int> ExecuteAsync(DbConnection c, DbTransaction? t, string text, params (string, object?)[] parameters) =>
-        Reused(c, t, text, parameters).ExecuteNonQueryAsync();
+    /// <summary>One-shot: any connection (an EF context's included), the command disposed after.</summary>
+    public static async Task<int> ExecuteAsync(DbConnection c, DbTransaction? t, string text, params (string, object?)[] parameters)
+    {
+        await using var command = Command(c, t, text, parameters);
+        return await command.ExecuteNonQueryAsync();
+    }
 
     public static async Task<object?> ScalarAsync(DbConnection c, DbTransaction? t, string text, params (string, object?)[] parameters)
+    {
+        await using var command = Command(c, t, text, parameters);
+        var value = await command.ExecuteScalarAsync();
+        return value is DBNull ? null : value;
+    }
+
+    /// <summary>For connections the store owns (the writer's, its kept readers) and fixed statement texts only.</summary>
+    public static Task<int> ExecutePreparedAsync(DbConnection c, DbTransaction? t, string text, params (string, object?)[] parameters) =>
+        Reused(c, t, text, parameters).ExecuteNonQueryAsync();
+
+    public static async Task<object?> ScalarPreparedAsync(DbConnection c, DbTransaction? t, string text, params (string, object?)[] parameters)
     {
         var value = await Reused(c, t, text, parameters).ExecuteScalarAsync();
         return value is DBNull ? null : value;

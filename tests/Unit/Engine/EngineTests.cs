@@ -167,7 +167,7 @@ public sealed class EngineTests(EngineHost host)
             WorkingDirectory = "/tmp", Queue = "q1", Priority = 3, MaxRetries = 2, RetryIntervalSeconds = 7, ExponentialBackoff = true,
             RetryPolicy = RetryPolicy.TransientOnly, TimeoutSeconds = 30, RunAt = DateTimeOffset.UtcNow.AddHours(2),
             ExpiresAt = DateTimeOffset.UtcNow.AddHours(3), Tags = ["x", "y"], DagTaskName = "t1", IsGenerator = true,
-            Cores = 1.5, MemoryMB = 256, Gpus = 1, ArgumentsJson = """{"k": [1, 2]}""",
+            Cores = 1.5, MemoryMB = 256, Gpus = 0, ArgumentsJson = """{"k": [1, 2]}""",
         });
 
         var raw = await host.Get<IExecutionStore>().FindAsync(e.Id);
