@@ -30,15 +30,15 @@ public partial class DashboardPage : IAsyncDisposable
     private readonly LineChartOptions _lineOptions = new()
     {
         ChartPalette = [StateStyle.Hex(ExecutionState.Succeeded), StateStyle.Hex(ExecutionState.Failed)],
-        MaxNumYAxisTicks = 6, YAxisRequireZeroPoint = true, ShowDataMarkers = false, LineStrokeWidth = 2, XAxisLines = false, YAxisFormat = "0",
+        YAxisTicks = 1, MaxNumYAxisTicks = 6, YAxisRequireZeroPoint = true, ShowDataMarkers = false, LineStrokeWidth = 2, XAxisLines = false, YAxisFormat = "0",
     };
     private readonly LineChartOptions _queueOptions = new()
     {
         ChartPalette = [StateStyle.Hex(ExecutionState.Queued), StateStyle.Hex(ExecutionState.Running), StateStyle.Hex(ExecutionState.Pending)],
-        MaxNumYAxisTicks = 6, YAxisRequireZeroPoint = true, ShowDataMarkers = false, LineStrokeWidth = 2, XAxisLines = false, YAxisFormat = "0",
+        YAxisTicks = 1, MaxNumYAxisTicks = 6, YAxisRequireZeroPoint = true, ShowDataMarkers = false, LineStrokeWidth = 2, XAxisLines = false, YAxisFormat = "0",
     };
     private DonutChartOptions _donutOptions = new();
-    private readonly BarChartOptions _barOptions = new() { ChartPalette = ["#26a69a", "#5c6bc0"], YAxisFormat = "0.#", MaxNumYAxisTicks = 6 };
+    private readonly BarChartOptions _barOptions = new() { ChartPalette = ["#26a69a", "#5c6bc0"], YAxisFormat = "0.#", YAxisTicks = 1, MaxNumYAxisTicks = 6 };
 
     [Inject] public required DashboardQueries Queries { get; init; }
     [Inject] public required LiveFeed Feed { get; init; }
