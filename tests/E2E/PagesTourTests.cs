@@ -42,6 +42,9 @@ public sealed class PagesTourTests(AppFixture app, BrowserFixture browser) : Con
             await Expect(Page.GetByText("Loading")).ToHaveCountAsync(0);
             await ScreenshotAsync(name);
         }
+        await OpenAsync("/");
+        await Expect(Page.Locator("[data-chart=durations] svg path").First).ToBeAttachedAsync();
+        await Page.ScreenshotAsync(new() { Path = Path.Combine(ScreenshotDir, "page-dashboard-full.png"), FullPage = true });
 
         // The graph draws the run's five tasks and five edges; the first one ran, so it is green.
         await OpenAsync($"/dags/{run}");

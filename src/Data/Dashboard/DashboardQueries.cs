@@ -58,26 +58,17 @@ public sealed class DashboardQueries(IDbContextFactory<TaskdeckDbContext> contex
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var size = (long)bucket.TotalMicroseconds;
-        var from = TaskdeckDbContext.ToMicros(since) / size * size;
-        int ok = (int)ExecutionState.Succeeded, failed = (int)ExecutionState.Failed, timedOut = (int)ExecutionState.TimedOut, lost = (int)ExecutionState.Lost;
-        // Integer division buckets the microsecond timestamps identically on SQLite, PostgreSQL and SQL Server. Only
-        // FinishedAt is filtered so the (FinishedAt, State) index covers the query; the outcomes are picked below.
-        var rows = (await db.Database.SqlQuery<BucketRow>($"""
-            SELECT "FinishedAt" / {size} AS "Bucket", "State" AS "State", COUNT(*) AS "Count"
-            FROM "Executions"
-            WHERE "FinishedAt" >= {from}
-            GROUP BY "FinishedAt" / {size}, "State"
-            """).ToListAsync(ct)).Where(r => r.State == ok || r.State == failed || r.State == timedOut || r.State == lost).ToList();
-        var buckets = new List<ThroughputBucket>();
-        var first = from / size;
+        var first = TaskdeckDbContext.ToMicros(since) / size;
         var last = TaskdeckDbContext.ToMicros(until) / size;
-        var byBucket = rows.GroupBy(r => r.Bucket).ToDictionary(g => g.Key, g => g.ToList());
+        // One aggregate per bucket over its slice of the (FinishedAt, State) index: the slices are walked in order and
+        // nothing is sorted, where one GROUP BY over the whole range would sort every row of it.
+        var buckets = new List<ThroughputBucket>((int)(last - first + 1));
         for (var b = first; b <= last; b++)
         {
-            var items = byBucket.GetValueOrDefault(b) ?? [];
+            var outcomes = await OutcomesAsync(db, b * size, (b + 1) * size, ct);
             buckets.Add(new ThroughputBucket(TaskdeckDbContext.FromMicros(b * size),
-                (int)items.Where(r => r.State == ok).Sum(r => r.Count),
-                (int)items.Where(r => r.State != ok).Sum(r => r.Count)));
+                outcomes.Where(o => o.Key == ExecutionState.Succeeded).Sum(o => o.Value),
+                outcomes.Where(o => FailedStates.Contains(o.Key)).Sum(o => o.Value)));
         }
         return buckets;
     }
@@ -88,7 +79,7 @@ public sealed class DashboardQueries(IDbContextFactory<TaskdeckDbContext> contex
     /// <summary>
     /// p50/p95 of run time (start → finish) of the busiest <paramref name="top"/> tasks since <paramref name="since"/>,
     /// each over its latest <see cref="DurationSample"/> succeeded runs. The busiest tasks are found among the latest
-    /// 5,000 finished executions (a backwards walk of the (FinishedAt, State) index); each percentile is one ordered
+    /// 5,000 finished executions (a backwards walk of the (FinishedAt, State) index); both percentiles are one ranked
     /// pick over a bounded walk of (Name, State, Id). All of it runs in the database.
     /// </summary>
     public async Task<IReadOnlyList<TaskDurations>> DurationsAsync(DateTimeOffset since, int top, CancellationToken ct = default)
@@ -111,19 +102,27 @@ public sealed class DashboardQueries(IDbContextFactory<TaskdeckDbContext> contex
         var result = new List<TaskDurations>();
         foreach (var n in names)
         {
-            var count = (int)(sqlServer
-                ? (await db.Database.SqlQuery<long>($"""
-                    SELECT COUNT(*) AS "Value" FROM (SELECT TOP ({DurationSample}) "Id" FROM "Executions"
-                      WHERE "Name" = {n.Name} AND "State" = {ok} AND "FinishedAt" >= {sinceMicros} AND "StartedAt" IS NOT NULL ORDER BY "Id" DESC) AS "s"
-                    """).ToListAsync(ct)).FirstOrDefault()
-                : (await db.Database.SqlQuery<long>($"""
-                    SELECT COUNT(*) AS "Value" FROM (SELECT "Id" FROM "Executions"
-                      WHERE "Name" = {n.Name} AND "State" = {ok} AND "FinishedAt" >= {sinceMicros} AND "StartedAt" IS NOT NULL ORDER BY "Id" DESC LIMIT {DurationSample}) AS "s"
-                    """).ToListAsync(ct)).FirstOrDefault());
-            if (count == 0) continue;
-            var p50 = await PercentileAsync(db, n.Name, sinceMicros, count, 0.50, sqlServer, ct);
-            var p95 = await PercentileAsync(db, n.Name, sinceMicros, count, 0.95, sqlServer, ct);
-            result.Add(new TaskDurations(n.Name, count, TimeSpan.FromMicroseconds(p50), TimeSpan.FromMicroseconds(p95)));
+            // Nearest-rank percentiles over the task's latest runs, picked by ROW_NUMBER in one statement: ceil(n·p)
+            // written as integer arithmetic, (n·50 + 99) / 100 and (n·95 + 99) / 100, so every provider agrees.
+            var picks = sqlServer
+                ? await db.Database.SqlQuery<RankedDuration>($"""
+                    SELECT "rn" AS "Rank", "n" AS "Count", "d" AS "Duration" FROM (
+                      SELECT "d", ROW_NUMBER() OVER (ORDER BY "d") AS "rn", COUNT(*) OVER () AS "n" FROM (
+                        SELECT TOP ({DurationSample}) "FinishedAt" - "StartedAt" AS "d" FROM "Executions"
+                        WHERE "Name" = {n.Name} AND "State" = {ok} AND "FinishedAt" >= {sinceMicros} AND "StartedAt" IS NOT NULL ORDER BY "Id" DESC) AS "s") AS "r"
+                    WHERE "rn" = ("n" * 50 + 99) / 100 OR "rn" = ("n" * 95 + 99) / 100
+                    """).ToListAsync(ct)
+                : await db.Database.SqlQuery<RankedDuration>($"""
+                    SELECT "rn" AS "Rank", "n" AS "Count", "d" AS "Duration" FROM (
+                      SELECT "d", ROW_NUMBER() OVER (ORDER BY "d") AS "rn", COUNT(*) OVER () AS "n" FROM (
+                        SELECT "FinishedAt" - "StartedAt" AS "d" FROM "Executions"
+                        WHERE "Name" = {n.Name} AND "State" = {ok} AND "FinishedAt" >= {sinceMicros} AND "StartedAt" IS NOT NULL ORDER BY "Id" DESC LIMIT {DurationSample}) AS "s") AS "r"
+                    WHERE "rn" = ("n" * 50 + 99) / 100 OR "rn" = ("n" * 95 + 99) / 100
+                    """).ToListAsync(ct);
+            if (picks.Count == 0) continue;
+            var count = picks[0].Count;
+            long At(long percent) => picks.First(p => p.Rank == (count * percent + 99) / 100).Duration;
+            result.Add(new TaskDurations(n.Name, (int)count, TimeSpan.FromMicroseconds(At(50)), TimeSpan.FromMicroseconds(At(95))));
         }
         return result;
     }
@@ -168,50 +167,46 @@ public sealed class DashboardQueries(IDbContextFactory<TaskdeckDbContext> contex
     }
 
     /// <summary>
-    /// Finished executions per outcome since an instant: a range of the covering (FinishedAt, State) index. Grouping by
-    /// <c>"State" + 0</c> keeps the planner from walking the (State, Id) index for the grouping instead (it would visit
-    /// every row of the table to test FinishedAt).
+    /// Finished executions per outcome since an instant: one pass over a range of the covering (FinishedAt, State)
+    /// index with a conditional sum per outcome (no GROUP BY, so no sorter over the range).
     /// </summary>
-    private static async Task<Dictionary<ExecutionState, int>> FinishedByStateAsync(TaskdeckDbContext db, DateTimeOffset since, CancellationToken ct)
+    private static async Task<Dictionary<ExecutionState, int>> FinishedByStateAsync(TaskdeckDbContext db, DateTimeOffset since, CancellationToken ct) =>
+        (await OutcomesAsync(db, TaskdeckDbContext.ToMicros(since), long.MaxValue, ct)).ToDictionary();
+
+    private static async Task<IReadOnlyList<KeyValuePair<ExecutionState, int>>> OutcomesAsync(TaskdeckDbContext db, long fromMicros, long toMicros, CancellationToken ct)
     {
-        var from = TaskdeckDbContext.ToMicros(since);
-        var rows = await db.Database.SqlQuery<StateCount>($"""
-            SELECT "State" + 0 AS "State", COUNT(*) AS "Count" FROM "Executions"
-            WHERE "FinishedAt" >= {from}
-            GROUP BY "State" + 0
-            """).ToListAsync(ct);
-        return rows.ToDictionary(r => (ExecutionState)r.State, r => (int)r.Count);
+        var row = (await db.Database.SqlQuery<OutcomeRow>($"""
+            SELECT
+              COALESCE(SUM(CASE WHEN "State" = 5 THEN 1 ELSE 0 END), 0) AS "Succeeded",
+              COALESCE(SUM(CASE WHEN "State" = 6 THEN 1 ELSE 0 END), 0) AS "Failed",
+              COALESCE(SUM(CASE WHEN "State" = 7 THEN 1 ELSE 0 END), 0) AS "TimedOut",
+              COALESCE(SUM(CASE WHEN "State" = 8 THEN 1 ELSE 0 END), 0) AS "Cancelled",
+              COALESCE(SUM(CASE WHEN "State" = 9 THEN 1 ELSE 0 END), 0) AS "Lost",
+              COALESCE(SUM(CASE WHEN "State" = 10 THEN 1 ELSE 0 END), 0) AS "Expired"
+            FROM "Executions" WHERE "FinishedAt" >= {fromMicros} AND "FinishedAt" < {toMicros}
+            """).ToListAsync(ct)).Single();
+        return
+        [
+            new(ExecutionState.Succeeded, (int)row.Succeeded), new(ExecutionState.Failed, (int)row.Failed), new(ExecutionState.TimedOut, (int)row.TimedOut),
+            new(ExecutionState.Cancelled, (int)row.Cancelled), new(ExecutionState.Lost, (int)row.Lost), new(ExecutionState.Expired, (int)row.Expired),
+        ];
     }
 
-    private static async Task<long> PercentileAsync(TaskdeckDbContext db, string name, long sinceMicros, int count, double fraction, bool sqlServer, CancellationToken ct)
+    internal sealed class RankedDuration
     {
-        var offset = (int)Math.Clamp(Math.Ceiling(count * fraction) - 1, 0, count - 1);
-        var ok = (int)ExecutionState.Succeeded;
-        var rows = sqlServer
-            ? db.Database.SqlQuery<long>($"""
-                SELECT "d" AS "Value" FROM (SELECT TOP ({DurationSample}) "FinishedAt" - "StartedAt" AS "d" FROM "Executions"
-                  WHERE "Name" = {name} AND "State" = {ok} AND "FinishedAt" >= {sinceMicros} AND "StartedAt" IS NOT NULL ORDER BY "Id" DESC) AS "s"
-                ORDER BY "d" OFFSET {offset} ROWS FETCH NEXT 1 ROWS ONLY
-                """)
-            : db.Database.SqlQuery<long>($"""
-                SELECT "d" AS "Value" FROM (SELECT "FinishedAt" - "StartedAt" AS "d" FROM "Executions"
-                  WHERE "Name" = {name} AND "State" = {ok} AND "FinishedAt" >= {sinceMicros} AND "StartedAt" IS NOT NULL ORDER BY "Id" DESC LIMIT {DurationSample}) AS "s"
-                ORDER BY "d" LIMIT 1 OFFSET {offset}
-                """);
-        return (await rows.ToListAsync(ct)).FirstOrDefault();
-    }
-
-    internal sealed class BucketRow
-    {
-        public long Bucket { get; set; }
-        public int State { get; set; }
+        public long Rank { get; set; }
         public long Count { get; set; }
+        public long Duration { get; set; }
     }
 
-    internal sealed class StateCount
+    internal sealed class OutcomeRow
     {
-        public int State { get; set; }
-        public long Count { get; set; }
+        public long Succeeded { get; set; }
+        public long Failed { get; set; }
+        public long TimedOut { get; set; }
+        public long Cancelled { get; set; }
+        public long Lost { get; set; }
+        public long Expired { get; set; }
     }
 
     internal sealed class NameCount

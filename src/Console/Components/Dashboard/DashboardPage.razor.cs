@@ -21,6 +21,7 @@ public partial class DashboardPage : IAsyncDisposable
     private string[] _stateLabels = [];
     private List<ChartSeries<double>> _durations = [];
     private string[] _durationLabels = [];
+    private string _durationUnit = "s";
     private List<ChartSeries<double>> _queue = [];
     private string[] _queueLabels = [];
     private IAsyncDisposable? _live;
@@ -29,15 +30,15 @@ public partial class DashboardPage : IAsyncDisposable
     private readonly LineChartOptions _lineOptions = new()
     {
         ChartPalette = [StateStyle.Hex(ExecutionState.Succeeded), StateStyle.Hex(ExecutionState.Failed)],
-        YAxisTicks = 5, YAxisRequireZeroPoint = true, ShowDataMarkers = false, LineStrokeWidth = 2, XAxisLines = false, YAxisFormat = "0",
+        YAxisTicks = 1, MaxNumYAxisTicks = 6, YAxisRequireZeroPoint = true, ShowDataMarkers = false, LineStrokeWidth = 2, XAxisLines = false, YAxisFormat = "0",
     };
     private readonly LineChartOptions _queueOptions = new()
     {
         ChartPalette = [StateStyle.Hex(ExecutionState.Queued), StateStyle.Hex(ExecutionState.Running), StateStyle.Hex(ExecutionState.Pending)],
-        YAxisTicks = 5, YAxisRequireZeroPoint = true, ShowDataMarkers = false, LineStrokeWidth = 2, XAxisLines = false, YAxisFormat = "0",
+        YAxisTicks = 1, MaxNumYAxisTicks = 6, YAxisRequireZeroPoint = true, ShowDataMarkers = false, LineStrokeWidth = 2, XAxisLines = false, YAxisFormat = "0",
     };
     private DonutChartOptions _donutOptions = new();
-    private readonly BarChartOptions _barOptions = new() { ChartPalette = ["#26a69a", "#5c6bc0"], YAxisFormat = "0.#", YAxisTicks = 5 };
+    private readonly BarChartOptions _barOptions = new() { ChartPalette = ["#26a69a", "#5c6bc0"], YAxisFormat = "0.#", YAxisTicks = 1, MaxNumYAxisTicks = 6 };
 
     [Inject] public required DashboardQueries Queries { get; init; }
     [Inject] public required LiveFeed Feed { get; init; }
@@ -101,10 +102,13 @@ public partial class DashboardPage : IAsyncDisposable
             _states = [new ChartSeries<double> { Name = "Executions", Data = present.Select(s => (double)states[s]).ToArray() }];
             _stateLabels = present.Select(s => $"{StateStyle.Label(s)} ({states[s]:N0})").ToArray();
             _donutOptions = new DonutChartOptions { ChartPalette = present.Select(StateStyle.Hex).ToArray(), ShowLegend = true };
+            // Short tasks read better in milliseconds, long ones in seconds.
+            _durationUnit = durations.Count > 0 && durations.Max(d => d.P95) < TimeSpan.FromSeconds(2) ? "ms" : "s";
+            double Scale(TimeSpan t) => Math.Round(_durationUnit == "ms" ? t.TotalMilliseconds : t.TotalSeconds, 2);
             _durations =
             [
-                new ChartSeries<double> { Name = "p50", Data = durations.Select(d => Math.Round(d.P50.TotalSeconds, 2)).ToArray() },
-                new ChartSeries<double> { Name = "p95", Data = durations.Select(d => Math.Round(d.P95.TotalSeconds, 2)).ToArray() },
+                new ChartSeries<double> { Name = "p50", Data = durations.Select(d => Scale(d.P50)).ToArray() },
+                new ChartSeries<double> { Name = "p95", Data = durations.Select(d => Scale(d.P95)).ToArray() },
             ];
             _durationLabels = durations.Select(d => d.Name).ToArray();
             _queue =
