@@ -8,7 +8,7 @@ namespace Taskdeck.Console.Hosting;
 
 /// <summary>
 /// On the first start with an empty embedded database, submits a small demo workload so every page has something
-/// alive to show: a few quick tasks, one that fails, one long task reporting progress. Taskdeck:Demo:Enabled=false
+/// alive to show: a few quick tasks, one that fails, one long task reporting progress, and a small DAG run. Taskdeck:Demo:Enabled=false
 /// turns it off; a database that ever held an execution is left alone.
 /// </summary>
 public sealed class DemoWorkload(
@@ -28,6 +28,20 @@ public sealed class DemoWorkload(
         new() { Name = "demo.progress", ArgumentsJson = """{"steps":120,"delayMs":1000}""", Tags = ["demo", "long"] },
     ];
 
+    /// <summary>A small diamond of handler tasks, so the DAG pages have a run to show (no commands needed).</summary>
+    public const string DemoDag = """
+        {
+          "tag": "demo-etl",
+          "tasks": {
+            "extract": { "job": { "task": "demo.echo", "args": { "lines": ["extracted 1,204 rows"] } }, "children": ["clean", "enrich"] },
+            "clean": { "job": { "task": "demo.sleep", "args": { "seconds": 2 } }, "children": ["load"] },
+            "enrich": { "job": { "task": "demo.progress", "args": { "steps": 5, "delayMs": 500 } }, "children": ["load"] },
+            "load": { "job": { "task": "demo.sleep", "args": { "seconds": 1 } }, "children": ["report"] },
+            "report": { "job": { "task": "demo.echo", "args": { "lines": ["report ready"] } } }
+          }
+        }
+        """;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (!options.Value.Demo.Enabled || database.Provider != StorageProvider.Sqlite) return;
@@ -46,7 +60,10 @@ public sealed class DemoWorkload(
                 if (await db.Executions.AnyAsync(stoppingToken) || await db.StateChanges.AnyAsync(stoppingToken)) return;
             }
             var submitted = await services.GetRequiredService<ExecutionService>().SubmitManyAsync(Workload, stoppingToken);
-            logger.LogInformation("Empty database: submitted {Count} demo executions (Taskdeck:Demo:Enabled=false turns this off)", submitted.Count);
+            using var dag = System.Text.Json.JsonDocument.Parse(DemoDag);
+            var run = await services.GetRequiredService<Taskdeck.Core.Dags.DagService>().SubmitAsync(dag.RootElement, stoppingToken);
+            logger.LogInformation("Empty database: submitted {Count} demo executions and DAG run {Run} (Taskdeck:Demo:Enabled=false turns this off)",
+                submitted.Count, run.RunId);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
