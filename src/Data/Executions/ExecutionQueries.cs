@@ -75,15 +75,6 @@ public sealed class ExecutionQueries(IDbContextFactory<TaskdeckDbContext> contex
         return await query.OrderBy(l => l.Id).Take(take).ToListAsync(ct);
     }
 
-    /// <summary>An attempt's three logs, concatenated (as daggy's attempt record carries them).</summary>
-    public async Task<IReadOnlyDictionary<(long ExecutionId, int Attempt, LogStream Stream), string>> LogTextsAsync(IReadOnlyCollection<long> executionIds, CancellationToken ct = default)
-    {
-        await using var db = await contexts.CreateDbContextAsync(ct);
-        var rows = await db.LogEntries.AsNoTracking().Where(l => executionIds.Contains(l.ExecutionId)).OrderBy(l => l.Id)
-            .Select(l => new { l.ExecutionId, l.AttemptNumber, l.Stream, l.Text }).ToListAsync(ct);
-        return rows.GroupBy(r => (r.ExecutionId, r.AttemptNumber, r.Stream)).ToDictionary(g => g.Key, g => string.Concat(g.Select(r => r.Text)));
-    }
-
     private static IQueryable<Execution> Sorted(IQueryable<Execution> q, ExecutionSort sort, bool descending) => (sort, descending) switch
     {
         (ExecutionSort.Newest, _) => descending ? q.OrderBy(e => e.Id) : q.OrderByDescending(e => e.Id),
