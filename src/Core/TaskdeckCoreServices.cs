@@ -26,6 +26,8 @@ public static class TaskdeckCoreServices
         services.AddSingleton<ExecutionTransitions>();
         services.AddSingleton<ExecutionService>();
         services.AddSingleton<ExecutionDispatcher>();
+        services.AddSingleton<DispatchBacklog>();
+        services.AddHostedService(sp => sp.GetRequiredService<DispatchBacklog>());
         services.AddSingleton<NodeIdentity>();
         services.AddSingleton<RunningWork>();
         services.AddSingleton<CommandRunner>();

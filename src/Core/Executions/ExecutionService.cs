@@ -29,6 +29,7 @@ public sealed class ExecutionService(
     IExecutionStore store,
     ExecutionTransitions transitions,
     ExecutionDispatcher dispatcher,
+    DispatchBacklog backlog,
     TaskHandlerRegistry handlers,
     RunningWork running,
     ExecutionEvents events,
@@ -73,7 +74,10 @@ public sealed class ExecutionService(
     public Task<IReadOnlyList<Execution>> SubmitManyAsync(IReadOnlyList<NewExecution> specs, CancellationToken ct = default) =>
         SubmitManyAsync(specs, null, ct);
 
-    /// <summary>Stores all, then dispatches those that are due; a record is durable before its job exists.</summary>
+    /// <summary>
+    /// Stores all, then dispatches those that are due; a record is durable before its job exists. A big submission's
+    /// jobs are created just after the answer (<see cref="DispatchBacklog"/>).
+    /// </summary>
     /// <param name="beforeDispatch">Runs after the records are stored and before any job exists: a feature stores its own rows
     /// beside them (a work task's fields) so that no worker can see the execution without them.</param>
     public async Task<IReadOnlyList<Execution>> SubmitManyAsync(IReadOnlyList<NewExecution> specs,
@@ -85,7 +89,8 @@ public sealed class ExecutionService(
             if (await capacity.WhyNoNodeFitsAsync(need, ct) is { } why)
                 throw new InvalidSubmissionException("resources", why);
         var now = time.GetUtcNow();
-        var items = specs.Select(s => (s with { TaskId = s.TaskId ?? Guid.NewGuid().ToString() }, InitialState(s, now))).ToList();
+        // Time-ordered ids: the unique index on TaskId then grows at its end instead of splitting pages at random.
+        var items = specs.Select(s => (s with { TaskId = s.TaskId ?? Guid.CreateVersion7().ToString() }, InitialState(s, now))).ToList();
         var ids = await transitions.InsertAsync(items, ct);
         var stored = new List<Execution>(ids.Count);
         var due = new List<(long, int, DateTimeOffset?)>(ids.Count);
@@ -98,7 +103,8 @@ public sealed class ExecutionService(
             if (spec.Kind != ExecutorKind.External && state is ExecutionState.Queued or ExecutionState.Scheduled)
                 due.Add((ids[i], spec.Priority, spec.RunAt));
         }
-        await dispatcher.DispatchManyAsync(due, now, ct);
+        if (due.Count > DispatchBacklog.InlineLimit) backlog.Add(due);
+        else await dispatcher.DispatchManyAsync(due, now, ct);
         return stored;
     }
 

@@ -30,21 +30,8 @@ public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts, Task
     public Task AddEdgesAsync(long runId, IReadOnlyList<(long Parent, long Child)> edges, CancellationToken ct = default) =>
         writes.RunAsync(async (c, t) =>
         {
-            const int RowsPerStatement = 300; // 3 parameters a row stays under SQL Server's 2,100
-            for (var start = 0; start < edges.Count; start += RowsPerStatement)
-            {
-                var count = Math.Min(RowsPerStatement, edges.Count - start);
-                var text = new System.Text.StringBuilder("INSERT INTO \"DagEdges\" (\"DagRunId\", \"ParentExecutionId\", \"ChildExecutionId\") VALUES ");
-                var parameters = new List<(string, object?)>(count * 2 + 1) { ("Run", runId) };
-                for (var i = 0; i < count; i++)
-                {
-                    if (i > 0) text.Append(", ");
-                    text.Append($"(@Run, @P{i}, @C{i})");
-                    parameters.Add(($"P{i}", edges[start + i].Parent));
-                    parameters.Add(($"C{i}", edges[start + i].Child));
-                }
-                await Sql.ExecuteAsync(c, t, text.ToString(), [.. parameters]);
-            }
+            await BulkInsert.InsertAsync(database, c, t, "DagEdges", ["DagRunId", "ParentExecutionId", "ChildExecutionId"],
+                edges.Select(e => new object?[] { runId, e.Parent, e.Child }).ToList());
             return true;
         }, ct);
 

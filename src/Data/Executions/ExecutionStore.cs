@@ -28,33 +28,31 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
         "Cores", "MemoryMB", "Gpus",
     ];
 
-    private readonly string _insertExecution = database.InsertReturningId("Executions", ExecutionColumns);
-
     private const string InsertHistory =
         "INSERT INTO \"StateChanges\" (\"ExecutionId\", \"At\", \"From\", \"To\", \"Transition\", \"NodeId\", \"Reason\") VALUES (@Id, @At, @From, @To, @Transition, @NodeId, @Reason)";
 
+    private static readonly string[] HistoryColumns = ["ExecutionId", "At", "From", "To", "Transition", "NodeId", "Reason"];
+
+    /// <summary>Many rows a statement (a DAG's thousands of tasks are one submission), each with its Submit history row.</summary>
     public Task<IReadOnlyList<long>> InsertAsync(IReadOnlyList<(NewExecution Spec, ExecutionState State)> items, DateTimeOffset at, string nodeId, CancellationToken ct = default) =>
         writes.RunAsync<IReadOnlyList<long>>(async (c, t) =>
         {
-            var ids = new List<long>(items.Count);
             var micros = Sql.Micros(at);
-            foreach (var (s, state) in items)
-            {
-                var id = Convert.ToInt64(await Sql.ScalarPreparedAsync(c, t, _insertExecution,
-                    ("TaskId", s.TaskId ?? Guid.NewGuid().ToString()), ("Kind", (int)s.Kind), ("Name", s.Name), ("ArgumentsJson", s.ArgumentsJson),
-                    ("Command", Json(s.Command)), ("Environment", Json(s.Environment)), ("WorkingDirectory", s.WorkingDirectory),
-                    ("Queue", s.Queue), ("Priority", s.Priority), ("State", (int)state), ("AttemptCount", 0), ("MaxRetries", s.MaxRetries),
-                    ("RetryIntervalSeconds", s.RetryIntervalSeconds), ("ExponentialBackoff", s.ExponentialBackoff), ("RetryPolicy", (int)s.RetryPolicy),
-                    ("TimeoutSeconds", s.TimeoutSeconds), ("RunAt", Sql.Micros(s.RunAt)), ("ExpiresAt", Sql.Micros(s.ExpiresAt)),
-                    ("CreatedAt", micros), ("UpdatedAt", micros), ("Tags", Json(s.Tags)), (TaskdeckDbContext.TagsText, TagsText(s.Tags)),
-                    ("DagRunId", s.DagRunId), ("DagTaskName", s.DagTaskName), ("IsGenerator", s.IsGenerator),
-                    ("Cores", s.Cores), ("MemoryMB", s.MemoryMB), ("Gpus", s.Gpus)));
-                await Sql.ExecutePreparedAsync(c, t, InsertHistory, ("Id", id), ("At", micros), ("From", null), ("To", (int)state),
-                    ("Transition", nameof(Transition.Submit)), ("NodeId", nodeId), ("Reason", null));
-                ids.Add(id);
-            }
+            var rows = items.Select(item => ExecutionRow(item.Spec, item.State, micros)).ToList();
+            var ids = await BulkInsert.InsertReturningIdsAsync(database, c, t, "Executions", ExecutionColumns, "TaskId", rows);
+            var history = new List<object?[]>(ids.Length);
+            for (var i = 0; i < ids.Length; i++)
+                history.Add([ids[i], micros, null, (int)items[i].State, nameof(Transition.Submit), nodeId, null]);
+            await BulkInsert.InsertAsync(database, c, t, "StateChanges", HistoryColumns, history);
             return ids;
         }, ct);
+
+    private static object?[] ExecutionRow(NewExecution s, ExecutionState state, long micros) =>
+    [
+        s.TaskId ?? Guid.CreateVersion7().ToString(), (int)s.Kind, s.Name, s.ArgumentsJson, Json(s.Command), Json(s.Environment), s.WorkingDirectory, s.Queue,
+        s.Priority, (int)state, 0, s.MaxRetries, s.RetryIntervalSeconds, s.ExponentialBackoff, (int)s.RetryPolicy, s.TimeoutSeconds, Sql.Micros(s.RunAt),
+        Sql.Micros(s.ExpiresAt), micros, micros, Json(s.Tags), TagsText(s.Tags), s.DagRunId, s.DagTaskName, s.IsGenerator, s.Cores, s.MemoryMB, s.Gpus,
+    ];
 
     public Task<TransitionResult> ApplyAsync(TransitionCommand command, DateTimeOffset at, CancellationToken ct = default) =>
         writes.RunAsync((c, t) => ApplyAsync(c, t, command, at), ct);
@@ -297,6 +295,6 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
         catch (Exception) { return false; }
     }
 
-    private static string Json(IReadOnlyList<string> values) => JsonSerializer.Serialize(values);
+    private static string Json(IReadOnlyList<string> values) => values.Count == 0 ? "[]" : JsonSerializer.Serialize(values);
     internal static string TagsText(IReadOnlyList<string> tags) => "|" + string.Concat(tags.Select(t => t + "|"));
 }

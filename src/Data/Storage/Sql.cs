@@ -21,7 +21,8 @@ internal static class Sql
         foreach (var (name, value) in parameters)
         {
             var p = command.CreateParameter();
-            p.ParameterName = name;
+            // Named as written in the text: SQLite then finds it with one lookup instead of trying each prefix in turn.
+            p.ParameterName = "@" + name;
             p.Value = value ?? DBNull.Value;
             command.Parameters.Add(p);
         }
@@ -43,7 +44,15 @@ internal static class Sql
             return command;
         }
         command.Transaction = transaction;
-        foreach (var (name, value) in parameters) command.Parameters[name].Value = value ?? DBNull.Value;
+        // Bound by position (the same text is always given its parameters in the same order); by name only as a fallback,
+        // since a name lookup searches the whole parameter list.
+        for (var i = 0; i < parameters.Length; i++)
+        {
+            var (name, value) = parameters[i];
+            var p = command.Parameters[i];
+            if (p.ParameterName.Length != name.Length + 1 || !p.ParameterName.EndsWith(name, StringComparison.Ordinal)) p = command.Parameters["@" + name];
+            p.Value = value ?? DBNull.Value;
+        }
         return command;
     }
 

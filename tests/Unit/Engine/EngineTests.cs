@@ -1,3 +1,4 @@
+using Taskdeck.Core.Dispatch;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.Executors;
 using Taskdeck.Core.Workers;
@@ -54,6 +55,23 @@ public sealed class EngineTests(EngineHost host)
         }
         Assert.Equal(2, done.History.Count(h => h.Transition == nameof(Transition.RetryLater)));
         Assert.Equal("InvalidOperationException: boom", done.Execution.ErrorMessage);
+    }
+
+    [Fact]
+    public async Task ABigSubmission_AnswersBeforeItsJobsExist_AndEveryRecordStillRunsExactlyOnce()
+    {
+        var count = DispatchBacklog.InlineLimit * 3;
+
+        var submitted = await host.Executions.SubmitManyAsync(Enumerable.Repeat(Handler("demo.noop"), count).ToList());
+
+        Assert.All(submitted, e => Assert.Equal(Queued, e.State));
+        foreach (var e in submitted)
+            Assert.Single((await host.WaitForStateAsync(e.Id, Succeeded, TimeSpan.FromSeconds(60))).Attempts);
+        // Each job's id is written back after its chunk of jobs exists, so a fast job may end before its id is stored.
+        var backlog = host.Get<DispatchBacklog>();
+        for (var waited = 0; backlog.Pending > 0 && waited < 100; waited++) await Task.Delay(100);
+        foreach (var e in submitted)
+            Assert.NotNull((await host.Queries.GetDetailAsync(e.Id))!.Execution.HangfireJobId);
     }
 
     [Fact]

@@ -1,0 +1,137 @@
+using System.Data.Common;
+using System.Text;
+using Taskdeck.Core;
+
+namespace Taskdeck.Data.Storage;
+
+/// <summary>
+/// Many rows a statement for bulk writes (a 10,000-task DAG, a batch of submissions): multi-row VALUES, where a
+/// column whose value is the same in every row of the statement (state, times, queue, run id, …) is bound once.
+/// </summary>
+internal static class BulkInsert
+{
+    // SQLite finds each bound name by a linear search of the statement's names: binding costs the square of a
+    // statement's parameter count, so its statements stay short. Inserting the 10,000-task DAG's executions
+    // (28 columns; BENCHMARKS.md): 1 row a statement (prepared once) ≈ 650 ms, 25–100 rows ≈ 350–600 ms, 1,000 ≈ 850 ms.
+    private const int SqliteParametersPerStatement = 700;
+    private const int MaxRowsPerStatement = 500;
+
+    /// <summary>Inserts the rows; nothing is read back.</summary>
+    public static async Task InsertAsync(TaskdeckDatabase database, DbConnection c, DbTransaction t, string table, IReadOnlyList<string> columns,
+        IReadOnlyList<object?[]> rows)
+    {
+        foreach (var (start, count) in Chunks(database, columns.Count, rows.Count))
+        {
+            var (command, owned) = Statement(database, c, t, table, columns, rows, start, count, returning: null);
+            try { await command.ExecuteNonQueryAsync(); }
+            finally { if (owned) await command.DisposeAsync(); }
+        }
+    }
+
+    /// <summary>
+    /// Inserts the rows and answers each one's generated "Id", in the rows' order. <paramref name="keyColumn"/> must be
+    /// unique in the table: the ids are matched to rows by it, because no provider promises the order of a multi-row
+    /// RETURNING/OUTPUT.
+    /// </summary>
+    public static async Task<long[]> InsertReturningIdsAsync(TaskdeckDatabase database, DbConnection c, DbTransaction t, string table,
+        IReadOnlyList<string> columns, string keyColumn, IReadOnlyList<object?[]> rows)
+    {
+        var key = IndexOf(columns, keyColumn);
+        var rowOfKey = new Dictionary<string, int>(rows.Count, StringComparer.Ordinal);
+        for (var i = 0; i < rows.Count; i++)
+            if (!rowOfKey.TryAdd((string)rows[i][key]!, i))
+                throw new InvalidOperationException($"{keyColumn} '{rows[i][key]}' appears twice in one insert.");
+        var ids = new long[rows.Count];
+        var matched = 0;
+        async Task MatchAsync(DbCommand command)
+        {
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+                if (rowOfKey.TryGetValue(reader.GetString(1), out var row)) { ids[row] = Convert.ToInt64(reader.GetValue(0)); matched++; }
+        }
+
+        if (database.Provider == StorageProvider.Sqlite && rows.Count > 1)
+        {
+            // RETURNING doubles the cost of an insert on SQLite. This writer holds the database's one write lock and
+            // "Id" is AUTOINCREMENT, so the rows get consecutive ids ending at last_insert_rowid(): read back by range,
+            // matched by key (a row of the range that is not ours would fail the count below).
+            await InsertAsync(database, c, t, table, columns, rows);
+            var last = Convert.ToInt64(await Sql.ScalarPreparedAsync(c, t, "SELECT last_insert_rowid()"));
+            await MatchAsync(Sql.Reused(c, t, $"SELECT \"Id\", \"{keyColumn}\" FROM \"{table}\" WHERE \"Id\" BETWEEN @First AND @Last",
+                ("First", last - rows.Count + 1), ("Last", last)));
+        }
+        else
+        {
+            foreach (var (start, count) in Chunks(database, columns.Count, rows.Count))
+            {
+                var (command, owned) = Statement(database, c, t, table, columns, rows, start, count, returning: keyColumn);
+                try { await MatchAsync(command); }
+                finally { if (owned) await command.DisposeAsync(); }
+            }
+        }
+        if (matched != rows.Count) throw new InvalidOperationException($"{table}: {rows.Count} rows inserted but {matched} ids matched to them.");
+        return ids;
+    }
+
+    private static IEnumerable<(int Start, int Count)> Chunks(TaskdeckDatabase database, int columns, int rows)
+    {
+        // The worst case binds every column of every row: stay under the provider's parameter limit.
+        var perStatement = Math.Clamp((MaxParameters(database.Provider) - columns) / columns, 1, MaxRowsPerStatement);
+        for (var start = 0; start < rows; start += perStatement)
+            yield return (start, Math.Min(perStatement, rows - start));
+    }
+
+    private static int MaxParameters(StorageProvider provider) => provider switch
+    {
+        StorageProvider.SqlServer => 2_000, // 2,100 less headroom
+        StorageProvider.PostgreSql => 65_000,
+        _ => SqliteParametersPerStatement, // far under SQLite's own limit (32,766)
+    };
+
+    /// <summary>
+    /// The statement for rows [start, start + count) and whether the caller disposes it. A statement whose text is the
+    /// same for every call (one row; SQLite's JSON form) is the connection's kept, prepared command, not to be disposed.
+    /// </summary>
+    private static (DbCommand Command, bool Owned) Statement(TaskdeckDatabase database, DbConnection c, DbTransaction t, string table,
+        IReadOnlyList<string> columns, IReadOnlyList<object?[]> rows, int start, int count, string? returning)
+    {
+        var names = string.Join(", ", columns.Select(n => $"\"{n}\""));
+        var returningSql = returning is null ? "" : $" RETURNING \"Id\", \"{returning}\"";
+        var parameters = new List<(string Name, object? Value)>(columns.Count * 2);
+        var shared = new bool[columns.Count];
+        for (var col = 0; col < columns.Count; col++)
+        {
+            shared[col] = true;
+            var first = rows[start][col];
+            for (var i = start + 1; i < start + count && shared[col]; i++) shared[col] = Equals(first, rows[i][col]);
+            if (shared[col]) parameters.Add(($"c{col}", first));
+        }
+        var sql = new StringBuilder(64 + count * columns.Count * 8);
+        sql.Append("INSERT INTO \"").Append(table).Append("\" (").Append(names).Append(')');
+        if (returning is not null && database.Provider == StorageProvider.SqlServer)
+            sql.Append(" OUTPUT INSERTED.\"Id\", INSERTED.\"").Append(returning).Append('"');
+        sql.Append(" VALUES ");
+        for (var i = 0; i < count; i++)
+        {
+            sql.Append(i == 0 ? "(" : ", (");
+            for (var col = 0; col < columns.Count; col++)
+            {
+                if (col > 0) sql.Append(", ");
+                if (shared[col]) { sql.Append("@c").Append(col); continue; }
+                var name = $"c{col}r{i}";
+                sql.Append('@').Append(name);
+                parameters.Add((name, rows[start + i][col]));
+            }
+            sql.Append(')');
+        }
+        if (database.Provider != StorageProvider.SqlServer) sql.Append(returningSql);
+        return count == 1 ? (Sql.Reused(c, t, sql.ToString(), [.. parameters]), false) : (Sql.Command(c, t, sql.ToString(), [.. parameters]), true);
+    }
+
+    private static int IndexOf(IReadOnlyList<string> columns, string column)
+    {
+        for (var i = 0; i < columns.Count; i++)
+            if (columns[i] == column) return i;
+        throw new ArgumentException($"{column} is not among the inserted columns.", nameof(column));
+    }
+}
