@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Taskdeck.Core.Events;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.Executors;
 
@@ -14,7 +15,7 @@ namespace Taskdeck.Core.Dags;
 /// Two generators of one run finishing together would each check names against the run before the other added its
 /// tasks; a per-run lock on this node makes the check and the addition one step.
 /// </remarks>
-public sealed class DagGenerators(IDagStore store, DagService dags) : IResultValidator
+public sealed class DagGenerators(IDagStore store, DagService dags, ExecutionEvents events, TimeProvider time) : IResultValidator
 {
     // Striped by run id: bounded, and two runs rarely share a stripe (sharing only serialises them a little).
     private readonly SemaphoreSlim[] _locks = Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
@@ -49,8 +50,13 @@ public sealed class DagGenerators(IDagStore store, DagService dags) : IResultVal
             var parameters = DagSpecReader.ReadParameters(parametersJson.RootElement, errors);
 
             var tasks = await store.TasksAsync(runId, ct);
-            var byId = tasks.ToDictionary(t => t.ExecutionId);
             var edges = await store.EdgesAsync(runId, ct);
+            if (await RemoveEarlierOutputAsync(run, execution.Id, tasks, edges, ct))
+            {
+                tasks = await store.TasksAsync(runId, ct);
+                edges = await store.EdgesAsync(runId, ct);
+            }
+            var byId = tasks.ToDictionary(t => t.ExecutionId);
             var named = edges.Where(e => byId.ContainsKey(e.ParentExecutionId) && byId.ContainsKey(e.ChildExecutionId))
                 .Select(e => (byId[e.ParentExecutionId].Name, byId[e.ChildExecutionId].Name)).ToList();
             var generator = execution.DagTaskName ?? byId[execution.Id].Name;
@@ -72,5 +78,27 @@ public sealed class DagGenerators(IDagStore store, DagService dags) : IResultVal
             await dags.AddTasksAsync(runId, plan, extra, ct, tasks.ToDictionary(t => t.Name, t => t.ExecutionId, StringComparer.Ordinal));
             return null;
         }
+    }
+
+    /// <summary>
+    /// An earlier attempt of this generator may have stored its tasks and then not succeeded: its node died, or a kill
+    /// or a timeout won the race with its success. Its children that the spec does not declare and that never started
+    /// are that earlier output; this attempt's output replaces them, so a generator run again after a restart or a lost
+    /// lease does not trip over its own earlier tasks ("used twice") and leave them waiting forever.
+    /// </summary>
+    private async Task<bool> RemoveEarlierOutputAsync(DagRun run, long generatorId, IReadOnlyList<DagTaskRow> tasks, IReadOnlyList<DagEdge> edges, CancellationToken ct)
+    {
+        var byId = tasks.ToDictionary(t => t.ExecutionId);
+        var unstartedChildren = edges
+            .Where(e => e.ParentExecutionId == generatorId && byId.TryGetValue(e.ChildExecutionId, out var child) && child.State == ExecutionState.Pending && child.AttemptCount == 0)
+            .Select(e => byId[e.ChildExecutionId]).ToList();
+        if (unstartedChildren.Count == 0) return false;
+        using var spec = JsonDocument.Parse(run.SpecJson);
+        var declared = dags.Validate(spec.RootElement).Tasks.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        var earlier = unstartedChildren.Where(c => !declared.Contains(c.Name)).Select(c => c.ExecutionId).ToList();
+        if (earlier.Count == 0) return false;
+        var removed = await store.RemoveUnstartedTasksAsync(run.Id, earlier, ct);
+        foreach (var id in removed) events.Publish(new ExecutionDeleted(id, time.GetUtcNow()));
+        return removed.Count > 0;
     }
 }

@@ -51,6 +51,12 @@ public interface IDagStore
     /// <summary>Moves the run to <paramref name="to"/> only if it is in one of <paramref name="from"/>; false when it was not.</summary>
     Task<bool> SetStateAsync(long runId, IReadOnlyCollection<DagRunState> from, DagRunState to, DateTimeOffset at, CancellationToken ct = default);
 
+    /// <summary>
+    /// Deletes those of the given tasks that are still Pending and never started, with their edges and history (one
+    /// transaction); answers the ids it deleted.
+    /// </summary>
+    Task<IReadOnlyList<long>> RemoveUnstartedTasksAsync(long runId, IReadOnlyCollection<long> executionIds, CancellationToken ct = default);
+
     /// <summary>An attempt's standard output, as logged.</summary>
     Task<string> OutputTextAsync(long executionId, int attempt, CancellationToken ct = default);
 }

@@ -128,6 +128,22 @@ public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts, Task
             return true;
         }, ct);
 
+    public Task<IReadOnlyList<long>> RemoveUnstartedTasksAsync(long runId, IReadOnlyCollection<long> executionIds, CancellationToken ct = default) =>
+        executionIds.Count == 0 ? Task.FromResult<IReadOnlyList<long>>([]) : writes.RunAsync<IReadOnlyList<long>>(async (c, t) =>
+        {
+            var removed = new List<long>();
+            foreach (var id in executionIds)
+            {
+                (string, object?)[] key = [("Id", id), ("Run", runId), ("Pending", (int)ExecutionState.Pending)];
+                const string Unstarted = "EXISTS (SELECT 1 FROM \"Executions\" WHERE \"Id\" = @Id AND \"DagRunId\" = @Run AND \"State\" = @Pending AND \"AttemptCount\" = 0)";
+                await Sql.ExecuteAsync(c, t, $"DELETE FROM \"DagEdges\" WHERE (\"ParentExecutionId\" = @Id OR \"ChildExecutionId\" = @Id) AND {Unstarted}", key);
+                await Sql.ExecuteAsync(c, t, $"DELETE FROM \"StateChanges\" WHERE \"ExecutionId\" = @Id AND {Unstarted}", key);
+                if (await Sql.ExecuteAsync(c, t, "DELETE FROM \"Executions\" WHERE \"Id\" = @Id AND \"DagRunId\" = @Run AND \"State\" = @Pending AND \"AttemptCount\" = 0", key) == 1)
+                    removed.Add(id);
+            }
+            return removed;
+        }, ct);
+
     public async Task<string> OutputTextAsync(long executionId, int attempt, CancellationToken ct = default)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);

@@ -57,6 +57,45 @@ public sealed class DagRecoveryTests(EngineHost host)
         Assert.Contains("task name 'same' is used twice", log);
     }
 
+    [Fact]
+    public async Task AGeneratorWhoseSuccessLostTheRaceToAKill_GeneratesAgainAfterTheRestart_AndItsTasksRunOnce()
+    {
+        var flag = Path.Combine(host.Folder, "generator-" + Guid.NewGuid().ToString("N")[..8]);
+        var output = JsonSerializer.Serialize(new { x = new { job = new { task = "demo.noop" } }, y = new { job = new { task = "demo.noop" } } });
+        // Prints its tasks at once; the first attempt then runs until killed, the second (flag present) ends at once.
+        var spec = JsonSerializer.Serialize(new
+        {
+            tag = "generator-race",
+            tasks = new Dictionary<string, object>
+            {
+                ["gen"] = new { job = new { command = new[] { "/bin/sh", "-c", $"echo '{output}'; [ -f {flag} ] || sleep 60" } }, isGenerator = true, children = new[] { "join" } },
+                ["join"] = new { job = new { task = "demo.noop" } },
+            },
+        });
+        var runId = await SubmitAsync(spec);
+        var store = host.Get<IDagStore>();
+        var generator = (await store.FindTaskAsync(runId, "gen"))!;
+        await host.WaitForAsync(generator.ExecutionId, _ => true, what: "the generator to exist");
+        await WaitForAsync(async () => (await host.Queries.LogsAsync(generator.ExecutionId, 1)).Any(l => l.Stream == LogStream.Output && l.Text.Contains("demo.noop")));
+
+        // The generator's output is accepted (its tasks stored) and then, before its success is recorded, the run is killed.
+        var execution = (await host.Get<IExecutionStore>().FindAsync(generator.ExecutionId))!;
+        Assert.Null(await host.Get<DagGenerators>().ValidateAsync(execution, 1, CancellationToken.None));
+        Assert.True((await host.Get<DagService>().KillAsync(runId)).Done);
+        await host.WaitForStateAsync(generator.ExecutionId, ExecutionState.Cancelled);
+        File.WriteAllText(flag, "");
+
+        await WaitForAsync(async () => (await host.Get<DagService>().RestartAsync(runId)).Done);
+        await WaitForAsync(async () => (await store.FindRunAsync(runId))!.State is DagRunState.Completed or DagRunState.Errored);
+
+        Assert.Equal(DagRunState.Completed, (await store.FindRunAsync(runId))!.State);
+        var tasks = await store.TasksAsync(runId);
+        Assert.Equal(["gen", "join", "x", "y"], tasks.Select(t => t.Name).Order());
+        Assert.All(tasks, t => Assert.Equal(ExecutionState.Succeeded, t.State));
+        Assert.Equal(2, tasks.Single(t => t.Name == "gen").AttemptCount);
+        Assert.All(tasks.Where(t => t.Name != "gen"), t => Assert.Equal(1, t.AttemptCount));
+    }
+
     private async Task<long> SubmitAsync(string spec)
     {
         var response = await _http.PostAsync("/v1/dagrun", new StringContent(spec, Encoding.UTF8, "application/json"));
