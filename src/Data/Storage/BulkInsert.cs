@@ -12,7 +12,8 @@ internal static class BulkInsert
 {
     // SQLite finds each bound name by a linear search of the statement's names: binding costs the square of a
     // statement's parameter count, so its statements stay short. Inserting the 10,000-task DAG's executions
-    // (28 columns; BENCHMARKS.md): 1 row a statement (prepared once) ≈ 650 ms, 25–100 rows ≈ 350–600 ms, 1,000 ≈ 850 ms.
+    // (28 columns; BENCHMARKS.md): 1 row a statement ≈ 650 ms, 1,000 rows ≈ 850 ms; 25–100 rows ≈ 250–300 ms once
+    // full statements are kept prepared (25 rows measured best, by a little).
     private const int SqliteParametersPerStatement = 700;
     private const int MaxRowsPerStatement = 500;
 
@@ -75,11 +76,14 @@ internal static class BulkInsert
 
     private static IEnumerable<(int Start, int Count)> Chunks(TaskdeckDatabase database, int columns, int rows)
     {
-        // The worst case binds every column of every row: stay under the provider's parameter limit.
-        var perStatement = Math.Clamp((MaxParameters(database.Provider) - columns) / columns, 1, MaxRowsPerStatement);
+        var perStatement = RowsPerStatement(database, columns);
         for (var start = 0; start < rows; start += perStatement)
             yield return (start, Math.Min(perStatement, rows - start));
     }
+
+    // The worst case binds every column of every row: stay under the provider's parameter limit.
+    private static int RowsPerStatement(TaskdeckDatabase database, int columns) =>
+        Math.Clamp((MaxParameters(database.Provider) - columns) / columns, 1, MaxRowsPerStatement);
 
     private static int MaxParameters(StorageProvider provider) => provider switch
     {
@@ -125,7 +129,11 @@ internal static class BulkInsert
             sql.Append(')');
         }
         if (database.Provider != StorageProvider.SqlServer) sql.Append(returningSql);
-        return count == 1 ? (Sql.Reused(c, t, sql.ToString(), [.. parameters]), false) : (Sql.Command(c, t, sql.ToString(), [.. parameters]), true);
+        // A full statement of a big insert has the same text as the previous one whenever the rows share the same columns
+        // (every chunk of a DAG's tasks): keep it prepared. A last, shorter chunk is used once.
+        return count == 1 || count == RowsPerStatement(database, columns.Count)
+            ? (Sql.Reused(c, t, sql.ToString(), [.. parameters]), false)
+            : (Sql.Command(c, t, sql.ToString(), [.. parameters]), true);
     }
 
     private static int IndexOf(IReadOnlyList<string> columns, string column)

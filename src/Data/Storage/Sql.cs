@@ -11,6 +11,7 @@ namespace Taskdeck.Data.Storage;
 internal static class Sql
 {
     private static readonly ConditionalWeakTable<DbConnection, Dictionary<string, DbCommand>> Prepared = new();
+    private const int MaxKeptPerConnection = 200;
 
     /// <summary>A command for one use; the caller disposes it.</summary>
     public static DbCommand Command(DbConnection connection, DbTransaction? transaction, string text, params (string Name, object? Value)[] parameters)
@@ -39,6 +40,12 @@ internal static class Sql
         if (!cache.TryGetValue(text, out var command) || command.Parameters.Count != parameters.Length)
         {
             command?.Dispose();
+            if (cache.Count >= MaxKeptPerConnection)
+            {
+                // Bulk statements vary with their rows' shapes: start over rather than grow without bound.
+                foreach (var kept in cache.Values) kept.Dispose();
+                cache.Clear();
+            }
             command = Command(connection, transaction, text, parameters);
             cache[text] = command;
             return command;
