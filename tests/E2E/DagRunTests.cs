@@ -41,6 +41,36 @@ public sealed class DagRunTests(AppFixture app, BrowserFixture browser) : Consol
     }
 
     [Fact]
+    public async Task SubmitPage_DagTab_NamesTheTasksOfACycle_ThenSubmitsAFixedSpec_AndOpensTheRun()
+    {
+        await OpenAsync("/submit");
+        await Page.GetByRole(AriaRole.Tab, new() { Name = "DAG" }).ClickAsync();
+        var spec = Page.GetByLabel("DAG spec");
+        await spec.FillAsync("""
+            { "tag": "e2e-form", "tasks": {
+                "extract": { "job": { "task": "demo.noop" }, "children": ["load"], "parents": ["load"] },
+                "load": { "job": { "task": "demo.noop" } } } }
+            """);
+        await Page.GetByRole(AriaRole.Button, new() { Name = "Validate" }).ClickAsync();
+        await Expect(Page.Locator(".dag-problems")).ToContainTextAsync("cycle");
+        await Expect(Page.Locator(".dag-problems")).ToContainTextAsync("extract");
+        await Expect(Page.Locator(".dag-problems")).ToContainTextAsync("load");
+        await ScreenshotAsync("e2e-submit-dag-problems");
+
+        await spec.FillAsync("""
+            { "tag": "e2e-form", "tasks": {
+                "extract": { "job": { "task": "demo.noop" }, "children": ["load"] },
+                "load": { "job": { "task": "demo.noop" } } } }
+            """);
+        await Page.GetByRole(AriaRole.Button, new() { Name = "Validate" }).ClickAsync();
+        await Expect(Page.GetByText("The spec is valid.")).ToBeVisibleAsync();
+        await Page.GetByRole(AriaRole.Button, new() { Name = "Submit DAG" }).ClickAsync();
+
+        await Expect(Page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex(@"/dags/\d+$"));
+        await Expect(Page.Locator("g.dag-node[data-task=load]")).ToHaveAttributeAsync("data-state", "Succeeded", new() { Timeout = 30_000 });
+    }
+
+    [Fact]
     public async Task KillTask_FromTheTasksTab_CancelsIt_AndTheRunCanBeRestarted()
     {
         var runId = await SubmitDagAsync("""

@@ -50,7 +50,6 @@ public static class TaskdeckDataServices
         services.AddSingleton<IWorkTaskStore, WorkTaskStore>();
         services.AddSingleton<WorkTaskQueries>();
         services.AddSingleton<Dashboard.DashboardQueries>();
-        services.AddSingleton<Dags.DagRunQueries>();
         services.AddSingleton<Workers.WorkerQueries>();
         // Registered before the engine's hosted services so the schema exists when they start.
         services.Insert(0, ServiceDescriptor.Singleton<IHostedService, DatabaseMigrator>());

@@ -25,7 +25,7 @@ public partial class DagRunDetailPage : IAsyncDisposable
 
     [Parameter] public long Id { get; set; }
 
-    [Inject] public required DagRunQueries Queries { get; init; }
+    [Inject] public required DagQueries Queries { get; init; }
     [Inject] public required LiveFeed Feed { get; init; }
     [Inject] public required IServiceProvider Services { get; init; }
     [Inject] public required IDialogService Dialogs { get; init; }
@@ -78,7 +78,7 @@ public partial class DagRunDetailPage : IAsyncDisposable
 
     private async Task LoadAsync()
     {
-        _detail = await Queries.GetAsync(Id);
+        _detail = await Queries.GetGraphAsync(Id);
         _missing = _detail is null;
         if (_detail is null) return;
         _attempts = await Queries.AttemptsAsync(Id);

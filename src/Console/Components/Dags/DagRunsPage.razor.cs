@@ -16,7 +16,7 @@ public partial class DagRunsPage : IAsyncDisposable
     [SupplyParameterFromQuery(Name = "state")] public string? State { get; set; }
     [SupplyParameterFromQuery(Name = "tag")] public string? Tag { get; set; }
 
-    [Inject] public required DagRunQueries Queries { get; init; }
+    [Inject] public required DagQueries Queries { get; init; }
     [Inject] public required LiveFeed Feed { get; init; }
     [Inject] public required NavigationManager Navigation { get; init; }
 

@@ -1,7 +1,8 @@
 using Microsoft.AspNetCore.Components;
 using MudBlazor;
 using Taskdeck.Console.Components.Shared;
-using Taskdeck.Console.Dags;
+using System.Text.Json;
+using Taskdeck.Core.Dags;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.Executors;
 
@@ -11,18 +12,15 @@ public partial class SubmitPage
 {
     private bool _busy;
     private string _dagJson = "";
-    private IReadOnlyList<DagProblem>? _dagProblems;
+    private IReadOnlyList<string>? _dagProblems;
 
     [SupplyParameterFromQuery(Name = "task")] public string? TaskName { get; set; }
 
     [Inject] public required TaskHandlerRegistry Handlers { get; init; }
     [Inject] public required ExecutionService Executions { get; init; }
-    [Inject] public required IServiceProvider Services { get; init; }
+    [Inject] public required DagService Dags { get; init; }
     [Inject] public required NavigationManager Navigation { get; init; }
     [Inject] public required ISnackbar Snackbar { get; init; }
-
-    /// <summary>Null until the DAG engine registers one; the DAG tab shows only then.</summary>
-    private IDagSubmitter? Dags => Services.GetService<IDagSubmitter>();
 
     private async Task SubmitTaskAsync(NewExecution spec)
     {
@@ -40,26 +38,34 @@ public partial class SubmitPage
 
     private async Task ValidateDagAsync()
     {
-        if (Dags is not { } dags) return;
-        if (Format.JsonProblem(_dagJson) is { } problem) { _dagProblems = [new DagProblem("spec", problem)]; return; }
+        using var spec = ParseDag();
+        if (spec is null) return;
         _busy = true;
-        try { _dagProblems = await dags.ValidateAsync(_dagJson); }
+        try { _dagProblems = (await Dags.ValidateAsync(spec.RootElement)).Errors; }
         catch (Exception e) { Snackbar.Add($"Validation failed: {e.Message}", Severity.Error); }
         finally { _busy = false; }
     }
 
     private async Task SubmitDagAsync()
     {
-        if (Dags is not { } dags) return;
-        if (Format.JsonProblem(_dagJson) is { } problem) { _dagProblems = [new DagProblem("spec", problem)]; return; }
+        using var spec = ParseDag();
+        if (spec is null) return;
         _busy = true;
         try
         {
-            var result = await dags.SubmitAsync(_dagJson);
-            if (result.RunId is { } run) Navigation.NavigateTo($"/dags/{run}");
-            else _dagProblems = result.Problems;
+            var submission = await Dags.SubmitAsync(spec.RootElement);
+            if (submission.RunId is { } run) Navigation.NavigateTo($"/dags/{run}");
+            else _dagProblems = submission.Errors;
         }
         catch (Exception e) { Snackbar.Add($"The DAG submission failed: {e.Message}", Severity.Error); }
         finally { _busy = false; }
+    }
+
+    /// <summary>The spec as JSON, or null with the parse problem shown.</summary>
+    private JsonDocument? ParseDag()
+    {
+        var problem = string.IsNullOrWhiteSpace(_dagJson) ? "The spec is empty: paste a DAG spec (JSON)." : Format.JsonProblem(_dagJson);
+        if (problem is not null) { _dagProblems = [problem]; return null; }
+        return JsonDocument.Parse(_dagJson);
     }
 }
