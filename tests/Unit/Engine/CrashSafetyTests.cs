@@ -1,10 +1,8 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
-using System.Net.Sockets;
-using System.Reflection;
 using Microsoft.Data.Sqlite;
 using Taskdeck.Core.Executions;
+using Taskdeck.Unit.Infrastructure;
 using Xunit.Abstractions;
 
 namespace Taskdeck.Unit.Engine;
@@ -30,7 +28,7 @@ public sealed class CrashSafetyTests(ITestOutputHelper output) : IAsyncLifetime
     public async Task KilledHost_MidWay_NewHostOnTheSameFile_FinishesAllOnce()
     {
         var first = await StartAsync();
-        using var client = new HttpClient { BaseAddress = first.BaseAddress };
+        var client = first.Http;
         // Due together a few seconds from now, so every record is stored before the workers start on them.
         var due = DateTimeOffset.UtcNow.AddSeconds(4);
         await Parallel.ForEachAsync(Enumerable.Range(0, Count), new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (_, ct) =>
@@ -41,7 +39,7 @@ public sealed class CrashSafetyTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(Count, await ScalarAsync("SELECT COUNT(*) FROM \"Executions\""));
 
         await WaitAsync(async () => await CountAsync(ExecutionState.Succeeded) >= 100, TimeSpan.FromSeconds(60), "100 succeeded on the first host");
-        first.Kill();
+        first.Crash();
         var succeededAtKill = await CountAsync(ExecutionState.Succeeded);
         var runningAtKill = await CountAsync(ExecutionState.Running);
         output.WriteLine($"killed with {succeededAtKill} succeeded, {runningAtKill} running");
@@ -76,16 +74,16 @@ public sealed class CrashSafetyTests(ITestOutputHelper output) : IAsyncLifetime
 
     private async Task<ConsoleProcess> StartAsync()
     {
-        var process = ConsoleProcess.Start(Database, FreePort());
-        _processes.Add(process);
-        using var client = new HttpClient { BaseAddress = process.BaseAddress, Timeout = TimeSpan.FromSeconds(2) };
-        await WaitAsync(async () =>
+        var process = await ConsoleProcess.StartAsync(new Dictionary<string, string>
         {
-            if (process.HasExited) throw new Xunit.Sdk.XunitException($"the console exited: {process.Output}");
-            try { return (await client.GetAsync("/api/readyz")).IsSuccessStatusCode; }
-            catch (HttpRequestException) { return false; }
-            catch (TaskCanceledException) { return false; }
-        }, TimeSpan.FromSeconds(60), "the console ready");
+            ["ConnectionStrings:Taskdeck"] = $"Data Source={Database}",
+            ["Taskdeck:Leases:HeartbeatSeconds"] = "1",
+            ["Taskdeck:Leases:ExpirySeconds"] = "2",
+            ["Taskdeck:Leases:ReconcileSeconds"] = "1",
+            // Few workers, so the run lasts long enough to be killed in the middle of it.
+            ["Taskdeck:Node:WorkerCount"] = "2",
+        });
+        _processes.Add(process);
         return process;
     }
 
@@ -99,101 +97,9 @@ public sealed class CrashSafetyTests(ITestOutputHelper output) : IAsyncLifetime
         }
     }
 
-    private static int FreePort()
+    public async Task DisposeAsync()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    public Task DisposeAsync()
-    {
-        foreach (var p in _processes) p.Dispose();
+        foreach (var p in _processes) await p.DisposeAsync();
         try { Directory.Delete(_folder, recursive: true); } catch (IOException) { }
-        return Task.CompletedTask;
-    }
-
-    /// <summary>The built Console (same configuration as this test assembly) as a child process.</summary>
-    private sealed class ConsoleProcess : IDisposable
-    {
-        private readonly Process _process;
-        private readonly Queue<string> _lines = new();
-
-        private ConsoleProcess(Process process, Uri baseAddress)
-        {
-            _process = process;
-            BaseAddress = baseAddress;
-        }
-
-        public Uri BaseAddress { get; }
-        public bool HasExited => _process.HasExited;
-        public string Output { get { lock (_lines) return string.Join('\n', _lines); } }
-
-        public static ConsoleProcess Start(string database, int port)
-        {
-            var dll = FindConsoleDll();
-            var start = new ProcessStartInfo("dotnet")
-            {
-                WorkingDirectory = Path.GetDirectoryName(dll)!,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            start.ArgumentList.Add(dll);
-            var url = $"http://127.0.0.1:{port}";
-            start.Environment["ConnectionStrings__Taskdeck"] = $"Data Source={database}";
-            start.Environment["Urls"] = url;
-            start.Environment["ASPNETCORE_URLS"] = url;
-            start.Environment["Taskdeck__Demo__Enabled"] = "false";
-            start.Environment["Taskdeck__Leases__HeartbeatSeconds"] = "1";
-            start.Environment["Taskdeck__Leases__ExpirySeconds"] = "2";
-            start.Environment["Taskdeck__Leases__ReconcileSeconds"] = "1";
-            // Few workers, so the run lasts long enough to be killed in the middle of it.
-            start.Environment["Taskdeck__Node__WorkerCount"] = "2";
-            start.Environment["Logging__LogLevel__Default"] = "Warning";
-            var process = new Process { StartInfo = start };
-            var console = new ConsoleProcess(process, new Uri(url));
-            process.OutputDataReceived += (_, e) => console.Keep(e.Data);
-            process.ErrorDataReceived += (_, e) => console.Keep(e.Data);
-            process.Start();
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-            return console;
-        }
-
-        private void Keep(string? line)
-        {
-            if (line is null) return;
-            lock (_lines)
-            {
-                _lines.Enqueue(line);
-                while (_lines.Count > 50) _lines.Dequeue();
-            }
-        }
-
-        /// <summary>SIGKILL: no graceful stop, no final heartbeat, in-memory Hangfire jobs gone.</summary>
-        public void Kill()
-        {
-            _process.Kill(entireProcessTree: false);
-            _process.WaitForExit();
-        }
-
-        public void Dispose()
-        {
-            if (!_process.HasExited) Kill();
-            _process.Dispose();
-        }
-
-        private static string FindConsoleDll()
-        {
-            var configuration = typeof(CrashSafetyTests).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            {
-                if (!File.Exists(Path.Combine(dir.FullName, "Console.sln"))) continue;
-                var dll = Path.Combine(dir.FullName, "src", "Console", "bin", configuration, "net10.0", "Taskdeck.Console.dll");
-                return File.Exists(dll) ? dll : throw new FileNotFoundException($"Build the Console ({configuration}) first", dll);
-            }
-            throw new DirectoryNotFoundException($"No Console.sln above {AppContext.BaseDirectory}");
-        }
     }
 }
