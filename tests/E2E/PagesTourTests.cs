@@ -60,6 +60,7 @@ public sealed class PagesTourTests(AppFixture app, BrowserFixture browser) : Con
     public async Task DarkMode_Toggle_IsKept_AcrossReloads()
     {
         await OpenAsync("/executions");
+        Assert.DoesNotContain("--mud-palette-surface:rgba(28,38,43,1)", Normalize(await (await Page.APIRequest.GetAsync("/executions")).TextAsync()));
         var surface = () => Page.EvaluateAsync<string>("getComputedStyle(document.documentElement).getPropertyValue('--mud-palette-surface').trim()");
         Assert.Equal("rgba(255,255,255,1)", Normalize(await surface()));
 
@@ -69,6 +70,9 @@ public sealed class PagesTourTests(AppFixture app, BrowserFixture browser) : Con
         await OpenAsync("/executions");
         await WaitForSurfaceAsync("rgba(28,38,43,1)");
         await ScreenshotAsync("page-executions-dark");
+        // The server's first HTML (what shows before the circuit connects) is already dark: no light flash on reload.
+        var prerendered = await (await Page.APIRequest.GetAsync("/executions")).TextAsync();
+        Assert.Contains("--mud-palette-surface:rgba(28,38,43,1)", Normalize(prerendered));
 
         // Leave the browser's choice as it was for the other tests (each test has its own context anyway).
         await Page.GetByRole(AriaRole.Button, new() { Name = "Toggle dark mode" }).ClickAsync();

@@ -2,8 +2,8 @@
 window.taskdeck = {
     // Minutes east of UTC (the opposite sign of getTimezoneOffset), and the zone's name for tooltips.
     timeZone: () => ({ offsetMinutes: -new Date().getTimezoneOffset(), name: Intl.DateTimeFormat().resolvedOptions().timeZone || "" }),
-    getTheme: () => localStorage.getItem("taskdeck.theme"),
-    setTheme: value => localStorage.setItem("taskdeck.theme", value),
+    // A cookie, not localStorage: the server reads it to render the first HTML in the chosen theme.
+    setTheme: value => { document.cookie = `taskdeck.theme=${value}; path=/; max-age=31536000; SameSite=Lax`; },
     copy: async text => {
         try {
             await navigator.clipboard.writeText(text);

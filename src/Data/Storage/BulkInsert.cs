@@ -51,13 +51,14 @@ internal static class BulkInsert
                 if (rowOfKey.TryGetValue(reader.GetString(1), out var row)) { ids[row] = Convert.ToInt64(reader.GetValue(0)); matched++; }
         }
 
-        if (database.Provider == StorageProvider.Sqlite && rows.Count > 1)
+        if (database.Provider == StorageProvider.Sqlite)
         {
             // RETURNING doubles the cost of an insert on SQLite. This writer holds the database's one write lock and
             // "Id" is AUTOINCREMENT, so the rows get consecutive ids ending at last_insert_rowid(): read back by range,
-            // matched by key (a row of the range that is not ours would fail the count below).
+            // matched by key (a row of the range that is not ours would fail the count below). One row is its own id.
             await InsertAsync(database, c, t, table, columns, rows);
             var last = Convert.ToInt64(await Sql.ScalarPreparedAsync(c, t, "SELECT last_insert_rowid()"));
+            if (rows.Count == 1) return [last];
             await MatchAsync(Sql.Reused(c, t, $"SELECT \"Id\", \"{keyColumn}\" FROM \"{table}\" WHERE \"Id\" BETWEEN @First AND @Last",
                 ("First", last - rows.Count + 1), ("Last", last)));
         }

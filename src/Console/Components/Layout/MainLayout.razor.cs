@@ -10,23 +10,14 @@ public partial class MainLayout
     private bool _dark;
     private ErrorBoundary? _errors;
 
+    /// <summary>The browser's theme choice, kept in a cookie so the server renders the first HTML in it.</summary>
+    public const string ThemeCookie = "taskdeck.theme";
+
     [Inject] public required IJSRuntime JS { get; init; }
     [Inject] public required NavigationManager Navigation { get; init; }
+    [CascadingParameter(Name = "DarkMode")] public bool InitialDarkMode { get; set; }
 
-    protected override async Task OnAfterRenderAsync(bool firstRender)
-    {
-        if (!firstRender || !RendererInfo.IsInteractive) return;
-        try
-        {
-            // The choice is kept per browser; until it is read the light theme shows.
-            if (await JS.InvokeAsync<string?>("taskdeck.getTheme") == "dark")
-            {
-                _dark = true;
-                StateHasChanged();
-            }
-        }
-        catch (JSException) { }
-    }
+    protected override void OnInitialized() => _dark = InitialDarkMode;
 
     protected override void OnParametersSet() => _errors?.Recover();
 
