@@ -2,7 +2,6 @@ using System.Text.Json.Serialization;
 using Microsoft.Net.Http.Headers;
 using Taskdeck.Console.WorkTasks;
 using Taskdeck.Core.Executions;
-using Taskdeck.Core.WorkTasks;
 using Taskdeck.Data.WorkTasks;
 
 namespace Taskdeck.Console.Metrics;
@@ -51,7 +50,7 @@ public static class MetricsApi
 
     public static async Task<MetricsDto> JsonAsync(WorkTaskQueries queries, TimeProvider time, CancellationToken ct)
     {
-        var counts = await queries.CountWorkTasksAsync(WorkTaskService.WorkerStartedMessage, ct);
+        var counts = await queries.CountWorkTasksAsync(ct);
         var byStatus = counts.GroupBy(c => WorkTaskShape.Status(c.State, c.Kind, c.WorkerStarted)).ToDictionary(g => g.Key, g => g.Sum(c => c.Count));
         var byType = counts.GroupBy(c => c.Type).ToDictionary(g => g.Key, g => g.Sum(c => c.Count));
         var queued = counts.Where(c => c.State.IsWaiting()).Sum(c => c.Count);

@@ -5,7 +5,6 @@ using Taskdeck.Core;
 using Taskdeck.Core.Events;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.Workers;
-using Taskdeck.Core.WorkTasks;
 using Taskdeck.Console.WorkTasks;
 using Taskdeck.Data.WorkTasks;
 
@@ -97,7 +96,7 @@ public sealed class TaskdeckMetrics : IHostedService
             _queueLength.Set(executions.Where(c => c.State.IsWaiting()).Sum(c => c.Count));
             SetAll(_executions, executions.Select(c => (new[] { c.State.ToString(), c.Name }, (double)c.Count)));
 
-            var workTasks = await _queries.CountWorkTasksAsync(WorkTaskService.WorkerStartedMessage, ct);
+            var workTasks = await _queries.CountWorkTasksAsync(ct);
             _workTaskQueueLength.Set(workTasks.Where(c => c.State.IsWaiting()).Sum(c => c.Count));
             SetAll(_workTasks, workTasks
                 .GroupBy(c => (Status: WorkTaskShape.Status(c.State, c.Kind, c.WorkerStarted), c.Type))

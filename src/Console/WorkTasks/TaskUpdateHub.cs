@@ -44,7 +44,7 @@ public sealed class TaskUpdateHub(ExecutionEvents events, IWorkTaskStore workTas
     private void OnEvent(ExecutionEvent e)
     {
         if (_clients.IsEmpty) return;
-        if (e is StateChanged or ProgressChanged { Message: WorkTaskService.WorkerStartedMessage }) _inbox.Writer.TryWrite(e);
+        if (e is StateChanged or WorkerStartReported) _inbox.Writer.TryWrite(e);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -86,8 +86,8 @@ public sealed class TaskUpdateHub(ExecutionEvents events, IWorkTaskStore workTas
         // Show the state this event announced, even if the record has moved on since: each change is pushed once, in order.
         var (state, workerStarted) = e switch
         {
-            StateChanged s => (s.To, s.Transition != Transition.Claim && WorkTaskShape.WorkerStarted(record.Execution)),
-            _ => (ExecutionState.Running, true), // a spawned worker's "started": it runs, and now reads executing
+            StateChanged s => (s.To, s.Transition != Transition.Claim && WorkTaskShape.WorkerStarted(record)),
+            _ => (ExecutionState.Running, true), // WorkerStartReported: the spawned worker runs, and now reads executing
         };
         var message = new TaskUpdateMessage("task_update", WorkTaskShape.ToDto(record, state, workerStarted));
         return JsonSerializer.SerializeToUtf8Bytes(message);

@@ -75,9 +75,11 @@ public static class WorkTaskShape
         return ok;
     }
 
-    public static WorkTaskDto ToDto(WorkTaskRecord record) => ToDto(record, record.Execution.State, WorkerStarted(record.Execution));
+    public static WorkTaskDto ToDto(WorkTaskRecord record) => ToDto(record, record.Execution.State, WorkerStarted(record));
 
-    public static bool WorkerStarted(Execution e) => e.ProgressMessage == WorkTaskService.WorkerStartedMessage;
+    /// <summary>Whether the worker of the attempt now running reported it started (an earlier attempt's report does not count).</summary>
+    public static bool WorkerStarted(WorkTaskRecord record) =>
+        record.Execution.State.IsActive() && record.Task.WorkerStartedAttempt == record.Execution.AttemptCount;
 
     /// <param name="state">The state to show: a live update shows the state of its event even if the record moved on since.</param>
     public static WorkTaskDto ToDto(WorkTaskRecord record, ExecutionState state, bool workerStarted)

@@ -11,6 +11,9 @@ public sealed record LogAppended(long ExecutionId, DateTimeOffset At, int Attemp
 
 public sealed record ProgressChanged(long ExecutionId, DateTimeOffset At, double? Progress, string? Message) : ExecutionEvent(ExecutionId, At);
 
+/// <summary>The process running an attempt said it started its work (a work task's spawned worker reporting <c>started</c>).</summary>
+public sealed record WorkerStartReported(long ExecutionId, DateTimeOffset At, int AttemptNumber) : ExecutionEvent(ExecutionId, At);
+
 public sealed record ExecutionDeleted(long ExecutionId, DateTimeOffset At) : ExecutionEvent(ExecutionId, At);
 
 /// <summary>

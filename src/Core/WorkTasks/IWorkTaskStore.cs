@@ -17,6 +17,12 @@ public interface IWorkTaskStore
     /// <summary>Keeps what a worker reported; a null argument leaves that field as it is.</summary>
     Task RecordReportAsync(long executionId, string? outputLocation, string? metadataJson, string? retryReason, CancellationToken ct = default);
 
+    /// <summary>
+    /// Records that the worker of <paramref name="attempt"/> reported it started, in one guarded UPDATE: it applies only
+    /// while that attempt is the execution's current one and still active. Returns whether it applied.
+    /// </summary>
+    Task<bool> RecordWorkerStartedAsync(long executionId, int attempt, CancellationToken ct = default);
+
     /// <summary>External work tasks running past their timeout: (execution id, current attempt).</summary>
     Task<IReadOnlyList<(long Id, int Attempt)>> FindOverdueExternalAsync(DateTimeOffset now, CancellationToken ct = default);
 

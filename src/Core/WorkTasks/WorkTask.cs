@@ -28,4 +28,9 @@ public sealed class WorkTask
     public string? RetryReason { get; set; }
     public string? KubernetesJobName { get; set; }
     public string? ClusterName { get; set; }
+    /// <summary>
+    /// The attempt whose spawned worker reported it started. It counts only while it equals the execution's current
+    /// attempt, so a retry's new attempt reads spawned again without anything being reset.
+    /// </summary>
+    public int? WorkerStartedAttempt { get; set; }
 }

@@ -52,7 +52,6 @@ public sealed class WorkTaskService(
     ExecutionService executions,
     ExecutionTransitions transitions,
     ExecutionDispatcher dispatcher,
-    IExecutionStore executionStore,
     IWorkTaskStore store,
     ExecutionEvents events,
     IOptions<WorkTaskOptions> workTaskOptions,
@@ -63,8 +62,6 @@ public sealed class WorkTaskService(
     public const string Tag = "worktask";
     /// <summary>Tag on executions whose process reports its outcome over the status route.</summary>
     public const string SpawnedTag = "worktask:spawned";
-    /// <summary>The progress message that records a spawned worker's "started" report.</summary>
-    public const string WorkerStartedMessage = "worker reported it started";
 
     public async Task<WorkTaskRecord> SubmitAsync(WorkTaskSubmission s, CancellationToken ct = default)
     {
@@ -133,22 +130,25 @@ public sealed class WorkTaskService(
             return Conflict(e.State, $"Work task {e.TaskId} is run by the handler '{e.Name}' inside Taskdeck; its status is not reported by a worker.");
         return report.Status switch
         {
-            WorkerStatus.Started => await StartedAsync(e, ct),
+            WorkerStatus.Started => await StartedAsync(record, report.Attempt, ct),
             WorkerStatus.Cancelled => await CancelledAsync(e, ct),
             _ => await FinishedAsync(e, report, ct),
         };
     }
 
-    private async Task<ReportResult> StartedAsync(Execution e, CancellationToken ct)
+    private async Task<ReportResult> StartedAsync(WorkTaskRecord record, int? reportedAttempt, CancellationToken ct)
     {
+        var e = record.Execution;
         if (e.State.IsActive())
         {
-            if (e.Kind == ExecutorKind.Command && e.ProgressMessage != WorkerStartedMessage)
+            if (reportedAttempt is { } reported && reported != e.AttemptCount)
+                return Conflict(e.State, $"The report is about attempt {reported}, but work task {e.TaskId} is on attempt {e.AttemptCount}.");
+            if (e.Kind == ExecutorKind.Command && record.Task.WorkerStartedAttempt != e.AttemptCount
+                && await store.RecordWorkerStartedAsync(e.Id, e.AttemptCount, ct))
             {
                 // A spawned worker is running from Taskdeck's point of view since its process started; its own
-                // "started" is kept as the attempt's progress note so the task reads executing rather than spawned.
-                await executionStore.SetProgressAsync(e.Id, null, WorkerStartedMessage, ct);
-                events.Publish(new ProgressChanged(e.Id, time.GetUtcNow(), null, WorkerStartedMessage));
+                // "started" is kept per attempt so the task reads executing rather than spawned until the next attempt.
+                events.Publish(new WorkerStartReported(e.Id, time.GetUtcNow(), e.AttemptCount));
             }
             return new ReportResult(ReportOutcome.Recorded, "Already running.", e.State);
         }

@@ -10,7 +10,7 @@ public sealed record WorkTaskRow(WorkTask Task, long ExecutionId, ExecutionState
 
 public sealed record WorkTaskFilter(string? Type, string? ProjectId, IReadOnlyList<ExecutionState>? States);
 
-/// <summary>One group of work tasks: its state (and whether a spawned worker reported it started) and type.</summary>
+/// <summary>One group of work tasks: its state (and whether the current attempt's spawned worker reported it started) and type.</summary>
 public sealed record WorkTaskCount(ExecutionState State, ExecutorKind Kind, bool WorkerStarted, string Type, int Count);
 
 /// <summary>One group of executions for metrics: state and task name.</summary>
@@ -30,11 +30,11 @@ public sealed class WorkTaskQueries(IDbContextFactory<TaskdeckDbContext> context
             .CountAsync(s => Waiting.Contains(s), ct);
     }
 
-    public async Task<IReadOnlyList<WorkTaskCount>> CountWorkTasksAsync(string workerStartedMessage, CancellationToken ct = default)
+    public async Task<IReadOnlyList<WorkTaskCount>> CountWorkTasksAsync(CancellationToken ct = default)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var rows = await db.WorkTasks.AsNoTracking()
-            .Join(db.Executions, w => w.ExecutionId, e => e.Id, (w, e) => new { e.State, e.Kind, Started = e.ProgressMessage == workerStartedMessage, w.Type })
+            .Join(db.Executions, w => w.ExecutionId, e => e.Id, (w, e) => new { e.State, e.Kind, Started = w.WorkerStartedAttempt == e.AttemptCount, w.Type })
             .GroupBy(x => new { x.State, x.Kind, x.Started, x.Type })
             .Select(g => new { g.Key.State, g.Key.Kind, g.Key.Started, g.Key.Type, Count = g.Count() })
             .ToListAsync(ct);

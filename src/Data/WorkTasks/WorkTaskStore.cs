@@ -47,6 +47,18 @@ public sealed class WorkTaskStore(IDbContextFactory<TaskdeckDbContext> contexts,
         await db.SaveChangesAsync(ct);
     }
 
+    public async Task<bool> RecordWorkerStartedAsync(long executionId, int attempt, CancellationToken ct = default)
+    {
+        using var turn = await gate.EnterAsync(ct);
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        // The guard is in the statement: a report read against an attempt that has ended since marks nothing.
+        var updated = await db.WorkTasks
+            .Where(w => w.ExecutionId == executionId && db.Executions.Any(e => e.Id == executionId && e.AttemptCount == attempt
+                && (e.State == ExecutionState.Running || e.State == ExecutionState.Cancelling)))
+            .ExecuteUpdateAsync(set => set.SetProperty(w => w.WorkerStartedAttempt, attempt), ct);
+        return updated == 1;
+    }
+
     public async Task<IReadOnlyList<(long Id, int Attempt)>> FindOverdueExternalAsync(DateTimeOffset now, CancellationToken ct = default)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);

@@ -5,6 +5,7 @@ using System.Net.WebSockets;
 using Xunit.Abstractions;
 using System.Text.Json.Nodes;
 using Taskdeck.Core.Executions;
+using Taskdeck.Core.WorkTasks;
 using Taskdeck.Data.Executions;
 
 namespace Taskdeck.Unit.WorkTasks;
@@ -79,6 +80,65 @@ public sealed class SpawnedWorkerTests(KestrelWorkTaskApp app, ITestOutputHelper
     }
 
     [Fact]
+    public async Task SpawnedWorker_ReportingProgressAfterItStarted_StillReadsExecuting()
+    {
+        var client = app.Authorized();
+        var id = Api.Id(await Api.SubmitAsync(client, Api.Submission("stepped", new JsonObject())));
+        var spawned = await Api.WaitForStatusAsync(client, id, TimeSpan.FromSeconds(30), "spawned");
+        var executionId = (long)spawned["execution_id"]!;
+
+        app.Signal(id, "start-1");
+        await Api.WaitForStatusAsync(client, id, TimeSpan.FromSeconds(30), "executing");
+
+        // The worker's own progress report: it takes the execution's progress fields, whatever they held.
+        await app.Services.GetRequiredService<IExecutionStore>().SetProgressAsync(executionId, 0.5, "loaded 500 of 1000 records");
+        var execution = await app.Services.GetRequiredService<IExecutionStore>().FindAsync(executionId);
+        Assert.Equal("loaded 500 of 1000 records", execution!.ProgressMessage);
+
+        var task = await Api.GetAsync(client, id);
+        Assert.Equal("executing", (string?)task["status"]);
+        Assert.True(await MetricsStatusCountAsync(client, "executing") >= 1, "the metrics count it as executing too");
+
+        app.Signal(id, "end-1", "completed");
+        var done = await Api.WaitForStatusAsync(client, id, TimeSpan.FromSeconds(30), "completed", "failed", "timeout", "cancelled");
+        Assert.Equal("completed", (string?)done["status"]);
+    }
+
+    [Fact]
+    public async Task SpawnedWorker_OnItsRetry_ReadsSpawnedUntilTheNewAttemptsWorkerReportsStarted()
+    {
+        var client = app.Authorized();
+        var id = Api.Id(await Api.SubmitAsync(client, Api.Submission("stepped", new JsonObject())));
+        await Api.WaitForStatusAsync(client, id, TimeSpan.FromSeconds(30), "spawned");
+        app.Signal(id, "start-1");
+        await Api.WaitForStatusAsync(client, id, TimeSpan.FromSeconds(30), "executing");
+
+        // Attempt 1 fails transiently; attempt 2's worker is spawned and has not said anything yet.
+        app.Signal(id, "end-1", "failed");
+        var retried = await WaitForAsync(client, id, t => (int)t["retry_count"]! == 1 && (string?)t["status"] is "spawned" or "executing");
+        Assert.Equal("spawned", (string?)retried["status"]);
+        Assert.Contains("OOMKilled", (string?)retried["retry_reason"]);
+        var record = await app.Services.GetRequiredService<IWorkTaskStore>().FindAsync(id);
+        Assert.Equal(2, record!.Execution.AttemptCount);
+        Assert.Equal(1, record.Task.WorkerStartedAttempt); // attempt 1's report stays; it just no longer counts
+
+        // A late "started" from attempt 1's worker must not stand for attempt 2's.
+        var (status, _) = await Api.ReportAsync(client, id, new JsonObject { ["status"] = "executing", ["attempt"] = 1 });
+        Assert.Equal(409, status);
+        Assert.Equal("spawned", (string?)(await Api.GetAsync(client, id))["status"]);
+
+        app.Signal(id, "start-2");
+        await Api.WaitForStatusAsync(client, id, TimeSpan.FromSeconds(30), "executing");
+        await app.Services.GetRequiredService<IExecutionStore>().SetProgressAsync(record.Execution.Id, 0.1, "attempt 2 warming up");
+        Assert.Equal("executing", (string?)(await Api.GetAsync(client, id))["status"]);
+
+        app.Signal(id, "end-2", "completed");
+        var done = await Api.WaitForStatusAsync(client, id, TimeSpan.FromSeconds(30), "completed", "failed", "timeout", "cancelled");
+        Assert.Equal("completed", (string?)done["status"]);
+        Assert.Equal(1, (int)done["retry_count"]!);
+    }
+
+    [Fact]
     public async Task TaskSocket_OverKestrel_ShowsASpawnedWorkerAsQueuedSpawnedExecutingCompleted()
     {
         using var socket = new ClientWebSocket();
@@ -150,6 +210,29 @@ public sealed class SpawnedWorkerTests(KestrelWorkTaskApp app, ITestOutputHelper
 
         var memory = await client.PostAsJsonAsync("/api/worktasks", Api.Submission("sleepy", new JsonObject(), cpu: "1", memory: "8Gi"));
         Assert.Equal(HttpStatusCode.BadRequest, memory.StatusCode);
+    }
+
+    private static async Task<JsonObject> WaitForAsync(HttpClient client, string id, Func<JsonObject, bool> until)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        JsonObject task;
+        do
+        {
+            task = await Api.GetAsync(client, id);
+            if (until(task)) return task;
+            await Task.Delay(50);
+        } while (DateTime.UtcNow < deadline);
+        Assert.Fail($"work task {id} did not get there within 30 s: {task.ToJsonString()}");
+        return task;
+    }
+
+    private static async Task<int> MetricsStatusCountAsync(HttpClient client, string status)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/metrics");
+        request.Headers.Accept.ParseAdd("application/json");
+        using var response = await client.SendAsync(request);
+        var metrics = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        return (int?)metrics["tasks_by_status"]?[status] ?? 0;
     }
 
     private static async Task<string> WaitForLogAsync(ExecutionQueries queries, long executionId, string expected)

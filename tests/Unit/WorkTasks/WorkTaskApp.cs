@@ -10,7 +10,8 @@ namespace Taskdeck.Unit.WorkTasks;
 /// <summary>
 /// The real app on a temp SQLite file, with a worker token, a node of 2 cores, and work-task types bound for the tests:
 /// <c>sleepy</c> → the demo.sleep handler, <c>scripted</c> → a spawned shell worker that reports over curl,
-/// <c>silent</c> → a spawned worker that exits without reporting. Seed types stay external.
+/// <c>silent</c> → a spawned worker that exits without reporting, <c>stepped</c> → a spawned worker the test moves step
+/// by step (<see cref="Signal"/>). Seed types stay external.
 /// </summary>
 public class WorkTaskApp : WebApplicationFactory<Program>
 {
@@ -48,6 +49,27 @@ public class WorkTaskApp : WebApplicationFactory<Program>
               post "{\"worktask_id\": \"$WORKTASK_ID\", \"status\": \"completed\", \"attempt\": $WORKTASK_ATTEMPT, \"output_location\": \"s3://output/flaky\"}"
             fi
             """);
+        // Each step waits for the test: the file start-<attempt> lets it report started, end-<attempt> holds "completed"
+        // or "failed" (a transient OOMKilled, so the task is retried). The files live in Signals(worktask id).
+        WriteScript("stepped.sh", """
+            #!/bin/sh
+            set -e
+            post() {
+              curl -fsS -X POST "$ORCHESTRATOR_URL/api/worktasks/$WORKTASK_ID" \
+                -H "Authorization: Bearer $WORKER_AUTH_TOKEN" -H "Content-Type: application/json" -d "$1"
+              echo
+            }
+            signals="$(dirname "$0")/signals-$WORKTASK_ID"
+            wait_for() { while [ ! -f "$signals/$1" ]; do sleep 0.05; done; }
+            wait_for "start-$WORKTASK_ATTEMPT"
+            post "{\"worktask_id\": \"$WORKTASK_ID\", \"status\": \"executing\", \"attempt\": $WORKTASK_ATTEMPT}"
+            wait_for "end-$WORKTASK_ATTEMPT"
+            if [ "$(cat "$signals/end-$WORKTASK_ATTEMPT")" = "failed" ]; then
+              post "{\"worktask_id\": \"$WORKTASK_ID\", \"status\": \"failed\", \"attempt\": $WORKTASK_ATTEMPT, \"error_message\": \"pod stepped-0: OOMKilled\"}"
+            else
+              post "{\"worktask_id\": \"$WORKTASK_ID\", \"status\": \"completed\", \"attempt\": $WORKTASK_ATTEMPT, \"output_location\": \"s3://output/stepped\"}"
+            fi
+            """);
         WriteScript("hang.sh", """
             #!/bin/sh
             echo "hanging"
@@ -59,6 +81,16 @@ public class WorkTaskApp : WebApplicationFactory<Program>
             echo "something went wrong before reporting" >&2
             exit 0
             """);
+    }
+
+    /// <summary>Lets <c>stepped.sh</c>'s worker for <paramref name="workTaskId"/> take its next step.</summary>
+    public void Signal(string workTaskId, string name, string content = "")
+    {
+        var folder = Directory.CreateDirectory(Path.Combine(Folder, "signals-" + workTaskId)).FullName;
+        // Written beside and moved into place, so the script never reads a half-written file.
+        var temp = Path.Combine(folder, name + ".tmp");
+        File.WriteAllText(temp, content);
+        File.Move(temp, Path.Combine(folder, name), overwrite: true);
     }
 
     private void WriteScript(string name, string text) => File.WriteAllText(Path.Combine(Folder, name), text.Replace("\r\n", "\n") + "\n");
@@ -85,6 +117,10 @@ public class WorkTaskApp : WebApplicationFactory<Program>
             ["Taskdeck:WorkTasks:Types:silent:MaxRetries"] = "0",
             ["Taskdeck:WorkTasks:Types:flaky:Command:0"] = "/bin/sh",
             ["Taskdeck:WorkTasks:Types:flaky:Command:1"] = Path.Combine(Folder, "flaky.sh"),
+            ["Taskdeck:WorkTasks:Types:stepped:Command:0"] = "/bin/sh",
+            ["Taskdeck:WorkTasks:Types:stepped:Command:1"] = Path.Combine(Folder, "stepped.sh"),
+            ["Taskdeck:WorkTasks:Types:stepped:TimeoutSeconds"] = "60",
+            ["Taskdeck:WorkTasks:Types:stepped:MaxRetries"] = "1",
             ["Taskdeck:WorkTasks:Types:hang:Command:0"] = "/bin/sh",
             ["Taskdeck:WorkTasks:Types:hang:Command:1"] = Path.Combine(Folder, "hang.sh"),
             ["Taskdeck:WorkTasks:Types:hang:TimeoutSeconds"] = "1",

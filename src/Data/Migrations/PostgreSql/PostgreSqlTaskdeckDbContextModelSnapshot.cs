@@ -408,6 +408,9 @@ namespace Taskdeck.Data.Migrations.PostgreSql
                         .HasMaxLength(64)
                         .HasColumnType("character varying(64)");
 
+                    b.Property<int?>("WorkerStartedAttempt")
+                        .HasColumnType("integer");
+
                     b.HasKey("ExecutionId");
 
                     b.HasIndex("ProjectId");

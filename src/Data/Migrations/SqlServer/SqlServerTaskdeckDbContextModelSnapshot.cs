@@ -408,6 +408,9 @@ namespace Taskdeck.Data.Migrations.SqlServer
                         .HasMaxLength(64)
                         .HasColumnType("nvarchar(64)");
 
+                    b.Property<int?>("WorkerStartedAttempt")
+                        .HasColumnType("int");
+
                     b.HasKey("ExecutionId");
 
                     b.HasIndex("ProjectId");

@@ -393,6 +393,9 @@ namespace Taskdeck.Data.Migrations.Sqlite
                         .HasMaxLength(64)
                         .HasColumnType("TEXT");
 
+                    b.Property<int?>("WorkerStartedAttempt")
+                        .HasColumnType("INTEGER");
+
                     b.HasKey("ExecutionId");
 
                     b.HasIndex("ProjectId");

@@ -1,0 +1,89 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Taskdeck.Core.Executions;
+using Taskdeck.Core.WorkTasks;
+using Taskdeck.Data.Storage;
+using Taskdeck.Data.WorkTasks;
+using Taskdeck.Unit.Infrastructure;
+using Taskdeck.Unit.MultiNode;
+
+namespace Taskdeck.Unit.WorkTasks;
+
+/// <summary>
+/// "The worker of attempt N reported it started" on a real database: the guarded UPDATE and the count the metrics read,
+/// translated by each provider.
+/// </summary>
+public abstract class WorkerStartedStoreTests
+{
+    protected abstract Task<Dictionary<string, string?>> SettingsAsync();
+
+    [Fact]
+    public async Task WorkerStarted_CountsForItsOwnRunningAttemptOnly()
+    {
+        await using var storage = await StartAsync();
+        var executions = storage.Get<IExecutionStore>();
+        var workTasks = storage.Get<IWorkTaskStore>();
+        var queries = storage.Get<WorkTaskQueries>();
+        var at = DateTimeOffset.UtcNow;
+        var id = (await executions.InsertAsync([(new NewExecution { Kind = ExecutorKind.Command, Name = "stepped", Command = ["/bin/true"] }, ExecutionState.Queued)], at, "test"))[0];
+        await workTasks.InsertAsync(new WorkTask { ExecutionId = id, WorkTaskId = "wt-1", Type = "stepped", ProjectId = "p", Binding = WorkTaskBinding.Spawned });
+
+        Assert.False(await workTasks.RecordWorkerStartedAsync(id, 1), "nothing runs yet");
+        Assert.True((await executions.ApplyAsync(new TransitionCommand(id, Transition.Claim) { NodeId = "test" }, at)).Applied);
+        Assert.False(Assert.Single(await queries.CountWorkTasksAsync()).WorkerStarted);
+
+        Assert.False(await workTasks.RecordWorkerStartedAsync(id, 2), "attempt 2 is not the one running");
+        Assert.True(await workTasks.RecordWorkerStartedAsync(id, 1));
+        Assert.Equal(1, (await workTasks.FindAsync("wt-1"))!.Task.WorkerStartedAttempt);
+        Assert.True(Assert.Single(await queries.CountWorkTasksAsync()).WorkerStarted);
+
+        // The next attempt reads not-started with nothing reset.
+        Assert.True((await executions.ApplyAsync(new TransitionCommand(id, Transition.RetryLater) { ExpectedAttempt = 1, RunAt = at, ErrorMessage = "OOMKilled" }, at)).Applied);
+        Assert.True((await executions.ApplyAsync(new TransitionCommand(id, Transition.Claim) { NodeId = "test" }, at)).Applied);
+        Assert.False(Assert.Single(await queries.CountWorkTasksAsync()).WorkerStarted);
+
+        Assert.True((await executions.ApplyAsync(new TransitionCommand(id, Transition.Succeed) { ExpectedAttempt = 2 }, at)).Applied);
+        Assert.False(await workTasks.RecordWorkerStartedAsync(id, 2), "the attempt has ended");
+        Assert.Equal(1, (await workTasks.FindAsync("wt-1"))!.Task.WorkerStartedAttempt);
+    }
+
+    private async Task<StorageHost> StartAsync()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "taskdeck-started-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(folder);
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(await SettingsAsync()).Build();
+        var provider = new ServiceCollection().AddLogging().AddTaskdeckData(configuration, folder).BuildServiceProvider();
+        // Only the migrator: the storage on its own, without the engine's background services.
+        await provider.GetServices<IHostedService>().First().StartAsync(CancellationToken.None);
+        return new StorageHost(provider, folder);
+    }
+
+    private sealed class StorageHost(ServiceProvider provider, string folder) : IAsyncDisposable
+    {
+        public T Get<T>() where T : notnull => provider.GetRequiredService<T>();
+
+        public async ValueTask DisposeAsync()
+        {
+            await provider.DisposeAsync();
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            try { Directory.Delete(folder, recursive: true); } catch (IOException) { }
+        }
+    }
+}
+
+public sealed class SqliteWorkerStartedStoreTests : WorkerStartedStoreTests
+{
+    protected override Task<Dictionary<string, string?>> SettingsAsync() =>
+        Task.FromResult(new Dictionary<string, string?> { ["ConnectionStrings:Taskdeck"] = "Data Source=started.db" });
+}
+
+[Collection(PostgresCollection.Name)]
+public sealed class PostgreSqlWorkerStartedStoreTests(PostgresServer postgres) : WorkerStartedStoreTests
+{
+    protected override async Task<Dictionary<string, string?>> SettingsAsync() => new()
+    {
+        ["Taskdeck:Storage:Provider"] = "PostgreSql",
+        ["ConnectionStrings:Taskdeck"] = await postgres.CreateDatabaseAsync(),
+    };
+}
