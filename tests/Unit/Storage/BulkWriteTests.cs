@@ -1,9 +1,5 @@
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Taskdeck.Core.Dags;
 using Taskdeck.Core.Executions;
-using Taskdeck.Data.Storage;
 using Taskdeck.Unit.Infrastructure;
 using Taskdeck.Unit.MultiNode;
 
@@ -82,30 +78,8 @@ public abstract class BulkWriteTests
         Assert.Equal(edges.Order(), stored.Select(e => (e.ParentExecutionId, e.ChildExecutionId)).Order());
     }
 
-    private async Task<StorageHost> StartAsync()
-    {
-        var folder = Path.Combine(Path.GetTempPath(), "taskdeck-bulk-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(folder);
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(await SettingsAsync()).Build();
-        var services = new ServiceCollection().AddLogging().AddTaskdeckData(configuration, folder);
-        var provider = services.BuildServiceProvider();
-        // Only the migrator: the storage on its own, without the engine's background services.
-        var migrator = provider.GetServices<IHostedService>().First();
-        await migrator.StartAsync(CancellationToken.None);
-        return new StorageHost(provider, folder);
-    }
+    private async Task<StorageHost> StartAsync() => await StorageHost.StartAsync(await SettingsAsync());
 
-    private sealed class StorageHost(ServiceProvider provider, string folder) : IAsyncDisposable
-    {
-        public T Get<T>() where T : notnull => provider.GetRequiredService<T>();
-
-        public async ValueTask DisposeAsync()
-        {
-            await provider.DisposeAsync();
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            try { Directory.Delete(folder, recursive: true); } catch (IOException) { }
-        }
-    }
 }
 
 public sealed class SqliteBulkWriteTests : BulkWriteTests

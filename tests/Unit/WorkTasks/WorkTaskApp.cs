@@ -24,11 +24,7 @@ public class WorkTaskApp : WebApplicationFactory<Program>
         WriteScript("worker.sh", """
             #!/bin/sh
             set -e
-            post() {
-              curl -fsS -X POST "$ORCHESTRATOR_URL/api/worktasks/$WORKTASK_ID" \
-                -H "Authorization: Bearer $WORKER_AUTH_TOKEN" -H "Content-Type: application/json" -d "$1"
-              echo
-            }
+            {{POST}}
             post "{\"worktask_id\": \"$WORKTASK_ID\", \"status\": \"executing\"}"
             echo "worker for $WORKTASK_ID is working"
             post "{\"worktask_id\": \"$WORKTASK_ID\", \"status\": \"completed\", \"output_location\": \"s3://output/$WORKTASK_ID.json\", \"metadata\": {\"records_processed\": 1000}}"
@@ -37,11 +33,7 @@ public class WorkTaskApp : WebApplicationFactory<Program>
         WriteScript("flaky.sh", """
             #!/bin/sh
             set -e
-            post() {
-              curl -fsS -X POST "$ORCHESTRATOR_URL/api/worktasks/$WORKTASK_ID" \
-                -H "Authorization: Bearer $WORKER_AUTH_TOKEN" -H "Content-Type: application/json" -d "$1"
-              echo
-            }
+            {{POST}}
             post "{\"worktask_id\": \"$WORKTASK_ID\", \"status\": \"executing\"}"
             if [ "$WORKTASK_ATTEMPT" = "1" ]; then
               post "{\"worktask_id\": \"$WORKTASK_ID\", \"status\": \"failed\", \"attempt\": $WORKTASK_ATTEMPT, \"error_message\": \"pod trainer-0: OOMKilled\"}"
@@ -54,11 +46,7 @@ public class WorkTaskApp : WebApplicationFactory<Program>
         WriteScript("stepped.sh", """
             #!/bin/sh
             set -e
-            post() {
-              curl -fsS -X POST "$ORCHESTRATOR_URL/api/worktasks/$WORKTASK_ID" \
-                -H "Authorization: Bearer $WORKER_AUTH_TOKEN" -H "Content-Type: application/json" -d "$1"
-              echo
-            }
+            {{POST}}
             signals="$(dirname "$0")/signals-$WORKTASK_ID"
             wait_for() { while [ ! -f "$signals/$1" ]; do sleep 0.05; done; }
             wait_for "start-$WORKTASK_ATTEMPT"
@@ -93,7 +81,17 @@ public class WorkTaskApp : WebApplicationFactory<Program>
         File.Move(temp, Path.Combine(folder, name), overwrite: true);
     }
 
-    private void WriteScript(string name, string text) => File.WriteAllText(Path.Combine(Folder, name), text.Replace("\r\n", "\n") + "\n");
+    /// <summary>How every worker script reports to the work-task API: <c>post '{json}'</c>.</summary>
+    private const string PostFunction = """
+        post() {
+          curl -fsS -X POST "$ORCHESTRATOR_URL/api/worktasks/$WORKTASK_ID" \
+            -H "Authorization: Bearer $WORKER_AUTH_TOKEN" -H "Content-Type: application/json" -d "$1"
+          echo
+        }
+        """;
+
+    private void WriteScript(string name, string text) =>
+        File.WriteAllText(Path.Combine(Folder, name), text.Replace("{{POST}}", PostFunction).Replace("\r\n", "\n") + "\n");
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {

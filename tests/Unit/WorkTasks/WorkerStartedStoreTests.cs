@@ -1,9 +1,5 @@
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.WorkTasks;
-using Taskdeck.Data.Storage;
 using Taskdeck.Data.WorkTasks;
 using Taskdeck.Unit.Infrastructure;
 using Taskdeck.Unit.MultiNode;
@@ -48,28 +44,8 @@ public abstract class WorkerStartedStoreTests
         Assert.Equal(1, (await workTasks.FindAsync("wt-1"))!.Task.WorkerStartedAttempt);
     }
 
-    private async Task<StorageHost> StartAsync()
-    {
-        var folder = Path.Combine(Path.GetTempPath(), "taskdeck-started-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(folder);
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(await SettingsAsync()).Build();
-        var provider = new ServiceCollection().AddLogging().AddTaskdeckData(configuration, folder).BuildServiceProvider();
-        // Only the migrator: the storage on its own, without the engine's background services.
-        await provider.GetServices<IHostedService>().First().StartAsync(CancellationToken.None);
-        return new StorageHost(provider, folder);
-    }
+    private async Task<StorageHost> StartAsync() => await StorageHost.StartAsync(await SettingsAsync());
 
-    private sealed class StorageHost(ServiceProvider provider, string folder) : IAsyncDisposable
-    {
-        public T Get<T>() where T : notnull => provider.GetRequiredService<T>();
-
-        public async ValueTask DisposeAsync()
-        {
-            await provider.DisposeAsync();
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            try { Directory.Delete(folder, recursive: true); } catch (IOException) { }
-        }
-    }
 }
 
 public sealed class SqliteWorkerStartedStoreTests : WorkerStartedStoreTests
