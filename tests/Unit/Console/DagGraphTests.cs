@@ -62,4 +62,42 @@ public sealed class DagGraphTests : MudTestContext
         Assert.Equal(1000, layout.Nodes.Count);
         Assert.All(edges, e => Assert.True(layout.Nodes[e.Item1].Layer < layout.Nodes[e.Item2].Layer));
     }
+
+    [Fact]
+    public void ABigRun_IsGroupedByTemplate_AFanIntoAJoinIsTwoNodes_ColouredByTheirMostTellingState()
+    {
+        // work_0 … work_9999 (expanded from one template) → join; a few instances still running, one failed.
+        var tasks = Enumerable.Range(0, 10_000)
+            .Select(i => new DagTaskNode(i + 1, $"work_{i}", i switch { 7 => ExecutionState.Failed, < 3 => ExecutionState.Running, _ => ExecutionState.Succeeded }, 1, null, null))
+            .Append(new DagTaskNode(10_001, "join", ExecutionState.Pending, 0, null, null))
+            .ToList();
+        var edges = tasks.Take(10_000).Select(t => new Taskdeck.Core.Dags.DagEdge { ParentExecutionId = t.ExecutionId, ChildExecutionId = 10_001 }).ToList();
+
+        var (nodes, grouped) = DagTaskGroups.Collapse(tasks, edges);
+
+        Assert.Equal(["work [10000]", "join"], nodes.Select(n => n.Node.Name));
+        var work = nodes[0];
+        Assert.Equal((10_000, ExecutionState.Running), (work.Count, work.Node.State));
+        Assert.Equal(1, work.States[ExecutionState.Failed]);
+        Assert.Equal([(1L, 10_001L)], grouped);
+
+        var cut = Render<DagGraph>(p => p.Add(g => g.Tasks, nodes.Select(n => n.Node).ToList()).Add(g => g.Edges, grouped)
+            .Add(g => g.Groups, nodes.ToDictionary(n => n.Node.ExecutionId)).Add(g => g.GroupHref, "/executions?dag=5"));
+        var group = cut.Find("g.dag-group");
+        Assert.Equal("10000", group.GetAttribute("data-count"));
+        Assert.Equal("/executions?dag=5", group.ParentElement!.GetAttribute("href"));
+        Assert.Contains("9,996 succeeded, 3 running, 1 failed", group.QuerySelector("title")!.TextContent);
+        Assert.Equal("/executions/10001", cut.Find("g.dag-node[data-task='join']").ParentElement!.GetAttribute("href"));
+    }
+
+    [Fact]
+    public void Grouping_LeavesALoneNameEndingInDigits_AsItself()
+    {
+        var tasks = new List<DagTaskNode> { new(1, "step_1", ExecutionState.Succeeded, 1, null, null), new(2, "report", ExecutionState.Queued, 0, null, null) };
+
+        var (nodes, _) = DagTaskGroups.Collapse(tasks, []);
+
+        Assert.Equal(["step_1", "report"], nodes.Select(n => n.Node.Name));
+        Assert.All(nodes, n => Assert.False(n.IsGroup));
+    }
 }

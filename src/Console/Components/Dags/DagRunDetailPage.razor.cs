@@ -17,6 +17,7 @@ public partial class DagRunDetailPage : IAsyncDisposable
     private IReadOnlyList<DagTaskAttempt> _attempts = [];
     private IReadOnlyList<DagTaskNode> _graphTasks = [];
     private IReadOnlyList<(long Parent, long Child)> _graphEdges = [];
+    private IReadOnlyDictionary<long, DagGroupNode>? _graphGroups;
     private IReadOnlyDictionary<ExecutionState, int> _counts = new Dictionary<ExecutionState, int>();
     private bool _missing;
     private int _tab;
@@ -27,15 +28,12 @@ public partial class DagRunDetailPage : IAsyncDisposable
 
     [Inject] public required DagQueries Queries { get; init; }
     [Inject] public required LiveFeed Feed { get; init; }
-    [Inject] public required IServiceProvider Services { get; init; }
+    [Inject] public required DagService Dags { get; init; }
     [Inject] public required IDialogService Dialogs { get; init; }
     [Inject] public required ISnackbar Snackbar { get; init; }
 
     private bool _busy;
     private List<DagTaskNode> _taskList = [];
-
-    /// <summary>The DAG engine's actions; absent in a host without it (the buttons are then not shown).</summary>
-    private DagService? Dags => Services.GetService<DagService>();
 
     private static bool CanKill(DagRunState state) => state is DagRunState.Queued or DagRunState.Running or DagRunState.Errored;
     private static bool CanRestart(DagRunState state) => state is DagRunState.Errored or DagRunState.Killed;
@@ -54,12 +52,11 @@ public partial class DagRunDetailPage : IAsyncDisposable
 
     private async Task ActAsync(string title, string message, string yes, Func<DagService, Task<DagActionOutcome>> action)
     {
-        if (Dags is not { } dags) return;
         if (!await Dialogs.ConfirmAsync(title, message, yes)) return;
         _busy = true;
         try
         {
-            var outcome = await action(dags);
+            var outcome = await action(Dags);
             Snackbar.Add(outcome.Message, outcome.Done ? Severity.Success : Severity.Error);
             await LoadAsync();
         }
@@ -84,8 +81,18 @@ public partial class DagRunDetailPage : IAsyncDisposable
         _attempts = await Queries.AttemptsAsync(Id);
         _taskList = _detail.Tasks.ToList();
         _counts = _detail.Tasks.GroupBy(t => t.State).ToDictionary(g => g.Key, g => g.Count());
-        _graphTasks = _detail.Tasks.Count > GraphLimit ? _detail.Tasks.Take(GraphLimit).ToList() : _detail.Tasks;
-        _graphEdges = _detail.Edges.Select(e => (e.ParentExecutionId, e.ChildExecutionId)).ToList();
+        if (_detail.Tasks.Count <= GraphLimit)
+        {
+            _graphTasks = _detail.Tasks;
+            _graphEdges = _detail.Edges.Select(e => (e.ParentExecutionId, e.ChildExecutionId)).ToList();
+            _graphGroups = null;
+            return;
+        }
+        // Too many to draw one by one: one node per expanded template, and if that is still too many, the first ones.
+        var (groups, edges) = DagTaskGroups.Collapse(_detail.Tasks, _detail.Edges);
+        _graphTasks = groups.Take(GraphLimit).Select(g => g.Node).ToList();
+        _graphEdges = edges;
+        _graphGroups = groups.ToDictionary(g => g.Node.ExecutionId);
     }
 
     public async ValueTask DisposeAsync()
