@@ -35,6 +35,9 @@ public partial class DagRunDetailPage : IAsyncDisposable
     private bool _busy;
     private List<DagTaskNode> _taskList = [];
 
+    /// <summary>Each refresh reads the whole run: a big one refreshes less often (400 ms up to 1,000 tasks, 4 s at 10,000).</summary>
+    private TimeSpan RefreshInterval() => TimeSpan.FromMilliseconds(Math.Clamp((_detail?.Tasks.Count ?? 0) * 0.4, 400, 4_000));
+
     private static bool CanKill(DagRunState state) => state is DagRunState.Queued or DagRunState.Running or DagRunState.Errored;
     private static bool CanRestart(DagRunState state) => state is DagRunState.Errored or DagRunState.Killed;
 
@@ -69,7 +72,7 @@ public partial class DagRunDetailPage : IAsyncDisposable
         if (_live is not null) await _live.DisposeAsync();
         _crumbs = [new("DAG runs", "/dags"), new($"Run #{Id}", null, disabled: true)];
         var id = Id;
-        _live = Feed.Subscribe(e => e is StateChanged s && s.DagRunId == id, _ => InvokeAsync(async () => { await LoadAsync(); StateHasChanged(); }), TimeSpan.FromMilliseconds(400));
+        _live = Feed.Subscribe(e => e is StateChanged s && s.DagRunId == id, _ => InvokeAsync(async () => { await LoadAsync(); StateHasChanged(); }), RefreshInterval);
         await LoadAsync();
     }
 

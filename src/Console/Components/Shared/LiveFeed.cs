@@ -13,8 +13,15 @@ public sealed class LiveFeed(ExecutionEvents events, ILogger<LiveFeed> logger)
 {
     public static readonly TimeSpan DefaultInterval = TimeSpan.FromMilliseconds(300);
 
-    public IAsyncDisposable Subscribe(Func<ExecutionEvent, bool> relevant, Func<IReadOnlyList<ExecutionEvent>, Task> onBatch, TimeSpan? interval = null) =>
-        new Subscription(events, relevant, onBatch, interval ?? DefaultInterval, logger);
+    public IAsyncDisposable Subscribe(Func<ExecutionEvent, bool> relevant, Func<IReadOnlyList<ExecutionEvent>, Task> onBatch, TimeSpan? interval = null)
+    {
+        var every = interval ?? DefaultInterval;
+        return Subscribe(relevant, onBatch, () => every);
+    }
+
+    /// <param name="interval">Asked before each batch: a page whose refresh grows costly with its data can slow down.</param>
+    public IAsyncDisposable Subscribe(Func<ExecutionEvent, bool> relevant, Func<IReadOnlyList<ExecutionEvent>, Task> onBatch, Func<TimeSpan> interval) =>
+        new Subscription(events, relevant, onBatch, interval, logger);
 
     private sealed class Subscription : IAsyncDisposable
     {
@@ -24,7 +31,7 @@ public sealed class LiveFeed(ExecutionEvents events, ILogger<LiveFeed> logger)
         private readonly IDisposable _subscription;
         private readonly Task _pump;
 
-        public Subscription(ExecutionEvents events, Func<ExecutionEvent, bool> relevant, Func<IReadOnlyList<ExecutionEvent>, Task> onBatch, TimeSpan interval, ILogger logger)
+        public Subscription(ExecutionEvents events, Func<ExecutionEvent, bool> relevant, Func<IReadOnlyList<ExecutionEvent>, Task> onBatch, Func<TimeSpan> interval, ILogger logger)
         {
             _subscription = events.Subscribe(e =>
             {
@@ -33,14 +40,14 @@ public sealed class LiveFeed(ExecutionEvents events, ILogger<LiveFeed> logger)
             _pump = PumpAsync(onBatch, interval, logger, _stop.Token);
         }
 
-        private async Task PumpAsync(Func<IReadOnlyList<ExecutionEvent>, Task> onBatch, TimeSpan interval, ILogger logger, CancellationToken ct)
+        private async Task PumpAsync(Func<IReadOnlyList<ExecutionEvent>, Task> onBatch, Func<TimeSpan> interval, ILogger logger, CancellationToken ct)
         {
             try
             {
                 while (await _buffer.Reader.WaitToReadAsync(ct))
                 {
                     // Let a burst gather, then hand it over as one batch.
-                    await Task.Delay(interval, ct);
+                    await Task.Delay(interval(), ct);
                     var batch = new List<ExecutionEvent>();
                     while (_buffer.Reader.TryRead(out var e)) batch.Add(e);
                     try { await onBatch(batch); }
