@@ -134,8 +134,8 @@ public sealed class DagService(
             if (now?.State != DagRunState.Killed) return new(ActionStatus.Conflict, now?.State, $"DAG run {runId} changed state to {now?.State} meanwhile; try again.");
         }
         scheduler.Forget(runId);
-        foreach (var task in await store.TasksAsync(runId, ct))
-            if (!task.State.IsTerminal()) await executions.CancelAsync(task.ExecutionId, "the DAG run was killed", ct);
+        var unfinished = (await store.TasksAsync(runId, ct)).Where(t => !t.State.IsTerminal());
+        await Concurrently.ForEachAsync(unfinished, (task, token) => executions.CancelAsync(task.ExecutionId, "the DAG run was killed", token), ct);
         return new(ActionStatus.Done, DagRunState.Killed, $"DAG run {runId} killed.");
     }
 
@@ -162,12 +162,10 @@ public sealed class DagService(
         var toRedo = tasks.Where(t => t.State.IsTerminal() && t.State != ExecutionState.Succeeded).ToList();
 
         // Those that must wait go back first, so a retried parent that succeeds at once finds its children Pending.
-        foreach (var task in toRedo.Where(t => !ParentsSucceeded(t)))
-            await transitions.ApplyAsync(new TransitionCommand(task.ExecutionId, Transition.Rewait) { Reason = "DAG run restarted; waits for its parents" }, ct);
-        foreach (var task in toRedo.Where(ParentsSucceeded))
-            await executions.RetryAsync(task.ExecutionId, "DAG run restarted", ct);
-        foreach (var task in tasks.Where(t => t.State == ExecutionState.Pending && ParentsSucceeded(t)))
-            await scheduler.ReleaseAsync(task, ct);
+        await Concurrently.ForEachAsync(toRedo.Where(t => !ParentsSucceeded(t)), (task, token) =>
+            transitions.ApplyAsync(new TransitionCommand(task.ExecutionId, Transition.Rewait) { Reason = "DAG run restarted; waits for its parents" }, token), ct);
+        await Concurrently.ForEachAsync(toRedo.Where(ParentsSucceeded), (task, token) => executions.RetryAsync(task.ExecutionId, "DAG run restarted", token), ct);
+        await Concurrently.ForEachAsync(tasks.Where(t => t.State == ExecutionState.Pending && ParentsSucceeded(t)), (task, token) => scheduler.ReleaseAsync(task, token), ct);
         await scheduler.RecomputeAsync(runId, ct);
         return new(ActionStatus.Done, DagRunState.Queued, $"DAG run {runId} queued again.");
     }

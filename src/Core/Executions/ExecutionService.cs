@@ -159,8 +159,10 @@ public sealed class ExecutionService(
         if (states.Count == 0) return 0;
         var ids = await store.FindIdsAsync(filter with { States = states }, int.MaxValue, ct);
         var reset = 0;
-        foreach (var id in ids)
-            if ((await RetryAsync(id, "reset by filter", ct)).Done) reset++;
+        await Concurrently.ForEachAsync(ids, async (id, token) =>
+        {
+            if ((await RetryAsync(id, "reset by filter", token)).Done) Interlocked.Increment(ref reset);
+        }, ct);
         return reset;
     }
 
