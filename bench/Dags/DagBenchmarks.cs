@@ -25,6 +25,13 @@ public static class DagBenchmarks
 {
     public static async Task<int> RunAsync(string[] args)
     {
+        if (args.Length > 0 && args[0] == "fanin")
+        {
+            await using var fanIn = await BenchHost.StartAsync(workers: true);
+            await FanInAsync(fanIn, 1_024);
+            await FanInAsync(fanIn, 10_000);
+            return 0;
+        }
         var storeOnly = args.Length > 0 && args[0] == "store";
         if (storeOnly) args = args[1..];
         var repeats = args.Length > 0 && int.TryParse(args[0], out var r) ? r : 3;
@@ -135,6 +142,28 @@ public static class DagBenchmarks
         System.Console.WriteLine($"total {total.TotalMilliseconds:0} ms (submit → COMPLETED); task work {work.TotalMilliseconds:0} ms; total minus work {overhead.TotalMilliseconds:0} ms ({overhead.TotalMilliseconds / length:0.00} ms per task); process CPU {cpuUsed.TotalMilliseconds:0} ms");
         System.Console.WriteLine($"parent success → child start ({latency.Count} edges): p50 {Percentile(latency, 50):0.00} ms, p99 {Percentile(latency, 99):0.00} ms, max {latency.Max():0.00} ms");
         System.Console.WriteLine($"  of which success → release (observer: find ready children, CAS release): p50 {Percentile(toRelease, 50):0.00} ms, p99 {Percentile(toRelease, 99):0.00} ms");
+    }
+
+    /// <summary>
+    /// A wide fan-in: one no-op template over √n × √n values, all feeding one join. Every parent's success asks whether
+    /// the join is ready, so the scheduler's cost per success grows with the join's parents.
+    /// </summary>
+    private static async Task FanInAsync(BenchHost host, int width)
+    {
+        var side = (int)Math.Sqrt(width);
+        var values = JsonSerializer.Serialize(Enumerable.Range(0, side).Select(i => i.ToString()).ToArray());
+        var spec = "{\"tag\":\"fan-in\",\"parameters\":{\"A\":VALUES,\"B\":VALUES},\"tasks\":{" +
+                   "\"work\":{\"job\":{\"task\":\"demo.noop\",\"environment\":[\"A={{A}}\",\"B={{B}}\"]},\"children\":[\"join\"]}," +
+                   "\"join\":{\"job\":{\"task\":\"demo.noop\"}}}}";
+        using var document = JsonDocument.Parse(spec.Replace("VALUES", values));
+        var store = host.Get<IDagStore>();
+        var cpu = Cpu();
+        var sw = Stopwatch.StartNew();
+        var submission = await host.Get<DagService>().SubmitAsync(document.RootElement);
+        var runId = submission.RunId ?? throw new InvalidOperationException(string.Join("; ", submission.Errors.Take(3)));
+        while ((await store.FindRunAsync(runId))!.State is not (DagRunState.Completed or DagRunState.Errored))
+            await Task.Delay(20);
+        System.Console.WriteLine($"## fan-in of {side * side:N0} demo.noop into one join: submit → {(await store.FindRunAsync(runId))!.State} in {sw.Elapsed.TotalSeconds:0.0} s, process CPU {(Cpu() - cpu).TotalSeconds:0.0} s");
     }
 
     /// <summary>The same no-op work without a DAG: what the engine itself costs per execution, for comparison.</summary>

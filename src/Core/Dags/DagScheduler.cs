@@ -31,14 +31,14 @@ public sealed class DagScheduler(IDagStore store, IServiceProvider services, Tim
             {
                 case ExecutionState.Succeeded:
                     // A released child keeps the run RUNNING (its parent's claim made it so): nothing to recompute.
-                    if (await ReleaseChildrenAsync(result.ExecutionId, ct) == 0 || !_running.ContainsKey(runId))
-                        await RecomputeAsync(runId, ct);
+                    if (await ReleaseChildrenAsync(result.ExecutionId, ct) > 0 && _running.ContainsKey(runId)) break;
+                    await RecomputeUnlessStillRunningAsync(runId, ct);
                     break;
                 case ExecutionState.Running when result.Transition is Transition.Claim or Transition.ReportStarted:
                     await MarkRunningAsync(runId, ct);
                     break;
                 case var s when s.IsTerminal():
-                    await RecomputeAsync(runId, ct);
+                    await RecomputeUnlessStillRunningAsync(runId, ct);
                     break;
             }
         }
@@ -48,6 +48,16 @@ public sealed class DagScheduler(IDagStore store, IServiceProvider services, Tim
             // The run is recomputed on its next task transition, and a restart releases whatever is ready.
             logger.LogError(e, "DAG run {RunId}: scheduling after {Transition} of execution {Id} failed", runId, result.Transition, result.ExecutionId);
         }
+    }
+
+    /// <summary>
+    /// A run this node knows RUNNING stays so while any of its tasks is in flight, so the full recompute (whose counts
+    /// read the whole run) waits until the run might end: with a 10,000-task fan-in it ran for every task's end.
+    /// </summary>
+    private async Task RecomputeUnlessStillRunningAsync(long runId, CancellationToken ct)
+    {
+        if (_running.ContainsKey(runId) && await store.HasActiveTasksAsync(runId, ct)) return;
+        await RecomputeAsync(runId, ct);
     }
 
     /// <summary>Runs this node has seen RUNNING: a claim in them needs no read of the run. Dropped when a run leaves RUNNING.</summary>

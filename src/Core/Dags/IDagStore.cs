@@ -39,6 +39,9 @@ public interface IDagStore
     /// </summary>
     Task<IReadOnlyList<DagTaskRow>> ReadyTasksAsync(long runId, DateTimeOffset orphanedBefore, CancellationToken ct = default);
 
+    /// <summary>Whether any task of the run is queued, scheduled, running or cancelling (work still in flight).</summary>
+    Task<bool> HasActiveTasksAsync(long runId, CancellationToken ct = default);
+
     /// <summary>Runs that are QUEUED or RUNNING.</summary>
     Task<IReadOnlyList<long>> ActiveRunIdsAsync(CancellationToken ct = default);
 

@@ -83,6 +83,13 @@ public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts, Task
         return await Rows(ready).ToListAsync(ct);
     }
 
+    public async Task<bool> HasActiveTasksAsync(long runId, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        return await db.Executions.AnyAsync(e => e.DagRunId == runId && (e.State == ExecutionState.Queued || e.State == ExecutionState.Scheduled
+            || e.State == ExecutionState.Running || e.State == ExecutionState.Cancelling), ct);
+    }
+
     public async Task<IReadOnlyList<long>> ActiveRunIdsAsync(CancellationToken ct = default)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
