@@ -79,9 +79,38 @@ public sealed class DagScheduler(IDagStore store, IServiceProvider services, Tim
     public async Task<int> ReleaseChildrenAsync(long parentId, CancellationToken ct = default)
     {
         var released = 0;
-        foreach (var child in await store.ReadyChildrenAsync(parentId, ct))
+        foreach (var child in await store.PendingChildrenAsync(parentId, ct))
+        {
+            if (await StillBlockedAsync(child.ExecutionId, parentId, ct)) continue;
             if (await ReleaseAsync(child, ct)) released++;
+        }
         return released;
+    }
+
+    /// <summary>The parent found blocking each child last time: read first, before all of the child's parents.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<long, long> _blockers = new();
+    private const int MaxRememberedBlockers = 100_000;
+
+    /// <summary>
+    /// A join with 10,000 parents would have all of them read at each parent's success (quadratic over the run). The
+    /// parent that blocked the child last time is read first: while it has not succeeded the child waits. Only when it
+    /// has are all parents read again, latest created first — the blocker found then is likely among the last to run.
+    /// The last parent to succeed always reads them all (its cached blocker is itself or has succeeded), so no child is
+    /// stranded; the cache is a shortcut, never the only word.
+    /// </summary>
+    private async Task<bool> StillBlockedAsync(long childId, long succeededParentId, CancellationToken ct)
+    {
+        if (_blockers.TryGetValue(childId, out var known) && known != succeededParentId
+            && await store.TaskStateAsync(known, ct) is { } state && state != ExecutionState.Succeeded)
+            return true;
+        if (await store.UnsucceededParentAsync(childId, ct) is not { } blocker)
+        {
+            _blockers.TryRemove(childId, out _);
+            return false;
+        }
+        if (_blockers.Count >= MaxRememberedBlockers) _blockers.Clear();
+        _blockers[childId] = blocker;
+        return true;
     }
 
     public async Task<bool> ReleaseAsync(DagTaskRow task, CancellationToken ct = default)

@@ -30,8 +30,14 @@ public interface IDagStore
 
     Task<IReadOnlyList<DagEdge>> EdgesAsync(long runId, CancellationToken ct = default);
 
-    /// <summary>Children of the execution that are Pending and whose parents have all succeeded.</summary>
-    Task<IReadOnlyList<DagTaskRow>> ReadyChildrenAsync(long parentExecutionId, CancellationToken ct = default);
+    /// <summary>Children of the execution that are Pending.</summary>
+    Task<IReadOnlyList<DagTaskRow>> PendingChildrenAsync(long parentExecutionId, CancellationToken ct = default);
+
+    /// <summary>A parent of the task that has not succeeded, the latest created first; null when every parent succeeded.</summary>
+    Task<long?> UnsucceededParentAsync(long childExecutionId, CancellationToken ct = default);
+
+    /// <summary>The task's state now; null when it no longer exists.</summary>
+    Task<ExecutionState?> TaskStateAsync(long executionId, CancellationToken ct = default);
 
     /// <summary>
     /// Pending tasks of the run that have parents, all of which succeeded, and parentless ones stored before

@@ -59,15 +59,25 @@ public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts, Task
         return await db.DagEdges.AsNoTracking().Where(e => e.DagRunId == runId).ToListAsync(ct);
     }
 
-    public async Task<IReadOnlyList<DagTaskRow>> ReadyChildrenAsync(long parentExecutionId, CancellationToken ct = default)
+    public async Task<IReadOnlyList<DagTaskRow>> PendingChildrenAsync(long parentExecutionId, CancellationToken ct = default)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var children = db.DagEdges.Where(e => e.ParentExecutionId == parentExecutionId).Select(e => e.ChildExecutionId);
-        var ready = db.Executions.AsNoTracking()
-            .Where(c => children.Contains(c.Id) && c.State == ExecutionState.Pending)
-            .Where(c => !db.DagEdges.Any(p => p.ChildExecutionId == c.Id
-                && db.Executions.Any(x => x.Id == p.ParentExecutionId && x.State != ExecutionState.Succeeded)));
-        return await Rows(ready).ToListAsync(ct);
+        return await Rows(db.Executions.AsNoTracking().Where(c => children.Contains(c.Id) && c.State == ExecutionState.Pending)).ToListAsync(ct);
+    }
+
+    public async Task<long?> UnsucceededParentAsync(long childExecutionId, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        return await db.DagEdges.Where(e => e.ChildExecutionId == childExecutionId)
+            .Join(db.Executions.Where(x => x.State != ExecutionState.Succeeded), e => e.ParentExecutionId, x => x.Id, (_, x) => (long?)x.Id)
+            .OrderByDescending(id => id).FirstOrDefaultAsync(ct);
+    }
+
+    public async Task<ExecutionState?> TaskStateAsync(long executionId, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        return await db.Executions.Where(e => e.Id == executionId).Select(e => (ExecutionState?)e.State).FirstOrDefaultAsync(ct);
     }
 
     public async Task<IReadOnlyList<DagTaskRow>> ReadyTasksAsync(long runId, DateTimeOffset orphanedBefore, CancellationToken ct = default)

@@ -56,6 +56,7 @@ public abstract class TaskdeckDbContext(DbContextOptions options) : DbContext(op
             e.HasIndex(x => new { x.Name, x.State });
             e.HasIndex(x => new { x.Queue, x.State });
             e.HasIndex(x => new { x.DagRunId, x.DagTaskName });
+            e.HasIndex(x => new { x.DagRunId, x.State }); // a run's tasks by state: is anything in flight, counts
             e.HasIndex(x => new { x.NodeId, x.State });
         });
         model.Entity<Attempt>(e =>

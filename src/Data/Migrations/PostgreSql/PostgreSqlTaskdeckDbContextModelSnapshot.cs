@@ -276,6 +276,8 @@ namespace Taskdeck.Data.Migrations.PostgreSql
 
                     b.HasIndex("DagRunId", "DagTaskName");
 
+                    b.HasIndex("DagRunId", "State");
+
                     b.HasIndex("FinishedAt", "State");
 
                     b.HasIndex("Name", "State");

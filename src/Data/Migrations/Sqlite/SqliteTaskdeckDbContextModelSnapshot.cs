@@ -265,6 +265,8 @@ namespace Taskdeck.Data.Migrations.Sqlite
 
                     b.HasIndex("DagRunId", "DagTaskName");
 
+                    b.HasIndex("DagRunId", "State");
+
                     b.HasIndex("FinishedAt", "State");
 
                     b.HasIndex("Name", "State");
