@@ -79,9 +79,10 @@ public sealed class DagScheduler(IDagStore store, IServiceProvider services, Tim
     public async Task<int> ReleaseChildrenAsync(long parentId, CancellationToken ct = default)
     {
         var released = 0;
-        foreach (var child in await store.PendingChildrenAsync(parentId, ct))
+        foreach (var (child, otherParents) in await store.PendingChildrenAsync(parentId, ct))
         {
-            if (await StillBlockedAsync(child.ExecutionId, parentId, ct)) continue;
+            // An only child of this parent (a chain) is ready now: this parent just succeeded.
+            if (otherParents && await StillBlockedAsync(child.ExecutionId, parentId, ct)) continue;
             if (await ReleaseAsync(child, ct)) released++;
         }
         return released;

@@ -30,8 +30,8 @@ public interface IDagStore
 
     Task<IReadOnlyList<DagEdge>> EdgesAsync(long runId, CancellationToken ct = default);
 
-    /// <summary>Children of the execution that are Pending.</summary>
-    Task<IReadOnlyList<DagTaskRow>> PendingChildrenAsync(long parentExecutionId, CancellationToken ct = default);
+    /// <summary>Children of the execution that are Pending, each with whether it has any other parent.</summary>
+    Task<IReadOnlyList<(DagTaskRow Task, bool OtherParents)>> PendingChildrenAsync(long parentExecutionId, CancellationToken ct = default);
 
     /// <summary>A parent of the task that has not succeeded, the latest created first; null when every parent succeeded.</summary>
     Task<long?> UnsucceededParentAsync(long childExecutionId, CancellationToken ct = default);

@@ -59,11 +59,18 @@ public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts, Task
         return await db.DagEdges.AsNoTracking().Where(e => e.DagRunId == runId).ToListAsync(ct);
     }
 
-    public async Task<IReadOnlyList<DagTaskRow>> PendingChildrenAsync(long parentExecutionId, CancellationToken ct = default)
+    public async Task<IReadOnlyList<(DagTaskRow Task, bool OtherParents)>> PendingChildrenAsync(long parentExecutionId, CancellationToken ct = default)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var children = db.DagEdges.Where(e => e.ParentExecutionId == parentExecutionId).Select(e => e.ChildExecutionId);
-        return await Rows(db.Executions.AsNoTracking().Where(c => children.Contains(c.Id) && c.State == ExecutionState.Pending)).ToListAsync(ct);
+        var rows = await db.Executions.AsNoTracking().Where(c => children.Contains(c.Id) && c.State == ExecutionState.Pending)
+            .Select(e => new
+            {
+                Row = new DagTaskRow(e.Id, e.DagTaskName ?? e.Name, e.State, e.AttemptCount, e.Priority, e.Kind, e.IsGenerator),
+                OtherParents = db.DagEdges.Any(o => o.ChildExecutionId == e.Id && o.ParentExecutionId != parentExecutionId),
+            })
+            .ToListAsync(ct);
+        return rows.Select(r => (r.Row, r.OtherParents)).ToList();
     }
 
     public async Task<long?> UnsucceededParentAsync(long childExecutionId, CancellationToken ct = default)
