@@ -14,7 +14,7 @@ namespace Taskdeck.Core.Dags;
 /// Two parents finishing together cannot strand their child: each observer runs after its own transition committed,
 /// so the later of the two sees both succeeded; both may try the release and the compare-and-set lets one win.
 /// </remarks>
-public sealed class DagScheduler(IDagStore store, IServiceProvider services, TimeProvider time, ILogger<DagScheduler> logger) : IExecutionObserver
+public sealed class DagScheduler(IDagStore store, IExecutionStore executions, IServiceProvider services, TimeProvider time, ILogger<DagScheduler> logger) : IExecutionObserver
 {
     private static readonly DagRunState[] Movable = [DagRunState.Queued, DagRunState.Running, DagRunState.Completed, DagRunState.Errored];
 
@@ -102,7 +102,7 @@ public sealed class DagScheduler(IDagStore store, IServiceProvider services, Tim
     private async Task<bool> StillBlockedAsync(long childId, long succeededParentId, CancellationToken ct)
     {
         if (_blockers.TryGetValue(childId, out var known) && known != succeededParentId
-            && await store.TaskStateAsync(known, ct) is { } state && state != ExecutionState.Succeeded)
+            && await executions.FindAsync(known, ct) is { State: not ExecutionState.Succeeded })
             return true;
         if (await store.UnsucceededParentAsync(childId, ct) is not { } blocker)
         {

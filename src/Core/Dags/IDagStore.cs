@@ -36,8 +36,6 @@ public interface IDagStore
     /// <summary>A parent of the task that has not succeeded, the latest created first; null when every parent succeeded.</summary>
     Task<long?> UnsucceededParentAsync(long childExecutionId, CancellationToken ct = default);
 
-    /// <summary>The task's state now; null when it no longer exists.</summary>
-    Task<ExecutionState?> TaskStateAsync(long executionId, CancellationToken ct = default);
 
     /// <summary>
     /// Pending tasks of the run that have parents, all of which succeeded, and parentless ones stored before

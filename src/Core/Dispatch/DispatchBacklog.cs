@@ -35,18 +35,17 @@ public sealed class DispatchBacklog(ExecutionDispatcher dispatcher, TimeProvider
         {
             await foreach (var due in _waiting.Reader.ReadAllAsync(stoppingToken))
             {
-                for (var start = 0; start < due.Count; start += ChunkSize)
+                foreach (var chunk in due.Chunk(ChunkSize))
                 {
-                    var chunk = due.Skip(start).Take(ChunkSize).ToList();
                     try
                     {
                         await dispatcher.DispatchManyAsync(chunk, time.GetUtcNow(), stoppingToken);
                     }
                     catch (Exception e) when (e is not OperationCanceledException)
                     {
-                        logger.LogWarning(e, "Creating Hangfire jobs for {Count} waiting executions failed; the reconciler will dispatch them", chunk.Count);
+                        logger.LogWarning(e, "Creating Hangfire jobs for {Count} waiting executions failed; the reconciler will dispatch them", chunk.Length);
                     }
-                    Interlocked.Add(ref _pending, -chunk.Count);
+                    Interlocked.Add(ref _pending, -chunk.Length);
                 }
             }
         }

@@ -81,12 +81,6 @@ public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts, Task
             .OrderByDescending(id => id).FirstOrDefaultAsync(ct);
     }
 
-    public async Task<ExecutionState?> TaskStateAsync(long executionId, CancellationToken ct = default)
-    {
-        await using var db = await contexts.CreateDbContextAsync(ct);
-        return await db.Executions.Where(e => e.Id == executionId).Select(e => (ExecutionState?)e.State).FirstOrDefaultAsync(ct);
-    }
-
     public async Task<IReadOnlyList<DagTaskRow>> ReadyTasksAsync(long runId, DateTimeOffset orphanedBefore, CancellationToken ct = default)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);

@@ -64,8 +64,8 @@ public partial class SubmitPage
     /// <summary>The spec as JSON, or null with the parse problem shown.</summary>
     private JsonDocument? ParseDag()
     {
-        var problem = string.IsNullOrWhiteSpace(_dagJson) ? "The spec is empty: paste a DAG spec (JSON)." : Format.JsonProblem(_dagJson);
-        if (problem is not null) { _dagProblems = [problem]; return null; }
-        return JsonDocument.Parse(_dagJson);
+        if (string.IsNullOrWhiteSpace(_dagJson)) { _dagProblems = ["The spec is empty: paste a DAG spec (JSON)."]; return null; }
+        try { return JsonDocument.Parse(_dagJson); }
+        catch (JsonException) { _dagProblems = [Format.JsonProblem(_dagJson)!]; return null; }
     }
 }
