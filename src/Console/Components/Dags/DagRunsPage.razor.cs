@@ -11,6 +11,8 @@ public partial class DagRunsPage : IAsyncDisposable
 {
     private MudDataGrid<DagRunListItem>? _grid;
     private IAsyncDisposable? _live;
+    /// <summary>False in the server's prerendered HTML, before the grid's first load: no rows yet is not "none".</summary>
+    private bool _loaded;
     private string? _lastUri;
 
     [SupplyParameterFromQuery(Name = "state")] public string? State { get; set; }
@@ -33,6 +35,7 @@ public partial class DagRunsPage : IAsyncDisposable
     {
         DagRunState? runState = Enum.TryParse<DagRunState>(State, true, out var s) ? s : null;
         var (items, total) = await Queries.PageAsync(runState, Tag, state.Page * state.PageSize, state.PageSize, ct);
+        _loaded = true;
         return new GridData<DagRunListItem> { Items = items, TotalItems = total };
     }
 
