@@ -57,7 +57,7 @@ public sealed class ConsoleProcess : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
 
-        var deadline = DateTime.UtcNow + (startTimeout ?? TimeSpan.FromSeconds(60));
+        var deadline = DateTime.UtcNow + (startTimeout ?? TimeSpan.FromSeconds(180));
         while (DateTime.UtcNow < deadline)
         {
             if (process.HasExited) throw new InvalidOperationException($"The console exited with {process.ExitCode}:\n{node.Output}");
