@@ -65,6 +65,7 @@ public sealed class ValidateTaskdeckOptions : IValidateOptions<TaskdeckOptions>
         if (o.Node.MemoryMB <= 0) errors.Add("Taskdeck:Node:MemoryMB must be more than 0.");
         if (o.Node.Gpus < 0) errors.Add("Taskdeck:Node:Gpus must be 0 or more.");
         if (o.Node.WorkerCount <= 0) errors.Add("Taskdeck:Node:WorkerCount must be more than 0.");
+        if (o.Commands.KillGraceSeconds is < 0 or > 600) errors.Add("Taskdeck:Commands:KillGraceSeconds must be between 0 and 600.");
         if (o.Commands.Enabled && o.Commands.Allow.Count == 0) errors.Add("Taskdeck:Commands:Allow must list executables (or \"*\") when commands are enabled.");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }

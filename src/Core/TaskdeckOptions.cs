@@ -28,6 +28,9 @@ public sealed class CommandOptions
     /// <summary>Executables that may run (path or file name); <c>*</c> allows any.</summary>
     public List<string> Allow { get; set; } = [];
 
+    /// <summary>How long a stopped command's process group has between TERM and KILL.</summary>
+    public int KillGraceSeconds { get; set; } = 5;
+
     public bool IsAllowed(string executable) =>
         Enabled && (Allow.Contains("*") || Allow.Contains(executable) || Allow.Contains(Path.GetFileName(executable)));
 }

@@ -51,7 +51,8 @@ public static class HangfireSetup
                 options.WorkerCount = n.WorkerCount;
                 // Retry back-off and delayed starts are Hangfire scheduled jobs: look for due ones every second.
                 options.SchedulePollingInterval = TimeSpan.FromSeconds(1);
-                options.ShutdownTimeout = TimeSpan.FromSeconds(5);
+                // Long enough for a stopping command's group to get TERM, its kill grace, then KILL (CommandRunner).
+                options.ShutdownTimeout = TimeSpan.FromSeconds(5 + sp.GetRequiredService<IOptions<TaskdeckOptions>>().Value.Commands.KillGraceSeconds);
             });
         }
 

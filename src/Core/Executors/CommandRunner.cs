@@ -1,26 +1,41 @@
 using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Taskdeck.Core.Executions;
 
 namespace Taskdeck.Core.Executors;
 
 /// <summary>
 /// Runs a process as daggy's <c>job</c> describes: stdout → output log, stderr → error log, exit code → rc.
-/// Cancel or timeout kills the whole process tree, not just the direct child.
+/// The process leads its own session and process group; when the attempt ends — cancel, timeout, a DAG kill, the node
+/// stopping or losing its lease, or simply the leader exiting — whatever is left of the group gets TERM, then KILL after
+/// <see cref="CommandOptions.KillGraceSeconds"/> (see <see cref="CommandProcessGroup"/> for what is found and what can
+/// escape). The attempt never waits on a pipe that a stray process keeps open: the output read until the group is
+/// gone (or the grace has passed) is kept, up to the log bound.
 /// </summary>
-public sealed class CommandRunner
+public sealed class CommandRunner(IOptions<TaskdeckOptions> options, TimeProvider time, ILogger<CommandRunner> logger)
 {
     public sealed class CommandFailedException(int rc, string message) : Exception(message)
     {
         public int Rc { get; } = rc;
     }
 
-    /// <summary>Raised to the runner with the pid so tests and the executor log can name the process.</summary>
+    /// <summary>util-linux's <c>setsid</c>: not a group leader when .NET forks it, so it calls setsid(2) and execs the command in place.</summary>
+    private static readonly string? SetsidPath = new[] { "/usr/bin/setsid", "/bin/setsid" }.FirstOrDefault(File.Exists);
+
+    /// <summary>Whether commands get their own session here (Linux with util-linux's <c>setsid</c>); otherwise only the process tree is killed.</summary>
+    public static bool RunsInOwnSession => SetsidPath is not null && ProcessTable.Available;
+
+    /// <summary>Raised with the execution id and the leader's pid (which is also its process group and session id).</summary>
     public event Action<long, int>? ProcessStarted;
 
     public async Task<int> RunAsync(Execution execution, AttemptLog log, IReadOnlyDictionary<string, string>? extraEnvironment, CancellationToken ct)
     {
         if (execution.Command.Count == 0) throw new InvalidOperationException("The command is empty.");
-        var start = new ProcessStartInfo(execution.Command[0])
+        var executable = execution.Command[0];
+        if (!File.Exists(executable)) throw new CommandFailedException(127, $"could not start {executable}: no such file");
+        var marker = Guid.NewGuid().ToString("N");
+        var start = new ProcessStartInfo(RunsInOwnSession ? SetsidPath! : executable)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -28,7 +43,7 @@ public sealed class CommandRunner
             UseShellExecute = false,
             WorkingDirectory = string.IsNullOrEmpty(execution.WorkingDirectory) ? System.Environment.CurrentDirectory : execution.WorkingDirectory,
         };
-        foreach (var arg in execution.Command.Skip(1)) start.ArgumentList.Add(arg);
+        foreach (var arg in RunsInOwnSession ? execution.Command : execution.Command.Skip(1)) start.ArgumentList.Add(arg);
         foreach (var pair in execution.Environment)
         {
             var eq = pair.IndexOf('=');
@@ -36,47 +51,86 @@ public sealed class CommandRunner
         }
         if (extraEnvironment is not null)
             foreach (var (key, value) in extraEnvironment) start.Environment[key] = value;
+        start.Environment[CommandProcessGroup.MarkerName] = marker;
 
         using var process = new Process { StartInfo = start };
         try { process.Start(); }
-        catch (Exception e) { throw new CommandFailedException(127, $"could not start {execution.Command[0]}: {e.Message}"); }
+        catch (Exception e) { throw new CommandFailedException(127, $"could not start {executable}: {e.Message}"); }
         process.StandardInput.Close();
-        log.Executor($"started pid {process.Id}: {string.Join(' ', execution.Command)}");
+        var group = new CommandProcessGroup(process.Id, marker);
+        log.Executor($"started pid {process.Id}{(RunsInOwnSession ? " (its own process group)" : "")}: {string.Join(' ', execution.Command)}");
         ProcessStarted?.Invoke(execution.Id, process.Id);
 
-        var stdout = PumpAsync(process.StandardOutput, LogStream.Output, log);
-        var stderr = PumpAsync(process.StandardError, LogStream.Error, log);
+        using var stopReading = new CancellationTokenSource();
+        var stdout = PumpAsync(process.StandardOutput, LogStream.Output, log, stopReading.Token);
+        var stderr = PumpAsync(process.StandardError, LogStream.Error, log, stopReading.Token);
+        var stopped = false;
         try
         {
             await process.WaitForExitAsync(ct);
         }
         catch (OperationCanceledException)
         {
-            KillTree(process, log);
-            await process.WaitForExitAsync(CancellationToken.None);
-            await Task.WhenAll(stdout, stderr);
-            throw;
+            stopped = true;
         }
-        await Task.WhenAll(stdout, stderr);
+
+        var grace = TimeSpan.FromSeconds(options.Value.Commands.KillGraceSeconds);
+        if (stopped) log.Executor($"stopping pid {process.Id} and its process group: TERM, then KILL after {grace.TotalSeconds:0.###} s");
+        await StopGroupAsync(process, group, grace, log, leaderExited: !stopped);
+        // A process that escaped the group may still hold a pipe: keep what was read and stop waiting once the grace is up.
+        var drained = Task.WhenAll(stdout, stderr);
+        if (await Task.WhenAny(drained, Task.Delay(grace, time)) != drained)
+        {
+            log.Executor("a process outside the group still holds the output pipes; the rest of its output is not read");
+            await stopReading.CancelAsync();
+            await drained;
+        }
+
+        if (stopped)
+        {
+            log.Executor($"pid {process.Id} and its group stopped");
+            throw new OperationCanceledException(ct);
+        }
         log.Executor($"pid {process.Id} exited with code {process.ExitCode}");
         return process.ExitCode;
     }
 
-    private static void KillTree(Process process, AttemptLog log)
+    private async Task StopGroupAsync(Process process, CommandProcessGroup group, TimeSpan grace, AttemptLog log, bool leaderExited)
     {
-        try
+        if (!RunsInOwnSession)
         {
-            process.Kill(entireProcessTree: true);
-            log.Executor($"killed pid {process.Id} and its children");
+            if (!leaderExited)
+            {
+                try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { /* already exited */ }
+                await process.WaitForExitAsync(CancellationToken.None);
+            }
+            return;
         }
-        catch (InvalidOperationException) { /* already exited */ }
+        var report = await group.StopAsync(grace, time);
+        if (leaderExited && report.Terminated > 0)
+            log.Executor($"pid {process.Id} exited leaving {report.Terminated} process(es) of its group: stopped them");
+        if (report.Killed > 0) log.Executor($"{report.Killed} process(es) ignored TERM for {grace.TotalSeconds:0.###} s: killed");
+        if (report.Left.Count > 0)
+        {
+            var pids = string.Join(", ", report.Left.Select(p => p.Pid));
+            log.Executor($"could not stop pid(s) {pids}");
+            logger.LogWarning("Command group {Leader} left processes {Pids} that could not be killed", group.LeaderPid, pids);
+        }
+        // The leader is .NET's own child: wait for it to be reaped so its exit code is known.
+        if (!leaderExited) await process.WaitForExitAsync(CancellationToken.None);
     }
 
-    private static async Task PumpAsync(StreamReader reader, LogStream stream, AttemptLog log)
+    private static async Task PumpAsync(StreamReader reader, LogStream stream, AttemptLog log, CancellationToken ct)
     {
         var buffer = new char[4096];
-        int read;
-        while ((read = await reader.ReadAsync(buffer)) > 0)
-            log.Write(stream, new string(buffer, 0, read));
+        try
+        {
+            int read;
+            while ((read = await reader.ReadAsync(buffer, ct)) > 0)
+                log.Write(stream, new string(buffer, 0, read));
+        }
+        catch (OperationCanceledException) { }
+        catch (ObjectDisposedException) { }
+        catch (IOException) { }
     }
 }

@@ -173,6 +173,8 @@ public sealed class ExecutionRunner(
         TransitionCommand command;
         if (outcome.Succeeded)
             command = new(id, Transition.Succeed) { ResultJson = outcome.ResultJson, Rc = outcome.Rc };
+        else if (outcome.Cancelled && entry.LeaseLost)
+            command = new(id, Transition.Interrupt) { Reason = "this node lost its lease while it ran" };
         else if (outcome.Cancelled && entry.CancelRequested)
             command = new(id, Transition.ConfirmCancel) { Reason = "cancelled by request" };
         else if (outcome.Cancelled && entry.TimedOut)
@@ -196,6 +198,12 @@ public sealed class ExecutionRunner(
         {
             // The worker reported its outcome over the API before it exited: the record is already where it said.
             logger.LogDebug("Attempt {Attempt} of execution {Id} was closed by its worker's report ({State})", attempt, id, reported);
+            return;
+        }
+        if (!result.Applied && entry.LeaseLost)
+        {
+            // Expected: the record was recovered elsewhere (Lost, retried) while this node could not keep its lease.
+            logger.LogInformation("Attempt {Attempt} of execution {Id} was stopped: this node no longer holds it ({Why})", attempt, id, result.Describe());
             return;
         }
         if (!result.Applied)

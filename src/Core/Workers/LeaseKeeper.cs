@@ -23,6 +23,7 @@ public sealed class LeaseKeeper(
 {
     private static readonly TimeSpan CancelWatchInterval = TimeSpan.FromMilliseconds(250);
     private DateTimeOffset _startedAt;
+    private DateTimeOffset _lastHeartbeat;
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -52,26 +53,63 @@ public sealed class LeaseKeeper(
                     if (time.GetUtcNow() < nextHeartbeat) continue;
                     nextHeartbeat = time.GetUtcNow().AddSeconds(leases.HeartbeatSeconds);
                     await HeartbeatAsync(null, stoppingToken);
+                    await StopWorkNoLongerHeldAsync(stoppingToken);
                     await RecoverFromDeadNodesAsync(stoppingToken);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
                     logger.LogWarning(e, "Lease upkeep failed; will try again");
+                    StopWorkIfLeaseExpired();
                 }
             }
         }
         catch (OperationCanceledException) { }
     }
 
-    private Task HeartbeatAsync(DateTimeOffset? stoppedAt, CancellationToken ct)
+    private async Task HeartbeatAsync(DateTimeOffset? stoppedAt, CancellationToken ct)
     {
         var n = options.Value.Node;
-        return store.HeartbeatAsync(new WorkerNode
+        var at = time.GetUtcNow();
+        await store.HeartbeatAsync(new WorkerNode
         {
             Id = node.Id, HostName = node.HostName, ProcessId = System.Environment.ProcessId, Roles = n.Roles,
             StartedAt = _startedAt, HeartbeatAt = time.GetUtcNow(), Cores = n.Cores, MemoryMB = n.MemoryMB, Gpus = n.Gpus,
             WorkerCount = n.RunsWorkers ? n.WorkerCount : 0, RunningCount = running.Count, StoppedAt = stoppedAt,
         }, ct);
+        _lastHeartbeat = at;
+    }
+
+    /// <summary>
+    /// Heartbeats have failed for longer than the lease lasts: other nodes may already have taken this node's work as
+    /// lost, so stop it here (commands: their whole process group) rather than run it twice.
+    /// </summary>
+    private void StopWorkIfLeaseExpired()
+    {
+        if (time.GetUtcNow() - _lastHeartbeat < TimeSpan.FromSeconds(options.Value.Leases.ExpirySeconds)) return;
+        var stopped = running.Attempts.Count(a => running.SignalLeaseLost(a.ExecutionId, a.Attempt));
+        if (stopped > 0) logger.LogWarning("This node's lease expired (no heartbeat since {At}): stopped {Count} running attempts", _lastHeartbeat, stopped);
+    }
+
+    /// <summary>An attempt running here whose record says otherwise (recovered by another node as lost, re-claimed) is stopped.</summary>
+    public async Task<int> StopWorkNoLongerHeldAsync(CancellationToken ct)
+    {
+        var stopped = 0;
+        foreach (var (id, attempt) in running.Attempts)
+        {
+            var record = await store.FindAsync(id, ct);
+            // Succeeded/Failed/TimedOut on this attempt: it closed itself (or its worker reported) and is finishing here.
+            // Lost, Cancelled by a lease recovery, or back in the queue: another node acted on it as if this one were dead.
+            var held = record is not null && record.AttemptCount == attempt && record.NodeId == node.Id
+                       && record.State is not (ExecutionState.Lost or ExecutionState.Cancelled or ExecutionState.Queued
+                           or ExecutionState.Scheduled or ExecutionState.Pending or ExecutionState.Expired);
+            if (!held && running.SignalLeaseLost(id, attempt))
+            {
+                stopped++;
+                logger.LogWarning("Execution {Id} attempt {Attempt} runs here but its record is {State} on {Node} (attempt {Current}): stopped it",
+                    id, attempt, record?.State, record?.NodeId, record?.AttemptCount);
+            }
+        }
+        return stopped;
     }
 
     private async Task WatchCancelRequestsAsync(CancellationToken ct)

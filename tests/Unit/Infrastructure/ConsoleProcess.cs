@@ -80,6 +80,15 @@ public sealed class ConsoleProcess : IAsyncDisposable
         _process.WaitForExit(10_000);
     }
 
+    /// <summary>SIGTERM, as a service manager stops it: the host shuts down gracefully. Waits for the exit.</summary>
+    public async Task StopGracefullyAsync(TimeSpan deadline)
+    {
+        if (_process.HasExited) return;
+        Taskdeck.Core.Executors.Signals.Send(_process.Id, Taskdeck.Core.Executors.Signals.Terminate);
+        using var timeout = new CancellationTokenSource(deadline);
+        await _process.WaitForExitAsync(timeout.Token);
+    }
+
     public async Task<long> SubmitAsync(object body)
     {
         var response = await Http.PostAsJsonAsync("/api/tasks", body);
