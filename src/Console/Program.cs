@@ -17,6 +17,7 @@ builder.Services.AddTaskdeckConsole();
 var app = builder.Build();
 
 app.UseTaskdeckErrors();
+app.UseTaskdeckRequestLimits();
 app.UseWorkTasks();
 app.UseTaskdeckApiDocs();
 app.UseAntiforgery();

@@ -21,6 +21,7 @@ public static class TaskdeckCoreServices
             .Bind(configuration.GetSection(TaskdeckOptions.Section))
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<TaskdeckOptions>, ValidateTaskdeckOptions>();
+        services.AddSingleton<IValidateOptions<TaskdeckOptions>, Limits.ValidateLimitOptions>();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<ExecutionEvents>();
         services.AddSingleton<ExecutionTransitions>();

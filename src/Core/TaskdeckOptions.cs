@@ -1,3 +1,5 @@
+using Taskdeck.Core.Limits;
+
 namespace Taskdeck.Core;
 
 /// <summary>Everything under the <c>Taskdeck</c> configuration section.</summary>
@@ -12,6 +14,8 @@ public sealed class TaskdeckOptions
     public LogOptions Logs { get; set; } = new();
     public RetryOptions Retry { get; set; } = new();
     public DemoOptions Demo { get; set; } = new();
+    public DagOptions Dags { get; set; } = new();
+    public LimitOptions Limits { get; set; } = new();
 }
 
 public enum StorageProvider { Sqlite, PostgreSql, SqlServer }
@@ -73,6 +77,13 @@ public sealed class RetryOptions
     public List<string> TransientErrors { get; set; } = ["OOMKilled", "Evicted", "DeadlineExceeded"];
     /// <summary>Ceiling for exponential back-off.</summary>
     public int MaxBackoffSeconds { get; set; } = 3600;
+    /// <summary>
+    /// Retries that may follow at once (or after the task's own interval). Past them the pause doubles from
+    /// <see cref="MinimumBackoffSeconds"/> up to <see cref="MaxBackoffSeconds"/>, whatever the task asked: a command that
+    /// fails at once with a hundred retries left must not become a storm of attempts.
+    /// </summary>
+    public int ImmediateRetries { get; set; } = 3;
+    public int MinimumBackoffSeconds { get; set; } = 1;
 }
 
 public sealed class DemoOptions

@@ -14,6 +14,12 @@ public sealed class ApiExceptionHandler(IProblemDetailsService problems, ILogger
     public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken ct)
     {
         if (!http.Request.Path.StartsWithSegments("/api") && !http.Request.Path.StartsWithSegments("/v1")) return false;
+        if (Find<BadHttpRequestException>(exception) is { StatusCode: StatusCodes.Status413PayloadTooLarge }
+            && http.Items[RequestLimits.LimitItem] is (long max, string key))
+        {
+            http.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
+            return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = http, ProblemDetails = RequestLimits.TooLarge(max, key), Exception = exception });
+        }
         var (status, title, detail, field) = exception switch
         {
             InvalidSubmissionException e => (400, "Invalid submission", e.Message, e.Field),
@@ -26,6 +32,13 @@ public sealed class ApiExceptionHandler(IProblemDetailsService problems, ILogger
         http.Response.StatusCode = status;
         var problem = new ProblemDetails { Status = status, Title = title, Detail = detail };
         if (field is not null) problem.Extensions["field"] = field.TrimStart('$', '.');
+        if (exception is InvalidSubmissionException { Limit: { } limit }) problem.Extensions["limit"] = limit;
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = http, ProblemDetails = problem, Exception = exception });
+    }
+
+    private static T? Find<T>(Exception? e) where T : Exception
+    {
+        for (; e is not null; e = e.InnerException) if (e is T found) return found;
+        return null;
     }
 }

@@ -7,6 +7,11 @@ namespace Taskdeck.Console.Api;
 public static class Problems
 {
     public static ProblemHttpResult BadRequest(string field, string detail) => Make(400, "Invalid request", detail, ("field", field));
+
+    /// <summary>A 400 refused by a configured limit: names the field and the setting (<c>limit</c>) to change.</summary>
+    public static ProblemHttpResult OverLimit(string field, string detail, string? limit) => limit is null
+        ? BadRequest(field, detail)
+        : WithFields(400, "Limit exceeded", detail, [new("field", field), new("limit", limit)]);
     public static ProblemHttpResult NotFound(string detail, string? what = null) => Make(404, "Not found", detail, what is null ? default : ("resource", what));
     public static ProblemHttpResult Conflict(string detail, string? state = null) => Make(409, "Conflict", detail, state is null ? default : ("state", state));
     public static ProblemHttpResult Unauthorized(string detail) => Make(401, "Unauthorized", detail, default);

@@ -16,9 +16,10 @@ public static class DaggyApi
         endpoints.MapGet("/ready", Ready).WithTags("DAG runs").WithName("DaggyReady").WithSummary("Ready check");
 
         var v1 = endpoints.MapGroup("/v1").WithTags("DAG runs");
-        v1.MapGet("/dagruns", ListAsync).WithName("ListDagRuns").WithSummary("Active DAG runs (?all=1: every run)");
-        v1.MapPost("/dagrun", SubmitAsync).WithName("SubmitDagRun").WithSummary("Submit a DAG for execution");
-        v1.MapPost("/dagrun/validate", ValidateAsync).WithName("ValidateDag").WithSummary("Validate a DAG without running it");
+        v1.MapGet("/dagruns", ListAsync).WithName("ListDagRuns")
+            .WithSummary("Active DAG runs (?all=1: every run), oldest first, a page at a time (?limit, ?after; the next page is in the Link header)");
+        v1.MapPost("/dagrun", SubmitAsync).WithName("SubmitDagRun").WithSummary("Submit a DAG for execution").AcceptsDagBodies();
+        v1.MapPost("/dagrun/validate", ValidateAsync).WithName("ValidateDag").WithSummary("Validate a DAG without running it").AcceptsDagBodies();
         v1.MapGet("/dagrun/{runId:long}", GetAsync).WithName("GetDagRun").WithSummary("Full state of a DAG run");
         v1.MapDelete("/dagrun/{runId:long}", KillAsync).WithName("KillDagRun").WithSummary("Kill a DAG run");
         v1.MapGet("/dagrun/{runId:long}/state", GetStateAsync).WithName("GetDagRunState").WithSummary("Current state of a DAG run");
@@ -32,10 +33,26 @@ public static class DaggyApi
 
     public static Ok<DaggyReady> Ready() => TypedResults.Ok(new DaggyReady("Ya like DAGs?"));
 
-    public static async Task<Ok<List<DaggyRunSummary>>> ListAsync([FromQuery(Name = "all")] string? all, DagQueries queries, CancellationToken ct)
+    /// <summary>
+    /// daggy answers a bare array, and its clients read one: the page stays an array (at most
+    /// <c>Taskdeck:Limits:MaxPageSize</c> runs, oldest first) and the next page's address rides in a <c>Link</c> header.
+    /// </summary>
+    public static async Task<Results<Ok<List<DaggyRunSummary>>, ProblemHttpResult>> ListAsync([FromQuery(Name = "all")] string? all,
+        [FromQuery(Name = "limit")] int? limit, [FromQuery(Name = "after")] long? after, DagQueries queries,
+        Microsoft.Extensions.Options.IOptions<Core.TaskdeckOptions> options, HttpContext http, CancellationToken ct)
     {
+        var max = options.Value.Limits.MaxPageSize;
+        var take = limit ?? max;
+        if (take < 1 || take > max)
+            return Problems.OverLimit("limit", $"limit must be between 1 and {max}.", Core.Limits.LimitOptions.Key(nameof(Core.Limits.LimitOptions.MaxPageSize)));
         var everything = all is not null && all is not ("0" or "false" or "False");
-        var runs = await queries.ListAsync(everything, ct);
+        var runs = await queries.ListAsync(everything, ct, after ?? 0, take + 1);
+        if (runs.Count > take)
+        {
+            runs = runs.Take(take).ToList();
+            var next = $"/v1/dagruns?{(everything ? "all=1&" : "")}limit={take}&after={runs[^1].Run.Id}";
+            http.Response.Headers.Append("Link", $"<{next}>; rel=\"next\"");
+        }
         return TypedResults.Ok(runs.Select(Daggy.ToSummary).ToList());
     }
 
@@ -43,7 +60,7 @@ public static class DaggyApi
     {
         var submission = await dags.SubmitAsync(spec, ct);
         if (submission.RunId is { } runId) return TypedResults.Ok(new DaggyRunId(runId));
-        return Invalid(submission.Errors);
+        return Invalid(submission.Errors, submission.Limit);
     }
 
     public static async Task<Ok<DaggyValidation>> ValidateAsync([FromBody] JsonElement spec, DagService dags, CancellationToken ct)
@@ -96,16 +113,17 @@ public static class DaggyApi
         return await store.FindRunAsync(runId, ct) is null ? RunNotFound(runId) : TaskNotFound(runId, taskName);
     }
 
-    private static ProblemHttpResult Invalid(IReadOnlyList<string> errors)
+    private static ProblemHttpResult Invalid(IReadOnlyList<string> errors, string? limit)
     {
         var problem = new ProblemDetails
         {
             Status = 400,
-            Title = "Invalid DAG",
+            Title = limit is null ? "Invalid DAG" : "DAG over a limit",
             Detail = string.Join(" ", errors),
         };
         problem.Extensions["field"] = "tasks";
         problem.Extensions["errors"] = errors;
+        if (limit is not null) problem.Extensions["limit"] = limit;
         return TypedResults.Problem(problem);
     }
 

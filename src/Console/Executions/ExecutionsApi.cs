@@ -80,7 +80,7 @@ public static class ExecutionsApi
         }
         catch (InvalidSubmissionException e)
         {
-            return Problems.BadRequest(e.Field, e.Message);
+            return Problems.OverLimit(e.Field, e.Message, e.Limit);
         }
     }
 

@@ -89,9 +89,11 @@ public static class WorkTasksApi
             {
                 "resources" or "cores" or "memoryMB" or "gpus" => "resource_requirements",
                 "task" or "command" or "environment" => "type",
+                "maxRetries" => "max_retries",
+                "timeoutSeconds" => "timeout_seconds",
                 var other => other,
             };
-            return Problems.BadRequest(field, e.Message);
+            return Problems.OverLimit(field, e.Message, e.Limit);
         }
     }
 

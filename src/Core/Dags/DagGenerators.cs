@@ -15,8 +15,11 @@ namespace Taskdeck.Core.Dags;
 /// Two generators of one run finishing together would each check names against the run before the other added its
 /// tasks; a per-run lock on this node makes the check and the addition one step.
 /// </remarks>
-public sealed class DagGenerators(IDagStore store, DagService dags, ExecutionEvents events, TimeProvider time) : IResultValidator
+public sealed class DagGenerators(IDagStore store, DagService dags, ExecutionEvents events, TimeProvider time,
+    Microsoft.Extensions.Options.IOptions<TaskdeckOptions> options) : IResultValidator
 {
+    private int MaxGenerated => options.Value.Dags.MaxGeneratedTasks;
+
     // Striped by run id: bounded, and two runs rarely share a stripe (sharing only serialises them a little).
     private readonly SemaphoreSlim[] _locks = Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
 
@@ -60,7 +63,9 @@ public sealed class DagGenerators(IDagStore store, DagService dags, ExecutionEve
             var named = edges.Where(e => byId.ContainsKey(e.ParentExecutionId) && byId.ContainsKey(e.ChildExecutionId))
                 .Select(e => (byId[e.ParentExecutionId].Name, byId[e.ChildExecutionId].Name)).ToList();
             var generator = execution.DagTaskName ?? byId[execution.Id].Name;
-            var plan = DagPlanner.Plan(specs, parameters, dags.Checks, new DagContext(tasks.Select(t => t.Name).ToHashSet(StringComparer.Ordinal), named), errors);
+            var checks = dags.Checks;
+            checks = checks with { Limits = checks.Limits with { MaxNewTasks = MaxGenerated, NewTasksKey = "Taskdeck:Dags:MaxGeneratedTasks" } };
+            var plan = DagPlanner.Plan(specs, parameters, checks, new DagContext(tasks.Select(t => t.Name).ToHashSet(StringComparer.Ordinal), named), errors);
 
             var inherited = edges.Where(e => e.ParentExecutionId == execution.Id).Select(e => byId[e.ChildExecutionId].Name).ToList();
             var extra = plan.Tasks.Select(t => (generator, t.Name))

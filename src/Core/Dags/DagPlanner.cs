@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.RegularExpressions;
+using Taskdeck.Core.Limits;
 
 namespace Taskdeck.Core.Dags;
 
@@ -19,10 +20,27 @@ public sealed record PlannedTask
 public sealed record DagPlan(IReadOnlyList<PlannedTask> Tasks, IReadOnlyList<(string Parent, string Child)> Edges, IReadOnlyList<string> Errors)
 {
     public bool Valid => Errors.Count == 0;
+    /// <summary>The configuration key of the limit the spec broke (<c>Taskdeck:Dags:MaxTasks</c>), when one did.</summary>
+    public string? Limit { get; init; }
 }
 
-/// <summary>What validation checks against: the command allow-list and the registered handlers.</summary>
-public sealed record DagChecks(CommandOptions Commands, Func<string, bool> HandlerExists);
+/// <summary>
+/// How big a plan may be. <paramref name="MaxNewTasks"/> bounds what this plan adds (a generator's output),
+/// <paramref name="MaxTasks"/> the run's total with the tasks already in it.
+/// </summary>
+public sealed record DagLimits(int MaxTasks, int MaxNewTasks, int MaxEdges, LimitOptions Inputs, string NewTasksKey = "Taskdeck:Dags:MaxTasks")
+{
+    public static DagLimits From(TaskdeckOptions options) =>
+        new(options.Dags.MaxTasks, options.Dags.MaxTasks, options.Dags.MaxEdges, options.Limits);
+
+    public static readonly DagLimits Default = From(new TaskdeckOptions());
+}
+
+/// <summary>What validation checks against: the command allow-list, the registered handlers and the limits.</summary>
+public sealed record DagChecks(CommandOptions Commands, Func<string, bool> HandlerExists)
+{
+    public DagLimits Limits { get; init; } = DagLimits.Default;
+}
 
 /// <summary>Tasks already in a run, for tasks a generator adds: they may name these as parents or children.</summary>
 public sealed record DagContext(IReadOnlyCollection<string> ExistingNames, IReadOnlyList<(string Parent, string Child)> ExistingEdges)
@@ -48,7 +66,10 @@ public static partial class DagPlanner
         var byName = parameters.GroupBy(p => p.Name).ToDictionary(g => g.Key, g => g.Last());
         var order = parameters.Select((p, i) => (p.Name, i)).GroupBy(x => x.Name).ToDictionary(g => g.Key, g => g.Last().i);
         foreach (var empty in parameters.Where(p => p.Values.Count == 0)) errors.Add($"parameter '{empty.Name}' has no values.");
+        if (CheckSize(specs, byName, checks.Limits, context) is { } tooBig)
+            return new DagPlan([], [], [.. errors, tooBig.Message]) { Limit = tooBig.Limit };
 
+        string? limit = null;
         var tasks = new List<PlannedTask>();
         var instances = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         var seen = new HashSet<string>(context.ExistingNames, StringComparer.Ordinal);
@@ -57,6 +78,14 @@ public static partial class DagPlanner
             if (instances.ContainsKey(spec.Name))
             {
                 errors.Add($"task '{spec.Name}' is defined twice.");
+                continue;
+            }
+            // A template's instances get "_<index>" appended: leave room for it.
+            var room = checks.Limits.Inputs.MaxNameLength - (UsedParameters(spec.Job).Any() ? 7 : 0);
+            if (TextRules.NameProblem(spec.Name, room, $"task name '{Shorten(spec.Name)}'") is { } nameProblem)
+            {
+                errors.Add($"{nameProblem} ({LimitOptions.Key(nameof(LimitOptions.MaxNameLength))})");
+                limit ??= LimitOptions.Key(nameof(LimitOptions.MaxNameLength));
                 continue;
             }
             var used = UsedParameters(spec.Job).ToList();
@@ -110,10 +139,53 @@ public static partial class DagPlanner
                         if (edgeSet.Add((p, c))) edges.Add((p, c));
         }
 
-        foreach (var task in tasks) CheckJob(task, checks, errors);
+        foreach (var task in tasks) CheckJob(task, checks, errors, ref limit);
         errors.AddRange(FindCycles(tasks.Select(t => t.Name).Concat(context.ExistingNames), edges.Concat(context.ExistingEdges)));
-        return new DagPlan(tasks, edges, errors);
+        return new DagPlan(tasks, edges, errors) { Limit = limit };
     }
+
+    /// <summary>
+    /// Counts the tasks and edges the spec would expand to from the parameters' value counts alone, before anything is
+    /// expanded: the count is a product, so a tiny spec can ask for 10¹² tasks. Saturates instead of overflowing.
+    /// </summary>
+    private static (string Message, string Limit)? CheckSize(IReadOnlyList<DagTaskSpec> specs, Dictionary<string, DagParameter> parameters,
+        DagLimits limits, DagContext context)
+    {
+        var instances = new Dictionary<string, long>(StringComparer.Ordinal);
+        long total = 0;
+        foreach (var spec in specs)
+        {
+            long count = 1;
+            foreach (var name in UsedParameters(spec.Job))
+                if (parameters.TryGetValue(name, out var parameter)) count = Multiply(count, parameter.Values.Count);
+            instances.TryAdd(spec.Name, count);
+            total = Add(total, count);
+        }
+        if (total > limits.MaxNewTasks)
+            return ($"the DAG expands to {Describe(total)} tasks; at most {limits.MaxNewTasks:N0} are allowed ({limits.NewTasksKey}).", limits.NewTasksKey);
+        if (Add(total, context.ExistingNames.Count) > limits.MaxTasks)
+            return ($"the run would hold {Describe(Add(total, context.ExistingNames.Count))} tasks; at most {limits.MaxTasks:N0} are allowed (Taskdeck:Dags:MaxTasks).", "Taskdeck:Dags:MaxTasks");
+
+        // Edges between two templates connect every instance of one to every instance of the other: one product per
+        // distinct pair of spec entries (a pair named from both sides is the same edges, counted once).
+        long Instances(string name) => instances.TryGetValue(name, out var n) ? n : context.ExistingNames.Contains(name) ? 1 : 0;
+        var pairs = new HashSet<(string, string)>();
+        foreach (var spec in specs)
+        {
+            foreach (var parent in spec.Parents) pairs.Add((parent, spec.Name));
+            foreach (var child in spec.Children) pairs.Add((spec.Name, child));
+        }
+        long edges = context.ExistingEdges.Count;
+        foreach (var (parent, child) in pairs) edges = Add(edges, Multiply(Instances(parent), Instances(child)));
+        if (edges > limits.MaxEdges)
+            return ($"the DAG expands to {Describe(edges)} edges; at most {limits.MaxEdges:N0} are allowed (Taskdeck:Dags:MaxEdges).", "Taskdeck:Dags:MaxEdges");
+        return null;
+    }
+
+    private static long Multiply(long a, long b) => a == 0 || b == 0 ? 0 : a > long.MaxValue / b ? long.MaxValue : a * b;
+    private static long Add(long a, long b) => a > long.MaxValue - b ? long.MaxValue : a + b;
+    private static string Describe(long n) => n == long.MaxValue ? "more than 9.2×10¹⁸" : n.ToString("N0", System.Globalization.CultureInfo.InvariantCulture);
+    private static string Shorten(string name) => name.Length <= 40 ? name : name[..40] + "…";
 
     /// <summary>The parameter names a job uses, each once, in order of first use.</summary>
     public static IEnumerable<string> UsedParameters(DagJob job) =>
@@ -146,7 +218,7 @@ public static partial class DagPlanner
         return [];
     }
 
-    private static void CheckJob(PlannedTask task, DagChecks checks, List<string> errors)
+    private static void CheckJob(PlannedTask task, DagChecks checks, List<string> errors, ref string? limit)
     {
         var job = task.Job;
         var hasHandler = !string.IsNullOrWhiteSpace(job.Handler);
@@ -164,6 +236,26 @@ public static partial class DagPlanner
             errors.Add($"task '{task.Name}': '{job.Command[0]}' is not in Taskdeck:Commands:Allow.");
         foreach (var pair in job.Environment)
             if (pair.IndexOf('=') <= 0) errors.Add($"task '{task.Name}': environment entry '{pair}' is not of the form NAME=value.");
+        var limits = checks.Limits.Inputs;
+        var over = new List<(string Message, string Setting)>();
+        if (task.MaxRetries > limits.MaxRetries)
+            over.Add(($"maxRetries is {task.MaxRetries}; at most {limits.MaxRetries} are allowed", nameof(limits.MaxRetries)));
+        if (task.RetryIntervalSeconds > limits.MaxRetryIntervalSeconds)
+            over.Add(($"retryIntervalSeconds is {task.RetryIntervalSeconds}; at most {limits.MaxRetryIntervalSeconds} is allowed", nameof(limits.MaxRetryIntervalSeconds)));
+        if (job.Command.Any(TextRules.HasNul) || job.Environment.Any(TextRules.HasNul))
+            errors.Add($"task '{task.Name}': a command argument or environment entry holds a NUL character.");
+        if (hasHandler && TextRules.NameProblem(job.Handler!, limits.MaxNameLength, "job.task") is { } handlerProblem)
+            over.Add((handlerProblem.TrimEnd('.'), nameof(limits.MaxNameLength)));
+        long size = job.ArgsJson?.Length ?? 0;
+        foreach (var part in job.Command) size += part.Length;
+        foreach (var part in job.Environment) size += part.Length;
+        if (size > limits.MaxSpecBytes)
+            over.Add(($"its command, environment and args hold {size} characters; at most {limits.MaxSpecBytes} are allowed", nameof(limits.MaxSpecBytes)));
+        foreach (var (message, setting) in over)
+        {
+            errors.Add($"task '{task.Name}': {message} ({LimitOptions.Key(setting)}).");
+            limit ??= LimitOptions.Key(setting);
+        }
     }
 
     /// <summary>One message per strongly connected component that holds a cycle, naming the tasks around it.</summary>

@@ -8,6 +8,8 @@ namespace Taskdeck.Core.Dags;
 public sealed record DagSubmission(long? RunId, IReadOnlyList<string> Errors)
 {
     public bool Accepted => RunId is not null;
+    /// <summary>The configuration key of the limit that refused it, when one did.</summary>
+    public string? Limit { get; init; }
 }
 
 /// <summary>What a run-level action did; a conflict says which state refused it.</summary>
@@ -30,7 +32,7 @@ public sealed class DagService(
     IOptions<TaskdeckOptions> options,
     TimeProvider time)
 {
-    public DagChecks Checks => new(options.Value.Commands, handlers.Contains);
+    public DagChecks Checks => new(options.Value.Commands, handlers.Contains) { Limits = DagLimits.From(options.Value) };
 
     /// <summary>Reads, expands and validates a spec; the plan lists every problem found.</summary>
     public DagPlan Validate(JsonElement spec) => Validate(spec, out _);
@@ -40,6 +42,12 @@ public sealed class DagService(
         var errors = new List<string>();
         spec = DagSpecReader.Read(json, errors);
         if (errors.Count == 0 && spec.Tasks.Count == 0) errors.Add("\"tasks\" is empty: a DAG needs at least one task.");
+        var limits = options.Value.Limits;
+        if (Limits.TextRules.NameProblem(spec.Tag, limits.MaxNameLength, "\"tag\"") is { } tagProblem)
+        {
+            var key = Limits.LimitOptions.Key(nameof(limits.MaxNameLength));
+            return new DagPlan([], [], [.. errors, $"{tagProblem} ({key})"]) { Limit = key };
+        }
         return DagPlanner.Plan(spec.Tasks, spec.Parameters, Checks, readErrors: errors);
     }
 
@@ -70,7 +78,7 @@ public sealed class DagService(
     {
         var plan = Validate(json, out var spec);
         if (plan.Valid) plan = await CheckResourcesAsync(plan, ct);
-        if (!plan.Valid) return new DagSubmission(null, plan.Errors);
+        if (!plan.Valid) return new DagSubmission(null, plan.Errors) { Limit = plan.Limit };
 
         var parameters = JsonSerializer.Serialize(spec.Parameters.ToDictionary(p => p.Name, p => p.Values));
         var runId = await store.CreateRunAsync(spec.Tag, json.GetRawText(), parameters, time.GetUtcNow(), ct);

@@ -2,13 +2,16 @@ using Microsoft.Extensions.Options;
 using Taskdeck.Core.Dispatch;
 using Taskdeck.Core.Events;
 using Taskdeck.Core.Executors;
+using Taskdeck.Core.Limits;
 
 namespace Taskdeck.Core.Executions;
 
-/// <summary>A submission that cannot be accepted: names the field at fault.</summary>
-public sealed class InvalidSubmissionException(string field, string message) : Exception(message)
+/// <summary>A submission that cannot be accepted: names the field at fault, and the setting when a limit refused it.</summary>
+public sealed class InvalidSubmissionException(string field, string message, string? limit = null) : Exception(message)
 {
     public string Field { get; } = field;
+    /// <summary>The configuration key of the limit that refused it (<c>Taskdeck:Limits:MaxRetries</c>), if one did.</summary>
+    public string? Limit { get; } = limit;
 }
 
 public enum ActionStatus { Done, NotFound, Conflict }
@@ -39,6 +42,8 @@ public sealed class ExecutionService(
 {
     public void Validate(NewExecution spec)
     {
+        // Limits first: a 100,000-character or NUL-bearing name is refused as such, not echoed back as "no such handler".
+        CheckLimits(spec);
         switch (spec.Kind)
         {
             case ExecutorKind.Handler when string.IsNullOrWhiteSpace(spec.Name):
@@ -66,6 +71,45 @@ public sealed class ExecutionService(
             try { using var _ = System.Text.Json.JsonDocument.Parse(json); }
             catch (System.Text.Json.JsonException e) { throw new InvalidSubmissionException("args", $"Not valid JSON: {e.Message}"); }
         }
+    }
+
+    /// <summary>Every bound of <see cref="LimitOptions"/> that one record can break, each naming its setting.</summary>
+    private void CheckLimits(NewExecution spec)
+    {
+        var limits = options.Value.Limits;
+        static void Refuse(string field, string message, string setting) =>
+            throw new InvalidSubmissionException(field, $"{message} ({LimitOptions.Key(setting)})", LimitOptions.Key(setting));
+        if (spec.MaxRetries > limits.MaxRetries)
+            Refuse("maxRetries", $"maxRetries is {spec.MaxRetries}; at most {limits.MaxRetries} are allowed.", nameof(limits.MaxRetries));
+        if (spec.RetryIntervalSeconds > limits.MaxRetryIntervalSeconds)
+            Refuse("retryIntervalSeconds", $"retryIntervalSeconds is {spec.RetryIntervalSeconds}; at most {limits.MaxRetryIntervalSeconds} is allowed.", nameof(limits.MaxRetryIntervalSeconds));
+        if (spec.TimeoutSeconds > limits.MaxTimeoutSeconds)
+            Refuse("timeoutSeconds", $"timeoutSeconds is {spec.TimeoutSeconds}; at most {limits.MaxTimeoutSeconds} is allowed.", nameof(limits.MaxTimeoutSeconds));
+        if (spec.RunAt is { } runAt && runAt > time.GetUtcNow().AddDays(limits.RunAtHorizonDays))
+            Refuse("runAt", $"runAt {runAt:O} is more than {limits.RunAtHorizonDays} days ahead.", nameof(limits.RunAtHorizonDays));
+        if (spec.ExpiresAt is { } expiresAt && expiresAt > time.GetUtcNow().AddDays(limits.RunAtHorizonDays))
+            Refuse("queueTimeoutSeconds", $"The queue deadline is more than {limits.RunAtHorizonDays} days ahead.", nameof(limits.RunAtHorizonDays));
+        var field = spec.Kind == ExecutorKind.Command ? "command" : "task";
+        if (TextRules.NameProblem(spec.Name, limits.MaxNameLength, spec.Kind == ExecutorKind.Command ? "The executable" : "The task name") is { } nameProblem)
+            Refuse(field, nameProblem, nameof(limits.MaxNameLength));
+        if (TextRules.NameProblem(spec.Queue, limits.MaxNameLength, "The queue name") is { } queueProblem)
+            Refuse("queue", queueProblem, nameof(limits.MaxNameLength));
+        if (spec.DagTaskName is { } dagTask && TextRules.NameProblem(dagTask, limits.MaxNameLength, "The DAG task name") is { } taskProblem)
+            Refuse("tasks", taskProblem, nameof(limits.MaxNameLength));
+        if (spec.Tags.Count > limits.MaxTags)
+            Refuse("tags", $"{spec.Tags.Count} tags; at most {limits.MaxTags} are allowed.", nameof(limits.MaxTags));
+        foreach (var tag in spec.Tags)
+        {
+            if (string.IsNullOrWhiteSpace(tag)) Refuse("tags", "A tag is empty.", nameof(limits.MaxTagLength));
+            if (TextRules.NameProblem(tag, limits.MaxTagLength, "A tag") is { } tagProblem) Refuse("tags", tagProblem, nameof(limits.MaxTagLength));
+        }
+        if (spec.Command.Any(TextRules.HasNul)) throw new InvalidSubmissionException("command", "A command argument holds a NUL character.");
+        if (spec.Environment.Any(TextRules.HasNul)) throw new InvalidSubmissionException("environment", "An environment entry holds a NUL character.");
+        long size = (spec.ArgumentsJson?.Length ?? 0) + (spec.WorkingDirectory?.Length ?? 0);
+        foreach (var part in spec.Command) size += part.Length;
+        foreach (var part in spec.Environment) size += part.Length;
+        if (size > limits.MaxSpecBytes)
+            Refuse(spec.Kind == ExecutorKind.Command ? "command" : "args", $"The arguments, command and environment hold {size} characters; at most {limits.MaxSpecBytes} are allowed.", nameof(limits.MaxSpecBytes));
     }
 
     public async Task<Execution> SubmitAsync(NewExecution spec, CancellationToken ct = default) =>

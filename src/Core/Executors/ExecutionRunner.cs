@@ -226,7 +226,7 @@ public sealed class ExecutionRunner(
                         || retry.TransientErrors.Any(t => error.Contains(t, StringComparison.OrdinalIgnoreCase));
         if (attempt <= execution.MaxRetries && transient)
         {
-            var delay = RetryDelay(execution, attempt, retry.MaxBackoffSeconds);
+            var delay = RetryDelay(execution, attempt, retry);
             return new TransitionCommand(execution.Id, Transition.RetryLater)
             {
                 RunAfter = delay, ErrorMessage = error, Reason = $"{error}; retry {attempt} of {execution.MaxRetries} in {delay.TotalSeconds:0.###} s", Rc = rc,
@@ -235,11 +235,17 @@ public sealed class ExecutionRunner(
         return new TransitionCommand(execution.Id, ending) { ErrorMessage = error, Reason = error, Rc = rc };
     }
 
-    public static TimeSpan RetryDelay(Execution execution, int attempt, int maxBackoffSeconds)
+    /// <summary>
+    /// The task's own interval (doubled per attempt when exponential), never less than the floor that grows past
+    /// <see cref="RetryOptions.ImmediateRetries"/>, never more than <see cref="RetryOptions.MaxBackoffSeconds"/>.
+    /// </summary>
+    public static TimeSpan RetryDelay(Execution execution, int attempt, RetryOptions retry)
     {
         var seconds = (double)execution.RetryIntervalSeconds;
-        if (execution.ExponentialBackoff) seconds *= Math.Pow(2, Math.Max(0, attempt - 1));
-        return TimeSpan.FromSeconds(Math.Min(seconds, maxBackoffSeconds));
+        if (execution.ExponentialBackoff) seconds *= Math.Pow(2, Math.Min(62, Math.Max(0, attempt - 1)));
+        var beyond = attempt - retry.ImmediateRetries;
+        if (beyond > 0) seconds = Math.Max(seconds, retry.MinimumBackoffSeconds * Math.Pow(2, Math.Min(62, beyond - 1)));
+        return TimeSpan.FromSeconds(Math.Min(seconds, retry.MaxBackoffSeconds));
     }
 
     private async Task ReportProgressAsync(long id, double progress, string? message)

@@ -36,12 +36,13 @@ public sealed class DagQueries(IDbContextFactory<TaskdeckDbContext> contexts)
 {
     public static readonly DagRunState[] Active = [DagRunState.Queued, DagRunState.Running];
 
-    public async Task<IReadOnlyList<DagRunSummary>> ListAsync(bool all, CancellationToken ct = default)
+    /// <summary>Runs after <paramref name="afterId"/>, oldest first, at most <paramref name="take"/>, with their task counts.</summary>
+    public async Task<IReadOnlyList<DagRunSummary>> ListAsync(bool all, CancellationToken ct = default, long afterId = 0, int take = 1000)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
-        var runs = db.DagRuns.AsNoTracking();
+        var runs = db.DagRuns.AsNoTracking().Where(r => r.Id > afterId);
         if (!all) runs = runs.Where(r => Active.Contains(r.State));
-        var list = await runs.OrderBy(r => r.Id).ToListAsync(ct);
+        var list = await runs.OrderBy(r => r.Id).Take(take).ToListAsync(ct);
         var ids = list.Select(r => r.Id).ToList();
         var counts = await db.Executions.AsNoTracking().Where(e => e.DagRunId != null && ids.Contains(e.DagRunId.Value))
             .GroupBy(e => new { e.DagRunId, e.State })
