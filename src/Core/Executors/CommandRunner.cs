@@ -58,7 +58,8 @@ public sealed class CommandRunner(IOptions<TaskdeckOptions> options, TimeProvide
         catch (Exception e) { throw new CommandFailedException(127, $"could not start {executable}: {e.Message}"); }
         process.StandardInput.Close();
         var group = new CommandProcessGroup(process.Id, marker);
-        log.Executor($"started pid {process.Id}{(RunsInOwnSession ? " (its own process group)" : "")}: {string.Join(' ', execution.Command)}");
+        log.Executor($"started pid {process.Id}: {string.Join(' ', execution.Command)}");
+        if (RunsInOwnSession) log.Executor($"pid {process.Id} leads its own session and process group");
         ProcessStarted?.Invoke(execution.Id, process.Id);
 
         using var stopReading = new CancellationTokenSource();
