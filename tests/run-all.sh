@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test (unit, API, engine, E2E in a real browser, multi-node on a real PostgreSQL).
-# On a fresh Debian machine it first installs what the tests need: Chromium and PostgreSQL from Debian's packages.
+# On a fresh Debian machine it first installs what the tests need: Chromium, PostgreSQL and promtool from Debian's packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium fonts-liberation)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+# promtool (Prometheus's linter) checks a real scrape of /api/metrics; Debian ships it in the prometheus package.
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
   echo "Installing ${need[*]} from Debian's packages…"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -11,7 +11,7 @@ var root = builder.Configuration.AddRootSettings(builder.Environment.ContentRoot
 builder.Services.AddTaskdeckCore(builder.Configuration);
 builder.Services.AddTaskdeckData(builder.Configuration, root);
 builder.Services.AddTaskdeckHangfire(builder.Configuration);
-builder.Services.AddTaskdeckApi();
+builder.Services.AddTaskdeckApi(builder.Configuration);
 builder.Services.AddTaskdeckConsole();
 
 var app = builder.Build();

@@ -46,7 +46,8 @@ public static class TaskdeckCoreServices
         services.AddHostedService(sp => sp.GetRequiredService<LeaseKeeper>());
         services.AddSingleton<Reconciler>();
         services.AddHostedService(sp => sp.GetRequiredService<Reconciler>());
-        services.AddHostedService<ChangeFollower>();
+        services.AddSingleton<ChangeFollower>();
+        services.AddHostedService(sp => sp.GetRequiredService<ChangeFollower>());
         services.AddDemoHandlers();
         services.AddTaskdeckDags();
         return services;

@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.Json;
 using Taskdeck.Console.Dags;
 using Taskdeck.Console.Executions;
+using Taskdeck.Console.Health;
 using Taskdeck.Console.Metrics;
 using Taskdeck.Console.WorkTasks;
 
@@ -9,8 +10,9 @@ namespace Taskdeck.Console.Api;
 
 public static class ApiSetup
 {
-    public static IServiceCollection AddTaskdeckApi(this IServiceCollection services)
+    public static IServiceCollection AddTaskdeckApi(this IServiceCollection services, IConfiguration configuration)
     {
+        services.AddTaskdeckHealth(configuration);
         services.AddProblemDetails(o => o.CustomizeProblemDetails = c => c.ProblemDetails.Instance ??= c.HttpContext.Request.Path);
         services.AddExceptionHandler<ApiExceptionHandler>();
         // Without this a body that does not bind (maxRetries: "x") is an empty 400 outside Development;

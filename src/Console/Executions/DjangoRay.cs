@@ -20,6 +20,17 @@ public static class DjangoRay
         _ => state.ToString().ToUpperInvariant(),
     };
 
+    /// <summary>What reset accepts, in django-ray's words.</summary>
+    public static readonly IReadOnlyList<string> ResettableStates =
+        ExecutionStates.Retryable.Select(State).Distinct().ToList();
+
+    /// <summary>
+    /// django-ray's <c>attempt_number</c>: the attempt the execution is on. It starts at 1 (the model's default) before any
+    /// attempt ran, and a retry raises it at once (django-ray increments it when it requeues), so work that waits shows the
+    /// attempt it will run; Core counts only the attempts opened.
+    /// </summary>
+    public static int AttemptNumber(Execution e) => e.State.IsWaiting() ? e.AttemptCount + 1 : Math.Max(1, e.AttemptCount);
+
     /// <summary>Django's TaskResultStatus for <c>/api/tasks/{task_id}</c>.</summary>
     public static string TaskStatus(ExecutionState state) => state switch
     {
@@ -51,7 +62,7 @@ public static class DjangoRay
         QueueName = e.Queue,
         State = State(e.State),
         TaskdeckState = e.State.ToString(),
-        AttemptNumber = e.AttemptCount,
+        AttemptNumber = AttemptNumber(e),
         CreatedAt = e.CreatedAt,
         StartedAt = e.StartedAt,
         FinishedAt = e.FinishedAt,
@@ -176,6 +187,8 @@ public sealed record ResetRequest
     [JsonPropertyName("dag_run_id")] public long? DagRunId { get; init; }
     [JsonPropertyName("created_after")] public DateTimeOffset? CreatedAfter { get; init; }
     [JsonPropertyName("created_before")] public DateTimeOffset? CreatedBefore { get; init; }
+    /// <summary>Required to reset with no filter at all: every resettable execution goes back to the queue.</summary>
+    [JsonPropertyName("all")] public bool? All { get; init; }
 }
 
 /// <summary>

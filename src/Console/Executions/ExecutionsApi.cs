@@ -29,7 +29,7 @@ public static class ExecutionsApi
         executions.MapPost("/reset", ResetAsync).WithName("ResetExecutions").WithSummary("Reset matching executions to queued");
         executions.MapGet("/{id}/attempts/{attempt}/logs/{stream}", LogTextAsync).WithName("GetAttemptLog")
             .WithSummary("One log (output, error or executor) of one attempt, as plain text");
-        executions.MapDelete("/{id}", DeleteAsync).WithName("DeleteExecution").WithSummary("Delete a finished execution");
+        executions.MapDelete("/{id}", DeleteAsync).WithName("DeleteExecution").WithSummary("Delete a finished execution, or cancel and delete a waiting one (a running one: 409, cancel it first)");
         return endpoints;
     }
 
@@ -92,7 +92,7 @@ public static class ExecutionsApi
         IReadOnlyList<JsonElement> args = e.Kind == ExecutorKind.Command
             ? e.Command.Skip(1).Select(c => JsonSerializer.SerializeToElement(c)).ToList()
             : [];
-        return TypedResults.Ok(new TaskResultDto(e.TaskId, DjangoRay.TaskStatus(e.State), DjangoRay.State(e.State), e.AttemptCount,
+        return TypedResults.Ok(new TaskResultDto(e.TaskId, DjangoRay.TaskStatus(e.State), DjangoRay.State(e.State), DjangoRay.AttemptNumber(e),
             e.CreatedAt, e.StartedAt, e.FinishedAt, args, kwargs));
     }
 
@@ -181,30 +181,29 @@ public static class ExecutionsApi
             $"execution-{id}-attempt-{attempt}-{which.ToString().ToLowerInvariant()}.log");
     }
 
-    public static async Task<Results<Accepted<ActionOutcomeDto>, ProblemHttpResult>> CancelAsync(
-        long id, ExecutionService executions, IExecutionStore store, CancellationToken ct)
+    /// <summary>As django-ray: 200 with the execution as <c>GET /api/executions/{id}</c> shows it after the cancel.</summary>
+    public static async Task<Results<Ok<ExecutionDto>, ProblemHttpResult>> CancelAsync(
+        long id, ExecutionService executions, ExecutionQueries queries, CancellationToken ct)
     {
         var outcome = await executions.CancelAsync(id, null, ct);
-        var attempt = (await store.FindAsync(id, ct))?.AttemptCount;
         var (code, message, next) = outcome switch
         {
             { Status: ActionStatus.NotFound } => ("NOT_FOUND", "The execution was not found.", "Verify the execution identifier."),
             { AlreadyRequested: true } => ("ALREADY_REQUESTED", "Cancellation was already requested for this execution.",
                 "Poll the current attempt instead of submitting a duplicate request."),
-            { Done: true, State: ExecutionState.Cancelled } => ("ACCEPTED", "Cancellation was accepted.", "The queued attempt is cancelled; its history is kept."),
-            { Done: true } => ("ACCEPTED", "Cancellation was accepted.", "Poll until the worker records a terminal cancellation outcome."),
+            { Done: true } => ("ACCEPTED", "Cancellation was accepted.", "Poll until the execution is CANCELLED."),
             { State: { } s } when s.IsTerminal() => ("ALREADY_TERMINAL", "The execution is already terminal and cannot be cancelled.",
                 "Leave the execution unchanged; retry it if it should run again."),
             _ => ("INVALID_STATE", "The execution is not cancellable from its current state.", "Refresh the execution and inspect its lifecycle state."),
         };
-        return Outcome(outcome, code, message, next, attempt);
+        return await OutcomeAsync(outcome, code, message, next, queries, ct);
     }
 
-    public static async Task<Results<Accepted<ActionOutcomeDto>, ProblemHttpResult>> RetryAsync(
-        long id, ExecutionService executions, IExecutionStore store, CancellationToken ct)
+    /// <summary>As django-ray: 200 with the execution, already showing the attempt the retry queued.</summary>
+    public static async Task<Results<Ok<ExecutionDto>, ProblemHttpResult>> RetryAsync(
+        long id, ExecutionService executions, ExecutionQueries queries, CancellationToken ct)
     {
         var outcome = await executions.RetryAsync(id, null, ct);
-        var attempt = (await store.FindAsync(id, ct))?.AttemptCount;
         var (code, message, next) = outcome switch
         {
             { Status: ActionStatus.NotFound } => ("NOT_FOUND", "The execution was not found.", "Verify the execution identifier."),
@@ -214,9 +213,13 @@ public static class ExecutionsApi
             _ => ("NOT_RETRYABLE", "The execution is not retryable from its current state.",
                 "Refresh the execution and retry only a FAILED, CANCELLED, LOST, or EXPIRED state."),
         };
-        return Outcome(outcome, code, message, next, attempt);
+        return await OutcomeAsync(outcome, code, message, next, queries, ct);
     }
 
+    /// <summary>
+    /// django-ray deletes whatever it is asked to. Here a waiting execution is cancelled and deleted at once, a finished one
+    /// is deleted, and a running one is refused (409): deleting running work without stopping it is Hangfire's trap.
+    /// </summary>
     public static async Task<Results<Ok<MessageDto>, ProblemHttpResult>> DeleteAsync(long id, ExecutionService executions, CancellationToken ct)
     {
         var outcome = await executions.DeleteAsync(id, ct);
@@ -228,7 +231,12 @@ public static class ExecutionsApi
         };
     }
 
-    /// <param name="state">django-ray's own form: the state to reset as a query parameter (RUNNING, FAILED, LOST, …).</param>
+    /// <summary>
+    /// django-ray's form (<c>?state=FAILED</c>) or a body with filters. A state that cannot be reset is a 422 naming those that
+    /// can (django-ray's validation); no filter at all is a 400 unless the body says <c>"all": true</c>, so that an empty
+    /// request cannot requeue everything by accident.
+    /// </summary>
+    /// <param name="state">django-ray's own form: the state to reset as a query parameter (FAILED, LOST, …).</param>
     public static async Task<Results<Ok<MessageDto>, ProblemHttpResult>> ResetAsync(
         [FromQuery(Name = "state")] string? state, [FromBody] ResetRequest? body, ExecutionService executions, CancellationToken ct)
     {
@@ -240,6 +248,10 @@ public static class ExecutionsApi
         foreach (var name in names)
         {
             if (DjangoRay.ParseStates(name) is not { } parsed) return Problems.BadRequest("state", $"Unknown state '{name}'.");
+            if (parsed.Any(s => !ExecutionStates.Retryable.Contains(s)))
+                return Problems.WithFields(StatusCodes.Status422UnprocessableEntity, "Not resettable",
+                    $"{name.Trim().ToUpperInvariant()} executions cannot be reset; the states that can are {string.Join(", ", DjangoRay.ResettableStates)}.",
+                    [new("field", "state"), new("allowed", DjangoRay.ResettableStates)]);
             states.AddRange(parsed);
         }
         var filter = new ExecutionFilter
@@ -247,21 +259,26 @@ public static class ExecutionsApi
             States = states.Count > 0 ? states : null, Name = body.TaskName, Queue = body.Queue, Tag = body.Tag, DagRunId = body.DagRunId,
             CreatedFrom = body.CreatedAfter, CreatedTo = body.CreatedBefore,
         };
+        var unfiltered = states.Count == 0 && string.IsNullOrWhiteSpace(body.TaskName) && string.IsNullOrWhiteSpace(body.Queue)
+                         && string.IsNullOrWhiteSpace(body.Tag) && body.DagRunId is null && body.CreatedAfter is null && body.CreatedBefore is null;
+        if (unfiltered && body.All != true)
+            return Problems.BadRequest("all", "No filter given: name a state (?state=FAILED) or other filters, or send {\"all\": true} to reset every resettable execution.");
         var reset = await executions.ResetAsync(filter, ct);
         return TypedResults.Ok(new MessageDto($"Reset {reset} execution(s) to QUEUED state") { Count = reset });
     }
 
-    private static Results<Accepted<ActionOutcomeDto>, ProblemHttpResult> Outcome(ActionOutcome outcome, string code, string message, string next, int? attempt)
+    /// <summary>Success is the execution as GET shows it; a refusal is a ProblemDetails carrying django-ray's outcome fields.</summary>
+    private static async Task<Results<Ok<ExecutionDto>, ProblemHttpResult>> OutcomeAsync(
+        ActionOutcome outcome, string code, string message, string next, ExecutionQueries queries, CancellationToken ct)
     {
-        var dto = new ActionOutcomeDto(code, message, outcome.ExecutionId, outcome.State is { } s ? DjangoRay.State(s) : null,
-            attempt, null, next, outcome.State?.ToString());
-        if (outcome.Done && !outcome.AlreadyRequested) return TypedResults.Accepted($"/api/executions/{outcome.ExecutionId}", dto);
+        if (outcome.Done && !outcome.AlreadyRequested && await queries.GetDetailAsync(outcome.ExecutionId, ct) is { } detail)
+            return TypedResults.Ok(DjangoRay.ToDto(detail.Execution, detail.Attempts));
         var status = outcome.Status == ActionStatus.NotFound ? 404 : 409;
+        var dto = new ActionOutcomeDto(code, message, outcome.ExecutionId, outcome.State is { } s ? DjangoRay.State(s) : null, null, null, next, outcome.State?.ToString());
         return Problems.WithFields(status, status == 404 ? "Not found" : "Conflict", outcome.Message, new Dictionary<string, object?>
         {
             ["code"] = dto.Code, ["message"] = dto.Message, ["execution_id"] = dto.ExecutionId, ["state"] = dto.State,
-            ["attempt_number"] = dto.AttemptNumber, ["execution_generation"] = null, ["next_action"] = dto.NextAction,
-            ["taskdeck_state"] = dto.TaskdeckState,
+            ["execution_generation"] = null, ["next_action"] = dto.NextAction, ["taskdeck_state"] = dto.TaskdeckState,
         });
     }
 

@@ -37,5 +37,5 @@ public static class ConsoleSetup
 
     private static bool IsApi(HttpContext http) =>
         http.Request.Path.StartsWithSegments("/api") || http.Request.Path.StartsWithSegments("/v1")
-        || http.Request.Path.StartsWithSegments("/ready") || http.Request.Path.StartsWithSegments("/ws");
+        || http.Request.Path.StartsWithSegments("/ready") || http.Request.Path.StartsWithSegments("/health") || http.Request.Path.StartsWithSegments("/ws");
 }

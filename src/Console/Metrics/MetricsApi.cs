@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using Microsoft.Net.Http.Headers;
+using Microsoft.OpenApi;
 using Taskdeck.Console.WorkTasks;
 using Taskdeck.Core.Executions;
 using Taskdeck.Data.WorkTasks;
@@ -16,12 +17,20 @@ public sealed record MetricsDto(
     [property: JsonPropertyName("timestamp")] string Timestamp);
 
 /// <summary>
-/// <c>GET /api/metrics</c>, one route for two audiences: <c>Accept: application/json</c> gets the work-task seed's JSON;
-/// anything else (a Prometheus scraper) gets the text exposition format from prometheus-net.
+/// <c>GET /api/metrics</c>, one route for two audiences, chosen by <c>Accept</c> (<see cref="Negotiate"/>): a scraper gets the
+/// Prometheus text exposition (Taskdeck's <c>taskdeck_*</c> families from prometheus-net, then django-ray's
+/// <c>django_ray_*</c>); a work-task client gets the seed's JSON document.
 /// </summary>
 public static class MetricsApi
 {
     public const string PrometheusContentType = "text/plain; version=0.0.4; charset=utf-8";
+
+    public const string NegotiationRule =
+        "Content negotiation on Accept: a Prometheus or OpenMetrics text type (text/plain, application/openmetrics-text) " +
+        "ranked at least as high as JSON gives the Prometheus text exposition (version 0.0.4); application/json, or only */* " +
+        "(curl's default), gives the work-task JSON document; no Accept header at all gives the Prometheus text (django-ray's client).";
+
+    public enum Format { PrometheusText, Json }
 
     public static IServiceCollection AddMetricsApi(this IServiceCollection services)
     {
@@ -33,19 +42,30 @@ public static class MetricsApi
     public static IEndpointRouteBuilder MapMetricsApi(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGet("/api/metrics", GetAsync).WithName("Metrics").WithTags("Metrics")
-            .WithSummary("Queue and task metrics: JSON with Accept: application/json, else Prometheus text");
+            .WithSummary("Prometheus text, or the work-task JSON document, by Accept")
+            .WithDescription(NegotiationRule)
+            .Produces<MetricsDto>(StatusCodes.Status200OK, "application/json")
+            .AddOpenApiOperationTransformer((operation, _, _) =>
+            {
+                // The same 200 also comes as text: one content entry per format.
+                if (operation.Responses?.TryGetValue("200", out var ok) == true && ok.Content is { } content)
+                    content["text/plain"] = new OpenApiMediaType { Schema = new OpenApiSchema { Type = JsonSchemaType.String, Description = "Prometheus text exposition 0.0.4" } };
+                return Task.CompletedTask;
+            });
         return endpoints;
     }
 
     public static async Task GetAsync(HttpContext http, WorkTaskQueries queries, TaskdeckMetrics metrics, TimeProvider time, CancellationToken ct)
     {
-        if (WantsJson(http.Request))
+        http.Response.Headers.Vary = HeaderNames.Accept;
+        if (Negotiate(http.Request) == Format.Json)
         {
             await http.Response.WriteAsJsonAsync(await JsonAsync(queries, time, ct), ct);
             return;
         }
         http.Response.ContentType = PrometheusContentType;
         await metrics.Registry.CollectAndExportAsTextAsync(http.Response.Body, ct);
+        await http.Response.WriteAsync(DjangoRayMetrics.Render(await queries.CountExecutionsByQueueAsync(ct)), ct);
     }
 
     public static async Task<MetricsDto> JsonAsync(WorkTaskQueries queries, TimeProvider time, CancellationToken ct)
@@ -57,7 +77,21 @@ public static class MetricsApi
         return new MetricsDto(new QueueMetricsDto(queued), byStatus, byType, WorkTaskShape.Iso(time.GetUtcNow())!);
     }
 
-    private static bool WantsJson(HttpRequest request) =>
-        request.GetTypedHeaders().Accept.Any(a => a.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
-                                                  || a.Suffix.Equals("json", StringComparison.OrdinalIgnoreCase));
+    /// <summary>The rule in <see cref="NegotiationRule"/>.</summary>
+    public static Format Negotiate(HttpRequest request)
+    {
+        var accept = request.GetTypedHeaders().Accept;
+        if (accept.Count == 0) return Format.PrometheusText;
+        double text = 0, json = 0;
+        foreach (var media in accept)
+        {
+            var quality = media.Quality ?? 1.0;
+            if (media.MediaType.Equals("text/plain", StringComparison.OrdinalIgnoreCase)
+                || media.MediaType.Equals("application/openmetrics-text", StringComparison.OrdinalIgnoreCase))
+                text = Math.Max(text, quality);
+            else if (media.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase) || media.Suffix.Equals("json", StringComparison.OrdinalIgnoreCase))
+                json = Math.Max(json, quality);
+        }
+        return text > 0 && text >= json ? Format.PrometheusText : Format.Json;
+    }
 }

@@ -10,23 +10,34 @@ using Taskdeck.Core.WorkTasks;
 namespace Taskdeck.Console.WorkTasks;
 
 /// <summary>
-/// <c>/ws/tasks</c>: every state change of a work task, as <c>{"event":"task_update","task":{…}}</c>, to every client.
-/// The engine's event callback only copies into a bounded inbox (it must not block); one loop renders each event once,
-/// in publish order (so per task in order), and hands the bytes to each client's own bounded outbox. A client whose
-/// outbox is full is too slow: it is dropped, so one stalled browser never holds up the engine or the other clients.
+/// <c>/ws/tasks</c>: every state change of a work task, as <c>{"event":"task_update","task":{…}}</c>, to every client, in
+/// order — or the client is disconnected with a reason; it never silently misses an update. The engine's event callback
+/// only copies into a bounded inbox (it must not block); one loop renders each event once, in publish order (so per task in
+/// order), and hands the bytes to each client's own bounded outbox. A client <see cref="ClientBuffer"/> messages behind is
+/// too slow: it is closed with <see cref="WebSocketCloseStatus.PolicyViolation"/> and the reason <c>too slow</c>, so one
+/// stalled reader never holds up the engine or the other clients. If the hub itself falls behind the engine (its inbox
+/// fills) or cannot render an update, every client is closed with <see cref="WebSocketCloseStatus.InternalServerError"/>:
+/// they would otherwise have a gap. A client that reconnects reads current state from <c>GET /api/worktasks/{id}</c>.
 /// </summary>
 public sealed class TaskUpdateHub(ExecutionEvents events, IWorkTaskStore workTasks, IExecutionStore executions, ILogger<TaskUpdateHub> logger) : BackgroundService
 {
-    /// <summary>Messages a client may lag behind before it is dropped.</summary>
+    /// <summary>Messages a client may lag behind before it is disconnected as too slow.</summary>
     public const int ClientBuffer = 256;
+    public const string TooSlow = "too slow";
+    public const string UpdatesLost = "updates were lost on the server; reconnect and read current state";
     private const int InboxSize = 10_000;
+    /// <summary>How long a dropped client has to take the close frame (it may first have to read what it was sent).</summary>
+    private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(10);
 
     private readonly Channel<ExecutionEvent> _inbox = Channel.CreateBounded<ExecutionEvent>(
-        new BoundedChannelOptions(InboxSize) { SingleReader = true, FullMode = BoundedChannelFullMode.DropOldest });
+        new BoundedChannelOptions(InboxSize) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     private readonly ConcurrentDictionary<Client, byte> _clients = new();
     private IDisposable? _subscription;
 
     public int ClientCount => _clients.Count;
+
+    /// <summary>The clients now listening (tests pick theirs).</summary>
+    internal IReadOnlyList<Client> Clients => _clients.Keys.ToList();
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
@@ -37,14 +48,15 @@ public sealed class TaskUpdateHub(ExecutionEvents events, IWorkTaskStore workTas
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         _subscription?.Dispose();
-        foreach (var client in _clients.Keys) client.Drop(slow: false);
+        foreach (var client in _clients.Keys) Remove(client, WebSocketCloseStatus.EndpointUnavailable, "server stopping");
         await base.StopAsync(cancellationToken);
     }
 
     private void OnEvent(ExecutionEvent e)
     {
-        if (_clients.IsEmpty) return;
-        if (e is StateChanged or WorkerStartReported) _inbox.Writer.TryWrite(e);
+        if (_clients.IsEmpty || e is not (StateChanged or WorkerStartReported)) return;
+        // Never block the engine: a full inbox means this update is lost for everyone listening, so they are told.
+        if (!_inbox.Writer.TryWrite(e)) DropAll("the update inbox is full");
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -53,19 +65,29 @@ public sealed class TaskUpdateHub(ExecutionEvents events, IWorkTaskStore workTas
         {
             await foreach (var e in _inbox.Reader.ReadAllAsync(stoppingToken))
             {
-                try
-                {
-                    if (_clients.IsEmpty || await RenderAsync(e, stoppingToken) is not { } message) continue;
-                    foreach (var client in _clients.Keys)
-                        if (!client.Outbox.Writer.TryWrite(message)) Remove(client, "too slow");
-                }
+                if (_clients.IsEmpty) continue;
+                byte[]? message;
+                try { message = await RenderAsync(e, stoppingToken); }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
-                    logger.LogWarning(ex, "Could not push the update of execution {Id}", e.ExecutionId);
+                    logger.LogWarning(ex, "Could not render the update of execution {Id}", e.ExecutionId);
+                    DropAll("an update could not be read");
+                    continue;
                 }
+                if (message is null) continue;
+                foreach (var client in _clients.Keys)
+                    if (!client.Outbox.Writer.TryWrite(message)) Remove(client, WebSocketCloseStatus.PolicyViolation, TooSlow);
             }
         }
         catch (OperationCanceledException) { }
+    }
+
+    private void DropAll(string why)
+    {
+        var dropped = 0;
+        foreach (var client in _clients.Keys)
+            if (Remove(client, WebSocketCloseStatus.InternalServerError, UpdatesLost)) dropped++;
+        if (dropped > 0) logger.LogWarning("Closed {Count} task-update socket(s): {Why}", dropped, why);
     }
 
     private async Task<byte[]?> RenderAsync(ExecutionEvent e, CancellationToken ct)
@@ -101,11 +123,13 @@ public sealed class TaskUpdateHub(ExecutionEvents events, IWorkTaskStore workTas
         return client;
     }
 
-    internal void Remove(Client client, string why)
+    /// <summary>Stops sending to a client and says why; false when it was already gone.</summary>
+    internal bool Remove(Client client, WebSocketCloseStatus status, string reason)
     {
-        if (!_clients.TryRemove(client, out _)) return;
-        client.Drop(slow: why != "closed");
-        if (why != "closed") logger.LogInformation("WebSocket client dropped: {Why}", why);
+        if (!_clients.TryRemove(client, out _)) return false;
+        client.Drop(status, reason);
+        if (status != WebSocketCloseStatus.NormalClosure) logger.LogInformation("Task-update socket closed: {Reason}", reason);
+        return true;
     }
 
     /// <summary>The <c>/ws/tasks</c> endpoint.</summary>
@@ -115,62 +139,69 @@ public sealed class TaskUpdateHub(ExecutionEvents events, IWorkTaskStore workTas
             return Problems.BadRequest("Upgrade", "This is a WebSocket endpoint: connect with ws:// (Upgrade: websocket).");
         using var socket = await http.WebSockets.AcceptWebSocketAsync();
         var client = hub.Add();
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, client.Dropped.Token);
-        var receiving = ReceiveUntilClosedAsync(socket, stop);
+        // Cancelling a pending send or receive aborts a WebSocket, and an aborted one cannot say why it closes: only the
+        // connection going away, or the client closing, cancels them. A drop just stops the loop between messages.
+        using var gone = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
+        var receiving = ReceiveUntilClosedAsync(socket, gone);
         try
         {
-            await foreach (var message in client.Outbox.Reader.ReadAllAsync(stop.Token))
-                await socket.SendAsync(message, WebSocketMessageType.Text, endOfMessage: true, stop.Token);
+            var outbox = client.Outbox.Reader;
+            while (client.CloseStatus is null && await outbox.WaitToReadAsync(gone.Token))
+                while (client.CloseStatus is null && outbox.TryRead(out var message))
+                    await socket.SendAsync(message, WebSocketMessageType.Text, endOfMessage: true, gone.Token);
         }
         catch (OperationCanceledException) { }
         catch (WebSocketException) { }
         finally
         {
-            hub.Remove(client, "closed");
-            await stop.CancelAsync();
-            await receiving;
+            hub.Remove(client, WebSocketCloseStatus.NormalClosure, "closing");
             if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
             {
-                var reason = client.WasDropped ? "too slow: messages were not read in time" : "closing";
                 try
                 {
-                    using var closeTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-                    await socket.CloseOutputAsync(client.WasDropped ? WebSocketCloseStatus.PolicyViolation : WebSocketCloseStatus.NormalClosure, reason, closeTimeout.Token);
+                    using var closing = new CancellationTokenSource(CloseTimeout);
+                    await socket.CloseOutputAsync(client.CloseStatus ?? WebSocketCloseStatus.NormalClosure, client.CloseReason ?? "closing", closing.Token);
                 }
                 catch (Exception) { socket.Abort(); }
             }
+            // Wait for the client's answer to our close (or its own close) before the connection goes.
+            if (await Task.WhenAny(receiving, Task.Delay(CloseTimeout)) != receiving) socket.Abort();
+            await gone.CancelAsync();
+            await receiving;
         }
         return Results.Empty;
     }
 
     /// <summary>Clients only listen; reading is how a close from their side is noticed.</summary>
-    private static async Task ReceiveUntilClosedAsync(WebSocket socket, CancellationTokenSource stop)
+    private static async Task ReceiveUntilClosedAsync(WebSocket socket, CancellationTokenSource gone)
     {
         var buffer = new byte[1024];
         try
         {
-            while (!stop.IsCancellationRequested)
+            while (true)
             {
-                var read = await socket.ReceiveAsync(buffer, stop.Token);
+                var read = await socket.ReceiveAsync(buffer, gone.Token);
                 if (read.MessageType == WebSocketMessageType.Close) break;
             }
         }
         catch (OperationCanceledException) { return; }
         catch (WebSocketException) { }
-        await stop.CancelAsync();
+        catch (ObjectDisposedException) { }
+        await gone.CancelAsync();
     }
 
     internal sealed class Client
     {
         public Channel<byte[]> Outbox { get; } = Channel.CreateBounded<byte[]>(new BoundedChannelOptions(ClientBuffer) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
-        public CancellationTokenSource Dropped { get; } = new();
-        public bool WasDropped { get; private set; }
+        /// <summary>Set once the hub stopped sending to this client: how its socket is closed.</summary>
+        public WebSocketCloseStatus? CloseStatus { get; private set; }
+        public string? CloseReason { get; private set; }
 
-        public void Drop(bool slow)
+        public void Drop(WebSocketCloseStatus status, string reason)
         {
-            if (slow) WasDropped = true;
+            CloseReason = reason;
+            CloseStatus = status;
             Outbox.Writer.TryComplete();
-            try { Dropped.Cancel(); } catch (ObjectDisposedException) { }
         }
     }
 }

@@ -47,12 +47,12 @@ public static class WorkTaskShape
     public static readonly IReadOnlyList<string> Statuses = [Queued, Scheduled, Spawned, Executing, Completed, Failed, Timeout, Cancelled];
 
     /// <summary>
-    /// External tasks wait <c>scheduled</c>: handed to the outside, waiting for its worker. A spawned worker is <c>spawned</c>
-    /// from its process start until it reports it started.
+    /// Work waiting to start is <c>queued</c>, the real server's first status, whoever will run it; <c>scheduled</c> is work due
+    /// later (a retry's back-off). A spawned worker is <c>spawned</c> from its process start until it reports it started.
     /// </summary>
     public static string Status(ExecutionState state, ExecutorKind kind, bool workerStarted) => state switch
     {
-        ExecutionState.Pending or ExecutionState.Queued => kind == ExecutorKind.External ? Scheduled : Queued,
+        ExecutionState.Pending or ExecutionState.Queued => Queued,
         ExecutionState.Scheduled => Scheduled,
         ExecutionState.Running or ExecutionState.Cancelling => kind == ExecutorKind.Command && !workerStarted ? Spawned : Executing,
         ExecutionState.Succeeded => Completed,
@@ -98,7 +98,8 @@ public static class WorkTaskShape
             state is ExecutionState.Pending or ExecutionState.Queued or ExecutionState.Scheduled && e.AttemptCount == 0 ? null : Iso(e.StartedAt),
             state.IsTerminal() ? Iso(e.FinishedAt) : null,
             t.ProjectId, Json(t.TaskSpecJson), Json(t.ResourceRequirementsJson), Json(t.DataAccessJson),
-            e.ErrorMessage, t.KubernetesJobName, t.ClusterName, retries, e.MaxRetries, retryReason,
+            // As the real server's requeue: a task waiting for its retry shows no error (retry_reason keeps it).
+            state.IsWaiting() ? null : e.ErrorMessage, t.KubernetesJobName, t.ClusterName, retries, e.MaxRetries, retryReason,
             outputLocation, metadata, e.Id);
     }
 

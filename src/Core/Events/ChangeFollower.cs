@@ -14,12 +14,20 @@ public sealed class ChangeFollower(IExecutionStore store, ExecutionEvents events
 {
     private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(500);
     private const int PageSize = 1000;
+    private long _caughtUpAtTicks;
+
+    /// <summary>When the follower last read to the end of the change history (null before its first pass).</summary>
+    public DateTimeOffset? CaughtUpAt => Interlocked.Read(ref _caughtUpAtTicks) is var t and > 0 ? new DateTimeOffset(t, TimeSpan.Zero) : null;
+
+    /// <summary>How far behind other nodes' changes this node may be: the time since it last caught up.</summary>
+    public TimeSpan Lag => CaughtUpAt is { } at ? time.GetUtcNow() - at : TimeSpan.MaxValue;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         long cursor;
         try { cursor = await store.LatestChangeIdAsync(stoppingToken); }
         catch (OperationCanceledException) { return; }
+        Interlocked.Exchange(ref _caughtUpAtTicks, time.GetUtcNow().UtcTicks);
         using var timer = new PeriodicTimer(Interval, time);
         try
         {
@@ -39,6 +47,7 @@ public sealed class ChangeFollower(IExecutionStore store, ExecutionEvents events
                                 Enum.TryParse<Transition>(change.Transition, out var t) ? t : null, 0, null, change.NodeId));
                         }
                     } while (changes.Count == PageSize);
+                    Interlocked.Exchange(ref _caughtUpAtTicks, time.GetUtcNow().UtcTicks);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {

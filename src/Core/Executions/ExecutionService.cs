@@ -217,14 +217,28 @@ public sealed class ExecutionService(
         return states.Count == 0 ? 0 : (await store.FindIdsAsync(filter with { States = states }, int.MaxValue, ct)).Count;
     }
 
+    /// <summary>
+    /// Deletes a finished execution; a waiting one is cancelled first and deleted at once (as django-ray deletes queued work).
+    /// Running work is refused: deleting it without stopping it is the Hangfire behaviour operators complain about.
+    /// </summary>
     public async Task<ActionOutcome> DeleteAsync(long id, CancellationToken ct = default)
     {
+        var current = await store.FindAsync(id, ct);
+        if (current is null) return NotFound(id);
+        if (current.State.IsWaiting())
+        {
+            var cancelled = await CancelAsync(id, "cancelled to be deleted", ct);
+            // It started between our read and the cancel: it is now being cancelled as running work, so it stays.
+            if (!(cancelled.Done && cancelled.State == ExecutionState.Cancelled)) return Refused(id, cancelled.State);
+        }
         var (deleted, found) = await store.DeleteTerminalAsync(id, ct);
         if (found is null) return NotFound(id);
-        if (!deleted)
-            return new ActionOutcome(ActionStatus.Conflict, id, found, $"Execution {id} is {found}; only finished executions can be deleted (cancel it first).");
+        if (!deleted) return Refused(id, found);
         events.Publish(new ExecutionDeleted(id, time.GetUtcNow()));
         return Done(id, found.Value, "Deleted.");
+
+        static ActionOutcome Refused(long id, ExecutionState? state) => new(ActionStatus.Conflict, id, state,
+            $"Execution {id} is {state}; running work is not deleted while it runs: cancel it first, then delete it once it has stopped.");
     }
 
     private static ActionOutcome Done(long id, ExecutionState state, string message) => new(ActionStatus.Done, id, state, message);

@@ -232,6 +232,9 @@ public sealed class ExecutionRunner(
                 RunAfter = delay, ErrorMessage = error, Reason = $"{error}; retry {attempt} of {execution.MaxRetries} in {delay.TotalSeconds:0.###} s", Rc = rc,
             };
         }
+        // The work-task API's contract: a task whose retries ran out says so (django-ray keeps the last error as it was).
+        if (transient && ending == Transition.Fail && execution.Tags.Contains(WorkTasks.WorkTaskService.Tag))
+            error = RetryMessages.Exhausted(execution.MaxRetries, attempt, error);
         return new TransitionCommand(execution.Id, ending) { ErrorMessage = error, Reason = error, Rc = rc };
     }
 

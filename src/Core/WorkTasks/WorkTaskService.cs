@@ -198,7 +198,10 @@ public sealed class WorkTaskService(
                         RunAt = time.GetUtcNow().AddSeconds(e.RetryIntervalSeconds), ErrorMessage = error,
                         Reason = $"{error}; transient, retry {attempt} of {e.MaxRetries}",
                     }
-                    : new TransitionCommand(e.Id, Transition.Fail) { ErrorMessage = error, Reason = error };
+                    : new TransitionCommand(e.Id, Transition.Fail)
+                    {
+                        ErrorMessage = IsTransient(error) ? RetryMessages.Exhausted(e.MaxRetries, attempt, error) : error, Reason = error,
+                    };
                 break;
         }
         var applied = await transitions.ApplyAsync(command with { ExpectedAttempt = attempt }, ct);

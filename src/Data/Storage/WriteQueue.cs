@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 
@@ -18,6 +19,8 @@ public sealed class WriteQueue : IAsyncDisposable
     private readonly WriteGate _gate;
     private readonly ILogger<WriteQueue> _logger;
     private readonly Task _loop;
+    /// <summary>When the oldest item of the batch now being written was queued (0 while idle): see <see cref="Lag"/>.</summary>
+    private long _inFlightSince;
 
     public WriteQueue(TaskdeckDatabase database, WriteGate gate, ILogger<WriteQueue> logger)
     {
@@ -25,6 +28,20 @@ public sealed class WriteQueue : IAsyncDisposable
         _gate = gate;
         _logger = logger;
         _loop = Task.Run(RunAsync);
+    }
+
+    /// <summary>
+    /// How long the oldest write not yet committed has waited: the item at the head of the queue, or the oldest of the batch
+    /// being written. Zero when the queue is idle; it grows without bound when the writer is stuck.
+    /// </summary>
+    public TimeSpan Lag
+    {
+        get
+        {
+            var oldest = Volatile.Read(ref _inFlightSince);
+            if (oldest == 0 && _channel.Reader.TryPeek(out var head)) oldest = head.QueuedAt;
+            return oldest == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(oldest);
+        }
     }
 
     public Task<T> RunAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken ct = default)
@@ -44,6 +61,8 @@ public sealed class WriteQueue : IAsyncDisposable
             {
                 batch.Clear();
                 while (batch.Count < MaxBatch && _channel.Reader.TryRead(out var item)) batch.Add(item);
+                if (batch.Count == 0) continue;
+                Volatile.Write(ref _inFlightSince, batch[0].QueuedAt);
                 try
                 {
                     connection ??= await OpenAsync();
@@ -67,6 +86,7 @@ public sealed class WriteQueue : IAsyncDisposable
                         }
                     }
                 }
+                Volatile.Write(ref _inFlightSince, 0);
             }
         }
         finally
@@ -100,6 +120,7 @@ public sealed class WriteQueue : IAsyncDisposable
 
     private abstract class WorkItem
     {
+        public long QueuedAt { get; } = Stopwatch.GetTimestamp();
         public abstract Task RunAsync(DbConnection connection, DbTransaction transaction);
         public abstract void Complete();
         public abstract void Fail(Exception e);

@@ -16,6 +16,9 @@ public sealed record WorkTaskCount(ExecutionState State, ExecutorKind Kind, bool
 /// <summary>One group of executions for metrics: state and task name.</summary>
 public sealed record ExecutionCount(ExecutionState State, string Name, int Count);
 
+/// <summary>How many executions are in a state on one queue.</summary>
+public sealed record QueueStateCount(ExecutionState State, string Queue, int Count);
+
 /// <summary>Aggregates for the queue length and the metrics, computed in the database at request time.</summary>
 public sealed class WorkTaskQueries(IDbContextFactory<TaskdeckDbContext> contexts)
 {
@@ -50,6 +53,17 @@ public sealed class WorkTaskQueries(IDbContextFactory<TaskdeckDbContext> context
             .Select(g => new { g.Key.State, g.Key.Name, Count = g.Count() })
             .ToListAsync(ct);
         return rows.Select(r => new ExecutionCount(r.State, r.Name, r.Count)).ToList();
+    }
+
+    /// <summary>Every execution by state and queue (django-ray's metric families are cut this way).</summary>
+    public async Task<IReadOnlyList<QueueStateCount>> CountExecutionsByQueueAsync(CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var rows = await db.Executions.AsNoTracking()
+            .GroupBy(e => new { e.State, e.Queue })
+            .Select(g => new { g.Key.State, g.Key.Queue, Count = g.Count() })
+            .ToListAsync(ct);
+        return rows.Select(r => new QueueStateCount(r.State, r.Queue, r.Count)).ToList();
     }
 
     /// <summary>Nodes whose lease is fresh and which run workers.</summary>

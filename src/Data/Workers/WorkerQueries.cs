@@ -12,6 +12,13 @@ public sealed record WorkerView(WorkerNode Node, IReadOnlyList<RunningOnNode> Ru
 /// <summary>Nodes with their leases and what each runs now (executions Running or Cancelling with that node id).</summary>
 public sealed class WorkerQueries(IDbContextFactory<TaskdeckDbContext> contexts)
 {
+    /// <summary>The last heartbeat a node wrote to its lease, or null when it has no lease row.</summary>
+    public async Task<DateTimeOffset?> HeartbeatOfAsync(string nodeId, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        return await db.WorkerNodes.AsNoTracking().Where(n => n.Id == nodeId).Select(n => (DateTimeOffset?)n.HeartbeatAt).FirstOrDefaultAsync(ct);
+    }
+
     public async Task<IReadOnlyList<WorkerView>> ListAsync(int runningPerNode = 50, CancellationToken ct = default)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);

@@ -23,7 +23,7 @@ public sealed class OpenWorkTaskApiTests(OpenWorkTaskApiTests.App app) : IClassF
         var list = await client.GetAsync("/api/worktasks");
         Assert.Equal(HttpStatusCode.OK, list.StatusCode);
         var id = Api.Id(await Api.SubmitAsync(client, Api.SeedSubmission()));
-        Assert.Equal("scheduled", (string?)(await Api.GetAsync(client, id))["status"]);
+        Assert.Equal("queued", (string?)(await Api.GetAsync(client, id))["status"]);
         var (status, body) = await Api.ReportAsync(client, id, new JsonObject
             { ["status"] = "completed", ["output_location"] = "s3://output/result.json", ["metadata"] = new JsonObject { ["records_processed"] = 1000 } });
         Assert.Equal(200, status);

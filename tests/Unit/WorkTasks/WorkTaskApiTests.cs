@@ -30,19 +30,32 @@ public sealed class WorkTaskApiTests(WorkTaskApiTests.App app, ITestOutputHelper
         "resource_requirements", "data_access", "error_message", "kubernetes_job_name", "cluster_name", "retry_count", "max_retries", "retry_reason",
     ];
 
+    // Follows the work-task server's TestWorkTaskSubmission (tests/integration/api_test.go): 201, and the task answers
+    // status "queued" (models.WorkTaskStatusQueued), whatever will run it.
+    [Theory]
+    [InlineData("pipeline_execution")]
+    [InlineData("sleepy")]
+    public async Task Submit_AnswersStatusQueued_AsTheRealServer(string type)
+    {
+        var body = type == "sleepy" ? Api.Submission(type, new JsonObject { ["seconds"] = 30 }) : Api.SeedSubmission(type);
+        var submitted = await Api.SubmitAsync(app.Authorized(), body);
+        Assert.Equal("queued", (string?)submitted["status"]);
+        if (type == "sleepy") await Api.ReportAsync(app.Authorized(), Api.Id(submitted), new JsonObject { ["status"] = "cancelled" });
+    }
+
     [Fact]
     public async Task SeedCurlExamples_RoundTrip_SubmitGetListUpdateAndMetrics()
     {
         var client = app.Authorized();
 
-        // Submit (the seed's body): an unbound type is external and waits scheduled for an outside worker.
+        // Submit (the seed's body): an unbound type is external and waits queued for an outside worker.
         var submitted = await Api.SubmitAsync(client, Api.SeedSubmission());
         foreach (var field in SeedFields.Append("output_location").Append("metadata"))
             Assert.True(submitted.ContainsKey(field), $"missing {field}: {submitted.ToJsonString()}");
         var id = Api.Id(submitted);
         Assert.True(Guid.TryParse(id, out _));
         Assert.Equal("pipeline_execution", (string?)submitted["type"]);
-        Assert.Equal("scheduled", (string?)submitted["status"]);
+        Assert.Equal("queued", (string?)submitted["status"]);
         Assert.Equal(1, (int)submitted["priority"]!);
         Assert.Equal(3, (int)submitted["max_retries"]!);
         Assert.Equal(0, (int)submitted["retry_count"]!);
@@ -159,47 +172,81 @@ public sealed class WorkTaskApiTests(WorkTaskApiTests.App app, ITestOutputHelper
         await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None);
     }
 
+    // The socket contract (README): every update, in order, or a close with a reason. A client that falls ClientBuffer
+    // messages behind is closed as "too slow"; one that keeps up misses nothing. The reader here keeps up by construction:
+    // updates are published in batches smaller than the buffer and the next batch waits until it has read the last one
+    // (the old version raced a free-running reader against the hub and failed when the reader was starved on a busy machine).
     [Fact]
-    public async Task TaskSocket_ASlowClient_IsDropped_WhileOthersGetEveryUpdateInOrder()
+    public async Task TaskSocket_AClientThatFallsBehind_IsClosedAsTooSlow_WhileOneThatKeepsUpGetsEveryUpdateInOrder()
     {
         var hub = app.Services.GetRequiredService<TaskUpdateHub>();
         var events = app.Services.GetRequiredService<ExecutionEvents>();
-        var task = await Api.SubmitAsync(app.Authorized(), Api.SeedSubmission());
-        var executionId = (long)task["execution_id"]!;
-        var submittedStatus = (string?)task["status"];
+        var executionId = (long)(await Api.SubmitAsync(app.Authorized(), Api.SeedSubmission()))["execution_id"]!;
         var slow = hub.Add();
-        var fast = hub.Add();
+        var reader = hub.Add();
         try
         {
-            var updates = TaskUpdateHub.ClientBuffer + 50;
-            var received = new List<JsonObject>();
-            var draining = Task.Run(async () =>
-            {
-                await foreach (var bytes in fast.Outbox.Reader.ReadAllAsync())
-                {
-                    var message = JsonNode.Parse(bytes)!.AsObject();
-                    if ((long)message["task"]!["execution_id"]! != executionId) continue;
-                    // The task's own submit may still be in the hub's inbox when the clients join: not one of ours.
-                    if (received.Count == 0 && (string?)message["task"]!["status"] == submittedStatus) continue;
-                    received.Add(message);
-                    if (received.Count == updates) return;
-                }
-            });
-            // Synthetic changes published as the engine publishes them, cycling states so that order shows in the messages.
             ExecutionState[] cycle = [ExecutionState.Running, ExecutionState.Failed, ExecutionState.TimedOut, ExecutionState.Cancelled];
             string[] expected = ["executing", "failed", "timeout", "cancelled"];
-            for (var i = 0; i < updates; i++)
-                events.Publish(new StateChanged(executionId, DateTimeOffset.UtcNow, null, cycle[i % 4], Transition.Retry, 0, null, null));
-            await draining.WaitAsync(TimeSpan.FromSeconds(20));
-            Assert.Equal(Enumerable.Range(0, updates).Select(i => expected[i % 4]), received.Select(m => (string)m["task"]!["status"]!));
-            Assert.True(slow.WasDropped, "the client that never read was not dropped");
-            Assert.False(fast.WasDropped);
+            const int batch = 32;
+            var published = 0;
+            var received = new List<string>();
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            // Synthetic changes, published as the engine publishes them, until the slow client is gone and a batch more.
+            while (slow.CloseStatus is null || published % batch != 0 || published <= TaskUpdateHub.ClientBuffer + batch)
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"published {published}, the keeping-up client read {received.Count}, slow dropped: {slow.CloseStatus}");
+                events.Publish(new StateChanged(executionId, DateTimeOffset.UtcNow, null, cycle[published % 4], Transition.Retry, 0, null, null));
+                published++;
+                if (published % batch != 0) continue;
+                while (received.Count < published)
+                {
+                    using var wait = new CancellationTokenSource(deadline - DateTime.UtcNow);
+                    var message = JsonNode.Parse(await reader.Outbox.Reader.ReadAsync(wait.Token))!.AsObject();
+                    // Only this test's synthetic updates; the task's own submit may still have been in the hub's inbox.
+                    if ((long)message["task"]!["execution_id"]! == executionId && (string?)message["task"]!["status"] != "queued")
+                        received.Add((string)message["task"]!["status"]!);
+                }
+            }
+            Assert.Equal(Enumerable.Range(0, published).Select(i => expected[i % 4]), received);
+            Assert.Equal(System.Net.WebSockets.WebSocketCloseStatus.PolicyViolation, slow.CloseStatus);
+            Assert.Equal("too slow", slow.CloseReason);
+            Assert.Null(reader.CloseStatus);
+            Assert.DoesNotContain(slow, hub.Clients);
         }
         finally
         {
-            hub.Remove(slow, "closed");
-            hub.Remove(fast, "closed");
+            hub.Remove(slow, System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, "test over");
+            hub.Remove(reader, System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, "test over");
         }
+    }
+
+    // End to end over the socket: a connection the hub drops as too slow reads what it was sent, then a close frame with
+    // PolicyViolation and the reason "too slow" (before, the send loop was cancelled mid-flight, which aborts a WebSocket:
+    // the client saw the connection vanish with no reason).
+    [Fact]
+    public async Task TaskSocket_DroppedAsTooSlow_ReceivesAPolicyViolationCloseWithTheReason()
+    {
+        var hub = app.Services.GetRequiredService<TaskUpdateHub>();
+        var before = hub.Clients.ToHashSet();
+        var ws = app.Server.CreateWebSocketClient();
+        ws.ConfigureRequest = r => r.Headers.Authorization = $"Bearer {WorkTaskApp.Token}";
+        using var socket = await ws.ConnectAsync(new Uri(app.Server.BaseAddress, "/ws/tasks"), CancellationToken.None);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        TaskUpdateHub.Client? mine;
+        while ((mine = hub.Clients.FirstOrDefault(c => !before.Contains(c))) is null && DateTime.UtcNow < deadline) await Task.Delay(20);
+        Assert.NotNull(mine);
+
+        Assert.True(hub.Remove(mine, System.Net.WebSockets.WebSocketCloseStatus.PolicyViolation, TaskUpdateHub.TooSlow));
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var buffer = new byte[64 * 1024];
+        WebSocketReceiveResult result;
+        do result = await socket.ReceiveAsync(buffer, timeout.Token);
+        while (result.MessageType != WebSocketMessageType.Close);
+        Assert.Equal(WebSocketCloseStatus.PolicyViolation, result.CloseStatus);
+        Assert.Equal("too slow", result.CloseStatusDescription);
+        await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None);
     }
 
     [Fact]
@@ -275,7 +322,7 @@ public sealed class WorkTaskApiTests(WorkTaskApiTests.App app, ITestOutputHelper
         var (badStatus, statusProblem) = await Api.ReportAsync(client, id, new JsonObject { ["status"] = "queued" });
         Assert.Equal(400, badStatus);
         Assert.Equal("status", (string?)statusProblem["field"]);
-        Assert.Equal("scheduled", (string?)(await Api.GetAsync(client, id))["status"]);
+        Assert.Equal("queued", (string?)(await Api.GetAsync(client, id))["status"]);
     }
 
     [Theory]
@@ -324,8 +371,10 @@ public sealed class WorkTaskApiTests(WorkTaskApiTests.App app, ITestOutputHelper
         Assert.Equal(3, (int)alias["max_retries"]!);
     }
 
+    // Follows the work-task server's Queue.RequeueWithRetry (pkg/queue/queue.go): a requeued task has its error_message cleared
+    // and its retry_reason set; once retries are exhausted it fails with "failed after N retries: <last error>".
     [Fact]
-    public async Task FailedWithOOMKilled_IsRequeuedUntilMaxRetries_ThenFailed()
+    public async Task FailedWithOOMKilled_IsRequeuedWithItsErrorCleared_UntilMaxRetries_ThenFailedAfterNRetries()
     {
         var client = app.Authorized();
         var id = Api.Id(await Api.SubmitAsync(client, Api.SeedSubmission("ml_training"))); // max_retries 2
@@ -340,6 +389,8 @@ public sealed class WorkTaskApiTests(WorkTaskApiTests.App app, ITestOutputHelper
             Assert.Equal("scheduled", (string?)requeued["status"]);
             Assert.Equal(retry, (int)requeued["retry_count"]!);
             Assert.Contains("OOMKilled", (string?)requeued["retry_reason"]);
+            Assert.True(requeued.ContainsKey("error_message"));
+            Assert.Null(requeued["error_message"]);
         }
         Assert.Equal(200, (await Api.ReportAsync(client, id, new JsonObject { ["status"] = "executing" })).Status);
         var (last, lastBody) = await Api.ReportAsync(client, id, new JsonObject { ["status"] = "failed", ["error_message"] = "OOMKilled again" });
@@ -348,7 +399,7 @@ public sealed class WorkTaskApiTests(WorkTaskApiTests.App app, ITestOutputHelper
         var failed = await Api.GetAsync(client, id);
         Assert.Equal("failed", (string?)failed["status"]);
         Assert.Equal(2, (int)failed["retry_count"]!);
-        Assert.Equal("OOMKilled again", (string?)failed["error_message"]);
+        Assert.Equal("failed after 2 retries: OOMKilled again", (string?)failed["error_message"]);
         Assert.NotNull(failed["completed_at"]);
     }
 
