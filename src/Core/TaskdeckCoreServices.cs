@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Taskdeck.Core.Audit;
 using Taskdeck.Core.Dags;
 using Taskdeck.Core.Dispatch;
 using Taskdeck.Core.Events;
@@ -50,6 +51,7 @@ public static class TaskdeckCoreServices
         services.AddHostedService(sp => sp.GetRequiredService<ChangeFollower>());
         services.AddDemoHandlers();
         services.AddTaskdeckDags();
+        services.AddTaskdeckAudit(configuration);
         return services;
     }
 }

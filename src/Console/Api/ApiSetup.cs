@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.Json;
+using Taskdeck.Console.Audit;
 using Taskdeck.Console.Dags;
 using Taskdeck.Console.Executions;
 using Taskdeck.Console.Health;
@@ -42,6 +43,7 @@ public static class ApiSetup
         endpoints.MapDaggyApi();
         endpoints.MapWorkTasksApi();
         endpoints.MapMetricsApi();
+        endpoints.MapAuditApi();
         return endpoints;
     }
 

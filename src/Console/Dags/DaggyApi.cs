@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Taskdeck.Console.Api;
+using Taskdeck.Console.Audit;
 using Taskdeck.Core.Dags;
 using Taskdeck.Core.Executions;
 using Taskdeck.Data.Dags;
@@ -56,9 +57,9 @@ public static class DaggyApi
         return TypedResults.Ok(runs.Select(Daggy.ToSummary).ToList());
     }
 
-    public static async Task<Results<Ok<DaggyRunId>, ProblemHttpResult>> SubmitAsync([FromBody] JsonElement spec, DagService dags, CancellationToken ct)
+    public static async Task<Results<Ok<DaggyRunId>, ProblemHttpResult>> SubmitAsync([FromBody] JsonElement spec, DagService dags, HttpContext http, CancellationToken ct)
     {
-        var submission = await dags.SubmitAsync(spec, ct);
+        var submission = await dags.SubmitAsync(spec, http.Actor(), ct);
         if (submission.RunId is { } runId) return TypedResults.Ok(new DaggyRunId(runId));
         return Invalid(submission.Errors, submission.Limit);
     }
@@ -75,8 +76,8 @@ public static class DaggyApi
         return detail is null ? RunNotFound(runId) : TypedResults.Ok(Daggy.ToRun(detail));
     }
 
-    public static async Task<Results<Ok<DaggyRunId>, ProblemHttpResult>> KillAsync(long runId, DagService dags, CancellationToken ct) =>
-        ToResult(runId, await dags.KillAsync(runId, ct));
+    public static async Task<Results<Ok<DaggyRunId>, ProblemHttpResult>> KillAsync(long runId, DagService dags, HttpContext http, CancellationToken ct) =>
+        ToResult(runId, await dags.KillAsync(runId, http.Actor(), ct));
 
     public static async Task<Results<Ok<DaggyState>, ProblemHttpResult>> GetStateAsync(long runId, IDagStore store, CancellationToken ct)
     {
@@ -84,12 +85,12 @@ public static class DaggyApi
         return run is null ? RunNotFound(runId) : TypedResults.Ok(new DaggyState(Daggy.RunState(run.State)));
     }
 
-    public static async Task<Results<Ok<DaggyRunId>, ProblemHttpResult>> SetStateAsync(long runId, string state, DagService dags, CancellationToken ct)
+    public static async Task<Results<Ok<DaggyRunId>, ProblemHttpResult>> SetStateAsync(long runId, string state, DagService dags, HttpContext http, CancellationToken ct)
     {
         switch (Daggy.ParseRunState(state))
         {
-            case DagRunState.Queued: return ToResult(runId, await dags.RestartAsync(runId, ct));
-            case DagRunState.Killed: return ToResult(runId, await dags.KillAsync(runId, ct));
+            case DagRunState.Queued: return ToResult(runId, await dags.RestartAsync(runId, http.Actor(), ct));
+            case DagRunState.Killed: return ToResult(runId, await dags.KillAsync(runId, http.Actor(), ct));
             case null: return Problems.BadRequest("state", $"Unknown DAG run state '{state}'. Use QUEUED (restart) or KILLED.");
             case var other:
                 return Problems.Conflict($"A DAG run cannot be set to {Daggy.RunState(other.Value)}; use QUEUED to restart it or KILLED to kill it.", Daggy.RunState(other.Value));
@@ -103,8 +104,8 @@ public static class DaggyApi
         return await queries.RunExistsAsync(runId, ct) ? TaskNotFound(runId, taskName) : RunNotFound(runId);
     }
 
-    public static async Task<Results<Ok<DaggyRunId>, ProblemHttpResult>> KillTaskAsync(long runId, string taskName, DagService dags, CancellationToken ct) =>
-        ToResult(runId, await dags.KillTaskAsync(runId, taskName, ct), taskName);
+    public static async Task<Results<Ok<DaggyRunId>, ProblemHttpResult>> KillTaskAsync(long runId, string taskName, DagService dags, HttpContext http, CancellationToken ct) =>
+        ToResult(runId, await dags.KillTaskAsync(runId, taskName, http.Actor(), ct), taskName);
 
     public static async Task<Results<Ok<DaggyState>, ProblemHttpResult>> GetTaskStateAsync(long runId, string taskName, IDagStore store, CancellationToken ct)
     {

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Taskdeck.Console.Api;
+using Taskdeck.Console.Audit;
 using Taskdeck.Core.Executions;
 using Taskdeck.Data.Executions;
 
@@ -34,7 +35,7 @@ public static class ExecutionsApi
     }
 
     public static async Task<Results<Accepted<SubmitTaskResponse>, ProblemHttpResult>> SubmitAsync(
-        [FromBody] SubmitTaskRequest? body, ExecutionService executions, CancellationToken ct)
+        [FromBody] SubmitTaskRequest? body, ExecutionService executions, HttpContext http, CancellationToken ct)
     {
         if (body is null) return Problems.BadRequest("body", "A JSON body is required: {\"task\": \"<handler>\", \"args\": {…}} or {\"command\": [\"/bin/echo\", \"hi\"]}.");
         var hasTask = !string.IsNullOrWhiteSpace(body.Task);
@@ -74,7 +75,7 @@ public static class ExecutionsApi
         };
         try
         {
-            var execution = await executions.SubmitAsync(spec, ct);
+            var execution = await executions.SubmitAsync(spec, http.Actor(), ct);
             return TypedResults.Accepted($"/api/executions/{execution.Id}",
                 new SubmitTaskResponse(execution.Id, execution.TaskId, DjangoRay.State(execution.State), execution.State.ToString()));
         }
@@ -183,9 +184,9 @@ public static class ExecutionsApi
 
     /// <summary>As django-ray: 200 with the execution as <c>GET /api/executions/{id}</c> shows it after the cancel.</summary>
     public static async Task<Results<Ok<ExecutionDto>, ProblemHttpResult>> CancelAsync(
-        long id, ExecutionService executions, ExecutionQueries queries, CancellationToken ct)
+        long id, ExecutionService executions, ExecutionQueries queries, HttpContext http, CancellationToken ct)
     {
-        var outcome = await executions.CancelAsync(id, null, ct);
+        var outcome = await executions.CancelAsync(id, http.Actor(), null, ct);
         var (code, message, next) = outcome switch
         {
             { Status: ActionStatus.NotFound } => ("NOT_FOUND", "The execution was not found.", "Verify the execution identifier."),
@@ -201,9 +202,9 @@ public static class ExecutionsApi
 
     /// <summary>As django-ray: 200 with the execution, already showing the attempt the retry queued.</summary>
     public static async Task<Results<Ok<ExecutionDto>, ProblemHttpResult>> RetryAsync(
-        long id, ExecutionService executions, ExecutionQueries queries, CancellationToken ct)
+        long id, ExecutionService executions, ExecutionQueries queries, HttpContext http, CancellationToken ct)
     {
-        var outcome = await executions.RetryAsync(id, null, ct);
+        var outcome = await executions.RetryAsync(id, http.Actor(), null, ct);
         var (code, message, next) = outcome switch
         {
             { Status: ActionStatus.NotFound } => ("NOT_FOUND", "The execution was not found.", "Verify the execution identifier."),
@@ -220,9 +221,9 @@ public static class ExecutionsApi
     /// django-ray deletes whatever it is asked to. Here a waiting execution is cancelled and deleted at once, a finished one
     /// is deleted, and a running one is refused (409): deleting running work without stopping it is Hangfire's trap.
     /// </summary>
-    public static async Task<Results<Ok<MessageDto>, ProblemHttpResult>> DeleteAsync(long id, ExecutionService executions, CancellationToken ct)
+    public static async Task<Results<Ok<MessageDto>, ProblemHttpResult>> DeleteAsync(long id, ExecutionService executions, HttpContext http, CancellationToken ct)
     {
-        var outcome = await executions.DeleteAsync(id, ct);
+        var outcome = await executions.DeleteAsync(id, http.Actor(), ct);
         return outcome.Status switch
         {
             ActionStatus.Done => TypedResults.Ok(new MessageDto($"Execution {id} deleted")),
@@ -238,7 +239,7 @@ public static class ExecutionsApi
     /// </summary>
     /// <param name="state">django-ray's own form: the state to reset as a query parameter (FAILED, LOST, …).</param>
     public static async Task<Results<Ok<MessageDto>, ProblemHttpResult>> ResetAsync(
-        [FromQuery(Name = "state")] string? state, [FromBody] ResetRequest? body, ExecutionService executions, CancellationToken ct)
+        [FromQuery(Name = "state")] string? state, [FromBody] ResetRequest? body, ExecutionService executions, HttpContext http, CancellationToken ct)
     {
         body ??= new ResetRequest();
         var names = new List<string>(body.States ?? []);
@@ -263,7 +264,7 @@ public static class ExecutionsApi
                          && string.IsNullOrWhiteSpace(body.Tag) && body.DagRunId is null && body.CreatedAfter is null && body.CreatedBefore is null;
         if (unfiltered && body.All != true)
             return Problems.BadRequest("all", "No filter given: name a state (?state=FAILED) or other filters, or send {\"all\": true} to reset every resettable execution.");
-        var reset = await executions.ResetAsync(filter, ct);
+        var reset = await executions.ResetAsync(filter, http.Actor(), ct);
         return TypedResults.Ok(new MessageDto($"Reset {reset} execution(s) to QUEUED state") { Count = reset });
     }
 

@@ -18,6 +18,8 @@ public static class ConsoleSetup
         });
         services.AddScoped<LiveFeed>();
         services.AddScoped<ClientTime>();
+        services.AddHttpContextAccessor();
+        services.AddScoped<Audit.ConsoleActor>();
         services.AddSingleton<Components.Workers.WorkerLeases>();
         services.AddHostedService(sp => sp.GetRequiredService<Components.Workers.WorkerLeases>());
         services.AddHostedService<MetricSampler>();

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.Extensions.Options;
+using Taskdeck.Core.Audit;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.Executors;
 
@@ -21,6 +22,7 @@ public sealed record DagActionOutcome(ActionStatus Status, DagRunState? State, s
 /// <summary>
 /// What people and automation do to DAG runs: validate, submit, kill, restart, kill one task. Each task is an
 /// execution like any other; every state change goes through <see cref="ExecutionService"/> and the state machine.
+/// Each act someone asks for is one audit entry naming the run; the tasks' state changes carry the actor's name.
 /// </summary>
 public sealed class DagService(
     IDagStore store,
@@ -30,6 +32,7 @@ public sealed class DagService(
     TaskHandlerRegistry handlers,
     NodeCapacity capacity,
     IOptions<TaskdeckOptions> options,
+    IAuditTrail audit,
     TimeProvider time)
 {
     public DagChecks Checks => new(options.Value.Commands, handlers.Contains) { Limits = DagLimits.From(options.Value) };
@@ -73,7 +76,21 @@ public sealed class DagService(
         return errors.Count == 0 ? plan : plan with { Errors = errors };
     }
 
-    /// <summary>Stores the run, its tasks and edges and queues the roots at once; an invalid spec stores nothing.</summary>
+    /// <summary>A submission someone asked for: audited, refused specs included (with their first problems).</summary>
+    public async Task<DagSubmission> SubmitAsync(JsonElement json, Actor actor, CancellationToken ct = default)
+    {
+        var submission = await SubmitAsync(json, ct);
+        await audit.RecordAsync(submission.Accepted
+            ? new AuditRecord(actor, AuditActions.SubmitDag, AuditOutcome.Applied) { RecordType = AuditRecordTypes.DagRun, RecordIds = [Id(submission.RunId!.Value)], Count = 1 }
+            : new AuditRecord(actor, AuditActions.SubmitDag, AuditOutcome.Refused)
+            {
+                RecordType = AuditRecordTypes.DagRun,
+                Reason = string.Join("; ", submission.Errors.Take(5)) + (submission.Errors.Count > 5 ? $" ({submission.Errors.Count - 5} more)" : ""),
+            }, ct);
+        return submission;
+    }
+
+    /// <summary>Stores the run, its tasks and edges and queues the roots at once; an invalid spec stores nothing. Not audited: the engine's own path.</summary>
     public async Task<DagSubmission> SubmitAsync(JsonElement json, CancellationToken ct = default)
     {
         var plan = Validate(json, out var spec);
@@ -129,7 +146,10 @@ public sealed class DagService(
     }
 
     /// <summary>KILLED at once; every task that has not ended is cancelled (running processes are killed).</summary>
-    public async Task<DagActionOutcome> KillAsync(long runId, CancellationToken ct = default)
+    public async Task<DagActionOutcome> KillAsync(long runId, Actor actor, CancellationToken ct = default) =>
+        await AuditAsync(actor, AuditActions.KillDag, runId, await KillCoreAsync(runId, actor.HistoryName, ct), ct);
+
+    private async Task<DagActionOutcome> KillCoreAsync(long runId, string? by, CancellationToken ct)
     {
         var run = await store.FindRunAsync(runId, ct);
         if (run is null) return NotFound(runId);
@@ -143,7 +163,7 @@ public sealed class DagService(
         }
         scheduler.Forget(runId);
         var unfinished = (await store.TasksAsync(runId, ct)).Where(t => !t.State.IsTerminal());
-        await Concurrently.ForEachAsync(unfinished, (task, token) => executions.CancelAsync(task.ExecutionId, "the DAG run was killed", token), ct);
+        await Concurrently.ForEachAsync(unfinished, (task, token) => executions.CancelCoreAsync(task.ExecutionId, "the DAG run was killed", by, token), ct);
         return new(ActionStatus.Done, DagRunState.Killed, $"DAG run {runId} killed.");
     }
 
@@ -151,7 +171,10 @@ public sealed class DagService(
     /// Restart of an ERRORED or KILLED run: every task that did not succeed goes back — to the queue if its parents
     /// have all succeeded, else to wait for them. Succeeded work is kept.
     /// </summary>
-    public async Task<DagActionOutcome> RestartAsync(long runId, CancellationToken ct = default)
+    public async Task<DagActionOutcome> RestartAsync(long runId, Actor actor, CancellationToken ct = default) =>
+        await AuditAsync(actor, AuditActions.RestartDag, runId, await RestartCoreAsync(runId, actor.HistoryName, ct), ct);
+
+    private async Task<DagActionOutcome> RestartCoreAsync(long runId, string? by, CancellationToken ct)
     {
         var run = await store.FindRunAsync(runId, ct);
         if (run is null) return NotFound(runId);
@@ -171,21 +194,36 @@ public sealed class DagService(
 
         // Those that must wait go back first, so a retried parent that succeeds at once finds its children Pending.
         await Concurrently.ForEachAsync(toRedo.Where(t => !ParentsSucceeded(t)), (task, token) =>
-            transitions.ApplyAsync(new TransitionCommand(task.ExecutionId, Transition.Rewait) { Reason = "DAG run restarted; waits for its parents" }, token), ct);
-        await Concurrently.ForEachAsync(toRedo.Where(ParentsSucceeded), (task, token) => executions.RetryAsync(task.ExecutionId, "DAG run restarted", token), ct);
+            transitions.ApplyAsync(new TransitionCommand(task.ExecutionId, Transition.Rewait) { Reason = "DAG run restarted; waits for its parents", ActorName = by }, token), ct);
+        await Concurrently.ForEachAsync(toRedo.Where(ParentsSucceeded), (task, token) => executions.RetryCoreAsync(task.ExecutionId, "DAG run restarted", by, token), ct);
         await Concurrently.ForEachAsync(tasks.Where(t => t.State == ExecutionState.Pending && ParentsSucceeded(t)), (task, token) => scheduler.ReleaseAsync(task, token), ct);
         await scheduler.RecomputeAsync(runId, ct);
         return new(ActionStatus.Done, DagRunState.Queued, $"DAG run {runId} queued again.");
     }
 
-    public async Task<DagActionOutcome> KillTaskAsync(long runId, string taskName, CancellationToken ct = default)
+    public async Task<DagActionOutcome> KillTaskAsync(long runId, string taskName, Actor actor, CancellationToken ct = default) =>
+        await AuditAsync(actor, AuditActions.KillDagTask, runId, await KillTaskCoreAsync(runId, taskName, actor.HistoryName, ct), ct);
+
+    private async Task<DagActionOutcome> KillTaskCoreAsync(long runId, string taskName, string? by, CancellationToken ct)
     {
         if (await store.FindRunAsync(runId, ct) is null) return NotFound(runId);
         var task = await store.FindTaskAsync(runId, taskName, ct);
         if (task is null) return new(ActionStatus.NotFound, null, $"DAG run {runId} has no task '{taskName}'.", "task");
-        var outcome = await executions.CancelAsync(task.ExecutionId, "killed by request", ct);
+        var outcome = await executions.CancelCoreAsync(task.ExecutionId, "killed by request", by, ct);
         return new(outcome.Status, null, $"task '{taskName}': {outcome.Message}", "task");
     }
+
+    private async Task<DagActionOutcome> AuditAsync(Actor actor, string action, long runId, DagActionOutcome outcome, CancellationToken ct)
+    {
+        await audit.RecordAsync(new AuditRecord(actor, action, outcome.Done ? AuditOutcome.Applied : AuditOutcome.Refused)
+        {
+            RecordType = AuditRecordTypes.DagRun, RecordIds = [Id(runId)], Count = outcome.Done ? 1 : 0,
+            Reason = outcome.Done && action != AuditActions.KillDagTask ? null : outcome.Message,
+        }, ct);
+        return outcome;
+    }
+
+    private static string Id(long id) => id.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private static DagActionOutcome NotFound(long runId) => new(ActionStatus.NotFound, null, $"DAG run {runId} does not exist.");
 }

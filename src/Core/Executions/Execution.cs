@@ -111,4 +111,6 @@ public sealed class StateChange
     public string Transition { get; set; } = "";
     public string? NodeId { get; set; }
     public string? Reason { get; set; }
+    /// <summary>The person or token whose act made this change; null for the engine's own transitions.</summary>
+    public string? ActorName { get; set; }
 }

@@ -1,4 +1,7 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
+using Taskdeck.Core.Audit;
 using Taskdeck.Core.Dispatch;
 using Taskdeck.Core.Events;
 using Taskdeck.Core.Executors;
@@ -26,7 +29,9 @@ public sealed record ActionOutcome(ActionStatus Status, long ExecutionId, Execut
 
 /// <summary>
 /// What people and automation do to executions: submit, cancel, retry, reset, delete. Pages and endpoints call
-/// this; it changes states only through <see cref="ExecutionTransitions"/>.
+/// this; it changes states only through <see cref="ExecutionTransitions"/>. Each act a caller names an
+/// <see cref="Actor"/> for is written to the audit trail here, once, whether it came from the API or the console, and
+/// the state changes it makes carry the actor's name ("by alice").
 /// </summary>
 public sealed class ExecutionService(
     IExecutionStore store,
@@ -38,6 +43,7 @@ public sealed class ExecutionService(
     ExecutionEvents events,
     NodeCapacity capacity,
     IOptions<TaskdeckOptions> options,
+    IAuditTrail audit,
     TimeProvider time)
 {
     public void Validate(NewExecution spec)
@@ -112,11 +118,48 @@ public sealed class ExecutionService(
             Refuse(spec.Kind == ExecutorKind.Command ? "command" : "args", $"The arguments, command and environment hold {size} characters; at most {limits.MaxSpecBytes} are allowed.", nameof(limits.MaxSpecBytes));
     }
 
-    public async Task<Execution> SubmitAsync(NewExecution spec, CancellationToken ct = default) =>
-        (await SubmitManyAsync([spec], ct))[0];
+    /// <summary>A submission someone asked for: recorded in the audit trail, refused ones included.</summary>
+    public async Task<Execution> SubmitAsync(NewExecution spec, Actor actor, CancellationToken ct = default) =>
+        (await SubmitManyAsync([spec], actor, ct))[0];
 
+    /// <summary>A batch someone asked for: one audit entry naming every record.</summary>
+    public async Task<IReadOnlyList<Execution>> SubmitManyAsync(IReadOnlyList<NewExecution> specs, Actor actor, CancellationToken ct = default)
+    {
+        IReadOnlyList<Execution> stored;
+        try
+        {
+            stored = await SubmitManyAsync(specs, beforeDispatch: null, ct);
+        }
+        catch (InvalidSubmissionException e)
+        {
+            await audit.RecordAsync(new AuditRecord(actor, AuditActions.SubmitExecution, AuditOutcome.Refused)
+            {
+                RecordType = AuditRecordTypes.Execution, Reason = $"{e.Field}: {e.Message}",
+            }, ct);
+            throw;
+        }
+        await audit.RecordAsync(new AuditRecord(actor, AuditActions.SubmitExecution, AuditOutcome.Applied)
+        {
+            RecordType = AuditRecordTypes.Execution, RecordIds = stored.Select(e => Id(e.Id)).ToList(), Count = stored.Count,
+            Reason = Describe(specs),
+        }, ct);
+        return stored;
+    }
+
+    /// <summary>The engine's own submissions (DAG tasks, generator output, work tasks' executions): not audited here.</summary>
+    public async Task<Execution> SubmitAsync(NewExecution spec, CancellationToken ct = default) =>
+        (await SubmitManyAsync([spec], beforeDispatch: null, ct))[0];
+
+    /// <inheritdoc cref="SubmitAsync(NewExecution, CancellationToken)"/>
     public Task<IReadOnlyList<Execution>> SubmitManyAsync(IReadOnlyList<NewExecution> specs, CancellationToken ct = default) =>
-        SubmitManyAsync(specs, null, ct);
+        SubmitManyAsync(specs, beforeDispatch: null, ct);
+
+    private static string Describe(IReadOnlyList<NewExecution> specs)
+    {
+        static string One(NewExecution s) => s.Kind == ExecutorKind.Command ? $"command {s.Name}" : s.Name;
+        var names = specs.Select(One).Distinct().ToList();
+        return names.Count <= 3 ? string.Join(", ", names) : $"{string.Join(", ", names.Take(3))} and {names.Count - 3} more";
+    }
 
     /// <summary>
     /// Stores all, then dispatches those that are due; a record is durable before its job exists. A big submission's
@@ -157,7 +200,21 @@ public sealed class ExecutionService(
         : spec.RunAt is { } at && at > now ? ExecutionState.Scheduled
         : ExecutionState.Queued;
 
-    public async Task<ActionOutcome> CancelAsync(long id, string? reason = null, CancellationToken ct = default)
+    /// <summary>Cancels one execution at someone's request; audited.</summary>
+    public async Task<ActionOutcome> CancelAsync(long id, Actor actor, string? reason = null, CancellationToken ct = default)
+    {
+        var outcome = await CancelCoreAsync(id, reason, actor.HistoryName, ct);
+        await AuditAsync(actor, AuditActions.Cancel, [outcome], ct);
+        return outcome;
+    }
+
+    /// <summary>Cancels each of <paramref name="ids"/> in turn; one audit entry for the whole act.</summary>
+    public Task<IReadOnlyList<ActionOutcome>> CancelManyAsync(IReadOnlyList<long> ids, Actor actor, string? reason = null, CancellationToken ct = default) =>
+        ActOnEachAsync(ids, actor, AuditActions.Cancel, (id, token) => CancelCoreAsync(id, reason, actor.HistoryName, token), ct);
+
+    /// <summary>Cancel without an audit entry of its own: part of a larger act (a DAG kill) or a worker's report.</summary>
+    /// <param name="by">The name kept beside the state change; null for the engine's own.</param>
+    internal async Task<ActionOutcome> CancelCoreAsync(long id, string? reason, string? by, CancellationToken ct)
     {
         var execution = await store.FindAsync(id, ct);
         if (execution is null) return NotFound(id);
@@ -165,15 +222,15 @@ public sealed class ExecutionService(
         {
             case var s when s.IsWaiting():
             {
-                var result = await transitions.ApplyAsync(new TransitionCommand(id, Transition.CancelWaiting) { Reason = reason ?? "cancelled before it started" }, ct);
+                var result = await transitions.ApplyAsync(new TransitionCommand(id, Transition.CancelWaiting) { Reason = reason ?? "cancelled before it started", ActorName = by }, ct);
                 if (result.Applied) { dispatcher.Remove(execution.HangfireJobId); return Done(id, ExecutionState.Cancelled, "Cancelled."); }
                 // It started between our read and the CAS: cancel it as running work instead.
-                return result.FoundState is ExecutionState.Running ? await CancelAsync(id, reason, ct) : Refused(result);
+                return result.FoundState is ExecutionState.Running ? await CancelCoreAsync(id, reason, by, ct) : Refused(result);
             }
             case ExecutionState.Running:
             {
-                var result = await transitions.ApplyAsync(new TransitionCommand(id, Transition.RequestCancel) { Reason = reason ?? "cancel requested" }, ct);
-                if (!result.Applied) return result.FoundState is { } found && found.IsTerminal() ? Refused(result) : await CancelAsync(id, reason, ct);
+                var result = await transitions.ApplyAsync(new TransitionCommand(id, Transition.RequestCancel) { Reason = reason ?? "cancel requested", ActorName = by }, ct);
+                if (!result.Applied) return result.FoundState is { } found && found.IsTerminal() ? Refused(result) : await CancelCoreAsync(id, reason, by, ct);
                 running.SignalCancel(id);
                 return Done(id, ExecutionState.Cancelling, "Cancel requested; the worker is stopping it.");
             }
@@ -185,29 +242,50 @@ public sealed class ExecutionService(
         }
     }
 
-    public async Task<ActionOutcome> RetryAsync(long id, string? reason = null, CancellationToken ct = default)
+    /// <summary>Sends one finished execution back to the queue at someone's request; audited.</summary>
+    public async Task<ActionOutcome> RetryAsync(long id, Actor actor, string? reason = null, CancellationToken ct = default)
+    {
+        var outcome = await RetryCoreAsync(id, reason, actor.HistoryName, ct);
+        await AuditAsync(actor, AuditActions.Retry, [outcome], ct);
+        return outcome;
+    }
+
+    /// <summary>Retries each of <paramref name="ids"/> in turn; one audit entry for the whole act.</summary>
+    public Task<IReadOnlyList<ActionOutcome>> RetryManyAsync(IReadOnlyList<long> ids, Actor actor, string? reason = null, CancellationToken ct = default) =>
+        ActOnEachAsync(ids, actor, AuditActions.Retry, (id, token) => RetryCoreAsync(id, reason, actor.HistoryName, token), ct);
+
+    /// <summary>Retry without an audit entry of its own: part of a larger act (a reset, a DAG restart).</summary>
+    internal async Task<ActionOutcome> RetryCoreAsync(long id, string? reason, string? by, CancellationToken ct)
     {
         var execution = await store.FindAsync(id, ct);
         if (execution is null) return NotFound(id);
-        var result = await transitions.ApplyAsync(new TransitionCommand(id, Transition.Retry) { Reason = reason ?? "retried by request" }, ct);
+        var result = await transitions.ApplyAsync(new TransitionCommand(id, Transition.Retry) { Reason = reason ?? "retried by request", ActorName = by }, ct);
         if (!result.Applied) return Refused(result);
         if (execution.Kind != ExecutorKind.External)
             await dispatcher.EnqueueAsync(id, execution.Priority, ct);
         return Done(id, ExecutionState.Queued, "Queued for a new attempt.");
     }
 
-    /// <summary>The bulk form of retry: every retryable record matching the filter goes back to the queue.</summary>
-    public async Task<int> ResetAsync(ExecutionFilter filter, CancellationToken ct = default)
+    /// <summary>
+    /// The bulk form of retry: every retryable record matching the filter goes back to the queue. One audit entry
+    /// keeps the filter, how many matched and how many were reset.
+    /// </summary>
+    public async Task<int> ResetAsync(ExecutionFilter filter, Actor actor, CancellationToken ct = default)
     {
         var states = (filter.States is { Count: > 0 } asked ? asked.Intersect(ExecutionStates.Retryable) : ExecutionStates.Retryable).ToList();
-        if (states.Count == 0) return 0;
-        var ids = await store.FindIdsAsync(filter with { States = states }, int.MaxValue, ct);
-        var reset = 0;
+        IReadOnlyList<long> ids = states.Count == 0 ? [] : await store.FindIdsAsync(filter with { States = states }, int.MaxValue, ct);
+        var reset = new System.Collections.Concurrent.ConcurrentBag<long>();
         await Concurrently.ForEachAsync(ids, async (id, token) =>
         {
-            if ((await RetryAsync(id, "reset by filter", token)).Done) Interlocked.Increment(ref reset);
+            if ((await RetryCoreAsync(id, "reset by filter", actor.HistoryName, token)).Done) reset.Add(id);
         }, ct);
-        return reset;
+        var outcome = reset.Count == ids.Count ? AuditOutcome.Applied : AuditRecord.OutcomeOf(reset.Count, ids.Count);
+        await audit.RecordAsync(new AuditRecord(actor, AuditActions.Reset, outcome)
+        {
+            RecordType = AuditRecordTypes.Execution, RecordIds = reset.Order().Select(Id).ToList(), Count = reset.Count, Filter = FilterJson(filter),
+            Reason = reset.Count == ids.Count ? $"{ids.Count} matched" : $"{ids.Count} matched; {ids.Count - reset.Count} changed state meanwhile and were left as they were",
+        }, ct);
+        return reset.Count;
     }
 
     /// <summary>How many records a reset with this filter would touch now.</summary>
@@ -218,16 +296,28 @@ public sealed class ExecutionService(
     }
 
     /// <summary>
-    /// Deletes a finished execution; a waiting one is cancelled first and deleted at once (as django-ray deletes queued work).
-    /// Running work is refused: deleting it without stopping it is the Hangfire behaviour operators complain about.
+    /// Deletes a finished execution at someone's request; a waiting one is cancelled first and deleted at once (as django-ray
+    /// deletes queued work). Running work is refused: deleting it without stopping it is the Hangfire behaviour operators
+    /// complain about. The audit entry outlives the execution.
     /// </summary>
-    public async Task<ActionOutcome> DeleteAsync(long id, CancellationToken ct = default)
+    public async Task<ActionOutcome> DeleteAsync(long id, Actor actor, CancellationToken ct = default)
+    {
+        var outcome = await DeleteCoreAsync(id, actor.HistoryName, ct);
+        await AuditAsync(actor, AuditActions.Delete, [outcome], ct);
+        return outcome;
+    }
+
+    /// <summary>Deletes each of <paramref name="ids"/> in turn; one audit entry for the whole act.</summary>
+    public Task<IReadOnlyList<ActionOutcome>> DeleteManyAsync(IReadOnlyList<long> ids, Actor actor, CancellationToken ct = default) =>
+        ActOnEachAsync(ids, actor, AuditActions.Delete, (id, token) => DeleteCoreAsync(id, actor.HistoryName, token), ct);
+
+    private async Task<ActionOutcome> DeleteCoreAsync(long id, string? by, CancellationToken ct)
     {
         var current = await store.FindAsync(id, ct);
         if (current is null) return NotFound(id);
         if (current.State.IsWaiting())
         {
-            var cancelled = await CancelAsync(id, "cancelled to be deleted", ct);
+            var cancelled = await CancelCoreAsync(id, "cancelled to be deleted", by, ct);
             // It started between our read and the cancel: it is now being cancelled as running work, so it stays.
             if (!(cancelled.Done && cancelled.State == ExecutionState.Cancelled)) return Refused(id, cancelled.State);
         }
@@ -240,6 +330,44 @@ public sealed class ExecutionService(
         static ActionOutcome Refused(long id, ExecutionState? state) => new(ActionStatus.Conflict, id, state,
             $"Execution {id} is {state}; running work is not deleted while it runs: cancel it first, then delete it once it has stopped.");
     }
+
+    private async Task<IReadOnlyList<ActionOutcome>> ActOnEachAsync(IReadOnlyList<long> ids, Actor actor, string action,
+        Func<long, CancellationToken, Task<ActionOutcome>> act, CancellationToken ct)
+    {
+        var outcomes = new List<ActionOutcome>(ids.Count);
+        try
+        {
+            foreach (var id in ids) outcomes.Add(await act(id, ct));
+        }
+        finally
+        {
+            // What was done before a failure is still recorded.
+            if (outcomes.Count > 0) await AuditAsync(actor, action, outcomes, ct);
+        }
+        return outcomes;
+    }
+
+    /// <summary>One entry for an act on these records: applied when all were done, refused when none, else partial.</summary>
+    private Task AuditAsync(Actor actor, string action, IReadOnlyList<ActionOutcome> outcomes, CancellationToken ct)
+    {
+        var done = outcomes.Count(o => o.Done);
+        var refused = outcomes.Where(o => !o.Done).Select(o => o.Message).ToList();
+        return audit.RecordAsync(new AuditRecord(actor, action, AuditRecord.OutcomeOf(done, outcomes.Count))
+        {
+            RecordType = AuditRecordTypes.Execution, RecordIds = outcomes.Select(o => Id(o.ExecutionId)).ToList(), Count = done,
+            Reason = refused.Count == 0 ? null : refused.Count <= 3 ? string.Join(" ", refused) : $"{string.Join(" ", refused.Take(3))} ({refused.Count - 3} more refused)",
+        }, ct);
+    }
+
+    private static string Id(long id) => id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    private static readonly JsonSerializerOptions FilterJsonOptions = new()
+    {
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, Converters = { new JsonStringEnumConverter() },
+    };
+
+    /// <summary>The filter as it was asked (empty fields left out), so an entry reads "States: [Failed], Tag: nightly".</summary>
+    public static string FilterJson(ExecutionFilter filter) => JsonSerializer.Serialize(filter, FilterJsonOptions);
 
     private static ActionOutcome Done(long id, ExecutionState state, string message) => new(ActionStatus.Done, id, state, message);
     private static ActionOutcome NotFound(long id) => new(ActionStatus.NotFound, id, null, $"Execution {id} does not exist.");

@@ -36,6 +36,8 @@ public sealed record TransitionCommand(long ExecutionId, Transition Transition)
     public string? NodeId { get; init; }
     /// <summary>Why: kept in the state history and, for a closing attempt, as its error.</summary>
     public string? Reason { get; init; }
+    /// <summary>Who asked for it ("by alice" in the history): set for operator acts, null for the engine's own.</summary>
+    public string? ActorName { get; init; }
     public string? ResultJson { get; init; }
     public string? ErrorMessage { get; init; }
     public DateTimeOffset? RunAt { get; init; }

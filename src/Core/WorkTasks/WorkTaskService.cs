@@ -226,7 +226,7 @@ public sealed class WorkTaskService(
             var confirmed = await transitions.ApplyAsync(new TransitionCommand(e.Id, Transition.ConfirmCancel) { Reason = "its worker reported it cancelled" }, ct);
             return confirmed.Applied ? new ReportResult(ReportOutcome.Recorded, "Cancelled.", confirmed.NewState) : Refused(confirmed);
         }
-        var outcome = await executions.CancelAsync(e.Id, "its worker reported it cancelled", ct);
+        var outcome = await executions.CancelCoreAsync(e.Id, "its worker reported it cancelled", by: null, ct);
         return outcome.Status switch
         {
             ActionStatus.Done => new ReportResult(ReportOutcome.Recorded, outcome.Message, outcome.State),

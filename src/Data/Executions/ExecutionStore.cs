@@ -31,6 +31,11 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
     private const string InsertHistory =
         "INSERT INTO \"StateChanges\" (\"ExecutionId\", \"At\", \"From\", \"To\", \"Transition\", \"NodeId\", \"Reason\") VALUES (@Id, @At, @From, @To, @Transition, @NodeId, @Reason)";
 
+    // An operator's act also keeps who asked. A separate text, so the engine's own transitions (nearly all of them)
+    // bind nothing more than they did before the column existed.
+    private const string InsertHistoryByActor =
+        "INSERT INTO \"StateChanges\" (\"ExecutionId\", \"At\", \"From\", \"To\", \"Transition\", \"NodeId\", \"Reason\", \"ActorName\") VALUES (@Id, @At, @From, @To, @Transition, @NodeId, @Reason, @ActorName)";
+
     private static readonly string[] HistoryColumns = ["ExecutionId", "At", "From", "To", "Transition", "NodeId", "Reason"];
 
     /// <summary>Many rows a statement (a DAG's thousands of tasks are one submission), each with its Submit history row.</summary>
@@ -118,8 +123,12 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
                 ("At", micros), ("Outcome", (int)outcome), ("Rc", command.Rc), ("Error", outcome == ExecutionState.Succeeded ? null : command.ErrorMessage ?? command.Reason),
                 ("Id", id), ("Number", attempt));
         }
-        await Sql.ExecutePreparedAsync(c, t, InsertHistory, ("Id", id), ("At", micros), ("From", (int)found.Value), ("To", (int)rule.To),
-            ("Transition", command.Transition.ToString()), ("NodeId", command.NodeId), ("Reason", command.Reason));
+        if (command.ActorName is null)
+            await Sql.ExecutePreparedAsync(c, t, InsertHistory, ("Id", id), ("At", micros), ("From", (int)found.Value), ("To", (int)rule.To),
+                ("Transition", command.Transition.ToString()), ("NodeId", command.NodeId), ("Reason", command.Reason));
+        else
+            await Sql.ExecutePreparedAsync(c, t, InsertHistoryByActor, ("Id", id), ("At", micros), ("From", (int)found.Value), ("To", (int)rule.To),
+                ("Transition", command.Transition.ToString()), ("NodeId", command.NodeId), ("Reason", command.Reason), ("ActorName", command.ActorName));
         return new TransitionResult(id, command.Transition, true, found, rule.To, attemptNumber, at, dagRunId);
     }
 

@@ -51,6 +51,8 @@ public static class TaskdeckDataServices
         services.AddSingleton<WorkTaskQueries>();
         services.AddSingleton<Dashboard.DashboardQueries>();
         services.AddSingleton<Workers.WorkerQueries>();
+        services.AddSingleton<Core.Audit.IAuditStore, Audit.AuditStore>();
+        services.AddSingleton<Audit.AuditQueries>();
         // Registered before the engine's hosted services so the schema exists when they start.
         services.Insert(0, ServiceDescriptor.Singleton<IHostedService, DatabaseMigrator>());
         return services;

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+using Taskdeck.Core.Audit;
 using Taskdeck.Core.Dags;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.Workers;
@@ -25,6 +26,7 @@ public abstract class TaskdeckDbContext(DbContextOptions options) : DbContext(op
     public DbSet<DagEdge> DagEdges => Set<DagEdge>();
     public DbSet<WorkTask> WorkTasks => Set<WorkTask>();
     public DbSet<MetricSample> MetricSamples => Set<MetricSample>();
+    public DbSet<AuditEntry> AuditEntries => Set<AuditEntry>();
 
     /// <summary>Tags as <c>|a|b|</c>, kept beside the JSON list so a tag filter is a plain LIKE on every provider.</summary>
     public const string TagsText = "TagsText";
@@ -80,6 +82,7 @@ public abstract class TaskdeckDbContext(DbContextOptions options) : DbContext(op
             e.HasKey(x => x.Id);
             e.Property(x => x.Transition).HasMaxLength(40);
             e.Property(x => x.NodeId).HasMaxLength(200);
+            e.Property(x => x.ActorName).HasMaxLength(200);
             e.HasOne<Execution>().WithMany().HasForeignKey(x => x.ExecutionId).OnDelete(DeleteBehavior.Cascade);
             e.HasIndex(x => new { x.ExecutionId, x.Id });
         });
@@ -128,6 +131,22 @@ public abstract class TaskdeckDbContext(DbContextOptions options) : DbContext(op
         {
             e.ToTable("MetricSamples");
             e.HasKey(x => x.At);
+        });
+        model.Entity<AuditEntry>(e =>
+        {
+            // No foreign keys: an entry names records by id and outlives them.
+            e.ToTable("AuditEntries");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.ActorName).HasMaxLength(200);
+            e.Property(x => x.Address).HasMaxLength(64);
+            e.Property(x => x.Action).HasMaxLength(60);
+            e.Property(x => x.RecordType).HasMaxLength(40);
+            e.Property(x => x.Filter).HasMaxLength(2000);
+            e.Property(x => x.Reason).HasMaxLength(1000);
+            e.Ignore(x => x.Ids);
+            e.HasIndex(x => x.At); // newest first, time ranges, and retention's delete
+            e.HasIndex(x => new { x.ActorName, x.At });
+            e.HasIndex(x => new { x.Action, x.At });
         });
     }
 

@@ -1,3 +1,4 @@
+using Taskdeck.Core.Audit;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
@@ -81,11 +82,11 @@ public sealed class DagRecoveryTests(EngineHost host)
         // The generator's output is accepted (its tasks stored) and then, before its success is recorded, the run is killed.
         var execution = (await host.Get<IExecutionStore>().FindAsync(generator.ExecutionId))!;
         Assert.Null(await host.Get<DagGenerators>().ValidateAsync(execution, 1, CancellationToken.None));
-        Assert.True((await host.Get<DagService>().KillAsync(runId)).Done);
+        Assert.True((await host.Get<DagService>().KillAsync(runId, Actor.System)).Done);
         await host.WaitForStateAsync(generator.ExecutionId, ExecutionState.Cancelled);
         File.WriteAllText(flag, "");
 
-        await WaitForAsync(async () => (await host.Get<DagService>().RestartAsync(runId)).Done);
+        await WaitForAsync(async () => (await host.Get<DagService>().RestartAsync(runId, Actor.System)).Done);
         await WaitForAsync(async () => (await store.FindRunAsync(runId))!.State is DagRunState.Completed or DagRunState.Errored);
 
         Assert.Equal(DagRunState.Completed, (await store.FindRunAsync(runId))!.State);

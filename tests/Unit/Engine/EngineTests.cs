@@ -1,3 +1,4 @@
+using Taskdeck.Core.Audit;
 using Taskdeck.Core.Dispatch;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.Executors;
@@ -80,13 +81,13 @@ public sealed class EngineTests(EngineHost host)
         var e = await host.Executions.SubmitAsync(Handler("demo.noop") with { RunAt = DateTimeOffset.UtcNow.AddHours(1) });
         Assert.Equal(Scheduled, e.State);
 
-        var outcome = await host.Executions.CancelAsync(e.Id);
+        var outcome = await host.Executions.CancelAsync(e.Id, Actor.System);
 
         Assert.True(outcome.Done, outcome.Message);
         var detail = await host.Queries.GetDetailAsync(e.Id);
         Assert.Equal(Cancelled, detail!.Execution.State);
         Assert.Empty(detail.Attempts);
-        Assert.Equal(ActionStatus.Conflict, (await host.Executions.CancelAsync(e.Id)).Status);
+        Assert.Equal(ActionStatus.Conflict, (await host.Executions.CancelAsync(e.Id, Actor.System)).Status);
     }
 
     [Fact]
@@ -95,7 +96,7 @@ public sealed class EngineTests(EngineHost host)
         var e = await host.Executions.SubmitAsync(Handler("demo.sleep", """{"seconds": 60}"""));
         await host.WaitForStateAsync(e.Id, Running);
 
-        var outcome = await host.Executions.CancelAsync(e.Id);
+        var outcome = await host.Executions.CancelAsync(e.Id, Actor.System);
         Assert.True(outcome.Done, outcome.Message);
 
         // A handler that ignored its token would sleep 60 s: well past this deadline.
@@ -117,7 +118,7 @@ public sealed class EngineTests(EngineHost host)
         var pid = await WaitForPidAsync(e.Id);
         Assert.True(Directory.Exists($"/proc/{pid}"), "the command should be running before the cancel");
 
-        Assert.True((await host.Executions.CancelAsync(e.Id)).Done);
+        Assert.True((await host.Executions.CancelAsync(e.Id, Actor.System)).Done);
 
         var done = await host.WaitForStateAsync(e.Id, Cancelled, TimeSpan.FromSeconds(10));
         Assert.Equal(Cancelled, Assert.Single(done.Attempts).Outcome);

@@ -1,3 +1,4 @@
+using Taskdeck.Core.Audit;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.Executors;
 using static Taskdeck.Core.Executions.ExecutionState;
@@ -57,7 +58,7 @@ public sealed class RaceTests(EngineHost host)
 
             using var start = new ManualResetEventSlim();
             var complete = Task.Run(() => { start.Wait(); gate.TrySetResult(); });
-            var cancel = Task.Run(async () => { start.Wait(); return await host.Executions.CancelAsync(id, "race"); });
+            var cancel = Task.Run(async () => { start.Wait(); return await host.Executions.CancelAsync(id, Actor.System, "race"); });
             start.Set();
             await Task.WhenAll(complete, cancel, run);
 

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Components;
 using MudBlazor;
+using Taskdeck.Console.Audit;
 using Taskdeck.Console.Components.Shared;
 using Taskdeck.Core.Dags;
 using Taskdeck.Core.Events;
@@ -31,6 +32,7 @@ public partial class DagRunDetailPage : IAsyncDisposable
     [Inject] public required DagService Dags { get; init; }
     [Inject] public required IDialogService Dialogs { get; init; }
     [Inject] public required ISnackbar Snackbar { get; init; }
+    [Inject] public required ConsoleActor Actor { get; init; }
 
     private bool _busy;
     private List<DagTaskNode> _taskList = [];
@@ -43,23 +45,23 @@ public partial class DagRunDetailPage : IAsyncDisposable
 
     private Task KillAsync() => ActAsync($"Kill DAG run #{Id}?",
         $"Run #{Id} becomes KILLED; each of its {_detail?.Tasks.Count(t => !t.State.IsTerminal()) ?? 0} unfinished tasks is cancelled (running ones are stopped).", "Kill run",
-        dags => dags.KillAsync(Id));
+        (dags, actor) => dags.KillAsync(Id, actor));
 
     private Task RestartAsync() => ActAsync($"Restart DAG run #{Id}?",
         $"Every task of run #{Id} that did not succeed ({_detail?.Tasks.Count(t => t.State.IsTerminal() && t.State != ExecutionState.Succeeded) ?? 0}) runs again; succeeded tasks are kept.", "Restart",
-        dags => dags.RestartAsync(Id));
+        (dags, actor) => dags.RestartAsync(Id, actor));
 
     private Task KillTaskAsync(string task) => ActAsync($"Kill task '{task}'?",
         $"Task '{task}' of run #{Id} is cancelled; tasks that depend on it will not run.", "Kill task",
-        dags => dags.KillTaskAsync(Id, task));
+        (dags, actor) => dags.KillTaskAsync(Id, task, actor));
 
-    private async Task ActAsync(string title, string message, string yes, Func<DagService, Task<DagActionOutcome>> action)
+    private async Task ActAsync(string title, string message, string yes, Func<DagService, Core.Audit.Actor, Task<DagActionOutcome>> action)
     {
         if (!await Dialogs.ConfirmAsync(title, message, yes)) return;
         _busy = true;
         try
         {
-            var outcome = await action(Dags);
+            var outcome = await action(Dags, await Actor.CurrentAsync());
             Snackbar.Add(outcome.Message, outcome.Done ? Severity.Success : Severity.Error);
             await LoadAsync();
         }

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Components;
 using MudBlazor;
+using Taskdeck.Console.Audit;
 using Taskdeck.Console.Components.Shared;
 using Taskdeck.Core.Events;
 using Taskdeck.Core.Executions;
@@ -25,6 +26,7 @@ public partial class ExecutionDetailPage : IAsyncDisposable
     [Inject] public required IDialogService Dialogs { get; init; }
     [Inject] public required ISnackbar Snackbar { get; init; }
     [Inject] public required NavigationManager Navigation { get; init; }
+    [Inject] public required ConsoleActor Actor { get; init; }
 
     protected override async Task OnParametersSetAsync()
     {
@@ -74,14 +76,14 @@ public partial class ExecutionDetailPage : IAsyncDisposable
         }
     }
 
-    private Task CancelAsync() => ActAsync("Cancel", "Waiting work is cancelled at once; running work is asked to stop.", ct => Executions.CancelAsync(Id, "cancelled from the console", ct));
-    private Task RetryAsync() => ActAsync("Retry", "It goes back to the queue for a new attempt.", ct => Executions.RetryAsync(Id, "retried from the console", ct));
+    private Task CancelAsync() => ActAsync("Cancel", "Waiting work is cancelled at once; running work is asked to stop.", async ct => await Executions.CancelAsync(Id, await Actor.CurrentAsync(), "cancelled from the console", ct));
+    private Task RetryAsync() => ActAsync("Retry", "It goes back to the queue for a new attempt.", async ct => await Executions.RetryAsync(Id, await Actor.CurrentAsync(), "retried from the console", ct));
 
     private async Task DeleteAsync()
     {
         if (_detail is null) return;
         if (!await Dialogs.ConfirmAsync($"Delete execution #{Id}?", $"#{Id} ({_detail.Execution.Name}) is deleted with its attempts, logs and history. This cannot be undone.", "Delete")) return;
-        var outcome = await Executions.DeleteAsync(Id);
+        var outcome = await Executions.DeleteAsync(Id, await Actor.CurrentAsync());
         Snackbar.Report(outcome);
         if (outcome.Done) Navigation.NavigateTo("/executions");
     }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Components;
 using MudBlazor;
+using Taskdeck.Console.Audit;
 using Taskdeck.Console.Components.Shared;
 using Taskdeck.Core.Events;
 using Taskdeck.Core.Executions;
@@ -35,6 +36,7 @@ public partial class ExecutionsPage : IAsyncDisposable
     [Inject] public required IDialogService Dialogs { get; init; }
     [Inject] public required ISnackbar Snackbar { get; init; }
     [Inject] public required TimeProvider Time { get; init; }
+    [Inject] public required ConsoleActor Actor { get; init; }
 
     private Dictionary<long, Execution> _visible = [];
 
@@ -159,17 +161,17 @@ public partial class ExecutionsPage : IAsyncDisposable
 
     private Task CancelAsync(IReadOnlyList<Execution> items) =>
         RunAsync("Cancel", items.Where(e => ExecutionActions.CanCancel(e.State)).ToList(), items.Count,
-            "Waiting executions are cancelled at once; running ones are asked to stop.", (id, ct) => Executions.CancelAsync(id, "cancelled from the console", ct));
+            "Waiting executions are cancelled at once; running ones are asked to stop.", (ids, actor, ct) => Executions.CancelManyAsync(ids, actor, "cancelled from the console", ct));
 
     private Task RetryAsync(IReadOnlyList<Execution> items) =>
         RunAsync("Retry", items.Where(e => ExecutionActions.CanRetry(e.State)).ToList(), items.Count,
-            "Each goes back to the queue for a new attempt.", (id, ct) => Executions.RetryAsync(id, "retried from the console", ct));
+            "Each goes back to the queue for a new attempt.", (ids, actor, ct) => Executions.RetryManyAsync(ids, actor, "retried from the console", ct));
 
     private Task DeleteAsync(IReadOnlyList<Execution> items) =>
         RunAsync("Delete", items.Where(e => ExecutionActions.CanDelete(e.State)).ToList(), items.Count,
-            "Their attempts, logs and history are deleted too. This cannot be undone.", (id, ct) => Executions.DeleteAsync(id, ct));
+            "Their attempts, logs and history are deleted too. This cannot be undone.", (ids, actor, ct) => Executions.DeleteManyAsync(ids, actor, ct));
 
-    private async Task RunAsync(string verb, IReadOnlyList<Execution> applicable, int asked, string consequence, Func<long, CancellationToken, Task<ActionOutcome>> action)
+    private async Task RunAsync(string verb, IReadOnlyList<Execution> applicable, int asked, string consequence, Func<IReadOnlyList<long>, Core.Audit.Actor, CancellationToken, Task<IReadOnlyList<ActionOutcome>>> action)
     {
         if (applicable.Count == 0) { Snackbar.Add($"None of the selected executions can be {verb.ToLowerInvariant()}ed in its current state.", Severity.Info); return; }
         var noun = applicable.Count == 1 ? "execution" : "executions";
@@ -180,8 +182,8 @@ public partial class ExecutionsPage : IAsyncDisposable
         _busy = true;
         try
         {
-            var outcomes = new List<ActionOutcome>();
-            foreach (var e in applicable) outcomes.Add(await action(e.Id, CancellationToken.None));
+            // One act, one audit entry naming every record.
+            var outcomes = await action(applicable.Select(e => e.Id).ToList(), await Actor.CurrentAsync(), CancellationToken.None);
             if (outcomes.Count == 1) Snackbar.Report(outcomes[0]); else Snackbar.Report(verb, outcomes);
             _selected = new HashSet<Execution>(ExecutionById.Instance);
         }
@@ -210,7 +212,7 @@ public partial class ExecutionsPage : IAsyncDisposable
         _busy = true;
         try
         {
-            var reset = await Executions.ResetAsync(filter);
+            var reset = await Executions.ResetAsync(filter, await Actor.CurrentAsync());
             Snackbar.Add($"Reset {reset:N0} of {count:N0} {noun}.", reset == count ? Severity.Success : Severity.Warning);
         }
         catch (Exception e) { Snackbar.Add($"Reset failed: {e.Message}", Severity.Error); }

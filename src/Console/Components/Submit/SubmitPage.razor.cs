@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Components;
 using MudBlazor;
+using Taskdeck.Console.Audit;
 using Taskdeck.Console.Components.Shared;
 using System.Text.Json;
 using Taskdeck.Core.Dags;
@@ -21,13 +22,14 @@ public partial class SubmitPage
     [Inject] public required DagService Dags { get; init; }
     [Inject] public required NavigationManager Navigation { get; init; }
     [Inject] public required ISnackbar Snackbar { get; init; }
+    [Inject] public required ConsoleActor Actor { get; init; }
 
     private async Task SubmitTaskAsync(NewExecution spec)
     {
         _busy = true;
         try
         {
-            var execution = await Executions.SubmitAsync(spec);
+            var execution = await Executions.SubmitAsync(spec, await Actor.CurrentAsync());
             Snackbar.Add($"Submitted #{execution.Id} ({execution.Name}).", Severity.Success);
             Navigation.NavigateTo($"/executions/{execution.Id}");
         }
@@ -53,7 +55,7 @@ public partial class SubmitPage
         _busy = true;
         try
         {
-            var submission = await Dags.SubmitAsync(spec.RootElement);
+            var submission = await Dags.SubmitAsync(spec.RootElement, await Actor.CurrentAsync());
             if (submission.RunId is { } run) Navigation.NavigateTo($"/dags/{run}");
             else _dagProblems = submission.Errors;
         }
