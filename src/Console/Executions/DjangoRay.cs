@@ -54,7 +54,7 @@ public static class DjangoRay
         _ => Enum.TryParse<ExecutionState>(value, ignoreCase: true, out var own) ? [own] : null,
     };
 
-    public static ExecutionDto ToDto(Execution e, IReadOnlyList<Attempt>? attempts = null) => new()
+    public static ExecutionDto ToDto(Execution e, IReadOnlyList<Attempt>? attempts = null, IReadOnlyList<StateChange>? history = null) => new()
     {
         Id = e.Id,
         TaskId = e.TaskId,
@@ -80,6 +80,7 @@ public static class DjangoRay
         NodeId = e.NodeId,
         HangfireJobId = e.HangfireJobId,
         Attempts = attempts?.Select(a => new AttemptDto(a.Number, a.NodeId, a.StartedAt, a.FinishedAt, a.Outcome.ToString(), a.Rc, a.Error)).ToList(),
+        StateHistory = history?.Select(h => new StateChangeDto(h.At, h.From?.ToString(), h.To.ToString(), h.Transition, h.ActorName, h.Reason)).ToList(),
     };
 }
 
@@ -110,7 +111,18 @@ public sealed record ExecutionDto
     [JsonPropertyName("node_id")] public string? NodeId { get; init; }
     [JsonPropertyName("hangfire_job_id")] public string? HangfireJobId { get; init; }
     [JsonPropertyName("attempts")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public IReadOnlyList<AttemptDto>? Attempts { get; init; }
+    /// <summary>Taskdeck's own, on the detail only: every state change, with who asked for it when a person or token did.</summary>
+    [JsonPropertyName("state_history")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public IReadOnlyList<StateChangeDto>? StateHistory { get; init; }
 }
+
+/// <summary>One state change in Taskdeck's own state names; <c>by</c> is null for the engine's own transitions.</summary>
+public sealed record StateChangeDto(
+    [property: JsonPropertyName("at")] DateTimeOffset At,
+    [property: JsonPropertyName("from")] string? From,
+    [property: JsonPropertyName("to")] string To,
+    [property: JsonPropertyName("transition")] string Transition,
+    [property: JsonPropertyName("by")] string? By,
+    [property: JsonPropertyName("reason")] string? Reason);
 
 public sealed record AttemptDto(
     [property: JsonPropertyName("number")] int Number,

@@ -158,7 +158,7 @@ public static class ExecutionsApi
         var detail = await queries.GetDetailAsync(id, ct);
         return detail is null
             ? Problems.NotFound($"Execution {id} does not exist.", "execution")
-            : TypedResults.Ok(DjangoRay.ToDto(detail.Execution, detail.Attempts));
+            : TypedResults.Ok(DjangoRay.ToDto(detail.Execution, detail.Attempts, detail.History));
     }
 
     public static async Task<Results<FileContentHttpResult, ProblemHttpResult>> LogTextAsync(

@@ -20,18 +20,18 @@ public sealed record AuditFilter
     public DateTimeOffset? To { get; init; }
 }
 
-public sealed record AuditPage(IReadOnlyList<AuditEntry> Items, int Total);
+public sealed record AuditEntryPage(IReadOnlyList<AuditEntry> Items, int Total);
 
 /// <summary>The audit trail's read side: newest first, filtered and paged in the database.</summary>
 public sealed class AuditQueries(IDbContextFactory<TaskdeckDbContext> contexts)
 {
-    public async Task<AuditPage> PageAsync(AuditFilter filter, int skip, int take, CancellationToken ct = default)
+    public async Task<AuditEntryPage> PageAsync(AuditFilter filter, int skip, int take, CancellationToken ct = default)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var query = Matching(db.AuditEntries.AsNoTracking(), filter);
         var total = await query.CountAsync(ct);
         var items = await query.OrderByDescending(e => e.Id).Skip(skip).Take(take).ToListAsync(ct);
-        return new AuditPage(items, total);
+        return new AuditEntryPage(items, total);
     }
 
     /// <summary>Which of these executions and DAG runs still exist: a page links only to those.</summary>
