@@ -1,3 +1,4 @@
+using Taskdeck.Core.Audit;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
@@ -44,7 +45,7 @@ public sealed class ProcessGroupTests : IDisposable
         var leader = await GroupOfAtLeastAsync(e.Id, 2);
 
         var stopwatch = Stopwatch.StartNew();
-        Assert.True((await _host.Executions.CancelAsync(e.Id)).Done);
+        Assert.True((await _host.Executions.CancelAsync(e.Id, Actor.System)).Done);
         var done = await _host.WaitForStateAsync(e.Id, Cancelled, StopDeadline);
 
         Assert.True(stopwatch.Elapsed < StopDeadline, $"took {stopwatch.Elapsed}");
@@ -77,7 +78,7 @@ public sealed class ProcessGroupTests : IDisposable
         var task = (await _host.Get<IDagStore>().FindTaskAsync(submission.RunId!.Value, "hold"))!;
         var leader = await GroupOfAtLeastAsync(task.ExecutionId, 2);
 
-        Assert.True((await dags.KillAsync(submission.RunId.Value)).Done);
+        Assert.True((await dags.KillAsync(submission.RunId.Value, Actor.System)).Done);
         await _host.WaitForStateAsync(task.ExecutionId, Cancelled, StopDeadline);
 
         Assert.Empty(LiveGroup(leader));
@@ -111,7 +112,7 @@ public sealed class ProcessGroupTests : IDisposable
         Assert.NotEqual(leader, daemon.GroupId);
         Assert.NotEqual(leader, daemon.SessionId);
 
-        Assert.True((await _host.Executions.CancelAsync(e.Id)).Done);
+        Assert.True((await _host.Executions.CancelAsync(e.Id, Actor.System)).Done);
         await _host.WaitForStateAsync(e.Id, Cancelled, StopDeadline);
 
         Assert.Empty(LiveGroup(leader));
@@ -125,7 +126,7 @@ public sealed class ProcessGroupTests : IDisposable
         var e = await _host.Executions.SubmitAsync(Shell("trap '' TERM; " + TwoSleeps));
         var leader = await GroupOfAtLeastAsync(e.Id, 2);
 
-        Assert.True((await _host.Executions.CancelAsync(e.Id)).Done);
+        Assert.True((await _host.Executions.CancelAsync(e.Id, Actor.System)).Done);
         await _host.WaitForStateAsync(e.Id, Cancelled, StopDeadline);
 
         Assert.Empty(LiveGroup(leader));
