@@ -13,6 +13,8 @@ namespace Taskdeck.Unit.Audit;
 /// <summary>The Audit page over a real database: rows from the server, links only to records that still exist, filters from the URL.</summary>
 public sealed class AuditPageTests : MudTestContext, IAsyncLifetime
 {
+    // The rows come from a real database: on a loaded machine that can take longer than bunit's default second.
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
     private StorageHost _storage = null!;
 
     async Task IAsyncLifetime.InitializeAsync()
@@ -54,7 +56,7 @@ public sealed class AuditPageTests : MudTestContext, IAsyncLifetime
 
         var cut = Render<AuditPage>();
 
-        cut.WaitForAssertion(() => Assert.Single(cut.FindAll("[data-action]")));
+        cut.WaitForAssertion(() => Assert.Single(cut.FindAll("[data-action]")), Deadline);
         Assert.Equal("alice", cut.Find("[data-actor]").TextContent);
         Assert.Equal($"/executions/{kept}", cut.Find("a.record").GetAttribute("href"));
         Assert.Equal($"#{deleted}", cut.Find(".record.gone").TextContent);
@@ -72,7 +74,7 @@ public sealed class AuditPageTests : MudTestContext, IAsyncLifetime
 
         var cut = Render<AuditPage>();
 
-        cut.WaitForAssertion(() => Assert.Equal([AuditActions.Delete], cut.FindAll("[data-action]").Select(e => e.TextContent)));
-        Assert.Equal("1", cut.Find("[data-total]").GetAttribute("data-total"));
+        cut.WaitForAssertion(() => Assert.Equal([AuditActions.Delete], cut.FindAll("[data-action]").Select(e => e.TextContent)), Deadline);
+        cut.WaitForAssertion(() => Assert.Equal("1", cut.Find("[data-total]").GetAttribute("data-total")), Deadline);
     }
 }
