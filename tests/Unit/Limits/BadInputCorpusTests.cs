@@ -1,3 +1,4 @@
+using Taskdeck.Core.Audit;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
@@ -115,7 +116,7 @@ public sealed class BadInputCorpusTests(EngineHost host)
             TimeSpan.FromSeconds(30), "the fourth failure's back-off");
         Assert.True(detail.Execution.RunAt - detail.Execution.UpdatedAt >= TimeSpan.FromSeconds(0.99), $"due {detail.Execution.RunAt:O}, updated {detail.Execution.UpdatedAt:O}");
         Assert.InRange(detail.Execution.AttemptCount, 4, 5);
-        await host.Executions.CancelAsync(id);
+        await host.Executions.CancelAsync(id, Actor.System);
     }
 
     private async Task AssertHealthyAsync()
