@@ -1,3 +1,4 @@
+using Taskdeck.Core.Audit;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
@@ -165,7 +166,7 @@ public sealed class DjangoRayClientTests(EngineHost host)
         finally
         {
             host.Gates.GetOrAdd(gated, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
-            foreach (var id in waiting) await host.Executions.CancelAsync(id);
+            foreach (var id in waiting) await host.Executions.CancelAsync(id, Actor.System);
         }
     }
 

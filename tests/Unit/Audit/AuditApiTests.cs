@@ -55,8 +55,8 @@ public sealed class AuditApiTests(EngineHost host)
     public async Task EachApiAct_IsAuditedOnce_WithItsPrincipal_AndTheTrailOutlivesTheDeletedExecution()
     {
         var id = await SubmitAsync(new { task = "demo.noop", runAt = DateTimeOffset.UtcNow.AddHours(1) });
-        Assert.Equal(HttpStatusCode.Accepted, (await _client.PostAsync($"/api/executions/{id}/cancel", null)).StatusCode);
-        Assert.Equal(HttpStatusCode.Accepted, (await _client.PostAsync($"/api/executions/{id}/retry", null)).StatusCode);
+        Assert.True((await _client.PostAsync($"/api/executions/{id}/cancel", null)).IsSuccessStatusCode);
+        Assert.True((await _client.PostAsync($"/api/executions/{id}/retry", null)).IsSuccessStatusCode);
         await host.WaitForStateAsync(id, ExecutionState.Succeeded);
 
         // The operator's transitions name who asked; the engine's own (claim, succeed) name nobody.
@@ -81,19 +81,35 @@ public sealed class AuditApiTests(EngineHost host)
     [Fact]
     public async Task ARefusedAct_IsAuditedAsRefused_WithTheStateThatRefusedIt()
     {
-        var id = await SubmitAsync(new { task = "demo.noop", runAt = DateTimeOffset.UtcNow.AddHours(1) });
+        var id = await SubmitAsync(new { task = "demo.sleep", args = new { seconds = 60 } });
+        await host.WaitForStateAsync(id, ExecutionState.Running);
 
         Assert.Equal(HttpStatusCode.Conflict, (await _client.PostAsync($"/api/executions/{id}/retry", null)).StatusCode);
         Assert.Equal(HttpStatusCode.Conflict, (await _client.DeleteAsync($"/api/executions/{id}")).StatusCode);
+        Assert.True((await _client.PostAsync($"/api/executions/{id}/cancel", null)).IsSuccessStatusCode);
 
-        var refused = (await AuditOfAsync(id)).Skip(1).ToList();
-        Assert.Equal([AuditActions.Retry, AuditActions.Delete], refused.Select(e => (string?)e["action"]));
-        Assert.All(refused, e =>
+        var trail = await AuditOfAsync(id);
+        Assert.Equal([AuditActions.SubmitExecution, AuditActions.Retry, AuditActions.Delete, AuditActions.Cancel], trail.Select(e => (string?)e["action"]));
+        Assert.All(trail.Skip(1).Take(2), e =>
         {
             Assert.Equal(nameof(AuditOutcome.Refused), (string?)e["outcome"]);
             Assert.Equal(0, (int)e["count"]!);
-            Assert.Contains("Scheduled", (string?)e["reason"]);
+            Assert.Contains("Running", (string?)e["reason"]);
         });
+        Assert.Equal(nameof(AuditOutcome.Applied), (string?)trail[3]["outcome"]);
+    }
+
+    [Fact]
+    public async Task DeletingAWaitingExecution_CancelsAndDeletesIt_AsOneDeleteEntry()
+    {
+        var id = await SubmitAsync(new { task = "demo.noop", runAt = DateTimeOffset.UtcNow.AddHours(1) });
+
+        Assert.Equal(HttpStatusCode.OK, (await _client.DeleteAsync($"/api/executions/{id}")).StatusCode);
+
+        var trail = await AuditOfAsync(id);
+        Assert.Equal([AuditActions.SubmitExecution, AuditActions.Delete], trail.Select(e => (string?)e["action"]));
+        Assert.Equal(nameof(AuditOutcome.Applied), (string?)trail[1]["outcome"]);
+        Assert.Null(await host.Queries.GetDetailAsync(id));
     }
 
     [Fact]
