@@ -273,7 +273,7 @@ public static class ExecutionsApi
         ActionOutcome outcome, string code, string message, string next, ExecutionQueries queries, CancellationToken ct)
     {
         if (outcome.Done && !outcome.AlreadyRequested && await queries.GetDetailAsync(outcome.ExecutionId, ct) is { } detail)
-            return TypedResults.Ok(DjangoRay.ToDto(detail.Execution, detail.Attempts));
+            return TypedResults.Ok(DjangoRay.ToDto(detail.Execution, detail.Attempts, detail.History));
         var status = outcome.Status == ActionStatus.NotFound ? 404 : 409;
         var dto = new ActionOutcomeDto(code, message, outcome.ExecutionId, outcome.State is { } s ? DjangoRay.State(s) : null, null, null, next, outcome.State?.ToString());
         return Problems.WithFields(status, status == 404 ? "Not found" : "Conflict", outcome.Message, new Dictionary<string, object?>
