@@ -33,6 +33,7 @@ public static class TaskdeckCoreServices
         services.AddSingleton<NodeIdentity>();
         services.AddSingleton<RunningWork>();
         services.AddSingleton<CommandRunner>();
+        services.AddHostedService<CommandDoorWarnings>();
         services.AddSingleton<ExecutionRunner>();
         services.AddTransient<ExecutionJob>();
         services.AddSingleton<NodeCapacity>();
@@ -71,6 +72,12 @@ public sealed class ValidateTaskdeckOptions : IValidateOptions<TaskdeckOptions>
         if (o.Node.WorkerCount <= 0) errors.Add("Taskdeck:Node:WorkerCount must be more than 0.");
         if (o.Commands.KillGraceSeconds is < 0 or > 600) errors.Add("Taskdeck:Commands:KillGraceSeconds must be between 0 and 600.");
         if (o.Commands.Enabled && o.Commands.Allow.Count == 0) errors.Add("Taskdeck:Commands:Allow must list executables (or \"*\") when commands are enabled.");
+        foreach (var entry in o.Commands.Allow.Where(a => a != "*" && !Path.IsPathFullyQualified(a)))
+            errors.Add($"Taskdeck:Commands:Allow: '{entry}' is not an absolute path (a bare name would allow any file of that name).");
+        foreach (var root in o.Commands.WorkingDirectories.Where(d => !Path.IsPathFullyQualified(d)))
+            errors.Add($"Taskdeck:Commands:WorkingDirectories: '{root}' is not an absolute path.");
+        if (string.IsNullOrWhiteSpace(o.Commands.Path) || o.Commands.Path.Split(':').Any(d => !Path.IsPathFullyQualified(d)))
+            errors.Add("Taskdeck:Commands:Path must be absolute folders separated by ':'.");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

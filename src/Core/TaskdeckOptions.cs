@@ -29,14 +29,26 @@ public sealed class CommandOptions
 {
     /// <summary>Running processes is powerful: off unless configured.</summary>
     public bool Enabled { get; set; }
-    /// <summary>Executables that may run (path or file name); <c>*</c> allows any.</summary>
+    /// <summary>
+    /// Executables that may run, by absolute path (compared after resolving symlinks and <c>..</c>). <c>*</c> allows any
+    /// executable: an explicit opt-in for tests and a single-user laptop, warned about at every start.
+    /// </summary>
     public List<string> Allow { get; set; } = [];
-
     /// <summary>How long a stopped command's process group has between TERM and KILL.</summary>
     public int KillGraceSeconds { get; set; } = 5;
+    /// <summary>The <c>PATH</c> every command starts with (a spec cannot set its own).</summary>
+    public string Path { get; set; } = "/usr/local/bin:/usr/bin:/bin";
+    /// <summary>Variable names (exact, or a prefix ending in <c>*</c>) a spec may not set, beyond <c>LD_*</c>, <c>DYLD_*</c> and <c>PATH</c>.</summary>
+    public List<string> DeniedEnvironment { get; set; } = ["BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS", "IFS", "PS4", "WORKER_AUTH_TOKEN", "WORKTASK_*", "ORCHESTRATOR_URL", "TASKDECK_*"];
+    /// <summary>
+    /// Folders a command's <c>workingDirectory</c> may lie in (absolute). Empty: a spec may not name one, and every attempt
+    /// runs in a temporary folder of its own, created before and removed after it.
+    /// </summary>
+    public List<string> WorkingDirectories { get; set; } = [];
 
-    public bool IsAllowed(string executable) =>
-        Enabled && (Allow.Contains("*") || Allow.Contains(executable) || Allow.Contains(Path.GetFileName(executable)));
+    public bool AllowsAny => Allow.Contains("*");
+
+    public bool IsAllowed(string executable) => Executors.CommandDoor.CheckExecutable(this, executable, out _) is null;
 }
 
 public sealed class LeaseOptions

@@ -230,12 +230,13 @@ public static partial class DagPlanner
         }
         else if (job.Command.Count == 0 || string.IsNullOrWhiteSpace(job.Command[0]))
             errors.Add($"task '{task.Name}': the command is empty.");
-        else if (!checks.Commands.Enabled)
-            errors.Add($"task '{task.Name}': commands are disabled on this server (Taskdeck:Commands:Enabled).");
-        else if (!checks.Commands.IsAllowed(job.Command[0]))
-            errors.Add($"task '{task.Name}': '{job.Command[0]}' is not in Taskdeck:Commands:Allow.");
+        else if (Executors.CommandDoor.CheckExecutable(checks.Commands, job.Command[0], out _) is { } refused)
+            errors.Add($"task '{task.Name}': {refused}");
         foreach (var pair in job.Environment)
+        {
             if (pair.IndexOf('=') <= 0) errors.Add($"task '{task.Name}': environment entry '{pair}' is not of the form NAME=value.");
+            else if (Executors.CommandDoor.CheckEnvironment(checks.Commands, [pair]) is { } denied) errors.Add($"task '{task.Name}': environment: {denied.Error}");
+        }
         var limits = checks.Limits.Inputs;
         var over = new List<(string Message, string Setting)>();
         if (task.MaxRetries > limits.MaxRetries)

@@ -58,13 +58,13 @@ public sealed class ExecutionService(
                 throw new InvalidSubmissionException("task", $"No handler named '{spec.Name}' is registered (known: {string.Join(", ", handlers.Names)}).");
             case ExecutorKind.Command when spec.Command.Count == 0 || string.IsNullOrWhiteSpace(spec.Command[0]):
                 throw new InvalidSubmissionException("command", "The command is empty.");
-            case ExecutorKind.Command when !options.Value.Commands.Enabled:
-                throw new InvalidSubmissionException("command", "Commands are disabled on this server (Taskdeck:Commands:Enabled).");
-            case ExecutorKind.Command when !options.Value.Commands.IsAllowed(spec.Command[0]):
-                throw new InvalidSubmissionException("command", $"'{spec.Command[0]}' is not in Taskdeck:Commands:Allow.");
+            case ExecutorKind.Command when CommandDoor.CheckExecutable(options.Value.Commands, spec.Command[0], out _) is { } refused:
+                throw new InvalidSubmissionException("command", refused);
         }
-        foreach (var pair in spec.Environment)
-            if (pair.IndexOf('=') <= 0) throw new InvalidSubmissionException("environment", $"'{pair}' is not of the form NAME=value.");
+        if (CommandDoor.CheckEnvironment(options.Value.Commands, spec.Environment) is { } denied)
+            throw new InvalidSubmissionException("environment", denied.Error);
+        if (spec.Kind == ExecutorKind.Command && CommandDoor.CheckWorkingDirectory(options.Value.Commands, spec.WorkingDirectory) is { } outside)
+            throw new InvalidSubmissionException("workingDirectory", outside);
         if (spec.MaxRetries < 0) throw new InvalidSubmissionException("maxRetries", "Must be 0 or more.");
         if (spec.RetryIntervalSeconds < 0) throw new InvalidSubmissionException("retryIntervalSeconds", "Must be 0 or more.");
         if (spec.TimeoutSeconds is <= 0) throw new InvalidSubmissionException("timeoutSeconds", "Must be more than 0.");

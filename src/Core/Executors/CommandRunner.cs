@@ -32,8 +32,29 @@ public sealed class CommandRunner(IOptions<TaskdeckOptions> options, TimeProvide
     public async Task<int> RunAsync(Execution execution, AttemptLog log, IReadOnlyDictionary<string, string>? extraEnvironment, CancellationToken ct)
     {
         if (execution.Command.Count == 0) throw new InvalidOperationException("The command is empty.");
-        var executable = execution.Command[0];
-        if (!File.Exists(executable)) throw new CommandFailedException(127, $"could not start {executable}: no such file");
+        // Checked at submit, and again here: the allow-list, a symlink's target or a folder may have changed since.
+        var door = options.Value.Commands;
+        if (CommandDoor.CheckExecutable(door, execution.Command[0], out var executable) is { } refused)
+            throw new CommandFailedException(126, $"refused: {refused}");
+        if (CommandDoor.CheckEnvironment(door, execution.Environment) is { } denied)
+            throw new CommandFailedException(126, $"refused: {denied.Error}");
+        if (CommandDoor.CheckWorkingDirectory(door, execution.WorkingDirectory) is { } outside)
+            throw new CommandFailedException(126, $"refused: workingDirectory {outside}");
+
+        var ownFolder = string.IsNullOrEmpty(execution.WorkingDirectory) ? CreateAttemptFolder(execution.Id) : null;
+        try
+        {
+            return await RunInAsync(execution, executable, ownFolder ?? execution.WorkingDirectory!, log, extraEnvironment, ct);
+        }
+        finally
+        {
+            if (ownFolder is not null) DeleteAttemptFolder(ownFolder, log);
+        }
+    }
+
+    private async Task<int> RunInAsync(Execution execution, string executable, string workingDirectory, AttemptLog log,
+        IReadOnlyDictionary<string, string>? extraEnvironment, CancellationToken ct)
+    {
         var marker = Guid.NewGuid().ToString("N");
         var start = new ProcessStartInfo(RunsInOwnSession ? SetsidPath! : executable)
         {
@@ -41,9 +62,15 @@ public sealed class CommandRunner(IOptions<TaskdeckOptions> options, TimeProvide
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
-            WorkingDirectory = string.IsNullOrEmpty(execution.WorkingDirectory) ? System.Environment.CurrentDirectory : execution.WorkingDirectory,
+            WorkingDirectory = workingDirectory,
         };
-        foreach (var arg in RunsInOwnSession ? execution.Command : execution.Command.Skip(1)) start.ArgumentList.Add(arg);
+        if (RunsInOwnSession) start.ArgumentList.Add(executable);
+        foreach (var arg in execution.Command.Skip(1)) start.ArgumentList.Add(arg);
+        // Never the server's environment (its connection string, its worker token): a fixed few, then what the spec sets.
+        start.Environment.Clear();
+        start.Environment["PATH"] = options.Value.Commands.Path;
+        start.Environment["HOME"] = workingDirectory;
+        start.Environment["LANG"] = System.Environment.GetEnvironmentVariable("LANG") is { Length: > 0 } lang ? lang : "C.UTF-8";
         foreach (var pair in execution.Environment)
         {
             var eq = pair.IndexOf('=');
@@ -55,7 +82,7 @@ public sealed class CommandRunner(IOptions<TaskdeckOptions> options, TimeProvide
 
         using var process = new Process { StartInfo = start };
         try { process.Start(); }
-        catch (Exception e) { throw new CommandFailedException(127, $"could not start {executable}: {e.Message}"); }
+        catch (Exception e) { throw new CommandFailedException(127, $"could not start {execution.Command[0]}: {e.Message}"); }
         process.StandardInput.Close();
         var group = new CommandProcessGroup(process.Id, marker);
         log.Executor($"started pid {process.Id}: {string.Join(' ', execution.Command)}");
@@ -94,6 +121,25 @@ public sealed class CommandRunner(IOptions<TaskdeckOptions> options, TimeProvide
         }
         log.Executor($"pid {process.Id} exited with code {process.ExitCode}");
         return process.ExitCode;
+    }
+
+    /// <summary>The attempt's own folder (its working directory and HOME) when the spec names none: nothing is shared between attempts.</summary>
+    private static string CreateAttemptFolder(long executionId)
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "taskdeck-attempts", $"{executionId}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(folder);
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        return folder;
+    }
+
+    private void DeleteAttemptFolder(string folder, AttemptLog log)
+    {
+        try { Directory.Delete(folder, recursive: true); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            log.Executor($"could not remove the attempt's folder {folder}: {e.Message}");
+            logger.LogWarning(e, "Could not remove the attempt folder {Folder}", folder);
+        }
     }
 
     private async Task StopGroupAsync(Process process, CommandProcessGroup group, TimeSpan grace, AttemptLog log, bool leaderExited)

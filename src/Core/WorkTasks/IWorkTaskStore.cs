@@ -23,6 +23,9 @@ public interface IWorkTaskStore
     /// </summary>
     Task<bool> RecordWorkerStartedAsync(long executionId, int attempt, CancellationToken ct = default);
 
+    /// <summary>Keeps the hash of the token a spawned worker of <paramref name="attempt"/> gets (replacing any earlier attempt's).</summary>
+    Task SetWorkerTokenAsync(long executionId, int attempt, string tokenHash, CancellationToken ct = default);
+
     /// <summary>External work tasks running past their timeout: (execution id, current attempt).</summary>
     Task<IReadOnlyList<(long Id, int Attempt)>> FindOverdueExternalAsync(DateTimeOffset now, CancellationToken ct = default);
 

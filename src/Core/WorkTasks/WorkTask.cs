@@ -33,4 +33,8 @@ public sealed class WorkTask
     /// attempt, so a retry's new attempt reads spawned again without anything being reset.
     /// </summary>
     public int? WorkerStartedAttempt { get; set; }
+    /// <summary>SHA-256 (hex) of the token the spawned worker of <see cref="WorkerTokenAttempt"/> was given; never the token itself.</summary>
+    public string? WorkerTokenHash { get; set; }
+    /// <summary>The attempt whose worker holds the token: it is worth something only while that attempt runs.</summary>
+    public int? WorkerTokenAttempt { get; set; }
 }

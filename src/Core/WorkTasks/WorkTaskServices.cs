@@ -36,8 +36,8 @@ public sealed class ValidateWorkTaskOptions(IServiceProvider services) : IValida
             if (!string.IsNullOrWhiteSpace(binding.Handler) && binding.Command.Count > 0) errors.Add($"{at}: give a Handler or a Command, not both.");
             if (!string.IsNullOrWhiteSpace(binding.Handler) && handlers is not null && !handlers.Contains(binding.Handler.Trim()))
                 errors.Add($"{at}:Handler '{binding.Handler}' is not a registered handler (known: {string.Join(", ", handlers.Names)}).");
-            if (binding.Command.Count > 0 && commands is not null && !commands.IsAllowed(binding.Command[0]))
-                errors.Add($"{at}:Command runs '{binding.Command[0]}', which Taskdeck:Commands does not allow (Enabled must be true and Allow must list it).");
+            if (binding.Command.Count > 0 && commands is not null && CommandDoor.CheckExecutable(commands, binding.Command[0], out _) is { } refused)
+                errors.Add($"{at}:Command runs '{binding.Command[0]}', which Taskdeck:Commands does not allow: {refused}");
             if (binding.MaxRetries is < 0) errors.Add($"{at}:MaxRetries must be 0 or more.");
             if (binding.TimeoutSeconds is <= 0) errors.Add($"{at}:TimeoutSeconds must be more than 0.");
             if (binding.RetryIntervalSeconds < 0) errors.Add($"{at}:RetryIntervalSeconds must be 0 or more.");

@@ -6,7 +6,8 @@ namespace Taskdeck.Core.WorkTasks;
 
 /// <summary>
 /// The shared secret between Taskdeck and its workers: <c>Taskdeck:Auth:WorkerToken</c>, else the <c>WORKER_AUTH_TOKEN</c>
-/// environment variable (the seed's name). When set, the work-task routes demand it and spawned workers receive it.
+/// environment variable (the seed's name). When set, the work-task routes demand it from outside workers. No command ever
+/// sees it: spawned workers get a token of their own for their attempt (<see cref="WorkerAttemptTokens"/>).
 /// </summary>
 public sealed class WorkerToken(IConfiguration configuration)
 {

@@ -122,6 +122,7 @@ public abstract class TaskdeckDbContext(DbContextOptions options) : DbContext(op
             e.Property(x => x.WorkTaskId).HasMaxLength(64);
             e.Property(x => x.Type).HasMaxLength(100);
             e.Property(x => x.ProjectId).HasMaxLength(200);
+            e.Property(x => x.WorkerTokenHash).HasMaxLength(64);
             e.HasOne<Execution>().WithOne().HasForeignKey<WorkTask>(x => x.ExecutionId).OnDelete(DeleteBehavior.Cascade);
             e.HasIndex(x => x.WorkTaskId).IsUnique();
             e.HasIndex(x => x.Type);

@@ -59,6 +59,14 @@ public sealed class WorkTaskStore(IDbContextFactory<TaskdeckDbContext> contexts,
         return updated == 1;
     }
 
+    public async Task SetWorkerTokenAsync(long executionId, int attempt, string tokenHash, CancellationToken ct = default)
+    {
+        using var turn = await gate.EnterAsync(ct);
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        await db.WorkTasks.Where(w => w.ExecutionId == executionId)
+            .ExecuteUpdateAsync(set => set.SetProperty(w => w.WorkerTokenHash, tokenHash).SetProperty(w => w.WorkerTokenAttempt, attempt), ct);
+    }
+
     public async Task<IReadOnlyList<(long Id, int Attempt)>> FindOverdueExternalAsync(DateTimeOffset now, CancellationToken ct = default)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);

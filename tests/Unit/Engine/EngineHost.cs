@@ -44,6 +44,8 @@ public sealed class EngineHost : WebApplicationFactory<Program>
         builder.UseSetting("Taskdeck:Demo:Enabled", "false");
         builder.UseSetting("Taskdeck:Commands:Enabled", "true");
         builder.UseSetting("Taskdeck:Commands:Allow:0", "*");
+        // Tests name working directories under the temp folder (the default allows none: each attempt gets its own).
+        builder.UseSetting("Taskdeck:Commands:WorkingDirectories:0", Path.GetTempPath());
         builder.UseSetting("Taskdeck:Leases:HeartbeatSeconds", "1");
         builder.UseSetting("Taskdeck:Leases:ExpirySeconds", "5");
         // One GPU, so a test can round-trip a record that asks for one (admission refuses work no node can take).

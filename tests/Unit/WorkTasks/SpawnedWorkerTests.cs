@@ -37,6 +37,58 @@ public sealed class SpawnedWorkerTests(KestrelWorkTaskApp app, ITestOutputHelper
     }
 
     [Fact]
+    public async Task ASpawnedWorkersToken_IsItsOwn_ReportsOnlyItsOwnTask_AndIsRefusedOnceItsAttemptEnded()
+    {
+        var client = app.Authorized();
+        var id = Api.Id(await Api.SubmitAsync(client, Api.Submission("stepped", new JsonObject())));
+        var other = Api.Id(await Api.SubmitAsync(client, Api.SeedSubmission("ml_training")));
+        var tokenFile = Path.Combine(app.Folder, $"token-{id}-1");
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!File.Exists(tokenFile))
+        {
+            if (DateTime.UtcNow > until) throw new Xunit.Sdk.XunitException("the worker did not start");
+            await Task.Delay(20);
+        }
+        var token = File.ReadAllText(tokenFile);
+        Assert.StartsWith(WorkerAttemptTokens.Prefix, token);
+        Assert.NotEqual(WorkTaskApp.Token, token);
+        using var worker = app.CreateClient();
+        worker.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+
+        // Another task's status: refused, and that task is untouched.
+        var before = await client.GetFromJsonAsync<JsonObject>($"/api/worktasks/{other}");
+        await AssertForbiddenAsync(await worker.PostAsJsonAsync($"/api/worktasks/{other}", new { worktask_id = other, status = "failed", error_message = "spoofed" }));
+        Assert.Equal((string?)before!["status"], (string?)(await client.GetFromJsonAsync<JsonObject>($"/api/worktasks/{other}"))!["status"]);
+        // Nor any other route: the queue, a submit.
+        await AssertForbiddenAsync(await worker.GetAsync("/api/worktasks"));
+        await AssertForbiddenAsync(await worker.PostAsJsonAsync("/api/worktasks", Api.Submission("stepped", new JsonObject())));
+        // Its own task, while its attempt runs: yes.
+        Assert.Equal(HttpStatusCode.OK, (await worker.GetAsync($"/api/worktasks/{id}")).StatusCode);
+        // Stored as a hash only.
+        var row = (await app.Services.GetRequiredService<IWorkTaskStore>().FindAsync(id))!.Task;
+        Assert.Equal(WorkerAttemptTokens.Hash(token), row.WorkerTokenHash);
+        Assert.NotEqual(token, row.WorkerTokenHash);
+
+        app.Signal(id, "start-1");
+        app.Signal(id, "end-1", "completed");
+        var done = await Api.WaitForStatusAsync(client, id, TimeSpan.FromSeconds(30), "completed", "failed", "timeout", "cancelled");
+        Assert.Equal("completed", (string?)done["status"]);
+
+        // The attempt is over: its token is dead, even for its own task.
+        await AssertForbiddenAsync(await worker.PostAsJsonAsync($"/api/worktasks/{id}", new { worktask_id = id, status = "failed", error_message = "late" }));
+        await AssertForbiddenAsync(await worker.GetAsync($"/api/worktasks/{id}"));
+        Assert.Equal("completed", (string?)(await client.GetFromJsonAsync<JsonObject>($"/api/worktasks/{id}"))!["status"]);
+    }
+
+    private static async Task AssertForbiddenAsync(HttpResponseMessage response)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.Forbidden, $"{(int)response.StatusCode}: {text}");
+        Assert.StartsWith("application/problem+json", response.Content.Headers.ContentType?.ToString());
+        Assert.Equal("Authorization", (string?)JsonNode.Parse(text)!["field"]);
+    }
+
+    [Fact]
     public async Task SpawnedWorker_ExitingWithoutReporting_FailsWithItsOutputKept()
     {
         var client = app.Authorized();

@@ -48,6 +48,9 @@ public class WorkTaskApp : WebApplicationFactory<Program>
             set -e
             {{POST}}
             signals="$(dirname "$0")/signals-$WORKTASK_ID"
+            # Shows the test the token this attempt was given (a real worker would keep it to itself).
+            printf '%s' "$WORKER_AUTH_TOKEN" > "$(dirname "$0")/token-$WORKTASK_ID-$WORKTASK_ATTEMPT.tmp"
+            mv "$(dirname "$0")/token-$WORKTASK_ID-$WORKTASK_ATTEMPT.tmp" "$(dirname "$0")/token-$WORKTASK_ID-$WORKTASK_ATTEMPT"
             wait_for() { while [ ! -f "$signals/$1" ]; do sleep 0.05; done; }
             wait_for "start-$WORKTASK_ATTEMPT"
             post "{\"worktask_id\": \"$WORKTASK_ID\", \"status\": \"executing\", \"attempt\": $WORKTASK_ATTEMPT}"
