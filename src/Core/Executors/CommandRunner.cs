@@ -116,7 +116,7 @@ public sealed class CommandRunner(IOptions<TaskdeckOptions> options, TimeProvide
 
         if (stopped)
         {
-            log.Executor($"pid {process.Id} and its group stopped");
+            log.Executor($"killed pid {process.Id} and its process group");
             throw new OperationCanceledException(ct);
         }
         log.Executor($"pid {process.Id} exited with code {process.ExitCode}");
