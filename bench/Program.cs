@@ -1,3 +1,4 @@
+using Taskdeck.Bench.Chaos;
 using Taskdeck.Bench.Console;
 using Taskdeck.Bench.Dags;
 using Taskdeck.Bench.Engine;
@@ -10,8 +11,18 @@ return name switch
     "engine" => await EngineBenchmark.RunAsync(rest),
     "dags" => await DagBenchmarks.RunAsync(rest),
     "console" => await ConsoleQueriesBench.RunAsync(rest),
+    "chaos" => await Chaos(rest),
     _ => Usage(),
 };
+
+static async Task<int> Chaos(string[] rest)
+{
+    var rounds = rest.Length > 0 ? int.Parse(rest[0]) : 50;
+    var tasks = rest.Length > 1 ? int.Parse(rest[1]) : 1000;
+    var report = await new ChaosRun(rounds, tasks, dagSize: 10, System.Console.WriteLine).RunAsync();
+    System.Console.WriteLine(report);
+    return report.Problems.Count == 0 ? 0 : 1;
+}
 
 static int Usage()
 {
@@ -21,6 +32,7 @@ static int Usage()
     System.Console.Error.WriteLine("  dags [repeats]        DAG runs: 10,000-task validate + store, parent -> child latency, 1,000-task chain");
     System.Console.Error.WriteLine("  dags store [repeats]  only the 10,000-task validate + store");
     System.Console.Error.WriteLine("  dags fanin             1,024 and 10,000 no-op tasks feeding one join: submit -> COMPLETED");
+    System.Console.Error.WriteLine("  chaos [rounds] [tasks] SIGKILL the console at random moments while mixed work runs, restart on the same file; check every execution succeeded once");
     System.Console.Error.WriteLine("  console [rows]        console read models (grid pages, dashboard aggregates) on a big embedded database");
     return 2;
 }
