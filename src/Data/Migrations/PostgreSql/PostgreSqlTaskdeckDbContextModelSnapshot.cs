@@ -477,6 +477,13 @@ namespace Taskdeck.Data.Migrations.PostgreSql
                     b.Property<int?>("WorkerStartedAttempt")
                         .HasColumnType("integer");
 
+                    b.Property<int?>("WorkerTokenAttempt")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("WorkerTokenHash")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
                     b.HasKey("ExecutionId");
 
                     b.HasIndex("ProjectId");

@@ -477,6 +477,13 @@ namespace Taskdeck.Data.Migrations.SqlServer
                     b.Property<int?>("WorkerStartedAttempt")
                         .HasColumnType("int");
 
+                    b.Property<int?>("WorkerTokenAttempt")
+                        .HasColumnType("int");
+
+                    b.Property<string>("WorkerTokenHash")
+                        .HasMaxLength(64)
+                        .HasColumnType("nvarchar(64)");
+
                     b.HasKey("ExecutionId");
 
                     b.HasIndex("ProjectId");

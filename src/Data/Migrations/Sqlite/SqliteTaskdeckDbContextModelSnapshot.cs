@@ -460,6 +460,13 @@ namespace Taskdeck.Data.Migrations.Sqlite
                     b.Property<int?>("WorkerStartedAttempt")
                         .HasColumnType("INTEGER");
 
+                    b.Property<int?>("WorkerTokenAttempt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("WorkerTokenHash")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
                     b.HasKey("ExecutionId");
 
                     b.HasIndex("ProjectId");

@@ -1,0 +1,39 @@
+﻿using Microsoft.EntityFrameworkCore.Migrations;
+
+#nullable disable
+
+namespace Taskdeck.Data.Migrations.Sqlite
+{
+    /// <inheritdoc />
+    public partial class WorkTaskWorkerAttemptToken : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.AddColumn<int>(
+                name: "WorkerTokenAttempt",
+                table: "WorkTasks",
+                type: "INTEGER",
+                nullable: true);
+
+            migrationBuilder.AddColumn<string>(
+                name: "WorkerTokenHash",
+                table: "WorkTasks",
+                type: "TEXT",
+                maxLength: 64,
+                nullable: true);
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropColumn(
+                name: "WorkerTokenAttempt",
+                table: "WorkTasks");
+
+            migrationBuilder.DropColumn(
+                name: "WorkerTokenHash",
+                table: "WorkTasks");
+        }
+    }
+}
