@@ -14,22 +14,24 @@ public static class Actors
     public static Actor FromPrincipal(ClaimsPrincipal? user, string? address)
     {
         if (user?.Identity is not { IsAuthenticated: true } identity) return Core.Audit.Actor.Anonymous(address);
-        var name = string.IsNullOrWhiteSpace(identity.Name) ? "(unnamed)" : identity.Name;
-        return new Actor(name, KindOf(user, identity), address);
+        var kind = KindOf(user, identity);
+        var name = string.IsNullOrWhiteSpace(identity.Name) ? kind == ActorKind.Anonymous ? "anonymous" : "(unnamed)" : identity.Name;
+        return new Actor(name, kind, address);
     }
 
-    private static ActorKind KindOf(ClaimsPrincipal user, System.Security.Principal.IIdentity identity)
-    {
-        if (user.FindFirst(ActorKindClaim)?.Value is { } declared && Enum.TryParse<ActorKind>(declared, ignoreCase: true, out var kind)) return kind;
-        return identity.AuthenticationType?.Contains("Token", StringComparison.OrdinalIgnoreCase) == true
-            || identity.AuthenticationType?.Contains("Bearer", StringComparison.OrdinalIgnoreCase) == true
-            ? ActorKind.ApiToken
-            : ActorKind.User;
-    }
+    private static ActorKind KindOf(ClaimsPrincipal user, System.Security.Principal.IIdentity identity) =>
+        user.FindFirst(KindClaim)?.Value switch
+        {
+            "person" => ActorKind.User,
+            "token" or "worker" => ActorKind.ApiToken,
+            "anonymous" => ActorKind.Anonymous,
+            // No kind claim: a token scheme by its name, anything else signed in is a person.
+            _ => identity.AuthenticationType?.Contains("Token", StringComparison.OrdinalIgnoreCase) == true ? ActorKind.ApiToken : ActorKind.User,
+        };
 
     /// <summary>
-    /// An authentication handler may say outright what kind of principal it signed in
-    /// (<c>User</c>, <c>ApiToken</c>, <c>Anonymous</c>, <c>System</c>); otherwise a token scheme's name decides.
+    /// The claim each authentication handler adds to say what kind of caller it signed in (<c>person</c>, <c>token</c>,
+    /// <c>worker</c>, <c>anonymous</c>): the auth feature's <c>Permissions.KindClaim</c>, by value.
     /// </summary>
-    public const string ActorKindClaim = "taskdeck:actor-kind";
+    public const string KindClaim = "taskdeck:kind";
 }

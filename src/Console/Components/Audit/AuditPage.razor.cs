@@ -9,7 +9,7 @@ namespace Taskdeck.Console.Components.Audit;
 /// <summary>The audit trail: newest first, filtered and paged in the database; the filters are the URL.</summary>
 public partial class AuditPage
 {
-    private const int ShownIds = 6;
+    private const int ShownIds = 5;
     private static readonly string[] ActionGroups = ["auth.", "execution.", "dagrun.", "user.", "token.", "schedule.", "setting."];
 
     private MudDataGrid<AuditEntry>? _grid;
