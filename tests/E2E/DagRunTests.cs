@@ -17,26 +17,28 @@ public sealed class DagRunTests(AppFixture app, BrowserFixture browser) : Consol
         return doc.RootElement.GetProperty("runID").GetInt64();
     }
 
+    // The join's Pending is certain, not a window: its right parent fails for good, so it stays Pending (blocked) until a
+    // restart, whatever the machine's speed. (The old test looked for Pending while a 2 s sleep ran: a loaded machine
+    // could finish the sleep before the page drew.)
     [Fact]
-    public async Task DagRunGraph_ShowsItsNodesTurningGreen_WithoutReload()
+    public async Task DagRunGraph_ShowsNodesTurningGreenLive_AndAJoinBlockedByAFailedBranchStaysPending()
     {
         var runId = await SubmitDagAsync("""
             { "tag": "e2e-diamond", "tasks": {
-                "start": { "job": { "task": "demo.sleep", "args": { "seconds": 2 } }, "children": ["left", "right"] },
+                "start": { "job": { "task": "demo.sleep", "args": { "seconds": 1 } }, "children": ["left", "right"] },
                 "left":  { "job": { "task": "demo.sleep", "args": { "seconds": 0.5 } }, "children": ["join"] },
-                "right": { "job": { "task": "demo.noop" }, "children": ["join"] },
+                "right": { "job": { "task": "demo.fail" }, "maxRetries": 0, "children": ["join"] },
                 "join":  { "job": { "task": "demo.echo", "args": { "lines": ["done"] } } } } }
             """);
         await OpenAsync($"/dags/{runId}");
         await Expect(Page.Locator("g.dag-node")).ToHaveCountAsync(4);
         await Expect(Page.Locator("path.dag-edge")).ToHaveCountAsync(4);
-        // The join waits on both branches while the first task sleeps.
-        await Expect(Page.Locator("g.dag-node[data-task=join]")).ToHaveAttributeAsync("data-state", "Pending");
         await ScreenshotAsync("e2e-dag-running");
 
-        foreach (var task in new[] { "start", "left", "right", "join" })
+        foreach (var task in new[] { "start", "left" })
             await Expect(Page.Locator($"g.dag-node[data-task={task}]")).ToHaveAttributeAsync("data-state", "Succeeded", new() { Timeout = 30_000 });
-        await Expect(Page.Locator("[data-run-state]")).ToHaveAttributeAsync("data-run-state", "Completed");
+        await Expect(Page.Locator("g.dag-node[data-task=right]")).ToHaveAttributeAsync("data-state", "Failed", new() { Timeout = 30_000 });
+        await Expect(Page.Locator("g.dag-node[data-task=join]")).ToHaveAttributeAsync("data-state", "Pending");
         await ScreenshotAsync("e2e-dag-completed");
     }
 
@@ -90,5 +92,15 @@ public sealed class DagRunTests(AppFixture app, BrowserFixture browser) : Consol
         await Expect(Page.Locator("g.dag-node[data-task=slow]")).ToHaveAttributeAsync("data-state", "Cancelled", new() { Timeout = 15_000 });
         await Expect(Page.GetByRole(AriaRole.Button, new() { Name = "Restart" })).ToBeEnabledAsync(new() { Timeout = 15_000 });
         await ScreenshotAsync("e2e-dag-killed-task");
+
+        // And it is restarted: the killed task runs again (a second attempt), the run is running again.
+        await Page.GetByRole(AriaRole.Button, new() { Name = "Restart" }).ClickAsync();
+        await Expect(Dialog).ToContainTextAsync($"Restart DAG run #{runId}?");
+        await Dialog.GetByRole(AriaRole.Button, new() { Name = "Restart" }).ClickAsync();
+        await Expect(Page.Locator("g.dag-node[data-task=slow]")).ToHaveAttributeAsync("data-state", "Running", new() { Timeout = 15_000 });
+        await Expect(Page.Locator("[data-run-state]")).ToHaveAttributeAsync("data-run-state", "Running", new() { Timeout = 15_000 });
+        var tasks = (await App.Api.GetFromJsonAsync<JsonElement>($"/api/executions?dag_run_id={runId}")).GetProperty("tasks").EnumerateArray();
+        Assert.Equal(2, tasks.Single(t => t.GetProperty("dag_task_name").GetString() == "slow").GetProperty("attempt_number").GetInt32());
+        await App.Api.DeleteAsync($"/v1/dagrun/{runId}"); // kill it again: nothing left running for 60 s
     }
 }

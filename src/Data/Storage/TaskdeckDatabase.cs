@@ -7,12 +7,14 @@ using Taskdeck.Core;
 namespace Taskdeck.Data.Storage;
 
 /// <summary>The configured provider and connection, and the few SQL differences the hand-written hot path meets.</summary>
-public sealed class TaskdeckDatabase(StorageProvider provider, string connectionString)
+/// <param name="connections">Makes the hand-written path's connections instead of the provider's own: the SQL Server
+/// check renders every statement through a recording connection, as no SQL Server can run where the tests run.</param>
+public sealed class TaskdeckDatabase(StorageProvider provider, string connectionString, Func<DbConnection>? connections = null)
 {
     public StorageProvider Provider { get; } = provider;
     public string ConnectionString { get; } = connectionString;
 
-    public DbConnection CreateConnection() => Provider switch
+    public DbConnection CreateConnection() => connections?.Invoke() ?? Provider switch
     {
         StorageProvider.Sqlite => new SqliteConnection(ConnectionString),
         StorageProvider.PostgreSql => new NpgsqlConnection(ConnectionString),

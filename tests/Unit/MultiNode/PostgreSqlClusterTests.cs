@@ -17,13 +17,17 @@ public sealed class PostgresCollection : ICollectionFixture<PostgresServer>
 [Collection(PostgresCollection.Name)]
 public sealed class PostgreSqlClusterTests(PostgresServer postgres)
 {
-    private static Dictionary<string, string> NodeSettings(string connection) => new()
+    /// <param name="expirySeconds">
+    /// A lease short enough for a crash test to recover quickly, long enough that a heartbeat delayed on a loaded machine
+    /// does not declare a live node dead (a 4 s lease did, and its work ran twice).
+    /// </param>
+    private static Dictionary<string, string> NodeSettings(string connection, int expirySeconds) => new()
     {
         ["Taskdeck:Storage:Provider"] = "PostgreSql",
         ["ConnectionStrings:Taskdeck"] = connection,
         ["Taskdeck:Node:WorkerCount"] = "4",
         ["Taskdeck:Leases:HeartbeatSeconds"] = "1",
-        ["Taskdeck:Leases:ExpirySeconds"] = "4",
+        ["Taskdeck:Leases:ExpirySeconds"] = expirySeconds.ToString(),
         ["Taskdeck:Leases:ReconcileSeconds"] = "2",
     };
 
@@ -31,16 +35,18 @@ public sealed class PostgreSqlClusterTests(PostgresServer postgres)
     public async Task TwoNodes_ShareTheWork_AndEveryExecutionRunsExactlyOnce()
     {
         var connection = await postgres.CreateDatabaseAsync();
-        await using var a = await ConsoleProcess.StartAsync(NodeSettings(connection));
-        await using var b = await ConsoleProcess.StartAsync(NodeSettings(connection));
+        await using var a = await ConsoleProcess.StartAsync(NodeSettings(connection, 60));
+        await using var b = await ConsoleProcess.StartAsync(NodeSettings(connection, 60));
 
+        // More work at once than one node's 4 workers hold, and long enough that the other node's poll (every 200 ms)
+        // finds queued work while the first is full: both nodes run some, whatever the machine's load.
         var ids = new List<long>();
-        for (var i = 0; i < 60; i++)
-            ids.Add(await (i % 2 == 0 ? a : b).SubmitAsync(new { task = "demo.sleep", args = new { seconds = 0.2 } }));
+        for (var i = 0; i < 24; i++)
+            ids.Add(await (i % 2 == 0 ? a : b).SubmitAsync(new { task = "demo.sleep", args = new { seconds = 1.5 } }));
 
-        await WaitUntilAsync(connection, $"SELECT COUNT(*) FROM \"Executions\" WHERE \"State\" = {(int)ExecutionState.Succeeded}", 60, TimeSpan.FromSeconds(90));
+        await WaitUntilAsync(connection, $"SELECT COUNT(*) FROM \"Executions\" WHERE \"State\" = {(int)ExecutionState.Succeeded}", 24, TimeSpan.FromSeconds(120));
 
-        Assert.Equal(60L, await ScalarAsync(connection, "SELECT COUNT(*) FROM \"Attempts\""));
+        Assert.Equal(24L, await ScalarAsync(connection, "SELECT COUNT(*) FROM \"Attempts\""));
         Assert.Equal(0L, await ScalarAsync(connection, "SELECT COUNT(*) FROM \"Executions\" WHERE \"AttemptCount\" <> 1"));
         var nodesThatRan = await ScalarAsync(connection, "SELECT COUNT(DISTINCT \"NodeId\") FROM \"Attempts\"");
         Assert.Equal(2L, nodesThatRan);
@@ -50,8 +56,8 @@ public sealed class PostgreSqlClusterTests(PostgresServer postgres)
     public async Task ANodeThatCrashes_HasItsRunningWorkMarkedLost_AndRetriedOnTheSurvivor()
     {
         var connection = await postgres.CreateDatabaseAsync();
-        await using var survivor = await ConsoleProcess.StartAsync(NodeSettings(connection));
-        await using var victim = await ConsoleProcess.StartAsync(NodeSettings(connection));
+        await using var survivor = await ConsoleProcess.StartAsync(NodeSettings(connection, 10));
+        await using var victim = await ConsoleProcess.StartAsync(NodeSettings(connection, 10));
 
         var ids = new List<long>();
         for (var i = 0; i < 8; i++)

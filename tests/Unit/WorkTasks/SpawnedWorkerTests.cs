@@ -142,10 +142,10 @@ public sealed class SpawnedWorkerTests(KestrelWorkTaskApp app, ITestOutputHelper
         app.Signal(id, "start-1");
         await Api.WaitForStatusAsync(client, id, TimeSpan.FromSeconds(30), "executing");
 
-        // The worker's own progress report: it takes the execution's progress fields, whatever they held.
-        await app.Services.GetRequiredService<IExecutionStore>().SetProgressAsync(executionId, 0.5, "loaded 500 of 1000 records");
-        var execution = await app.Services.GetRequiredService<IExecutionStore>().FindAsync(executionId);
-        Assert.Equal("loaded 500 of 1000 records", execution!.ProgressMessage);
+        // The worker itself reports its progress over the status route (a later "executing" with metadata), and is answered.
+        app.Signal(id, "progress-1", "loaded 500 of 1000 records");
+        Assert.Contains("\"updated\"", await app.ProgressAnswerAsync(id, 1));
+        Assert.Equal(ExecutionState.Running, (await app.Services.GetRequiredService<IExecutionStore>().FindAsync(executionId))!.State);
 
         var task = await Api.GetAsync(client, id);
         Assert.Equal("executing", (string?)task["status"]);
@@ -181,7 +181,8 @@ public sealed class SpawnedWorkerTests(KestrelWorkTaskApp app, ITestOutputHelper
 
         app.Signal(id, "start-2");
         await Api.WaitForStatusAsync(client, id, TimeSpan.FromSeconds(30), "executing");
-        await app.Services.GetRequiredService<IExecutionStore>().SetProgressAsync(record.Execution.Id, 0.1, "attempt 2 warming up");
+        app.Signal(id, "progress-2", "attempt 2 warming up");
+        Assert.Contains("\"updated\"", await app.ProgressAnswerAsync(id, 2));
         Assert.Equal("executing", (string?)(await Api.GetAsync(client, id))["status"]);
 
         app.Signal(id, "end-2", "completed");
@@ -196,10 +197,13 @@ public sealed class SpawnedWorkerTests(KestrelWorkTaskApp app, ITestOutputHelper
         using var socket = new ClientWebSocket();
         socket.Options.SetRequestHeader("Authorization", $"Bearer {WorkTaskApp.Token}");
         var address = new UriBuilder(app.ClientOptions.BaseAddress) { Scheme = "ws", Path = "/ws/tasks" }.Uri;
-        await socket.ConnectAsync(address, CancellationToken.None);
         var hub = app.Services.GetRequiredService<Taskdeck.Console.WorkTasks.TaskUpdateHub>();
-        var deadline = DateTime.UtcNow.AddSeconds(5);
-        while (hub.ClientCount == 0 && DateTime.UtcNow < deadline) await Task.Delay(20);
+        var before = hub.ClientCount;
+        await socket.ConnectAsync(address, CancellationToken.None);
+        // The submit below must find this socket subscribed, or its first updates would go to no one.
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (hub.ClientCount <= before && DateTime.UtcNow < deadline) await Task.Delay(20);
+        Assert.True(hub.ClientCount > before, "the socket never joined the hub");
 
         var id = Api.Id(await Api.SubmitAsync(app.Authorized(), Api.Submission("scripted", new JsonObject())));
         var seen = new List<string>();

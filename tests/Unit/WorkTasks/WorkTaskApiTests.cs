@@ -105,7 +105,7 @@ public sealed class WorkTaskApiTests(WorkTaskApiTests.App app, ITestOutputHelper
     public static TheoryData<string, string, string?> EveryRoute() => new()
     {
         { "GET", "/api/worktasks", null },
-        { "POST", "/api/worktasks", Api.SeedSubmission().ToJsonString() },
+        { "POST", "/api/worktasks", RefusedSubmission().ToJsonString() },
         { "GET", "/api/worktasks/task-123", null },
         { "POST", "/api/worktasks/task-123", """{"worktask_id":"task-123","status":"completed"}""" },
     };
@@ -125,9 +125,19 @@ public sealed class WorkTaskApiTests(WorkTaskApiTests.App app, ITestOutputHelper
             var problem = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
             Assert.Equal(401, (int)problem["status"]!);
         }
-        // Nothing was submitted by the refused POSTs.
-        var list = await app.Authorized().GetFromJsonAsync<JsonObject>("/api/worktasks");
-        Assert.NotNull(list!["queue_length"]);
+        // Nothing was submitted by the refused POSTs: no task of their project exists (they would have been 201 without auth).
+        var (_, stored) = await app.Services.GetRequiredService<Taskdeck.Data.WorkTasks.WorkTaskQueries>()
+            .PageAsync(new Taskdeck.Data.WorkTasks.WorkTaskFilter(null, RefusedProject, null), 0, 10);
+        Assert.Equal(0, stored);
+    }
+
+    private const string RefusedProject = "refused-without-a-token";
+
+    private static JsonObject RefusedSubmission()
+    {
+        var body = Api.SeedSubmission();
+        body["project_id"] = RefusedProject;
+        return body;
     }
 
     [Fact]

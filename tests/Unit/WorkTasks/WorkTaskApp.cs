@@ -54,7 +54,14 @@ public class WorkTaskApp : WebApplicationFactory<Program>
             wait_for() { while [ ! -f "$signals/$1" ]; do sleep 0.05; done; }
             wait_for "start-$WORKTASK_ATTEMPT"
             post "{\"worktask_id\": \"$WORKTASK_ID\", \"status\": \"executing\", \"attempt\": $WORKTASK_ATTEMPT}"
-            wait_for "end-$WORKTASK_ATTEMPT"
+            # progress-<attempt> (optional) makes the worker report its progress; its answer lands in progress-sent-<attempt>.
+            while [ ! -f "$signals/end-$WORKTASK_ATTEMPT" ]; do
+              if [ -f "$signals/progress-$WORKTASK_ATTEMPT" ] && [ ! -f "$signals/progress-sent-$WORKTASK_ATTEMPT" ]; then
+                post "{\"worktask_id\": \"$WORKTASK_ID\", \"status\": \"executing\", \"attempt\": $WORKTASK_ATTEMPT, \"metadata\": {\"progress\": \"$(cat "$signals/progress-$WORKTASK_ATTEMPT")\"}}" > "$signals/progress.tmp"
+                mv "$signals/progress.tmp" "$signals/progress-sent-$WORKTASK_ATTEMPT"
+              fi
+              sleep 0.05
+            done
             if [ "$(cat "$signals/end-$WORKTASK_ATTEMPT")" = "failed" ]; then
               post "{\"worktask_id\": \"$WORKTASK_ID\", \"status\": \"failed\", \"attempt\": $WORKTASK_ATTEMPT, \"error_message\": \"pod stepped-0: OOMKilled\"}"
             else
@@ -72,6 +79,19 @@ public class WorkTaskApp : WebApplicationFactory<Program>
             echo "something went wrong before reporting" >&2
             exit 0
             """);
+    }
+
+    /// <summary>What <c>stepped.sh</c>'s worker got back for the progress it reported on an attempt, once it has.</summary>
+    public async Task<string> ProgressAnswerAsync(string workTaskId, int attempt)
+    {
+        var file = Path.Combine(Folder, "signals-" + workTaskId, $"progress-sent-{attempt}");
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!File.Exists(file))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the worker of {workTaskId} did not report its progress on attempt {attempt}");
+            await Task.Delay(50);
+        }
+        return File.ReadAllText(file);
     }
 
     /// <summary>Lets <c>stepped.sh</c>'s worker for <paramref name="workTaskId"/> take its next step.</summary>

@@ -1,4 +1,6 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Taskdeck.Core;
 using Taskdeck.Core.Executors;
@@ -48,22 +50,35 @@ public class WorkTaskOptionsTests
         Assert.Equal(WorkTaskBinding.External, new WorkTaskOptions().BindingFor("ml_training").Binding);
     }
 
+    // The start itself, not only the validator: a host with the real registration (AddTaskdeckWorkTasks) refuses to start.
+    // Fails if the registration loses ValidateOnStart (the broken variant this was checked against).
     [Theory]
     [InlineData("handler-unknown")]
     [InlineData("both")]
     [InlineData("command-not-allowed")]
     [InlineData("bad-timeout")]
-    public void AWrongBinding_StopsTheStart_NamingItsKey(string which)
+    public async Task AWrongBinding_StopsTheStart_NamingItsKey(string which)
     {
-        var binding = which switch
+        const string key = "Taskdeck:WorkTasks:Types:ml_training";
+        var settings = which switch
         {
-            "handler-unknown" => new WorkTaskTypeOptions { Handler = "no.such.handler" },
-            "both" => new WorkTaskTypeOptions { Handler = "demo.sleep", Command = ["/bin/sh"] },
-            "command-not-allowed" => new WorkTaskTypeOptions { Command = ["/usr/bin/python3", "w.py"] },
-            _ => new WorkTaskTypeOptions { Handler = "demo.sleep", TimeoutSeconds = 0 },
+            "handler-unknown" => new Dictionary<string, string?> { [$"{key}:Handler"] = "no.such.handler" },
+            "both" => new() { [$"{key}:Handler"] = "demo.sleep", [$"{key}:Command:0"] = "/bin/sh" },
+            "command-not-allowed" => new() { [$"{key}:Command:0"] = "/usr/bin/python3", [$"{key}:Command:1"] = "w.py" },
+            _ => new() { [$"{key}:Handler"] = "demo.sleep", [$"{key}:TimeoutSeconds"] = "0" },
         };
-        var result = Validate(With("ml_training", binding));
-        Assert.True(result.Failed);
-        Assert.Contains("Taskdeck:WorkTasks:Types:ml_training", result.FailureMessage);
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
+        builder.Configuration.AddInMemoryCollection(settings);
+        builder.Services.AddDemoHandlers();
+        builder.Services.AddSingleton(Options.Create(new TaskdeckOptions { Commands = new CommandOptions { Enabled = true, Allow = ["/bin/sh"] } }));
+        builder.Services.AddTaskdeckWorkTasks(builder.Configuration);
+        // Only the start's validation is under test: the engine's background services are not part of this host.
+        builder.Services.RemoveAll<Microsoft.Extensions.Hosting.IHostedService>();
+        using var host = builder.Build();
+
+        var refused = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+        Assert.Contains(key, refused.Message);
+        var valid = Validate(With("ml_training", new WorkTaskTypeOptions { Handler = "demo.sleep" }));
+        Assert.True(valid.Succeeded, valid.FailureMessage);
     }
 }
