@@ -31,19 +31,21 @@ public sealed class CrashSafetyTests(ITestOutputHelper output) : IAsyncLifetime
         var client = first.Http;
         // Due together a few seconds from now, so every record is stored before the workers start on them.
         var due = DateTimeOffset.UtcNow.AddSeconds(4);
-        // One in a hundred sleeps 2 s, so that work is certainly Running when the host dies (the Lost → retry path).
+        // One in a hundred sleeps 10 s, so that work is certainly Running when the host dies (the Lost → retry path).
         await Parallel.ForEachAsync(Enumerable.Range(0, Count), new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, ct) =>
         {
             object body = i % 100 == 0
-                ? new { task = "demo.sleep", args = new { seconds = 2 }, maxRetries = 1, runAt = due }
+                ? new { task = "demo.sleep", args = new { seconds = 10 }, maxRetries = 1, runAt = due }
                 : new { task = "demo.noop", maxRetries = 1, runAt = due };
             using var response = await client.PostAsJsonAsync("/api/tasks", body, ct);
             Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         });
         Assert.Equal(Count, await ScalarAsync("SELECT COUNT(*) FROM \"Executions\""));
 
-        await WaitAsync(async () => await CountAsync(ExecutionState.Succeeded) >= 20 && await CountAsync(ExecutionState.Running) >= 1,
-            TimeSpan.FromSeconds(60), "20 succeeded and some running on the first host");
+        // A sleeper, not a no-op, must be Running: a no-op is Running for a moment and may be done before the kill lands.
+        await WaitAsync(async () => await CountAsync(ExecutionState.Succeeded) >= 20 && await ScalarAsync(
+                "SELECT COUNT(*) FROM \"Executions\" WHERE \"State\" = @s AND \"Name\" = 'demo.sleep'", ("s", (int)ExecutionState.Running)) >= 1,
+            TimeSpan.FromSeconds(60), "20 succeeded and a sleeper running on the first host");
         first.Crash();
         var succeededAtKill = await CountAsync(ExecutionState.Succeeded);
         var runningAtKill = await CountAsync(ExecutionState.Running);
