@@ -1,5 +1,6 @@
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using Taskdeck.Core.Audit;
 using Taskdeck.Core.Executions;
 using Taskdeck.Data.Executions;
 using Taskdeck.Unit.Health;
@@ -45,7 +46,7 @@ public sealed class StatsTests
         var failed = new List<long>();
         for (var i = 0; i < 2; i++) failed.Add(await Submit(new { task = "demo.fail" }));
         var cancelled = await Submit(new { task = "demo.noop", runAt = later });
-        Assert.True((await executions.CancelAsync(cancelled)).Done);
+        Assert.True((await executions.CancelAsync(cancelled, Actor.System)).Done);
         var running = await Submit(new { task = "demo.sleep", args = new { seconds = 60 } });
         await WaitFor(succeeded, ExecutionState.Succeeded);
         await WaitFor(failed, ExecutionState.Failed);
@@ -61,6 +62,6 @@ public sealed class StatsTests
         Assert.Equal(0, (int)stats["lost"]!);
         Assert.Equal(0, (int)stats["expired"]!);
         Assert.Equal(0, (int)stats["cancelling"]!);
-        await executions.CancelAsync(running);
+        await executions.CancelAsync(running, Actor.System);
     }
 }
