@@ -109,6 +109,8 @@ public sealed class ExecutionService(
             if (string.IsNullOrWhiteSpace(tag)) Refuse("tags", "A tag is empty.", nameof(limits.MaxTagLength));
             if (TextRules.NameProblem(tag, limits.MaxTagLength, "A tag") is { } tagProblem) Refuse("tags", tagProblem, nameof(limits.MaxTagLength));
         }
+        if (TagText.Encode(spec.Tags).Length > TagText.MaxLength)
+            Refuse("tags", $"The tags take {TagText.Encode(spec.Tags).Length} characters stored; at most {TagText.MaxLength} fit.", nameof(limits.MaxTags));
         if (spec.Command.Any(TextRules.HasNul)) throw new InvalidSubmissionException("command", "A command argument holds a NUL character.");
         if (spec.Environment.Any(TextRules.HasNul)) throw new InvalidSubmissionException("environment", "An environment entry holds a NUL character.");
         long size = (spec.ArgumentsJson?.Length ?? 0) + (spec.WorkingDirectory?.Length ?? 0);

@@ -20,8 +20,10 @@ public static class ExecutionFiltering
             query = recent ? query.Where(e => e.Queue + "" == filter.Queue) : query.Where(e => e.Queue == filter.Queue);
         if (!string.IsNullOrWhiteSpace(filter.Tag))
         {
-            var pattern = "%|" + filter.Tag + "|%";
-            query = query.Where(e => EF.Functions.Like(EF.Property<string>(e, TaskdeckDbContext.TagsText), pattern));
+            // A substring test, not LIKE: '%' and '_' in a tag are plain characters (EF escapes them where the
+            // provider's translation is a LIKE), and the escaped delimiters make it match one whole tag.
+            var needle = TagText.Needle(filter.Tag);
+            query = query.Where(e => EF.Property<string>(e, TaskdeckDbContext.TagsText).Contains(needle));
         }
         if (filter.DagRunId is { } run) query = query.Where(e => e.DagRunId == run);
         if (filter.Kind is { } kind) query = query.Where(e => e.Kind == kind);

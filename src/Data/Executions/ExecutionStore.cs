@@ -305,5 +305,5 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
     }
 
     private static string Json(IReadOnlyList<string> values) => values.Count == 0 ? "[]" : JsonSerializer.Serialize(values);
-    internal static string TagsText(IReadOnlyList<string> tags) => "|" + string.Concat(tags.Select(t => t + "|"));
+    internal static string TagsText(IReadOnlyList<string> tags) => TagText.Encode(tags);
 }

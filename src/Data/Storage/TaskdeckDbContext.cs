@@ -28,7 +28,7 @@ public abstract class TaskdeckDbContext(DbContextOptions options) : DbContext(op
     public DbSet<MetricSample> MetricSamples => Set<MetricSample>();
     public DbSet<AuditEntry> AuditEntries => Set<AuditEntry>();
 
-    /// <summary>Tags as <c>|a|b|</c>, kept beside the JSON list so a tag filter is a plain LIKE on every provider.</summary>
+    /// <summary>Tags as <c>|a|b|</c> (see <see cref="TagText"/>), kept beside the JSON list so a tag filter is one substring test on every provider.</summary>
     public const string TagsText = "TagsText";
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configuration)
@@ -49,7 +49,7 @@ public abstract class TaskdeckDbContext(DbContextOptions options) : DbContext(op
             e.Property(x => x.DagTaskName).HasMaxLength(400);
             e.Property(x => x.NodeId).HasMaxLength(200);
             e.Property(x => x.HangfireJobId).HasMaxLength(100);
-            e.Property<string>(TagsText).HasMaxLength(1000).HasDefaultValue("|");
+            e.Property<string>(TagsText).HasMaxLength(TagText.MaxLength).HasDefaultValue("|");
             e.Ignore(x => x.RetriesRemain);
             e.HasIndex(x => x.TaskId).IsUnique();
             e.HasIndex(x => new { x.State, x.Id });

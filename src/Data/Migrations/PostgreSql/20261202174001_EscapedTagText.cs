@@ -1,0 +1,31 @@
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
+using Taskdeck.Data.Storage;
+
+#nullable disable
+
+namespace Taskdeck.Data.Migrations.PostgreSql
+{
+    /// <summary>
+    /// Re-encodes the tag text of rows whose tags hold '|' or '%' (Core's TagText: each escaped as %7C / %25), so a stored
+    /// "a|b" can no longer answer a filter for "a". No column changes: the model (and its snapshot) stay as they were.
+    /// </summary>
+    [DbContext(typeof(PostgreSqlTaskdeckDbContext))]
+    [Migration("20261202174001_EscapedTagText")]
+    public partial class EscapedTagText : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.Sql(@"UPDATE ""Executions"" SET ""TagsText"" = '|' || COALESCE((SELECT string_agg(replace(replace(t, '%', '%25'), '|', '%7C') || '|', '') FROM json_array_elements_text(""Executions"".""Tags""::json) AS t), '')
+WHERE strpos(""Tags"", '|') > 0 OR strpos(""Tags"", '%') > 0");
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.Sql(@"UPDATE ""Executions"" SET ""TagsText"" = '|' || COALESCE((SELECT string_agg(t || '|', '') FROM json_array_elements_text(""Executions"".""Tags""::json) AS t), '')
+WHERE strpos(""Tags"", '|') > 0 OR strpos(""Tags"", '%') > 0");
+        }
+    }
+}
