@@ -8,6 +8,7 @@ using Taskdeck.Core.Dispatch;
 using Taskdeck.Core.Events;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.Executors;
+using Taskdeck.Core.Schedules;
 using Taskdeck.Core.Workers;
 using Taskdeck.Core.WorkTasks;
 
@@ -53,6 +54,7 @@ public static class TaskdeckCoreServices
         services.AddDemoHandlers();
         services.AddTaskdeckDags();
         services.AddTaskdeckAudit(configuration);
+        services.AddTaskdeckSchedules(configuration);
         return services;
     }
 }
@@ -71,6 +73,9 @@ public sealed class ValidateTaskdeckOptions : IValidateOptions<TaskdeckOptions>
         if (o.Node.Gpus < 0) errors.Add("Taskdeck:Node:Gpus must be 0 or more.");
         if (o.Node.WorkerCount <= 0) errors.Add("Taskdeck:Node:WorkerCount must be more than 0.");
         if (o.Commands.KillGraceSeconds is < 0 or > 600) errors.Add("Taskdeck:Commands:KillGraceSeconds must be between 0 and 600.");
+        if (o.Scheduling.CatchUpCap < 1) errors.Add("Taskdeck:Scheduling:CatchUpCap must be at least 1.");
+        if (o.Scheduling.MisfireGraceSeconds < 1) errors.Add("Taskdeck:Scheduling:MisfireGraceSeconds must be at least 1.");
+        if (o.Scheduling.ChangePollMilliseconds < 50) errors.Add("Taskdeck:Scheduling:ChangePollMilliseconds must be at least 50.");
         if (o.Commands.Enabled && o.Commands.Allow.Count == 0) errors.Add("Taskdeck:Commands:Allow must list executables (or \"*\") when commands are enabled.");
         foreach (var entry in o.Commands.Allow.Where(a => a != "*" && !Path.IsPathFullyQualified(a)))
             errors.Add($"Taskdeck:Commands:Allow: '{entry}' is not an absolute path (a bare name would allow any file of that name).");

@@ -23,6 +23,7 @@ public sealed class ApiExceptionHandler(IProblemDetailsService problems, ILogger
         var (status, title, detail, field) = exception switch
         {
             InvalidSubmissionException e => (400, "Invalid submission", e.Message, e.Field),
+            Core.Schedules.ScheduleDefinitionException e => (400, "Invalid schedule", e.Message, e.Field),
             BadHttpRequestException { InnerException: JsonException j } => (400, "Malformed JSON body", j.Message, j.Path),
             BadHttpRequestException e => (400, "Bad request", e.Message, null),
             JsonException j => (400, "Malformed JSON body", j.Message, j.Path),

@@ -5,6 +5,7 @@ using Taskdeck.Console.Dags;
 using Taskdeck.Console.Executions;
 using Taskdeck.Console.Health;
 using Taskdeck.Console.Metrics;
+using Taskdeck.Console.Schedules;
 using Taskdeck.Console.WorkTasks;
 
 namespace Taskdeck.Console.Api;
@@ -44,6 +45,7 @@ public static class ApiSetup
         endpoints.MapWorkTasksApi();
         endpoints.MapMetricsApi();
         endpoints.MapAuditApi();
+        endpoints.MapSchedulesApi();
         return endpoints;
     }
 

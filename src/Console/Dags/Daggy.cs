@@ -65,7 +65,11 @@ public static class Daggy
 
     public static DaggyRunSummary ToSummary(DagRunSummary s) => new(
         s.Run.Id, s.Run.Tag, RunState(s.Run.State), Time(s.Run.CreatedAt), Time(s.LastUpdate),
-        s.Counts.GroupBy(c => TaskState(c.Key)).OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Sum(c => c.Value)));
+        s.Counts.GroupBy(c => TaskState(c.Key)).OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Sum(c => c.Value)))
+    {
+        ScheduleName = s.Run.ScheduleName,
+        ScheduleSlot = s.Run.ScheduleSlot,
+    };
 }
 
 public sealed record DaggyRunSummary(
@@ -74,7 +78,12 @@ public sealed record DaggyRunSummary(
     [property: JsonPropertyName("state")] string State,
     [property: JsonPropertyName("startTime")] string StartTime,
     [property: JsonPropertyName("lastUpdate")] string LastUpdate,
-    [property: JsonPropertyName("taskCounts")] Dictionary<string, int> TaskCounts);
+    [property: JsonPropertyName("taskCounts")] Dictionary<string, int> TaskCounts)
+{
+    /// <summary>Taskdeck's own: the schedule that started the run, and its slot (absent for runs submitted directly).</summary>
+    [JsonPropertyName("scheduleName")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? ScheduleName { get; init; }
+    [JsonPropertyName("scheduleSlot")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public DateTimeOffset? ScheduleSlot { get; init; }
+}
 
 public sealed record DaggyJob(
     [property: JsonPropertyName("environment")] IReadOnlyList<string> Environment,

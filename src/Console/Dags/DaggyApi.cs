@@ -18,7 +18,7 @@ public static class DaggyApi
 
         var v1 = endpoints.MapGroup("/v1").WithTags("DAG runs");
         v1.MapGet("/dagruns", ListAsync).WithName("ListDagRuns")
-            .WithSummary("Active DAG runs (?all=1: every run), oldest first, a page at a time (?limit, ?after; the next page is in the Link header)");
+            .WithSummary("Active DAG runs (?all=1: every run; ?schedule=name: the runs a schedule started), oldest first, a page at a time (?limit, ?after; the next page is in the Link header)");
         v1.MapPost("/dagrun", SubmitAsync).WithName("SubmitDagRun").WithSummary("Submit a DAG for execution").AcceptsDagBodies();
         v1.MapPost("/dagrun/validate", ValidateAsync).WithName("ValidateDag").WithSummary("Validate a DAG without running it").AcceptsDagBodies();
         v1.MapGet("/dagrun/{runId:long}", GetAsync).WithName("GetDagRun").WithSummary("Full state of a DAG run");
@@ -37,21 +37,22 @@ public static class DaggyApi
     /// <summary>
     /// daggy answers a bare array, and its clients read one: the page stays an array (at most
     /// <c>Taskdeck:Limits:MaxPageSize</c> runs, oldest first) and the next page's address rides in a <c>Link</c> header.
+    /// <c>?schedule=name</c> (Taskdeck's own) lists the runs a schedule started, in every state unless <c>all=0</c>.
     /// </summary>
     public static async Task<Results<Ok<List<DaggyRunSummary>>, ProblemHttpResult>> ListAsync([FromQuery(Name = "all")] string? all,
-        [FromQuery(Name = "limit")] int? limit, [FromQuery(Name = "after")] long? after, DagQueries queries,
+        [FromQuery(Name = "limit")] int? limit, [FromQuery(Name = "after")] long? after, [FromQuery(Name = "schedule")] string? schedule, DagQueries queries,
         Microsoft.Extensions.Options.IOptions<Core.TaskdeckOptions> options, HttpContext http, CancellationToken ct)
     {
         var max = options.Value.Limits.MaxPageSize;
         var take = limit ?? max;
         if (take < 1 || take > max)
             return Problems.OverLimit("limit", $"limit must be between 1 and {max}.", Core.Limits.LimitOptions.Key(nameof(Core.Limits.LimitOptions.MaxPageSize)));
-        var everything = all is not null && all is not ("0" or "false" or "False");
-        var runs = await queries.ListAsync(everything, ct, after ?? 0, take + 1);
+        var everything = all is null ? !string.IsNullOrWhiteSpace(schedule) : all is not ("0" or "false" or "False");
+        var runs = await queries.ListAsync(everything, ct, after ?? 0, take + 1, schedule);
         if (runs.Count > take)
         {
             runs = runs.Take(take).ToList();
-            var next = $"/v1/dagruns?{(everything ? "all=1&" : "")}limit={take}&after={runs[^1].Run.Id}";
+            var next = $"/v1/dagruns?{(everything ? "all=1&" : "")}{(string.IsNullOrWhiteSpace(schedule) ? "" : $"schedule={Uri.EscapeDataString(schedule)}&")}limit={take}&after={runs[^1].Run.Id}";
             http.Response.Headers.Append("Link", $"<{next}>; rel=\"next\"");
         }
         return TypedResults.Ok(runs.Select(Daggy.ToSummary).ToList());

@@ -79,6 +79,8 @@ public static class DjangoRay
         Progress = e.Progress,
         NodeId = e.NodeId,
         HangfireJobId = e.HangfireJobId,
+        ScheduleName = e.ScheduleName,
+        ScheduleSlot = e.ScheduleSlot,
         Attempts = attempts?.Select(a => new AttemptDto(a.Number, a.NodeId, a.StartedAt, a.FinishedAt, a.Outcome.ToString(), a.Rc, a.Error)).ToList(),
         StateHistory = history?.Select(h => new StateChangeDto(h.At, h.From?.ToString(), h.To.ToString(), h.Transition, h.ActorName, h.Reason)).ToList(),
     };
@@ -110,6 +112,9 @@ public sealed record ExecutionDto
     [JsonPropertyName("progress")] public double? Progress { get; init; }
     [JsonPropertyName("node_id")] public string? NodeId { get; init; }
     [JsonPropertyName("hangfire_job_id")] public string? HangfireJobId { get; init; }
+    /// <summary>The schedule that started it and the slot it was for (null when submitted directly).</summary>
+    [JsonPropertyName("schedule_name")] public string? ScheduleName { get; init; }
+    [JsonPropertyName("schedule_slot")] public DateTimeOffset? ScheduleSlot { get; init; }
     [JsonPropertyName("attempts")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public IReadOnlyList<AttemptDto>? Attempts { get; init; }
     /// <summary>Taskdeck's own, on the detail only: every state change, with who asked for it when a person or token did.</summary>
     [JsonPropertyName("state_history")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public IReadOnlyList<StateChangeDto>? StateHistory { get; init; }

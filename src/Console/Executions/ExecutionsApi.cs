@@ -103,7 +103,7 @@ public static class ExecutionsApi
         [FromQuery(Name = "tag")] string? tag, [FromQuery(Name = "dag_run_id")] long? dagRunId,
         [FromQuery(Name = "created_after")] DateTimeOffset? createdAfter, [FromQuery(Name = "created_before")] DateTimeOffset? createdBefore,
         [FromQuery(Name = "limit")] int? limit, [FromQuery(Name = "cursor")] string? cursor, [FromQuery(Name = "q")] string? search,
-        [FromQuery(Name = "task_id")] string? taskId, ExecutionQueries queries, CancellationToken ct)
+        [FromQuery(Name = "task_id")] string? taskId, [FromQuery(Name = "schedule")] string? schedule, ExecutionQueries queries, CancellationToken ct)
     {
         var take = limit ?? DefaultLimit;
         if (take is < 1 or > MaxLimit) return Problems.BadRequest("limit", $"Must be between 1 and {MaxLimit}.");
@@ -119,6 +119,7 @@ public static class ExecutionsApi
         var filter = new ExecutionFilter
         {
             States = states, Name = taskName, Queue = queue, Tag = tag, DagRunId = dagRunId, CreatedFrom = createdAfter, CreatedTo = createdBefore, Search = string.IsNullOrWhiteSpace(taskId) ? search : taskId,
+            Schedule = schedule,
         };
         var (items, hasMore) = await queries.NewestAsync(filter, before, take, ct);
         // As django-ray: the counts beside a page are over every execution, not the filtered ones.

@@ -14,6 +14,9 @@ public sealed class DagRun
     public string ParametersJson { get; set; } = "{}";
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
+    /// <summary>The schedule that started it (its name, kept after the schedule is deleted) and the slot it was for.</summary>
+    public string? ScheduleName { get; set; }
+    public DateTimeOffset? ScheduleSlot { get; set; }
 }
 
 public sealed class DagRunStateChange

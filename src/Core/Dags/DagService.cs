@@ -11,6 +11,8 @@ public sealed record DagSubmission(long? RunId, IReadOnlyList<string> Errors)
     public bool Accepted => RunId is not null;
     /// <summary>The configuration key of the limit that refused it, when one did.</summary>
     public string? Limit { get; init; }
+    /// <summary>A schedule's slot that was already handled (by another node): nothing was stored.</summary>
+    public bool SlotTaken { get; init; }
 }
 
 /// <summary>What a run-level action did; a conflict says which state refused it.</summary>
@@ -91,16 +93,28 @@ public sealed class DagService(
     }
 
     /// <summary>Stores the run, its tasks and edges and queues the roots at once; an invalid spec stores nothing. Not audited: the engine's own path.</summary>
-    public async Task<DagSubmission> SubmitAsync(JsonElement json, CancellationToken ct = default)
+    public Task<DagSubmission> SubmitAsync(JsonElement json, CancellationToken ct = default) => SubmitAsync(json, null, ct);
+
+    /// <summary>
+    /// A schedule's run for one slot: the run is stored in one transaction with the slot's firing row (its tasks after
+    /// it, as for any run); <see cref="DagSubmission.SlotTaken"/> when the slot was already handled.
+    /// </summary>
+    public Task<DagSubmission> SubmitForSlotAsync(JsonElement json, Schedules.SlotClaim claim, CancellationToken ct = default) => SubmitAsync(json, claim, ct);
+
+    private async Task<DagSubmission> SubmitAsync(JsonElement json, Schedules.SlotClaim? claim, CancellationToken ct)
     {
         var plan = Validate(json, out var spec);
         if (plan.Valid) plan = await CheckResourcesAsync(plan, ct);
         if (!plan.Valid) return new DagSubmission(null, plan.Errors) { Limit = plan.Limit };
 
         var parameters = JsonSerializer.Serialize(spec.Parameters.ToDictionary(p => p.Name, p => p.Values));
-        var runId = await store.CreateRunAsync(spec.Tag, json.GetRawText(), parameters, time.GetUtcNow(), ct);
+        long runId;
+        if (claim is null) runId = await store.CreateRunAsync(spec.Tag, json.GetRawText(), parameters, time.GetUtcNow(), ct);
+        else if (await store.CreateClaimedRunAsync(claim, spec.Tag, json.GetRawText(), parameters, time.GetUtcNow(), ct) is { } claimed) runId = claimed;
+        else return new DagSubmission(null, []) { SlotTaken = true };
         var children = plan.Edges.Select(e => e.Child).ToHashSet(StringComparer.Ordinal);
-        await AddTasksAsync(runId, plan, [], ct, roots: plan.Tasks.Where(t => !children.Contains(t.Name)).Select(t => t.Name).ToHashSet(StringComparer.Ordinal));
+        await AddTasksAsync(runId, plan, [], ct, roots: plan.Tasks.Where(t => !children.Contains(t.Name)).Select(t => t.Name).ToHashSet(StringComparer.Ordinal),
+            schedule: claim is null ? null : (claim.ScheduleName, claim.Slot));
         await scheduler.RecomputeAsync(runId, ct);
         return new DagSubmission(runId, []);
     }
@@ -111,9 +125,11 @@ public sealed class DagService(
     /// parents; the edges are stored before any job exists, so a root that finishes at once always finds its children.
     /// </summary>
     internal async Task<IReadOnlyDictionary<string, long>> AddTasksAsync(long runId, DagPlan plan, IReadOnlyList<(string Parent, string Child)> extraEdges,
-        CancellationToken ct, IReadOnlyDictionary<string, long>? existing = null, IReadOnlySet<string>? roots = null)
+        CancellationToken ct, IReadOnlyDictionary<string, long>? existing = null, IReadOnlySet<string>? roots = null,
+        (string Name, DateTimeOffset Slot)? schedule = null)
     {
-        var specs = plan.Tasks.Select(t => ToExecution(runId, t, waitForParents: roots?.Contains(t.Name) != true)).ToList();
+        var specs = plan.Tasks.Select(t => ToExecution(runId, t, waitForParents: roots?.Contains(t.Name) != true)
+            with { ScheduleName = schedule?.Name, ScheduleSlot = schedule?.Slot }).ToList();
         var ids = new Dictionary<string, long>(existing ?? new Dictionary<string, long>(), StringComparer.Ordinal);
         await executions.SubmitManyAsync(specs, async (stored, token) =>
         {

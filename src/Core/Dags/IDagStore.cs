@@ -20,6 +20,12 @@ public interface IDagStore
     /// <summary>Stores a new run in <see cref="DagRunState.Queued"/> with its first history row; returns its id.</summary>
     Task<long> CreateRunAsync(string tag, string specJson, string parametersJson, DateTimeOffset at, CancellationToken ct = default);
 
+    /// <summary>
+    /// <see cref="CreateRunAsync"/> for a schedule's slot, in one transaction with the slot's firing row; null (nothing
+    /// stored) when the slot was already handled.
+    /// </summary>
+    Task<long?> CreateClaimedRunAsync(Schedules.SlotClaim claim, string tag, string specJson, string parametersJson, DateTimeOffset at, CancellationToken ct = default);
+
     Task AddEdgesAsync(long runId, IReadOnlyList<(long Parent, long Child)> edges, CancellationToken ct = default);
 
     Task<DagRun?> FindRunAsync(long runId, CancellationToken ct = default);

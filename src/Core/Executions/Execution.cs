@@ -64,6 +64,9 @@ public sealed class Execution
     public double Cores { get; set; }
     public long MemoryMB { get; set; }
     public int Gpus { get; set; }
+    /// <summary>The schedule that started it (its name, kept after the schedule is deleted) and the slot it was for.</summary>
+    public string? ScheduleName { get; set; }
+    public DateTimeOffset? ScheduleSlot { get; set; }
 
     public bool RetriesRemain => AttemptCount <= MaxRetries;
 }

@@ -13,4 +13,6 @@ public sealed record ExecutionFilter
     /// <summary>Matches the numeric id or the task id.</summary>
     public string? Search { get; init; }
     public ExecutorKind? Kind { get; init; }
+    /// <summary>Started by the schedule of this name.</summary>
+    public string? Schedule { get; init; }
 }

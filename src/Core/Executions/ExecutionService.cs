@@ -170,7 +170,18 @@ public sealed class ExecutionService(
     /// <param name="beforeDispatch">Runs after the records are stored and before any job exists: a feature stores its own rows
     /// beside them (a work task's fields) so that no worker can see the execution without them.</param>
     public async Task<IReadOnlyList<Execution>> SubmitManyAsync(IReadOnlyList<NewExecution> specs,
-        Func<IReadOnlyList<Execution>, CancellationToken, Task>? beforeDispatch, CancellationToken ct = default)
+        Func<IReadOnlyList<Execution>, CancellationToken, Task>? beforeDispatch, CancellationToken ct = default) =>
+        (await SubmitManyAsync(specs, beforeDispatch, null, ct))!;
+
+    /// <summary>
+    /// A schedule's run for one slot: stored in the same transaction as the slot's firing row, so two nodes (or a node
+    /// restarting mid-firing) never start a slot twice. Null when the slot was already handled; nothing is stored then.
+    /// </summary>
+    public async Task<Execution?> SubmitForSlotAsync(NewExecution spec, Schedules.SlotClaim claim, CancellationToken ct = default) =>
+        (await SubmitManyAsync([spec with { ScheduleName = claim.ScheduleName, ScheduleSlot = claim.Slot }], null, claim, ct))?[0];
+
+    private async Task<IReadOnlyList<Execution>?> SubmitManyAsync(IReadOnlyList<NewExecution> specs,
+        Func<IReadOnlyList<Execution>, CancellationToken, Task>? beforeDispatch, Schedules.SlotClaim? claim, CancellationToken ct)
     {
         foreach (var spec in specs) Validate(spec);
         // Work no node could ever admit would wait forever: refuse it now. External work runs elsewhere.
@@ -180,7 +191,8 @@ public sealed class ExecutionService(
         var now = time.GetUtcNow();
         // Time-ordered ids: the unique index on TaskId then grows at its end instead of splitting pages at random.
         var items = specs.Select(s => (s with { TaskId = s.TaskId ?? Guid.CreateVersion7().ToString() }, InitialState(s, now))).ToList();
-        var ids = await transitions.InsertAsync(items, ct);
+        var ids = await transitions.InsertAsync(items, claim, ct);
+        if (ids is null) return null;
         var stored = new List<Execution>(ids.Count);
         var due = new List<(long, int, DateTimeOffset?)>(ids.Count);
         for (var i = 0; i < ids.Count; i++)
@@ -383,5 +395,6 @@ public sealed class ExecutionService(
         RetryIntervalSeconds = s.RetryIntervalSeconds, ExponentialBackoff = s.ExponentialBackoff, RetryPolicy = s.RetryPolicy,
         TimeoutSeconds = s.TimeoutSeconds, RunAt = s.RunAt, ExpiresAt = s.ExpiresAt, CreatedAt = now, UpdatedAt = now, Tags = [.. s.Tags],
         DagRunId = s.DagRunId, DagTaskName = s.DagTaskName, IsGenerator = s.IsGenerator, Cores = s.Cores, MemoryMB = s.MemoryMB, Gpus = s.Gpus,
+        ScheduleName = s.ScheduleName, ScheduleSlot = s.ScheduleSlot,
     };
 }

@@ -32,10 +32,11 @@ public sealed class ExecutionTransitions(
         return result;
     }
 
-    internal async Task<IReadOnlyList<long>> InsertAsync(IReadOnlyList<(NewExecution Spec, ExecutionState State)> items, CancellationToken ct)
+    internal async Task<IReadOnlyList<long>?> InsertAsync(IReadOnlyList<(NewExecution Spec, ExecutionState State)> items, Schedules.SlotClaim? claim, CancellationToken ct)
     {
         var at = time.GetUtcNow();
-        var ids = await store.InsertAsync(items, at, node.Id, ct);
+        var ids = claim is null ? await store.InsertAsync(items, at, node.Id, ct) : await store.InsertClaimedAsync(claim, items, at, node.Id, ct);
+        if (ids is null) return null;
         for (var i = 0; i < ids.Count; i++)
             events.Publish(new StateChanged(ids[i], at, null, items[i].State, Transition.Submit, 0, items[i].Spec.DagRunId, node.Id));
         return ids;

@@ -11,6 +11,13 @@ public interface IExecutionStore
     /// <summary>Stores new records (with their first history row) and returns their ids, in order.</summary>
     Task<IReadOnlyList<long>> InsertAsync(IReadOnlyList<(NewExecution Spec, ExecutionState State)> items, DateTimeOffset at, string nodeId, CancellationToken ct = default);
 
+    /// <summary>
+    /// Stores the records with the schedule firing that starts them, in one transaction; null (and nothing stored) when
+    /// the firing's (schedule, slot) was already handled.
+    /// </summary>
+    Task<IReadOnlyList<long>?> InsertClaimedAsync(Schedules.SlotClaim claim, IReadOnlyList<(NewExecution Spec, ExecutionState State)> items, DateTimeOffset at,
+        string nodeId, CancellationToken ct = default);
+
     Task<TransitionResult> ApplyAsync(TransitionCommand command, DateTimeOffset at, CancellationToken ct = default);
 
     Task<Execution?> FindAsync(long id, CancellationToken ct = default);

@@ -29,6 +29,9 @@ public sealed record NewExecution
     public double Cores { get; init; }
     public long MemoryMB { get; init; }
     public int Gpus { get; init; }
+    /// <summary>The schedule that started it, and the slot it was for.</summary>
+    public string? ScheduleName { get; init; }
+    public DateTimeOffset? ScheduleSlot { get; init; }
 }
 
 public sealed record TransitionCommand(long ExecutionId, Transition Transition)

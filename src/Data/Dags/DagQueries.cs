@@ -37,11 +37,13 @@ public sealed class DagQueries(IDbContextFactory<TaskdeckDbContext> contexts)
     public static readonly DagRunState[] Active = [DagRunState.Queued, DagRunState.Running];
 
     /// <summary>Runs after <paramref name="afterId"/>, oldest first, at most <paramref name="take"/>, with their task counts.</summary>
-    public async Task<IReadOnlyList<DagRunSummary>> ListAsync(bool all, CancellationToken ct = default, long afterId = 0, int take = 1000)
+    /// <param name="schedule">Only the runs this schedule started.</param>
+    public async Task<IReadOnlyList<DagRunSummary>> ListAsync(bool all, CancellationToken ct = default, long afterId = 0, int take = 1000, string? schedule = null)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var runs = db.DagRuns.AsNoTracking().Where(r => r.Id > afterId);
         if (!all) runs = runs.Where(r => Active.Contains(r.State));
+        if (!string.IsNullOrWhiteSpace(schedule)) runs = runs.Where(r => r.ScheduleName == schedule);
         var list = await runs.OrderBy(r => r.Id).Take(take).ToListAsync(ct);
         var ids = list.Select(r => r.Id).ToList();
         var counts = await db.Executions.AsNoTracking().Where(e => e.DagRunId != null && ids.Contains(e.DagRunId.Value))
@@ -110,10 +112,12 @@ public sealed class DagQueries(IDbContextFactory<TaskdeckDbContext> contexts)
     }
 
     /// <summary>One page of the console's run list, newest first.</summary>
-    public async Task<(IReadOnlyList<DagRunListItem> Items, int Total)> PageAsync(DagRunState? state, string? tag, int skip, int take, CancellationToken ct = default)
+    public async Task<(IReadOnlyList<DagRunListItem> Items, int Total)> PageAsync(DagRunState? state, string? tag, int skip, int take, CancellationToken ct = default,
+        string? schedule = null)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var query = db.DagRuns.AsNoTracking();
+        if (!string.IsNullOrWhiteSpace(schedule)) query = query.Where(r => r.ScheduleName == schedule);
         if (state is { } s) query = query.Where(r => r.State == s);
         if (!string.IsNullOrWhiteSpace(tag)) query = query.Where(r => r.Tag.Contains(tag));
         var total = await query.CountAsync(ct);

@@ -26,6 +26,7 @@ public static class ExecutionFiltering
             query = query.Where(e => EF.Property<string>(e, TaskdeckDbContext.TagsText).Contains(needle));
         }
         if (filter.DagRunId is { } run) query = query.Where(e => e.DagRunId == run);
+        if (!string.IsNullOrWhiteSpace(filter.Schedule)) query = query.Where(e => e.ScheduleName == filter.Schedule);
         if (filter.Kind is { } kind) query = query.Where(e => e.Kind == kind);
         if (filter.CreatedFrom is { } from) query = query.Where(e => e.CreatedAt >= from);
         if (filter.CreatedTo is { } to) query = query.Where(e => e.CreatedAt < to);

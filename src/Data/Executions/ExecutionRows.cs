@@ -17,7 +17,7 @@ internal static class ExecutionRows
         "Id", "TaskId", "Kind", "Name", "ArgumentsJson", "Command", "Environment", "WorkingDirectory", "Queue", "Priority", "State",
         "AttemptCount", "MaxRetries", "RetryIntervalSeconds", "ExponentialBackoff", "RetryPolicy", "TimeoutSeconds", "RunAt", "ExpiresAt",
         "CreatedAt", "UpdatedAt", "StartedAt", "FinishedAt", "ResultJson", "ErrorMessage", "Progress", "ProgressMessage", "Tags",
-        "DagRunId", "DagTaskName", "IsGenerator", "NodeId", "HangfireJobId", "Cores", "MemoryMB", "Gpus",
+        "DagRunId", "DagTaskName", "IsGenerator", "NodeId", "HangfireJobId", "Cores", "MemoryMB", "Gpus", "ScheduleName", "ScheduleSlot",
     ];
 
     public static readonly string Columns = string.Join(", ", Names.Select(n => $"\"{n}\""));
@@ -60,6 +60,8 @@ internal static class ExecutionRows
         Cores = Convert.ToDouble(r.GetValue(33)),
         MemoryMB = Convert.ToInt64(r.GetValue(34)),
         Gpus = Convert.ToInt32(r.GetValue(35)),
+        ScheduleName = Text(r, 36),
+        ScheduleSlot = Time(r, 37),
     };
 
     private static string? Text(DbDataReader r, int i) => r.IsDBNull(i) ? null : r.GetString(i);

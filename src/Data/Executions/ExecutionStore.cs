@@ -3,6 +3,8 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Taskdeck.Core.Executions;
+using Taskdeck.Core.Schedules;
+using Taskdeck.Data.Schedules;
 using Taskdeck.Core.Workers;
 using Taskdeck.Data.Storage;
 
@@ -25,7 +27,7 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
         "TaskId", "Kind", "Name", "ArgumentsJson", "Command", "Environment", "WorkingDirectory", "Queue", "Priority", "State",
         "AttemptCount", "MaxRetries", "RetryIntervalSeconds", "ExponentialBackoff", "RetryPolicy", "TimeoutSeconds", "RunAt",
         "ExpiresAt", "CreatedAt", "UpdatedAt", "Tags", TaskdeckDbContext.TagsText, "DagRunId", "DagTaskName", "IsGenerator",
-        "Cores", "MemoryMB", "Gpus",
+        "Cores", "MemoryMB", "Gpus", "ScheduleName", "ScheduleSlot",
     ];
 
     private const string InsertHistory =
@@ -40,8 +42,21 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
 
     /// <summary>Many rows a statement (a DAG's thousands of tasks are one submission), each with its Submit history row.</summary>
     public Task<IReadOnlyList<long>> InsertAsync(IReadOnlyList<(NewExecution Spec, ExecutionState State)> items, DateTimeOffset at, string nodeId, CancellationToken ct = default) =>
-        writes.RunAsync<IReadOnlyList<long>>(async (c, t) =>
+        writes.RunAsync<IReadOnlyList<long>>((c, t) => InsertAsync(c, t, items, at, nodeId), ct);
+
+    /// <summary>The firing row first: when its (schedule, slot) is taken nothing else is written, and the batch goes on.</summary>
+    public Task<IReadOnlyList<long>?> InsertClaimedAsync(SlotClaim claim, IReadOnlyList<(NewExecution Spec, ExecutionState State)> items, DateTimeOffset at,
+        string nodeId, CancellationToken ct = default) =>
+        writes.RunAsync<IReadOnlyList<long>?>(async (c, t) =>
         {
+            if (await SlotClaims.ClaimAsync(database, c, t, claim, FiringOutcome.Started) is not { } firing) return null;
+            var ids = await InsertAsync(c, t, items, at, nodeId);
+            await SlotClaims.AttachAsync(c, t, firing, executionId: ids[0], dagRunId: null);
+            return ids;
+        }, ct);
+
+    private async Task<IReadOnlyList<long>> InsertAsync(DbConnection c, DbTransaction t, IReadOnlyList<(NewExecution Spec, ExecutionState State)> items, DateTimeOffset at, string nodeId)
+    {
             var micros = Sql.Micros(at);
             var rows = items.Select(item => ExecutionRow(item.Spec, item.State, micros)).ToList();
             var ids = await BulkInsert.InsertReturningIdsAsync(database, c, t, "Executions", ExecutionColumns, "TaskId", rows);
@@ -50,13 +65,14 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
                 history.Add([ids[i], micros, null, (int)items[i].State, nameof(Transition.Submit), nodeId, null]);
             await BulkInsert.InsertAsync(database, c, t, "StateChanges", HistoryColumns, history);
             return ids;
-        }, ct);
+    }
 
     private static object?[] ExecutionRow(NewExecution s, ExecutionState state, long micros) =>
     [
         s.TaskId ?? Guid.CreateVersion7().ToString(), (int)s.Kind, s.Name, s.ArgumentsJson, Json(s.Command), Json(s.Environment), s.WorkingDirectory, s.Queue,
         s.Priority, (int)state, 0, s.MaxRetries, s.RetryIntervalSeconds, s.ExponentialBackoff, (int)s.RetryPolicy, s.TimeoutSeconds, Sql.Micros(s.RunAt),
         Sql.Micros(s.ExpiresAt), micros, micros, Json(s.Tags), TagsText(s.Tags), s.DagRunId, s.DagTaskName, s.IsGenerator, s.Cores, s.MemoryMB, s.Gpus,
+        s.ScheduleName, Sql.Micros(s.ScheduleSlot),
     ];
 
     public Task<TransitionResult> ApplyAsync(TransitionCommand command, DateTimeOffset at, CancellationToken ct = default) =>

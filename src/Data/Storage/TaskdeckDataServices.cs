@@ -53,6 +53,8 @@ public static class TaskdeckDataServices
         services.AddSingleton<Workers.WorkerQueries>();
         services.AddSingleton<Core.Audit.IAuditStore, Audit.AuditStore>();
         services.AddSingleton<Audit.AuditQueries>();
+        services.AddSingleton<Core.Schedules.IScheduleStore, Schedules.ScheduleStore>();
+        services.AddSingleton<Schedules.ScheduleQueries>();
         // Registered before the engine's hosted services so the schema exists when they start.
         services.Insert(0, ServiceDescriptor.Singleton<IHostedService, DatabaseMigrator>());
         return services;

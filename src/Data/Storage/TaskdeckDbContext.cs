@@ -4,6 +4,7 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 using Taskdeck.Core.Audit;
 using Taskdeck.Core.Dags;
 using Taskdeck.Core.Executions;
+using Taskdeck.Core.Schedules;
 using Taskdeck.Core.Workers;
 using Taskdeck.Core.WorkTasks;
 
@@ -27,6 +28,8 @@ public abstract class TaskdeckDbContext(DbContextOptions options) : DbContext(op
     public DbSet<WorkTask> WorkTasks => Set<WorkTask>();
     public DbSet<MetricSample> MetricSamples => Set<MetricSample>();
     public DbSet<AuditEntry> AuditEntries => Set<AuditEntry>();
+    public DbSet<Schedule> Schedules => Set<Schedule>();
+    public DbSet<ScheduleFiring> ScheduleFirings => Set<ScheduleFiring>();
 
     /// <summary>Tags as <c>|a|b|</c> (see <see cref="TagText"/>), kept beside the JSON list so a tag filter is one substring test on every provider.</summary>
     public const string TagsText = "TagsText";
@@ -60,6 +63,8 @@ public abstract class TaskdeckDbContext(DbContextOptions options) : DbContext(op
             e.HasIndex(x => new { x.DagRunId, x.DagTaskName });
             e.HasIndex(x => new { x.DagRunId, x.State }); // a run's tasks by state: is anything in flight, counts
             e.HasIndex(x => new { x.NodeId, x.State });
+            e.Property(x => x.ScheduleName).HasMaxLength(200);
+            e.HasIndex(x => new { x.ScheduleName, x.State }); // a schedule's runs, and whether one is still going
         });
         model.Entity<Attempt>(e =>
         {
@@ -99,6 +104,8 @@ public abstract class TaskdeckDbContext(DbContextOptions options) : DbContext(op
             e.HasKey(x => x.Id);
             e.Property(x => x.Tag).HasMaxLength(400);
             e.HasIndex(x => new { x.State, x.Id });
+            e.Property(x => x.ScheduleName).HasMaxLength(200);
+            e.HasIndex(x => new { x.ScheduleName, x.State });
         });
         model.Entity<DagRunStateChange>(e =>
         {
@@ -127,6 +134,28 @@ public abstract class TaskdeckDbContext(DbContextOptions options) : DbContext(op
             e.HasIndex(x => x.WorkTaskId).IsUnique();
             e.HasIndex(x => x.Type);
             e.HasIndex(x => x.ProjectId);
+        });
+        model.Entity<Schedule>(e =>
+        {
+            e.ToTable("Schedules");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Name).HasMaxLength(ScheduleService.MaxNameLength);
+            e.Property(x => x.Cron).HasMaxLength(200);
+            e.Property(x => x.TimeZone).HasMaxLength(100);
+            e.Property(x => x.Task).HasMaxLength(400);
+            e.Property(x => x.Queue).HasMaxLength(100);
+            e.HasIndex(x => x.Name).IsUnique();
+        });
+        model.Entity<ScheduleFiring>(e =>
+        {
+            e.ToTable("ScheduleFirings");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.NodeId).HasMaxLength(200);
+            e.HasOne<Schedule>().WithMany().HasForeignKey(x => x.ScheduleId).OnDelete(DeleteBehavior.Cascade);
+            // The exactly-once guarantee: a slot of a schedule has one row, written with the run it starts.
+            e.HasIndex(x => new { x.ScheduleId, x.Slot }).IsUnique();
+            e.HasIndex(x => new { x.ScheduleId, x.Id });
+            e.HasIndex(x => new { x.Outcome, x.ScheduleId });
         });
         model.Entity<MetricSample>(e =>
         {
