@@ -27,8 +27,10 @@ public static class CronDescriber
         var f = text.Split(' ', StringSplitOptions.RemoveEmptyEntries);
         if (f.Length is not (5 or 6)) return text;
         var (second, minute, hour, dom, month, dow) = f.Length == 6 ? (f[0], f[1], f[2], f[3], f[4], f[5]) : ("0", f[0], f[1], f[2], f[3], f[4]);
-        var parts = new List<string> { Time(second, minute, hour) };
-        parts.AddRange(Days(dom, month, dow));
+        var time = Time(second, minute, hour);
+        var parts = new List<string> { time };
+        // "every 5 minutes" needs no "every day"; "at 02:00" does.
+        parts.AddRange(Days(dom, month, dow).Where(d => d != "every day" || time.StartsWith("at ", StringComparison.Ordinal)));
         return string.Join(", ", parts.Where(p => p.Length > 0));
     }
 

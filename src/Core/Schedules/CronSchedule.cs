@@ -63,9 +63,21 @@ public sealed class CronSchedule
     /// <summary>The first slot strictly after <paramref name="after"/>.</summary>
     public DateTimeOffset? Next(DateTimeOffset after) => Expression.GetNextOccurrence(after, Zone, inclusive: false);
 
-    /// <summary>Slots in (<paramref name="after"/>, <paramref name="through"/>], newest first.</summary>
-    public IEnumerable<DateTimeOffset> Descending(DateTimeOffset through, DateTimeOffset after) =>
-        through <= after ? [] : Expression.GetOccurrencesDescending(through, after, Zone, fromInclusive: true, toInclusive: false);
+    /// <summary>Slots in (<paramref name="after"/>, <paramref name="through"/>], newest first: the same instants <see cref="Next"/> gives.</summary>
+    public IEnumerable<DateTimeOffset> Descending(DateTimeOffset through, DateTimeOffset after)
+    {
+        if (through <= after) yield break;
+        DateTimeOffset? previous = null;
+        foreach (var found in Expression.GetOccurrencesDescending(through, after, Zone, fromInclusive: true, toInclusive: false))
+        {
+            // Walking backwards, Cronos puts a slot that falls in a spring-forward gap just before the gap (01:59:59);
+            // walking forwards, at its end (03:00). A slot is one instant whichever way it was found: the forward one.
+            var slot = Next(found.AddSeconds(-1)) ?? found;
+            if (slot > through || slot <= after || slot == previous) continue;
+            previous = slot;
+            yield return slot;
+        }
+    }
 
     /// <summary>The next <paramref name="count"/> slots after <paramref name="after"/>, within the optional window.</summary>
     public IReadOnlyList<DateTimeOffset> Upcoming(DateTimeOffset after, int count, DateTimeOffset? startAt = null, DateTimeOffset? endAt = null)

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Taskdeck.Core.Dags;
@@ -16,7 +17,7 @@ public sealed class ScheduleFirer(
     DagService dags,
     ScheduleEvents events,
     NodeIdentity node,
-    TimeProvider time,
+    [FromKeyedServices(ScheduleServices.ClockKey)] TimeProvider time,
     ILogger<ScheduleFirer> logger)
 {
     public async Task<FireResult> FireAsync(Schedule s, DateTimeOffset slot, FiringKind kind, string? note, CancellationToken ct)

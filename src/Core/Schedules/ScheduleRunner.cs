@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -12,7 +13,7 @@ namespace Taskdeck.Core.Schedules;
 /// After downtime (every node stopped) a schedule's last fired slot is in the database: the catch-up policy decides
 /// what the missed slots get.
 /// </summary>
-public sealed class ScheduleRunner(IScheduleStore store, ScheduleFirer firer, IOptions<TaskdeckOptions> options, TimeProvider time, ILogger<ScheduleRunner> logger)
+public sealed class ScheduleRunner(IScheduleStore store, ScheduleFirer firer, IOptions<TaskdeckOptions> options, [FromKeyedServices(ScheduleServices.ClockKey)] TimeProvider time, ILogger<ScheduleRunner> logger)
     : BackgroundService
 {
     private static readonly TimeSpan BufferedRecheck = TimeSpan.FromSeconds(1);
@@ -51,6 +52,9 @@ public sealed class ScheduleRunner(IScheduleStore store, ScheduleFirer firer, IO
         _reload = true;
         Wake();
     }
+
+    /// <summary>Look again now (without reloading): after the clock moved, for instance.</summary>
+    public void Poke() => Wake();
 
     private void Wake()
     {

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Taskdeck.Core.Dags;
@@ -31,7 +32,7 @@ public sealed partial class ScheduleService(
     ScheduleFirer firer,
     ScheduleRunner runner,
     ScheduleEvents events,
-    TimeProvider time)
+    [FromKeyedServices(ScheduleServices.ClockKey)] TimeProvider time)
 {
     public const int MaxNameLength = 200;
     public const int MaxJitterSeconds = 3600;
