@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Taskdeck.Console.Api;
+using Taskdeck.Console.Audit;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.Schedules;
 using Taskdeck.Data.Schedules;
@@ -53,13 +54,13 @@ public static class SchedulesApi
     }
 
     public static async Task<Results<Created<ScheduleDto>, ProblemHttpResult>> CreateAsync(
-        [FromBody] ScheduleRequest? body, IScheduleStore store, ScheduleService schedules, CancellationToken ct)
+        [FromBody] ScheduleRequest? body, IScheduleStore store, ScheduleService schedules, HttpContext http, CancellationToken ct)
     {
         if (body is null) return Problems.BadRequest("body", "A JSON body is required: {\"name\": …, \"cron\": …, and \"task\", \"command\" or \"dag\"}.");
         if (ToDraft(body, null) is not { } draft) return Invalid(body, null);
         try
         {
-            var outcome = await schedules.CreateAsync(draft, ct: ct);
+            var outcome = await schedules.CreateAsync(draft, http.Actor(), ct: ct);
             if (!outcome.Done) return Problems.Conflict(outcome.Message);
             return TypedResults.Created($"/api/schedules/{Uri.EscapeDataString(outcome.Schedule!.Name)}", await DtoAsync(outcome.Schedule, store, schedules, ct));
         }
@@ -67,7 +68,7 @@ public static class SchedulesApi
     }
 
     public static async Task<Results<Ok<ScheduleDto>, ProblemHttpResult>> UpdateAsync(
-        string name, [FromBody] ScheduleRequest? body, IScheduleStore store, ScheduleService schedules, CancellationToken ct)
+        string name, [FromBody] ScheduleRequest? body, IScheduleStore store, ScheduleService schedules, HttpContext http, CancellationToken ct)
     {
         if (body is null) return Problems.BadRequest("body", "A JSON body is required.");
         var existing = await store.FindByNameAsync(name, ct);
@@ -75,7 +76,7 @@ public static class SchedulesApi
         if (ToDraft(body, existing) is not { } draft) return Invalid(body, existing);
         try
         {
-            var outcome = await schedules.UpdateAsync(existing.Id, draft, ct: ct);
+            var outcome = await schedules.UpdateAsync(existing.Id, draft, http.Actor(), ct: ct);
             return outcome.Status switch
             {
                 ActionStatus.Done => TypedResults.Ok(await DtoAsync(outcome.Schedule!, store, schedules, ct)),
@@ -86,25 +87,25 @@ public static class SchedulesApi
         catch (ScheduleDefinitionException e) { return Problems.BadRequest(e.Field, e.Message); }
     }
 
-    public static Task<Results<Ok<ScheduleDto>, ProblemHttpResult>> PauseAsync(string name, IScheduleStore store, ScheduleService schedules, CancellationToken ct) =>
-        ActAsync(name, store, schedules, schedules.PauseAsync, ct);
+    public static Task<Results<Ok<ScheduleDto>, ProblemHttpResult>> PauseAsync(string name, IScheduleStore store, ScheduleService schedules, HttpContext http, CancellationToken ct) =>
+        ActAsync(name, store, schedules, (id, token) => schedules.PauseAsync(id, http.Actor(), token), ct);
 
-    public static Task<Results<Ok<ScheduleDto>, ProblemHttpResult>> ResumeAsync(string name, IScheduleStore store, ScheduleService schedules, CancellationToken ct) =>
-        ActAsync(name, store, schedules, schedules.ResumeAsync, ct);
+    public static Task<Results<Ok<ScheduleDto>, ProblemHttpResult>> ResumeAsync(string name, IScheduleStore store, ScheduleService schedules, HttpContext http, CancellationToken ct) =>
+        ActAsync(name, store, schedules, (id, token) => schedules.ResumeAsync(id, http.Actor(), token), ct);
 
-    public static async Task<Results<Ok<MessageBody>, ProblemHttpResult>> DeleteAsync(string name, IScheduleStore store, ScheduleService schedules, CancellationToken ct)
+    public static async Task<Results<Ok<MessageBody>, ProblemHttpResult>> DeleteAsync(string name, IScheduleStore store, ScheduleService schedules, HttpContext http, CancellationToken ct)
     {
         var schedule = await store.FindByNameAsync(name, ct);
         if (schedule is null) return NotFound(name);
-        var outcome = await schedules.DeleteAsync(schedule.Id, ct);
+        var outcome = await schedules.DeleteAsync(schedule.Id, http.Actor(), ct);
         return outcome.Done ? TypedResults.Ok(new MessageBody(outcome.Message)) : NotFound(name);
     }
 
-    public static async Task<Results<Accepted<TriggerDto>, ProblemHttpResult>> TriggerAsync(string name, IScheduleStore store, ScheduleService schedules, CancellationToken ct)
+    public static async Task<Results<Accepted<TriggerDto>, ProblemHttpResult>> TriggerAsync(string name, IScheduleStore store, ScheduleService schedules, HttpContext http, CancellationToken ct)
     {
         var schedule = await store.FindByNameAsync(name, ct);
         if (schedule is null) return NotFound(name);
-        var (outcome, fired) = await schedules.TriggerAsync(schedule.Id, ct);
+        var (outcome, fired) = await schedules.TriggerAsync(schedule.Id, http.Actor(), ct);
         if (!outcome.Done || fired is null)
             return outcome.Status == ActionStatus.NotFound ? NotFound(name) : Problems.Conflict(outcome.Message, fired?.Outcome?.ToString());
         var location = fired.ExecutionId is { } id ? $"/api/executions/{id}" : $"/v1/dagrun/{fired.DagRunId}";

@@ -93,15 +93,15 @@ public sealed class DagService(
     }
 
     /// <summary>Stores the run, its tasks and edges and queues the roots at once; an invalid spec stores nothing. Not audited: the engine's own path.</summary>
-    public Task<DagSubmission> SubmitAsync(JsonElement json, CancellationToken ct = default) => SubmitAsync(json, null, ct);
+    public Task<DagSubmission> SubmitAsync(JsonElement json, CancellationToken ct = default) => SubmitCoreAsync(json, null, ct);
 
     /// <summary>
     /// A schedule's run for one slot: the run is stored in one transaction with the slot's firing row (its tasks after
     /// it, as for any run); <see cref="DagSubmission.SlotTaken"/> when the slot was already handled.
     /// </summary>
-    public Task<DagSubmission> SubmitForSlotAsync(JsonElement json, Schedules.SlotClaim claim, CancellationToken ct = default) => SubmitAsync(json, claim, ct);
+    public Task<DagSubmission> SubmitForSlotAsync(JsonElement json, Schedules.SlotClaim claim, CancellationToken ct = default) => SubmitCoreAsync(json, claim, ct);
 
-    private async Task<DagSubmission> SubmitAsync(JsonElement json, Schedules.SlotClaim? claim, CancellationToken ct)
+    private async Task<DagSubmission> SubmitCoreAsync(JsonElement json, Schedules.SlotClaim? claim, CancellationToken ct)
     {
         var plan = Validate(json, out var spec);
         if (plan.Valid) plan = await CheckResourcesAsync(plan, ct);

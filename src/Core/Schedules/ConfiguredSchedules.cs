@@ -103,8 +103,8 @@ internal sealed class ConfiguredSchedulesWriter(ConfiguredSchedules declared, IS
                 // The deployment decides the definition; pausing stays the operator's unless the file says Enabled.
                 var wanted = existing is not null && !enabledGiven ? draft with { Enabled = existing.Enabled } : draft;
                 var outcome = existing is null
-                    ? await schedules.CreateAsync(wanted, fromConfiguration: true, cancellationToken)
-                    : Same(existing, wanted) ? null : await schedules.UpdateAsync(existing.Id, wanted, fromConfiguration: true, cancellationToken);
+                    ? await schedules.CreateAsync(wanted, Audit.Actor.System, fromConfiguration: true, cancellationToken)
+                    : Same(existing, wanted) ? null : await schedules.UpdateAsync(existing.Id, wanted, Audit.Actor.System, fromConfiguration: true, cancellationToken);
                 if (outcome is { Done: false })
                     // Another node created it between our read and our write: it holds the same declaration.
                     logger.LogInformation("Configured schedule {Name}: {Message}", draft.Name, outcome.Message);

@@ -39,8 +39,8 @@ public sealed class ScheduleFirer(
                 case OverlapPolicy.CancelPrevious:
                     foreach (var run in active)
                     {
-                        if (run.DagRunId is { } runId) await dags.KillAsync(runId, ct);
-                        else if (run.ExecutionId is { } id) await executions.CancelAsync(id, $"schedule '{s.Name}': the slot of {slot:u} replaces it", ct);
+                        if (run.DagRunId is { } runId) await dags.KillAsync(runId, Audit.Actor.System, ct);
+                        else if (run.ExecutionId is { } id) await executions.CancelAsync(id, Audit.Actor.System, $"schedule '{s.Name}': the slot of {slot:u} replaces it", ct);
                     }
                     claim = claim with { Message = Join(note, $"cancelled {previous}") };
                     break;

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Taskdeck.Core.Audit;
 using Taskdeck.Core.Dags;
 using Taskdeck.Core.Executions;
 
@@ -32,6 +33,7 @@ public sealed partial class ScheduleService(
     ScheduleFirer firer,
     ScheduleRunner runner,
     ScheduleEvents events,
+    IAuditTrail audit,
     [FromKeyedServices(ScheduleServices.ClockKey)] TimeProvider time)
 {
     public const int MaxNameLength = 200;
@@ -101,7 +103,10 @@ public sealed partial class ScheduleService(
         return cron.Upcoming(after, count, s.StartAt, s.EndAt);
     }
 
-    public async Task<ScheduleOutcome> CreateAsync(ScheduleDraft draft, bool fromConfiguration = false, CancellationToken ct = default)
+    public async Task<ScheduleOutcome> CreateAsync(ScheduleDraft draft, Actor actor, bool fromConfiguration = false, CancellationToken ct = default) =>
+        await AuditAsync(actor, AuditActions.CreateSchedule, draft.Name, () => CreateCoreAsync(draft, fromConfiguration, ct), ct);
+
+    private async Task<ScheduleOutcome> CreateCoreAsync(ScheduleDraft draft, bool fromConfiguration, CancellationToken ct)
     {
         Validate(draft);
         var now = time.GetUtcNow();
@@ -114,7 +119,10 @@ public sealed partial class ScheduleService(
         return new(ActionStatus.Done, schedule, $"Schedule '{schedule.Name}' created.");
     }
 
-    public async Task<ScheduleOutcome> UpdateAsync(long id, ScheduleDraft draft, bool fromConfiguration = false, CancellationToken ct = default)
+    public async Task<ScheduleOutcome> UpdateAsync(long id, ScheduleDraft draft, Actor actor, bool fromConfiguration = false, CancellationToken ct = default) =>
+        await AuditAsync(actor, AuditActions.UpdateSchedule, draft.Name, () => UpdateCoreAsync(id, draft, fromConfiguration, ct), ct);
+
+    private async Task<ScheduleOutcome> UpdateCoreAsync(long id, ScheduleDraft draft, bool fromConfiguration, CancellationToken ct)
     {
         Validate(draft);
         var schedule = await store.FindAsync(id, ct);
@@ -132,10 +140,12 @@ public sealed partial class ScheduleService(
         return new(ActionStatus.Done, schedule, $"Schedule '{schedule.Name}' updated.");
     }
 
-    public Task<ScheduleOutcome> PauseAsync(long id, CancellationToken ct = default) => SetEnabledAsync(id, false, ct);
+    public async Task<ScheduleOutcome> PauseAsync(long id, Actor actor, CancellationToken ct = default) =>
+        await AuditAsync(actor, AuditActions.PauseSchedule, $"{id}", () => SetEnabledAsync(id, false, ct), ct);
 
     /// <summary>Slots that passed while paused are not caught up: the schedule counts from now.</summary>
-    public Task<ScheduleOutcome> ResumeAsync(long id, CancellationToken ct = default) => SetEnabledAsync(id, true, ct);
+    public async Task<ScheduleOutcome> ResumeAsync(long id, Actor actor, CancellationToken ct = default) =>
+        await AuditAsync(actor, AuditActions.ResumeSchedule, $"{id}", () => SetEnabledAsync(id, true, ct), ct);
 
     private async Task<ScheduleOutcome> SetEnabledAsync(long id, bool enabled, CancellationToken ct)
     {
@@ -152,7 +162,10 @@ public sealed partial class ScheduleService(
     }
 
     /// <summary>Deletes the schedule and its firing history. Runs it already started are not touched (they keep its name).</summary>
-    public async Task<ScheduleOutcome> DeleteAsync(long id, CancellationToken ct = default)
+    public async Task<ScheduleOutcome> DeleteAsync(long id, Actor actor, CancellationToken ct = default) =>
+        await AuditAsync(actor, AuditActions.DeleteSchedule, $"{id}", () => DeleteCoreAsync(id, ct), ct);
+
+    private async Task<ScheduleOutcome> DeleteCoreAsync(long id, CancellationToken ct)
     {
         var schedule = await store.FindAsync(id, ct);
         if (schedule is null || !await store.DeleteAsync(id, ct)) return NotFound(id);
@@ -161,7 +174,18 @@ public sealed partial class ScheduleService(
     }
 
     /// <summary>Starts a run now, whatever the overlap policy (the operator asked for it); a paused schedule can be triggered too.</summary>
-    public async Task<(ScheduleOutcome Outcome, FireResult? Fired)> TriggerAsync(long id, CancellationToken ct = default)
+    public async Task<(ScheduleOutcome Outcome, FireResult? Fired)> TriggerAsync(long id, Actor actor, CancellationToken ct = default)
+    {
+        FireResult? fired = null;
+        var outcome = await AuditAsync(actor, AuditActions.TriggerSchedule, $"{id}", async () =>
+        {
+            (var result, fired) = await TriggerCoreAsync(id, ct);
+            return result;
+        }, ct);
+        return (outcome, fired);
+    }
+
+    private async Task<(ScheduleOutcome Outcome, FireResult? Fired)> TriggerCoreAsync(long id, CancellationToken ct)
     {
         var schedule = await store.FindAsync(id, ct);
         if (schedule is null) return (NotFound(id), null);
@@ -176,6 +200,28 @@ public sealed partial class ScheduleService(
                 : (new(ActionStatus.Conflict, schedule, fired.Message ?? "The run could not be started."), fired);
         }
         return (new(ActionStatus.Conflict, schedule, "Another firing took the same instant; try again."), null);
+    }
+
+    /// <summary>
+    /// One audit entry per act someone asked for, naming the schedule; refusals too (a definition that does not
+    /// validate is refused, with its reason, and the exception goes on to the caller).
+    /// </summary>
+    private async Task<ScheduleOutcome> AuditAsync(Actor actor, string action, string subject, Func<Task<ScheduleOutcome>> act, CancellationToken ct)
+    {
+        ScheduleOutcome outcome;
+        try { outcome = await act(); }
+        catch (ScheduleDefinitionException e)
+        {
+            await audit.RecordAsync(new AuditRecord(actor, action, AuditOutcome.Refused)
+                { RecordType = AuditRecordTypes.Schedule, RecordIds = [subject], Reason = $"{e.Field}: {e.Message}" }, ct);
+            throw;
+        }
+        await audit.RecordAsync(new AuditRecord(actor, action, outcome.Done ? AuditOutcome.Applied : AuditOutcome.Refused)
+        {
+            RecordType = AuditRecordTypes.Schedule, RecordIds = [outcome.Schedule?.Name ?? subject], Count = outcome.Done ? 1 : 0,
+            Reason = outcome.Done ? null : outcome.Message,
+        }, ct);
+        return outcome;
     }
 
     private void Changed(Schedule schedule, ScheduleChange change)

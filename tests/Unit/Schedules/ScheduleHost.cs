@@ -111,7 +111,7 @@ public class ScheduleHost : WebApplicationFactory<Program>
 
     public async Task<Schedule> CreateAsync(ScheduleDraft draft)
     {
-        var outcome = await Schedules.CreateAsync(draft);
+        var outcome = await Schedules.CreateAsync(draft, Taskdeck.Core.Audit.Actor.System);
         Assert.True(outcome.Done, outcome.Message);
         return outcome.Schedule!;
     }

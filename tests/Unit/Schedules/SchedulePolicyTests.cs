@@ -23,7 +23,7 @@ public sealed class SchedulePolicyTests(ScheduleHost host)
         try { return await test(schedule); }
         finally
         {
-            await host.Schedules.DeleteAsync(schedule.Id);
+            await host.Schedules.DeleteAsync(schedule.Id, Taskdeck.Core.Audit.Actor.System);
             foreach (var run in await host.RunsAsync(schedule.Name)) host.Release(run.Id);
         }
     }
@@ -220,10 +220,10 @@ public sealed class SchedulePolicyTests(ScheduleHost host)
         var start = await host.FreshStartAsync();
         await WithScheduleAsync(EveryMinute("pause", "demo.noop") with { Overlap = OverlapPolicy.Allow, CatchUp = CatchUpPolicy.All }, async s =>
         {
-            await host.Schedules.PauseAsync(s.Id);
+            await host.Schedules.PauseAsync(s.Id, Taskdeck.Core.Audit.Actor.System);
             await host.AdvanceAsync(TimeSpan.FromMinutes(3));
             Assert.Empty(await host.FiringsAsync(s));
-            await host.Schedules.ResumeAsync(s.Id);
+            await host.Schedules.ResumeAsync(s.Id, Taskdeck.Core.Audit.Actor.System);
             await host.AdvanceAsync(Minute);
             Assert.Equal([start.AddMinutes(4).AddSeconds(-30)], (await host.FiringsAsync(s)).Select(f => f.Firing.Slot));
             return true;
