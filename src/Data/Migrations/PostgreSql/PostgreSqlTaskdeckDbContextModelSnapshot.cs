@@ -116,6 +116,13 @@ namespace Taskdeck.Data.Migrations.PostgreSql
                         .IsRequired()
                         .HasColumnType("text");
 
+                    b.Property<string>("ScheduleName")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<long?>("ScheduleSlot")
+                        .HasColumnType("bigint");
+
                     b.Property<string>("SpecJson")
                         .IsRequired()
                         .HasColumnType("text");
@@ -132,6 +139,8 @@ namespace Taskdeck.Data.Migrations.PostgreSql
                         .HasColumnType("bigint");
 
                     b.HasKey("Id");
+
+                    b.HasIndex("ScheduleName", "State");
 
                     b.HasIndex("State", "Id");
 
@@ -297,6 +306,13 @@ namespace Taskdeck.Data.Migrations.PostgreSql
                     b.Property<long?>("RunAt")
                         .HasColumnType("bigint");
 
+                    b.Property<string>("ScheduleName")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<long?>("ScheduleSlot")
+                        .HasColumnType("bigint");
+
                     b.Property<long?>("StartedAt")
                         .HasColumnType("bigint");
 
@@ -345,6 +361,8 @@ namespace Taskdeck.Data.Migrations.PostgreSql
                     b.HasIndex("NodeId", "State");
 
                     b.HasIndex("Queue", "State");
+
+                    b.HasIndex("ScheduleName", "State");
 
                     b.HasIndex("State", "Id");
 
@@ -423,6 +441,166 @@ namespace Taskdeck.Data.Migrations.PostgreSql
                     b.HasIndex("ExecutionId", "Id");
 
                     b.ToTable("StateChanges", (string)null);
+                });
+
+            modelBuilder.Entity("Taskdeck.Core.Schedules.Schedule", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<string>("ArgsJson")
+                        .HasColumnType("text");
+
+                    b.Property<int>("CatchUp")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("Command")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("Cron")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<string>("DagJson")
+                        .HasColumnType("text");
+
+                    b.Property<string>("Description")
+                        .HasColumnType("text");
+
+                    b.Property<bool>("Enabled")
+                        .HasColumnType("boolean");
+
+                    b.Property<long?>("EndAt")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("Environment")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<bool>("FromConfiguration")
+                        .HasColumnType("boolean");
+
+                    b.Property<int>("JitterSeconds")
+                        .HasColumnType("integer");
+
+                    b.Property<int>("Kind")
+                        .HasColumnType("integer");
+
+                    b.Property<long?>("LastSlot")
+                        .HasColumnType("bigint");
+
+                    b.Property<int>("MaxRetries")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<int>("Overlap")
+                        .HasColumnType("integer");
+
+                    b.Property<int>("Priority")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("Queue")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)");
+
+                    b.Property<int>("RetryIntervalSeconds")
+                        .HasColumnType("integer");
+
+                    b.Property<long>("SlotsFrom")
+                        .HasColumnType("bigint");
+
+                    b.Property<long?>("StartAt")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("Tags")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("Task")
+                        .HasMaxLength(400)
+                        .HasColumnType("character varying(400)");
+
+                    b.Property<string>("TimeZone")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)");
+
+                    b.Property<int?>("TimeoutSeconds")
+                        .HasColumnType("integer");
+
+                    b.Property<long>("UpdatedAt")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("WorkingDirectory")
+                        .HasColumnType("text");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Name")
+                        .IsUnique();
+
+                    b.ToTable("Schedules", (string)null);
+                });
+
+            modelBuilder.Entity("Taskdeck.Core.Schedules.ScheduleFiring", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<long?>("DagRunId")
+                        .HasColumnType("bigint");
+
+                    b.Property<long?>("ExecutionId")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("FiredAt")
+                        .HasColumnType("bigint");
+
+                    b.Property<int>("Kind")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("Message")
+                        .HasColumnType("text");
+
+                    b.Property<string>("NodeId")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<int>("Outcome")
+                        .HasColumnType("integer");
+
+                    b.Property<long>("ScheduleId")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("Slot")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Outcome", "ScheduleId");
+
+                    b.HasIndex("ScheduleId", "Id");
+
+                    b.HasIndex("ScheduleId", "Slot")
+                        .IsUnique();
+
+                    b.ToTable("ScheduleFirings", (string)null);
                 });
 
             modelBuilder.Entity("Taskdeck.Core.WorkTasks.WorkTask", b =>
@@ -604,6 +782,15 @@ namespace Taskdeck.Data.Migrations.PostgreSql
                     b.HasOne("Taskdeck.Core.Executions.Execution", null)
                         .WithMany()
                         .HasForeignKey("ExecutionId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Taskdeck.Core.Schedules.ScheduleFiring", b =>
+                {
+                    b.HasOne("Taskdeck.Core.Schedules.Schedule", null)
+                        .WithMany()
+                        .HasForeignKey("ScheduleId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

@@ -116,6 +116,13 @@ namespace Taskdeck.Data.Migrations.SqlServer
                         .IsRequired()
                         .HasColumnType("nvarchar(max)");
 
+                    b.Property<string>("ScheduleName")
+                        .HasMaxLength(200)
+                        .HasColumnType("nvarchar(200)");
+
+                    b.Property<long?>("ScheduleSlot")
+                        .HasColumnType("bigint");
+
                     b.Property<string>("SpecJson")
                         .IsRequired()
                         .HasColumnType("nvarchar(max)");
@@ -132,6 +139,8 @@ namespace Taskdeck.Data.Migrations.SqlServer
                         .HasColumnType("bigint");
 
                     b.HasKey("Id");
+
+                    b.HasIndex("ScheduleName", "State");
 
                     b.HasIndex("State", "Id");
 
@@ -297,6 +306,13 @@ namespace Taskdeck.Data.Migrations.SqlServer
                     b.Property<long?>("RunAt")
                         .HasColumnType("bigint");
 
+                    b.Property<string>("ScheduleName")
+                        .HasMaxLength(200)
+                        .HasColumnType("nvarchar(200)");
+
+                    b.Property<long?>("ScheduleSlot")
+                        .HasColumnType("bigint");
+
                     b.Property<long?>("StartedAt")
                         .HasColumnType("bigint");
 
@@ -345,6 +361,8 @@ namespace Taskdeck.Data.Migrations.SqlServer
                     b.HasIndex("NodeId", "State");
 
                     b.HasIndex("Queue", "State");
+
+                    b.HasIndex("ScheduleName", "State");
 
                     b.HasIndex("State", "Id");
 
@@ -423,6 +441,166 @@ namespace Taskdeck.Data.Migrations.SqlServer
                     b.HasIndex("ExecutionId", "Id");
 
                     b.ToTable("StateChanges", (string)null);
+                });
+
+            modelBuilder.Entity("Taskdeck.Core.Schedules.Schedule", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    SqlServerPropertyBuilderExtensions.UseIdentityColumn(b.Property<long>("Id"));
+
+                    b.Property<string>("ArgsJson")
+                        .HasColumnType("nvarchar(max)");
+
+                    b.Property<int>("CatchUp")
+                        .HasColumnType("int");
+
+                    b.Property<string>("Command")
+                        .IsRequired()
+                        .HasColumnType("nvarchar(max)");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("Cron")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("nvarchar(200)");
+
+                    b.Property<string>("DagJson")
+                        .HasColumnType("nvarchar(max)");
+
+                    b.Property<string>("Description")
+                        .HasColumnType("nvarchar(max)");
+
+                    b.Property<bool>("Enabled")
+                        .HasColumnType("bit");
+
+                    b.Property<long?>("EndAt")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("Environment")
+                        .IsRequired()
+                        .HasColumnType("nvarchar(max)");
+
+                    b.Property<bool>("FromConfiguration")
+                        .HasColumnType("bit");
+
+                    b.Property<int>("JitterSeconds")
+                        .HasColumnType("int");
+
+                    b.Property<int>("Kind")
+                        .HasColumnType("int");
+
+                    b.Property<long?>("LastSlot")
+                        .HasColumnType("bigint");
+
+                    b.Property<int>("MaxRetries")
+                        .HasColumnType("int");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("nvarchar(200)");
+
+                    b.Property<int>("Overlap")
+                        .HasColumnType("int");
+
+                    b.Property<int>("Priority")
+                        .HasColumnType("int");
+
+                    b.Property<string>("Queue")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("nvarchar(100)");
+
+                    b.Property<int>("RetryIntervalSeconds")
+                        .HasColumnType("int");
+
+                    b.Property<long>("SlotsFrom")
+                        .HasColumnType("bigint");
+
+                    b.Property<long?>("StartAt")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("Tags")
+                        .IsRequired()
+                        .HasColumnType("nvarchar(max)");
+
+                    b.Property<string>("Task")
+                        .HasMaxLength(400)
+                        .HasColumnType("nvarchar(400)");
+
+                    b.Property<string>("TimeZone")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("nvarchar(100)");
+
+                    b.Property<int?>("TimeoutSeconds")
+                        .HasColumnType("int");
+
+                    b.Property<long>("UpdatedAt")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("WorkingDirectory")
+                        .HasColumnType("nvarchar(max)");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Name")
+                        .IsUnique();
+
+                    b.ToTable("Schedules", (string)null);
+                });
+
+            modelBuilder.Entity("Taskdeck.Core.Schedules.ScheduleFiring", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    SqlServerPropertyBuilderExtensions.UseIdentityColumn(b.Property<long>("Id"));
+
+                    b.Property<long?>("DagRunId")
+                        .HasColumnType("bigint");
+
+                    b.Property<long?>("ExecutionId")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("FiredAt")
+                        .HasColumnType("bigint");
+
+                    b.Property<int>("Kind")
+                        .HasColumnType("int");
+
+                    b.Property<string>("Message")
+                        .HasColumnType("nvarchar(max)");
+
+                    b.Property<string>("NodeId")
+                        .HasMaxLength(200)
+                        .HasColumnType("nvarchar(200)");
+
+                    b.Property<int>("Outcome")
+                        .HasColumnType("int");
+
+                    b.Property<long>("ScheduleId")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("Slot")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Outcome", "ScheduleId");
+
+                    b.HasIndex("ScheduleId", "Id");
+
+                    b.HasIndex("ScheduleId", "Slot")
+                        .IsUnique();
+
+                    b.ToTable("ScheduleFirings", (string)null);
                 });
 
             modelBuilder.Entity("Taskdeck.Core.WorkTasks.WorkTask", b =>
@@ -605,6 +783,15 @@ namespace Taskdeck.Data.Migrations.SqlServer
                     b.HasOne("Taskdeck.Core.Executions.Execution", null)
                         .WithMany()
                         .HasForeignKey("ExecutionId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Taskdeck.Core.Schedules.ScheduleFiring", b =>
+                {
+                    b.HasOne("Taskdeck.Core.Schedules.Schedule", null)
+                        .WithMany()
+                        .HasForeignKey("ScheduleId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

@@ -107,6 +107,13 @@ namespace Taskdeck.Data.Migrations.Sqlite
                         .IsRequired()
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("ScheduleName")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("ScheduleSlot")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("SpecJson")
                         .IsRequired()
                         .HasColumnType("TEXT");
@@ -123,6 +130,8 @@ namespace Taskdeck.Data.Migrations.Sqlite
                         .HasColumnType("INTEGER");
 
                     b.HasKey("Id");
+
+                    b.HasIndex("ScheduleName", "State");
 
                     b.HasIndex("State", "Id");
 
@@ -284,6 +293,13 @@ namespace Taskdeck.Data.Migrations.Sqlite
                     b.Property<long?>("RunAt")
                         .HasColumnType("INTEGER");
 
+                    b.Property<string>("ScheduleName")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("ScheduleSlot")
+                        .HasColumnType("INTEGER");
+
                     b.Property<long?>("StartedAt")
                         .HasColumnType("INTEGER");
 
@@ -332,6 +348,8 @@ namespace Taskdeck.Data.Migrations.Sqlite
                     b.HasIndex("NodeId", "State");
 
                     b.HasIndex("Queue", "State");
+
+                    b.HasIndex("ScheduleName", "State");
 
                     b.HasIndex("State", "Id");
 
@@ -406,6 +424,162 @@ namespace Taskdeck.Data.Migrations.Sqlite
                     b.HasIndex("ExecutionId", "Id");
 
                     b.ToTable("StateChanges", (string)null);
+                });
+
+            modelBuilder.Entity("Taskdeck.Core.Schedules.Schedule", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("ArgsJson")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("CatchUp")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Command")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Cron")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("DagJson")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Description")
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool>("Enabled")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("EndAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Environment")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool>("FromConfiguration")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("JitterSeconds")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Kind")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("LastSlot")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("MaxRetries")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Overlap")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Priority")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Queue")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("RetryIntervalSeconds")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("SlotsFrom")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("StartAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Tags")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Task")
+                        .HasMaxLength(400)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("TimeZone")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int?>("TimeoutSeconds")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("UpdatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("WorkingDirectory")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Name")
+                        .IsUnique();
+
+                    b.ToTable("Schedules", (string)null);
+                });
+
+            modelBuilder.Entity("Taskdeck.Core.Schedules.ScheduleFiring", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("DagRunId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("ExecutionId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("FiredAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Kind")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Message")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("NodeId")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Outcome")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("ScheduleId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("Slot")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Outcome", "ScheduleId");
+
+                    b.HasIndex("ScheduleId", "Id");
+
+                    b.HasIndex("ScheduleId", "Slot")
+                        .IsUnique();
+
+                    b.ToTable("ScheduleFirings", (string)null);
                 });
 
             modelBuilder.Entity("Taskdeck.Core.WorkTasks.WorkTask", b =>
@@ -587,6 +761,15 @@ namespace Taskdeck.Data.Migrations.Sqlite
                     b.HasOne("Taskdeck.Core.Executions.Execution", null)
                         .WithMany()
                         .HasForeignKey("ExecutionId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Taskdeck.Core.Schedules.ScheduleFiring", b =>
+                {
+                    b.HasOne("Taskdeck.Core.Schedules.Schedule", null)
+                        .WithMany()
+                        .HasForeignKey("ScheduleId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });
