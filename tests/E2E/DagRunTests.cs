@@ -21,7 +21,7 @@ public sealed class DagRunTests(AppFixture app, BrowserFixture browser) : Consol
     // restart, whatever the machine's speed. (The old test looked for Pending while a 2 s sleep ran: a loaded machine
     // could finish the sleep before the page drew.)
     [Fact]
-    public async Task DagRunGraph_ShowsNodesTurningGreenLive_AndAJoinBlockedByAFailedBranchStaysPending()
+    public async Task DagRunGraph_ShowsNodesTurningGreenLive_AndAJoinBlockedByAFailedBranchStaysPending_AndTheRunReadsErrored()
     {
         var runId = await SubmitDagAsync("""
             { "tag": "e2e-diamond", "tasks": {
@@ -39,6 +39,8 @@ public sealed class DagRunTests(AppFixture app, BrowserFixture browser) : Consol
             await Expect(Page.Locator($"g.dag-node[data-task={task}]")).ToHaveAttributeAsync("data-state", "Succeeded", new() { Timeout = 30_000 });
         await Expect(Page.Locator("g.dag-node[data-task=right]")).ToHaveAttributeAsync("data-state", "Failed", new() { Timeout = 30_000 });
         await Expect(Page.Locator("g.dag-node[data-task=join]")).ToHaveAttributeAsync("data-state", "Pending");
+        // The run's own state is decided after its last task's change was published: the page must still catch it.
+        await Expect(Page.Locator("[data-run-state]")).ToHaveAttributeAsync("data-run-state", "Errored");
         await ScreenshotAsync("e2e-dag-completed");
     }
 
