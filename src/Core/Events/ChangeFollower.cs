@@ -10,11 +10,21 @@ namespace Taskdeck.Core.Events;
 /// stream, the changes other nodes made — so a page on node A sees a task finish on node B within a second.
 /// One query per node per interval, however many pages are open.
 /// </summary>
+/// <remarks>
+/// On a server database ids are taken at insert but become visible at commit, so a change can appear after a higher id
+/// was already read. Every id the cursor jumps over is kept as a gap and asked for again on each pass until it shows up
+/// or <see cref="GapPatience"/> has passed (an id a rolled-back transaction took never will).
+/// </remarks>
 public sealed class ChangeFollower(IExecutionStore store, ExecutionEvents events, NodeIdentity node, TimeProvider time, ILogger<ChangeFollower> logger) : BackgroundService
 {
     private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(500);
+    /// <summary>Longer than any transaction that writes state changes stays open.</summary>
+    public static readonly TimeSpan GapPatience = TimeSpan.FromMinutes(2);
     private const int PageSize = 1000;
+    /// <summary>A bound on the ids kept waiting; past it the oldest are given up first.</summary>
+    private const int MaxGaps = 100_000;
     private long _caughtUpAtTicks;
+    private readonly SortedDictionary<long, DateTimeOffset> _gaps = [];
 
     /// <summary>When the follower last read to the end of the change history (null before its first pass).</summary>
     public DateTimeOffset? CaughtUpAt => Interlocked.Read(ref _caughtUpAtTicks) is var t and > 0 ? new DateTimeOffset(t, TimeSpan.Zero) : null;
@@ -35,18 +45,7 @@ public sealed class ChangeFollower(IExecutionStore store, ExecutionEvents events
             {
                 try
                 {
-                    IReadOnlyList<StateChange> changes;
-                    do
-                    {
-                        changes = await store.ChangesAfterAsync(cursor, PageSize, stoppingToken);
-                        foreach (var change in changes)
-                        {
-                            cursor = change.Id;
-                            if (change.NodeId == node.Id) continue;
-                            events.Publish(new StateChanged(change.ExecutionId, change.At, change.From, change.To,
-                                Enum.TryParse<Transition>(change.Transition, out var t) ? t : null, 0, null, change.NodeId));
-                        }
-                    } while (changes.Count == PageSize);
+                    cursor = await FollowAsync(cursor, stoppingToken);
                     Interlocked.Exchange(ref _caughtUpAtTicks, time.GetUtcNow().UtcTicks);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
@@ -56,5 +55,45 @@ public sealed class ChangeFollower(IExecutionStore store, ExecutionEvents events
             }
         }
         catch (OperationCanceledException) { }
+    }
+
+    /// <summary>One pass: the changes that committed late into a gap, then everything after the cursor. Returns the new cursor.</summary>
+    internal async Task<long> FollowAsync(long cursor, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        if (_gaps.Count > 0)
+        {
+            foreach (var change in await store.ChangesWithIdsAsync(_gaps.Keys.ToList(), ct))
+            {
+                _gaps.Remove(change.Id);
+                Publish(change);
+            }
+            foreach (var expired in _gaps.Where(g => now - g.Value > GapPatience).Select(g => g.Key).ToList()) _gaps.Remove(expired);
+        }
+
+        IReadOnlyList<StateChange> changes;
+        do
+        {
+            changes = await store.ChangesAfterAsync(cursor, PageSize, ct);
+            foreach (var change in changes)
+            {
+                for (var skipped = cursor + 1; skipped < change.Id; skipped++) _gaps[skipped] = now;
+                cursor = change.Id;
+                Publish(change);
+            }
+        } while (changes.Count == PageSize);
+
+        while (_gaps.Count > MaxGaps) _gaps.Remove(_gaps.Keys.First());
+        return cursor;
+    }
+
+    /// <summary>Ids this node still waits for (exposed for tests and health).</summary>
+    internal int GapCount => _gaps.Count;
+
+    private void Publish(StateChange change)
+    {
+        if (change.NodeId == node.Id) return;
+        events.Publish(new StateChanged(change.ExecutionId, change.At, change.From, change.To,
+            Enum.TryParse<Transition>(change.Transition, out var t) ? t : null, 0, null, change.NodeId));
     }
 }

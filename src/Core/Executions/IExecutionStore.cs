@@ -56,6 +56,9 @@ public interface IExecutionStore
     /// <summary>State changes after a cursor: how a node follows changes made by the others.</summary>
     Task<IReadOnlyList<StateChange>> ChangesAfterAsync(long cursor, int limit, CancellationToken ct = default);
 
+    /// <summary>The state changes among these ids that are visible now (the follower's late commits).</summary>
+    Task<IReadOnlyList<StateChange>> ChangesWithIdsAsync(IReadOnlyCollection<long> ids, CancellationToken ct = default);
+
     Task<long> LatestChangeIdAsync(CancellationToken ct = default);
 
     Task<bool> CanConnectAsync(CancellationToken ct = default);

@@ -304,6 +304,16 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
         return await db.StateChanges.AsNoTracking().Where(s => s.Id > cursor).OrderBy(s => s.Id).Take(limit).ToListAsync(ct);
     }
 
+    public async Task<IReadOnlyList<StateChange>> ChangesWithIdsAsync(IReadOnlyCollection<long> ids, CancellationToken ct = default)
+    {
+        var found = new List<StateChange>();
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        // Chunked: a statement's parameter count is bounded on every provider.
+        foreach (var chunk in ids.Chunk(1000))
+            found.AddRange(await db.StateChanges.AsNoTracking().Where(s => chunk.Contains(s.Id)).OrderBy(s => s.Id).ToListAsync(ct));
+        return found;
+    }
+
     public async Task<long> LatestChangeIdAsync(CancellationToken ct = default)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
