@@ -21,6 +21,8 @@ app.UseTaskdeckRequestLimits();
 app.UseWorkTasks();
 app.UseTaskdeckApiDocs();
 app.UseAntiforgery();
+// After authentication (when a scheme runs), so that a signed-in principal is limited by name rather than address.
+app.UseTaskdeckRateLimits();
 app.MapStaticAssets();
 app.MapTaskdeckApi();
 app.MapTaskdeckHangfireDashboard();

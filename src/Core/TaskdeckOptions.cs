@@ -16,6 +16,7 @@ public sealed class TaskdeckOptions
     public DemoOptions Demo { get; set; } = new();
     public DagOptions Dags { get; set; } = new();
     public LimitOptions Limits { get; set; } = new();
+    public Secrets.SecretOptions Secrets { get; set; } = new();
     /// <summary>The firing loop's settings. (Schedules declared in configuration live under <c>Taskdeck:Schedules:&lt;name&gt;</c>.)</summary>
     public Schedules.SchedulingOptions Scheduling { get; set; } = new();
 }

@@ -20,6 +20,7 @@ public static class ApiSetup
         // Without this a body that does not bind (maxRetries: "x") is an empty 400 outside Development;
         // thrown, it reaches ApiExceptionHandler and becomes a ProblemDetails naming the field.
         services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        services.AddTaskdeckRateLimits(configuration);
         services.AddWorkTasksApi();
         services.AddMetricsApi();
         services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>

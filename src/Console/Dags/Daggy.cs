@@ -31,7 +31,7 @@ public static class Daggy
     /// <summary>Nanoseconds since the epoch; storage keeps microseconds, so the last three digits are zero.</summary>
     public static string Time(DateTimeOffset at) => ((at.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) * 100).ToString(CultureInfo.InvariantCulture);
 
-    public static DaggyRun ToRun(DagRunDetail d)
+    public static DaggyRun ToRun(DagRunDetail d, Core.Secrets.SecretOptions secrets)
     {
         var names = d.Tasks.ToDictionary(t => t.Id, t => t.DagTaskName ?? t.Name);
         var parents = d.Edges.ToLookup(e => e.ChildExecutionId, e => names.GetValueOrDefault(e.ParentExecutionId, ""));
@@ -41,19 +41,22 @@ public static class Daggy
         return new DaggyRun(
             d.Run.Id,
             d.Run.Tag,
-            d.Tasks.ToDictionary(t => names[t.Id], t => ToTask(t, parents[t.Id], children[t.Id])),
+            d.Tasks.ToDictionary(t => names[t.Id], t => ToTask(t, parents[t.Id], children[t.Id], secrets)),
             d.Tasks.ToDictionary(t => names[t.Id], t => TaskState(t.State)),
-            d.Tasks.ToDictionary(t => names[t.Id], t => attempts[t.Id].Select(a => new DaggyAttempt(
-                Time(a.StartedAt), Time(a.FinishedAt!.Value), a.Rc ?? (a.Outcome == ExecutionState.Succeeded ? 0 : -1),
+            d.Tasks.ToDictionary(t => names[t.Id], t => attempts[t.Id].Select(a => ToAttempt(a,
                 Log(t.Id, a.Number, LogStream.Output), Log(t.Id, a.Number, LogStream.Error), Log(t.Id, a.Number, LogStream.Executor))).ToList()),
             d.Changes.Select(c => new DaggyStateChange(Time(c.At), RunState(c.State))).ToList());
     }
 
-    public static DaggyTask ToTask(Execution e, IEnumerable<string> parents, IEnumerable<string> children)
+    /// <summary>A closed attempt: rc is the exit code, else 0 for a success and -1 for any other end.</summary>
+    public static DaggyAttempt ToAttempt(Attempt a, string output, string error, string executor) =>
+        new(Time(a.StartedAt), Time(a.FinishedAt!.Value), a.Rc ?? (a.Outcome == ExecutionState.Succeeded ? 0 : -1), output, error, executor);
+
+    public static DaggyTask ToTask(Execution e, IEnumerable<string> parents, IEnumerable<string> children, Core.Secrets.SecretOptions secrets)
     {
         var handler = e.Kind == ExecutorKind.Handler;
         var job = new DaggyJob(
-            e.Environment,
+            Core.Secrets.SecretText.RedactEnvironment(secrets, e.Environment),
             e.MemoryMB.ToString(CultureInfo.InvariantCulture),
             e.Cores.ToString("0.###", CultureInfo.InvariantCulture),
             handler ? null : e.Command,

@@ -19,13 +19,13 @@ public static class DaggyApi
         var v1 = endpoints.MapGroup("/v1").WithTags("DAG runs");
         v1.MapGet("/dagruns", ListAsync).WithName("ListDagRuns")
             .WithSummary("Active DAG runs (?all=1: every run; ?schedule=name: the runs a schedule started), oldest first, a page at a time (?limit, ?after; the next page is in the Link header)");
-        v1.MapPost("/dagrun", SubmitAsync).WithName("SubmitDagRun").WithSummary("Submit a DAG for execution").AcceptsDagBodies();
+        v1.MapPost("/dagrun", SubmitAsync).WithName("SubmitDagRun").WithSummary("Submit a DAG for execution").AcceptsDagBodies().LimitedAsSubmit();
         v1.MapPost("/dagrun/validate", ValidateAsync).WithName("ValidateDag").WithSummary("Validate a DAG without running it").AcceptsDagBodies();
         v1.MapGet("/dagrun/{runId:long}", GetAsync).WithName("GetDagRun").WithSummary("Full state of a DAG run");
-        v1.MapDelete("/dagrun/{runId:long}", KillAsync).WithName("KillDagRun").WithSummary("Kill a DAG run");
+        v1.MapDelete("/dagrun/{runId:long}", KillAsync).WithName("KillDagRun").WithSummary("Kill a DAG run").LimitedAsBulk();
         v1.MapGet("/dagrun/{runId:long}/state", GetStateAsync).WithName("GetDagRunState").WithSummary("Current state of a DAG run");
         v1.MapPatch("/dagrun/{runId:long}/state/{state}", SetStateAsync).WithName("SetDagRunState")
-            .WithSummary("Set the state of a DAG run: QUEUED restarts an ERRORED or KILLED run, KILLED kills it");
+            .WithSummary("Set the state of a DAG run: QUEUED restarts an ERRORED or KILLED run, KILLED kills it").LimitedAsBulk();
         v1.MapGet("/dagrun/{runId:long}/task/{taskName}", GetTaskAsync).WithName("GetDagTask").WithSummary("A task's definition");
         v1.MapDelete("/dagrun/{runId:long}/task/{taskName}", KillTaskAsync).WithName("KillDagTask").WithSummary("Kill one task");
         v1.MapGet("/dagrun/{runId:long}/task/{taskName}/state", GetTaskStateAsync).WithName("GetDagTaskState").WithSummary("A task's current state");
@@ -71,11 +71,9 @@ public static class DaggyApi
         return TypedResults.Ok(plan.Valid ? new DaggyValidation(true, null) : new DaggyValidation(false, plan.Errors));
     }
 
-    public static async Task<Results<Ok<DaggyRun>, ProblemHttpResult>> GetAsync(long runId, DagQueries queries, CancellationToken ct)
-    {
-        var detail = await queries.GetAsync(runId, ct);
-        return detail is null ? RunNotFound(runId) : TypedResults.Ok(Daggy.ToRun(detail));
-    }
+    /// <summary>Streamed (<see cref="DagRunStream"/>): a 200,000-task run is written page by page, never held whole.</summary>
+    public static DagRunStream GetAsync(long runId, DagQueries queries, Microsoft.Extensions.Options.IOptions<Core.TaskdeckOptions> options) =>
+        new(runId, queries, options.Value.Secrets);
 
     public static async Task<Results<Ok<DaggyRunId>, ProblemHttpResult>> KillAsync(long runId, DagService dags, HttpContext http, CancellationToken ct) =>
         ToResult(runId, await dags.KillAsync(runId, http.Actor(), ct));
@@ -98,10 +96,11 @@ public static class DaggyApi
         }
     }
 
-    public static async Task<Results<Ok<DaggyTask>, ProblemHttpResult>> GetTaskAsync(long runId, string taskName, DagQueries queries, CancellationToken ct)
+    public static async Task<Results<Ok<DaggyTask>, ProblemHttpResult>> GetTaskAsync(long runId, string taskName, DagQueries queries,
+        Microsoft.Extensions.Options.IOptions<Core.TaskdeckOptions> options, CancellationToken ct)
     {
         var task = await queries.GetTaskAsync(runId, taskName, ct);
-        if (task is not null) return TypedResults.Ok(Daggy.ToTask(task.Task, task.Parents, task.Children));
+        if (task is not null) return TypedResults.Ok(Daggy.ToTask(task.Task, task.Parents, task.Children, options.Value.Secrets));
         return await queries.RunExistsAsync(runId, ct) ? TaskNotFound(runId, taskName) : RunNotFound(runId);
     }
 

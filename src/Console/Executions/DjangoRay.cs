@@ -54,7 +54,9 @@ public static class DjangoRay
         _ => Enum.TryParse<ExecutionState>(value, ignoreCase: true, out var own) ? [own] : null,
     };
 
-    public static ExecutionDto ToDto(Execution e, IReadOnlyList<Attempt>? attempts = null, IReadOnlyList<StateChange>? history = null) => new()
+    /// <param name="secrets">Given on the detail: the environment is shown, secret-looking values redacted.</param>
+    public static ExecutionDto ToDto(Execution e, IReadOnlyList<Attempt>? attempts = null, IReadOnlyList<StateChange>? history = null,
+        Core.Secrets.SecretOptions? secrets = null) => new()
     {
         Id = e.Id,
         TaskId = e.TaskId,
@@ -81,6 +83,7 @@ public static class DjangoRay
         HangfireJobId = e.HangfireJobId,
         ScheduleName = e.ScheduleName,
         ScheduleSlot = e.ScheduleSlot,
+        Environment = secrets is null ? null : Core.Secrets.SecretText.RedactEnvironment(secrets, e.Environment),
         Attempts = attempts?.Select(a => new AttemptDto(a.Number, a.NodeId, a.StartedAt, a.FinishedAt, a.Outcome.ToString(), a.Rc, a.Error)).ToList(),
         StateHistory = history?.Select(h => new StateChangeDto(h.At, h.From?.ToString(), h.To.ToString(), h.Transition, h.ActorName, h.Reason)).ToList(),
     };
@@ -115,6 +118,8 @@ public sealed record ExecutionDto
     /// <summary>The schedule that started it and the slot it was for (null when submitted directly).</summary>
     [JsonPropertyName("schedule_name")] public string? ScheduleName { get; init; }
     [JsonPropertyName("schedule_slot")] public DateTimeOffset? ScheduleSlot { get; init; }
+    /// <summary>Taskdeck's own, on the detail only: the command's environment, values of secret-looking names shown as ***.</summary>
+    [JsonPropertyName("environment")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public IReadOnlyList<string>? Environment { get; init; }
     [JsonPropertyName("attempts")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public IReadOnlyList<AttemptDto>? Attempts { get; init; }
     /// <summary>Taskdeck's own, on the detail only: every state change, with who asked for it when a person or token did.</summary>
     [JsonPropertyName("state_history")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public IReadOnlyList<StateChangeDto>? StateHistory { get; init; }

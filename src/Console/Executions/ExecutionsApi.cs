@@ -18,7 +18,7 @@ public static class ExecutionsApi
     public static IEndpointRouteBuilder MapExecutionsApi(this IEndpointRouteBuilder endpoints)
     {
         var tasks = endpoints.MapGroup("/api/tasks").WithTags("Tasks");
-        tasks.MapPost("/", SubmitAsync).WithName("SubmitTask").WithSummary("Submit a handler task or a command");
+        tasks.MapPost("/", SubmitAsync).WithName("SubmitTask").WithSummary("Submit a handler task or a command").LimitedAsSubmit();
         tasks.MapGet("/{taskId}", GetTaskResultAsync).WithName("GetTaskResult").WithSummary("Django task result/status by task id");
 
         var executions = endpoints.MapGroup("/api/executions").WithTags("Executions");
@@ -27,7 +27,7 @@ public static class ExecutionsApi
         executions.MapGet("/{id}", GetAsync).WithName("GetExecution").WithSummary("Execution details with its attempts");
         executions.MapPost("/{id}/cancel", CancelAsync).WithName("CancelExecution").WithSummary("Cancel, or request cancellation of, an execution");
         executions.MapPost("/{id}/retry", RetryAsync).WithName("RetryExecution").WithSummary("Retry a failed, timed-out, cancelled, lost or expired execution");
-        executions.MapPost("/reset", ResetAsync).WithName("ResetExecutions").WithSummary("Reset matching executions to queued");
+        executions.MapPost("/reset", ResetAsync).WithName("ResetExecutions").WithSummary("Reset matching executions to queued").LimitedAsBulk();
         executions.MapGet("/{id}/attempts/{attempt}/logs/{stream}", LogTextAsync).WithName("GetAttemptLog")
             .WithSummary("One log (output, error or executor) of one attempt, as plain text");
         executions.MapDelete("/{id}", DeleteAsync).WithName("DeleteExecution").WithSummary("Delete a finished execution, or cancel and delete a waiting one (a running one: 409, cancel it first)");
@@ -154,12 +154,13 @@ public static class ExecutionsApi
             counts.ToDictionary(c => c.Key.ToString(), c => c.Value)));
     }
 
-    public static async Task<Results<Ok<ExecutionDto>, ProblemHttpResult>> GetAsync(long id, ExecutionQueries queries, CancellationToken ct)
+    public static async Task<Results<Ok<ExecutionDto>, ProblemHttpResult>> GetAsync(long id, ExecutionQueries queries,
+        Microsoft.Extensions.Options.IOptions<Core.TaskdeckOptions> options, CancellationToken ct)
     {
         var detail = await queries.GetDetailAsync(id, ct);
         return detail is null
             ? Problems.NotFound($"Execution {id} does not exist.", "execution")
-            : TypedResults.Ok(DjangoRay.ToDto(detail.Execution, detail.Attempts, detail.History));
+            : TypedResults.Ok(DjangoRay.ToDto(detail.Execution, detail.Attempts, detail.History, options.Value.Secrets));
     }
 
     public static async Task<Results<FileContentHttpResult, ProblemHttpResult>> LogTextAsync(
@@ -185,7 +186,7 @@ public static class ExecutionsApi
 
     /// <summary>As django-ray: 200 with the execution as <c>GET /api/executions/{id}</c> shows it after the cancel.</summary>
     public static async Task<Results<Ok<ExecutionDto>, ProblemHttpResult>> CancelAsync(
-        long id, ExecutionService executions, ExecutionQueries queries, HttpContext http, CancellationToken ct)
+        long id, ExecutionService executions, ExecutionQueries queries, Microsoft.Extensions.Options.IOptions<Core.TaskdeckOptions> options, HttpContext http, CancellationToken ct)
     {
         var outcome = await executions.CancelAsync(id, http.Actor(), null, ct);
         var (code, message, next) = outcome switch
@@ -198,12 +199,12 @@ public static class ExecutionsApi
                 "Leave the execution unchanged; retry it if it should run again."),
             _ => ("INVALID_STATE", "The execution is not cancellable from its current state.", "Refresh the execution and inspect its lifecycle state."),
         };
-        return await OutcomeAsync(outcome, code, message, next, queries, ct);
+        return await OutcomeAsync(outcome, code, message, next, queries, options.Value.Secrets, ct);
     }
 
     /// <summary>As django-ray: 200 with the execution, already showing the attempt the retry queued.</summary>
     public static async Task<Results<Ok<ExecutionDto>, ProblemHttpResult>> RetryAsync(
-        long id, ExecutionService executions, ExecutionQueries queries, HttpContext http, CancellationToken ct)
+        long id, ExecutionService executions, ExecutionQueries queries, Microsoft.Extensions.Options.IOptions<Core.TaskdeckOptions> options, HttpContext http, CancellationToken ct)
     {
         var outcome = await executions.RetryAsync(id, http.Actor(), null, ct);
         var (code, message, next) = outcome switch
@@ -215,7 +216,7 @@ public static class ExecutionsApi
             _ => ("NOT_RETRYABLE", "The execution is not retryable from its current state.",
                 "Refresh the execution and retry only a FAILED, CANCELLED, LOST, or EXPIRED state."),
         };
-        return await OutcomeAsync(outcome, code, message, next, queries, ct);
+        return await OutcomeAsync(outcome, code, message, next, queries, options.Value.Secrets, ct);
     }
 
     /// <summary>
@@ -271,10 +272,10 @@ public static class ExecutionsApi
 
     /// <summary>Success is the execution as GET shows it; a refusal is a ProblemDetails carrying django-ray's outcome fields.</summary>
     private static async Task<Results<Ok<ExecutionDto>, ProblemHttpResult>> OutcomeAsync(
-        ActionOutcome outcome, string code, string message, string next, ExecutionQueries queries, CancellationToken ct)
+        ActionOutcome outcome, string code, string message, string next, ExecutionQueries queries, Core.Secrets.SecretOptions secrets, CancellationToken ct)
     {
         if (outcome.Done && !outcome.AlreadyRequested && await queries.GetDetailAsync(outcome.ExecutionId, ct) is { } detail)
-            return TypedResults.Ok(DjangoRay.ToDto(detail.Execution, detail.Attempts, detail.History));
+            return TypedResults.Ok(DjangoRay.ToDto(detail.Execution, detail.Attempts, detail.History, secrets));
         var status = outcome.Status == ActionStatus.NotFound ? 404 : 409;
         var dto = new ActionOutcomeDto(code, message, outcome.ExecutionId, outcome.State is { } s ? DjangoRay.State(s) : null, null, null, next, outcome.State?.ToString());
         return Problems.WithFields(status, status == 404 ? "Not found" : "Conflict", outcome.Message, new Dictionary<string, object?>

@@ -128,7 +128,7 @@ public static class ScheduleShapes
         _ => "task",
     };
 
-    public static ScheduleDto ToDto(Schedule s, IReadOnlyList<DateTimeOffset> next, FiringView? last)
+    public static ScheduleDto ToDto(Schedule s, IReadOnlyList<DateTimeOffset> next, FiringView? last, Core.Secrets.SecretOptions secrets)
     {
         var zone = SafeZone(s.TimeZone);
         return new ScheduleDto
@@ -136,7 +136,7 @@ public static class ScheduleShapes
             Id = s.Id, Name = s.Name, Description = s.Description, Cron = s.Cron, CronDescription = CronDescriber.Describe(s.Cron), TimeZone = s.TimeZone,
             Enabled = s.Enabled, Overlap = s.Overlap.ToString(), CatchUp = s.CatchUp.ToString(), StartAt = s.StartAt, EndAt = s.EndAt, JitterSeconds = s.JitterSeconds,
             Kind = KindName(s.Kind), Task = s.Task, Args = Parse(s.ArgsJson), Command = s.Kind == ScheduleTargetKind.Command ? s.Command : null,
-            Environment = s.Kind == ScheduleTargetKind.Command ? s.Environment : null, WorkingDirectory = s.WorkingDirectory, Dag = Parse(s.DagJson),
+            Environment = s.Kind == ScheduleTargetKind.Command ? Core.Secrets.SecretText.RedactEnvironment(secrets, s.Environment) : null, WorkingDirectory = s.WorkingDirectory, Dag = Parse(s.DagJson),
             Queue = s.Queue, Priority = s.Priority, Tags = s.Tags, MaxRetries = s.MaxRetries, RetryIntervalSeconds = s.RetryIntervalSeconds,
             TimeoutSeconds = s.TimeoutSeconds, FromConfiguration = s.FromConfiguration, CreatedAt = s.CreatedAt, UpdatedAt = s.UpdatedAt, LastSlot = s.LastSlot,
             NextFireTimes = next.Select(t => new FireTimeDto(TimeZoneInfo.ConvertTime(t, zone), t.ToUniversalTime())).ToList(),

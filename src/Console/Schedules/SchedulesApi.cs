@@ -43,7 +43,7 @@ public static class SchedulesApi
         if (offset is < 0) return Problems.BadRequest("offset", "Must be 0 or more.");
         var page = await queries.PageAsync(search, enabled, offset ?? 0, take, ct);
         return TypedResults.Ok(new ScheduleListDto(
-            page.Items.Select(r => ScheduleShapes.ToDto(r.Schedule, schedules.NextFireTimes(r.Schedule, 1), r.LastFiring)).ToList(), page.Total, take, offset ?? 0));
+            page.Items.Select(r => ScheduleShapes.ToDto(r.Schedule, schedules.NextFireTimes(r.Schedule, 1), r.LastFiring, schedules.Secrets)).ToList(), page.Total, take, offset ?? 0));
     }
 
     public static async Task<Results<Ok<ScheduleDto>, ProblemHttpResult>> GetAsync(string name, IScheduleStore store, ScheduleService schedules, CancellationToken ct)
@@ -137,7 +137,7 @@ public static class SchedulesApi
     private static async Task<ScheduleDto> DtoAsync(Schedule s, IScheduleStore store, ScheduleService schedules, CancellationToken ct)
     {
         var last = (await store.FiringsAsync(s.Id, null, 1, ct)).FirstOrDefault();
-        return ScheduleShapes.ToDto(s, schedules.NextFireTimes(s, NextFireTimes), last);
+        return ScheduleShapes.ToDto(s, schedules.NextFireTimes(s, NextFireTimes), last, schedules.Secrets);
     }
 
     private static ProblemHttpResult NotFound(string name) => Problems.NotFound($"Schedule '{name}' does not exist.", "schedule");

@@ -19,7 +19,8 @@ namespace Taskdeck.Console.WorkTasks;
 /// fills) or cannot render an update, every client is closed with <see cref="WebSocketCloseStatus.InternalServerError"/>:
 /// they would otherwise have a gap. A client that reconnects reads current state from <c>GET /api/worktasks/{id}</c>.
 /// </summary>
-public sealed class TaskUpdateHub(ExecutionEvents events, IWorkTaskStore workTasks, IExecutionStore executions, ILogger<TaskUpdateHub> logger) : BackgroundService
+public sealed class TaskUpdateHub(ExecutionEvents events, IWorkTaskStore workTasks, IExecutionStore executions, Microsoft.Extensions.Options.IOptions<Core.TaskdeckOptions> options,
+    ILogger<TaskUpdateHub> logger) : BackgroundService
 {
     /// <summary>Messages a client may lag behind before it is disconnected as too slow.</summary>
     public const int ClientBuffer = 256;
@@ -111,7 +112,7 @@ public sealed class TaskUpdateHub(ExecutionEvents events, IWorkTaskStore workTas
             StateChanged s => (s.To, s.Transition != Transition.Claim && WorkTaskShape.WorkerStarted(record)),
             _ => (ExecutionState.Running, true), // WorkerStartReported: the spawned worker runs, and now reads executing
         };
-        var message = new TaskUpdateMessage("task_update", WorkTaskShape.ToDto(record, state, workerStarted));
+        var message = new TaskUpdateMessage("task_update", WorkTaskShape.ToDto(record, state, workerStarted, options.Value.Secrets));
         return JsonSerializer.SerializeToUtf8Bytes(message);
     }
 

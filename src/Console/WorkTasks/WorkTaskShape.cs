@@ -75,14 +75,14 @@ public static class WorkTaskShape
         return ok;
     }
 
-    public static WorkTaskDto ToDto(WorkTaskRecord record) => ToDto(record, record.Execution.State, WorkerStarted(record));
+    public static WorkTaskDto ToDto(WorkTaskRecord record, Core.Secrets.SecretOptions secrets) => ToDto(record, record.Execution.State, WorkerStarted(record), secrets);
 
     /// <summary>Whether the worker of the attempt now running reported it started (an earlier attempt's report does not count).</summary>
     public static bool WorkerStarted(WorkTaskRecord record) =>
         record.Execution.State.IsActive() && record.Task.WorkerStartedAttempt == record.Execution.AttemptCount;
 
     /// <param name="state">The state to show: a live update shows the state of its event even if the record moved on since.</param>
-    public static WorkTaskDto ToDto(WorkTaskRecord record, ExecutionState state, bool workerStarted)
+    public static WorkTaskDto ToDto(WorkTaskRecord record, ExecutionState state, bool workerStarted, Core.Secrets.SecretOptions secrets)
     {
         var (e, t) = (record.Execution, record.Task);
         var result = Parse(e.ResultJson);
@@ -97,7 +97,7 @@ public static class WorkTaskShape
             t.WorkTaskId, t.Type, Status(state, e.Kind, workerStarted), e.Priority, Iso(e.CreatedAt)!,
             state is ExecutionState.Pending or ExecutionState.Queued or ExecutionState.Scheduled && e.AttemptCount == 0 ? null : Iso(e.StartedAt),
             state.IsTerminal() ? Iso(e.FinishedAt) : null,
-            t.ProjectId, Json(t.TaskSpecJson), Json(t.ResourceRequirementsJson), Json(t.DataAccessJson),
+            t.ProjectId, Json(Core.Secrets.SecretText.RedactJson(secrets, t.TaskSpecJson)!), Json(t.ResourceRequirementsJson), Json(t.DataAccessJson),
             // As the real server's requeue: a task waiting for its retry shows no error (retry_reason keeps it).
             state.IsWaiting() ? null : e.ErrorMessage, t.KubernetesJobName, t.ClusterName, retries, e.MaxRetries, retryReason,
             outputLocation, metadata, e.Id);

@@ -36,7 +36,7 @@ public static class WorkTasksApi
     {
         var api = endpoints.MapGroup(Route).WithTags("Work tasks");
         api.MapGet("/", QueueLengthAsync).WithName("WorkTaskQueueLength").WithSummary("Number of work tasks waiting to start");
-        api.MapPost("/", SubmitAsync).WithName("SubmitWorkTask").WithSummary("Submit a work task");
+        api.MapPost("/", SubmitAsync).WithName("SubmitWorkTask").WithSummary("Submit a work task").LimitedAsSubmit();
         api.MapGet("/{id}", GetAsync).WithName("GetWorkTask").WithSummary("A work task by id");
         api.MapPost("/{id}", UpdateStatusAsync).WithName("UpdateWorkTaskStatus").WithSummary("A worker reports its task's status");
         endpoints.Map(SocketRoute, TaskUpdateHub.AcceptAsync).WithName("WorkTaskUpdates").WithSummary("Live task_update messages (WebSocket)").WithTags("Work tasks");
@@ -46,7 +46,8 @@ public static class WorkTasksApi
     public static async Task<Ok<QueueLengthDto>> QueueLengthAsync(WorkTaskQueries queries, CancellationToken ct) =>
         TypedResults.Ok(new QueueLengthDto(await queries.QueueLengthAsync(ct)));
 
-    public static async Task<Results<Created<WorkTaskDto>, ProblemHttpResult>> SubmitAsync([FromBody] JsonElement body, WorkTaskService workTasks, CancellationToken ct)
+    public static async Task<Results<Created<WorkTaskDto>, ProblemHttpResult>> SubmitAsync([FromBody] JsonElement body, WorkTaskService workTasks,
+        Microsoft.Extensions.Options.IOptions<Core.TaskdeckOptions> options, CancellationToken ct)
     {
         if (body.ValueKind != JsonValueKind.Object) return Problems.BadRequest("body", "A JSON object is required.");
         if (RequiredString(body, "type", out var type) is { } badType) return badType;
@@ -78,7 +79,7 @@ public static class WorkTasksApi
                 DataAccessJson = body.GetProperty("data_access").GetRawText(),
                 Resources = need, TimeoutSeconds = timeout, MaxRetries = maxRetries,
             }, ct);
-            var dto = WorkTaskShape.ToDto(record);
+            var dto = WorkTaskShape.ToDto(record, options.Value.Secrets);
             return TypedResults.Created($"{Route}/{dto.WorkTaskId}", dto);
         }
         catch (InvalidSubmissionException e)
@@ -97,9 +98,10 @@ public static class WorkTasksApi
         }
     }
 
-    public static async Task<Results<Ok<WorkTaskDto>, ProblemHttpResult>> GetAsync(string id, WorkTaskService workTasks, CancellationToken ct) =>
+    public static async Task<Results<Ok<WorkTaskDto>, ProblemHttpResult>> GetAsync(string id, WorkTaskService workTasks,
+        Microsoft.Extensions.Options.IOptions<Core.TaskdeckOptions> options, CancellationToken ct) =>
         await workTasks.FindAsync(id, ct) is { } record
-            ? TypedResults.Ok(WorkTaskShape.ToDto(record))
+            ? TypedResults.Ok(WorkTaskShape.ToDto(record, options.Value.Secrets))
             : Problems.NotFound($"Work task {id} does not exist.", "worktask");
 
     public static async Task<Results<Ok<StatusUpdateResponse>, ProblemHttpResult>> UpdateStatusAsync(

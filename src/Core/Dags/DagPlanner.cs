@@ -40,6 +40,8 @@ public sealed record DagLimits(int MaxTasks, int MaxNewTasks, int MaxEdges, Limi
 public sealed record DagChecks(CommandOptions Commands, Func<string, bool> HandlerExists)
 {
     public DagLimits Limits { get; init; } = DagLimits.Default;
+    /// <summary>Where <c>{{secret:NAME}}</c> references must find their values (none: every reference is unknown).</summary>
+    public Secrets.SecretOptions Secrets { get; init; } = new();
 }
 
 /// <summary>Tasks already in a run, for tasks a generator adds: they may name these as parents or children.</summary>
@@ -237,6 +239,8 @@ public static partial class DagPlanner
             if (pair.IndexOf('=') <= 0) errors.Add($"task '{task.Name}': environment entry '{pair}' is not of the form NAME=value.");
             else if (Executors.CommandDoor.CheckEnvironment(checks.Commands, [pair]) is { } denied) errors.Add($"task '{task.Name}': environment: {denied.Error}");
         }
+        if (Secrets.SecretText.FirstUnknown(checks.Secrets, job.Command.Concat(job.Environment)) is { } unknownSecret)
+            errors.Add($"task '{task.Name}': {Executions.ExecutionService.UnknownSecret(unknownSecret)}");
         var limits = checks.Limits.Inputs;
         var over = new List<(string Message, string Setting)>();
         if (task.MaxRetries > limits.MaxRetries)

@@ -37,7 +37,7 @@ public sealed class DagService(
     IAuditTrail audit,
     TimeProvider time)
 {
-    public DagChecks Checks => new(options.Value.Commands, handlers.Contains) { Limits = DagLimits.From(options.Value) };
+    public DagChecks Checks => new(options.Value.Commands, handlers.Contains) { Limits = DagLimits.From(options.Value), Secrets = options.Value.Secrets };
 
     /// <summary>Reads, expands and validates a spec; the plan lists every problem found.</summary>
     public DagPlan Validate(JsonElement spec) => Validate(spec, out _);

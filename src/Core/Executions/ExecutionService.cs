@@ -63,6 +63,10 @@ public sealed class ExecutionService(
         }
         if (CommandDoor.CheckEnvironment(options.Value.Commands, spec.Environment) is { } denied)
             throw new InvalidSubmissionException("environment", denied.Error);
+        if (Secrets.SecretText.FirstUnknown(options.Value.Secrets, spec.Environment) is { } unknownInEnvironment)
+            throw new InvalidSubmissionException("environment", UnknownSecret(unknownInEnvironment));
+        if (Secrets.SecretText.FirstUnknown(options.Value.Secrets, spec.Command) is { } unknownInCommand)
+            throw new InvalidSubmissionException("command", UnknownSecret(unknownInCommand));
         if (spec.Kind == ExecutorKind.Command && CommandDoor.CheckWorkingDirectory(options.Value.Commands, spec.WorkingDirectory) is { } outside)
             throw new InvalidSubmissionException("workingDirectory", outside);
         if (spec.MaxRetries < 0) throw new InvalidSubmissionException("maxRetries", "Must be 0 or more.");
@@ -78,6 +82,10 @@ public sealed class ExecutionService(
             catch (System.Text.Json.JsonException e) { throw new InvalidSubmissionException("args", $"Not valid JSON: {e.Message}"); }
         }
     }
+
+    /// <summary>A <c>{{secret:NAME}}</c> no configuration provides: refused now rather than failing at process start.</summary>
+    public static string UnknownSecret(string name) =>
+        $"Unknown secret '{name}': {{{{secret:{name}}}}} needs {Secrets.SecretOptions.ValueKey(name)} in the server's configuration.";
 
     /// <summary>Every bound of <see cref="LimitOptions"/> that one record can break, each naming its setting.</summary>
     private void CheckLimits(NewExecution spec)

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Taskdeck.Core.Executions;
+using Taskdeck.Core.Secrets;
 
 namespace Taskdeck.Core.Executors;
 
@@ -65,7 +66,13 @@ public sealed class CommandRunner(IOptions<TaskdeckOptions> options, TimeProvide
             WorkingDirectory = workingDirectory,
         };
         if (RunsInOwnSession) start.ArgumentList.Add(executable);
-        foreach (var arg in execution.Command.Skip(1)) start.ArgumentList.Add(arg);
+        // {{secret:NAME}} becomes its value here and only here: the run keeps the reference, the process gets the value.
+        var secrets = options.Value.Secrets;
+        try
+        {
+            foreach (var arg in execution.Command.Skip(1)) start.ArgumentList.Add(SecretText.Resolve(secrets, arg));
+        }
+        catch (KeyNotFoundException e) { throw new CommandFailedException(126, $"refused: command: {e.Message}"); }
         // Never the server's environment (its connection string, its worker token): a fixed few, then what the spec sets.
         start.Environment.Clear();
         start.Environment["PATH"] = options.Value.Commands.Path;
@@ -74,7 +81,9 @@ public sealed class CommandRunner(IOptions<TaskdeckOptions> options, TimeProvide
         foreach (var pair in execution.Environment)
         {
             var eq = pair.IndexOf('=');
-            if (eq > 0) start.Environment[pair[..eq]] = pair[(eq + 1)..];
+            if (eq <= 0) continue;
+            try { start.Environment[pair[..eq]] = SecretText.Resolve(secrets, pair[(eq + 1)..]); }
+            catch (KeyNotFoundException e) { throw new CommandFailedException(126, $"refused: environment {pair[..eq]}: {e.Message}"); }
         }
         if (extraEnvironment is not null)
             foreach (var (key, value) in extraEnvironment) start.Environment[key] = value;
@@ -86,6 +95,8 @@ public sealed class CommandRunner(IOptions<TaskdeckOptions> options, TimeProvide
         process.StandardInput.Close();
         var group = new CommandProcessGroup(process.Id, marker);
         log.Executor($"started pid {process.Id}: {string.Join(' ', execution.Command)}");
+        if (execution.Environment.Count > 0)
+            log.Executor($"environment: {string.Join(' ', SecretText.RedactEnvironment(secrets, execution.Environment))}");
         if (RunsInOwnSession) log.Executor($"pid {process.Id} leads its own session and process group");
         ProcessStarted?.Invoke(execution.Id, process.Id);
 

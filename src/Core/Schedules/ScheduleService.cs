@@ -39,6 +39,9 @@ public sealed partial class ScheduleService(
     public const int MaxNameLength = 200;
     public const int MaxJitterSeconds = 3600;
 
+    /// <summary>What a schedule's shown environment redacts (a schedule is a run waiting to happen).</summary>
+    public Secrets.SecretOptions Secrets => dags.Checks.Secrets;
+
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]*$")]
     private static partial Regex NamePattern();
 

@@ -76,6 +76,57 @@ public sealed class DagQueries(IDbContextFactory<TaskdeckDbContext> contexts)
         return new DagRunDetail(run, changes, tasks, edges, attempts, logs);
     }
 
+    /// <summary>The run and its state history: the head of a streamed answer (null: no such run).</summary>
+    public async Task<(DagRun Run, IReadOnlyList<DagRunStateChange> Changes)?> GetHeadAsync(long runId, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var run = await db.DagRuns.AsNoTracking().FirstOrDefaultAsync(r => r.Id == runId, ct);
+        if (run is null) return null;
+        var changes = await db.DagRunStateChanges.AsNoTracking().Where(c => c.DagRunId == runId).OrderBy(c => c.Id).ToListAsync(ct);
+        return (run, changes);
+    }
+
+    /// <summary>A page of the run's tasks after <paramref name="afterId"/>, in id order.</summary>
+    public async Task<IReadOnlyList<Execution>> TaskPageAsync(long runId, long afterId, int take, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        return await db.Executions.AsNoTracking().Where(e => e.DagRunId == runId && e.Id > afterId).OrderBy(e => e.Id).Take(take).ToListAsync(ct);
+    }
+
+    /// <summary>A page of the run's tasks as (id, name, state) only.</summary>
+    public async Task<IReadOnlyList<(long Id, string Name, ExecutionState State)>> TaskStatePageAsync(long runId, long afterId, int take, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var rows = await db.Executions.AsNoTracking().Where(e => e.DagRunId == runId && e.Id > afterId).OrderBy(e => e.Id).Take(take)
+            .Select(e => new { e.Id, Name = e.DagTaskName ?? e.Name, e.State }).ToListAsync(ct);
+        return rows.Select(r => (r.Id, r.Name, r.State)).ToList();
+    }
+
+    /// <summary>The names of the parents and of the children of each of these tasks.</summary>
+    public async Task<(ILookup<long, string> Parents, ILookup<long, string> Children)> NeighbourNamesAsync(IReadOnlyList<long> ids, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var parents = await db.DagEdges.AsNoTracking().Where(e => ids.Contains(e.ChildExecutionId))
+            .Join(db.Executions, e => e.ParentExecutionId, x => x.Id, (e, x) => new { Id = e.ChildExecutionId, Name = x.DagTaskName ?? x.Name }).ToListAsync(ct);
+        var children = await db.DagEdges.AsNoTracking().Where(e => ids.Contains(e.ParentExecutionId))
+            .Join(db.Executions, e => e.ChildExecutionId, x => x.Id, (e, x) => new { Id = e.ParentExecutionId, Name = x.DagTaskName ?? x.Name }).ToListAsync(ct);
+        return (parents.ToLookup(p => p.Id, p => p.Name), children.ToLookup(c => c.Id, c => c.Name));
+    }
+
+    /// <summary>The closed attempts of these tasks, with their three logs.</summary>
+    public async Task<(IReadOnlyList<Attempt> Attempts, IReadOnlyDictionary<(long ExecutionId, int Attempt, LogStream Stream), string> Logs)> ClosedAttemptsAsync(
+        IReadOnlyList<long> ids, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var attempts = await db.Attempts.AsNoTracking().Where(a => ids.Contains(a.ExecutionId) && a.FinishedAt != null)
+            .OrderBy(a => a.ExecutionId).ThenBy(a => a.Number).ToListAsync(ct);
+        if (attempts.Count == 0) return (attempts, new Dictionary<(long, int, LogStream), string>());
+        var withAttempts = attempts.Select(a => a.ExecutionId).Distinct().ToList();
+        var logRows = await db.LogEntries.AsNoTracking().Where(l => withAttempts.Contains(l.ExecutionId)).OrderBy(l => l.Id)
+            .Select(l => new { l.ExecutionId, l.AttemptNumber, l.Stream, l.Text }).ToListAsync(ct);
+        return (attempts, logRows.GroupBy(r => (r.ExecutionId, r.AttemptNumber, r.Stream)).ToDictionary(g => g.Key, g => string.Concat(g.Select(r => r.Text))));
+    }
+
     public async Task<DagTaskDetail?> GetTaskAsync(long runId, string taskName, CancellationToken ct = default)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);

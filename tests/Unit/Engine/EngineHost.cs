@@ -36,6 +36,9 @@ public sealed class EngineHost : WebApplicationFactory<Program>
 
     public EngineHost() => Directory.CreateDirectory(Folder);
 
+    /// <summary>The configured value of the secret <c>TEST_SECRET</c>.</summary>
+    public const string SecretValue = "resolved-4f1c9a";
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         // Production, as deployed: error handling must not lean on Development-only behaviour.
@@ -50,6 +53,8 @@ public sealed class EngineHost : WebApplicationFactory<Program>
         builder.UseSetting("Taskdeck:Leases:ExpirySeconds", "5");
         // One GPU, so a test can round-trip a record that asks for one (admission refuses work no node can take).
         builder.UseSetting("Taskdeck:Node:Gpus", "1");
+        // What {{secret:TEST_SECRET}} resolves to when a process starts (SecretTests).
+        builder.UseSetting("Taskdeck:Secrets:Values:TEST_SECRET", SecretValue);
         builder.ConfigureTestServices(services =>
         {
             services.AddTaskHandler("test.count", context =>

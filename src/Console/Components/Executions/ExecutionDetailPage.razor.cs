@@ -21,6 +21,7 @@ public partial class ExecutionDetailPage : IAsyncDisposable
     [Parameter] public long Id { get; set; }
 
     [Inject] public required ExecutionQueries Queries { get; init; }
+    [Inject] public required Microsoft.Extensions.Options.IOptions<Core.TaskdeckOptions> Options { get; init; }
     [Inject] public required ExecutionService Executions { get; init; }
     [Inject] public required LiveFeed Feed { get; init; }
     [Inject] public required IDialogService Dialogs { get; init; }
