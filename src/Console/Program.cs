@@ -1,5 +1,6 @@
 using Taskdeck.Console.Api;
 using Taskdeck.Console.Components;
+using Taskdeck.Console.CrossSite;
 using Taskdeck.Console.Hosting;
 using Taskdeck.Console.WorkTasks;
 using Taskdeck.Core;
@@ -13,11 +14,14 @@ builder.Services.AddTaskdeckData(builder.Configuration, root);
 builder.Services.AddTaskdeckHangfire(builder.Configuration);
 builder.Services.AddTaskdeckApi(builder.Configuration);
 builder.Services.AddTaskdeckConsole();
+builder.Services.AddTaskdeckCrossSite();
 
 var app = builder.Build();
 
+app.UseTaskdeckSecurityHeaders();
 app.UseTaskdeckErrors();
 app.UseTaskdeckRequestLimits();
+app.UseTaskdeckCrossSiteGuard();
 app.UseWorkTasks();
 app.UseTaskdeckApiDocs();
 app.UseAntiforgery();

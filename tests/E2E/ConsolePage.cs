@@ -2,7 +2,11 @@ using Microsoft.Playwright;
 
 namespace Taskdeck.E2E;
 
-/// <summary>Base for console tests: a fresh 1280×800 page per test, waits for the live circuit, saves a screenshot.</summary>
+/// <summary>
+/// Base for console tests: a fresh 1280×800 page per test, waits for the live circuit, saves a screenshot. Every
+/// Content-Security-Policy violation the browser reports is collected, and a test that saw one fails when it ends:
+/// the console has to work under its policy, not merely render.
+/// </summary>
 public abstract class ConsoleTest(AppFixture app, BrowserFixture browser) : IAsyncLifetime
 {
     protected AppFixture App { get; } = app;
@@ -20,7 +24,30 @@ public abstract class ConsoleTest(AppFixture app, BrowserFixture browser) : IAsy
             Permissions = ["clipboard-read", "clipboard-write"],
         });
         _context.SetDefaultTimeout(20_000);
+        // The DOM's own violation event, reported through the console (init scripts are not subject to the page's CSP).
+        await _context.AddInitScriptAsync("""
+            document.addEventListener('securitypolicyviolation', e =>
+              console.error(`Content Security Policy violation: ${e.effectiveDirective} blocked ${e.blockedURI || 'inline'} at ${e.sourceFile}:${e.lineNumber}`));
+            """);
         Page = await _context.NewPageAsync();
+        Page.Console += (_, message) =>
+        {
+            if (message.Text.Contains("Content Security Policy", StringComparison.OrdinalIgnoreCase))
+                lock (_cspViolations) _cspViolations.Add($"{Page.Url}: {message.Text}");
+        };
+    }
+
+    private readonly List<string> _cspViolations = [];
+
+    /// <summary>What the browser reported as blocked by the Content-Security-Policy so far.</summary>
+    protected IReadOnlyList<string> CspViolations
+    {
+        get { lock (_cspViolations) return [.. _cspViolations]; }
+    }
+
+    protected void ForgetCspViolations()
+    {
+        lock (_cspViolations) _cspViolations.Clear();
     }
 
     /// <summary>Opens a page and waits until the circuit is interactive: clicks on prerendered HTML do nothing.</summary>
@@ -38,6 +65,7 @@ public abstract class ConsoleTest(AppFixture app, BrowserFixture browser) : IAsy
     public async Task DisposeAsync()
     {
         if (_context is not null) await _context.DisposeAsync();
+        Assert.True(CspViolations.Count == 0, "The page reported Content-Security-Policy violations:\n" + string.Join("\n", CspViolations));
     }
 
     private static string FindScreenshotDir()

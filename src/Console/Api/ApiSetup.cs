@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.Json;
 using Taskdeck.Console.Audit;
+using Taskdeck.Console.CrossSite;
 using Taskdeck.Console.Dags;
 using Taskdeck.Console.Executions;
 using Taskdeck.Console.Health;
@@ -47,6 +48,7 @@ public static class ApiSetup
         endpoints.MapMetricsApi();
         endpoints.MapAuditApi();
         endpoints.MapSchedulesApi();
+        endpoints.MapAntiforgeryApi();
         return endpoints;
     }
 

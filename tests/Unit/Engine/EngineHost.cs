@@ -55,6 +55,8 @@ public sealed class EngineHost : WebApplicationFactory<Program>
         builder.UseSetting("Taskdeck:Node:Gpus", "1");
         // What {{secret:TEST_SECRET}} resolves to when a process starts (SecretTests).
         builder.UseSetting("Taskdeck:Secrets:Values:TEST_SECRET", SecretValue);
+        // A foreign page allowed to use the API and the socket (CrossSiteTests).
+        builder.UseSetting("Taskdeck:Auth:AllowedOrigins:0", "https://platform.example.com");
         builder.ConfigureTestServices(services =>
         {
             services.AddTaskHandler("test.count", context =>
