@@ -31,7 +31,7 @@ public sealed class DagScheduler(IDagStore store, IExecutionStore executions, IS
             {
                 case ExecutionState.Succeeded:
                     // A released child keeps the run RUNNING (its parent's claim made it so): nothing to recompute.
-                    if (await ReleaseChildrenAsync(result.ExecutionId, ct) > 0 && _running.ContainsKey(runId)) break;
+                    if (await ReleaseChildrenAsync(result.ExecutionId, ct) > 0 && KnownRunning(runId)) break;
                     await RecomputeUnlessStillRunningAsync(runId, ct);
                     break;
                 case ExecutionState.Running when result.Transition is Transition.Claim or Transition.ReportStarted:
@@ -60,16 +60,25 @@ public sealed class DagScheduler(IDagStore store, IExecutionStore executions, IS
         await RecomputeAsync(runId, ct);
     }
 
-    /// <summary>Runs this node has seen RUNNING: a claim in them needs no read of the run. Dropped when a run leaves RUNNING.</summary>
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<long, byte> _running = new();
+    /// <summary>
+    /// Runs this node has seen RUNNING, with when it last read so: a claim within <see cref="RunningTrustedFor"/> of that
+    /// needs no read of the run. Another node may kill and restart the run meanwhile (it cannot tell this node to forget),
+    /// so past that age the database decides again.
+    /// </summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<long, DateTimeOffset> _running = new();
+    internal static readonly TimeSpan RunningTrustedFor = TimeSpan.FromSeconds(1);
+
+    private bool KnownRunning(long runId) => _running.TryGetValue(runId, out var seen) && time.GetUtcNow() - seen < RunningTrustedFor;
+    private void SeenRunning(long runId) => _running[runId] = time.GetUtcNow();
 
     private async Task MarkRunningAsync(long runId, CancellationToken ct)
     {
-        if (_running.ContainsKey(runId)) return;
+        if (KnownRunning(runId)) return;
         var run = await store.FindRunAsync(runId, ct);
         if (run is { State: DagRunState.Queued } && await store.SetStateAsync(runId, [DagRunState.Queued], DagRunState.Running, time.GetUtcNow(), ct))
-            _running.TryAdd(runId, 0);
-        else if (run is { State: DagRunState.Running }) _running.TryAdd(runId, 0);
+            SeenRunning(runId);
+        else if (run is { State: DagRunState.Running }) SeenRunning(runId);
+        else Forget(runId);
     }
 
     /// <summary>Called when this node moves a run out of RUNNING (kill, restart, end).</summary>
@@ -149,13 +158,13 @@ public sealed class DagScheduler(IDagStore store, IExecutionStore executions, IS
 
             if (target == run.State)
             {
-                if (target != DagRunState.Running) Forget(runId);
+                if (target != DagRunState.Running) Forget(runId); else SeenRunning(runId);
                 return;
             }
             if (!Movable.Contains(run.State)) return;
             if (await store.SetStateAsync(runId, [run.State], target, time.GetUtcNow(), ct))
             {
-                if (target == DagRunState.Running) _running.TryAdd(runId, 0); else Forget(runId);
+                if (target == DagRunState.Running) SeenRunning(runId); else Forget(runId);
                 return;
             }
             // Another task's observer moved it meanwhile: look again.

@@ -97,6 +97,31 @@ public sealed class DagRecoveryTests(EngineHost host)
         Assert.All(tasks.Where(t => t.Name != "gen"), t => Assert.Equal(1, t.AttemptCount));
     }
 
+    // Another node restarting a run cannot tell this node to forget that it saw the run RUNNING: this node's next claim
+    // in the run, once that knowledge has aged, reads the run again and moves it from QUEUED to RUNNING.
+    [Fact]
+    public async Task ARunQueuedAgainBehindThisNodesBack_ReadsRunningOnceItsNextTaskIsClaimed()
+    {
+        var runId = await SubmitAsync("""
+            {"tag":"requeued-elsewhere","tasks":{
+              "first":{"job":{"task":"demo.sleep","args":{"seconds":2}},"children":["second"]},
+              "second":{"job":{"task":"demo.sleep","args":{"seconds":60}}}}}
+            """);
+        var store = host.Get<IDagStore>();
+        await WaitForAsync(async () => (await store.FindRunAsync(runId))!.State == DagRunState.Running);
+        // As another node's restart leaves it: QUEUED in the database.
+        Assert.True(await store.SetStateAsync(runId, [DagRunState.Running], DagRunState.Queued, DateTimeOffset.UtcNow));
+
+        var second = (await store.FindTaskAsync(runId, "second"))!;
+        await host.WaitForStateAsync(second.ExecutionId, ExecutionState.Running);
+        // The claim's own observer moves it, in the same flow as the claim: well before the reconciler's 15 s safety net
+        // would have (which is all that used to fix it).
+        await WaitForAsync(async () => (await store.FindRunAsync(runId))!.State == DagRunState.Running, TimeSpan.FromSeconds(8));
+        Assert.Equal(ExecutionState.Running, (await store.FindTaskAsync(runId, "second"))!.State);
+
+        Assert.True((await host.Get<DagService>().KillAsync(runId, Actor.System)).Done);
+    }
+
     private async Task<long> SubmitAsync(string spec)
     {
         var response = await _http.PostAsync("/v1/dagrun", new StringContent(spec, Encoding.UTF8, "application/json"));
@@ -105,9 +130,9 @@ public sealed class DagRecoveryTests(EngineHost host)
         return JsonDocument.Parse(body).RootElement.GetProperty("runID").GetInt64();
     }
 
-    private static async Task WaitForAsync(Func<Task<bool>> condition)
+    private static async Task WaitForAsync(Func<Task<bool>> condition, TimeSpan? deadline = null)
     {
-        var until = DateTime.UtcNow + TimeSpan.FromSeconds(45);
+        var until = DateTime.UtcNow + (deadline ?? TimeSpan.FromSeconds(45));
         while (DateTime.UtcNow < until)
         {
             if (await condition()) return;
