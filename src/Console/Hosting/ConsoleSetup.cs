@@ -17,6 +17,7 @@ public static class ConsoleSetup
             o.SnackbarConfiguration.PreventDuplicates = false;
         });
         services.AddScoped<LiveFeed>();
+        services.AddScoped<ScheduleFeed>();
         services.AddScoped<ClientTime>();
         services.AddHttpContextAccessor();
         services.AddScoped<Audit.ConsoleActor>();

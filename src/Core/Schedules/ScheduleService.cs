@@ -13,6 +13,13 @@ public sealed record ScheduleOutcome(ActionStatus Status, Schedule? Schedule, st
     public bool Done => Status == ActionStatus.Done;
 }
 
+/// <summary>A cron expression checked for the editor: <see cref="Field"/> and <see cref="Error"/> when it is wrong, else its words and next slots.</summary>
+public sealed record CronPreview(string? Field, string? Error, string? Description, TimeZoneInfo? Zone, IReadOnlyList<DateTimeOffset> Next)
+{
+    public bool Valid => Error is null;
+    public static CronPreview Problem(string field, string error) => new(field, error, null, null, []);
+}
+
 /// <summary>What "trigger now" (or a slot) did: the firing's outcome and the run it started.</summary>
 public sealed record FireResult(FiringOutcome? Outcome, long? ExecutionId, long? DagRunId, string? Message)
 {
@@ -96,6 +103,21 @@ public sealed partial class ScheduleService(
     /// <summary>The next slots of a cron expression in a zone (the editor's live preview, a schedule's page).</summary>
     public static IReadOnlyList<DateTimeOffset> Preview(CronSchedule cron, DateTimeOffset after, int count, DateTimeOffset? startAt = null, DateTimeOffset? endAt = null) =>
         cron.Upcoming(after, count, startAt, endAt);
+
+    /// <summary>
+    /// The editor's live check of a cron expression and zone as someone types: the expression in words and its next
+    /// slots, or the field at fault and why. Never throws.
+    /// </summary>
+    public static CronPreview PreviewCron(string? cron, string? timeZone, DateTimeOffset now, int count, DateTimeOffset? startAt = null, DateTimeOffset? endAt = null)
+    {
+        try
+        {
+            var parsed = CronSchedule.Parse(cron, timeZone);
+            if (startAt is { } start && endAt is { } end && end <= start) return CronPreview.Problem("endAt", "Must be after the start.");
+            return new CronPreview(null, null, CronDescriber.Describe(parsed.Text), parsed.Zone, Preview(parsed, now, count, startAt, endAt));
+        }
+        catch (ScheduleDefinitionException e) { return CronPreview.Problem(e.Field, e.Message); }
+    }
 
     /// <summary>The schedule's next slots from now (none while paused or ended).</summary>
     public IReadOnlyList<DateTimeOffset> NextFireTimes(Schedule s, int count)

@@ -18,6 +18,8 @@ public partial class DagRunsPage : IAsyncDisposable
 
     [SupplyParameterFromQuery(Name = "state")] public string? State { get; set; }
     [SupplyParameterFromQuery(Name = "tag")] public string? Tag { get; set; }
+    /// <summary>Only the runs this schedule started (a schedule's page links here).</summary>
+    [SupplyParameterFromQuery(Name = "schedule")] public string? Schedule { get; set; }
 
     [Inject] public required DagQueries Queries { get; init; }
     [Inject] public required LiveFeed Feed { get; init; }
@@ -38,7 +40,7 @@ public partial class DagRunsPage : IAsyncDisposable
     private async Task<GridData<DagRunListItem>> LoadAsync(GridState<DagRunListItem> state, CancellationToken ct)
     {
         DagRunState? runState = Enum.TryParse<DagRunState>(State, true, out var s) ? s : null;
-        var (items, total) = await Queries.PageAsync(runState, Tag, state.Page * state.PageSize, state.PageSize, ct);
+        var (items, total) = await Queries.PageAsync(runState, Tag, state.Page * state.PageSize, state.PageSize, ct, Schedule);
         _loaded = true;
         _settling?.Watch(items.Any(i => RunStateSettling.IsUnsettled(i.Run.State, i.TaskCounts.Where(c => c.Value > 0).Select(c => c.Key))));
         return new GridData<DagRunListItem> { Items = items, TotalItems = total };
@@ -50,6 +52,8 @@ public partial class DagRunsPage : IAsyncDisposable
             ["state"] = string.IsNullOrWhiteSpace(state) ? null : state,
             ["tag"] = string.IsNullOrWhiteSpace(tag) ? null : tag,
         }), replace: true);
+
+    private void ClearSchedule() => Navigation.NavigateTo(Navigation.GetUriWithQueryParameter("schedule", (string?)null), replace: true);
 
     public async ValueTask DisposeAsync()
     {

@@ -28,6 +28,8 @@ public partial class ExecutionsPage : IAsyncDisposable
     [SupplyParameterFromQuery(Name = "range")] public string? Range { get; set; }
     [SupplyParameterFromQuery(Name = "q")] public string? Q { get; set; }
     [SupplyParameterFromQuery(Name = "sort")] public string? Sort { get; set; }
+    /// <summary>Only the runs this schedule started (a schedule's page links here).</summary>
+    [SupplyParameterFromQuery(Name = "schedule")] public string? Schedule { get; set; }
 
     [Inject] public required ExecutionQueries Queries { get; init; }
     [Inject] public required ExecutionService Executions { get; init; }
@@ -66,7 +68,7 @@ public partial class ExecutionsPage : IAsyncDisposable
 
     private string EmptyText => HasFilters ? "No executions match these filters. Clear a filter to see more." : "No executions yet. Submit one from the Submit page or the API.";
 
-    private bool HasFilters => new[] { State, TaskName, Queue, Tag, Dag, Range, Q }.Any(v => !string.IsNullOrWhiteSpace(v));
+    private bool HasFilters => new[] { State, TaskName, Queue, Tag, Dag, Range, Q, Schedule }.Any(v => !string.IsNullOrWhiteSpace(v));
 
     private async Task<GridData<Execution>> LoadAsync(GridState<Execution> state, CancellationToken ct)
     {
@@ -120,7 +122,7 @@ public partial class ExecutionsPage : IAsyncDisposable
             States = _states.Count > 0 ? _states.ToList() : null,
             Name = Blank(TaskName), Queue = Blank(Queue), Tag = Blank(Tag),
             DagRunId = long.TryParse(Dag, NumberStyles.None, CultureInfo.InvariantCulture, out var dag) ? dag : null,
-            CreatedFrom = from, Search = Blank(Q),
+            CreatedFrom = from, Search = Blank(Q), Schedule = Blank(Schedule),
         };
     }
 
@@ -140,7 +142,7 @@ public partial class ExecutionsPage : IAsyncDisposable
         var values = new Dictionary<string, object?>
         {
             ["state"] = Blank(state ?? State), ["task"] = Blank(task ?? TaskName), ["queue"] = Blank(queue ?? Queue), ["tag"] = Blank(tag ?? Tag),
-            ["dag"] = Blank(dag ?? Dag), ["range"] = Blank(range ?? Range), ["q"] = Blank(q ?? Q),
+            ["dag"] = Blank(dag ?? Dag), ["range"] = Blank(range ?? Range), ["q"] = Blank(q ?? Q), ["schedule"] = Blank(Schedule),
         };
         // An explicitly cleared field arrives as "" and must win over the current value.
         if (state == "") values["state"] = null;
@@ -152,6 +154,8 @@ public partial class ExecutionsPage : IAsyncDisposable
         if (q == "") values["q"] = null;
         Navigation.NavigateTo(Navigation.GetUriWithQueryParameters(values), replace: true);
     }
+
+    private void ClearSchedule() => Navigation.NavigateTo(Navigation.GetUriWithQueryParameter("schedule", (string?)null), replace: true);
 
     private async Task ReloadAsync()
     {
