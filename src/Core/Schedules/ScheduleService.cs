@@ -119,6 +119,16 @@ public sealed partial class ScheduleService(
         catch (ScheduleDefinitionException e) { return CronPreview.Problem(e.Field, e.Message); }
     }
 
+    /// <summary>A stored definition as an editor shows it: secret-looking environment values redacted.</summary>
+    public ScheduleDraft ForEditing(Schedule s) => ScheduleDraft.From(s) with { Environment = global::Taskdeck.Core.Secrets.SecretText.RedactEnvironment(Secrets, s.Environment) };
+
+    /// <summary>An edited draft whose environment entries still read as <see cref="ForEditing"/> redacted them get their stored values back.</summary>
+    public ScheduleDraft RestoreRedacted(ScheduleDraft draft, Schedule stored)
+    {
+        var originals = stored.Environment.GroupBy(e => global::Taskdeck.Core.Secrets.SecretText.RedactEntry(Secrets, e)).ToDictionary(g => g.Key, g => g.First());
+        return draft with { Environment = draft.Environment.Select(e => originals.GetValueOrDefault(e, e)).ToList() };
+    }
+
     /// <summary>The schedule's next slots from now (none while paused or ended).</summary>
     public IReadOnlyList<DateTimeOffset> NextFireTimes(Schedule s, int count)
     {

@@ -10,6 +10,7 @@ namespace Taskdeck.Console.Components.Schedules;
 public partial class ScheduleEditPage
 {
     private ScheduleDraft? _initial;
+    private Schedule? _stored;
     private long? _id;
     private bool _fromConfiguration;
     private bool _missing;
@@ -43,8 +44,9 @@ public partial class ScheduleEditPage
         var schedule = await Store.FindByNameAsync(Name!);
         if (schedule is null) { _missing = true; return; }
         _id = schedule.Id;
+        _stored = schedule;
         _fromConfiguration = schedule.FromConfiguration;
-        _initial = ScheduleDraft.From(schedule);
+        _initial = Schedules.ForEditing(schedule);
         _version++;
     }
 
@@ -55,6 +57,7 @@ public partial class ScheduleEditPage
         try
         {
             var actor = await Actor.CurrentAsync();
+            if (_stored is not null) draft = Schedules.RestoreRedacted(draft, _stored);
             var outcome = _id is { } id ? await Schedules.UpdateAsync(id, draft, actor) : await Schedules.CreateAsync(draft, actor);
             if (outcome.Done)
             {
