@@ -31,6 +31,7 @@ static int Usage()
     System.Console.Error.WriteLine("  engine profile [N]    the same work split into its layers (submit, read, claim + succeed, runner), each timed alone");
     System.Console.Error.WriteLine("  dags [repeats]        DAG runs: 10,000-task validate + store, parent -> child latency, 1,000-task chain");
     System.Console.Error.WriteLine("  dags store [repeats]  only the 10,000-task validate + store");
+    System.Console.Error.WriteLine("  dags big [tasks]       a 200,000-task DAG (server as its own process): kill over HTTP (answer, all Cancelled, peak RSS), then the streamed GET's peak RSS");
     System.Console.Error.WriteLine("  dags fanin             1,024 and 10,000 no-op tasks feeding one join: submit -> COMPLETED");
     System.Console.Error.WriteLine("  chaos [rounds] [tasks] SIGKILL the console at random moments while mixed work runs, restart on the same file; check every execution succeeded once");
     System.Console.Error.WriteLine("  console [rows]        console read models (grid pages, dashboard aggregates) on a big embedded database");

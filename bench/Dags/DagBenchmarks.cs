@@ -25,6 +25,7 @@ public static class DagBenchmarks
 {
     public static async Task<int> RunAsync(string[] args)
     {
+        if (args.Length > 0 && args[0] == "big") return await BigRunBench.RunAsync(args[1..]);
         if (args.Length > 0 && args[0] == "fanin")
         {
             await using var fanIn = await BenchHost.StartAsync(workers: true);

@@ -124,7 +124,14 @@ public sealed record DaggyRun(
     [property: JsonPropertyName("taskAttempts")] Dictionary<string, List<DaggyAttempt>> TaskAttempts,
     [property: JsonPropertyName("dagStateChanges")] List<DaggyStateChange> DagStateChanges);
 
-public sealed record DaggyRunId([property: JsonPropertyName("runID")] long RunId);
+public sealed record DaggyRunId([property: JsonPropertyName("runID")] long RunId)
+{
+    /// <summary>Taskdeck's own, on a kill or restart: how many tasks it acts on, and the bulk action carrying it out.</summary>
+    [JsonPropertyName("tasks")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public int? Tasks { get; init; }
+    [JsonPropertyName("bulkActionID")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? BulkActionId { get; init; }
+    /// <summary>False while the tasks are still being acted on in the background.</summary>
+    [JsonPropertyName("done")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public bool? Done { get; init; }
+}
 
 public sealed record DaggyState([property: JsonPropertyName("state")] string State);
 

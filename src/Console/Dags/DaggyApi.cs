@@ -135,7 +135,8 @@ public static class DaggyApi
 
     private static Results<Ok<DaggyRunId>, ProblemHttpResult> ToResult(long runId, DagActionOutcome outcome, string? taskName = null) => outcome.Status switch
     {
-        ActionStatus.Done => TypedResults.Ok(new DaggyRunId(runId)),
+        // 200 as daggy answers (its clients check for it), with what the act will do; it goes on if the client leaves.
+        ActionStatus.Done => TypedResults.Ok(new DaggyRunId(runId) { Tasks = outcome.Tasks, BulkActionId = outcome.BulkActionId, Done = outcome.BulkActionId is null ? null : outcome.Finished }),
         ActionStatus.NotFound => outcome.Subject == "task" && taskName is not null ? TaskNotFound(runId, taskName) : RunNotFound(runId),
         _ => Problems.Conflict(outcome.Message, outcome.State is { } s ? Daggy.RunState(s) : null),
     };

@@ -231,6 +231,43 @@ public sealed record ActionOutcomeDto(
 public sealed record MessageDto([property: JsonPropertyName("message")] string Message)
 {
     [JsonPropertyName("count")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public int? Count { get; init; }
+    /// <summary>A reset too big to wait for: the bulk action carrying it out (<c>GET /api/executions/bulk/{id}</c>).</summary>
+    [JsonPropertyName("bulk_action_id")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? BulkActionId { get; init; }
+}
+
+/// <summary>
+/// Taskdeck's own bulk act on executions: <c>action</c> (cancel, retry, delete) on the listed <c>ids</c>, or on what the
+/// filter fields match (<c>"all": true</c> for no filter at all).
+/// </summary>
+public sealed record BulkRequest
+{
+    [JsonPropertyName("action")] public string? Action { get; init; }
+    [JsonPropertyName("ids")] public List<long>? Ids { get; init; }
+    [JsonPropertyName("state")] public string? State { get; init; }
+    [JsonPropertyName("task_name")] public string? TaskName { get; init; }
+    [JsonPropertyName("queue")] public string? Queue { get; init; }
+    [JsonPropertyName("tag")] public string? Tag { get; init; }
+    [JsonPropertyName("dag_run_id")] public long? DagRunId { get; init; }
+    [JsonPropertyName("created_after")] public DateTimeOffset? CreatedAfter { get; init; }
+    [JsonPropertyName("created_before")] public DateTimeOffset? CreatedBefore { get; init; }
+    [JsonPropertyName("all")] public bool? All { get; init; }
+}
+
+/// <summary>A bulk act as stored: what it will act on (<c>total</c>) and how far it got.</summary>
+public sealed record BulkActionDto(
+    [property: JsonPropertyName("id")] long Id,
+    [property: JsonPropertyName("action")] string Action,
+    [property: JsonPropertyName("status")] string Status,
+    [property: JsonPropertyName("total")] int Total,
+    [property: JsonPropertyName("applied")] int Applied,
+    [property: JsonPropertyName("skipped")] int Skipped,
+    [property: JsonPropertyName("by")] string By,
+    [property: JsonPropertyName("dag_run_id")] long? DagRunId,
+    [property: JsonPropertyName("created_at")] DateTimeOffset CreatedAt,
+    [property: JsonPropertyName("finished_at")] DateTimeOffset? FinishedAt)
+{
+    public static BulkActionDto From(Core.Bulk.BulkAction a) => new(a.Id, a.Kind.ToString().ToLowerInvariant(), a.Finished ? "done" : "running",
+        a.Total, a.Applied, a.Skipped, a.ActorName, a.DagRunId, a.CreatedAt, a.FinishedAt);
 }
 
 /// <summary>django-ray's <c>StatsSchema</c> plus the states it does not list and Taskdeck's own breakdown.</summary>

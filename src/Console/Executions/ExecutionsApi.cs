@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Taskdeck.Console.Api;
 using Taskdeck.Console.Audit;
+using Taskdeck.Core.Bulk;
 using Taskdeck.Core.Executions;
 using Taskdeck.Data.Executions;
 
@@ -28,6 +29,9 @@ public static class ExecutionsApi
         executions.MapPost("/{id}/cancel", CancelAsync).WithName("CancelExecution").WithSummary("Cancel, or request cancellation of, an execution");
         executions.MapPost("/{id}/retry", RetryAsync).WithName("RetryExecution").WithSummary("Retry a failed, timed-out, cancelled, lost or expired execution");
         executions.MapPost("/reset", ResetAsync).WithName("ResetExecutions").WithSummary("Reset matching executions to queued").LimitedAsBulk();
+        executions.MapPost("/bulk", BulkAsync).WithName("BulkExecutions").LimitedAsBulk()
+            .WithSummary("Cancel, retry or delete many executions (by ids or filter): 202 at once with how many it will act on; carried out in the background");
+        executions.MapGet("/bulk/{bulkId:long}", GetBulkAsync).WithName("GetBulkAction").WithSummary("How far a bulk act got");
         executions.MapGet("/{id}/attempts/{attempt}/logs/{stream}", LogTextAsync).WithName("GetAttemptLog")
             .WithSummary("One log (output, error or executor) of one attempt, as plain text");
         executions.MapDelete("/{id}", DeleteAsync).WithName("DeleteExecution").WithSummary("Delete a finished execution, or cancel and delete a waiting one (a running one: 409, cancel it first)");
@@ -241,7 +245,7 @@ public static class ExecutionsApi
     /// </summary>
     /// <param name="state">django-ray's own form: the state to reset as a query parameter (FAILED, LOST, …).</param>
     public static async Task<Results<Ok<MessageDto>, ProblemHttpResult>> ResetAsync(
-        [FromQuery(Name = "state")] string? state, [FromBody] ResetRequest? body, ExecutionService executions, HttpContext http, CancellationToken ct)
+        [FromQuery(Name = "state")] string? state, [FromBody] ResetRequest? body, ExecutionService executions, BulkActions bulk, HttpContext http, CancellationToken ct)
     {
         body ??= new ResetRequest();
         var names = new List<string>(body.States ?? []);
@@ -266,9 +270,76 @@ public static class ExecutionsApi
                          && string.IsNullOrWhiteSpace(body.Tag) && body.DagRunId is null && body.CreatedAfter is null && body.CreatedBefore is null;
         if (unfiltered && body.All != true)
             return Problems.BadRequest("all", "No filter given: name a state (?state=FAILED) or other filters, or send {\"all\": true} to reset every resettable execution.");
-        var reset = await executions.ResetAsync(filter, http.Actor(), ct);
-        return TypedResults.Ok(new MessageDto($"Reset {reset} execution(s) to QUEUED state") { Count = reset });
+        // Stored first and carried out in the background; a reset of at most one batch is waited for, so its answer
+        // says how many were reset (django-ray's), a bigger one answers at once with how many it will reset.
+        var actor = http.Actor();
+        var total = await executions.CountResettableAsync(filter, ct);
+        var action = await bulk.StartAsync(new BulkAction
+        {
+            Kind = BulkActionKind.Reset, FilterJson = BulkActions.ToJson(filter), Total = total, Reason = "reset by filter",
+            ActorName = actor.Name, ActorKind = actor.Kind, ActorAddress = actor.Address,
+        }, CancellationToken.None);
+        if (total <= BulkActions.BatchSize && await bulk.WaitAsync(action.Id, TimeSpan.FromSeconds(30), ct) is { Finished: true } done)
+            return TypedResults.Ok(new MessageDto($"Reset {done.Applied} execution(s) to QUEUED state") { Count = done.Applied });
+        return TypedResults.Ok(new MessageDto($"Resetting {total} execution(s) to QUEUED state in the background") { Count = total, BulkActionId = action.Id });
     }
+
+    /// <summary>
+    /// Stored first (<see cref="BulkActions"/>), answered 202 with how many it will act on, and carried out in batches in the
+    /// background — also when the client leaves, and after a restart of the node.
+    /// </summary>
+    public static async Task<Results<Accepted<BulkActionDto>, ProblemHttpResult>> BulkAsync([FromBody] BulkRequest? body, BulkActions bulk,
+        IExecutionStore store, ExecutionQueries queries, Microsoft.Extensions.Options.IOptions<Core.TaskdeckOptions> options, HttpContext http, CancellationToken ct)
+    {
+        if (body is null) return Problems.BadRequest("body", "A JSON body is required: {\"action\": \"cancel\", \"ids\": [1, 2]} or {\"action\": \"retry\", \"state\": \"FAILED\"}.");
+        var (kind, _) = body.Action?.Trim().ToLowerInvariant() switch
+        {
+            "cancel" => (BulkActionKind.Cancel, Core.Audit.AuditActions.Cancel),
+            "retry" => (BulkActionKind.Retry, Core.Audit.AuditActions.Retry),
+            "delete" => (BulkActionKind.Delete, Core.Audit.AuditActions.Delete),
+            _ => ((BulkActionKind?)null, ""),
+        };
+        if (kind is null) return Problems.BadRequest("action", "Use \"cancel\", \"retry\" or \"delete\".");
+        IReadOnlyList<ExecutionState>? states = null;
+        if (!string.IsNullOrWhiteSpace(body.State) && (states = DjangoRay.ParseStates(body.State)) is null)
+            return Problems.BadRequest("state", $"Unknown state '{body.State}'.");
+        var filter = new ExecutionFilter
+        {
+            States = states, Name = body.TaskName, Queue = body.Queue, Tag = body.Tag, DagRunId = body.DagRunId,
+            CreatedFrom = body.CreatedAfter, CreatedTo = body.CreatedBefore,
+        };
+        var hasFilter = states is not null || !string.IsNullOrWhiteSpace(body.TaskName) || !string.IsNullOrWhiteSpace(body.Queue)
+                        || !string.IsNullOrWhiteSpace(body.Tag) || body.DagRunId is not null || body.CreatedAfter is not null || body.CreatedBefore is not null;
+        if (body.Ids is { Count: > 0 } && (hasFilter || body.All == true))
+            return Problems.BadRequest("ids", "Give either \"ids\" or filter fields, not both.");
+        if (body.Ids is not { Count: > 0 } && !hasFilter && body.All != true)
+            return Problems.BadRequest("ids", "Name the executions: \"ids\", filter fields (state, task_name, queue, tag, dag_run_id, created_after, created_before), or \"all\": true.");
+        var max = options.Value.Limits.MaxBulkIds;
+        if (body.Ids is { Count: var n } && n > max)
+            return Problems.OverLimit("ids", $"{n} ids; at most {max} may be named in one request (use a filter for more).", Core.Limits.LimitOptions.Key(nameof(Core.Limits.LimitOptions.MaxBulkIds)));
+        var actor = http.Actor();
+        var draft = new BulkAction
+        {
+            Kind = kind.Value, ActorName = actor.Name, ActorKind = actor.Kind, ActorAddress = actor.Address,
+            Reason = $"{body.Action!.Trim().ToLowerInvariant()} in bulk",
+        };
+        if (body.Ids is { Count: > 0 } ids)
+        {
+            var distinct = ids.Distinct().Order().ToList();
+            draft.IdsJson = JsonSerializer.Serialize(distinct);
+            draft.Total = distinct.Count;
+        }
+        else
+        {
+            draft.FilterJson = BulkActions.ToJson(filter);
+            draft.Total = (await queries.CountByStateAsync(filter, ct)).Values.Sum();
+        }
+        var started = await bulk.StartAsync(draft, CancellationToken.None);
+        return TypedResults.Accepted($"/api/executions/bulk/{started.Id}", BulkActionDto.From(started));
+    }
+
+    public static async Task<Results<Ok<BulkActionDto>, ProblemHttpResult>> GetBulkAsync(long bulkId, BulkActions bulk, CancellationToken ct) =>
+        await bulk.FindAsync(bulkId, ct) is { } found ? TypedResults.Ok(BulkActionDto.From(found)) : Problems.NotFound($"Bulk action {bulkId} does not exist.", "bulk_action");
 
     /// <summary>Success is the execution as GET shows it; a refusal is a ProblemDetails carrying django-ray's outcome fields.</summary>
     private static async Task<Results<Ok<ExecutionDto>, ProblemHttpResult>> OutcomeAsync(

@@ -30,6 +30,8 @@ public sealed class DagScheduler(IDagStore store, IExecutionStore executions, IS
             switch (state)
             {
                 case ExecutionState.Succeeded:
+                    // A killed run releases nothing (its kill may still be cancelling tasks batch by batch).
+                    if (!_running.ContainsKey(runId) && (await store.FindRunAsync(runId, ct))?.State == DagRunState.Killed) break;
                     // A released child keeps the run RUNNING (its parent's claim made it so): nothing to recompute.
                     if (await ReleaseChildrenAsync(result.ExecutionId, ct) > 0 && KnownRunning(runId)) break;
                     await RecomputeUnlessStillRunningAsync(runId, ct);
@@ -47,6 +49,22 @@ public sealed class DagScheduler(IDagStore store, IExecutionStore executions, IS
             // The execution's own transition is already committed; a failure here must not undo the worker's close.
             // The run is recomputed on its next task transition, and a restart releases whatever is ready.
             logger.LogError(e, "DAG run {RunId}: scheduling after {Transition} of execution {Id} failed", runId, result.Transition, result.ExecutionId);
+        }
+    }
+
+    /// <summary>
+    /// A bulk act's batch (a kill cancelling thousands of tasks at once): each run is recomputed once, not once per task.
+    /// A batch only ever ends waiting records or sends records back to wait or to the queue, so nothing is released here.
+    /// </summary>
+    public async Task OnTransitionedManyAsync(IReadOnlyList<TransitionResult> results, CancellationToken ct)
+    {
+        foreach (var runId in results.Where(r => r.NewState is { } s && s.IsTerminal()).Select(r => r.DagRunId).OfType<long>().Distinct())
+        {
+            try { await RecomputeUnlessStillRunningAsync(runId, ct); }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogError(e, "DAG run {RunId}: recompute after a batch of {Count} transitions failed", runId, results.Count);
+            }
         }
     }
 

@@ -19,6 +19,11 @@ public sealed record DagSubmission(long? RunId, IReadOnlyList<string> Errors)
 public sealed record DagActionOutcome(ActionStatus Status, DagRunState? State, string Message, string Subject = "dagrun")
 {
     public bool Done => Status == ActionStatus.Done;
+    /// <summary>A kill or restart: how many tasks it acts on, carried out by the stored bulk action <see cref="BulkActionId"/>.</summary>
+    public int? Tasks { get; init; }
+    public long? BulkActionId { get; init; }
+    /// <summary>Whether the bulk action had finished when the answer was given (a small run's is waited for).</summary>
+    public bool Finished { get; init; }
 }
 
 /// <summary>
@@ -29,14 +34,18 @@ public sealed record DagActionOutcome(ActionStatus Status, DagRunState? State, s
 public sealed class DagService(
     IDagStore store,
     ExecutionService executions,
-    ExecutionTransitions transitions,
     DagScheduler scheduler,
     TaskHandlerRegistry handlers,
     NodeCapacity capacity,
     IOptions<TaskdeckOptions> options,
     IAuditTrail audit,
+    Bulk.BulkActions bulk,
     TimeProvider time)
 {
+    /// <summary>A kill or restart of at most this many tasks is answered once done (as before bulk actions); a bigger one at once.</summary>
+    public const int WaitedTasks = Bulk.BulkActions.BatchSize;
+    private static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(30);
+
     public DagChecks Checks => new(options.Value.Commands, handlers.Contains) { Limits = DagLimits.From(options.Value), Secrets = options.Value.Secrets };
 
     /// <summary>Reads, expands and validates a spec; the plan lists every problem found.</summary>
@@ -163,9 +172,9 @@ public sealed class DagService(
 
     /// <summary>KILLED at once; every task that has not ended is cancelled (running processes are killed).</summary>
     public async Task<DagActionOutcome> KillAsync(long runId, Actor actor, CancellationToken ct = default) =>
-        await AuditAsync(actor, AuditActions.KillDag, runId, await KillCoreAsync(runId, actor.HistoryName, ct), ct);
+        await AuditAsync(actor, AuditActions.KillDag, runId, await KillCoreAsync(runId, actor, ct), ct);
 
-    private async Task<DagActionOutcome> KillCoreAsync(long runId, string? by, CancellationToken ct)
+    private async Task<DagActionOutcome> KillCoreAsync(long runId, Actor actor, CancellationToken ct)
     {
         var run = await store.FindRunAsync(runId, ct);
         if (run is null) return NotFound(runId);
@@ -178,9 +187,26 @@ public sealed class DagService(
             if (now?.State != DagRunState.Killed) return new(ActionStatus.Conflict, now?.State, $"DAG run {runId} changed state to {now?.State} meanwhile; try again.");
         }
         scheduler.Forget(runId);
-        var unfinished = (await store.TasksAsync(runId, ct)).Where(t => !t.State.IsTerminal());
-        await Concurrently.ForEachAsync(unfinished, (task, token) => executions.CancelCoreAsync(task.ExecutionId, "the DAG run was killed", by, token), ct);
-        return new(ActionStatus.Done, DagRunState.Killed, $"DAG run {runId} killed.");
+        // The run is KILLED now (it releases nothing more); its tasks are cancelled by a stored bulk action, batch by batch,
+        // whether or not the caller waits for the answer.
+        var unfinished = await store.CountTasksAsync(runId, NotEnded, ct);
+        return await StartAsync(new Bulk.BulkAction { Kind = Bulk.BulkActionKind.KillDagRun, DagRunId = runId, Total = unfinished, Reason = "the DAG run was killed" },
+            actor, DagRunState.Killed, $"DAG run {runId} killed", ct);
+    }
+
+    private static readonly ExecutionState[] NotEnded =
+        [ExecutionState.Pending, ExecutionState.Scheduled, ExecutionState.Queued, ExecutionState.Running, ExecutionState.Cancelling];
+
+    private async Task<DagActionOutcome> StartAsync(Bulk.BulkAction draft, Actor actor, DagRunState state, string what, CancellationToken ct)
+    {
+        (draft.ActorName, draft.ActorKind, draft.ActorAddress) = (actor.Name, actor.Kind, actor.Address);
+        // Not the request's token: a client that goes away does not stop the act.
+        var action = await bulk.StartAsync(draft, CancellationToken.None);
+        var finished = false;
+        if (draft.Total <= WaitedTasks)
+            finished = (await bulk.WaitAsync(action.Id, MaxWait, ct))?.Finished == true;
+        var message = finished ? $"{what}: {draft.Total} task(s)." : $"{what}: {draft.Total} task(s), in the background (bulk action {action.Id}).";
+        return new(ActionStatus.Done, state, message) { Tasks = draft.Total, BulkActionId = action.Id, Finished = finished };
     }
 
     /// <summary>
@@ -188,33 +214,25 @@ public sealed class DagService(
     /// have all succeeded, else to wait for them. Succeeded work is kept.
     /// </summary>
     public async Task<DagActionOutcome> RestartAsync(long runId, Actor actor, CancellationToken ct = default) =>
-        await AuditAsync(actor, AuditActions.RestartDag, runId, await RestartCoreAsync(runId, actor.HistoryName, ct), ct);
+        await AuditAsync(actor, AuditActions.RestartDag, runId, await RestartCoreAsync(runId, actor, ct), ct);
 
-    private async Task<DagActionOutcome> RestartCoreAsync(long runId, string? by, CancellationToken ct)
+    private async Task<DagActionOutcome> RestartCoreAsync(long runId, Actor actor, CancellationToken ct)
     {
         var run = await store.FindRunAsync(runId, ct);
         if (run is null) return NotFound(runId);
         if (run.State is not (DagRunState.Errored or DagRunState.Killed))
             return new(ActionStatus.Conflict, run.State, $"DAG run {runId} is {run.State}; only an Errored or Killed run can be queued again.");
-        var tasks = await store.TasksAsync(runId, ct);
-        if (tasks.FirstOrDefault(t => t.State.IsActive()) is { } stopping)
+        if (await store.FirstTaskInAsync(runId, [ExecutionState.Running, ExecutionState.Cancelling], ct) is { } stopping)
             return new(ActionStatus.Conflict, run.State, $"Task '{stopping.Name}' of DAG run {runId} is still {stopping.State}; try again once it has stopped.");
+        // A kill still cancelling its tasks in the background would cancel what the restart queues.
+        if (await bulk.UnfinishedForRunAsync(runId, ct) is { } pending)
+            return new(ActionStatus.Conflict, run.State, $"DAG run {runId} is still being {(pending.Kind == Bulk.BulkActionKind.KillDagRun ? "killed" : "restarted")} (bulk action {pending.Id}); try again once it is done.");
         if (!await store.SetStateAsync(runId, [run.State], DagRunState.Queued, time.GetUtcNow(), ct))
             return new(ActionStatus.Conflict, run.State, $"DAG run {runId} changed state meanwhile; try again.");
         scheduler.Forget(runId);
-
-        var state = tasks.ToDictionary(t => t.ExecutionId, t => t.State);
-        var parents = (await store.EdgesAsync(runId, ct)).ToLookup(e => e.ChildExecutionId, e => e.ParentExecutionId);
-        bool ParentsSucceeded(DagTaskRow t) => parents[t.ExecutionId].All(p => state.GetValueOrDefault(p) == ExecutionState.Succeeded);
-        var toRedo = tasks.Where(t => t.State.IsTerminal() && t.State != ExecutionState.Succeeded).ToList();
-
-        // Those that must wait go back first, so a retried parent that succeeds at once finds its children Pending.
-        await Concurrently.ForEachAsync(toRedo.Where(t => !ParentsSucceeded(t)), (task, token) =>
-            transitions.ApplyAsync(new TransitionCommand(task.ExecutionId, Transition.Rewait) { Reason = "DAG run restarted; waits for its parents", ActorName = by }, token), ct);
-        await Concurrently.ForEachAsync(toRedo.Where(ParentsSucceeded), (task, token) => executions.RetryCoreAsync(task.ExecutionId, "DAG run restarted", by, token), ct);
-        await Concurrently.ForEachAsync(tasks.Where(t => t.State == ExecutionState.Pending && ParentsSucceeded(t)), (task, token) => scheduler.ReleaseAsync(task, token), ct);
-        await scheduler.RecomputeAsync(runId, ct);
-        return new(ActionStatus.Done, DagRunState.Queued, $"DAG run {runId} queued again.");
+        var toRedo = await store.CountTasksAsync(runId, [.. ExecutionStates.Retryable, ExecutionState.Pending], ct);
+        return await StartAsync(new Bulk.BulkAction { Kind = Bulk.BulkActionKind.RestartDagRun, DagRunId = runId, Total = toRedo, Reason = "DAG run restarted" },
+            actor, DagRunState.Queued, $"DAG run {runId} queued again", ct);
     }
 
     public async Task<DagActionOutcome> KillTaskAsync(long runId, string taskName, Actor actor, CancellationToken ct = default) =>

@@ -11,6 +11,8 @@ public static class DagServices
     public static IServiceCollection AddTaskdeckDags(this IServiceCollection services)
     {
         services.AddSingleton<DagService>();
+        services.AddSingleton<Bulk.BulkActions>();
+        services.AddHostedService(sp => sp.GetRequiredService<Bulk.BulkActions>());
         services.AddSingleton<DagScheduler>();
         services.AddSingleton<IExecutionObserver>(sp => sp.GetRequiredService<DagScheduler>());
         services.AddSingleton<DagGenerators>();

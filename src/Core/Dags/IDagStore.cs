@@ -70,6 +70,18 @@ public interface IDagStore
     /// </summary>
     Task<IReadOnlyList<long>> RemoveUnstartedTasksAsync(long runId, IReadOnlyCollection<long> executionIds, CancellationToken ct = default);
 
+    /// <summary>Ids of the run's tasks in these states after <paramref name="afterId"/>, in id order: a bulk act's next batch.</summary>
+    Task<IReadOnlyList<long>> RunTaskIdsAsync(long runId, long afterId, int take, IReadOnlyCollection<ExecutionState> states, CancellationToken ct = default);
+
+    /// <summary>Those of these tasks that have a parent that has not succeeded.</summary>
+    Task<IReadOnlyList<long>> WithUnsucceededParentAsync(IReadOnlyList<long> ids, CancellationToken ct = default);
+
+    /// <summary>How many of the run's tasks are in these states.</summary>
+    Task<int> CountTasksAsync(long runId, IReadOnlyCollection<ExecutionState> states, CancellationToken ct = default);
+
+    /// <summary>One task of the run in these states, if any.</summary>
+    Task<DagTaskRow?> FirstTaskInAsync(long runId, IReadOnlyCollection<ExecutionState> states, CancellationToken ct = default);
+
     /// <summary>An attempt's standard output, as logged.</summary>
     Task<string> OutputTextAsync(long executionId, int attempt, CancellationToken ct = default);
 }

@@ -32,6 +32,31 @@ public sealed class ExecutionTransitions(
         return result;
     }
 
+    /// <summary>
+    /// <paramref name="template"/>'s transition applied to every one of <paramref name="ids"/> that its rule starts from,
+    /// set-based (one transaction for the batch), then published and observed like single transitions.
+    /// </summary>
+    public async Task<IReadOnlyList<BatchTransitioned>> ApplyManyAsync(TransitionCommand template, IReadOnlyList<long> ids, CancellationToken ct = default)
+    {
+        if (!StateMachine.IsSetBased(template.Transition))
+            throw new ArgumentOutOfRangeException(nameof(template), template.Transition, "Only transitions that neither open nor close an attempt are applied set-based.");
+        if (ids.Count == 0) return [];
+        var at = time.GetUtcNow();
+        template = template.NodeId is null ? template with { NodeId = node.Id } : template;
+        var changed = await store.ApplyManyAsync(template, ids, at, ct);
+        if (changed.Count == 0) return changed;
+        var to = StateMachine.Rule(template.Transition).To;
+        var results = new List<TransitionResult>(changed.Count);
+        foreach (var row in changed)
+        {
+            events.Publish(new StateChanged(row.Id, at, row.From, to, template.Transition, row.AttemptCount, row.DagRunId, template.NodeId));
+            results.Add(new TransitionResult(row.Id, template.Transition, true, row.From, to, row.AttemptCount, at, row.DagRunId));
+        }
+        foreach (var observer in _observers)
+            await observer.OnTransitionedManyAsync(results, ct);
+        return changed;
+    }
+
     internal async Task<IReadOnlyList<long>?> InsertAsync(IReadOnlyList<(NewExecution Spec, ExecutionState State)> items, Schedules.SlotClaim? claim, CancellationToken ct)
     {
         var at = time.GetUtcNow();

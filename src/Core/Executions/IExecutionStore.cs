@@ -20,6 +20,23 @@ public interface IExecutionStore
 
     Task<TransitionResult> ApplyAsync(TransitionCommand command, DateTimeOffset at, CancellationToken ct = default);
 
+    /// <summary>
+    /// One transition applied to many records as set-based statements in one transaction (<c>UPDATE … WHERE Id IN (…)
+    /// AND State = @from</c> per state the rule starts from, with their history rows): only transitions that neither open
+    /// nor close an attempt (see <see cref="StateMachine.IsSetBased"/>). Answers the records it changed; the others were
+    /// in a state the rule does not start from (a lost race is "not applied", as for one record).
+    /// </summary>
+    Task<IReadOnlyList<BatchTransitioned>> ApplyManyAsync(TransitionCommand template, IReadOnlyList<long> ids, DateTimeOffset at, CancellationToken ct = default);
+
+    /// <summary>The current state of each of these records that exists.</summary>
+    Task<IReadOnlyList<(long Id, ExecutionState State)>> StatesAsync(IReadOnlyList<long> ids, CancellationToken ct = default);
+
+    /// <summary>Ids matching the filter after <paramref name="afterId"/>, in id order: a bulk act's next batch.</summary>
+    Task<IReadOnlyList<long>> FindIdsAfterAsync(ExecutionFilter filter, long afterId, int limit, CancellationToken ct = default);
+
+    /// <summary>Deletes those of these records that are terminal, with their attempts, logs, history and edges; answers the ids deleted.</summary>
+    Task<IReadOnlyList<long>> DeleteTerminalManyAsync(IReadOnlyList<long> ids, CancellationToken ct = default);
+
     Task<Execution?> FindAsync(long id, CancellationToken ct = default);
 
     Task<Execution?> FindByTaskIdAsync(string taskId, CancellationToken ct = default);
@@ -63,5 +80,8 @@ public interface IExecutionStore
 
     Task<bool> CanConnectAsync(CancellationToken ct = default);
 }
+
+/// <summary>A record a set-based transition changed: where it came from, and what dispatching it again needs.</summary>
+public sealed record BatchTransitioned(long Id, ExecutionState From, int AttemptCount, long? DagRunId, string? HangfireJobId, int Priority, ExecutorKind Kind);
 
 public sealed record DispatchRow(long Id, ExecutionState State, string? HangfireJobId, int Priority, DateTimeOffset? RunAt, DateTimeOffset UpdatedAt);

@@ -37,6 +37,13 @@ public static class StateMachine
 
     public static bool Allows(Transition transition, ExecutionState from) => Rule(transition).From.Contains(from);
 
+    /// <summary>
+    /// Transitions a bulk act may apply to many records in one statement: they neither open nor close an attempt, so a
+    /// record's change is its state, its timestamps and one history row.
+    /// </summary>
+    public static bool IsSetBased(Transition transition) =>
+        transition is Transition.CancelWaiting or Transition.Retry or Transition.Rewait or Transition.Release;
+
     /// <summary>Transitions that open a new attempt.</summary>
     public static bool OpensAttempt(Transition transition) => transition is Transition.Claim or Transition.ReportStarted;
 

@@ -40,6 +40,8 @@ public sealed class LimitOptions
     public long MaxDagRequestBodyBytes { get; set; } = 16 * 1024 * 1024;
     /// <summary>The most rows any list answers at once (<c>limit</c>, daggy's <c>/v1/dagruns</c>).</summary>
     public int MaxPageSize { get; set; } = 1000;
+    /// <summary>Ids one bulk request may name (<c>POST /api/executions/bulk</c>); a filter reaches any number.</summary>
+    public int MaxBulkIds { get; set; } = 100_000;
 
     public const string Section = "Taskdeck:Limits";
     public static string Key(string name) => $"{Section}:{name}";
@@ -71,6 +73,7 @@ public sealed class ValidateLimitOptions : IValidateOptions<TaskdeckOptions>
         AtLeast(l.MaxRequestBodyBytes, 1024, LimitOptions.Key(nameof(l.MaxRequestBodyBytes)));
         AtLeast(l.MaxDagRequestBodyBytes, 1024, LimitOptions.Key(nameof(l.MaxDagRequestBodyBytes)));
         AtLeast(l.MaxPageSize, 10, LimitOptions.Key(nameof(l.MaxPageSize)));
+        AtLeast(l.MaxBulkIds, 1, LimitOptions.Key(nameof(l.MaxBulkIds)));
         AtLeast(o.Retry.ImmediateRetries, 0, "Taskdeck:Retry:ImmediateRetries");
         AtLeast(o.Retry.MinimumBackoffSeconds, 0, "Taskdeck:Retry:MinimumBackoffSeconds");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

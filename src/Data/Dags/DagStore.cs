@@ -191,4 +191,35 @@ public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts, Task
 
     private static IQueryable<DagTaskRow> Rows(IQueryable<Execution> query) =>
         query.Select(e => new DagTaskRow(e.Id, e.DagTaskName ?? e.Name, e.State, e.AttemptCount, e.Priority, e.Kind, e.IsGenerator));
+
+    public async Task<IReadOnlyList<long>> RunTaskIdsAsync(long runId, long afterId, int take, IReadOnlyCollection<ExecutionState> states, CancellationToken ct = default)
+    {
+        var wanted = states.ToList();
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        return await db.Executions.AsNoTracking().Where(e => e.DagRunId == runId && e.Id > afterId && wanted.Contains(e.State))
+            .OrderBy(e => e.Id).Select(e => e.Id).Take(take).ToListAsync(ct);
+    }
+
+    public async Task<IReadOnlyList<long>> WithUnsucceededParentAsync(IReadOnlyList<long> ids, CancellationToken ct = default)
+    {
+        if (ids.Count == 0) return [];
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        return await db.DagEdges.AsNoTracking().Where(e => ids.Contains(e.ChildExecutionId)
+                && db.Executions.Any(p => p.Id == e.ParentExecutionId && p.State != ExecutionState.Succeeded))
+            .Select(e => e.ChildExecutionId).Distinct().ToListAsync(ct);
+    }
+
+    public async Task<int> CountTasksAsync(long runId, IReadOnlyCollection<ExecutionState> states, CancellationToken ct = default)
+    {
+        var wanted = states.ToList();
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        return await db.Executions.CountAsync(e => e.DagRunId == runId && wanted.Contains(e.State), ct);
+    }
+
+    public async Task<DagTaskRow?> FirstTaskInAsync(long runId, IReadOnlyCollection<ExecutionState> states, CancellationToken ct = default)
+    {
+        var wanted = states.ToList();
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        return await Rows(db.Executions.AsNoTracking().Where(e => e.DagRunId == runId && wanted.Contains(e.State)).OrderBy(e => e.Id)).FirstOrDefaultAsync(ct);
+    }
 }

@@ -148,6 +148,88 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
         return new TransitionResult(id, command.Transition, true, found, rule.To, attemptNumber, at, dagRunId);
     }
 
+    private static readonly string[] HistoryColumnsByActor = ["ExecutionId", "At", "From", "To", "Transition", "NodeId", "Reason", "ActorName"];
+
+    public Task<IReadOnlyList<BatchTransitioned>> ApplyManyAsync(TransitionCommand template, IReadOnlyList<long> ids, DateTimeOffset at, CancellationToken ct = default) =>
+        writes.RunAsync<IReadOnlyList<BatchTransitioned>>(async (c, t) =>
+        {
+            var rule = StateMachine.Rule(template.Transition);
+            var micros = Sql.Micros(at);
+            var set = new StringBuilder("\"State\" = @To, \"UpdatedAt\" = @At");
+            var parameters = new List<(string, object?)> { ("To", (int)rule.To), ("At", micros) };
+            switch (template.Transition)
+            {
+                case Transition.Retry or Transition.Rewait or Transition.Release:
+                    set.Append(", \"FinishedAt\" = NULL, \"RunAt\" = NULL");
+                    if (template.Transition is Transition.Retry or Transition.Rewait) set.Append(", \"ErrorMessage\" = NULL, \"ResultJson\" = NULL");
+                    break;
+                case Transition.CancelWaiting:
+                    set.Append(", \"FinishedAt\" = @At, \"ErrorMessage\" = @Error");
+                    parameters.Add(("Error", template.ErrorMessage ?? template.Reason));
+                    break;
+                default:
+                    throw new ArgumentOutOfRangeException(nameof(template), template.Transition, "Not a set-based transition.");
+            }
+            // Ids are numbers formatted here, not text from outside: a literal list keeps the statement within every
+            // provider's parameter limit (SQL Server's 2,100) at any batch size.
+            var idList = string.Join(",", ids.Distinct().Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            var changed = new List<BatchTransitioned>(ids.Count);
+            var returning = database.Provider == Core.StorageProvider.SqlServer
+                ? ("OUTPUT inserted.\"Id\", inserted.\"AttemptCount\", inserted.\"DagRunId\", inserted.\"HangfireJobId\", inserted.\"Priority\", inserted.\"Kind\" ", "")
+                : ("", " RETURNING \"Id\", \"AttemptCount\", \"DagRunId\", \"HangfireJobId\", \"Priority\", \"Kind\"");
+            foreach (var from in rule.From)
+            {
+                var text = $"UPDATE \"Executions\" SET {set} {returning.Item1}WHERE \"Id\" IN ({idList}) AND \"State\" = @From{returning.Item2}";
+                await using var command = Sql.Command(c, t, text, [.. parameters, ("From", (int)from)]);
+                await using var reader = await command.ExecuteReaderAsync();
+                while (await reader.ReadAsync())
+                    changed.Add(new BatchTransitioned(Convert.ToInt64(reader.GetValue(0)), from, Convert.ToInt32(reader.GetValue(1)),
+                        reader.IsDBNull(2) ? null : Convert.ToInt64(reader.GetValue(2)), reader.IsDBNull(3) ? null : reader.GetString(3),
+                        Convert.ToInt32(reader.GetValue(4)), (ExecutorKind)Convert.ToInt32(reader.GetValue(5))));
+            }
+            if (changed.Count > 0)
+                await BulkInsert.InsertAsync(database, c, t, "StateChanges", HistoryColumnsByActor, changed.Select(r => new object?[]
+                {
+                    r.Id, micros, (int)r.From, (int)rule.To, template.Transition.ToString(), template.NodeId, template.Reason, template.ActorName,
+                }).ToList());
+            return changed;
+        }, ct);
+
+    public async Task<IReadOnlyList<(long Id, ExecutionState State)>> StatesAsync(IReadOnlyList<long> ids, CancellationToken ct = default)
+    {
+        if (ids.Count == 0) return [];
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var rows = await db.Executions.AsNoTracking().Where(e => ids.Contains(e.Id)).Select(e => new { e.Id, e.State }).ToListAsync(ct);
+        return rows.Select(r => (r.Id, r.State)).ToList();
+    }
+
+    public async Task<IReadOnlyList<long>> FindIdsAfterAsync(ExecutionFilter filter, long afterId, int limit, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        return await db.Executions.AsNoTracking().Matching(filter).Where(e => e.Id > afterId).OrderBy(e => e.Id).Select(e => e.Id).Take(limit).ToListAsync(ct);
+    }
+
+    public Task<IReadOnlyList<long>> DeleteTerminalManyAsync(IReadOnlyList<long> ids, CancellationToken ct = default) =>
+        ids.Count == 0 ? Task.FromResult<IReadOnlyList<long>>([]) : writes.RunAsync<IReadOnlyList<long>>(async (c, t) =>
+        {
+            var terminal = string.Join(", ", ExecutionStates.Terminal.Select(s => (int)s));
+            var idList = string.Join(",", ids.Distinct().Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            var found = new List<long>();
+            await using (var select = Sql.Command(c, t, $"SELECT \"Id\" FROM \"Executions\" WHERE \"Id\" IN ({idList}) AND \"State\" IN ({terminal})"))
+            await using (var reader = await select.ExecuteReaderAsync())
+                while (await reader.ReadAsync()) found.Add(Convert.ToInt64(reader.GetValue(0)));
+            if (found.Count == 0) return found;
+            var doomed = string.Join(",", found.Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            // As the single delete: each dependent row goes only while its record is still terminal (another node may retry it meanwhile).
+            foreach (var table in new[] { "LogEntries", "StateChanges", "Attempts", "WorkTasks" })
+                await Sql.ExecuteAsync(c, t, $"DELETE FROM \"{table}\" WHERE \"ExecutionId\" IN ({doomed}) AND EXISTS (SELECT 1 FROM \"Executions\" x WHERE x.\"Id\" = \"{table}\".\"ExecutionId\" AND x.\"State\" IN ({terminal}))");
+            await Sql.ExecuteAsync(c, t, $"DELETE FROM \"DagEdges\" WHERE \"ParentExecutionId\" IN ({doomed}) OR \"ChildExecutionId\" IN ({doomed})");
+            var deleted = new List<long>();
+            foreach (var id in found)
+                if (await Sql.ExecutePreparedAsync(c, t, $"DELETE FROM \"Executions\" WHERE \"Id\" = @Id AND \"State\" IN ({terminal})", ("Id", id)) == 1) deleted.Add(id);
+            return deleted;
+        }, ct);
+
     private static async Task<(ExecutionState? State, int Attempt, long? DagRunId)> ReadStateAsync(DbConnection c, DbTransaction t, long id)
     {
         var read = Sql.Reused(c, t, "SELECT \"State\", \"AttemptCount\", \"DagRunId\" FROM \"Executions\" WHERE \"Id\" = @Id", ("Id", id));

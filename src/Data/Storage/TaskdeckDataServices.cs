@@ -46,6 +46,7 @@ public static class TaskdeckDataServices
         services.AddSingleton<IExecutionStore, ExecutionStore>();
         services.AddSingleton<ExecutionQueries>();
         services.AddSingleton<IDagStore, DagStore>();
+        services.AddSingleton<Core.Bulk.IBulkActionStore, Bulk.BulkActionStore>();
         services.AddSingleton<DagQueries>();
         services.AddSingleton<IWorkTaskStore, WorkTaskStore>();
         services.AddSingleton<WorkTaskQueries>();

@@ -30,6 +30,7 @@ public abstract class TaskdeckDbContext(DbContextOptions options) : DbContext(op
     public DbSet<AuditEntry> AuditEntries => Set<AuditEntry>();
     public DbSet<Schedule> Schedules => Set<Schedule>();
     public DbSet<ScheduleFiring> ScheduleFirings => Set<ScheduleFiring>();
+    public DbSet<Core.Bulk.BulkAction> BulkActions => Set<Core.Bulk.BulkAction>();
 
     /// <summary>Tags as <c>|a|b|</c> (see <see cref="TagText"/>), kept beside the JSON list so a tag filter is one substring test on every provider.</summary>
     public const string TagsText = "TagsText";
@@ -62,6 +63,7 @@ public abstract class TaskdeckDbContext(DbContextOptions options) : DbContext(op
             e.HasIndex(x => new { x.Queue, x.State });
             e.HasIndex(x => new { x.DagRunId, x.DagTaskName });
             e.HasIndex(x => new { x.DagRunId, x.State }); // a run's tasks by state: is anything in flight, counts
+            e.HasIndex(x => new { x.DagRunId, x.Id }); // a run's tasks a page at a time (the streamed GET, a kill's batches)
             e.HasIndex(x => new { x.NodeId, x.State });
             e.Property(x => x.ScheduleName).HasMaxLength(200);
             e.HasIndex(x => new { x.ScheduleName, x.State }); // a schedule's runs, and whether one is still going
@@ -161,6 +163,20 @@ public abstract class TaskdeckDbContext(DbContextOptions options) : DbContext(op
         {
             e.ToTable("MetricSamples");
             e.HasKey(x => x.At);
+        });
+        model.Entity<Core.Bulk.BulkAction>(e =>
+        {
+            // No foreign keys: an act names its run and records by id, and may outlive them.
+            e.ToTable("BulkActions");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.ActorName).HasMaxLength(200);
+            e.Property(x => x.ActorAddress).HasMaxLength(64);
+            e.Property(x => x.Reason).HasMaxLength(1000);
+            e.Property(x => x.NodeId).HasMaxLength(200);
+            e.Ignore(x => x.Actor);
+            e.Ignore(x => x.Finished);
+            e.HasIndex(x => new { x.FinishedAt, x.Id }); // the unfinished ones, looked for every few seconds
+            e.HasIndex(x => new { x.DagRunId, x.FinishedAt });
         });
         model.Entity<AuditEntry>(e =>
         {

@@ -1,0 +1,314 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Taskdeck.Core.Audit;
+using Taskdeck.Core.Dags;
+using Taskdeck.Core.Dispatch;
+using Taskdeck.Core.Events;
+using Taskdeck.Core.Executions;
+using Taskdeck.Core.Workers;
+
+namespace Taskdeck.Core.Bulk;
+
+/// <summary>
+/// Acts on many records at linear cost, off the request: an act is stored first (<see cref="IBulkActionStore"/>), answered
+/// with what it will act on, then carried through here in batches of <see cref="BatchSize"/> ids — each batch one
+/// set-based transition through the state machine (<see cref="ExecutionTransitions.ApplyManyAsync"/>), so memory holds a
+/// batch, never the run. A request that goes away does not stop it; a node that stops leaves it to the next node (or to
+/// itself after a restart), which resumes from the stored cursor.
+/// </summary>
+public sealed class BulkActions(
+    IBulkActionStore actions,
+    IExecutionStore executions,
+    ExecutionTransitions transitions,
+    ExecutionService service,
+    ExecutionDispatcher dispatcher,
+    ExecutionEvents events,
+    IDagStore dags,
+    DagScheduler scheduler,
+    NodeIdentity node,
+    IAuditTrail audit,
+    IOptions<TaskdeckOptions> options,
+    TimeProvider time,
+    ILogger<BulkActions> logger) : BackgroundService
+{
+    public const int BatchSize = 1000;
+    /// <summary>A kill sweeps its run again while tasks released meanwhile (by a parent finishing) still wait, at most this often.</summary>
+    private const int MaxKillPasses = 5;
+    private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(2);
+
+    private static readonly JsonSerializerOptions FilterJson = new()
+    {
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, Converters = { new JsonStringEnumConverter() },
+    };
+
+    private readonly ConcurrentDictionary<long, Task> _running = new();
+    private readonly SemaphoreSlim _wake = new(0);
+
+    private bool RunsHere => options.Value.Node.RunsWorkers;
+
+    public static string ToJson(ExecutionFilter filter) => JsonSerializer.Serialize(filter, FilterJson);
+
+    /// <summary>
+    /// Stores the act (claimed by this node when it runs work, else left for one that does) and starts it; the answer
+    /// is the stored act. <see cref="BulkAction.Total"/> must already say what it will act on.
+    /// </summary>
+    public async Task<BulkAction> StartAsync(BulkAction draft, CancellationToken ct = default)
+    {
+        var now = time.GetUtcNow();
+        draft.CreatedAt = draft.UpdatedAt = now;
+        draft.NodeId = RunsHere ? node.Id : null;
+        draft.Id = await actions.CreateAsync(draft, ct);
+        if (RunsHere) _ = Run(draft);
+        else _wake.Release();
+        return draft;
+    }
+
+    /// <summary>Waits (at most <paramref name="max"/>) for the act to finish; the stored act as it stands then.</summary>
+    public async Task<BulkAction?> WaitAsync(long id, TimeSpan max, CancellationToken ct = default)
+    {
+        if (_running.TryGetValue(id, out var task))
+        {
+            try { await task.WaitAsync(max, ct); }
+            catch (TimeoutException) { }
+        }
+        else
+        {
+            var until = time.GetUtcNow() + max;
+            while (time.GetUtcNow() < until && await actions.FindAsync(id, ct) is { Finished: false })
+                await Task.Delay(50, ct);
+        }
+        return await actions.FindAsync(id, ct);
+    }
+
+    public Task<BulkAction?> FindAsync(long id, CancellationToken ct = default) => actions.FindAsync(id, ct);
+
+    public Task<BulkAction?> UnfinishedForRunAsync(long dagRunId, CancellationToken ct = default) => actions.UnfinishedForRunAsync(dagRunId, ct);
+
+    private Task Run(BulkAction action) =>
+        _running.GetOrAdd(action.Id, id => Task.Run(async () =>
+        {
+            try { await CarryOutAsync(action, _stopping.Token); }
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested) { }
+            catch (Exception e)
+            {
+                // Left unfinished and held by this node: the loop takes it up again after a pause.
+                logger.LogError(e, "Bulk action {Id} ({Kind}) failed at phase {Phase}, cursor {LastId}; it will be resumed", action.Id, action.Kind, action.Phase, action.LastId);
+            }
+            finally { _running.TryRemove(id, out var _); }
+        }));
+
+    private readonly CancellationTokenSource _stopping = new();
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stopping.CancelAsync();
+        await base.StopAsync(cancellationToken);
+        try { await Task.WhenAll(_running.Values).WaitAsync(cancellationToken); } catch (Exception) { }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (!RunsHere) return;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                var cutoff = time.GetUtcNow() - TimeSpan.FromSeconds(options.Value.Leases.ExpirySeconds);
+                foreach (var action in await actions.ClaimableAsync(node.Id, cutoff, stoppingToken))
+                {
+                    if (_running.ContainsKey(action.Id)) continue;
+                    if (action.NodeId == node.Id || await actions.ClaimAsync(action.Id, node.Id, cutoff, stoppingToken))
+                    {
+                        logger.LogInformation("Taking up bulk action {Id} ({Kind}) at phase {Phase}, after id {LastId}", action.Id, action.Kind, action.Phase, action.LastId);
+                        _ = Run(action);
+                    }
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogWarning(e, "Looking for bulk actions to take up failed; will try again");
+            }
+            try { await _wake.WaitAsync(PollInterval, stoppingToken); }
+            catch (OperationCanceledException) { return; }
+        }
+    }
+
+    private async Task CarryOutAsync(BulkAction a, CancellationToken ct)
+    {
+        // The records acted on, for the audit entry (which keeps at most AuditRecord.MaxIds of them; its count is all).
+        var touched = new List<long>();
+        var by = a.Actor.HistoryName;
+        switch (a.Kind)
+        {
+            case BulkActionKind.KillDagRun:
+                while (a.Phase < MaxKillPasses)
+                {
+                    await PassAsync(a, touched, (after, token) => dags.RunTaskIdsAsync(a.DagRunId!.Value, after, BatchSize, NotEnded, token),
+                        (ids, token) => CancelAsync(ids, a.Reason ?? "the DAG run was killed", by, token), ct);
+                    // A parent that finished while the pass went by may have released a child behind the cursor: sweep again.
+                    if (await dags.CountTasksAsync(a.DagRunId!.Value, Waiting, ct) == 0) break;
+                    await NextPhaseAsync(a, ct);
+                }
+                await scheduler.RecomputeAsync(a.DagRunId!.Value, ct);
+                break;
+            case BulkActionKind.RestartDagRun:
+                var run = a.DagRunId!.Value;
+                // Those that must wait go back first, so a retried parent that succeeds at once finds its children Pending.
+                if (a.Phase == 0)
+                {
+                    await PassAsync(a, touched, (after, token) => dags.RunTaskIdsAsync(run, after, BatchSize, ExecutionStates.Retryable, token), async (ids, token) =>
+                    {
+                        var blocked = await dags.WithUnsucceededParentAsync(ids, token);
+                        var moved = await transitions.ApplyManyAsync(new TransitionCommand(0, Transition.Rewait) { Reason = "DAG run restarted; waits for its parents", ActorName = by }, blocked, token);
+                        return (moved.Select(m => m.Id).ToList(), 0);
+                    }, ct);
+                    await NextPhaseAsync(a, ct);
+                }
+                if (a.Phase == 1)
+                {
+                    await PassAsync(a, touched, (after, token) => dags.RunTaskIdsAsync(run, after, BatchSize, ExecutionStates.Retryable, token),
+                        (ids, token) => RetryAsync(ids, a.Reason ?? "DAG run restarted", by, token), ct);
+                    await NextPhaseAsync(a, ct);
+                }
+                if (a.Phase == 2)
+                {
+                    await PassAsync(a, touched, (after, token) => dags.RunTaskIdsAsync(run, after, BatchSize, [ExecutionState.Pending], token), async (ids, token) =>
+                    {
+                        var blocked = (await dags.WithUnsucceededParentAsync(ids, token)).ToHashSet();
+                        var released = await transitions.ApplyManyAsync(new TransitionCommand(0, Transition.Release) { Reason = "every parent succeeded" },
+                            ids.Where(i => !blocked.Contains(i)).ToList(), token);
+                        await DispatchAsync(released, token);
+                        return ([], 0);
+                    }, ct);
+                }
+                await scheduler.RecomputeAsync(run, ct);
+                break;
+            case BulkActionKind.Cancel:
+                await PassAsync(a, touched, Source(a), (ids, token) => CancelAsync(ids, a.Reason ?? "cancelled in bulk", by, token), ct);
+                break;
+            case BulkActionKind.Retry or BulkActionKind.Reset:
+                await PassAsync(a, touched, Source(a), (ids, token) => RetryAsync(ids, a.Reason ?? (a.Kind == BulkActionKind.Reset ? "reset by filter" : "retried in bulk"), by, token), ct);
+                break;
+            case BulkActionKind.Delete:
+                await PassAsync(a, touched, Source(a), (ids, token) => DeleteAsync(ids, by, token), ct);
+                break;
+        }
+        if (AuditAction(a.Kind) is { } audited)
+            await audit.RecordAsync(new AuditRecord(a.Actor, audited, a.Applied == a.Total && a.Total > 0 ? AuditOutcome.Applied : AuditRecord.OutcomeOf(a.Applied, a.Total))
+            {
+                RecordType = AuditRecordTypes.Execution, RecordIds = touched.Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList(),
+                Count = a.Applied, Filter = a.FilterJson,
+                Reason = $"bulk action {a.Id}: {a.Total} matched, {a.Applied} {Done(a.Kind)}" + (a.Skipped > 0 ? $", {a.Skipped} left as they were (ended, started or gone meanwhile)" : ""),
+            }, CancellationToken.None);
+        a.FinishedAt = time.GetUtcNow();
+        await actions.FinishAsync(a.Id, a.Applied, a.Skipped, a.FinishedAt.Value, CancellationToken.None);
+        logger.LogInformation("Bulk action {Id} ({Kind}) finished: {Applied} applied, {Skipped} skipped of {Total}", a.Id, a.Kind, a.Applied, a.Skipped, a.Total);
+    }
+
+    private static readonly IReadOnlyList<ExecutionState> NotEnded =
+        [ExecutionState.Pending, ExecutionState.Scheduled, ExecutionState.Queued, ExecutionState.Running, ExecutionState.Cancelling];
+    private static readonly IReadOnlyList<ExecutionState> Waiting = [ExecutionState.Pending, ExecutionState.Scheduled, ExecutionState.Queued];
+
+    private async Task NextPhaseAsync(BulkAction a, CancellationToken ct)
+    {
+        a.Phase++;
+        a.LastId = 0;
+        await actions.AdvanceAsync(a.Id, a.Phase, a.LastId, a.Applied, a.Skipped, time.GetUtcNow(), ct);
+    }
+
+    /// <summary>The records an execution act names: its ids (in id order), or its filter.</summary>
+    private Func<long, CancellationToken, Task<IReadOnlyList<long>>> Source(BulkAction a)
+    {
+        if (a.IdsJson is { } json)
+        {
+            var ids = JsonSerializer.Deserialize<long[]>(json) ?? [];
+            Array.Sort(ids);
+            return (after, _) => Task.FromResult<IReadOnlyList<long>>(ids.Where(i => i > after).Distinct().Take(BatchSize).ToList());
+        }
+        var filter = JsonSerializer.Deserialize<ExecutionFilter>(a.FilterJson ?? "{}", FilterJson) ?? new ExecutionFilter();
+        if (a.Kind == BulkActionKind.Reset)
+            filter = filter with { States = (filter.States is { Count: > 0 } asked ? asked.Intersect(ExecutionStates.Retryable) : ExecutionStates.Retryable).ToList() };
+        return (after, token) => executions.FindIdsAfterAsync(filter, after, BatchSize, token);
+    }
+
+    /// <summary>One pass from the stored cursor to the end, a batch at a time, the cursor stored after each.</summary>
+    private async Task PassAsync(BulkAction a, List<long> touched, Func<long, CancellationToken, Task<IReadOnlyList<long>>> next,
+        Func<IReadOnlyList<long>, CancellationToken, Task<(IReadOnlyList<long> Applied, int Skipped)>> act, CancellationToken ct)
+    {
+        while (true)
+        {
+            var ids = await next(a.LastId, ct);
+            if (ids.Count == 0) return;
+            var (applied, skipped) = await act(ids, ct);
+            a.Applied += applied.Count;
+            foreach (var id in applied)
+                if (touched.Count < AuditRecord.MaxIds) touched.Add(id);
+            a.Skipped += skipped;
+            a.LastId = ids[^1];
+            await actions.AdvanceAsync(a.Id, a.Phase, a.LastId, a.Applied, a.Skipped, time.GetUtcNow(), ct);
+            if (ids.Count < BatchSize) return;
+        }
+    }
+
+    /// <summary>Waiting records end Cancelled in one statement; running ones are asked to stop one by one (their process must be told).</summary>
+    private async Task<(IReadOnlyList<long>, int)> CancelAsync(IReadOnlyList<long> ids, string reason, string? by, CancellationToken ct)
+    {
+        var cancelled = await transitions.ApplyManyAsync(new TransitionCommand(0, Transition.CancelWaiting) { Reason = reason, ActorName = by }, ids, ct);
+        foreach (var row in cancelled) dispatcher.Remove(row.HangfireJobId);
+        var applied = cancelled.Select(c => c.Id).ToList();
+        var skipped = 0;
+        var done = cancelled.Select(c => c.Id).ToHashSet();
+        var rest = ids.Where(i => !done.Contains(i)).ToList();
+        var states = await executions.StatesAsync(rest, ct);
+        skipped += rest.Count - states.Count; // deleted meanwhile
+        foreach (var (id, state) in states)
+        {
+            if (state.IsTerminal()) { skipped++; continue; }
+            // Running or cancelling (or started between the statement and this read): the one-record path signals the worker.
+            if ((await service.CancelCoreAsync(id, reason, by, ct)).Done) applied.Add(id); else skipped++;
+        }
+        return (applied, skipped);
+    }
+
+    private async Task<(IReadOnlyList<long>, int)> RetryAsync(IReadOnlyList<long> ids, string reason, string? by, CancellationToken ct)
+    {
+        var retried = await transitions.ApplyManyAsync(new TransitionCommand(0, Transition.Retry) { Reason = reason, ActorName = by }, ids, ct);
+        await DispatchAsync(retried, ct);
+        return (retried.Select(r => r.Id).ToList(), ids.Count - retried.Count);
+    }
+
+    private async Task<(IReadOnlyList<long>, int)> DeleteAsync(IReadOnlyList<long> ids, string? by, CancellationToken ct)
+    {
+        foreach (var row in await transitions.ApplyManyAsync(new TransitionCommand(0, Transition.CancelWaiting) { Reason = "cancelled to be deleted", ActorName = by }, ids, ct))
+            dispatcher.Remove(row.HangfireJobId);
+        var deleted = await executions.DeleteTerminalManyAsync(ids, ct);
+        var now = time.GetUtcNow();
+        foreach (var id in deleted) events.Publish(new ExecutionDeleted(id, now));
+        return (deleted, ids.Count - deleted.Count);
+    }
+
+    private Task DispatchAsync(IReadOnlyList<BatchTransitioned> rows, CancellationToken ct) =>
+        dispatcher.DispatchManyAsync(rows.Where(r => r.Kind != ExecutorKind.External).Select(r => (r.Id, r.Priority, (DateTimeOffset?)null)).ToList(), time.GetUtcNow(), ct);
+
+    /// <summary>An act on executions is one audit entry, written when it is done (a DAG kill or restart is audited as the run's act when asked).</summary>
+    private static string? AuditAction(BulkActionKind kind) => kind switch
+    {
+        BulkActionKind.Cancel => AuditActions.Cancel,
+        BulkActionKind.Retry => AuditActions.Retry,
+        BulkActionKind.Delete => AuditActions.Delete,
+        BulkActionKind.Reset => AuditActions.Reset,
+        _ => null,
+    };
+
+    private static string Done(BulkActionKind kind) => kind switch
+    {
+        BulkActionKind.Cancel => "cancelled",
+        BulkActionKind.Delete => "deleted",
+        BulkActionKind.Reset => "reset",
+        _ => "retried",
+    };
+}
