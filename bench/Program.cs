@@ -2,6 +2,7 @@ using Taskdeck.Bench.Chaos;
 using Taskdeck.Bench.Console;
 using Taskdeck.Bench.Dags;
 using Taskdeck.Bench.Engine;
+using Taskdeck.Bench.Schedules;
 
 // One dispatcher for every benchmark: `dotnet run -c Release --project bench -- <name> [args]`.
 var name = args.Length > 0 ? args[0] : "";
@@ -12,6 +13,7 @@ return name switch
     "dags" => await DagBenchmarks.RunAsync(rest),
     "console" => await ConsoleQueriesBench.RunAsync(rest),
     "chaos" => await Chaos(rest),
+    "schedules" => await ScheduleBenchmark.RunAsync(rest),
     _ => Usage(),
 };
 
@@ -34,6 +36,7 @@ static int Usage()
     System.Console.Error.WriteLine("  dags big [tasks]       a 200,000-task DAG (server as its own process): kill over HTTP (answer, all Cancelled, peak RSS), then the streamed GET's peak RSS");
     System.Console.Error.WriteLine("  dags fanin             1,024 and 10,000 no-op tasks feeding one join: submit -> COMPLETED");
     System.Console.Error.WriteLine("  chaos [rounds] [tasks] SIGKILL the console at random moments while mixed work runs, restart on the same file; check every execution succeeded once");
+    System.Console.Error.WriteLine("  schedules [N] [s]     the firing loop's CPU at idle with 0 and N schedules (s-second windows), and the lateness of a slot due every second among them");
     System.Console.Error.WriteLine("  console [rows]        console read models (grid pages, dashboard aggregates) on a big embedded database");
     return 2;
 }
