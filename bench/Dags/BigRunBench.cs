@@ -21,6 +21,10 @@ public static class BigRunBench
         var tasks = args.Length > 0 && int.TryParse(args[0], out var n) ? n : 200_000;
         // --same-node: kill and GET on the process that took the submit (its retained heap counts in the peaks).
         var restart = !args.Contains("--same-node");
+        // --fresh-get: the GET too on a node restarted just before it (its peak then holds nothing of the kill's).
+        var freshGet = args.Contains("--fresh-get");
+        // --env KEY=VALUE (repeatable): extra environment for the server, e.g. DOTNET_gcServer=0.
+        var extra = args.Select((a, i) => (a, i)).Where(x => x.a == "--env" && x.i + 1 < args.Length).Select(x => args[x.i + 1].Split('=', 2)).ToList();
         var folder = Path.Combine(Path.GetTempPath(), "taskdeck-bigrun-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(folder);
         System.Console.WriteLine($"Taskdeck big-run bench · {tasks:N0} tasks · {Environment.ProcessorCount} cores · .NET {Environment.Version} · load average at start {Load()}");
@@ -38,6 +42,8 @@ public static class BigRunBench
             ["Taskdeck__Commands__Enabled"] = "true", ["Taskdeck__Commands__Allow__0"] = "/bin/sleep", ["Taskdeck__Commands__Allow__1"] = "/bin/true",
             ["Taskdeck__Dags__MaxTasks"] = Math.Max(100_000, tasks).ToString(),
         }) start.Environment[key] = value;
+        foreach (var pair in extra) start.Environment[pair[0]] = pair[1];
+        if (extra.Count > 0) System.Console.WriteLine($"server environment: {string.Join(' ', extra.Select(p => $"{p[0]}={p[1]}"))}");
         var log = new StringBuilder();
         Process Launch()
         {
@@ -83,6 +89,15 @@ public static class BigRunBench
             var cancelled = await WaitForAsync(http, runId, "KILLED", tasks, TimeSpan.FromMinutes(10));
             System.Console.WriteLine($"kill: every one of {tasks:N0} tasks Cancelled {sw.Elapsed.TotalSeconds:0.0} s after the request ({cancelled}); server RSS {rssBefore} MB before, peak {Hwm(server.Id)} MB during");
 
+            if (freshGet)
+            {
+                Taskdeck.Core.Executors.Signals.Send(server.Id, Taskdeck.Core.Executors.Signals.Terminate);
+                await server.WaitForExitAsync();
+                server.Dispose();
+                server = Launch();
+                await WaitReadyAsync(http, server, log);
+                System.Console.WriteLine($"restarted the node before the GET: RSS {Rss(server.Id)} MB");
+            }
             ResetHwm(server.Id);
             rssBefore = Rss(server.Id);
             sw.Restart();
