@@ -60,7 +60,13 @@ public sealed class ConsoleProcess : IAsyncDisposable
         var deadline = DateTime.UtcNow + (startTimeout ?? TimeSpan.FromSeconds(180));
         while (DateTime.UtcNow < deadline)
         {
-            if (process.HasExited) throw new InvalidOperationException($"The console exited with {process.ExitCode}:\n{node.Output}");
+            if (process.HasExited)
+            {
+                // Exited is not "all its output read": the last lines (the start's refusal) may still be in the pipe.
+                // WaitForExitAsync also waits for the redirected streams to end.
+                await process.WaitForExitAsync();
+                throw new InvalidOperationException($"The console exited with {process.ExitCode}:\n{node.Output}");
+            }
             try
             {
                 if ((await node.Http.GetAsync("/api/readyz")).IsSuccessStatusCode) return node;
