@@ -1,10 +1,15 @@
 using Taskdeck.Console.Api;
+using Taskdeck.Console.Auth;
+using Taskdeck.Console.Cli;
 using Taskdeck.Console.Components;
 using Taskdeck.Console.CrossSite;
 using Taskdeck.Console.Hosting;
 using Taskdeck.Console.WorkTasks;
 using Taskdeck.Core;
 using Taskdeck.Data.Storage;
+
+// `-- users …` / `-- tokens …`: the command line, which exits without starting the server.
+if (TaskdeckCli.IsCommand(args)) return await TaskdeckCli.RunAsync(args, Console.In, Console.Out, Console.Error);
 
 var builder = WebApplication.CreateBuilder(args);
 var root = builder.Configuration.AddRootSettings(builder.Environment.ContentRootPath);
@@ -13,6 +18,7 @@ builder.Services.AddTaskdeckCore(builder.Configuration);
 builder.Services.AddTaskdeckData(builder.Configuration, root);
 builder.Services.AddTaskdeckHangfire(builder.Configuration);
 builder.Services.AddTaskdeckApi(builder.Configuration);
+builder.Services.AddTaskdeckAuth(builder.Configuration);
 builder.Services.AddTaskdeckConsole();
 builder.Services.AddTaskdeckCrossSite();
 
@@ -22,17 +28,21 @@ app.UseTaskdeckSecurityHeaders();
 app.UseTaskdeckErrors();
 app.UseTaskdeckRequestLimits();
 app.UseTaskdeckCrossSiteGuard();
+app.UseTaskdeckAuth();
+app.UseTaskdeckHangfireGuard();
 app.UseWorkTasks();
 app.UseTaskdeckApiDocs();
 app.UseAntiforgery();
-// After authentication (when a scheme runs), so that a signed-in principal is limited by name rather than address.
+// After authentication, so that a signed-in principal is limited by name rather than address.
 app.UseTaskdeckRateLimits();
-app.MapStaticAssets();
+app.MapStaticAssets().AllowAnonymous();
+app.MapTaskdeckSignIn();
 app.MapTaskdeckApi();
 app.MapTaskdeckHangfireDashboard();
 app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
 
 app.Run();
+return 0;
 
 /// <summary>Visible to WebApplicationFactory in the tests.</summary>
 public partial class Program;

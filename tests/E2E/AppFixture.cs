@@ -24,6 +24,8 @@ public sealed class AppFixture : WebApplicationFactory<Program>, IAsyncLifetime
         Directory.CreateDirectory(_dir);
         builder.UseSetting("ConnectionStrings:Taskdeck", $"Data Source={Path.Combine(_dir, "taskdeck.db")}");
         builder.UseSetting("Taskdeck:Demo:Enabled", "false");
+        // The page tests act without signing in; the sign-in flow has tests of its own.
+        builder.UseSetting("Taskdeck:Auth:Anonymous", "Admin");
         builder.UseSetting("Taskdeck:Commands:Enabled", "true");
         builder.UseSetting("Taskdeck:Commands:Allow:0", "*");
     }

@@ -40,7 +40,7 @@ public static class ApiSetup
 
     public static IEndpointRouteBuilder MapTaskdeckApi(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapOpenApi("/api/openapi.json");
+        endpoints.MapOpenApi("/api/openapi.json").RequireAuthorization(Auth.Policies.Read);
         endpoints.MapHealthApi();
         endpoints.MapExecutionsApi();
         endpoints.MapDaggyApi();

@@ -82,7 +82,9 @@ public static class RateLimits
 
     /// <summary>The signed-in name when there is one (set by whatever authentication runs before), else the remote address.</summary>
     public static string PrincipalKey(HttpContext http) =>
-        http.User.Identity is { IsAuthenticated: true, Name: { Length: > 0 } name } ? "user:" + name
+        // Anonymous access is everyone without credentials: each address keeps its own bucket.
+        http.User.Identity is { IsAuthenticated: true, Name: { Length: > 0 } name } && Auth.Permissions.KindOf(http.User) != Auth.Permissions.Anonymous
+            ? "user:" + name
         : "address:" + (http.Connection.RemoteIpAddress?.ToString() ?? "unknown");
 
     private static RateLimitPartition<string> Partition(HttpContext http, string which, Func<RateLimitOptions, RateLimitBucket> pick)

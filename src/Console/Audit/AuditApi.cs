@@ -16,7 +16,7 @@ public static class AuditApi
 
     public static IEndpointRouteBuilder MapAuditApi(this IEndpointRouteBuilder endpoints)
     {
-        var audit = endpoints.MapGroup("/api/audit").WithTags("Audit");
+        var audit = endpoints.MapGroup("/api/audit").WithTags("Audit").RequireAuthorization(Auth.Policies.Admin);
         audit.MapGet("/", ListAsync).WithName("ListAuditEntries")
             .WithSummary("Who did what: every state-changing act, newest first")
             .WithDescription("Filters: actor (exact name), kind (User, ApiToken, Anonymous, System), action (exact, or a prefix ending in '.' such as " +

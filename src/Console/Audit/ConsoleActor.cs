@@ -11,9 +11,27 @@ public sealed class ConsoleActor(IServiceProvider services, IHttpContextAccessor
 {
     private readonly string? _address = Actors.Address(http.HttpContext);
 
-    public async Task<Actor> CurrentAsync()
+    public async Task<Actor> CurrentAsync() => Actors.FromPrincipal(await PrincipalAsync(), _address ?? Actors.Address(http.HttpContext));
+
+    /// <summary>
+    /// The actor, when the signed-in principal holds every one of <paramref name="scopes"/>; otherwise throws
+    /// <see cref="UnauthorizedAccessException"/> with a message a page can show. The console calls Core's services
+    /// directly, so this is its server-side check (hiding a button is not one).
+    /// </summary>
+    public async Task<Actor> ForAsync(params string[] scopes)
+    {
+        var user = await PrincipalAsync();
+        if (scopes.FirstOrDefault(scope => user is null || !Auth.Permissions.Has(user, scope)) is { } missing)
+        {
+            var role = user is null ? null : Auth.Permissions.RoleOf(user);
+            throw new UnauthorizedAccessException($"Not allowed: this needs the '{missing}' permission, which {(role is null ? "you do not have" : $"the {role} role does not include")}.");
+        }
+        return Actors.FromPrincipal(user, _address ?? Actors.Address(http.HttpContext));
+    }
+
+    private async Task<System.Security.Claims.ClaimsPrincipal?> PrincipalAsync()
     {
         var state = services.GetService<AuthenticationStateProvider>() is { } provider ? await provider.GetAuthenticationStateAsync() : null;
-        return Actors.FromPrincipal(state?.User ?? http.HttpContext?.User, _address ?? Actors.Address(http.HttpContext));
+        return state?.User ?? http.HttpContext?.User;
     }
 }

@@ -1,3 +1,4 @@
+using Taskdeck.Console.Auth;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -14,20 +15,23 @@ public static class DaggyApi
 {
     public static IEndpointRouteBuilder MapDaggyApi(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGet("/ready", Ready).WithTags("DAG runs").WithName("DaggyReady").WithSummary("Ready check");
+        endpoints.MapGet("/ready", Ready).WithTags("DAG runs").WithName("DaggyReady").WithSummary("Ready check").AllowAnonymous();
 
+        // Each route names its policy; GETs fall under the fallback policy (read). No group-wide policy: it would add to
+        // every route, and a token with only submit could not submit.
         var v1 = endpoints.MapGroup("/v1").WithTags("DAG runs");
         v1.MapGet("/dagruns", ListAsync).WithName("ListDagRuns")
             .WithSummary("Active DAG runs (?all=1: every run; ?schedule=name: the runs a schedule started), oldest first, a page at a time (?limit, ?after; the next page is in the Link header)");
-        v1.MapPost("/dagrun", SubmitAsync).WithName("SubmitDagRun").WithSummary("Submit a DAG for execution").AcceptsDagBodies().LimitedAsSubmit();
+        v1.MapPost("/dagrun", SubmitAsync).WithName("SubmitDagRun").WithSummary("Submit a DAG for execution (a DAG with commands needs the commands scope)")
+            .AcceptsDagBodies().RequireAuthorization(Policies.Submit).LimitedAsSubmit();
         v1.MapPost("/dagrun/validate", ValidateAsync).WithName("ValidateDag").WithSummary("Validate a DAG without running it").AcceptsDagBodies();
         v1.MapGet("/dagrun/{runId:long}", GetAsync).WithName("GetDagRun").WithSummary("Full state of a DAG run");
-        v1.MapDelete("/dagrun/{runId:long}", KillAsync).WithName("KillDagRun").WithSummary("Kill a DAG run").LimitedAsBulk();
+        v1.MapDelete("/dagrun/{runId:long}", KillAsync).WithName("KillDagRun").WithSummary("Kill a DAG run").RequireAuthorization(Policies.Operate).LimitedAsBulk();
         v1.MapGet("/dagrun/{runId:long}/state", GetStateAsync).WithName("GetDagRunState").WithSummary("Current state of a DAG run");
         v1.MapPatch("/dagrun/{runId:long}/state/{state}", SetStateAsync).WithName("SetDagRunState")
-            .WithSummary("Set the state of a DAG run: QUEUED restarts an ERRORED or KILLED run, KILLED kills it").LimitedAsBulk();
+            .WithSummary("Set the state of a DAG run: QUEUED restarts an ERRORED or KILLED run, KILLED kills it").RequireAuthorization(Policies.Operate).LimitedAsBulk();
         v1.MapGet("/dagrun/{runId:long}/task/{taskName}", GetTaskAsync).WithName("GetDagTask").WithSummary("A task's definition");
-        v1.MapDelete("/dagrun/{runId:long}/task/{taskName}", KillTaskAsync).WithName("KillDagTask").WithSummary("Kill one task");
+        v1.MapDelete("/dagrun/{runId:long}/task/{taskName}", KillTaskAsync).WithName("KillDagTask").WithSummary("Kill one task").RequireAuthorization(Policies.Operate);
         v1.MapGet("/dagrun/{runId:long}/task/{taskName}/state", GetTaskStateAsync).WithName("GetDagTaskState").WithSummary("A task's current state");
         return endpoints;
     }
@@ -60,6 +64,7 @@ public static class DaggyApi
 
     public static async Task<Results<Ok<DaggyRunId>, ProblemHttpResult>> SubmitAsync([FromBody] JsonElement spec, DagService dags, HttpContext http, CancellationToken ct)
     {
+        if (await CommandGate.RefuseAsync(http, CommandGate.DagHasCommands(dags, spec), "tasks") is { } refused) return refused;
         var submission = await dags.SubmitAsync(spec, http.Actor(), ct);
         if (submission.RunId is { } runId) return TypedResults.Ok(new DaggyRunId(runId));
         return Invalid(submission.Errors, submission.Limit);

@@ -1,3 +1,4 @@
+using Taskdeck.Console.Auth;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -18,23 +19,26 @@ public static class ExecutionsApi
 
     public static IEndpointRouteBuilder MapExecutionsApi(this IEndpointRouteBuilder endpoints)
     {
+        // Each route names its policy; GETs fall under the fallback policy (read). No group-wide policy: it would add to
+        // every route, and a token with only submit could not submit.
         var tasks = endpoints.MapGroup("/api/tasks").WithTags("Tasks");
-        tasks.MapPost("/", SubmitAsync).WithName("SubmitTask").WithSummary("Submit a handler task or a command").LimitedAsSubmit();
+        tasks.MapPost("/", SubmitAsync).WithName("SubmitTask").WithSummary("Submit a handler task (submit scope) or a command (commands scope)")
+            .RequireAuthorization(Policies.Submit).LimitedAsSubmit();
         tasks.MapGet("/{taskId}", GetTaskResultAsync).WithName("GetTaskResult").WithSummary("Django task result/status by task id");
 
         var executions = endpoints.MapGroup("/api/executions").WithTags("Executions");
         executions.MapGet("/", ListAsync).WithName("ListExecutions").WithSummary("List task executions (cursor paging, newest first)");
         executions.MapGet("/stats", StatsAsync).WithName("ExecutionStats").WithSummary("Counts by state");
         executions.MapGet("/{id}", GetAsync).WithName("GetExecution").WithSummary("Execution details with its attempts");
-        executions.MapPost("/{id}/cancel", CancelAsync).WithName("CancelExecution").WithSummary("Cancel, or request cancellation of, an execution");
-        executions.MapPost("/{id}/retry", RetryAsync).WithName("RetryExecution").WithSummary("Retry a failed, timed-out, cancelled, lost or expired execution");
-        executions.MapPost("/reset", ResetAsync).WithName("ResetExecutions").WithSummary("Reset matching executions to queued").LimitedAsBulk();
-        executions.MapPost("/bulk", BulkAsync).WithName("BulkExecutions").LimitedAsBulk()
+        executions.MapPost("/{id}/cancel", CancelAsync).WithName("CancelExecution").WithSummary("Cancel, or request cancellation of, an execution").RequireAuthorization(Policies.Operate);
+        executions.MapPost("/{id}/retry", RetryAsync).WithName("RetryExecution").WithSummary("Retry a failed, timed-out, cancelled, lost or expired execution").RequireAuthorization(Policies.Operate);
+        executions.MapPost("/reset", ResetAsync).WithName("ResetExecutions").WithSummary("Reset matching executions to queued").RequireAuthorization(Policies.Operate).LimitedAsBulk();
+        executions.MapPost("/bulk", BulkAsync).WithName("BulkExecutions").RequireAuthorization(Policies.Operate).LimitedAsBulk()
             .WithSummary("Cancel, retry or delete many executions (by ids or filter): 202 at once with how many it will act on; carried out in the background");
         executions.MapGet("/bulk/{bulkId:long}", GetBulkAsync).WithName("GetBulkAction").WithSummary("How far a bulk act got");
         executions.MapGet("/{id}/attempts/{attempt}/logs/{stream}", LogTextAsync).WithName("GetAttemptLog")
             .WithSummary("One log (output, error or executor) of one attempt, as plain text");
-        executions.MapDelete("/{id}", DeleteAsync).WithName("DeleteExecution").WithSummary("Delete a finished execution, or cancel and delete a waiting one (a running one: 409, cancel it first)");
+        executions.MapDelete("/{id}", DeleteAsync).WithName("DeleteExecution").WithSummary("Delete a finished execution, or cancel and delete a waiting one (a running one: 409, cancel it first)").RequireAuthorization(Policies.Operate);
         return endpoints;
     }
 
@@ -46,6 +50,7 @@ public static class ExecutionsApi
         var hasCommand = body.Command is { Count: > 0 };
         if (hasTask == hasCommand)
             return Problems.BadRequest(hasTask ? "command" : "task", "Give exactly one of \"task\" (a registered handler) or \"command\" (argv).");
+        if (await CommandGate.RefuseAsync(http, hasCommand, "command") is { } refused) return refused;
         if (body.Args is { } args && args.ValueKind is not (JsonValueKind.Object or JsonValueKind.Null or JsonValueKind.Undefined))
             return Problems.BadRequest("args", "\"args\" must be a JSON object.");
         RetryPolicy policy;

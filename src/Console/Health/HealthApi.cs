@@ -62,12 +62,13 @@ public static class HealthApi
 
     public static IEndpointRouteBuilder MapHealthApi(this IEndpointRouteBuilder endpoints)
     {
-        var api = endpoints.MapGroup("/api").WithTags("Health");
+        // Health routes are always open: load balancers and orchestrators probe them without credentials.
+        var api = endpoints.MapGroup("/api").WithTags("Health").AllowAnonymous();
         api.MapGet("/livez", () => TypedResults.Ok(new { status = "alive", version = Version })).WithName("Livez").WithSummary("Process liveness (no dependency is checked)");
         api.MapGet("/readyz", ReadyAsync).WithName("Readyz")
             .WithSummary("Readiness: database write and read, Hangfire server, lease, write queue, change follower; 503 names what fails");
         api.MapGet("/health", DjangoRayHealthAsync).WithName("Health").WithSummary("django-ray's health check (the readiness checks; 503 when degraded)");
-        endpoints.MapGet("/health", WorkTaskHealthAsync).WithName("WorkTaskHealth").WithTags("Health")
+        endpoints.MapGet("/health", WorkTaskHealthAsync).WithName("WorkTaskHealth").WithTags("Health").AllowAnonymous()
             .WithSummary("The work-task server's health route: {\"status\":\"healthy\"}, sharing the readiness checks");
         return endpoints;
     }

@@ -2,7 +2,7 @@ using Hangfire;
 using Hangfire.Dashboard;
 using Hangfire.InMemory;
 using Hangfire.PostgreSql;
-using Microsoft.AspNetCore.Authorization;
+using Taskdeck.Console.Auth;
 using Microsoft.Extensions.Options;
 using Taskdeck.Core;
 using Taskdeck.Core.Dispatch;
@@ -13,8 +13,6 @@ namespace Taskdeck.Console.Hosting;
 
 public static class HangfireSetup
 {
-    public const string DashboardPolicy = "HangfireDashboard";
-
     /// <summary>Hangfire storage follows the storage mode: in-memory beside SQLite (Core's reconcile makes it durable).</summary>
     public static IServiceCollection AddTaskdeckHangfire(this IServiceCollection services, IConfiguration configuration)
     {
@@ -56,37 +54,47 @@ public static class HangfireSetup
             });
         }
 
-        services.AddAuthorizationBuilder().AddPolicy(DashboardPolicy, policy => policy.RequireAssertion(context =>
-        {
-            var http = context.Resource as HttpContext;
-            var allowRemote = configuration.GetValue("Taskdeck:Dashboard:AllowRemote", false);
-            return allowRemote || http is null || IsLocal(http);
-        }));
         return services;
     }
 
-    /// <summary>The dashboard at /hangfire, behind <see cref="DashboardPolicy"/> (local requests unless configured).</summary>
+    /// <summary>
+    /// The dashboard at /hangfire behind the console's sign-in: the read scope opens it read-only (Viewer, Operator, a
+    /// read token), the admin scope with its actions (retry, delete, trigger). Hangfire answers a read-only caller's
+    /// command with 401; <see cref="UseTaskdeckHangfireGuard"/> answers it first with a 403 that says why.
+    /// </summary>
     public static IEndpointRouteBuilder MapTaskdeckHangfireDashboard(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapHangfireDashboardWithAuthorizationPolicy(DashboardPolicy, "/hangfire", new DashboardOptions
+        endpoints.MapHangfireDashboardWithAuthorizationPolicy(Policies.Read, "/hangfire", new DashboardOptions
         {
             AppPath = "/",
             DashboardTitle = "Taskdeck · Hangfire",
-            Authorization = [new AllowAllFilter()], // the endpoint policy above decides
+            Authorization = [new ScopeFilter()],
+            IsReadOnlyFunc = context => !Permissions.Has(context.GetHttpContext().User, Policies.Admin),
             DisplayStorageConnectionString = false,
         });
         return endpoints;
     }
 
-    private static bool IsLocal(HttpContext http)
+    /// <summary>Refuses the dashboard's actions (every POST but its stats poll) to principals without the admin scope: 403, never Hangfire's 401.</summary>
+    public static WebApplication UseTaskdeckHangfireGuard(this WebApplication app)
     {
-        var remote = http.Connection.RemoteIpAddress;
-        // TestServer has no remote address: the request never left the process.
-        return remote is null || System.Net.IPAddress.IsLoopback(remote) || remote.Equals(http.Connection.LocalIpAddress);
+        app.UseWhen(http => http.Request.Path.StartsWithSegments("/hangfire", out var rest) && !HttpMethods.IsGet(http.Request.Method)
+                            && !HttpMethods.IsHead(http.Request.Method) && rest != "/stats" && http.User.Identity?.IsAuthenticated == true,
+            guard => guard.Use(async (http, next) =>
+            {
+                if (!Permissions.Has(http.User, Policies.Admin))
+                {
+                    await AuthResponses.ForbiddenAsync(http, "The Hangfire dashboard is read-only for your role: its actions need the admin scope.");
+                    return;
+                }
+                await next();
+            }));
+        return app;
     }
 
-    private sealed class AllowAllFilter : IDashboardAuthorizationFilter
+    /// <summary>The endpoint policy has already decided; this only keeps Hangfire from falling back to "local requests only".</summary>
+    private sealed class ScopeFilter : IDashboardAuthorizationFilter
     {
-        public bool Authorize(DashboardContext context) => true;
+        public bool Authorize(DashboardContext context) => Permissions.Has(context.GetHttpContext().User, Policies.Read);
     }
 }

@@ -41,7 +41,7 @@ public static class MetricsApi
 
     public static IEndpointRouteBuilder MapMetricsApi(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGet("/api/metrics", GetAsync).WithName("Metrics").WithTags("Metrics")
+        var metrics = endpoints.MapGet("/api/metrics", GetAsync).WithName("Metrics").WithTags("Metrics")
             .WithSummary("Prometheus text, or the work-task JSON document, by Accept")
             .WithDescription(NegotiationRule)
             .Produces<MetricsDto>(StatusCodes.Status200OK, "application/json")
@@ -52,6 +52,10 @@ public static class MetricsApi
                     content["text/plain"] = new OpenApiMediaType { Schema = new OpenApiSchema { Type = JsonSchemaType.String, Description = "Prometheus text exposition 0.0.4" } };
                 return Task.CompletedTask;
             });
+        // Open to scrapers unless Taskdeck:Auth:ProtectMetrics is true; then it needs the read scope like the rest of the API.
+        var protect = endpoints.ServiceProvider.GetRequiredService<Microsoft.Extensions.Options.IOptions<Auth.AuthOptions>>().Value.ProtectMetrics;
+        if (protect) metrics.RequireAuthorization(Auth.Policies.Read);
+        else metrics.AllowAnonymous();
         return endpoints;
     }
 

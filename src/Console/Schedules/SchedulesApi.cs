@@ -1,3 +1,4 @@
+using Taskdeck.Console.Auth;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -21,15 +22,18 @@ public static class SchedulesApi
 
     public static IEndpointRouteBuilder MapSchedulesApi(this IEndpointRouteBuilder endpoints)
     {
+        // Each route names its policy; GETs fall under the fallback policy (read). No group-wide policy: it would add to
+        // every route, and a token with only submit could not submit.
         var schedules = endpoints.MapGroup("/api/schedules").WithTags("Schedules");
         schedules.MapGet("/", ListAsync).WithName("ListSchedules").WithSummary("List schedules (by name; ?q= part of the name, ?enabled=)");
-        schedules.MapPost("/", CreateAsync).WithName("CreateSchedule").WithSummary("Create a schedule: cron + time zone, and a task, a command or a DAG");
+        schedules.MapPost("/", CreateAsync).WithName("CreateSchedule").WithSummary("Create a schedule: cron + time zone, and a task, a command or a DAG (commands need the commands scope)")
+            .RequireAuthorization(Policies.Submit);
         schedules.MapGet("/{name}", GetAsync).WithName("GetSchedule").WithSummary("A schedule, with its next 5 fire times (its zone and UTC) and last firing");
-        schedules.MapPut("/{name}", UpdateAsync).WithName("UpdateSchedule").WithSummary("Change a schedule (fields left out keep their values)");
-        schedules.MapDelete("/{name}", DeleteAsync).WithName("DeleteSchedule").WithSummary("Delete a schedule and its firing history; runs it started are kept");
-        schedules.MapPost("/{name}/pause", PauseAsync).WithName("PauseSchedule").WithSummary("Pause: no slot fires until resumed");
-        schedules.MapPost("/{name}/resume", ResumeAsync).WithName("ResumeSchedule").WithSummary("Resume from now (slots passed while paused are not caught up)");
-        schedules.MapPost("/{name}/trigger", TriggerAsync).WithName("TriggerSchedule").WithSummary("Start a run now, outside the cron");
+        schedules.MapPut("/{name}", UpdateAsync).WithName("UpdateSchedule").WithSummary("Change a schedule (fields left out keep their values)").RequireAuthorization(Policies.Submit);
+        schedules.MapDelete("/{name}", DeleteAsync).WithName("DeleteSchedule").WithSummary("Delete a schedule and its firing history; runs it started are kept").RequireAuthorization(Policies.Submit);
+        schedules.MapPost("/{name}/pause", PauseAsync).WithName("PauseSchedule").WithSummary("Pause: no slot fires until resumed").RequireAuthorization(Policies.Operate);
+        schedules.MapPost("/{name}/resume", ResumeAsync).WithName("ResumeSchedule").WithSummary("Resume from now (slots passed while paused are not caught up)").RequireAuthorization(Policies.Operate);
+        schedules.MapPost("/{name}/trigger", TriggerAsync).WithName("TriggerSchedule").WithSummary("Start a run now, outside the cron").RequireAuthorization(Policies.Operate);
         schedules.MapGet("/{name}/firings", FiringsAsync).WithName("ListScheduleFirings").WithSummary("The schedule's firings, newest first, with their outcome and run");
         return endpoints;
     }
@@ -54,10 +58,11 @@ public static class SchedulesApi
     }
 
     public static async Task<Results<Created<ScheduleDto>, ProblemHttpResult>> CreateAsync(
-        [FromBody] ScheduleRequest? body, IScheduleStore store, ScheduleService schedules, HttpContext http, CancellationToken ct)
+        [FromBody] ScheduleRequest? body, IScheduleStore store, ScheduleService schedules, Core.Dags.DagService dags, HttpContext http, CancellationToken ct)
     {
         if (body is null) return Problems.BadRequest("body", "A JSON body is required: {\"name\": …, \"cron\": …, and \"task\", \"command\" or \"dag\"}.");
         if (ToDraft(body, null) is not { } draft) return Invalid(body, null);
+        if (await CommandGate.RefuseAsync(http, StartsCommands(draft, dags), draft.Kind == ScheduleTargetKind.Command ? "command" : "dag") is { } refused) return refused;
         try
         {
             var outcome = await schedules.CreateAsync(draft, http.Actor(), ct: ct);
@@ -68,12 +73,13 @@ public static class SchedulesApi
     }
 
     public static async Task<Results<Ok<ScheduleDto>, ProblemHttpResult>> UpdateAsync(
-        string name, [FromBody] ScheduleRequest? body, IScheduleStore store, ScheduleService schedules, HttpContext http, CancellationToken ct)
+        string name, [FromBody] ScheduleRequest? body, IScheduleStore store, ScheduleService schedules, Core.Dags.DagService dags, HttpContext http, CancellationToken ct)
     {
         if (body is null) return Problems.BadRequest("body", "A JSON body is required.");
         var existing = await store.FindByNameAsync(name, ct);
         if (existing is null) return NotFound(name);
         if (ToDraft(body, existing) is not { } draft) return Invalid(body, existing);
+        if (await CommandGate.RefuseAsync(http, StartsCommands(draft, dags), draft.Kind == ScheduleTargetKind.Command ? "command" : "dag") is { } refused) return refused;
         try
         {
             var outcome = await schedules.UpdateAsync(existing.Id, draft, http.Actor(), ct: ct);
@@ -157,6 +163,14 @@ public static class SchedulesApi
     }
 
     /// <summary>The body over the existing schedule (or the defaults); null when its shape is wrong (see <see cref="Invalid"/>).</summary>
+    /// <summary>Whether the schedule would start a process: a command, or a DAG with a command task (the commands scope is needed).</summary>
+    private static bool StartsCommands(ScheduleDraft draft, Core.Dags.DagService dags) => draft.Kind switch
+    {
+        ScheduleTargetKind.Command => true,
+        ScheduleTargetKind.Dag when draft.DagJson is { } json => CommandGate.DagHasCommands(dags, JsonDocument.Parse(json).RootElement),
+        _ => false,
+    };
+
     internal static ScheduleDraft? ToDraft(ScheduleRequest body, Schedule? existing)
     {
         var draft = existing is null ? new ScheduleDraft() : ScheduleDraft.From(existing);

@@ -1,3 +1,4 @@
+using Taskdeck.Console.Auth;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -27,19 +28,19 @@ public static class WorkTasksApi
     public static WebApplication UseWorkTasks(this WebApplication app)
     {
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
-        app.UseWhen(http => http.Request.Path.StartsWithSegments(Route) || http.Request.Path.StartsWithSegments(SocketRoute),
-            branch => branch.Use(WorkerAuth.RequireTokenAsync));
         return app;
     }
 
     public static IEndpointRouteBuilder MapWorkTasksApi(this IEndpointRouteBuilder endpoints)
     {
+        // Worker tokens (WorkerTokenHandler) or a principal with the scope, per route; authorization runs before any body is read.
         var api = endpoints.MapGroup(Route).WithTags("Work tasks");
-        api.MapGet("/", QueueLengthAsync).WithName("WorkTaskQueueLength").WithSummary("Number of work tasks waiting to start");
-        api.MapPost("/", SubmitAsync).WithName("SubmitWorkTask").WithSummary("Submit a work task").LimitedAsSubmit();
-        api.MapGet("/{id}", GetAsync).WithName("GetWorkTask").WithSummary("A work task by id");
-        api.MapPost("/{id}", UpdateStatusAsync).WithName("UpdateWorkTaskStatus").WithSummary("A worker reports its task's status");
-        endpoints.Map(SocketRoute, TaskUpdateHub.AcceptAsync).WithName("WorkTaskUpdates").WithSummary("Live task_update messages (WebSocket)").WithTags("Work tasks");
+        api.MapGet("/", QueueLengthAsync).WithName("WorkTaskQueueLength").WithSummary("Number of work tasks waiting to start").RequireAuthorization(Policies.WorkTasksRead);
+        api.MapPost("/", SubmitAsync).WithName("SubmitWorkTask").WithSummary("Submit a work task").RequireAuthorization(Policies.WorkTasksSubmit).LimitedAsSubmit();
+        api.MapGet("/{id}", GetAsync).WithName("GetWorkTask").WithSummary("A work task by id").RequireAuthorization(Policies.WorkTasksRead);
+        api.MapPost("/{id}", UpdateStatusAsync).WithName("UpdateWorkTaskStatus").WithSummary("A worker reports its task's status").RequireAuthorization(Policies.WorkTasksReport);
+        endpoints.Map(SocketRoute, TaskUpdateHub.AcceptAsync).WithName("WorkTaskUpdates").WithSummary("Live task_update messages (WebSocket)").WithTags("Work tasks")
+            .RequireAuthorization(Policies.WorkTasksRead);
         return endpoints;
     }
 

@@ -44,6 +44,8 @@ public static class AuditActions
 {
     public const string SignIn = "auth.sign-in";
     public const string SignOut = "auth.sign-out";
+    /// <summary>The first administrator created through the one-time set-up link.</summary>
+    public const string SetUp = "auth.setup";
     public const string SubmitExecution = "execution.submit";
     public const string Cancel = "execution.cancel";
     public const string Retry = "execution.retry";
@@ -69,7 +71,7 @@ public static class AuditActions
 
     public static readonly IReadOnlyList<string> Known =
     [
-        SignIn, SignOut, SubmitExecution, Cancel, Retry, Reset, Delete, SubmitDag, KillDag, RestartDag, KillDagTask, SubmitWorkTask,
+        SignIn, SignOut, SetUp, SubmitExecution, Cancel, Retry, Reset, Delete, SubmitDag, KillDag, RestartDag, KillDagTask, SubmitWorkTask,
         CreateUser, UpdateUser, DeleteUser, CreateToken, RevokeToken, CreateSchedule, UpdateSchedule, DeleteSchedule, PauseSchedule,
         ResumeSchedule, TriggerSchedule, ChangeSetting,
     ];

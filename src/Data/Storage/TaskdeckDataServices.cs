@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging;
 using Taskdeck.Core;
 using Taskdeck.Core.Dags;
 using Taskdeck.Core.Executions;
+using Taskdeck.Data.Access;
 using Taskdeck.Data.Dags;
 using Taskdeck.Core.WorkTasks;
 using Taskdeck.Data.Executions;
@@ -56,10 +57,15 @@ public static class TaskdeckDataServices
         services.AddSingleton<Audit.AuditQueries>();
         services.AddSingleton<Core.Schedules.IScheduleStore, Schedules.ScheduleStore>();
         services.AddSingleton<Schedules.ScheduleQueries>();
+        services.AddTaskdeckAccessStore(configuration, database);
         // Registered before the engine's hosted services so the schema exists when they start.
         services.Insert(0, ServiceDescriptor.Singleton<IHostedService, DatabaseMigrator>());
         return services;
     }
+
+    /// <summary>Applies every migration (engine and access contexts) now, as the start-up migrator does: for the command line.</summary>
+    public static Task MigrateAsync(IServiceProvider services, CancellationToken ct = default) =>
+        services.GetServices<IHostedService>().OfType<DatabaseMigrator>().First().StartAsync(ct);
 
     public static TaskdeckDatabase ResolveDatabase(IConfiguration configuration, string contentRoot)
     {
@@ -89,7 +95,7 @@ public static class TaskdeckDataServices
 }
 
 /// <summary>Applies the provider's migrations before anything else starts.</summary>
-internal sealed class DatabaseMigrator(IDbContextFactory<TaskdeckDbContext> contexts, TaskdeckDatabase database, ILogger<DatabaseMigrator> logger) : IHostedService
+internal sealed class DatabaseMigrator(IDbContextFactory<TaskdeckDbContext> contexts, TaskdeckDatabase database, IServiceProvider services, ILogger<DatabaseMigrator> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -97,6 +103,7 @@ internal sealed class DatabaseMigrator(IDbContextFactory<TaskdeckDbContext> cont
         if (database.Provider == StorageProvider.Sqlite)
             await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
         await db.Database.MigrateAsync(cancellationToken);
+        await AccessDataServices.MigrateAccessAsync(services, cancellationToken);
         logger.LogInformation("Database ready ({Provider})", database.Provider);
     }
 

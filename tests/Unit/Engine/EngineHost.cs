@@ -45,6 +45,8 @@ public sealed class EngineHost : WebApplicationFactory<Program>
         builder.UseEnvironment("Production");
         builder.UseSetting("ConnectionStrings:Taskdeck", $"Data Source={DatabasePath}");
         builder.UseSetting("Taskdeck:Demo:Enabled", "false");
+        // The engine tests act without signing in; tests/Unit/Auth covers who may do what.
+        builder.UseSetting("Taskdeck:Auth:Anonymous", "Admin");
         builder.UseSetting("Taskdeck:Commands:Enabled", "true");
         builder.UseSetting("Taskdeck:Commands:Allow:0", "*");
         // Tests name working directories under the temp folder (the default allows none: each attempt gets its own).

@@ -49,6 +49,8 @@ public sealed class ConsoleProcess : IAsyncDisposable
         start.Environment["Urls"] = $"http://127.0.0.1:{port}";
         start.Environment["Taskdeck__Demo__Enabled"] = "false";
         start.Environment["Logging__LogLevel__Default"] = "Warning";
+        // Acts without signing in unless a test says otherwise (settings below win).
+        start.Environment["Taskdeck__Auth__Anonymous"] = "Admin";
         foreach (var (key, value) in settings) start.Environment[key.Replace(":", "__")] = value;
         var process = Process.Start(start)!;
         var node = new ConsoleProcess(process, port);

@@ -279,7 +279,8 @@ public sealed class WorkTaskApiTests(WorkTaskApiTests.App app, ITestOutputHelper
         var task = await Api.SubmitAsync(client, Api.SeedSubmission());
         var id = Api.Id(task);
         Assert.Equal(200, (await Api.ReportAsync(client, id, new JsonObject { ["status"] = "executing" })).Status);
-        var cancel = await client.PostAsync($"/api/executions/{(long)task["execution_id"]!}/cancel", null);
+        // The operator cancels (anonymous Admin in this host): the worker token opens the work-task API only.
+        var cancel = await app.CreateClient().PostAsync($"/api/executions/{(long)task["execution_id"]!}/cancel", null);
         Assert.True(cancel.IsSuccessStatusCode, await cancel.Content.ReadAsStringAsync());
         await Api.WaitForStatusAsync(client, id, TimeSpan.FromSeconds(10), "cancelled");
         Assert.Equal(409, (await Api.ReportAsync(client, id, new JsonObject { ["status"] = "completed" })).Status);

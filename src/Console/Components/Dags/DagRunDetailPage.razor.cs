@@ -62,7 +62,7 @@ public partial class DagRunDetailPage : IAsyncDisposable
         _busy = true;
         try
         {
-            var outcome = await action(Dags, await Actor.CurrentAsync());
+            var outcome = await action(Dags, await Actor.ForAsync(Auth.Policies.Operate));
             Snackbar.Add(outcome.Message, outcome.Done ? Severity.Success : Severity.Error);
             await LoadAsync();
         }

@@ -77,14 +77,16 @@ public partial class ExecutionDetailPage : IAsyncDisposable
         }
     }
 
-    private Task CancelAsync() => ActAsync("Cancel", "Waiting work is cancelled at once; running work is asked to stop.", async ct => await Executions.CancelAsync(Id, await Actor.CurrentAsync(), "cancelled from the console", ct));
-    private Task RetryAsync() => ActAsync("Retry", "It goes back to the queue for a new attempt.", async ct => await Executions.RetryAsync(Id, await Actor.CurrentAsync(), "retried from the console", ct));
+    private Task CancelAsync() => ActAsync("Cancel", "Waiting work is cancelled at once; running work is asked to stop.", async ct => await Executions.CancelAsync(Id, await Actor.ForAsync(Auth.Policies.Operate), "cancelled from the console", ct));
+    private Task RetryAsync() => ActAsync("Retry", "It goes back to the queue for a new attempt.", async ct => await Executions.RetryAsync(Id, await Actor.ForAsync(Auth.Policies.Operate), "retried from the console", ct));
 
     private async Task DeleteAsync()
     {
         if (_detail is null) return;
         if (!await Dialogs.ConfirmAsync($"Delete execution #{Id}?", $"#{Id} ({_detail.Execution.Name}) is deleted with its attempts, logs and history. This cannot be undone.", "Delete")) return;
-        var outcome = await Executions.DeleteAsync(Id, await Actor.CurrentAsync());
+        Core.Executions.ActionOutcome outcome;
+        try { outcome = await Executions.DeleteAsync(Id, await Actor.ForAsync(Auth.Policies.Operate)); }
+        catch (UnauthorizedAccessException e) { Snackbar.Add(e.Message, Severity.Error); return; }
         Snackbar.Report(outcome);
         if (outcome.Done) Navigation.NavigateTo("/executions");
     }

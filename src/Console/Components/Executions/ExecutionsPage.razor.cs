@@ -187,7 +187,7 @@ public partial class ExecutionsPage : IAsyncDisposable
         try
         {
             // One act, one audit entry naming every record.
-            var outcomes = await action(applicable.Select(e => e.Id).ToList(), await Actor.CurrentAsync(), CancellationToken.None);
+            var outcomes = await action(applicable.Select(e => e.Id).ToList(), await Actor.ForAsync(Auth.Policies.Operate), CancellationToken.None);
             if (outcomes.Count == 1) Snackbar.Report(outcomes[0]); else Snackbar.Report(verb, outcomes);
             _selected = new HashSet<Execution>(ExecutionById.Instance);
         }
@@ -216,7 +216,7 @@ public partial class ExecutionsPage : IAsyncDisposable
         _busy = true;
         try
         {
-            var reset = await Executions.ResetAsync(filter, await Actor.CurrentAsync());
+            var reset = await Executions.ResetAsync(filter, await Actor.ForAsync(Auth.Policies.Operate));
             Snackbar.Add($"Reset {reset:N0} of {count:N0} {noun}.", reset == count ? Severity.Success : Severity.Warning);
         }
         catch (Exception e) { Snackbar.Add($"Reset failed: {e.Message}", Severity.Error); }

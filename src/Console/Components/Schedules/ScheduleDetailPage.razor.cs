@@ -90,7 +90,7 @@ public partial class ScheduleDetailPage : IAsyncDisposable
         _busy = true;
         try
         {
-            var outcome = await act(view.Id, await Actor.CurrentAsync());
+            var outcome = await act(view.Id, await Actor.ForAsync(Auth.Policies.Operate));
             Snackbar.Add(outcome.Message, outcome.Done ? Severity.Success : Severity.Error);
             if (deleted && outcome.Done) { Navigation.NavigateTo(ScheduleLinks.List); return; }
             await LoadAsync(keepOlder: true);

@@ -92,7 +92,7 @@ public partial class SchedulesPage : IAsyncDisposable
         _busy = true;
         try
         {
-            var outcome = await act(s.Id, await Actor.CurrentAsync());
+            var outcome = await act(s.Id, await Actor.ForAsync(Auth.Policies.Operate));
             Snackbar.Add(outcome.Message, outcome.Done ? Severity.Success : Severity.Error);
         }
         catch (Exception e) { Snackbar.Add($"{verb} failed: {e.Message}", Severity.Error); }

@@ -29,7 +29,8 @@ public partial class SubmitPage
         _busy = true;
         try
         {
-            var execution = await Executions.SubmitAsync(spec, await Actor.CurrentAsync());
+            var actor = spec.Kind == ExecutorKind.Command ? await Actor.ForAsync(Auth.Policies.Submit, Auth.Policies.RunCommands) : await Actor.ForAsync(Auth.Policies.Submit);
+            var execution = await Executions.SubmitAsync(spec, actor);
             Snackbar.Add($"Submitted #{execution.Id} ({execution.Name}).", Severity.Success);
             Navigation.NavigateTo($"/executions/{execution.Id}");
         }
@@ -55,7 +56,9 @@ public partial class SubmitPage
         _busy = true;
         try
         {
-            var submission = await Dags.SubmitAsync(spec.RootElement, await Actor.CurrentAsync());
+            var actor = Auth.CommandGate.DagHasCommands(Dags, spec.RootElement)
+                ? await Actor.ForAsync(Auth.Policies.Submit, Auth.Policies.RunCommands) : await Actor.ForAsync(Auth.Policies.Submit);
+            var submission = await Dags.SubmitAsync(spec.RootElement, actor);
             if (submission.RunId is { } run) Navigation.NavigateTo($"/dags/{run}");
             else _dagProblems = submission.Errors;
         }
