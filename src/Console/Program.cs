@@ -27,8 +27,11 @@ var app = builder.Build();
 app.UseTaskdeckSecurityHeaders();
 app.UseTaskdeckErrors();
 app.UseTaskdeckRequestLimits();
+// Authentication first: the cross-site guard checks a cookie call's antiforgery token against the signed-in user,
+// and refuses before any policy is run.
+app.UseTaskdeckAuthentication();
 app.UseTaskdeckCrossSiteGuard();
-app.UseTaskdeckAuth();
+app.UseTaskdeckAuthorization();
 app.UseTaskdeckHangfireGuard();
 app.UseWorkTasks();
 app.UseTaskdeckApiDocs();

@@ -66,7 +66,8 @@ public static class AuthSetup
             })
             .AddScheme<AuthenticationSchemeOptions, ApiTokenHandler>(AuthSchemes.ApiToken, null)
             .AddScheme<AuthenticationSchemeOptions, WorkerTokenHandler>(AuthSchemes.WorkerToken, null)
-            .AddScheme<AuthenticationSchemeOptions, AnonymousHandler>(AuthSchemes.Anonymous, null);
+            .AddScheme<AuthenticationSchemeOptions, AnonymousHandler>(AuthSchemes.Anonymous, null)
+            .AddScheme<AuthenticationSchemeOptions, SessionHandler>(AuthSchemes.Session, null);
         if (settings.Oidc.Enabled) authentication.AddOpenIdConnect(AuthSchemes.Oidc, o => ConfigureOidc(o, settings.Oidc));
 
         var authorization = services.AddAuthorizationBuilder();
@@ -87,10 +88,16 @@ public static class AuthSetup
         return services;
     }
 
-    /// <summary>Authentication and authorization, then the guards of the two doors that are middleware rather than endpoints.</summary>
-    public static WebApplication UseTaskdeckAuth(this WebApplication app)
+    /// <summary>Who is asking (before the cross-site guard, which checks a cookie call's antiforgery token against that user).</summary>
+    public static WebApplication UseTaskdeckAuthentication(this WebApplication app)
     {
         app.UseAuthentication();
+        return app;
+    }
+
+    /// <summary>Endpoint policies, then the guard of the one door that is middleware rather than an endpoint.</summary>
+    public static WebApplication UseTaskdeckAuthorization(this WebApplication app)
+    {
         app.UseAuthorization();
         // Swagger UI is middleware, not an endpoint: no endpoint policy reaches it, so it is checked here.
         app.UseWhen(http => http.Request.Path.StartsWithSegments("/api/docs"), docs => docs.Use(async (http, next) =>

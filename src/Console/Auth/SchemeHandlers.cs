@@ -17,6 +17,8 @@ public static class AuthSchemes
     public const string ApiToken = "ApiToken";
     public const string WorkerToken = "WorkerToken";
     public const string Anonymous = "Anonymous";
+    /// <summary>The cookie, falling back to anonymous access when the cookie no longer signs anyone in.</summary>
+    public const string Session = "Session";
     public const string Oidc = "oidc";
 
     /// <summary>The console's sign-in cookie (the cross-site checks recognise a console request by it).</summary>
@@ -38,7 +40,7 @@ public static class AuthSchemes
     {
         if (Bearer(http) is { } bearer)
             return bearer.StartsWith(ApiTokenInfo.SecretPrefix, StringComparison.Ordinal) ? ApiToken : WorkerToken;
-        if (http.Request.Cookies.ContainsKey(CookieName)) return Cookie;
+        if (http.Request.Cookies.ContainsKey(CookieName)) return Session;
         return Anonymous;
     }
 }
@@ -150,4 +152,25 @@ public sealed class AnonymousHandler(IOptionsMonitor<AuthenticationSchemeOptions
         Context.Response.Redirect(AuthResponses.LoginRedirect(Context));
         return Task.CompletedTask;
     }
+}
+
+/// <summary>
+/// A request that brings the console's cookie: the person it signs in, or, when it signs in nobody (expired, signed
+/// out elsewhere, forged), whatever anonymous access allows, as if no cookie had come. Challenges and refusals are the
+/// cookie's (the sign-in page, or a 401/403 ProblemDetails on the API).
+/// </summary>
+public sealed class SessionHandler(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder)
+    : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var cookie = await Context.AuthenticateAsync(AuthSchemes.Cookie);
+        if (cookie.Succeeded) return cookie;
+        var anonymous = await Context.AuthenticateAsync(AuthSchemes.Anonymous);
+        return anonymous.Succeeded ? anonymous : cookie;
+    }
+
+    protected override Task HandleChallengeAsync(AuthenticationProperties properties) => Context.ChallengeAsync(AuthSchemes.Cookie, properties);
+
+    protected override Task HandleForbiddenAsync(AuthenticationProperties properties) => Context.ForbidAsync(AuthSchemes.Cookie, properties);
 }

@@ -16,6 +16,8 @@ public sealed class ApiDoorTests(AuthHost host)
         { "POST", "/api/executions/1/cancel" },
         { "POST", "/api/executions/1/retry" },
         { "POST", "/api/executions/reset" },
+        { "POST", "/api/executions/bulk" },
+        { "GET", "/api/executions/bulk/1" },
         { "DELETE", "/api/executions/1" },
         { "GET", "/api/executions/1/attempts/1/logs/stdout" },
         { "POST", "/api/tasks" },

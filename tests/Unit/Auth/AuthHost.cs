@@ -92,6 +92,9 @@ public class AuthHost : WebApplicationFactory<Program>
         var response = await PostLoginAsync(client, name, Password);
         Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
         Assert.Equal("/", response.Headers.Location?.OriginalString);
+        // As the console's own scripts do: API calls with the cookie carry the antiforgery token.
+        var token = JsonNode.Parse(await client.GetStringAsync("/api/antiforgery/token"))!;
+        client.DefaultRequestHeaders.Add((string)token["headerName"]!, (string)token["requestToken"]!);
         return (client, name);
     }
 
