@@ -241,6 +241,30 @@ public sealed class CrossSiteTests(EngineHost host)
         return (cookie, (string)body["requestToken"]!);
     }
 
+    [Fact]
+    public async Task HangfireDashboardActions_UseTheSameAntiforgeryHeader_AndAreRefusedWithoutIt()
+    {
+        // The dashboard's scripts send the header its page names (Hangfire reads it from IAntiforgery): renaming it to
+        // X-XSRF-TOKEN for the API must leave the dashboard's own buttons working.
+        using var page = await _client.GetAsync("/hangfire/recurring");
+        var html = await page.Content.ReadAsStringAsync();
+        Assert.Equal(CrossSiteGuard.AntiforgeryHeader, Regex.Match(html, "<meta name=\"csrf-header\" content=\"([^\"]+)\"").Groups[1].Value);
+        var token = Regex.Match(html, "<meta name=\"csrf-token\" content=\"([^\"]+)\"").Groups[1].Value;
+        var cookie = page.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith(".AspNetCore.Antiforgery.", StringComparison.Ordinal)).Split(';')[0];
+
+        HttpRequestMessage Trigger(bool withToken)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, "/hangfire/recurring/trigger") { Content = new FormUrlEncodedContent([new("jobs[]", "no-such-job")]) };
+            request.Headers.Add("Cookie", cookie);
+            if (withToken) request.Headers.Add(CrossSiteGuard.AntiforgeryHeader, token);
+            return request;
+        }
+        using (var refused = await _client.SendAsync(Trigger(withToken: false)))
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        using var accepted = await _client.SendAsync(Trigger(withToken: true));
+        Assert.Equal(HttpStatusCode.NoContent, accepted.StatusCode);
+    }
+
     [Theory]
     [InlineData("http://evil.example")]
     [InlineData("http://localhost:8080")]
