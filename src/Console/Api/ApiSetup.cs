@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.Json;
+using Taskdeck.Console.Admin;
 using Taskdeck.Console.Audit;
 using Taskdeck.Console.CrossSite;
 using Taskdeck.Console.Dags;
@@ -49,6 +50,7 @@ public static class ApiSetup
         endpoints.MapAuditApi();
         endpoints.MapSchedulesApi();
         endpoints.MapAntiforgeryApi();
+        endpoints.MapAdminApi();
         return endpoints;
     }
 

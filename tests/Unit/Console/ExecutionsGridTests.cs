@@ -62,7 +62,7 @@ public sealed class ExecutionsGridTests : MudTestContext
 
         cut.Find("button[aria-label='Retry #7']").Click();
 
-        Assert.NotNull(retried);
+        cut.WaitForAssertion(() => Assert.NotNull(retried));
         Assert.Equal(7, Assert.Single(retried!).Id);
     }
 }

@@ -20,6 +20,10 @@ public abstract class MudTestContext : BunitContext, IAsyncLifetime
         Services.AddSingleton<ExecutionEvents>();
         Services.AddScoped<LiveFeed>();
         Services.AddScoped<ClientTime>();
+        // Components hide actions behind AuthorizeView: everyone may do everything here unless a test signs in a role.
+        var authorization = this.AddAuthorization();
+        authorization.SetAuthorized("tester");
+        authorization.SetPolicies(Taskdeck.Console.Auth.Policies.All.ToArray());
     }
 
     public Task InitializeAsync() => Task.CompletedTask;

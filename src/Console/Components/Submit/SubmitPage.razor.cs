@@ -39,6 +39,22 @@ public partial class SubmitPage
         finally { _busy = false; }
     }
 
+    private string _commandText = "";
+    private string _commandTags = "";
+
+    private Task SubmitCommandAsync()
+    {
+        var argv = _commandText.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (argv.Length == 0) return Task.CompletedTask;
+        return SubmitTaskAsync(new NewExecution
+        {
+            Kind = ExecutorKind.Command,
+            Name = argv[0],
+            Command = argv,
+            Tags = _commandTags.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+        });
+    }
+
     private async Task ValidateDagAsync()
     {
         using var spec = ParseDag();

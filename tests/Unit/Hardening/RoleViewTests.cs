@@ -1,0 +1,87 @@
+using System.Security.Claims;
+using Bunit;
+using Microsoft.AspNetCore.Components.Authorization;
+using Microsoft.Extensions.DependencyInjection;
+using Taskdeck.Console.Auth;
+using Taskdeck.Console.Components.Executions;
+using Taskdeck.Console.Components.Submit;
+using Taskdeck.Core.Access;
+using Taskdeck.Core.Audit;
+using Taskdeck.Core.Executions;
+using Taskdeck.Unit.Console;
+using Taskdeck.Unit.Engine;
+
+namespace Taskdeck.Unit.Hardening;
+
+/// <summary>
+/// The console shows only what a role may do: with the app's real policies, a Viewer's execution page has no Cancel,
+/// an Operator's has it but the Submit page offers no command, an Admin's offers one. Absent, not disabled.
+/// </summary>
+[Collection(EngineCollection.Name)]
+public sealed class RoleViewTests : MudTestContext
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
+    private readonly EngineHost _host;
+
+    public RoleViewTests(EngineHost host)
+    {
+        _host = host;
+        // The app's own services (queries, engine, the authorization policies and their handler) behind bunit's.
+        Services.AddFallbackServiceProvider(host.Services);
+        Services.AddCascadingAuthenticationState();
+        // bunit puts placeholders here; the app's real policies decide instead.
+        Services.AddSingleton(host.Services.GetRequiredService<Microsoft.AspNetCore.Authorization.IAuthorizationService>());
+        Services.AddSingleton(host.Services.GetRequiredService<Microsoft.AspNetCore.Authorization.IAuthorizationPolicyProvider>());
+    }
+
+    private void SignInAs(string role) =>
+        Services.AddSingleton<AuthenticationStateProvider>(new Fixed(Permissions.Principal("Identity.Application", role.ToLowerInvariant() + "-person", Permissions.Person,
+            [new Claim(ClaimTypes.Role, role)])));
+
+    private async Task<long> WaitingExecutionAsync()
+    {
+        var execution = await _host.Executions.SubmitAsync(new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop", RunAt = DateTimeOffset.UtcNow.AddHours(1) }, Actor.System);
+        return execution.Id;
+    }
+
+    private static IEnumerable<string> Buttons(IRenderedComponent<Microsoft.AspNetCore.Components.IComponent> cut) =>
+        cut.FindAll("button").Select(b => b.TextContent.Trim());
+
+    [Theory]
+    [InlineData(AccessRoles.Viewer, false)]
+    [InlineData(AccessRoles.Operator, true)]
+    [InlineData(AccessRoles.Admin, true)]
+    public async Task ExecutionPage_ShowsCancelRetryDelete_OnlyToRolesThatMayOperate(string role, bool shown)
+    {
+        SignInAs(role);
+        var id = await WaitingExecutionAsync();
+        var cut = Render<ExecutionDetailPage>(p => p.Add(x => x.Id, id));
+        cut.WaitForAssertion(() => Assert.Contains($"#{id}", cut.Markup), Deadline);
+        cut.WaitForAssertion(() => Assert.Contains("demo.noop", cut.Markup), Deadline);
+
+        var buttons = cut.FindAll("button").Select(b => b.TextContent.Trim()).ToList();
+        foreach (var action in new[] { "Cancel", "Retry", "Delete" })
+            Assert.True(shown == buttons.Contains(action), $"{role}: '{action}' {(shown ? "missing" : "present")}; buttons: {string.Join(", ", buttons)}");
+    }
+
+    [Theory]
+    [InlineData(AccessRoles.Operator, false)]
+    [InlineData(AccessRoles.Admin, true)]
+    public void SubmitPage_OffersACommand_OnlyToRolesThatMayRunOne(string role, bool offered)
+    {
+        SignInAs(role);
+        var cut = Render<SubmitPage>();
+        cut.WaitForAssertion(() => Assert.Contains("Handler task", cut.Markup), Deadline);
+        Assert.Contains("DAG", cut.Markup);
+        var tabs = cut.FindAll(".mud-tab").Select(t => t.TextContent.Trim()).ToList();
+        Assert.True(offered == tabs.Contains("Command"), $"{role}: tabs {string.Join(", ", tabs)}");
+        if (!offered) return;
+        cut.FindAll(".mud-tab").First(t => t.TextContent.Trim() == "Command").Click();
+        cut.WaitForAssertion(() => Assert.Contains("Submit command", cut.Markup), Deadline);
+    }
+
+    private sealed class Fixed(ClaimsPrincipal user) : AuthenticationStateProvider
+    {
+        public override Task<AuthenticationState> GetAuthenticationStateAsync() => Task.FromResult(new AuthenticationState(user));
+    }
+}
