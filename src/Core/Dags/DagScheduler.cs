@@ -31,7 +31,7 @@ public sealed class DagScheduler(IDagStore store, IExecutionStore executions, IS
             {
                 case ExecutionState.Succeeded:
                     // A killed run releases nothing (its kill may still be cancelling tasks batch by batch).
-                    if (!_running.ContainsKey(runId) && (await store.FindRunAsync(runId, ct))?.State == DagRunState.Killed) break;
+                    if (!KnownRunning(runId) && (await store.FindRunAsync(runId, ct))?.State == DagRunState.Killed) break;
                     // A released child keeps the run RUNNING (its parent's claim made it so): nothing to recompute.
                     if (await ReleaseChildrenAsync(result.ExecutionId, ct) > 0 && KnownRunning(runId)) break;
                     await RecomputeUnlessStillRunningAsync(runId, ct);

@@ -77,7 +77,9 @@ public sealed class ChangeFollower(IExecutionStore store, ExecutionEvents events
             changes = await store.ChangesAfterAsync(cursor, PageSize, ct);
             foreach (var change in changes)
             {
-                for (var skipped = cursor + 1; skipped < change.Id; skipped++) _gaps[skipped] = now;
+                // An identity that jumps (SQL Server's after a restart, a reseed) must not make this loop long: only the
+                // nearest ids below the change can still be in flight.
+                for (var skipped = Math.Max(cursor + 1, change.Id - MaxGaps); skipped < change.Id; skipped++) _gaps[skipped] = now;
                 cursor = change.Id;
                 Publish(change);
             }
@@ -87,7 +89,7 @@ public sealed class ChangeFollower(IExecutionStore store, ExecutionEvents events
         return cursor;
     }
 
-    /// <summary>Ids this node still waits for (exposed for tests and health).</summary>
+    /// <summary>Ids this node still waits for.</summary>
     internal int GapCount => _gaps.Count;
 
     private void Publish(StateChange change)

@@ -3,9 +3,13 @@ using Taskdeck.Core.Events;
 namespace Taskdeck.Core.Executions;
 
 /// <summary>
-/// The one place a state changes: applies a named transition as a compare-and-set, then tells the event stream and
-/// the observers (DAG scheduling, work-task notifications). Callers never write a state themselves.
+/// The one place a state changes: applies a named transition as a compare-and-set, then tells the observers (DAG
+/// scheduling, work-task notifications) and then the event stream. Callers never write a state themselves.
 /// </summary>
+/// <remarks>
+/// Observers go first so that whoever reacts to an event reads what the transition led to: the last task's end of a DAG
+/// run is published once the run's own state has been recomputed, so a page reloading on it shows ERRORED, not RUNNING.
+/// </remarks>
 public sealed class ExecutionTransitions(
     IExecutionStore store,
     ExecutionEvents events,
@@ -24,10 +28,16 @@ public sealed class ExecutionTransitions(
         var result = await store.ApplyAsync(command, at, ct);
         if (result.Applied)
         {
-            events.Publish(new StateChanged(result.ExecutionId, result.At, result.FoundState, result.NewState!.Value,
-                result.Transition, result.AttemptNumber, result.DagRunId, command.NodeId));
-            foreach (var observer in _observers)
-                await observer.OnTransitionedAsync(result, ct);
+            try
+            {
+                foreach (var observer in _observers)
+                    await observer.OnTransitionedAsync(result, ct);
+            }
+            finally
+            {
+                events.Publish(new StateChanged(result.ExecutionId, result.At, result.FoundState, result.NewState!.Value,
+                    result.Transition, result.AttemptNumber, result.DagRunId, command.NodeId));
+            }
         }
         return result;
     }
@@ -48,12 +58,17 @@ public sealed class ExecutionTransitions(
         var to = StateMachine.Rule(template.Transition).To;
         var results = new List<TransitionResult>(changed.Count);
         foreach (var row in changed)
-        {
-            events.Publish(new StateChanged(row.Id, at, row.From, to, template.Transition, row.AttemptCount, row.DagRunId, template.NodeId));
             results.Add(new TransitionResult(row.Id, template.Transition, true, row.From, to, row.AttemptCount, at, row.DagRunId));
+        try
+        {
+            foreach (var observer in _observers)
+                await observer.OnTransitionedManyAsync(results, ct);
         }
-        foreach (var observer in _observers)
-            await observer.OnTransitionedManyAsync(results, ct);
+        finally
+        {
+            foreach (var row in changed)
+                events.Publish(new StateChanged(row.Id, at, row.From, to, template.Transition, row.AttemptCount, row.DagRunId, template.NodeId));
+        }
         return changed;
     }
 

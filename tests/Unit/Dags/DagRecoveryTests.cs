@@ -122,6 +122,31 @@ public sealed class DagRecoveryTests(EngineHost host)
         Assert.True((await host.Get<DagService>().KillAsync(runId, Actor.System)).Done);
     }
 
+    // Whoever reacts to a task's last change reads what it led to: the event goes out after the run's state was
+    // recomputed (a page reloading on it used to show the run RUNNING for good).
+    [Fact]
+    public async Task TheLastTasksEnd_IsPublished_OnlyOnceTheRunsOwnStateFollowed()
+    {
+        long watched = 0;
+        var seen = new System.Collections.Concurrent.ConcurrentQueue<DagRunState?>();
+        var store = host.Get<IDagStore>();
+        using var _ = host.Get<Taskdeck.Core.Events.ExecutionEvents>().Subscribe(e =>
+        {
+            if (e is Taskdeck.Core.Events.StateChanged { To: ExecutionState.Failed } s && s.DagRunId == Volatile.Read(ref watched))
+                seen.Enqueue(store.FindRunAsync(s.DagRunId!.Value).GetAwaiter().GetResult()?.State);
+        });
+
+        var runId = await SubmitAsync("""
+            {"tag":"published-after-the-run","tasks":{
+              "only":{"job":{"task":"demo.sleep","args":{"seconds":1}},"children":["fails"]},
+              "fails":{"job":{"task":"demo.fail"},"maxRetries":0}}}
+            """);
+        Volatile.Write(ref watched, runId);
+
+        await WaitForAsync(() => Task.FromResult(!seen.IsEmpty));
+        Assert.Equal(DagRunState.Errored, Assert.Single(seen));
+    }
+
     private async Task<long> SubmitAsync(string spec)
     {
         var response = await _http.PostAsync("/v1/dagrun", new StringContent(spec, Encoding.UTF8, "application/json"));

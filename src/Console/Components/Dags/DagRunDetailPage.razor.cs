@@ -35,7 +35,6 @@ public partial class DagRunDetailPage : IAsyncDisposable
     [Inject] public required ConsoleActor Actor { get; init; }
 
     private bool _busy;
-    private RunStateSettling? _settling;
     private List<DagTaskNode> _taskList = [];
 
     /// <summary>Each refresh reads the whole run: a big one refreshes less often (400 ms up to 1,000 tasks, 4 s at 10,000).</summary>
@@ -75,8 +74,6 @@ public partial class DagRunDetailPage : IAsyncDisposable
         if (_live is not null) await _live.DisposeAsync();
         _crumbs = [new("DAG runs", "/dags"), new($"Run #{Id}", null, disabled: true)];
         var id = Id;
-        _settling?.Dispose();
-        _settling = new RunStateSettling(() => InvokeAsync(async () => { await LoadAsync(); StateHasChanged(); }));
         _live = Feed.Subscribe(e => e is StateChanged s && s.DagRunId == id, _ => InvokeAsync(async () => { await LoadAsync(); StateHasChanged(); }), RefreshInterval);
         await LoadAsync();
     }
@@ -89,7 +86,6 @@ public partial class DagRunDetailPage : IAsyncDisposable
         _attempts = await Queries.AttemptsAsync(Id);
         _taskList = _detail.Tasks.ToList();
         _counts = _detail.Tasks.GroupBy(t => t.State).ToDictionary(g => g.Key, g => g.Count());
-        _settling?.Watch(RunStateSettling.IsUnsettled(_detail.Run.State, _counts.Keys));
         if (_detail.Tasks.Count <= GraphLimit)
         {
             _graphTasks = _detail.Tasks;
@@ -106,7 +102,6 @@ public partial class DagRunDetailPage : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        _settling?.Dispose();
         if (_live is not null) await _live.DisposeAsync();
     }
 }

@@ -14,7 +14,6 @@ public partial class DagRunsPage : IAsyncDisposable
     /// <summary>False in the server's prerendered HTML, before the grid's first load: no rows yet is not "none".</summary>
     private bool _loaded;
     private string? _lastUri;
-    private RunStateSettling? _settling;
 
     [SupplyParameterFromQuery(Name = "state")] public string? State { get; set; }
     [SupplyParameterFromQuery(Name = "tag")] public string? Tag { get; set; }
@@ -25,11 +24,8 @@ public partial class DagRunsPage : IAsyncDisposable
     [Inject] public required LiveFeed Feed { get; init; }
     [Inject] public required NavigationManager Navigation { get; init; }
 
-    protected override void OnInitialized()
-    {
-        _settling = new RunStateSettling(() => InvokeAsync(() => _grid?.ReloadServerData() ?? Task.CompletedTask));
+    protected override void OnInitialized() =>
         _live = Feed.Subscribe(e => e is StateChanged { DagRunId: not null } || e is ExecutionDeleted, _ => InvokeAsync(() => _grid?.ReloadServerData() ?? Task.CompletedTask), TimeSpan.FromMilliseconds(750));
-    }
 
     protected override async Task OnParametersSetAsync()
     {
@@ -42,7 +38,6 @@ public partial class DagRunsPage : IAsyncDisposable
         DagRunState? runState = Enum.TryParse<DagRunState>(State, true, out var s) ? s : null;
         var (items, total) = await Queries.PageAsync(runState, Tag, state.Page * state.PageSize, state.PageSize, ct, Schedule);
         _loaded = true;
-        _settling?.Watch(items.Any(i => RunStateSettling.IsUnsettled(i.Run.State, i.TaskCounts.Where(c => c.Value > 0).Select(c => c.Key))));
         return new GridData<DagRunListItem> { Items = items, TotalItems = total };
     }
 
@@ -57,7 +52,6 @@ public partial class DagRunsPage : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        _settling?.Dispose();
         if (_live is not null) await _live.DisposeAsync();
     }
 }
