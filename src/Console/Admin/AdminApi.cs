@@ -42,12 +42,9 @@ public static class AdminApi
     public static async Task<Results<Created<UserDto>, ProblemHttpResult>> CreateUserAsync(NewUserRequest? body, IUserAdmin users, HttpContext http, CancellationToken ct)
     {
         if (body is null) return Problems.BadRequest("body", "Send a JSON object: {\"name\": …, \"role\": \"Viewer|Operator|Admin\", \"password\": …}.");
-        if (string.IsNullOrWhiteSpace(body.Name)) return Problems.BadRequest("name", "\"name\" is required.");
-        if (string.IsNullOrEmpty(body.Password)) return Problems.BadRequest("password", "\"password\" is required: the user's initial password.");
-        if (AccessRoles.Normalize(body.Role) is not { } role) return Problems.BadRequest("role", $"\"role\" must be one of {string.Join(", ", AccessRoles.All)}.");
         try
         {
-            var user = await users.AddAsync(body.Name.Trim(), body.Password, role, http.Actor(), ct);
+            var user = await users.AddAsync(body.Name ?? "", body.Password ?? "", body.Role ?? "", http.Actor(), ct);
             return TypedResults.Created($"{UsersRoute}/{Uri.EscapeDataString(user.Name)}", UserDto.From(user));
         }
         catch (AccessRequestException e) { return Problems.BadRequest(e.Field, e.Message); }
@@ -57,18 +54,16 @@ public static class AdminApi
     {
         if (body is null || (body.Role is null && body.Password is null))
             return Problems.BadRequest("body", "Send {\"role\": \"Viewer|Operator|Admin\"} and/or {\"password\": …}.");
-        string? role = null;
-        if (body.Role is not null && (role = AccessRoles.Normalize(body.Role)) is null)
-            return Problems.BadRequest("role", $"\"role\" must be one of {string.Join(", ", AccessRoles.All)}.");
-        if (body.Password is { Length: 0 }) return Problems.BadRequest("password", "\"password\" may not be empty.");
-        if (await users.FindAsync(name, ct) is null) return Problems.NotFound($"No user is named \"{name}\".", "user");
+        if (await users.FindAsync(name, ct) is not { } user) return Problems.NotFound($"No user is named \"{name}\".", "user");
         try
         {
-            if (role is not null) await users.SetRoleAsync(name, role, http.Actor(), ct);
-            if (body.Password is not null) await users.SetPasswordAsync(name, body.Password, http.Actor(), ct);
+            if (body.Role is not null) user = await users.SetRoleAsync(name, body.Role, http.Actor(), ct);
+            if (body.Password is null) return TypedResults.Ok(UserDto.From(user));
+            // A new password also ends a lockout, which the user's info shows.
+            await users.SetPasswordAsync(name, body.Password, http.Actor(), ct);
         }
         catch (AccessRequestException e) { return Problems.BadRequest(e.Field, e.Message); }
-        return await users.FindAsync(name, ct) is { } user ? TypedResults.Ok(UserDto.From(user)) : Problems.NotFound($"No user is named \"{name}\".", "user");
+        return await users.FindAsync(name, ct) is { } changed ? TypedResults.Ok(UserDto.From(changed)) : Problems.NotFound($"No user is named \"{name}\".", "user");
     }
 
     public static async Task<Results<NoContent, ProblemHttpResult>> DeleteUserAsync(string name, IUserAdmin users, HttpContext http, CancellationToken ct)
@@ -92,13 +87,9 @@ public static class AdminApi
     public static async Task<Results<Created<CreatedTokenDto>, ProblemHttpResult>> CreateTokenAsync(NewTokenRequest? body, IApiTokens tokens, TimeProvider time, HttpContext http, CancellationToken ct)
     {
         if (body is null) return Problems.BadRequest("body", "Send a JSON object: {\"name\": …, \"scopes\": [\"read\", …], \"expiresAt\": null}.");
-        if (string.IsNullOrWhiteSpace(body.Name)) return Problems.BadRequest("name", "\"name\" is required.");
-        if (body.Scopes is not { Count: > 0 } scopes) return Problems.BadRequest("scopes", $"\"scopes\" must name at least one of {string.Join(", ", AccessScopes.All)}.");
-        if (scopes.FirstOrDefault(s => !AccessScopes.IsKnown(s)) is { } unknown)
-            return Problems.BadRequest("scopes", $"\"{unknown}\" is not a scope: use {string.Join(", ", AccessScopes.All)}.");
         try
         {
-            var created = await tokens.CreateAsync(body.Name.Trim(), scopes.Distinct().ToList(), body.ExpiresAt, http.Actor(), ct);
+            var created = await tokens.CreateAsync(body.Name ?? "", body.Scopes ?? [], body.ExpiresAt, http.Actor(), ct);
             return TypedResults.Created($"{TokensRoute}/{created.Token.Id}", new CreatedTokenDto(TokenDto.From(created.Token, time.GetUtcNow()), created.Secret));
         }
         catch (AccessRequestException e) { return Problems.BadRequest(e.Field, e.Message); }
@@ -107,8 +98,9 @@ public static class AdminApi
     public static async Task<Results<Ok<TokenDto>, ProblemHttpResult>> RevokeTokenAsync(long id, IApiTokens tokens, TimeProvider time, HttpContext http, CancellationToken ct)
     {
         if (await tokens.FindAsync(id, ct) is not { } token) return Problems.NotFound($"No API token has id {id}.", "token");
-        if (token.RevokedAt is not null) return Problems.Conflict($"Token {id} ({token.Name}) was already revoked.", "revoked");
-        if (!await tokens.RevokeAsync(id, http.Actor(), ct)) return Problems.Conflict($"Token {id} ({token.Name}) was already revoked.", "revoked");
+        // An already revoked token is answered without a second (refused) audit entry; RevokeAsync's false is the lost race.
+        if (token.RevokedAt is not null || !await tokens.RevokeAsync(id, http.Actor(), ct))
+            return Problems.Conflict($"Token {id} ({token.Name}) was already revoked.", "revoked");
         return TypedResults.Ok(TokenDto.From((await tokens.FindAsync(id, ct))!, time.GetUtcNow()));
     }
 }

@@ -13,7 +13,7 @@ public sealed class ApiExceptionHandler(IProblemDetailsService problems, ILogger
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken ct)
     {
-        if (!http.Request.Path.StartsWithSegments("/api") && !http.Request.Path.StartsWithSegments("/v1")) return false;
+        if (!ApiPaths.IsApi(http.Request.Path)) return false;
         if (Find<BadHttpRequestException>(exception) is { StatusCode: StatusCodes.Status413PayloadTooLarge }
             && http.Items[RequestLimits.LimitItem] is (long max, string key))
         {

@@ -24,6 +24,31 @@ public static class Problems
         return TypedResults.Problem(problem);
     }
 
+    /// <summary>
+    /// Writes a ProblemDetails outside an endpoint (middleware, authentication, the rate limiter): sets the status and goes
+    /// through <see cref="IProblemDetailsService"/>, or writes the detail as plain text when no writer takes the request.
+    /// Nothing is written once the response has started.
+    /// </summary>
+    public static Task WriteAsync(HttpContext http, int status, string title, string detail, params (string Key, object? Value)[] extensions)
+    {
+        var problem = new ProblemDetails { Status = status, Title = title, Detail = detail };
+        foreach (var (key, value) in extensions) problem.Extensions[key] = value;
+        return WriteAsync(http, problem);
+    }
+
+    /// <summary>Writes <paramref name="problem"/> as the answer (see the overload above).</summary>
+    public static async Task WriteAsync(HttpContext http, ProblemDetails problem)
+    {
+        if (http.Response.HasStarted) return;
+        http.Response.StatusCode = problem.Status ?? StatusCodes.Status500InternalServerError;
+        var problems = http.RequestServices.GetService<IProblemDetailsService>();
+        if (problems is null || !await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = http, ProblemDetails = problem }))
+        {
+            http.Response.ContentType = "text/plain; charset=utf-8";
+            await http.Response.WriteAsync(problem.Detail ?? problem.Title ?? "");
+        }
+    }
+
     public static ProblemHttpResult Make(int status, string title, string detail, (string Key, object? Value) extension)
     {
         var problem = new ProblemDetails { Status = status, Title = title, Detail = detail };

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Threading.RateLimiting;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
 
@@ -83,7 +82,7 @@ public static class RateLimits
     /// <summary>The signed-in name when there is one (set by whatever authentication runs before), else the remote address.</summary>
     public static string PrincipalKey(HttpContext http) =>
         // Anonymous access is everyone without credentials: each address keeps its own bucket.
-        http.User.Identity is { IsAuthenticated: true, Name: { Length: > 0 } name } && Auth.Permissions.KindOf(http.User) != Auth.Permissions.Anonymous
+        Auth.Permissions.IsSignedIn(http.User) && http.User.Identity?.Name is { Length: > 0 } name
             ? "user:" + name
         : "address:" + (http.Connection.RemoteIpAddress?.ToString() ?? "unknown");
 
@@ -109,17 +108,9 @@ public static class RateLimits
         var seconds = (int)Math.Max(1, Math.Ceiling(retryAfter.TotalSeconds));
         var which = http.GetEndpoint()?.Metadata.GetMetadata<EnableRateLimitingAttribute>()?.PolicyName == BulkPolicy
             ? nameof(RateLimitOptions.Bulk) : nameof(RateLimitOptions.Submit);
-        http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
         http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-        var problem = new ProblemDetails
-        {
-            Status = StatusCodes.Status429TooManyRequests,
-            Title = "Too many requests",
-            Detail = $"Too many requests from {PrincipalKey(http)}; try again in {seconds} s ({RateLimitOptions.Key(which)}).",
-        };
-        problem.Extensions["limit"] = RateLimitOptions.Key(which);
-        problem.Extensions["retryAfterSeconds"] = seconds;
-        var problems = http.RequestServices.GetRequiredService<IProblemDetailsService>();
-        await problems.WriteAsync(new ProblemDetailsContext { HttpContext = http, ProblemDetails = problem });
+        await Problems.WriteAsync(http, StatusCodes.Status429TooManyRequests, "Too many requests",
+            $"Too many requests from {PrincipalKey(http)}; try again in {seconds} s ({RateLimitOptions.Key(which)}).",
+            ("limit", RateLimitOptions.Key(which)), ("retryAfterSeconds", seconds));
     }
 }

@@ -27,7 +27,7 @@ public static class RequestLimits
 
     public static WebApplication UseTaskdeckRequestLimits(this WebApplication app)
     {
-        app.UseWhen(http => http.Request.Path.StartsWithSegments("/api") || http.Request.Path.StartsWithSegments("/v1"), api => api.Use(async (http, next) =>
+        app.UseWhen(http => ApiPaths.IsApi(http.Request.Path), api => api.Use(async (http, next) =>
         {
             var limits = http.RequestServices.GetRequiredService<IOptions<TaskdeckOptions>>().Value.Limits;
             var dag = http.GetEndpoint()?.Metadata.GetMetadata<DagBodyLimit>() is not null;
@@ -38,7 +38,7 @@ public static class RequestLimits
             if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } feature) feature.MaxRequestBodySize = max;
             if (http.Request.ContentLength is { } length && length > max)
             {
-                await WriteTooLargeAsync(http, max, key);
+                await Problems.WriteAsync(http, TooLarge(max, key));
                 return;
             }
             await next(http);
@@ -57,12 +57,5 @@ public static class RequestLimits
         problem.Extensions["limit"] = key;
         problem.Extensions["maxBytes"] = max;
         return problem;
-    }
-
-    private static async Task WriteTooLargeAsync(HttpContext http, long max, string key)
-    {
-        http.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
-        var problems = http.RequestServices.GetRequiredService<IProblemDetailsService>();
-        await problems.WriteAsync(new ProblemDetailsContext { HttpContext = http, ProblemDetails = TooLarge(max, key) });
     }
 }

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Taskdeck.Console.Api;
 using Taskdeck.Core.Access;
 using Taskdeck.Data.Access;
 
@@ -51,10 +52,10 @@ public static class AuthSetup
                 o.AccessDeniedPath = AuthResponses.DeniedPath;
                 o.Events = new CookieAuthenticationEvents
                 {
-                    OnRedirectToLogin = c => AuthResponses.WantsProblem(c.HttpContext)
+                    OnRedirectToLogin = c => ApiPaths.WantsProblem(c.Request.Path)
                         ? AuthResponses.UnauthorizedAsync(c.HttpContext, "The console's session has ended: sign in again.")
                         : Redirect(c.HttpContext, AuthResponses.LoginRedirect(c.HttpContext)),
-                    OnRedirectToAccessDenied = c => AuthResponses.WantsProblem(c.HttpContext)
+                    OnRedirectToAccessDenied = c => ApiPaths.WantsProblem(c.Request.Path)
                         ? AuthResponses.ForbiddenAsync(c.HttpContext, $"Your role does not allow {c.Request.Method} {c.Request.Path}.")
                         : Redirect(c.HttpContext, AuthResponses.DeniedRedirect(c.HttpContext)),
                     // Local accounts are re-checked against their security stamp (deleted user, new role, new password);
@@ -100,7 +101,7 @@ public static class AuthSetup
     {
         app.UseAuthorization();
         // Swagger UI is middleware, not an endpoint: no endpoint policy reaches it, so it is checked here.
-        app.UseWhen(http => http.Request.Path.StartsWithSegments("/api/docs"), docs => docs.Use(async (http, next) =>
+        app.UseWhen(http => http.Request.Path.StartsWithSegments(ApiPaths.Docs), docs => docs.Use(async (http, next) =>
         {
             if (!await AllowedAsync(http, Policies.Read)) return;
             await next();
@@ -113,7 +114,7 @@ public static class AuthSetup
     {
         var authorization = http.RequestServices.GetRequiredService<IAuthorizationService>();
         if ((await authorization.AuthorizeAsync(http.User, null, policy)).Succeeded) return true;
-        if (http.User.Identity?.IsAuthenticated == true && Permissions.KindOf(http.User) != Permissions.Anonymous) await http.ForbidAsync();
+        if (Permissions.IsSignedIn(http.User)) await http.ForbidAsync();
         else await http.ChallengeAsync();
         return false;
     }

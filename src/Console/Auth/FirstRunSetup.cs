@@ -26,13 +26,6 @@ public sealed class FirstRunSetup
                && CryptographicOperations.FixedTimeEquals(System.Text.Encoding.UTF8.GetBytes(token), System.Text.Encoding.UTF8.GetBytes(presented));
     }
 
-    /// <summary>Uses the link up: true for exactly one caller that presents the right token.</summary>
-    public bool TryConsume(string? presented)
-    {
-        var token = Token;
-        return IsValid(presented) && Interlocked.CompareExchange(ref _token, null, token) == token;
-    }
-
     /// <summary>Withdraws the link (an administrator now exists some other way).</summary>
     public void Withdraw() => Volatile.Write(ref _token, null);
 

@@ -23,6 +23,9 @@ public static class Permissions
 
     public static string? KindOf(ClaimsPrincipal user) => user.Identity?.IsAuthenticated == true ? user.FindFirst(KindClaim)?.Value : null;
 
+    /// <summary>Whether someone presented credentials (a person, a token, a worker): anonymous access is not signed in.</summary>
+    public static bool IsSignedIn(ClaimsPrincipal user) => user.Identity?.IsAuthenticated == true && KindOf(user) != Anonymous;
+
     /// <summary>Whether the principal holds a scope: a token by its scope claims, a person (or anonymous access) by its role.</summary>
     public static bool Has(ClaimsPrincipal user, string scope)
     {

@@ -43,7 +43,8 @@ public sealed class SignInToDoMore : Microsoft.AspNetCore.Authorization.IAuthori
 
     public Task HandleAsync(RequestDelegate next, HttpContext context, AuthorizationPolicy policy, Microsoft.AspNetCore.Authorization.Policy.PolicyAuthorizationResult authorizeResult)
     {
-        if (authorizeResult.Forbidden && Permissions.KindOf(context.User) == Permissions.Anonymous)
+        // Forbidden means authenticated: not signed in here is anonymous access.
+        if (authorizeResult.Forbidden && !Permissions.IsSignedIn(context.User))
             return context.ChallengeAsync();
         return _default.HandleAsync(next, context, policy, authorizeResult);
     }

@@ -2,6 +2,7 @@ using System.Security.Claims;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
+using Taskdeck.Console.Api;
 using Taskdeck.Console.WorkTasks;
 using Taskdeck.Core.Access;
 using Taskdeck.Core.WorkTasks;
@@ -137,7 +138,7 @@ public sealed class AnonymousHandler(IOptionsMonitor<AuthenticationSchemeOptions
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)
     {
         var role = auth.CurrentValue.Anonymous;
-        if (AuthResponses.WantsProblem(Context))
+        if (ApiPaths.WantsProblem(Request.Path))
             return AuthResponses.UnauthorizedAsync(Context, role == AnonymousAccess.None
                 ? AuthResponses.NoCredentials
                 : $"Anonymous access ({role}) does not allow {Context.Request.Method} {Context.Request.Path}. " + AuthResponses.NoCredentials);
@@ -147,7 +148,7 @@ public sealed class AnonymousHandler(IOptionsMonitor<AuthenticationSchemeOptions
 
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties)
     {
-        if (AuthResponses.WantsProblem(Context))
+        if (ApiPaths.WantsProblem(Request.Path))
             return AuthResponses.ForbiddenAsync(Context, $"Anonymous access ({auth.CurrentValue.Anonymous}) does not allow {Context.Request.Method} {Context.Request.Path}: sign in.");
         Context.Response.Redirect(AuthResponses.LoginRedirect(Context));
         return Task.CompletedTask;

@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.Antiforgery;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.Net.Http.Headers;
 
 namespace Taskdeck.Console.CrossSite;
@@ -19,9 +18,6 @@ namespace Taskdeck.Console.CrossSite;
 /// </summary>
 public static class CrossSiteGuard
 {
-    /// <summary>The console's authentication cookie (the auth feature's cookie scheme uses this name).</summary>
-    public const string AuthCookie = ".Taskdeck.Auth";
-
     /// <summary>The header a cookie-authenticated API call carries its antiforgery request token in.</summary>
     public const string AntiforgeryHeader = "X-XSRF-TOKEN";
 
@@ -52,7 +48,7 @@ public static class CrossSiteGuard
                 await WriteAsync(http, StatusCodes.Status403Forbidden, "Origin not allowed", refusal, "Origin");
                 return;
             }
-            if (request.Cookies.ContainsKey(AuthCookie) && !request.Headers.ContainsKey(HeaderNames.Authorization)
+            if (request.Cookies.ContainsKey(Auth.AuthSchemes.CookieName) && !request.Headers.ContainsKey(HeaderNames.Authorization)
                 && !await http.RequestServices.GetRequiredService<IAntiforgery>().IsRequestValidAsync(http))
             {
                 await WriteAsync(http, StatusCodes.Status400BadRequest, "Antiforgery token missing or invalid",
@@ -68,7 +64,7 @@ public static class CrossSiteGuard
 
     private static bool IsStateChangingApiCall(HttpRequest request) =>
         (HttpMethods.IsPost(request.Method) || HttpMethods.IsPut(request.Method) || HttpMethods.IsPatch(request.Method) || HttpMethods.IsDelete(request.Method))
-        && (request.Path.StartsWithSegments("/api") || request.Path.StartsWithSegments("/v1"));
+        && Api.ApiPaths.IsApi(request.Path);
 
     /// <summary>The form-like media type of the body, if it has one.</summary>
     private static string? FormType(HttpRequest request)
@@ -77,11 +73,6 @@ public static class CrossSiteGuard
         return FormTypes.FirstOrDefault(t => string.Equals(t, mediaType.Trim(), StringComparison.OrdinalIgnoreCase));
     }
 
-    internal static Task WriteAsync(HttpContext http, int status, string title, string detail, string field)
-    {
-        http.Response.StatusCode = status;
-        var problem = new ProblemDetails { Status = status, Title = title, Detail = detail, Extensions = { ["field"] = field } };
-        return http.RequestServices.GetRequiredService<IProblemDetailsService>()
-            .WriteAsync(new ProblemDetailsContext { HttpContext = http, ProblemDetails = problem }).AsTask();
-    }
+    private static Task WriteAsync(HttpContext http, int status, string title, string detail, string field) =>
+        Api.Problems.WriteAsync(http, status, title, detail, ("field", field));
 }

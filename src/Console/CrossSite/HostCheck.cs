@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.HostFiltering;
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
+using Taskdeck.Console.Api;
 
 namespace Taskdeck.Console.CrossSite;
 
@@ -10,30 +11,37 @@ namespace Taskdeck.Console.CrossSite;
 /// (evil.example → 127.0.0.1) reaches the node with <c>Host: evil.example</c> and gets 400 here.
 /// It replaces the framework's host filtering startup filter, so there is one check with one answer.
 /// </summary>
-public sealed class HostCheck(RequestDelegate next, IOptionsMonitor<HostFilteringOptions> options)
+public sealed class HostCheck
 {
-    public Task InvokeAsync(HttpContext http)
+    private readonly RequestDelegate _next;
+    private volatile Allowed _allowed;
+
+    public HostCheck(RequestDelegate next, IOptionsMonitor<HostFilteringOptions> options)
     {
-        var current = options.CurrentValue;
-        var allowed = current.AllowedHosts?.Where(h => !string.IsNullOrWhiteSpace(h)).Select(h => h.Trim()).ToArray() ?? [];
-        if (allowed.Length == 0 || allowed.Contains("*")) return next(http);
-        var host = http.Request.Headers.Host.ToString();
-        if (host.Length == 0 ? current.AllowEmptyHosts : HostString.MatchesAny(host, allowed.Select(h => new Microsoft.Extensions.Primitives.StringSegment(h)).ToList()))
-            return next(http);
-        return RefuseAsync(http, http.Request.Host, allowed);
+        _next = next;
+        _allowed = Allowed.From(options.CurrentValue);
+        options.OnChange(changed => _allowed = Allowed.From(changed));
     }
 
-    private static async Task RefuseAsync(HttpContext http, HostString host, string[] allowed)
+    public Task InvokeAsync(HttpContext http)
     {
-        http.Response.StatusCode = StatusCodes.Status400BadRequest;
-        var detail = $"This node does not answer to the host name \"{host.Host}\": AllowedHosts lists {string.Join(";", allowed)}. "
-            + "Add the names clients use to reach it to AllowedHosts (appsettings.json or the AllowedHosts environment variable).";
-        var problem = new ProblemDetails { Status = 400, Title = "Host not allowed", Detail = detail, Extensions = { ["field"] = "Host", ["setting"] = "AllowedHosts" } };
-        var problems = http.RequestServices.GetService<IProblemDetailsService>();
-        if (problems is null || !await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = http, ProblemDetails = problem }))
+        var allowed = _allowed;
+        if (allowed.AnyHost) return _next(http);
+        var host = http.Request.Headers.Host.ToString();
+        if (host.Length == 0 ? allowed.EmptyHosts : HostString.MatchesAny(host, allowed.Segments)) return _next(http);
+        return Problems.WriteAsync(http, StatusCodes.Status400BadRequest, "Host not allowed",
+            $"This node does not answer to the host name \"{http.Request.Host.Host}\": AllowedHosts lists {string.Join(";", allowed.Hosts)}. "
+            + "Add the names clients use to reach it to AllowedHosts (appsettings.json or the AllowedHosts environment variable).",
+            ("field", "Host"), ("setting", "AllowedHosts"));
+    }
+
+    /// <summary>AllowedHosts as parsed once per change of the setting, not per request.</summary>
+    private sealed record Allowed(string[] Hosts, IList<StringSegment> Segments, bool AnyHost, bool EmptyHosts)
+    {
+        public static Allowed From(HostFilteringOptions options)
         {
-            http.Response.ContentType = "text/plain; charset=utf-8";
-            await http.Response.WriteAsync(detail);
+            var hosts = options.AllowedHosts?.Where(h => !string.IsNullOrWhiteSpace(h)).Select(h => h.Trim()).ToArray() ?? [];
+            return new(hosts, hosts.Select(h => new StringSegment(h)).ToList(), hosts.Length == 0 || hosts.Contains("*"), options.AllowEmptyHosts);
         }
     }
 

@@ -64,7 +64,7 @@ public static class DaggyApi
 
     public static async Task<Results<Ok<DaggyRunId>, ProblemHttpResult>> SubmitAsync([FromBody] JsonElement spec, DagService dags, HttpContext http, CancellationToken ct)
     {
-        if (await CommandGate.RefuseAsync(http, CommandGate.DagHasCommands(dags, spec), "tasks") is { } refused) return refused;
+        if (await CommandGate.RefuseAsync(http, () => dags.StartsCommands(spec), "tasks") is { } refused) return refused;
         var submission = await dags.SubmitAsync(spec, http.Actor(), ct);
         if (submission.RunId is { } runId) return TypedResults.Ok(new DaggyRunId(runId));
         return Invalid(submission.Errors, submission.Limit);

@@ -50,7 +50,7 @@ public static class ExecutionsApi
         var hasCommand = body.Command is { Count: > 0 };
         if (hasTask == hasCommand)
             return Problems.BadRequest(hasTask ? "command" : "task", "Give exactly one of \"task\" (a registered handler) or \"command\" (argv).");
-        if (await CommandGate.RefuseAsync(http, hasCommand, "command") is { } refused) return refused;
+        if (await CommandGate.RefuseAsync(http, () => hasCommand, "command") is { } refused) return refused;
         if (body.Args is { } args && args.ValueKind is not (JsonValueKind.Object or JsonValueKind.Null or JsonValueKind.Undefined))
             return Problems.BadRequest("args", "\"args\" must be a JSON object.");
         RetryPolicy policy;

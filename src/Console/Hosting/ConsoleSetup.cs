@@ -32,13 +32,9 @@ public static class ConsoleSetup
     public static WebApplication UseTaskdeckErrors(this WebApplication app)
     {
         // API callers get a ProblemDetails body (ApiExceptionHandler names the field); people get the error page.
-        app.UseWhen(IsApi, api => api.UseExceptionHandler());
-        app.UseWhen(http => !IsApi(http), pages => pages.UseExceptionHandler("/Error", createScopeForErrors: true));
+        app.UseWhen(http => Api.ApiPaths.IsMachine(http.Request.Path), api => api.UseExceptionHandler());
+        app.UseWhen(http => !Api.ApiPaths.IsMachine(http.Request.Path), pages => pages.UseExceptionHandler("/Error", createScopeForErrors: true));
         app.UseStatusCodePages();
         return app;
     }
-
-    private static bool IsApi(HttpContext http) =>
-        http.Request.Path.StartsWithSegments("/api") || http.Request.Path.StartsWithSegments("/v1")
-        || http.Request.Path.StartsWithSegments("/ready") || http.Request.Path.StartsWithSegments("/health") || http.Request.Path.StartsWithSegments("/ws");
 }

@@ -58,11 +58,11 @@ public static class SchedulesApi
     }
 
     public static async Task<Results<Created<ScheduleDto>, ProblemHttpResult>> CreateAsync(
-        [FromBody] ScheduleRequest? body, IScheduleStore store, ScheduleService schedules, Core.Dags.DagService dags, HttpContext http, CancellationToken ct)
+        [FromBody] ScheduleRequest? body, IScheduleStore store, ScheduleService schedules, HttpContext http, CancellationToken ct)
     {
         if (body is null) return Problems.BadRequest("body", "A JSON body is required: {\"name\": …, \"cron\": …, and \"task\", \"command\" or \"dag\"}.");
         if (ToDraft(body, null) is not { } draft) return Invalid(body, null);
-        if (await CommandGate.RefuseAsync(http, StartsCommands(draft, dags), draft.Kind == ScheduleTargetKind.Command ? "command" : "dag") is { } refused) return refused;
+        if (await CommandGate.RefuseAsync(http, () => schedules.StartsCommands(draft), draft.Kind == ScheduleTargetKind.Command ? "command" : "dag") is { } refused) return refused;
         try
         {
             var outcome = await schedules.CreateAsync(draft, http.Actor(), ct: ct);
@@ -73,13 +73,13 @@ public static class SchedulesApi
     }
 
     public static async Task<Results<Ok<ScheduleDto>, ProblemHttpResult>> UpdateAsync(
-        string name, [FromBody] ScheduleRequest? body, IScheduleStore store, ScheduleService schedules, Core.Dags.DagService dags, HttpContext http, CancellationToken ct)
+        string name, [FromBody] ScheduleRequest? body, IScheduleStore store, ScheduleService schedules, HttpContext http, CancellationToken ct)
     {
         if (body is null) return Problems.BadRequest("body", "A JSON body is required.");
         var existing = await store.FindByNameAsync(name, ct);
         if (existing is null) return NotFound(name);
         if (ToDraft(body, existing) is not { } draft) return Invalid(body, existing);
-        if (await CommandGate.RefuseAsync(http, StartsCommands(draft, dags), draft.Kind == ScheduleTargetKind.Command ? "command" : "dag") is { } refused) return refused;
+        if (await CommandGate.RefuseAsync(http, () => schedules.StartsCommands(draft), draft.Kind == ScheduleTargetKind.Command ? "command" : "dag") is { } refused) return refused;
         try
         {
             var outcome = await schedules.UpdateAsync(existing.Id, draft, http.Actor(), ct: ct);
@@ -163,14 +163,6 @@ public static class SchedulesApi
     }
 
     /// <summary>The body over the existing schedule (or the defaults); null when its shape is wrong (see <see cref="Invalid"/>).</summary>
-    /// <summary>Whether the schedule would start a process: a command, or a DAG with a command task (the commands scope is needed).</summary>
-    private static bool StartsCommands(ScheduleDraft draft, Core.Dags.DagService dags) => draft.Kind switch
-    {
-        ScheduleTargetKind.Command => true,
-        ScheduleTargetKind.Dag when draft.DagJson is { } json => CommandGate.DagHasCommands(dags, JsonDocument.Parse(json).RootElement),
-        _ => false,
-    };
-
     internal static ScheduleDraft? ToDraft(ScheduleRequest body, Schedule? existing)
     {
         var draft = existing is null ? new ScheduleDraft() : ScheduleDraft.From(existing);

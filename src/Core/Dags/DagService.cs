@@ -51,6 +51,13 @@ public sealed class DagService(
     /// <summary>Reads, expands and validates a spec; the plan lists every problem found.</summary>
     public DagPlan Validate(JsonElement spec) => Validate(spec, out _);
 
+    /// <summary>
+    /// Whether a spec has a task that runs a command (a process; who may submit it depends on that). Plans the spec, so
+    /// ask only when the answer matters; a spec that is not an object is left to the validation that follows.
+    /// </summary>
+    public bool StartsCommands(JsonElement spec) =>
+        spec.ValueKind == JsonValueKind.Object && Validate(spec).Tasks.Any(t => string.IsNullOrWhiteSpace(t.Job.Handler));
+
     private DagPlan Validate(JsonElement json, out DagSpec spec)
     {
         var errors = new List<string>();

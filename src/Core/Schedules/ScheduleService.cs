@@ -95,7 +95,7 @@ public sealed partial class ScheduleService(
         try
         {
             using var document = JsonDocument.Parse(draft.DagJson);
-            return dags.Validate(document.RootElement).Tasks.Any(t => string.IsNullOrWhiteSpace(t.Job.Handler));
+            return dags.StartsCommands(document.RootElement);
         }
         catch (JsonException) { return false; }
     }

@@ -35,7 +35,7 @@ public sealed class WorkerLaunch(IWorkerCallbackAddress address, IWorkTaskStore 
             return CommandLaunch.Plain;
 
         var token = WorkerAttemptTokens.Create();
-        await store.SetWorkerTokenAsync(execution.Id, attempt, WorkerAttemptTokens.Hash(token), ct);
+        await store.SetWorkerTokenAsync(execution.Id, attempt, Access.SecretTokens.Hash(token), ct);
         var environment = new Dictionary<string, string>
         {
             ["WORKTASK_ID"] = execution.TaskId,
@@ -57,11 +57,9 @@ public static class WorkerAttemptTokens
     /// <summary>Tells an attempt token from the shared worker token at a glance (and in a leaked log).</summary>
     public const string Prefix = "tdw_";
 
-    public static string Create() => Prefix + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    public static string Create() => Access.SecretTokens.New(Prefix);
 
     public static bool LooksLikeOne(string? presented) => presented?.StartsWith(Prefix, StringComparison.Ordinal) == true;
-
-    public static string Hash(string token) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
 
     /// <summary>Whether <paramref name="presented"/> is the live token of this work task's current attempt.</summary>
     public static bool IsValidFor(WorkTaskRecord record, string presented)
@@ -69,6 +67,6 @@ public static class WorkerAttemptTokens
         var task = record.Task;
         if (task.WorkerTokenHash is not { } stored || task.WorkerTokenAttempt != record.Execution.AttemptCount) return false;
         if (record.Execution.State is not (ExecutionState.Running or ExecutionState.Cancelling)) return false;
-        return CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(Hash(presented)), Encoding.ASCII.GetBytes(stored));
+        return CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(Access.SecretTokens.Hash(presented)), Encoding.ASCII.GetBytes(stored));
     }
 }

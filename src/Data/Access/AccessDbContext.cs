@@ -2,7 +2,6 @@ using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Design;
-using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
 namespace Taskdeck.Data.Access;
 
@@ -44,7 +43,7 @@ public abstract class AccessDbContext(DbContextOptions options) : IdentityDbCont
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configuration)
     {
-        configuration.Properties<DateTimeOffset>().HaveConversion<MicrosecondsConverter>();
+        configuration.Properties<DateTimeOffset>().HaveConversion<Storage.TaskdeckDbContext.UnixMicrosecondsConverter>();
     }
 
     protected override void OnModelCreating(ModelBuilder builder)
@@ -63,10 +62,6 @@ public abstract class AccessDbContext(DbContextOptions options) : IdentityDbCont
             e.HasIndex(x => x.Name);
         });
     }
-
-    private sealed class MicrosecondsConverter() : ValueConverter<DateTimeOffset, long>(
-        v => (v.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10,
-        v => new DateTimeOffset(DateTimeOffset.UnixEpoch.UtcTicks + v * 10, TimeSpan.Zero));
 }
 
 public sealed class SqliteAccessDbContext(DbContextOptions<SqliteAccessDbContext> options) : AccessDbContext(options);

@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using Microsoft.EntityFrameworkCore;
 using Taskdeck.Core.Access;
 using Taskdeck.Core.Audit;
@@ -29,13 +27,13 @@ public sealed class ApiTokens(IDbContextFactory<AccessDbContext> contexts, IAudi
         if (sameName.Any(t => t.ExpiresAt is null || t.ExpiresAt > now))
             throw new AccessRequestException("name", $"An active token is already named '{name}': revoke it first or choose another name.");
 
-        var secret = ApiTokenInfo.SecretPrefix + Base64Url(RandomNumberGenerator.GetBytes(32));
+        var secret = SecretTokens.New(ApiTokenInfo.SecretPrefix);
         var row = new ApiTokenRow
         {
             Name = name,
             Scopes = string.Join(' ', AccessScopes.All.Where(wanted.Contains)),
             Prefix = secret[..12],
-            Hash = Hash(secret),
+            Hash = SecretTokens.Hash(secret),
             CreatedAt = now,
             CreatedBy = by.Name,
             ExpiresAt = expiresAt,
@@ -82,7 +80,7 @@ public sealed class ApiTokens(IDbContextFactory<AccessDbContext> contexts, IAudi
     public async Task<ApiTokenInfo?> AuthenticateAsync(string secret, CancellationToken ct = default)
     {
         if (string.IsNullOrEmpty(secret) || !secret.StartsWith(ApiTokenInfo.SecretPrefix, StringComparison.Ordinal) || secret.Length > 200) return null;
-        var hash = Hash(secret);
+        var hash = SecretTokens.Hash(secret);
         await using var db = await contexts.CreateDbContextAsync(ct);
         var row = await db.ApiTokens.AsNoTracking().FirstOrDefaultAsync(t => t.Hash == hash, ct);
         var now = time.GetUtcNow();
@@ -97,11 +95,6 @@ public sealed class ApiTokens(IDbContextFactory<AccessDbContext> contexts, IAudi
         }
         return Info(row);
     }
-
-    /// <summary>SHA-256 of a secret, lower-case hex: what is stored and looked up.</summary>
-    public static string Hash(string secret) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
-
-    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
     private static ApiTokenInfo Info(ApiTokenRow row) => new(row.Id, row.Name, row.Scopes.Split(' ', StringSplitOptions.RemoveEmptyEntries), row.Prefix,
         row.CreatedAt, row.CreatedBy, row.ExpiresAt, row.LastUsedAt, row.RevokedAt);

@@ -199,7 +199,8 @@ public abstract class TaskdeckDbContext(DbContextOptions options) : DbContext(op
     public static long ToMicros(DateTimeOffset at) => (at.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10;
     public static DateTimeOffset FromMicros(long micros) => new(DateTimeOffset.UnixEpoch.UtcTicks + micros * 10, TimeSpan.Zero);
 
-    private sealed class UnixMicrosecondsConverter() : ValueConverter<DateTimeOffset, long>(v => ToMicros(v), v => FromMicros(v));
+    /// <summary>Times stored as microseconds since the Unix epoch (UTC): sortable and comparable on every provider. The access context uses it too.</summary>
+    internal sealed class UnixMicrosecondsConverter() : ValueConverter<DateTimeOffset, long>(v => ToMicros(v), v => FromMicros(v));
 
     private sealed class JsonListConverter() : ValueConverter<List<string>, string>(
         v => JsonSerializer.Serialize(v, (JsonSerializerOptions?)null),

@@ -102,7 +102,7 @@ public sealed class TokenTests(AuthHost host)
 
         await using var db = await host.Services.GetRequiredService<IDbContextFactory<AccessDbContext>>().CreateDbContextAsync();
         var row = await db.ApiTokens.SingleAsync(t => t.Id == created.Token.Id);
-        Assert.Equal(ApiTokens.Hash(created.Secret), row.Hash);
+        Assert.Equal(SecretTokens.Hash(created.Secret), row.Hash);
         Assert.DoesNotContain(created.Secret, row.Hash + row.Prefix + row.Name);
         Assert.NotNull(row.LastUsedAt);
         var listed = (await tokens.ListAsync()).Single(t => t.Id == created.Token.Id);

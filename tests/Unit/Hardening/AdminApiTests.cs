@@ -176,6 +176,16 @@ public sealed class AdminApiTests(AuthHost host)
     }
 
     [Fact]
+    public async Task TokenScopes_AreReadAsCoreReadsThem_UpperCaseIncluded()
+    {
+        // The API leaves input rules to IApiTokens: what the CLI and the Tokens page accept, the API accepts.
+        var (admin, _) = await AdminTokenAsync();
+        var created = await admin.PostAsJsonAsync("/api/admin/tokens", new { name = Unique("upper"), scopes = new[] { "READ", "Submit" } });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        Assert.Equal(["read", "submit"], (await created.Content.ReadFromJsonAsync<JsonObject>())!["token"]!["scopes"]!.AsArray().Select(s => (string)s!));
+    }
+
+    [Fact]
     public async Task SignedInAdmin_CookieCall_NeedsTheAntiforgeryTokenIssuedToThem()
     {
         var (admin, adminName) = await host.SignedInAsync(AccessRoles.Admin);

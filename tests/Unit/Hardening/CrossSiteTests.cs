@@ -192,13 +192,13 @@ public sealed class CrossSiteTests(EngineHost host)
         try
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/executions/{id}/cancel");
-            request.Headers.Add("Cookie", $"{CrossSiteGuard.AuthCookie}=signed-in");
+            request.Headers.Add("Cookie", $"{Taskdeck.Console.Auth.AuthSchemes.CookieName}=signed-in");
             using var response = await _client.SendAsync(request);
             await AssertProblemAsync(response, HttpStatusCode.BadRequest, CrossSiteGuard.AntiforgeryHeader);
 
             var (cookie, token) = await AntiforgeryAsync();
             using var forged = new HttpRequestMessage(HttpMethod.Post, $"/api/executions/{id}/cancel");
-            forged.Headers.Add("Cookie", $"{CrossSiteGuard.AuthCookie}=signed-in; {cookie}");
+            forged.Headers.Add("Cookie", $"{Taskdeck.Console.Auth.AuthSchemes.CookieName}=signed-in; {cookie}");
             forged.Headers.Add(CrossSiteGuard.AntiforgeryHeader, token[..^4] + "AAAA");
             using var refused = await _client.SendAsync(forged);
             await AssertProblemAsync(refused, HttpStatusCode.BadRequest, CrossSiteGuard.AntiforgeryHeader);

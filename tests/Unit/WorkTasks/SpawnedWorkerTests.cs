@@ -66,7 +66,7 @@ public sealed class SpawnedWorkerTests(KestrelWorkTaskApp app, ITestOutputHelper
         Assert.Equal(HttpStatusCode.OK, (await worker.GetAsync($"/api/worktasks/{id}")).StatusCode);
         // Stored as a hash only.
         var row = (await app.Services.GetRequiredService<IWorkTaskStore>().FindAsync(id))!.Task;
-        Assert.Equal(WorkerAttemptTokens.Hash(token), row.WorkerTokenHash);
+        Assert.Equal(Taskdeck.Core.Access.SecretTokens.Hash(token), row.WorkerTokenHash);
         Assert.NotEqual(token, row.WorkerTokenHash);
 
         app.Signal(id, "start-1");

@@ -27,7 +27,6 @@ public partial class ScheduleEditPage
     [Inject] public required NavigationManager Navigation { get; init; }
     [Inject] public required ISnackbar Snackbar { get; init; }
     [Inject] public required ConsoleActor Actor { get; init; }
-    [Inject] public required Core.Dags.DagService Dags { get; init; }
 
     private bool IsNew => Name is null;
 
@@ -57,9 +56,7 @@ public partial class ScheduleEditPage
         _problem = null;
         try
         {
-            var startsCommands = draft.Kind == ScheduleTargetKind.Command
-                || (draft.Kind == ScheduleTargetKind.Dag && draft.DagJson is { } dag && Auth.CommandGate.DagHasCommands(Dags, System.Text.Json.JsonDocument.Parse(dag).RootElement));
-            var actor = startsCommands ? await Actor.ForAsync(Auth.Policies.Submit, Auth.Policies.RunCommands) : await Actor.ForAsync(Auth.Policies.Submit);
+            var actor = Schedules.StartsCommands(draft) ? await Actor.ForAsync(Auth.Policies.Submit, Auth.Policies.RunCommands) : await Actor.ForAsync(Auth.Policies.Submit);
             if (_stored is not null) draft = Schedules.RestoreRedacted(draft, _stored);
             var outcome = _id is { } id ? await Schedules.UpdateAsync(id, draft, actor) : await Schedules.CreateAsync(draft, actor);
             if (outcome.Done)

@@ -72,7 +72,7 @@ public partial class SubmitPage
         _busy = true;
         try
         {
-            var actor = Auth.CommandGate.DagHasCommands(Dags, spec.RootElement)
+            var actor = Dags.StartsCommands(spec.RootElement)
                 ? await Actor.ForAsync(Auth.Policies.Submit, Auth.Policies.RunCommands) : await Actor.ForAsync(Auth.Policies.Submit);
             var submission = await Dags.SubmitAsync(spec.RootElement, actor);
             if (submission.RunId is { } run) Navigation.NavigateTo($"/dags/{run}");
