@@ -271,21 +271,15 @@ public static class ExecutionsApi
             States = states.Count > 0 ? states : null, Name = body.TaskName, Queue = body.Queue, Tag = body.Tag, DagRunId = body.DagRunId,
             CreatedFrom = body.CreatedAfter, CreatedTo = body.CreatedBefore,
         };
-        var unfiltered = states.Count == 0 && string.IsNullOrWhiteSpace(body.TaskName) && string.IsNullOrWhiteSpace(body.Queue)
-                         && string.IsNullOrWhiteSpace(body.Tag) && body.DagRunId is null && body.CreatedAfter is null && body.CreatedBefore is null;
-        if (unfiltered && body.All != true)
+        if (!filter.HasCriteria && body.All != true)
             return Problems.BadRequest("all", "No filter given: name a state (?state=FAILED) or other filters, or send {\"all\": true} to reset every resettable execution.");
         // Stored first and carried out in the background; a reset of at most one batch is waited for, so its answer
         // says how many were reset (django-ray's), a bigger one answers at once with how many it will reset.
-        var actor = http.Actor();
         var total = await executions.CountResettableAsync(filter, ct);
-        var action = await bulk.StartAsync(new BulkAction
-        {
-            Kind = BulkActionKind.Reset, FilterJson = BulkActions.ToJson(filter), Total = total, Reason = "reset by filter",
-            ActorName = actor.Name, ActorKind = actor.Kind, ActorAddress = actor.Address,
-        }, CancellationToken.None);
-        if (total <= BulkActions.BatchSize && await bulk.WaitAsync(action.Id, TimeSpan.FromSeconds(30), ct) is { Finished: true } done)
-            return TypedResults.Ok(new MessageDto($"Reset {done.Applied} execution(s) to QUEUED state") { Count = done.Applied });
+        var (action, finished) = await bulk.StartAsync(new BulkAction { Kind = BulkActionKind.Reset, FilterJson = filter.ToJson(), Total = total, Reason = "reset by filter" },
+            http.Actor(), waitIfAtMost: BulkActions.BatchSize, ct);
+        if (finished)
+            return TypedResults.Ok(new MessageDto($"Reset {action.Applied} execution(s) to QUEUED state") { Count = action.Applied });
         return TypedResults.Ok(new MessageDto($"Resetting {total} execution(s) to QUEUED state in the background") { Count = total, BulkActionId = action.Id });
     }
 
@@ -294,15 +288,15 @@ public static class ExecutionsApi
     /// background — also when the client leaves, and after a restart of the node.
     /// </summary>
     public static async Task<Results<Accepted<BulkActionDto>, ProblemHttpResult>> BulkAsync([FromBody] BulkRequest? body, BulkActions bulk,
-        IExecutionStore store, ExecutionQueries queries, Microsoft.Extensions.Options.IOptions<Core.TaskdeckOptions> options, HttpContext http, CancellationToken ct)
+        ExecutionQueries queries, Microsoft.Extensions.Options.IOptions<Core.TaskdeckOptions> options, HttpContext http, CancellationToken ct)
     {
         if (body is null) return Problems.BadRequest("body", "A JSON body is required: {\"action\": \"cancel\", \"ids\": [1, 2]} or {\"action\": \"retry\", \"state\": \"FAILED\"}.");
-        var (kind, _) = body.Action?.Trim().ToLowerInvariant() switch
+        BulkActionKind? kind = body.Action?.Trim().ToLowerInvariant() switch
         {
-            "cancel" => (BulkActionKind.Cancel, Core.Audit.AuditActions.Cancel),
-            "retry" => (BulkActionKind.Retry, Core.Audit.AuditActions.Retry),
-            "delete" => (BulkActionKind.Delete, Core.Audit.AuditActions.Delete),
-            _ => ((BulkActionKind?)null, ""),
+            "cancel" => BulkActionKind.Cancel,
+            "retry" => BulkActionKind.Retry,
+            "delete" => BulkActionKind.Delete,
+            _ => null,
         };
         if (kind is null) return Problems.BadRequest("action", "Use \"cancel\", \"retry\" or \"delete\".");
         IReadOnlyList<ExecutionState>? states = null;
@@ -313,8 +307,7 @@ public static class ExecutionsApi
             States = states, Name = body.TaskName, Queue = body.Queue, Tag = body.Tag, DagRunId = body.DagRunId,
             CreatedFrom = body.CreatedAfter, CreatedTo = body.CreatedBefore,
         };
-        var hasFilter = states is not null || !string.IsNullOrWhiteSpace(body.TaskName) || !string.IsNullOrWhiteSpace(body.Queue)
-                        || !string.IsNullOrWhiteSpace(body.Tag) || body.DagRunId is not null || body.CreatedAfter is not null || body.CreatedBefore is not null;
+        var hasFilter = filter.HasCriteria;
         if (body.Ids is { Count: > 0 } && (hasFilter || body.All == true))
             return Problems.BadRequest("ids", "Give either \"ids\" or filter fields, not both.");
         if (body.Ids is not { Count: > 0 } && !hasFilter && body.All != true)
@@ -322,24 +315,14 @@ public static class ExecutionsApi
         var max = options.Value.Limits.MaxBulkIds;
         if (body.Ids is { Count: var n } && n > max)
             return Problems.OverLimit("ids", $"{n} ids; at most {max} may be named in one request (use a filter for more).", Core.Limits.LimitOptions.Key(nameof(Core.Limits.LimitOptions.MaxBulkIds)));
-        var actor = http.Actor();
-        var draft = new BulkAction
-        {
-            Kind = kind.Value, ActorName = actor.Name, ActorKind = actor.Kind, ActorAddress = actor.Address,
-            Reason = $"{body.Action!.Trim().ToLowerInvariant()} in bulk",
-        };
-        if (body.Ids is { Count: > 0 } ids)
-        {
-            var distinct = ids.Distinct().Order().ToList();
-            draft.IdsJson = JsonSerializer.Serialize(distinct);
-            draft.Total = distinct.Count;
-        }
+        var draft = new BulkAction { Kind = kind.Value, Reason = $"{body.Action!.Trim().ToLowerInvariant()} in bulk" };
+        if (body.Ids is { Count: > 0 } ids) draft.SetIds(ids);
         else
         {
-            draft.FilterJson = BulkActions.ToJson(filter);
+            draft.FilterJson = filter.ToJson();
             draft.Total = (await queries.CountByStateAsync(filter, ct)).Values.Sum();
         }
-        var started = await bulk.StartAsync(draft, CancellationToken.None);
+        var (started, _) = await bulk.StartAsync(draft, http.Actor(), ct: ct);
         return TypedResults.Accepted($"/api/executions/bulk/{started.Id}", BulkActionDto.From(started));
     }
 

@@ -54,6 +54,14 @@ public sealed class BulkAction
 
     public Actor Actor => new(ActorName, ActorKind, ActorAddress);
     public bool Finished => FinishedAt is not null;
+
+    /// <summary>Names the records one by one: stored distinct and in id order (the act walks them after a cursor), <see cref="Total"/> their count.</summary>
+    public void SetIds(IEnumerable<long> ids)
+    {
+        var distinct = ids.Distinct().Order().ToList();
+        IdsJson = System.Text.Json.JsonSerializer.Serialize(distinct);
+        Total = distinct.Count;
+    }
 }
 
 /// <summary>Where bulk acts are kept (Data implements it).</summary>

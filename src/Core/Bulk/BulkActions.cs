@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -39,32 +38,32 @@ public sealed class BulkActions(
     /// <summary>A kill sweeps its run again while tasks released meanwhile (by a parent finishing) still wait, at most this often.</summary>
     private const int MaxKillPasses = 5;
     private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(2);
-
-    private static readonly JsonSerializerOptions FilterJson = new()
-    {
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, Converters = { new JsonStringEnumConverter() },
-    };
+    /// <summary>How long a caller that waits for a small act (<see cref="StartAsync"/>) waits at most before answering "in the background".</summary>
+    public static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan FinishedPoll = TimeSpan.FromMilliseconds(50);
 
     private readonly ConcurrentDictionary<long, Task> _running = new();
-    private readonly SemaphoreSlim _wake = new(0);
 
     private bool RunsHere => options.Value.Node.RunsWorkers;
 
-    public static string ToJson(ExecutionFilter filter) => JsonSerializer.Serialize(filter, FilterJson);
-
     /// <summary>
-    /// Stores the act (claimed by this node when it runs work, else left for one that does) and starts it; the answer
-    /// is the stored act. <see cref="BulkAction.Total"/> must already say what it will act on.
+    /// Stores the act as <paramref name="actor"/>'s (claimed by this node when it runs work, else left for one that does)
+    /// and starts it. <see cref="BulkAction.Total"/> must already say what it will act on. An act of at most
+    /// <paramref name="waitIfAtMost"/> records is waited for (at most <see cref="MaxWait"/>); <c>Finished</c> says whether
+    /// it was done by then, and the act is then the stored one with its counts.
     /// </summary>
-    public async Task<BulkAction> StartAsync(BulkAction draft, CancellationToken ct = default)
+    public async Task<(BulkAction Action, bool Finished)> StartAsync(BulkAction draft, Actor actor, int? waitIfAtMost = null, CancellationToken ct = default)
     {
+        (draft.ActorName, draft.ActorKind, draft.ActorAddress) = (actor.Name, actor.Kind, actor.Address);
         var now = time.GetUtcNow();
         draft.CreatedAt = draft.UpdatedAt = now;
         draft.NodeId = RunsHere ? node.Id : null;
-        draft.Id = await actions.CreateAsync(draft, ct);
+        // Not the request's token: a client that goes away does not stop the act.
+        draft.Id = await actions.CreateAsync(draft, CancellationToken.None);
         if (RunsHere) _ = Run(draft);
-        else _wake.Release();
-        return draft;
+        if (draft.Total <= waitIfAtMost && await WaitAsync(draft.Id, MaxWait, ct) is { Finished: true } done)
+            return (done, true);
+        return (draft, false);
     }
 
     /// <summary>Waits (at most <paramref name="max"/>) for the act to finish; the stored act as it stands then.</summary>
@@ -79,7 +78,7 @@ public sealed class BulkActions(
         {
             var until = time.GetUtcNow() + max;
             while (time.GetUtcNow() < until && await actions.FindAsync(id, ct) is { Finished: false })
-                await Task.Delay(50, ct);
+                await Task.Delay(FinishedPoll, time, ct);
         }
         return await actions.FindAsync(id, ct);
     }
@@ -132,7 +131,7 @@ public sealed class BulkActions(
             {
                 logger.LogWarning(e, "Looking for bulk actions to take up failed; will try again");
             }
-            try { await _wake.WaitAsync(PollInterval, stoppingToken); }
+            try { await Task.Delay(PollInterval, time, stoppingToken); }
             catch (OperationCanceledException) { return; }
         }
     }
@@ -147,10 +146,10 @@ public sealed class BulkActions(
             case BulkActionKind.KillDagRun:
                 while (a.Phase < MaxKillPasses)
                 {
-                    await PassAsync(a, touched, (after, token) => dags.RunTaskIdsAsync(a.DagRunId!.Value, after, BatchSize, NotEnded, token),
+                    await PassAsync(a, touched, (after, token) => dags.RunTaskIdsAsync(a.DagRunId!.Value, after, BatchSize, ExecutionStates.NotEnded, token),
                         (ids, token) => CancelAsync(ids, a.Reason ?? "the DAG run was killed", by, token), ct);
                     // A parent that finished while the pass went by may have released a child behind the cursor: sweep again.
-                    if (await dags.CountTasksAsync(a.DagRunId!.Value, Waiting, ct) == 0) break;
+                    if (await dags.CountTasksAsync(a.DagRunId!.Value, ExecutionStates.Waiting, ct) == 0) break;
                     await NextPhaseAsync(a, ct);
                 }
                 await scheduler.RecomputeAsync(a.DagRunId!.Value, ct);
@@ -209,10 +208,6 @@ public sealed class BulkActions(
         logger.LogInformation("Bulk action {Id} ({Kind}) finished: {Applied} applied, {Skipped} skipped of {Total}", a.Id, a.Kind, a.Applied, a.Skipped, a.Total);
     }
 
-    private static readonly IReadOnlyList<ExecutionState> NotEnded =
-        [ExecutionState.Pending, ExecutionState.Scheduled, ExecutionState.Queued, ExecutionState.Running, ExecutionState.Cancelling];
-    private static readonly IReadOnlyList<ExecutionState> Waiting = [ExecutionState.Pending, ExecutionState.Scheduled, ExecutionState.Queued];
-
     private async Task NextPhaseAsync(BulkAction a, CancellationToken ct)
     {
         a.Phase++;
@@ -220,18 +215,28 @@ public sealed class BulkActions(
         await actions.AdvanceAsync(a.Id, a.Phase, a.LastId, a.Applied, a.Skipped, time.GetUtcNow(), ct);
     }
 
-    /// <summary>The records an execution act names: its ids (in id order), or its filter.</summary>
+    /// <summary>
+    /// The records an execution act names: its ids (stored distinct and in id order by <see cref="BulkAction.SetIds"/>;
+    /// each batch starts at a binary search for the cursor), or its filter.
+    /// </summary>
     private Func<long, CancellationToken, Task<IReadOnlyList<long>>> Source(BulkAction a)
     {
         if (a.IdsJson is { } json)
         {
             var ids = JsonSerializer.Deserialize<long[]>(json) ?? [];
-            Array.Sort(ids);
-            return (after, _) => Task.FromResult<IReadOnlyList<long>>(ids.Where(i => i > after).Distinct().Take(BatchSize).ToList());
+            return (after, _) =>
+            {
+                var from = Array.BinarySearch(ids, after);
+                from = from >= 0 ? from + 1 : ~from;
+                return Task.FromResult<IReadOnlyList<long>>(ids[from..Math.Min(ids.Length, from + BatchSize)]);
+            };
         }
-        var filter = JsonSerializer.Deserialize<ExecutionFilter>(a.FilterJson ?? "{}", FilterJson) ?? new ExecutionFilter();
+        var filter = ExecutionFilter.FromJson(a.FilterJson);
         if (a.Kind == BulkActionKind.Reset)
-            filter = filter with { States = (filter.States is { Count: > 0 } asked ? asked.Intersect(ExecutionStates.Retryable) : ExecutionStates.Retryable).ToList() };
+        {
+            if (filter.Resettable() is not { } resettable) return (_, _) => Task.FromResult<IReadOnlyList<long>>([]);
+            filter = resettable;
+        }
         return (after, token) => executions.FindIdsAfterAsync(filter, after, BatchSize, token);
     }
 

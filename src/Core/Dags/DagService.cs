@@ -44,7 +44,6 @@ public sealed class DagService(
 {
     /// <summary>A kill or restart of at most this many tasks is answered once done (as before bulk actions); a bigger one at once.</summary>
     public const int WaitedTasks = Bulk.BulkActions.BatchSize;
-    private static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(30);
 
     public DagChecks Checks => new(options.Value.Commands, handlers.Contains) { Limits = DagLimits.From(options.Value), Secrets = options.Value.Secrets };
 
@@ -196,22 +195,14 @@ public sealed class DagService(
         scheduler.Forget(runId);
         // The run is KILLED now (it releases nothing more); its tasks are cancelled by a stored bulk action, batch by batch,
         // whether or not the caller waits for the answer.
-        var unfinished = await store.CountTasksAsync(runId, NotEnded, ct);
+        var unfinished = await store.CountTasksAsync(runId, ExecutionStates.NotEnded, ct);
         return await StartAsync(new Bulk.BulkAction { Kind = Bulk.BulkActionKind.KillDagRun, DagRunId = runId, Total = unfinished, Reason = "the DAG run was killed" },
             actor, DagRunState.Killed, $"DAG run {runId} killed", ct);
     }
 
-    private static readonly ExecutionState[] NotEnded =
-        [ExecutionState.Pending, ExecutionState.Scheduled, ExecutionState.Queued, ExecutionState.Running, ExecutionState.Cancelling];
-
     private async Task<DagActionOutcome> StartAsync(Bulk.BulkAction draft, Actor actor, DagRunState state, string what, CancellationToken ct)
     {
-        (draft.ActorName, draft.ActorKind, draft.ActorAddress) = (actor.Name, actor.Kind, actor.Address);
-        // Not the request's token: a client that goes away does not stop the act.
-        var action = await bulk.StartAsync(draft, CancellationToken.None);
-        var finished = false;
-        if (draft.Total <= WaitedTasks)
-            finished = (await bulk.WaitAsync(action.Id, MaxWait, ct))?.Finished == true;
+        var (action, finished) = await bulk.StartAsync(draft, actor, waitIfAtMost: WaitedTasks, ct);
         var message = finished ? $"{what}: {draft.Total} task(s)." : $"{what}: {draft.Total} task(s), in the background (bulk action {action.Id}).";
         return new(ActionStatus.Done, state, message) { Tasks = draft.Total, BulkActionId = action.Id, Finished = finished };
     }
@@ -229,7 +220,7 @@ public sealed class DagService(
         if (run is null) return NotFound(runId);
         if (run.State is not (DagRunState.Errored or DagRunState.Killed))
             return new(ActionStatus.Conflict, run.State, $"DAG run {runId} is {run.State}; only an Errored or Killed run can be queued again.");
-        if (await store.FirstTaskInAsync(runId, [ExecutionState.Running, ExecutionState.Cancelling], ct) is { } stopping)
+        if (await store.FirstTaskInAsync(runId, ExecutionStates.Active, ct) is { } stopping)
             return new(ActionStatus.Conflict, run.State, $"Task '{stopping.Name}' of DAG run {runId} is still {stopping.State}; try again once it has stopped.");
         // A kill still cancelling its tasks in the background would cancel what the restart queues.
         if (await bulk.UnfinishedForRunAsync(runId, ct) is { } pending)

@@ -1,5 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
 using Taskdeck.Core.Audit;
 using Taskdeck.Core.Dispatch;
@@ -294,8 +292,7 @@ public sealed class ExecutionService(
     /// </summary>
     public async Task<int> ResetAsync(ExecutionFilter filter, Actor actor, CancellationToken ct = default)
     {
-        var states = (filter.States is { Count: > 0 } asked ? asked.Intersect(ExecutionStates.Retryable) : ExecutionStates.Retryable).ToList();
-        IReadOnlyList<long> ids = states.Count == 0 ? [] : await store.FindIdsAsync(filter with { States = states }, int.MaxValue, ct);
+        IReadOnlyList<long> ids = filter.Resettable() is { } resettable ? await store.FindIdsAsync(resettable, int.MaxValue, ct) : [];
         var reset = new System.Collections.Concurrent.ConcurrentBag<long>();
         await Concurrently.ForEachAsync(ids, async (id, token) =>
         {
@@ -304,18 +301,15 @@ public sealed class ExecutionService(
         var outcome = reset.Count == ids.Count ? AuditOutcome.Applied : AuditRecord.OutcomeOf(reset.Count, ids.Count);
         await audit.RecordAsync(new AuditRecord(actor, AuditActions.Reset, outcome)
         {
-            RecordType = AuditRecordTypes.Execution, RecordIds = reset.Order().Select(Id).ToList(), Count = reset.Count, Filter = FilterJson(filter),
+            RecordType = AuditRecordTypes.Execution, RecordIds = reset.Order().Select(Id).ToList(), Count = reset.Count, Filter = filter.ToJson(),
             Reason = reset.Count == ids.Count ? $"{ids.Count} matched" : $"{ids.Count} matched; {ids.Count - reset.Count} changed state meanwhile and were left as they were",
         }, ct);
         return reset.Count;
     }
 
     /// <summary>How many records a reset with this filter would touch now.</summary>
-    public async Task<int> CountResettableAsync(ExecutionFilter filter, CancellationToken ct = default)
-    {
-        var states = (filter.States is { Count: > 0 } asked ? asked.Intersect(ExecutionStates.Retryable) : ExecutionStates.Retryable).ToList();
-        return states.Count == 0 ? 0 : (await store.FindIdsAsync(filter with { States = states }, int.MaxValue, ct)).Count;
-    }
+    public async Task<int> CountResettableAsync(ExecutionFilter filter, CancellationToken ct = default) =>
+        filter.Resettable() is { } resettable ? await store.CountAsync(resettable, ct) : 0;
 
     /// <summary>
     /// Deletes a finished execution at someone's request; a waiting one is cancelled first and deleted at once (as django-ray
@@ -382,14 +376,6 @@ public sealed class ExecutionService(
     }
 
     private static string Id(long id) => id.ToString(System.Globalization.CultureInfo.InvariantCulture);
-
-    private static readonly JsonSerializerOptions FilterJsonOptions = new()
-    {
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, Converters = { new JsonStringEnumConverter() },
-    };
-
-    /// <summary>The filter as it was asked (empty fields left out), so an entry reads "States: [Failed], Tag: nightly".</summary>
-    public static string FilterJson(ExecutionFilter filter) => JsonSerializer.Serialize(filter, FilterJsonOptions);
 
     private static ActionOutcome Done(long id, ExecutionState state, string message) => new(ActionStatus.Done, id, state, message);
     private static ActionOutcome NotFound(long id) => new(ActionStatus.NotFound, id, null, $"Execution {id} does not exist.");

@@ -31,6 +31,9 @@ public static class ExecutionStates
 
     public static readonly IReadOnlyList<ExecutionState> Active = [ExecutionState.Running, ExecutionState.Cancelling];
 
+    /// <summary>Waiting or active: what a kill still has to stop.</summary>
+    public static readonly IReadOnlyList<ExecutionState> NotEnded = [.. Waiting, .. Active];
+
     /// <summary>Terminal states an operator may send back to the queue.</summary>
     public static readonly IReadOnlyList<ExecutionState> Retryable =
         [ExecutionState.Failed, ExecutionState.TimedOut, ExecutionState.Cancelled, ExecutionState.Lost, ExecutionState.Expired];

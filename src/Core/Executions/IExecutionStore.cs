@@ -56,6 +56,9 @@ public interface IExecutionStore
 
     Task<IReadOnlyList<long>> FindIdsAsync(ExecutionFilter filter, int limit, CancellationToken ct = default);
 
+    /// <summary>How many records match the filter (one COUNT, nothing fetched).</summary>
+    Task<int> CountAsync(ExecutionFilter filter, CancellationToken ct = default);
+
     /// <summary>Waiting records that should have a Hangfire job: (id, job id, priority, run-at, updated-at).</summary>
     Task<IReadOnlyList<DispatchRow>> FindDispatchableAsync(long afterId, int limit, CancellationToken ct = default);
 

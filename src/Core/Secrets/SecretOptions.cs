@@ -12,5 +12,10 @@ public sealed class SecretOptions
     /// <summary><c>Taskdeck:Secrets:Values:NAME</c>: what <c>{{secret:NAME}}</c> becomes when a command starts.</summary>
     public Dictionary<string, string> Values { get; set; } = new(StringComparer.Ordinal);
 
+    private SecretNamePatterns? _compiled;
+
+    /// <summary>The patterns split once; built again only if <see cref="NamePatterns"/> changed since (it does not once bound at start).</summary>
+    internal SecretNamePatterns CompiledPatterns => _compiled is { } c && c.IsFor(NamePatterns) ? c : _compiled = new SecretNamePatterns(NamePatterns);
+
     public static string ValueKey(string name) => $"{TaskdeckOptions.Section}:Secrets:Values:{name}";
 }

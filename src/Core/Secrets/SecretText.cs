@@ -15,36 +15,7 @@ public static partial class SecretText
     private static partial Regex Reference();
 
     /// <summary>Whether a variable (or JSON property) name matches one of the patterns.</summary>
-    public static bool LooksSecret(SecretOptions options, string name)
-    {
-        foreach (var pattern in options.NamePatterns)
-            if (Matches(pattern, name)) return true;
-        return false;
-    }
-
-    private static bool Matches(string pattern, string name)
-    {
-        var parts = pattern.Split('*');
-        if (parts.Length == 1) return string.Equals(pattern, name, StringComparison.OrdinalIgnoreCase);
-        var at = 0;
-        for (var i = 0; i < parts.Length; i++)
-        {
-            var part = parts[i];
-            if (part.Length == 0) continue;
-            if (i == 0)
-            {
-                if (!name.StartsWith(part, StringComparison.OrdinalIgnoreCase)) return false;
-                at = part.Length;
-                continue;
-            }
-            if (i == parts.Length - 1)
-                return name.Length - part.Length >= at && name.EndsWith(part, StringComparison.OrdinalIgnoreCase);
-            var found = name.IndexOf(part, at, StringComparison.OrdinalIgnoreCase);
-            if (found < 0) return false;
-            at = found + part.Length;
-        }
-        return true;
-    }
+    public static bool LooksSecret(SecretOptions options, string name) => options.CompiledPatterns.Match(name);
 
     /// <summary><c>NAME=value</c> with the value masked when the name looks secret; a <c>{{secret:…}}</c> reference is kept (it holds no value).</summary>
     public static string RedactEntry(SecretOptions options, string entry)
@@ -133,4 +104,61 @@ public static partial class SecretText
             options.Values.TryGetValue(m.Groups[1].Value, out var value)
                 ? value
                 : throw new KeyNotFoundException($"unknown secret '{m.Groups[1].Value}' ({SecretOptions.ValueKey(m.Groups[1].Value)} is not set)"));
+}
+
+/// <summary>
+/// <see cref="SecretOptions.NamePatterns"/> split at <c>*</c> once, not for every name tested (every environment entry
+/// of every DTO shown); <c>*</c> matches any run of characters, compared without regard to case.
+/// </summary>
+internal sealed class SecretNamePatterns
+{
+    private readonly List<string> _source;
+    private readonly string[] _patterns;
+    private readonly string[][] _parts;
+
+    public SecretNamePatterns(List<string> source)
+    {
+        _source = source;
+        _patterns = [.. source];
+        _parts = _patterns.Select(p => p.Split('*')).ToArray();
+    }
+
+    /// <summary>Whether these were built from this list as it stands (a configured list is filled before its first use).</summary>
+    public bool IsFor(List<string> list)
+    {
+        if (!ReferenceEquals(list, _source) || list.Count != _patterns.Length) return false;
+        for (var i = 0; i < _patterns.Length; i++)
+            if (!ReferenceEquals(list[i], _patterns[i])) return false;
+        return true;
+    }
+
+    public bool Match(string name)
+    {
+        for (var i = 0; i < _parts.Length; i++)
+            if (Matches(_patterns[i], _parts[i], name)) return true;
+        return false;
+    }
+
+    private static bool Matches(string pattern, string[] parts, string name)
+    {
+        if (parts.Length == 1) return string.Equals(pattern, name, StringComparison.OrdinalIgnoreCase);
+        var at = 0;
+        for (var i = 0; i < parts.Length; i++)
+        {
+            var part = parts[i];
+            if (part.Length == 0) continue;
+            if (i == 0)
+            {
+                if (!name.StartsWith(part, StringComparison.OrdinalIgnoreCase)) return false;
+                at = part.Length;
+                continue;
+            }
+            if (i == parts.Length - 1)
+                return name.Length - part.Length >= at && name.EndsWith(part, StringComparison.OrdinalIgnoreCase);
+            var found = name.IndexOf(part, at, StringComparison.OrdinalIgnoreCase);
+            if (found < 0) return false;
+            at = found + part.Length;
+        }
+        return true;
+    }
 }

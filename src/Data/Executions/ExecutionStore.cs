@@ -339,6 +339,12 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
         return await db.Executions.AsNoTracking().Matching(filter).OrderBy(e => e.Id).Select(e => e.Id).Take(limit).ToListAsync(ct);
     }
 
+    public async Task<int> CountAsync(ExecutionFilter filter, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        return await db.Executions.AsNoTracking().Matching(filter).CountAsync(ct);
+    }
+
     public async Task<IReadOnlyList<DispatchRow>> FindDispatchableAsync(long afterId, int limit, CancellationToken ct = default)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);

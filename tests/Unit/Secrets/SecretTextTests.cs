@@ -29,6 +29,18 @@ public sealed class SecretTextTests
     }
 
     [Fact]
+    public void APatternAddedAfterTheFirstMatch_IsHonouredToo()
+    {
+        var options = new SecretOptions();
+        Assert.False(SecretText.LooksSecret(options, "DSN"));
+        options.NamePatterns.Add("DSN");
+        Assert.True(SecretText.LooksSecret(options, "dsn"));
+        options.NamePatterns = ["*PASS*"];
+        Assert.False(SecretText.LooksSecret(options, "API_KEY"));
+        Assert.True(SecretText.LooksSecret(options, "db_passphrase"));
+    }
+
+    [Fact]
     public void EnvironmentEntries_AreMasked_ReferencesAndOtherNamesKept()
     {
         Assert.Equal(["API_KEY=***", "TOKEN={{secret:DB}}", "MODE=a=b", "BROKEN"],
