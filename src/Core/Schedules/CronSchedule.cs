@@ -60,6 +60,16 @@ public sealed class CronSchedule
         }
     }
 
+    /// <summary>
+    /// The zone to show a stored schedule's times in: its own, or UTC when the id is not known on this machine (a zone
+    /// saved elsewhere, or removed from the time-zone database). For display only; <see cref="Parse"/> refuses such an id.
+    /// </summary>
+    public static TimeZoneInfo FindZoneOrUtc(string? timeZone)
+    {
+        try { return FindZone(timeZone); }
+        catch (ScheduleDefinitionException) { return TimeZoneInfo.Utc; }
+    }
+
     /// <summary>The first slot strictly after <paramref name="after"/>.</summary>
     public DateTimeOffset? Next(DateTimeOffset after) => Expression.GetNextOccurrence(after, Zone, inclusive: false);
 

@@ -4,10 +4,12 @@ using Microsoft.AspNetCore.Components.Authorization;
 using Microsoft.Extensions.DependencyInjection;
 using Taskdeck.Console.Auth;
 using Taskdeck.Console.Components.Executions;
+using Taskdeck.Console.Components.Schedules;
 using Taskdeck.Console.Components.Submit;
 using Taskdeck.Core.Access;
 using Taskdeck.Core.Audit;
 using Taskdeck.Core.Executions;
+using Taskdeck.Core.Schedules;
 using Taskdeck.Unit.Console;
 using Taskdeck.Unit.Engine;
 
@@ -15,7 +17,8 @@ namespace Taskdeck.Unit.Hardening;
 
 /// <summary>
 /// The console shows only what a role may do: with the app's real policies, a Viewer's execution page has no Cancel,
-/// an Operator's has it but the Submit page offers no command, an Admin's offers one. Absent, not disabled.
+/// an Operator's has it but the Submit page offers no command, an Admin's offers one; a Viewer's schedule page has no
+/// Edit, Pause, Trigger or Delete. Absent, not disabled.
 /// </summary>
 [Collection(EngineCollection.Name)]
 public sealed class RoleViewTests : MudTestContext
@@ -78,6 +81,26 @@ public sealed class RoleViewTests : MudTestContext
         if (!offered) return;
         cut.FindAll(".mud-tab").First(t => t.TextContent.Trim() == "Command").Click();
         cut.WaitForAssertion(() => Assert.Contains("Submit command", cut.Markup), Deadline);
+    }
+
+    [Theory]
+    [InlineData(AccessRoles.Viewer, false)]
+    [InlineData(AccessRoles.Operator, true)]
+    [InlineData(AccessRoles.Admin, true)]
+    public async Task SchedulePage_ShowsEditPauseTriggerDelete_OnlyToRolesThatMayUseThem(string role, bool shown)
+    {
+        SignInAs(role);
+        var name = "role-view-" + Guid.NewGuid().ToString("N")[..8];
+        var created = await _host.Services.GetRequiredService<ScheduleService>()
+            .CreateAsync(new ScheduleDraft { Name = name, Cron = "0 2 * * *", Task = "demo.noop" }, Actor.System);
+        Assert.True(created.Done, created.Message);
+        var cut = Render<ScheduleDetailPage>(p => p.Add(x => x.Name, name));
+        cut.WaitForAssertion(() => Assert.Contains("Next fire times", cut.Markup), Deadline);
+
+        var actions = cut.Find(".schedule-actions");
+        var labels = actions.QuerySelectorAll("a, button").Select(b => b.TextContent.Trim()).ToList();
+        foreach (var action in new[] { "Edit", "Pause", "Trigger now", "Delete" })
+            Assert.True(shown == labels.Contains(action), $"{role}: '{action}' {(shown ? "missing" : "present")}; actions: {string.Join(", ", labels)}");
     }
 
     private sealed class Fixed(ClaimsPrincipal user) : AuthenticationStateProvider

@@ -1,9 +1,9 @@
-using System.Globalization;
 using Microsoft.AspNetCore.Components;
 using MudBlazor;
 using Taskdeck.Console.Audit;
 using Taskdeck.Console.Components.Shared;
 using Taskdeck.Core.Schedules;
+using Taskdeck.Data.Schedules;
 
 namespace Taskdeck.Console.Components.Schedules;
 
@@ -14,6 +14,10 @@ public partial class ScheduleDetailPage : IAsyncDisposable
 
     private ScheduleView? _view;
     private List<FiringView> _firings = [];
+    // The runs of the listed firings, replaced (never changed) at each load: the feed reads them on Core's threads.
+    private HashSet<long> _runs = [];
+    private HashSet<long> _dagRuns = [];
+    private ScheduleActions? _actions;
     private bool _more;
     private bool _missing;
     private bool _busy;
@@ -23,6 +27,7 @@ public partial class ScheduleDetailPage : IAsyncDisposable
 
     [Parameter] public string Name { get; set; } = "";
 
+    [Inject] public required ScheduleQueries Queries { get; init; }
     [Inject] public required IScheduleStore Store { get; init; }
     [Inject] public required ScheduleService Schedules { get; init; }
     [Inject] public required ScheduleFeed Feed { get; init; }
@@ -34,28 +39,27 @@ public partial class ScheduleDetailPage : IAsyncDisposable
     // This schedule's changes and firings, and the state changes of the runs listed.
     protected override void OnInitialized() =>
         _live = Feed.Subscribe(e => e.ScheduleId == _view?.Id || e.Name == Name,
-            e => _firings.Any(f => f.Firing.ExecutionId == e.ExecutionId || e.DagRunId is { } run && f.Firing.DagRunId == run),
+            e => _runs.Contains(e.ExecutionId) || e.DagRunId is { } run && _dagRuns.Contains(run),
             () => InvokeAsync(async () => { await LoadAsync(keepOlder: true); StateHasChanged(); }));
 
     protected override async Task OnParametersSetAsync()
     {
         _crumbs = [new("Schedules", ScheduleLinks.List), new(Name, null, disabled: true)];
         _view = null;
-        _firings = [];
+        ShowFirings([]);
         await LoadAsync(keepOlder: false);
     }
 
     private async Task LoadAsync(bool keepOlder)
     {
-        var schedule = await Store.FindByNameAsync(Name);
-        if (schedule is null) { _missing = true; _view = null; return; }
-        _missing = false;
-        try { _zone = CronSchedule.FindZone(schedule.TimeZone); } catch (ScheduleDefinitionException) { _zone = TimeZoneInfo.Utc; }
         // A live refresh keeps the older pages someone loaded: it reloads as many rows as are on screen.
         var count = keepOlder ? Math.Max(PageSize, _firings.Count) : PageSize;
-        var firings = await Store.FiringsAsync(schedule.Id, null, count + 1);
+        if (await Queries.DetailAsync(Name, count + 1) is not { } detail) { _missing = true; _view = null; return; }
+        var (schedule, firings) = detail;
+        _missing = false;
+        _zone = CronSchedule.FindZoneOrUtc(schedule.TimeZone);
         _more = firings.Count > count;
-        _firings = firings.Take(count).ToList();
+        ShowFirings(firings.Take(count).ToList());
         _view = ScheduleView.From(schedule, Schedules.NextFireTimes(schedule, 5), _firings.FirstOrDefault());
     }
 
@@ -64,38 +68,32 @@ public partial class ScheduleDetailPage : IAsyncDisposable
         if (_view is null || _firings.Count == 0) return;
         var older = await Store.FiringsAsync(_view.Id, _firings[^1].Firing.Id, PageSize + 1);
         _more = older.Count > PageSize;
-        _firings.AddRange(older.Take(PageSize));
+        ShowFirings([.. _firings, .. older.Take(PageSize)]);
     }
 
-    private string InZone(DateTimeOffset at) => TimeZoneInfo.ConvertTime(at, _zone).ToString("ddd yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
-
-    private Task PauseAsync() =>
-        ActAsync("Pause", "No slot fires until it is resumed. Runs already started go on.", (id, actor) => Schedules.PauseAsync(id, actor));
-
-    private Task ResumeAsync() =>
-        ActAsync("Resume", "It fires again from now; slots that passed while it was paused are not caught up.", (id, actor) => Schedules.ResumeAsync(id, actor));
-
-    private Task TriggerAsync() =>
-        ActAsync("Trigger", "Start a run now, outside its cron, whatever its overlap policy.", async (id, actor) => (await Schedules.TriggerAsync(id, actor)).Outcome);
-
-    private Task DeleteAsync() =>
-        ActAsync("Delete", "The schedule and its firing history are deleted. Runs it already started are kept." +
-            (_view?.FromConfiguration == true ? " It is declared in configuration: the next start creates it again." : ""),
-            (id, actor) => Schedules.DeleteAsync(id, actor), deleted: true);
-
-    private async Task ActAsync(string verb, string consequence, Func<long, Core.Audit.Actor, Task<ScheduleOutcome>> act, bool deleted = false)
+    /// <summary>The rows, and the runs they link to as new sets: the feed's predicate reads the sets on Core's threads.</summary>
+    private void ShowFirings(List<FiringView> firings)
     {
-        if (_view is not { } view) return;
-        if (!await Dialogs.ConfirmAsync($"{verb} schedule {view.Name}?", consequence, verb)) return;
+        _firings = firings;
+        _runs = firings.Select(f => f.Firing.ExecutionId).OfType<long>().ToHashSet();
+        _dagRuns = firings.Select(f => f.Firing.DagRunId).OfType<long>().ToHashSet();
+    }
+
+    private string InZone(DateTimeOffset at) => Format.InZone(at, _zone);
+
+    private ScheduleActions Actions => _actions ??= new(Schedules, Actor, Dialogs, Snackbar);
+
+    private async Task ActAsync(ScheduleVerb verb)
+    {
+        if (_view is not { } view || !await Actions.ConfirmAsync(verb, view)) return;
         _busy = true;
         try
         {
-            var outcome = await act(view.Id, await Actor.ForAsync(Auth.Policies.Operate));
-            Snackbar.Add(outcome.Message, outcome.Done ? Severity.Success : Severity.Error);
-            if (deleted && outcome.Done) { Navigation.NavigateTo(ScheduleLinks.List); return; }
+            if (await Actions.RunAsync(verb, view) is not { } outcome) return;
+            if (verb == ScheduleVerb.Delete && outcome.Done) { Navigation.NavigateTo(ScheduleLinks.List); return; }
             await LoadAsync(keepOlder: true);
         }
-        catch (Exception e) { Snackbar.Add($"{verb} failed: {e.Message}", Severity.Error); }
+        catch (Exception e) { Snackbar.Add($"Could not reload schedule {view.Name}: {e.Message}", Severity.Error); }
         finally { _busy = false; }
     }
 

@@ -54,7 +54,6 @@ public partial class ScheduleEditor
 
     [Inject] public required TimeProvider Time { get; init; }
 
-    public CronPreview Preview => _preview;
     private string? CronError => _preview.Field == "cron" && _cron.Length > 0 ? _preview.Error : ErrorFor("cron");
     private string? ZoneError => _preview.Field == "timeZone" ? _preview.Error : ErrorFor("timeZone");
     private string? ArgsError { get; set; }
@@ -96,15 +95,13 @@ public partial class ScheduleEditor
         Task.FromResult(string.IsNullOrWhiteSpace(text) ? Zones.Value.AsEnumerable()
             : Zones.Value.Where(z => z.Contains(text.Trim(), StringComparison.OrdinalIgnoreCase)));
 
-    private string InZone(DateTimeOffset at) =>
-        (_preview.Zone is { } zone ? TimeZoneInfo.ConvertTime(at, zone) : at).ToString("ddd yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
+    private string InZone(DateTimeOffset at) => Format.InZone(at, _preview.Zone ?? TimeZoneInfo.Utc);
 
     /// <summary>The form's date-time fields hold wall-clock times in the schedule's zone.</summary>
     private DateTimeOffset? FromLocalText(string? text)
     {
         if (string.IsNullOrWhiteSpace(text) || !DateTime.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var local)) return null;
-        TimeZoneInfo zone;
-        try { zone = CronSchedule.FindZone(_zone); } catch (ScheduleDefinitionException) { zone = TimeZoneInfo.Utc; }
+        var zone = CronSchedule.FindZoneOrUtc(_zone);
         local = DateTime.SpecifyKind(local, DateTimeKind.Unspecified);
         return new DateTimeOffset(local, zone.GetUtcOffset(local));
     }
@@ -112,9 +109,7 @@ public partial class ScheduleEditor
     private string? ToLocalText(DateTimeOffset? at)
     {
         if (at is null) return null;
-        TimeZoneInfo zone;
-        try { zone = CronSchedule.FindZone(_zone); } catch (ScheduleDefinitionException) { zone = TimeZoneInfo.Utc; }
-        return TimeZoneInfo.ConvertTime(at.Value, zone).ToString(LocalFormat, CultureInfo.InvariantCulture);
+        return TimeZoneInfo.ConvertTime(at.Value, CronSchedule.FindZoneOrUtc(_zone)).ToString(LocalFormat, CultureInfo.InvariantCulture);
     }
 
     private static IReadOnlyList<string> Lines(string? text) =>

@@ -16,6 +16,9 @@ public partial class SchedulesPage : IAsyncDisposable
     private bool _busy;
     private int? _total;
     private string? _lastUri;
+    private ScheduleActions? _actions;
+    // Replaced (never changed) at each load: Core's publishing threads read them while the page reloads.
+    private HashSet<long> _visibleSchedules = [];
     private HashSet<long> _visibleRuns = [];
     private HashSet<long> _visibleDagRuns = [];
 
@@ -32,9 +35,12 @@ public partial class SchedulesPage : IAsyncDisposable
 
     private bool HasFilters => !string.IsNullOrWhiteSpace(Q) || !string.IsNullOrWhiteSpace(Status);
 
-    // Any schedule change or firing, and the state changes of the runs whose chips are on screen.
+    // A firing of a schedule on screen (its last-run chip and next fire), any other change (a created, renamed, paused
+    // or deleted schedule can enter or leave the page), and the state changes of the runs whose chips are on screen.
+    // Firings of the schedules on other pages are most of the traffic and change nothing here.
     protected override void OnInitialized() =>
-        _live = Feed.Subscribe(_ => true, e => _visibleRuns.Contains(e.ExecutionId) || e.DagRunId is { } run && _visibleDagRuns.Contains(run), ReloadAsync);
+        _live = Feed.Subscribe(e => e.Change != ScheduleChange.Fired || _visibleSchedules.Contains(e.ScheduleId),
+            e => _visibleRuns.Contains(e.ExecutionId) || e.DagRunId is { } run && _visibleDagRuns.Contains(run), ReloadAsync);
 
     protected override async Task OnParametersSetAsync()
     {
@@ -49,6 +55,7 @@ public partial class SchedulesPage : IAsyncDisposable
         {
             var page = await Queries.PageAsync(Q, enabled, state.Page * state.PageSize, state.PageSize, ct);
             var items = page.Items.Select(r => ScheduleView.From(r.Schedule, Schedules.NextFireTimes(r.Schedule, 1), r.LastFiring)).ToList();
+            _visibleSchedules = items.Select(i => i.Id).ToHashSet();
             _visibleRuns = items.Select(i => i.LastFiring?.Firing.ExecutionId).OfType<long>().ToHashSet();
             _visibleDagRuns = items.Select(i => i.LastFiring?.Firing.DagRunId).OfType<long>().ToHashSet();
             _loaded = true;
@@ -72,30 +79,13 @@ public partial class SchedulesPage : IAsyncDisposable
             ["status"] = string.IsNullOrWhiteSpace(status) ? null : status,
         }), replace: true);
 
-    private Task PauseAsync(ScheduleView s) =>
-        ActAsync(s, "Pause", $"No slot of '{s.Name}' fires until it is resumed. Runs already started go on.", (id, actor) => Schedules.PauseAsync(id, actor));
+    private ScheduleActions Actions => _actions ??= new(Schedules, Actor, Dialogs, Snackbar);
 
-    private Task ResumeAsync(ScheduleView s) =>
-        ActAsync(s, "Resume", $"'{s.Name}' fires again from now; slots that passed while it was paused are not caught up.", (id, actor) => Schedules.ResumeAsync(id, actor));
-
-    private Task DeleteAsync(ScheduleView s) =>
-        ActAsync(s, "Delete", $"'{s.Name}' and its firing history are deleted. Runs it already started are kept." +
-            (s.FromConfiguration ? " It is declared in configuration: the next start creates it again." : ""), (id, actor) => Schedules.DeleteAsync(id, actor));
-
-    private Task TriggerAsync(ScheduleView s) =>
-        ActAsync(s, "Trigger", $"Start a run of '{s.Name}' now, outside its cron, whatever its overlap policy.",
-            async (id, actor) => (await Schedules.TriggerAsync(id, actor)).Outcome);
-
-    private async Task ActAsync(ScheduleView s, string verb, string consequence, Func<long, Core.Audit.Actor, Task<ScheduleOutcome>> act)
+    private async Task ActAsync(ScheduleVerb verb, ScheduleView s)
     {
-        if (!await Dialogs.ConfirmAsync($"{verb} schedule {s.Name}?", consequence, verb)) return;
+        if (!await Actions.ConfirmAsync(verb, s)) return;
         _busy = true;
-        try
-        {
-            var outcome = await act(s.Id, await Actor.ForAsync(Auth.Policies.Operate));
-            Snackbar.Add(outcome.Message, outcome.Done ? Severity.Success : Severity.Error);
-        }
-        catch (Exception e) { Snackbar.Add($"{verb} failed: {e.Message}", Severity.Error); }
+        try { await Actions.RunAsync(verb, s); }
         finally
         {
             _busy = false;

@@ -20,6 +20,10 @@ public static class Format
     public static string? Duration(DateTimeOffset? from, DateTimeOffset? to) =>
         from is { } a && to is { } b ? Duration(b - a) : null;
 
+    /// <summary>The wall-clock time in <paramref name="zone"/>: "Thu 2026-12-03 02:30:00" (a schedule's fire times in its own zone).</summary>
+    public static string InZone(DateTimeOffset at, TimeZoneInfo zone) =>
+        TimeZoneInfo.ConvertTime(at, zone).ToString("ddd yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
+
     /// <summary>Indented JSON, or the text as it is when it is not JSON.</summary>
     public static string PrettyJson(string? json)
     {
