@@ -28,62 +28,97 @@ public static class EngineBenchmark
     public static async Task<int> RunAsync(string[] args)
     {
         if (args.Length > 0 && args[0] == "profile") return await ProfileAsync(args.Length > 1 ? int.Parse(args[1]) : 5_000);
-        var n = args.Length > 0 ? int.Parse(args[0]) : 20_000;
-        var rounds = args.Length > 1 ? int.Parse(args[1]) : 3;
+        string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
+        var positional = args.Where((a, i) => !a.StartsWith("--", StringComparison.Ordinal) && (i == 0 || !args[i - 1].StartsWith("--", StringComparison.Ordinal))).ToList();
+        var n = positional.Count > 0 ? int.Parse(positional[0]) : 20_000;
+        var rounds = positional.Count > 1 ? int.Parse(positional[1]) : 3;
+        var postgres = Option("--storage") is { } storage && storage.Equals("postgresql", StringComparison.OrdinalIgnoreCase);
+        if (Option("--storage") is { } other && !postgres && !other.Equals("sqlite", StringComparison.OrdinalIgnoreCase))
+        {
+            System.Console.Error.WriteLine($"--storage {other}: expected sqlite (the default) or postgresql");
+            return 2;
+        }
+        // On PostgreSQL raw Hangfire runs a few hundred jobs a second: N of them per round would make the run last many
+        // minutes for the same rate. --raw sets its count; a warm-up of 2,000 reaches tier-1 code as well.
+        var rawN = Option("--raw") is { } r ? int.Parse(r) : postgres ? Math.Min(n, 4_000) : n;
+        var warmup = Option("--warmup") is { } w ? int.Parse(w) : postgres ? 2_000 : Warmup;
         var folder = Path.Combine(Path.GetTempPath(), "taskdeck-bench-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(folder);
+        var server = postgres ? await BenchPostgres.StartAsync() : null;
         try
         {
-            using var host = Build(folder);
+            using var host = Build(folder, postgres: server?.ConnectionString);
             await host.StartAsync();
             var engine = new List<double>();
             var raw = new List<double>();
             var engineCpu = new List<double>();
             var rawCpu = new List<double>();
+            var engineServerCpu = new List<double>();
+            var rawServerCpu = new List<double>();
+            // Raw Hangfire.PostgreSql is round-trip bound: one producer would measure the producer, so four create jobs.
+            var producers = postgres ? 4 : 1;
             // Warm-up: long enough for tiered JIT to reach optimised code (a short one measured tier-0 code at twice the
             // CPU per execution), and for the connection, the prepared statements and SQLite's pages.
-            await EngineRoundAsync(host.Services, Warmup);
-            await RawHangfireRoundAsync(host.Services, Warmup);
+            await EngineRoundAsync(host.Services, warmup);
+            await RawHangfireRoundAsync(host.Services, Math.Min(warmup, rawN), producers: producers);
             for (var round = 1; round <= rounds; round++)
             {
                 var cpu = CpuNow();
+                var serverCpu = server?.ServerCpu();
                 var gcPause = GC.GetTotalPauseDuration();
                 var gcAlloc = GC.GetTotalAllocatedBytes();
                 engine.Add(await EngineRoundAsync(host.Services, n));
                 if (Environment.GetEnvironmentVariable("TASKDECK_BENCH_GC") == "1")
                     System.Console.WriteLine($"engine round: GC pause {(GC.GetTotalPauseDuration() - gcPause).TotalMilliseconds:N0} ms, allocated {(GC.GetTotalAllocatedBytes() - gcAlloc) / n / 1024.0:N1} KiB per execution, gen2 {GC.CollectionCount(2)}");
                 engineCpu.Add((CpuNow() - cpu).TotalMicroseconds / n);
+                if (serverCpu is { } before1 && server!.ServerCpu() is { } after1) engineServerCpu.Add((after1 - before1).TotalMicroseconds / n);
                 cpu = CpuNow();
-                raw.Add(await RawHangfireRoundAsync(host.Services, n));
-                rawCpu.Add((CpuNow() - cpu).TotalMicroseconds / n);
+                serverCpu = server?.ServerCpu();
+                raw.Add(await RawHangfireRoundAsync(host.Services, rawN, producers: producers));
+                rawCpu.Add((CpuNow() - cpu).TotalMicroseconds / rawN);
+                if (serverCpu is { } before2 && server!.ServerCpu() is { } after2) rawServerCpu.Add((after2 - before2).TotalMicroseconds / rawN);
                 if (Environment.GetEnvironmentVariable("TASKDECK_BENCH_SHAPED") == "1")
                 {
                     cpu = CpuNow();
-                    var shaped = await RawHangfireRoundAsync(host.Services, n, shapedLikeEngine: true);
-                    System.Console.WriteLine($"raw Hangfire, async DI job with a token: {shaped:N0} jobs/s ({(CpuNow() - cpu).TotalMicroseconds / n:N0} µs CPU each)");
+                    var shaped = await RawHangfireRoundAsync(host.Services, rawN, shapedLikeEngine: true, producers: producers);
+                    System.Console.WriteLine($"raw Hangfire, async DI job with a token: {shaped:N0} jobs/s ({(CpuNow() - cpu).TotalMicroseconds / rawN:N0} µs CPU each)");
                 }
-                System.Console.WriteLine($"round {round}: engine {engine[^1],8:N0} executions/s ({engineCpu[^1],5:N0} µs CPU each)   raw Hangfire {raw[^1],8:N0} jobs/s ({rawCpu[^1],5:N0} µs CPU each)");
+                var serverNote = engineServerCpu.Count == round && rawServerCpu.Count == round
+                    ? $"   PostgreSQL server CPU: {engineServerCpu[^1]:N0} µs per execution, {rawServerCpu[^1]:N0} µs per raw job" : "";
+                System.Console.WriteLine($"round {round}: engine {engine[^1],8:N0} executions/s ({engineCpu[^1],5:N0} µs CPU each)   raw Hangfire {raw[^1],8:N0} jobs/s ({rawCpu[^1],5:N0} µs CPU each){serverNote}");
             }
-            await VerifyAsync(host.Services, Warmup + n * rounds);
+            await VerifyAsync(host.Services, warmup + n * rounds);
             await host.StopAsync();
 
             var e = Median(engine);
             var h = Median(raw);
+            var storageName = postgres ? "PostgreSQL + Hangfire.PostgreSql" : "SQLite file + Hangfire InMemory";
             System.Console.WriteLine();
-            System.Console.WriteLine($"N = {n:N0} per round, {rounds} rounds, {Environment.ProcessorCount} cores, workers = {host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<TaskdeckOptions>>().Value.Node.WorkerCount}");
-            System.Console.WriteLine($"engine (submit → Succeeded, SQLite file + Hangfire InMemory): {e,8:N0} executions/s (median)");
-            System.Console.WriteLine($"raw Hangfire no-op jobs, same storage and server:             {h,8:N0} jobs/s (median)");
-            System.Console.WriteLine($"ratio engine / raw Hangfire: {e / h:P0}");
+            if (server is not null) System.Console.WriteLine($"PostgreSQL: {server.Description}");
+            System.Console.WriteLine($"N = {n:N0} per round (raw Hangfire {rawN:N0}, {producers} producer{(producers > 1 ? "s" : "")}), {rounds} rounds, {Environment.ProcessorCount} cores, workers = {host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<TaskdeckOptions>>().Value.Node.WorkerCount}, load average {LoadAverage()}");
+            System.Console.WriteLine($"engine (submit → Succeeded, {storageName}): {e,8:N0} executions/s (median)");
+            System.Console.WriteLine($"raw Hangfire no-op jobs, same storage and server: {h,8:N0} jobs/s (median)");
+            System.Console.WriteLine($"ratio engine / raw Hangfire: {e / h:P0}{(postgres ? $" ({e / h:N2}×)" : "")}");
             // Wall-clock rates follow whatever else the machine runs; CPU time per item is the work itself.
             System.Console.WriteLine($"process CPU per item (median): engine {Median(engineCpu):N0} µs, raw Hangfire {Median(rawCpu):N0} µs " +
                                      $"→ CPU-bound ceiling on {Environment.ProcessorCount} idle cores ≈ {Environment.ProcessorCount * 1e6 / Median(engineCpu):N0} executions/s");
+            if (engineServerCpu.Count > 0 && rawServerCpu.Count > 0)
+                System.Console.WriteLine($"PostgreSQL server CPU per item (median): engine {Median(engineServerCpu):N0} µs, raw Hangfire {Median(rawServerCpu):N0} µs " +
+                                         $"→ with the bench's own, ceiling ≈ {Environment.ProcessorCount * 1e6 / (Median(engineCpu) + Median(engineServerCpu)):N0} executions/s");
             return 0;
         }
         finally
         {
             SqliteConnection.ClearAllPools();
+            if (server is not null) await server.DisposeAsync();
             try { Directory.Delete(folder, recursive: true); } catch (IOException) { }
         }
+    }
+
+    private static string LoadAverage()
+    {
+        try { return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)); }
+        catch (IOException) { return "?"; }
     }
 
     /// <summary>
@@ -166,12 +201,13 @@ public static class EngineBenchmark
         }
     }
 
-    private static IHost Build(string folder, bool workers = true)
+    private static IHost Build(string folder, bool workers = true, string? postgres = null)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
-            ["ConnectionStrings:Taskdeck"] = $"Data Source={Path.Combine(folder, "taskdeck.db")}",
+            ["ConnectionStrings:Taskdeck"] = postgres ?? $"Data Source={Path.Combine(folder, "taskdeck.db")}",
+            ["Taskdeck:Storage:Provider"] = postgres is null ? "Sqlite" : "PostgreSql",
             ["Taskdeck:Demo:Enabled"] = "false",
             ["Logging:LogLevel:Default"] = "Warning",
             ["Taskdeck:Node:Roles"] = workers ? "Console,Workers" : "Console",
@@ -182,6 +218,8 @@ public static class EngineBenchmark
         if (Environment.GetEnvironmentVariable("TASKDECK_BENCH_RECONCILE") is { Length: > 0 } reconcile)
             builder.Configuration["Taskdeck:Leases:ReconcileSeconds"] = reconcile;
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        // A fresh database answers the first migration-history query with "no such table", which EF logs as an error.
+        builder.Logging.AddFilter("Microsoft.EntityFrameworkCore.Database.Command", LogLevel.None);
         builder.Services.AddTaskdeckCore(builder.Configuration);
         builder.Services.AddTaskdeckData(builder.Configuration, folder);
         builder.Services.AddTaskdeckHangfire(builder.Configuration);
@@ -233,18 +271,23 @@ public static class EngineBenchmark
         }
     }
 
-    private static async Task<double> RawHangfireRoundAsync(IServiceProvider services, int n, bool shapedLikeEngine = false)
+    private static async Task<double> RawHangfireRoundAsync(IServiceProvider services, int n, bool shapedLikeEngine = false, int producers = 1)
     {
         var jobs = services.GetRequiredService<IBackgroundJobClient>();
         _rawDone = 0;
         _rawTarget = n;
         _rawFinished = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var clock = Stopwatch.StartNew();
-        for (var i = 0; i < n; i++)
+        void Produce(int count)
         {
-            if (shapedLikeEngine) jobs.Create<AsyncNoopJob>(j => j.RunAsync(i, CancellationToken.None), new EnqueuedState("default"));
-            else jobs.Create(() => RawNoop(), new EnqueuedState("default"));
+            for (var i = 0; i < count; i++)
+            {
+                if (shapedLikeEngine) jobs.Create<AsyncNoopJob>(j => j.RunAsync(i, CancellationToken.None), new EnqueuedState("default"));
+                else jobs.Create(() => RawNoop(), new EnqueuedState("default"));
+            }
         }
+        if (producers == 1) Produce(n);
+        else await Task.WhenAll(Enumerable.Range(0, producers).Select(p => Task.Run(() => Produce(n / producers + (p < n % producers ? 1 : 0)))));
         await _rawFinished.Task.WaitAsync(TimeSpan.FromMinutes(10));
         return n / clock.Elapsed.TotalSeconds;
     }

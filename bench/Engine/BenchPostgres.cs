@@ -1,0 +1,140 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Npgsql;
+
+namespace Taskdeck.Bench.Engine;
+
+/// <summary>
+/// The PostgreSQL server of <c>engine … --storage postgresql</c>: a throwaway cluster of Debian's PostgreSQL in a temp
+/// folder (no systemd; run as the <c>postgres</c> user when root), or the server named by <c>TASKDECK_BENCH_PG</c> (a
+/// connection string to a database from which a fresh one is created and dropped afterwards). Server settings are
+/// PostgreSQL's defaults (fsync and synchronous_commit on), so every commit is durable as in production.
+/// </summary>
+public sealed class BenchPostgres : IAsyncDisposable
+{
+    private readonly string? _folder;
+    private readonly string _bin = "";
+    private readonly string _admin;
+    private readonly string _database = "taskdeck_bench_" + Guid.NewGuid().ToString("N")[..8];
+
+    private BenchPostgres(string admin, string? folder, string bin)
+    {
+        _admin = admin;
+        _folder = folder;
+        _bin = bin;
+    }
+
+    /// <summary>Where the server came from, for the report.</summary>
+    public string Description { get; private init; } = "";
+
+    /// <summary>The fresh database's connection string.</summary>
+    public string ConnectionString => new NpgsqlConnectionStringBuilder(_admin) { Database = _database, MaxPoolSize = 100 }.ToString();
+
+    public static async Task<BenchPostgres> StartAsync()
+    {
+        BenchPostgres server;
+        if (Environment.GetEnvironmentVariable("TASKDECK_BENCH_PG") is { Length: > 0 } given)
+        {
+            server = new BenchPostgres(given, null, "") { Description = "TASKDECK_BENCH_PG" };
+        }
+        else
+        {
+            var bin = Directory.Exists("/usr/lib/postgresql")
+                ? Directory.GetDirectories("/usr/lib/postgresql").OrderDescending().Select(d => Path.Combine(d, "bin")).FirstOrDefault(d => File.Exists(Path.Combine(d, "initdb")))
+                : null;
+            if (bin is null) throw new InvalidOperationException("No PostgreSQL under /usr/lib/postgresql/*/bin (apt-get install postgresql) and TASKDECK_BENCH_PG is not set.");
+            var folder = Path.Combine(Path.GetTempPath(), "taskdeck-benchpg-" + Guid.NewGuid().ToString("N")[..8]);
+            Directory.CreateDirectory(folder);
+            if (IsRoot) await RunAsync("chown", "postgres:postgres", folder);
+            var port = FreePort();
+            await RunAsPostgresAsync($"{bin}/initdb -D {folder}/data -U postgres -A trust -E UTF8 --no-sync");
+            await RunAsPostgresAsync($"{bin}/pg_ctl -D {folder}/data -l {folder}/log -w -t 60 -o \"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections=300\" start");
+            server = new BenchPostgres($"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres;Timeout=15", folder, bin)
+            {
+                Description = $"throwaway cluster, {Path.GetFileName(Path.GetDirectoryName(bin))}, defaults (fsync on, synchronous_commit on), port {port}",
+            };
+        }
+        await server.ExecuteAdminAsync($"CREATE DATABASE {server._database}");
+        return server;
+    }
+
+    /// <summary>
+    /// CPU time of the server's processes (postmaster, live backends, and those that ended), or null for a server this
+    /// bench did not start: PostgreSQL's share of the work happens outside the bench process.
+    /// </summary>
+    public TimeSpan? ServerCpu()
+    {
+        if (_folder is null) return null;
+        try
+        {
+            var pid = int.Parse(File.ReadLines(Path.Combine(_folder, "data", "postmaster.pid")).First());
+            var own = Stat(pid);
+            long ticks = own[13] + own[14] + own[15] + own[16];
+            foreach (var dir in Directory.EnumerateDirectories("/proc"))
+            {
+                if (!int.TryParse(Path.GetFileName(dir), out var child) || child == pid) continue;
+                try
+                {
+                    var s = Stat(child);
+                    if (s[3] == pid) ticks += s[13] + s[14];
+                }
+                catch (IOException) { /* ended meanwhile: its time is in the postmaster's cutime now */ }
+            }
+            return TimeSpan.FromSeconds(ticks / 100.0);
+        }
+        catch (IOException) { return null; }
+
+        // Fields of /proc/<pid>/stat after the command name, indexed as in proc(5) minus one (ppid = [3], utime = [13]).
+        static long[] Stat(int pid)
+        {
+            var text = File.ReadAllText($"/proc/{pid}/stat");
+            var rest = text[(text.LastIndexOf(')') + 2)..].Split(' ');
+            var fields = new long[rest.Length + 2];
+            for (var i = 1; i < rest.Length; i++) long.TryParse(rest[i], out fields[i + 2]);
+            return fields;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        NpgsqlConnection.ClearAllPools();
+        try { await ExecuteAdminAsync($"DROP DATABASE IF EXISTS {_database} WITH (FORCE)"); } catch (NpgsqlException) { }
+        if (_folder is null) return;
+        try { await RunAsPostgresAsync($"{_bin}/pg_ctl -D {_folder}/data -m immediate -w stop"); } catch (InvalidOperationException) { }
+        try { Directory.Delete(_folder, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    private async Task ExecuteAdminAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(_admin);
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private static bool IsRoot => Environment.UserName == "root";
+
+    private static Task RunAsPostgresAsync(string command) =>
+        IsRoot ? RunAsync("su", "postgres", "-s", "/bin/sh", "-c", command) : RunAsync("/bin/sh", "-c", command);
+
+    private static async Task RunAsync(string file, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = "/" };
+        foreach (var argument in arguments) start.ArgumentList.Add(argument);
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+            throw new InvalidOperationException($"{file} {string.Join(' ', arguments)} exited {process.ExitCode}: {await stdout} {await stderr}");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
