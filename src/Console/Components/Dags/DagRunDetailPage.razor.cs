@@ -2,8 +2,8 @@ using Microsoft.AspNetCore.Components;
 using MudBlazor;
 using Taskdeck.Console.Audit;
 using Taskdeck.Console.Components.Shared;
+using Taskdeck.Console.Live;
 using Taskdeck.Core.Dags;
-using Taskdeck.Core.Events;
 using Taskdeck.Core.Executions;
 using Taskdeck.Data.Dags;
 
@@ -22,13 +22,13 @@ public partial class DagRunDetailPage : IAsyncDisposable
     private IReadOnlyDictionary<ExecutionState, int> _counts = new Dictionary<ExecutionState, int>();
     private bool _missing;
     private int _tab;
-    private IAsyncDisposable? _live;
+    private LiveViewer<DagRunSnapshot>? _view;
     private List<BreadcrumbItem> _crumbs = [];
 
     [Parameter] public long Id { get; set; }
 
-    [Inject] public required DagQueries Queries { get; init; }
-    [Inject] public required LiveFeed Feed { get; init; }
+    [Inject] public required LiveModels Live { get; init; }
+    [Inject] public required PageVisibility Visibility { get; init; }
     [Inject] public required DagService Dags { get; init; }
     [Inject] public required IDialogService Dialogs { get; init; }
     [Inject] public required ISnackbar Snackbar { get; init; }
@@ -36,9 +36,6 @@ public partial class DagRunDetailPage : IAsyncDisposable
 
     private bool _busy;
     private List<DagTaskNode> _taskList = [];
-
-    /// <summary>Each refresh reads the whole run: a big one refreshes less often (400 ms up to 1,000 tasks, 4 s at 10,000).</summary>
-    private TimeSpan RefreshInterval() => TimeSpan.FromMilliseconds(Math.Clamp((_detail?.Tasks.Count ?? 0) * 0.4, 400, 4_000));
 
     private static bool CanKill(DagRunState state) => state is DagRunState.Queued or DagRunState.Running or DagRunState.Errored;
     private static bool CanRestart(DagRunState state) => state is DagRunState.Errored or DagRunState.Killed;
@@ -63,45 +60,40 @@ public partial class DagRunDetailPage : IAsyncDisposable
         {
             var outcome = await action(Dags, await Actor.ForAsync(Auth.Policies.Operate));
             Snackbar.Add(outcome.Message, outcome.Done ? Severity.Success : Severity.Error);
-            await LoadAsync();
+            // The run's own state changed too: the shared model reads it again at its next interval.
+            (_view?.Model as DagRunModel)?.Invalidate();
         }
         catch (Exception e) { Snackbar.Add($"{yes} failed: {e.Message}", Severity.Error); }
         finally { _busy = false; }
     }
 
+    /// <summary>The run comes from its shared model: every page showing this run shares one read per interval.</summary>
     protected override async Task OnParametersSetAsync()
     {
-        if (_live is not null) await _live.DisposeAsync();
         _crumbs = [new("DAG runs", "/dags"), new($"Run #{Id}", null, disabled: true)];
-        var id = Id;
-        _live = Feed.Subscribe(e => e is StateChanged s && s.DagRunId == id, _ => InvokeAsync(async () => { await LoadAsync(); StateHasChanged(); }), RefreshInterval);
-        await LoadAsync();
+        if (_view?.Model is DagRunModel { RunId: var shown } && shown == Id) return;
+        var previous = _view;
+        _view = Live.WatchDagRun(Id, Visibility, update => _ = InvokeAsync(() => { Show(update.Snapshot); StateHasChanged(); }));
+        _view.CaughtUp += () => _ = InvokeAsync(() => { if (_view?.Model.Current is { } now) { Show(now); StateHasChanged(); } });
+        if (previous is not null) await previous.DisposeAsync();
+        Show(await _view.CurrentAsync());
     }
 
-    private async Task LoadAsync()
+    private void Show(DagRunSnapshot snapshot)
     {
-        _detail = await Queries.GetGraphAsync(Id);
+        _detail = snapshot.Detail;
         _missing = _detail is null;
         if (_detail is null) return;
-        _attempts = await Queries.AttemptsAsync(Id);
+        _attempts = snapshot.Attempts;
         _taskList = _detail.Tasks.ToList();
-        _counts = _detail.Tasks.GroupBy(t => t.State).ToDictionary(g => g.Key, g => g.Count());
-        if (_detail.Tasks.Count <= GraphLimit)
-        {
-            _graphTasks = _detail.Tasks;
-            _graphEdges = _detail.Edges.Select(e => (e.ParentExecutionId, e.ChildExecutionId)).ToList();
-            _graphGroups = null;
-            return;
-        }
-        // Too many to draw one by one: one node per expanded template, and if that is still too many, the first ones.
-        var (groups, edges) = DagTaskGroups.Collapse(_detail.Tasks, _detail.Edges);
-        _graphTasks = groups.Take(GraphLimit).Select(g => g.Node).ToList();
-        _graphEdges = edges;
-        _graphGroups = groups.ToDictionary(g => g.Node.ExecutionId);
+        _counts = snapshot.Counts;
+        _graphTasks = snapshot.GraphTasks;
+        _graphEdges = snapshot.GraphEdges;
+        _graphGroups = snapshot.GraphGroups;
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (_live is not null) await _live.DisposeAsync();
+        if (_view is not null) await _view.DisposeAsync();
     }
 }

@@ -2,23 +2,40 @@ using System.Globalization;
 using Microsoft.AspNetCore.Components;
 using MudBlazor;
 using Taskdeck.Console.Audit;
+using Microsoft.JSInterop;
 using Taskdeck.Console.Components.Shared;
-using Taskdeck.Core.Events;
+using Taskdeck.Console.Live;
 using Taskdeck.Core.Executions;
 using Taskdeck.Data.Executions;
 
 namespace Taskdeck.Console.Components.Executions;
 
-/// <summary>The executions grid: filtered, sorted and paged in the database; filters live in the URL.</summary>
+/// <summary>
+/// The executions grid: filtered, sorted and paged in the database; filters live in the URL. The rows come from the shared
+/// live model of this page's query (<see cref="ExecutionGridModel"/>): a change to a row on screen repaints that row alone,
+/// rows entering or leaving redraw the grid from the model's snapshot (no query of this page's own). While the operator
+/// reads — text selected in the grid — updates are held and counted on a chip instead of moving rows under the pointer.
+/// </summary>
 public partial class ExecutionsPage : IAsyncDisposable
 {
     private ExecutionsGrid? _grid;
+    private ElementReference _gridArea;
+    private PausedChip? _chip;
     private HashSet<Execution> _selected = new(ExecutionById.Instance);
     private IReadOnlyCollection<ExecutionState> _states = [];
     private int? _total;
     private bool _busy;
-    private IAsyncDisposable? _live;
     private string? _lastQuery;
+    private readonly LiveRows _rows = new();
+    private LiveViewer<ExecutionGridSnapshot>? _view;
+    private long _shownVersion;
+    private bool _reading;
+    private int _held;
+    private IJSObjectReference? _module;
+    private IJSObjectReference? _readingWatch;
+    private DotNetObjectReference<ExecutionsPage>? _self;
+    private ITimer? _ticker;
+    private Func<GridState<Execution>, CancellationToken, Task<GridData<Execution>>>? _load;
 
     [SupplyParameterFromQuery(Name = "state")] public string? State { get; set; }
     [SupplyParameterFromQuery(Name = "task")] public string? TaskName { get; set; }
@@ -31,28 +48,107 @@ public partial class ExecutionsPage : IAsyncDisposable
     /// <summary>Only the runs this schedule started (a schedule's page links here).</summary>
     [SupplyParameterFromQuery(Name = "schedule")] public string? Schedule { get; set; }
 
-    [Inject] public required ExecutionQueries Queries { get; init; }
+    [Inject] public required LiveModels Live { get; init; }
+    [Inject] public required PageVisibility Visibility { get; init; }
     [Inject] public required ExecutionService Executions { get; init; }
-    [Inject] public required LiveFeed Feed { get; init; }
     [Inject] public required NavigationManager Navigation { get; init; }
     [Inject] public required IDialogService Dialogs { get; init; }
     [Inject] public required ISnackbar Snackbar { get; init; }
     [Inject] public required TimeProvider Time { get; init; }
     [Inject] public required ConsoleActor Actor { get; init; }
+    [Inject] public required IJSRuntime JS { get; init; }
 
-    private Dictionary<long, Execution> _visible = [];
+    /// <summary>Updates held while the operator reads (shown on the chip).</summary>
+    public int HeldChanges => _held;
 
-    protected override void OnInitialized() =>
-        _live = Feed.Subscribe(e => e is StateChanged or ExecutionDeleted || e is ProgressChanged && _visible.ContainsKey(e.ExecutionId), OnEventsAsync, TimeSpan.FromMilliseconds(500));
-
-    /// <summary>State changes and deletions reload the page of rows; progress only repaints the rows on screen.</summary>
-    private Task OnEventsAsync(IReadOnlyList<ExecutionEvent> events) => InvokeAsync(async () =>
+    protected override void OnInitialized()
     {
-        if (events.Any(e => e is StateChanged or ExecutionDeleted)) { await ReloadAsync(); return; }
-        foreach (var p in events.OfType<ProgressChanged>())
-            if (_visible.TryGetValue(p.ExecutionId, out var row)) { row.Progress = p.Progress; row.ProgressMessage = p.Message; }
-        _grid?.Repaint();
+        // One delegate for the page's life: a new one at each render would be a changed parameter for the grid.
+        _load = LoadAsync;
+        // Running rows' durations grow: once a second their duration cells repaint (no query, no other cell).
+        _ticker = Time.CreateTimer(_ =>
+        {
+            if (!Visibility.Hidden && !Volatile.Read(ref _reading)) _ = InvokeAsync(_rows.RepaintActive);
+        }, null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+    }
+
+    /// <summary>How many times the page itself rendered (not the grid's cells).</summary>
+    internal int OwnRenders { get; private set; }
+
+    protected override async Task OnAfterRenderAsync(bool firstRender)
+    {
+        OwnRenders++;
+        if (!firstRender) return;
+        try
+        {
+            _module = await JS.InvokeAsync<IJSObjectReference>("import", "./js/live.js");
+            if (_module is null) return;
+            _self = DotNetObjectReference.Create(this);
+            _readingWatch = await _module.InvokeAsync<IJSObjectReference>("watchReading", _gridArea, _self);
+        }
+        catch (JSDisconnectedException) { }
+        catch (JSException) { }
+        catch (InvalidOperationException) { } // prerendering or a test renderer without a browser
+    }
+
+    /// <summary>Called by the browser when text inside the grid becomes selected (the operator reads) or is cleared.</summary>
+    [JSInvokable]
+    public Task SetReading(bool reading) => InvokeAsync(async () =>
+    {
+        if (_reading == reading) return;
+        _reading = reading;
+        if (reading) _chip?.Show(_held);
+        else await ResumeAsync();
     });
+
+    /// <summary>The chip's click: show what was held, and stop holding.</summary>
+    private async Task ResumeClickedAsync()
+    {
+        _reading = false;
+        if (_module is not null)
+        {
+            try { await _module.InvokeVoidAsync("clearSelection"); } catch (JSException) { } catch (JSDisconnectedException) { }
+        }
+        await ResumeAsync();
+    }
+
+    private async Task ResumeAsync()
+    {
+        var held = _held;
+        _held = 0;
+        _chip?.Hide();
+        if (held > 0) await ReloadAsync();
+    }
+
+    /// <summary>The model's thread: hand the update to the circuit, or count it while the operator reads.</summary>
+    private void OnUpdate(LiveUpdate<ExecutionGridSnapshot> update)
+    {
+        if (Volatile.Read(ref _reading))
+        {
+            var held = Interlocked.Add(ref _held, update.Changes);
+            _ = InvokeAsync(() => _chip?.Show(held));
+            return;
+        }
+        _ = InvokeAsync(() => ApplyAsync(update));
+    }
+
+    private async Task ApplyAsync(LiveUpdate<ExecutionGridSnapshot> update)
+    {
+        if (_view is null || update.Version <= _shownVersion) return;
+        if (update.Reshaped) { await ReloadAsync(); return; }
+        _shownVersion = update.Version;
+        var selectedChanged = false;
+        foreach (var id in update.ChangedRows)
+        {
+            if (update.Snapshot.Find(id) is not { } row) continue;
+            _rows.Update(row);
+            selectedChanged |= _selected.Contains(row);
+        }
+        // The bulk buttons follow the selected rows' states.
+        if (selectedChanged) StateHasChanged();
+    }
+
+    private void OnCaughtUp() => _ = InvokeAsync(ReloadAsync);
 
     protected override async Task OnParametersSetAsync()
     {
@@ -72,17 +168,26 @@ public partial class ExecutionsPage : IAsyncDisposable
 
     private async Task<GridData<Execution>> LoadAsync(GridState<Execution> state, CancellationToken ct)
     {
-        var filter = CurrentFilter();
         var (sort, descending) = ToSort(state.SortDefinitions.FirstOrDefault());
+        var query = CurrentQuery() with { Sort = sort, Descending = descending, Skip = state.Page * state.PageSize, Take = state.PageSize };
         try
         {
-            var page = await Queries.PageAsync(filter, sort, descending, state.Page * state.PageSize, state.PageSize, withTotal: true, ct);
+            if (_view is null || !Equals(_view.Key, query))
+            {
+                var previous = _view;
+                _view = Live.WatchExecutions(query, Visibility, OnUpdate);
+                _view.CaughtUp += OnCaughtUp;
+                _shownVersion = 0;
+                if (previous is not null) await previous.DisposeAsync();
+            }
+            var view = _view;
+            var page = await view.CurrentAsync(ct);
+            _shownVersion = view.Model.Version;
+            _rows.Reset(page.Rows);
             if (_total != page.Total) { _total = page.Total; _ = InvokeAsync(StateHasChanged); }
-            _visible = page.Items.ToDictionary(e => e.Id);
-            // Keep the selection in step with what the rows now say (states change live).
-            var fresh = page.Items.ToDictionary(e => e.Id);
-            _selected = new HashSet<Execution>(_selected.Select(e => fresh.GetValueOrDefault(e.Id) ?? e), ExecutionById.Instance);
-            return new GridData<Execution> { Items = page.Items, TotalItems = page.Total };
+            // The selection keeps its objects: the bulk buttons and acts read each selected row as LiveRows has it now. A new
+            // set here would be a new parameter for the grid, and a render more for nothing.
+            return new GridData<Execution> { Items = page.Rows, TotalItems = page.Total };
         }
         catch (OperationCanceledException) { throw; }
         catch (Exception e)
@@ -106,25 +211,13 @@ public partial class ExecutionsPage : IAsyncDisposable
         };
     }
 
-    public ExecutionFilter CurrentFilter()
-    {
-        var now = Time.GetUtcNow();
-        DateTimeOffset? from = Range switch
-        {
-            "15m" => now.AddMinutes(-15),
-            "1h" => now.AddHours(-1),
-            "24h" => now.AddHours(-24),
-            "7d" => now.AddDays(-7),
-            _ => null,
-        };
-        return new ExecutionFilter
-        {
-            States = _states.Count > 0 ? _states.ToList() : null,
-            Name = Blank(TaskName), Queue = Blank(Queue), Tag = Blank(Tag),
-            DagRunId = long.TryParse(Dag, NumberStyles.None, CultureInfo.InvariantCulture, out var dag) ? dag : null,
-            CreatedFrom = from, Search = Blank(Q), Schedule = Blank(Schedule),
-        };
-    }
+    /// <summary>The URL's filter as a live query (sort and page come from the grid).</summary>
+    public ExecutionGridQuery CurrentQuery() => new(
+        ExecutionGridQuery.StatesText(_states), Blank(TaskName), Blank(Queue), Blank(Tag),
+        long.TryParse(Dag, NumberStyles.None, CultureInfo.InvariantCulture, out var dag) ? dag : null,
+        Range is "15m" or "1h" or "24h" or "7d" ? Range : null, Blank(Q), Blank(Schedule));
+
+    public ExecutionFilter CurrentFilter() => CurrentQuery().ToFilter(Time.GetUtcNow());
 
     private static string? Blank(string? s) => string.IsNullOrWhiteSpace(s) ? null : s.Trim();
 
@@ -164,15 +257,18 @@ public partial class ExecutionsPage : IAsyncDisposable
     }
 
     private Task CancelAsync(IReadOnlyList<Execution> items) =>
-        RunAsync("Cancel", items.Where(e => ExecutionActions.CanCancel(e.State)).ToList(), items.Count,
+        RunAsync("Cancel", Now(items).Where(e => ExecutionActions.CanCancel(e.State)).ToList(), items.Count,
             "Waiting executions are cancelled at once; running ones are asked to stop.", (ids, actor, ct) => Executions.CancelManyAsync(ids, actor, "cancelled from the console", ct));
 
     private Task RetryAsync(IReadOnlyList<Execution> items) =>
-        RunAsync("Retry", items.Where(e => ExecutionActions.CanRetry(e.State)).ToList(), items.Count,
+        RunAsync("Retry", Now(items).Where(e => ExecutionActions.CanRetry(e.State)).ToList(), items.Count,
             "Each goes back to the queue for a new attempt.", (ids, actor, ct) => Executions.RetryManyAsync(ids, actor, "retried from the console", ct));
 
+    /// <summary>The rows as the page shows them now (a selected row may have changed state since it was selected).</summary>
+    private IReadOnlyList<Execution> Now(IEnumerable<Execution> items) => items.Select(_rows.Current).ToList();
+
     private Task DeleteAsync(IReadOnlyList<Execution> items) =>
-        RunAsync("Delete", items.Where(e => ExecutionActions.CanDelete(e.State)).ToList(), items.Count,
+        RunAsync("Delete", Now(items).Where(e => ExecutionActions.CanDelete(e.State)).ToList(), items.Count,
             "Their attempts, logs and history are deleted too. This cannot be undone.", (ids, actor, ct) => Executions.DeleteManyAsync(ids, actor, ct));
 
     private async Task RunAsync(string verb, IReadOnlyList<Execution> applicable, int asked, string consequence, Func<IReadOnlyList<long>, Core.Audit.Actor, CancellationToken, Task<IReadOnlyList<ActionOutcome>>> action)
@@ -229,6 +325,15 @@ public partial class ExecutionsPage : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_live is not null) await _live.DisposeAsync();
+        _ticker?.Dispose();
+        if (_view is not null) await _view.DisposeAsync();
+        try
+        {
+            if (_readingWatch is not null) { await _readingWatch.InvokeVoidAsync("dispose"); await _readingWatch.DisposeAsync(); }
+            if (_module is not null) await _module.DisposeAsync();
+        }
+        catch (JSDisconnectedException) { }
+        catch (JSException) { }
+        _self?.Dispose();
     }
 }

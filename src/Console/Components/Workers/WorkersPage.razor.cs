@@ -1,8 +1,7 @@
 using Microsoft.AspNetCore.Components;
 using Microsoft.Extensions.Options;
-using Taskdeck.Console.Components.Shared;
+using Taskdeck.Console.Live;
 using Taskdeck.Core;
-using Taskdeck.Core.Events;
 using Taskdeck.Core.Workers;
 using Taskdeck.Data.Workers;
 
@@ -12,12 +11,12 @@ namespace Taskdeck.Console.Components.Workers;
 public partial class WorkersPage : IAsyncDisposable
 {
     private IReadOnlyList<WorkerView>? _workers;
-    private IAsyncDisposable? _live;
     private IDisposable? _leases;
+    private bool _missed;
     private int _expiry;
 
     [Inject] public required WorkerLeases Leases { get; init; }
-    [Inject] public required LiveFeed Feed { get; init; }
+    [Inject] public required PageVisibility Visibility { get; init; }
     [Inject] public required TimeProvider Time { get; init; }
     [Inject] public required IOptions<TaskdeckOptions> Options { get; init; }
 
@@ -29,13 +28,26 @@ public partial class WorkersPage : IAsyncDisposable
     {
         _expiry = Options.Value.Leases.ExpirySeconds;
         _workers = await Leases.SnapshotAsync();
-        _leases = Leases.Watch(snapshot => InvokeAsync(() => { _workers = snapshot; StateHasChanged(); }));
-        _live = Feed.Subscribe(e => e is StateChanged, _ => InvokeAsync(async () => { _workers = await Leases.SnapshotAsync(); StateHasChanged(); }), TimeSpan.FromMilliseconds(500));
+        // The shared snapshot, after heartbeats and state changes; a hidden tab takes none and catches up when shown.
+        _leases = Leases.Watch(snapshot =>
+        {
+            if (Visibility.Hidden) { _missed = true; return; }
+            _ = InvokeAsync(() => { _workers = snapshot; StateHasChanged(); });
+        });
+        Visibility.Changed += OnVisibilityChanged;
     }
 
-    public async ValueTask DisposeAsync()
+    private void OnVisibilityChanged()
     {
+        if (Visibility.Hidden || !_missed) return;
+        _missed = false;
+        _ = InvokeAsync(async () => { _workers = await Leases.SnapshotAsync(); StateHasChanged(); });
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Visibility.Changed -= OnVisibilityChanged;
         _leases?.Dispose();
-        if (_live is not null) await _live.DisposeAsync();
+        return ValueTask.CompletedTask;
     }
 }

@@ -1,0 +1,61 @@
+using Taskdeck.Console.Components.Dags;
+using Taskdeck.Core.Events;
+using Taskdeck.Core.Executions;
+using Taskdeck.Data.Dags;
+
+namespace Taskdeck.Console.Live;
+
+/// <summary>A DAG run's task states as its page draws them, computed once for every viewer of the run (a big run's grouping included).</summary>
+public sealed record DagRunSnapshot(
+    DagRunGraph? Detail, IReadOnlyList<DagTaskAttempt> Attempts, IReadOnlyDictionary<ExecutionState, int> Counts,
+    IReadOnlyList<DagTaskNode> GraphTasks, IReadOnlyList<(long Parent, long Child)> GraphEdges, IReadOnlyDictionary<long, DagGroupNode>? GraphGroups);
+
+/// <summary>
+/// One DAG run, shared by every page that shows it: a state change of one of its tasks marks it stale. A run of 10,000
+/// tasks costs one read per interval however many people watch it, and the interval grows with what the read costs.
+/// </summary>
+public sealed class DagRunModel : LiveModel<DagRunSnapshot>
+{
+    private readonly DagQueries _queries;
+    private readonly IDisposable _subscription;
+
+    public DagRunModel(long runId, DagQueries queries, ExecutionEvents events, LiveCadence cadence, TimeProvider time, ILogger logger)
+        : base(cadence, time, logger)
+    {
+        RunId = runId;
+        _queries = queries;
+        _subscription = events.Subscribe(e =>
+        {
+            if (e is not StateChanged s || s.DagRunId != runId) return;
+            lock (Gate) MarkStale();
+        });
+    }
+
+    public long RunId { get; }
+
+    /// <summary>An act on the run (kill, restart) changed it: read it again at the next interval.</summary>
+    public void Invalidate()
+    {
+        lock (Gate) MarkStale();
+    }
+
+    protected override async Task<DagRunSnapshot> QueryAsync(CancellationToken ct)
+    {
+        var detail = await _queries.GetGraphAsync(RunId, ct);
+        if (detail is null) return new DagRunSnapshot(null, [], new Dictionary<ExecutionState, int>(), [], [], null);
+        var attempts = await _queries.AttemptsAsync(RunId, ct);
+        var counts = detail.Tasks.GroupBy(t => t.State).ToDictionary(g => g.Key, g => g.Count());
+        if (detail.Tasks.Count <= DagRunDetailPage.GraphLimit)
+            return new DagRunSnapshot(detail, attempts, counts, detail.Tasks, detail.Edges.Select(e => (e.ParentExecutionId, e.ChildExecutionId)).ToList(), null);
+        // Too many to draw one by one: one node per expanded template, and if that is still too many, the first ones.
+        var (groups, edges) = DagTaskGroups.Collapse(detail.Tasks, detail.Edges);
+        return new DagRunSnapshot(detail, attempts, counts, groups.Take(DagRunDetailPage.GraphLimit).Select(g => g.Node).ToList(), edges,
+            groups.ToDictionary(g => g.Node.ExecutionId));
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        _subscription.Dispose();
+        await base.DisposeAsync();
+    }
+}

@@ -1,0 +1,239 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+
+namespace Taskdeck.Console.Live;
+
+/// <summary>What a page is handed after its shared model refreshed: the new snapshot and what changed in it.</summary>
+/// <param name="ChangedRows">Rows (execution ids) whose values changed in place; the page repaints just those.</param>
+/// <param name="Reshaped">Rows entered, left or moved (or the snapshot has no rows): the page redraws the view.</param>
+/// <param name="Changes">How many things changed (rows changed, entered or left): what a paused page counts.</param>
+public sealed record LiveUpdate<T>(T Snapshot, long Version, IReadOnlyCollection<long> ChangedRows, bool Reshaped, int Changes);
+
+/// <summary>
+/// One in-memory view of one query, shared by every page that shows the same thing. Changes mark it stale (or, where a
+/// subclass can, are applied in place without a query); it refreshes at most once per <see cref="LiveCadence"/> interval,
+/// only while at least one of its viewers is visible, and hands the same snapshot to all of them. So N pages showing the
+/// same filter cost one query per interval, and a page nobody looks at costs none.
+/// </summary>
+public abstract class LiveModel<T> : IAsyncDisposable where T : class
+{
+    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+    private readonly CancellationTokenSource _stop = new();
+    private readonly LiveCadence _cadence;
+    private readonly ILogger _logger;
+    private LiveViewer<T>[] _viewers = [];
+    private Task? _first;
+    private Task? _pump;
+    private bool _dirty;
+    private int _events;
+    private long _queries;
+    private long _refreshes;
+    private DateTimeOffset _lastRefresh;
+    private TimeSpan _lastCost;
+    private double _rate;
+    private T? _current;
+    private long _version;
+
+    protected LiveModel(LiveCadence cadence, TimeProvider time, ILogger logger)
+    {
+        _cadence = cadence;
+        Time = time;
+        _logger = logger;
+    }
+
+    /// <summary>Guards the subclass's pending changes together with the stale flag.</summary>
+    protected Lock Gate { get; } = new();
+    protected TimeProvider Time { get; }
+
+    /// <summary>The snapshot every viewer now has (null before the first load).</summary>
+    public T? Current => Volatile.Read(ref _current);
+    public long Version => Interlocked.Read(ref _version);
+    /// <summary>Queries this model ran (its first load included).</summary>
+    public long Queries => Interlocked.Read(ref _queries);
+    /// <summary>Updates handed to viewers (queries and in-place patches).</summary>
+    public long Refreshes => Interlocked.Read(ref _refreshes);
+    public TimeSpan LastQueryCost => _lastCost;
+    /// <summary>The interval the model refreshes at now, given its last query's cost and its rate of change.</summary>
+    public TimeSpan Interval => _cadence.Next(_lastCost, _rate);
+    public int ViewerCount => Volatile.Read(ref _viewers).Length;
+    /// <summary>True when some viewer is visible: only then is the model refreshed.</summary>
+    public bool Watched => Volatile.Read(ref _viewers).Any(v => !v.Hidden);
+
+    /// <summary>Runs the model's query.</summary>
+    protected abstract Task<T> QueryAsync(CancellationToken ct);
+
+    /// <summary>What a fresh query result changed; null when nothing did (no viewer is disturbed).</summary>
+    protected virtual LiveUpdate<T>? Compare(T previous, T fresh, long version) => new(fresh, version, [], true, 1);
+
+    /// <summary>Called (under <see cref="Gate"/>) just before a query: changes that were waiting are read by it.</summary>
+    protected virtual void OnQueryStarting() { }
+
+    /// <summary>Called (under <see cref="Gate"/>) once the query's result is the current snapshot.</summary>
+    protected virtual void OnQueryCompleted(T fresh) { }
+
+    /// <summary>Applies the changes that need no query; null when there were none.</summary>
+    protected virtual (T Snapshot, IReadOnlyCollection<long> Changed)? ApplyPending(T current) => null;
+
+    /// <summary>The shown data may be out of date: query again at the next interval. Call under <see cref="Gate"/>.</summary>
+    protected void MarkStale()
+    {
+        _dirty = true;
+        _events++;
+        Wake();
+    }
+
+    /// <summary>A change was queued for <see cref="ApplyPending"/>. Call under <see cref="Gate"/>.</summary>
+    protected void MarkPending()
+    {
+        _events++;
+        Wake();
+    }
+
+    protected bool Stale => _dirty;
+
+    internal void Wake() => _wake.Writer.TryWrite(true);
+
+    /// <summary>The current snapshot; the first caller's wait runs the first query, everyone else shares it.</summary>
+    public async Task<T> CurrentAsync(CancellationToken ct = default)
+    {
+        Task first;
+        lock (Gate)
+        {
+            if (_first is null || _first.IsFaulted || _first.IsCanceled) _first = FirstAsync();
+            first = _first;
+        }
+        await first.WaitAsync(ct);
+        return Current!;
+    }
+
+    private async Task FirstAsync()
+    {
+        await Task.Yield();
+        lock (Gate) OnQueryStarting();
+        var watch = Stopwatch.StartNew();
+        var fresh = await QueryAsync(_stop.Token);
+        _lastCost = watch.Elapsed;
+        Interlocked.Increment(ref _queries);
+        lock (Gate)
+        {
+            Volatile.Write(ref _current, fresh);
+            Interlocked.Increment(ref _version);
+            _lastRefresh = Time.GetUtcNow();
+            OnQueryCompleted(fresh);
+        }
+        _pump ??= PumpAsync(_stop.Token);
+    }
+
+    internal void Add(LiveViewer<T> viewer)
+    {
+        lock (Gate) _viewers = [.. _viewers, viewer];
+        Wake();
+    }
+
+    /// <returns>How many viewers remain.</returns>
+    internal int Remove(LiveViewer<T> viewer)
+    {
+        lock (Gate)
+        {
+            _viewers = _viewers.Where(v => v != viewer).ToArray();
+            return _viewers.Length;
+        }
+    }
+
+    private async Task PumpAsync(CancellationToken ct)
+    {
+        try
+        {
+            while (await _wake.Reader.WaitToReadAsync(ct))
+            {
+                while (_wake.Reader.TryRead(out _)) { }
+                bool dirty;
+                lock (Gate) dirty = _dirty;
+                // A burst is gathered for a short while; after a refresh the next one waits for the interval.
+                var interval = dirty ? _cadence.Next(_lastCost, _rate) : _cadence.MinInterval;
+                var wait = _lastRefresh + interval - Time.GetUtcNow();
+                var gather = _cadence.MinInterval / 5;
+                await Task.Delay(wait > gather ? wait : gather, Time, ct);
+                // Nobody looks: stay stale. A viewer that becomes visible wakes the model.
+                if (!Watched) continue;
+                try { await RefreshAsync(ct); }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    _logger.LogWarning(e, "A live view could not refresh; it tries again at the next change");
+                    lock (Gate) _dirty = true;
+                }
+            }
+        }
+        catch (OperationCanceledException) { }
+    }
+
+    private async Task RefreshAsync(CancellationToken ct)
+    {
+        bool dirty;
+        int events;
+        lock (Gate)
+        {
+            dirty = _dirty;
+            _dirty = false;
+            events = _events;
+            _events = 0;
+            if (dirty) OnQueryStarting();
+        }
+        var now = Time.GetUtcNow();
+        var elapsed = Math.Max((now - _lastRefresh).TotalSeconds, _cadence.MinInterval.TotalSeconds);
+        _rate = events / elapsed;
+        var current = Current!;
+        LiveUpdate<T>? update;
+        if (dirty)
+        {
+            var watch = Stopwatch.StartNew();
+            T fresh;
+            try { fresh = await QueryAsync(ct); }
+            catch
+            {
+                lock (Gate) OnQueryCompleted(current);
+                throw;
+            }
+            _lastCost = watch.Elapsed;
+            Interlocked.Increment(ref _queries);
+            update = Compare(current, fresh, Version + 1);
+            lock (Gate)
+            {
+                Volatile.Write(ref _current, fresh);
+                if (update is not null) Interlocked.Increment(ref _version);
+                OnQueryCompleted(fresh);
+            }
+        }
+        else
+        {
+            (T Snapshot, IReadOnlyCollection<long> Changed)? applied;
+            lock (Gate)
+            {
+                applied = ApplyPending(current);
+                if (applied is { } a)
+                {
+                    Volatile.Write(ref _current, a.Snapshot);
+                    Interlocked.Increment(ref _version);
+                }
+            }
+            update = applied is { } done ? new LiveUpdate<T>(done.Snapshot, Version, done.Changed, false, done.Changed.Count) : null;
+        }
+        _lastRefresh = Time.GetUtcNow();
+        if (update is null) return;
+        Interlocked.Increment(ref _refreshes);
+        foreach (var viewer in Volatile.Read(ref _viewers))
+        {
+            try { viewer.Deliver(update); }
+            catch (Exception e) { _logger.LogWarning(e, "A live page failed to take an update"); }
+        }
+    }
+
+    public virtual async ValueTask DisposeAsync()
+    {
+        _wake.Writer.TryComplete();
+        await _stop.CancelAsync();
+        if (_pump is not null) await _pump;
+        if (_first is not null) try { await _first; } catch (Exception) { }
+        _stop.Dispose();
+    }
+}

@@ -1,0 +1,62 @@
+namespace Taskdeck.Console.Live;
+
+/// <summary>
+/// A page's hold on a shared <see cref="LiveModel{T}"/>: the current snapshot, and every update while the page's tab is
+/// visible. A hidden tab is handed nothing (no render, no work on its circuit) and is told it missed something; once shown
+/// it reads the model's current snapshot, which costs no query. Dispose it in the page's <c>DisposeAsync</c>.
+/// </summary>
+public sealed class LiveViewer<T> : IAsyncDisposable where T : class
+{
+    private readonly LiveModel<T> _model;
+    private readonly PageVisibility? _visibility;
+    private readonly Action<LiveUpdate<T>> _onUpdate;
+    private readonly Func<LiveViewer<T>, ValueTask> _release;
+    private int _missed;
+    private int _disposed;
+
+    internal LiveViewer(LiveModel<T> model, object key, PageVisibility? visibility, Action<LiveUpdate<T>> onUpdate, Func<LiveViewer<T>, ValueTask> release)
+    {
+        _model = model;
+        Key = key;
+        _visibility = visibility;
+        _onUpdate = onUpdate;
+        _release = release;
+        if (_visibility is not null) _visibility.Changed += OnVisibilityChanged;
+    }
+
+    /// <summary>What the model shows (the page compares it to know whether its view moved).</summary>
+    public object Key { get; }
+
+    public LiveModel<T> Model => _model;
+
+    public bool Hidden => _visibility?.Hidden ?? false;
+
+    /// <summary>Raised (on the model's thread) when the tab is shown again after it missed updates.</summary>
+    public event Action? CaughtUp;
+
+    public Task<T> CurrentAsync(CancellationToken ct = default) => _model.CurrentAsync(ct);
+
+    internal void Deliver(LiveUpdate<T> update)
+    {
+        if (Hidden)
+        {
+            Interlocked.Exchange(ref _missed, 1);
+            return;
+        }
+        _onUpdate(update);
+    }
+
+    private void OnVisibilityChanged()
+    {
+        if (Hidden) return;
+        _model.Wake();
+        if (Interlocked.Exchange(ref _missed, 0) == 1) CaughtUp?.Invoke();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
+        if (_visibility is not null) _visibility.Changed -= OnVisibilityChanged;
+        await _release(this);
+    }
+}

@@ -1,0 +1,29 @@
+// Live views: what the browser knows and the server cannot see. Loaded as a module by the layout and the grid pages.
+
+// Page Visibility API: a hidden tab tells the server, which stops sending it updates until it is shown again.
+export function watchVisibility(dotnet) {
+    const report = () => dotnet.invokeMethodAsync("SetHidden", document.visibilityState === "hidden").catch(() => { });
+    document.addEventListener("visibilitychange", report);
+    if (document.visibilityState === "hidden") report();
+    return { dispose: () => document.removeEventListener("visibilitychange", report) };
+}
+
+// The operator reads: text is selected inside the element (to copy an id, an error). Rows must not move under it, so the
+// page holds its updates until the selection is cleared or the "updates paused" chip is clicked.
+export function watchReading(element, dotnet) {
+    let reading = false;
+    const check = () => {
+        const selection = document.getSelection();
+        const now = !!selection && !selection.isCollapsed && selection.rangeCount > 0
+            && element.contains(selection.getRangeAt(0).commonAncestorContainer);
+        if (now === reading) return;
+        reading = now;
+        dotnet.invokeMethodAsync("SetReading", now).catch(() => { });
+    };
+    document.addEventListener("selectionchange", check);
+    return { dispose: () => document.removeEventListener("selectionchange", check) };
+}
+
+export function clearSelection() {
+    document.getSelection()?.removeAllRanges();
+}

@@ -1,0 +1,306 @@
+using System.Data.Common;
+using Bunit;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Taskdeck.Console.Components.Executions;
+using Taskdeck.Console.Live;
+using Taskdeck.Core;
+using Taskdeck.Core.Audit;
+using Taskdeck.Core.Events;
+using Taskdeck.Core.Executions;
+using Taskdeck.Data.Dags;
+using Taskdeck.Data.Dashboard;
+using Taskdeck.Data.Executions;
+using Taskdeck.Data.Storage;
+using Taskdeck.Unit.Console;
+using Taskdeck.Unit.Engine;
+
+namespace Taskdeck.Unit.Live;
+
+/// <summary>
+/// The executions grid on its shared live model, on the app's real database: a change to a row on screen repaints that row
+/// without a query; a hidden page renders nothing; twenty pages with one filter cost one query per refresh. The events are
+/// published on a bus of the test's own (as the change follower publishes another node's changes), so nothing else the
+/// engine does can add a refresh; every database command the grid's reads send is counted by an EF Core interceptor.
+/// </summary>
+[Collection(EngineCollection.Name)]
+public sealed class LiveModelTests : MudTestContext
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
+    private readonly EngineHost _host;
+    private readonly ExecutionEvents _events = new();
+    private readonly CommandCounter _commands = new();
+    private readonly LiveModels _live;
+    private readonly PooledDbContextFactory<SqliteTaskdeckDbContext> _contexts;
+
+    public LiveModelTests(EngineHost host)
+    {
+        _host = host;
+        _contexts = new PooledDbContextFactory<SqliteTaskdeckDbContext>(new DbContextOptionsBuilder<SqliteTaskdeckDbContext>()
+            .UseSqlite($"Data Source={host.DatabasePath}").AddInterceptors(_commands).Options);
+        var queries = new ExecutionQueries(new Narrowed(_contexts));
+        _live = new LiveModels(_events, queries, host.Get<DashboardQueries>(), host.Get<DagQueries>(), Options.Create(new LiveCadence()),
+            host.Get<IOptions<TaskdeckOptions>>(), TimeProvider.System, NullLoggerFactory.Instance);
+        Services.AddFallbackServiceProvider(host.Services);
+        Services.AddSingleton(_events);
+        Services.AddSingleton(_live);
+        Services.AddScoped<PageVisibility>();
+    }
+
+    private async Task<(string Tag, List<long> Ids)> ScheduledAsync(int count)
+    {
+        var tag = "live-" + Guid.NewGuid().ToString("N")[..8];
+        var ids = new List<long>();
+        for (var i = 0; i < count; i++)
+        {
+            var execution = await _host.Executions.SubmitAsync(new NewExecution
+            {
+                Kind = ExecutorKind.Handler, Name = "demo.noop", RunAt = DateTimeOffset.UtcNow.AddHours(1), Tags = [tag],
+            }, Actor.System);
+            ids.Add(execution.Id);
+        }
+        return (tag, ids);
+    }
+
+    private static StateChanged Claimed(long id) =>
+        new(id, DateTimeOffset.UtcNow.AddSeconds(1), ExecutionState.Scheduled, ExecutionState.Running, Transition.Claim, 1, null, "another-node");
+
+    /// <summary>Cancels the execution for real (the database says Cancelled) and announces it on the test's bus.</summary>
+    private async Task CancelAsync(long id)
+    {
+        var outcome = await _host.Executions.CancelAsync(id, Actor.System, "live model test");
+        Assert.True(outcome.Done, outcome.ToString());
+        _events.Publish(new StateChanged(id, DateTimeOffset.UtcNow, ExecutionState.Scheduled, ExecutionState.Cancelled, Transition.CancelWaiting, 0, null, "another-node"));
+    }
+
+    /// <summary>The page's first load is over: its render count holds still for a second.</summary>
+    private static async Task SettledAsync(IRenderedComponent<ExecutionsPage> cut)
+    {
+        var deadline = DateTime.UtcNow + Deadline;
+        var last = cut.RenderCount;
+        var since = DateTime.UtcNow;
+        while (DateTime.UtcNow - since < TimeSpan.FromSeconds(1))
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"The page kept rendering ({cut.RenderCount} renders).");
+            await Task.Delay(100);
+            if (cut.RenderCount != last) { last = cut.RenderCount; since = DateTime.UtcNow; }
+        }
+    }
+
+    private IRenderedComponent<ExecutionsPage> RenderPage(string tag, int rows)
+    {
+        // The filter lives in the URL, as a shared link would carry it.
+        Services.GetRequiredService<Microsoft.AspNetCore.Components.NavigationManager>().NavigateTo($"/executions?tag={tag}");
+        var cut = Render<ExecutionsPage>();
+        cut.WaitForAssertion(() => Assert.Equal(rows, cut.FindAll("tbody tr.mud-table-row .state-chip").Count), Deadline);
+        return cut;
+    }
+
+    private static string ChipOf(IRenderedComponent<ExecutionsPage> cut, long id) =>
+        cut.FindAll("tbody tr.mud-table-row").Single(r => r.QuerySelector($"a[href='/executions/{id}']") is not null)
+            .QuerySelector(".state-chip")!.TextContent.Trim();
+
+    private Dictionary<long, int> CellRenders(IRenderedComponent<ExecutionsPage> cut) =>
+        cut.FindComponents<LiveCell>().GroupBy(c => c.Instance.Row.Id).ToDictionary(g => g.Key, g => g.Sum(c => c.RenderCount));
+
+    [Fact]
+    public async Task GridPage_StateChangeOfARowItShows_RepaintsThatRowOnly_WithoutADatabaseQuery()
+    {
+        var (tag, ids) = await ScheduledAsync(3);
+        var cut = RenderPage(tag, 3);
+        await SettledAsync(cut);
+        var model = Assert.Single(_live.Models.OfType<ExecutionGridModel>());
+        Assert.Equal(1, model.Queries);
+        var commands = _commands.Count;
+        // bunit counts a render of any cell as one of the page and of the grid: their own renders are counted by themselves.
+        var pageRenders = cut.Instance.OwnRenders;
+        var gridRenders = cut.FindComponent<ExecutionsGrid>().Instance.OwnRenders;
+        var cells = CellRenders(cut);
+        Assert.Equal("Scheduled", ChipOf(cut, ids[1]));
+
+        await CancelAsync(ids[1]);
+
+        cut.WaitForAssertion(() => Assert.Equal("Cancelled", ChipOf(cut, ids[1])), Deadline);
+        Assert.Equal(commands, _commands.Count);
+        Assert.Equal(1, model.Queries);
+        // Only the changed row's cells rendered: not the grid, not the other rows, not the page.
+        Assert.Equal(gridRenders, cut.FindComponent<ExecutionsGrid>().Instance.OwnRenders);
+        Assert.Equal(pageRenders, cut.Instance.OwnRenders);
+        var after = CellRenders(cut);
+        Assert.True(after[ids[1]] > cells[ids[1]]);
+        Assert.Equal(cells[ids[0]], after[ids[0]]);
+        Assert.Equal(cells[ids[2]], after[ids[2]]);
+        Assert.Equal("Scheduled", ChipOf(cut, ids[0]));
+    }
+
+    [Fact]
+    public async Task GridPage_InAHiddenTab_ReceivesNoRenders_AndCatchesUpWhenShown()
+    {
+        var (tag, ids) = await ScheduledAsync(2);
+        var cut = RenderPage(tag, 2);
+        await SettledAsync(cut);
+        var visibility = Services.GetRequiredService<PageVisibility>();
+        // Another page on the same filter, visible: it proves the shared model refreshed and handed out its updates.
+        var seen = new List<LiveUpdate<ExecutionGridSnapshot>>();
+        await using var other = _live.WatchExecutions(new ExecutionGridQuery(Tag: tag), null, u => { lock (seen) seen.Add(u); });
+        visibility.SetHidden(true);
+        var pageRenders = cut.RenderCount;
+        var gridRenders = cut.FindComponent<ExecutionsGrid>().RenderCount;
+        var cells = CellRenders(cut);
+
+        await CancelAsync(ids[0]);
+        await WaitAsync(() => { lock (seen) return seen.Any(u => u.Snapshot.Find(ids[0])?.State == ExecutionState.Cancelled); });
+        var added = await _host.Executions.SubmitAsync(new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop", RunAt = DateTimeOffset.UtcNow.AddHours(1), Tags = [tag] }, Actor.System);
+        _events.Publish(new StateChanged(added.Id, DateTimeOffset.UtcNow, null, ExecutionState.Scheduled, Transition.Submit, 0, null, "another-node"));
+        await WaitAsync(() => { lock (seen) return seen.Any(u => u.Reshaped && u.Snapshot.Contains(added.Id)); });
+
+        Assert.Equal(pageRenders, cut.RenderCount);
+        Assert.Equal(gridRenders, cut.FindComponent<ExecutionsGrid>().RenderCount);
+        Assert.Equal(cells, CellRenders(cut));
+        Assert.Equal("Scheduled", ChipOf(cut, ids[0]));
+
+        visibility.SetHidden(false);
+
+        cut.WaitForAssertion(() => Assert.Equal(3, cut.FindAll("tbody tr.mud-table-row .state-chip").Count), Deadline);
+        cut.WaitForAssertion(() => Assert.Equal("Cancelled", ChipOf(cut, ids[0])), Deadline);
+    }
+
+
+    [Fact]
+    public async Task TwentyPagesWithOneFilter_CostOneQueryPerRefresh_NotTwenty()
+    {
+        var (tag, _) = await ScheduledAsync(2);
+        var query = new ExecutionGridQuery(Tag: tag);
+        var latest = new ExecutionGridSnapshot?[20];
+        var viewers = new List<LiveViewer<ExecutionGridSnapshot>>();
+        for (var i = 0; i < 20; i++)
+        {
+            var slot = i;
+            viewers.Add(_live.WatchExecutions(query, null, u => Volatile.Write(ref latest[slot], u.Snapshot)));
+        }
+        try
+        {
+            foreach (var viewer in viewers) Volatile.Write(ref latest[viewers.IndexOf(viewer)], await viewer.CurrentAsync());
+            var model = Assert.Single(_live.Models.OfType<ExecutionGridModel>());
+            Assert.Equal(1, model.Queries);
+            var perQuery = _commands.Count; // a page's rows and the filter's total
+            Assert.InRange(perQuery, 1, 3);
+
+            for (var round = 1; round <= 3; round++)
+            {
+                var added = await _host.Executions.SubmitAsync(new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop", RunAt = DateTimeOffset.UtcNow.AddHours(1), Tags = [tag] }, Actor.System);
+                _events.Publish(new StateChanged(added.Id, DateTimeOffset.UtcNow, null, ExecutionState.Scheduled, Transition.Submit, 0, null, "another-node"));
+                await WaitAsync(() => latest.All(s => s is not null && s.Contains(added.Id)));
+                Assert.Equal(1 + round, model.Queries);
+                Assert.Equal(perQuery * (1 + round), _commands.Count);
+            }
+            Assert.All(latest, s => Assert.Equal(5, s!.Total));
+        }
+        finally
+        {
+            foreach (var viewer in viewers) await viewer.DisposeAsync();
+        }
+        Assert.Empty(_live.Models);
+    }
+
+    [Fact]
+    public async Task ARowLeavingAStateFilter_IsQueriedAgain_ARowStayingIsPatched()
+    {
+        var (tag, ids) = await ScheduledAsync(2);
+        var updates = new List<LiveUpdate<ExecutionGridSnapshot>>();
+        await using var viewer = _live.WatchExecutions(new ExecutionGridQuery(States: "Running,Scheduled", Tag: tag), null, u => { lock (updates) updates.Add(u); });
+        await viewer.CurrentAsync();
+        var model = viewer.Model;
+
+        _events.Publish(Claimed(ids[0]));
+        await WaitAsync(() => { lock (updates) return updates.Count == 1; });
+        Assert.Equal(1, model.Queries);
+        Assert.False(updates[0].Reshaped);
+        Assert.Equal([ids[0]], updates[0].ChangedRows);
+
+        // Cancelled is outside the filter: the row leaves, which only a query can tell (the total changes too).
+        _events.Publish(new StateChanged(ids[1], DateTimeOffset.UtcNow.AddSeconds(2), ExecutionState.Scheduled, ExecutionState.Cancelled, Transition.CancelWaiting, 0, null, "another-node"));
+        await WaitAsync(() => model.Queries == 2);
+    }
+
+    [Fact]
+    public void Patch_FollowsWhatTheStoreWritesForEachTransition()
+    {
+        var row = new Execution { Id = 1, State = ExecutionState.Queued, AttemptCount = 0, UpdatedAt = DateTimeOffset.UnixEpoch };
+        var at = DateTimeOffset.UnixEpoch.AddSeconds(5);
+        var running = ExecutionGridModel.Patch(row, new StateChanged(1, at, ExecutionState.Queued, ExecutionState.Running, Transition.Claim, 1, null, null))!;
+        Assert.Equal((ExecutionState.Running, 1, at, (DateTimeOffset?)null), (running.State, running.AttemptCount, running.StartedAt, running.FinishedAt));
+        Assert.Equal(ExecutionState.Queued, row.State); // the shared row is never changed: a patch copies it
+
+        var progressed = ExecutionGridModel.Patch(running, new ProgressChanged(1, at, 0.5, "half"))!;
+        Assert.Equal((0.5, "half"), (progressed.Progress, progressed.ProgressMessage));
+
+        var done = ExecutionGridModel.Patch(progressed, new StateChanged(1, at.AddSeconds(3), ExecutionState.Running, ExecutionState.Succeeded, Transition.Succeed, 1, null, null))!;
+        Assert.Equal((ExecutionState.Succeeded, (DateTimeOffset?)at.AddSeconds(3)), (done.State, done.FinishedAt));
+
+        // An older change than the row already shows is not applied.
+        Assert.Null(ExecutionGridModel.Patch(done, new StateChanged(1, at, ExecutionState.Queued, ExecutionState.Running, Transition.Claim, 1, null, null)));
+    }
+
+    [Theory]
+    [InlineData(0, 0, 250)]       // cheap and quiet: the floor
+    [InlineData(40, 0, 800)]      // a 40 ms query runs at most every 800 ms
+    [InlineData(5, 200, 1000)]    // busy: rows that change 200 times a second repaint once a second
+    [InlineData(500, 0, 2000)]    // however costly, a change shows within the ceiling
+    public void Cadence_FollowsQueryCostAndRateOfChange(int costMs, double rate, int expectedMs)
+    {
+        var cadence = new LiveCadence();
+        Assert.Equal(TimeSpan.FromMilliseconds(expectedMs), cadence.Next(TimeSpan.FromMilliseconds(costMs), rate));
+    }
+
+    private static async Task WaitAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + Deadline;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("The live model did not get there in time.");
+            await Task.Delay(20);
+        }
+    }
+
+    private sealed class Narrowed(IDbContextFactory<SqliteTaskdeckDbContext> inner) : IDbContextFactory<TaskdeckDbContext>
+    {
+        public TaskdeckDbContext CreateDbContext() => inner.CreateDbContext();
+        public async Task<TaskdeckDbContext> CreateDbContextAsync(CancellationToken ct = default) => await inner.CreateDbContextAsync(ct);
+    }
+
+    /// <summary>Counts every command sent to the database through these contexts.</summary>
+    private sealed class CommandCounter : DbCommandInterceptor
+    {
+        private int _count;
+        public int Count => Volatile.Read(ref _count);
+
+        public override InterceptionResult<DbDataReader> ReaderExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<DbDataReader> result)
+        {
+            Interlocked.Increment(ref _count);
+            return result;
+        }
+
+        public override ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(DbCommand command, CommandEventData eventData, InterceptionResult<DbDataReader> result, CancellationToken ct = default)
+        {
+            Interlocked.Increment(ref _count);
+            return ValueTask.FromResult(result);
+        }
+
+        public override InterceptionResult<object> ScalarExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<object> result)
+        {
+            Interlocked.Increment(ref _count);
+            return result;
+        }
+
+        public override ValueTask<InterceptionResult<object>> ScalarExecutingAsync(DbCommand command, CommandEventData eventData, InterceptionResult<object> result, CancellationToken ct = default)
+        {
+            Interlocked.Increment(ref _count);
+            return ValueTask.FromResult(result);
+        }
+    }
+}
