@@ -42,12 +42,15 @@ public static class EngineBenchmark
         // minutes for the same rate. --raw sets its count; a warm-up of 2,000 reaches tier-1 code as well.
         var rawN = Option("--raw") is { } r ? int.Parse(r) : postgres ? Math.Min(n, 4_000) : n;
         var warmup = Option("--warmup") is { } w ? int.Parse(w) : postgres ? 2_000 : Warmup;
+        // --set Key=Value (repeatable): a setting for the engine's host, e.g. Taskdeck:Hangfire:PostgreSql:LongPolling=true.
+        var settings = args.Select((a, i) => (a, i)).Where(x => x.a == "--set" && x.i + 1 < args.Length)
+            .Select(x => args[x.i + 1].Split('=', 2)).ToDictionary(kv => kv[0], kv => (string?)kv[1]);
         var folder = Path.Combine(Path.GetTempPath(), "taskdeck-bench-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(folder);
         var server = postgres ? await BenchPostgres.StartAsync() : null;
         try
         {
-            using var host = Build(folder, postgres: server?.ConnectionString);
+            using var host = Build(folder, postgres: server?.ConnectionString, settings: settings);
             await host.StartAsync();
             var engine = new List<double>();
             var raw = new List<double>();
@@ -95,6 +98,7 @@ public static class EngineBenchmark
             var storageName = postgres ? "PostgreSQL + Hangfire.PostgreSql" : "SQLite file + Hangfire InMemory";
             System.Console.WriteLine();
             if (server is not null) System.Console.WriteLine($"PostgreSQL: {server.Description}");
+            if (settings.Count > 0) System.Console.WriteLine($"settings: {string.Join(", ", settings.Select(kv => $"{kv.Key}={kv.Value}"))}");
             System.Console.WriteLine($"N = {n:N0} per round (raw Hangfire {rawN:N0}, {producers} producer{(producers > 1 ? "s" : "")}), {rounds} rounds, {Environment.ProcessorCount} cores, workers = {host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<TaskdeckOptions>>().Value.Node.WorkerCount}, load average {LoadAverage()}");
             System.Console.WriteLine($"engine (submit → Succeeded, {storageName}): {e,8:N0} executions/s (median)");
             System.Console.WriteLine($"raw Hangfire no-op jobs, same storage and server: {h,8:N0} jobs/s (median)");
@@ -201,7 +205,7 @@ public static class EngineBenchmark
         }
     }
 
-    private static IHost Build(string folder, bool workers = true, string? postgres = null)
+    private static IHost Build(string folder, bool workers = true, string? postgres = null, IReadOnlyDictionary<string, string?>? settings = null)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
@@ -215,6 +219,7 @@ public static class EngineBenchmark
         // For experiments only (the figures in BENCHMARKS.md use the shipped defaults): TASKDECK_BENCH_WORKERS=N.
         if (Environment.GetEnvironmentVariable("TASKDECK_BENCH_WORKERS") is { Length: > 0 } count)
             builder.Configuration["Taskdeck:Node:WorkerCount"] = count;
+        if (settings is { Count: > 0 }) builder.Configuration.AddInMemoryCollection(settings);
         if (Environment.GetEnvironmentVariable("TASKDECK_BENCH_RECONCILE") is { Length: > 0 } reconcile)
             builder.Configuration["Taskdeck:Leases:ReconcileSeconds"] = reconcile;
         builder.Logging.SetMinimumLevel(LogLevel.Warning);

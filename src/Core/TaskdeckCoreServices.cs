@@ -29,6 +29,8 @@ public static class TaskdeckCoreServices
         services.AddSingleton<ExecutionTransitions>();
         services.AddSingleton<ExecutionService>();
         services.AddSingleton<ExecutionDispatcher>();
+        services.TryAddSingleton<IExecutionTransport, Dispatch.HangfireQueue.HangfireTransport>();
+        services.AddTransient<Dispatch.HangfireQueue.ExecutionBatchJob>();
         services.AddSingleton<DispatchBacklog>();
         services.AddHostedService(sp => sp.GetRequiredService<DispatchBacklog>());
         services.AddSingleton<NodeIdentity>();
@@ -72,6 +74,8 @@ public sealed class ValidateTaskdeckOptions : IValidateOptions<TaskdeckOptions>
         if (o.Node.MemoryMB <= 0) errors.Add("Taskdeck:Node:MemoryMB must be more than 0.");
         if (o.Node.Gpus < 0) errors.Add("Taskdeck:Node:Gpus must be 0 or more.");
         if (o.Node.WorkerCount <= 0) errors.Add("Taskdeck:Node:WorkerCount must be more than 0.");
+        if (o.Dispatch.MaxBatch is < 1 or > 1000) errors.Add("Taskdeck:Dispatch:MaxBatch must be between 1 and 1000.");
+        if (o.Dispatch.HandBackMilliseconds is < 10 or > 600_000) errors.Add("Taskdeck:Dispatch:HandBackMilliseconds must be between 10 and 600000.");
         if (o.Commands.KillGraceSeconds is < 0 or > 600) errors.Add("Taskdeck:Commands:KillGraceSeconds must be between 0 and 600.");
         if (o.Scheduling.CatchUpCap < 1) errors.Add("Taskdeck:Scheduling:CatchUpCap must be at least 1.");
         if (o.Scheduling.MisfireGraceSeconds < 1) errors.Add("Taskdeck:Scheduling:MisfireGraceSeconds must be at least 1.");

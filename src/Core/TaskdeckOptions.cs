@@ -19,6 +19,20 @@ public sealed class TaskdeckOptions
     public Secrets.SecretOptions Secrets { get; set; } = new();
     /// <summary>The firing loop's settings. (Schedules declared in configuration live under <c>Taskdeck:Schedules:&lt;name&gt;</c>.)</summary>
     public Schedules.SchedulingOptions Scheduling { get; set; } = new();
+    public DispatchOptions Dispatch { get; set; } = new();
+}
+
+/// <summary>How ready executions travel to the workers (<see cref="Dispatch.ExecutionDispatcher"/>).</summary>
+public sealed class DispatchOptions
+{
+    /// <summary>
+    /// Most executions one job carries. Executions that become ready together are split into as many jobs as there are
+    /// workers in the cluster (so every worker gets some), but never more than this many in one job.
+    /// </summary>
+    public int MaxBatch { get; set; } = 50;
+
+    /// <summary>A batch whose current execution has run this long hands the rest back to the queue as new jobs, for idle workers to take.</summary>
+    public int HandBackMilliseconds { get; set; } = 500;
 }
 
 public enum StorageProvider { Sqlite, PostgreSql, SqlServer }

@@ -11,6 +11,24 @@ using Taskdeck.Data.Storage;
 
 namespace Taskdeck.Console.Hosting;
 
+/// <summary>Hangfire.PostgreSql's knobs (<c>Taskdeck:Hangfire:PostgreSql</c>); what each one bought is in BENCHMARKS.md.</summary>
+public sealed class HangfirePostgreSqlSettings
+{
+    public const string Section = "Taskdeck:Hangfire:PostgreSql";
+
+    /// <summary>How often an idle worker asks the queue table for a job.</summary>
+    public int QueuePollMilliseconds { get; set; } = 200;
+
+    /// <summary>LISTEN/NOTIFY wakes idle workers when a job is enqueued instead of waiting for the next poll.</summary>
+    public bool LongPolling { get; set; }
+
+    /// <summary>A fetched job's fetch time is refreshed while it runs, so <see cref="InvisibilitySeconds"/> can be short.</summary>
+    public bool SlidingInvisibility { get; set; }
+
+    /// <summary>After this long without its worker a fetched job is handed out again (Hangfire.PostgreSql's default: 30 min).</summary>
+    public int InvisibilitySeconds { get; set; } = 1800;
+}
+
 public static class HangfireSetup
 {
     /// <summary>Hangfire storage follows the storage mode: in-memory beside SQLite (Core's reconcile makes it durable).</summary>
@@ -28,8 +46,15 @@ public static class HangfireSetup
                     config.UseInMemoryStorage(new InMemoryStorageOptions { IdType = InMemoryStorageIdType.Long });
                     break;
                 case StorageProvider.PostgreSql:
-                    config.UsePostgreSqlStorage(o => o.UseNpgsqlConnection(database.ConnectionString),
-                        new PostgreSqlStorageOptions { QueuePollInterval = TimeSpan.FromMilliseconds(200), PrepareSchemaIfNecessary = true });
+                    var pg = configuration.GetSection(HangfirePostgreSqlSettings.Section).Get<HangfirePostgreSqlSettings>() ?? new HangfirePostgreSqlSettings();
+                    config.UsePostgreSqlStorage(o => o.UseNpgsqlConnection(database.ConnectionString), new PostgreSqlStorageOptions
+                    {
+                        QueuePollInterval = TimeSpan.FromMilliseconds(pg.QueuePollMilliseconds),
+                        EnableLongPolling = pg.LongPolling,
+                        UseSlidingInvisibilityTimeout = pg.SlidingInvisibility,
+                        InvisibilityTimeout = TimeSpan.FromSeconds(pg.InvisibilitySeconds),
+                        PrepareSchemaIfNecessary = true,
+                    });
                     break;
                 case StorageProvider.SqlServer:
                     config.UseSqlServerStorage(database.ConnectionString,

@@ -1,21 +1,23 @@
-using Hangfire;
-using Hangfire.States;
+using Microsoft.Extensions.Options;
 using Taskdeck.Core.Executions;
 
 namespace Taskdeck.Core.Dispatch;
 
 /// <summary>
-/// Hangfire owns transport: one job per attempt that only says "run execution X". Priority picks the Hangfire
-/// queue; servers listen to the queues in <see cref="Queues"/> order, so higher priorities are fetched first.
+/// Sends waiting records to the transport. Executions that become ready together (a submission, a DAG fan-out, a retry
+/// storm) travel in as few jobs as keeps every worker of the cluster busy: ready ids are gathered while the previous
+/// hand-over is in flight (as a group commit gathers writes), then split per queue into one job per worker, at most
+/// <see cref="DispatchOptions.MaxBatch"/> ids each. A lone ready execution goes at once, in a job of its own. Priority
+/// picks the queue; servers listen to the queues in <see cref="Queues"/> order, so higher priorities are fetched first.
 /// </summary>
-public sealed class ExecutionDispatcher(IBackgroundJobClient jobs, IExecutionStore store)
+public sealed class ExecutionDispatcher(IExecutionTransport transport, IExecutionStore store, IOptions<TaskdeckOptions> options)
 {
     public const string Critical = "critical";
     public const string High = "high";
     public const string Default = "default";
     public const string Low = "low";
 
-    /// <summary>Fetch order for Hangfire servers.</summary>
+    /// <summary>Fetch order for the workers.</summary>
     public static readonly string[] Queues = [Critical, High, Default, Low];
 
     public static string QueueFor(int priority) => priority switch
@@ -26,49 +28,123 @@ public sealed class ExecutionDispatcher(IBackgroundJobClient jobs, IExecutionSto
         _ => Low,
     };
 
-    public async Task<string> EnqueueAsync(long executionId, int priority, CancellationToken ct = default)
+    private readonly Lock _gate = new();
+    private List<Ready> _ready = [];
+    private bool _handingOver;
+
+    private sealed record Ready(string Queue, IReadOnlyList<long> Ids, TaskCompletionSource Done);
+
+    /// <summary>Sends one record to its queue now; done once its job exists and its job id is stored.</summary>
+    public Task EnqueueAsync(long executionId, int priority, CancellationToken ct = default) =>
+        EnqueueManyAsync(QueueFor(priority), [executionId]);
+
+    public async Task ScheduleAsync(long executionId, int priority, DateTimeOffset runAt, CancellationToken ct = default)
     {
-        var jobId = jobs.Create(RunJob(executionId), new EnqueuedState(QueueFor(priority)));
+        var jobId = transport.Schedule(executionId, QueueFor(priority), runAt);
         await store.SetHangfireJobAsync(executionId, jobId, ct);
-        return jobId;
     }
 
-    public async Task<string> ScheduleAsync(long executionId, int priority, DateTimeOffset runAt, CancellationToken ct = default)
-    {
-        var jobId = jobs.Create(RunJob(executionId), new ScheduledState(runAt.UtcDateTime) { Reason = $"queue {QueueFor(priority)}" });
-        await store.SetHangfireJobAsync(executionId, jobId, ct);
-        return jobId;
-    }
-
-    /// <summary>Sends a waiting record to Hangfire: now, or at its start time.</summary>
-    public Task<string> DispatchAsync(long executionId, int priority, DateTimeOffset? runAt, DateTimeOffset now, CancellationToken ct = default) =>
+    /// <summary>Sends a waiting record to the transport: now, or at its start time.</summary>
+    public Task DispatchAsync(long executionId, int priority, DateTimeOffset? runAt, DateTimeOffset now, CancellationToken ct = default) =>
         runAt is { } at && at > now ? ScheduleAsync(executionId, priority, at, ct) : EnqueueAsync(executionId, priority, ct);
 
-    /// <summary>Sends many waiting records to Hangfire and records their job ids in one write.</summary>
+    /// <summary>Sends many waiting records: those due now in batches, the others each at its time.</summary>
     public async Task DispatchManyAsync(IReadOnlyList<(long Id, int Priority, DateTimeOffset? RunAt)> items, DateTimeOffset now, CancellationToken ct = default)
     {
-        var created = new List<(long, string)>(items.Count);
+        var later = new List<(long, string)>();
         foreach (var (id, priority, runAt) in items)
-        {
-            var state = runAt is { } at && at > now
-                ? new ScheduledState(at.UtcDateTime) { Reason = $"queue {QueueFor(priority)}" }
-                : (IState)new EnqueuedState(QueueFor(priority));
-            created.Add((id, jobs.Create(RunJob(id), state)));
-        }
-        await store.SetHangfireJobsAsync(created, ct);
+            if (runAt is { } at && at > now) later.Add((id, transport.Schedule(id, QueueFor(priority), at)));
+        var due = items.Where(i => i.RunAt is not { } at || at <= now).GroupBy(i => QueueFor(i.Priority))
+            .Select(g => EnqueueManyAsync(g.Key, g.Select(i => i.Id).ToList())).ToList();
+        if (later.Count > 0) await store.SetHangfireJobsAsync(later, ct);
+        await Task.WhenAll(due);
     }
+
+    /// <summary>The rest of a batch whose current execution takes long: back to their queue as new jobs, for idle workers.</summary>
+    public Task HandBackAsync(string queue, IReadOnlyList<long> executionIds) => EnqueueManyAsync(queue, executionIds);
 
     /// <summary>Best effort: the job would find the record cancelled and do nothing anyway.</summary>
     public void Remove(string? jobId)
     {
-        if (jobId is null) return;
-        try { jobs.Delete(jobId); } catch (Exception) { /* storage gone or job already finished: nothing to remove */ }
+        if (jobId is not null) transport.Remove(jobId);
     }
 
-    private static readonly System.Reflection.MethodInfo RunMethod = typeof(ExecutionJob).GetMethod(nameof(ExecutionJob.RunAsync))!;
+    /// <summary>Moves a record's job that waits for its start time to its queue now (freed capacity is used at once).</summary>
+    public bool Wake(string jobId, int priority) => transport.Wake(jobId, QueueFor(priority));
 
-    // Built directly rather than from an expression: parsing and evaluating an expression tree per job is a visible
-    // share of a batch submission's cost. Hangfire puts the server's shutdown token in place of the CancellationToken.
-    private static Hangfire.Common.Job RunJob(long executionId) =>
-        new(typeof(ExecutionJob), RunMethod, executionId, CancellationToken.None);
+    private Task EnqueueManyAsync(string queue, IReadOnlyList<long> ids)
+    {
+        if (ids.Count == 0) return Task.CompletedTask;
+        var ready = new Ready(queue, ids, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        bool start;
+        lock (_gate)
+        {
+            _ready.Add(ready);
+            start = !_handingOver;
+            _handingOver = true;
+        }
+        if (start) _ = Task.Run(HandOverLoopAsync);
+        return ready.Done.Task;
+    }
+
+    /// <summary>One hand-over at a time; what became ready meanwhile goes in the next one, together.</summary>
+    private async Task HandOverLoopAsync()
+    {
+        while (true)
+        {
+            List<Ready> taken;
+            lock (_gate)
+            {
+                if (_ready.Count == 0)
+                {
+                    _handingOver = false;
+                    return;
+                }
+                taken = _ready;
+                _ready = [];
+            }
+            try
+            {
+                await HandOverAsync(taken);
+                foreach (var r in taken) r.Done.TrySetResult();
+            }
+            catch (Exception e)
+            {
+                foreach (var r in taken) r.Done.TrySetException(e);
+            }
+        }
+    }
+
+    private async Task HandOverAsync(List<Ready> taken)
+    {
+        var created = new List<(long, string)>();
+        var workers = Math.Max(1, transport.ClusterWorkers);
+        var max = Math.Max(1, options.Value.Dispatch.MaxBatch);
+        foreach (var group in taken.GroupBy(r => r.Queue))
+        {
+            var ids = group.SelectMany(r => r.Ids).ToList();
+            foreach (var batch in Split(ids, workers, max))
+            {
+                var jobId = transport.Enqueue(group.Key, batch);
+                foreach (var id in batch) created.Add((id, jobId));
+            }
+        }
+        await store.SetHangfireJobsAsync(created);
+    }
+
+    /// <summary>
+    /// As many jobs as workers (each worker gets some of the work at once), fewer when there are fewer ids, more when
+    /// that would put more than <paramref name="max"/> ids in one; sizes differ by at most one.
+    /// </summary>
+    public static IEnumerable<ArraySegment<long>> Split(IReadOnlyList<long> ids, int workers, int max)
+    {
+        var array = ids as long[] ?? ids.ToArray();
+        var jobs = Math.Max(Math.Min(array.Length, workers), (array.Length + max - 1) / max);
+        for (int job = 0, start = 0; job < jobs; job++)
+        {
+            var size = array.Length / jobs + (job < array.Length % jobs ? 1 : 0);
+            yield return new ArraySegment<long>(array, start, size);
+            start += size;
+        }
+    }
 }

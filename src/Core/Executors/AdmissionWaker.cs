@@ -1,5 +1,3 @@
-using Hangfire;
-using Hangfire.States;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Taskdeck.Core.Dispatch;
@@ -8,11 +6,11 @@ using Taskdeck.Core.Executions;
 namespace Taskdeck.Core.Executors;
 
 /// <summary>
-/// A refused execution is re-scheduled in Hangfire half a second later, and Hangfire looks for due scheduled jobs
+/// A refused execution is re-scheduled half a second later, and Hangfire looks for due scheduled jobs
 /// once a second. When capacity is released this moves the jobs of the waiters that now fit straight to their queue,
 /// so freed capacity is used within milliseconds instead of up to 1.5 s.
 /// </summary>
-public sealed class AdmissionWaker(CapacityGate gate, IExecutionStore store, IBackgroundJobClient jobs, ILogger<AdmissionWaker> logger) : IHostedService
+public sealed class AdmissionWaker(CapacityGate gate, IExecutionStore store, ExecutionDispatcher dispatcher, ILogger<AdmissionWaker> logger) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -38,7 +36,7 @@ public sealed class AdmissionWaker(CapacityGate gate, IExecutionStore store, IBa
                 var execution = await store.FindAsync(id);
                 if (execution is not { HangfireJobId: { } job } || !execution.State.IsWaiting()) continue;
                 // Only a job still waiting in Scheduled moves; one already enqueued or running is left alone.
-                jobs.ChangeState(job, new EnqueuedState(ExecutionDispatcher.QueueFor(execution.Priority)), ScheduledState.StateName);
+                dispatcher.Wake(job, execution.Priority);
             }
             catch (Exception e)
             {

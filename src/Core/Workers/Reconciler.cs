@@ -1,5 +1,3 @@
-using Hangfire;
-using Hangfire.States;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -10,14 +8,15 @@ namespace Taskdeck.Core.Workers;
 
 /// <summary>
 /// Makes the in-memory Hangfire storage of the embedded mode durable: at start and periodically, waiting records
-/// with no live Hangfire job (lost in a crash, or never enqueued because the process died in between) are
-/// dispatched again, and records past their queue deadline expire. A duplicate job is harmless: claims are CAS.
+/// with no live job (lost in a crash, never enqueued because the process died in between, or left in a batch that a
+/// node which has since died was running) are dispatched again, and records past their queue deadline expire. A
+/// duplicate job is harmless: claims are CAS.
 /// </summary>
 public sealed class Reconciler(
     IExecutionStore store,
     ExecutionTransitions transitions,
     ExecutionDispatcher dispatcher,
-    JobStorage jobStorage,
+    IExecutionTransport transport,
     IOptions<TaskdeckOptions> options,
     TimeProvider time,
     ILogger<Reconciler> logger) : BackgroundService
@@ -25,8 +24,6 @@ public sealed class Reconciler(
     /// <summary>A record younger than this may still be between its insert and its enqueue.</summary>
     private static readonly TimeSpan DispatchGrace = TimeSpan.FromSeconds(10);
     private const int PageSize = 1000;
-    private static readonly HashSet<string> LiveStates =
-        [EnqueuedState.StateName, ScheduledState.StateName, ProcessingState.StateName, AwaitingState.StateName];
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -62,7 +59,11 @@ public sealed class Reconciler(
 
         var redispatched = 0;
         long after = 0;
-        using var connection = jobStorage.GetConnection();
+        // A job being run belongs to a live node only while that node's lease is fresh: a batch's ids not yet started on
+        // a node that died wait behind a job that will not come back before Hangfire's invisibility timeout.
+        var cutoff = now.AddSeconds(-options.Value.Leases.ExpirySeconds);
+        var liveNodes = (await store.ListNodesAsync(ct)).Where(n => n.HeartbeatAt >= cutoff).Select(n => n.Id).ToList();
+        using var jobs = transport.ReadJobStates();
         while (true)
         {
             var page = await store.FindDispatchableAsync(after, PageSize, ct);
@@ -70,7 +71,7 @@ public sealed class Reconciler(
             foreach (var row in page)
             {
                 if (!atStart && now - row.UpdatedAt < DispatchGrace) continue;
-                if (HasLiveJob(connection, row.HangfireJobId)) continue;
+                if (HasLiveJob(jobs, row.HangfireJobId, liveNodes)) continue;
                 await dispatcher.DispatchAsync(row.Id, row.Priority, row.State == ExecutionState.Scheduled ? row.RunAt : null, now, ct);
                 redispatched++;
             }
@@ -79,10 +80,16 @@ public sealed class Reconciler(
         return redispatched;
     }
 
-    private static bool HasLiveJob(Hangfire.Storage.IStorageConnection connection, string? jobId)
+    private static bool HasLiveJob(IJobStates jobs, string? jobId, IReadOnlyList<string> liveNodes)
     {
         if (jobId is null) return false;
-        var state = connection.GetStateData(jobId);
-        return state?.Name is { } name && LiveStates.Contains(name);
+        var (where, server) = jobs.Find(jobId);
+        return where switch
+        {
+            JobWhereabouts.Waiting => true,
+            // A server's id starts with its node's id (Hangfire's ServerName is the node id).
+            JobWhereabouts.Running => server is null || liveNodes.Any(node => server.StartsWith(node + ":", StringComparison.OrdinalIgnoreCase)),
+            _ => false,
+        };
     }
 }

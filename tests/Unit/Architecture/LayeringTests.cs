@@ -21,6 +21,18 @@ public sealed class LayeringTests
     }
 
     [Fact]
+    public void Core_ReachesHangfireOnlyThroughItsTransportFolder()
+    {
+        // ExecutionJob keeps its old namespace (Hangfire stores the type name of jobs already queued) but lives in the folder.
+        var result = Types.InAssembly(typeof(ExecutionState).Assembly).That()
+            .DoNotResideInNamespace("Taskdeck.Core.Dispatch.HangfireQueue").And().DoNotHaveName(nameof(Taskdeck.Core.Dispatch.ExecutionJob))
+            .ShouldNot().HaveDependencyOn("Hangfire")
+            .GetResult();
+
+        Assert.True(result.IsSuccessful, "Core types using Hangfire outside src/Core/Dispatch/HangfireQueue: " + string.Join(", ", result.FailingTypeNames ?? []));
+    }
+
+    [Fact]
     public void Data_DoesNotDependOnTheConsole()
     {
         var result = Types.InAssembly(typeof(TaskdeckDbContext).Assembly).ShouldNot()

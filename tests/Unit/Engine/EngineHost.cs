@@ -31,6 +31,9 @@ public sealed class EngineHost : WebApplicationFactory<Program>
     /// <summary>How many times a <c>test.count</c> handler body ran, per execution.</summary>
     public ConcurrentDictionary<long, int> Runs { get; } = new();
 
+    /// <summary>Every job the dispatcher made, in order: (queue, the execution ids it carries, job id).</summary>
+    public ConcurrentQueue<(string Queue, long[] Ids, string JobId)> Jobs { get; } = new();
+
     /// <summary>Gates that <c>test.gate</c> waits on (with the attempt's token), per execution.</summary>
     public ConcurrentDictionary<long, TaskCompletionSource> Gates { get; } = new();
 
@@ -61,6 +64,10 @@ public sealed class EngineHost : WebApplicationFactory<Program>
         builder.UseSetting("Taskdeck:Auth:AllowedOrigins:0", "https://platform.example.com");
         builder.ConfigureTestServices(services =>
         {
+            // The real Hangfire transport, with each job it makes written down (BatchDispatchTests).
+            services.AddSingleton<Taskdeck.Core.Dispatch.HangfireQueue.HangfireTransport>();
+            services.AddSingleton<Taskdeck.Core.Dispatch.IExecutionTransport>(sp =>
+                new RecordingTransport(sp.GetRequiredService<Taskdeck.Core.Dispatch.HangfireQueue.HangfireTransport>(), Jobs));
             services.AddTaskHandler("test.count", context =>
             {
                 Runs.AddOrUpdate(context.ExecutionId, 1, (_, n) => n + 1);
@@ -102,4 +109,21 @@ public sealed class EngineHost : WebApplicationFactory<Program>
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         try { Directory.Delete(Folder, recursive: true); } catch (IOException) { }
     }
+}
+
+/// <summary>Passes everything to the real transport and writes down the jobs it enqueues.</summary>
+public sealed class RecordingTransport(Taskdeck.Core.Dispatch.IExecutionTransport inner, ConcurrentQueue<(string, long[], string)> jobs) : Taskdeck.Core.Dispatch.IExecutionTransport
+{
+    public string Enqueue(string queue, IReadOnlyList<long> executionIds)
+    {
+        var id = inner.Enqueue(queue, executionIds);
+        jobs.Enqueue((queue, executionIds.ToArray(), id));
+        return id;
+    }
+
+    public string Schedule(long executionId, string queue, DateTimeOffset runAt) => inner.Schedule(executionId, queue, runAt);
+    public void Remove(string jobId) => inner.Remove(jobId);
+    public bool Wake(string jobId, string queue) => inner.Wake(jobId, queue);
+    public Taskdeck.Core.Dispatch.IJobStates ReadJobStates() => inner.ReadJobStates();
+    public int ClusterWorkers => inner.ClusterWorkers;
 }

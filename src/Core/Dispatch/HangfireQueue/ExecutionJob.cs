@@ -2,9 +2,11 @@ using System.ComponentModel;
 using Hangfire;
 using Taskdeck.Core.Executors;
 
+// The namespace stays where it was: Hangfire stores the job's type name, and jobs already queued in a durable storage
+// must still resolve after an upgrade.
 namespace Taskdeck.Core.Dispatch;
 
-/// <summary>The Hangfire job. Hangfire's own retry is off: Core decides retries and keeps the attempt history.</summary>
+/// <summary>The Hangfire job of one execution. Hangfire's own retry is off: Core decides retries and keeps the attempt history.</summary>
 [AutomaticRetry(Attempts = 0, LogEvents = false, OnAttemptsExceeded = AttemptsExceededAction.Delete)]
 public sealed class ExecutionJob(ExecutionRunner runner)
 {

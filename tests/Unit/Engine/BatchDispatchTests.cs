@@ -1,0 +1,160 @@
+using Hangfire;
+using Hangfire.States;
+using Taskdeck.Core.Audit;
+using Taskdeck.Core.Dispatch;
+using Taskdeck.Core.Dispatch.HangfireQueue;
+using Taskdeck.Core.Executions;
+using Taskdeck.Core.Workers;
+using static Taskdeck.Core.Executions.ExecutionState;
+
+namespace Taskdeck.Unit.Engine;
+
+/// <summary>
+/// Batched dispatch on the real engine (SQLite file, Hangfire InMemory, real workers): executions ready together travel
+/// in one job per worker, a cancel inside a batch not yet started skips only that one, a long execution hands the rest
+/// back, and the ids left in a batch of a node that died are dispatched again.
+/// </summary>
+[Collection(EngineCollection.Name)]
+public sealed class BatchDispatchTests(EngineHost host)
+{
+    [Theory]
+    [InlineData(1, 20, 50, 1)]
+    [InlineData(3, 20, 50, 3)]
+    [InlineData(500, 20, 50, 20)]
+    [InlineData(101, 20, 50, 20)]
+    [InlineData(5000, 20, 50, 100)]
+    [InlineData(7, 1, 3, 3)]
+    public void Split_GivesEveryWorkerSome_AndNoJobMoreThanTheMax(int count, int workers, int max, int expectedJobs)
+    {
+        var ids = Enumerable.Range(1, count).Select(i => (long)i).ToList();
+
+        var jobs = ExecutionDispatcher.Split(ids, workers, max).ToList();
+
+        Assert.Equal(expectedJobs, jobs.Count);
+        Assert.All(jobs, j => Assert.InRange(j.Count, 1, max));
+        Assert.True(jobs.Max(j => j.Count) - jobs.Min(j => j.Count) <= 1, "batch sizes differ by at most one");
+        Assert.Equal(ids, jobs.SelectMany(j => j));
+    }
+
+    [Fact]
+    public async Task ASubmissionReadyTogether_TravelsInOneJobPerWorker_AndEachRunsOnce()
+    {
+        const int count = 100;
+        var workers = host.Get<IExecutionTransport>().ClusterWorkers;
+
+        var submitted = await host.Executions.SubmitManyAsync(Enumerable.Repeat(Count(), count).ToList());
+
+        var ids = submitted.Select(e => e.Id).ToHashSet();
+        // The first job that carried each id (a later one would be a hand-back of a batch whose current one ran long).
+        var firstJob = new Dictionary<long, string>();
+        foreach (var (_, carried, jobId) in host.Jobs)
+            foreach (var id in carried.Where(ids.Contains))
+                firstJob.TryAdd(id, jobId);
+        Assert.Equal(ids.Order(), firstJob.Keys.Order());
+        var jobs = firstJob.Values.Distinct().Count();
+        Assert.True(jobs <= Math.Min(count, workers), $"{count} ready executions went out in {jobs} jobs for {workers} workers");
+        foreach (var id in ids)
+        {
+            var detail = await host.WaitForStateAsync(id, Succeeded, TimeSpan.FromSeconds(60));
+            Assert.Single(detail.Attempts);
+            Assert.Equal(1, host.Runs.GetValueOrDefault(id));
+        }
+    }
+
+    [Fact]
+    public async Task Cancel_OfAnExecutionInABatchNotYetStarted_KeepsTheBatch_WhichRunsTheOthersOnly()
+    {
+        var ids = new[] { await QueuedWithoutJobAsync("test.count"), await QueuedWithoutJobAsync("test.count"), await QueuedWithoutJobAsync("test.count") };
+        var jobs = host.Get<IBackgroundJobClient>();
+        // A batch job that waits (scheduled an hour ahead) so the cancel surely comes before it starts.
+        var jobId = jobs.Create(HangfireTransport.JobFor(ExecutionDispatcher.Default, ids), new ScheduledState(TimeSpan.FromHours(1)));
+        await host.Get<IExecutionStore>().SetHangfireJobsAsync(ids.Select(id => (id, jobId)).ToList());
+
+        var cancel = await host.Executions.CancelAsync(ids[1], Actor.System, "one of a batch");
+
+        Assert.Equal(Cancelled, cancel.State);
+        using (var connection = host.Get<JobStorage>().GetConnection())
+            Assert.Equal(ScheduledState.StateName, connection.GetStateData(jobId)?.Name);
+        Assert.True(host.Get<ExecutionDispatcher>().Wake(jobId, 0), "the batch job was still waiting");
+        foreach (var id in new[] { ids[0], ids[2] })
+        {
+            var done = await host.WaitForStateAsync(id, Succeeded, TimeSpan.FromSeconds(60));
+            Assert.Single(done.Attempts);
+            Assert.Equal(1, host.Runs.GetValueOrDefault(id));
+        }
+        var skipped = await host.WaitForAsync(ids[1], _ => true);
+        Assert.Equal(Cancelled, skipped.Execution.State);
+        Assert.Empty(skipped.Attempts);
+        Assert.Equal(0, host.Runs.GetValueOrDefault(ids[1]));
+    }
+
+    [Fact]
+    public async Task ABatchWhoseExecutionRunsLong_HandsTheRestBack_ForOtherWorkers()
+    {
+        var gated = await QueuedWithoutJobAsync("test.gate");
+        var rest = new[] { await QueuedWithoutJobAsync("test.count"), await QueuedWithoutJobAsync("test.count") };
+        var gate = host.Gates.GetOrAdd(gated, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+
+        var batch = Task.Run(() => host.Get<ExecutionBatchJob>().RunAsync(ExecutionDispatcher.Default, [gated, .. rest], CancellationToken.None));
+
+        foreach (var id in rest)
+            Assert.Single((await host.WaitForStateAsync(id, Succeeded, TimeSpan.FromSeconds(60))).Attempts);
+        Assert.Equal(Running, (await host.Queries.GetDetailAsync(gated))!.Execution.State);
+        // They had no job of their own: only the batch's hand-back can have sent them to the workers.
+        Assert.All(rest, id => Assert.Contains(host.Jobs, j => j.Ids.Contains(id)));
+        gate.TrySetResult();
+        await batch.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Single((await host.WaitForStateAsync(gated, Succeeded, TimeSpan.FromSeconds(60))).Attempts);
+        Assert.All(rest, id => Assert.Equal(1, host.Runs.GetValueOrDefault(id)));
+    }
+
+    [Fact]
+    public async Task Reconcile_IdsLeftInABatchOfADeadNode_AreDispatchedAgain_ButNotThoseOfALiveNode()
+    {
+        var node = host.Get<NodeIdentity>().Id;
+        // What the rule below relies on: Hangfire names a server after its node (ServerName = node id).
+        var servers = host.Get<JobStorage>().GetMonitoringApi().Servers();
+        Assert.Contains(servers, s => s.Name.StartsWith(node + ":", StringComparison.OrdinalIgnoreCase));
+
+        var orphans = new[] { await QueuedWithoutJobAsync("test.count"), await QueuedWithoutJobAsync("test.count") };
+        var kept = await QueuedWithoutJobAsync("test.count");
+        var deadJob = ProcessingJob(orphans, $"node-that-died:4242:dead01:{Guid.NewGuid()}");
+        var liveJob = ProcessingJob([kept], $"{node}:{Guid.NewGuid()}");
+        var store = host.Get<IExecutionStore>();
+        await store.SetHangfireJobsAsync([(orphans[0], deadJob), (orphans[1], deadJob), (kept, liveJob)]);
+
+        await host.Get<Reconciler>().ReconcileAsync(atStart: true, CancellationToken.None);
+
+        var untouched = (await host.Queries.GetDetailAsync(kept))!.Execution;
+        Assert.Equal(Queued, untouched.State);
+        Assert.Equal(liveJob, untouched.HangfireJobId);
+        foreach (var id in orphans)
+        {
+            Assert.Single((await host.WaitForStateAsync(id, Succeeded, TimeSpan.FromSeconds(60))).Attempts);
+            Assert.Equal(1, host.Runs.GetValueOrDefault(id));
+        }
+        await host.Executions.CancelAsync(kept, Actor.System, "test done");
+    }
+
+    private string ProcessingJob(long[] ids, string serverId)
+    {
+        var jobs = host.Get<IBackgroundJobClient>();
+        var jobId = jobs.Create(HangfireTransport.JobFor(ExecutionDispatcher.Default, ids), new ScheduledState(TimeSpan.FromHours(1)));
+        // What a worker of that server writes when it fetches the job (the constructor is Hangfire's own, internal).
+        var processing = (ProcessingState)Activator.CreateInstance(typeof(ProcessingState),
+            System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic, null, [serverId, "worker-1"], null)!;
+        Assert.True(jobs.ChangeState(jobId, processing, ScheduledState.StateName));
+        return jobId;
+    }
+
+    private static NewExecution Count() => new() { Kind = ExecutorKind.Handler, Name = "test.count" };
+
+    /// <summary>A Queued record without a job (Pending, then Release): only what the test does runs it.</summary>
+    private async Task<long> QueuedWithoutJobAsync(string handler)
+    {
+        var e = await host.Executions.SubmitAsync(new NewExecution { Kind = ExecutorKind.Handler, Name = handler, WaitForParents = true });
+        var released = await host.Get<ExecutionTransitions>().ApplyAsync(new TransitionCommand(e.Id, Transition.Release));
+        Assert.True(released.Applied, released.Describe());
+        return e.Id;
+    }
+}
