@@ -231,6 +231,39 @@ public sealed class WorkTaskApiTests(WorkTaskApiTests.App app, ITestOutputHelper
         }
     }
 
+    // /ws/tasks at team scale: an update is rendered to JSON once, and every client is handed the same bytes (a hub that
+    // serialized per client would hand each its own array).
+    [Fact]
+    public async Task TaskSocket_AnUpdate_IsSerializedOnce_AndTheSameBytesGoToEveryClient()
+    {
+        var hub = app.Services.GetRequiredService<TaskUpdateHub>();
+        var events = app.Services.GetRequiredService<ExecutionEvents>();
+        var executionId = (long)(await Api.SubmitAsync(app.Authorized(), Api.SeedSubmission()))["execution_id"]!;
+        var clients = Enumerable.Range(0, 5).Select(_ => hub.Add()).ToList();
+        try
+        {
+            events.Publish(new StateChanged(executionId, DateTimeOffset.UtcNow, null, ExecutionState.Running, Transition.Retry, 0, null, null));
+            var received = new List<byte[]>();
+            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            foreach (var client in clients)
+            {
+                while (true)
+                {
+                    var message = await client.Outbox.Reader.ReadAsync(wait.Token);
+                    var task = JsonNode.Parse(message)!["task"]!;
+                    if ((long)task["execution_id"]! != executionId || (string?)task["status"] != "executing") continue;
+                    received.Add(message);
+                    break;
+                }
+            }
+            Assert.All(received, bytes => Assert.Same(received[0], bytes));
+        }
+        finally
+        {
+            foreach (var client in clients) hub.Remove(client, System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, "test over");
+        }
+    }
+
     // End to end over the socket: a connection the hub drops as too slow reads what it was sent, then a close frame with
     // PolicyViolation and the reason "too slow" (before, the send loop was cancelled mid-flight, which aborts a WebSocket:
     // the client saw the connection vanish with no reason).
