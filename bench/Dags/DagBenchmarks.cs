@@ -242,7 +242,7 @@ internal sealed class BenchHost : IAsyncDisposable
         var plan = dags.Validate(spec);
         var validate = sw.Elapsed.TotalMilliseconds;
         sw.Restart();
-        var runId = await Get<IDagStore>().CreateRunAsync("parts", spec.GetRawText(), "{}", DateTimeOffset.UtcNow);
+        var runId = await Get<IDagStore>().CreateRunAsync("parts", spec.GetRawText(), "{}", true, DateTimeOffset.UtcNow);
         var run = sw.Elapsed.TotalMilliseconds;
         var children = plan.Edges.Select(e => e.Child).ToHashSet();
         var specs = plan.Tasks.Select(t => new NewExecution

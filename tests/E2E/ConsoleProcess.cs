@@ -37,7 +37,10 @@ public sealed class ConsoleProcess : IAsyncDisposable
         {
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = Path.GetDirectoryName(dll)!,
         };
-        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        // As `dotnet run --project src/Console` starts it (launchSettings.json): from the build output, the console's static
+        // assets (blazor.web.js, MudBlazor) are served only with static web assets on, which Production leaves off there —
+        // the page would render but its circuit would never connect.
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Development";
         start.Environment["Urls"] = $"http://127.0.0.1:{port}";
         start.Environment["ConnectionStrings__Taskdeck"] = $"Data Source={Path.Combine(folder, "taskdeck.db")}";
         start.Environment["Taskdeck__Demo__Enabled"] = "false";

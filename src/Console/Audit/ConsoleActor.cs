@@ -29,6 +29,9 @@ public sealed class ConsoleActor(IServiceProvider services, IHttpContextAccessor
         return Actors.FromPrincipal(user, _address ?? Actors.Address(http.HttpContext));
     }
 
+    /// <summary>Whether the signed-in principal holds <paramref name="scope"/>.</summary>
+    public async Task<bool> HasAsync(string scope) => await PrincipalAsync() is { } user && Auth.Permissions.Has(user, scope);
+
     private async Task<System.Security.Claims.ClaimsPrincipal?> PrincipalAsync()
     {
         var state = services.GetService<AuthenticationStateProvider>() is { } provider ? await provider.GetAuthenticationStateAsync() : null;

@@ -64,8 +64,9 @@ public static class DaggyApi
 
     public static async Task<Results<Ok<DaggyRunId>, ProblemHttpResult>> SubmitAsync([FromBody] JsonElement spec, DagService dags, HttpContext http, CancellationToken ct)
     {
-        if (await CommandGate.RefuseAsync(http, () => dags.StartsCommands(spec), "tasks") is { } refused) return refused;
-        var submission = await dags.SubmitAsync(spec, http.Actor(), ct);
+        var (refused, mayRunCommands) = await CommandGate.RefuseDagAsync(http, () => dags.FirstCommandTask(spec));
+        if (refused is not null) return refused;
+        var submission = await dags.SubmitAsync(spec, http.Actor(), mayRunCommands, ct);
         if (submission.RunId is { } runId) return TypedResults.Ok(new DaggyRunId(runId));
         return Invalid(submission.Errors, submission.Limit);
     }

@@ -71,6 +71,10 @@ public sealed class DagGenerators(IDagStore store, DagService dags, ExecutionEve
             var extra = plan.Tasks.Select(t => (generator, t.Name))
                 .Concat(plan.Tasks.SelectMany(t => inherited.Select(c => (t.Name, c)))).ToList();
             var problems = plan.Errors.ToList();
+            // The submitter's right to start processes decided what the spec could hold; the output may not exceed it.
+            if (!run.MayRunCommands && DagService.FirstCommandTask(plan.Tasks) is { } command)
+                problems.Add($"task '{command}' runs a command, but DAG run {runId} was submitted without the 'commands' scope "
+                    + "(a DAG of handlers may add handler tasks only; submit it as an Admin or with a token holding 'commands').");
             var states = tasks.ToDictionary(t => t.Name, t => t.State, StringComparer.Ordinal);
             foreach (var (parent, child) in plan.Edges)
                 if (states.TryGetValue(child, out var state) && state != ExecutionState.Pending)

@@ -12,6 +12,12 @@ public sealed class DagRun
     public string SpecJson { get; set; } = "{}";
     /// <summary>The run's parameters (name → values), used again when a generator adds tasks.</summary>
     public string ParametersJson { get; set; } = "{}";
+    /// <summary>
+    /// Whether the run may start commands beyond those its spec names: its submitter held the <c>commands</c> scope, or the
+    /// spec itself runs one (which needed that scope to be submitted). A generator's output is checked against it, so a
+    /// DAG of handlers submitted with <c>submit</c> alone cannot grow a process through a handler's output.
+    /// </summary>
+    public bool MayRunCommands { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
     /// <summary>The schedule that started it (its name, kept after the schedule is deleted) and the slot it was for.</summary>

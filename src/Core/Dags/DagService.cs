@@ -54,8 +54,14 @@ public sealed class DagService(
     /// Whether a spec has a task that runs a command (a process; who may submit it depends on that). Plans the spec, so
     /// ask only when the answer matters; a spec that is not an object is left to the validation that follows.
     /// </summary>
-    public bool StartsCommands(JsonElement spec) =>
-        spec.ValueKind == JsonValueKind.Object && Validate(spec).Tasks.Any(t => string.IsNullOrWhiteSpace(t.Job.Handler));
+    public bool StartsCommands(JsonElement spec) => FirstCommandTask(spec) is not null;
+
+    /// <summary>The name of the first task (after expansion) that runs a command, or null; see <see cref="StartsCommands"/>.</summary>
+    public string? FirstCommandTask(JsonElement spec) =>
+        spec.ValueKind == JsonValueKind.Object ? FirstCommandTask(Validate(spec).Tasks) : null;
+
+    internal static string? FirstCommandTask(IEnumerable<PlannedTask> tasks) =>
+        tasks.FirstOrDefault(t => string.IsNullOrWhiteSpace(t.Job.Handler))?.Name;
 
     private DagPlan Validate(JsonElement json, out DagSpec spec)
     {
@@ -93,10 +99,14 @@ public sealed class DagService(
         return errors.Count == 0 ? plan : plan with { Errors = errors };
     }
 
-    /// <summary>A submission someone asked for: audited, refused specs included (with their first problems).</summary>
-    public async Task<DagSubmission> SubmitAsync(JsonElement json, Actor actor, CancellationToken ct = default)
+    /// <summary>
+    /// A submission someone asked for: audited, refused specs included (with their first problems). <paramref name="mayRunCommands"/>
+    /// says whether the submitter holds the <c>commands</c> scope: only then may the run's generators add command tasks
+    /// (the door checks the spec's own tasks before this is called).
+    /// </summary>
+    public async Task<DagSubmission> SubmitAsync(JsonElement json, Actor actor, bool mayRunCommands, CancellationToken ct = default)
     {
-        var submission = await SubmitAsync(json, ct);
+        var submission = await SubmitCoreAsync(json, null, mayRunCommands, ct);
         await audit.RecordAsync(submission.Accepted
             ? new AuditRecord(actor, AuditActions.SubmitDag, AuditOutcome.Applied) { RecordType = AuditRecordTypes.DagRun, RecordIds = [Id(submission.RunId!.Value)], Count = 1 }
             : new AuditRecord(actor, AuditActions.SubmitDag, AuditOutcome.Refused)
@@ -108,24 +118,29 @@ public sealed class DagService(
     }
 
     /// <summary>Stores the run, its tasks and edges and queues the roots at once; an invalid spec stores nothing. Not audited: the engine's own path.</summary>
-    public Task<DagSubmission> SubmitAsync(JsonElement json, CancellationToken ct = default) => SubmitCoreAsync(json, null, ct);
+    public Task<DagSubmission> SubmitAsync(JsonElement json, CancellationToken ct = default) => SubmitCoreAsync(json, null, false, ct);
 
     /// <summary>
     /// A schedule's run for one slot: the run is stored in one transaction with the slot's firing row (its tasks after
     /// it, as for any run); <see cref="DagSubmission.SlotTaken"/> when the slot was already handled.
     /// </summary>
-    public Task<DagSubmission> SubmitForSlotAsync(JsonElement json, Schedules.SlotClaim claim, CancellationToken ct = default) => SubmitCoreAsync(json, claim, ct);
+    /// <remarks>
+    /// Nobody is at hand when a slot fires: the run may start commands only when its spec runs one (saving such a schedule
+    /// needed the <c>commands</c> scope), so a schedule of handlers cannot grow a process through a generator either.
+    /// </remarks>
+    public Task<DagSubmission> SubmitForSlotAsync(JsonElement json, Schedules.SlotClaim claim, CancellationToken ct = default) => SubmitCoreAsync(json, claim, false, ct);
 
-    private async Task<DagSubmission> SubmitCoreAsync(JsonElement json, Schedules.SlotClaim? claim, CancellationToken ct)
+    private async Task<DagSubmission> SubmitCoreAsync(JsonElement json, Schedules.SlotClaim? claim, bool mayRunCommands, CancellationToken ct)
     {
         var plan = Validate(json, out var spec);
         if (plan.Valid) plan = await CheckResourcesAsync(plan, ct);
         if (!plan.Valid) return new DagSubmission(null, plan.Errors) { Limit = plan.Limit };
+        mayRunCommands = mayRunCommands || FirstCommandTask(plan.Tasks) is not null;
 
         var parameters = JsonSerializer.Serialize(spec.Parameters.ToDictionary(p => p.Name, p => p.Values));
         long runId;
-        if (claim is null) runId = await store.CreateRunAsync(spec.Tag, json.GetRawText(), parameters, time.GetUtcNow(), ct);
-        else if (await store.CreateClaimedRunAsync(claim, spec.Tag, json.GetRawText(), parameters, time.GetUtcNow(), ct) is { } claimed) runId = claimed;
+        if (claim is null) runId = await store.CreateRunAsync(spec.Tag, json.GetRawText(), parameters, mayRunCommands, time.GetUtcNow(), ct);
+        else if (await store.CreateClaimedRunAsync(claim, spec.Tag, json.GetRawText(), parameters, mayRunCommands, time.GetUtcNow(), ct) is { } claimed) runId = claimed;
         else return new DagSubmission(null, []) { SlotTaken = true };
         var children = plan.Edges.Select(e => e.Child).ToHashSet(StringComparer.Ordinal);
         await AddTasksAsync(runId, plan, [], ct, roots: plan.Tasks.Where(t => !children.Contains(t.Name)).Select(t => t.Name).ToHashSet(StringComparer.Ordinal),

@@ -18,13 +18,13 @@ public sealed record DagProgress(IReadOnlyDictionary<ExecutionState, int> Counts
 public interface IDagStore
 {
     /// <summary>Stores a new run in <see cref="DagRunState.Queued"/> with its first history row; returns its id.</summary>
-    Task<long> CreateRunAsync(string tag, string specJson, string parametersJson, DateTimeOffset at, CancellationToken ct = default);
+    Task<long> CreateRunAsync(string tag, string specJson, string parametersJson, bool mayRunCommands, DateTimeOffset at, CancellationToken ct = default);
 
     /// <summary>
     /// <see cref="CreateRunAsync"/> for a schedule's slot, in one transaction with the slot's firing row; null (nothing
     /// stored) when the slot was already handled.
     /// </summary>
-    Task<long?> CreateClaimedRunAsync(Schedules.SlotClaim claim, string tag, string specJson, string parametersJson, DateTimeOffset at, CancellationToken ct = default);
+    Task<long?> CreateClaimedRunAsync(Schedules.SlotClaim claim, string tag, string specJson, string parametersJson, bool mayRunCommands, DateTimeOffset at, CancellationToken ct = default);
 
     Task AddEdgesAsync(long runId, IReadOnlyList<(long Parent, long Child)> edges, CancellationToken ct = default);
 

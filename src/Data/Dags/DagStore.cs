@@ -13,31 +13,31 @@ namespace Taskdeck.Data.Dags;
 /// </summary>
 public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts, TaskdeckDatabase database, WriteQueue writes) : IDagStore
 {
-    private readonly string _insertRun = database.InsertReturningId("DagRuns", ["Tag", "State", "SpecJson", "ParametersJson", "CreatedAt", "UpdatedAt"]);
+    private readonly string _insertRun = database.InsertReturningId("DagRuns", ["Tag", "State", "SpecJson", "ParametersJson", "MayRunCommands", "CreatedAt", "UpdatedAt"]);
 
     private readonly string _insertScheduledRun = database.InsertReturningId("DagRuns",
-        ["Tag", "State", "SpecJson", "ParametersJson", "CreatedAt", "UpdatedAt", "ScheduleName", "ScheduleSlot"]);
+        ["Tag", "State", "SpecJson", "ParametersJson", "MayRunCommands", "CreatedAt", "UpdatedAt", "ScheduleName", "ScheduleSlot"]);
 
     private const string InsertRunStateChange =
         "INSERT INTO \"DagRunStateChanges\" (\"DagRunId\", \"At\", \"State\") VALUES (@Run, @At, @State)";
 
-    public Task<long> CreateRunAsync(string tag, string specJson, string parametersJson, DateTimeOffset at, CancellationToken ct = default) =>
+    public Task<long> CreateRunAsync(string tag, string specJson, string parametersJson, bool mayRunCommands, DateTimeOffset at, CancellationToken ct = default) =>
         writes.RunAsync(async (c, t) =>
         {
             var micros = Sql.Micros(at);
             var id = Convert.ToInt64(await Sql.ScalarAsync(c, t, _insertRun, ("Tag", tag), ("State", (int)DagRunState.Queued), ("SpecJson", specJson),
-                ("ParametersJson", parametersJson), ("CreatedAt", micros), ("UpdatedAt", micros)));
+                ("ParametersJson", parametersJson), ("MayRunCommands", mayRunCommands), ("CreatedAt", micros), ("UpdatedAt", micros)));
             await Sql.ExecuteAsync(c, t, InsertRunStateChange, ("Run", id), ("At", micros), ("State", (int)DagRunState.Queued));
             return id;
         }, ct);
 
-    public Task<long?> CreateClaimedRunAsync(SlotClaim claim, string tag, string specJson, string parametersJson, DateTimeOffset at, CancellationToken ct = default) =>
+    public Task<long?> CreateClaimedRunAsync(SlotClaim claim, string tag, string specJson, string parametersJson, bool mayRunCommands, DateTimeOffset at, CancellationToken ct = default) =>
         writes.RunAsync<long?>(async (c, t) =>
         {
             if (await SlotClaims.ClaimAsync(database, c, t, claim, FiringOutcome.Started) is not { } firing) return null;
             var micros = Sql.Micros(at);
             var id = Convert.ToInt64(await Sql.ScalarAsync(c, t, _insertScheduledRun, ("Tag", tag), ("State", (int)DagRunState.Queued), ("SpecJson", specJson),
-                ("ParametersJson", parametersJson), ("CreatedAt", micros), ("UpdatedAt", micros), ("ScheduleName", claim.ScheduleName),
+                ("ParametersJson", parametersJson), ("MayRunCommands", mayRunCommands), ("CreatedAt", micros), ("UpdatedAt", micros), ("ScheduleName", claim.ScheduleName),
                 ("ScheduleSlot", Sql.Micros(claim.Slot))));
             await Sql.ExecuteAsync(c, t, InsertRunStateChange, ("Run", id), ("At", micros), ("State", (int)DagRunState.Queued));
             await SlotClaims.AttachAsync(c, t, firing, executionId: null, dagRunId: id);

@@ -64,6 +64,22 @@ public sealed class AuditPageTests : MudTestContext, IAsyncLifetime
     }
 
     [Fact]
+    public async Task AUserOrTokenRecord_IsNamedAsText_NeverStruckThroughAsDeleted()
+    {
+        await _storage.Get<IAuditStore>().AppendAsync(new AuditEntry
+        {
+            At = DateTimeOffset.UtcNow, ActorName = "alice", ActorKind = ActorKind.User, Action = AuditActions.CreateUser, Outcome = AuditOutcome.Applied,
+            RecordType = AuditRecordTypes.User, RecordIds = "|olivia|", Count = 1,
+        });
+
+        var cut = Render<AuditPage>();
+
+        cut.WaitForAssertion(() => Assert.Single(cut.FindAll("[data-action]")), Deadline);
+        Assert.Equal("user olivia", cut.Find(".record").TextContent);
+        Assert.Empty(cut.FindAll(".record.gone"));
+    }
+
+    [Fact]
     public async Task TheFiltersInTheUrl_SelectTheRows()
     {
         await AppendAsync("alice", AuditActions.Cancel, AuditOutcome.Applied, 1);

@@ -17,8 +17,8 @@ namespace Taskdeck.Unit.Hardening;
 
 /// <summary>
 /// The console shows only what a role may do: with the app's real policies, a Viewer's execution page has no Cancel,
-/// an Operator's has it but the Submit page offers no command, an Admin's offers one; a Viewer's schedule page has no
-/// Edit, Pause, Trigger or Delete. Absent, not disabled.
+/// an Operator's has it (and the bulk acts, delete included) but the Submit page offers no command, an Admin's offers one;
+/// a Viewer's schedule page has no Edit, Pause, Trigger or Delete. Absent, not disabled.
 /// </summary>
 [Collection(EngineCollection.Name)]
 public sealed class RoleViewTests : MudTestContext
@@ -64,6 +64,24 @@ public sealed class RoleViewTests : MudTestContext
 
         var buttons = cut.FindAll("button").Select(b => b.TextContent.Trim()).ToList();
         foreach (var action in new[] { "Cancel", "Retry", "Delete" })
+            Assert.True(shown == buttons.Contains(action), $"{role}: '{action}' {(shown ? "missing" : "present")}; buttons: {string.Join(", ", buttons)}");
+    }
+
+    /// <summary>
+    /// The role table lets an Operator delete, and POST /api/executions/bulk (delete included) needs only <c>operate</c>:
+    /// the executions page's bulk acts follow the same line, for the selection and for "reset matching".
+    /// </summary>
+    [Theory]
+    [InlineData(AccessRoles.Viewer, false)]
+    [InlineData(AccessRoles.Operator, true)]
+    [InlineData(AccessRoles.Admin, true)]
+    public void ExecutionsPage_OffersBulkCancelRetryDeleteAndReset_ToRolesThatMayOperate(string role, bool shown)
+    {
+        SignInAs(role);
+        var cut = Render<ExecutionsPage>();
+        cut.WaitForAssertion(() => Assert.Contains("Select rows for bulk actions", cut.Markup), Deadline);
+        var buttons = cut.FindAll("button").Select(b => b.TextContent.Trim()).ToList();
+        foreach (var action in new[] { "Cancel selected", "Retry selected", "Delete selected", "Reset matching…" })
             Assert.True(shown == buttons.Contains(action), $"{role}: '{action}' {(shown ? "missing" : "present")}; buttons: {string.Join(", ", buttons)}");
     }
 

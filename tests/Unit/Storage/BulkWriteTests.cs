@@ -68,7 +68,7 @@ public abstract class BulkWriteTests
         await using var storage = await StartAsync();
         var dags = storage.Get<IDagStore>();
         var store = storage.Get<IExecutionStore>();
-        var runId = await dags.CreateRunAsync("edges", "{}", "{}", DateTimeOffset.UtcNow);
+        var runId = await dags.CreateRunAsync("edges", "{}", "{}", false, DateTimeOffset.UtcNow);
         var ids = await store.InsertAsync(
             Enumerable.Range(0, 1_501).Select(i => (new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop", DagRunId = runId, DagTaskName = $"t{i}" }, ExecutionState.Pending)).ToList(),
             DateTimeOffset.UtcNow, "bulk-test");

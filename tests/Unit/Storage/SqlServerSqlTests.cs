@@ -93,7 +93,7 @@ public sealed class SqlServerSqlTests
         recorder.NonQueryResult = 1;
         await Try(() => executions.FindAsync(1));
         await Try(() => executions.FindByTaskIdAsync("t1"));
-        await Try(() => dags.CreateRunAsync("tag", "{}", "{}", at));
+        await Try(() => dags.CreateRunAsync("tag", "{}", "{}", false, at));
         await Try(() => dags.AddEdgesAsync(1, Enumerable.Range(0, 900).Select(i => ((long)i, (long)i + 1)).ToList()));
         await Try(() => dags.SetStateAsync(1, [DagRunState.Queued, DagRunState.Running], DagRunState.Running, at));
         await Try(() => dags.RemoveUnstartedTasksAsync(1, [2, 3]));

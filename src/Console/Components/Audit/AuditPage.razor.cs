@@ -101,6 +101,12 @@ public partial class AuditPage
             _ => null,
         } : null;
 
+    /// <summary>
+    /// Executions and DAG runs have pages of their own: one without a link was deleted, and is struck through. Users,
+    /// tokens, schedules and settings are named as text (their own pages list them), never shown as gone.
+    /// </summary>
+    private static bool HasPage(string? type) => type is AuditRecordTypes.Execution or AuditRecordTypes.DagRun;
+
     private static string RecordLabel(string? type, string id) => type switch
     {
         AuditRecordTypes.Execution => $"#{id}",

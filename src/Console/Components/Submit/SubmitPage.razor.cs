@@ -72,9 +72,10 @@ public partial class SubmitPage
         _busy = true;
         try
         {
-            var actor = Dags.StartsCommands(spec.RootElement)
+            var mayRunCommands = await Actor.HasAsync(Auth.Policies.RunCommands);
+            var actor = !mayRunCommands && Dags.StartsCommands(spec.RootElement)
                 ? await Actor.ForAsync(Auth.Policies.Submit, Auth.Policies.RunCommands) : await Actor.ForAsync(Auth.Policies.Submit);
-            var submission = await Dags.SubmitAsync(spec.RootElement, actor);
+            var submission = await Dags.SubmitAsync(spec.RootElement, actor, mayRunCommands);
             if (submission.RunId is { } run) Navigation.NavigateTo($"/dags/{run}");
             else _dagProblems = submission.Errors;
         }

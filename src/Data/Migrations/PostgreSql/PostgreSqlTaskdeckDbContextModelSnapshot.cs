@@ -185,6 +185,9 @@ namespace Taskdeck.Data.Migrations.PostgreSql
                     b.Property<long>("CreatedAt")
                         .HasColumnType("bigint");
 
+                    b.Property<bool>("MayRunCommands")
+                        .HasColumnType("boolean");
+
                     b.Property<string>("ParametersJson")
                         .IsRequired()
                         .HasColumnType("text");

@@ -185,6 +185,9 @@ namespace Taskdeck.Data.Migrations.SqlServer
                     b.Property<long>("CreatedAt")
                         .HasColumnType("bigint");
 
+                    b.Property<bool>("MayRunCommands")
+                        .HasColumnType("bit");
+
                     b.Property<string>("ParametersJson")
                         .IsRequired()
                         .HasColumnType("nvarchar(max)");

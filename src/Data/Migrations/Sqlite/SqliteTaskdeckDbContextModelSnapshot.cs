@@ -174,6 +174,9 @@ namespace Taskdeck.Data.Migrations.Sqlite
                     b.Property<long>("CreatedAt")
                         .HasColumnType("INTEGER");
 
+                    b.Property<bool>("MayRunCommands")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("ParametersJson")
                         .IsRequired()
                         .HasColumnType("TEXT");
