@@ -1,3 +1,9 @@
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Taskdeck.Core.Audit;
+using Taskdeck.Core.Bulk;
+using Taskdeck.Data.Storage;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
 
@@ -67,5 +73,39 @@ public sealed class ExecutionsTests(AppFixture app, BrowserFixture browser) : Co
         // Each went back to the queue: a second attempt was opened for every one of them.
         foreach (var id in ids) await App.WaitForAsync(id, e => e.GetProperty("attempt_number").GetInt32() >= 2);
         await ScreenshotAsync("e2e-bulk-retry-done");
+
+        // It went the way of POST /api/executions/bulk: one stored act naming the three, as the console's actor.
+        var act = await StoredActAsync(BulkActionKind.Retry, a => a.IdsJson == JsonSerializer.Serialize(ids.Order().ToList()));
+        Assert.Equal(("anonymous", ActorKind.Anonymous), (act.ActorName, act.ActorKind));
+        Assert.Equal((3, 3, true), (act.Total, act.Applied, act.Finished));
+    }
+
+    [Fact]
+    public async Task ResetMatching_IsOneStoredBulkAct_WithTheFilter_AndTheActor()
+    {
+        var tag = "reset-" + Guid.NewGuid().ToString("N")[..6];
+        var ids = new List<long>();
+        for (var i = 0; i < 2; i++) ids.Add(await App.SubmitAsync("demo.fail", new { message = "reset me" }, [tag]));
+        foreach (var id in ids) await App.WaitForAsync(id, e => AppFixture.State(e) == "Failed");
+
+        await OpenAsync($"/executions?tag={tag}");
+        await Expect(Page.Locator("tbody tr.mud-table-row", new() { Has = Page.Locator(".state-chip") })).ToHaveCountAsync(2);
+        await Page.GetByRole(AriaRole.Button, new() { Name = "Reset matching…" }).ClickAsync();
+        await Expect(Dialog).ToContainTextAsync("Reset 2 executions?");
+        await Dialog.GetByRole(AriaRole.Button, new() { Name = "Reset 2" }).ClickAsync();
+        await Expect(Page.GetByText("Reset: 2 of 2 done.")).ToBeVisibleAsync();
+        foreach (var id in ids) await App.WaitForAsync(id, e => e.GetProperty("attempt_number").GetInt32() >= 2);
+
+        var act = await StoredActAsync(BulkActionKind.Reset, a => a.FilterJson != null && a.FilterJson.Contains(tag));
+        Assert.Equal(("anonymous", ActorKind.Anonymous), (act.ActorName, act.ActorKind));
+        Assert.Equal((2, 2, true), (act.Total, act.Applied, act.Finished));
+        Assert.Null(act.IdsJson);
+    }
+
+    private async Task<BulkAction> StoredActAsync(BulkActionKind kind, Func<BulkAction, bool> which)
+    {
+        await using var db = await App.Services.GetRequiredService<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
+        var acts = (await db.BulkActions.AsNoTracking().Where(a => a.Kind == kind).ToListAsync()).Where(which).ToList();
+        return Assert.Single(acts);
     }
 }

@@ -100,9 +100,12 @@ public sealed class CommandRunner(IOptions<TaskdeckOptions> options, TimeProvide
         if (RunsInOwnSession) log.Executor($"pid {process.Id} leads its own session and process group");
         ProcessStarted?.Invoke(execution.Id, process.Id);
 
+        // What the process prints is masked before it is stored or shown: a job that echoes its own secret-looking
+        // variable (or a resolved {{secret:…}}) leaves *** in its log, as GitHub Actions does.
+        var mask = SecretMask.For(secrets, execution.Command.Skip(1), execution.Environment, extraEnvironment);
         using var stopReading = new CancellationTokenSource();
-        var stdout = PumpAsync(process.StandardOutput, LogStream.Output, log, stopReading.Token);
-        var stderr = PumpAsync(process.StandardError, LogStream.Error, log, stopReading.Token);
+        var stdout = PumpAsync(process.StandardOutput, LogStream.Output, log, mask, stopReading.Token);
+        var stderr = PumpAsync(process.StandardError, LogStream.Error, log, mask, stopReading.Token);
         var stopped = false;
         try
         {
@@ -178,17 +181,19 @@ public sealed class CommandRunner(IOptions<TaskdeckOptions> options, TimeProvide
         if (!leaderExited) await process.WaitForExitAsync(CancellationToken.None);
     }
 
-    private static async Task PumpAsync(StreamReader reader, LogStream stream, AttemptLog log, CancellationToken ct)
+    private static async Task PumpAsync(StreamReader reader, LogStream stream, AttemptLog log, SecretMask mask, CancellationToken ct)
     {
         var buffer = new char[4096];
+        var writer = new MaskedWriter(mask, text => log.Write(stream, text));
         try
         {
             int read;
             while ((read = await reader.ReadAsync(buffer, ct)) > 0)
-                log.Write(stream, new string(buffer, 0, read));
+                writer.Write(new string(buffer, 0, read));
         }
         catch (OperationCanceledException) { }
         catch (ObjectDisposedException) { }
         catch (IOException) { }
+        writer.Flush();
     }
 }

@@ -39,6 +39,9 @@ public sealed class EngineHost : WebApplicationFactory<Program>
 
     public EngineHost() => Directory.CreateDirectory(Folder);
 
+    /// <summary>Every line the server logs (SecretTests shows a secret never reaches one).</summary>
+    public Infrastructure.LogCapture ServerLogs { get; } = new();
+
     /// <summary>The configured value of the secret <c>TEST_SECRET</c>.</summary>
     public const string SecretValue = "resolved-4f1c9a";
 
@@ -68,6 +71,7 @@ public sealed class EngineHost : WebApplicationFactory<Program>
             services.AddSingleton<Taskdeck.Core.Dispatch.HangfireQueue.HangfireTransport>();
             services.AddSingleton<Taskdeck.Core.Dispatch.IExecutionTransport>(sp =>
                 new RecordingTransport(sp.GetRequiredService<Taskdeck.Core.Dispatch.HangfireQueue.HangfireTransport>(), Jobs));
+            services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(ServerLogs);
             services.AddTaskHandler("test.count", context =>
             {
                 Runs.AddOrUpdate(context.ExecutionId, 1, (_, n) => n + 1);

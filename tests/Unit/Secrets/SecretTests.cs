@@ -35,7 +35,9 @@ public sealed class SecretTests(EngineHost host) : MudTestContext
         var spec = $$$"""
             { "tag": "secrets",
               "tasks": { "echo": { "job": { "command": [ "/bin/echo", "token={{secret:TEST_SECRET}}" ],
-                                            "environment": [ "AWS_SECRET_ACCESS_KEY={{{Plain}}}", "API_TOKEN={{secret:TEST_SECRET}}", "COLOR=blue" ] } } } }
+                                            "environment": [ "AWS_SECRET_ACCESS_KEY={{{Plain}}}", "API_TOKEN={{secret:TEST_SECRET}}", "COLOR=blue" ] } },
+                         "digest": { "job": { "command": [ "/bin/sh", "-c", "printf %s \"$API_TOKEN\" | /usr/bin/sha256sum; echo \"key=$AWS_SECRET_ACCESS_KEY\"" ],
+                                              "environment": [ "AWS_SECRET_ACCESS_KEY={{{Plain}}}", "API_TOKEN={{secret:TEST_SECRET}}" ] } } } }
             """;
         using var submitted = await _http.PostAsync("/v1/dagrun", new StringContent(spec, Encoding.UTF8, "application/json"));
         Assert.True(submitted.IsSuccessStatusCode, await submitted.Content.ReadAsStringAsync());
@@ -46,20 +48,66 @@ public sealed class SecretTests(EngineHost host) : MudTestContext
         Assert.DoesNotContain(Plain, text);
         var environment = run.GetProperty("tasks").GetProperty("echo").GetProperty("job").GetProperty("environment").EnumerateArray().Select(e => e.GetString()).ToList();
         Assert.Equal(["AWS_SECRET_ACCESS_KEY=***", "API_TOKEN={{secret:TEST_SECRET}}", "COLOR=blue"], environment);
-        // The process received the value (echo printed it); the run keeps only the reference.
+        // What the process printed of a secret is masked in its log, as stored and as shown; that the process received the
+        // value shows in its digest. The run keeps only the reference.
         var attempt = run.GetProperty("taskAttempts").GetProperty("echo")[0];
-        Assert.Equal($"token={EngineHost.SecretValue}\n", attempt.GetProperty("outputLog").GetString());
+        Assert.Equal("token=***\n", attempt.GetProperty("outputLog").GetString());
+        var digest = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(EngineHost.SecretValue)));
+        Assert.Equal($"{digest}  -\nkey=***\n", run.GetProperty("taskAttempts").GetProperty("digest")[0].GetProperty("outputLog").GetString());
         Assert.Contains("AWS_SECRET_ACCESS_KEY=***", attempt.GetProperty("executorLog").GetString());
         Assert.DoesNotContain(Plain, attempt.GetProperty("executorLog").GetString());
         Assert.Equal(["/bin/echo", "token={{secret:TEST_SECRET}}"],
             run.GetProperty("tasks").GetProperty("echo").GetProperty("job").GetProperty("command").EnumerateArray().Select(e => e.GetString()));
 
         await using var db = await host.Get<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
-        var stored = await db.Executions.AsNoTracking().Where(e => e.DagRunId == runId).SingleAsync();
+        var stored = await db.Executions.AsNoTracking().Where(e => e.DagRunId == runId && e.DagTaskName == "echo").SingleAsync();
         Assert.Contains("{{secret:TEST_SECRET}}", stored.Command[1]);
         Assert.DoesNotContain(EngineHost.SecretValue, JsonSerializer.Serialize(stored.Command) + JsonSerializer.Serialize(stored.Environment));
         var spec_ = await db.DagRuns.AsNoTracking().Where(r => r.Id == runId).Select(r => r.SpecJson).SingleAsync();
         Assert.DoesNotContain(EngineHost.SecretValue, spec_);
+        var ids = await db.Executions.AsNoTracking().Where(e => e.DagRunId == runId).Select(e => e.Id).ToListAsync();
+        var storedLogs = string.Concat(await db.LogEntries.AsNoTracking().Where(l => ids.Contains(l.ExecutionId)).Select(l => l.Text).ToListAsync());
+        Assert.DoesNotContain(EngineHost.SecretValue, storedLogs);
+        Assert.DoesNotContain(Plain, storedLogs);
+    }
+
+    /// <summary>
+    /// A command that prints its own secret-looking variable (as a careless script does) leaves *** in its captured log:
+    /// in the stored rows, the API's log text, the execution detail and the console; the value reaches no line the
+    /// server logs either.
+    /// </summary>
+    [Fact]
+    public async Task Command_PrintingItsSecretLookingVariable_IsMaskedInTheStoredAndShownLog_AndInNoServerLogLine()
+    {
+        var value = "wJalrXUtnFEMI/K7MDENG/" + Guid.NewGuid().ToString("N");
+        using var submitted = await _http.PostAsJsonAsync("/api/tasks", new
+        {
+            command = new[] { "/usr/bin/printenv", "AWS_SECRET_ACCESS_KEY" },
+            environment = new[] { $"AWS_SECRET_ACCESS_KEY={value}", "REGION=eu-west-1" },
+        });
+        Assert.Equal(HttpStatusCode.Accepted, submitted.StatusCode);
+        var id = (await submitted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt64();
+        await host.WaitForStateAsync(id, ExecutionState.Succeeded, TimeSpan.FromMinutes(2));
+
+        Assert.Equal("***\n", await _http.GetStringAsync($"/api/executions/{id}/attempts/1/logs/output"));
+        Assert.DoesNotContain(value, await _http.GetStringAsync($"/api/executions/{id}"));
+        await using (var db = await host.Get<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync())
+        {
+            var stored = await db.LogEntries.AsNoTracking().Where(l => l.ExecutionId == id).Select(l => l.Text).ToListAsync();
+            Assert.Contains("***\n", string.Concat(stored));
+            Assert.DoesNotContain(value, string.Concat(stored));
+        }
+
+        Services.AddSingleton(host.Get<ExecutionQueries>());
+        Services.AddSingleton(host.Get<ExecutionService>());
+        Services.AddSingleton(host.Get<IOptions<TaskdeckOptions>>());
+        Services.AddSingleton(new ConsoleActor(host.Services, new HttpContextAccessor()));
+        var page = Render<ExecutionDetailPage>(p => p.Add(x => x.Id, id));
+        page.WaitForAssertion(() => Assert.Contains("AWS_SECRET_ACCESS_KEY=***", page.Markup), TimeSpan.FromSeconds(20));
+        Assert.DoesNotContain(value, page.Markup);
+
+        Assert.NotEmpty(host.ServerLogs.Lines);
+        Assert.DoesNotContain(host.ServerLogs.Lines, line => line.Contains(value, StringComparison.Ordinal));
     }
 
     [Fact]

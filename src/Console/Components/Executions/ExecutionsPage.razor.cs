@@ -4,6 +4,7 @@ using MudBlazor;
 using Taskdeck.Console.Audit;
 using Microsoft.JSInterop;
 using Taskdeck.Console.Components.Shared;
+using Taskdeck.Core.Bulk;
 using Taskdeck.Console.Live;
 using Taskdeck.Core.Executions;
 using Taskdeck.Data.Executions;
@@ -56,6 +57,11 @@ public partial class ExecutionsPage : IAsyncDisposable
     [Inject] public required ISnackbar Snackbar { get; init; }
     [Inject] public required TimeProvider Time { get; init; }
     [Inject] public required ConsoleActor Actor { get; init; }
+    [Inject] public required BulkActions Bulk { get; init; }
+
+    /// <summary>The bulk act this page started and is following, while it runs.</summary>
+    private BulkAction? _act;
+    private readonly CancellationTokenSource _leaving = new();
     [Inject] public required IJSRuntime JS { get; init; }
 
     /// <summary>Updates held while the operator reads (shown on the chip).</summary>
@@ -298,6 +304,33 @@ public partial class ExecutionsPage : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The toolbar's acts on the selection: one stored bulk act (<see cref="BulkActions"/>, the path of
+    /// <c>POST /api/executions/bulk</c>) naming the rows it applies to, carried out in batches by the server as the
+    /// signed-in actor, and audited once when done.
+    /// </summary>
+    private async Task BulkAsync(BulkActionKind kind, IReadOnlyList<Execution> items)
+    {
+        var (applies, consequence, reason) = kind switch
+        {
+            BulkActionKind.Cancel => ((Func<ExecutionState, bool>)ExecutionActions.CanCancel, "Waiting executions are cancelled at once; running ones are asked to stop.", "cancelled from the console"),
+            BulkActionKind.Retry => (ExecutionActions.CanRetry, "Each goes back to the queue for a new attempt.", "retried from the console"),
+            BulkActionKind.Delete => (ExecutionActions.CanDelete, "Their attempts, logs and history are deleted too. This cannot be undone.", "deleted from the console"),
+            _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+        };
+        var verb = Verb(kind);
+        var applicable = Now(items).Where(e => applies(e.State)).ToList();
+        if (applicable.Count == 0) { Snackbar.Add($"None of the selected executions can be {verb.ToLowerInvariant()}ed in its current state.", Severity.Info); return; }
+        var noun = applicable.Count == 1 ? "execution" : "executions";
+        var skipped = items.Count - applicable.Count;
+        var message = $"{verb} {applicable.Count} {noun}: {ExecutionActions.Describe(applicable)}. {consequence}"
+            + (skipped > 0 ? $" {skipped} selected {(skipped == 1 ? "is" : "are")} skipped: {verb.ToLowerInvariant()} does not apply to {(skipped == 1 ? "its" : "their")} state." : "");
+        if (!await Dialogs.ConfirmAsync($"{verb} {applicable.Count} {noun}?", message, $"{verb} {applicable.Count}")) return;
+        var draft = new BulkAction { Kind = kind, Reason = reason };
+        draft.SetIds(applicable.Select(e => e.Id));
+        if (await FollowAsync(draft)) _selected = new HashSet<Execution>(ExecutionById.Instance);
+    }
+
     private async Task ResetMatchingAsync()
     {
         var filter = CurrentFilter();
@@ -309,22 +342,60 @@ public partial class ExecutionsPage : IAsyncDisposable
         if (!await Dialogs.ConfirmAsync($"Reset {count:N0} {noun}?",
                 $"{count:N0} finished-but-unsuccessful {noun} match the current filters and will be queued again for a new attempt.", $"Reset {count:N0}"))
             return;
+        await FollowAsync(new BulkAction { Kind = BulkActionKind.Reset, FilterJson = filter.ToJson(), Total = count, Reason = "reset from the console" });
+    }
+
+    /// <summary>
+    /// Stores and starts the act as the signed-in actor, then follows it (its stored counts, after each batch) until it is
+    /// done or the page goes away — the act itself goes on either way. True once it was started.
+    /// </summary>
+    private async Task<bool> FollowAsync(BulkAction draft)
+    {
+        var verb = Verb(draft.Kind);
         _busy = true;
         try
         {
-            var reset = await Executions.ResetAsync(filter, await Actor.ForAsync(Auth.Policies.Operate));
-            Snackbar.Add($"Reset {reset:N0} of {count:N0} {noun}.", reset == count ? Severity.Success : Severity.Warning);
+            var (act, finished) = await Bulk.StartAsync(draft, await Actor.ForAsync(Auth.Policies.Operate), waitIfAtMost: BulkActions.BatchSize, _leaving.Token);
+            while (!finished)
+            {
+                _act = act;
+                StateHasChanged();
+                act = await Bulk.WaitAsync(act.Id, TimeSpan.FromSeconds(1), _leaving.Token) ?? act;
+                finished = act.Finished;
+            }
+            _act = null;
+            var skipped = act.Skipped > 0 ? $" {act.Skipped} skipped: their state no longer allowed it." : "";
+            Snackbar.Add($"{verb}: {act.Applied} of {act.Total} done.{skipped}", act.Applied == act.Total ? Severity.Success : Severity.Warning);
+            return true;
         }
-        catch (Exception e) { Snackbar.Add($"Reset failed: {e.Message}", Severity.Error); }
+        catch (OperationCanceledException) when (_leaving.IsCancellationRequested) { return true; }
+        catch (Exception e)
+        {
+            Snackbar.Add($"{verb} failed: {e.Message}", Severity.Error);
+            return false;
+        }
         finally
         {
             _busy = false;
-            await ReloadAsync();
+            _act = null;
+            if (!_leaving.IsCancellationRequested) await ReloadAsync();
         }
     }
 
+    private static string Verb(BulkActionKind kind) => kind switch
+    {
+        BulkActionKind.Cancel => "Cancel",
+        BulkActionKind.Retry => "Retry",
+        BulkActionKind.Delete => "Delete",
+        BulkActionKind.Reset => "Reset",
+        _ => kind.ToString(),
+    };
+
+    private static double Percent(BulkAction act) => act.Total == 0 ? 0 : 100.0 * (act.Applied + act.Skipped) / act.Total;
     public async ValueTask DisposeAsync()
     {
+        // Not disposed: a follow loop may still be unwinding with its token.
+        await _leaving.CancelAsync();
         _ticker?.Dispose();
         if (_view is not null) await _view.DisposeAsync();
         try
