@@ -20,6 +20,7 @@ builder.Services.AddTaskdeckHangfire(builder.Configuration);
 builder.Services.AddTaskdeckApi(builder.Configuration);
 builder.Services.AddTaskdeckAuth(builder.Configuration);
 builder.Services.AddTaskdeckConsole();
+builder.Services.AddTaskdeckFootprint(builder.Configuration);
 builder.Services.AddTaskdeckCrossSite();
 
 var app = builder.Build();

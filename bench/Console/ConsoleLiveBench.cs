@@ -1,0 +1,283 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Playwright;
+
+namespace Taskdeck.Bench.Console;
+
+/// <summary>
+/// <c>console-live [pages] [executions]</c>: what open console pages cost the node that runs the work.
+/// The built Console runs as a child process on a fresh embedded default (anonymous Operator, rate limits off, no demo
+/// workload). After a warm-up it runs <c>executions</c> <c>demo.noop</c> with no page open, opens <c>pages</c> live pages
+/// in headless Chromium (dashboards, executions grids with and without filters, execution details, a DAG run of 1,000
+/// tasks), measures them idle, runs the same executions again with them open, closes them and follows the node's memory
+/// for a minute. Executions are submitted over HTTP (<c>POST /api/tasks</c>, a fixed number in flight: the node's own
+/// highest rate); the clock stops when <c>/api/executions/stats</c> counts them all Succeeded. CPU is the node's own
+/// (<c>/proc/PID/stat</c>), not the machine's: Chromium's is reported apart.
+/// </summary>
+public static class ConsoleLiveBench
+{
+    private const int DagTasks = 1_000;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var positional = args.Where((a, i) => !a.StartsWith("--", StringComparison.Ordinal) && (i == 0 || !args[i - 1].StartsWith("--", StringComparison.Ordinal))).ToList();
+        var pageCount = positional.Count > 0 ? int.Parse(positional[0], CultureInfo.InvariantCulture) : 50;
+        var executions = positional.Count > 1 ? int.Parse(positional[1], CultureInfo.InvariantCulture) : 10_000;
+        var inFlight = Option(args, "--in-flight") is { } f ? int.Parse(f, CultureInfo.InvariantCulture) : 32;
+        var warmup = Option(args, "--warmup") is { } w ? int.Parse(w, CultureInfo.InvariantCulture) : 3_000;
+        // A phase that cannot finish (the console used to slow the work this much) ends here and counts what got done.
+        var limit = TimeSpan.FromSeconds(Option(args, "--phase-limit") is { } l ? int.Parse(l, CultureInfo.InvariantCulture) : 240);
+        var afterClose = TimeSpan.FromSeconds(Option(args, "--after-close") is { } s ? int.Parse(s, CultureInfo.InvariantCulture) : 60);
+        // --env KEY=VALUE (repeatable): extra configuration for the node, e.g. DOTNET_gcServer=0 or DOTNET_GCConserveMemory=5.
+        var extra = args.Select((a, i) => (a, i)).Where(x => x.a == "--env" && x.i + 1 < args.Length).Select(x => args[x.i + 1].Split('=', 2)).ToList();
+
+        System.Console.WriteLine($"Taskdeck console-live bench · {pageCount} pages · {executions:N0} demo.noop per phase · {inFlight} submits in flight · " +
+                                 $"{Environment.ProcessorCount} cores · .NET {Environment.Version} · {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC · load average {ProcStat.LoadAverage()}");
+        var settings = new Dictionary<string, string>
+        {
+            // Development only for its static web assets (blazor.web.js, MudBlazor's files) from the build output, unpublished;
+            // nothing in Taskdeck reads the environment's name.
+            ["ASPNETCORE_ENVIRONMENT"] = "Development",
+            ["Taskdeck__Auth__Anonymous"] = "Operator",
+            ["Taskdeck__RateLimits__Enabled"] = "false",
+            ["Logging__LogLevel__Taskdeck.Console.Hosting.IdleMemoryTrimmer"] = "Information",
+        };
+        foreach (var pair in extra) settings[pair[0]] = pair.Length > 1 ? pair[1] : "";
+        if (extra.Count > 0) System.Console.WriteLine($"node environment: {string.Join(' ', extra.Select(p => string.Join('=', p)))}");
+
+        await using var node = await ConsoleNode.StartAsync(settings);
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = inFlight + 4 })
+        {
+            BaseAddress = node.BaseAddress, Timeout = TimeSpan.FromMinutes(2),
+        };
+        var startRss = node.RssMb();
+        System.Console.WriteLine($"node pid {node.Pid} on {node.BaseAddress}: RSS {startRss:N0} MB when ready");
+        try
+        {
+            // The DAG run the DAG pages show: a long demo.sleep root and 999 children waiting behind it (live, not moving).
+            var dagRun = await SubmitDagAsync(http);
+            var warm = await RunPhaseAsync(http, node, warmup, inFlight, limit);
+            System.Console.WriteLine($"warm-up: {warmup:N0} executions, {warm.Rate:N0}/s, {warm.CpuPerExecutionUs:N0} µs node CPU each{warm.Note}");
+
+            var none = await RunPhaseAsync(http, node, executions, inFlight, limit);
+            System.Console.WriteLine($"no page open: {none.Rate:N0} executions/s, {none.CpuPerExecutionUs:N0} µs node CPU each{none.Note}");
+
+            // Idle before the pages: the same settling time as with them.
+            var idleBefore = await IdleAsync(node, TimeSpan.FromSeconds(15));
+            System.Console.WriteLine($"idle, no page: RSS {idleBefore.Rss:N0} MB, node CPU {idleBefore.CoreShare:P1} of a core");
+
+            var recent = await RecentIdsAsync(http, 20);
+            var urls = PageMix(pageCount, recent, dagRun);
+                        using var playwright = await Playwright.CreateAsync();
+            var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+            {
+                Headless = true,
+                ExecutablePath = NicedChromium(ChromiumPath()),
+                Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+            });
+            var contexts = new List<IBrowserContext>();
+            var pages = new List<IPage>();
+            var clock = Stopwatch.StartNew();
+            // A few at a time: the circuits start while the machine is shared.
+            foreach (var chunk in urls.Chunk(5))
+            {
+                await Task.WhenAll(chunk.Select(async url =>
+                {
+                    var context = await browser.NewContextAsync(new BrowserNewContextOptions
+                    {
+                        BaseURL = node.BaseAddress.ToString(), ViewportSize = new ViewportSize { Width = 1280, Height = 800 },
+                    });
+                    context.SetDefaultTimeout(120_000);
+                    var page = await context.NewPageAsync();
+                    await page.GotoAsync(url);
+                    await page.Locator("[data-interactive=true]").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Attached });
+                    lock (pages) { contexts.Add(context); pages.Add(page); }
+                }));
+            }
+            var visible = 0;
+            foreach (var page in pages) if (await page.EvaluateAsync<string>("document.visibilityState") == "visible") visible++;
+            System.Console.WriteLine($"{pages.Count} pages live in {clock.Elapsed.TotalSeconds:N0} s ({visible} report themselves visible): {Describe(urls)}");
+
+            var chromiumIdle = ProcStat.DescendantsCpu(Environment.ProcessId, node.Pid);
+            var idleWith = await IdleAsync(node, TimeSpan.FromSeconds(15));
+            chromiumIdle = ProcStat.DescendantsCpu(Environment.ProcessId, node.Pid) - chromiumIdle;
+            var perCircuit = (idleWith.Rss - idleBefore.Rss) / pages.Count;
+            System.Console.WriteLine($"idle, {pages.Count} pages: RSS {idleWith.Rss:N0} MB ({perCircuit:N2} MB per circuit), node CPU {idleWith.CoreShare:P1} of a core, Chromium {chromiumIdle.TotalSeconds / 15:P0} of a core");
+
+            var chromiumBefore = ProcStat.DescendantsCpu(Environment.ProcessId, node.Pid);
+            var with = await RunPhaseAsync(http, node, executions, inFlight, limit);
+            var chromiumCpu = ProcStat.DescendantsCpu(Environment.ProcessId, node.Pid) - chromiumBefore;
+            var rssAfterBurst = node.RssMb();
+            System.Console.WriteLine($"{pages.Count} pages open: {with.Rate:N0} executions/s, {with.CpuPerExecutionUs:N0} µs node CPU each{with.Note}; " +
+                                     $"Chromium meanwhile {chromiumCpu.TotalSeconds / with.Elapsed.TotalSeconds:P0} of a core; node RSS {rssAfterBurst:N0} MB");
+
+            // Close: each context's page unloads (Blazor's disconnect beacon) and the browser goes.
+            clock.Restart();
+            foreach (var context in contexts) await context.CloseAsync();
+            await browser.CloseAsync();
+            System.Console.WriteLine($"pages closed in {clock.Elapsed.TotalSeconds:N0} s");
+            // "A minute after the pages close" counts from when the last one has closed.
+            clock.Restart();
+            var samples = new List<(double At, double Rss)>();
+            while (clock.Elapsed < afterClose)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(5));
+                samples.Add((clock.Elapsed.TotalSeconds, node.RssMb()));
+            }
+            var under = samples.FirstOrDefault(s => s.Rss < 250);
+            System.Console.WriteLine($"after the pages closed: RSS {string.Join(" · ", samples.Select(s => $"{s.At:N0} s {s.Rss:N0} MB"))}; " +
+                                     $"at the end {ProcStat.StatusKb(node.Pid, "RssAnon") / 1024:N0} MB anonymous, {ProcStat.StatusKb(node.Pid, "RssFile") / 1024:N0} MB file-backed");
+
+            var extraCpu = with.CpuPerExecutionUs - none.CpuPerExecutionUs;
+            System.Console.WriteLine();
+            System.Console.WriteLine($"{"",-44}{"no page",14}{pages.Count + " pages",14}");
+            System.Console.WriteLine($"{"throughput (executions/s)",-44}{none.Rate,14:N0}{with.Rate,14:N0}   {with.Rate / none.Rate:P0} of without (target ≥ 90 %)");
+            System.Console.WriteLine($"{"node CPU per execution (µs)",-44}{none.CpuPerExecutionUs,14:N0}{with.CpuPerExecutionUs,14:N0}   +{extraCpu:N0} µs");
+            System.Console.WriteLine($"{"node CPU while running (cores)",-44}{none.Cores,14:N2}{with.Cores,14:N2}");
+            System.Console.WriteLine($"live updates at 1,000 executions/s ≈ {Math.Max(0, extraCpu) * 1000 / 1e6:P1} of one core (the extra CPU per execution × 1,000/s; target ≤ 15 %)");
+            System.Console.WriteLine($"RSS per idle circuit: {perCircuit:N2} MB (target ≤ 3 MB); node CPU idle {idleBefore.CoreShare:P1} of a core with no page, {idleWith.CoreShare:P1} with {pages.Count}");
+            System.Console.WriteLine($"RSS {afterClose.TotalSeconds:N0} s after the pages closed: {samples[^1].Rss:N0} MB (target < 250 MB; " +
+                                     (under == default ? "never under 250 MB" : $"first under 250 MB at {under.At:N0} s") + $"); at start {startRss:N0} MB");
+            foreach (var line in node.LogTail(200_000).Split('\n').Where(l => l.Contains("gave back", StringComparison.Ordinal)))
+                System.Console.WriteLine("node: " + line.Trim());
+            System.Console.WriteLine($"load average at end {ProcStat.LoadAverage()}");
+            // For experiments: the node's own log (e.g. with --env Logging__LogLevel__Microsoft.AspNetCore.Components.Server=Debug).
+            if (args.Contains("--node-log")) System.Console.WriteLine(node.LogTail(200_000));
+            return 0;
+        }
+        catch
+        {
+            System.Console.Error.WriteLine(node.LogTail());
+            throw;
+        }
+    }
+
+    /// <param name="Done">How many of the phase's executions had Succeeded when it ended (all of them, unless it hit its time limit).</param>
+    private sealed record Phase(int Done, int Asked, double Rate, double CpuPerExecutionUs, double Cores, TimeSpan Elapsed)
+    {
+        public string Note => Done == Asked ? "" : $" (time limit: only {Done:N0} of {Asked:N0} Succeeded)";
+    }
+
+    /// <summary>
+    /// Submits n demo.noop with a fixed number of requests in flight and waits until all of them have Succeeded, or until
+    /// <paramref name="limit"/>: then submitting stops and the phase counts what Succeeded by then (the rest runs later).
+    /// </summary>
+    private static async Task<Phase> RunPhaseAsync(HttpClient http, ConsoleNode node, int n, int inFlight, TimeSpan limit)
+    {
+        var start = await SucceededAsync(http);
+        var cpu = node.Cpu();
+        var clock = Stopwatch.StartNew();
+        using var stop = new CancellationTokenSource(limit);
+        var next = 0;
+        var body = """{"task":"demo.noop","tags":["bench"]}""";
+        var submitters = Task.WhenAll(Enumerable.Range(0, inFlight).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested && Interlocked.Increment(ref next) <= n)
+            {
+                using var response = await http.PostAsync("/api/tasks", new StringContent(body, Encoding.UTF8, "application/json"));
+                if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"submit: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+            }
+        })));
+        int done;
+        while ((done = await SucceededAsync(http) - start) < n && !stop.IsCancellationRequested)
+        {
+            if (submitters.IsFaulted) await submitters;
+            await Task.Delay(200);
+        }
+        var elapsed = clock.Elapsed;
+        var used = node.Cpu() - cpu;
+        await submitters;
+        return new Phase(done, n, done / elapsed.TotalSeconds, used.TotalMicroseconds / Math.Max(1, done), used / elapsed, elapsed);
+    }
+
+    private static async Task<int> SucceededAsync(HttpClient http) =>
+        (await http.GetFromJsonAsync<JsonElement>("/api/executions/stats")).GetProperty("succeeded").GetInt32();
+
+    private sealed record Idle(double Rss, double CoreShare);
+
+    /// <summary>Waits with nothing submitted and returns the RSS at the end and the node's CPU share meanwhile.</summary>
+    private static async Task<Idle> IdleAsync(ConsoleNode node, TimeSpan wait)
+    {
+        var cpu = node.Cpu();
+        var clock = Stopwatch.StartNew();
+        await Task.Delay(wait);
+        return new Idle(node.RssMb(), (node.Cpu() - cpu) / clock.Elapsed);
+    }
+
+    private static async Task<long> SubmitDagAsync(HttpClient http)
+    {
+        var values = string.Join(",", Enumerable.Range(1, DagTasks - 1).Select(i => $"\"{i}\""));
+        var spec = """
+            {"tag":"console-live","parameters":{"N":[VALUES]},"tasks":{
+              "root":{"job":{"task":"demo.sleep","args":{"seconds":3600}},"children":["leaf"]},
+              "leaf":{"job":{"task":"demo.noop","args":{"n":"{{N}}"}}}}}
+            """.Replace("VALUES", values);
+        using var response = await http.PostAsync("/v1/dagrun", new StringContent(spec, Encoding.UTF8, "application/json"));
+        var body = await response.Content.ReadAsStringAsync();
+        if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"DAG submit: {(int)response.StatusCode} {body}");
+        using var doc = JsonDocument.Parse(body);
+        return doc.RootElement.GetProperty("runID").GetInt64();
+    }
+
+    private static async Task<List<long>> RecentIdsAsync(HttpClient http, int count)
+    {
+        var list = await http.GetFromJsonAsync<JsonElement>($"/api/executions?task_name=demo.noop&limit={count}");
+        return list.GetProperty("tasks").EnumerateArray().Select(e => e.GetProperty("id").GetInt64()).ToList();
+    }
+
+    /// <summary>
+    /// What a team keeps open: a fifth dashboards, a fifth unfiltered grids, three tenths filtered grids, a fifth execution
+    /// details, a tenth the 1,000-task DAG run.
+    /// </summary>
+    private static List<string> PageMix(int count, IReadOnlyList<long> recent, long dagRun)
+    {
+        string[] filters = ["?state=Succeeded", "?task=demo.noop", "?state=Queued,Running", "?range=15m", "?tag=bench", "?state=Failed"];
+        var urls = new List<string>();
+        for (var i = 0; i < count; i++)
+        {
+            urls.Add((i % 10) switch
+            {
+                0 or 5 => "/",
+                1 or 6 => "/executions",
+                2 or 7 or 8 => "/executions" + filters[i % filters.Length],
+                3 or 9 => $"/executions/{recent[i % recent.Count]}",
+                _ => $"/dags/{dagRun}",
+            });
+        }
+        return urls;
+    }
+
+    private static string Describe(IEnumerable<string> urls) => string.Join(", ", urls
+        .GroupBy(u => u == "/" ? "dashboard" : u.StartsWith("/dags/", StringComparison.Ordinal) ? "DAG run (1,000 tasks)"
+            : u.StartsWith("/executions?", StringComparison.Ordinal) ? "filtered grid" : u == "/executions" ? "grid" : "execution detail")
+        .Select(g => $"{g.Count()} {g.Key}"));
+
+    /// <summary>
+    /// A wrapper that starts Chromium at the lowest CPU priority (nice 19; its renderers inherit it): on a 2-core machine the
+    /// browsers would otherwise take the cores the node needs, where in real use they run on the operators' own machines.
+    /// </summary>
+    private static string? NicedChromium(string? path)
+    {
+        if (path is null || !OperatingSystem.IsLinux()) return path;
+        var wrapper = Path.Combine(Path.GetTempPath(), $"taskdeck-chromium-nice-{Environment.ProcessId}.sh");
+        File.WriteAllText(wrapper, $"#!/bin/sh\nexec nice -n 19 \"{path}\" \"$@\"\n");
+        File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        return wrapper;
+    }
+
+    private static string? ChromiumPath()
+    {
+        var path = Environment.GetEnvironmentVariable("PLAYWRIGHT_CHROMIUM_PATH");
+        if (string.IsNullOrWhiteSpace(path) && File.Exists("/usr/bin/chromium")) path = "/usr/bin/chromium";
+        return string.IsNullOrWhiteSpace(path) ? null : path;
+    }
+
+    private static string? Option(string[] args, string name)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+}

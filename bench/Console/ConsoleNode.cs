@@ -1,0 +1,167 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Taskdeck.Bench.Console;
+
+/// <summary>
+/// The built Console as a child process on a fresh embedded default (SQLite file in a temp folder, in-memory Hangfire),
+/// and what the kernel says about it: CPU time from <c>/proc/PID/stat</c>, resident memory from <c>/proc/PID/status</c>.
+/// </summary>
+public sealed class ConsoleNode : IAsyncDisposable
+{
+    private readonly StringBuilder _log = new();
+    private readonly string _folder;
+    private readonly Process _process;
+
+    public int Port { get; }
+    public int Pid => _process.Id;
+    public Uri BaseAddress => new($"http://127.0.0.1:{Port}");
+
+    private ConsoleNode(string folder, int port, Process process)
+    {
+        _folder = folder;
+        Port = port;
+        _process = process;
+    }
+
+    /// <param name="settings">Configuration for the node, as environment variables (<c>Taskdeck__Auth__Anonymous</c>…).</param>
+    public static async Task<ConsoleNode> StartAsync(IReadOnlyDictionary<string, string> settings)
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "taskdeck-live-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(folder);
+        var port = FreePort();
+        var dll = ConsoleDll();
+        var start = new ProcessStartInfo("dotnet", $"\"{dll}\"")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = Path.GetDirectoryName(dll)!,
+        };
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        start.Environment["Urls"] = $"http://127.0.0.1:{port}";
+        start.Environment["ConnectionStrings__Taskdeck"] = $"Data Source={Path.Combine(folder, "taskdeck.db")}";
+        start.Environment["Taskdeck__Demo__Enabled"] = "false";
+        start.Environment["Logging__LogLevel__Default"] = "Warning";
+        foreach (var (key, value) in settings) start.Environment[key] = value;
+        var node = new ConsoleNode(folder, port, Process.Start(start)!);
+        node._process.OutputDataReceived += (_, e) => node.Append(e.Data);
+        node._process.ErrorDataReceived += (_, e) => node.Append(e.Data);
+        node._process.BeginOutputReadLine();
+        node._process.BeginErrorReadLine();
+        await node.WaitReadyAsync();
+        return node;
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null) return;
+        lock (_log) _log.AppendLine(line);
+    }
+
+    public string LogTail(int chars = 4000)
+    {
+        lock (_log) return _log.ToString()[^Math.Min(_log.Length, chars)..];
+    }
+
+    private async Task WaitReadyAsync()
+    {
+        using var http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromMinutes(3))
+        {
+            if (_process.HasExited) throw new InvalidOperationException("the console exited at start:\n" + LogTail());
+            try { if ((await http.GetAsync("/api/readyz")).IsSuccessStatusCode) return; } catch (HttpRequestException) { } catch (TaskCanceledException) { }
+            await Task.Delay(200);
+        }
+        throw new TimeoutException("the console did not become ready in 3 minutes:\n" + LogTail());
+    }
+
+    /// <summary>User + system CPU time the node has used so far (its own threads, from <c>/proc/PID/stat</c>).</summary>
+    public TimeSpan Cpu() => ProcStat.Cpu(Pid);
+
+    /// <summary>Resident set size in MB.</summary>
+    public double RssMb() => ProcStat.StatusKb(Pid, "VmRSS") / 1024.0;
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited) { _process.Kill(entireProcessTree: true); await _process.WaitForExitAsync(); }
+        _process.Dispose();
+        try { Directory.Delete(_folder, recursive: true); } catch (IOException) { }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static string ConsoleDll()
+    {
+        var here = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/'));
+        var configuration = here.Parent!.Name;
+        var root = here;
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "Console.sln"))) root = root.Parent;
+        if (root is null) throw new InvalidOperationException("Console.sln not found above " + here.FullName);
+        var dll = Path.Combine(root.FullName, "src", "Console", "bin", configuration, "net10.0", "Taskdeck.Console.dll");
+        return File.Exists(dll) ? dll : throw new FileNotFoundException("Build src/Console first", dll);
+    }
+}
+
+/// <summary>Reads <c>/proc</c>: a process's CPU time, its memory lines, its descendants.</summary>
+public static class ProcStat
+{
+    // USER_HZ: 100 on every Linux this runs on (sysconf(_SC_CLK_TCK)).
+    private const double TicksPerSecond = 100;
+
+    public static TimeSpan Cpu(int pid)
+    {
+        var fields = Fields(pid);
+        return fields is null ? TimeSpan.Zero : TimeSpan.FromSeconds((long.Parse(fields[11]) + long.Parse(fields[12])) / TicksPerSecond);
+    }
+
+    /// <summary>CPU time of every live descendant of <paramref name="root"/> but the subtrees of <paramref name="except"/>.</summary>
+    public static TimeSpan DescendantsCpu(int root, params int[] except)
+    {
+        var parents = new Dictionary<int, int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+            if (int.TryParse(Path.GetFileName(dir), out var pid) && Fields(pid) is { } f)
+                parents[pid] = int.Parse(f[1]);
+        var total = TimeSpan.Zero;
+        foreach (var pid in parents.Keys)
+        {
+            var p = pid;
+            var mine = false;
+            while (parents.TryGetValue(p, out var parent) && p > 1)
+            {
+                if (except.Contains(p)) break;
+                if (parent == root) { mine = true; break; }
+                p = parent;
+            }
+            if (mine && !except.Contains(pid)) total += Cpu(pid);
+        }
+        return total;
+    }
+
+    public static long StatusKb(int pid, string field)
+    {
+        foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+            if (line.StartsWith(field + ":", StringComparison.Ordinal))
+                return long.Parse(line[(field.Length + 1)..].Trim().Split(' ')[0]);
+        return -1;
+    }
+
+    public static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";
+
+    /// <summary>The fields after the command name (field 3, "state", is index 0), or null once the process is gone.</summary>
+    private static string[]? Fields(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        }
+        catch (IOException) { return null; }
+        catch (UnauthorizedAccessException) { return null; }
+    }
+}

@@ -1,0 +1,72 @@
+using System.Runtime;
+using System.Runtime.InteropServices;
+
+namespace Taskdeck.Console.Hosting;
+
+/// <summary>
+/// Gives memory back once a burst is over. A busy console (live pages, thousands of executions) grows its heap, and the GC
+/// keeps what it committed until a full collection happens, which an idle process never triggers: measured, the node stood
+/// at 770 MB a minute after every page had closed, whatever the GC mode. Every <see cref="CheckInterval"/> this looks at how
+/// much the process allocated meanwhile; when it was quiet (less than <see cref="QuietAllocation"/>) and the GC holds
+/// <see cref="Growth"/> more than after the last trim, it runs one aggressive full collection, which compacts and returns
+/// the free space to the system. Never while work runs, and at most once per quiet spell.
+/// <c>Taskdeck:Console:TrimMemoryWhenIdle</c> (default true) turns it off.
+/// </summary>
+public sealed class IdleMemoryTrimmer(TimeProvider time, IConfiguration configuration, ILogger<IdleMemoryTrimmer> logger) : BackgroundService
+{
+    public const string Setting = "Taskdeck:Console:TrimMemoryWhenIdle";
+    public static readonly TimeSpan CheckInterval = TimeSpan.FromSeconds(10);
+    public const long QuietAllocation = 32L << 20;
+    public const long Growth = 48L << 20;
+
+    /// <summary>Whether to trim now: the process allocated little since the last look and holds clearly more than after the last trim.</summary>
+    public static bool ShouldTrim(long allocatedSinceLastCheck, long committedNow, long committedAfterLastTrim) =>
+        allocatedSinceLastCheck < QuietAllocation && committedNow - committedAfterLastTrim >= Growth;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (!configuration.GetValue(Setting, true)) return;
+        using var timer = new PeriodicTimer(CheckInterval, time);
+        var allocated = GC.GetTotalAllocatedBytes();
+        var afterTrim = Committed();
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                var now = GC.GetTotalAllocatedBytes();
+                var committed = Committed();
+                if (ShouldTrim(now - allocated, committed, afterTrim))
+                {
+                    var started = time.GetTimestamp();
+                    GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
+                    GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+                    TrimNativeHeap();
+                    afterTrim = Committed();
+                    logger.LogInformation("Quiet after a burst: the GC gave back {Freed:N0} MB ({Before:N0} → {After:N0} MB committed) in {Ms:N0} ms",
+                        (committed - afterTrim) >> 20, committed >> 20, afterTrim >> 20, time.GetElapsedTime(started).TotalMilliseconds);
+                }
+                // A heap that shrank by itself (the GC's own full collections) is the new floor.
+                afterTrim = Math.Min(afterTrim, committed);
+                allocated = GC.GetTotalAllocatedBytes();
+            }
+        }
+        catch (OperationCanceledException) { }
+    }
+
+    /// <summary>
+    /// SQLite's page caches and statements live in the C heap, whose free blocks glibc keeps in per-thread arenas: measured,
+    /// RSS stayed 290 MB above the GC's committed memory after a burst. <c>malloc_trim</c> hands them back (glibc only).
+    /// </summary>
+    private static void TrimNativeHeap()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        try { MallocTrim(0); }
+        catch (EntryPointNotFoundException) { } // not glibc (musl): nothing to call
+        catch (DllNotFoundException) { }
+    }
+
+    [DllImport("libc", EntryPoint = "malloc_trim")]
+    private static extern int MallocTrim(nuint pad);
+
+    private static long Committed() => GC.GetGCMemoryInfo().TotalCommittedBytes;
+}
