@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Taskdeck.Core.Dags;
+using Taskdeck.Core.Events;
 using Taskdeck.Core.Executions;
 using Taskdeck.Data.Dags;
 using Taskdeck.Data.Executions;
@@ -277,9 +278,12 @@ public sealed class DaggyApiTests(EngineHost host)
                 "sleeper": { "job": { "command": ["/bin/sleep", "60"] }, "children": ["after"] },
                 "after": { "job": { "command": ["/bin/echo", "never"] } } } }
             """);
-        await WaitForTaskAsync(runId, "sleeper", ExecutionState.Running);
+        var firstSleeper = await WaitForTaskAsync(runId, "sleeper", ExecutionState.Running);
+        using var sleeperEnds = new PublishedEnds(host.Get<ExecutionEvents>(), firstSleeper.ExecutionId);
         Assert.Equal(HttpStatusCode.OK, (await _http.DeleteAsync($"/v1/dagrun/{runId}")).StatusCode);
-        await WaitForTaskAsync(runId, "sleeper", ExecutionState.Cancelled);
+        // Published means its observers (the run's recompute among them) have run: an operator restarting later than that
+        // sees a settled kill. A restart racing the kill's own last recompute is a known defect (see the issue 13 note).
+        await PollAsync(() => Task.FromResult(sleeperEnds.Seen(ExecutionState.Cancelled)), "the sleeper's cancel to be published");
         Assert.Equal(ExecutionState.Cancelled, (await host.Get<IDagStore>().FindTaskAsync(runId, "after"))!.State);
 
         Assert.Equal(HttpStatusCode.OK, (await _http.PatchAsync($"/v1/dagrun/{runId}/state/QUEUED", null)).StatusCode);
@@ -416,6 +420,19 @@ public sealed class DaggyApiTests(EngineHost host)
             return true;
         }, "the process id in the executor log");
         return pid;
+    }
+
+    /// <summary>The states an execution was published entering (a transition is published after its observers ran).</summary>
+    private sealed class PublishedEnds : IDisposable
+    {
+        private readonly IDisposable _subscription;
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<ExecutionState, bool> _seen = new();
+
+        public PublishedEnds(ExecutionEvents events, long executionId) =>
+            _subscription = events.Subscribe(e => { if (e is StateChanged c && c.ExecutionId == executionId) _seen[c.To] = true; });
+
+        public bool Seen(ExecutionState state) => _seen.ContainsKey(state);
+        public void Dispose() => _subscription.Dispose();
     }
 
     private static async Task PollAsync(Func<Task<bool>> condition, string what, Func<Task<string>>? describe = null)
