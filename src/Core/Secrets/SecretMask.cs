@@ -20,13 +20,9 @@ public sealed class SecretMask
     public SecretMask(IEnumerable<string> values)
     {
         _values = values.Where(v => v.Length >= MinLength).Distinct(StringComparer.Ordinal).OrderByDescending(v => v.Length).ToArray();
-        Longest = _values.Length == 0 ? 0 : _values[0].Length;
     }
 
     public bool IsEmpty => _values.Length == 0;
-
-    /// <summary>The longest value: a stream holds back one character less than this, in case a value is split between reads.</summary>
-    public int Longest { get; }
 
     /// <summary>
     /// The values a command gets from its spec's environment (<c>NAME=value</c> entries whose names look secret, with
@@ -82,6 +78,23 @@ public sealed class SecretMask
         return (output.ToString(), stop);
     }
 
+    /// <summary>
+    /// The length of the longest end of <paramref name="text"/> that is the start of a value but not all of it: what the
+    /// next read may complete into a value. Zero for almost every line a process prints.
+    /// </summary>
+    internal int PrefixAtEnd(string text)
+    {
+        var longest = 0;
+        foreach (var value in _values)
+            for (var length = Math.Min(value.Length - 1, text.Length); length > longest; length--)
+                if (string.CompareOrdinal(text, text.Length - length, value, 0, length) == 0)
+                {
+                    longest = length;
+                    break;
+                }
+        return longest;
+    }
+
     private int MatchAt(string text, int at)
     {
         var c = text[at];
@@ -93,8 +106,8 @@ public sealed class SecretMask
 }
 
 /// <summary>
-/// One output stream of a process, masked as it is read: reads arrive in arbitrary pieces, so the last
-/// <c>Longest - 1</c> characters are held back until the next read (or the end) shows whether a value continues there.
+/// One output stream of a process, masked as it is read: reads arrive in arbitrary pieces, so an end of a read that is
+/// the start of a value is held back until the next read (or the end) shows whether the value continues there.
 /// </summary>
 public sealed class MaskedWriter(SecretMask mask, Action<string> write)
 {
@@ -104,7 +117,8 @@ public sealed class MaskedWriter(SecretMask mask, Action<string> write)
     {
         if (mask.IsEmpty) { write(chunk); return; }
         var text = _pending + chunk;
-        var end = text.Length - (mask.Longest - 1);
+        // Only a tail that could still become a value is held back: a live log must not lag by a token's length.
+        var end = text.Length - mask.PrefixAtEnd(text);
         if (end <= 0) { _pending = text; return; }
         var (masked, stop) = mask.Scan(text, end);
         _pending = text[stop..];

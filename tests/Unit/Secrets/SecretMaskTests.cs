@@ -44,6 +44,19 @@ public sealed class SecretMaskTests
     }
 
     [Fact]
+    public void ALineThatCannotBecomeAValue_IsWrittenAtOnce_OnlyAPossibleStartOfOneWaits()
+    {
+        var written = new List<string>();
+        var writer = new MaskedWriter(new SecretMask([Key]), written.Add);
+        writer.Write("step 3 of 10 done\n");
+        Assert.Equal(["step 3 of 10 done\n"], written);
+        writer.Write("key=wJalr");
+        Assert.Equal("step 3 of 10 done\nkey=", string.Concat(written));
+        writer.Write("XUtn and more");
+        Assert.Equal("step 3 of 10 done\nkey=wJalrXUtn and more", string.Concat(written));
+    }
+
+    [Fact]
     public void NoValues_PassesChunksThroughAsTheyCome()
     {
         var written = new List<string>();

@@ -99,8 +99,9 @@ public sealed class SpawnedWorkerTests(KestrelWorkTaskApp app, ITestOutputHelper
         Assert.Contains("without reporting", (string?)done["error_message"]);
         var executionId = (long)done["execution_id"]!;
         var queries = app.Services.GetRequiredService<ExecutionQueries>();
-        var logs = await WaitForLogAsync(queries, executionId, "something went wrong");
-        Assert.Contains($"silent worker {id} started and will never report", logs);
+        // Its two streams are read apart and stored as they come: wait for each rather than for one as a sign of both.
+        Assert.Contains("something went wrong", await WaitForLogAsync(queries, executionId, "something went wrong"));
+        Assert.Contains($"silent worker {id} started and will never report", await WaitForLogAsync(queries, executionId, $"silent worker {id} started"));
         var attempt = Assert.Single(await queries.AttemptsAsync(executionId));
         Assert.Equal(ExecutionState.Failed, attempt.Outcome);
         Assert.Equal(0, attempt.Rc);
