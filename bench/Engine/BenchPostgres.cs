@@ -31,7 +31,8 @@ public sealed class BenchPostgres : IAsyncDisposable
     /// <summary>The fresh database's connection string.</summary>
     public string ConnectionString => new NpgsqlConnectionStringBuilder(_admin) { Database = _database, MaxPoolSize = 100 }.ToString();
 
-    public static async Task<BenchPostgres> StartAsync()
+    /// <param name="statements">Loads pg_stat_statements (a throwaway cluster only), so a round can count the statements it sent.</param>
+    public static async Task<BenchPostgres> StartAsync(bool statements = false)
     {
         BenchPostgres server;
         if (Environment.GetEnvironmentVariable("TASKDECK_BENCH_PG") is { Length: > 0 } given)
@@ -49,14 +50,40 @@ public sealed class BenchPostgres : IAsyncDisposable
             if (IsRoot) await RunAsync("chown", "postgres:postgres", folder);
             var port = FreePort();
             await RunAsPostgresAsync($"{bin}/initdb -D {folder}/data -U postgres -A trust -E UTF8 --no-sync");
-            await RunAsPostgresAsync($"{bin}/pg_ctl -D {folder}/data -l {folder}/log -w -t 60 -o \"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections=300\" start");
+            await RunAsPostgresAsync($"{bin}/pg_ctl -D {folder}/data -l {folder}/log -w -t 60 -o \"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections=300{(statements ? " -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all" : "")}\" start");
             server = new BenchPostgres($"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres;Timeout=15", folder, bin)
             {
                 Description = $"throwaway cluster, {Path.GetFileName(Path.GetDirectoryName(bin))}, defaults (fsync on, synchronous_commit on), port {port}",
             };
         }
         await server.ExecuteAdminAsync($"CREATE DATABASE {server._database}");
+        if (statements) await server.ExecuteAdminAsync("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
         return server;
+    }
+
+    /// <summary>Forgets the statements counted so far (with <c>--statements</c>).</summary>
+    public Task ResetStatementsAsync() => ExecuteAdminAsync("SELECT pg_stat_statements_reset()");
+
+    /// <summary>
+    /// What the bench database was sent since the last reset: every statement's calls (commits and BEGINs included) and
+    /// the most frequent texts, each as calls per <paramref name="items"/>.
+    /// </summary>
+    public async Task<string> StatementsAsync(int items, int top = 14)
+    {
+        await using var connection = new NpgsqlConnection(_admin);
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT s.calls, s.total_exec_time, left(regexp_replace(s.query, '\\s+', ' ', 'g'), 150) FROM pg_stat_statements s " +
+                              "JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = @db ORDER BY s.calls DESC";
+        command.Parameters.AddWithValue("db", _database);
+        var rows = new List<(long Calls, double Ms, string Text)>();
+        await using (var reader = await command.ExecuteReaderAsync())
+            while (await reader.ReadAsync()) rows.Add((reader.GetInt64(0), reader.GetDouble(1), reader.GetString(2)));
+        var text = new System.Text.StringBuilder();
+        text.AppendLine($"  statements: {rows.Sum(r => r.Calls) / (double)items:N1} per item ({rows.Sum(r => r.Calls):N0} calls, {rows.Sum(r => r.Ms) * 1000 / items:N0} µs server time per item)");
+        foreach (var (calls, ms, query) in rows.Take(top))
+            text.AppendLine($"  {calls / (double)items,7:N2} per item {ms * 1000 / Math.Max(1, calls),8:N0} µs each   {query}");
+        return text.ToString();
     }
 
     /// <summary>

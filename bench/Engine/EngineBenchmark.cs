@@ -47,7 +47,9 @@ public static class EngineBenchmark
             .Select(x => args[x.i + 1].Split('=', 2)).ToDictionary(kv => kv[0], kv => (string?)kv[1]);
         var folder = Path.Combine(Path.GetTempPath(), "taskdeck-bench-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(folder);
-        var server = postgres ? await BenchPostgres.StartAsync() : null;
+        // --statements: pg_stat_statements on the throwaway cluster; each round prints the statements it sent per item.
+        var statements = postgres && args.Contains("--statements");
+        var server = postgres ? await BenchPostgres.StartAsync(statements) : null;
         try
         {
             using var host = Build(folder, postgres: server?.ConnectionString, settings: settings);
@@ -70,14 +72,18 @@ public static class EngineBenchmark
                 var serverCpu = server?.ServerCpu();
                 var gcPause = GC.GetTotalPauseDuration();
                 var gcAlloc = GC.GetTotalAllocatedBytes();
+                if (statements) await server!.ResetStatementsAsync();
                 engine.Add(await EngineRoundAsync(host.Services, n));
+                if (statements) System.Console.Write("engine round, per execution:\n" + await server!.StatementsAsync(n));
                 if (Environment.GetEnvironmentVariable("TASKDECK_BENCH_GC") == "1")
                     System.Console.WriteLine($"engine round: GC pause {(GC.GetTotalPauseDuration() - gcPause).TotalMilliseconds:N0} ms, allocated {(GC.GetTotalAllocatedBytes() - gcAlloc) / n / 1024.0:N1} KiB per execution, gen2 {GC.CollectionCount(2)}");
                 engineCpu.Add((CpuNow() - cpu).TotalMicroseconds / n);
                 if (serverCpu is { } before1 && server!.ServerCpu() is { } after1) engineServerCpu.Add((after1 - before1).TotalMicroseconds / n);
                 cpu = CpuNow();
                 serverCpu = server?.ServerCpu();
+                if (statements) await server!.ResetStatementsAsync();
                 raw.Add(await RawHangfireRoundAsync(host.Services, rawN, producers: producers));
+                if (statements) System.Console.Write("raw Hangfire round, per job:\n" + await server!.StatementsAsync(rawN));
                 rawCpu.Add((CpuNow() - cpu).TotalMicroseconds / rawN);
                 if (serverCpu is { } before2 && server!.ServerCpu() is { } after2) rawServerCpu.Add((after2 - before2).TotalMicroseconds / rawN);
                 if (Environment.GetEnvironmentVariable("TASKDECK_BENCH_SHAPED") == "1")

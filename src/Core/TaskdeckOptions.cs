@@ -40,6 +40,11 @@ public enum StorageProvider { Sqlite, PostgreSql, SqlServer }
 public sealed class StorageOptions
 {
     public StorageProvider Provider { get; set; } = StorageProvider.Sqlite;
+    /// <summary>
+    /// Group-commit writers committing in parallel, each on its own connection (the writes of one execution always on the
+    /// same one). Null: 4 on PostgreSQL and SQL Server. SQLite has one writer at a time: 1 there.
+    /// </summary>
+    public int? Writers { get; set; }
 }
 
 public sealed class CommandOptions

@@ -3,8 +3,9 @@ namespace Taskdeck.Core.Executions;
 /// <summary>
 /// What the engine needs from storage. Data implements it; every state change is a compare-and-set
 /// (<c>UPDATE … WHERE Id = @id AND State IN (@from)</c>) applied atomically with its attempt and history rows.
-/// Writes are applied in the order they were issued: a write issued before another is never committed after it
-/// (the runner relies on this to have an attempt's last log lines stored no later than its closing transition).
+/// Writes about one execution are applied in the order they were issued: one issued before another is never committed
+/// after it (the runner relies on this to have an attempt's last log lines stored no later than its closing transition).
+/// Writes about different executions may commit in any order (a network database commits on several connections at once).
 /// </summary>
 public interface IExecutionStore
 {

@@ -24,8 +24,8 @@ public sealed class LogSink(IExecutionStore store, ExecutionEvents events, TimeP
     }
 
     /// <summary>
-    /// Issues the write of everything appended so far and returns its completion. The store applies writes in the
-    /// order they were issued, so a closing transition issued after this call is never committed before these lines:
+    /// Issues the write of everything appended so far and returns its completion. The store applies the writes of one
+    /// execution in the order they were issued, so a closing transition issued after this call is never committed before these lines:
     /// the runner need not wait for this write before it closes the attempt.
     /// </summary>
     public Task FlushAsync(CancellationToken ct = default)

@@ -13,7 +13,9 @@ namespace Taskdeck.Data.Executions;
 /// <summary>
 /// The engine's storage. Writes are hand-written SQL through the <see cref="WriteQueue"/> (group commit); each
 /// transition is a compare-and-set on the state (and attempt number) with its attempt and history rows in the
-/// same transaction. Reads use EF Core.
+/// same transaction — on PostgreSQL one statement (<see cref="PostgreSqlTransitions"/>), sent with the other writes
+/// gathered beside it in one round trip. Writes about one execution are keyed by its id, so they keep their order on
+/// the parallel writers of a network database. Reads use EF Core.
 /// </summary>
 public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes, IDbContextFactory<TaskdeckDbContext> contexts) : IExecutionStore, IDisposable
 {
@@ -75,8 +77,12 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
         s.ScheduleName, Sql.Micros(s.ScheduleSlot),
     ];
 
+    // Keyed by the execution: its writes commit in the order they were issued, whichever of the parallel writers takes them.
     public Task<TransitionResult> ApplyAsync(TransitionCommand command, DateTimeOffset at, CancellationToken ct = default) =>
-        writes.RunAsync((c, t) => ApplyAsync(c, t, command, at), ct);
+        database.Provider == Core.StorageProvider.PostgreSql
+            ? writes.RunStatementAsync(command.ExecutionId, PostgreSqlTransitions.Text(command.Transition, command.ActorName is not null),
+                PostgreSqlTransitions.Parameters(command, Sql.Micros(at)), reader => PostgreSqlTransitions.ReadAsync(reader, command, at), ct)
+            : writes.RunAsync(command.ExecutionId, (c, t) => ApplyAsync(c, t, command, at), ct);
 
     private static async Task<TransitionResult> ApplyAsync(DbConnection c, DbTransaction t, TransitionCommand command, DateTimeOffset at)
     {
@@ -239,8 +245,28 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
             reader.IsDBNull(2) ? null : Convert.ToInt64(reader.GetValue(2)));
     }
 
-    public Task AppendLogAsync(IReadOnlyList<LogEntry> entries, CancellationToken ct = default) =>
-        writes.RunAsync(async (c, t) =>
+    /// <summary>
+    /// Split by writer, each part on the writer of its executions: every line is committed no later than a transition of its
+    /// execution issued after it (the runner issues an attempt's last lines, then closes it without waiting).
+    /// </summary>
+    public Task AppendLogAsync(IReadOnlyList<LogEntry> entries, CancellationToken ct = default)
+    {
+        if (entries.Count == 0) return Task.CompletedTask;
+        if (writes.Writers == 1) return AppendLogPartAsync(entries, ct);
+        var parts = entries.GroupBy(e => writes.WriterOf(e.ExecutionId)).Select(g => AppendLogPartAsync(g.ToList(), ct)).ToList();
+        return parts.Count == 1 ? parts[0] : Task.WhenAll(parts);
+    }
+
+    private Task AppendLogPartAsync(IReadOnlyList<LogEntry> entries, CancellationToken ct)
+    {
+        if (database.Provider == Core.StorageProvider.PostgreSql)
+            return writes.RunStatementAsync(entries[0].ExecutionId,
+                "WITH x AS (INSERT INTO \"LogEntries\" (\"ExecutionId\", \"AttemptNumber\", \"Stream\", \"At\", \"Text\") " +
+                "SELECT * FROM unnest(@Ids, @Attempts, @Streams, @Ats, @Texts) RETURNING 1) SELECT count(*) FROM x",
+                [("Ids", entries.Select(e => e.ExecutionId).ToArray()), ("Attempts", entries.Select(e => e.AttemptNumber).ToArray()),
+                 ("Streams", entries.Select(e => (int)e.Stream).ToArray()), ("Ats", entries.Select(e => Sql.Micros(e.At)).ToArray()),
+                 ("Texts", entries.Select(e => e.Text).ToArray())], Drain, ct);
+        return writes.RunAsync(entries[0].ExecutionId, async (c, t) =>
         {
             foreach (var e in entries)
                 await Sql.ExecutePreparedAsync(c, t,
@@ -248,25 +274,45 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
                     ("Id", e.ExecutionId), ("Attempt", e.AttemptNumber), ("Stream", (int)e.Stream), ("At", Sql.Micros(e.At)), ("Text", e.Text));
             return true;
         }, ct);
+    }
 
-    public Task SetHangfireJobAsync(long id, string jobId, CancellationToken ct = default) =>
-        writes.RunAsync((c, t) => Sql.ExecutePreparedAsync(c, t, "UPDATE \"Executions\" SET \"HangfireJobId\" = @Job WHERE \"Id\" = @Id", ("Job", jobId), ("Id", id)), ct);
+    private static async Task<bool> Drain(DbDataReader reader)
+    {
+        while (await reader.ReadAsync()) { }
+        return true;
+    }
 
-    public Task SetHangfireJobsAsync(IReadOnlyList<(long Id, string JobId)> jobs, CancellationToken ct = default) =>
-        jobs.Count == 0 ? Task.CompletedTask : writes.RunAsync(async (c, t) =>
+    public Task SetHangfireJobAsync(long id, string jobId, CancellationToken ct = default) => SetHangfireJobsAsync([(id, jobId)], ct);
+
+    /// <summary>On PostgreSQL one statement per writer for the lot (an array of ids and one of job ids), else one per record.</summary>
+    public Task SetHangfireJobsAsync(IReadOnlyList<(long Id, string JobId)> jobs, CancellationToken ct = default)
+    {
+        if (jobs.Count == 0) return Task.CompletedTask;
+        var parts = jobs.GroupBy(j => writes.WriterOf(j.Id)).Select(g => SetHangfireJobsPartAsync(g.ToList(), ct)).ToList();
+        return parts.Count == 1 ? parts[0] : Task.WhenAll(parts);
+    }
+
+    private Task SetHangfireJobsPartAsync(IReadOnlyList<(long Id, string JobId)> jobs, CancellationToken ct)
+    {
+        if (database.Provider == Core.StorageProvider.PostgreSql)
+            return writes.RunStatementAsync(jobs[0].Id,
+                "WITH x AS (UPDATE \"Executions\" SET \"HangfireJobId\" = v.j FROM unnest(@Ids, @Jobs) AS v(i, j) WHERE \"Id\" = v.i RETURNING 1) SELECT count(*) FROM x",
+                [("Ids", jobs.Select(j => j.Id).ToArray()), ("Jobs", jobs.Select(j => j.JobId).ToArray())], Drain, ct);
+        return writes.RunAsync(jobs[0].Id, async (c, t) =>
         {
             foreach (var (id, job) in jobs)
                 await Sql.ExecutePreparedAsync(c, t, "UPDATE \"Executions\" SET \"HangfireJobId\" = @Job WHERE \"Id\" = @Id", ("Job", job), ("Id", id));
             return true;
         }, ct);
+    }
 
     public Task SetProgressAsync(long id, double? progress, string? message, CancellationToken ct = default) =>
-        writes.RunAsync((c, t) => Sql.ExecutePreparedAsync(c, t,
+        writes.RunAsync(id, (c, t) => Sql.ExecutePreparedAsync(c, t,
             "UPDATE \"Executions\" SET \"Progress\" = @Progress, \"ProgressMessage\" = @Message WHERE \"Id\" = @Id AND \"State\" IN (@Running, @Cancelling)",
             ("Progress", progress), ("Message", message), ("Id", id), ("Running", (int)ExecutionState.Running), ("Cancelling", (int)ExecutionState.Cancelling)), ct);
 
     public Task<(bool Deleted, ExecutionState? FoundState)> DeleteTerminalAsync(long id, CancellationToken ct = default) =>
-        writes.RunAsync<(bool, ExecutionState?)>(async (c, t) =>
+        writes.RunAsync<(bool, ExecutionState?)>(id, async (c, t) =>
         {
             var (state, _, _) = await ReadStateAsync(c, t, id);
             if (state is null || !state.Value.IsTerminal()) return (false, state);

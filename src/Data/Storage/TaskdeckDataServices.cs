@@ -84,7 +84,13 @@ public static class TaskdeckDataServices
         {
             throw new InvalidOperationException($"ConnectionStrings:{ConnectionName} is required when Taskdeck:Storage:Provider is {provider}.");
         }
-        return new TaskdeckDatabase(provider, connection!);
+        // Taskdeck:Storage:Writers: parallel group-commit writers on PostgreSQL and SQL Server; SQLite has exactly one.
+        var writers = configuration.GetValue<int?>($"{TaskdeckOptions.Section}:Storage:Writers");
+        if (writers is { } w && (w < 1 || w > 64))
+            throw new InvalidOperationException($"{TaskdeckOptions.Section}:Storage:Writers must be between 1 and 64 (is {w}).");
+        if (writers is > 1 && provider == StorageProvider.Sqlite)
+            throw new InvalidOperationException($"{TaskdeckOptions.Section}:Storage:Writers must be 1 on SQLite, which has one writer at a time (is {writers}).");
+        return new TaskdeckDatabase(provider, connection!, writers: writers);
     }
 
     private sealed class Narrowed<TContext>(IDbContextFactory<TContext> inner) : IDbContextFactory<TaskdeckDbContext> where TContext : TaskdeckDbContext

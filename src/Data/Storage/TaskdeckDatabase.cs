@@ -9,10 +9,26 @@ namespace Taskdeck.Data.Storage;
 /// <summary>The configured provider and connection, and the few SQL differences the hand-written hot path meets.</summary>
 /// <param name="connections">Makes the hand-written path's connections instead of the provider's own: the SQL Server
 /// check renders every statement through a recording connection, as no SQL Server can run where the tests run.</param>
-public sealed class TaskdeckDatabase(StorageProvider provider, string connectionString, Func<DbConnection>? connections = null)
+/// <param name="writers">How many group-commit writers the <see cref="WriteQueue"/> runs in parallel (SQLite: one).</param>
+public sealed class TaskdeckDatabase(StorageProvider provider, string connectionString, Func<DbConnection>? connections = null, int? writers = null)
 {
     public StorageProvider Provider { get; } = provider;
     public string ConnectionString { get; } = connectionString;
+
+    /// <summary>SQLite has one writer at a time whatever we do; a network database commits in parallel on several connections.</summary>
+    public const int DefaultNetworkWriters = 4;
+
+    public int Writers { get; } = provider == StorageProvider.Sqlite ? 1 : writers ?? DefaultNetworkWriters;
+
+    /// <summary>
+    /// A writer's connection. On PostgreSQL its statements are prepared on the server after their second use (the writer
+    /// keeps its connection and sends the same few statement texts all day), so each is parsed and planned once.
+    /// </summary>
+    public DbConnection CreateWriterConnection() => connections is null && Provider == StorageProvider.PostgreSql
+        ? new NpgsqlConnection(_writerConnectionString ??= new NpgsqlConnectionStringBuilder(ConnectionString) { MaxAutoPrepare = 64, AutoPrepareMinUsages = 2 }.ToString())
+        : CreateConnection();
+
+    private string? _writerConnectionString;
 
     public DbConnection CreateConnection() => connections?.Invoke() ?? Provider switch
     {

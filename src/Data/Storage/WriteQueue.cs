@@ -6,116 +6,212 @@ using Microsoft.Extensions.Logging;
 namespace Taskdeck.Data.Storage;
 
 /// <summary>
-/// Group commit: every engine write goes through one queue, and a single writer runs what has gathered in one
-/// transaction. On SQLite (one writer at a time anyway) this removes lock contention; everywhere it turns N commits
-/// into one. A batch that throws is rolled back and its items re-run one by one, so one bad item fails only itself.
-/// Callers' tasks complete only after their transaction committed.
+/// Group commit: every engine write goes through a queue, and a writer runs what has gathered in one transaction. On
+/// SQLite (one writer at a time anyway) there is one writer, which removes lock contention; everywhere it turns N commits
+/// into one. A network database gets several writers (<see cref="TaskdeckDatabase.Writers"/>), each with its own queue and
+/// connection: a write keyed by an execution id always goes to that id's writer, so the writes of one execution are
+/// committed in the order they were issued (an attempt's log lines before its closing transition) while other executions'
+/// commit in parallel. Unkeyed writes go to the first writer, in order among themselves.
+/// A write made of one statement (<see cref="RunStatementAsync{T}"/>) is sent together with the statements gathered next to
+/// it in one round trip (a <see cref="DbBatch"/>, where the provider has one). A batch that throws is rolled back and its
+/// items re-run one by one, so one bad item fails only itself. Callers' tasks complete only after their transaction committed.
 /// </summary>
 public sealed class WriteQueue : IAsyncDisposable
 {
     private const int MaxBatch = 512;
-    private readonly Channel<WorkItem> _channel = Channel.CreateUnbounded<WorkItem>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly TaskdeckDatabase _database;
-    private readonly WriteGate _gate;
-    private readonly ILogger<WriteQueue> _logger;
-    private readonly Task _loop;
-    /// <summary>When the oldest item of the batch now being written was queued (0 while idle): see <see cref="Lag"/>.</summary>
-    private long _inFlightSince;
+    private readonly Writer[] _writers;
 
     public WriteQueue(TaskdeckDatabase database, WriteGate gate, ILogger<WriteQueue> logger)
     {
-        _database = database;
-        _gate = gate;
-        _logger = logger;
-        _loop = Task.Run(RunAsync);
+        _writers = new Writer[Math.Max(1, database.Writers)];
+        for (var i = 0; i < _writers.Length; i++) _writers[i] = new Writer(database, gate, logger);
     }
 
+    /// <summary>How many writers commit in parallel.</summary>
+    public int Writers => _writers.Length;
+
+    /// <summary>The writer a keyed write goes to: the same for every write of one execution.</summary>
+    public int WriterOf(long key) => (int)((ulong)key % (ulong)_writers.Length);
+
     /// <summary>
-    /// How long the oldest write not yet committed has waited: the item at the head of the queue, or the oldest of the batch
-    /// being written. Zero when the queue is idle; it grows without bound when the writer is stuck.
+    /// How long the oldest write not yet committed has waited, over all writers: the item at the head of a queue, or the
+    /// oldest of a batch being written. Zero when idle; it grows without bound when a writer is stuck.
     /// </summary>
     public TimeSpan Lag
     {
         get
         {
-            var oldest = Volatile.Read(ref _inFlightSince);
-            if (oldest == 0 && _channel.Reader.TryPeek(out var head)) oldest = head.QueuedAt;
-            return oldest == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(oldest);
+            var lag = TimeSpan.Zero;
+            foreach (var writer in _writers) if (writer.Lag > lag) lag = writer.Lag;
+            return lag;
         }
     }
 
-    public Task<T> RunAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken ct = default)
+    /// <summary>Unkeyed: runs on the first writer, after every write issued to it before.</summary>
+    public Task<T> RunAsync<T>(Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken ct = default) =>
+        Enqueue(0, new WorkItem<T>(work), ct);
+
+    /// <summary>On <paramref name="key"/>'s writer, after every write issued with the same key before.</summary>
+    public Task<T> RunAsync<T>(long key, Func<DbConnection, DbTransaction, Task<T>> work, CancellationToken ct = default) =>
+        Enqueue(WriterOf(key), new WorkItem<T>(work), ct);
+
+    /// <summary>
+    /// One statement that must answer exactly one result set (end it in a SELECT or RETURNING), sent with its neighbours
+    /// in the queue in one round trip; <paramref name="read"/> reads that result set. On <paramref name="key"/>'s writer
+    /// (null: the first).
+    /// </summary>
+    public Task<T> RunStatementAsync<T>(long? key, string text, (string Name, object? Value)[] parameters, Func<DbDataReader, Task<T>> read,
+        CancellationToken ct = default) =>
+        Enqueue(key is { } k ? WriterOf(k) : 0, new StatementItem<T>(text, parameters, read), ct);
+
+    private Task<T> Enqueue<T>(int writer, WorkItem<T> item, CancellationToken ct)
     {
-        var item = new WorkItem<T>(work);
-        if (!_channel.Writer.TryWrite(item)) throw new ObjectDisposedException(nameof(WriteQueue));
+        _writers[writer].Enqueue(item);
         return ct.CanBeCanceled ? item.Task.WaitAsync(ct) : item.Task;
     }
 
-    private async Task RunAsync()
+    private Task<T> Enqueue<T>(int writer, StatementItem<T> item, CancellationToken ct)
     {
-        var batch = new List<WorkItem>(MaxBatch);
-        DbConnection? connection = null;
-        try
-        {
-            while (await _channel.Reader.WaitToReadAsync())
-            {
-                batch.Clear();
-                while (batch.Count < MaxBatch && _channel.Reader.TryRead(out var item)) batch.Add(item);
-                if (batch.Count == 0) continue;
-                Volatile.Write(ref _inFlightSince, batch[0].QueuedAt);
-                try
-                {
-                    connection ??= await OpenAsync();
-                    await RunBatchAsync(connection, _gate, batch);
-                }
-                catch (Exception e)
-                {
-                    _logger.LogWarning(e, "A write batch of {Count} failed; running its items one by one", batch.Count);
-                    if (connection is not null) { await connection.DisposeAsync(); connection = null; }
-                    foreach (var item in batch)
-                    {
-                        try
-                        {
-                            connection ??= await OpenAsync();
-                            await RunBatchAsync(connection, _gate, [item]);
-                        }
-                        catch (Exception single)
-                        {
-                            item.Fail(single);
-                            if (connection is not null) { await connection.DisposeAsync(); connection = null; }
-                        }
-                    }
-                }
-                Volatile.Write(ref _inFlightSince, 0);
-            }
-        }
-        finally
-        {
-            if (connection is not null) await connection.DisposeAsync();
-        }
+        _writers[writer].Enqueue(item);
+        return ct.CanBeCanceled ? item.Task.WaitAsync(ct) : item.Task;
     }
 
-    private async Task<DbConnection> OpenAsync()
+    public async ValueTask DisposeAsync()
     {
-        var connection = _database.CreateConnection();
-        await connection.OpenAsync();
-        await _database.PrepareWriterAsync(connection, CancellationToken.None);
-        return connection;
+        foreach (var writer in _writers) await writer.DisposeAsync();
+    }
+
+    private sealed class Writer : IAsyncDisposable
+    {
+        private readonly Channel<WorkItem> _channel = Channel.CreateUnbounded<WorkItem>(new UnboundedChannelOptions { SingleReader = true });
+        private readonly TaskdeckDatabase _database;
+        private readonly WriteGate _gate;
+        private readonly ILogger _logger;
+        private readonly Task _loop;
+        /// <summary>When the oldest item of the batch now being written was queued (0 while idle): see <see cref="Lag"/>.</summary>
+        private long _inFlightSince;
+
+        public Writer(TaskdeckDatabase database, WriteGate gate, ILogger logger)
+        {
+            _database = database;
+            _gate = gate;
+            _logger = logger;
+            _loop = Task.Run(RunAsync);
+        }
+
+        public TimeSpan Lag
+        {
+            get
+            {
+                var oldest = Volatile.Read(ref _inFlightSince);
+                if (oldest == 0 && _channel.Reader.TryPeek(out var head)) oldest = head.QueuedAt;
+                return oldest == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(oldest);
+            }
+        }
+
+        public void Enqueue(WorkItem item)
+        {
+            if (!_channel.Writer.TryWrite(item)) throw new ObjectDisposedException(nameof(WriteQueue));
+        }
+
+        private async Task RunAsync()
+        {
+            var batch = new List<WorkItem>(MaxBatch);
+            DbConnection? connection = null;
+            try
+            {
+                while (await _channel.Reader.WaitToReadAsync())
+                {
+                    batch.Clear();
+                    while (batch.Count < MaxBatch && _channel.Reader.TryRead(out var item)) batch.Add(item);
+                    if (batch.Count == 0) continue;
+                    Volatile.Write(ref _inFlightSince, batch[0].QueuedAt);
+                    try
+                    {
+                        connection ??= await OpenAsync();
+                        await RunBatchAsync(connection, _gate, batch);
+                    }
+                    catch (Exception e)
+                    {
+                        _logger.LogWarning(e, "A write batch of {Count} failed; running its items one by one", batch.Count);
+                        if (connection is not null) { await connection.DisposeAsync(); connection = null; }
+                        foreach (var item in batch)
+                        {
+                            try
+                            {
+                                connection ??= await OpenAsync();
+                                await RunBatchAsync(connection, _gate, [item]);
+                            }
+                            catch (Exception single)
+                            {
+                                item.Fail(single);
+                                if (connection is not null) { await connection.DisposeAsync(); connection = null; }
+                            }
+                        }
+                    }
+                    Volatile.Write(ref _inFlightSince, 0);
+                }
+            }
+            finally
+            {
+                if (connection is not null) await connection.DisposeAsync();
+            }
+        }
+
+        private async Task<DbConnection> OpenAsync()
+        {
+            var connection = _database.CreateWriterConnection();
+            await connection.OpenAsync();
+            await _database.PrepareWriterAsync(connection, CancellationToken.None);
+            return connection;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _channel.Writer.TryComplete();
+            await _loop;
+        }
     }
 
     private static async Task RunBatchAsync(DbConnection connection, WriteGate gate, IReadOnlyList<WorkItem> batch)
     {
         using var turn = await gate.EnterAsync();
         await using var transaction = await connection.BeginTransactionAsync();
-        foreach (var item in batch) await item.RunAsync(connection, transaction);
+        for (var i = 0; i < batch.Count;)
+        {
+            if (batch[i] is not StatementItem)
+            {
+                await batch[i].RunAsync(connection, transaction);
+                i++;
+                continue;
+            }
+            var end = i + 1;
+            while (end < batch.Count && batch[end] is StatementItem) end++;
+            await RunStatementsAsync(connection, transaction, batch, i, end);
+            i = end;
+        }
         await transaction.CommitAsync();
         foreach (var item in batch) item.Complete();
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>Items [start, end), all statements: one round trip where the provider batches, else one command each.</summary>
+    private static async Task RunStatementsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<WorkItem> batch, int start, int end)
     {
-        _channel.Writer.TryComplete();
-        await _loop;
+        if (end - start == 1 || !connection.CanCreateBatch)
+        {
+            for (var i = start; i < end; i++) await batch[i].RunAsync(connection, transaction);
+            return;
+        }
+        await using var statements = connection.CreateBatch();
+        statements.Transaction = transaction;
+        for (var i = start; i < end; i++) statements.BatchCommands.Add(((StatementItem)batch[i]).Command(statements));
+        await using var reader = await statements.ExecuteReaderAsync();
+        for (var i = start; i < end; i++)
+        {
+            if (i > start && !await reader.NextResultAsync())
+                throw new InvalidOperationException($"A batched write answered {i - start} result sets for {end - start} statements.");
+            await ((StatementItem)batch[i]).ReadAsync(reader);
+        }
     }
 
     private abstract class WorkItem
@@ -126,12 +222,51 @@ public sealed class WriteQueue : IAsyncDisposable
         public abstract void Fail(Exception e);
     }
 
-    private sealed class WorkItem<T>(Func<DbConnection, DbTransaction, Task<T>> work) : WorkItem
+    private class WorkItem<T>(Func<DbConnection, DbTransaction, Task<T>> work) : WorkItem
+    {
+        private readonly TaskCompletionSource<T> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        protected T Result = default!;
+        public Task<T> Task => _completion.Task;
+        public override async Task RunAsync(DbConnection connection, DbTransaction transaction) => Result = await work(connection, transaction);
+        public override void Complete() => _completion.TrySetResult(Result);
+        public override void Fail(Exception e) => _completion.TrySetException(e);
+    }
+
+    private abstract class StatementItem : WorkItem
+    {
+        public abstract DbBatchCommand Command(DbBatch batch);
+        public abstract Task ReadAsync(DbDataReader reader);
+    }
+
+    private sealed class StatementItem<T>(string text, (string Name, object? Value)[] parameters, Func<DbDataReader, Task<T>> read) : StatementItem
     {
         private readonly TaskCompletionSource<T> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private T _result = default!;
         public Task<T> Task => _completion.Task;
-        public override async Task RunAsync(DbConnection connection, DbTransaction transaction) => _result = await work(connection, transaction);
+
+        public override DbBatchCommand Command(DbBatch batch)
+        {
+            var command = batch.CreateBatchCommand();
+            command.CommandText = text;
+            foreach (var (name, value) in parameters)
+            {
+                var p = command.CreateParameter();
+                p.ParameterName = "@" + name;
+                p.Value = value ?? DBNull.Value;
+                command.Parameters.Add(p);
+            }
+            return command;
+        }
+
+        public override async Task ReadAsync(DbDataReader reader) => _result = await read(reader);
+
+        /// <summary>Alone (a batch of one, or a provider without batches): the connection's kept command for this text.</summary>
+        public override async Task RunAsync(DbConnection connection, DbTransaction transaction)
+        {
+            await using var reader = await Sql.Reused(connection, transaction, text, parameters).ExecuteReaderAsync();
+            _result = await read(reader);
+        }
+
         public override void Complete() => _completion.TrySetResult(_result);
         public override void Fail(Exception e) => _completion.TrySetException(e);
     }

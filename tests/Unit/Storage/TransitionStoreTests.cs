@@ -1,0 +1,192 @@
+using Microsoft.EntityFrameworkCore;
+using Taskdeck.Core.Executions;
+using Taskdeck.Data.Storage;
+using Taskdeck.Unit.Infrastructure;
+using Taskdeck.Unit.MultiNode;
+
+namespace Taskdeck.Unit.Storage;
+
+/// <summary>
+/// The store's compare-and-set on a real database, as the writers send it: many transitions gathered in one transaction
+/// (on PostgreSQL one statement each, many statements a round trip, on parallel writers), and two stores — two nodes —
+/// racing on the same records. Whatever the batching, each transition applies exactly when the record's state allows it,
+/// with its attempt and history rows, and answers what it found. Two nodes racing: PostgreSQL only (SQLite is one node's).
+/// </summary>
+public abstract class TransitionStoreTests
+{
+    protected abstract Task<Dictionary<string, string?>> SettingsAsync();
+
+    protected static readonly NewExecution Noop = new() { Kind = ExecutorKind.Handler, Name = "demo.noop" };
+
+    protected static async Task<IReadOnlyList<long>> QueuedAsync(IExecutionStore store, int count) =>
+        await store.InsertAsync(Enumerable.Repeat((Noop, ExecutionState.Queued), count).ToList(), DateTimeOffset.UtcNow, "test");
+
+    [Fact]
+    public async Task TransitionsIssuedTogether_EachAnswerTheirOwnRecord_InTheOrderIssued()
+    {
+        await using var storage = await StorageHost.StartAsync(await SettingsAsync());
+        var store = storage.Get<IExecutionStore>();
+        var ids = await QueuedAsync(store, 3);
+        var at = DateTimeOffset.UtcNow;
+
+        // Issued without waiting, so the writer gathers them: the same record twice, a record in a state the rule does not
+        // start from, a record that does not exist, and one more that applies.
+        var claim = store.ApplyAsync(new TransitionCommand(ids[0], Transition.Claim) { NodeId = "a" }, at);
+        var succeed = store.ApplyAsync(new TransitionCommand(ids[0], Transition.Succeed) { NodeId = "a", ExpectedAttempt = 1, ResultJson = "{\"n\":1}" }, at);
+        var notRunning = store.ApplyAsync(new TransitionCommand(ids[1], Transition.Succeed) { NodeId = "a" }, at);
+        var missing = store.ApplyAsync(new TransitionCommand(ids[2] + 1_000, Transition.Claim) { NodeId = "a" }, at);
+        var other = store.ApplyAsync(new TransitionCommand(ids[2], Transition.Claim) { NodeId = "b" }, at);
+        var wrongAttempt = store.ApplyAsync(new TransitionCommand(ids[2], Transition.Fail) { NodeId = "b", ExpectedAttempt = 7, ErrorMessage = "no" }, at);
+
+        Assert.Equal((true, (ExecutionState?)ExecutionState.Queued, (ExecutionState?)ExecutionState.Running, 1), Describe(await claim));
+        Assert.Equal((true, (ExecutionState?)ExecutionState.Running, (ExecutionState?)ExecutionState.Succeeded, 1), Describe(await succeed));
+        Assert.Equal((false, (ExecutionState?)ExecutionState.Queued, (ExecutionState?)null, 0), Describe(await notRunning));
+        Assert.Equal((false, (ExecutionState?)null, (ExecutionState?)null, 0), Describe(await missing));
+        Assert.Equal((true, (ExecutionState?)ExecutionState.Queued, (ExecutionState?)ExecutionState.Running, 1), Describe(await other));
+        Assert.Equal((false, (ExecutionState?)ExecutionState.Running, (ExecutionState?)null, 1), Describe(await wrongAttempt));
+
+        var done = (await store.FindAsync(ids[0]))!;
+        Assert.Equal((ExecutionState.Succeeded, 1, "{\"n\":1}", "a"), (done.State, done.AttemptCount, done.ResultJson, done.NodeId));
+        Assert.Equal(ExecutionState.Queued, (await store.FindAsync(ids[1]))!.State);
+        Assert.Equal((ExecutionState.Running, "b"), ((await store.FindAsync(ids[2]))!.State, (await store.FindAsync(ids[2]))!.NodeId));
+
+        await using var db = await storage.Get<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
+        var attempts = await db.Attempts.AsNoTracking().OrderBy(a => a.ExecutionId).ToListAsync();
+        Assert.Equal([(ids[0], 1, ExecutionState.Succeeded, true), (ids[2], 1, ExecutionState.Running, false)],
+            attempts.Select(a => (a.ExecutionId, a.Number, a.Outcome, a.FinishedAt is not null)));
+        var history = (await store.ChangesAfterAsync(0, 100)).Where(h => h.Transition != nameof(Transition.Submit))
+            .OrderBy(h => h.ExecutionId).ThenBy(h => h.Id).Select(h => (h.ExecutionId, h.Transition, h.From, h.To, h.NodeId)).ToList();
+        Assert.Equal([
+            (ids[0], nameof(Transition.Claim), (ExecutionState?)ExecutionState.Queued, ExecutionState.Running, (string?)"a"),
+            (ids[0], nameof(Transition.Succeed), ExecutionState.Running, ExecutionState.Succeeded, "a"),
+            (ids[2], nameof(Transition.Claim), ExecutionState.Queued, ExecutionState.Running, "b"),
+        ], history);
+    }
+
+    [Fact]
+    public async Task LogLinesIssuedBeforeAClosingTransition_AreStoredWhenItIs()
+    {
+        await using var storage = await StorageHost.StartAsync(await SettingsAsync());
+        var store = storage.Get<IExecutionStore>();
+        var ids = await QueuedAsync(store, 64);
+        foreach (var id in ids) await store.ApplyAsync(new TransitionCommand(id, Transition.Claim) { NodeId = "a" }, DateTimeOffset.UtcNow);
+        var at = DateTimeOffset.UtcNow;
+
+        // As the runner does: one write of many attempts' last lines, then each closing transition, without waiting between.
+        var lines = store.AppendLogAsync(ids.Select(id => new LogEntry { ExecutionId = id, AttemptNumber = 1, Stream = LogStream.Output, At = at, Text = $"last line of {id}\n" }).ToList());
+        var seenAtClose = await Task.WhenAll(ids.Reverse().Select(async id =>
+        {
+            Assert.True((await store.ApplyAsync(new TransitionCommand(id, Transition.Succeed) { NodeId = "a", ExpectedAttempt = 1 }, DateTimeOffset.UtcNow)).Applied);
+            await using var db = await storage.Get<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
+            return (id, await db.LogEntries.AsNoTracking().Where(l => l.ExecutionId == id).Select(l => l.Text).ToListAsync());
+        }));
+        await lines;
+
+        Assert.All(seenAtClose, seen => Assert.Equal([$"last line of {seen.id}\n"], seen.Item2));
+    }
+
+    private static (bool, ExecutionState?, ExecutionState?, int) Describe(TransitionResult r) => (r.Applied, r.FoundState, r.NewState, r.AttemptNumber);
+}
+
+public sealed class SqliteTransitionStoreTests : TransitionStoreTests
+{
+    protected override Task<Dictionary<string, string?>> SettingsAsync() =>
+        Task.FromResult(new Dictionary<string, string?> { ["ConnectionStrings:Taskdeck"] = $"Data Source={Path.Combine(Path.GetTempPath(), "taskdeck-transitions-" + Guid.NewGuid().ToString("N")[..8] + ".db")}" });
+
+    [Fact]
+    public async Task MoreThanOneWriter_IsRefusedOnSqlite_NamingTheSetting()
+    {
+        var settings = await SettingsAsync();
+        settings["Taskdeck:Storage:Writers"] = "2";
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => StorageHost.StartAsync(settings));
+        Assert.Contains("Taskdeck:Storage:Writers must be 1 on SQLite", refused.Message);
+    }
+}
+
+[Collection(PostgresCollection.Name)]
+public sealed class PostgreSqlTransitionStoreTests(PostgresServer postgres) : TransitionStoreTests
+{
+    protected override async Task<Dictionary<string, string?>> SettingsAsync() => new()
+    {
+        ["Taskdeck:Storage:Provider"] = "PostgreSql",
+        ["ConnectionStrings:Taskdeck"] = await postgres.CreateDatabaseAsync(),
+    };
+
+    // Two stores on one database are two nodes: their writers race on the same rows, which only the compare-and-set decides.
+    [Fact]
+    public async Task TwoStoresRacingToClaimTheSameRecords_EachRecordIsClaimedExactlyOnce()
+    {
+        var settings = await SettingsAsync();
+        await using var nodeA = await StorageHost.StartAsync(settings);
+        await using var nodeB = await StorageHost.StartAsync(settings);
+        var a = nodeA.Get<IExecutionStore>();
+        var b = nodeB.Get<IExecutionStore>();
+        var ids = await QueuedAsync(a, 200);
+
+        // Both nodes claim every record at once, several times each (the same id more than once in one batch of one writer).
+        var claims = ids.SelectMany(id => new (string Node, IExecutionStore Store)[] { ("a", a), ("b", b), ("a", a), ("b", b) }.Select(n =>
+            n.Store.ApplyAsync(new TransitionCommand(id, Transition.Claim) { NodeId = n.Node }, DateTimeOffset.UtcNow))).ToList();
+        var results = await Task.WhenAll(claims);
+
+        foreach (var group in results.GroupBy(r => r.ExecutionId))
+        {
+            Assert.Equal(1, group.Count(r => r.Applied));
+            Assert.All(group.Where(r => !r.Applied), r => Assert.Equal((ExecutionState.Running, 1), (r.FoundState!.Value, r.AttemptNumber)));
+        }
+        await using var db = await nodeA.Get<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
+        Assert.Equal(ids.Count, await db.Attempts.CountAsync());
+        Assert.Equal(ids.Count, await db.StateChanges.CountAsync(s => s.Transition == nameof(Transition.Claim)));
+        // The winner recorded on the record is the node whose claim applied.
+        var winners = results.Where(r => r.Applied).ToDictionary(r => r.ExecutionId);
+        var claimedBy = await db.StateChanges.AsNoTracking().Where(s => s.Transition == nameof(Transition.Claim)).ToDictionaryAsync(s => s.ExecutionId, s => s.NodeId);
+        var records = await db.Executions.AsNoTracking().ToDictionaryAsync(e => e.Id, e => (e.State, e.AttemptCount, e.NodeId));
+        Assert.All(ids, id => Assert.Equal((ExecutionState.Running, 1, claimedBy[id]), records[id]));
+        Assert.Equal(ids.Count, winners.Count);
+    }
+
+    [Fact]
+    public async Task ACancelRacingCompletionOnAnotherNode_LosesNothing()
+    {
+        var settings = await SettingsAsync();
+        await using var nodeA = await StorageHost.StartAsync(settings);
+        await using var nodeB = await StorageHost.StartAsync(settings);
+        var a = nodeA.Get<IExecutionStore>();
+        var b = nodeB.Get<IExecutionStore>();
+        var ids = await QueuedAsync(a, 200);
+        foreach (var id in ids) Assert.True((await a.ApplyAsync(new TransitionCommand(id, Transition.Claim) { NodeId = "a" }, DateTimeOffset.UtcNow)).Applied);
+
+        // Node A finishes every attempt while an operator on node B cancels each of them.
+        var succeed = ids.Select(id => a.ApplyAsync(new TransitionCommand(id, Transition.Succeed) { NodeId = "a", ExpectedAttempt = 1 }, DateTimeOffset.UtcNow)).ToList();
+        var cancel = ids.Select(id => b.ApplyAsync(new TransitionCommand(id, Transition.RequestCancel) { NodeId = "b", ActorName = "olivia" }, DateTimeOffset.UtcNow)).ToList();
+        var succeeded = await Task.WhenAll(succeed);
+        var cancelled = await Task.WhenAll(cancel);
+
+        await using var db = await nodeA.Get<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
+        var history = (await db.StateChanges.AsNoTracking().ToListAsync()).ToLookup(s => s.ExecutionId);
+        var attempts = (await db.Attempts.AsNoTracking().ToListAsync()).ToDictionary(t => t.ExecutionId);
+        for (var i = 0; i < ids.Count; i++)
+        {
+            // Succeed starts from Running and from Cancelling: the result is real, so it always applies — from whichever
+            // state the cancel left; the cancel applies only if it came first, and then its row says so.
+            Assert.True(succeeded[i].Applied);
+            var expectedFrom = cancelled[i].Applied ? ExecutionState.Cancelling : ExecutionState.Running;
+            Assert.Equal(expectedFrom, succeeded[i].FoundState);
+            if (!cancelled[i].Applied) Assert.Equal(ExecutionState.Succeeded, cancelled[i].FoundState);
+            var rows = history[ids[i]].Where(h => h.Transition != nameof(Transition.Submit)).OrderBy(h => h.Id).Select(h => (h.Transition, h.From, h.To)).ToList();
+            Assert.Equal(cancelled[i].Applied
+                ? [(nameof(Transition.Claim), ExecutionState.Queued, ExecutionState.Running), (nameof(Transition.RequestCancel), ExecutionState.Running, ExecutionState.Cancelling),
+                   (nameof(Transition.Succeed), ExecutionState.Cancelling, ExecutionState.Succeeded)]
+                : new List<(string, ExecutionState?, ExecutionState)> { (nameof(Transition.Claim), ExecutionState.Queued, ExecutionState.Running),
+                   (nameof(Transition.Succeed), ExecutionState.Running, ExecutionState.Succeeded) }, rows);
+            Assert.Equal((1, ExecutionState.Succeeded, true), (attempts[ids[i]].Number, attempts[ids[i]].Outcome, attempts[ids[i]].FinishedAt is not null));
+        }
+        Assert.Equal(ids.Count, await db.Executions.CountAsync(e => e.State == ExecutionState.Succeeded));
+    }
+
+    [Fact]
+    public async Task ThePostgreSqlStore_HasParallelWriters()
+    {
+        await using var storage = await StorageHost.StartAsync(await SettingsAsync());
+        Assert.Equal(TaskdeckDatabase.DefaultNetworkWriters, storage.Get<WriteQueue>().Writers);
+    }
+}
