@@ -77,6 +77,9 @@ public interface IBulkActionStore
     /// <summary>Takes the act for this node if no live node holds it; false when another one does (or it finished).</summary>
     Task<bool> ClaimAsync(long id, string nodeId, DateTimeOffset leaseCutoff, CancellationToken ct = default);
 
+    /// <summary>Lets go of an act this node holds, for any node that runs work to take up.</summary>
+    Task ReleaseAsync(long id, string nodeId, CancellationToken ct = default);
+
     /// <summary>Records how far it got (after each batch).</summary>
     Task AdvanceAsync(long id, int phase, long cursor, int applied, int skipped, DateTimeOffset at, CancellationToken ct = default);
 

@@ -52,19 +52,57 @@ public sealed class BulkActions(
     /// <paramref name="waitIfAtMost"/> records is waited for (at most <see cref="MaxWait"/>); <c>Finished</c> says whether
     /// it was done by then, and the act is then the stored one with its counts.
     /// </summary>
-    public async Task<(BulkAction Action, bool Finished)> StartAsync(BulkAction draft, Actor actor, int? waitIfAtMost = null, CancellationToken ct = default)
+    public async Task<(BulkAction Action, bool Finished)> StartAsync(BulkAction draft, Actor actor, int? waitIfAtMost = null, CancellationToken ct = default) =>
+        (await StartIfAsync(draft, actor, null, waitIfAtMost, ct))!.Value;
+
+    /// <summary>
+    /// <see cref="StartAsync"/>, with <paramref name="proceed"/> asked once the act is stored and before anyone carries it
+    /// out: false (or a failure) withdraws it — finished with nothing applied — and the answer is null.
+    /// </summary>
+    /// <remarks>
+    /// A DAG restart sends its run back to QUEUED here: every node that reads the run QUEUED can then also read the act
+    /// unfinished, until its tasks are queued again (see <see cref="DagScheduler.RecomputeAsync"/>). Meanwhile the act is
+    /// held by this node and kept from this node's own look-out for acts to take up.
+    /// </remarks>
+    public async Task<(BulkAction Action, bool Finished)?> StartIfAsync(BulkAction draft, Actor actor, Func<CancellationToken, Task<bool>>? proceed,
+        int? waitIfAtMost = null, CancellationToken ct = default)
     {
         (draft.ActorName, draft.ActorKind, draft.ActorAddress) = (actor.Name, actor.Kind, actor.Address);
         var now = time.GetUtcNow();
         draft.CreatedAt = draft.UpdatedAt = now;
-        draft.NodeId = RunsHere ? node.Id : null;
-        // Not the request's token: a client that goes away does not stop the act.
-        draft.Id = await actions.CreateAsync(draft, CancellationToken.None);
-        if (RunsHere) _ = Run(draft);
+        if (proceed is null)
+        {
+            draft.NodeId = RunsHere ? node.Id : null;
+            // Not the request's token: a client that goes away does not stop the act.
+            draft.Id = await actions.CreateAsync(draft, CancellationToken.None);
+            if (RunsHere) _ = Run(draft);
+        }
+        else
+        {
+            draft.NodeId = node.Id;
+            await _taking.WaitAsync(ct);
+            try
+            {
+                draft.Id = await actions.CreateAsync(draft, CancellationToken.None);
+                var go = false;
+                try { go = await proceed(CancellationToken.None); }
+                finally
+                {
+                    if (!go) await actions.FinishAsync(draft.Id, 0, 0, time.GetUtcNow(), CancellationToken.None);
+                }
+                if (!go) return null;
+                if (RunsHere) _ = Run(draft);
+                else await actions.ReleaseAsync(draft.Id, node.Id, CancellationToken.None);
+            }
+            finally { _taking.Release(); }
+        }
         if (draft.Total <= waitIfAtMost && await WaitAsync(draft.Id, MaxWait, ct) is { Finished: true } done)
             return (done, true);
         return (draft, false);
     }
+
+    /// <summary>Held by the look-out for acts to take up while it looks, and by <see cref="StartIfAsync"/> until an act may be carried out.</summary>
+    private readonly SemaphoreSlim _taking = new(1, 1);
 
     /// <summary>Waits (at most <paramref name="max"/>) for the act to finish; the stored act as it stands then.</summary>
     public async Task<BulkAction?> WaitAsync(long id, TimeSpan max, CancellationToken ct = default)
@@ -116,16 +154,21 @@ public sealed class BulkActions(
         {
             try
             {
-                var cutoff = time.GetUtcNow() - TimeSpan.FromSeconds(options.Value.Leases.ExpirySeconds);
-                foreach (var action in await actions.ClaimableAsync(node.Id, cutoff, stoppingToken))
+                await _taking.WaitAsync(stoppingToken);
+                try
                 {
-                    if (_running.ContainsKey(action.Id)) continue;
-                    if (action.NodeId == node.Id || await actions.ClaimAsync(action.Id, node.Id, cutoff, stoppingToken))
+                    var cutoff = time.GetUtcNow() - TimeSpan.FromSeconds(options.Value.Leases.ExpirySeconds);
+                    foreach (var action in await actions.ClaimableAsync(node.Id, cutoff, stoppingToken))
                     {
-                        logger.LogInformation("Taking up bulk action {Id} ({Kind}) at phase {Phase}, after id {LastId}", action.Id, action.Kind, action.Phase, action.LastId);
-                        _ = Run(action);
+                        if (_running.ContainsKey(action.Id)) continue;
+                        if (action.NodeId == node.Id || await actions.ClaimAsync(action.Id, node.Id, cutoff, stoppingToken))
+                        {
+                            logger.LogInformation("Taking up bulk action {Id} ({Kind}) at phase {Phase}, after id {LastId}", action.Id, action.Kind, action.Phase, action.LastId);
+                            _ = Run(action);
+                        }
                     }
                 }
+                finally { _taking.Release(); }
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -184,7 +227,6 @@ public sealed class BulkActions(
                         return ([], 0);
                     }, ct);
                 }
-                await scheduler.RecomputeAsync(run, ct);
                 break;
             case BulkActionKind.Cancel:
                 await PassAsync(a, touched, Source(a), (ids, token) => CancelAsync(ids, a.Reason ?? "cancelled in bulk", by, token), ct);
@@ -206,6 +248,8 @@ public sealed class BulkActions(
         a.FinishedAt = time.GetUtcNow();
         await actions.FinishAsync(a.Id, a.Applied, a.Skipped, a.FinishedAt.Value, CancellationToken.None);
         logger.LogInformation("Bulk action {Id} ({Kind}) finished: {Applied} applied, {Skipped} skipped of {Total}", a.Id, a.Kind, a.Applied, a.Skipped, a.Total);
+        // Only now may the run settle ERRORED: until the act is finished a recompute leaves a restarted run as it is.
+        if (a.Kind == BulkActionKind.RestartDagRun) await scheduler.RecomputeAsync(a.DagRunId!.Value, CancellationToken.None);
     }
 
     private async Task NextPhaseAsync(BulkAction a, CancellationToken ct)

@@ -14,7 +14,8 @@ namespace Taskdeck.Core.Dags;
 /// Two parents finishing together cannot strand their child: each observer runs after its own transition committed,
 /// so the later of the two sees both succeeded; both may try the release and the compare-and-set lets one win.
 /// </remarks>
-public sealed class DagScheduler(IDagStore store, IExecutionStore executions, IServiceProvider services, TimeProvider time, ILogger<DagScheduler> logger) : IExecutionObserver
+public sealed class DagScheduler(IDagStore store, IExecutionStore executions, Bulk.IBulkActionStore bulkActions, IServiceProvider services, TimeProvider time,
+    ILogger<DagScheduler> logger) : IExecutionObserver
 {
     private static readonly DagRunState[] Movable = [DagRunState.Queued, DagRunState.Running, DagRunState.Completed, DagRunState.Errored];
 
@@ -153,8 +154,15 @@ public sealed class DagScheduler(IDagStore store, IExecutionStore executions, IS
     /// COMPLETED when every task succeeded; RUNNING while anything runs, waits or is about to be released; ERRORED when
     /// nothing can progress. KILLED is left only by a restart.
     /// </summary>
+    /// <remarks>
+    /// A restart's tasks read as ended until its bulk act has queued them again, so a run read QUEUED with nothing to do may
+    /// be one whose restart is under way (on any node): ERRORED is settled only when no restart of the run is unfinished,
+    /// and on what is read after finding so (a restart that finished in between has changed the tasks). The restart's act
+    /// recomputes the run once it is finished.
+    /// </remarks>
     public async Task RecomputeAsync(long runId, CancellationToken ct = default)
     {
+        var noRestartUnderWay = false;
         for (var round = 0; round < 5; round++)
         {
             var run = await store.FindRunAsync(runId, ct);
@@ -173,6 +181,13 @@ public sealed class DagScheduler(IDagStore store, IExecutionStore executions, IS
                 // QUEUED until something has run; once anything has ended (or after a restart) it is RUNNING.
                 target = run.State == DagRunState.Queued && progress.Count(ExecutionStates.Terminal.ToArray()) == 0 ? DagRunState.Queued : DagRunState.Running;
             else target = DagRunState.Errored;
+
+            if (target == DagRunState.Errored && run.State != DagRunState.Errored && !noRestartUnderWay)
+            {
+                if (await bulkActions.UnfinishedForRunAsync(runId, ct) is { Kind: Bulk.BulkActionKind.RestartDagRun }) return;
+                noRestartUnderWay = true;
+                continue;
+            }
 
             if (target == run.State)
             {

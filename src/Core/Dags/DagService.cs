@@ -215,9 +215,12 @@ public sealed class DagService(
             actor, DagRunState.Killed, $"DAG run {runId} killed", ct);
     }
 
-    private async Task<DagActionOutcome> StartAsync(Bulk.BulkAction draft, Actor actor, DagRunState state, string what, CancellationToken ct)
+    private async Task<DagActionOutcome> StartAsync(Bulk.BulkAction draft, Actor actor, DagRunState state, string what, CancellationToken ct) =>
+        Outcome(draft, await bulk.StartAsync(draft, actor, waitIfAtMost: WaitedTasks, ct), state, what);
+
+    private static DagActionOutcome Outcome(Bulk.BulkAction draft, (Bulk.BulkAction Action, bool Finished) started, DagRunState state, string what)
     {
-        var (action, finished) = await bulk.StartAsync(draft, actor, waitIfAtMost: WaitedTasks, ct);
+        var (action, finished) = started;
         var message = finished ? $"{what}: {draft.Total} task(s)." : $"{what}: {draft.Total} task(s), in the background (bulk action {action.Id}).";
         return new(ActionStatus.Done, state, message) { Tasks = draft.Total, BulkActionId = action.Id, Finished = finished };
     }
@@ -240,12 +243,21 @@ public sealed class DagService(
         // A kill still cancelling its tasks in the background would cancel what the restart queues.
         if (await bulk.UnfinishedForRunAsync(runId, ct) is { } pending)
             return new(ActionStatus.Conflict, run.State, $"DAG run {runId} is still being {(pending.Kind == Bulk.BulkActionKind.KillDagRun ? "killed" : "restarted")} (bulk action {pending.Id}); try again once it is done.");
-        if (!await store.SetStateAsync(runId, [run.State], DagRunState.Queued, time.GetUtcNow(), ct))
-            return new(ActionStatus.Conflict, run.State, $"DAG run {runId} changed state meanwhile; try again.");
-        scheduler.Forget(runId);
+        // Counted while the run is ERRORED or KILLED: nothing moves its tasks then.
         var toRedo = await store.CountTasksAsync(runId, [.. ExecutionStates.Retryable, ExecutionState.Pending], ct);
-        return await StartAsync(new Bulk.BulkAction { Kind = Bulk.BulkActionKind.RestartDagRun, DagRunId = runId, Total = toRedo, Reason = "DAG run restarted" },
-            actor, DagRunState.Queued, $"DAG run {runId} queued again", ct);
+        // The act is stored before the run is QUEUED again: a node recomputing the run (the kill's last cancel ending on
+        // another node) that reads it QUEUED while its tasks still read as ended then also reads the restart unfinished,
+        // and leaves the run as it is instead of settling a passing ERRORED.
+        var draft = new Bulk.BulkAction { Kind = Bulk.BulkActionKind.RestartDagRun, DagRunId = runId, Total = toRedo, Reason = "DAG run restarted" };
+        var started = await bulk.StartIfAsync(draft, actor, async token =>
+        {
+            if (!await store.SetStateAsync(runId, [run.State], DagRunState.Queued, time.GetUtcNow(), token)) return false;
+            scheduler.Forget(runId);
+            return true;
+        }, WaitedTasks, ct);
+        return started is { } s
+            ? Outcome(draft, s, DagRunState.Queued, $"DAG run {runId} queued again")
+            : new(ActionStatus.Conflict, run.State, $"DAG run {runId} changed state meanwhile; try again.");
     }
 
     public async Task<DagActionOutcome> KillTaskAsync(long runId, string taskName, Actor actor, CancellationToken ct = default) =>

@@ -44,6 +44,10 @@ public sealed class BulkActionStore(IDbContextFactory<TaskdeckDbContext> context
             "(SELECT 1 FROM \"WorkerNodes\" n WHERE n.\"Id\" = \"BulkActions\".\"NodeId\" AND n.\"HeartbeatAt\" >= @Cutoff AND n.\"StoppedAt\" IS NULL))",
             ("Node", nodeId), ("Id", id), ("Cutoff", Sql.Micros(leaseCutoff))) == 1, ct);
 
+    public Task ReleaseAsync(long id, string nodeId, CancellationToken ct = default) =>
+        writes.RunAsync((c, t) => Sql.ExecuteAsync(c, t, "UPDATE \"BulkActions\" SET \"NodeId\" = NULL WHERE \"Id\" = @Id AND \"NodeId\" = @Node",
+            ("Id", id), ("Node", nodeId)), ct);
+
     public Task AdvanceAsync(long id, int phase, long cursor, int applied, int skipped, DateTimeOffset at, CancellationToken ct = default) =>
         writes.RunAsync((c, t) => Sql.ExecutePreparedAsync(c, t,
             "UPDATE \"BulkActions\" SET \"Phase\" = @Phase, \"LastId\" = @LastId, \"Applied\" = @Applied, \"Skipped\" = @Skipped, \"UpdatedAt\" = @At WHERE \"Id\" = @Id",

@@ -281,8 +281,8 @@ public sealed class DaggyApiTests(EngineHost host)
         var firstSleeper = await WaitForTaskAsync(runId, "sleeper", ExecutionState.Running);
         using var sleeperEnds = new PublishedEnds(host.Get<ExecutionEvents>(), firstSleeper.ExecutionId);
         Assert.Equal(HttpStatusCode.OK, (await _http.DeleteAsync($"/v1/dagrun/{runId}")).StatusCode);
-        // Published means its observers (the run's recompute among them) have run: an operator restarting later than that
-        // sees a settled kill. A restart racing the kill's own last recompute is a known defect (see the issue 13 note).
+        // Published means its observers (the run's recompute among them) have run, so the history below is the settled one.
+        // A restart racing that recompute is DagRestartRaceTests'.
         await PollAsync(() => Task.FromResult(sleeperEnds.Seen(ExecutionState.Cancelled)), "the sleeper's cancel to be published");
         Assert.Equal(ExecutionState.Cancelled, (await host.Get<IDagStore>().FindTaskAsync(runId, "after"))!.State);
 

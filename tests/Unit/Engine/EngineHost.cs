@@ -37,6 +37,9 @@ public sealed class EngineHost : WebApplicationFactory<Program>
     /// <summary>Gates that <c>test.gate</c> waits on (with the attempt's token), per execution.</summary>
     public ConcurrentDictionary<long, TaskCompletionSource> Gates { get; } = new();
 
+    /// <summary>Seams that hold a DAG run's bookkeeping at chosen points (DagRestartRaceTests); inert unless a test holds a run.</summary>
+    public Dags.DagSeams DagSeams { get; } = new();
+
     public EngineHost() => Directory.CreateDirectory(Folder);
 
     /// <summary>Every line the server logs (SecretTests shows a secret never reaches one).</summary>
@@ -72,6 +75,7 @@ public sealed class EngineHost : WebApplicationFactory<Program>
             services.AddSingleton<Taskdeck.Core.Dispatch.IExecutionTransport>(sp =>
                 new RecordingTransport(sp.GetRequiredService<Taskdeck.Core.Dispatch.HangfireQueue.HangfireTransport>(), Jobs));
             services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(ServerLogs);
+            DagSeams.Register(services);
             services.AddTaskHandler("test.count", context =>
             {
                 Runs.AddOrUpdate(context.ExecutionId, 1, (_, n) => n + 1);
