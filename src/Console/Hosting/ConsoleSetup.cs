@@ -16,14 +16,12 @@ public static class ConsoleSetup
             o.SnackbarConfiguration.VisibleStateDuration = 6000;
             o.SnackbarConfiguration.PreventDuplicates = false;
         });
-        services.AddScoped<LiveFeed>();
         // Shared live read models: one per distinct query, refreshed once per interval for every page that shows it.
         services.AddOptions<Live.LiveCadence>().BindConfiguration("Taskdeck:Console:Live")
             .Validate(c => !c.Validate().Any(), "Taskdeck:Console:Live: MinInterval must be positive, MaxInterval at least MinInterval, CostFactor at least 1, BusyRate positive.")
             .ValidateOnStart();
         services.AddSingleton<Live.LiveModels>();
         services.AddScoped<Live.PageVisibility>();
-        services.AddScoped<ScheduleFeed>();
         services.AddScoped<ClientTime>();
         services.AddHttpContextAccessor();
         services.AddScoped<Audit.ConsoleActor>();

@@ -1,20 +1,24 @@
 using Microsoft.Extensions.Options;
 using Taskdeck.Core;
 using Taskdeck.Core.Events;
+using Taskdeck.Core.Executions;
+using Taskdeck.Core.Schedules;
 using Taskdeck.Data.Dags;
 using Taskdeck.Data.Dashboard;
 using Taskdeck.Data.Executions;
+using Taskdeck.Data.Schedules;
+using Taskdeck.Data.WorkTasks;
 
 namespace Taskdeck.Console.Live;
 
 /// <summary>
-/// The console's shared live read models, one per distinct query, alive while some page watches it. Every signed-in role
-/// reads every execution, run and worker today, so a model per query is safe to share between users; a role that may see
-/// only some rows would need its scope in the key.
+/// The console's shared live read models, one per distinct query, alive while some page watches it: the last viewer to
+/// leave disposes it and drops it from the registry, so a query nobody watches any more costs nothing and holds nothing.
+/// Every signed-in role reads every execution, run, schedule and worker today, so a model per query is safe to share
+/// between users; a role that may see only some rows would need its scope in the key. The read services a model queries
+/// are resolved when it is created (a page that never shows a kind of model never needs its store).
 /// </summary>
-public sealed class LiveModels(
-    ExecutionEvents events, ExecutionQueries executions, DashboardQueries dashboard, DagQueries dags, IOptions<LiveCadence> cadence,
-    IOptions<TaskdeckOptions> options, TimeProvider time, ILoggerFactory loggers)
+public sealed class LiveModels(ExecutionEvents events, IServiceProvider services, IOptions<LiveCadence> cadence, TimeProvider time, ILoggerFactory loggers)
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<object, Entry> _models = [];
@@ -28,6 +32,9 @@ public sealed class LiveModels(
 
     private sealed record DashboardKey(string Range);
     private sealed record DagRunKey(long RunId);
+    private sealed record ExecutionKey(long Id);
+    private sealed record LogKey(long ExecutionId, int Attempt, LogStream Stream);
+    private sealed record ScheduleKey(string Name);
 
     /// <summary>The models alive now (for the bench and the tests).</summary>
     public IReadOnlyList<object> Models
@@ -35,15 +42,41 @@ public sealed class LiveModels(
         get { lock (_gate) return _models.Values.Select(e => e.Model).ToList(); }
     }
 
+    private T Get<T>() where T : notnull => services.GetRequiredService<T>();
+
     public LiveViewer<ExecutionGridSnapshot> WatchExecutions(ExecutionGridQuery query, PageVisibility? visibility, Action<LiveUpdate<ExecutionGridSnapshot>> onUpdate) =>
-        Watch(query, () => new ExecutionGridModel(query, events, executions, cadence.Value, time, _logger), visibility, onUpdate);
+        Watch(query, () => new ExecutionGridModel(query, events, Get<ExecutionQueries>(), cadence.Value, time, _logger), visibility, onUpdate);
 
     public LiveViewer<DashboardSnapshot> WatchDashboard(string range, PageVisibility? visibility, Action<LiveUpdate<DashboardSnapshot>> onUpdate) =>
-        Watch(new DashboardKey(range), () => new DashboardModel(range, dashboard, TimeSpan.FromSeconds(options.Value.Leases.ExpirySeconds), events, cadence.Value, time, _logger),
+        Watch(new DashboardKey(range), () => new DashboardModel(range, Get<DashboardQueries>(),
+                TimeSpan.FromSeconds(Get<IOptions<TaskdeckOptions>>().Value.Leases.ExpirySeconds), events, cadence.Value, time, _logger),
             visibility, onUpdate);
 
     public LiveViewer<DagRunSnapshot> WatchDagRun(long runId, PageVisibility? visibility, Action<LiveUpdate<DagRunSnapshot>> onUpdate) =>
-        Watch(new DagRunKey(runId), () => new DagRunModel(runId, dags, events, cadence.Value, time, _logger), visibility, onUpdate);
+        Watch(new DagRunKey(runId), () => new DagRunModel(runId, Get<DagQueries>(), events, cadence.Value, time, _logger), visibility, onUpdate);
+
+    public LiveViewer<ExecutionDetailSnapshot> WatchExecution(long id, PageVisibility? visibility, Action<LiveUpdate<ExecutionDetailSnapshot>> onUpdate) =>
+        Watch(new ExecutionKey(id), () => new ExecutionDetailModel(id, Get<ExecutionQueries>(), events, cadence.Value, time, _logger), visibility, onUpdate);
+
+    /// <param name="load">Reads the stored log (used by the first page that watches it; every page reads the same).</param>
+    public LiveViewer<LogTail> WatchLog(long executionId, int attempt, LogStream stream, Func<CancellationToken, Task<IReadOnlyList<LogEntry>>> load,
+        PageVisibility? visibility, Action<LiveUpdate<LogTail>> onUpdate) =>
+        Watch(new LogKey(executionId, attempt, stream), () => new LogTailModel(executionId, attempt, stream, load, events, cadence.Value, time, _logger), visibility, onUpdate);
+
+    public LiveViewer<LiveList<DagRunListItem>> WatchDagRuns(DagRunListQuery query, PageVisibility? visibility, Action<LiveUpdate<LiveList<DagRunListItem>>> onUpdate) =>
+        Watch(query, () => new DagRunListModel(query, Get<DagQueries>(), events, cadence.Value, time, _logger), visibility, onUpdate);
+
+    public LiveViewer<LiveList<WorkTaskRow>> WatchWorkTasks(WorkTaskListQuery query, PageVisibility? visibility, Action<LiveUpdate<LiveList<WorkTaskRow>>> onUpdate) =>
+        Watch(query, () => new WorkTaskListModel(query, Get<WorkTaskQueries>(), events, cadence.Value, time, _logger), visibility, onUpdate);
+
+    public LiveViewer<LiveList<Components.Schedules.ScheduleView>> WatchSchedules(ScheduleListQuery query, PageVisibility? visibility,
+        Action<LiveUpdate<LiveList<Components.Schedules.ScheduleView>>> onUpdate) =>
+        Watch(query, () => new ScheduleListModel(query, Get<ScheduleQueries>(), Get<ScheduleService>(), Get<ScheduleEvents>(), events, cadence.Value, time, _logger),
+            visibility, onUpdate);
+
+    public LiveViewer<ScheduleDetailSnapshot> WatchSchedule(string name, PageVisibility? visibility, Action<LiveUpdate<ScheduleDetailSnapshot>> onUpdate) =>
+        Watch(new ScheduleKey(name), () => new ScheduleDetailModel(name, Get<ScheduleQueries>(), Get<ScheduleService>(), Get<ScheduleEvents>(), events, cadence.Value, time, _logger),
+            visibility, onUpdate);
 
     private LiveViewer<T> Watch<T>(object key, Func<LiveModel<T>> create, PageVisibility? visibility, Action<LiveUpdate<T>> onUpdate) where T : class
     {

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using MudBlazor.Services;
 using Taskdeck.Console.Components.Shared;
+using Taskdeck.Console.Live;
 using Taskdeck.Core.Events;
 
 namespace Taskdeck.Unit.Console;
@@ -18,7 +19,11 @@ public abstract class MudTestContext : BunitContext, IAsyncLifetime
         Services.AddSingleton<ILoggerFactory>(NullLoggerFactory.Instance);
         Services.AddSingleton(typeof(ILogger<>), typeof(NullLogger<>));
         Services.AddSingleton<ExecutionEvents>();
-        Services.AddScoped<LiveFeed>();
+        // The console's shared live models (a component's stores are resolved from the test's own services when it watches).
+        Services.AddOptions<LiveCadence>();
+        Services.AddSingleton(TimeProvider.System);
+        Services.AddSingleton<LiveModels>();
+        Services.AddScoped<PageVisibility>();
         Services.AddScoped<ClientTime>();
         // Components hide actions behind AuthorizeView: everyone may do everything here unless a test signs in a role.
         var authorization = this.AddAuthorization();

@@ -43,8 +43,11 @@ public sealed class LiveModelTests : MudTestContext
         _contexts = new PooledDbContextFactory<SqliteTaskdeckDbContext>(new DbContextOptionsBuilder<SqliteTaskdeckDbContext>()
             .UseSqlite($"Data Source={host.DatabasePath}").AddInterceptors(_commands).Options);
         var queries = new ExecutionQueries(new Narrowed(_contexts));
-        _live = new LiveModels(_events, queries, host.Get<DashboardQueries>(), host.Get<DagQueries>(), Options.Create(new LiveCadence()),
-            host.Get<IOptions<TaskdeckOptions>>(), TimeProvider.System, NullLoggerFactory.Instance);
+        // The models read through the counted connections; everything else comes from the app.
+        var stores = new ServiceCollection().AddSingleton(queries).AddSingleton(host.Get<DagQueries>())
+            .AddSingleton(new Taskdeck.Data.WorkTasks.WorkTaskQueries(new Narrowed(_contexts))).AddSingleton(host.Get<DashboardQueries>())
+            .AddSingleton(host.Get<IOptions<TaskdeckOptions>>()).BuildServiceProvider();
+        _live = new LiveModels(_events, stores, Options.Create(new LiveCadence()), TimeProvider.System, NullLoggerFactory.Instance);
         Services.AddFallbackServiceProvider(host.Services);
         Services.AddSingleton(_events);
         Services.AddSingleton(_live);
@@ -244,6 +247,89 @@ public sealed class LiveModelTests : MudTestContext
 
         // An older change than the row already shows is not applied.
         Assert.Null(ExecutionGridModel.Patch(done, new StateChanged(1, at, ExecutionState.Queued, ExecutionState.Running, Transition.Claim, 1, null, null)));
+    }
+
+    [Fact]
+    public async Task DetailPage_ProgressOfItsExecution_IsShownWithoutADatabaseQuery_AStateChangeIsReadOnce()
+    {
+        var running = await _host.Executions.SubmitAsync(new NewExecution { Kind = ExecutorKind.Handler, Name = "test.gate" }, Actor.System);
+        await _host.WaitForStateAsync(running.Id, ExecutionState.Running);
+        try
+        {
+            var cut = Render<ExecutionDetailPage>(p => p.Add(x => x.Id, running.Id));
+            cut.WaitForAssertion(() => Assert.Contains("test.gate", cut.Markup), Deadline);
+            var model = Assert.Single(_live.Models.OfType<ExecutionDetailModel>());
+            await WaitAsync(() => model.Queries >= 1);
+            var queries = model.Queries;
+            var commands = _commands.Count;
+
+            _events.Publish(new ProgressChanged(running.Id, DateTimeOffset.UtcNow, 0.42, "forty-two"));
+
+            cut.WaitForAssertion(() => Assert.Contains("forty-two", cut.Markup), Deadline);
+            Assert.Equal(commands, _commands.Count);
+            Assert.Equal(queries, model.Queries);
+
+            // A state change (a new history line, maybe an attempt) is one read of the execution, shared by every viewer.
+            var other = new List<LiveUpdate<ExecutionDetailSnapshot>>();
+            await using var second = _live.WatchExecution(running.Id, null, u => { lock (other) other.Add(u); });
+            _events.Publish(new StateChanged(running.Id, DateTimeOffset.UtcNow, ExecutionState.Running, ExecutionState.Running, null, 1, null, "another-node"));
+            await WaitAsync(() => { lock (other) return other.Count > 0; });
+            Assert.Equal(queries + 1, model.Queries);
+            Assert.Same(model, Assert.Single(_live.Models.OfType<ExecutionDetailModel>()));
+        }
+        finally
+        {
+            _host.Gates.GetOrAdd(running.Id, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+        }
+    }
+
+    [Fact]
+    public async Task LogViewer_AppendsAPublishedLine_WithoutAQuery_AndTwoViewersReadTheStoredLogOnce()
+    {
+        var loads = 0;
+        Task<IReadOnlyList<LogEntry>> Load(CancellationToken ct)
+        {
+            Interlocked.Increment(ref loads);
+            return Task.FromResult<IReadOnlyList<LogEntry>>([new LogEntry { ExecutionId = 77, AttemptNumber = 1, Stream = LogStream.Output, At = DateTimeOffset.UtcNow.AddSeconds(-5), Text = "stored\n" }]);
+        }
+        var first = Render<LogViewer>(p => p.Add(v => v.ExecutionId, 77L).Add(v => v.Attempt, 1).Add(v => v.Stream, LogStream.Output).Add(v => v.Load, Load));
+        var second = Render<LogViewer>(p => p.Add(v => v.ExecutionId, 77L).Add(v => v.Attempt, 1).Add(v => v.Stream, LogStream.Output).Add(v => v.Load, Load));
+        first.WaitForAssertion(() => Assert.Equal("stored\n", first.Find("pre").TextContent), Deadline);
+        second.WaitForAssertion(() => Assert.Equal("stored\n", second.Find("pre").TextContent), Deadline);
+
+        _events.Publish(new LogAppended(77, DateTimeOffset.UtcNow, 1, LogStream.Output, "live\n"));
+
+        first.WaitForAssertion(() => Assert.Equal("stored\nlive\n", first.Find("pre").TextContent), Deadline);
+        second.WaitForAssertion(() => Assert.Equal("stored\nlive\n", second.Find("pre").TextContent), Deadline);
+        Assert.Equal(1, Volatile.Read(ref loads));
+        Assert.Single(_live.Models.OfType<LogTailModel>());
+    }
+
+    [Fact]
+    public async Task AModelWithNoViewerLeft_IsDisposedAndDropped_WhateverItsKind()
+    {
+        var (tag, ids) = await ScheduledAsync(1);
+        var viewers = new List<IAsyncDisposable>
+        {
+            _live.WatchExecutions(new ExecutionGridQuery(Tag: tag), null, _ => { }),
+            _live.WatchExecutions(new ExecutionGridQuery(Tag: tag), null, _ => { }),
+            _live.WatchExecution(ids[0], null, _ => { }),
+            _live.WatchLog(ids[0], 1, LogStream.Output, _ => Task.FromResult<IReadOnlyList<LogEntry>>([]), null, _ => { }),
+            _live.WatchDagRuns(new DagRunListQuery(null, tag, null, 0, 25), null, _ => { }),
+            _live.WatchWorkTasks(new WorkTaskListQuery(null, tag, null, 0, 25), null, _ => { }),
+        };
+        var grid = (LiveViewer<ExecutionGridSnapshot>)viewers[0];
+        var work = (LiveViewer<LiveList<Taskdeck.Data.WorkTasks.WorkTaskRow>>)viewers[5];
+        await grid.CurrentAsync();
+        await ((LiveViewer<ExecutionDetailSnapshot>)viewers[2]).CurrentAsync();
+        await work.CurrentAsync();
+        Assert.Equal(5, _live.Models.Count);
+
+        await viewers[0].DisposeAsync();
+        Assert.Equal(5, _live.Models.Count); // another page still shows that filter
+        foreach (var viewer in viewers.Skip(1)) await viewer.DisposeAsync();
+
+        Assert.Empty(_live.Models);
     }
 
     [Theory]

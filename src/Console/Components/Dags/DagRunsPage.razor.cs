@@ -2,7 +2,7 @@ using Microsoft.AspNetCore.Components;
 using MudBlazor;
 using Taskdeck.Console.Components.Shared;
 using Taskdeck.Core.Dags;
-using Taskdeck.Core.Events;
+using Taskdeck.Console.Live;
 using Taskdeck.Data.Dags;
 
 namespace Taskdeck.Console.Components.Dags;
@@ -10,7 +10,7 @@ namespace Taskdeck.Console.Components.Dags;
 public partial class DagRunsPage : IAsyncDisposable
 {
     private MudDataGrid<DagRunListItem>? _grid;
-    private IAsyncDisposable? _live;
+    private LiveGrid<DagRunListItem>? _live;
     /// <summary>False in the server's prerendered HTML, before the grid's first load: no rows yet is not "none".</summary>
     private bool _loaded;
     private string? _lastUri;
@@ -20,12 +20,13 @@ public partial class DagRunsPage : IAsyncDisposable
     /// <summary>Only the runs this schedule started (a schedule's page links here).</summary>
     [SupplyParameterFromQuery(Name = "schedule")] public string? Schedule { get; set; }
 
-    [Inject] public required DagQueries Queries { get; init; }
-    [Inject] public required LiveFeed Feed { get; init; }
+    [Inject] public required LiveModels Live { get; init; }
+    [Inject] public required PageVisibility Visibility { get; init; }
     [Inject] public required NavigationManager Navigation { get; init; }
 
+    /// <summary>The rows come from the shared model of this filter and page: every page that shows the same shares its reads.</summary>
     protected override void OnInitialized() =>
-        _live = Feed.Subscribe(e => e is StateChanged { DagRunId: not null } || e is ExecutionDeleted, _ => InvokeAsync(() => _grid?.ReloadServerData() ?? Task.CompletedTask), TimeSpan.FromMilliseconds(750));
+        _live = new(Visibility, InvokeAsync, () => _grid?.ReloadServerData() ?? Task.CompletedTask);
 
     protected override async Task OnParametersSetAsync()
     {
@@ -36,10 +37,13 @@ public partial class DagRunsPage : IAsyncDisposable
     private async Task<GridData<DagRunListItem>> LoadAsync(GridState<DagRunListItem> state, CancellationToken ct)
     {
         DagRunState? runState = Enum.TryParse<DagRunState>(State, true, out var s) ? s : null;
-        var (items, total) = await Queries.PageAsync(runState, Tag, state.Page * state.PageSize, state.PageSize, ct, Schedule);
+        var query = new DagRunListQuery(runState, Blank(Tag), Blank(Schedule), state.Page * state.PageSize, state.PageSize);
+        var data = await _live!.LoadAsync(query, (visibility, onUpdate) => Live.WatchDagRuns(query, visibility, onUpdate), ct);
         _loaded = true;
-        return new GridData<DagRunListItem> { Items = items, TotalItems = total };
+        return data;
     }
+
+    private static string? Blank(string? s) => string.IsNullOrWhiteSpace(s) ? null : s;
 
     private void Apply(string? state, string? tag) =>
         Navigation.NavigateTo(Navigation.GetUriWithQueryParameters(new Dictionary<string, object?>

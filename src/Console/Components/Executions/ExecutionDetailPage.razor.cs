@@ -2,7 +2,7 @@ using Microsoft.AspNetCore.Components;
 using MudBlazor;
 using Taskdeck.Console.Audit;
 using Taskdeck.Console.Components.Shared;
-using Taskdeck.Core.Events;
+using Taskdeck.Console.Live;
 using Taskdeck.Core.Executions;
 using Taskdeck.Data.Executions;
 
@@ -15,7 +15,7 @@ public partial class ExecutionDetailPage : IAsyncDisposable
     private bool _deleted;
     private bool _busy;
     private int _attempt;
-    private IAsyncDisposable? _live;
+    private LiveViewer<ExecutionDetailSnapshot>? _view;
     private List<BreadcrumbItem> _crumbs = [];
 
     [Parameter] public long Id { get; set; }
@@ -23,7 +23,8 @@ public partial class ExecutionDetailPage : IAsyncDisposable
     [Inject] public required ExecutionQueries Queries { get; init; }
     [Inject] public required Microsoft.Extensions.Options.IOptions<Core.TaskdeckOptions> Options { get; init; }
     [Inject] public required ExecutionService Executions { get; init; }
-    [Inject] public required LiveFeed Feed { get; init; }
+    [Inject] public required LiveModels Live { get; init; }
+    [Inject] public required PageVisibility Visibility { get; init; }
     [Inject] public required IDialogService Dialogs { get; init; }
     [Inject] public required ISnackbar Snackbar { get; init; }
     [Inject] public required NavigationManager Navigation { get; init; }
@@ -31,32 +32,34 @@ public partial class ExecutionDetailPage : IAsyncDisposable
 
     protected override async Task OnParametersSetAsync()
     {
-        if (_live is not null) await _live.DisposeAsync();
+        if (_view?.Model is ExecutionDetailModel { Id: var shown } && shown == Id) return;
         _detail = null;
         _missing = _deleted = false;
         _attempt = 0;
         _crumbs = [new("Executions", "/executions"), new($"#{Id}", null, disabled: true)];
-        var id = Id;
-        _live = Feed.Subscribe(e => e.ExecutionId == id && e is StateChanged or ProgressChanged or ExecutionDeleted, OnEventsAsync, TimeSpan.FromMilliseconds(250));
-        await LoadAsync();
+        var previous = _view;
+        // The execution's shared model: every page showing it shares its reads; a hidden tab is handed nothing.
+        _view = Live.WatchExecution(Id, Visibility, update => _ = InvokeAsync(() => Show(update.Snapshot)));
+        _view.CaughtUp += () => _ = InvokeAsync(() => { if (_view?.Model.Current is { } now) Show(now); });
+        if (previous is not null) await previous.DisposeAsync();
+        Show(await _view.CurrentAsync(), render: false);
     }
 
-    private Task OnEventsAsync(IReadOnlyList<ExecutionEvent> events) => InvokeAsync(async () =>
+    private void Show(ExecutionDetailSnapshot snapshot, bool render = true)
     {
-        if (events.Any(e => e is ExecutionDeleted)) { _deleted = true; _missing = true; _detail = null; StateHasChanged(); return; }
-        await LoadAsync();
-        StateHasChanged();
-    });
-
-    private async Task LoadAsync()
-    {
-        var previousLatest = _detail?.Attempts.LastOrDefault()?.Number ?? 0;
-        _detail = await Queries.GetDetailAsync(Id);
-        if (_detail is null) { _missing = true; return; }
-        _crumbs = [new("Executions", "/executions"), new($"#{Id} {_detail.Execution.Name}", null, disabled: true)];
-        var latest = _detail.Attempts.LastOrDefault()?.Number ?? 0;
-        // Follow a new attempt when the viewer was looking at the latest one.
-        if (_attempt == 0 || _attempt == previousLatest) _attempt = latest;
+        if (snapshot.Deleted) { _deleted = _missing = true; _detail = null; }
+        else if (snapshot.Detail is not { } detail) { _missing = true; _detail = null; }
+        else
+        {
+            var previousLatest = _detail?.Attempts.LastOrDefault()?.Number ?? 0;
+            _missing = false;
+            _detail = detail;
+            _crumbs = [new("Executions", "/executions"), new($"#{Id} {detail.Execution.Name}", null, disabled: true)];
+            var latest = detail.Attempts.LastOrDefault()?.Number ?? 0;
+            // Follow a new attempt when the viewer was looking at the latest one.
+            if (_attempt == 0 || _attempt == previousLatest) _attempt = latest;
+        }
+        if (render) StateHasChanged();
     }
 
     private void SelectAttempt(int number) => _attempt = number;
@@ -99,7 +102,7 @@ public partial class ExecutionDetailPage : IAsyncDisposable
         try
         {
             Snackbar.Report(await action(CancellationToken.None));
-            await LoadAsync();
+            (_view?.Model as ExecutionDetailModel)?.Invalidate();
         }
         catch (Exception e) { Snackbar.Add($"{verb} failed: {e.Message}", Severity.Error); }
         finally { _busy = false; }
@@ -107,6 +110,6 @@ public partial class ExecutionDetailPage : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_live is not null) await _live.DisposeAsync();
+        if (_view is not null) await _view.DisposeAsync();
     }
 }

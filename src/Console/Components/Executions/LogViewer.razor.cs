@@ -1,26 +1,25 @@
-using System.Text;
 using Microsoft.AspNetCore.Components;
 using Microsoft.JSInterop;
 using MudBlazor;
 using Taskdeck.Console.Components.Shared;
-using Taskdeck.Core.Events;
+using Taskdeck.Console.Live;
 using Taskdeck.Core.Executions;
 
 namespace Taskdeck.Console.Components.Executions;
 
 /// <summary>
-/// One log of one attempt: what is stored, then every line appended while it runs. It subscribes before loading
-/// so nothing written in between is lost, and drops streamed chunks the stored text already holds.
+/// One log of one attempt: what is stored, then every line appended while it runs, from the log's shared model
+/// (<see cref="LogTailModel"/>): the page keeps no copy of its own, and a hidden tab is handed nothing.
 /// </summary>
 public partial class LogViewer : IAsyncDisposable
 {
-    private readonly StringBuilder _text = new();
-    private readonly List<LogAppended> _early = [];
+    private LogTail _tail = LogTail.Empty;
     private ElementReference _box;
-    private IAsyncDisposable? _live;
+    private LiveViewer<LogTail>? _view;
     private bool _loading = true;
-    private DateTimeOffset _lastAt = DateTimeOffset.MinValue;
     private int _lineCount;
+    private int _counted;
+    private int _newlines;
     private bool _scroll;
 
     [Parameter, EditorRequired] public long ExecutionId { get; set; }
@@ -33,55 +32,39 @@ public partial class LogViewer : IAsyncDisposable
     [Parameter] public string? DownloadHref { get; set; }
     [Parameter] public string EmptyText { get; set; } = "Nothing was written to this log.";
 
-    [Inject] public required LiveFeed Feed { get; init; }
+    [Inject] public required LiveModels Models { get; init; }
+    [Inject] public required PageVisibility Visibility { get; init; }
     [Inject] public required IJSRuntime JS { get; init; }
     [Inject] public required ISnackbar Snackbar { get; init; }
 
-    public string Text => _text.ToString();
+    public string Text => string.Concat(_tail.Chunks);
 
     protected override async Task OnInitializedAsync()
     {
-        _live = Feed.Subscribe(
-            e => e is LogAppended l && l.ExecutionId == ExecutionId && l.AttemptNumber == Attempt && l.Stream == Stream,
-            batch => InvokeAsync(() => Append(batch.OfType<LogAppended>())),
-            TimeSpan.FromMilliseconds(200));
-        var stored = await Load(CancellationToken.None);
-        foreach (var entry in stored)
-        {
-            _text.Append(entry.Text);
-            if (entry.At > _lastAt) _lastAt = entry.At;
-        }
-        _loading = false;
-        var early = _early.ToList();
-        _early.Clear();
-        Append(early);
-        Count();
+        // The log's shared model: read once, then every chunk appended in place for every page that shows it.
+        _view = Models.WatchLog(ExecutionId, Attempt, Stream, Load, Visibility, update => _ = InvokeAsync(() => Show(update.Snapshot)));
+        _view.CaughtUp += () => _ = InvokeAsync(() => { if (_view?.Model.Current is { } now) Show(now); });
+        Show(await _view.CurrentAsync(), render: false);
     }
 
-    private void Append(IEnumerable<LogAppended> chunks)
+    private void Show(LogTail tail, bool render = true)
     {
-        if (_loading) { _early.AddRange(chunks); return; }
-        var any = false;
-        foreach (var chunk in chunks)
-        {
-            // Stored entries and published chunks carry the same instant: older ones are already in the text.
-            // (compared in microseconds: the database keeps no finer time).
-            if (chunk.At.UtcTicks / 10 <= _lastAt.UtcTicks / 10) continue;
-            _text.Append(chunk.Text);
-            _lastAt = chunk.At;
-            any = true;
-        }
-        if (!any) return;
+        if (!tail.Loaded || ReferenceEquals(tail, _tail)) return;
+        var grew = tail.Chunks.Count > _tail.Chunks.Count;
+        _tail = tail;
+        _loading = false;
         Count();
-        _scroll = true;
+        if (!render) return;
+        _scroll = grew;
         StateHasChanged();
     }
 
     private void Count()
     {
-        var n = 0;
-        for (var i = 0; i < _text.Length; i++) if (_text[i] == '\n') n++;
-        _lineCount = _text.Length > 0 && _text[^1] != '\n' ? n + 1 : n;
+        // Only the chunks appended since the last count are read.
+        for (; _counted < _tail.Chunks.Count; _counted++) _newlines += _tail.Chunks[_counted].AsSpan().Count('\n');
+        var last = _tail.Chunks.Count > 0 ? _tail.Chunks[^1] : "";
+        _lineCount = last.Length > 0 && last[^1] != '\n' ? _newlines + 1 : _newlines;
     }
 
     protected override async Task OnAfterRenderAsync(bool firstRender)
@@ -96,7 +79,7 @@ public partial class LogViewer : IAsyncDisposable
     {
         try
         {
-            var ok = await JS.InvokeAsync<bool>("taskdeck.copy", _text.ToString());
+            var ok = await JS.InvokeAsync<bool>("taskdeck.copy", Text);
             Snackbar.Add(ok ? $"{Stream} log copied." : "The browser refused to copy; use Download instead.", ok ? Severity.Success : Severity.Warning);
         }
         catch (JSException) { Snackbar.Add("The browser refused to copy; use Download instead.", Severity.Warning); }
@@ -104,6 +87,6 @@ public partial class LogViewer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_live is not null) await _live.DisposeAsync();
+        if (_view is not null) await _view.DisposeAsync();
     }
 }

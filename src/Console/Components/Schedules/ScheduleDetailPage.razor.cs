@@ -2,8 +2,8 @@ using Microsoft.AspNetCore.Components;
 using MudBlazor;
 using Taskdeck.Console.Audit;
 using Taskdeck.Console.Components.Shared;
+using Taskdeck.Console.Live;
 using Taskdeck.Core.Schedules;
-using Taskdeck.Data.Schedules;
 
 namespace Taskdeck.Console.Components.Schedules;
 
@@ -14,69 +14,64 @@ public partial class ScheduleDetailPage : IAsyncDisposable
 
     private ScheduleView? _view;
     private List<FiringView> _firings = [];
-    // The runs of the listed firings, replaced (never changed) at each load: the feed reads them on Core's threads.
-    private HashSet<long> _runs = [];
-    private HashSet<long> _dagRuns = [];
+    /// <summary>Older firings this page loaded on demand (the shared model holds the newest ones).</summary>
+    private List<FiringView> _older = [];
+    private bool _olderMore;
     private ScheduleActions? _actions;
     private bool _more;
     private bool _missing;
     private bool _busy;
     private List<BreadcrumbItem> _crumbs = [];
-    private IAsyncDisposable? _live;
+    private LiveViewer<ScheduleDetailSnapshot>? _live;
     private TimeZoneInfo _zone = TimeZoneInfo.Utc;
 
     [Parameter] public string Name { get; set; } = "";
 
-    [Inject] public required ScheduleQueries Queries { get; init; }
     [Inject] public required IScheduleStore Store { get; init; }
     [Inject] public required ScheduleService Schedules { get; init; }
-    [Inject] public required ScheduleFeed Feed { get; init; }
+    [Inject] public required LiveModels Live { get; init; }
+    [Inject] public required PageVisibility Visibility { get; init; }
     [Inject] public required NavigationManager Navigation { get; init; }
     [Inject] public required IDialogService Dialogs { get; init; }
     [Inject] public required ISnackbar Snackbar { get; init; }
     [Inject] public required ConsoleActor Actor { get; init; }
 
-    // This schedule's changes and firings, and the state changes of the runs listed.
-    protected override void OnInitialized() =>
-        _live = Feed.Subscribe(e => e.ScheduleId == _view?.Id || e.Name == Name,
-            e => _runs.Contains(e.ExecutionId) || e.DagRunId is { } run && _dagRuns.Contains(run),
-            () => InvokeAsync(async () => { await LoadAsync(keepOlder: true); StateHasChanged(); }));
-
     protected override async Task OnParametersSetAsync()
     {
+        if (_live?.Model is ScheduleDetailModel { Name: var shown } && shown == Name) return;
         _crumbs = [new("Schedules", ScheduleLinks.List), new(Name, null, disabled: true)];
         _view = null;
-        ShowFirings([]);
-        await LoadAsync(keepOlder: false);
+        _firings = _older = [];
+        var previous = _live;
+        // The schedule's shared model: its changes, firings and the states of the runs listed, read once for every viewer.
+        _live = Live.WatchSchedule(Name, Visibility, update => _ = InvokeAsync(() => Show(update.Snapshot)));
+        _live.CaughtUp += () => _ = InvokeAsync(() => { if (_live?.Model.Current is { } now) Show(now); });
+        if (previous is not null) await previous.DisposeAsync();
+        Show(await _live.CurrentAsync(), render: false);
     }
 
-    private async Task LoadAsync(bool keepOlder)
+    private void Show(ScheduleDetailSnapshot snapshot, bool render = true)
     {
-        // A live refresh keeps the older pages someone loaded: it reloads as many rows as are on screen.
-        var count = keepOlder ? Math.Max(PageSize, _firings.Count) : PageSize;
-        if (await Queries.DetailAsync(Name, count + 1) is not { } detail) { _missing = true; _view = null; return; }
-        var (schedule, firings) = detail;
-        _missing = false;
-        _zone = CronSchedule.FindZoneOrUtc(schedule.TimeZone);
-        _more = firings.Count > count;
-        ShowFirings(firings.Take(count).ToList());
-        _view = ScheduleView.From(schedule, Schedules.NextFireTimes(schedule, 5), _firings.FirstOrDefault());
+        _missing = snapshot.View is null;
+        _view = snapshot.View;
+        if (_view is not null) _zone = CronSchedule.FindZoneOrUtc(_view.TimeZone);
+        var newest = snapshot.Firings;
+        // Older pages someone loaded stay below the newest ones (those the newest now hold are dropped).
+        var oldestShown = newest.Count > 0 ? newest[^1].Firing.Id : long.MaxValue;
+        _older = _older.Where(f => f.Firing.Id < oldestShown).ToList();
+        _firings = [.. newest, .. _older];
+        _more = _older.Count > 0 ? _olderMore : snapshot.More;
+        if (render) StateHasChanged();
     }
 
     private async Task LoadOlderAsync()
     {
         if (_view is null || _firings.Count == 0) return;
         var older = await Store.FiringsAsync(_view.Id, _firings[^1].Firing.Id, PageSize + 1);
-        _more = older.Count > PageSize;
-        ShowFirings([.. _firings, .. older.Take(PageSize)]);
-    }
-
-    /// <summary>The rows, and the runs they link to as new sets: the feed's predicate reads the sets on Core's threads.</summary>
-    private void ShowFirings(List<FiringView> firings)
-    {
-        _firings = firings;
-        _runs = firings.Select(f => f.Firing.ExecutionId).OfType<long>().ToHashSet();
-        _dagRuns = firings.Select(f => f.Firing.DagRunId).OfType<long>().ToHashSet();
+        _olderMore = older.Count > PageSize;
+        _older = [.. _older, .. older.Take(PageSize)];
+        _firings = [.. _firings, .. older.Take(PageSize)];
+        _more = _olderMore;
     }
 
     private string InZone(DateTimeOffset at) => Format.InZone(at, _zone);
@@ -91,7 +86,7 @@ public partial class ScheduleDetailPage : IAsyncDisposable
         {
             if (await Actions.RunAsync(verb, view) is not { } outcome) return;
             if (verb == ScheduleVerb.Delete && outcome.Done) { Navigation.NavigateTo(ScheduleLinks.List); return; }
-            await LoadAsync(keepOlder: true);
+            (_live?.Model as ScheduleDetailModel)?.Invalidate();
         }
         catch (Exception e) { Snackbar.Add($"Could not reload schedule {view.Name}: {e.Message}", Severity.Error); }
         finally { _busy = false; }

@@ -2,8 +2,8 @@ using Microsoft.AspNetCore.Components;
 using MudBlazor;
 using Taskdeck.Console.Audit;
 using Taskdeck.Console.Components.Shared;
+using Taskdeck.Console.Live;
 using Taskdeck.Core.Schedules;
-using Taskdeck.Data.Schedules;
 
 namespace Taskdeck.Console.Components.Schedules;
 
@@ -11,23 +11,19 @@ namespace Taskdeck.Console.Components.Schedules;
 public partial class SchedulesPage : IAsyncDisposable
 {
     private MudDataGrid<ScheduleView>? _grid;
-    private IAsyncDisposable? _live;
+    private LiveGrid<ScheduleView>? _live;
     private bool _loaded;
     private bool _busy;
     private int? _total;
     private string? _lastUri;
     private ScheduleActions? _actions;
-    // Replaced (never changed) at each load: Core's publishing threads read them while the page reloads.
-    private HashSet<long> _visibleSchedules = [];
-    private HashSet<long> _visibleRuns = [];
-    private HashSet<long> _visibleDagRuns = [];
 
     [SupplyParameterFromQuery(Name = "q")] public string? Q { get; set; }
     [SupplyParameterFromQuery(Name = "status")] public string? Status { get; set; }
 
-    [Inject] public required ScheduleQueries Queries { get; init; }
     [Inject] public required ScheduleService Schedules { get; init; }
-    [Inject] public required ScheduleFeed Feed { get; init; }
+    [Inject] public required LiveModels Live { get; init; }
+    [Inject] public required PageVisibility Visibility { get; init; }
     [Inject] public required NavigationManager Navigation { get; init; }
     [Inject] public required IDialogService Dialogs { get; init; }
     [Inject] public required ISnackbar Snackbar { get; init; }
@@ -35,12 +31,9 @@ public partial class SchedulesPage : IAsyncDisposable
 
     private bool HasFilters => !string.IsNullOrWhiteSpace(Q) || !string.IsNullOrWhiteSpace(Status);
 
-    // A firing of a schedule on screen (its last-run chip and next fire), any other change (a created, renamed, paused
-    // or deleted schedule can enter or leave the page), and the state changes of the runs whose chips are on screen.
-    // Firings of the schedules on other pages are most of the traffic and change nothing here.
+    // The rows come from the shared model of this filter and page (ScheduleListModel says which changes matter to it).
     protected override void OnInitialized() =>
-        _live = Feed.Subscribe(e => e.Change != ScheduleChange.Fired || _visibleSchedules.Contains(e.ScheduleId),
-            e => _visibleRuns.Contains(e.ExecutionId) || e.DagRunId is { } run && _visibleDagRuns.Contains(run), ReloadAsync);
+        _live = new(Visibility, InvokeAsync, () => _grid?.ReloadServerData() ?? Task.CompletedTask);
 
     protected override async Task OnParametersSetAsync()
     {
@@ -53,14 +46,11 @@ public partial class SchedulesPage : IAsyncDisposable
         bool? enabled = Status switch { "active" => true, "paused" => false, _ => null };
         try
         {
-            var page = await Queries.PageAsync(Q, enabled, state.Page * state.PageSize, state.PageSize, ct);
-            var items = page.Items.Select(r => ScheduleView.From(r.Schedule, Schedules.NextFireTimes(r.Schedule, 1), r.LastFiring)).ToList();
-            _visibleSchedules = items.Select(i => i.Id).ToHashSet();
-            _visibleRuns = items.Select(i => i.LastFiring?.Firing.ExecutionId).OfType<long>().ToHashSet();
-            _visibleDagRuns = items.Select(i => i.LastFiring?.Firing.DagRunId).OfType<long>().ToHashSet();
+            var query = new ScheduleListQuery(string.IsNullOrWhiteSpace(Q) ? null : Q.Trim(), enabled, state.Page * state.PageSize, state.PageSize);
+            var data = await _live!.LoadAsync(query, (visibility, onUpdate) => Live.WatchSchedules(query, visibility, onUpdate), ct);
             _loaded = true;
-            if (_total != page.Total) { _total = page.Total; _ = InvokeAsync(StateHasChanged); }
-            return new GridData<ScheduleView> { Items = items, TotalItems = page.Total };
+            if (_total != data.TotalItems) { _total = data.TotalItems; _ = InvokeAsync(StateHasChanged); }
+            return data;
         }
         catch (OperationCanceledException) { throw; }
         catch (Exception e)

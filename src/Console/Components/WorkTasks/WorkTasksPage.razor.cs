@@ -2,7 +2,7 @@ using System.Globalization;
 using Microsoft.AspNetCore.Components;
 using MudBlazor;
 using Taskdeck.Console.Components.Shared;
-using Taskdeck.Core.Events;
+using Taskdeck.Console.Live;
 using Taskdeck.Core.Executions;
 using Taskdeck.Data.WorkTasks;
 
@@ -13,7 +13,7 @@ public partial class WorkTasksPage : IAsyncDisposable
 {
     private MudDataGrid<WorkTaskRow>? _grid;
     private IReadOnlyList<string> _types = [];
-    private IAsyncDisposable? _live;
+    private LiveGrid<WorkTaskRow>? _live;
     private string? _lastUri;
 
     [SupplyParameterFromQuery(Name = "type")] public string? Type { get; set; }
@@ -21,13 +21,15 @@ public partial class WorkTasksPage : IAsyncDisposable
     [SupplyParameterFromQuery(Name = "project")] public string? Project { get; set; }
 
     [Inject] public required WorkTaskQueries Queries { get; init; }
-    [Inject] public required LiveFeed Feed { get; init; }
+    [Inject] public required LiveModels Live { get; init; }
+    [Inject] public required PageVisibility Visibility { get; init; }
     [Inject] public required NavigationManager Navigation { get; init; }
 
     protected override async Task OnInitializedAsync()
     {
+        // The rows come from the shared model of this filter and page: a state change of a row on it is applied in place.
+        _live = new(Visibility, InvokeAsync, () => _grid?.ReloadServerData() ?? Task.CompletedTask);
         _types = await Queries.TypesAsync();
-        _live = Feed.Subscribe(e => e is StateChanged or ExecutionDeleted, _ => InvokeAsync(() => _grid?.ReloadServerData() ?? Task.CompletedTask), TimeSpan.FromMilliseconds(750));
     }
 
     protected override async Task OnParametersSetAsync()
@@ -38,10 +40,12 @@ public partial class WorkTasksPage : IAsyncDisposable
 
     private async Task<GridData<WorkTaskRow>> LoadAsync(GridState<WorkTaskRow> state, CancellationToken ct)
     {
-        IReadOnlyList<ExecutionState>? states = Enum.TryParse<ExecutionState>(State, true, out var s) ? [s] : null;
-        var (items, total) = await Queries.PageAsync(new WorkTaskFilter(Type, Project, states), state.Page * state.PageSize, state.PageSize, ct);
-        return new GridData<WorkTaskRow> { Items = items, TotalItems = total };
+        ExecutionState? only = Enum.TryParse<ExecutionState>(State, true, out var s) ? s : null;
+        var query = new WorkTaskListQuery(Blank(Type), Blank(Project), only, state.Page * state.PageSize, state.PageSize);
+        return await _live!.LoadAsync(query, (visibility, onUpdate) => Live.WatchWorkTasks(query, visibility, onUpdate), ct);
     }
+
+    private static string? Blank(string? s) => string.IsNullOrWhiteSpace(s) ? null : s;
 
     private static string Resources(WorkTaskRow row)
     {

@@ -1,0 +1,150 @@
+using System.Collections.Immutable;
+using Taskdeck.Core.Events;
+using Taskdeck.Core.Executions;
+using Taskdeck.Data.Executions;
+
+namespace Taskdeck.Console.Live;
+
+/// <summary>One execution as its page shows it: null detail when it does not exist; <paramref name="Deleted"/> once it was deleted while shown.</summary>
+public sealed record ExecutionDetailSnapshot(ExecutionDetail? Detail, bool Deleted);
+
+/// <summary>
+/// One execution's detail (its row, attempts and history), shared by every page that shows it. A progress report is applied
+/// to the row in place (no query); a deletion empties it in place; a state change (a new attempt, a history line) makes it
+/// stale: it is read again at the next interval, once for every viewer.
+/// </summary>
+public sealed class ExecutionDetailModel : LiveModel<ExecutionDetailSnapshot>
+{
+    private readonly ExecutionQueries _queries;
+    private readonly IDisposable _subscription;
+    private List<ExecutionEvent> _pending = [];
+
+    public ExecutionDetailModel(long id, ExecutionQueries queries, ExecutionEvents events, LiveCadence cadence, TimeProvider time, ILogger logger)
+        : base(cadence, time, logger)
+    {
+        Id = id;
+        _queries = queries;
+        _subscription = events.Subscribe(e =>
+        {
+            if (e.ExecutionId != id) return;
+            lock (Gate)
+            {
+                switch (e)
+                {
+                    case StateChanged:
+                        MarkStale();
+                        break;
+                    case ProgressChanged or ExecutionDeleted:
+                        _pending.Add(e);
+                        MarkPending();
+                        break;
+                }
+            }
+        });
+    }
+
+    public long Id { get; }
+
+    /// <summary>An act from a page (cancel, retry) changed it: read it again at the next interval.</summary>
+    public void Invalidate()
+    {
+        lock (Gate) MarkStale();
+    }
+
+    protected override async Task<ExecutionDetailSnapshot> QueryAsync(CancellationToken ct) =>
+        new(await _queries.GetDetailAsync(Id, ct), false);
+
+    // Progress reported before the query started is in what it reads; a deletion is kept (the row is gone either way).
+    protected override void OnQueryStarting() => _pending = _pending.Where(e => e is ExecutionDeleted).ToList();
+
+    protected override LiveUpdate<ExecutionDetailSnapshot>? Compare(ExecutionDetailSnapshot previous, ExecutionDetailSnapshot fresh, long version) =>
+        new(fresh, version, [Id], true, 1);
+
+    protected override (ExecutionDetailSnapshot Snapshot, IReadOnlyCollection<long> Changed)? ApplyPending(ExecutionDetailSnapshot current)
+    {
+        if (_pending.Count == 0) return null;
+        var pending = _pending;
+        _pending = [];
+        if (pending.Any(e => e is ExecutionDeleted)) return (new ExecutionDetailSnapshot(null, true), [Id]);
+        if (current.Detail is not { } detail) return null;
+        var row = detail.Execution;
+        foreach (var e in pending) row = ExecutionGridModel.Patch(row, e) ?? row;
+        return ReferenceEquals(row, detail.Execution) ? null : (current with { Detail = detail with { Execution = row } }, [Id]);
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        _subscription.Dispose();
+        await base.DisposeAsync();
+    }
+}
+
+/// <summary>One log of one attempt: the chunks in order (the stored text first, then each one appended live), and the instant of the last.</summary>
+public sealed record LogTail(ImmutableList<string> Chunks, DateTimeOffset LastAt, bool Loaded)
+{
+    public static readonly LogTail Empty = new([], DateTimeOffset.MinValue, false);
+}
+
+/// <summary>
+/// One log of one attempt, shared by every page that shows it: what is stored is read once, then every chunk published
+/// for it is appended in place (no query). It subscribes before reading so nothing written in between is lost, and drops
+/// published chunks the stored text already holds (they carry the same instant).
+/// </summary>
+public sealed class LogTailModel : LiveModel<LogTail>
+{
+    private readonly Func<CancellationToken, Task<IReadOnlyList<LogEntry>>> _load;
+    private readonly IDisposable _subscription;
+    private readonly List<LogAppended> _pending = [];
+
+    public LogTailModel(long executionId, int attempt, LogStream stream, Func<CancellationToken, Task<IReadOnlyList<LogEntry>>> load, ExecutionEvents events,
+        LiveCadence cadence, TimeProvider time, ILogger logger)
+        : base(cadence, time, logger)
+    {
+        _load = load;
+        _subscription = events.Subscribe(e =>
+        {
+            if (e is not LogAppended l || l.ExecutionId != executionId || l.AttemptNumber != attempt || l.Stream != stream) return;
+            lock (Gate)
+            {
+                _pending.Add(l);
+                MarkPending();
+            }
+        });
+    }
+
+    protected override async Task<LogTail> QueryAsync(CancellationToken ct)
+    {
+        var stored = await _load(ct);
+        var last = stored.Count == 0 ? DateTimeOffset.MinValue : stored.Max(e => e.At);
+        var text = string.Concat(stored.Select(e => e.Text));
+        return new LogTail(text.Length == 0 ? [] : [text], last, true);
+    }
+
+    // Chunks published while the stored text was read are weighed against it.
+    protected override void OnQueryCompleted(LogTail fresh)
+    {
+        if (_pending.Count > 0) MarkPending();
+    }
+
+    protected override (LogTail Snapshot, IReadOnlyCollection<long> Changed)? ApplyPending(LogTail current)
+    {
+        if (_pending.Count == 0) return null;
+        var chunks = current.Chunks.ToBuilder();
+        var last = current.LastAt;
+        foreach (var chunk in _pending)
+        {
+            // Compared in microseconds: the database keeps no finer time.
+            if (chunk.At.UtcTicks / 10 <= last.UtcTicks / 10) continue;
+            chunks.Add(chunk.Text);
+            last = chunk.At;
+        }
+        _pending.Clear();
+        return last == current.LastAt ? null : (new LogTail(chunks.ToImmutable(), last, true), [0]);
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        _subscription.Dispose();
+        await base.DisposeAsync();
+    }
+}
