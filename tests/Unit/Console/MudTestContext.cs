@@ -2,6 +2,7 @@ using Bunit;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using MudBlazor.Services;
 using Taskdeck.Console.Components.Shared;
 using Taskdeck.Console.Live;
@@ -22,7 +23,9 @@ public abstract class MudTestContext : BunitContext, IAsyncLifetime
         // The console's shared live models (a component's stores are resolved from the test's own services when it watches).
         Services.AddOptions<LiveCadence>();
         Services.AddSingleton(TimeProvider.System);
-        Services.AddSingleton<LiveModels>();
+        // Its stores come through bunit's provider, so a test's fallback (the app's services) supplies them.
+        Services.AddSingleton(sp => new LiveModels(sp.GetRequiredService<ExecutionEvents>(), Services, sp.GetRequiredService<IOptions<LiveCadence>>(),
+            TimeProvider.System, NullLoggerFactory.Instance));
         Services.AddScoped<PageVisibility>();
         Services.AddScoped<ClientTime>();
         // Components hide actions behind AuthorizeView: everyone may do everything here unless a test signs in a role.

@@ -36,6 +36,8 @@ public partial class DagRunDetailPage : IAsyncDisposable
 
     private bool _busy;
     private List<DagTaskNode> _taskList = [];
+    /// <summary>A kill or restart of this run under way (started here or anywhere): its progress.</summary>
+    private BulkProgress? _progress;
 
     private static bool CanKill(DagRunState state) => state is DagRunState.Queued or DagRunState.Running or DagRunState.Errored;
     private static bool CanRestart(DagRunState state) => state is DagRunState.Errored or DagRunState.Killed;
@@ -62,6 +64,12 @@ public partial class DagRunDetailPage : IAsyncDisposable
             Snackbar.Add(outcome.Message, outcome.Done ? Severity.Success : Severity.Error);
             // The run's own state changed too: the shared model reads it again at its next interval.
             (_view?.Model as DagRunModel)?.Invalidate();
+            // A big kill or restart goes on in the background: its progress shows until it is done.
+            if (outcome is { Done: true, Finished: false, BulkActionId: { } act } && _progress is not null)
+            {
+                await _progress.FollowAsync(act);
+                (_view?.Model as DagRunModel)?.Invalidate();
+            }
         }
         catch (Exception e) { Snackbar.Add($"{yes} failed: {e.Message}", Severity.Error); }
         finally { _busy = false; }

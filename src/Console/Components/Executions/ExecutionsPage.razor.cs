@@ -57,12 +57,11 @@ public partial class ExecutionsPage : IAsyncDisposable
     [Inject] public required ISnackbar Snackbar { get; init; }
     [Inject] public required TimeProvider Time { get; init; }
     [Inject] public required ConsoleActor Actor { get; init; }
-    [Inject] public required BulkActions Bulk { get; init; }
-
-    /// <summary>The bulk act this page started and is following, while it runs.</summary>
-    private BulkAction? _act;
-    private readonly CancellationTokenSource _leaving = new();
     [Inject] public required IJSRuntime JS { get; init; }
+
+    /// <summary>Starts the page's bulk acts and shows their progress while they run.</summary>
+    private BulkProgress? _progress;
+    private bool _disposed;
 
     /// <summary>Updates held while the operator reads (shown on the chip).</summary>
     public int HeldChanges => _held;
@@ -345,57 +344,33 @@ public partial class ExecutionsPage : IAsyncDisposable
         await FollowAsync(new BulkAction { Kind = BulkActionKind.Reset, FilterJson = filter.ToJson(), Total = count, Reason = "reset from the console" });
     }
 
-    /// <summary>
-    /// Stores and starts the act as the signed-in actor, then follows it (its stored counts, after each batch) until it is
-    /// done or the page goes away — the act itself goes on either way. True once it was started.
-    /// </summary>
+    /// <summary>Stores and starts the act as the signed-in actor and follows it (the act goes on if the page goes away). True once it was started.</summary>
     private async Task<bool> FollowAsync(BulkAction draft)
     {
-        var verb = Verb(draft.Kind);
+        if (_progress is null) return false;
         _busy = true;
         try
         {
-            var (act, finished) = await Bulk.StartAsync(draft, await Actor.ForAsync(Auth.Policies.Operate), waitIfAtMost: BulkActions.BatchSize, _leaving.Token);
-            while (!finished)
-            {
-                _act = act;
-                StateHasChanged();
-                act = await Bulk.WaitAsync(act.Id, TimeSpan.FromSeconds(1), _leaving.Token) ?? act;
-                finished = act.Finished;
-            }
-            _act = null;
-            var skipped = act.Skipped > 0 ? $" {act.Skipped} skipped: their state no longer allowed it." : "";
-            Snackbar.Add($"{verb}: {act.Applied} of {act.Total} done.{skipped}", act.Applied == act.Total ? Severity.Success : Severity.Warning);
-            return true;
+            var actor = await Actor.ForAsync(Auth.Policies.Operate);
+            return await _progress.RunAsync(draft, actor) is not null;
         }
-        catch (OperationCanceledException) when (_leaving.IsCancellationRequested) { return true; }
-        catch (Exception e)
+        catch (UnauthorizedAccessException e)
         {
-            Snackbar.Add($"{verb} failed: {e.Message}", Severity.Error);
+            Snackbar.Add(e.Message, Severity.Error);
             return false;
         }
         finally
         {
             _busy = false;
-            _act = null;
-            if (!_leaving.IsCancellationRequested) await ReloadAsync();
+            if (!_disposed) await ReloadAsync();
         }
     }
 
-    private static string Verb(BulkActionKind kind) => kind switch
-    {
-        BulkActionKind.Cancel => "Cancel",
-        BulkActionKind.Retry => "Retry",
-        BulkActionKind.Delete => "Delete",
-        BulkActionKind.Reset => "Reset",
-        _ => kind.ToString(),
-    };
+    private static string Verb(BulkActionKind kind) => BulkProgress.Verb(kind);
 
-    private static double Percent(BulkAction act) => act.Total == 0 ? 0 : 100.0 * (act.Applied + act.Skipped) / act.Total;
     public async ValueTask DisposeAsync()
     {
-        // Not disposed: a follow loop may still be unwinding with its token.
-        await _leaving.CancelAsync();
+        _disposed = true;
         _ticker?.Dispose();
         if (_view is not null) await _view.DisposeAsync();
         try
