@@ -43,6 +43,7 @@ public static class TaskdeckDataServices
         }
         services.AddSingleton<WriteGate>();
         services.AddSingleton<WriteQueue>();
+        services.AddSingleton<StorageMemory>();
         if (database.Provider == StorageProvider.Sqlite) services.AddHostedService<WalCheckpointer>();
         services.AddSingleton<IExecutionStore, ExecutionStore>();
         services.AddSingleton<ExecutionQueries>();

@@ -50,6 +50,39 @@ public sealed class FootprintTests
     }
 
     [Fact]
+    public async Task StorageMemory_GivesBackWhatSQLiteCachedForTheWriter_WhenReleased()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "taskdeck-sqlite-memory-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(folder);
+        try
+        {
+            await using var host = new FolderHost(folder, new Dictionary<string, string?> { ["Taskdeck:Console:TrimMemoryWhenIdle"] = "false" });
+            var writes = host.Services.GetRequiredService<Taskdeck.Data.Storage.WriteQueue>();
+            var memory = host.Services.GetRequiredService<Taskdeck.Data.Storage.StorageMemory>();
+            // 40 MB written through the writer stay in its page cache (up to 64 MB) for as long as it lives.
+            await writes.RunAsync(async (connection, transaction) =>
+            {
+                await using var command = connection.CreateCommand();
+                command.Transaction = transaction;
+                command.CommandText = "CREATE TABLE Fill (Data BLOB); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 640) INSERT INTO Fill SELECT randomblob(65536) FROM n;";
+                return await command.ExecuteNonQueryAsync();
+            });
+            var before = memory.SqliteBytes;
+
+            await memory.ReleaseAsync();
+
+            var after = memory.SqliteBytes;
+            // Other tests' connections live in this process too: the margin is half of what was cached.
+            Assert.True(before - after >= 20L << 20, $"SQLite held {before >> 20} MB, then {after >> 20} MB");
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            try { Directory.Delete(folder, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    [Fact]
     public void ANegativeRetention_StopsTheStart_NamingTheSetting()
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>

@@ -16,7 +16,7 @@ public sealed class LogViewerTests : MudTestContext
         var cut = Render<LogViewer>(p => p
             .Add(v => v.ExecutionId, 9L).Add(v => v.Attempt, 2).Add(v => v.Stream, LogStream.Output).Add(v => v.Live, true)
             .Add(v => v.Load, _ => Task.FromResult(entries)));
-        cut.WaitForAssertion(() => Assert.Contains("stored line", cut.Find("pre").TextContent));
+        cut.WaitForAssertion(() => Assert.Contains("stored line", cut.Find("pre").TextContent), TimeSpan.FromSeconds(20));
 
         var events = Services.GetRequiredService<ExecutionEvents>();
         var now = DateTimeOffset.UtcNow;
@@ -26,7 +26,7 @@ public sealed class LogViewerTests : MudTestContext
         events.Publish(new LogAppended(8, now.AddMilliseconds(3), 2, LogStream.Output, "another execution\n"));
         events.Publish(new LogAppended(9, now.AddMilliseconds(4), 2, LogStream.Output, "streamed two\n"));
 
-        cut.WaitForAssertion(() => Assert.Equal("stored line\nstreamed one\nstreamed two\n", cut.Find("pre").TextContent), TimeSpan.FromSeconds(5));
+        cut.WaitForAssertion(() => Assert.Equal("stored line\nstreamed one\nstreamed two\n", cut.Find("pre").TextContent), TimeSpan.FromSeconds(20));
         Assert.Contains("Tailing live", cut.Markup);
     }
 
@@ -45,6 +45,6 @@ public sealed class LogViewerTests : MudTestContext
         events.Publish(new LogAppended(3, at.AddMilliseconds(5), 1, LogStream.Output, "after\n"));
         release.SetResult([new LogEntry { ExecutionId = 3, AttemptNumber = 1, Stream = LogStream.Output, At = at, Text = "once\n" }]);
 
-        cut.WaitForAssertion(() => Assert.Equal("once\nafter\n", cut.Find("pre").TextContent), TimeSpan.FromSeconds(5));
+        cut.WaitForAssertion(() => Assert.Equal("once\nafter\n", cut.Find("pre").TextContent), TimeSpan.FromSeconds(20));
     }
 }
