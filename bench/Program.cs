@@ -35,7 +35,7 @@ static int Usage()
     System.Console.Error.WriteLine("  engine profile [N]    the same work split into its layers (submit, read, claim + succeed, runner), each timed alone");
     System.Console.Error.WriteLine("  dags [repeats]        DAG runs: 10,000-task validate + store, parent -> child latency, 1,000-task chain");
     System.Console.Error.WriteLine("  dags store [repeats]  only the 10,000-task validate + store");
-    System.Console.Error.WriteLine("  dags big [tasks] [--same-node] [--fresh-get] [--env K=V]  a 200,000-task DAG (server as its own process): kill over HTTP (answer, all Cancelled, peak RSS), then the streamed GET's peak RSS");
+    System.Console.Error.WriteLine("  dags big [tasks] [--same-node] [--fresh-get] [--keep DIR] [--env K=V]  a 200,000-task DAG (server as its own process): kill over HTTP (answer, all Cancelled, peak RSS), then the streamed GET's peak RSS");
     System.Console.Error.WriteLine("  dags fanin             1,024 and 10,000 no-op tasks feeding one join: submit -> COMPLETED");
     System.Console.Error.WriteLine("  chaos [rounds] [tasks] SIGKILL the console at random moments while mixed work runs, restart on the same file; check every execution succeeded once");
     System.Console.Error.WriteLine("  schedules [N] [s]     the firing loop's CPU at idle with 0 and N schedules (s-second windows), and the lateness of a slot due every second among them");

@@ -25,7 +25,11 @@ public static class BigRunBench
         var freshGet = args.Contains("--fresh-get");
         // --env KEY=VALUE (repeatable): extra environment for the server, e.g. DOTNET_gcServer=0.
         var extra = args.Select((a, i) => (a, i)).Where(x => x.a == "--env" && x.i + 1 < args.Length).Select(x => args[x.i + 1].Split('=', 2)).ToList();
-        var folder = Path.Combine(Path.GetTempPath(), "taskdeck-bigrun-" + Guid.NewGuid().ToString("N")[..8]);
+        // --keep DIR: the node's database lives in DIR and stays there; a DIR that already holds one (from an earlier
+        // --keep run) skips the submit and the kill: only the GET is measured again, on a fresh node.
+        var kept = args.Select((a, i) => (a, i)).Where(x => x.a == "--keep" && x.i + 1 < args.Length).Select(x => Path.GetFullPath(args[x.i + 1])).FirstOrDefault();
+        var folder = kept ?? Path.Combine(Path.GetTempPath(), "taskdeck-bigrun-" + Guid.NewGuid().ToString("N")[..8]);
+        var getOnly = kept is not null && File.Exists(Path.Combine(kept, "taskdeck.db"));
         Directory.CreateDirectory(folder);
         System.Console.WriteLine($"Taskdeck big-run bench · {tasks:N0} tasks · {Environment.ProcessorCount} cores · .NET {Environment.Version} · load average at start {Load()}");
         var port = FreePort();
@@ -55,10 +59,17 @@ public static class BigRunBench
             return p;
         }
         var server = Launch();
+        var keep = kept is not null;
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromMinutes(10) };
         try
         {
             await WaitReadyAsync(http, server, log);
+            if (getOnly)
+            {
+                System.Console.WriteLine($"the run kept in {folder}: only the GET, on a fresh node (RSS {Rss(server.Id)} MB)");
+                await GetAsync(http, server, 1);
+                return 0;
+            }
             var values = string.Join(",", Enumerable.Range(1, tasks - 1).Select(i => $"\"{i}\""));
             var spec = """{"tag":"big","parameters":{"N":[VALUES]},"tasks":{"root":{"job":{"command":["/bin/sleep","600"]},"children":["leaf"]},"leaf":{"job":{"command":["/bin/true","{{N}}"]}}}}""".Replace("VALUES", values);
             var sw = Stopwatch.StartNew();
@@ -78,7 +89,8 @@ public static class BigRunBench
                 await WaitReadyAsync(http, server, log);
                 System.Console.WriteLine($"restarted the node on the same database: RSS {Rss(server.Id)} MB");
             }
-            await WaitForAsync(http, runId, "RUNNING", 1, TimeSpan.FromMinutes(5));
+            var before = await WaitForAsync(http, runId, "RUNNING", 1, TimeSpan.FromMinutes(5));
+            System.Console.WriteLine($"before the kill: {before}");
 
             ResetHwm(server.Id);
             var rssBefore = Rss(server.Id);
@@ -98,22 +110,14 @@ public static class BigRunBench
                 await WaitReadyAsync(http, server, log);
                 System.Console.WriteLine($"restarted the node before the GET: RSS {Rss(server.Id)} MB");
             }
-            ResetHwm(server.Id);
-            rssBefore = Rss(server.Id);
-            sw.Restart();
-            using var response = await http.GetAsync($"/v1/dagrun/{runId}", HttpCompletionOption.ResponseHeadersRead);
-            await using var stream = await response.Content.ReadAsStreamAsync();
-            var buffer = new byte[81920];
-            long bytes = 0;
-            int read;
-            while ((read = await stream.ReadAsync(buffer)) > 0) bytes += read;
-            System.Console.WriteLine($"GET /v1/dagrun/{runId}: {(int)response.StatusCode}, {bytes / 1024.0 / 1024:0.0} MB of JSON streamed in {sw.Elapsed.TotalSeconds:0.0} s; server RSS {rssBefore} MB before, peak {Hwm(server.Id)} MB during");
-            System.Console.WriteLine($"load average at end {Load()}");
+            await GetAsync(http, server, runId);
             return 0;
         }
         catch
         {
             lock (log) System.Console.Error.WriteLine(log.ToString()[^Math.Min(log.Length, 4000)..]);
+            keep = true;
+            System.Console.Error.WriteLine($"the node's database is kept for a look: {folder}");
             throw;
         }
         finally
@@ -121,8 +125,24 @@ public static class BigRunBench
             if (!server.HasExited) { server.Kill(entireProcessTree: true); await server.WaitForExitAsync(); }
             server.Dispose();
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            try { Directory.Delete(folder, recursive: true); } catch (IOException) { }
+            if (!keep) try { Directory.Delete(folder, recursive: true); } catch (IOException) { }
         }
+    }
+
+    /// <summary>The streamed GET of the run, read to its end as fast as it comes; the server's peak RSS meanwhile.</summary>
+    private static async Task GetAsync(HttpClient http, Process server, long runId)
+    {
+        ResetHwm(server.Id);
+        var rssBefore = Rss(server.Id);
+        var sw = Stopwatch.StartNew();
+        using var response = await http.GetAsync($"/v1/dagrun/{runId}", HttpCompletionOption.ResponseHeadersRead);
+        await using var stream = await response.Content.ReadAsStreamAsync();
+        var buffer = new byte[81920];
+        long bytes = 0;
+        int read;
+        while ((read = await stream.ReadAsync(buffer)) > 0) bytes += read;
+        System.Console.WriteLine($"GET /v1/dagrun/{runId}: {(int)response.StatusCode}, {bytes / 1024.0 / 1024:0.0} MB of JSON streamed in {sw.Elapsed.TotalSeconds:0.0} s; server RSS {rssBefore} MB before, peak {Hwm(server.Id)} MB during");
+        System.Console.WriteLine($"load average at end {Load()}");
     }
 
     /// <summary>A raw HTTP/1.1 DELETE; returns the status line and closes the socket at once.</summary>

@@ -63,7 +63,7 @@ public sealed class DagRunStream(long runId, DagQueries queries, SecretOptions s
             foreach (var task in page)
             {
                 writer.WritePropertyName(task.DagTaskName ?? task.Name);
-                JsonSerializer.Serialize(writer, Daggy.ToTask(task, parents[task.Id], children[task.Id], secrets), json);
+                JsonSerializer.Serialize(writer, Daggy.ToTask(task, parents.GetValueOrDefault(task.Id, []), children.GetValueOrDefault(task.Id, []), secrets), json);
             }
             after = page[^1].Id;
             await flush(ct);

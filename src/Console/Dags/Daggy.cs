@@ -34,14 +34,14 @@ public static class Daggy
     public static DaggyRun ToRun(DagRunDetail d, Core.Secrets.SecretOptions secrets)
     {
         var names = d.Tasks.ToDictionary(t => t.Id, t => t.DagTaskName ?? t.Name);
-        var parents = d.Edges.ToLookup(e => e.ChildExecutionId, e => names.GetValueOrDefault(e.ParentExecutionId, ""));
-        var children = d.Edges.ToLookup(e => e.ParentExecutionId, e => names.GetValueOrDefault(e.ChildExecutionId, ""));
+        var parents = InDaggyOrder(d.Edges.ToLookup(e => e.ChildExecutionId, e => names.GetValueOrDefault(e.ParentExecutionId, "")));
+        var children = InDaggyOrder(d.Edges.ToLookup(e => e.ParentExecutionId, e => names.GetValueOrDefault(e.ChildExecutionId, "")));
         var attempts = d.Attempts.Where(a => a.FinishedAt is not null).ToLookup(a => a.ExecutionId);
         string Log(long id, int n, LogStream s) => d.Logs.GetValueOrDefault((id, n, s), "");
         return new DaggyRun(
             d.Run.Id,
             d.Run.Tag,
-            d.Tasks.ToDictionary(t => names[t.Id], t => ToTask(t, parents[t.Id], children[t.Id], secrets)),
+            d.Tasks.ToDictionary(t => names[t.Id], t => ToTask(t, parents.GetValueOrDefault(t.Id, []), children.GetValueOrDefault(t.Id, []), secrets)),
             d.Tasks.ToDictionary(t => names[t.Id], t => TaskState(t.State)),
             d.Tasks.ToDictionary(t => names[t.Id], t => attempts[t.Id].Select(a => ToAttempt(a,
                 Log(t.Id, a.Number, LogStream.Output), Log(t.Id, a.Number, LogStream.Error), Log(t.Id, a.Number, LogStream.Executor))).ToList()),
@@ -52,7 +52,12 @@ public static class Daggy
     public static DaggyAttempt ToAttempt(Attempt a, string output, string error, string executor) =>
         new(Time(a.StartedAt), Time(a.FinishedAt!.Value), a.Rc ?? (a.Outcome == ExecutionState.Succeeded ? 0 : -1), output, error, executor);
 
-    public static DaggyTask ToTask(Execution e, IEnumerable<string> parents, IEnumerable<string> children, Core.Secrets.SecretOptions secrets)
+    private static Dictionary<long, IReadOnlyList<string>> InDaggyOrder(ILookup<long, string> names) =>
+        names.ToDictionary(g => g.Key, g => (IReadOnlyList<string>)g.Order(StringComparer.Ordinal).ToList());
+
+    /// <param name="parents">The parents' names in ordinal order, as daggy lists them.</param>
+    /// <param name="children">The children's names in ordinal order.</param>
+    public static DaggyTask ToTask(Execution e, IReadOnlyList<string> parents, IReadOnlyList<string> children, Core.Secrets.SecretOptions secrets)
     {
         var handler = e.Kind == ExecutorKind.Handler;
         var job = new DaggyJob(
@@ -62,8 +67,7 @@ public static class Daggy
             handler ? null : e.Command,
             handler ? e.Name : null,
             handler ? (e.ArgumentsJson is { } json ? JsonDocument.Parse(json).RootElement : JsonDocument.Parse("{}").RootElement) : null);
-        return new DaggyTask(e.MaxRetries, e.RetryIntervalSeconds, job,
-            children.Order(StringComparer.Ordinal).ToList(), parents.Order(StringComparer.Ordinal).ToList(), e.IsGenerator);
+        return new DaggyTask(e.MaxRetries, e.RetryIntervalSeconds, job, children, parents, e.IsGenerator);
     }
 
     public static DaggyRunSummary ToSummary(DagRunSummary s) => new(

@@ -102,15 +102,34 @@ public sealed class DagQueries(IDbContextFactory<TaskdeckDbContext> contexts)
         return rows.Select(r => (r.Id, r.Name, r.State)).ToList();
     }
 
-    /// <summary>The names of the parents and of the children of each of these tasks.</summary>
-    public async Task<(ILookup<long, string> Parents, ILookup<long, string> Children)> NeighbourNamesAsync(IReadOnlyList<long> ids, CancellationToken ct = default)
+    /// <summary>The names of the parents and of the children of each of these tasks, each list in ordinal order.</summary>
+    /// <remarks>
+    /// Read row by row into one list per task and sorted in place: a root with 200,000 children is held once (its
+    /// names), not also as rows, groupings and a sorted copy — the streamed GET of such a run is bounded by it.
+    /// </remarks>
+    public async Task<(IReadOnlyDictionary<long, IReadOnlyList<string>> Parents, IReadOnlyDictionary<long, IReadOnlyList<string>> Children)> NeighbourNamesAsync(
+        IReadOnlyList<long> ids, CancellationToken ct = default)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
-        var parents = await db.DagEdges.AsNoTracking().Where(e => ids.Contains(e.ChildExecutionId))
-            .Join(db.Executions, e => e.ParentExecutionId, x => x.Id, (e, x) => new { Id = e.ChildExecutionId, Name = x.DagTaskName ?? x.Name }).ToListAsync(ct);
-        var children = await db.DagEdges.AsNoTracking().Where(e => ids.Contains(e.ParentExecutionId))
-            .Join(db.Executions, e => e.ChildExecutionId, x => x.Id, (e, x) => new { Id = e.ParentExecutionId, Name = x.DagTaskName ?? x.Name }).ToListAsync(ct);
-        return (parents.ToLookup(p => p.Id, p => p.Name), children.ToLookup(c => c.Id, c => c.Name));
+        var parents = await SortedByTaskAsync(db.DagEdges.AsNoTracking().Where(e => ids.Contains(e.ChildExecutionId))
+            .Join(db.Executions, e => e.ParentExecutionId, x => x.Id, (e, x) => new Neighbour(e.ChildExecutionId, x.DagTaskName ?? x.Name)), ct);
+        var children = await SortedByTaskAsync(db.DagEdges.AsNoTracking().Where(e => ids.Contains(e.ParentExecutionId))
+            .Join(db.Executions, e => e.ChildExecutionId, x => x.Id, (e, x) => new Neighbour(e.ParentExecutionId, x.DagTaskName ?? x.Name)), ct);
+        return (parents, children);
+    }
+
+    private sealed record Neighbour(long TaskId, string Name);
+
+    private static async Task<IReadOnlyDictionary<long, IReadOnlyList<string>>> SortedByTaskAsync(IQueryable<Neighbour> rows, CancellationToken ct)
+    {
+        var byTask = new Dictionary<long, List<string>>();
+        await foreach (var row in rows.AsAsyncEnumerable().WithCancellation(ct))
+        {
+            if (!byTask.TryGetValue(row.TaskId, out var names)) byTask[row.TaskId] = names = [];
+            names.Add(row.Name);
+        }
+        foreach (var names in byTask.Values) names.Sort(StringComparer.Ordinal);
+        return byTask.ToDictionary(p => p.Key, p => (IReadOnlyList<string>)p.Value);
     }
 
     /// <summary>The closed attempts of these tasks, with their three logs.</summary>
