@@ -22,11 +22,26 @@ public sealed class HangfirePostgreSqlSettings
     /// <summary>LISTEN/NOTIFY wakes idle workers when a job is enqueued instead of waiting for the next poll.</summary>
     public bool LongPolling { get; set; }
 
-    /// <summary>A fetched job's fetch time is refreshed while it runs, so <see cref="InvisibilitySeconds"/> can be short.</summary>
-    public bool SlidingInvisibility { get; set; }
+    /// <summary>
+    /// A fetched job's fetch time is refreshed while it runs, so <see cref="InvisibilitySeconds"/> can be short. On by
+    /// default: a job a node fetched and then lost — the node was killed before the job read Processing, or the database
+    /// went away while its worker tried to put it back — stays invisible in the queue table until the timeout, and its
+    /// executions with it (Taskdeck's reconciler takes them for waiting behind a live job).
+    /// </summary>
+    public bool SlidingInvisibility { get; set; } = true;
 
-    /// <summary>After this long without its worker a fetched job is handed out again (Hangfire.PostgreSql's default: 30 min).</summary>
-    public int InvisibilitySeconds { get; set; } = 1800;
+    /// <summary>
+    /// After this long without its worker a fetched job is handed out again (Hangfire.PostgreSql's default: 30 min;
+    /// ours, with the sliding refresh every fifth of it: 60 s).
+    /// </summary>
+    public int InvisibilitySeconds { get; set; } = 60;
+
+    /// <summary>
+    /// After this long a lock row is taken for abandoned (Hangfire.PostgreSql's default: 10 min). A node killed while it
+    /// changed a job's state leaves that job's state lock behind, and no worker can start the job until it expires;
+    /// Hangfire holds its locks for a state change or one cleanup batch, far shorter than this.
+    /// </summary>
+    public int LockTimeoutSeconds { get; set; } = 30;
 }
 
 public static class HangfireSetup
@@ -53,6 +68,7 @@ public static class HangfireSetup
                         EnableLongPolling = pg.LongPolling,
                         UseSlidingInvisibilityTimeout = pg.SlidingInvisibility,
                         InvisibilityTimeout = TimeSpan.FromSeconds(pg.InvisibilitySeconds),
+                        DistributedLockTimeout = TimeSpan.FromSeconds(pg.LockTimeoutSeconds),
                         PrepareSchemaIfNecessary = true,
                     });
                     break;

@@ -211,7 +211,20 @@ public sealed class ExecutionService(
                 due.Add((ids[i], spec.Priority, spec.RunAt));
         }
         if (due.Count > DispatchBacklog.InlineLimit) backlog.Add(due);
-        else await dispatcher.DispatchManyAsync(due, now, ct);
+        else
+        {
+            try
+            {
+                await dispatcher.DispatchManyAsync(due, now, ct);
+            }
+            catch (Exception) when (!ct.IsCancellationRequested)
+            {
+                // Stored is accepted: the records are durable and waiting, so the submitter hears so. Refusing here (the
+                // job store failed, say while the database restarts) would make a client send again work that will run.
+                // Their jobs are made just after the answer instead, or by the reconciler if that fails too.
+                backlog.Add(due);
+            }
+        }
         return stored;
     }
 

@@ -70,6 +70,9 @@ public interface IExecutionStore
 
     Task<IReadOnlyList<long>> FindCancellingOnNodeAsync(string nodeId, CancellationToken ct = default);
 
+    /// <summary>Running or Cancelling records that name <paramref name="nodeId"/> as their worker, claimed before <paramref name="claimedBefore"/>.</summary>
+    Task<IReadOnlyList<(long Id, ExecutionState State, int Attempt)>> FindActiveOnNodeAsync(string nodeId, DateTimeOffset claimedBefore, CancellationToken ct = default);
+
     Task HeartbeatAsync(Workers.WorkerNode node, CancellationToken ct = default);
 
     Task<IReadOnlyList<Workers.WorkerNode>> ListNodesAsync(CancellationToken ct = default);

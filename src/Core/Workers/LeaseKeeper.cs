@@ -55,6 +55,7 @@ public sealed class LeaseKeeper(
                     await HeartbeatAsync(null, stoppingToken);
                     await StopWorkNoLongerHeldAsync(stoppingToken);
                     await RecoverFromDeadNodesAsync(stoppingToken);
+                    await RecoverOrphansAsync(stoppingToken);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
@@ -117,6 +118,33 @@ public sealed class LeaseKeeper(
         if (running.Count == 0) return;
         foreach (var id in await store.FindCancellingOnNodeAsync(node.Id, ct))
             running.SignalCancel(id);
+    }
+
+    /// <summary>
+    /// Records that name this node as their worker while no attempt of theirs runs here: the runner lost them when the
+    /// database went away as it claimed or closed the attempt (a claim committed whose answer never came back, a close
+    /// that could not be written). This node's lease is live, so no other node would ever recover them: the attempt is
+    /// closed as interrupted and the record goes back to its queue (a Cancelling one ends Cancelled). Only records
+    /// claimed longer than a lease ago are looked at: a claim just applied is registered here a moment after it commits.
+    /// </summary>
+    public async Task<int> RecoverOrphansAsync(CancellationToken ct)
+    {
+        var claimedBefore = time.GetUtcNow().AddSeconds(-options.Value.Leases.ExpirySeconds);
+        var recovered = 0;
+        foreach (var (id, state, attempt) in await store.FindActiveOnNodeAsync(node.Id, claimedBefore, ct))
+        {
+            if (running.IsRunningHere(id)) continue;
+            var command = state == ExecutionState.Cancelling
+                ? new TransitionCommand(id, Transition.ConfirmCancel) { Reason = "cancelled; this node had lost track of its attempt" }
+                : new TransitionCommand(id, Transition.Interrupt) { Reason = "this node lost track of the attempt (a write to the database failed)" };
+            var result = await transitions.ApplyAsync(command with { ExpectedAttempt = attempt }, ct);
+            if (!result.Applied) continue;
+            recovered++;
+            if (result.NewState == ExecutionState.Queued && await store.FindAsync(id, ct) is { } execution)
+                await dispatcher.EnqueueAsync(id, execution.Priority, ct);
+        }
+        if (recovered > 0) logger.LogWarning("Recovered {Count} executions this node held without running them", recovered);
+        return recovered;
     }
 
     /// <summary>Public so tests can drive recovery without waiting for the timer.</summary>

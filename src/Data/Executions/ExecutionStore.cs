@@ -350,6 +350,22 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
 
     private async Task<Execution?> ReadOneAsync(string where, object key, CancellationToken ct)
     {
+        try
+        {
+            return await ReadOneOnceAsync(where, key, ct);
+        }
+        catch (Exception) when (_readersBroken)
+        {
+            // The server dropped its connections (a restart): every kept reader was opened before and is dead too.
+            _readersBroken = false;
+            while (_readers.TryTake(out var dead)) await dead.DisposeAsync();
+            database.ClearPool();
+            return await ReadOneOnceAsync(where, key, ct);
+        }
+    }
+
+    private async Task<Execution?> ReadOneOnceAsync(string where, object key, CancellationToken ct)
+    {
         // Open reader connections are kept (each with its prepared statements) rather than opened per read: on
         // SQLite, opening and preparing cost several times the read itself.
         if (!_readers.TryTake(out var connection))
@@ -367,6 +383,7 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
         catch
         {
             keep = false;
+            if (connection.State != System.Data.ConnectionState.Open) _readersBroken = true;
             throw;
         }
         finally
@@ -375,6 +392,8 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
             else await connection.DisposeAsync();
         }
     }
+
+    private volatile bool _readersBroken;
 
     private const int MaxKeptReaders = 32;
     private readonly System.Collections.Concurrent.ConcurrentBag<DbConnection> _readers = new();
@@ -424,6 +443,17 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         return await db.Executions.AsNoTracking().Where(e => e.State == ExecutionState.Cancelling && e.NodeId == nodeId).Select(e => e.Id).ToListAsync(ct);
+    }
+
+    public async Task<IReadOnlyList<(long Id, ExecutionState State, int Attempt)>> FindActiveOnNodeAsync(string nodeId, DateTimeOffset claimedBefore, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var rows = await db.Executions.AsNoTracking()
+            .Where(e => (e.State == ExecutionState.Running || e.State == ExecutionState.Cancelling) && e.Kind != ExecutorKind.External
+                        && e.NodeId == nodeId && e.StartedAt < claimedBefore)
+            .Select(e => new { e.Id, e.State, e.AttemptCount })
+            .ToListAsync(ct);
+        return rows.Select(r => (r.Id, r.State, r.AttemptCount)).ToList();
     }
 
     public async Task<IReadOnlyList<WorkerNode>> ListNodesAsync(CancellationToken ct = default)

@@ -38,6 +38,26 @@ public sealed class TaskdeckDatabase(StorageProvider provider, string connection
         _ => throw new ArgumentOutOfRangeException(nameof(Provider)),
     };
 
+    /// <summary>
+    /// Drops the idle connections the provider pools for this database (the ones in use are dropped when returned):
+    /// after a server restart they are all dead, and a pool hands them out without checking.
+    /// </summary>
+    public void ClearPool()
+    {
+        if (connections is not null) return;
+        switch (Provider)
+        {
+            case StorageProvider.PostgreSql:
+                // The writers' connections (prepared statements) have a pool of their own.
+                using (var connection = new NpgsqlConnection(ConnectionString)) NpgsqlConnection.ClearPool(connection);
+                using (var writer = CreateWriterConnection()) NpgsqlConnection.ClearPool((NpgsqlConnection)writer);
+                break;
+            case StorageProvider.SqlServer:
+                using (var connection = new SqlConnection(ConnectionString)) SqlConnection.ClearPool(connection);
+                break;
+        }
+    }
+
     /// <summary>An INSERT that answers the new row's "Id".</summary>
     public string InsertReturningId(string table, IReadOnlyList<string> columns)
     {

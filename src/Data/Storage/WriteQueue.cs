@@ -1,3 +1,4 @@
+using System.Data;
 using System.Data.Common;
 using System.Diagnostics;
 using System.Threading.Channels;
@@ -16,9 +17,19 @@ namespace Taskdeck.Data.Storage;
 /// it in one round trip (a <see cref="DbBatch"/>, where the provider has one). A batch that throws is rolled back and its
 /// items re-run one by one, so one bad item fails only itself. Callers' tasks complete only after their transaction committed.
 /// </summary>
+/// <remarks>
+/// A server database can drop every connection at once (a restart, a failover): a batch whose connection broke before
+/// its commit was sent did not commit, so it is run again on a new connection until the server answers (for up to
+/// <see cref="ReconnectPatience"/>) instead of failing every write in flight — a worker's closing transition among
+/// them, which would leave its record Running with nobody to end it. A connection that broke during the commit leaves
+/// the outcome unknown: those items fail as they are (running them again could apply an insert twice).
+/// </remarks>
 public sealed class WriteQueue : IAsyncDisposable
 {
     private const int MaxBatch = 512;
+    /// <summary>How long a write waits for the database to come back (a restart takes seconds) before it fails.</summary>
+    private static readonly TimeSpan ReconnectPatience = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan MaxReconnectDelay = TimeSpan.FromSeconds(1);
     private readonly Writer[] _writers;
 
     public WriteQueue(TaskdeckDatabase database, WriteGate gate, ILogger<WriteQueue> logger)
@@ -126,27 +137,51 @@ public sealed class WriteQueue : IAsyncDisposable
                     while (batch.Count < MaxBatch && _channel.Reader.TryRead(out var item)) batch.Add(item);
                     if (batch.Count == 0) continue;
                     Volatile.Write(ref _inFlightSince, batch[0].QueuedAt);
-                    try
+                    var brokenSince = (long?)null;
+                    var delay = TimeSpan.FromMilliseconds(50);
+                    while (true)
                     {
-                        connection ??= await OpenAsync();
-                        await RunBatchAsync(connection, _gate, batch);
-                    }
-                    catch (Exception e)
-                    {
-                        _logger.LogWarning(e, "A write batch of {Count} failed; running its items one by one", batch.Count);
-                        if (connection is not null) { await connection.DisposeAsync(); connection = null; }
-                        foreach (var item in batch)
+                        try
                         {
-                            try
+                            connection ??= await OpenAsync();
+                            await RunBatchAsync(connection, _gate, batch);
+                            break;
+                        }
+                        catch (CommitInDoubtException e)
+                        {
+                            _logger.LogWarning(e.InnerException, "The connection broke while a write batch of {Count} committed: its outcome is unknown, its items fail", batch.Count);
+                            await DropAsync(connection);
+                            connection = null;
+                            foreach (var item in batch) item.Fail(e.InnerException!);
+                            break;
+                        }
+                        catch (Exception e) when (IsBroken(e, connection) && Stopwatch.GetElapsedTime(brokenSince ??= Stopwatch.GetTimestamp()) < ReconnectPatience)
+                        {
+                            // Not committed (the connection broke before the commit was sent): the same batch again on a new one.
+                            if (delay.TotalMilliseconds <= 50) _logger.LogWarning(e, "The database connection broke; the write batch of {Count} waits for it to come back", batch.Count);
+                            await DropAsync(connection);
+                            connection = null;
+                            await Task.Delay(delay);
+                            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxReconnectDelay.Ticks));
+                        }
+                        catch (Exception e)
+                        {
+                            _logger.LogWarning(e, "A write batch of {Count} failed; running its items one by one", batch.Count);
+                            if (connection is not null) { await connection.DisposeAsync(); connection = null; }
+                            foreach (var item in batch)
                             {
-                                connection ??= await OpenAsync();
-                                await RunBatchAsync(connection, _gate, [item]);
+                                try
+                                {
+                                    connection ??= await OpenAsync();
+                                    await RunBatchAsync(connection, _gate, [item]);
+                                }
+                                catch (Exception single)
+                                {
+                                    item.Fail(single is CommitInDoubtException inDoubt ? inDoubt.InnerException! : single);
+                                    if (connection is not null) { await connection.DisposeAsync(); connection = null; }
+                                }
                             }
-                            catch (Exception single)
-                            {
-                                item.Fail(single);
-                                if (connection is not null) { await connection.DisposeAsync(); connection = null; }
-                            }
+                            break;
                         }
                     }
                     Volatile.Write(ref _inFlightSince, 0);
@@ -161,9 +196,27 @@ public sealed class WriteQueue : IAsyncDisposable
         private async Task<DbConnection> OpenAsync()
         {
             var connection = _database.CreateWriterConnection();
-            await connection.OpenAsync();
-            await _database.PrepareWriterAsync(connection, CancellationToken.None);
-            return connection;
+            try
+            {
+                await connection.OpenAsync();
+                await _database.PrepareWriterAsync(connection, CancellationToken.None);
+                return connection;
+            }
+            catch
+            {
+                await connection.DisposeAsync();
+                throw;
+            }
+        }
+
+        /// <summary>
+        /// A broken connection is discarded, and the pools' idle ones with it: after a server restart every pooled
+        /// connection is dead, and each would otherwise fail one more write (or read) before the pool ran dry of them.
+        /// </summary>
+        private async Task DropAsync(DbConnection? connection)
+        {
+            if (connection is not null) await connection.DisposeAsync();
+            _database.ClearPool();
         }
 
         public async ValueTask DisposeAsync()
@@ -190,9 +243,30 @@ public sealed class WriteQueue : IAsyncDisposable
             await RunStatementsAsync(connection, transaction, batch, i, end);
             i = end;
         }
-        await transaction.CommitAsync();
+        try
+        {
+            await transaction.CommitAsync();
+        }
+        catch (Exception e) when (connection.State != ConnectionState.Open)
+        {
+            throw new CommitInDoubtException(e);
+        }
         foreach (var item in batch) item.Complete();
     }
+
+    /// <summary>
+    /// The connection itself failed (it is no longer open, or it could not be opened for a reason the provider calls
+    /// transient, as a restarting server's refusals are), not a statement on it.
+    /// </summary>
+    private static bool IsBroken(Exception e, DbConnection? connection)
+    {
+        if (connection is not null) return connection.State != ConnectionState.Open;
+        for (var inner = e; inner is not null; inner = inner.InnerException)
+            if (inner is DbException { IsTransient: true }) return true;
+        return false;
+    }
+
+    private sealed class CommitInDoubtException(Exception inner) : Exception("The connection broke during the commit", inner);
 
     /// <summary>Items [start, end), all statements: one round trip where the provider batches, else one command each.</summary>
     private static async Task RunStatementsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<WorkItem> batch, int start, int end)

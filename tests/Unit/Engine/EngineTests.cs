@@ -161,6 +161,25 @@ public sealed class EngineTests(EngineHost host)
     }
 
     [Fact]
+    public async Task ClaimedHere_ButRunByNobody_IsInterrupted_AndRunsAgain()
+    {
+        // A claim this node made and then lost track of (its answer never came back: the database went away as it
+        // committed). Its own lease stays live, so only this node can recover it.
+        var e = await host.Executions.SubmitAsync(Handler("test.count") with { RunAt = DateTimeOffset.UtcNow.AddHours(1) });
+        var here = host.Get<NodeIdentity>().Id;
+        Assert.True((await host.Get<ExecutionTransitions>().ApplyAsync(new TransitionCommand(e.Id, Transition.Claim) { NodeId = here })).Applied);
+
+        // The lease keeper's own pass finds it once it is older than a lease (5 s here): no retry budget is spent.
+        var done = await host.WaitForStateAsync(e.Id, Succeeded, TimeSpan.FromSeconds(60));
+
+        Assert.Equal(2, done.Attempts.Count);
+        Assert.Equal((Lost, here), (done.Attempts[0].Outcome, done.Attempts[0].NodeId));
+        Assert.Equal(Succeeded, done.Attempts[1].Outcome);
+        Assert.Contains(done.History, h => h.Transition == nameof(Transition.Interrupt) && h.Reason!.Contains("lost track"));
+        Assert.Equal(1, host.Runs[e.Id]);
+    }
+
+    [Fact]
     public async Task ExpiredLease_WithoutRetriesLeft_StaysLost()
     {
         var store = host.Get<IExecutionStore>();

@@ -23,6 +23,7 @@ public sealed class ConsoleProcess : IAsyncDisposable
     public int Port { get; }
     public HttpClient Http { get; }
     public int ProcessId => _process.Id;
+    public bool HasExited => _process.HasExited;
     public string Output { get { lock (_output) return _output.ToString(); } }
 
     public static string ConsoleDll()

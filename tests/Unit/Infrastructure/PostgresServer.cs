@@ -41,6 +41,14 @@ public sealed class PostgresServer : IAsyncLifetime
         return ConnectionString(name);
     }
 
+    /// <summary>
+    /// <c>pg_ctl restart -m fast</c>: every session is ended (clients see their connections break), the server stops
+    /// and starts again on the same port with the same options. Returns once it accepts connections.
+    /// </summary>
+    public Task RestartFastAsync() =>
+        // -l again: without it the restarted server would write to pg_ctl's stdout, which this process reads to its end.
+        RunAsPostgresAsync($"{_bin}/pg_ctl -D {_folder}/data -l {_folder}/log -m fast -w -t 60 restart");
+
     public async Task DisposeAsync()
     {
         if (_bin.Length > 0 && Directory.Exists(Path.Combine(_folder, "data")))
