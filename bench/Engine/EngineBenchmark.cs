@@ -28,6 +28,7 @@ public static class EngineBenchmark
     public static async Task<int> RunAsync(string[] args)
     {
         if (args.Length > 0 && args[0] == "profile") return await ProfileAsync(args.Length > 1 ? int.Parse(args[1]) : 5_000);
+        if (args.Length > 1 && args[0] == "node") return await NodeAsync(args[1], args.Skip(2).ToArray());
         string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
         var positional = args.Where((a, i) => !a.StartsWith("--", StringComparison.Ordinal) && (i == 0 || !args[i - 1].StartsWith("--", StringComparison.Ordinal))).ToList();
         var n = positional.Count > 0 ? int.Parse(positional[0]) : 20_000;
@@ -45,15 +46,25 @@ public static class EngineBenchmark
         // --set Key=Value (repeatable): a setting for the engine's host, e.g. Taskdeck:Hangfire:PostgreSql:LongPolling=true.
         var settings = args.Select((a, i) => (a, i)).Where(x => x.a == "--set" && x.i + 1 < args.Length)
             .Select(x => args[x.i + 1].Split('=', 2)).ToDictionary(kv => kv[0], kv => (string?)kv[1]);
+        // --nodes N (PostgreSQL): N - 1 more Taskdeck nodes as child processes on the same database, each with its workers.
+        var nodes = Option("--nodes") is { } nodeCount ? int.Parse(nodeCount) : 1;
+        if (nodes > 1 && !postgres)
+        {
+            System.Console.Error.WriteLine("--nodes: more than one node needs --storage postgresql");
+            return 2;
+        }
         var folder = Path.Combine(Path.GetTempPath(), "taskdeck-bench-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(folder);
         // --statements: pg_stat_statements on the throwaway cluster; each round prints the statements it sent per item.
         var statements = postgres && args.Contains("--statements");
         var server = postgres ? await BenchPostgres.StartAsync(statements) : null;
+        var others = new List<Process>();
         try
         {
             using var host = Build(folder, postgres: server?.ConnectionString, settings: settings);
             await host.StartAsync();
+            for (var i = 1; i < nodes; i++) others.Add(await StartNodeAsync(server!.ConnectionString, settings));
+            var multi = nodes > 1;
             var engine = new List<double>();
             var raw = new List<double>();
             var engineCpu = new List<double>();
@@ -64,21 +75,28 @@ public static class EngineBenchmark
             var producers = postgres ? 4 : 1;
             // Warm-up: long enough for tiered JIT to reach optimised code (a short one measured tier-0 code at twice the
             // CPU per execution), and for the connection, the prepared statements and SQLite's pages.
-            await EngineRoundAsync(host.Services, warmup);
-            await RawHangfireRoundAsync(host.Services, Math.Min(warmup, rawN), producers: producers);
+            await EngineRoundAsync(host.Services, warmup, multi);
+            // Raw Hangfire's jobs would run in every node's process and be counted in none but this one: not run with --nodes.
+            if (!multi) await RawHangfireRoundAsync(host.Services, Math.Min(warmup, rawN), producers: producers);
             for (var round = 1; round <= rounds; round++)
             {
-                var cpu = CpuNow();
+                var cpu = CpuNow() + ChildrenCpu(others);
                 var serverCpu = server?.ServerCpu();
                 var gcPause = GC.GetTotalPauseDuration();
                 var gcAlloc = GC.GetTotalAllocatedBytes();
                 if (statements) await server!.ResetStatementsAsync();
-                engine.Add(await EngineRoundAsync(host.Services, n));
+                engine.Add(await EngineRoundAsync(host.Services, n, multi));
                 if (statements) System.Console.Write("engine round, per execution:\n" + await server!.StatementsAsync(n));
                 if (Environment.GetEnvironmentVariable("TASKDECK_BENCH_GC") == "1")
                     System.Console.WriteLine($"engine round: GC pause {(GC.GetTotalPauseDuration() - gcPause).TotalMilliseconds:N0} ms, allocated {(GC.GetTotalAllocatedBytes() - gcAlloc) / n / 1024.0:N1} KiB per execution, gen2 {GC.CollectionCount(2)}");
-                engineCpu.Add((CpuNow() - cpu).TotalMicroseconds / n);
+                engineCpu.Add((CpuNow() + ChildrenCpu(others) - cpu).TotalMicroseconds / n);
                 if (serverCpu is { } before1 && server!.ServerCpu() is { } after1) engineServerCpu.Add((after1 - before1).TotalMicroseconds / n);
+                if (multi)
+                {
+                    System.Console.WriteLine($"round {round}: engine {engine[^1],8:N0} executions/s on {nodes} nodes ({engineCpu[^1],5:N0} µs CPU each, all nodes)" +
+                                             (engineServerCpu.Count == round ? $"   PostgreSQL server CPU: {engineServerCpu[^1]:N0} µs per execution" : ""));
+                    continue;
+                }
                 cpu = CpuNow();
                 serverCpu = server?.ServerCpu();
                 if (statements) await server!.ResetStatementsAsync();
@@ -97,7 +115,17 @@ public static class EngineBenchmark
                 System.Console.WriteLine($"round {round}: engine {engine[^1],8:N0} executions/s ({engineCpu[^1],5:N0} µs CPU each)   raw Hangfire {raw[^1],8:N0} jobs/s ({rawCpu[^1],5:N0} µs CPU each){serverNote}");
             }
             await VerifyAsync(host.Services, warmup + n * rounds);
+            foreach (var node in others) node.Kill(entireProcessTree: true);
             await host.StopAsync();
+            if (multi)
+            {
+                System.Console.WriteLine();
+                System.Console.WriteLine($"PostgreSQL: {server!.Description}");
+                System.Console.WriteLine($"N = {n:N0} per round, {rounds} rounds, {nodes} nodes (this process and {nodes - 1} child process{(nodes > 2 ? "es" : "")}, one database), {Environment.ProcessorCount} cores, load average {LoadAverage()}");
+                System.Console.WriteLine($"engine (submit → Succeeded on any node): {Median(engine),8:N0} executions/s (median)");
+                System.Console.WriteLine($"CPU per execution (median): nodes {Median(engineCpu):N0} µs" + (engineServerCpu.Count > 0 ? $", PostgreSQL server {Median(engineServerCpu):N0} µs" : ""));
+                return 0;
+            }
 
             var e = Median(engine);
             var h = Median(raw);
@@ -119,6 +147,11 @@ public static class EngineBenchmark
         }
         finally
         {
+            foreach (var node in others)
+            {
+                try { if (!node.HasExited) node.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+                node.Dispose();
+            }
             SqliteConnection.ClearAllPools();
             if (server is not null) await server.DisposeAsync();
             try { Directory.Delete(folder, recursive: true); } catch (IOException) { }
@@ -239,8 +272,9 @@ public static class EngineBenchmark
     }
 
     /// <summary>Submits n demo.noop in batches and waits until every one of them has Succeeded.</summary>
-    private static async Task<double> EngineRoundAsync(IServiceProvider services, int n)
+    private static async Task<double> EngineRoundAsync(IServiceProvider services, int n, bool multi = false)
     {
+        if (multi) return await EngineRoundOnNodesAsync(services, n);
         var executions = services.GetRequiredService<ExecutionService>();
         var events = services.GetRequiredService<ExecutionEvents>();
         var succeeded = 0;
@@ -260,6 +294,79 @@ public static class EngineBenchmark
         }
         await done.Task.WaitAsync(TimeSpan.FromMinutes(10));
         return n / clock.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>
+    /// As <see cref="EngineRoundAsync"/>, with other nodes running some of the work: their successes reach this process only
+    /// through the database, so the clock stops when the database counts n more Succeeded (looked at every 20 ms).
+    /// </summary>
+    private static async Task<double> EngineRoundOnNodesAsync(IServiceProvider services, int n)
+    {
+        var executions = services.GetRequiredService<ExecutionService>();
+        var store = services.GetRequiredService<IExecutionStore>();
+        var succeeded = new ExecutionFilter { States = [ExecutionState.Succeeded] };
+        var target = await store.CountAsync(succeeded) + n;
+        var spec = new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop" };
+        var clock = Stopwatch.StartNew();
+        for (var submitted = 0; submitted < n; submitted += SubmitBatch)
+            await executions.SubmitManyAsync(Enumerable.Repeat(spec, Math.Min(SubmitBatch, n - submitted)).ToList());
+        while (await store.CountAsync(succeeded) < target)
+        {
+            if (clock.Elapsed > TimeSpan.FromMinutes(10)) throw new TimeoutException($"{n} executions did not all succeed within 10 minutes");
+            await Task.Delay(20);
+        }
+        return n / clock.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>
+    /// <c>engine node &lt;connection&gt; [--set K=V …]</c>: one more Taskdeck node (its workers included) on the database of
+    /// an <c>engine … --nodes N</c> run, until its parent kills it. Says "ready" once started.
+    /// </summary>
+    private static async Task<int> NodeAsync(string connection, string[] args)
+    {
+        var settings = args.Select((a, i) => (a, i)).Where(x => x.a == "--set" && x.i + 1 < args.Length)
+            .Select(x => args[x.i + 1].Split('=', 2)).ToDictionary(kv => kv[0], kv => (string?)kv[1]);
+        var folder = Path.Combine(Path.GetTempPath(), "taskdeck-bench-node-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(folder);
+        try
+        {
+            using var host = Build(folder, postgres: connection, settings: settings);
+            await host.StartAsync();
+            System.Console.WriteLine("ready");
+            // The parent kills this process; a closed standard input (the parent gone) ends it too.
+            await System.Console.In.ReadToEndAsync();
+            await host.StopAsync();
+            return 0;
+        }
+        finally
+        {
+            try { Directory.Delete(folder, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    private static async Task<Process> StartNodeAsync(string connection, IReadOnlyDictionary<string, string?> settings)
+    {
+        // This same program: `dotnet Taskdeck.Bench.dll …` (or its apphost) with the node's arguments.
+        var self = Environment.ProcessPath!;
+        var start = new ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardInput = true, UseShellExecute = false };
+        if (Path.GetFileNameWithoutExtension(self) == "dotnet") start.ArgumentList.Add(typeof(EngineBenchmark).Assembly.Location);
+        foreach (var a in new[] { "engine", "node", connection }) start.ArgumentList.Add(a);
+        foreach (var (key, value) in settings) { start.ArgumentList.Add("--set"); start.ArgumentList.Add($"{key}={value}"); }
+        var process = Process.Start(start)!;
+        while (await process.StandardOutput.ReadLineAsync() is { } line)
+            if (line == "ready") return process;
+        throw new InvalidOperationException($"the second node exited with {(process.HasExited ? process.ExitCode : -1)} before it was ready");
+    }
+
+    private static TimeSpan ChildrenCpu(IEnumerable<Process> children)
+    {
+        var total = TimeSpan.Zero;
+        foreach (var child in children)
+        {
+            try { child.Refresh(); total += child.TotalProcessorTime; }
+            catch (InvalidOperationException) { }
+        }
+        return total;
     }
 
     private static int _rawDone;
