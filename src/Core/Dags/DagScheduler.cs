@@ -15,7 +15,7 @@ namespace Taskdeck.Core.Dags;
 /// so the later of the two sees both succeeded; both may try the release and the compare-and-set lets one win.
 /// </remarks>
 public sealed class DagScheduler(IDagStore store, IExecutionStore executions, Bulk.IBulkActionStore bulkActions, IServiceProvider services, TimeProvider time,
-    ILogger<DagScheduler> logger) : IExecutionObserver
+    ILogger<DagScheduler> logger) : IExecutionObserver, Events.IRemoteChangeObserver
 {
     private static readonly DagRunState[] Movable = [DagRunState.Queued, DagRunState.Running, DagRunState.Completed, DagRunState.Errored];
 
@@ -98,6 +98,32 @@ public sealed class DagScheduler(IDagStore store, IExecutionStore executions, Bu
             SeenRunning(runId);
         else if (run is { State: DagRunState.Running }) SeenRunning(runId);
         else Forget(runId);
+    }
+
+    /// <summary>
+    /// Another node changed tasks: a run this node knows RUNNING is read again at its next claim here (that node may have
+    /// killed or restarted it, and cannot tell this one to forget). One whose tasks were sent back to work (a restart's or an
+    /// operator's retry there) is recomputed at once: a claim here that trusted the old "RUNNING" before this news came in
+    /// skipped marking the run, which would otherwise read QUEUED while its task runs.
+    /// </summary>
+    public async Task OnRemoteChangesAsync(IReadOnlyList<Events.StateChanged> changes, CancellationToken ct)
+    {
+        var forgotten = new HashSet<long>();
+        var sentBack = new HashSet<long>();
+        foreach (var change in changes)
+        {
+            if (change.DagRunId is not { } runId) continue;
+            if (_running.TryRemove(runId, out _)) forgotten.Add(runId);
+            if (change.Transition is Transition.Retry or Transition.Rewait && forgotten.Contains(runId)) sentBack.Add(runId);
+        }
+        foreach (var runId in sentBack)
+        {
+            try { await RecomputeAsync(runId, ct); }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogError(e, "DAG run {RunId}: recompute after another node sent its tasks back failed", runId);
+            }
+        }
     }
 
     /// <summary>Called when this node moves a run out of RUNNING (kill, restart, end).</summary>

@@ -15,6 +15,7 @@ public static class DagServices
         services.AddHostedService(sp => sp.GetRequiredService<Bulk.BulkActions>());
         services.AddSingleton<DagScheduler>();
         services.AddSingleton<IExecutionObserver>(sp => sp.GetRequiredService<DagScheduler>());
+        services.AddSingleton<Events.IRemoteChangeObserver>(sp => sp.GetRequiredService<DagScheduler>());
         services.AddSingleton<DagGenerators>();
         services.AddSingleton<IResultValidator>(sp => sp.GetRequiredService<DagGenerators>());
         services.AddSingleton<DagReconciler>();

@@ -15,8 +15,11 @@ namespace Taskdeck.Core.Events;
 /// was already read. Every id the cursor jumps over is kept as a gap and asked for again on each pass until it shows up
 /// or <see cref="GapPatience"/> has passed (an id a rolled-back transaction took never will).
 /// </remarks>
-public sealed class ChangeFollower(IExecutionStore store, ExecutionEvents events, NodeIdentity node, TimeProvider time, ILogger<ChangeFollower> logger) : BackgroundService
+public sealed class ChangeFollower(IExecutionStore store, ExecutionEvents events, IEnumerable<IRemoteChangeObserver> observers, NodeIdentity node,
+    TimeProvider time, ILogger<ChangeFollower> logger) : BackgroundService
 {
+    private readonly IRemoteChangeObserver[] _observers = observers.ToArray();
+
     private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(500);
     /// <summary>Longer than any transaction that writes state changes stays open.</summary>
     public static readonly TimeSpan GapPatience = TimeSpan.FromMinutes(2);
@@ -61,41 +64,66 @@ public sealed class ChangeFollower(IExecutionStore store, ExecutionEvents events
     internal async Task<long> FollowAsync(long cursor, CancellationToken ct)
     {
         var now = time.GetUtcNow();
+        var remote = new List<StateChanged>();
         if (_gaps.Count > 0)
         {
             foreach (var change in await store.ChangesWithIdsAsync(_gaps.Keys.ToList(), ct))
             {
-                _gaps.Remove(change.Id);
-                Publish(change);
+                _gaps.Remove(change.Change.Id);
+                Publish(change, remote);
             }
             foreach (var expired in _gaps.Where(g => now - g.Value > GapPatience).Select(g => g.Key).ToList()) _gaps.Remove(expired);
         }
 
-        IReadOnlyList<StateChange> changes;
+        IReadOnlyList<FollowedChange> changes;
         do
         {
             changes = await store.ChangesAfterAsync(cursor, PageSize, ct);
             foreach (var change in changes)
             {
+                var id = change.Change.Id;
                 // An identity that jumps (SQL Server's after a restart, a reseed) must not make this loop long: only the
                 // nearest ids below the change can still be in flight.
-                for (var skipped = Math.Max(cursor + 1, change.Id - MaxGaps); skipped < change.Id; skipped++) _gaps[skipped] = now;
-                cursor = change.Id;
-                Publish(change);
+                for (var skipped = Math.Max(cursor + 1, id - MaxGaps); skipped < id; skipped++) _gaps[skipped] = now;
+                cursor = id;
+                Publish(change, remote);
             }
         } while (changes.Count == PageSize);
 
         while (_gaps.Count > MaxGaps) _gaps.Remove(_gaps.Keys.First());
+        if (remote.Count > 0)
+        {
+            foreach (var observer in _observers)
+            {
+                try { await observer.OnRemoteChangesAsync(remote, ct); }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    logger.LogError(e, "{Observer} failed on {Count} changes made by other nodes", observer.GetType().Name, remote.Count);
+                }
+            }
+        }
         return cursor;
     }
 
     /// <summary>Ids this node still waits for.</summary>
     internal int GapCount => _gaps.Count;
 
-    private void Publish(StateChange change)
+    private void Publish(FollowedChange followed, List<StateChanged> remote)
     {
+        var change = followed.Change;
         if (change.NodeId == node.Id) return;
-        events.Publish(new StateChanged(change.ExecutionId, change.At, change.From, change.To,
-            Enum.TryParse<Transition>(change.Transition, out var t) ? t : null, 0, null, change.NodeId));
+        var published = new StateChanged(change.ExecutionId, change.At, change.From, change.To,
+            Enum.TryParse<Transition>(change.Transition, out var t) ? t : null, 0, followed.DagRunId, change.NodeId);
+        events.Publish(published);
+        remote.Add(published);
     }
+}
+
+/// <summary>
+/// Told, once per pass of the <see cref="ChangeFollower"/>, the state changes other nodes made (as read, after they were
+/// published on this node): what this node caches about records another node may change is corrected here.
+/// </summary>
+public interface IRemoteChangeObserver
+{
+    Task OnRemoteChangesAsync(IReadOnlyList<StateChanged> changes, CancellationToken ct);
 }

@@ -78,15 +78,18 @@ public interface IExecutionStore
     Task<IReadOnlyList<Workers.WorkerNode>> ListNodesAsync(CancellationToken ct = default);
 
     /// <summary>State changes after a cursor: how a node follows changes made by the others.</summary>
-    Task<IReadOnlyList<StateChange>> ChangesAfterAsync(long cursor, int limit, CancellationToken ct = default);
+    Task<IReadOnlyList<FollowedChange>> ChangesAfterAsync(long cursor, int limit, CancellationToken ct = default);
 
     /// <summary>The state changes among these ids that are visible now (the follower's late commits).</summary>
-    Task<IReadOnlyList<StateChange>> ChangesWithIdsAsync(IReadOnlyCollection<long> ids, CancellationToken ct = default);
+    Task<IReadOnlyList<FollowedChange>> ChangesWithIdsAsync(IReadOnlyCollection<long> ids, CancellationToken ct = default);
 
     Task<long> LatestChangeIdAsync(CancellationToken ct = default);
 
     Task<bool> CanConnectAsync(CancellationToken ct = default);
 }
+
+/// <summary>A history row as another node's follower reads it, with the DAG run of its record (null when none, or deleted).</summary>
+public sealed record FollowedChange(StateChange Change, long? DagRunId);
 
 /// <summary>A record a set-based transition changed: where it came from, and what dispatching it again needs.</summary>
 public sealed record BatchTransitioned(long Id, ExecutionState From, int AttemptCount, long? DagRunId, string? HangfireJobId, int Priority, ExecutorKind Kind);

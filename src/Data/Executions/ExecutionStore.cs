@@ -462,21 +462,29 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
         return await db.WorkerNodes.AsNoTracking().OrderByDescending(n => n.HeartbeatAt).ToListAsync(ct);
     }
 
-    public async Task<IReadOnlyList<StateChange>> ChangesAfterAsync(long cursor, int limit, CancellationToken ct = default)
+    public async Task<IReadOnlyList<FollowedChange>> ChangesAfterAsync(long cursor, int limit, CancellationToken ct = default)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
-        return await db.StateChanges.AsNoTracking().Where(s => s.Id > cursor).OrderBy(s => s.Id).Take(limit).ToListAsync(ct);
+        return await Followed(db, db.StateChanges.Where(s => s.Id > cursor)).Take(limit).ToListAsync(ct);
     }
 
-    public async Task<IReadOnlyList<StateChange>> ChangesWithIdsAsync(IReadOnlyCollection<long> ids, CancellationToken ct = default)
+    public async Task<IReadOnlyList<FollowedChange>> ChangesWithIdsAsync(IReadOnlyCollection<long> ids, CancellationToken ct = default)
     {
-        var found = new List<StateChange>();
+        var found = new List<FollowedChange>();
         await using var db = await contexts.CreateDbContextAsync(ct);
         // Chunked: a statement's parameter count is bounded on every provider.
         foreach (var chunk in ids.Chunk(1000))
-            found.AddRange(await db.StateChanges.AsNoTracking().Where(s => chunk.Contains(s.Id)).OrderBy(s => s.Id).ToListAsync(ct));
+            found.AddRange(await Followed(db, db.StateChanges.Where(s => chunk.Contains(s.Id))).ToListAsync(ct));
         return found;
     }
+
+    /// <summary>The changes in id order, each with its record's DAG run (other nodes' DAG pages and schedulers need it).</summary>
+    private static IQueryable<FollowedChange> Followed(TaskdeckDbContext db, IQueryable<StateChange> changes) =>
+        from s in changes.AsNoTracking()
+        join e in db.Executions on s.ExecutionId equals e.Id into records
+        from e in records.DefaultIfEmpty()
+        orderby s.Id
+        select new FollowedChange(s, e == null ? null : e.DagRunId);
 
     public async Task<long> LatestChangeIdAsync(CancellationToken ct = default)
     {

@@ -38,7 +38,7 @@ public abstract class AuditStorageTests
         Assert.True((await store.ApplyAsync(new TransitionCommand(id, Transition.ConfirmCancel) { NodeId = "node-a" }, at)).Applied);
         Assert.True((await store.ApplyAsync(new TransitionCommand(id, Transition.Retry) { NodeId = "node-a", ActorName = "ci-token" }, at)).Applied);
 
-        var history = (await store.ChangesAfterAsync(0, 100)).Where(h => h.ExecutionId == id).ToList();
+        var history = (await store.ChangesAfterAsync(0, 100)).Select(f => f.Change).Where(h => h.ExecutionId == id).ToList();
         Assert.Equal(
             [(nameof(Transition.Submit), null), (nameof(Transition.Claim), null), (nameof(Transition.RequestCancel), "alice"),
              (nameof(Transition.ConfirmCancel), null), (nameof(Transition.Retry), (string?)"ci-token")],

@@ -43,7 +43,7 @@ public abstract class BulkWriteTests
                 (stored.TaskId, stored.Name, stored.Kind, stored.State, stored.Priority, stored.DagTaskName, stored.ArgumentsJson, stored.Cores, stored.MemoryMB));
             Assert.Equal(spec.Command, stored.Command);
         }
-        var history = await store.ChangesAfterAsync(0, 10_000);
+        var history = (await store.ChangesAfterAsync(0, 10_000)).Select(f => f.Change).ToList();
         Assert.Equal(items.Count, history.Count(h => h.Transition == nameof(Transition.Submit) && h.NodeId == "bulk-test"));
         Assert.All(history, h => Assert.Equal(items[ids.ToList().IndexOf(h.ExecutionId)].Item2, h.To));
     }

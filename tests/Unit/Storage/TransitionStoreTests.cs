@@ -54,7 +54,7 @@ public abstract class TransitionStoreTests
         var attempts = await db.Attempts.AsNoTracking().OrderBy(a => a.ExecutionId).ToListAsync();
         Assert.Equal([(ids[0], 1, ExecutionState.Succeeded, true), (ids[2], 1, ExecutionState.Running, false)],
             attempts.Select(a => (a.ExecutionId, a.Number, a.Outcome, a.FinishedAt is not null)));
-        var history = (await store.ChangesAfterAsync(0, 100)).Where(h => h.Transition != nameof(Transition.Submit))
+        var history = (await store.ChangesAfterAsync(0, 100)).Select(f => f.Change).Where(h => h.Transition != nameof(Transition.Submit))
             .OrderBy(h => h.ExecutionId).ThenBy(h => h.Id).Select(h => (h.ExecutionId, h.Transition, h.From, h.To, h.NodeId)).ToList();
         Assert.Equal([
             (ids[0], nameof(Transition.Claim), (ExecutionState?)ExecutionState.Queued, ExecutionState.Running, (string?)"a"),

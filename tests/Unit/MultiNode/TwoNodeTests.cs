@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Taskdeck.Unit.Infrastructure;
+using Xunit.Abstractions;
+
+namespace Taskdeck.Unit.MultiNode;
+
+/// <summary>
+/// What one node's API says and does about work another node holds: two real Console processes on one real PostgreSQL
+/// database, each acting through its own HTTP API.
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class TwoNodeTests(PostgresServer postgres, ITestOutputHelper output)
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);
+
+    private static Dictionary<string, string> NodeSettings(string connection) => new()
+    {
+        ["Taskdeck:Storage:Provider"] = "PostgreSql",
+        ["ConnectionStrings:Taskdeck"] = connection,
+        ["Taskdeck:Node:WorkerCount"] = "4",
+        ["Taskdeck:Leases:HeartbeatSeconds"] = "1",
+        ["Taskdeck:Leases:ExpirySeconds"] = "60",
+        ["Taskdeck:Commands:Enabled"] = "true",
+        ["Taskdeck:Commands:Allow:0"] = "/bin/sleep",
+    };
+
+    [Fact]
+    public async Task ADagRunRestartedOnB_ReadsRunningOnAsApi_WhileItsTasksRun()
+    {
+        var connection = await postgres.CreateDatabaseAsync();
+        await using var a = await ConsoleProcess.StartAsync(NodeSettings(connection));
+        await using var b = await ConsoleProcess.StartAsync(NodeSettings(connection));
+
+        var submitted = await a.Http.PostAsync("/v1/dagrun", new StringContent("""
+            { "tag": "restart-on-b", "tasks": {
+                "one": { "job": { "task": "demo.sleep", "args": { "seconds": 120 } } },
+                "two": { "job": { "task": "demo.sleep", "args": { "seconds": 120 } } } } }
+            """, Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, submitted.StatusCode);
+        var runId = (await submitted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("runID").GetInt64();
+        await UntilAsync(async () => await RunAsync(a, runId) is { State: "RUNNING" } r && r.Tasks.All(t => t == "RUNNING"), "both tasks to run");
+
+        Assert.Equal(HttpStatusCode.OK, (await b.Http.DeleteAsync($"/v1/dagrun/{runId}")).StatusCode);
+        await UntilAsync(async () => await RunAsync(a, runId) is { State: "KILLED" } r && r.Tasks.All(t => t != "RUNNING"), "the kill to stop both tasks");
+        // A restart is refused (409) while the kill's bulk act still runs; then accepted.
+        await UntilAsync(async () => (await b.Http.PatchAsync($"/v1/dagrun/{runId}/state/QUEUED", null)).StatusCode == HttpStatusCode.OK, "B to restart the run");
+        var restarted = Stopwatch.StartNew();
+
+        await UntilAsync(async () => await RunAsync(a, runId) is { State: "RUNNING" } r && r.Tasks.Any(t => t == "RUNNING"), "A's API to read the run RUNNING while a task runs");
+        output.WriteLine($"DAG run restarted on B read RUNNING (a task running) on A's API {restarted.ElapsedMilliseconds} ms after B answered the restart");
+        var run = await RunAsync(a, runId);
+        Assert.Equal(["QUEUED", "RUNNING", "KILLED", "QUEUED", "RUNNING"], run.History);
+    }
+
+    [Fact]
+    public async Task ACancelIssuedOnA_OfAProcessRunningOnB_StopsIt_AndEndsCancelled()
+    {
+        var connection = await postgres.CreateDatabaseAsync();
+        await using var first = await ConsoleProcess.StartAsync(NodeSettings(connection));
+        await using var second = await ConsoleProcess.StartAsync(NodeSettings(connection));
+
+        var id = await first.SubmitAsync(new { command = new[] { "/bin/sleep", "300" } });
+        JsonElement detail = default;
+        await UntilAsync(async () => (detail = await first.Http.GetFromJsonAsync<JsonElement>($"/api/executions/{id}")).GetProperty("taskdeck_state").GetString() == "Running",
+            "the command to run");
+        // B is whichever node took it; the cancel goes through the other one's API.
+        var nodeId = detail.GetProperty("node_id").GetString()!;
+        var (b, a) = nodeId.Contains($":{first.ProcessId}:", StringComparison.Ordinal) ? (first, second) : (second, first);
+        Assert.Contains($":{b.ProcessId}:", nodeId, StringComparison.Ordinal);
+        var pid = 0;
+        await UntilAsync(async () => (pid = ProcessId(await a.Http.GetStringAsync($"/api/executions/{id}/attempts/1/logs/executor"))) > 0, "the process id in the executor log");
+        Assert.True(Directory.Exists($"/proc/{pid}"), $"process {pid} runs");
+
+        var cancel = Stopwatch.StartNew();
+        var answer = await a.Http.PostAsync($"/api/executions/{id}/cancel", null);
+        Assert.True(answer.IsSuccessStatusCode, await answer.Content.ReadAsStringAsync());
+        await UntilAsync(() => Task.FromResult(!Directory.Exists($"/proc/{pid}")), $"process {pid} to be gone", TimeSpan.FromMilliseconds(5));
+        var gone = cancel.ElapsedMilliseconds;
+        await UntilAsync(async () => (await a.Http.GetFromJsonAsync<JsonElement>($"/api/executions/{id}")).GetProperty("taskdeck_state").GetString() == "Cancelled",
+            "the execution to end Cancelled");
+        output.WriteLine($"cancel on node A of a process on node B: process gone {gone} ms after the request was sent, Cancelled read on A after {cancel.ElapsedMilliseconds} ms");
+    }
+
+    private sealed record RunView(string State, IReadOnlyList<string> Tasks, IReadOnlyList<string> History);
+
+    private static async Task<RunView> RunAsync(ConsoleProcess node, long runId)
+    {
+        var run = await node.Http.GetFromJsonAsync<JsonElement>($"/v1/dagrun/{runId}");
+        var state = (await node.Http.GetFromJsonAsync<JsonElement>($"/v1/dagrun/{runId}/state")).GetProperty("state").GetString()!;
+        return new RunView(state,
+            run.GetProperty("taskStates").EnumerateObject().Select(p => p.Value.GetString()!).ToList(),
+            run.GetProperty("dagStateChanges").EnumerateArray().Select(c => c.GetProperty("state").GetString()!).ToList());
+    }
+
+    private static int ProcessId(string executorLog)
+    {
+        var at = executorLog.IndexOf("started pid ", StringComparison.Ordinal);
+        return at < 0 ? 0 : int.Parse(executorLog[(at + 12)..].Split(':', ' ', '\n')[0], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static async Task UntilAsync(Func<Task<bool>> condition, string what, TimeSpan? pause = null)
+    {
+        var until = DateTime.UtcNow + Deadline;
+        while (DateTime.UtcNow < until)
+        {
+            if (await condition()) return;
+            await Task.Delay(pause ?? TimeSpan.FromMilliseconds(100));
+        }
+        throw new Xunit.Sdk.XunitException($"Timed out waiting for {what}.");
+    }
+}
