@@ -30,12 +30,24 @@ public sealed class AppFixture : WebApplicationFactory<Program>, IAsyncLifetime
         builder.UseSetting("Taskdeck:Commands:Allow:0", "*");
     }
 
-    public Task InitializeAsync()
+    public async Task InitializeAsync()
     {
         StartServer();
         BaseAddress = ClientOptions.BaseAddress;
         Api = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
-        return Task.CompletedTask;
+        await WarmUpAsync();
+    }
+
+    /// <summary>
+    /// The pages rendered once before the first test, with a start-up deadline: a page's first render compiles the layout,
+    /// MudBlazor's components and the page (seconds on an idle machine), and on two cores shared with the multi-node
+    /// tests' processes that alone passed a test's 20 s wait for the page to load.
+    /// </summary>
+    private async Task WarmUpAsync()
+    {
+        using var warm = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromMinutes(3) };
+        foreach (var path in new[] { "/", "/executions", "/dags", "/worktasks", "/workers", "/submit", "/schedules" })
+            (await warm.GetAsync(path)).EnsureSuccessStatusCode();
     }
 
     public async Task<long> SubmitAsync(string task, object? args = null, string[]? tags = null)
