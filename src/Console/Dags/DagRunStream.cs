@@ -10,8 +10,8 @@ namespace Taskdeck.Console.Dags;
 
 /// <summary>
 /// <c>GET /v1/dagrun/{id}</c> written as it is read: a <see cref="Utf8JsonWriter"/> over the response body, the tasks
-/// read a page at a time (three passes, one per map of daggy's shape), flushed after each page. The answer is the
-/// same JSON <see cref="Daggy.ToRun"/> gives; memory is a page's, not the run's (a 200,000-task run is tens of MB of JSON).
+/// read a page at a time (three passes, one per map of daggy's shape), flushed after each page. The answer is daggy's
+/// whole-run shape (<see cref="DaggyRun"/>) byte for byte; memory is a page's, not the run's (a 200,000-task run is tens of MB of JSON).
 /// </summary>
 public sealed class DagRunStream(long runId, DagQueries queries, SecretOptions secrets) : IResult, IEndpointMetadataProvider
 {

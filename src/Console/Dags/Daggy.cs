@@ -31,29 +31,9 @@ public static class Daggy
     /// <summary>Nanoseconds since the epoch; storage keeps microseconds, so the last three digits are zero.</summary>
     public static string Time(DateTimeOffset at) => ((at.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) * 100).ToString(CultureInfo.InvariantCulture);
 
-    public static DaggyRun ToRun(DagRunDetail d, Core.Secrets.SecretOptions secrets)
-    {
-        var names = d.Tasks.ToDictionary(t => t.Id, t => t.DagTaskName ?? t.Name);
-        var parents = InDaggyOrder(d.Edges.ToLookup(e => e.ChildExecutionId, e => names.GetValueOrDefault(e.ParentExecutionId, "")));
-        var children = InDaggyOrder(d.Edges.ToLookup(e => e.ParentExecutionId, e => names.GetValueOrDefault(e.ChildExecutionId, "")));
-        var attempts = d.Attempts.Where(a => a.FinishedAt is not null).ToLookup(a => a.ExecutionId);
-        string Log(long id, int n, LogStream s) => d.Logs.GetValueOrDefault((id, n, s), "");
-        return new DaggyRun(
-            d.Run.Id,
-            d.Run.Tag,
-            d.Tasks.ToDictionary(t => names[t.Id], t => ToTask(t, parents.GetValueOrDefault(t.Id, []), children.GetValueOrDefault(t.Id, []), secrets)),
-            d.Tasks.ToDictionary(t => names[t.Id], t => TaskState(t.State)),
-            d.Tasks.ToDictionary(t => names[t.Id], t => attempts[t.Id].Select(a => ToAttempt(a,
-                Log(t.Id, a.Number, LogStream.Output), Log(t.Id, a.Number, LogStream.Error), Log(t.Id, a.Number, LogStream.Executor))).ToList()),
-            d.Changes.Select(c => new DaggyStateChange(Time(c.At), RunState(c.State))).ToList());
-    }
-
     /// <summary>A closed attempt: rc is the exit code, else 0 for a success and -1 for any other end.</summary>
     public static DaggyAttempt ToAttempt(Attempt a, string output, string error, string executor) =>
         new(Time(a.StartedAt), Time(a.FinishedAt!.Value), a.Rc ?? (a.Outcome == ExecutionState.Succeeded ? 0 : -1), output, error, executor);
-
-    private static Dictionary<long, IReadOnlyList<string>> InDaggyOrder(ILookup<long, string> names) =>
-        names.ToDictionary(g => g.Key, g => (IReadOnlyList<string>)g.Order(StringComparer.Ordinal).ToList());
 
     /// <param name="parents">The parents' names in ordinal order, as daggy lists them.</param>
     /// <param name="children">The children's names in ordinal order.</param>

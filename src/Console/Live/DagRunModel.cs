@@ -17,18 +17,17 @@ public sealed record DagRunSnapshot(
 public sealed class DagRunModel : LiveModel<DagRunSnapshot>
 {
     private readonly DagQueries _queries;
-    private readonly IDisposable _subscription;
 
     public DagRunModel(long runId, DagQueries queries, ExecutionEvents events, LiveCadence cadence, TimeProvider time, ILogger logger)
         : base(cadence, time, logger)
     {
         RunId = runId;
         _queries = queries;
-        _subscription = events.Subscribe(e =>
+        Follow(events.Subscribe(e =>
         {
             if (e is not StateChanged s || s.DagRunId != runId) return;
             lock (Gate) MarkStale();
-        });
+        }));
     }
 
     public long RunId { get; }
@@ -51,11 +50,5 @@ public sealed class DagRunModel : LiveModel<DagRunSnapshot>
         var (groups, edges) = DagTaskGroups.Collapse(detail.Tasks, detail.Edges);
         return new DagRunSnapshot(detail, attempts, counts, groups.Take(DagRunDetailPage.GraphLimit).Select(g => g.Node).ToList(), edges,
             groups.ToDictionary(g => g.Node.ExecutionId));
-    }
-
-    public override async ValueTask DisposeAsync()
-    {
-        _subscription.Dispose();
-        await base.DisposeAsync();
     }
 }

@@ -15,7 +15,6 @@ public sealed class DashboardModel : LiveModel<DashboardSnapshot>
 {
     private readonly DashboardQueries _queries;
     private readonly TimeSpan _leaseExpiry;
-    private readonly IDisposable _subscription;
 
     public DashboardModel(string range, DashboardQueries queries, TimeSpan leaseExpiry, ExecutionEvents events, LiveCadence cadence, TimeProvider time, ILogger logger)
         : base(cadence, time, logger)
@@ -23,11 +22,11 @@ public sealed class DashboardModel : LiveModel<DashboardSnapshot>
         Range = range;
         _queries = queries;
         _leaseExpiry = leaseExpiry;
-        _subscription = events.Subscribe(e =>
+        Follow(events.Subscribe(e =>
         {
             if (e is not (StateChanged or ExecutionDeleted)) return;
             lock (Gate) MarkStale();
-        });
+        }));
     }
 
     public string Range { get; }
@@ -43,11 +42,5 @@ public sealed class DashboardModel : LiveModel<DashboardSnapshot>
         var durations = await _queries.DurationsAsync(now.AddHours(-24), 8, ct);
         var samples = await _queries.QueueSamplesAsync(now.AddHours(-hours), ct);
         return new DashboardSnapshot(counts, buckets, states, durations, samples, now);
-    }
-
-    public override async ValueTask DisposeAsync()
-    {
-        _subscription.Dispose();
-        await base.DisposeAsync();
     }
 }

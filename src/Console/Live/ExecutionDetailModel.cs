@@ -16,7 +16,6 @@ public sealed record ExecutionDetailSnapshot(ExecutionDetail? Detail, bool Delet
 public sealed class ExecutionDetailModel : LiveModel<ExecutionDetailSnapshot>
 {
     private readonly ExecutionQueries _queries;
-    private readonly IDisposable _subscription;
     private List<ExecutionEvent> _pending = [];
 
     public ExecutionDetailModel(long id, ExecutionQueries queries, ExecutionEvents events, LiveCadence cadence, TimeProvider time, ILogger logger)
@@ -24,7 +23,7 @@ public sealed class ExecutionDetailModel : LiveModel<ExecutionDetailSnapshot>
     {
         Id = id;
         _queries = queries;
-        _subscription = events.Subscribe(e =>
+        Follow(events.Subscribe(e =>
         {
             if (e.ExecutionId != id) return;
             lock (Gate)
@@ -40,7 +39,7 @@ public sealed class ExecutionDetailModel : LiveModel<ExecutionDetailSnapshot>
                         break;
                 }
             }
-        });
+        }));
     }
 
     public long Id { get; }
@@ -71,12 +70,6 @@ public sealed class ExecutionDetailModel : LiveModel<ExecutionDetailSnapshot>
         foreach (var e in pending) row = ExecutionGridModel.Patch(row, e) ?? row;
         return ReferenceEquals(row, detail.Execution) ? null : (current with { Detail = detail with { Execution = row } }, [Id]);
     }
-
-    public override async ValueTask DisposeAsync()
-    {
-        _subscription.Dispose();
-        await base.DisposeAsync();
-    }
 }
 
 /// <summary>One log of one attempt: the chunks in order (the stored text first, then each one appended live), and the instant of the last.</summary>
@@ -93,7 +86,6 @@ public sealed record LogTail(ImmutableList<string> Chunks, DateTimeOffset LastAt
 public sealed class LogTailModel : LiveModel<LogTail>
 {
     private readonly Func<CancellationToken, Task<IReadOnlyList<LogEntry>>> _load;
-    private readonly IDisposable _subscription;
     private readonly List<LogAppended> _pending = [];
 
     public LogTailModel(long executionId, int attempt, LogStream stream, Func<CancellationToken, Task<IReadOnlyList<LogEntry>>> load, ExecutionEvents events,
@@ -101,7 +93,7 @@ public sealed class LogTailModel : LiveModel<LogTail>
         : base(cadence, time, logger)
     {
         _load = load;
-        _subscription = events.Subscribe(e =>
+        Follow(events.Subscribe(e =>
         {
             if (e is not LogAppended l || l.ExecutionId != executionId || l.AttemptNumber != attempt || l.Stream != stream) return;
             lock (Gate)
@@ -109,7 +101,7 @@ public sealed class LogTailModel : LiveModel<LogTail>
                 _pending.Add(l);
                 MarkPending();
             }
-        });
+        }));
     }
 
     protected override async Task<LogTail> QueryAsync(CancellationToken ct)
@@ -140,11 +132,5 @@ public sealed class LogTailModel : LiveModel<LogTail>
         }
         _pending.Clear();
         return last == current.LastAt ? null : (new LogTail(chunks.ToImmutable(), last, true), [0]);
-    }
-
-    public override async ValueTask DisposeAsync()
-    {
-        _subscription.Dispose();
-        await base.DisposeAsync();
     }
 }

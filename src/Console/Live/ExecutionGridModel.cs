@@ -73,7 +73,6 @@ public sealed class ExecutionGridModel : LiveModel<ExecutionGridSnapshot>
     private const int MaxPending = 2_000;
 
     private readonly ExecutionQueries _queries;
-    private readonly IDisposable _subscription;
     private readonly IReadOnlySet<ExecutionState>? _states;
     private List<ExecutionEvent> _pending = [];
     private List<ExecutionEvent>? _duringQuery;
@@ -84,7 +83,7 @@ public sealed class ExecutionGridModel : LiveModel<ExecutionGridSnapshot>
         Query = query;
         _queries = queries;
         _states = query.StateList?.ToHashSet();
-        _subscription = events.Subscribe(OnEvent);
+        Follow(events.Subscribe(OnEvent));
     }
 
     public ExecutionGridQuery Query { get; }
@@ -239,10 +238,4 @@ public sealed class ExecutionGridModel : LiveModel<ExecutionGridSnapshot>
     private static bool SameShown(Execution a, Execution b) =>
         a.State == b.State && a.UpdatedAt == b.UpdatedAt && a.AttemptCount == b.AttemptCount && a.Progress == b.Progress
         && a.ProgressMessage == b.ProgressMessage && a.StartedAt == b.StartedAt && a.FinishedAt == b.FinishedAt && a.Priority == b.Priority;
-
-    public override async ValueTask DisposeAsync()
-    {
-        _subscription.Dispose();
-        await base.DisposeAsync();
-    }
 }

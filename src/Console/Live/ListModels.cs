@@ -20,14 +20,13 @@ public sealed record WorkTaskListQuery(string? Type, string? Project, ExecutionS
 public sealed class WorkTaskListModel : LiveListModel<WorkTaskRow>
 {
     private readonly WorkTaskQueries _queries;
-    private readonly IDisposable _subscription;
 
     public WorkTaskListModel(WorkTaskListQuery query, WorkTaskQueries queries, ExecutionEvents events, LiveCadence cadence, TimeProvider time, ILogger logger)
         : base(cadence, time, logger)
     {
         Query = query;
         _queries = queries;
-        _subscription = events.Subscribe(e => { if (e is StateChanged or ExecutionDeleted) OnChange(e); });
+        Follow(events.Subscribe(e => { if (e is StateChanged or ExecutionDeleted) OnChange(e); }));
     }
 
     public WorkTaskListQuery Query { get; }
@@ -55,12 +54,6 @@ public sealed class WorkTaskListModel : LiveListModel<WorkTaskRow>
         var attempts = s.Transition is Transition.Claim or Transition.ReportStarted && s.AttemptNumber > 0 ? s.AttemptNumber : row.AttemptCount;
         return row with { State = s.To, UpdatedAt = s.At, AttemptCount = attempts };
     }
-
-    public override async ValueTask DisposeAsync()
-    {
-        _subscription.Dispose();
-        await base.DisposeAsync();
-    }
 }
 
 /// <summary>One page of the DAG runs list: the URL's filter and the grid's page.</summary>
@@ -74,14 +67,13 @@ public sealed record DagRunListQuery(DagRunState? State, string? Tag, string? Sc
 public sealed class DagRunListModel : LiveListModel<DagRunListItem>
 {
     private readonly DagQueries _queries;
-    private readonly IDisposable _subscription;
 
     public DagRunListModel(DagRunListQuery query, DagQueries queries, ExecutionEvents events, LiveCadence cadence, TimeProvider time, ILogger logger)
         : base(cadence, time, logger)
     {
         Query = query;
         _queries = queries;
-        _subscription = events.Subscribe(e => { if (e is StateChanged { DagRunId: not null } or ExecutionDeleted) OnChange(e); });
+        Follow(events.Subscribe(e => { if (e is StateChanged { DagRunId: not null } or ExecutionDeleted) OnChange(e); }));
     }
 
     public DagRunListQuery Query { get; }
@@ -100,12 +92,6 @@ public sealed class DagRunListModel : LiveListModel<DagRunListItem>
         StateChanged { DagRunId: { } run } s when shown.Contains(run) || s.From is null || Query.State is not null => LiveReaction.Stale,
         _ => LiveReaction.Ignore,
     };
-
-    public override async ValueTask DisposeAsync()
-    {
-        _subscription.Dispose();
-        await base.DisposeAsync();
-    }
 }
 
 /// <summary>One page of the schedules list: the URL's filter and the grid's page.</summary>
@@ -120,8 +106,6 @@ public sealed class ScheduleListModel : LiveListModel<ScheduleView>
 {
     private readonly ScheduleQueries _queries;
     private readonly ScheduleService _schedules;
-    private readonly IDisposable _scheduleSubscription;
-    private readonly IDisposable _runSubscription;
     // Replaced (never changed) at each query: the engine's threads read them.
     private HashSet<long> _runs = [];
     private HashSet<long> _dagRuns = [];
@@ -133,11 +117,11 @@ public sealed class ScheduleListModel : LiveListModel<ScheduleView>
         Query = query;
         _queries = queries;
         _schedules = schedules;
-        _scheduleSubscription = scheduleEvents.Subscribe(OnChange);
-        _runSubscription = events.Subscribe(e =>
+        Follow(scheduleEvents.Subscribe(OnChange));
+        Follow(events.Subscribe(e =>
         {
             if (e is StateChanged s && (Volatile.Read(ref _runs).Contains(s.ExecutionId) || s.DagRunId is { } run && Volatile.Read(ref _dagRuns).Contains(run))) OnChange(e);
-        });
+        }));
     }
 
     public ScheduleListQuery Query { get; }
@@ -165,11 +149,4 @@ public sealed class ScheduleListModel : LiveListModel<ScheduleView>
     protected override bool SameShown(ScheduleView a, ScheduleView b) =>
         a with { Next = [], LastFiring = null } == b with { Next = [], LastFiring = null } && a.NextFire == b.NextFire
         && a.LastFiring?.Firing.Id == b.LastFiring?.Firing.Id && a.LastFiring?.ExecutionState == b.LastFiring?.ExecutionState && a.LastFiring?.DagRunState == b.LastFiring?.DagRunState;
-
-    public override async ValueTask DisposeAsync()
-    {
-        _scheduleSubscription.Dispose();
-        _runSubscription.Dispose();
-        await base.DisposeAsync();
-    }
 }

@@ -19,6 +19,7 @@ public abstract class LiveModel<T> : IAsyncDisposable where T : class
 {
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
     private readonly CancellationTokenSource _stop = new();
+    private readonly List<IDisposable> _followed = [];
     private readonly LiveCadence _cadence;
     private readonly ILogger _logger;
     private LiveViewer<T>[] _viewers = [];
@@ -73,6 +74,12 @@ public abstract class LiveModel<T> : IAsyncDisposable where T : class
 
     /// <summary>Applies the changes that need no query; null when there were none.</summary>
     protected virtual (T Snapshot, IReadOnlyCollection<long> Changed)? ApplyPending(T current) => null;
+
+    /// <summary>Keeps a subscription to a source of changes for as long as the model lives: <see cref="DisposeAsync"/> ends it.</summary>
+    protected void Follow(IDisposable subscription)
+    {
+        lock (Gate) _followed.Add(subscription);
+    }
 
     /// <summary>The shown data may be out of date: query again at the next interval. Call under <see cref="Gate"/>.</summary>
     protected void MarkStale()
@@ -228,8 +235,11 @@ public abstract class LiveModel<T> : IAsyncDisposable where T : class
         }
     }
 
-    public virtual async ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
+        IDisposable[] followed;
+        lock (Gate) followed = [.. _followed];
+        foreach (var subscription in followed) subscription.Dispose();
         _wake.Writer.TryComplete();
         await _stop.CancelAsync();
         if (_pump is not null) await _pump;

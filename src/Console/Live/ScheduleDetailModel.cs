@@ -20,8 +20,6 @@ public sealed class ScheduleDetailModel : LiveModel<ScheduleDetailSnapshot>
 
     private readonly ScheduleQueries _queries;
     private readonly ScheduleService _schedules;
-    private readonly IDisposable _scheduleSubscription;
-    private readonly IDisposable _runSubscription;
     // Replaced (never changed) at each query: the engine's threads read them.
     private long _id = -1;
     private HashSet<long> _runs = [];
@@ -34,16 +32,16 @@ public sealed class ScheduleDetailModel : LiveModel<ScheduleDetailSnapshot>
         Name = name;
         _queries = queries;
         _schedules = schedules;
-        _scheduleSubscription = scheduleEvents.Subscribe(e =>
+        Follow(scheduleEvents.Subscribe(e =>
         {
             if (e.Name != name && e.ScheduleId != Interlocked.Read(ref _id)) return;
             lock (Gate) MarkStale();
-        });
-        _runSubscription = events.Subscribe(e =>
+        }));
+        Follow(events.Subscribe(e =>
         {
             if (e is not StateChanged s || !(Volatile.Read(ref _runs).Contains(s.ExecutionId) || s.DagRunId is { } run && Volatile.Read(ref _dagRuns).Contains(run))) return;
             lock (Gate) MarkStale();
-        });
+        }));
     }
 
     public string Name { get; }
@@ -67,12 +65,5 @@ public sealed class ScheduleDetailModel : LiveModel<ScheduleDetailSnapshot>
         Volatile.Write(ref _runs, shown.Select(f => f.Firing.ExecutionId).OfType<long>().ToHashSet());
         Volatile.Write(ref _dagRuns, shown.Select(f => f.Firing.DagRunId).OfType<long>().ToHashSet());
         return new ScheduleDetailSnapshot(ScheduleView.From(schedule, _schedules.NextFireTimes(schedule, 5), shown.FirstOrDefault()), shown, firings.Count > Firings);
-    }
-
-    public override async ValueTask DisposeAsync()
-    {
-        _scheduleSubscription.Dispose();
-        _runSubscription.Dispose();
-        await base.DisposeAsync();
     }
 }

@@ -217,11 +217,12 @@ public sealed class ExecutionService(
             {
                 await dispatcher.DispatchManyAsync(due, now, ct);
             }
-            catch (Exception) when (!ct.IsCancellationRequested)
+            catch (Exception e) when (!ct.IsCancellationRequested && DispatchFailure.IsUnavailable(e))
             {
                 // Stored is accepted: the records are durable and waiting, so the submitter hears so. Refusing here (the
                 // job store failed, say while the database restarts) would make a client send again work that will run.
-                // Their jobs are made just after the answer instead, or by the reconciler if that fails too.
+                // Their jobs are made just after the answer instead, or by the reconciler if that fails too. Any other
+                // failure is a defect and fails the submission.
                 backlog.Add(due);
             }
         }

@@ -6,14 +6,18 @@ using Taskdeck.Core.Audit;
 namespace Taskdeck.Data.Access;
 
 /// <summary><see cref="IUserAdmin"/> over ASP.NET Core Identity's <see cref="UserManager{TUser}"/> (scoped, like it).</summary>
-public sealed class UserAdmin(UserManager<TaskdeckUser> users, IAuditTrail audit, TimeProvider time) : IUserAdmin
+public sealed class UserAdmin(UserManager<TaskdeckUser> users, AccessDbContext db, IAuditTrail audit, TimeProvider time) : IUserAdmin
 {
     public async Task<IReadOnlyList<UserInfo>> ListAsync(CancellationToken ct = default)
     {
-        var all = await users.Users.AsNoTracking().OrderBy(u => u.NormalizedUserName).ToListAsync(ct);
-        var result = new List<UserInfo>(all.Count);
-        foreach (var user in all) result.Add(await InfoAsync(user));
-        return result;
+        // One query: each user once per role held (once, with none, when they hold no role).
+        var rows = await (
+            from user in db.Users.AsNoTracking()
+            from held in db.UserRoles.Where(h => h.UserId == user.Id).DefaultIfEmpty()
+            from role in db.Roles.Where(r => r.Id == held!.RoleId).DefaultIfEmpty()
+            orderby user.NormalizedUserName
+            select new { User = user, Role = role!.Name }).ToListAsync(ct);
+        return rows.GroupBy(r => r.User.Id).Select(g => Info(g.First().User, g.Select(r => r.Role).OfType<string>().ToList())).ToList();
     }
 
     public async Task<UserInfo?> FindAsync(string name, CancellationToken ct = default) =>
@@ -97,9 +101,10 @@ public sealed class UserAdmin(UserManager<TaskdeckUser> users, IAuditTrail audit
     private static string RoleOrThrow(string role) => AccessRoles.Normalize(role)
         ?? throw new AccessRequestException("role", $"Unknown role '{role}': use {string.Join(", ", AccessRoles.All)}.");
 
-    private async Task<UserInfo> InfoAsync(TaskdeckUser user)
+    private async Task<UserInfo> InfoAsync(TaskdeckUser user) => Info(user, await users.GetRolesAsync(user));
+
+    private UserInfo Info(TaskdeckUser user, IList<string> roles)
     {
-        var roles = await users.GetRolesAsync(user);
         var role = AccessRoles.All.LastOrDefault(roles.Contains) ?? "";
         var locked = user.LockoutEnd is { } end && end > time.GetUtcNow() ? end : (DateTimeOffset?)null;
         return new UserInfo(user.Id, user.UserName ?? "", role, locked, user.AccessFailedCount);

@@ -19,15 +19,21 @@ internal static class Sql
         var command = connection.CreateCommand();
         command.Transaction = transaction;
         command.CommandText = text;
+        Bind(command.Parameters, command.CreateParameter, parameters);
+        return command;
+    }
+
+    /// <summary>Adds the values to a command's (or a batch command's) parameters, each named @Name.</summary>
+    public static void Bind(DbParameterCollection target, Func<DbParameter> create, (string Name, object? Value)[] parameters)
+    {
         foreach (var (name, value) in parameters)
         {
-            var p = command.CreateParameter();
+            var p = create();
             // Named as written in the text: SQLite then finds it with one lookup instead of trying each prefix in turn.
             p.ParameterName = "@" + name;
             p.Value = value ?? DBNull.Value;
-            command.Parameters.Add(p);
+            target.Add(p);
         }
-        return command;
     }
 
     /// <summary>

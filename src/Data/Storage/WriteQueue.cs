@@ -322,13 +322,7 @@ public sealed class WriteQueue : IAsyncDisposable
         {
             var command = batch.CreateBatchCommand();
             command.CommandText = text;
-            foreach (var (name, value) in parameters)
-            {
-                var p = command.CreateParameter();
-                p.ParameterName = "@" + name;
-                p.Value = value ?? DBNull.Value;
-                command.Parameters.Add(p);
-            }
+            Sql.Bind(command.Parameters, command.CreateParameter, parameters);
             return command;
         }
 

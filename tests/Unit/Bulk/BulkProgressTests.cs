@@ -18,22 +18,13 @@ namespace Taskdeck.Unit.Bulk;
 /// reports its result; an act under way shows how far it got, from the stored act, until it is done.
 /// </summary>
 [Collection(EngineCollection.Name)]
-public sealed class BulkProgressTests : MudTestContext
+public sealed class BulkProgressTests(EngineHost host) : AppTestContext(host)
 {
-    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
-    private readonly EngineHost _host;
-
-    public BulkProgressTests(EngineHost host)
-    {
-        _host = host;
-        Services.AddFallbackServiceProvider(host.Services);
-    }
-
     private async Task<List<long>> WaitingAsync(int count)
     {
         var ids = new List<long>();
         for (var i = 0; i < count; i++)
-            ids.Add((await _host.Executions.SubmitAsync(new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop", RunAt = DateTimeOffset.UtcNow.AddHours(1) }, Actor.System)).Id);
+            ids.Add((await Host.Executions.SubmitAsync(new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop", RunAt = DateTimeOffset.UtcNow.AddHours(1) }, Actor.System)).Id);
         return ids;
     }
 
@@ -53,7 +44,7 @@ public sealed class BulkProgressTests : MudTestContext
         Assert.NotNull(act);
         Assert.True(act.Finished);
         Assert.Equal((3, 3, "progress-tester"), (act.Total, act.Applied, act.ActorName));
-        foreach (var id in ids) await _host.WaitForStateAsync(id, ExecutionState.Cancelled);
+        foreach (var id in ids) await Host.WaitForStateAsync(id, ExecutionState.Cancelled);
         Assert.Contains("Cancel: 3 of 3 done.", Messages());
         Assert.False(cut.Instance.Running);
         Assert.Empty(cut.FindAll(".bulk-progress"));
@@ -63,12 +54,12 @@ public sealed class BulkProgressTests : MudTestContext
     public async Task Follow_OfAnActUnderWay_ShowsHowFarItGot_UntilItIsDone()
     {
         // The act is held by another live node, so this one leaves it alone: the test moves it on as that node would.
-        var contexts = _host.Services.GetRequiredService<IDbContextFactory<TaskdeckDbContext>>();
+        var contexts = Host.Services.GetRequiredService<IDbContextFactory<TaskdeckDbContext>>();
         var other = new WorkerNode { Id = "progress-other-" + Guid.NewGuid().ToString("N")[..6], HostName = "elsewhere", Roles = "workers", StartedAt = DateTimeOffset.UtcNow, HeartbeatAt = DateTimeOffset.UtcNow.AddHours(1), WorkerCount = 1 };
         await using (var db = await contexts.CreateDbContextAsync()) { db.WorkerNodes.Add(other); await db.SaveChangesAsync(); }
         try
         {
-            var store = _host.Services.GetRequiredService<IBulkActionStore>();
+            var store = Host.Services.GetRequiredService<IBulkActionStore>();
             var draft = new BulkAction { Kind = BulkActionKind.Retry, NodeId = other.Id, CreatedAt = DateTimeOffset.UtcNow, UpdatedAt = DateTimeOffset.UtcNow };
             draft.SetIds(Enumerable.Range(1, 4).Select(i => (long)i + 900_000));
             var id = await store.CreateAsync(draft);

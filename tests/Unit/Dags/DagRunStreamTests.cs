@@ -12,7 +12,7 @@ namespace Taskdeck.Unit.Dags;
 
 /// <summary>
 /// <c>GET /v1/dagrun/{id}</c> is streamed page by page; its bytes are exactly the JSON the whole-run shape
-/// (<see cref="Daggy.ToRun"/>, what the route answered before) serializes to — with pages of one and two tasks too.
+/// (<see cref="DaggyWholeRun"/>, built in memory from the run read whole) serializes to — with pages of one and two tasks too.
 /// </summary>
 [Collection(EngineCollection.Name)]
 public sealed class DagRunStreamTests(EngineHost host)
@@ -42,7 +42,7 @@ public sealed class DagRunStreamTests(EngineHost host)
         var queries = host.Get<DagQueries>();
         var secrets = host.Get<IOptions<TaskdeckOptions>>().Value.Secrets;
         var json = host.Services.GetRequiredService<IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions;
-        var expected = JsonSerializer.Serialize(Daggy.ToRun((await queries.GetAsync(runId))!, secrets), json);
+        var expected = JsonSerializer.Serialize(DaggyWholeRun.Of((await queries.GetAsync(runId))!, secrets), json);
         Assert.Contains("\"leaf_0\"", expected);
         Assert.Contains("\"parents\":[\"root\"]", expected);
         Assert.Contains("DB_PASSWORD=***", expected);

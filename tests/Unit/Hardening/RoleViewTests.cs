@@ -21,16 +21,11 @@ namespace Taskdeck.Unit.Hardening;
 /// a Viewer's schedule page has no Edit, Pause, Trigger or Delete. Absent, not disabled.
 /// </summary>
 [Collection(EngineCollection.Name)]
-public sealed class RoleViewTests : MudTestContext
+public sealed class RoleViewTests : AppTestContext
 {
-    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
-    private readonly EngineHost _host;
-
-    public RoleViewTests(EngineHost host)
+    public RoleViewTests(EngineHost host) : base(host)
     {
-        _host = host;
-        // The app's own services (queries, engine, the authorization policies and their handler) behind bunit's.
-        Services.AddFallbackServiceProvider(host.Services);
+        // Behind bunit's services the app's own (queries, engine, the authorization policies and their handler).
         Services.AddCascadingAuthenticationState();
         // bunit puts placeholders here; the app's real policies decide instead.
         Services.AddSingleton(host.Services.GetRequiredService<Microsoft.AspNetCore.Authorization.IAuthorizationService>());
@@ -43,7 +38,7 @@ public sealed class RoleViewTests : MudTestContext
 
     private async Task<long> WaitingExecutionAsync()
     {
-        var execution = await _host.Executions.SubmitAsync(new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop", RunAt = DateTimeOffset.UtcNow.AddHours(1) }, Actor.System);
+        var execution = await Host.Executions.SubmitAsync(new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop", RunAt = DateTimeOffset.UtcNow.AddHours(1) }, Actor.System);
         return execution.Id;
     }
 
@@ -109,7 +104,7 @@ public sealed class RoleViewTests : MudTestContext
     {
         SignInAs(role);
         var name = "role-view-" + Guid.NewGuid().ToString("N")[..8];
-        var created = await _host.Services.GetRequiredService<ScheduleService>()
+        var created = await Host.Services.GetRequiredService<ScheduleService>()
             .CreateAsync(new ScheduleDraft { Name = name, Cron = "0 2 * * *", Task = "demo.noop" }, Actor.System);
         Assert.True(created.Done, created.Message);
         var cut = Render<ScheduleDetailPage>(p => p.Add(x => x.Name, name));

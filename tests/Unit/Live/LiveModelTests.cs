@@ -28,18 +28,15 @@ namespace Taskdeck.Unit.Live;
 /// engine does can add a refresh; every database command the grid's reads send is counted by an EF Core interceptor.
 /// </summary>
 [Collection(EngineCollection.Name)]
-public sealed class LiveModelTests : MudTestContext
+public sealed class LiveModelTests : AppTestContext
 {
-    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
-    private readonly EngineHost _host;
     private readonly ExecutionEvents _events = new();
     private readonly CommandCounter _commands = new();
     private readonly LiveModels _live;
     private readonly PooledDbContextFactory<SqliteTaskdeckDbContext> _contexts;
 
-    public LiveModelTests(EngineHost host)
+    public LiveModelTests(EngineHost host) : base(host)
     {
-        _host = host;
         _contexts = new PooledDbContextFactory<SqliteTaskdeckDbContext>(new DbContextOptionsBuilder<SqliteTaskdeckDbContext>()
             .UseSqlite($"Data Source={host.DatabasePath}").AddInterceptors(_commands).Options);
         var queries = new ExecutionQueries(new Narrowed(_contexts));
@@ -48,10 +45,8 @@ public sealed class LiveModelTests : MudTestContext
             .AddSingleton(new Taskdeck.Data.WorkTasks.WorkTaskQueries(new Narrowed(_contexts))).AddSingleton(host.Get<DashboardQueries>())
             .AddSingleton(host.Get<IOptions<TaskdeckOptions>>()).BuildServiceProvider();
         _live = new LiveModels(_events, stores, Options.Create(new LiveCadence()), TimeProvider.System, NullLoggerFactory.Instance);
-        Services.AddFallbackServiceProvider(host.Services);
         Services.AddSingleton(_events);
         Services.AddSingleton(_live);
-        Services.AddScoped<PageVisibility>();
     }
 
     private async Task<(string Tag, List<long> Ids)> ScheduledAsync(int count)
@@ -60,7 +55,7 @@ public sealed class LiveModelTests : MudTestContext
         var ids = new List<long>();
         for (var i = 0; i < count; i++)
         {
-            var execution = await _host.Executions.SubmitAsync(new NewExecution
+            var execution = await Host.Executions.SubmitAsync(new NewExecution
             {
                 Kind = ExecutorKind.Handler, Name = "demo.noop", RunAt = DateTimeOffset.UtcNow.AddHours(1), Tags = [tag],
             }, Actor.System);
@@ -75,7 +70,7 @@ public sealed class LiveModelTests : MudTestContext
     /// <summary>Cancels the execution for real (the database says Cancelled) and announces it on the test's bus.</summary>
     private async Task CancelAsync(long id)
     {
-        var outcome = await _host.Executions.CancelAsync(id, Actor.System, "live model test");
+        var outcome = await Host.Executions.CancelAsync(id, Actor.System, "live model test");
         Assert.True(outcome.Done, outcome.ToString());
         _events.Publish(new StateChanged(id, DateTimeOffset.UtcNow, ExecutionState.Scheduled, ExecutionState.Cancelled, Transition.CancelWaiting, 0, null, "another-node"));
     }
@@ -157,7 +152,7 @@ public sealed class LiveModelTests : MudTestContext
 
         await CancelAsync(ids[0]);
         await WaitAsync(() => { lock (seen) return seen.Any(u => u.Snapshot.Find(ids[0])?.State == ExecutionState.Cancelled); });
-        var added = await _host.Executions.SubmitAsync(new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop", RunAt = DateTimeOffset.UtcNow.AddHours(1), Tags = [tag] }, Actor.System);
+        var added = await Host.Executions.SubmitAsync(new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop", RunAt = DateTimeOffset.UtcNow.AddHours(1), Tags = [tag] }, Actor.System);
         _events.Publish(new StateChanged(added.Id, DateTimeOffset.UtcNow, null, ExecutionState.Scheduled, Transition.Submit, 0, null, "another-node"));
         await WaitAsync(() => { lock (seen) return seen.Any(u => u.Reshaped && u.Snapshot.Contains(added.Id)); });
 
@@ -195,7 +190,7 @@ public sealed class LiveModelTests : MudTestContext
 
             for (var round = 1; round <= 3; round++)
             {
-                var added = await _host.Executions.SubmitAsync(new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop", RunAt = DateTimeOffset.UtcNow.AddHours(1), Tags = [tag] }, Actor.System);
+                var added = await Host.Executions.SubmitAsync(new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop", RunAt = DateTimeOffset.UtcNow.AddHours(1), Tags = [tag] }, Actor.System);
                 _events.Publish(new StateChanged(added.Id, DateTimeOffset.UtcNow, null, ExecutionState.Scheduled, Transition.Submit, 0, null, "another-node"));
                 await WaitAsync(() => latest.All(s => s is not null && s.Contains(added.Id)));
                 Assert.Equal(1 + round, model.Queries);
@@ -252,8 +247,8 @@ public sealed class LiveModelTests : MudTestContext
     [Fact]
     public async Task DetailPage_ProgressOfItsExecution_IsShownWithoutADatabaseQuery_AStateChangeIsReadOnce()
     {
-        var running = await _host.Executions.SubmitAsync(new NewExecution { Kind = ExecutorKind.Handler, Name = "test.gate" }, Actor.System);
-        await _host.WaitForStateAsync(running.Id, ExecutionState.Running);
+        var running = await Host.Executions.SubmitAsync(new NewExecution { Kind = ExecutorKind.Handler, Name = "test.gate" }, Actor.System);
+        await Host.WaitForStateAsync(running.Id, ExecutionState.Running);
         try
         {
             var cut = Render<ExecutionDetailPage>(p => p.Add(x => x.Id, running.Id));
@@ -279,7 +274,7 @@ public sealed class LiveModelTests : MudTestContext
         }
         finally
         {
-            _host.Gates.GetOrAdd(running.Id, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+            Host.Gates.GetOrAdd(running.Id, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
         }
     }
 

@@ -17,26 +17,12 @@ public sealed class PostgresCollection : ICollectionFixture<PostgresServer>
 [Collection(PostgresCollection.Name)]
 public sealed class PostgreSqlClusterTests(PostgresServer postgres)
 {
-    /// <param name="expirySeconds">
-    /// A lease short enough for a crash test to recover quickly, long enough that a heartbeat delayed on a loaded machine
-    /// does not declare a live node dead (a 4 s lease did, and its work ran twice).
-    /// </param>
-    private static Dictionary<string, string> NodeSettings(string connection, int expirySeconds) => new()
-    {
-        ["Taskdeck:Storage:Provider"] = "PostgreSql",
-        ["ConnectionStrings:Taskdeck"] = connection,
-        ["Taskdeck:Node:WorkerCount"] = "4",
-        ["Taskdeck:Leases:HeartbeatSeconds"] = "1",
-        ["Taskdeck:Leases:ExpirySeconds"] = expirySeconds.ToString(),
-        ["Taskdeck:Leases:ReconcileSeconds"] = "2",
-    };
-
     [Fact]
     public async Task TwoNodes_ShareTheWork_AndEveryExecutionRunsExactlyOnce()
     {
         var connection = await postgres.CreateDatabaseAsync();
-        await using var a = await ConsoleProcess.StartAsync(NodeSettings(connection, 60));
-        await using var b = await ConsoleProcess.StartAsync(NodeSettings(connection, 60));
+        await using var a = await ConsoleProcess.StartAsync(ClusterProbe.NodeSettings(connection, 60));
+        await using var b = await ConsoleProcess.StartAsync(ClusterProbe.NodeSettings(connection, 60));
 
         // More work at once than one node's 4 workers hold, and long enough that the other node's poll (every 200 ms)
         // finds queued work while the first is full: both nodes run some, whatever the machine's load.
@@ -56,14 +42,14 @@ public sealed class PostgreSqlClusterTests(PostgresServer postgres)
     public async Task ANodeThatCrashes_HasItsRunningWorkMarkedLost_AndRetriedOnTheSurvivor()
     {
         var connection = await postgres.CreateDatabaseAsync();
-        await using var survivor = await ConsoleProcess.StartAsync(NodeSettings(connection, 10));
-        await using var victim = await ConsoleProcess.StartAsync(NodeSettings(connection, 10));
+        await using var survivor = await ConsoleProcess.StartAsync(ClusterProbe.NodeSettings(connection, 10));
+        await using var victim = await ConsoleProcess.StartAsync(ClusterProbe.NodeSettings(connection, 10));
 
         var ids = new List<long>();
         for (var i = 0; i < 8; i++)
             ids.Add(await victim.SubmitAsync(new { task = "demo.sleep", args = new { seconds = 3 }, maxRetries = 1 }));
 
-        var victimNode = $"%:{victim.ProcessId}:%";
+        var victimNode = ClusterProbe.NodeOf(victim);
         await WaitUntilAsync(connection,
             $"SELECT COUNT(*) FROM \"Executions\" WHERE \"State\" = {(int)ExecutionState.Running} AND \"NodeId\" LIKE '{victimNode}'", 1, TimeSpan.FromSeconds(60), atLeast: true);
         var onVictim = await ScalarAsync(connection, $"SELECT COUNT(*) FROM \"Attempts\" WHERE \"NodeId\" LIKE '{victimNode}' AND \"FinishedAt\" IS NULL");

@@ -93,17 +93,17 @@ public sealed class PostgreSqlRestartTests(ITestOutputHelper output) : IAsyncLif
 internal sealed class ClusterProbe(string connection)
 {
     /// <param name="connection">The nodes' database.</param>
-    /// <remarks>
-    /// A 10 s lease: short enough that a killed node's work is recovered quickly, long enough that a heartbeat delayed
+    /// <param name="expirySeconds">
+    /// 10 s by default: short enough that a killed node's work is recovered quickly, long enough that a heartbeat delayed
     /// on a loaded machine does not declare a live node dead (a 4 s lease did, and its work ran twice).
-    /// </remarks>
-    public static Dictionary<string, string> NodeSettings(string connection) => new()
+    /// </param>
+    public static Dictionary<string, string> NodeSettings(string connection, int expirySeconds = 10) => new()
     {
         ["Taskdeck:Storage:Provider"] = "PostgreSql",
         ["ConnectionStrings:Taskdeck"] = connection,
         ["Taskdeck:Node:WorkerCount"] = "4",
         ["Taskdeck:Leases:HeartbeatSeconds"] = "1",
-        ["Taskdeck:Leases:ExpirySeconds"] = "10",
+        ["Taskdeck:Leases:ExpirySeconds"] = expirySeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["Taskdeck:Leases:ReconcileSeconds"] = "2",
     };
 

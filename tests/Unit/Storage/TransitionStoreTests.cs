@@ -112,16 +112,34 @@ public sealed class PostgreSqlTransitionStoreTests(PostgresServer postgres) : Tr
         ["ConnectionStrings:Taskdeck"] = await postgres.CreateDatabaseAsync(),
     };
 
+    /// <summary>Two stores on one database (two nodes), with <paramref name="queued"/> records queued through the first.</summary>
+    private async Task<TwoNodes> TwoNodesAsync(int queued)
+    {
+        var settings = await SettingsAsync();
+        var nodeA = await StorageHost.StartAsync(settings);
+        var nodeB = await StorageHost.StartAsync(settings);
+        var ids = await QueuedAsync(nodeA.Get<IExecutionStore>(), queued);
+        return new TwoNodes(nodeA, nodeB, ids);
+    }
+
+    private sealed record TwoNodes(StorageHost NodeA, StorageHost NodeB, IReadOnlyList<long> Ids) : IAsyncDisposable
+    {
+        public IExecutionStore A => NodeA.Get<IExecutionStore>();
+        public IExecutionStore B => NodeB.Get<IExecutionStore>();
+
+        public async ValueTask DisposeAsync()
+        {
+            await NodeB.DisposeAsync();
+            await NodeA.DisposeAsync();
+        }
+    }
+
     // Two stores on one database are two nodes: their writers race on the same rows, which only the compare-and-set decides.
     [Fact]
     public async Task TwoStoresRacingToClaimTheSameRecords_EachRecordIsClaimedExactlyOnce()
     {
-        var settings = await SettingsAsync();
-        await using var nodeA = await StorageHost.StartAsync(settings);
-        await using var nodeB = await StorageHost.StartAsync(settings);
-        var a = nodeA.Get<IExecutionStore>();
-        var b = nodeB.Get<IExecutionStore>();
-        var ids = await QueuedAsync(a, 200);
+        await using var nodes = await TwoNodesAsync(queued: 200);
+        var (a, b, ids) = (nodes.A, nodes.B, nodes.Ids);
 
         // Both nodes claim every record at once, several times each (the same id more than once in one batch of one writer).
         var claims = ids.SelectMany(id => new (string Node, IExecutionStore Store)[] { ("a", a), ("b", b), ("a", a), ("b", b) }.Select(n =>
@@ -133,7 +151,7 @@ public sealed class PostgreSqlTransitionStoreTests(PostgresServer postgres) : Tr
             Assert.Equal(1, group.Count(r => r.Applied));
             Assert.All(group.Where(r => !r.Applied), r => Assert.Equal((ExecutionState.Running, 1), (r.FoundState!.Value, r.AttemptNumber)));
         }
-        await using var db = await nodeA.Get<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
+        await using var db = await nodes.NodeA.Get<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
         Assert.Equal(ids.Count, await db.Attempts.CountAsync());
         Assert.Equal(ids.Count, await db.StateChanges.CountAsync(s => s.Transition == nameof(Transition.Claim)));
         // The winner recorded on the record is the node whose claim applied.
@@ -147,12 +165,8 @@ public sealed class PostgreSqlTransitionStoreTests(PostgresServer postgres) : Tr
     [Fact]
     public async Task ACancelRacingCompletionOnAnotherNode_LosesNothing()
     {
-        var settings = await SettingsAsync();
-        await using var nodeA = await StorageHost.StartAsync(settings);
-        await using var nodeB = await StorageHost.StartAsync(settings);
-        var a = nodeA.Get<IExecutionStore>();
-        var b = nodeB.Get<IExecutionStore>();
-        var ids = await QueuedAsync(a, 200);
+        await using var nodes = await TwoNodesAsync(queued: 200);
+        var (a, b, ids) = (nodes.A, nodes.B, nodes.Ids);
         foreach (var id in ids) Assert.True((await a.ApplyAsync(new TransitionCommand(id, Transition.Claim) { NodeId = "a" }, DateTimeOffset.UtcNow)).Applied);
 
         // Node A finishes every attempt while an operator on node B cancels each of them.
@@ -161,7 +175,7 @@ public sealed class PostgreSqlTransitionStoreTests(PostgresServer postgres) : Tr
         var succeeded = await Task.WhenAll(succeed);
         var cancelled = await Task.WhenAll(cancel);
 
-        await using var db = await nodeA.Get<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
+        await using var db = await nodes.NodeA.Get<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
         var history = (await db.StateChanges.AsNoTracking().ToListAsync()).ToLookup(s => s.ExecutionId);
         var attempts = (await db.Attempts.AsNoTracking().ToListAsync()).ToDictionary(t => t.ExecutionId);
         for (var i = 0; i < ids.Count; i++)
