@@ -27,6 +27,7 @@ public static class TaskdeckCoreServices
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<ExecutionEvents>();
         services.AddSingleton<ExecutionTransitions>();
+        services.AddSingleton<RetryElection>();
         services.AddSingleton<ExecutionService>();
         services.AddSingleton<ExecutionDispatcher>();
         services.TryAddSingleton<IExecutionTransport, Dispatch.HangfireQueue.HangfireTransport>();

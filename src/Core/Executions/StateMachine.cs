@@ -23,6 +23,7 @@ public static class StateMachine
         new(Transition.RequestCancel, [Running], Cancelling),
         new(Transition.ConfirmCancel, [Cancelling], Cancelled),
         new(Transition.MarkLost, [Running], Lost),
+        new(Transition.RetryLost, [Running], Scheduled),
         new(Transition.Interrupt, [Running], Queued),
         new(Transition.Expire, [Queued, Scheduled], Expired),
         new(Transition.Retry, [Failed, TimedOut, Cancelled, Lost, Expired], Queued),
@@ -54,7 +55,7 @@ public static class StateMachine
         Transition.Fail or Transition.RetryLater => Failed,
         Transition.TimeOut => TimedOut,
         Transition.ConfirmCancel => Cancelled,
-        Transition.MarkLost or Transition.Interrupt => Lost,
+        Transition.MarkLost or Transition.RetryLost or Transition.Interrupt => Lost,
         _ => null,
     };
 }

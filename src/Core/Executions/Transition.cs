@@ -23,7 +23,7 @@ public enum Transition
     RequestCancel,
     /// <summary>The worker stopped the work (or the worker is gone) after a cancel request.</summary>
     ConfirmCancel,
-    /// <summary>The worker's lease expired while it ran the work.</summary>
+    /// <summary>The worker's lease expired while it ran the work, and no retry remains.</summary>
     MarkLost,
     /// <summary>The host stopped gracefully while the work ran: back to the queue, the attempt closed as interrupted.</summary>
     Interrupt,
@@ -35,4 +35,9 @@ public enum Transition
     Rewait,
     /// <summary>An external worker (work-task API) reports it started: Queued/Scheduled → Running without a Hangfire job.</summary>
     ReportStarted,
+    /// <summary>
+    /// The worker's lease expired while it ran the work and retries remain: the attempt closes as lost and the record
+    /// waits out its back-off, in one step (see <see cref="RetryElection"/>).
+    /// </summary>
+    RetryLost,
 }

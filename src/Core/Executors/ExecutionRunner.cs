@@ -16,6 +16,7 @@ public sealed class ExecutionRunner(
     IExecutionStore store,
     ExecutionTransitions transitions,
     ExecutionDispatcher dispatcher,
+    RetryElection retries,
     TaskHandlerRegistry handlers,
     CommandRunner commands,
     RunningWork running,
@@ -178,13 +179,13 @@ public sealed class ExecutionRunner(
         else if (outcome.Cancelled && entry.CancelRequested)
             command = new(id, Transition.ConfirmCancel) { Reason = "cancelled by request" };
         else if (outcome.Cancelled && entry.TimedOut)
-            command = RetryOrEnd(execution, attempt, Transition.TimeOut, $"timed out after {execution.TimeoutSeconds} s", null);
+            command = retries.AfterFailure(execution, attempt, Transition.TimeOut, $"timed out after {execution.TimeoutSeconds} s", null);
         else if (outcome.Cancelled && shutdown.IsCancellationRequested)
             command = new(id, Transition.Interrupt) { Reason = "the host stopped while it ran" };
         else if (outcome.Cancelled)
             command = new(id, Transition.ConfirmCancel) { Reason = "cancelled" };
         else
-            command = RetryOrEnd(execution, attempt, Transition.Fail, outcome.Error ?? "failed", outcome.Rc);
+            command = retries.AfterFailure(execution, attempt, Transition.Fail, outcome.Error ?? "failed", outcome.Rc);
 
         command = command with { NodeId = node.Id, ExpectedAttempt = attempt };
         var result = await transitions.ApplyAsync(command, CancellationToken.None);
@@ -214,41 +215,8 @@ public sealed class ExecutionRunner(
 
         if (result.NewState is ExecutionState.Scheduled or ExecutionState.Queued)
         {
-            var runAt = command.RunAfter is { } delay ? result.At + delay : command.RunAt;
-            await dispatcher.DispatchAsync(id, execution.Priority, runAt, time.GetUtcNow());
+            await dispatcher.DispatchAsync(id, execution.Priority, command.DueAt(result.At), time.GetUtcNow());
         }
-    }
-
-    private TransitionCommand RetryOrEnd(Execution execution, int attempt, Transition ending, string error, int? rc)
-    {
-        var retry = options.Value.Retry;
-        var transient = execution.RetryPolicy == RetryPolicy.AnyFailure
-                        || retry.TransientErrors.Any(t => error.Contains(t, StringComparison.OrdinalIgnoreCase));
-        if (attempt <= execution.MaxRetries && transient)
-        {
-            var delay = RetryDelay(execution, attempt, retry);
-            return new TransitionCommand(execution.Id, Transition.RetryLater)
-            {
-                RunAfter = delay, ErrorMessage = error, Reason = $"{error}; retry {attempt} of {execution.MaxRetries} in {delay.TotalSeconds:0.###} s", Rc = rc,
-            };
-        }
-        // The work-task API's contract: a task whose retries ran out says so (django-ray keeps the last error as it was).
-        if (transient && ending == Transition.Fail && execution.Tags.Contains(WorkTasks.WorkTaskService.Tag))
-            error = RetryMessages.Exhausted(execution.MaxRetries, attempt, error);
-        return new TransitionCommand(execution.Id, ending) { ErrorMessage = error, Reason = error, Rc = rc };
-    }
-
-    /// <summary>
-    /// The task's own interval (doubled per attempt when exponential), never less than the floor that grows past
-    /// <see cref="RetryOptions.ImmediateRetries"/>, never more than <see cref="RetryOptions.MaxBackoffSeconds"/>.
-    /// </summary>
-    public static TimeSpan RetryDelay(Execution execution, int attempt, RetryOptions retry)
-    {
-        var seconds = (double)execution.RetryIntervalSeconds;
-        if (execution.ExponentialBackoff) seconds *= Math.Pow(2, Math.Min(62, Math.Max(0, attempt - 1)));
-        var beyond = attempt - retry.ImmediateRetries;
-        if (beyond > 0) seconds = Math.Max(seconds, retry.MinimumBackoffSeconds * Math.Pow(2, Math.Min(62, beyond - 1)));
-        return TimeSpan.FromSeconds(Math.Min(seconds, retry.MaxBackoffSeconds));
     }
 
     private async Task ReportProgressAsync(long id, double progress, string? message)

@@ -52,10 +52,10 @@ public sealed class WorkTaskService(
     ExecutionService executions,
     ExecutionTransitions transitions,
     ExecutionDispatcher dispatcher,
+    RetryElection retries,
     IWorkTaskStore store,
     ExecutionEvents events,
     IOptions<WorkTaskOptions> workTaskOptions,
-    IOptions<TaskdeckOptions> options,
     TimeProvider time)
 {
     /// <summary>Tag on every work task's execution; with the type it makes them easy to find in the console.</summary>
@@ -191,17 +191,8 @@ public sealed class WorkTaskService(
                 break;
             default:
                 var error = string.IsNullOrWhiteSpace(report.ErrorMessage) ? "its worker reported a failure" : report.ErrorMessage;
-                retry = IsTransient(error) && attempt <= e.MaxRetries;
-                command = retry
-                    ? new TransitionCommand(e.Id, Transition.RetryLater)
-                    {
-                        RunAt = time.GetUtcNow().AddSeconds(e.RetryIntervalSeconds), ErrorMessage = error,
-                        Reason = $"{error}; transient, retry {attempt} of {e.MaxRetries}",
-                    }
-                    : new TransitionCommand(e.Id, Transition.Fail)
-                    {
-                        ErrorMessage = IsTransient(error) ? RetryMessages.Exhausted(e.MaxRetries, attempt, error) : error, Reason = error,
-                    };
+                command = retries.AfterFailure(e, attempt, Transition.Fail, error);
+                retry = command.Transition == Transition.RetryLater;
                 break;
         }
         var applied = await transitions.ApplyAsync(command with { ExpectedAttempt = attempt }, ct);
@@ -209,7 +200,7 @@ public sealed class WorkTaskService(
         await store.RecordReportAsync(e.Id, report.OutputLocation, report.MetadataJson, retry ? command.ErrorMessage : null, ct);
         if (!retry) return new ReportResult(ReportOutcome.Recorded, $"Recorded as {applied.NewState}.", applied.NewState);
         // Taskdeck runs handler and spawned tasks itself: send the retry to Hangfire; an external one waits for its worker.
-        if (e.Kind != ExecutorKind.External) await dispatcher.DispatchAsync(e.Id, e.Priority, command.RunAt, time.GetUtcNow(), ct);
+        if (e.Kind != ExecutorKind.External) await dispatcher.DispatchAsync(e.Id, e.Priority, command.DueAt(applied.At), time.GetUtcNow(), ct);
         return new ReportResult(ReportOutcome.RetryScheduled, $"Transient failure; requeued for retry {attempt} of {e.MaxRetries}.", applied.NewState);
     }
 
@@ -263,9 +254,6 @@ public sealed class WorkTaskService(
         }
         return confirmed;
     }
-
-    public bool IsTransient(string error) =>
-        options.Value.Retry.TransientErrors.Any(t => error.Contains(t, StringComparison.OrdinalIgnoreCase));
 
     private static JsonNode? ParseOrNull(string? json) => json is null ? null : JsonNode.Parse(json);
 

@@ -8,13 +8,14 @@ using Taskdeck.Core.Executors;
 namespace Taskdeck.Core.Workers;
 
 /// <summary>
-/// Heartbeats this node's lease, and recovers work from nodes whose lease expired: Running → Lost (then retried if
-/// retries remain), Cancelling → Cancelled. Also watches for cancel requests made on other nodes for work running here.
+/// Heartbeats this node's lease, and recovers work from nodes whose lease expired: Running → back to wait for a retry
+/// (Lost when none remains), Cancelling → Cancelled. Also watches for cancel requests made on other nodes for work running here.
 /// </summary>
 public sealed class LeaseKeeper(
     IExecutionStore store,
     ExecutionTransitions transitions,
     ExecutionDispatcher dispatcher,
+    RetryElection retries,
     RunningWork running,
     NodeIdentity node,
     IOptions<TaskdeckOptions> options,
@@ -147,31 +148,26 @@ public sealed class LeaseKeeper(
         return recovered;
     }
 
-    /// <summary>Public so tests can drive recovery without waiting for the timer.</summary>
+    /// <summary>
+    /// Work that nodes whose lease expired were running: a Cancelling record ends Cancelled; a Running one closes its
+    /// attempt as lost and, in the same transition, waits out its back-off when retries remain (<see cref="RetryElection"/>),
+    /// so a crash of this node mid-recovery cannot leave it Lost with retries to go. Public so tests can drive it.
+    /// </summary>
     public async Task<int> RecoverFromDeadNodesAsync(CancellationToken ct)
     {
         var cutoff = time.GetUtcNow().AddSeconds(-options.Value.Leases.ExpirySeconds);
         var recovered = 0;
         foreach (var (id, state, attempt) in await store.FindOnDeadNodesAsync(cutoff, ct))
         {
-            if (running.IsRunningHere(id)) continue;
-            if (state == ExecutionState.Cancelling)
-            {
-                var cancelled = await transitions.ApplyAsync(new TransitionCommand(id, Transition.ConfirmCancel)
-                    { ExpectedAttempt = attempt, Reason = "cancelled; its worker's lease expired" }, ct);
-                if (cancelled.Applied) recovered++;
-                continue;
-            }
-            var lost = await transitions.ApplyAsync(new TransitionCommand(id, Transition.MarkLost)
-                { ExpectedAttempt = attempt, Reason = "its worker's lease expired", ErrorMessage = "worker lost" }, ct);
-            if (!lost.Applied) continue;
+            if (running.IsRunningHere(id) || await store.FindAsync(id, ct) is not { } execution) continue;
+            var command = state == ExecutionState.Cancelling
+                ? new TransitionCommand(id, Transition.ConfirmCancel) { Reason = "cancelled; its worker's lease expired" }
+                : retries.AfterLostLease(execution, attempt);
+            var result = await transitions.ApplyAsync(command with { ExpectedAttempt = attempt }, ct);
+            if (!result.Applied) continue;
             recovered++;
-            var execution = await store.FindAsync(id, ct);
-            if (execution is { RetriesRemain: true })
-            {
-                var retried = await transitions.ApplyAsync(new TransitionCommand(id, Transition.Retry) { Reason = $"automatic retry after lost attempt {attempt}" }, ct);
-                if (retried.Applied) await dispatcher.EnqueueAsync(id, execution.Priority, ct);
-            }
+            if (result.NewState is ExecutionState.Scheduled or ExecutionState.Queued)
+                await dispatcher.DispatchAsync(id, execution.Priority, command.DueAt(result.At), time.GetUtcNow(), ct);
         }
         if (recovered > 0) logger.LogWarning("Recovered {Count} executions from nodes whose lease expired", recovered);
         return recovered;

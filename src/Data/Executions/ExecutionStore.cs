@@ -107,7 +107,7 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
                 set.Append(", \"FinishedAt\" = @At, \"ResultJson\" = @Result, \"ErrorMessage\" = NULL");
                 parameters.Add(("Result", command.ResultJson));
                 break;
-            case Transition.RetryLater:
+            case Transition.RetryLater or Transition.RetryLost:
                 set.Append(", \"RunAt\" = @RunAt, \"ErrorMessage\" = @Error");
                 parameters.Add(("RunAt", Sql.Micros(command.RunAt))); parameters.Add(("Error", command.ErrorMessage));
                 break;

@@ -28,7 +28,7 @@ internal static class PostgreSqlTransitions
             Transition.Claim or Transition.ReportStarted =>
                 ", \"AttemptCount\" = \"AttemptCount\" + 1, \"NodeId\" = @NodeId::text, \"StartedAt\" = @At, \"FinishedAt\" = NULL, \"Progress\" = NULL, \"ProgressMessage\" = NULL",
             Transition.Succeed => ", \"FinishedAt\" = @At, \"ResultJson\" = @Result::text, \"ErrorMessage\" = NULL",
-            Transition.RetryLater => ", \"RunAt\" = @RunAt::bigint, \"ErrorMessage\" = @Error::text",
+            Transition.RetryLater or Transition.RetryLost => ", \"RunAt\" = @RunAt::bigint, \"ErrorMessage\" = @Error::text",
             Transition.Retry or Transition.Rewait => ", \"FinishedAt\" = NULL, \"RunAt\" = NULL, \"ErrorMessage\" = NULL, \"ResultJson\" = NULL",
             Transition.Release or Transition.Interrupt => ", \"FinishedAt\" = NULL, \"RunAt\" = NULL",
             Transition.RequestCancel => "",
@@ -61,7 +61,7 @@ internal static class PostgreSqlTransitions
         switch (command.Transition)
         {
             case Transition.Succeed: parameters.Add(("Result", command.ResultJson)); break;
-            case Transition.RetryLater: parameters.Add(("RunAt", Sql.Micros(command.RunAt))); parameters.Add(("Error", command.ErrorMessage)); break;
+            case Transition.RetryLater or Transition.RetryLost: parameters.Add(("RunAt", Sql.Micros(command.RunAt))); parameters.Add(("Error", command.ErrorMessage)); break;
             case Transition.Claim or Transition.ReportStarted or Transition.Retry or Transition.Rewait or Transition.Release or Transition.Interrupt
                 or Transition.RequestCancel: break;
             default: parameters.Add(("Error", command.ErrorMessage ?? command.Reason)); break;

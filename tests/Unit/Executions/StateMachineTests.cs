@@ -18,6 +18,7 @@ public class StateMachineTests
         [Transition.RequestCancel] = ([Running], Cancelling),
         [Transition.ConfirmCancel] = ([Cancelling], Cancelled),
         [Transition.MarkLost] = ([Running], Lost),
+        [Transition.RetryLost] = ([Running], Scheduled),
         [Transition.Interrupt] = ([Running], Queued),
         [Transition.Expire] = ([Queued, Scheduled], Expired),
         [Transition.Retry] = ([Failed, TimedOut, Cancelled, Lost, Expired], Queued),

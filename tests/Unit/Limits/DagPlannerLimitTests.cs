@@ -149,7 +149,7 @@ public class DagPlannerLimitTests
     public void RetryBackoff_GrowsPastTheImmediateRetries_WhateverTheTaskAsked(int interval, int attempt, double seconds)
     {
         var execution = new Execution { TaskId = "t", Name = "n", RetryIntervalSeconds = interval };
-        Assert.Equal(TimeSpan.FromSeconds(seconds), ExecutionRunner.RetryDelay(execution, attempt, new RetryOptions()));
+        Assert.Equal(TimeSpan.FromSeconds(seconds), RetryElection.Delay(execution, attempt, new RetryOptions()));
     }
 
     [Fact]
