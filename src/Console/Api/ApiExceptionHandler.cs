@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Text.Json;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
@@ -7,7 +8,8 @@ namespace Taskdeck.Console.Api;
 
 /// <summary>
 /// Every API error is a ProblemDetails naming what was wrong: a bad body names the field, a refused submission
-/// names its field. Anything unexpected is a 500 without a stack trace.
+/// names its field. A database that does not answer for a moment (restarting, failing over) is a 503 with Retry-After:
+/// the request was fine and may be sent again. Anything unexpected is a 500 without a stack trace.
 /// </summary>
 public sealed class ApiExceptionHandler(IProblemDetailsService problems, ILogger<ApiExceptionHandler> logger) : IExceptionHandler
 {
@@ -27,9 +29,16 @@ public sealed class ApiExceptionHandler(IProblemDetailsService problems, ILogger
             BadHttpRequestException { InnerException: JsonException j } => (400, "Malformed JSON body", j.Message, j.Path),
             BadHttpRequestException e => (400, "Bad request", e.Message, null),
             JsonException j => (400, "Malformed JSON body", j.Message, j.Path),
+            _ when Find<DbException>(exception) is { IsTransient: true } =>
+                (503, "Storage unavailable", "The database did not answer (it may be restarting); send the request again in a moment.", null),
             _ => (500, "Internal error", "The server could not complete the request; the error is in its log.", null),
         };
         if (status == 500) logger.LogError(exception, "Unhandled API error on {Path}", http.Request.Path);
+        if (status == 503)
+        {
+            logger.LogWarning("API request {Path} answered 503: the database did not answer ({Error})", http.Request.Path, exception.GetBaseException().Message);
+            http.Response.Headers.RetryAfter = "1";
+        }
         http.Response.StatusCode = status;
         var problem = new ProblemDetails { Status = status, Title = title, Detail = detail };
         if (field is not null) problem.Extensions["field"] = field.TrimStart('$', '.');

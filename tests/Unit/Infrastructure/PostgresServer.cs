@@ -26,7 +26,7 @@ public sealed class PostgresServer : IAsyncLifetime
         Directory.CreateDirectory(_folder);
         if (IsRoot) await RunAsync("chown", "postgres:postgres", _folder);
         await RunAsPostgresAsync($"{_bin}/initdb -D {_folder}/data -U postgres -A trust -E UTF8 --no-sync");
-        await RunAsPostgresAsync($"{_bin}/pg_ctl -D {_folder}/data -l {_folder}/log -w -t 60 -o \"-p {Port} -k {_folder} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300\" start");
+        await StartAsync();
     }
 
     /// <summary>A fresh, empty database for one test.</summary>
@@ -48,6 +48,13 @@ public sealed class PostgresServer : IAsyncLifetime
     public Task RestartFastAsync() =>
         // -l again: without it the restarted server would write to pg_ctl's stdout, which this process reads to its end.
         RunAsPostgresAsync($"{_bin}/pg_ctl -D {_folder}/data -l {_folder}/log -m fast -w -t 60 restart");
+
+    /// <summary><c>pg_ctl stop -m fast</c>: the server ends every session and stays down until <see cref="StartAsync"/>.</summary>
+    public Task StopAsync() => RunAsPostgresAsync($"{_bin}/pg_ctl -D {_folder}/data -m fast -w -t 60 stop");
+
+    /// <summary>Starts the server (again, after <see cref="StopAsync"/>) on its port; returns once it accepts connections.</summary>
+    public Task StartAsync() =>
+        RunAsPostgresAsync($"{_bin}/pg_ctl -D {_folder}/data -l {_folder}/log -w -t 60 -o \"-p {Port} -k {_folder} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300\" start");
 
     public async Task DisposeAsync()
     {
