@@ -52,6 +52,8 @@ public static class TaskdeckCoreServices
         services.AddHostedService(sp => sp.GetRequiredService<LeaseKeeper>());
         services.AddSingleton<Reconciler>();
         services.AddHostedService(sp => sp.GetRequiredService<Reconciler>());
+        services.TryAddSingleton<IChangeSignal, PollingChangeSignal>();
+        services.AddSingleton<IRemoteChangeObserver, RemoteCancelRelay>();
         services.AddSingleton<ChangeFollower>();
         services.AddHostedService(sp => sp.GetRequiredService<ChangeFollower>());
         services.AddDemoHandlers();
@@ -80,6 +82,7 @@ public sealed class ValidateTaskdeckOptions : IValidateOptions<TaskdeckOptions>
         if (o.Commands.KillGraceSeconds is < 0 or > 600) errors.Add("Taskdeck:Commands:KillGraceSeconds must be between 0 and 600.");
         if (o.Scheduling.CatchUpCap < 1) errors.Add("Taskdeck:Scheduling:CatchUpCap must be at least 1.");
         if (o.Scheduling.MisfireGraceSeconds < 1) errors.Add("Taskdeck:Scheduling:MisfireGraceSeconds must be at least 1.");
+        if (o.Storage.ChangePollMilliseconds is < 50 or > 3_600_000) errors.Add("Taskdeck:Storage:ChangePollMilliseconds must be between 50 and 3600000.");
         if (o.Scheduling.ChangePollMilliseconds < 50) errors.Add("Taskdeck:Scheduling:ChangePollMilliseconds must be at least 50.");
         if (o.Commands.Enabled && o.Commands.Allow.Count == 0) errors.Add("Taskdeck:Commands:Allow must list executables (or \"*\") when commands are enabled.");
         foreach (var entry in o.Commands.Allow.Where(a => a != "*" && !Path.IsPathFullyQualified(a)))

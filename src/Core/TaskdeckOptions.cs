@@ -45,6 +45,11 @@ public sealed class StorageOptions
     /// same one). Null: 4 on PostgreSQL and SQL Server. SQLite has one writer at a time: 1 there.
     /// </summary>
     public int? Writers { get; set; }
+    /// <summary>
+    /// How often the change follower reads other nodes' state changes when nothing wakes it sooner. On PostgreSQL a
+    /// notify from the database wakes it at once and this poll is only the fallback for a missed notify.
+    /// </summary>
+    public int ChangePollMilliseconds { get; set; } = 500;
 }
 
 public sealed class CommandOptions

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.Workers;
 
@@ -7,8 +8,9 @@ namespace Taskdeck.Core.Events;
 
 /// <summary>
 /// Follows the database's state history (its ids are a change cursor) and republishes, on this node's event
-/// stream, the changes other nodes made — so a page on node A sees a task finish on node B within a second.
-/// One query per node per interval, however many pages are open.
+/// stream, the changes other nodes made — so a page on node A sees a task finish on node B at once (PostgreSQL: a
+/// notify wakes it) or within the poll interval (<c>Taskdeck:Storage:ChangePollMilliseconds</c>, 500 ms).
+/// One query per node per pass, however many pages are open.
 /// </summary>
 /// <remarks>
 /// On a server database ids are taken at insert but become visible at commit, so a change can appear after a higher id
@@ -16,11 +18,14 @@ namespace Taskdeck.Core.Events;
 /// or <see cref="GapPatience"/> has passed (an id a rolled-back transaction took never will).
 /// </remarks>
 public sealed class ChangeFollower(IExecutionStore store, ExecutionEvents events, IEnumerable<IRemoteChangeObserver> observers, NodeIdentity node,
-    TimeProvider time, ILogger<ChangeFollower> logger) : BackgroundService
+    IChangeSignal signal, IOptions<TaskdeckOptions> options, TimeProvider time, ILogger<ChangeFollower> logger) : BackgroundService
 {
     private readonly IRemoteChangeObserver[] _observers = observers.ToArray();
 
-    private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(500);
+    /// <summary>Between two passes at least this long, however often other nodes commit: a busy cluster wakes it all the time.</summary>
+    private static readonly TimeSpan MinimumSpacing = TimeSpan.FromMilliseconds(20);
+    /// <summary>After a failed pass (the database away), the next one comes this soon, not a whole poll interval later.</summary>
+    private static readonly TimeSpan RetryAfterFailure = TimeSpan.FromSeconds(1);
     /// <summary>Longer than any transaction that writes state changes stays open.</summary>
     public static readonly TimeSpan GapPatience = TimeSpan.FromMinutes(2);
     private const int PageSize = 1000;
@@ -41,19 +46,26 @@ public sealed class ChangeFollower(IExecutionStore store, ExecutionEvents events
         try { cursor = await store.LatestChangeIdAsync(stoppingToken); }
         catch (OperationCanceledException) { return; }
         Interlocked.Exchange(ref _caughtUpAtTicks, time.GetUtcNow().UtcTicks);
-        using var timer = new PeriodicTimer(Interval, time);
+        var interval = TimeSpan.FromMilliseconds(options.Value.Storage.ChangePollMilliseconds);
+        var wait = interval;
+        var lastPass = time.GetTimestamp();
         try
         {
-            while (await timer.WaitForNextTickAsync(stoppingToken))
+            while (!stoppingToken.IsCancellationRequested)
             {
+                await signal.WaitAsync(wait, stoppingToken);
+                if (MinimumSpacing - time.GetElapsedTime(lastPass) is { Ticks: > 0 } rest) await Task.Delay(rest, time, stoppingToken);
+                lastPass = time.GetTimestamp();
                 try
                 {
                     cursor = await FollowAsync(cursor, stoppingToken);
                     Interlocked.Exchange(ref _caughtUpAtTicks, time.GetUtcNow().UtcTicks);
+                    wait = interval;
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
                     logger.LogWarning(e, "Following other nodes' changes failed; will try again");
+                    wait = interval < RetryAfterFailure ? interval : RetryAfterFailure;
                 }
             }
         }

@@ -3,11 +3,13 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Design;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Taskdeck.Core;
 using Taskdeck.Core.Dags;
 using Taskdeck.Core.Executions;
+using Taskdeck.Core.Workers;
 using Taskdeck.Data.Access;
 using Taskdeck.Data.Dags;
 using Taskdeck.Core.WorkTasks;
@@ -45,6 +47,15 @@ public static class TaskdeckDataServices
         services.AddSingleton<WriteQueue>();
         services.AddSingleton<StorageMemory>();
         if (database.Provider == StorageProvider.Sqlite) services.AddHostedService<WalCheckpointer>();
+        if (database.Provider == StorageProvider.PostgreSql)
+        {
+            // Other nodes' commits wake the change follower at once (LISTEN/NOTIFY); elsewhere it polls.
+            services.TryAddSingleton<NodeIdentity>();
+            services.TryAddSingleton(TimeProvider.System);
+            services.AddSingleton<Changes.PostgreSqlChangeSignal>();
+            services.AddSingleton<Core.Events.IChangeSignal>(sp => sp.GetRequiredService<Changes.PostgreSqlChangeSignal>());
+            services.AddHostedService(sp => sp.GetRequiredService<Changes.PostgreSqlChangeSignal>());
+        }
         services.AddSingleton<IExecutionStore, ExecutionStore>();
         services.AddSingleton<ExecutionQueries>();
         services.AddSingleton<IDagStore, DagStore>();

@@ -34,7 +34,7 @@ public sealed class ChangeFollowerLateCommitTests(PostgresServer postgres)
         var seen = new List<StateChanged>();
         using var _ = events.Subscribe(e => { if (e is StateChanged s) lock (seen) seen.Add(s); });
         var observer = new NodeIdentity(Options.Create(new TaskdeckOptions()));
-        var follower = new ChangeFollower(store, events, [], observer, TimeProvider.System, NullLogger<ChangeFollower>.Instance);
+        var follower = new ChangeFollower(store, events, [], observer, new PollingChangeSignal(TimeProvider.System), Options.Create(new TaskdeckOptions()), TimeProvider.System, NullLogger<ChangeFollower>.Instance);
         var cursor = await store.LatestChangeIdAsync();
 
         // The early transaction takes its id first and stays open; the late one takes a higher id and commits first.

@@ -41,7 +41,7 @@ public sealed class DagRunCrossNodeTests(PostgresServer postgres)
         var events = new ExecutionEvents();
         var republished = new List<StateChanged>();
         using var _ = events.Subscribe(e => { if (e is StateChanged s) lock (republished) republished.Add(s); });
-        var follower = new ChangeFollower(store, events, [scheduler], nodeA, time, NullLogger<ChangeFollower>.Instance);
+        var follower = new ChangeFollower(store, events, [scheduler], nodeA, new PollingChangeSignal(time), Options.Create(new TaskdeckOptions()), time, NullLogger<ChangeFollower>.Instance);
 
         var at = time.GetUtcNow();
         var runId = await dags.CreateRunAsync("cross-node", "{}", "{}", false, at);

@@ -1,0 +1,170 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Taskdeck.Core;
+using Taskdeck.Core.Events;
+using Taskdeck.Core.Executions;
+using Taskdeck.Core.Executors;
+using Taskdeck.Core.Workers;
+using Taskdeck.Data.Changes;
+using Taskdeck.Data.Storage;
+using Taskdeck.Unit.Infrastructure;
+
+namespace Taskdeck.Unit.MultiNode;
+
+/// <summary>
+/// PostgreSQL's LISTEN/NOTIFY wakes another node's change follower when a change commits. The follower under test polls
+/// every 10 minutes, so within these tests' waits only a notify can bring it a change.
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class ChangeNotifyTests(PostgresServer postgres)
+{
+    [Fact]
+    public async Task ACancelCommittedOnNodeA_WakesNodeBsFollower_AndStopsTheWorkThere_WhileBsOwnChangesWakeNothing()
+    {
+        await using var b = await NodeB.StartAsync(await postgres.CreateDatabaseAsync());
+        var id = await b.InsertAsync();
+        await b.UntilReadyAsync();
+
+        // B claims it (its own change: the notify names B, B's listener lets it pass) and runs it.
+        await b.ApplyAsync(new TransitionCommand(id, Transition.Claim) { NodeId = b.Node.Id });
+        var work = b.Running.Register(id, 1, CancellationToken.None);
+        // An operator on node A cancels it.
+        await b.ApplyAsync(new TransitionCommand(id, Transition.RequestCancel) { NodeId = NodeA });
+
+        await Until(() => b.Seen(id, ExecutionState.Cancelling, NodeA), "A's cancel to reach B's event stream");
+        await Until(() => work.Source.IsCancellationRequested, "the cancel to reach the work running on B");
+        Assert.True(work.CancelRequested);
+        await Until(() => b.Signal.WakeUps >= 1, "the notify to be counted");
+        Assert.Equal(1, b.Signal.WakeUps);
+        Assert.DoesNotContain(b.Published, s => s.NodeId == b.Node.Id);
+    }
+
+    internal const string NodeA = "node-a:1:aaaaaa";
+
+    internal static async Task Until(Func<bool> condition, string what, int seconds = 60)
+    {
+        var deadline = DateTimeOffset.UtcNow.AddSeconds(seconds);
+        while (!condition())
+        {
+            if (DateTimeOffset.UtcNow > deadline) throw new TimeoutException($"Waited {seconds} s for {what}.");
+            await Task.Delay(20);
+        }
+    }
+
+    /// <summary>Node B: its storage, its change listener, and its follower (polling every 10 minutes) with the cancel relay.</summary>
+    internal sealed class NodeB : IAsyncDisposable
+    {
+        private readonly StorageHost _storage;
+        private readonly List<StateChanged> _published = [];
+        private readonly IDisposable _subscription;
+
+        private NodeB(StorageHost storage)
+        {
+            _storage = storage;
+            Store = storage.Get<IExecutionStore>();
+            Node = new NodeIdentity(Options.Create(new TaskdeckOptions { Node = { Name = "node-b" } }));
+            Signal = new PostgreSqlChangeSignal(storage.Get<TaskdeckDatabase>(), Node, TimeProvider.System, NullLogger<PostgreSqlChangeSignal>.Instance);
+            var events = new ExecutionEvents();
+            _subscription = events.Subscribe(e => { if (e is StateChanged s) lock (_published) _published.Add(s); });
+            var options = Options.Create(new TaskdeckOptions { Storage = { Provider = StorageProvider.PostgreSql, ChangePollMilliseconds = 600_000 } });
+            Follower = new ChangeFollower(Store, events, [new RemoteCancelRelay(Store, Running, Node)], Node, Signal, options, TimeProvider.System,
+                NullLogger<ChangeFollower>.Instance);
+        }
+
+        public IExecutionStore Store { get; }
+        public NodeIdentity Node { get; }
+        public PostgreSqlChangeSignal Signal { get; }
+        public ChangeFollower Follower { get; }
+        public RunningWork Running { get; } = new();
+
+        public IReadOnlyList<StateChanged> Published { get { lock (_published) return [.. _published]; } }
+
+        public bool Seen(long id, ExecutionState to, string nodeId) => Published.Any(s => s.ExecutionId == id && s.To == to && s.NodeId == nodeId);
+
+        public static async Task<NodeB> StartAsync(string connection) =>
+            new(await StorageHost.StartAsync(new Dictionary<string, string?>
+            {
+                ["Taskdeck:Storage:Provider"] = "PostgreSql",
+                ["ConnectionStrings:Taskdeck"] = connection,
+            }));
+
+        /// <summary>An execution submitted on node A, before B listens.</summary>
+        public async Task<long> InsertAsync() =>
+            (await Store.InsertAsync([(new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop" }, ExecutionState.Queued)], DateTimeOffset.UtcNow, NodeA))[0];
+
+        /// <summary>
+        /// Starts the listener and the follower, and waits for the pass that the listener's connection wakes (what committed
+        /// while nothing listened): after it, only a notify or the 10-minute poll wakes the follower.
+        /// </summary>
+        public async Task UntilReadyAsync()
+        {
+            await Signal.StartAsync(CancellationToken.None);
+            await Follower.StartAsync(CancellationToken.None);
+            await UntilCaughtUpSinceListeningAsync(1);
+        }
+
+        public async Task UntilCaughtUpSinceListeningAsync(int connections)
+        {
+            await Until(() => Signal.IsListening && Signal.Connections >= connections, $"the listener to connect ({connections})", 120);
+            var listening = Signal.ListeningSince!.Value;
+            await Until(() => Follower.CaughtUpAt > listening, "the follower's pass after the listener connected");
+        }
+
+        /// <summary>A transition as any node writes it (the store writes the history row the trigger notifies about).</summary>
+        public async Task ApplyAsync(TransitionCommand command)
+        {
+            // Right after a server restart the first statements on pooled connections fail: try again, as a node would.
+            var deadline = DateTimeOffset.UtcNow.AddSeconds(60);
+            while (true)
+            {
+                try
+                {
+                    Assert.True((await Store.ApplyAsync(command, DateTimeOffset.UtcNow)).Applied, $"{command.Transition} by {command.NodeId}");
+                    return;
+                }
+                catch (Exception e) when (e is not Xunit.Sdk.XunitException && DateTimeOffset.UtcNow < deadline)
+                {
+                    await Task.Delay(200);
+                }
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Follower.StopAsync(CancellationToken.None);
+            await Signal.StopAsync(CancellationToken.None);
+            Follower.Dispose();
+            Signal.Dispose();
+            _subscription.Dispose();
+            await _storage.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>
+/// <c>pg_ctl restart -m fast</c> ends the listener's session: it reconnects with back-off and notifies wake the follower
+/// again. Its own server, so the restart disturbs no other test.
+/// </summary>
+public sealed class ChangeNotifyRestartTests : IAsyncLifetime
+{
+    private readonly PostgresServer _postgres = new();
+
+    public Task InitializeAsync() => _postgres.InitializeAsync();
+    public Task DisposeAsync() => _postgres.DisposeAsync();
+
+    [Fact]
+    public async Task AfterThePostgreSqlServerRestarts_TheListenerReconnects_AndAChangeOnNodeAWakesNodeBsFollowerAgain()
+    {
+        await using var b = await ChangeNotifyTests.NodeB.StartAsync(await _postgres.CreateDatabaseAsync());
+        var id = await b.InsertAsync();
+        await b.UntilReadyAsync();
+
+        await _postgres.RestartFastAsync();
+        await b.UntilCaughtUpSinceListeningAsync(2);
+        Assert.Equal(0, b.Signal.WakeUps);
+
+        await b.ApplyAsync(new TransitionCommand(id, Transition.Claim) { NodeId = ChangeNotifyTests.NodeA });
+        await ChangeNotifyTests.Until(() => b.Seen(id, ExecutionState.Running, ChangeNotifyTests.NodeA), "A's claim to reach B's event stream");
+        await ChangeNotifyTests.Until(() => b.Signal.WakeUps >= 1, "the notify to be counted");
+    }
+}
