@@ -226,6 +226,7 @@ internal sealed class BenchHost : IAsyncDisposable
             ["Logging:LogLevel:Default"] = "Warning",
         });
         builder.Services.AddTaskdeckCore(builder.Configuration);
+        builder.Services.AddTaskdeckAdapters();
         builder.Services.AddTaskdeckData(builder.Configuration, folder);
         builder.Services.AddTaskdeckHangfire(builder.Configuration);
         builder.WebHost.UseUrls("http://127.0.0.1:0");

@@ -265,6 +265,7 @@ public static class EngineBenchmark
         // A fresh database answers the first migration-history query with "no such table", which EF logs as an error.
         builder.Logging.AddFilter("Microsoft.EntityFrameworkCore.Database.Command", LogLevel.None);
         builder.Services.AddTaskdeckCore(builder.Configuration);
+        builder.Services.AddTaskdeckAdapters();
         builder.Services.AddTaskdeckData(builder.Configuration, folder);
         builder.Services.AddTaskdeckHangfire(builder.Configuration);
         builder.Services.AddTransient<AsyncNoopJob>();

@@ -155,6 +155,7 @@ public static class ScheduleBenchmark
         });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddTaskdeckCore(builder.Configuration);
+        builder.Services.AddTaskdeckAdapters();
         builder.Services.AddTaskdeckData(builder.Configuration, folder);
         builder.Services.AddTaskdeckHangfire(builder.Configuration);
         return builder.Build();

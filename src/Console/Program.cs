@@ -15,6 +15,7 @@ var builder = WebApplication.CreateBuilder(args);
 var root = builder.Configuration.AddRootSettings(builder.Environment.ContentRootPath);
 
 builder.Services.AddTaskdeckCore(builder.Configuration);
+builder.Services.AddTaskdeckAdapters();
 builder.Services.AddTaskdeckData(builder.Configuration, root);
 builder.Services.AddTaskdeckHangfire(builder.Configuration);
 builder.Services.AddTaskdeckApi(builder.Configuration);

@@ -24,6 +24,7 @@ public static class AuthSetup
     {
         services.AddOptions<AuthOptions>().Bind(configuration.GetSection(AuthOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<AuthOptions>, ValidateAuthOptions>();
+        services.AddSingleton<WorkerToken>();
         var settings = configuration.GetSection(AuthOptions.Section).Get<AuthOptions>() ?? new AuthOptions();
 
         // Identity's store comes with Data (AddTaskdeckData); the console adds signing in.

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
+using Taskdeck.Console.Hosting;
 using Taskdeck.Core.Access;
 
 namespace Taskdeck.Console.Auth;
@@ -45,18 +45,9 @@ public sealed class FirstRunSetupAnnouncer(FirstRunSetup setup, IServiceScopeFac
         {
             if (setup.Token is not { } token) return;
             logger.LogWarning("No administrator exists yet. Open {Link} to create the first one (the link works once, until this process stops).",
-                FirstRunSetup.Link(BaseUrl(), token));
+                FirstRunSetup.Link(ServerAddress.Local(server), token));
         });
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    /// <summary>The address a person on this machine opens: the first one listened on, with a wildcard host read as localhost.</summary>
-    private string BaseUrl()
-    {
-        var address = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault(a => a.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
-                      ?? server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
-        if (address is null) return "http://localhost:5066";
-        return address.Replace("://0.0.0.0", "://localhost").Replace("://[::]", "://localhost").Replace("://+", "://localhost").Replace("://*", "://localhost");
-    }
 }

@@ -1,6 +1,6 @@
 using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Options;
+using Taskdeck.Console.Hosting;
 using Taskdeck.Core.WorkTasks;
 
 namespace Taskdeck.Console.WorkTasks;
@@ -11,15 +11,5 @@ namespace Taskdeck.Console.WorkTasks;
 /// </summary>
 public sealed class ServerCallbackAddress(IServer server, IOptions<WorkTaskOptions> options) : IWorkerCallbackAddress
 {
-    public string BaseUrl
-    {
-        get
-        {
-            if (options.Value.OrchestratorUrl is { } configured) return configured;
-            var addresses = server.Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
-            var address = addresses.FirstOrDefault(a => a.StartsWith("http://", StringComparison.OrdinalIgnoreCase)) ?? addresses.FirstOrDefault();
-            if (address is null) return "http://localhost:5066";
-            return address.Replace("://+", "://localhost").Replace("://*", "://localhost").Replace("://0.0.0.0", "://localhost").Replace("://[::]", "://localhost");
-        }
-    }
+    public string BaseUrl => options.Value.OrchestratorUrl ?? ServerAddress.Local(server);
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.Executors;
@@ -114,6 +115,29 @@ public static class WorkTaskShape
         try { return JsonDocument.Parse(json).RootElement.Clone(); }
         catch (JsonException) { return null; }
     }
+}
+
+/// <summary>The seed's JSON inside an execution: a handler's <c>worktask</c> arguments and a reported success's result.</summary>
+public sealed class WorkTaskJsonShapes : IWorkTaskShapes
+{
+    /// <summary>The task spec as the handler's arguments, with the work task's own fields under <c>worktask</c>.</summary>
+    public string HandlerArguments(string workTaskId, WorkTaskSubmission submission)
+    {
+        var args = JsonNode.Parse(submission.TaskSpecJson) as JsonObject ?? [];
+        args["worktask"] = new JsonObject
+        {
+            ["worktask_id"] = workTaskId, ["type"] = submission.Type, ["project_id"] = submission.ProjectId,
+            ["resource_requirements"] = JsonNode.Parse(submission.ResourceRequirementsJson), ["data_access"] = JsonNode.Parse(submission.DataAccessJson),
+        };
+        return args.ToJsonString();
+    }
+
+    /// <summary><c>output_location</c> and <c>metadata</c>, as <see cref="WorkTaskShape.ToDto(WorkTaskRecord, Core.Secrets.SecretOptions)"/> reads them back.</summary>
+    public string SuccessResult(WorkerReport report) => new JsonObject
+    {
+        ["output_location"] = report.OutputLocation,
+        ["metadata"] = report.MetadataJson is { } metadata ? JsonNode.Parse(metadata) : null,
+    }.ToJsonString();
 }
 
 /// <summary>A bad quantity in <c>resource_requirements</c>; names the field.</summary>

@@ -2,7 +2,6 @@ using Taskdeck.Console.Auth;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Taskdeck.Console.Api;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.WorkTasks;
@@ -18,7 +17,6 @@ public static class WorkTasksApi
 
     public static IServiceCollection AddWorkTasksApi(this IServiceCollection services)
     {
-        services.Replace(ServiceDescriptor.Singleton<IWorkerCallbackAddress, ServerCallbackAddress>());
         services.AddSingleton<TaskUpdateHub>();
         services.AddHostedService(sp => sp.GetRequiredService<TaskUpdateHub>());
         return services;

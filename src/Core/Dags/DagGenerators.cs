@@ -6,16 +6,17 @@ using Taskdeck.Core.Executors;
 namespace Taskdeck.Core.Dags;
 
 /// <summary>
-/// A generator task's standard output is a JSON object of new tasks in the spec's format. Before the generator's
-/// success is recorded, they are expanded with the run's parameters, validated against the run, and stored as its
-/// children (Pending until it succeeds), each inheriting the generator's own children. Output that is not a valid set
-/// of tasks makes the attempt fail instead, with the reason in its executor log.
+/// A generator task's standard output is a JSON object of new tasks in the spec's format (read by the API's
+/// <see cref="IDagSpecReader"/>). Before the generator's success is recorded, they are expanded with the run's
+/// parameters, validated against the run, and stored as its children (Pending until it succeeds), each inheriting the
+/// generator's own children. Output that is not a valid set of tasks makes the attempt fail instead, with the reason in
+/// its executor log.
 /// </summary>
 /// <remarks>
 /// Two generators of one run finishing together would each check names against the run before the other added its
 /// tasks; a per-run lock on this node makes the check and the addition one step.
 /// </remarks>
-public sealed class DagGenerators(IDagStore store, DagService dags, ExecutionEvents events, TimeProvider time,
+public sealed class DagGenerators(IDagSpecReader reader, IDagStore store, DagService dags, ExecutionEvents events, TimeProvider time,
     Microsoft.Extensions.Options.IOptions<TaskdeckOptions> options) : IResultValidator
 {
     private int MaxGenerated => options.Value.Dags.MaxGeneratedTasks;
@@ -48,9 +49,9 @@ public sealed class DagGenerators(IDagStore store, DagService dags, ExecutionEve
             if (document.RootElement.ValueKind != JsonValueKind.Object)
                 return "generator output rejected: it must be a JSON object of task name → task";
             var errors = new List<string>();
-            var specs = DagSpecReader.ReadTasks(document.RootElement, errors);
+            var specs = reader.ReadTasks(document.RootElement, errors);
             using var parametersJson = JsonDocument.Parse(run.ParametersJson);
-            var parameters = DagSpecReader.ReadParameters(parametersJson.RootElement, errors);
+            var parameters = reader.ReadParameters(parametersJson.RootElement, errors);
 
             var tasks = await store.TasksAsync(runId, ct);
             var edges = await store.EdgesAsync(runId, ct);

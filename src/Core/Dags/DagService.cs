@@ -32,6 +32,7 @@ public sealed record DagActionOutcome(ActionStatus Status, DagRunState? State, s
 /// Each act someone asks for is one audit entry naming the run; the tasks' state changes carry the actor's name.
 /// </summary>
 public sealed class DagService(
+    IDagSpecReader reader,
     IDagStore store,
     ExecutionService executions,
     DagScheduler scheduler,
@@ -66,7 +67,7 @@ public sealed class DagService(
     private DagPlan Validate(JsonElement json, out DagSpec spec)
     {
         var errors = new List<string>();
-        spec = DagSpecReader.Read(json, errors);
+        spec = reader.Read(json, errors);
         if (errors.Count == 0 && spec.Tasks.Count == 0) errors.Add("\"tasks\" is empty: a DAG needs at least one task.");
         var limits = options.Value.Limits;
         if (Limits.TextRules.NameProblem(spec.Tag, limits.MaxNameLength, "\"tag\"") is { } tagProblem)

@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Microsoft.Extensions.Options;
 using Taskdeck.Core.Dispatch;
 using Taskdeck.Core.Events;
@@ -49,6 +48,7 @@ public sealed record ReportResult(ReportOutcome Outcome, string Message, Executi
 /// and changes nothing.
 /// </summary>
 public sealed class WorkTaskService(
+    IWorkTaskShapes shapes,
     ExecutionService executions,
     ExecutionTransitions transitions,
     ExecutionDispatcher dispatcher,
@@ -80,7 +80,7 @@ public sealed class WorkTaskService(
             Kind = binding.Kind,
             Name = binding.Binding == WorkTaskBinding.Handler ? binding.Handler!.Trim() : s.Type,
             TaskId = workTaskId,
-            ArgumentsJson = HandlerArguments(workTaskId, s),
+            ArgumentsJson = shapes.HandlerArguments(workTaskId, s),
             Command = binding.Command,
             Queue = "worktasks",
             Priority = s.Priority,
@@ -104,18 +104,6 @@ public sealed class WorkTaskService(
             await store.InsertAsync(row, token);
         }, ct);
         return new WorkTaskRecord(stored[0], row!);
-    }
-
-    /// <summary>A handler gets the task spec as its arguments, with the work task's own fields under <c>worktask</c>.</summary>
-    private static string HandlerArguments(string workTaskId, WorkTaskSubmission s)
-    {
-        var args = JsonNode.Parse(s.TaskSpecJson) as JsonObject ?? [];
-        args["worktask"] = new JsonObject
-        {
-            ["worktask_id"] = workTaskId, ["type"] = s.Type, ["project_id"] = s.ProjectId,
-            ["resource_requirements"] = JsonNode.Parse(s.ResourceRequirementsJson), ["data_access"] = JsonNode.Parse(s.DataAccessJson),
-        };
-        return args.ToJsonString();
     }
 
     public Task<WorkTaskRecord?> FindAsync(string workTaskId, CancellationToken ct = default) => store.FindAsync(workTaskId, ct);
@@ -182,8 +170,7 @@ public sealed class WorkTaskService(
         switch (report.Status)
         {
             case WorkerStatus.Succeeded:
-                var result = new JsonObject { ["output_location"] = report.OutputLocation, ["metadata"] = ParseOrNull(report.MetadataJson) };
-                command = new TransitionCommand(e.Id, Transition.Succeed) { ResultJson = result.ToJsonString(), Reason = "its worker reported success" };
+                command = new TransitionCommand(e.Id, Transition.Succeed) { ResultJson = shapes.SuccessResult(report), Reason = "its worker reported success" };
                 break;
             case WorkerStatus.TimedOut:
                 var timeout = report.ErrorMessage ?? "its worker reported a timeout";
@@ -254,8 +241,6 @@ public sealed class WorkTaskService(
         }
         return confirmed;
     }
-
-    private static JsonNode? ParseOrNull(string? json) => json is null ? null : JsonNode.Parse(json);
 
     private static ReportResult Conflict(ExecutionState state, string message) => new(ReportOutcome.Conflict, message, state);
 

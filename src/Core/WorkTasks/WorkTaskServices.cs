@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Taskdeck.Core.Executors;
 
@@ -13,8 +12,6 @@ public static class WorkTaskServices
     {
         services.AddOptions<WorkTaskOptions>().Bind(configuration.GetSection(WorkTaskOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<WorkTaskOptions>, ValidateWorkTaskOptions>();
-        services.AddSingleton<WorkerToken>();
-        services.TryAddSingleton<IWorkerCallbackAddress, ConfiguredCallbackAddress>();
         services.AddSingleton<ICommandLaunch, WorkerLaunch>();
         services.AddSingleton<WorkTaskService>();
         services.AddHostedService<WorkTaskTimeouts>();

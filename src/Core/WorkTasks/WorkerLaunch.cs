@@ -6,15 +6,13 @@ using Taskdeck.Core.Executors;
 
 namespace Taskdeck.Core.WorkTasks;
 
-/// <summary>Where spawned workers report back: <c>Taskdeck:WorkTasks:OrchestratorUrl</c>, or the host's own address.</summary>
+/// <summary>
+/// Where spawned workers report back (<c>ORCHESTRATOR_URL</c>): <c>Taskdeck:WorkTasks:OrchestratorUrl</c>, or the address
+/// the host serves the work-task API on, which only the host knows.
+/// </summary>
 public interface IWorkerCallbackAddress
 {
     string BaseUrl { get; }
-}
-
-public sealed class ConfiguredCallbackAddress(IOptions<WorkTaskOptions> options) : IWorkerCallbackAddress
-{
-    public string BaseUrl => options.Value.OrchestratorUrl ?? "http://localhost:5066";
 }
 
 /// <summary>

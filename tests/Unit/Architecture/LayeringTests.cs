@@ -1,5 +1,7 @@
 using NetArchTest.Rules;
+using Taskdeck.Core.Dags;
 using Taskdeck.Core.Executions;
+using Taskdeck.Core.WorkTasks;
 using Taskdeck.Data.Storage;
 
 namespace Taskdeck.Unit.Architecture;
@@ -30,6 +32,33 @@ public sealed class LayeringTests
             .GetResult();
 
         Assert.True(result.IsSuccessful, "Core types using Hangfire outside src/Core/Dispatch/HangfireQueue: " + string.Join(", ", result.FailingTypeNames ?? []));
+    }
+
+    // Core asks the edge for what only the edge knows, in the seeds' vocabularies: the DAG format the API accepts (daggy's
+    // JSON), the work-task JSON an execution carries, and the address spawned workers call back on. A default of any of
+    // them inside Core would be seed vocabulary in Core.
+    private static readonly Type[] SeedAdapters = [typeof(IDagSpecReader), typeof(IWorkTaskShapes), typeof(IWorkerCallbackAddress)];
+
+    [Fact]
+    public void Core_LeavesTheSeedAdapters_ToTheConsole()
+    {
+        var inCore = SeedAdapters.SelectMany(adapter => Types.InAssembly(typeof(ExecutionState).Assembly).That().ImplementInterface(adapter).GetTypes());
+        // The same query finds the Console's implementations, so the rule can fail.
+        var notInConsole = SeedAdapters.Where(adapter => !Types.InAssembly(typeof(Program).Assembly).That().ImplementInterface(adapter).GetTypes().Any());
+
+        Assert.Empty(inCore.Select(t => t.FullName));
+        Assert.Empty(notInConsole.Select(t => t.Name));
+    }
+
+    // A work task's JSON fields are kept verbatim as text; composing or reading them is the adapter's (IWorkTaskShapes).
+    [Fact]
+    public void CoresWorkTasks_ReadAndWriteNoJson()
+    {
+        var result = Types.InAssembly(typeof(ExecutionState).Assembly).That().ResideInNamespace("Taskdeck.Core.WorkTasks")
+            .ShouldNot().HaveDependencyOn("System.Text.Json")
+            .GetResult();
+
+        Assert.True(result.IsSuccessful, "Core's work-task types using System.Text.Json: " + string.Join(", ", result.FailingTypeNames ?? []));
     }
 
     [Fact]

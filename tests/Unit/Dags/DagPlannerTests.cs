@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Taskdeck.Console.Dags;
 using Taskdeck.Core;
 using Taskdeck.Core.Dags;
 
@@ -12,7 +13,7 @@ public class DagPlannerTests
     {
         var errors = new List<string>();
         using var document = JsonDocument.Parse(json);
-        var spec = DagSpecReader.Read(document.RootElement, errors);
+        var spec = new DaggySpecReader().Read(document.RootElement, errors);
         return DagPlanner.Plan(spec.Tasks, spec.Parameters, Checks, readErrors: errors);
     }
 
@@ -138,7 +139,7 @@ public class DagPlannerTests
     {
         var errors = new List<string>();
         using var document = JsonDocument.Parse("""{"g1":{"job":{"command":["/bin/echo"]},"parents":["existing"]}}""");
-        var tasks = DagSpecReader.ReadTasks(document.RootElement, errors);
+        var tasks = new DaggySpecReader().ReadTasks(document.RootElement, errors);
         var plan = DagPlanner.Plan(tasks, [], Checks, new DagContext(["existing"], []), errors);
 
         Assert.True(plan.Valid, string.Join("; ", plan.Errors));

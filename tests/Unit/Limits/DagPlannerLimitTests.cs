@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Taskdeck.Console.Dags;
 using Taskdeck.Core;
 using Taskdeck.Core.Dags;
 using Taskdeck.Core.Executions;
@@ -33,7 +34,7 @@ public class DagPlannerLimitTests
     {
         var errors = new List<string>();
         using var document = JsonDocument.Parse(json);
-        var spec = DagSpecReader.Read(document.RootElement, errors);
+        var spec = new DaggySpecReader().Read(document.RootElement, errors);
         return DagPlanner.Plan(spec.Tasks, spec.Parameters, checks ?? Checks, readErrors: errors);
     }
 
@@ -99,7 +100,7 @@ public class DagPlannerLimitTests
     {
         var errors = new List<string>();
         using var output = JsonDocument.Parse("""{"x":{"job":{"task":"demo.noop"}},"y":{"job":{"task":"demo.noop"}}}""");
-        var specs = DagSpecReader.ReadTasks(output.RootElement, errors);
+        var specs = new DaggySpecReader().ReadTasks(output.RootElement, errors);
         var generator = Checks with { Limits = DagLimits.Default with { MaxNewTasks = 1, NewTasksKey = "Taskdeck:Dags:MaxGeneratedTasks" } };
         Assert.Equal("Taskdeck:Dags:MaxGeneratedTasks", DagPlanner.Plan(specs, [], generator).Limit);
 

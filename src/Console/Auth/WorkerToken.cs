@@ -1,12 +1,12 @@
 using System.Security.Cryptography;
 using System.Text;
-using Microsoft.Extensions.Configuration;
+using Taskdeck.Core.WorkTasks;
 
-namespace Taskdeck.Core.WorkTasks;
+namespace Taskdeck.Console.Auth;
 
 /// <summary>
-/// The shared secret between Taskdeck and its workers: <c>Taskdeck:Auth:WorkerToken</c>, else the <c>WORKER_AUTH_TOKEN</c>
-/// environment variable (the seed's name). When set, the work-task routes demand it from outside workers. No command ever
+/// The shared secret between Taskdeck and its workers (seed 003's worker token): <c>Taskdeck:Auth:WorkerToken</c>, else
+/// the <c>WORKER_AUTH_TOKEN</c> environment variable (the seed's name). When set, the work-task routes demand it from outside workers. No command ever
 /// sees it: spawned workers get a token of their own for their attempt (<see cref="WorkerAttemptTokens"/>).
 /// </summary>
 public sealed class WorkerToken(IConfiguration configuration)
