@@ -83,6 +83,9 @@ public sealed class BenchPostgres : IAsyncDisposable
         text.AppendLine($"  statements: {rows.Sum(r => r.Calls) / (double)items:N1} per item ({rows.Sum(r => r.Calls):N0} calls, {rows.Sum(r => r.Ms) * 1000 / items:N0} µs server time per item)");
         foreach (var (calls, ms, query) in rows.Take(top))
             text.AppendLine($"  {calls / (double)items,7:N2} per item {ms * 1000 / Math.Max(1, calls),8:N0} µs each   {query}");
+        text.AppendLine("  by server time:");
+        foreach (var (calls, ms, query) in rows.OrderByDescending(r => r.Ms).Take(top))
+            text.AppendLine($"  {ms * 1000 / items,7:N0} µs per item {calls / (double)items,6:N2} per item   {query}");
         return text.ToString();
     }
 
@@ -123,6 +126,55 @@ public sealed class BenchPostgres : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The server's CPU time by process kind (client backends, autovacuum, WAL writer, checkpointer …, from each process
+    /// title; "ended" is the time of processes that exited, counted in the postmaster's children time), with
+    /// <c>--statements</c>: which part of PostgreSQL does the work.
+    /// </summary>
+    public Dictionary<string, TimeSpan> ServerCpuByKind()
+    {
+        var kinds = new Dictionary<string, TimeSpan>();
+        if (_folder is null) return kinds;
+        try
+        {
+            var pid = int.Parse(File.ReadLines(Path.Combine(_folder, "data", "postmaster.pid")).First());
+            var own = Stat(pid);
+            kinds["postmaster"] = TimeSpan.FromSeconds((own[13] + own[14]) / 100.0);
+            kinds["ended"] = TimeSpan.FromSeconds((own[15] + own[16]) / 100.0);
+            foreach (var dir in Directory.EnumerateDirectories("/proc"))
+            {
+                if (!int.TryParse(Path.GetFileName(dir), out var child) || child == pid) continue;
+                try
+                {
+                    var s = Stat(child);
+                    if (s[3] != pid) continue;
+                    var title = File.ReadAllText($"/proc/{child}/cmdline").Replace('\0', ' ').Trim();
+                    var kind = title.StartsWith("postgres: ", StringComparison.Ordinal) ? title[10..] : title;
+                    if (kind.Contains(" 127.0.0.1", StringComparison.Ordinal) || kind.Contains("[local]", StringComparison.Ordinal)) kind = "client backends";
+                    else if (kind.Contains("autovacuum worker", StringComparison.Ordinal)) kind = "autovacuum workers";
+                    kinds[kind] = kinds.GetValueOrDefault(kind) + TimeSpan.FromSeconds((s[13] + s[14]) / 100.0);
+                }
+                catch (IOException) { }
+            }
+        }
+        catch (IOException) { }
+        return kinds;
+    }
+
+    /// <summary>The CPU per item of each process kind between two <see cref="ServerCpuByKind"/> readings.</summary>
+    public static string CpuByKind(Dictionary<string, TimeSpan> before, Dictionary<string, TimeSpan> after, int items) =>
+        "  server CPU per item by process: " + string.Join(", ", after.Select(kv => (kv.Key, Us: (kv.Value - before.GetValueOrDefault(kv.Key)).TotalMicroseconds / items))
+            .Where(x => x.Us >= 1).OrderByDescending(x => x.Us).Select(x => $"{x.Key} {x.Us:N0} µs")) + "\n";
+
+    private static long[] Stat(int pid)
+    {
+        var text = File.ReadAllText($"/proc/{pid}/stat");
+        var rest = text[(text.LastIndexOf(')') + 2)..].Split(' ');
+        var fields = new long[rest.Length + 2];
+        for (var i = 1; i < rest.Length; i++) long.TryParse(rest[i], out fields[i + 2]);
+        return fields;
+    }
+
     public async ValueTask DisposeAsync()
     {
         NpgsqlConnection.ClearAllPools();
@@ -130,6 +182,16 @@ public sealed class BenchPostgres : IAsyncDisposable
         if (_folder is null) return;
         try { await RunAsPostgresAsync($"{_bin}/pg_ctl -D {_folder}/data -m immediate -w stop"); } catch (InvalidOperationException) { }
         try { Directory.Delete(_folder, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    /// <summary>Runs a statement on the bench database (<c>--sql</c>).</summary>
+    public async Task ExecuteAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(ConnectionString);
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync();
     }
 
     private async Task ExecuteAdminAsync(string sql)

@@ -63,6 +63,14 @@ public static class EngineBenchmark
         {
             using var host = Build(folder, postgres: server?.ConnectionString, settings: settings);
             await host.StartAsync();
+            // --sql "…" (repeatable, PostgreSQL): run on the bench database after the migrations, for experiments such as
+            // an index dropped or a fillfactor set before the model carries it.
+            foreach (var sql in args.Select((a, i) => (a, i)).Where(x => x.a == "--sql" && x.i + 1 < args.Length).Select(x => args[x.i + 1]))
+            {
+                if (server is null) throw new InvalidOperationException("--sql needs --storage postgresql");
+                await server.ExecuteAsync(sql);
+                System.Console.WriteLine($"--sql: {sql}");
+            }
             for (var i = 1; i < nodes; i++) others.Add(await StartNodeAsync(server!.ConnectionString, settings));
             var multi = nodes > 1;
             var engine = new List<double>();
@@ -85,8 +93,9 @@ public static class EngineBenchmark
                 var gcPause = GC.GetTotalPauseDuration();
                 var gcAlloc = GC.GetTotalAllocatedBytes();
                 if (statements) await server!.ResetStatementsAsync();
+                var kinds = server?.ServerCpuByKind();
                 engine.Add(await EngineRoundAsync(host.Services, n, multi));
-                if (statements) System.Console.Write("engine round, per execution:\n" + await server!.StatementsAsync(n));
+                if (statements) System.Console.Write("engine round, per execution:\n" + await server!.StatementsAsync(n) + BenchPostgres.CpuByKind(kinds!, server.ServerCpuByKind(), n));
                 if (Environment.GetEnvironmentVariable("TASKDECK_BENCH_GC") == "1")
                     System.Console.WriteLine($"engine round: GC pause {(GC.GetTotalPauseDuration() - gcPause).TotalMilliseconds:N0} ms, allocated {(GC.GetTotalAllocatedBytes() - gcAlloc) / n / 1024.0:N1} KiB per execution, gen2 {GC.CollectionCount(2)}");
                 engineCpu.Add((CpuNow() + ChildrenCpu(others) - cpu).TotalMicroseconds / n);
@@ -100,8 +109,9 @@ public static class EngineBenchmark
                 cpu = CpuNow();
                 serverCpu = server?.ServerCpu();
                 if (statements) await server!.ResetStatementsAsync();
+                kinds = server?.ServerCpuByKind();
                 raw.Add(await RawHangfireRoundAsync(host.Services, rawN, producers: producers));
-                if (statements) System.Console.Write("raw Hangfire round, per job:\n" + await server!.StatementsAsync(rawN));
+                if (statements) System.Console.Write("raw Hangfire round, per job:\n" + await server!.StatementsAsync(rawN) + BenchPostgres.CpuByKind(kinds!, server.ServerCpuByKind(), rawN));
                 rawCpu.Add((CpuNow() - cpu).TotalMicroseconds / rawN);
                 if (serverCpu is { } before2 && server!.ServerCpu() is { } after2) rawServerCpu.Add((after2 - before2).TotalMicroseconds / rawN);
                 if (Environment.GetEnvironmentVariable("TASKDECK_BENCH_SHAPED") == "1")

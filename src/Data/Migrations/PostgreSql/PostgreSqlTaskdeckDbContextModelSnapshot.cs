@@ -426,11 +426,14 @@ namespace Taskdeck.Data.Migrations.PostgreSql
                     b.HasIndex("TaskId")
                         .IsUnique();
 
-                    b.HasIndex("DagRunId", "DagTaskName");
+                    b.HasIndex("DagRunId", "DagTaskName")
+                        .HasFilter("\"DagRunId\" IS NOT NULL");
 
-                    b.HasIndex("DagRunId", "Id");
+                    b.HasIndex("DagRunId", "Id")
+                        .HasFilter("\"DagRunId\" IS NOT NULL");
 
-                    b.HasIndex("DagRunId", "State");
+                    b.HasIndex("DagRunId", "State")
+                        .HasFilter("\"DagRunId\" IS NOT NULL");
 
                     b.HasIndex("FinishedAt", "State");
 
@@ -440,11 +443,14 @@ namespace Taskdeck.Data.Migrations.PostgreSql
 
                     b.HasIndex("Queue", "State");
 
-                    b.HasIndex("ScheduleName", "State");
+                    b.HasIndex("ScheduleName", "State")
+                        .HasFilter("\"ScheduleName\" IS NOT NULL");
 
                     b.HasIndex("State", "Id");
 
                     b.ToTable("Executions", (string)null);
+
+                    b.HasAnnotation("Npgsql:StorageParameter:fillfactor", 50);
                 });
 
             modelBuilder.Entity("Taskdeck.Core.Executions.LogEntry", b =>

@@ -426,11 +426,14 @@ namespace Taskdeck.Data.Migrations.SqlServer
                     b.HasIndex("TaskId")
                         .IsUnique();
 
-                    b.HasIndex("DagRunId", "DagTaskName");
+                    b.HasIndex("DagRunId", "DagTaskName")
+                        .HasFilter("[DagRunId] IS NOT NULL");
 
-                    b.HasIndex("DagRunId", "Id");
+                    b.HasIndex("DagRunId", "Id")
+                        .HasFilter("[DagRunId] IS NOT NULL");
 
-                    b.HasIndex("DagRunId", "State");
+                    b.HasIndex("DagRunId", "State")
+                        .HasFilter("[DagRunId] IS NOT NULL");
 
                     b.HasIndex("FinishedAt", "State");
 
@@ -440,7 +443,8 @@ namespace Taskdeck.Data.Migrations.SqlServer
 
                     b.HasIndex("Queue", "State");
 
-                    b.HasIndex("ScheduleName", "State");
+                    b.HasIndex("ScheduleName", "State")
+                        .HasFilter("[ScheduleName] IS NOT NULL");
 
                     b.HasIndex("State", "Id");
 

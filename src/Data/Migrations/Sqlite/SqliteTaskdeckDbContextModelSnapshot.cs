@@ -411,11 +411,14 @@ namespace Taskdeck.Data.Migrations.Sqlite
                     b.HasIndex("TaskId")
                         .IsUnique();
 
-                    b.HasIndex("DagRunId", "DagTaskName");
+                    b.HasIndex("DagRunId", "DagTaskName")
+                        .HasFilter("\"DagRunId\" IS NOT NULL");
 
-                    b.HasIndex("DagRunId", "Id");
+                    b.HasIndex("DagRunId", "Id")
+                        .HasFilter("\"DagRunId\" IS NOT NULL");
 
-                    b.HasIndex("DagRunId", "State");
+                    b.HasIndex("DagRunId", "State")
+                        .HasFilter("\"DagRunId\" IS NOT NULL");
 
                     b.HasIndex("FinishedAt", "State");
 
@@ -425,7 +428,8 @@ namespace Taskdeck.Data.Migrations.Sqlite
 
                     b.HasIndex("Queue", "State");
 
-                    b.HasIndex("ScheduleName", "State");
+                    b.HasIndex("ScheduleName", "State")
+                        .HasFilter("\"ScheduleName\" IS NOT NULL");
 
                     b.HasIndex("State", "Id");
 

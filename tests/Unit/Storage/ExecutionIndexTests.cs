@@ -1,0 +1,132 @@
+using System.Data.Common;
+using Microsoft.EntityFrameworkCore;
+using Taskdeck.Core.Executions;
+using Taskdeck.Data.Storage;
+using Taskdeck.Unit.Infrastructure;
+using Taskdeck.Unit.MultiNode;
+
+namespace Taskdeck.Unit.Storage;
+
+/// <summary>
+/// The Executions table's indexes are paid on every state change (State is a key, so each new version of a record is
+/// written into every index). The indexes only DAG tasks and schedules' runs need are partial (<c>DagRunId</c> /
+/// <c>ScheduleName</c> not null), so a plain execution writes none of them — and the queries that use them (a run's tasks
+/// by state, a page at a time, by name; a schedule's runs) must still find them through those indexes on every provider.
+/// </summary>
+public abstract class ExecutionIndexTests
+{
+    protected abstract Task<Dictionary<string, string?>> SettingsAsync();
+
+    /// <summary>The query plan's text for a statement with one parameter, @p.</summary>
+    protected abstract Task<string> PlanAsync(DbConnection connection, string sql, object parameter);
+
+    protected static readonly NewExecution Noop = new() { Kind = ExecutorKind.Handler, Name = "demo.noop" };
+
+    [Theory]
+    // A run's tasks by state (is anything in flight), a page of them, one by name, and a schedule's unfinished runs.
+    [InlineData("SELECT \"Id\" FROM \"Executions\" WHERE \"DagRunId\" = @p AND \"State\" IN (0, 1, 2)", "IX_Executions_DagRunId_")]
+    [InlineData("SELECT \"Id\" FROM \"Executions\" WHERE \"DagRunId\" = @p AND \"Id\" > 0 ORDER BY \"Id\" LIMIT 100", "IX_Executions_DagRunId_")]
+    [InlineData("SELECT \"Id\" FROM \"Executions\" WHERE \"DagRunId\" = @p AND \"DagTaskName\" = 'a'", "IX_Executions_DagRunId_")]
+    [InlineData("SELECT \"Id\" FROM \"Executions\" WHERE \"ScheduleName\" = @p AND \"State\" IN (0, 1, 2, 3, 4)", "IX_Executions_ScheduleName_State")]
+    public async Task QueriesByRunOrSchedule_UseTheirPartialIndexes(string sql, string index)
+    {
+        await using var storage = await StorageHost.StartAsync(await SettingsAsync());
+        await storage.Get<IExecutionStore>().InsertAsync(Enumerable.Repeat((Noop, ExecutionState.Queued), 50).ToList(), DateTimeOffset.UtcNow, "test");
+        await using var db = await storage.Get<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
+        var connection = db.Database.GetDbConnection();
+        await connection.OpenAsync();
+        var plan = await PlanAsync(connection, sql, sql.Contains("ScheduleName") ? "nightly" : 7L);
+        Assert.Contains(index, plan);
+    }
+}
+
+public sealed class SqliteExecutionIndexTests : ExecutionIndexTests
+{
+    protected override Task<Dictionary<string, string?>> SettingsAsync() =>
+        Task.FromResult(new Dictionary<string, string?> { ["ConnectionStrings:Taskdeck"] = "Data Source=taskdeck.db" });
+
+    protected override async Task<string> PlanAsync(DbConnection connection, string sql, object parameter)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = "EXPLAIN QUERY PLAN " + sql;
+        var p = command.CreateParameter();
+        p.ParameterName = "@p";
+        p.Value = parameter;
+        command.Parameters.Add(p);
+        var plan = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync()) plan.Add(reader.GetString(3));
+        return string.Join('\n', plan);
+    }
+}
+
+[Collection(PostgresCollection.Name)]
+public sealed class PostgreSqlExecutionIndexTests(PostgresServer postgres) : ExecutionIndexTests
+{
+    protected override async Task<Dictionary<string, string?>> SettingsAsync() => new()
+    {
+        ["Taskdeck:Storage:Provider"] = "PostgreSql",
+        ["ConnectionStrings:Taskdeck"] = await postgres.CreateDatabaseAsync(),
+    };
+
+    protected override async Task<string> PlanAsync(DbConnection connection, string sql, object parameter)
+    {
+        // A table this small would be read whole: without sequential scans the planner shows which index it can use (a
+        // partial index it cannot prove applies is not among them; the primary key with a filter would be chosen instead).
+        await using (var off = connection.CreateCommand())
+        {
+            off.CommandText = "SET enable_seqscan = off";
+            await off.ExecuteNonQueryAsync();
+        }
+        await using var command = connection.CreateCommand();
+        command.CommandText = "EXPLAIN " + sql;
+        var p = command.CreateParameter();
+        p.ParameterName = "p";
+        p.Value = parameter;
+        command.Parameters.Add(p);
+        var plan = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync()) plan.Add(reader.GetString(0));
+        return string.Join('\n', plan);
+    }
+
+    /// <summary>
+    /// Executions keep room on each page (fillfactor 50), so an update that changes no indexed column — the Hangfire job
+    /// id the dispatcher stores for every execution, progress — is heap-only: no index entry written.
+    /// </summary>
+    [Fact]
+    public async Task SettingTheHangfireJobId_IsAHeapOnlyUpdate()
+    {
+        var settings = await SettingsAsync();
+        await using var storage = await StorageHost.StartAsync(settings);
+        var store = storage.Get<IExecutionStore>();
+        await using var connection = new Npgsql.NpgsqlConnection(settings["ConnectionStrings:Taskdeck"]);
+        await connection.OpenAsync();
+        Assert.Contains("fillfactor=50", await ScalarAsync<string>(connection, "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = 'Executions'"));
+
+        var ids = await store.InsertAsync(Enumerable.Repeat((Noop, ExecutionState.Queued), 200).ToList(), DateTimeOffset.UtcNow, "test");
+        // As the dispatcher stores them: a submission's job ids (25 executions a job) in one call, one transaction per
+        // writer, so every record of a page takes its new version at once (at fillfactor 70: 90 of 200 were heap-only).
+        await store.SetHangfireJobsAsync(ids.Select(id => (id, $"job-{id / 25}")).ToList());
+
+        // The server's statistics reach other sessions within a few seconds of the writers' transactions.
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        long updated = 0, hot = 0;
+        while (DateTime.UtcNow < deadline)
+        {
+            await ScalarAsync<object>(connection, "SELECT pg_stat_clear_snapshot()");
+            updated = await ScalarAsync<long>(connection, "SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = 'Executions'");
+            hot = await ScalarAsync<long>(connection, "SELECT n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'Executions'");
+            if (updated >= ids.Count) break;
+            await Task.Delay(200);
+        }
+        Assert.Equal(ids.Count, updated);
+        Assert.Equal(ids.Count, hot);
+    }
+
+    private static async Task<T> ScalarAsync<T>(Npgsql.NpgsqlConnection connection, string sql)
+    {
+        await using var command = new Npgsql.NpgsqlCommand(sql, connection);
+        return (T)(await command.ExecuteScalarAsync())!;
+    }
+}
