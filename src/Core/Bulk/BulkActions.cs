@@ -221,9 +221,8 @@ public sealed class BulkActions(
                     await PassAsync(a, touched, (after, token) => dags.RunTaskIdsAsync(run, after, BatchSize, [ExecutionState.Pending], token), async (ids, token) =>
                     {
                         var blocked = (await dags.WithUnsucceededParentAsync(ids, token)).ToHashSet();
-                        var released = await transitions.ApplyManyAsync(new TransitionCommand(0, Transition.Release) { Reason = "every parent succeeded" },
+                        await transitions.ApplyManyAsync(new TransitionCommand(0, Transition.Release) { Reason = "every parent succeeded" },
                             ids.Where(i => !blocked.Contains(i)).ToList(), token);
-                        await DispatchAsync(released, token);
                         return ([], 0);
                     }, ct);
                 }
@@ -326,7 +325,6 @@ public sealed class BulkActions(
     private async Task<(IReadOnlyList<long>, int)> RetryAsync(IReadOnlyList<long> ids, string reason, string? by, CancellationToken ct)
     {
         var retried = await transitions.ApplyManyAsync(new TransitionCommand(0, Transition.Retry) { Reason = reason, ActorName = by }, ids, ct);
-        await DispatchAsync(retried, ct);
         return (retried.Select(r => r.Id).ToList(), ids.Count - retried.Count);
     }
 
@@ -339,9 +337,6 @@ public sealed class BulkActions(
         foreach (var id in deleted) events.Publish(new ExecutionDeleted(id, now));
         return (deleted, ids.Count - deleted.Count);
     }
-
-    private Task DispatchAsync(IReadOnlyList<BatchTransitioned> rows, CancellationToken ct) =>
-        dispatcher.DispatchManyAsync(rows.Where(r => r.Kind != ExecutorKind.External).Select(r => (r.Id, r.Priority, (DateTimeOffset?)null)).ToList(), time.GetUtcNow(), ct);
 
     /// <summary>An act on executions is one audit entry, written when it is done (a DAG kill or restart is audited as the run's act when asked).</summary>
     private static string? AuditAction(BulkActionKind kind) => kind switch

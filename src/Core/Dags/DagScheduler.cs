@@ -1,6 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Taskdeck.Core.Dispatch;
 using Taskdeck.Core.Executions;
 
 namespace Taskdeck.Core.Dags;
@@ -21,7 +20,6 @@ public sealed class DagScheduler(IDagStore store, IExecutionStore executions, Bu
 
     // Resolved late: ExecutionTransitions itself takes the observers, so a constructor dependency would be a cycle.
     private ExecutionTransitions Transitions => services.GetRequiredService<ExecutionTransitions>();
-    private ExecutionDispatcher Dispatcher => services.GetRequiredService<ExecutionDispatcher>();
 
     public async Task OnTransitionedAsync(TransitionResult result, CancellationToken ct)
     {
@@ -171,9 +169,7 @@ public sealed class DagScheduler(IDagStore store, IExecutionStore executions, Bu
     public async Task<bool> ReleaseAsync(DagTaskRow task, CancellationToken ct = default)
     {
         var result = await Transitions.ApplyAsync(new TransitionCommand(task.ExecutionId, Transition.Release) { Reason = "every parent succeeded" }, ct);
-        if (!result.Applied) return false;
-        await Dispatcher.EnqueueAsync(task.ExecutionId, task.Priority, ct);
-        return true;
+        return result.Applied;
     }
 
     /// <summary>

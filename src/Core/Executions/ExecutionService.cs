@@ -291,12 +291,9 @@ public sealed class ExecutionService(
     /// <summary>Retry without an audit entry of its own: part of a larger act (a reset, a DAG restart).</summary>
     internal async Task<ActionOutcome> RetryCoreAsync(long id, string? reason, string? by, CancellationToken ct)
     {
-        var execution = await store.FindAsync(id, ct);
-        if (execution is null) return NotFound(id);
         var result = await transitions.ApplyAsync(new TransitionCommand(id, Transition.Retry) { Reason = reason ?? "retried by request", ActorName = by }, ct);
+        if (result.NotFound) return NotFound(id);
         if (!result.Applied) return Refused(result);
-        if (execution.Kind != ExecutorKind.External)
-            await dispatcher.EnqueueAsync(id, execution.Priority, ct);
         return Done(id, ExecutionState.Queued, "Queued for a new attempt.");
     }
 

@@ -1,10 +1,13 @@
+using Microsoft.Extensions.Logging;
+using Taskdeck.Core.Dispatch;
 using Taskdeck.Core.Events;
 
 namespace Taskdeck.Core.Executions;
 
 /// <summary>
-/// The one place a state changes: applies a named transition as a compare-and-set, then tells the observers (DAG
-/// scheduling, work-task notifications) and then the event stream. Callers never write a state themselves.
+/// The one place a state changes: applies a named transition as a compare-and-set, then carries out what entering the
+/// new state means, tells the observers (DAG scheduling, work-task notifications) and then the event stream. Callers
+/// never write a state, nor create a Hangfire job for a record they sent back to wait, themselves.
 /// </summary>
 /// <remarks>
 /// Observers go first so that whoever reacts to an event reads what the transition led to: the last task's end of a DAG
@@ -14,8 +17,10 @@ public sealed class ExecutionTransitions(
     IExecutionStore store,
     ExecutionEvents events,
     IEnumerable<IExecutionObserver> observers,
+    ExecutionDispatcher dispatcher,
     Workers.NodeIdentity node,
-    TimeProvider time)
+    TimeProvider time,
+    ILogger<ExecutionTransitions> logger)
 {
     private readonly IExecutionObserver[] _observers = observers.ToArray();
 
@@ -30,6 +35,8 @@ public sealed class ExecutionTransitions(
         {
             try
             {
+                if (EntersAQueue(result.NewState!.Value, result.Kind))
+                    await DispatchAsync(() => dispatcher.DispatchAsync(result.ExecutionId, result.Priority, command.RunAt, time.GetUtcNow(), ct), 1);
                 foreach (var observer in _observers)
                     await observer.OnTransitionedAsync(result, ct);
             }
@@ -61,6 +68,8 @@ public sealed class ExecutionTransitions(
             results.Add(new TransitionResult(row.Id, template.Transition, true, row.From, to, row.AttemptCount, at, row.DagRunId));
         try
         {
+            if (changed.Where(row => EntersAQueue(to, row.Kind)).Select(row => (row.Id, row.Priority, template.RunAt)).ToList() is { Count: > 0 } waiting)
+                await DispatchAsync(() => dispatcher.DispatchManyAsync(waiting, time.GetUtcNow(), ct), waiting.Count);
             foreach (var observer in _observers)
                 await observer.OnTransitionedManyAsync(results, ct);
         }
@@ -70,6 +79,29 @@ public sealed class ExecutionTransitions(
                 events.Publish(new StateChanged(row.Id, at, row.From, to, template.Transition, row.AttemptCount, row.DagRunId, template.NodeId));
         }
         return changed;
+    }
+
+    /// <summary>
+    /// Entering Queued or Scheduled means waiting for a worker: the record is given its job here, whichever path sent it
+    /// (a retry, a lost lease, a DAG release, an interrupted attempt). An external worker's record waits for that worker.
+    /// </summary>
+    private static bool EntersAQueue(ExecutionState state, ExecutorKind kind) =>
+        state is ExecutionState.Queued or ExecutionState.Scheduled && kind != ExecutorKind.External;
+
+    /// <summary>
+    /// A job store that cannot be reached does not undo the transition: the record is durable and waiting, and the
+    /// <see cref="Workers.Reconciler"/> gives it a job once the store answers. Any other failure is a defect and surfaces.
+    /// </summary>
+    private async Task DispatchAsync(Func<Task> dispatch, int count)
+    {
+        try
+        {
+            await dispatch();
+        }
+        catch (Exception e) when (DispatchFailure.IsUnavailable(e))
+        {
+            logger.LogWarning(e, "Creating the jobs of {Count} executions that entered a queue failed; the reconciler will dispatch them", count);
+        }
     }
 
     internal async Task<IReadOnlyList<long>?> InsertAsync(IReadOnlyList<(NewExecution Spec, ExecutionState State)> items, Schedules.SlotClaim? claim, CancellationToken ct)

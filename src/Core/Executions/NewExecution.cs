@@ -70,6 +70,11 @@ public sealed record TransitionResult(
     DateTimeOffset At,
     long? DagRunId)
 {
+    /// <summary>The record's priority, read by the same statement: where a record that entered a queue is sent.</summary>
+    public int Priority { get; init; }
+    /// <summary>The record's executor, read by the same statement: an external worker's record waits for it, not for a job.</summary>
+    public ExecutorKind Kind { get; init; }
+
     public bool NotFound => FoundState is null;
 
     public string Describe() => Applied

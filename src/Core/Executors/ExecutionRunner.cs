@@ -212,11 +212,6 @@ public sealed class ExecutionRunner(
             logger.LogWarning("Attempt {Attempt} of execution {Id} finished but could not be recorded: {Why}", attempt, id, result.Describe());
             return;
         }
-
-        if (result.NewState is ExecutionState.Scheduled or ExecutionState.Queued)
-        {
-            await dispatcher.DispatchAsync(id, execution.Priority, command.DueAt(result.At), time.GetUtcNow());
-        }
     }
 
     private async Task ReportProgressAsync(long id, double progress, string? message)

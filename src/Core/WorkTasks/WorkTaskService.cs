@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Options;
-using Taskdeck.Core.Dispatch;
 using Taskdeck.Core.Events;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.Executors;
@@ -51,7 +50,6 @@ public sealed class WorkTaskService(
     IWorkTaskShapes shapes,
     ExecutionService executions,
     ExecutionTransitions transitions,
-    ExecutionDispatcher dispatcher,
     RetryElection retries,
     IWorkTaskStore store,
     ExecutionEvents events,
@@ -186,8 +184,6 @@ public sealed class WorkTaskService(
         if (!applied.Applied) return Refused(applied);
         await store.RecordReportAsync(e.Id, report.OutputLocation, report.MetadataJson, retry ? command.ErrorMessage : null, ct);
         if (!retry) return new ReportResult(ReportOutcome.Recorded, $"Recorded as {applied.NewState}.", applied.NewState);
-        // Taskdeck runs handler and spawned tasks itself: send the retry to Hangfire; an external one waits for its worker.
-        if (e.Kind != ExecutorKind.External) await dispatcher.DispatchAsync(e.Id, e.Priority, command.DueAt(applied.At), time.GetUtcNow(), ct);
         return new ReportResult(ReportOutcome.RetryScheduled, $"Transient failure; requeued for retry {attempt} of {e.MaxRetries}.", applied.NewState);
     }
 

@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Taskdeck.Core.Dispatch;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.Executors;
 
@@ -14,7 +13,6 @@ namespace Taskdeck.Core.Workers;
 public sealed class LeaseKeeper(
     IExecutionStore store,
     ExecutionTransitions transitions,
-    ExecutionDispatcher dispatcher,
     RetryElection retries,
     RunningWork running,
     NodeIdentity node,
@@ -138,11 +136,7 @@ public sealed class LeaseKeeper(
             var command = state == ExecutionState.Cancelling
                 ? new TransitionCommand(id, Transition.ConfirmCancel) { Reason = "cancelled; this node had lost track of its attempt" }
                 : new TransitionCommand(id, Transition.Interrupt) { Reason = "this node lost track of the attempt (a write to the database failed)" };
-            var result = await transitions.ApplyAsync(command with { ExpectedAttempt = attempt }, ct);
-            if (!result.Applied) continue;
-            recovered++;
-            if (result.NewState == ExecutionState.Queued && await store.FindAsync(id, ct) is { } execution)
-                await dispatcher.EnqueueAsync(id, execution.Priority, ct);
+            if ((await transitions.ApplyAsync(command with { ExpectedAttempt = attempt }, ct)).Applied) recovered++;
         }
         if (recovered > 0) logger.LogWarning("Recovered {Count} executions this node held without running them", recovered);
         return recovered;
@@ -163,11 +157,7 @@ public sealed class LeaseKeeper(
             var command = state == ExecutionState.Cancelling
                 ? new TransitionCommand(id, Transition.ConfirmCancel) { Reason = "cancelled; its worker's lease expired" }
                 : retries.AfterLostLease(execution, attempt);
-            var result = await transitions.ApplyAsync(command with { ExpectedAttempt = attempt }, ct);
-            if (!result.Applied) continue;
-            recovered++;
-            if (result.NewState is ExecutionState.Scheduled or ExecutionState.Queued)
-                await dispatcher.DispatchAsync(id, execution.Priority, command.DueAt(result.At), time.GetUtcNow(), ct);
+            if ((await transitions.ApplyAsync(command with { ExpectedAttempt = attempt }, ct)).Applied) recovered++;
         }
         if (recovered > 0) logger.LogWarning("Recovered {Count} executions from nodes whose lease expired", recovered);
         return recovered;

@@ -35,7 +35,7 @@ internal static class PostgreSqlTransitions
             _ => ", \"FinishedAt\" = @At, \"ErrorMessage\" = @Error::text", // the ends: Fail, TimeOut, ConfirmCancel, CancelWaiting, MarkLost, Expire
         };
         var text = new System.Text.StringBuilder();
-        text.Append("WITH o AS MATERIALIZED (SELECT \"State\" AS s, \"AttemptCount\" AS a, \"DagRunId\" AS d FROM \"Executions\" WHERE \"Id\" = @Id FOR UPDATE), ");
+        text.Append("WITH o AS MATERIALIZED (SELECT \"State\" AS s, \"AttemptCount\" AS a, \"DagRunId\" AS d, \"Priority\" AS p, \"Kind\" AS k FROM \"Executions\" WHERE \"Id\" = @Id FOR UPDATE), ");
         text.Append($"m AS (UPDATE \"Executions\" SET {set} FROM o WHERE \"Id\" = @Id AND o.s IN ({from}) AND \"State\" = o.s AND (@Expected < 0 OR o.a = @Expected) RETURNING \"AttemptCount\" AS a)");
         if (StateMachine.OpensAttempt(transition))
             text.Append($", n AS (INSERT INTO \"Attempts\" (\"ExecutionId\", \"Number\", \"NodeId\", \"StartedAt\", \"Outcome\") SELECT @Id, m.a, @NodeId::text, @At, {(int)ExecutionState.Running} FROM m)");
@@ -46,7 +46,7 @@ internal static class PostgreSqlTransitions
             ? ", h AS (INSERT INTO \"StateChanges\" (\"ExecutionId\", \"At\", \"From\", \"To\", \"Transition\", \"NodeId\", \"Reason\", \"ActorName\") "
             : ", h AS (INSERT INTO \"StateChanges\" (\"ExecutionId\", \"At\", \"From\", \"To\", \"Transition\", \"NodeId\", \"Reason\") ");
         text.Append($"SELECT @Id, @At, o.s, {(int)rule.To}, @Transition::text, @NodeId::text, @Reason::text{(byActor ? ", @ActorName::text" : "")} FROM m, o) ");
-        text.Append("SELECT o.s, o.a, o.d, (SELECT m.a FROM m) FROM o");
+        text.Append("SELECT o.s, o.a, o.d, (SELECT m.a FROM m), o.p, o.k FROM o");
         return text.ToString();
     }
 
@@ -84,6 +84,7 @@ internal static class PostgreSqlTransitions
         var attempt = reader.GetInt32(1);
         long? dagRunId = reader.IsDBNull(2) ? null : reader.GetInt64(2);
         if (reader.IsDBNull(3)) return new TransitionResult(id, command.Transition, false, found, null, attempt, at, dagRunId);
-        return new TransitionResult(id, command.Transition, true, found, StateMachine.Rule(command.Transition).To, reader.GetInt32(3), at, dagRunId);
+        return new TransitionResult(id, command.Transition, true, found, StateMachine.Rule(command.Transition).To, reader.GetInt32(3), at, dagRunId)
+            { Priority = reader.GetInt32(4), Kind = (ExecutorKind)reader.GetInt32(5) };
     }
 }

@@ -165,6 +165,25 @@ public sealed class EngineTests(EngineHost host)
     }
 
     [Fact]
+    public async Task EnteringTheQueue_GivesTheRecordItsJob_WhicheverCallerAppliedTheTransition()
+    {
+        var store = host.Get<IExecutionStore>();
+        var e = await host.Executions.SubmitAsync(Handler("demo.fail", """{"message": "boom"}""") with { MaxRetries = 0 });
+        await host.WaitForStateAsync(e.Id, Failed);
+        var firstJob = (await store.FindAsync(e.Id))!.HangfireJobId;
+
+        // The bare transition, not ExecutionService.RetryAsync: the job comes with entering Queued, not from the caller.
+        var retried = await host.Get<ExecutionTransitions>().ApplyAsync(new TransitionCommand(e.Id, Transition.Retry) { Reason = "test" });
+
+        Assert.True(retried.Applied, retried.Describe());
+        var job = (await store.FindAsync(e.Id))!.HangfireJobId;
+        Assert.NotNull(job);
+        Assert.NotEqual(firstJob, job);
+        var done = await host.WaitForAsync(e.Id, d => d.Attempts.Count == 2 && d.Execution.State == Failed);
+        Assert.All(done.Attempts, a => Assert.Equal(Failed, a.Outcome));
+    }
+
+    [Fact]
     public async Task ClaimedHere_ButRunByNobody_IsInterrupted_AndRunsAgain()
     {
         // A claim this node made and then lost track of (its answer never came back: the database went away as it

@@ -215,7 +215,9 @@ public sealed class SqlServerSqlTests
                 table.Columns.Add("State", typeof(int));
                 table.Columns.Add("AttemptCount", typeof(int));
                 table.Columns.Add("DagRunId", typeof(long));
-                table.Rows.Add((int)recorder.StateToRead, 1, DBNull.Value);
+                table.Columns.Add("Priority", typeof(int));
+                table.Columns.Add("Kind", typeof(int));
+                table.Rows.Add((int)recorder.StateToRead, 1, DBNull.Value, 0, (int)ExecutorKind.Handler);
             }
             return table.CreateDataReader();
         }
