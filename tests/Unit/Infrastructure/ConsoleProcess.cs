@@ -40,6 +40,21 @@ public sealed class ConsoleProcess : IAsyncDisposable
 
     public static async Task<ConsoleProcess> StartAsync(IReadOnlyDictionary<string, string> settings, TimeSpan? startTimeout = null)
     {
+        // A free port is free only when asked: another process (a parallel test's node) may bind it before this one does.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await StartOnFreePortAsync(settings, startTimeout);
+            }
+            catch (PortTakenException) when (attempt < 3) { }
+        }
+    }
+
+    private sealed class PortTakenException(string message) : InvalidOperationException(message);
+
+    private static async Task<ConsoleProcess> StartOnFreePortAsync(IReadOnlyDictionary<string, string> settings, TimeSpan? startTimeout)
+    {
         var port = PostgresServer.FreePort();
         var start = new ProcessStartInfo("dotnet", $"\"{ConsoleDll()}\"")
         {
@@ -68,7 +83,9 @@ public sealed class ConsoleProcess : IAsyncDisposable
                 // Exited is not "all its output read": the last lines (the start's refusal) may still be in the pipe.
                 // WaitForExitAsync also waits for the redirected streams to end.
                 await process.WaitForExitAsync();
-                throw new InvalidOperationException($"The console exited with {process.ExitCode}:\n{node.Output}");
+                var why = $"The console exited with {process.ExitCode}:\n{node.Output}";
+                throw node.Output.Contains($"Failed to bind to address http://127.0.0.1:{port}: address already in use")
+                    ? new PortTakenException(why) : new InvalidOperationException(why);
             }
             try
             {
