@@ -29,6 +29,9 @@ public sealed class ApiExceptionHandler(IProblemDetailsService problems, ILogger
             BadHttpRequestException { InnerException: JsonException j } => (400, "Malformed JSON body", j.Message, j.Path),
             BadHttpRequestException e => (400, "Bad request", e.Message, null),
             JsonException j => (400, "Malformed JSON body", j.Message, j.Path),
+            // Before the transient arm below: its inner error is one, but sending this request again could store it twice.
+            _ when Find<Data.Storage.CommitOutcomeUnknownException>(exception) is { } unknown =>
+                (500, "Outcome unknown", unknown.Message + "; look it up before sending the request again.", null),
             _ when Find<DbException>(exception) is { IsTransient: true } =>
                 (503, "Storage unavailable", "The database did not answer (it may be restarting); send the request again in a moment.", null),
             _ => (500, "Internal error", "The server could not complete the request; the error is in its log.", null),

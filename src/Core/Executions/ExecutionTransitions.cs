@@ -35,8 +35,6 @@ public sealed class ExecutionTransitions(
         {
             try
             {
-                if (EntersAQueue(result.NewState!.Value, result.Kind))
-                    await DispatchAsync(() => dispatcher.DispatchAsync(result.ExecutionId, result.Priority, command.RunAt, time.GetUtcNow(), ct), 1);
                 foreach (var observer in _observers)
                     await observer.OnTransitionedAsync(result, ct);
             }
@@ -45,6 +43,9 @@ public sealed class ExecutionTransitions(
                 events.Publish(new StateChanged(result.ExecutionId, result.At, result.FoundState, result.NewState!.Value,
                     result.Transition, result.AttemptNumber, result.DagRunId, command.NodeId));
             }
+            // After the change is published: a worker that takes the job at once publishes Running after this Queued.
+            if (EntersAQueue(result.NewState!.Value, result.Kind))
+                await DispatchAsync(() => dispatcher.DispatchAsync(result.ExecutionId, result.Priority, command.RunAt, time.GetUtcNow(), ct), 1);
         }
         return result;
     }
@@ -65,11 +66,9 @@ public sealed class ExecutionTransitions(
         var to = StateMachine.Rule(template.Transition).To;
         var results = new List<TransitionResult>(changed.Count);
         foreach (var row in changed)
-            results.Add(new TransitionResult(row.Id, template.Transition, true, row.From, to, row.AttemptCount, at, row.DagRunId));
+            results.Add(new TransitionResult(row.Id, template.Transition, true, row.From, to, row.AttemptCount, at, row.DagRunId) { Priority = row.Priority, Kind = row.Kind });
         try
         {
-            if (changed.Where(row => EntersAQueue(to, row.Kind)).Select(row => (row.Id, row.Priority, template.RunAt)).ToList() is { Count: > 0 } waiting)
-                await DispatchAsync(() => dispatcher.DispatchManyAsync(waiting, time.GetUtcNow(), ct), waiting.Count);
             foreach (var observer in _observers)
                 await observer.OnTransitionedManyAsync(results, ct);
         }
@@ -78,6 +77,9 @@ public sealed class ExecutionTransitions(
             foreach (var row in changed)
                 events.Publish(new StateChanged(row.Id, at, row.From, to, template.Transition, row.AttemptCount, row.DagRunId, template.NodeId));
         }
+        // After the changes are published, as for a single transition.
+        if (changed.Where(row => EntersAQueue(to, row.Kind)).Select(row => (row.Id, row.Priority, template.RunAt)).ToList() is { Count: > 0 } waiting)
+            await DispatchAsync(() => dispatcher.DispatchManyAsync(waiting, time.GetUtcNow(), ct), waiting.Count);
         return changed;
     }
 

@@ -49,8 +49,6 @@ public sealed record TransitionCommand(long ExecutionId, Transition Transition)
     /// time), so the pause between one attempt's end and the next start is never shorter than asked.
     /// </summary>
     public TimeSpan? RunAfter { get; init; }
-    /// <summary>When a record this command sent back to wait is due, given the time the transition took effect.</summary>
-    public DateTimeOffset? DueAt(DateTimeOffset transitionAt) => RunAfter is { } delay ? transitionAt + delay : RunAt;
     public int? Rc { get; init; }
     /// <summary>
     /// Guards a worker's closing transition against a newer attempt: a worker presumed dead (Lost, re-claimed by

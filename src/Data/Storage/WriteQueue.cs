@@ -147,12 +147,12 @@ public sealed class WriteQueue : IAsyncDisposable
                             await RunBatchAsync(connection, _gate, batch);
                             break;
                         }
-                        catch (CommitInDoubtException e)
+                        catch (CommitOutcomeUnknownException e)
                         {
                             _logger.LogWarning(e.InnerException, "The connection broke while a write batch of {Count} committed: its outcome is unknown, its items fail", batch.Count);
                             await DropAsync(connection);
                             connection = null;
-                            foreach (var item in batch) item.Fail(e.InnerException!);
+                            foreach (var item in batch) item.Fail(e);
                             break;
                         }
                         catch (Exception e) when (IsBroken(e, connection) && Stopwatch.GetElapsedTime(brokenSince ??= Stopwatch.GetTimestamp()) < ReconnectPatience)
@@ -177,7 +177,7 @@ public sealed class WriteQueue : IAsyncDisposable
                                 }
                                 catch (Exception single)
                                 {
-                                    item.Fail(single is CommitInDoubtException inDoubt ? inDoubt.InnerException! : single);
+                                    item.Fail(single);
                                     if (connection is not null) { await connection.DisposeAsync(); connection = null; }
                                 }
                             }
@@ -249,7 +249,7 @@ public sealed class WriteQueue : IAsyncDisposable
         }
         catch (Exception e) when (connection.State != ConnectionState.Open)
         {
-            throw new CommitInDoubtException(e);
+            throw new CommitOutcomeUnknownException(e);
         }
         foreach (var item in batch) item.Complete();
     }
@@ -265,8 +265,6 @@ public sealed class WriteQueue : IAsyncDisposable
             if (inner is DbException { IsTransient: true }) return true;
         return false;
     }
-
-    private sealed class CommitInDoubtException(Exception inner) : Exception("The connection broke during the commit", inner);
 
     /// <summary>Items [start, end), all statements: one round trip where the provider batches, else one command each.</summary>
     private static async Task RunStatementsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<WorkItem> batch, int start, int end)
@@ -339,3 +337,9 @@ public sealed class WriteQueue : IAsyncDisposable
         public override void Fail(Exception e) => _completion.TrySetException(e);
     }
 }
+
+/// <summary>
+/// The connection broke while a write committed: it may or may not be stored. Not a failure to send again blindly —
+/// a submission sent again could be stored twice — so it is told apart from a database that refused before the commit.
+/// </summary>
+public sealed class CommitOutcomeUnknownException(Exception inner) : Exception("The database connection broke while the change committed: it may or may not have been stored", inner);
