@@ -1,12 +1,13 @@
 using Taskdeck.Core.Audit;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.Executors;
+using Taskdeck.Core.Workers;
 using static Taskdeck.Core.Executions.ExecutionState;
 
 namespace Taskdeck.Unit.Engine;
 
 /// <summary>
-/// The compare-and-set under contention. Records are made Queued without a Hangfire job (Pending, then Release),
+/// The compare-and-set under contention. Records are stored Queued without a Hangfire job,
 /// so the only runners are the ones each round starts.
 /// </summary>
 [Collection(EngineCollection.Name)]
@@ -14,12 +15,11 @@ public sealed class RaceTests(EngineHost host)
 {
     private const int Rounds = 100;
 
+    /// <summary>A record stored Queued without a job (entering Queued by a transition would give it one): only the test's runners take it.</summary>
     private async Task<long> QueuedWithoutJobAsync(string handler)
     {
-        var e = await host.Executions.SubmitAsync(new NewExecution { Kind = ExecutorKind.Handler, Name = handler, WaitForParents = true });
-        var released = await host.Get<ExecutionTransitions>().ApplyAsync(new TransitionCommand(e.Id, Transition.Release));
-        Assert.True(released.Applied, released.Describe());
-        return e.Id;
+        var spec = new NewExecution { Kind = ExecutorKind.Handler, Name = handler, TaskId = Guid.NewGuid().ToString() };
+        return Assert.Single(await host.Get<IExecutionStore>().InsertAsync([(spec, Queued)], DateTimeOffset.UtcNow, host.Get<NodeIdentity>().Id));
     }
 
     [Fact]
