@@ -1,14 +1,19 @@
 using Taskdeck.Console.Components.Dags;
+using Taskdeck.Core.Bulk;
 using Taskdeck.Core.Events;
 using Taskdeck.Core.Executions;
 using Taskdeck.Data.Dags;
 
 namespace Taskdeck.Console.Live;
 
-/// <summary>A DAG run's task states as its page draws them, computed once for every viewer of the run (a big run's grouping included).</summary>
+/// <summary>
+/// A DAG run's task states as its page draws them, computed once for every viewer of the run (a big run's grouping included),
+/// and the kill or restart of the run under way, whoever started it, so every viewer can follow its progress.
+/// </summary>
 public sealed record DagRunSnapshot(
     DagRunGraph? Detail, IReadOnlyList<DagTaskAttempt> Attempts, IReadOnlyDictionary<ExecutionState, int> Counts,
-    IReadOnlyList<DagTaskNode> GraphTasks, IReadOnlyList<(long Parent, long Child)> GraphEdges, IReadOnlyDictionary<long, DagGroupNode>? GraphGroups);
+    IReadOnlyList<DagTaskNode> GraphTasks, IReadOnlyList<(long Parent, long Child)> GraphEdges, IReadOnlyDictionary<long, DagGroupNode>? GraphGroups,
+    BulkAction? ActUnderWay = null);
 
 /// <summary>
 /// One DAG run, shared by every page that shows it: a state change of one of its tasks marks it stale. A run of 10,000
@@ -17,12 +22,14 @@ public sealed record DagRunSnapshot(
 public sealed class DagRunModel : LiveModel<DagRunSnapshot>
 {
     private readonly DagQueries _queries;
+    private readonly IBulkActionStore _acts;
 
-    public DagRunModel(long runId, DagQueries queries, ExecutionEvents events, LiveCadence cadence, TimeProvider time, ILogger logger)
+    public DagRunModel(long runId, DagQueries queries, IBulkActionStore acts, ExecutionEvents events, LiveCadence cadence, TimeProvider time, ILogger logger)
         : base(cadence, time, logger)
     {
         RunId = runId;
         _queries = queries;
+        _acts = acts;
         Follow(events.Subscribe(e =>
         {
             if (e is not StateChanged s || s.DagRunId != runId) return;
@@ -43,12 +50,14 @@ public sealed class DagRunModel : LiveModel<DagRunSnapshot>
         var detail = await _queries.GetGraphAsync(RunId, ct);
         if (detail is null) return new DagRunSnapshot(null, [], new Dictionary<ExecutionState, int>(), [], [], null);
         var attempts = await _queries.AttemptsAsync(RunId, ct);
+        // A kill or restart started anywhere changes the run's tasks, which makes this read happen: the act shows with them.
+        var act = await _acts.UnfinishedForRunAsync(RunId, ct);
         var counts = detail.Tasks.GroupBy(t => t.State).ToDictionary(g => g.Key, g => g.Count());
         if (detail.Tasks.Count <= DagRunDetailPage.GraphLimit)
-            return new DagRunSnapshot(detail, attempts, counts, detail.Tasks, detail.Edges.Select(e => (e.ParentExecutionId, e.ChildExecutionId)).ToList(), null);
+            return new DagRunSnapshot(detail, attempts, counts, detail.Tasks, detail.Edges.Select(e => (e.ParentExecutionId, e.ChildExecutionId)).ToList(), null, act);
         // Too many to draw one by one: one node per expanded template, and if that is still too many, the first ones.
         var (groups, edges) = DagTaskGroups.Collapse(detail.Tasks, detail.Edges);
         return new DagRunSnapshot(detail, attempts, counts, groups.Take(DagRunDetailPage.GraphLimit).Select(g => g.Node).ToList(), edges,
-            groups.ToDictionary(g => g.Node.ExecutionId));
+            groups.ToDictionary(g => g.Node.ExecutionId), act);
     }
 }

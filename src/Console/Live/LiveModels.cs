@@ -53,7 +53,7 @@ public sealed class LiveModels(ExecutionEvents events, IServiceProvider services
             visibility, onUpdate);
 
     public LiveViewer<DagRunSnapshot> WatchDagRun(long runId, PageVisibility? visibility, Action<LiveUpdate<DagRunSnapshot>> onUpdate) =>
-        Watch(new DagRunKey(runId), () => new DagRunModel(runId, Get<DagQueries>(), events, cadence.Value, time, _logger), visibility, onUpdate);
+        Watch(new DagRunKey(runId), () => new DagRunModel(runId, Get<DagQueries>(), Get<Core.Bulk.IBulkActionStore>(), events, cadence.Value, time, _logger), visibility, onUpdate);
 
     public LiveViewer<ExecutionDetailSnapshot> WatchExecution(long id, PageVisibility? visibility, Action<LiveUpdate<ExecutionDetailSnapshot>> onUpdate) =>
         Watch(new ExecutionKey(id), () => new ExecutionDetailModel(id, Get<ExecutionQueries>(), events, cadence.Value, time, _logger), visibility, onUpdate);
