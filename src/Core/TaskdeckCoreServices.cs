@@ -53,6 +53,7 @@ public static class TaskdeckCoreServices
         services.AddSingleton<Reconciler>();
         services.AddHostedService(sp => sp.GetRequiredService<Reconciler>());
         services.TryAddSingleton<IChangeSignal, PollingChangeSignal>();
+        services.TryAddSingleton<IEventBroadcast, LocalOnlyBroadcast>();
         services.AddSingleton<IRemoteChangeObserver, RemoteCancelRelay>();
         services.AddSingleton<ChangeFollower>();
         services.AddHostedService(sp => sp.GetRequiredService<ChangeFollower>());

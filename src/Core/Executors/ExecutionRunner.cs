@@ -25,6 +25,7 @@ public sealed class ExecutionRunner(
     ICommandLaunch launches,
     NodeIdentity node,
     ExecutionEvents events,
+    IEventBroadcast broadcast,
     IServiceProvider services,
     IOptions<TaskdeckOptions> options,
     TimeProvider time,
@@ -217,7 +218,9 @@ public sealed class ExecutionRunner(
     private async Task ReportProgressAsync(long id, double progress, string? message)
     {
         await store.SetProgressAsync(id, progress, message);
-        events.Publish(new ProgressChanged(id, time.GetUtcNow(), progress, message));
+        var reported = new ProgressChanged(id, time.GetUtcNow(), progress, message);
+        events.Publish(reported);
+        broadcast.Broadcast(reported);
     }
 
     private static JsonElement ParseArguments(string? json) =>

@@ -53,6 +53,7 @@ public sealed class WorkTaskService(
     RetryElection retries,
     IWorkTaskStore store,
     ExecutionEvents events,
+    IEventBroadcast broadcast,
     IOptions<WorkTaskOptions> workTaskOptions,
     TimeProvider time)
 {
@@ -134,7 +135,9 @@ public sealed class WorkTaskService(
             {
                 // A spawned worker is running from Taskdeck's point of view since its process started; its own
                 // "started" is kept per attempt so the task reads executing rather than spawned until the next attempt.
-                events.Publish(new WorkerStartReported(e.Id, time.GetUtcNow(), e.AttemptCount));
+                var startReported = new WorkerStartReported(e.Id, time.GetUtcNow(), e.AttemptCount);
+                events.Publish(startReported);
+                broadcast.Broadcast(startReported);
             }
             return new ReportResult(ReportOutcome.Recorded, "Already running.", e.State);
         }

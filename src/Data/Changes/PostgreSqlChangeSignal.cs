@@ -16,8 +16,11 @@ namespace Taskdeck.Data.Changes;
 /// The trigger's payload is the distinct node ids of the rows a statement inserted: a payload that is exactly this node's
 /// id is its own writes and wakes nothing, so a busy node alone on the database pays no follower passes for its own work.
 /// Whatever committed while the connection was down is picked up by the pass that every (re)connection wakes.
+/// The same connection hears <see cref="NodeEventPayload.Channel"/>: other nodes' progress reports and spawned workers'
+/// starts (<see cref="PostgreSqlEventBroadcast"/>), which it publishes on this node's <see cref="ExecutionEvents"/>.
 /// </remarks>
-public sealed class PostgreSqlChangeSignal(TaskdeckDatabase database, NodeIdentity node, TimeProvider time, ILogger<PostgreSqlChangeSignal> logger)
+public sealed class PostgreSqlChangeSignal(TaskdeckDatabase database, NodeIdentity node, ExecutionEvents events, TimeProvider time,
+    ILogger<PostgreSqlChangeSignal> logger)
     : BackgroundService, IChangeSignal
 {
     /// <summary>The channel the trigger notifies (lower case: LISTEN folds an unquoted name).</summary>
@@ -30,6 +33,7 @@ public sealed class PostgreSqlChangeSignal(TaskdeckDatabase database, NodeIdenti
     private readonly Lock _gate = new();
     private int _connections;
     private long _wakeUps;
+    private long _remoteEvents;
     private volatile bool _listening;
 
     /// <summary>How many times the listener has connected and LISTENed (more than one: it reconnected).</summary>
@@ -43,6 +47,9 @@ public sealed class PostgreSqlChangeSignal(TaskdeckDatabase database, NodeIdenti
 
     /// <summary>Notifies from other nodes received so far.</summary>
     public long WakeUps => Interlocked.Read(ref _wakeUps);
+
+    /// <summary>Other nodes' progress reports and starts republished here so far.</summary>
+    public long RemoteEvents => Interlocked.Read(ref _remoteEvents);
 
     public async Task WaitAsync(TimeSpan timeout, CancellationToken ct) => await _wake.WaitAsync(timeout, ct);
 
@@ -73,7 +80,7 @@ public sealed class PostgreSqlChangeSignal(TaskdeckDatabase database, NodeIdenti
                 await using var connection = new NpgsqlConnection(builder.ConnectionString);
                 connection.Notification += OnNotification;
                 await connection.OpenAsync(stoppingToken);
-                await using (var listen = new NpgsqlCommand($"LISTEN {Channel}", connection))
+                await using (var listen = new NpgsqlCommand($"LISTEN {Channel}; LISTEN {NodeEventPayload.Channel}", connection))
                     await listen.ExecuteNonQueryAsync(stoppingToken);
                 ListeningSince = time.GetUtcNow();
                 _listening = true;
@@ -103,6 +110,13 @@ public sealed class PostgreSqlChangeSignal(TaskdeckDatabase database, NodeIdenti
 
     private void OnNotification(object sender, NpgsqlNotificationEventArgs e)
     {
+        if (e.Channel == NodeEventPayload.Channel)
+        {
+            if (NodeEventPayload.Decode(e.Payload) is not { } remote || remote.NodeId == node.Id) return;
+            Interlocked.Increment(ref _remoteEvents);
+            events.Publish(remote.Event);
+            return;
+        }
         if (e.Channel != Channel || e.Payload == node.Id) return;
         Interlocked.Increment(ref _wakeUps);
         Wake();

@@ -52,9 +52,14 @@ public static class TaskdeckDataServices
             // Other nodes' commits wake the change follower at once (LISTEN/NOTIFY); elsewhere it polls.
             services.TryAddSingleton<NodeIdentity>();
             services.TryAddSingleton(TimeProvider.System);
+            services.TryAddSingleton<Core.Events.ExecutionEvents>();
             services.AddSingleton<Changes.PostgreSqlChangeSignal>();
             services.AddSingleton<Core.Events.IChangeSignal>(sp => sp.GetRequiredService<Changes.PostgreSqlChangeSignal>());
             services.AddHostedService(sp => sp.GetRequiredService<Changes.PostgreSqlChangeSignal>());
+            // Progress and spawned workers' starts, which have no row in the change feed, travel by notify.
+            services.AddSingleton<Changes.PostgreSqlEventBroadcast>();
+            services.AddSingleton<Core.Events.IEventBroadcast>(sp => sp.GetRequiredService<Changes.PostgreSqlEventBroadcast>());
+            services.AddHostedService(sp => sp.GetRequiredService<Changes.PostgreSqlEventBroadcast>());
         }
         services.AddSingleton<IExecutionStore, ExecutionStore>();
         services.AddSingleton<ExecutionQueries>();

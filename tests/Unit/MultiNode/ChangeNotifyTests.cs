@@ -21,7 +21,7 @@ public sealed class ChangeNotifyTests(PostgresServer postgres)
     [Fact]
     public async Task ACancelCommittedOnNodeA_WakesNodeBsFollower_AndStopsTheWorkThere_WhileBsOwnChangesWakeNothing()
     {
-        await using var b = await NodeB.StartAsync(await postgres.CreateDatabaseAsync());
+        await using var b = await TestNode.StartAsync(await postgres.CreateDatabaseAsync());
         var id = await b.InsertAsync();
         await b.UntilReadyAsync();
 
@@ -39,6 +39,37 @@ public sealed class ChangeNotifyTests(PostgresServer postgres)
         Assert.DoesNotContain(b.Published, s => s.NodeId == b.Node.Id);
     }
 
+    [Fact]
+    public async Task AProgressReportAndAWorkersStart_OnNodeA_ArePublishedOnNodeB_AndNotEchoedBackToA()
+    {
+        var connection = await postgres.CreateDatabaseAsync();
+        await using var a = await TestNode.StartAsync(connection, "node-a");
+        await using var b = await TestNode.StartAsync(connection);
+        var id = await a.InsertAsync();
+        await a.UntilReadyAsync();
+        await b.UntilReadyAsync();
+
+        // What A's runner and work-task service hand to the broadcast after publishing them on A.
+        var at = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        a.Broadcast.Broadcast(new ProgressChanged(id, at, 0.5, "half way"));
+        a.Broadcast.Broadcast(new WorkerStartReported(id, at, 1));
+        a.Broadcast.Broadcast(new ProgressChanged(id, at, 0.75, new string('x', 20_000)));
+
+        await Until(() => b.Heard.OfType<WorkerStartReported>().Any() && b.Heard.OfType<ProgressChanged>().Count() == 2, "A's events to reach B");
+        var heard = b.Heard.Where(e => e is not StateChanged).ToList();
+        Assert.Equal(new ProgressChanged(id, at, 0.5, "half way"), heard[0]);
+        Assert.Equal(new WorkerStartReported(id, at, 1), heard[1]);
+        var cut = Assert.IsType<ProgressChanged>(heard[2]);
+        Assert.Equal(0.75, cut.Progress);
+        Assert.InRange(cut.Message!.Length, 1000, 7900);
+
+        // B's own event goes to A; A heard its own first (one connection delivers in commit order) and dropped them.
+        b.Broadcast.Broadcast(new ProgressChanged(id, at, 0.9, "from b"));
+        await Until(() => a.Heard.OfType<ProgressChanged>().Any(), "B's event to reach A");
+        Assert.Equal(new ExecutionEvent[] { new ProgressChanged(id, at, 0.9, "from b") }, a.Heard.Where(e => e is not StateChanged));
+        Assert.Equal(3, b.Heard.Count(e => e is not StateChanged));
+    }
+
     internal const string NodeA = "node-a:1:aaaaaa";
 
     internal static async Task Until(Func<bool> condition, string what, int seconds = 60)
@@ -51,21 +82,22 @@ public sealed class ChangeNotifyTests(PostgresServer postgres)
         }
     }
 
-    /// <summary>Node B: its storage, its change listener, and its follower (polling every 10 minutes) with the cancel relay.</summary>
-    internal sealed class NodeB : IAsyncDisposable
+    /// <summary>A node: its storage, its change listener and event broadcast, and its follower (polling every 10 minutes) with the cancel relay.</summary>
+    internal sealed class TestNode : IAsyncDisposable
     {
         private readonly StorageHost _storage;
-        private readonly List<StateChanged> _published = [];
+        private readonly List<ExecutionEvent> _published = [];
         private readonly IDisposable _subscription;
 
-        private NodeB(StorageHost storage)
+        private TestNode(StorageHost storage, string name)
         {
             _storage = storage;
             Store = storage.Get<IExecutionStore>();
-            Node = new NodeIdentity(Options.Create(new TaskdeckOptions { Node = { Name = "node-b" } }));
-            Signal = new PostgreSqlChangeSignal(storage.Get<TaskdeckDatabase>(), Node, TimeProvider.System, NullLogger<PostgreSqlChangeSignal>.Instance);
+            Node = new NodeIdentity(Options.Create(new TaskdeckOptions { Node = { Name = name } }));
             var events = new ExecutionEvents();
-            _subscription = events.Subscribe(e => { if (e is StateChanged s) lock (_published) _published.Add(s); });
+            Signal = new PostgreSqlChangeSignal(storage.Get<TaskdeckDatabase>(), Node, events, TimeProvider.System, NullLogger<PostgreSqlChangeSignal>.Instance);
+            Broadcast = new PostgreSqlEventBroadcast(storage.Get<TaskdeckDatabase>(), Node, TimeProvider.System, NullLogger<PostgreSqlEventBroadcast>.Instance);
+            _subscription = events.Subscribe(e => { lock (_published) _published.Add(e); });
             var options = Options.Create(new TaskdeckOptions { Storage = { Provider = StorageProvider.PostgreSql, ChangePollMilliseconds = 600_000 } });
             Follower = new ChangeFollower(Store, events, [new RemoteCancelRelay(Store, Running, Node)], Node, Signal, options, TimeProvider.System,
                 NullLogger<ChangeFollower>.Instance);
@@ -75,18 +107,22 @@ public sealed class ChangeNotifyTests(PostgresServer postgres)
         public NodeIdentity Node { get; }
         public PostgreSqlChangeSignal Signal { get; }
         public ChangeFollower Follower { get; }
+        public PostgreSqlEventBroadcast Broadcast { get; }
         public RunningWork Running { get; } = new();
 
-        public IReadOnlyList<StateChanged> Published { get { lock (_published) return [.. _published]; } }
+        public IReadOnlyList<StateChanged> Published => Heard.OfType<StateChanged>().ToList();
+
+        /// <summary>Everything published on this node's event stream.</summary>
+        public IReadOnlyList<ExecutionEvent> Heard { get { lock (_published) return [.. _published]; } }
 
         public bool Seen(long id, ExecutionState to, string nodeId) => Published.Any(s => s.ExecutionId == id && s.To == to && s.NodeId == nodeId);
 
-        public static async Task<NodeB> StartAsync(string connection) =>
+        public static async Task<TestNode> StartAsync(string connection, string name = "node-b") =>
             new(await StorageHost.StartAsync(new Dictionary<string, string?>
             {
                 ["Taskdeck:Storage:Provider"] = "PostgreSql",
                 ["ConnectionStrings:Taskdeck"] = connection,
-            }));
+            }), name);
 
         /// <summary>An execution submitted on node A, before B listens.</summary>
         public async Task<long> InsertAsync() =>
@@ -99,6 +135,7 @@ public sealed class ChangeNotifyTests(PostgresServer postgres)
         public async Task UntilReadyAsync()
         {
             await Signal.StartAsync(CancellationToken.None);
+            await Broadcast.StartAsync(CancellationToken.None);
             await Follower.StartAsync(CancellationToken.None);
             await UntilCaughtUpSinceListeningAsync(1);
         }
@@ -132,8 +169,10 @@ public sealed class ChangeNotifyTests(PostgresServer postgres)
         public async ValueTask DisposeAsync()
         {
             await Follower.StopAsync(CancellationToken.None);
+            await Broadcast.StopAsync(CancellationToken.None);
             await Signal.StopAsync(CancellationToken.None);
             Follower.Dispose();
+            Broadcast.Dispose();
             Signal.Dispose();
             _subscription.Dispose();
             await _storage.DisposeAsync();
@@ -155,7 +194,7 @@ public sealed class ChangeNotifyRestartTests : IAsyncLifetime
     [Fact]
     public async Task AfterThePostgreSqlServerRestarts_TheListenerReconnects_AndAChangeOnNodeAWakesNodeBsFollowerAgain()
     {
-        await using var b = await ChangeNotifyTests.NodeB.StartAsync(await _postgres.CreateDatabaseAsync());
+        await using var b = await ChangeNotifyTests.TestNode.StartAsync(await _postgres.CreateDatabaseAsync());
         var id = await b.InsertAsync();
         await b.UntilReadyAsync();
 
