@@ -97,7 +97,7 @@ public sealed class ExecutionGridModel : LiveModel<ExecutionGridSnapshot>
     /// <summary>Engine thread: decide in a few comparisons, never block.</summary>
     private void OnEvent(ExecutionEvent e)
     {
-        if (e is LogAppended or WorkerStartReported) return;
+        if (e is LogAppended or WorkerStartReported or WorkerProgressReported) return;
         lock (Gate)
         {
             _duringQuery?.Add(e);

@@ -55,7 +55,7 @@ public sealed class TaskUpdateHub(ExecutionEvents events, IWorkTaskStore workTas
 
     private void OnEvent(ExecutionEvent e)
     {
-        if (_clients.IsEmpty || e is not (StateChanged or WorkerStartReported)) return;
+        if (_clients.IsEmpty || e is not (StateChanged or WorkerStartReported or WorkerProgressReported)) return;
         // Never block the engine: a full inbox means this update is lost for everyone listening, so they are told.
         if (!_inbox.Writer.TryWrite(e)) DropAll("the update inbox is full");
     }
@@ -110,7 +110,8 @@ public sealed class TaskUpdateHub(ExecutionEvents events, IWorkTaskStore workTas
         var (state, workerStarted) = e switch
         {
             StateChanged s => (s.To, s.Transition != Transition.Claim && WorkTaskShape.WorkerStarted(record)),
-            _ => (ExecutionState.Running, true), // WorkerStartReported: the spawned worker runs, and now reads executing
+            // WorkerStartReported, WorkerProgressReported: the worker runs (a spawned one now reads executing), with what it reported.
+            _ => (ExecutionState.Running, true),
         };
         var message = new TaskUpdateMessage("task_update", WorkTaskShape.ToDto(record, state, workerStarted, options.Value.Secrets));
         return JsonSerializer.SerializeToUtf8Bytes(message);

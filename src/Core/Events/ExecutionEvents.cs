@@ -14,6 +14,12 @@ public sealed record ProgressChanged(long ExecutionId, DateTimeOffset At, double
 /// <summary>The process running an attempt said it started its work (a work task's spawned worker reporting <c>started</c>).</summary>
 public sealed record WorkerStartReported(long ExecutionId, DateTimeOffset At, int AttemptNumber) : ExecutionEvent(ExecutionId, At);
 
+/// <summary>
+/// A work task's worker reported its progress while it runs (a later <c>executing</c> with metadata, which the task now
+/// holds); the event names the attempt, the record holds what was reported.
+/// </summary>
+public sealed record WorkerProgressReported(long ExecutionId, DateTimeOffset At, int AttemptNumber) : ExecutionEvent(ExecutionId, At);
+
 public sealed record ExecutionDeleted(long ExecutionId, DateTimeOffset At) : ExecutionEvent(ExecutionId, At);
 
 /// <summary>

@@ -117,27 +117,32 @@ public sealed class WorkTaskService(
             return Conflict(e.State, $"Work task {e.TaskId} is run by the handler '{e.Name}' inside Taskdeck; its status is not reported by a worker.");
         return report.Status switch
         {
-            WorkerStatus.Started => await StartedAsync(record, report.Attempt, ct),
+            WorkerStatus.Started => await StartedAsync(record, report, ct),
             WorkerStatus.Cancelled => await CancelledAsync(e, ct),
             _ => await FinishedAsync(e, report, ct),
         };
     }
 
-    private async Task<ReportResult> StartedAsync(WorkTaskRecord record, int? reportedAttempt, CancellationToken ct)
+    private async Task<ReportResult> StartedAsync(WorkTaskRecord record, WorkerReport report, CancellationToken ct)
     {
         var e = record.Execution;
         if (e.State.IsActive())
         {
-            if (reportedAttempt is { } reported && reported != e.AttemptCount)
+            if (report.Attempt is { } reported && reported != e.AttemptCount)
                 return Conflict(e.State, $"The report is about attempt {reported}, but work task {e.TaskId} is on attempt {e.AttemptCount}.");
+            // What the worker reports as it goes (its metadata) is stored before anyone is told, so what they read shows it.
+            if (report.MetadataJson is not null) await store.RecordReportAsync(e.Id, null, report.MetadataJson, null, ct);
             if (e.Kind == ExecutorKind.Command && record.Task.WorkerStartedAttempt != e.AttemptCount
                 && await store.RecordWorkerStartedAsync(e.Id, e.AttemptCount, ct))
             {
                 // A spawned worker is running from Taskdeck's point of view since its process started; its own
                 // "started" is kept per attempt so the task reads executing rather than spawned until the next attempt.
-                var startReported = new WorkerStartReported(e.Id, time.GetUtcNow(), e.AttemptCount);
-                events.Publish(startReported);
-                broadcast.Broadcast(startReported);
+                Tell(new WorkerStartReported(e.Id, time.GetUtcNow(), e.AttemptCount));
+            }
+            else if (report.MetadataJson is not null)
+            {
+                // A later "executing" with metadata is the worker's progress report (the seed: "called by worker jobs to report progress").
+                Tell(new WorkerProgressReported(e.Id, time.GetUtcNow(), e.AttemptCount));
             }
             return new ReportResult(ReportOutcome.Recorded, "Already running.", e.State);
         }
@@ -146,7 +151,16 @@ public sealed class WorkTaskService(
         if (e.Kind != ExecutorKind.External)
             return Conflict(e.State, $"Work task {e.TaskId} is run by Taskdeck ({e.Kind}) and has not started yet; only external tasks are started by their worker.");
         var started = await transitions.ApplyAsync(new TransitionCommand(e.Id, Transition.ReportStarted) { Reason = "its worker reported it started" }, ct);
-        return started.Applied ? new ReportResult(ReportOutcome.Recorded, "Started.", started.NewState) : Refused(started);
+        if (!started.Applied) return Refused(started);
+        if (report.MetadataJson is not null) await store.RecordReportAsync(e.Id, null, report.MetadataJson, null, ct);
+        return new ReportResult(ReportOutcome.Recorded, "Started.", started.NewState);
+    }
+
+    /// <summary>An event with no row in the change feed: published here, and sent to the other nodes.</summary>
+    private void Tell(ExecutionEvent e)
+    {
+        events.Publish(e);
+        broadcast.Broadcast(e);
     }
 
     private async Task<ReportResult> FinishedAsync(Execution e, WorkerReport report, CancellationToken ct)

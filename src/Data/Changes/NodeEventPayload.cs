@@ -13,7 +13,7 @@ internal static class NodeEventPayload
     /// <summary>The channel they travel on (lower case: LISTEN folds an unquoted name).</summary>
     public const string Channel = "taskdeck_events";
     private const int MaxBytes = 7900;
-    private const string Progress = "progress", Started = "started";
+    private const string Progress = "progress", Started = "started", WorkerProgress = "worker-progress";
 
     private sealed record Wire(string Node, string Kind, long Id, long At, int? Attempt = null, double? Progress = null, string? Message = null);
 
@@ -25,6 +25,7 @@ internal static class NodeEventPayload
         {
             ProgressChanged p => new Wire(nodeId, Progress, p.ExecutionId, at, Progress: p.Progress, Message: p.Message),
             WorkerStartReported s => new Wire(nodeId, Started, s.ExecutionId, at, Attempt: s.AttemptNumber),
+            WorkerProgressReported w => new Wire(nodeId, WorkerProgress, w.ExecutionId, at, Attempt: w.AttemptNumber),
             _ => null,
         };
         if (wire is null) return null;
@@ -49,6 +50,7 @@ internal static class NodeEventPayload
         {
             Progress => new ProgressChanged(wire.Id, at, wire.Progress, wire.Message),
             Started when wire.Attempt is { } attempt => new WorkerStartReported(wire.Id, at, attempt),
+            WorkerProgress when wire.Attempt is { } attempt => new WorkerProgressReported(wire.Id, at, attempt),
             _ => null,
         };
         return e is null ? null : (wire.Node, e);

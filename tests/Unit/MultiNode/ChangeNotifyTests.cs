@@ -53,13 +53,15 @@ public sealed class ChangeNotifyTests(PostgresServer postgres)
         var at = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         a.Broadcast.Broadcast(new ProgressChanged(id, at, 0.5, "half way"));
         a.Broadcast.Broadcast(new WorkerStartReported(id, at, 1));
+        a.Broadcast.Broadcast(new WorkerProgressReported(id, at, 1));
         a.Broadcast.Broadcast(new ProgressChanged(id, at, 0.75, new string('x', 20_000)));
 
         await Until(() => b.Heard.OfType<WorkerStartReported>().Any() && b.Heard.OfType<ProgressChanged>().Count() == 2, "A's events to reach B");
         var heard = b.Heard.Where(e => e is not StateChanged).ToList();
         Assert.Equal(new ProgressChanged(id, at, 0.5, "half way"), heard[0]);
         Assert.Equal(new WorkerStartReported(id, at, 1), heard[1]);
-        var cut = Assert.IsType<ProgressChanged>(heard[2]);
+        Assert.Equal(new WorkerProgressReported(id, at, 1), heard[2]);
+        var cut = Assert.IsType<ProgressChanged>(heard[3]);
         Assert.Equal(0.75, cut.Progress);
         Assert.InRange(cut.Message!.Length, 1000, 7900);
 
@@ -67,7 +69,7 @@ public sealed class ChangeNotifyTests(PostgresServer postgres)
         b.Broadcast.Broadcast(new ProgressChanged(id, at, 0.9, "from b"));
         await Until(() => a.Heard.OfType<ProgressChanged>().Any(), "B's event to reach A");
         Assert.Equal(new ExecutionEvent[] { new ProgressChanged(id, at, 0.9, "from b") }, a.Heard.Where(e => e is not StateChanged));
-        Assert.Equal(3, b.Heard.Count(e => e is not StateChanged));
+        Assert.Equal(4, b.Heard.Count(e => e is not StateChanged));
     }
 
     internal const string NodeA = "node-a:1:aaaaaa";

@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
+using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Taskdeck.Unit.Infrastructure;
 using Xunit.Abstractions;
 
@@ -83,6 +85,66 @@ public sealed class TwoNodeTests(PostgresServer postgres, ITestOutputHelper outp
         await UntilAsync(async () => (await a.Http.GetFromJsonAsync<JsonElement>($"/api/executions/{id}")).GetProperty("taskdeck_state").GetString() == "Cancelled",
             "the execution to end Cancelled");
         output.WriteLine($"cancel on node A of a process on node B: process gone {gone} ms after the request was sent, Cancelled read on A after {cancel.ElapsedMilliseconds} ms");
+    }
+
+    [Fact]
+    public async Task ASpawnedWorkersStartAndProgress_ReportedToNodeA_ReachATaskSocketOnNodeB()
+    {
+        const string token = "two-node-worker-token";
+        var connection = await postgres.CreateDatabaseAsync();
+        var settings = new Dictionary<string, string>(ClusterProbe.NodeSettings(connection, expirySeconds: 60))
+        {
+            ["Taskdeck:Auth:WorkerToken"] = token,
+            ["Taskdeck:Commands:Enabled"] = "true",
+            ["Taskdeck:Commands:Allow:0"] = "/bin/sleep",
+            // The spawned process only waits: the test reports for it, over node A's work-task API, as its worker would.
+            ["Taskdeck:WorkTasks:Types:waiting:Command:0"] = "/bin/sleep",
+            ["Taskdeck:WorkTasks:Types:waiting:Command:1"] = "300",
+        };
+        await using var a = await ConsoleProcess.StartAsync(settings);
+        await using var b = await ConsoleProcess.StartAsync(settings);
+        a.Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+
+        using var socket = new ClientWebSocket();
+        socket.Options.SetRequestHeader("Authorization", $"Bearer {token}");
+        await socket.ConnectAsync(new Uri($"ws://127.0.0.1:{b.Port}/ws/tasks"), CancellationToken.None);
+
+        var id = WorkTasks.Api.Id(await WorkTasks.Api.SubmitAsync(a.Http, WorkTasks.Api.Submission("waiting", new JsonObject())));
+        // Its process runs (on either node) and its worker has not said anything yet.
+        await WorkTasks.Api.WaitForStatusAsync(a.Http, id, Deadline, "spawned");
+
+        using var timeout = new CancellationTokenSource(Deadline);
+        var buffer = new byte[64 * 1024];
+        var seen = new List<string>();
+        async Task<JsonObject> NextOnBAsync(Func<JsonObject, bool> until)
+        {
+            while (true)
+            {
+                var task = (await WorkTasks.WorkTaskApiTests.ReceiveAsync(socket, buffer, timeout.Token))["task"]!.AsObject();
+                if (WorkTasks.Api.Id(task) != id) continue;
+                seen.Add((string)task["status"]!);
+                if (until(task)) return task;
+            }
+        }
+
+        await ReportToAsync(a, id, new JsonObject { ["status"] = "executing", ["attempt"] = 1 });
+        await NextOnBAsync(t => (string?)t["status"] == "executing");
+        // Before the start only the change feed's queued and spawned can have come; the executing came from A's report.
+        Assert.All(seen[..^1], s => Assert.Contains(s, new[] { "queued", "spawned" }));
+
+        await ReportToAsync(a, id, new JsonObject { ["status"] = "executing", ["attempt"] = 1, ["metadata"] = new JsonObject { ["records_processed"] = 500 } });
+        var progressed = await NextOnBAsync(t => t["metadata"] is JsonObject);
+        Assert.Equal("executing", (string?)progressed["status"]);
+        Assert.Equal(500, (int)progressed["metadata"]!["records_processed"]!);
+        output.WriteLine($"task_update statuses on node B: {string.Join(", ", seen)}");
+        await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None);
+    }
+
+    /// <summary>As a worker reports over the work-task API: answered 200 "updated".</summary>
+    private static async Task ReportToAsync(ConsoleProcess node, string id, JsonObject report)
+    {
+        var (status, body) = await WorkTasks.Api.ReportAsync(node.Http, id, report);
+        Assert.True(status == 200 && (string?)body["status"] == "updated", $"report {report.ToJsonString()}: {status} {body.ToJsonString()}");
     }
 
     private sealed record RunView(string State, IReadOnlyList<string> Tasks, IReadOnlyList<string> History);

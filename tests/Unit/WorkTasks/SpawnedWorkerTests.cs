@@ -133,7 +133,7 @@ public sealed class SpawnedWorkerTests(KestrelWorkTaskApp app, ITestOutputHelper
     }
 
     [Fact]
-    public async Task SpawnedWorker_ReportingProgressAfterItStarted_StillReadsExecuting()
+    public async Task SpawnedWorker_ReportingProgressAfterItStarted_StillReadsExecuting_WithWhatItReported()
     {
         var client = app.Authorized();
         var id = Api.Id(await Api.SubmitAsync(client, Api.Submission("stepped", new JsonObject())));
@@ -150,6 +150,7 @@ public sealed class SpawnedWorkerTests(KestrelWorkTaskApp app, ITestOutputHelper
 
         var task = await Api.GetAsync(client, id);
         Assert.Equal("executing", (string?)task["status"]);
+        Assert.Equal("loaded 500 of 1000 records", (string?)task["metadata"]!["progress"]); // what it reported is kept
         Assert.True(await MetricsStatusCountAsync(client, "executing") >= 1, "the metrics count it as executing too");
 
         app.Signal(id, "end-1", "completed");
