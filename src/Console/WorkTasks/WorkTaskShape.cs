@@ -100,9 +100,19 @@ public static class WorkTaskShape
             state.IsTerminal() ? Iso(e.FinishedAt) : null,
             t.ProjectId, Json(Core.Secrets.SecretText.RedactJson(secrets, t.TaskSpecJson)!), Json(t.ResourceRequirementsJson), Json(t.DataAccessJson),
             // As the real server's requeue: a task waiting for its retry shows no error (retry_reason keeps it).
-            state.IsWaiting() ? null : e.ErrorMessage, t.KubernetesJobName, t.ClusterName, retries, e.MaxRetries, retryReason,
+            state.IsWaiting() ? null : ErrorMessage(state, e), t.KubernetesJobName, t.ClusterName, retries, e.MaxRetries, retryReason,
             outputLocation, metadata, e.Id);
     }
+
+    /// <summary>
+    /// The error as the work-task server words a task whose retries ran out (its Queue.RequeueWithRetry):
+    /// <c>failed after N retries: &lt;last error&gt;</c>, so the task says retrying was tried and given up. Core keeps the
+    /// plain error; a failure before the last retry (one the policy does not retry) is shown as it is.
+    /// </summary>
+    public static string? ErrorMessage(ExecutionState state, Execution e) =>
+        state == ExecutionState.Failed && e.ErrorMessage is { } error && e.MaxRetries > 0 && e.AttemptCount > e.MaxRetries
+            ? $"failed after {e.AttemptCount - 1} retries: {error}"
+            : e.ErrorMessage;
 
     /// <summary>ISO 8601 in UTC with a Z, as the seed shows (<c>2024-01-15T10:35:00Z</c>), keeping sub-second precision.</summary>
     public static string? Iso(DateTimeOffset? at) => at?.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture);

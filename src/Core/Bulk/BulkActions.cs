@@ -24,7 +24,6 @@ public sealed class BulkActions(
     IExecutionStore executions,
     ExecutionTransitions transitions,
     ExecutionService service,
-    ExecutionDispatcher dispatcher,
     ExecutionEvents events,
     IDagStore dags,
     DagScheduler scheduler,
@@ -306,7 +305,6 @@ public sealed class BulkActions(
     private async Task<(IReadOnlyList<long>, int)> CancelAsync(IReadOnlyList<long> ids, string reason, string? by, CancellationToken ct)
     {
         var cancelled = await transitions.ApplyManyAsync(new TransitionCommand(0, Transition.CancelWaiting) { Reason = reason, ActorName = by }, ids, ct);
-        foreach (var row in cancelled) dispatcher.Remove(row.HangfireJobId);
         var applied = cancelled.Select(c => c.Id).ToList();
         var skipped = 0;
         var done = cancelled.Select(c => c.Id).ToHashSet();
@@ -330,8 +328,7 @@ public sealed class BulkActions(
 
     private async Task<(IReadOnlyList<long>, int)> DeleteAsync(IReadOnlyList<long> ids, string? by, CancellationToken ct)
     {
-        foreach (var row in await transitions.ApplyManyAsync(new TransitionCommand(0, Transition.CancelWaiting) { Reason = "cancelled to be deleted", ActorName = by }, ids, ct))
-            dispatcher.Remove(row.HangfireJobId);
+        await transitions.ApplyManyAsync(new TransitionCommand(0, Transition.CancelWaiting) { Reason = "cancelled to be deleted", ActorName = by }, ids, ct);
         var deleted = await executions.DeleteTerminalManyAsync(ids, ct);
         var now = time.GetUtcNow();
         foreach (var id in deleted) events.Publish(new ExecutionDeleted(id, now));

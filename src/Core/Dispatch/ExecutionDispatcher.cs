@@ -69,6 +69,9 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IExecutio
         if (jobId is not null) transport.Remove(jobId);
     }
 
+    /// <summary>A dispatch that failed because the transport's store could not be reached (<see cref="IExecutionTransport.IsUnavailable"/>).</summary>
+    public bool IsUnavailable(Exception failure) => transport.IsUnavailable(failure);
+
     /// <summary>Moves a record's job that waits for its start time to its queue now (freed capacity is used at once).</summary>
     public bool Wake(string jobId, int priority) => transport.Wake(jobId, QueueFor(priority));
 

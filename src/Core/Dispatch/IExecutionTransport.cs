@@ -25,6 +25,13 @@ public interface IExecutionTransport
     /// <summary>Where a job is now, for the reconciler (one reader per pass).</summary>
     IJobStates ReadJobStates();
 
+    /// <summary>
+    /// True when <paramref name="failure"/> says the transport's store or the database under it could not be reached (a
+    /// restart, a failover, a broken connection, a lock not obtained in time): it will work again and the records are
+    /// durable meanwhile, so the <see cref="Workers.Reconciler"/> gives them their jobs later. False for a defect.
+    /// </summary>
+    bool IsUnavailable(Exception failure);
+
     /// <summary>Worker threads that take jobs from these queues across the cluster (at least 1): batches are sized to keep them all busy.</summary>
     int ClusterWorkers { get; }
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Taskdeck.Core.Audit;
 using Taskdeck.Core.Dispatch;
@@ -37,12 +38,12 @@ public sealed class ExecutionService(
     ExecutionDispatcher dispatcher,
     DispatchBacklog backlog,
     TaskHandlerRegistry handlers,
-    RunningWork running,
     ExecutionEvents events,
     NodeCapacity capacity,
     IOptions<TaskdeckOptions> options,
     IAuditTrail audit,
-    TimeProvider time)
+    TimeProvider time,
+    ILogger<ExecutionService> logger)
 {
     public void Validate(NewExecution spec)
     {
@@ -217,12 +218,16 @@ public sealed class ExecutionService(
             {
                 await dispatcher.DispatchManyAsync(due, now, ct);
             }
-            catch (Exception e) when (!ct.IsCancellationRequested && DispatchFailure.IsUnavailable(e))
+            catch (Exception e) when (!ct.IsCancellationRequested)
             {
-                // Stored is accepted: the records are durable and waiting, so the submitter hears so. Refusing here (the
-                // job store failed, say while the database restarts) would make a client send again work that will run.
-                // Their jobs are made just after the answer instead, or by the reconciler if that fails too. Any other
-                // failure is a defect and fails the submission.
+                // Stored is accepted: the records are durable and waiting, so the submitter hears so, whatever the dispatch
+                // threw. Refusing here would make a client send again work that will run (twice, then). Their jobs are made
+                // just after the answer instead, or by the reconciler if that fails too. A failure other than the job store
+                // being out of reach is a defect: logged as one, not answered as one.
+                if (dispatcher.IsUnavailable(e))
+                    logger.LogWarning(e, "Creating the jobs of {Count} submitted executions failed (job store unavailable); they are dispatched later", due.Count);
+                else
+                    logger.LogError(e, "Creating the jobs of {Count} submitted executions failed unexpectedly; the submission is accepted and they are dispatched later", due.Count);
                 backlog.Add(due);
             }
         }
@@ -257,7 +262,7 @@ public sealed class ExecutionService(
             case var s when s.IsWaiting():
             {
                 var result = await transitions.ApplyAsync(new TransitionCommand(id, Transition.CancelWaiting) { Reason = reason ?? "cancelled before it started", ActorName = by }, ct);
-                if (result.Applied) { dispatcher.Remove(execution.HangfireJobId); return Done(id, ExecutionState.Cancelled, "Cancelled."); }
+                if (result.Applied) return Done(id, ExecutionState.Cancelled, "Cancelled.");
                 // It started between our read and the CAS: cancel it as running work instead.
                 return result.FoundState is ExecutionState.Running ? await CancelCoreAsync(id, reason, by, ct) : Refused(result);
             }
@@ -265,11 +270,9 @@ public sealed class ExecutionService(
             {
                 var result = await transitions.ApplyAsync(new TransitionCommand(id, Transition.RequestCancel) { Reason = reason ?? "cancel requested", ActorName = by }, ct);
                 if (!result.Applied) return result.FoundState is { } found && found.IsTerminal() ? Refused(result) : await CancelCoreAsync(id, reason, by, ct);
-                running.SignalCancel(id);
                 return Done(id, ExecutionState.Cancelling, "Cancel requested; the worker is stopping it.");
             }
             case ExecutionState.Cancelling:
-                running.SignalCancel(id);
                 return Done(id, ExecutionState.Cancelling, "Cancellation was already requested.") with { AlreadyRequested = true };
             default:
                 return new ActionOutcome(ActionStatus.Conflict, id, execution.State, $"Execution {id} is {execution.State}; only waiting or running work can be cancelled.");

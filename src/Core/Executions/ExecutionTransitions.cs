@@ -5,9 +5,9 @@ using Taskdeck.Core.Events;
 namespace Taskdeck.Core.Executions;
 
 /// <summary>
-/// The one place a state changes: applies a named transition as a compare-and-set, then carries out what entering the
-/// new state means, tells the observers (DAG scheduling, work-task notifications) and then the event stream. Callers
-/// never write a state, nor create a Hangfire job for a record they sent back to wait, themselves.
+/// The one place a state changes: applies a named transition as a compare-and-set, tells the observers (DAG scheduling,
+/// work-task notifications) and then the event stream, then carries out what entering the new state means (see
+/// <see cref="EnteredAsync"/>). Callers never write a state, nor create, drop or signal the work of a record themselves.
 /// </summary>
 /// <remarks>
 /// Observers go first so that whoever reacts to an event reads what the transition led to: the last task's end of a DAG
@@ -18,6 +18,7 @@ public sealed class ExecutionTransitions(
     ExecutionEvents events,
     IEnumerable<IExecutionObserver> observers,
     ExecutionDispatcher dispatcher,
+    Executors.RunningWork running,
     Workers.NodeIdentity node,
     TimeProvider time,
     ILogger<ExecutionTransitions> logger)
@@ -43,11 +44,37 @@ public sealed class ExecutionTransitions(
                 events.Publish(new StateChanged(result.ExecutionId, result.At, result.FoundState, result.NewState!.Value,
                     result.Transition, result.AttemptNumber, result.DagRunId, command.NodeId));
             }
-            // After the change is published: a worker that takes the job at once publishes Running after this Queued.
-            if (EntersAQueue(result.NewState!.Value, result.Kind))
-                await DispatchAsync(() => dispatcher.DispatchAsync(result.ExecutionId, result.Priority, command.RunAt, time.GetUtcNow(), ct), 1);
+            await EnteredAsync(result, command.RunAt, ct);
         }
         return result;
+    }
+
+    /// <summary>
+    /// What entering a state means, carried out after the change is published (a worker that takes a job at once
+    /// publishes Running after the Queued that led to it; a stopped attempt's Cancelled comes after its Cancelling):
+    /// <list type="bullet">
+    /// <item>Queued or Scheduled: the record waits for a worker, so it is given its job, whichever path sent it (a retry,
+    /// a lost lease, a DAG release, an interrupted attempt). An external worker's record waits for that worker.</item>
+    /// <item>Cancelling: the attempt is told to stop, here when it runs here. On another node the change feed brings the
+    /// news to <see cref="Executors.RunningWork.SignalRequestedCancelsAsync"/> (and its lease keeper's watch, as a fallback).</item>
+    /// <item>Cancelled from waiting: the record will never be taken, so its job is dropped (best effort: a job that finds
+    /// it cancelled does nothing). A Cancelled that confirms a stopped attempt leaves the job that ran it alone.</item>
+    /// </list>
+    /// </summary>
+    private async Task EnteredAsync(TransitionResult result, DateTimeOffset? runAt, CancellationToken ct)
+    {
+        switch (result.NewState)
+        {
+            case ExecutionState.Queued or ExecutionState.Scheduled when result.Kind != ExecutorKind.External:
+                await DispatchAsync(() => dispatcher.DispatchAsync(result.ExecutionId, result.Priority, runAt, time.GetUtcNow(), ct), 1);
+                break;
+            case ExecutionState.Cancelling:
+                running.SignalCancel(result.ExecutionId);
+                break;
+            case ExecutionState.Cancelled when result.FoundState!.Value.IsWaiting():
+                dispatcher.Remove(result.HangfireJobId);
+                break;
+        }
     }
 
     /// <summary>
@@ -77,18 +104,19 @@ public sealed class ExecutionTransitions(
             foreach (var row in changed)
                 events.Publish(new StateChanged(row.Id, at, row.From, to, template.Transition, row.AttemptCount, row.DagRunId, template.NodeId));
         }
-        // After the changes are published, as for a single transition.
-        if (changed.Where(row => EntersAQueue(to, row.Kind)).Select(row => (row.Id, row.Priority, template.RunAt)).ToList() is { Count: > 0 } waiting)
-            await DispatchAsync(() => dispatcher.DispatchManyAsync(waiting, time.GetUtcNow(), ct), waiting.Count);
+        // After the changes are published, as for a single transition; the records that enter a queue share their jobs.
+        switch (to)
+        {
+            case ExecutionState.Queued or ExecutionState.Scheduled:
+                if (changed.Where(row => row.Kind != ExecutorKind.External).Select(row => (row.Id, row.Priority, template.RunAt)).ToList() is { Count: > 0 } waiting)
+                    await DispatchAsync(() => dispatcher.DispatchManyAsync(waiting, time.GetUtcNow(), ct), waiting.Count);
+                break;
+            case ExecutionState.Cancelled: // set-based transitions start from waiting states only
+                foreach (var row in changed) dispatcher.Remove(row.HangfireJobId);
+                break;
+        }
         return changed;
     }
-
-    /// <summary>
-    /// Entering Queued or Scheduled means waiting for a worker: the record is given its job here, whichever path sent it
-    /// (a retry, a lost lease, a DAG release, an interrupted attempt). An external worker's record waits for that worker.
-    /// </summary>
-    private static bool EntersAQueue(ExecutionState state, ExecutorKind kind) =>
-        state is ExecutionState.Queued or ExecutionState.Scheduled && kind != ExecutorKind.External;
 
     /// <summary>
     /// A job store that cannot be reached does not undo the transition: the record is durable and waiting, and the
@@ -100,7 +128,7 @@ public sealed class ExecutionTransitions(
         {
             await dispatch();
         }
-        catch (Exception e) when (DispatchFailure.IsUnavailable(e))
+        catch (Exception e) when (dispatcher.IsUnavailable(e))
         {
             logger.LogWarning(e, "Creating the jobs of {Count} executions that entered a queue failed; the reconciler will dispatch them", count);
         }

@@ -72,6 +72,8 @@ public sealed record TransitionResult(
     public int Priority { get; init; }
     /// <summary>The record's executor, read by the same statement: an external worker's record waits for it, not for a job.</summary>
     public ExecutorKind Kind { get; init; }
+    /// <summary>The record's job, read by the same statement: a waiting record that ends has its job dropped.</summary>
+    public string? HangfireJobId { get; init; }
 
     public bool NotFound => FoundState is null;
 

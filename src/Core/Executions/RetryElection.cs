@@ -26,9 +26,6 @@ public sealed class RetryElection(IOptions<TaskdeckOptions> options)
                 Reason = $"{error}; retry {attempt} of {execution.MaxRetries} in {delay.TotalSeconds:0.###} s",
             };
         }
-        // The work-task API's contract: a task whose retries ran out says so (django-ray keeps the last error as it was).
-        if (retried && ending == Transition.Fail && execution.Tags.Contains(WorkTasks.WorkTaskService.Tag))
-            error = RetryMessages.Exhausted(execution.MaxRetries, attempt, error);
         return new TransitionCommand(execution.Id, ending) { ErrorMessage = error, Reason = error, Rc = rc };
     }
 

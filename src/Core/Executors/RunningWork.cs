@@ -32,7 +32,26 @@ public sealed class RunningWork
         return true;
     }
 
+    /// <summary>
+    /// Signals every attempt running here whose record is Cancelling: how a cancel entered on another node reaches the
+    /// work on this one (at once from the change feed, <see cref="RemoteCancelRelay"/>; and from the lease keeper's
+    /// watch, should a change arrive late or not at all). The database is asked rather than a change trusted: a change
+    /// may come late and name an attempt that has ended. Entering Cancelling on this node signals directly
+    /// (<see cref="Executions.ExecutionTransitions"/>). Answers how many were signalled.
+    /// </summary>
+    public async Task<int> SignalRequestedCancelsAsync(Executions.IExecutionStore store, string nodeId, CancellationToken ct)
+    {
+        if (Count == 0) return 0;
+        var signalled = 0;
+        foreach (var id in await store.FindCancellingOnNodeAsync(nodeId, ct))
+            if (SignalCancel(id)) signalled++;
+        return signalled;
+    }
+
     public bool IsRunningHere(long executionId) => _running.ContainsKey(executionId);
+
+    /// <summary>Whether the attempt running here was told to stop at someone's request (tests: which path signalled it).</summary>
+    internal bool IsCancelRequested(long executionId) => _running.TryGetValue(executionId, out var entry) && entry.CancelRequested;
 
     /// <summary>The attempt running here for each execution, so a node can check that its records still say so.</summary>
     public IReadOnlyList<(long ExecutionId, int Attempt)> Attempts => _running.Select(p => (p.Key, p.Value.Attempt)).ToList();

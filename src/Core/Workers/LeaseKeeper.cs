@@ -48,7 +48,8 @@ public sealed class LeaseKeeper(
             {
                 try
                 {
-                    await WatchCancelRequestsAsync(stoppingToken);
+                    // The fallback for cancels entered on other nodes, should the change feed's news come late or not at all.
+                    await running.SignalRequestedCancelsAsync(store, node.Id, stoppingToken);
                     if (time.GetUtcNow() < nextHeartbeat) continue;
                     nextHeartbeat = time.GetUtcNow().AddSeconds(leases.HeartbeatSeconds);
                     await HeartbeatAsync(null, stoppingToken);
@@ -110,13 +111,6 @@ public sealed class LeaseKeeper(
             }
         }
         return stopped;
-    }
-
-    private async Task WatchCancelRequestsAsync(CancellationToken ct)
-    {
-        if (running.Count == 0) return;
-        foreach (var id in await store.FindCancellingOnNodeAsync(node.Id, ct))
-            running.SignalCancel(id);
     }
 
     /// <summary>

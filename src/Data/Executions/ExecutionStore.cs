@@ -88,7 +88,7 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
     {
         var rule = StateMachine.Rule(command.Transition);
         var id = command.ExecutionId;
-        var (found, attempt, dagRunId, priority, kind) = await ReadStateAsync(c, t, id);
+        var (found, attempt, dagRunId, priority, kind, jobId) = await ReadStateAsync(c, t, id);
         TransitionResult Refused(ExecutionState? state, int attemptNo) => new(id, command.Transition, false, state, null, attemptNo, at, dagRunId);
         if (found is null) return Refused(null, 0);
         if (!rule.From.Contains(found.Value) || (command.ExpectedAttempt is { } expected && expected != attempt)) return Refused(found, attempt);
@@ -127,7 +127,7 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
         if (updated != 1)
         {
             // Another node changed it between our read and our write (multi-node only): report what is there now.
-            var (now, nowAttempt, _, _, _) = await ReadStateAsync(c, t, id);
+            var (now, nowAttempt, _, _, _, _) = await ReadStateAsync(c, t, id);
             return Refused(now, nowAttempt);
         }
 
@@ -151,7 +151,7 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
         else
             await Sql.ExecutePreparedAsync(c, t, InsertHistoryByActor, ("Id", id), ("At", micros), ("From", (int)found.Value), ("To", (int)rule.To),
                 ("Transition", command.Transition.ToString()), ("NodeId", command.NodeId), ("Reason", command.Reason), ("ActorName", command.ActorName));
-        return new TransitionResult(id, command.Transition, true, found, rule.To, attemptNumber, at, dagRunId) { Priority = priority, Kind = kind };
+        return new TransitionResult(id, command.Transition, true, found, rule.To, attemptNumber, at, dagRunId) { Priority = priority, Kind = kind, HangfireJobId = jobId };
     }
 
     private static readonly string[] HistoryColumnsByActor = ["ExecutionId", "At", "From", "To", "Transition", "NodeId", "Reason", "ActorName"];
@@ -236,13 +236,14 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
             return deleted;
         }, ct);
 
-    private static async Task<(ExecutionState? State, int Attempt, long? DagRunId, int Priority, ExecutorKind Kind)> ReadStateAsync(DbConnection c, DbTransaction t, long id)
+    private static async Task<(ExecutionState? State, int Attempt, long? DagRunId, int Priority, ExecutorKind Kind, string? HangfireJobId)> ReadStateAsync(DbConnection c, DbTransaction t, long id)
     {
-        var read = Sql.Reused(c, t, "SELECT \"State\", \"AttemptCount\", \"DagRunId\", \"Priority\", \"Kind\" FROM \"Executions\" WHERE \"Id\" = @Id", ("Id", id));
+        var read = Sql.Reused(c, t, "SELECT \"State\", \"AttemptCount\", \"DagRunId\", \"Priority\", \"Kind\", \"HangfireJobId\" FROM \"Executions\" WHERE \"Id\" = @Id", ("Id", id));
         await using var reader = await read.ExecuteReaderAsync();
-        if (!await reader.ReadAsync()) return (null, 0, null, 0, default);
+        if (!await reader.ReadAsync()) return (null, 0, null, 0, default, null);
         return ((ExecutionState)Convert.ToInt32(reader.GetValue(0)), Convert.ToInt32(reader.GetValue(1)),
-            reader.IsDBNull(2) ? null : Convert.ToInt64(reader.GetValue(2)), Convert.ToInt32(reader.GetValue(3)), (ExecutorKind)Convert.ToInt32(reader.GetValue(4)));
+            reader.IsDBNull(2) ? null : Convert.ToInt64(reader.GetValue(2)), Convert.ToInt32(reader.GetValue(3)), (ExecutorKind)Convert.ToInt32(reader.GetValue(4)),
+            reader.IsDBNull(5) ? null : reader.GetString(5));
     }
 
     /// <summary>
@@ -314,7 +315,7 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
     public Task<(bool Deleted, ExecutionState? FoundState)> DeleteTerminalAsync(long id, CancellationToken ct = default) =>
         writes.RunAsync<(bool, ExecutionState?)>(id, async (c, t) =>
         {
-            var (state, _, _, _, _) = await ReadStateAsync(c, t, id);
+            var (state, _, _, _, _, _) = await ReadStateAsync(c, t, id);
             if (state is null || !state.Value.IsTerminal()) return (false, state);
             var terminal = string.Join(", ", ExecutionStates.Terminal.Select(s => (int)s));
             foreach (var table in new[] { "LogEntries", "StateChanges", "Attempts", "WorkTasks" })

@@ -10,7 +10,8 @@ namespace Taskdeck.Data.Executions;
 /// the record is locked and read (<c>FOR UPDATE</c>: a concurrent writer's change is waited for and then seen), updated
 /// only if its state (and attempt) is one the rule starts from, and the attempt and history rows are written from what
 /// the update returned — all in data-modifying CTEs of one statement, so the writer sends many executions' transitions in
-/// one round trip. The statement answers what was found (state, attempt, DAG run) and, when it applied, the attempt after.
+/// one round trip. The statement answers what was found (state, attempt, DAG run) and, when it applied, the attempt after
+/// and what the state's effects need (priority, executor kind, job).
 /// </summary>
 internal static class PostgreSqlTransitions
 {
@@ -35,7 +36,7 @@ internal static class PostgreSqlTransitions
             _ => ", \"FinishedAt\" = @At, \"ErrorMessage\" = @Error::text", // the ends: Fail, TimeOut, ConfirmCancel, CancelWaiting, MarkLost, Expire
         };
         var text = new System.Text.StringBuilder();
-        text.Append("WITH o AS MATERIALIZED (SELECT \"State\" AS s, \"AttemptCount\" AS a, \"DagRunId\" AS d, \"Priority\" AS p, \"Kind\" AS k FROM \"Executions\" WHERE \"Id\" = @Id FOR UPDATE), ");
+        text.Append("WITH o AS MATERIALIZED (SELECT \"State\" AS s, \"AttemptCount\" AS a, \"DagRunId\" AS d, \"Priority\" AS p, \"Kind\" AS k, \"HangfireJobId\" AS j FROM \"Executions\" WHERE \"Id\" = @Id FOR UPDATE), ");
         text.Append($"m AS (UPDATE \"Executions\" SET {set} FROM o WHERE \"Id\" = @Id AND o.s IN ({from}) AND \"State\" = o.s AND (@Expected < 0 OR o.a = @Expected) RETURNING \"AttemptCount\" AS a)");
         if (StateMachine.OpensAttempt(transition))
             text.Append($", n AS (INSERT INTO \"Attempts\" (\"ExecutionId\", \"Number\", \"NodeId\", \"StartedAt\", \"Outcome\") SELECT @Id, m.a, @NodeId::text, @At, {(int)ExecutionState.Running} FROM m)");
@@ -46,7 +47,7 @@ internal static class PostgreSqlTransitions
             ? ", h AS (INSERT INTO \"StateChanges\" (\"ExecutionId\", \"At\", \"From\", \"To\", \"Transition\", \"NodeId\", \"Reason\", \"ActorName\") "
             : ", h AS (INSERT INTO \"StateChanges\" (\"ExecutionId\", \"At\", \"From\", \"To\", \"Transition\", \"NodeId\", \"Reason\") ");
         text.Append($"SELECT @Id, @At, o.s, {(int)rule.To}, @Transition::text, @NodeId::text, @Reason::text{(byActor ? ", @ActorName::text" : "")} FROM m, o) ");
-        text.Append("SELECT o.s, o.a, o.d, (SELECT m.a FROM m), o.p, o.k FROM o");
+        text.Append("SELECT o.s, o.a, o.d, (SELECT m.a FROM m), o.p, o.k, o.j FROM o");
         return text.ToString();
     }
 
@@ -85,6 +86,6 @@ internal static class PostgreSqlTransitions
         long? dagRunId = reader.IsDBNull(2) ? null : reader.GetInt64(2);
         if (reader.IsDBNull(3)) return new TransitionResult(id, command.Transition, false, found, null, attempt, at, dagRunId);
         return new TransitionResult(id, command.Transition, true, found, StateMachine.Rule(command.Transition).To, reader.GetInt32(3), at, dagRunId)
-            { Priority = reader.GetInt32(4), Kind = (ExecutorKind)reader.GetInt32(5) };
+            { Priority = reader.GetInt32(4), Kind = (ExecutorKind)reader.GetInt32(5), HangfireJobId = reader.IsDBNull(6) ? null : reader.GetString(6) };
     }
 }

@@ -34,7 +34,10 @@ public sealed class EngineHost : WebApplicationFactory<Program>
     /// <summary>Every job the dispatcher made, in order: (queue, the execution ids it carries, job id).</summary>
     public ConcurrentQueue<(string Queue, long[] Ids, string JobId)> Jobs { get; } = new();
 
-    /// <summary>Gates that <c>test.gate</c> waits on (with the attempt's token), per execution.</summary>
+    /// <summary>A failure the transport throws instead of making the next job (DispatchEffectTests).</summary>
+    public TransportFaults Faults { get; } = new();
+
+    /// <summary>Gates that <c>test.gate</c> waits on (with the attempt's token) and <c>test.hold</c> waits on (without), per execution.</summary>
     public ConcurrentDictionary<long, TaskCompletionSource> Gates { get; } = new();
 
     /// <summary>Seams that hold a DAG run's bookkeeping at chosen points (DagRestartRaceTests); inert unless a test holds a run.</summary>
@@ -73,7 +76,7 @@ public sealed class EngineHost : WebApplicationFactory<Program>
             // The real Hangfire transport, with each job it makes written down (BatchDispatchTests).
             services.AddSingleton<Taskdeck.Core.Dispatch.HangfireQueue.HangfireTransport>();
             services.AddSingleton<Taskdeck.Core.Dispatch.IExecutionTransport>(sp =>
-                new RecordingTransport(sp.GetRequiredService<Taskdeck.Core.Dispatch.HangfireQueue.HangfireTransport>(), Jobs));
+                new RecordingTransport(sp.GetRequiredService<Taskdeck.Core.Dispatch.HangfireQueue.HangfireTransport>(), Jobs, Faults));
             services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(ServerLogs);
             DagSeams.Register(services);
             services.AddTaskHandler("test.count", context =>
@@ -85,6 +88,12 @@ public sealed class EngineHost : WebApplicationFactory<Program>
             {
                 var gate = Gates.GetOrAdd(context.ExecutionId, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
                 await gate.Task.WaitAsync(context.CancellationToken);
+                return "released";
+            });
+            // As test.gate, deaf to a cancel: its attempt stays registered until the test opens the gate (StateEffectTests).
+            services.AddTaskHandler("test.hold", async context =>
+            {
+                await Gates.GetOrAdd(context.ExecutionId, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
                 return "released";
             });
         });
@@ -119,11 +128,13 @@ public sealed class EngineHost : WebApplicationFactory<Program>
     }
 }
 
-/// <summary>Passes everything to the real transport and writes down the jobs it enqueues.</summary>
-public sealed class RecordingTransport(Taskdeck.Core.Dispatch.IExecutionTransport inner, ConcurrentQueue<(string, long[], string)> jobs) : Taskdeck.Core.Dispatch.IExecutionTransport
+/// <summary>Passes everything to the real transport and writes down the jobs it enqueues (or the failure it was told to throw).</summary>
+public sealed class RecordingTransport(Taskdeck.Core.Dispatch.IExecutionTransport inner, ConcurrentQueue<(string, long[], string)> jobs, TransportFaults faults)
+    : Taskdeck.Core.Dispatch.IExecutionTransport
 {
     public string Enqueue(string queue, IReadOnlyList<long> executionIds)
     {
+        faults.ThrowIfArmed(executionIds);
         var id = inner.Enqueue(queue, executionIds);
         jobs.Enqueue((queue, executionIds.ToArray(), id));
         return id;
@@ -133,5 +144,23 @@ public sealed class RecordingTransport(Taskdeck.Core.Dispatch.IExecutionTranspor
     public void Remove(string jobId) => inner.Remove(jobId);
     public bool Wake(string jobId, string queue) => inner.Wake(jobId, queue);
     public Taskdeck.Core.Dispatch.IJobStates ReadJobStates() => inner.ReadJobStates();
+    public bool IsUnavailable(Exception failure) => inner.IsUnavailable(failure);
     public int ClusterWorkers => inner.ClusterWorkers;
+}
+
+/// <summary>One failure, armed by a test, that the next enqueue throws instead of making its job; the ids it refused are kept.</summary>
+public sealed class TransportFaults
+{
+    private Exception? _next;
+
+    public ConcurrentQueue<long[]> Refused { get; } = new();
+
+    public void FailNextEnqueue(Exception failure) => Volatile.Write(ref _next, failure);
+
+    internal void ThrowIfArmed(IReadOnlyList<long> executionIds)
+    {
+        if (Interlocked.Exchange(ref _next, null) is not { } failure) return;
+        Refused.Enqueue(executionIds.ToArray());
+        throw failure;
+    }
 }

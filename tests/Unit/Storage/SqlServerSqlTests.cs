@@ -217,7 +217,8 @@ public sealed class SqlServerSqlTests
                 table.Columns.Add("DagRunId", typeof(long));
                 table.Columns.Add("Priority", typeof(int));
                 table.Columns.Add("Kind", typeof(int));
-                table.Rows.Add((int)recorder.StateToRead, 1, DBNull.Value, 0, (int)ExecutorKind.Handler);
+                table.Columns.Add("HangfireJobId", typeof(string));
+                table.Rows.Add((int)recorder.StateToRead, 1, DBNull.Value, 0, (int)ExecutorKind.Handler, DBNull.Value);
             }
             return table.CreateDataReader();
         }

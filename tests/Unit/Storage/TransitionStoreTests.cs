@@ -63,6 +63,32 @@ public abstract class TransitionStoreTests
         ], history);
     }
 
+    // What the state's effects need comes with the compare-and-set: where a record that enters a queue is sent, whether
+    // an external worker's record waits for that worker instead of a job, and which job a record that ends waiting drops.
+    [Fact]
+    public async Task TheCompareAndSet_AnswersTheRecordsPriorityKindAndJob_OneByOne_AndSetBased()
+    {
+        await using var storage = await StorageHost.StartAsync(await SettingsAsync());
+        var store = storage.Get<IExecutionStore>();
+        var at = DateTimeOffset.UtcNow;
+        var ids = await store.InsertAsync([
+            (Noop with { Priority = 7 }, ExecutionState.Queued),
+            (new NewExecution { Kind = ExecutorKind.External, Name = "external.worker", Priority = -3 }, ExecutionState.Pending),
+            (Noop with { Priority = 12 }, ExecutionState.Scheduled),
+            (new NewExecution { Kind = ExecutorKind.Command, Name = "echo", Command = ["echo"], Priority = 2 }, ExecutionState.Queued),
+        ], at, "test");
+        await store.SetHangfireJobsAsync([(ids[0], "job-of-first"), (ids[2], "job-of-third")]);
+
+        var claimed = await store.ApplyAsync(new TransitionCommand(ids[0], Transition.Claim) { NodeId = "a" }, at);
+        var released = await store.ApplyAsync(new TransitionCommand(ids[1], Transition.Release) { NodeId = "a" }, at);
+        var cancelled = await store.ApplyManyAsync(new TransitionCommand(0, Transition.CancelWaiting) { NodeId = "a", Reason = "test" }, [ids[2], ids[3]], at);
+
+        Assert.Equal((true, 7, ExecutorKind.Handler, (string?)"job-of-first"), (claimed.Applied, claimed.Priority, claimed.Kind, claimed.HangfireJobId));
+        Assert.Equal((true, -3, ExecutorKind.External, (string?)null), (released.Applied, released.Priority, released.Kind, released.HangfireJobId));
+        Assert.Equal([(ids[2], 12, ExecutorKind.Handler, (string?)"job-of-third"), (ids[3], 2, ExecutorKind.Command, null)],
+            cancelled.OrderBy(r => r.Id).Select(r => (r.Id, r.Priority, r.Kind, r.HangfireJobId)));
+    }
+
     [Fact]
     public async Task LogLinesIssuedBeforeAClosingTransition_AreStoredWhenItIs()
     {

@@ -445,6 +445,9 @@ public sealed class WorkTaskApiTests(WorkTaskApiTests.App app, ITestOutputHelper
         Assert.Equal(2, (int)failed["retry_count"]!);
         Assert.Equal("failed after 2 retries: OOMKilled again", (string?)failed["error_message"]);
         Assert.NotNull(failed["completed_at"]);
+        // The wording is the work-task API's: the execution itself keeps the worker's error as it was.
+        var execution = await app.Services.GetRequiredService<IExecutionStore>().FindAsync((long)failed["execution_id"]!);
+        Assert.Equal("OOMKilled again", execution!.ErrorMessage);
     }
 
     [Fact]

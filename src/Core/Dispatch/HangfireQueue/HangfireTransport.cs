@@ -1,3 +1,5 @@
+using System.Data.Common;
+using System.Net.Sockets;
 using Hangfire;
 using Hangfire.Common;
 using Hangfire.States;
@@ -37,6 +39,28 @@ public sealed class HangfireTransport(IBackgroundJobClient jobs, JobStorage stor
     }
 
     public bool Wake(string jobId, string queue) => jobs.ChangeState(jobId, new EnqueuedState(queue), ScheduledState.StateName);
+
+    public bool IsUnavailable(Exception failure) => IsStorageUnavailable(failure);
+
+    /// <summary>
+    /// The storages' own lock failures, named since Core does not reference the storage packages (the Console picks one):
+    /// Hangfire.PostgreSql's and Hangfire.SqlServer's. Hangfire's own, DistributedLockTimeoutException, is a <see cref="TimeoutException"/>.
+    /// </summary>
+    private static readonly HashSet<string> StorageLockFailures =
+        ["Hangfire.PostgreSql.PostgreSqlDistributedLockException", "Hangfire.SqlServer.SqlServerDistributedLockException"];
+
+    /// <summary>
+    /// The database's or the connection's failure (a <see cref="DbException"/>, <see cref="TimeoutException"/>,
+    /// <see cref="IOException"/> or <see cref="SocketException"/>) or a storage's lock failure, thrown as it is or wrapped:
+    /// Hangfire's client wraps whatever its storage threw in a BackgroundJobClientException.
+    /// </summary>
+    internal static bool IsStorageUnavailable(Exception failure)
+    {
+        if (failure is DbException or TimeoutException or IOException or SocketException) return true;
+        if (failure.GetType().FullName is { } name && StorageLockFailures.Contains(name)) return true;
+        if (failure is AggregateException many) return many.InnerExceptions.Any(IsStorageUnavailable);
+        return failure.InnerException is { } inner && IsStorageUnavailable(inner);
+    }
 
     public IJobStates ReadJobStates() => new States(storage.GetConnection());
 

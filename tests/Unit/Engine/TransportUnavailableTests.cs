@@ -1,15 +1,15 @@
 using Hangfire;
 using Hangfire.Storage;
 using Npgsql;
-using Taskdeck.Core.Dispatch;
+using Taskdeck.Core.Dispatch.HangfireQueue;
 
 namespace Taskdeck.Unit.Engine;
 
 /// <summary>
-/// A submission whose dispatch failed is accepted (its jobs made later) only when the job store or the database could
-/// not be reached; a defect fails it. What Hangfire's client throws is the storage's exception wrapped in its own.
+/// The Hangfire transport tells a job store or database that could not be reached (a warning: the records wait for the
+/// reconciler) from a defect (an error that surfaces). What Hangfire's client throws is the storage's exception wrapped in its own.
 /// </summary>
-public sealed class DispatchFailureTests
+public sealed class TransportUnavailableTests
 {
     public static TheoryData<Exception> Unavailable() => new()
     {
@@ -32,11 +32,11 @@ public sealed class DispatchFailureTests
 
     [Theory]
     [MemberData(nameof(Unavailable))]
-    public void ADatabaseOrConnectionFailure_IsUnavailable_SoTheSubmissionIsAccepted(Exception failure) =>
-        Assert.True(DispatchFailure.IsUnavailable(failure), failure.ToString());
+    public void ADatabaseOrConnectionFailure_IsUnavailable(Exception failure) =>
+        Assert.True(HangfireTransport.IsStorageUnavailable(failure), failure.ToString());
 
     [Theory]
     [MemberData(nameof(Defects))]
-    public void AProgrammingError_IsNotUnavailable_SoTheSubmissionFails(Exception failure) =>
-        Assert.False(DispatchFailure.IsUnavailable(failure), failure.ToString());
+    public void AProgrammingError_IsNotUnavailable(Exception failure) =>
+        Assert.False(HangfireTransport.IsStorageUnavailable(failure), failure.ToString());
 }
