@@ -91,7 +91,9 @@ public sealed class ConsoleProcess : IAsyncDisposable
             {
                 if ((await node.Http.GetAsync("/api/readyz")).IsSuccessStatusCode) return node;
             }
-            catch (HttpRequestException) { }
+            // Not listening yet, or listening but not answering within the client's timeout: a start at load 60 took
+            // longer than the 30 s of one probe. Either way the start's own deadline decides, not one probe.
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException) { }
             await Task.Delay(200);
         }
         await node.DisposeAsync();
