@@ -10,7 +10,8 @@ namespace Taskdeck.Core.Events;
 /// Follows the database's state history (its ids are a change cursor) and republishes, on this node's event
 /// stream, the changes other nodes made — so a page on node A sees a task finish on node B at once (PostgreSQL: a
 /// notify wakes it) or within the poll interval (<c>Taskdeck:Storage:ChangePollMilliseconds</c>, 500 ms).
-/// One query per node per pass, however many pages are open.
+/// One query per node per pass, however many pages are open; this node's own changes come back as bare ids (the cursor
+/// and the gaps need them), not joined to their records.
 /// </summary>
 /// <remarks>
 /// On a server database ids are taken at insert but become visible at commit, so a change can appear after a higher id
@@ -79,7 +80,7 @@ public sealed class ChangeFollower(IExecutionStore store, ExecutionEvents events
         var remote = new List<StateChanged>();
         if (_gaps.Count > 0)
         {
-            foreach (var change in await store.ChangesWithIdsAsync(_gaps.Keys.ToList(), ct))
+            foreach (var change in await store.ChangesWithIdsAsync(_gaps.Keys.ToList(), ct, node.Id))
             {
                 _gaps.Remove(change.Change.Id);
                 Publish(change, remote);
@@ -90,7 +91,7 @@ public sealed class ChangeFollower(IExecutionStore store, ExecutionEvents events
         IReadOnlyList<FollowedChange> changes;
         do
         {
-            changes = await store.ChangesAfterAsync(cursor, PageSize, ct);
+            changes = await store.ChangesAfterAsync(cursor, PageSize, ct, node.Id);
             foreach (var change in changes)
             {
                 var id = change.Change.Id;
@@ -123,7 +124,7 @@ public sealed class ChangeFollower(IExecutionStore store, ExecutionEvents events
     private void Publish(FollowedChange followed, List<StateChanged> remote)
     {
         var change = followed.Change;
-        if (change.NodeId == node.Id) return;
+        if (followed.IsBare || change.NodeId == node.Id) return;
         var published = new StateChanged(change.ExecutionId, change.At, change.From, change.To,
             Enum.TryParse<Transition>(change.Transition, out var t) ? t : null, 0, followed.DagRunId, change.NodeId);
         events.Publish(published);

@@ -40,6 +40,9 @@ public interface IExecutionStore
 
     Task<Execution?> FindAsync(long id, CancellationToken ct = default);
 
+    /// <summary>Those of these records that exist, in no particular order: a batch job's records in one read.</summary>
+    Task<IReadOnlyList<Execution>> FindManyAsync(IReadOnlyList<long> ids, CancellationToken ct = default);
+
     Task<Execution?> FindByTaskIdAsync(string taskId, CancellationToken ct = default);
 
     Task AppendLogAsync(IReadOnlyList<LogEntry> entries, CancellationToken ct = default);
@@ -77,11 +80,15 @@ public interface IExecutionStore
 
     Task<IReadOnlyList<Workers.WorkerNode>> ListNodesAsync(CancellationToken ct = default);
 
-    /// <summary>State changes after a cursor: how a node follows changes made by the others.</summary>
-    Task<IReadOnlyList<FollowedChange>> ChangesAfterAsync(long cursor, int limit, CancellationToken ct = default);
+    /// <summary>
+    /// State changes after a cursor: how a node follows changes made by the others. A change made by
+    /// <paramref name="exceptNode"/> comes back as its id and node only (<see cref="FollowedChange.IsBare"/>): the follower
+    /// needs its id to move its cursor (and to tell it from a late commit), not its record.
+    /// </summary>
+    Task<IReadOnlyList<FollowedChange>> ChangesAfterAsync(long cursor, int limit, CancellationToken ct = default, string? exceptNode = null);
 
-    /// <summary>The state changes among these ids that are visible now (the follower's late commits).</summary>
-    Task<IReadOnlyList<FollowedChange>> ChangesWithIdsAsync(IReadOnlyCollection<long> ids, CancellationToken ct = default);
+    /// <summary>The state changes among these ids that are visible now (the follower's late commits); <paramref name="exceptNode"/>'s bare, as above.</summary>
+    Task<IReadOnlyList<FollowedChange>> ChangesWithIdsAsync(IReadOnlyCollection<long> ids, CancellationToken ct = default, string? exceptNode = null);
 
     Task<long> LatestChangeIdAsync(CancellationToken ct = default);
 
@@ -89,7 +96,11 @@ public interface IExecutionStore
 }
 
 /// <summary>A history row as another node's follower reads it, with the DAG run of its record (null when none, or deleted).</summary>
-public sealed record FollowedChange(StateChange Change, long? DagRunId);
+public sealed record FollowedChange(StateChange Change, long? DagRunId)
+{
+    /// <summary>Only <see cref="StateChange.Id"/> and <see cref="StateChange.NodeId"/> were read (a change of the node that asked).</summary>
+    public bool IsBare { get; init; }
+}
 
 /// <summary>A record a set-based transition changed: where it came from, and what dispatching it again needs.</summary>
 public sealed record BatchTransitioned(long Id, ExecutionState From, int AttemptCount, long? DagRunId, string? HangfireJobId, int Priority, ExecutorKind Kind);

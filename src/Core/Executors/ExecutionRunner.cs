@@ -37,22 +37,37 @@ public sealed class ExecutionRunner(
     private static readonly TimeSpan AdmissionRetryDelay = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan EarlyStartTolerance = TimeSpan.FromSeconds(2);
 
-    public async Task RunAsync(long executionId, CancellationToken shutdown)
+    /// <param name="read">
+    /// The record as a batch job read it with the others of its batch (one read for all of them), or null to read it here.
+    /// A Queued copy saves the read: the claim expects the copy's attempt, so a copy that went stale (the record ran
+    /// meanwhile) claims nothing, and the record is read again and judged afresh.
+    /// </param>
+    public async Task RunAsync(long executionId, CancellationToken shutdown, Execution? read = null)
     {
-        var execution = await store.FindAsync(executionId, CancellationToken.None);
-        if (execution is null || execution.Kind == ExecutorKind.External || !StateMachine.Allows(Transition.Claim, execution.State)) return;
-        if (!await WaitUntilDueAsync(execution, shutdown)) return;
+        if (read is { State: ExecutionState.Queued } && read.Id == executionId && !await RunAsync(read, stale: true, shutdown)) return;
+        if (await store.FindAsync(executionId, CancellationToken.None) is { } execution) await RunAsync(execution, stale: false, shutdown);
+    }
+
+    /// <summary>Returns true only when a claim from a <paramref name="stale"/> copy found the record claimable in another attempt.</summary>
+    private async Task<bool> RunAsync(Execution execution, bool stale, CancellationToken shutdown)
+    {
+        var executionId = execution.Id;
+        if (execution.Kind == ExecutorKind.External || !StateMachine.Allows(Transition.Claim, execution.State)) return false;
+        if (!await WaitUntilDueAsync(execution, shutdown)) return false;
 
         using var admitted = await admission.TryAdmitAsync(execution, shutdown);
         if (admitted is null)
         {
             // Not enough free capacity here now: leave the record waiting and look again shortly.
             await dispatcher.ScheduleAsync(executionId, execution.Priority, time.GetUtcNow() + AdmissionRetryDelay);
-            return;
+            return false;
         }
 
-        var claim = await transitions.ApplyAsync(new TransitionCommand(executionId, Transition.Claim) { NodeId = node.Id }, CancellationToken.None);
-        if (!claim.Applied) return;
+        // The attempt read is the one claimed: a record that ran (and went back to wait) since it was read is not
+        // claimed on what that read said — a retry's back-off would be skipped.
+        var claim = await transitions.ApplyAsync(new TransitionCommand(executionId, Transition.Claim)
+            { NodeId = node.Id, ExpectedAttempt = execution.AttemptCount }, CancellationToken.None);
+        if (!claim.Applied) return stale && claim.FoundState is { } found && StateMachine.Allows(Transition.Claim, found);
 
         var attempt = claim.AttemptNumber;
         var entry = running.Register(executionId, attempt, shutdown);
@@ -81,6 +96,7 @@ public sealed class ExecutionRunner(
         {
             running.Unregister(executionId, entry);
         }
+        return false;
     }
 
     /// <summary>

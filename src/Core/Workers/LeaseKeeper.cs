@@ -147,10 +147,13 @@ public sealed class LeaseKeeper(
         var recovered = 0;
         foreach (var (id, state, attempt) in await store.FindOnDeadNodesAsync(cutoff, ct))
         {
-            if (running.IsRunningHere(id) || await store.FindAsync(id, ct) is not { } execution) continue;
-            var command = state == ExecutionState.Cancelling
-                ? new TransitionCommand(id, Transition.ConfirmCancel) { Reason = "cancelled; its worker's lease expired" }
-                : retries.AfterLostLease(execution, attempt);
+            if (running.IsRunningHere(id)) continue;
+            TransitionCommand command;
+            if (state == ExecutionState.Cancelling)
+                command = new TransitionCommand(id, Transition.ConfirmCancel) { Reason = "cancelled; its worker's lease expired" };
+            // Only the retry election needs the record (its retries and back-off): a Cancelling one ends without a read.
+            else if (await store.FindAsync(id, ct) is { } execution) command = retries.AfterLostLease(execution, attempt);
+            else continue;
             if ((await transitions.ApplyAsync(command with { ExpectedAttempt = attempt }, ct)).Applied) recovered++;
         }
         if (recovered > 0) logger.LogWarning("Recovered {Count} executions from nodes whose lease expired", recovered);

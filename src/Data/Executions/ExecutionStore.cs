@@ -349,11 +349,27 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
 
     public Task<Execution?> FindByTaskIdAsync(string taskId, CancellationToken ct = default) => ReadOneAsync("\"TaskId\" = @Key", taskId, ct);
 
-    private async Task<Execution?> ReadOneAsync(string where, object key, CancellationToken ct)
+    public async Task<IReadOnlyList<Execution>> FindManyAsync(IReadOnlyList<long> ids, CancellationToken ct = default)
+    {
+        var found = new List<Execution>(ids.Count);
+        // One statement per hundred ids, the ids as parameters: the same text on every provider, and few texts to prepare.
+        foreach (var chunk in ids.Chunk(100))
+        {
+            var where = "\"Id\" IN (" + string.Join(", ", chunk.Select((_, i) => "@K" + i)) + ")";
+            var parameters = chunk.Select((id, i) => ("K" + i, (object?)id)).ToArray();
+            found.AddRange(await ReadAsync(where, parameters, ct));
+        }
+        return found;
+    }
+
+    private async Task<Execution?> ReadOneAsync(string where, object key, CancellationToken ct) =>
+        (await ReadAsync(where, [("Key", key)], ct)) is [var one, ..] ? one : null;
+
+    private async Task<List<Execution>> ReadAsync(string where, (string Name, object? Value)[] parameters, CancellationToken ct)
     {
         try
         {
-            return await ReadOneOnceAsync(where, key, ct);
+            return await ReadOnceAsync(where, parameters, ct);
         }
         catch (Exception) when (_readersBroken)
         {
@@ -361,11 +377,11 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
             _readersBroken = false;
             while (_readers.TryTake(out var dead)) await dead.DisposeAsync();
             database.ClearPool();
-            return await ReadOneOnceAsync(where, key, ct);
+            return await ReadOnceAsync(where, parameters, ct);
         }
     }
 
-    private async Task<Execution?> ReadOneOnceAsync(string where, object key, CancellationToken ct)
+    private async Task<List<Execution>> ReadOnceAsync(string where, (string Name, object? Value)[] parameters, CancellationToken ct)
     {
         // Open reader connections are kept (each with its prepared statements) rather than opened per read: on
         // SQLite, opening and preparing cost several times the read itself.
@@ -377,9 +393,11 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
         var keep = true;
         try
         {
-            var command = Sql.Reused(connection, null, $"SELECT {ExecutionRows.Columns} FROM \"Executions\" WHERE {where}", ("Key", key));
+            var command = Sql.Reused(connection, null, $"SELECT {ExecutionRows.Columns} FROM \"Executions\" WHERE {where}", parameters);
             await using var reader = await command.ExecuteReaderAsync(ct);
-            return await reader.ReadAsync(ct) ? ExecutionRows.Read(reader) : null;
+            var rows = new List<Execution>(1);
+            while (await reader.ReadAsync(ct)) rows.Add(ExecutionRows.Read(reader));
+            return rows;
         }
         catch
         {
@@ -463,19 +481,27 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
         return await db.WorkerNodes.AsNoTracking().OrderByDescending(n => n.HeartbeatAt).ToListAsync(ct);
     }
 
-    public async Task<IReadOnlyList<FollowedChange>> ChangesAfterAsync(long cursor, int limit, CancellationToken ct = default)
+    public async Task<IReadOnlyList<FollowedChange>> ChangesAfterAsync(long cursor, int limit, CancellationToken ct = default, string? exceptNode = null)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
-        return await Followed(db, db.StateChanges.Where(s => s.Id > cursor)).Take(limit).ToListAsync(ct);
+        var changes = db.StateChanges.Where(s => s.Id > cursor);
+        return exceptNode is null
+            ? await Followed(db, changes).Take(limit).ToListAsync(ct)
+            : Rows(await FollowedExcept(db, changes, exceptNode).Take(limit).ToListAsync(ct));
     }
 
-    public async Task<IReadOnlyList<FollowedChange>> ChangesWithIdsAsync(IReadOnlyCollection<long> ids, CancellationToken ct = default)
+    public async Task<IReadOnlyList<FollowedChange>> ChangesWithIdsAsync(IReadOnlyCollection<long> ids, CancellationToken ct = default, string? exceptNode = null)
     {
         var found = new List<FollowedChange>();
         await using var db = await contexts.CreateDbContextAsync(ct);
         // Chunked: a statement's parameter count is bounded on every provider.
         foreach (var chunk in ids.Chunk(1000))
-            found.AddRange(await Followed(db, db.StateChanges.Where(s => chunk.Contains(s.Id))).ToListAsync(ct));
+        {
+            var changes = db.StateChanges.Where(s => chunk.Contains(s.Id));
+            found.AddRange(exceptNode is null
+                ? await Followed(db, changes).ToListAsync(ct)
+                : Rows(await FollowedExcept(db, changes, exceptNode).ToListAsync(ct)));
+        }
         return found;
     }
 
@@ -486,6 +512,27 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
         from e in records.DefaultIfEmpty()
         orderby s.Id
         select new FollowedChange(s, e == null ? null : e.DagRunId);
+
+    private sealed record FollowedRow(long Id, string? NodeId, bool Own, long ExecutionId, DateTimeOffset At, ExecutionState? From, ExecutionState To,
+        string? Transition, string? Reason, string? ActorName, long? DagRunId);
+
+    /// <summary>
+    /// As <see cref="Followed"/>, but <paramref name="node"/>'s own changes — most of what a busy node's follower reads — are
+    /// not joined to their record and bring no text: their record's DAG run is looked up only for other nodes' changes
+    /// (a <c>CASE</c> evaluates the subquery only in the branch taken).
+    /// </summary>
+    private static IQueryable<FollowedRow> FollowedExcept(TaskdeckDbContext db, IQueryable<StateChange> changes, string node) =>
+        from s in changes.AsNoTracking()
+        orderby s.Id
+        select new FollowedRow(s.Id, s.NodeId, s.NodeId == node, s.ExecutionId, s.At, s.From, s.To,
+            s.NodeId == node ? null : s.Transition, s.NodeId == node ? null : s.Reason, s.NodeId == node ? null : s.ActorName,
+            s.NodeId == node ? null : db.Executions.Where(e => e.Id == s.ExecutionId).Select(e => e.DagRunId).FirstOrDefault());
+
+    private static List<FollowedChange> Rows(List<FollowedRow> rows) => rows.ConvertAll(r => new FollowedChange(new StateChange
+    {
+        Id = r.Id, NodeId = r.NodeId, ExecutionId = r.ExecutionId, At = r.At, From = r.From, To = r.To,
+        Transition = r.Transition ?? "", Reason = r.Reason, ActorName = r.ActorName,
+    }, r.DagRunId) { IsBare = r.Own });
 
     public async Task<long> LatestChangeIdAsync(CancellationToken ct = default)
     {

@@ -43,6 +43,38 @@ public sealed class RaceTests(EngineHost host)
         }
     }
 
+    /// <summary>
+    /// A batch job reads its records together and hands each copy to the runner; by its turn the record may have run and
+    /// gone back to wait for a retry's back-off. The copy still says Queued, but the claim expects the copy's attempt, so
+    /// nothing is claimed on its word: the record is read again and left to its back-off.
+    /// </summary>
+    [Fact]
+    public async Task AStaleCopyFromABatchRead_DoesNotClaimARecordThatRanSince()
+    {
+        var runner = host.Get<ExecutionRunner>();
+        var transitions = host.Get<ExecutionTransitions>();
+        var store = host.Get<IExecutionStore>();
+        var id = await QueuedWithoutJobAsync("test.count");
+        var copy = Assert.Single(await store.FindManyAsync([id, -1]));
+        Assert.Equal((Queued, 0), (copy.State, copy.AttemptCount));
+
+        // Meanwhile another worker ran attempt 1, which failed and waits an hour for its retry.
+        Assert.True((await transitions.ApplyAsync(new TransitionCommand(id, Transition.Claim) { NodeId = "elsewhere" }, CancellationToken.None)).Applied);
+        Assert.True((await transitions.ApplyAsync(new TransitionCommand(id, Transition.RetryLater)
+            { RunAfter = TimeSpan.FromHours(1), ErrorMessage = "failed", ExpectedAttempt = 1 }, CancellationToken.None)).Applied);
+
+        await runner.RunAsync(id, CancellationToken.None, copy);
+
+        var record = await store.FindAsync(id);
+        Assert.Equal((Scheduled, 1), (record!.State, record.AttemptCount));
+        Assert.Equal(0, host.Runs.GetValueOrDefault(id));
+
+        // A copy that is still true saves the read and runs the record once.
+        var fresh = await QueuedWithoutJobAsync("test.count");
+        await runner.RunAsync(fresh, CancellationToken.None, Assert.Single(await store.FindManyAsync([fresh])));
+        Assert.Equal((Succeeded, 1), ((await store.FindAsync(fresh))!.State, host.Runs.GetValueOrDefault(fresh)));
+    }
+
     [Fact]
     public async Task CancelRacingCompletion_EndsInOneConsistentTerminalState()
     {

@@ -64,6 +64,52 @@ public sealed class ChangeFollowerLateCommitTests(PostgresServer postgres)
         List<ExecutionState> Seen() { lock (seen) return seen.Select(s => s.To).ToList(); }
     }
 
+    [Fact]
+    public async Task ThisNodesOwnChanges_AreReadBare_NotPublished_AndLeaveNoGap()
+    {
+        await using var storage = await StorageHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["Taskdeck:Storage:Provider"] = "PostgreSql",
+            ["ConnectionStrings:Taskdeck"] = await postgres.CreateDatabaseAsync(),
+        });
+        var store = storage.Get<IExecutionStore>();
+        var contexts = storage.Get<IDbContextFactory<TaskdeckDbContext>>();
+        var ids = await store.InsertAsync([(new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop" }, ExecutionState.Queued)],
+            DateTimeOffset.UtcNow, "own-changes-test");
+        var events = new ExecutionEvents();
+        var seen = new List<StateChanged>();
+        using var _ = events.Subscribe(e => { if (e is StateChanged s) lock (seen) seen.Add(s); });
+        var me = new NodeIdentity(Options.Create(new TaskdeckOptions()));
+        var follower = new ChangeFollower(store, events, [], me, new PollingChangeSignal(TimeProvider.System), Options.Create(new TaskdeckOptions()), TimeProvider.System, NullLogger<ChangeFollower>.Instance);
+        var start = await store.LatestChangeIdAsync();
+
+        // Committed one by one, in id order: mine, mine, another node's, mine.
+        foreach (var (from, to, node) in new[]
+                 {
+                     (ExecutionState.Queued, ExecutionState.Running, me.Id), (ExecutionState.Running, ExecutionState.Succeeded, me.Id),
+                     (ExecutionState.Succeeded, ExecutionState.Queued, "node-b"), (ExecutionState.Queued, ExecutionState.Running, me.Id),
+                 })
+        {
+            await using var db = await contexts.CreateDbContextAsync();
+            db.StateChanges.Add(Change(ids[0], from, to, node));
+            await db.SaveChangesAsync();
+        }
+
+        var cursor = await follower.FollowAsync(start, CancellationToken.None);
+        lock (seen) Assert.Equal([(ExecutionState.Queued, "node-b")], seen.Select(s => (s.To, s.NodeId)).ToList());
+        Assert.Equal(0, follower.GapCount);
+        Assert.Equal(await store.LatestChangeIdAsync(), cursor);
+
+        var read = await store.ChangesAfterAsync(start, 100, exceptNode: me.Id);
+        Assert.Equal([true, true, false, true], read.Select(f => f.IsBare).ToList());
+        Assert.All(read.Where(f => f.IsBare), f => Assert.Equal(("", me.Id), (f.Change.Transition, f.Change.NodeId)));
+        var other = Assert.Single(read, f => !f.IsBare).Change;
+        Assert.Equal(("Test", "node-b", ids[0], ExecutionState.Succeeded), (other.Transition, other.NodeId, other.ExecutionId, other.From));
+        // Without a node to leave out, every change is read whole.
+        Assert.All(await store.ChangesAfterAsync(start, 100), f => Assert.Equal((false, "Test"), (f.IsBare, f.Change.Transition)));
+        Assert.Equal(read.Select(f => f.Change.Id), (await store.ChangesWithIdsAsync(read.Select(f => f.Change.Id).ToList(), exceptNode: me.Id)).Select(f => f.Change.Id));
+    }
+
     private static StateChange Change(long executionId, ExecutionState from, ExecutionState to, string node) => new()
     {
         ExecutionId = executionId, At = DateTimeOffset.UtcNow, From = from, To = to, Transition = "Test", NodeId = node,

@@ -3,6 +3,7 @@ using Hangfire.Common;
 using Hangfire.Dashboard;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Taskdeck.Core.Executions;
 using Taskdeck.Core.Executors;
 
 namespace Taskdeck.Core.Dispatch.HangfireQueue;
@@ -14,8 +15,8 @@ namespace Taskdeck.Core.Dispatch.HangfireQueue;
 /// if this node dies mid-batch, the reconciler finds them waiting behind a job of a dead node and dispatches them again.
 /// </summary>
 [AutomaticRetry(Attempts = 0, LogEvents = false, OnAttemptsExceeded = AttemptsExceededAction.Delete)]
-public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatcher dispatcher, IOptions<TaskdeckOptions> options, TimeProvider time,
-    ILogger<ExecutionBatchJob> logger)
+public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatcher dispatcher, IExecutionStore store, IOptions<TaskdeckOptions> options,
+    TimeProvider time, ILogger<ExecutionBatchJob> logger)
 {
     /// <param name="queue">The queue the batch came from: what it hands back goes there.</param>
     /// <param name="executionIds">The records to run, in order.</param>
@@ -24,11 +25,21 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
     public async Task RunAsync(string queue, long[] executionIds, CancellationToken shutdown)
     {
         var handBackAfter = TimeSpan.FromMilliseconds(options.Value.Dispatch.HandBackMilliseconds);
+        // The batch's records in one read instead of one each (a copy gone stale by its turn is read again by the runner).
+        var records = new Dictionary<long, Execution>();
+        try
+        {
+            if (executionIds.Length > 1) foreach (var e in await store.FindManyAsync(executionIds, CancellationToken.None)) records[e.Id] = e;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning(e, "Reading the {Count} records of a batch failed; each is read on its turn", executionIds.Length);
+        }
         for (var i = 0; i < executionIds.Length; i++)
         {
             // Stopping: the rest stays Queued; Hangfire puts the job back (and the reconciler would dispatch them anyway).
             shutdown.ThrowIfCancellationRequested();
-            var run = runner.RunAsync(executionIds[i], shutdown);
+            var run = runner.RunAsync(executionIds[i], shutdown, records.GetValueOrDefault(executionIds[i]));
             try
             {
                 if (i == executionIds.Length - 1 || run.IsCompleted) { await run; continue; }
