@@ -56,13 +56,13 @@ public sealed class BenchPostgres : IAsyncDisposable
                 Description = $"throwaway cluster, {Path.GetFileName(Path.GetDirectoryName(bin))}, defaults (fsync on, synchronous_commit on), port {port}",
             };
         }
-        await server.ExecuteAdminAsync($"CREATE DATABASE {server._database}");
-        if (statements) await server.ExecuteAdminAsync("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+        await ExecuteAsync(server._admin, $"CREATE DATABASE {server._database}");
+        if (statements) await ExecuteAsync(server._admin, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
         return server;
     }
 
     /// <summary>Forgets the statements counted so far (with <c>--statements</c>).</summary>
-    public Task ResetStatementsAsync() => ExecuteAdminAsync("SELECT pg_stat_statements_reset()");
+    public Task ResetStatementsAsync() => ExecuteAsync(_admin, "SELECT pg_stat_statements_reset()");
 
     /// <summary>
     /// What the bench database was sent since the last reset: every statement's calls (commits and BEGINs included) and
@@ -178,25 +178,16 @@ public sealed class BenchPostgres : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         NpgsqlConnection.ClearAllPools();
-        try { await ExecuteAdminAsync($"DROP DATABASE IF EXISTS {_database} WITH (FORCE)"); } catch (NpgsqlException) { }
+        try { await ExecuteAsync(_admin, $"DROP DATABASE IF EXISTS {_database} WITH (FORCE)"); } catch (NpgsqlException) { }
         if (_folder is null) return;
         try { await RunAsPostgresAsync($"{_bin}/pg_ctl -D {_folder}/data -m immediate -w stop"); } catch (InvalidOperationException) { }
         try { Directory.Delete(_folder, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
-    /// <summary>Runs a statement on the bench database (<c>--sql</c>).</summary>
-    public async Task ExecuteAsync(string sql)
+    /// <summary>Runs a statement: on the bench database (<see cref="ConnectionString"/>, <c>--sql</c>) or, here, on the admin one.</summary>
+    public static async Task ExecuteAsync(string connectionString, string sql)
     {
-        await using var connection = new NpgsqlConnection(ConnectionString);
-        await connection.OpenAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        await command.ExecuteNonQueryAsync();
-    }
-
-    private async Task ExecuteAdminAsync(string sql)
-    {
-        await using var connection = new NpgsqlConnection(_admin);
+        await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync();
         await using var command = connection.CreateCommand();
         command.CommandText = sql;

@@ -68,7 +68,7 @@ public static class EngineBenchmark
             foreach (var sql in args.Select((a, i) => (a, i)).Where(x => x.a == "--sql" && x.i + 1 < args.Length).Select(x => args[x.i + 1]))
             {
                 if (server is null) throw new InvalidOperationException("--sql needs --storage postgresql");
-                await server.ExecuteAsync(sql);
+                await BenchPostgres.ExecuteAsync(server.ConnectionString, sql);
                 System.Console.WriteLine($"--sql: {sql}");
             }
             for (var i = 1; i < nodes; i++) others.Add(await StartNodeAsync(server!.ConnectionString, settings));

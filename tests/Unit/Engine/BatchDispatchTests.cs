@@ -64,7 +64,7 @@ public sealed class BatchDispatchTests(EngineHost host)
     [Fact]
     public async Task Cancel_OfAnExecutionInABatchNotYetStarted_KeepsTheBatch_WhichRunsTheOthersOnly()
     {
-        var ids = new[] { await QueuedWithoutJobAsync("test.count"), await QueuedWithoutJobAsync("test.count"), await QueuedWithoutJobAsync("test.count") };
+        var ids = new[] { await host.QueuedWithoutJobAsync("test.count"), await host.QueuedWithoutJobAsync("test.count"), await host.QueuedWithoutJobAsync("test.count") };
         var jobs = host.Get<IBackgroundJobClient>();
         // A batch job that waits (scheduled an hour ahead) so the cancel surely comes before it starts.
         var jobId = jobs.Create(HangfireTransport.JobFor(ExecutionDispatcher.Default, ids), new ScheduledState(TimeSpan.FromHours(1)));
@@ -91,8 +91,8 @@ public sealed class BatchDispatchTests(EngineHost host)
     [Fact]
     public async Task ABatchWhoseExecutionRunsLong_HandsTheRestBack_ForOtherWorkers()
     {
-        var gated = await QueuedWithoutJobAsync("test.gate");
-        var rest = new[] { await QueuedWithoutJobAsync("test.count"), await QueuedWithoutJobAsync("test.count") };
+        var gated = await host.QueuedWithoutJobAsync("test.gate");
+        var rest = new[] { await host.QueuedWithoutJobAsync("test.count"), await host.QueuedWithoutJobAsync("test.count") };
         var gate = host.Gates.GetOrAdd(gated, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
 
         var batch = Task.Run(() => host.Get<ExecutionBatchJob>().RunAsync(ExecutionDispatcher.Default, [gated, .. rest], CancellationToken.None));
@@ -116,8 +116,8 @@ public sealed class BatchDispatchTests(EngineHost host)
         var servers = host.Get<JobStorage>().GetMonitoringApi().Servers();
         Assert.Contains(servers, s => s.Name.StartsWith(node + ":", StringComparison.OrdinalIgnoreCase));
 
-        var orphans = new[] { await QueuedWithoutJobAsync("test.count"), await QueuedWithoutJobAsync("test.count") };
-        var kept = await QueuedWithoutJobAsync("test.count");
+        var orphans = new[] { await host.QueuedWithoutJobAsync("test.count"), await host.QueuedWithoutJobAsync("test.count") };
+        var kept = await host.QueuedWithoutJobAsync("test.count");
         var deadJob = ProcessingJob(orphans, $"node-that-died:4242:dead01:{Guid.NewGuid()}");
         var liveJob = ProcessingJob([kept], $"{node}:{Guid.NewGuid()}");
         var store = host.Get<IExecutionStore>();
@@ -148,13 +148,4 @@ public sealed class BatchDispatchTests(EngineHost host)
     }
 
     private static NewExecution Count() => new() { Kind = ExecutorKind.Handler, Name = "test.count" };
-
-    /// <summary>A Queued record without a job (Pending, then Release): only what the test does runs it.</summary>
-    /// <summary>A record stored Queued without its job, as a node that died between the two leaves it.</summary>
-    private async Task<long> QueuedWithoutJobAsync(string handler)
-    {
-        var spec = new NewExecution { Kind = ExecutorKind.Handler, Name = handler, TaskId = Guid.NewGuid().ToString() };
-        var ids = await host.Get<IExecutionStore>().InsertAsync([(spec, Queued)], DateTimeOffset.UtcNow, host.Get<NodeIdentity>().Id);
-        return Assert.Single(ids);
-    }
 }

@@ -117,6 +117,16 @@ public sealed class EngineHost : WebApplicationFactory<Program>
         throw new Xunit.Sdk.XunitException($"Execution {id}: {what ?? "condition"} not reached in time; last state {last?.Execution.State}, attempts {last?.Attempts.Count}.");
     }
 
+    /// <summary>
+    /// A record stored Queued without its job, as a node that died between the two leaves it (entering Queued by a
+    /// transition would give it one): only what the test does runs it.
+    /// </summary>
+    public async Task<long> QueuedWithoutJobAsync(string handler)
+    {
+        var spec = new NewExecution { Kind = ExecutorKind.Handler, Name = handler, TaskId = Guid.NewGuid().ToString() };
+        return Assert.Single(await Get<IExecutionStore>().InsertAsync([(spec, ExecutionState.Queued)], DateTimeOffset.UtcNow, Get<Taskdeck.Core.Workers.NodeIdentity>().Id));
+    }
+
     public Task<ExecutionDetail> WaitForStateAsync(long id, ExecutionState state, TimeSpan? deadline = null) =>
         WaitForAsync(id, d => d.Execution.State == state, deadline, $"state {state}");
 

@@ -15,20 +15,13 @@ public sealed class RaceTests(EngineHost host)
 {
     private const int Rounds = 100;
 
-    /// <summary>A record stored Queued without a job (entering Queued by a transition would give it one): only the test's runners take it.</summary>
-    private async Task<long> QueuedWithoutJobAsync(string handler)
-    {
-        var spec = new NewExecution { Kind = ExecutorKind.Handler, Name = handler, TaskId = Guid.NewGuid().ToString() };
-        return Assert.Single(await host.Get<IExecutionStore>().InsertAsync([(spec, Queued)], DateTimeOffset.UtcNow, host.Get<NodeIdentity>().Id));
-    }
-
     [Fact]
     public async Task TwoWorkersClaimingOneRecord_ExactlyOneRunsIt()
     {
         var runner = host.Get<ExecutionRunner>();
         for (var round = 0; round < Rounds; round++)
         {
-            var id = await QueuedWithoutJobAsync("test.count");
+            var id = await host.QueuedWithoutJobAsync("test.count");
             using var start = new ManualResetEventSlim();
             var workers = Enumerable.Range(0, 2).Select(_ => Task.Run(async () => { start.Wait(); await runner.RunAsync(id, CancellationToken.None); })).ToArray();
             start.Set();
@@ -54,7 +47,7 @@ public sealed class RaceTests(EngineHost host)
         var runner = host.Get<ExecutionRunner>();
         var transitions = host.Get<ExecutionTransitions>();
         var store = host.Get<IExecutionStore>();
-        var id = await QueuedWithoutJobAsync("test.count");
+        var id = await host.QueuedWithoutJobAsync("test.count");
         var copy = Assert.Single(await store.FindManyAsync([id, -1]));
         Assert.Equal((Queued, 0), (copy.State, copy.AttemptCount));
 
@@ -70,7 +63,7 @@ public sealed class RaceTests(EngineHost host)
         Assert.Equal(0, host.Runs.GetValueOrDefault(id));
 
         // A copy that is still true saves the read and runs the record once.
-        var fresh = await QueuedWithoutJobAsync("test.count");
+        var fresh = await host.QueuedWithoutJobAsync("test.count");
         await runner.RunAsync(fresh, CancellationToken.None, Assert.Single(await store.FindManyAsync([fresh])));
         Assert.Equal((Succeeded, 1), ((await store.FindAsync(fresh))!.State, host.Runs.GetValueOrDefault(fresh)));
     }
@@ -82,7 +75,7 @@ public sealed class RaceTests(EngineHost host)
         var running = host.Get<RunningWork>();
         for (var round = 0; round < Rounds; round++)
         {
-            var id = await QueuedWithoutJobAsync("test.gate");
+            var id = await host.QueuedWithoutJobAsync("test.gate");
             var gate = host.Gates.GetOrAdd(id, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
             var run = Task.Run(() => runner.RunAsync(id, CancellationToken.None));
             await WaitUntilAsync(() => running.IsRunningHere(id), $"execution {id} running");

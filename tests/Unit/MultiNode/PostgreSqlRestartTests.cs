@@ -92,7 +92,7 @@ public sealed class PostgreSqlRestartTests(ITestOutputHelper output) : IAsyncLif
     }
 }
 
-/// <summary>What the PostgreSQL restart test shares with the kill test (4337527; to be restored with its fix): the nodes' settings, the work they submit, and reading the database.</summary>
+/// <summary>What the multi-node tests share (the PostgreSQL restart test, TwoNodeTests, the cluster, chaos and schedule tests): the nodes' settings, the work they submit, waiting on a condition, and reading the database.</summary>
 internal sealed class ClusterProbe(string connection)
 {
     /// <param name="connection">The nodes' database.</param>
@@ -134,14 +134,15 @@ internal sealed class ClusterProbe(string connection)
             catch (Exception e) when (e is InvalidOperationException or HttpRequestException or TaskCanceledException) { refused.Add(e.Message); }
         });
 
-    public static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
+    /// <param name="pause">Between two looks: 200 ms unless a test measures how soon the condition holds.</param>
+    public static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, TimeSpan? pause = null)
     {
         var deadline = Stopwatch.StartNew();
         while (deadline.Elapsed < timeout)
         {
             try { if (await condition()) return; }
             catch (HttpRequestException) { }
-            await Task.Delay(200);
+            await Task.Delay(pause ?? TimeSpan.FromMilliseconds(200));
         }
         Assert.Fail($"Timed out after {timeout.TotalSeconds:0} s waiting for {what}");
     }

@@ -19,16 +19,14 @@ public sealed class TwoNodeTests(PostgresServer postgres, ITestOutputHelper outp
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);
 
-    private static Dictionary<string, string> NodeSettings(string connection) => new()
+    /// <summary>ClusterProbe's settings with a 60 s lease (the work here runs minutes on a loaded machine) and <c>/bin/sleep</c> allowed.</summary>
+    private static Dictionary<string, string> NodeSettings(string connection)
     {
-        ["Taskdeck:Storage:Provider"] = "PostgreSql",
-        ["ConnectionStrings:Taskdeck"] = connection,
-        ["Taskdeck:Node:WorkerCount"] = "4",
-        ["Taskdeck:Leases:HeartbeatSeconds"] = "1",
-        ["Taskdeck:Leases:ExpirySeconds"] = "60",
-        ["Taskdeck:Commands:Enabled"] = "true",
-        ["Taskdeck:Commands:Allow:0"] = "/bin/sleep",
-    };
+        var settings = ClusterProbe.NodeSettings(connection, expirySeconds: 60);
+        settings["Taskdeck:Commands:Enabled"] = "true";
+        settings["Taskdeck:Commands:Allow:0"] = "/bin/sleep";
+        return settings;
+    }
 
     [Fact]
     public async Task ADagRunRestartedOnB_ReadsRunningOnAsApi_WhileItsTasksRun()
@@ -44,15 +42,15 @@ public sealed class TwoNodeTests(PostgresServer postgres, ITestOutputHelper outp
             """, Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.OK, submitted.StatusCode);
         var runId = (await submitted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("runID").GetInt64();
-        await UntilAsync(async () => await RunAsync(a, runId) is { State: "RUNNING" } r && r.Tasks.All(t => t == "RUNNING"), "both tasks to run");
+        await ClusterProbe.UntilAsync(async () => await RunAsync(a, runId) is { State: "RUNNING" } r && r.Tasks.All(t => t == "RUNNING"), Deadline, "both tasks to run");
 
         Assert.Equal(HttpStatusCode.OK, (await b.Http.DeleteAsync($"/v1/dagrun/{runId}")).StatusCode);
-        await UntilAsync(async () => await RunAsync(a, runId) is { State: "KILLED" } r && r.Tasks.All(t => t != "RUNNING"), "the kill to stop both tasks");
+        await ClusterProbe.UntilAsync(async () => await RunAsync(a, runId) is { State: "KILLED" } r && r.Tasks.All(t => t != "RUNNING"), Deadline, "the kill to stop both tasks");
         // A restart is refused (409) while the kill's bulk act still runs; then accepted.
-        await UntilAsync(async () => (await b.Http.PatchAsync($"/v1/dagrun/{runId}/state/QUEUED", null)).StatusCode == HttpStatusCode.OK, "B to restart the run");
+        await ClusterProbe.UntilAsync(async () => (await b.Http.PatchAsync($"/v1/dagrun/{runId}/state/QUEUED", null)).StatusCode == HttpStatusCode.OK, Deadline, "B to restart the run");
         var restarted = Stopwatch.StartNew();
 
-        await UntilAsync(async () => await RunAsync(a, runId) is { State: "RUNNING" } r && r.Tasks.Any(t => t == "RUNNING"), "A's API to read the run RUNNING while a task runs");
+        await ClusterProbe.UntilAsync(async () => await RunAsync(a, runId) is { State: "RUNNING" } r && r.Tasks.Any(t => t == "RUNNING"), Deadline, "A's API to read the run RUNNING while a task runs");
         output.WriteLine($"DAG run restarted on B read RUNNING (a task running) on A's API {restarted.ElapsedMilliseconds} ms after B answered the restart");
         var run = await RunAsync(a, runId);
         Assert.Equal(["QUEUED", "RUNNING", "KILLED", "QUEUED", "RUNNING"], run.History);
@@ -67,23 +65,23 @@ public sealed class TwoNodeTests(PostgresServer postgres, ITestOutputHelper outp
 
         var id = await first.SubmitAsync(new { command = new[] { "/bin/sleep", "300" } });
         JsonElement detail = default;
-        await UntilAsync(async () => (detail = await first.Http.GetFromJsonAsync<JsonElement>($"/api/executions/{id}")).GetProperty("taskdeck_state").GetString() == "Running",
-            "the command to run");
+        await ClusterProbe.UntilAsync(async () => (detail = await first.Http.GetFromJsonAsync<JsonElement>($"/api/executions/{id}")).GetProperty("taskdeck_state").GetString() == "Running",
+            Deadline, "the command to run");
         // B is whichever node took it; the cancel goes through the other one's API.
         var nodeId = detail.GetProperty("node_id").GetString()!;
         var (b, a) = nodeId.Contains($":{first.ProcessId}:", StringComparison.Ordinal) ? (first, second) : (second, first);
         Assert.Contains($":{b.ProcessId}:", nodeId, StringComparison.Ordinal);
         var pid = 0;
-        await UntilAsync(async () => (pid = ProcessId(await a.Http.GetStringAsync($"/api/executions/{id}/attempts/1/logs/executor"))) > 0, "the process id in the executor log");
+        await ClusterProbe.UntilAsync(async () => (pid = ProcessId(await a.Http.GetStringAsync($"/api/executions/{id}/attempts/1/logs/executor"))) > 0, Deadline, "the process id in the executor log");
         Assert.True(Directory.Exists($"/proc/{pid}"), $"process {pid} runs");
 
         var cancel = Stopwatch.StartNew();
         var answer = await a.Http.PostAsync($"/api/executions/{id}/cancel", null);
         Assert.True(answer.IsSuccessStatusCode, await answer.Content.ReadAsStringAsync());
-        await UntilAsync(() => Task.FromResult(!Directory.Exists($"/proc/{pid}")), $"process {pid} to be gone", TimeSpan.FromMilliseconds(5));
+        await ClusterProbe.UntilAsync(() => Task.FromResult(!Directory.Exists($"/proc/{pid}")), Deadline, $"process {pid} to be gone", TimeSpan.FromMilliseconds(5));
         var gone = cancel.ElapsedMilliseconds;
-        await UntilAsync(async () => (await a.Http.GetFromJsonAsync<JsonElement>($"/api/executions/{id}")).GetProperty("taskdeck_state").GetString() == "Cancelled",
-            "the execution to end Cancelled");
+        await ClusterProbe.UntilAsync(async () => (await a.Http.GetFromJsonAsync<JsonElement>($"/api/executions/{id}")).GetProperty("taskdeck_state").GetString() == "Cancelled",
+            Deadline, "the execution to end Cancelled");
         output.WriteLine($"cancel on node A of a process on node B: process gone {gone} ms after the request was sent, Cancelled read on A after {cancel.ElapsedMilliseconds} ms");
     }
 
@@ -92,15 +90,11 @@ public sealed class TwoNodeTests(PostgresServer postgres, ITestOutputHelper outp
     {
         const string token = "two-node-worker-token";
         var connection = await postgres.CreateDatabaseAsync();
-        var settings = new Dictionary<string, string>(ClusterProbe.NodeSettings(connection, expirySeconds: 60))
-        {
-            ["Taskdeck:Auth:WorkerToken"] = token,
-            ["Taskdeck:Commands:Enabled"] = "true",
-            ["Taskdeck:Commands:Allow:0"] = "/bin/sleep",
-            // The spawned process only waits: the test reports for it, over node A's work-task API, as its worker would.
-            ["Taskdeck:WorkTasks:Types:waiting:Command:0"] = "/bin/sleep",
-            ["Taskdeck:WorkTasks:Types:waiting:Command:1"] = "300",
-        };
+        var settings = NodeSettings(connection);
+        settings["Taskdeck:Auth:WorkerToken"] = token;
+        // The spawned process only waits: the test reports for it, over node A's work-task API, as its worker would.
+        settings["Taskdeck:WorkTasks:Types:waiting:Command:0"] = "/bin/sleep";
+        settings["Taskdeck:WorkTasks:Types:waiting:Command:1"] = "300";
         await using var a = await ConsoleProcess.StartAsync(settings);
         await using var b = await ConsoleProcess.StartAsync(settings);
         a.Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
@@ -162,16 +156,5 @@ public sealed class TwoNodeTests(PostgresServer postgres, ITestOutputHelper outp
     {
         var at = executorLog.IndexOf("started pid ", StringComparison.Ordinal);
         return at < 0 ? 0 : int.Parse(executorLog[(at + 12)..].Split(':', ' ', '\n')[0], System.Globalization.CultureInfo.InvariantCulture);
-    }
-
-    private static async Task UntilAsync(Func<Task<bool>> condition, string what, TimeSpan? pause = null)
-    {
-        var until = DateTime.UtcNow + Deadline;
-        while (DateTime.UtcNow < until)
-        {
-            if (await condition()) return;
-            await Task.Delay(pause ?? TimeSpan.FromMilliseconds(100));
-        }
-        throw new Xunit.Sdk.XunitException($"Timed out waiting for {what}.");
     }
 }
