@@ -39,6 +39,26 @@ public sealed class DagRunModel : LiveModel<DagRunSnapshot>
 
     public long RunId { get; }
 
+    /// <summary>How often the run is read again while a kill or restart of it is under way, so every viewer sees it progress and end.</summary>
+    public static readonly TimeSpan ActRecheck = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// An act under way reports its progress in its own row, which no state change announces (its last batch may change no
+    /// task at all): the one shared model reads again while it lasts — one read per second for all viewers, none per page.
+    /// </summary>
+    protected override void OnQueryCompleted(DagRunSnapshot fresh)
+    {
+        if (fresh.ActUnderWay is null) return;
+        _ = RecheckAsync();
+    }
+
+    private async Task RecheckAsync()
+    {
+        try { await Task.Delay(ActRecheck, Time); }
+        catch (OperationCanceledException) { return; }
+        lock (Gate) MarkStale();
+    }
+
     /// <summary>An act on the run (kill, restart) changed it: read it again at the next interval.</summary>
     public void Invalidate()
     {

@@ -3,6 +3,7 @@ using MudBlazor;
 using Taskdeck.Console.Audit;
 using Taskdeck.Console.Components.Shared;
 using Taskdeck.Console.Live;
+using Taskdeck.Core.Bulk;
 using Taskdeck.Core.Dags;
 using Taskdeck.Core.Executions;
 using Taskdeck.Data.Dags;
@@ -35,16 +36,15 @@ public partial class DagRunDetailPage : IAsyncDisposable
     [Inject] public required ConsoleActor Actor { get; init; }
 
     private bool _busy;
-    private bool _following;
-    /// <summary>The kill or restart under way that the run's last snapshot showed.</summary>
-    private long? _actSeen;
+    /// <summary>A kill or restart of the run that someone else started (another page, the API, another node), as the run's last snapshot showed it.</summary>
+    private BulkAction? _actElsewhere;
+    /// <summary>The act this page started: followed by the page itself, so not shown again from the snapshot.</summary>
+    private long? _ownAct;
     /// <summary>An act of this page's or anyone's on the run is under way: another would only be refused.</summary>
-    private bool ActUnderWay => _busy || _following;
+    private bool ActUnderWay => _busy || _actElsewhere is not null;
     private List<DagTaskNode> _taskList = [];
     /// <summary>A kill or restart of this run under way (started here or anywhere): its progress.</summary>
     private BulkProgress? _progress;
-    /// <summary>The act this page follows (its own or one the run's model found), so that it is followed once.</summary>
-    private long? _followed;
 
     private static bool CanKill(DagRunState state) => state is DagRunState.Queued or DagRunState.Running or DagRunState.Errored;
     private static bool CanRestart(DagRunState state) => state is DagRunState.Errored or DagRunState.Killed;
@@ -72,7 +72,13 @@ public partial class DagRunDetailPage : IAsyncDisposable
             // The run's own state changed too: the shared model reads it again at its next interval.
             (_view?.Model as DagRunModel)?.Invalidate();
             // A big kill or restart goes on in the background: its progress shows until it is done.
-            if (outcome is { Done: true, Finished: false, BulkActionId: { } act }) await FollowActAsync(act);
+            if (outcome is { Done: true, Finished: false, BulkActionId: { } act } && _progress is not null)
+            {
+                _ownAct = act;
+                if (_actElsewhere?.Id == act) _actElsewhere = null;
+                await _progress.FollowAsync(act);
+                (_view?.Model as DagRunModel)?.Invalidate();
+            }
         }
         catch (Exception e) { Snackbar.Add($"{yes} failed: {e.Message}", Severity.Error); }
         finally { _busy = false; }
@@ -90,23 +96,15 @@ public partial class DagRunDetailPage : IAsyncDisposable
         Show(await _view.CurrentAsync());
     }
 
-    /// <summary>Someone else's kill or restart (another page, the API, another node): this page follows its progress too.</summary>
-    protected override void OnAfterRender(bool firstRender)
+    /// <summary>
+    /// Someone else's kill or restart shows its progress here too, from the run's shared model (which reads it again every
+    /// second while it lasts): no page reads it on its own.
+    /// </summary>
+    protected override async Task OnAfterRenderAsync(bool firstRender)
     {
-        if (_actSeen is { } act && act != _followed && !_busy) _ = FollowActAsync(act);
-    }
-
-    /// <summary>Shows the act's progress until it is done, then reads the run again (its state changed with it).</summary>
-    private async Task FollowActAsync(long act)
-    {
-        if (_progress is null || _followed == act) return;
-        (_followed, _following) = (act, true);
-        StateHasChanged();
-        try { await _progress.FollowAsync(act); }
-        catch (Exception e) { Snackbar.Add($"The progress of bulk action {act} could not be read: {e.Message}", Severity.Warning); }
-        finally { _following = false; }
-        StateHasChanged();
-        (_view?.Model as DagRunModel)?.Invalidate();
+        if (_busy || _progress is null) return;
+        try { await _progress.ShowAsync(_actElsewhere); }
+        catch (Exception e) { Snackbar.Add($"The result of a bulk action on this run could not be read: {e.Message}", Severity.Warning); }
     }
 
     private void Show(DagRunSnapshot snapshot)
@@ -114,7 +112,7 @@ public partial class DagRunDetailPage : IAsyncDisposable
         _detail = snapshot.Detail;
         _missing = _detail is null;
         if (_detail is null) return;
-        _actSeen = snapshot.ActUnderWay?.Id;
+        _actElsewhere = snapshot.ActUnderWay is { } act && act.Id != _ownAct ? act : null;
         _attempts = snapshot.Attempts;
         _taskList = _detail.Tasks.ToList();
         _counts = snapshot.Counts;

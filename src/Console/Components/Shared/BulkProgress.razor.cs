@@ -71,6 +71,32 @@ public partial class BulkProgress : IDisposable
         }
     }
 
+    /// <summary>The act shown from someone else's reads (<see cref="ShowAsync"/>), not followed here.</summary>
+    private long? _shown;
+
+    /// <summary>
+    /// Shows an act that someone else carries on, as a shared model read it — no reads of its own while it lasts; null once
+    /// none is under way: the one it showed is read once and its result reported.
+    /// </summary>
+    public async Task ShowAsync(BulkAction? act)
+    {
+        if (act is { Finished: false })
+        {
+            if (_act is { } shown && shown.Id == act.Id && shown.Applied == act.Applied && shown.Skipped == act.Skipped) return;
+            (_act, _shown) = (act, act.Id);
+            StateHasChanged();
+            return;
+        }
+        if (_shown is not { } id) return;
+        (_act, _shown) = (null, null);
+        StateHasChanged();
+        try
+        {
+            if (await Bulk.FindAsync(id, _leaving.Token) is { Finished: true } done) Report(done);
+        }
+        catch (OperationCanceledException) when (_leaving.IsCancellationRequested) { }
+    }
+
     private BulkAction Report(BulkAction act)
     {
         var skipped = act.Skipped > 0 ? $" {act.Skipped:N0} skipped: their state no longer allowed it." : "";
