@@ -34,8 +34,14 @@ public sealed class EngineHost : WebApplicationFactory<Program>
     /// <summary>Every job the dispatcher made, in order: (queue, the execution ids it carries, job id).</summary>
     public ConcurrentQueue<(string Queue, long[] Ids, string JobId)> Jobs { get; } = new();
 
-    /// <summary>A failure the transport throws instead of making the next job (DispatchEffectTests).</summary>
+    /// <summary>A failure the transport throws instead of making a chosen record's job (StateEffectTests).</summary>
     public TransportFaults Faults { get; } = new();
+
+    /// <summary>
+    /// Executions the lease keeper's cancel watch (<see cref="RunningWork.SignalRequestedCancelsAsync"/>) is not told are
+    /// Cancelling, so a test sees what the transition itself signalled (StateEffectTests); empty, the store is as it is.
+    /// </summary>
+    public ConcurrentDictionary<long, byte> HiddenFromCancelWatch { get; } = new();
 
     /// <summary>Gates that <c>test.gate</c> waits on (with the attempt's token) and <c>test.hold</c> waits on (without), per execution.</summary>
     public ConcurrentDictionary<long, TaskCompletionSource> Gates { get; } = new();
@@ -76,7 +82,11 @@ public sealed class EngineHost : WebApplicationFactory<Program>
             // The real Hangfire transport, with each job it makes written down (BatchDispatchTests).
             services.AddSingleton<Taskdeck.Core.Dispatch.HangfireQueue.HangfireTransport>();
             services.AddSingleton<Taskdeck.Core.Dispatch.IExecutionTransport>(sp =>
-                new RecordingTransport(sp.GetRequiredService<Taskdeck.Core.Dispatch.HangfireQueue.HangfireTransport>(), Jobs, Faults));
+                new RecordingTransport(sp.GetRequiredService<Taskdeck.Core.Dispatch.HangfireQueue.HangfireTransport>(), Jobs, Faults,
+                    ids => sp.GetRequiredService<IExecutionStore>().FindManyAsync(ids).GetAwaiter().GetResult()));
+            // The real store, seen through a seam that can hide chosen records from the cancel watch.
+            services.AddSingleton<ExecutionStore>();
+            services.AddSingleton<IExecutionStore>(sp => CancelWatchSeam.Wrap(sp.GetRequiredService<ExecutionStore>(), HiddenFromCancelWatch));
             services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(ServerLogs);
             DagSeams.Register(services);
             services.AddTaskHandler("test.count", context =>
@@ -139,12 +149,13 @@ public sealed class EngineHost : WebApplicationFactory<Program>
 }
 
 /// <summary>Passes everything to the real transport and writes down the jobs it enqueues (or the failure it was told to throw).</summary>
-public sealed class RecordingTransport(Taskdeck.Core.Dispatch.IExecutionTransport inner, ConcurrentQueue<(string, long[], string)> jobs, TransportFaults faults)
+public sealed class RecordingTransport(Taskdeck.Core.Dispatch.IExecutionTransport inner, ConcurrentQueue<(string, long[], string)> jobs, TransportFaults faults,
+    Func<IReadOnlyList<long>, IReadOnlyList<Execution>> read)
     : Taskdeck.Core.Dispatch.IExecutionTransport
 {
     public string Enqueue(string queue, IReadOnlyList<long> executionIds)
     {
-        faults.ThrowIfArmed(executionIds);
+        faults.ThrowIfArmed(executionIds, read);
         var id = inner.Enqueue(queue, executionIds);
         jobs.Enqueue((queue, executionIds.ToArray(), id));
         return id;
@@ -158,19 +169,75 @@ public sealed class RecordingTransport(Taskdeck.Core.Dispatch.IExecutionTranspor
     public int ClusterWorkers => inner.ClusterWorkers;
 }
 
-/// <summary>One failure, armed by a test, that the next enqueue throws instead of making its job; the ids it refused are kept.</summary>
+/// <summary>
+/// One failure, armed by a test for the records carrying its tag, that the first enqueue of such a record throws instead
+/// of making its job: no other work's enqueue (a backlog, the reconciler, a DAG's release) can take it. The ids it refused
+/// are kept.
+/// </summary>
 public sealed class TransportFaults
 {
-    private Exception? _next;
+    private (string Tag, Exception Failure)? _armed;
+    private readonly Lock _lock = new();
 
     public ConcurrentQueue<long[]> Refused { get; } = new();
 
-    public void FailNextEnqueue(Exception failure) => Volatile.Write(ref _next, failure);
-
-    internal void ThrowIfArmed(IReadOnlyList<long> executionIds)
+    public void FailFirstEnqueueTagged(string tag, Exception failure)
     {
-        if (Interlocked.Exchange(ref _next, null) is not { } failure) return;
+        lock (_lock) _armed = (tag, failure);
+    }
+
+    public void Disarm()
+    {
+        lock (_lock) _armed = null;
+    }
+
+    internal void ThrowIfArmed(IReadOnlyList<long> executionIds, Func<IReadOnlyList<long>, IReadOnlyList<Execution>> read)
+    {
+        string tag;
+        lock (_lock)
+        {
+            if (_armed is not { } armed) return;
+            tag = armed.Tag;
+        }
+        if (!read(executionIds).Any(e => e.Tags.Contains(tag))) return;
+        Exception failure;
+        lock (_lock)
+        {
+            if (_armed is not { } armed || armed.Tag != tag) return;
+            failure = armed.Failure;
+            _armed = null;
+        }
         Refused.Enqueue(executionIds.ToArray());
         throw failure;
     }
+}
+
+/// <summary>Passes every call to the real store, but leaves the hidden records out of what the cancel watch reads.</summary>
+public class CancelWatchSeam : System.Reflection.DispatchProxy
+{
+    private IExecutionStore _inner = null!;
+    private ConcurrentDictionary<long, byte> _hidden = null!;
+
+    public static IExecutionStore Wrap(IExecutionStore inner, ConcurrentDictionary<long, byte> hidden)
+    {
+        var proxy = Create<IExecutionStore, CancelWatchSeam>();
+        var seam = (CancelWatchSeam)(object)proxy;
+        (seam._inner, seam._hidden) = (inner, hidden);
+        return proxy;
+    }
+
+    protected override object? Invoke(System.Reflection.MethodInfo? targetMethod, object?[]? args)
+    {
+        if (targetMethod!.Name == nameof(IExecutionStore.FindCancellingOnNodeAsync))
+            return HideAsync((string)args![0]!, (CancellationToken)args[1]!);
+        try { return targetMethod.Invoke(_inner, args); }
+        catch (System.Reflection.TargetInvocationException e) when (e.InnerException is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerException);
+            throw;
+        }
+    }
+
+    private async Task<IReadOnlyList<long>> HideAsync(string nodeId, CancellationToken ct) =>
+        (await _inner.FindCancellingOnNodeAsync(nodeId, ct)).Where(id => !_hidden.ContainsKey(id)).ToList();
 }

@@ -37,14 +37,27 @@ public sealed class StateEffectTests(EngineHost host)
         var running = host.Get<RunningWork>();
         // Deaf to the cancel, so its attempt stays registered here to be looked at (a cancellable one may be gone already).
         var e = await host.Executions.SubmitAsync(new NewExecution { Kind = ExecutorKind.Handler, Name = "test.hold" });
-        await host.WaitForAsync(e.Id, d => d.Execution.State == Running && running.IsRunningHere(e.Id), what: "running here");
+        // The handler may not have made its gate yet when the attempt is registered: whoever comes first makes it.
+        var gate = host.Gates.GetOrAdd(e.Id, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        // The lease keeper's watch (every 250 ms) also signals a Cancelling record running here: hidden from it, only the
+        // transition's own signal can be seen.
+        host.HiddenFromCancelWatch[e.Id] = 0;
+        try
+        {
+            await host.WaitForAsync(e.Id, d => d.Execution.State == Running && running.IsRunningHere(e.Id), what: "running here");
 
-        var requested = await Transitions.ApplyAsync(new TransitionCommand(e.Id, Transition.RequestCancel) { Reason = "test" });
+            var requested = await Transitions.ApplyAsync(new TransitionCommand(e.Id, Transition.RequestCancel) { Reason = "test" });
 
-        Assert.True(requested.Applied, requested.Describe());
-        // Signalled by the transition itself: the lease keeper's watch (every 250 ms) is only the fallback for other nodes' cancels.
-        Assert.True(running.IsCancelRequested(e.Id));
-        host.Gates[e.Id].TrySetResult();
+            Assert.True(requested.Applied, requested.Describe());
+            Assert.Equal(Cancelling, (await Store.FindAsync(e.Id))!.State);
+            Assert.True(running.IsCancelRequested(e.Id));
+        }
+        finally
+        {
+            // test.hold heeds no token: left shut, its worker would be held for every later test in the shared host.
+            gate.TrySetResult();
+            host.HiddenFromCancelWatch.TryRemove(e.Id, out _);
+        }
         await host.WaitForAsync(e.Id, d => d.Execution.State.IsTerminal(), what: "ended");
     }
 
@@ -94,17 +107,25 @@ public sealed class StateEffectTests(EngineHost host)
     public async Task ASubmissionWhoseTransportFailsUnexpectedly_IsAccepted_AndRunsOnce()
     {
         using var client = host.CreateClient();
-        host.Faults.FailNextEnqueue(new InvalidOperationException("a transport defect"));
+        // Armed for this submission's own record (by its tag): no other enqueue in the shared host can take the fault.
+        var tag = "transport-defect-" + Guid.NewGuid().ToString("N")[..8];
+        host.Faults.FailFirstEnqueueTagged(tag, new InvalidOperationException("a transport defect"));
+        try
+        {
+            using var response = await client.PostAsJsonAsync("/api/tasks", new { task = "test.count", tags = new[] { tag } });
 
-        using var response = await client.PostAsJsonAsync("/api/tasks", new { task = "test.count" });
-
-        // Stored is durable and will run: a 500 here would have the client send it again and run it twice.
-        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
-        var id = (long)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["id"]!;
-        Assert.Contains(host.Faults.Refused, refused => refused.Contains(id));
-        var done = await host.WaitForStateAsync(id, Succeeded, TimeSpan.FromSeconds(60));
-        Assert.Single(done.Attempts);
-        Assert.Equal(1, host.Runs[id]);
-        Assert.Contains(host.ServerLogs.Lines, line => line.StartsWith("Error ", StringComparison.Ordinal) && line.Contains("a transport defect"));
+            // Stored is durable and will run: a 500 here would have the client send it again and run it twice.
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+            var id = (long)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["id"]!;
+            Assert.Contains(host.Faults.Refused, refused => refused.Contains(id));
+            var done = await host.WaitForStateAsync(id, Succeeded, TimeSpan.FromSeconds(60));
+            Assert.Single(done.Attempts);
+            Assert.Equal(1, host.Runs[id]);
+            Assert.Contains(host.ServerLogs.Lines, line => line.StartsWith("Error ", StringComparison.Ordinal) && line.Contains("a transport defect"));
+        }
+        finally
+        {
+            host.Faults.Disarm();
+        }
     }
 }
