@@ -1,10 +1,13 @@
 using Bunit;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using MudBlazor;
 using Taskdeck.Console.Components.Shared;
 using Taskdeck.Core.Audit;
 using Taskdeck.Core.Bulk;
 using Taskdeck.Core.Executions;
+using Taskdeck.Core.Workers;
+using Taskdeck.Data.Storage;
 using Taskdeck.Unit.Console;
 using Taskdeck.Unit.Engine;
 
@@ -51,23 +54,33 @@ public sealed class BulkProgressTests(EngineHost host) : AppTestContext(host)
     public async Task Follow_OfAnActUnderWay_ShowsHowFarItGot_UntilItIsDone()
     {
         // The act is held by another live node, so this one leaves it alone: the test moves it on as that node would.
-        await using var other = await Host.AnotherLiveNodeAsync("progress-other");
-        var store = Host.Services.GetRequiredService<IBulkActionStore>();
-        var draft = new BulkAction { Kind = BulkActionKind.Retry, NodeId = other.Id, CreatedAt = DateTimeOffset.UtcNow, UpdatedAt = DateTimeOffset.UtcNow };
-        draft.SetIds(Enumerable.Range(1, 4).Select(i => (long)i + 900_000));
-        var id = await store.CreateAsync(draft);
-        var cut = Render<BulkProgress>(p => p.Add(x => x.Noun, "tasks"));
+        var contexts = Host.Services.GetRequiredService<IDbContextFactory<TaskdeckDbContext>>();
+        var other = new WorkerNode { Id = "progress-other-" + Guid.NewGuid().ToString("N")[..6], HostName = "elsewhere", Roles = "workers", StartedAt = DateTimeOffset.UtcNow, HeartbeatAt = DateTimeOffset.UtcNow.AddHours(1), WorkerCount = 1 };
+        await using (var db = await contexts.CreateDbContextAsync()) { db.WorkerNodes.Add(other); await db.SaveChangesAsync(); }
+        try
+        {
+            var store = Host.Services.GetRequiredService<IBulkActionStore>();
+            var draft = new BulkAction { Kind = BulkActionKind.Retry, NodeId = other.Id, CreatedAt = DateTimeOffset.UtcNow, UpdatedAt = DateTimeOffset.UtcNow };
+            draft.SetIds(Enumerable.Range(1, 4).Select(i => (long)i + 900_000));
+            var id = await store.CreateAsync(draft);
+            var cut = Render<BulkProgress>(p => p.Add(x => x.Noun, "tasks"));
 
-        var following = cut.InvokeAsync(() => cut.Instance.FollowAsync(id));
+            var following = cut.InvokeAsync(() => cut.Instance.FollowAsync(id));
 
-        cut.WaitForAssertion(() => Assert.Contains("Retry: 0 of 4 tasks", cut.Find($"[data-bulk-action='{id}']").TextContent), Deadline);
-        await store.AdvanceAsync(id, 0, 900_002, 1, 1, DateTimeOffset.UtcNow);
-        cut.WaitForAssertion(() => Assert.Contains("Retry: 2 of 4 tasks", cut.Find($"[data-bulk-action='{id}']").TextContent), Deadline);
-        await store.FinishAsync(id, 3, 1, DateTimeOffset.UtcNow);
+            cut.WaitForAssertion(() => Assert.Contains("Retry: 0 of 4 tasks", cut.Find($"[data-bulk-action='{id}']").TextContent), Deadline);
+            await store.AdvanceAsync(id, 0, 900_002, 1, 1, DateTimeOffset.UtcNow);
+            cut.WaitForAssertion(() => Assert.Contains("Retry: 2 of 4 tasks", cut.Find($"[data-bulk-action='{id}']").TextContent), Deadline);
+            await store.FinishAsync(id, 3, 1, DateTimeOffset.UtcNow);
 
-        var done = await following.WaitAsync(Deadline);
-        Assert.Equal((3, 1), (done!.Applied, done.Skipped));
-        cut.WaitForAssertion(() => Assert.Empty(cut.FindAll(".bulk-progress")), Deadline);
-        Assert.Contains("Retry: 3 of 4 done. 1 skipped: their state no longer allowed it.", Messages());
+            var done = await following.WaitAsync(Deadline);
+            Assert.Equal((3, 1), (done!.Applied, done.Skipped));
+            cut.WaitForAssertion(() => Assert.Empty(cut.FindAll(".bulk-progress")), Deadline);
+            Assert.Contains("Retry: 3 of 4 done. 1 skipped: their state no longer allowed it.", Messages());
+        }
+        finally
+        {
+            await using var db = await contexts.CreateDbContextAsync();
+            await db.WorkerNodes.Where(n => n.Id == other.Id).ExecuteDeleteAsync();
+        }
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Bunit;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using MudBlazor;
 using Taskdeck.Console.Components.Dags;
@@ -7,6 +8,8 @@ using Taskdeck.Core.Bulk;
 using Taskdeck.Core.Dags;
 using Taskdeck.Core.Events;
 using Taskdeck.Core.Executions;
+using Taskdeck.Core.Workers;
+using Taskdeck.Data.Storage;
 using Taskdeck.Unit.Console;
 using Taskdeck.Unit.Engine;
 
@@ -35,7 +38,9 @@ public sealed class DagRunPageTests(EngineHost host) : AppTestContext(host)
         cut.WaitForAssertion(() => Assert.False(kill().HasAttribute("disabled")), Deadline);
 
         // Another live node holds the act (so this one leaves it alone); the test moves it on as that node would.
-        var other = await Host.AnotherLiveNodeAsync("kill-elsewhere");
+        var contexts = Host.Services.GetRequiredService<IDbContextFactory<TaskdeckDbContext>>();
+        var other = new WorkerNode { Id = "kill-elsewhere-" + Guid.NewGuid().ToString("N")[..6], HostName = "elsewhere", Roles = "workers", StartedAt = DateTimeOffset.UtcNow, HeartbeatAt = DateTimeOffset.UtcNow.AddHours(1), WorkerCount = 1 };
+        await using (var db = await contexts.CreateDbContextAsync()) { db.WorkerNodes.Add(other); await db.SaveChangesAsync(); }
         try
         {
             var store = Host.Services.GetRequiredService<IBulkActionStore>();
@@ -56,7 +61,8 @@ public sealed class DagRunPageTests(EngineHost host) : AppTestContext(host)
         }
         finally
         {
-            await other.DisposeAsync();
+            await using var db = await contexts.CreateDbContextAsync();
+            await db.WorkerNodes.Where(n => n.Id == other.Id).ExecuteDeleteAsync();
             await Host.Get<DagService>().KillAsync(runId, Core.Audit.Actor.System);
         }
     }

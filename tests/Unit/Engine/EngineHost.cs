@@ -137,35 +137,6 @@ public sealed class EngineHost : WebApplicationFactory<Program>
         return Assert.Single(await Get<IExecutionStore>().InsertAsync([(spec, ExecutionState.Queued)], DateTimeOffset.UtcNow, Get<Taskdeck.Core.Workers.NodeIdentity>().Id));
     }
 
-    /// <summary>
-    /// Another node that is alive (its heartbeat an hour ahead), so this one leaves what it holds alone — an act, a lease —
-    /// and the test moves it on as that node would. Gone when disposed.
-    /// </summary>
-    public async Task<OtherNode> AnotherLiveNodeAsync(string name)
-    {
-        var contexts = Get<Microsoft.EntityFrameworkCore.IDbContextFactory<Taskdeck.Data.Storage.TaskdeckDbContext>>();
-        var node = new Taskdeck.Core.Workers.WorkerNode
-        {
-            Id = name + "-" + Guid.NewGuid().ToString("N")[..6], HostName = "elsewhere", Roles = "workers",
-            StartedAt = DateTimeOffset.UtcNow, HeartbeatAt = DateTimeOffset.UtcNow.AddHours(1), WorkerCount = 1,
-        };
-        await using var db = await contexts.CreateDbContextAsync();
-        db.WorkerNodes.Add(node);
-        await db.SaveChangesAsync();
-        return new OtherNode(node.Id, contexts);
-    }
-
-    public sealed class OtherNode(string id, Microsoft.EntityFrameworkCore.IDbContextFactory<Taskdeck.Data.Storage.TaskdeckDbContext> contexts) : IAsyncDisposable
-    {
-        public string Id => id;
-
-        public async ValueTask DisposeAsync()
-        {
-            await using var db = await contexts.CreateDbContextAsync();
-            await Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.ExecuteDeleteAsync(db.WorkerNodes.Where(n => n.Id == id));
-        }
-    }
-
     public Task<ExecutionDetail> WaitForStateAsync(long id, ExecutionState state, TimeSpan? deadline = null) =>
         WaitForAsync(id, d => d.Execution.State == state, deadline, $"state {state}");
 
