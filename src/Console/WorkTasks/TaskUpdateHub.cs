@@ -106,10 +106,6 @@ public sealed class TaskUpdateHub(ExecutionEvents events, IWorkTaskStore workTas
             }
         }
         if (record is null) return null;
-        // A worker's start or progress says "executing" only while that attempt still runs: reported on a Cancelling task, or
-        // arriving from another node after the change feed brought the task's end, it would tell clients the task runs again.
-        if (e is WorkerStartReported or WorkerProgressReported
-            && (record.Execution.State != ExecutionState.Running || record.Execution.AttemptCount != AttemptOf(e))) return null;
         // Show the state this event announced, even if the record has moved on since: each change is pushed once, in order.
         var (state, workerStarted) = e switch
         {
@@ -120,13 +116,6 @@ public sealed class TaskUpdateHub(ExecutionEvents events, IWorkTaskStore workTas
         var message = new TaskUpdateMessage("task_update", WorkTaskShape.ToDto(record, state, workerStarted, options.Value.Secrets));
         return JsonSerializer.SerializeToUtf8Bytes(message);
     }
-
-    private static int AttemptOf(ExecutionEvent e) => e switch
-    {
-        WorkerStartReported w => w.AttemptNumber,
-        WorkerProgressReported p => p.AttemptNumber,
-        _ => 0,
-    };
 
     /// <summary>Registers a listener; the endpoint drains its outbox into the socket.</summary>
     internal Client Add()

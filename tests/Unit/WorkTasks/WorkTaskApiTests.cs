@@ -182,39 +182,6 @@ public sealed class WorkTaskApiTests(WorkTaskApiTests.App app, ITestOutputHelper
         await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None);
     }
 
-    // A worker's progress travels between nodes apart from the change feed: one that arrives after the task's end (or for a
-    // task being cancelled) must not tell clients the task is executing again.
-    [Fact]
-    public async Task TaskSocket_AWorkersProgressArrivingAfterTheTaskEnded_IsNotPushedAsExecuting()
-    {
-        var ws = app.Server.CreateWebSocketClient();
-        ws.ConfigureRequest = r => r.Headers.Authorization = $"Bearer {WorkTaskApp.Token}";
-        using var socket = await ws.ConnectAsync(new Uri(app.Server.BaseAddress, "/ws/tasks"), CancellationToken.None);
-        await WaitForSubscriberAsync();
-        var id = Api.Id(await Api.SubmitAsync(app.Authorized(), Api.Submission("sleepy", new JsonObject { ["seconds"] = 0.1 })));
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        var buffer = new byte[64 * 1024];
-        async Task<string> NextStatusOfOursAsync()
-        {
-            while (true)
-            {
-                var task = (await ReceiveAsync(socket, buffer, timeout.Token))["task"]!.AsObject();
-                if (Api.Id(task) == id) return (string)task["status"]!;
-            }
-        }
-        while (await NextStatusOfOursAsync() != "completed") { }
-        var execution = (await app.Services.GetRequiredService<Taskdeck.Core.WorkTasks.IWorkTaskStore>().FindAsync(id))!.Execution;
-        Assert.Equal(ExecutionState.Succeeded, execution.State);
-
-        // Late, as from another node: the progress of the attempt that has ended, then a change the hub must push.
-        var events = app.Services.GetRequiredService<ExecutionEvents>();
-        events.Publish(new WorkerProgressReported(execution.Id, DateTimeOffset.UtcNow, execution.AttemptCount));
-        events.Publish(new StateChanged(execution.Id, DateTimeOffset.UtcNow, ExecutionState.Succeeded, ExecutionState.Succeeded, Transition.Retry, execution.AttemptCount, null, null));
-
-        Assert.Equal("completed", await NextStatusOfOursAsync());
-        await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None);
-    }
-
     // The socket contract (README): every update, in order, or a close with a reason. A client that falls ClientBuffer
     // messages behind is closed as "too slow"; one that keeps up misses nothing. The reader here keeps up by construction:
     // updates are published in batches smaller than the buffer and the next batch waits until it has read the last one
