@@ -34,6 +34,12 @@ public sealed class TaskUpdateHub(ExecutionEvents events, IWorkTaskStore workTas
         new BoundedChannelOptions(InboxSize) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     private readonly ConcurrentDictionary<Client, byte> _clients = new();
     private IDisposable? _subscription;
+    /// <summary>
+    /// The tasks whose last update this hub sent was Running, in its own (publish) order; only the render loop touches it.
+    /// Bounded by the tasks running while clients listen: forgotten whenever the updates stop reaching every client.
+    /// </summary>
+    private readonly HashSet<long> _sentRunning = [];
+    private volatile bool _forgetSent;
 
     public int ClientCount => _clients.Count;
 
@@ -66,7 +72,13 @@ public sealed class TaskUpdateHub(ExecutionEvents events, IWorkTaskStore workTas
         {
             await foreach (var e in _inbox.Reader.ReadAllAsync(stoppingToken))
             {
-                if (_clients.IsEmpty) continue;
+                // With no one listening (or everyone dropped) updates go nowhere, so what was sent says nothing any more.
+                if (_clients.IsEmpty || _forgetSent)
+                {
+                    _sentRunning.Clear();
+                    _forgetSent = false;
+                    if (_clients.IsEmpty) continue;
+                }
                 byte[]? message;
                 try { message = await RenderAsync(e, stoppingToken); }
                 catch (Exception ex) when (ex is not OperationCanceledException)
@@ -85,6 +97,7 @@ public sealed class TaskUpdateHub(ExecutionEvents events, IWorkTaskStore workTas
 
     private void DropAll(string why)
     {
+        _forgetSent = true;
         var dropped = 0;
         foreach (var client in _clients.Keys)
             if (Remove(client, WebSocketCloseStatus.InternalServerError, UpdatesLost)) dropped++;
@@ -106,6 +119,15 @@ public sealed class TaskUpdateHub(ExecutionEvents events, IWorkTaskStore workTas
             }
         }
         if (record is null) return null;
+        if (e is StateChanged changed)
+        {
+            if (changed.To == ExecutionState.Running) _sentRunning.Add(e.ExecutionId);
+            else _sentRunning.Remove(e.ExecutionId);
+        }
+        else if (IsLate(record, e is WorkerStartReported started ? started.AttemptNumber : ((WorkerProgressReported)e).AttemptNumber))
+        {
+            return null;
+        }
         // Show the state this event announced, even if the record has moved on since: each change is pushed once, in order.
         var (state, workerStarted) = e switch
         {
@@ -113,9 +135,22 @@ public sealed class TaskUpdateHub(ExecutionEvents events, IWorkTaskStore workTas
             // WorkerStartReported, WorkerProgressReported: the worker runs (a spawned one now reads executing), with what it reported.
             _ => (ExecutionState.Running, true),
         };
-        var message = new TaskUpdateMessage("task_update", WorkTaskShape.ToDto(record, state, workerStarted, options.Value.Secrets));
+        var message = new TaskUpdateMessage("task_update", WorkTaskShape.ToDto(record, state, workerStarted, options.Value));
         return JsonSerializer.SerializeToUtf8Bytes(message);
     }
+
+    /// <summary>
+    /// A worker's start or progress is late — it would tell clients a task that ended (or is being cancelled) is executing
+    /// again — when this hub has already sent the task's end: its last update of the task was not Running, and the record
+    /// says the attempt no longer runs. Both are needed. The record alone cannot tell: this loop renders after the engine
+    /// publishes, so a fast worker's start (published before its end) finds the record ended already, yet must be shown
+    /// before the end. What was sent alone cannot tell either: another node's report travels apart from the change feed
+    /// (pg_notify) and may overtake the task's Running, whose change rows carry no attempt. The origin publishes only
+    /// reports it took while the attempt ran; this is for the order they arrive in.
+    /// </summary>
+    private bool IsLate(WorkTaskRecord record, int attempt) =>
+        !_sentRunning.Contains(record.Execution.Id)
+        && !(record.Execution.State == ExecutionState.Running && record.Execution.AttemptCount == attempt);
 
     /// <summary>Registers a listener; the endpoint drains its outbox into the socket.</summary>
     internal Client Add()

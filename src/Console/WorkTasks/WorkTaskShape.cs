@@ -76,14 +76,14 @@ public static class WorkTaskShape
         return ok;
     }
 
-    public static WorkTaskDto ToDto(WorkTaskRecord record, Core.Secrets.SecretOptions secrets) => ToDto(record, record.Execution.State, WorkerStarted(record), secrets);
+    public static WorkTaskDto ToDto(WorkTaskRecord record, Core.TaskdeckOptions options) => ToDto(record, record.Execution.State, WorkerStarted(record), options);
 
     /// <summary>Whether the worker of the attempt now running reported it started (an earlier attempt's report does not count).</summary>
     public static bool WorkerStarted(WorkTaskRecord record) =>
         record.Execution.State.IsActive() && record.Task.WorkerStartedAttempt == record.Execution.AttemptCount;
 
     /// <param name="state">The state to show: a live update shows the state of its event even if the record moved on since.</param>
-    public static WorkTaskDto ToDto(WorkTaskRecord record, ExecutionState state, bool workerStarted, Core.Secrets.SecretOptions secrets)
+    public static WorkTaskDto ToDto(WorkTaskRecord record, ExecutionState state, bool workerStarted, Core.TaskdeckOptions options)
     {
         var (e, t) = (record.Execution, record.Task);
         var result = Parse(e.ResultJson);
@@ -98,21 +98,24 @@ public static class WorkTaskShape
             t.WorkTaskId, t.Type, Status(state, e.Kind, workerStarted), e.Priority, Iso(e.CreatedAt)!,
             state is ExecutionState.Pending or ExecutionState.Queued or ExecutionState.Scheduled && e.AttemptCount == 0 ? null : Iso(e.StartedAt),
             state.IsTerminal() ? Iso(e.FinishedAt) : null,
-            t.ProjectId, Json(Core.Secrets.SecretText.RedactJson(secrets, t.TaskSpecJson)!), Json(t.ResourceRequirementsJson), Json(t.DataAccessJson),
+            t.ProjectId, Json(Core.Secrets.SecretText.RedactJson(options.Secrets, t.TaskSpecJson)!), Json(t.ResourceRequirementsJson), Json(t.DataAccessJson),
             // As the real server's requeue: a task waiting for its retry shows no error (retry_reason keeps it).
-            state.IsWaiting() ? null : ErrorMessage(state, e), t.KubernetesJobName, t.ClusterName, retries, e.MaxRetries, retryReason,
+            state.IsWaiting() ? null : ErrorMessage(state, e, options.Retry), t.KubernetesJobName, t.ClusterName, retries, e.MaxRetries, retryReason,
             outputLocation, metadata, e.Id);
     }
 
     /// <summary>
     /// The error as the work-task server words a task whose retries ran out (its Queue.RequeueWithRetry):
     /// <c>failed after N retries: &lt;last error&gt;</c>, so the task says retrying was tried and given up. Core keeps the
-    /// plain error; a failure before the last retry (one the policy does not retry) is shown as it is.
+    /// plain error; a failure the policy does not retry is shown as it is, on whichever attempt it came. Records that ended
+    /// before the wording moved here (494d1fc to 2829c30) hold it already and are shown as they are.
     /// </summary>
-    public static string? ErrorMessage(ExecutionState state, Execution e) =>
-        state == ExecutionState.Failed && e.ErrorMessage is { } error && e.MaxRetries > 0 && e.AttemptCount > e.MaxRetries
-            ? $"failed after {e.AttemptCount - 1} retries: {error}"
+    public static string? ErrorMessage(ExecutionState state, Execution e, Core.RetryOptions retry) =>
+        state == ExecutionState.Failed && RetryElection.GaveUp(e, retry) && !e.ErrorMessage!.StartsWith(GaveUpPrefix, StringComparison.Ordinal)
+            ? $"{GaveUpPrefix}{e.AttemptCount - 1} retries: {e.ErrorMessage}"
             : e.ErrorMessage;
+
+    private const string GaveUpPrefix = "failed after ";
 
     /// <summary>ISO 8601 in UTC with a Z, as the seed shows (<c>2024-01-15T10:35:00Z</c>), keeping sub-second precision.</summary>
     public static string? Iso(DateTimeOffset? at) => at?.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture);
@@ -142,7 +145,7 @@ public sealed class WorkTaskJsonShapes : IWorkTaskShapes
         return args.ToJsonString();
     }
 
-    /// <summary><c>output_location</c> and <c>metadata</c>, as <see cref="WorkTaskShape.ToDto(WorkTaskRecord, Core.Secrets.SecretOptions)"/> reads them back.</summary>
+    /// <summary><c>output_location</c> and <c>metadata</c>, as <see cref="WorkTaskShape.ToDto(WorkTaskRecord, Core.TaskdeckOptions)"/> reads them back.</summary>
     public string SuccessResult(WorkerReport report) => new JsonObject
     {
         ["output_location"] = report.OutputLocation,

@@ -78,7 +78,7 @@ public static class WorkTasksApi
                 DataAccessJson = body.GetProperty("data_access").GetRawText(),
                 Resources = need, TimeoutSeconds = timeout, MaxRetries = maxRetries,
             }, ct);
-            var dto = WorkTaskShape.ToDto(record, options.Value.Secrets);
+            var dto = WorkTaskShape.ToDto(record, options.Value);
             return TypedResults.Created($"{Route}/{dto.WorkTaskId}", dto);
         }
         catch (InvalidSubmissionException e)
@@ -100,7 +100,7 @@ public static class WorkTasksApi
     public static async Task<Results<Ok<WorkTaskDto>, ProblemHttpResult>> GetAsync(string id, WorkTaskService workTasks,
         Microsoft.Extensions.Options.IOptions<Core.TaskdeckOptions> options, CancellationToken ct) =>
         await workTasks.FindAsync(id, ct) is { } record
-            ? TypedResults.Ok(WorkTaskShape.ToDto(record, options.Value.Secrets))
+            ? TypedResults.Ok(WorkTaskShape.ToDto(record, options.Value))
             : Problems.NotFound($"Work task {id} does not exist.", "worktask");
 
     public static async Task<Results<Ok<StatusUpdateResponse>, ProblemHttpResult>> UpdateStatusAsync(

@@ -16,8 +16,7 @@ public sealed class RetryElection(IOptions<TaskdeckOptions> options)
     /// <summary>The attempt failed (<see cref="Transition.Fail"/>) or ran out of time (<see cref="Transition.TimeOut"/>).</summary>
     public TransitionCommand AfterFailure(Execution execution, int attempt, Transition ending, string error, int? rc = null)
     {
-        var retried = IsTransient(error) || execution.RetryPolicy == RetryPolicy.AnyFailure;
-        if (retried && attempt <= execution.MaxRetries)
+        if (Retries(execution, error, Retry) && attempt <= execution.MaxRetries)
         {
             var delay = Delay(execution, attempt, Retry);
             return new TransitionCommand(execution.Id, Transition.RetryLater)
@@ -47,7 +46,22 @@ public sealed class RetryElection(IOptions<TaskdeckOptions> options)
     }
 
     /// <summary>An error that names one of <see cref="RetryOptions.TransientErrors"/>: retried under either policy.</summary>
-    public bool IsTransient(string error) => Retry.TransientErrors.Any(t => error.Contains(t, StringComparison.OrdinalIgnoreCase));
+    public bool IsTransient(string error) => IsTransient(error, Retry);
+
+    private static bool IsTransient(string error, RetryOptions retry) => retry.TransientErrors.Any(t => error.Contains(t, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>Whether the execution's policy retries a failure with this error, while retries remain.</summary>
+    public static bool Retries(Execution execution, string error, RetryOptions retry) =>
+        execution.RetryPolicy == RetryPolicy.AnyFailure || IsTransient(error, retry);
+
+    /// <summary>
+    /// Whether the record's failure (its error, on its current attempt) came after its last retry and is one its policy
+    /// retries: retrying was tried and given up. A failure the policy does not retry ends the record as it is, whichever
+    /// attempt it came on.
+    /// </summary>
+    public static bool GaveUp(Execution execution, RetryOptions retry) =>
+        execution.ErrorMessage is { } error && execution.MaxRetries > 0 && execution.AttemptCount > execution.MaxRetries
+        && Retries(execution, error, retry);
 
     /// <summary>
     /// The task's own interval (doubled per attempt when exponential), never less than the floor that grows past

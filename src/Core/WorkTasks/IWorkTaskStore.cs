@@ -18,10 +18,13 @@ public interface IWorkTaskStore
     Task RecordReportAsync(long executionId, string? outputLocation, string? metadataJson, string? retryReason, CancellationToken ct = default);
 
     /// <summary>
-    /// Records that the worker of <paramref name="attempt"/> reported it started, in one guarded UPDATE: it applies only
-    /// while that attempt is the execution's current one and still active. Returns whether it applied.
+    /// Keeps what a worker reported — its metadata (null leaves it as it is) and, when <paramref name="started"/>, that the
+    /// worker of <paramref name="attempt"/> started — in one guarded UPDATE: it applies only while the execution is still
+    /// <paramref name="state"/> at <paramref name="attempt"/> (what the report was read against), so a report that lost a race
+    /// with the attempt's end, a cancel or the next attempt changes nothing. Returns whether it applied: the report was taken.
+    /// A report to keep has metadata or says the worker started (or both).
     /// </summary>
-    Task<bool> RecordWorkerStartedAsync(long executionId, int attempt, CancellationToken ct = default);
+    Task<bool> RecordWorkerReportAsync(long executionId, ExecutionState state, int attempt, string? metadataJson, bool started, CancellationToken ct = default);
 
     /// <summary>Keeps the hash of the token a spawned worker of <paramref name="attempt"/> gets (replacing any earlier attempt's).</summary>
     Task SetWorkerTokenAsync(long executionId, int attempt, string tokenHash, CancellationToken ct = default);

@@ -130,30 +130,41 @@ public sealed class WorkTaskService(
         {
             if (report.Attempt is { } reported && reported != e.AttemptCount)
                 return Conflict(e.State, $"The report is about attempt {reported}, but work task {e.TaskId} is on attempt {e.AttemptCount}.");
-            // What the worker reports as it goes (its metadata) is stored before anyone is told, so what they read shows it.
-            if (report.MetadataJson is not null) await store.RecordReportAsync(e.Id, null, report.MetadataJson, null, ct);
-            if (e.Kind == ExecutorKind.Command && record.Task.WorkerStartedAttempt != e.AttemptCount
-                && await store.RecordWorkerStartedAsync(e.Id, e.AttemptCount, ct))
-            {
-                // A spawned worker is running from Taskdeck's point of view since its process started; its own
-                // "started" is kept per attempt so the task reads executing rather than spawned until the next attempt.
-                Tell(new WorkerStartReported(e.Id, time.GetUtcNow(), e.AttemptCount));
-            }
-            else if (report.MetadataJson is not null)
-            {
-                // A later "executing" with metadata is the worker's progress report (the seed: "called by worker jobs to report progress").
-                Tell(new WorkerProgressReported(e.Id, time.GetUtcNow(), e.AttemptCount));
-            }
-            return new ReportResult(ReportOutcome.Recorded, "Already running.", e.State);
+            // A spawned worker's first "executing" of its attempt says it started (the task reads executing rather than
+            // spawned until the next attempt); a later "executing" with metadata is the worker's progress report (the seed:
+            // "called by worker jobs to report progress").
+            var starting = e.Kind == ExecutorKind.Command && record.Task.WorkerStartedAttempt != e.AttemptCount;
+            if (!starting && report.MetadataJson is null) return new ReportResult(ReportOutcome.Recorded, "Already running.", e.State);
+            // Taken only while the attempt still runs, in the one guarded write that keeps it: a report that lost the race with
+            // the attempt's end (or a cancel) neither overwrites what the end recorded nor announces the task as executing.
+            // Kept before anyone is told, so whoever reads on the event finds what was reported.
+            if (e.State != ExecutionState.Running
+                || !await store.RecordWorkerReportAsync(e.Id, ExecutionState.Running, e.AttemptCount, report.MetadataJson, starting, ct))
+                return await NotTakenAsync(e, ct);
+            Tell(starting
+                ? new WorkerStartReported(e.Id, time.GetUtcNow(), e.AttemptCount)
+                : new WorkerProgressReported(e.Id, time.GetUtcNow(), e.AttemptCount));
+            return new ReportResult(ReportOutcome.Recorded, starting ? "Started." : "Progress recorded.", ExecutionState.Running);
         }
         if (e.State.IsTerminal())
             return Conflict(e.State, $"Work task {e.TaskId} is {e.State}; it cannot start again without a retry.");
         if (e.Kind != ExecutorKind.External)
             return Conflict(e.State, $"Work task {e.TaskId} is run by Taskdeck ({e.Kind}) and has not started yet; only external tasks are started by their worker.");
+        // An external worker's first "executing": what it reports is kept while the task still waits as read, before the start
+        // is applied and published, so whoever reacts to the start (here or on another node) reads it.
+        if (report.MetadataJson is not null && !await store.RecordWorkerReportAsync(e.Id, e.State, e.AttemptCount, report.MetadataJson, started: false, ct))
+            return await NotTakenAsync(e, ct);
         var started = await transitions.ApplyAsync(new TransitionCommand(e.Id, Transition.ReportStarted) { Reason = "its worker reported it started" }, ct);
         if (!started.Applied) return Refused(started);
-        if (report.MetadataJson is not null) await store.RecordReportAsync(e.Id, null, report.MetadataJson, null, ct);
         return new ReportResult(ReportOutcome.Recorded, "Started.", started.NewState);
+    }
+
+    /// <summary>A report whose guarded write found the task changed since it was read: nothing was kept, and the worker is told why.</summary>
+    private async Task<ReportResult> NotTakenAsync(Execution read, CancellationToken ct)
+    {
+        var now = (await store.FindByExecutionAsync(read.Id, ct))?.Execution;
+        if (now is null) return new ReportResult(ReportOutcome.NotFound, $"Work task {read.TaskId} does not exist.");
+        return Conflict(now.State, $"Work task {read.TaskId} is {now.State} on attempt {now.AttemptCount}: its worker's report was not kept (a worker's progress is kept only while its attempt runs; this one was read while the task was {read.State} on attempt {read.AttemptCount}).");
     }
 
     /// <summary>An event with no row in the change feed: published here, and sent to the other nodes.</summary>

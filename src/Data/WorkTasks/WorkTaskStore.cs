@@ -47,15 +47,20 @@ public sealed class WorkTaskStore(IDbContextFactory<TaskdeckDbContext> contexts,
         await db.SaveChangesAsync(ct);
     }
 
-    public async Task<bool> RecordWorkerStartedAsync(long executionId, int attempt, CancellationToken ct = default)
+    public async Task<bool> RecordWorkerReportAsync(long executionId, ExecutionState state, int attempt, string? metadataJson, bool started, CancellationToken ct = default)
     {
+        if (metadataJson is null && !started) throw new ArgumentException("A worker report to keep has metadata, or says the worker started.", nameof(metadataJson));
         using var turn = await gate.EnterAsync(ct);
         await using var db = await contexts.CreateDbContextAsync(ct);
-        // The guard is in the statement: a report read against an attempt that has ended since marks nothing.
+        // The guard is in the statement: a report read against a state or attempt that has changed since (the attempt ended,
+        // is being cancelled, or a later one runs) writes nothing, however the report raced the change.
         var updated = await db.WorkTasks
-            .Where(w => w.ExecutionId == executionId && db.Executions.Any(e => e.Id == executionId && e.AttemptCount == attempt
-                && (e.State == ExecutionState.Running || e.State == ExecutionState.Cancelling)))
-            .ExecuteUpdateAsync(set => set.SetProperty(w => w.WorkerStartedAttempt, attempt), ct);
+            .Where(w => w.ExecutionId == executionId && db.Executions.Any(e => e.Id == executionId && e.AttemptCount == attempt && e.State == state))
+            .ExecuteUpdateAsync(set =>
+            {
+                if (metadataJson is not null) set.SetProperty(w => w.MetadataJson, metadataJson);
+                if (started) set.SetProperty(w => w.WorkerStartedAttempt, attempt);
+            }, ct);
         return updated == 1;
     }
 

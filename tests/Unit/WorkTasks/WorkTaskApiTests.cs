@@ -9,6 +9,7 @@ using Xunit.Abstractions;
 using Taskdeck.Console.WorkTasks;
 using Taskdeck.Core.Events;
 using Taskdeck.Core.Executions;
+using Taskdeck.Core.WorkTasks;
 
 namespace Taskdeck.Unit.WorkTasks;
 
@@ -156,10 +157,7 @@ public sealed class WorkTaskApiTests(WorkTaskApiTests.App app, ITestOutputHelper
     [Fact]
     public async Task TaskSocket_ClientSeesQueuedThenExecutingThenCompleted_InOrder()
     {
-        var ws = app.Server.CreateWebSocketClient();
-        ws.ConfigureRequest = r => r.Headers.Authorization = $"Bearer {WorkTaskApp.Token}";
-        using var socket = await ws.ConnectAsync(new Uri(app.Server.BaseAddress, "/ws/tasks"), CancellationToken.None);
-        await WaitForSubscriberAsync();
+        using var socket = (await ConnectTaskSocketAsync()).Socket;
 
         var client = app.Authorized();
         var id = Api.Id(await Api.SubmitAsync(client, Api.Submission("sleepy", new JsonObject { ["seconds"] = 0.3 })));
@@ -180,6 +178,89 @@ public sealed class WorkTaskApiTests(WorkTaskApiTests.App app, ITestOutputHelper
         }
         Assert.Equal(["queued", "executing", "completed"], seen);
         await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None);
+    }
+
+    // A worker's progress travels between nodes apart from the change feed (pg_notify): one that arrives after the hub sent
+    // the task's end must not tell clients the task is executing again.
+    [Fact]
+    public async Task TaskSocket_AWorkersProgressArrivingAfterTheTaskEnded_IsNotPushedAsExecuting()
+    {
+        using var socket = (await ConnectTaskSocketAsync()).Socket;
+        var id = Api.Id(await Api.SubmitAsync(app.Authorized(), Api.Submission("sleepy", new JsonObject { ["seconds"] = 0.1 })));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var buffer = new byte[64 * 1024];
+        async Task<string> NextStatusOfOursAsync()
+        {
+            while (true)
+            {
+                var task = (await ReceiveAsync(socket, buffer, timeout.Token))["task"]!.AsObject();
+                if (Api.Id(task) == id) return (string)task["status"]!;
+            }
+        }
+        while (await NextStatusOfOursAsync() != "completed") { }
+        var execution = (await app.Services.GetRequiredService<Taskdeck.Core.WorkTasks.IWorkTaskStore>().FindAsync(id))!.Execution;
+        Assert.Equal(ExecutionState.Succeeded, execution.State);
+
+        // Late, as from another node: the progress of the attempt that has ended, then a change the hub must push.
+        var events = app.Services.GetRequiredService<ExecutionEvents>();
+        events.Publish(new WorkerProgressReported(execution.Id, DateTimeOffset.UtcNow, execution.AttemptCount));
+        events.Publish(new StateChanged(execution.Id, DateTimeOffset.UtcNow, ExecutionState.Succeeded, ExecutionState.Succeeded, Transition.Retry, execution.AttemptCount, null, null));
+
+        Assert.Equal("completed", await NextStatusOfOursAsync());
+        await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None);
+    }
+
+    // A progress report that reads the task running, then loses the race with its worker's "completed": what the end
+    // recorded stays, the worker is told its report was not taken (409), and nothing announces the task as executing.
+    [Fact]
+    public async Task AProgressReport_ThatLosesTheRaceWithTheWorkersEnd_IsNotTaken_AndLeavesTheEndsMetadata()
+    {
+        var client = app.Authorized();
+        var id = Api.Id(await Api.SubmitAsync(client, Api.SeedSubmission()));
+        Assert.Equal(200, (await Api.ReportAsync(client, id, new JsonObject { ["status"] = "executing" })).Status);
+        var service = app.Services.GetRequiredService<WorkTaskService>();
+        // The worker's end lands between the progress report's read and its write.
+        var racing = new EndAfterTheRead(app.Services.GetRequiredService<IWorkTaskStore>(), id, async () =>
+            Assert.Equal(ReportOutcome.Recorded, (await service.ReportAsync(id, new WorkerReport(WorkerStatus.Succeeded) { MetadataJson = """{"records_processed":1000}""" })).Outcome));
+        var reporter = ActivatorUtilities.CreateInstance<WorkTaskService>(app.Services, racing);
+        var executionId = (await service.FindAsync(id))!.Execution.Id;
+        var told = new List<ExecutionEvent>();
+        using (app.Services.GetRequiredService<ExecutionEvents>().Subscribe(e => { if (e.ExecutionId == executionId && e is WorkerProgressReported) lock (told) told.Add(e); }))
+        {
+            var progress = await reporter.ReportAsync(id, new WorkerReport(WorkerStatus.Started) { MetadataJson = """{"records_processed":500}""", Attempt = 1 });
+            Assert.Equal(ReportOutcome.Conflict, progress.Outcome);
+            Assert.Equal(ExecutionState.Succeeded, progress.State);
+            Assert.Contains("not kept", progress.Message);
+        }
+        Assert.True(racing.Raced, "the end did not land between the read and the write");
+        var done = await Api.GetAsync(client, id);
+        Assert.Equal("completed", (string?)done["status"]);
+        Assert.Equal(1000, (int)done["metadata"]!["records_processed"]!);
+        Assert.Empty(told);
+    }
+
+    // An external worker's first "executing" with metadata: whoever reacts to the start (a socket, a page, another node's
+    // follower) reads the metadata already kept.
+    [Fact]
+    public async Task AnExternalWorkersFirstExecuting_KeepsItsMetadata_BeforeTheStartIsPublished()
+    {
+        var client = app.Authorized();
+        var task = await Api.SubmitAsync(client, Api.SeedSubmission());
+        var executionId = (long)task["execution_id"]!;
+        var store = app.Services.GetRequiredService<IWorkTaskStore>();
+        var readOnStart = "(the start was not published)";
+        using (app.Services.GetRequiredService<ExecutionEvents>().Subscribe(e =>
+        {
+            // Read at once, as the start is published (the publisher waits for its subscribers).
+            if (e is StateChanged { To: ExecutionState.Running } s && s.ExecutionId == executionId)
+                readOnStart = store.FindByExecutionAsync(executionId).GetAwaiter().GetResult()!.Task.MetadataJson ?? "(no metadata)";
+        }))
+        {
+            var (status, _) = await Api.ReportAsync(client, Api.Id(task), new JsonObject { ["status"] = "executing", ["metadata"] = new JsonObject { ["records_processed"] = 10 } });
+            Assert.Equal(200, status);
+        }
+        Assert.Equal("""{"records_processed":10}""", readOnStart);
+        Assert.Equal(10, (int)(await Api.GetAsync(client, Api.Id(task)))["metadata"]!["records_processed"]!);
     }
 
     // The socket contract (README): every update, in order, or a close with a reason. A client that falls ClientBuffer
@@ -271,14 +352,8 @@ public sealed class WorkTaskApiTests(WorkTaskApiTests.App app, ITestOutputHelper
     public async Task TaskSocket_DroppedAsTooSlow_ReceivesAPolicyViolationCloseWithTheReason()
     {
         var hub = app.Services.GetRequiredService<TaskUpdateHub>();
-        var before = hub.Clients.ToHashSet();
-        var ws = app.Server.CreateWebSocketClient();
-        ws.ConfigureRequest = r => r.Headers.Authorization = $"Bearer {WorkTaskApp.Token}";
-        using var socket = await ws.ConnectAsync(new Uri(app.Server.BaseAddress, "/ws/tasks"), CancellationToken.None);
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        TaskUpdateHub.Client? mine;
-        while ((mine = hub.Clients.FirstOrDefault(c => !before.Contains(c))) is null && DateTime.UtcNow < deadline) await Task.Delay(20);
-        Assert.NotNull(mine);
+        var (socket, mine) = await ConnectTaskSocketAsync();
+        using var _ = socket;
 
         Assert.True(hub.Remove(mine, System.Net.WebSockets.WebSocketCloseStatus.PolicyViolation, TaskUpdateHub.TooSlow));
 
@@ -522,12 +597,46 @@ public sealed class WorkTaskApiTests(WorkTaskApiTests.App app, ITestOutputHelper
         Assert.Contains(histogram.Samples, s => s.Name == "taskdeck_attempt_duration_seconds_count" && s.Labels["outcome"] == "Succeeded" && s.Value >= 1);
     }
 
-    private async Task WaitForSubscriberAsync()
+    /// <summary>
+    /// A <c>/ws/tasks</c> connection with the worker token, returned once the hub has registered it (so it misses no update
+    /// published after this returns), with the hub's side of it.
+    /// </summary>
+    private async Task<(WebSocket Socket, TaskUpdateHub.Client Client)> ConnectTaskSocketAsync()
     {
         var hub = app.Services.GetRequiredService<TaskUpdateHub>();
-        var deadline = DateTime.UtcNow.AddSeconds(5);
-        while (hub.ClientCount == 0 && DateTime.UtcNow < deadline) await Task.Delay(20);
-        Assert.True(hub.ClientCount > 0, "the WebSocket client never registered");
+        var before = hub.Clients.ToHashSet();
+        var ws = app.Server.CreateWebSocketClient();
+        ws.ConfigureRequest = r => r.Headers.Authorization = $"Bearer {WorkTaskApp.Token}";
+        var socket = await ws.ConnectAsync(new Uri(app.Server.BaseAddress, "/ws/tasks"), CancellationToken.None);
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        TaskUpdateHub.Client? mine;
+        while ((mine = hub.Clients.FirstOrDefault(c => !before.Contains(c))) is null && DateTime.UtcNow < deadline) await Task.Delay(20);
+        Assert.True(mine is not null, "the WebSocket client never registered");
+        return (socket, mine);
+    }
+
+    /// <summary>The real store, where <paramref name="end"/> runs once between the first read of the task and what follows it.</summary>
+    private sealed class EndAfterTheRead(IWorkTaskStore inner, string workTaskId, Func<Task> end) : IWorkTaskStore
+    {
+        private int _armed = 1;
+        public bool Raced => _armed == 0;
+
+        public async Task<WorkTaskRecord?> FindAsync(string id, CancellationToken ct = default)
+        {
+            var read = await inner.FindAsync(id, ct);
+            if (id == workTaskId && Interlocked.Exchange(ref _armed, 0) == 1) await end();
+            return read;
+        }
+
+        public Task InsertAsync(WorkTask task, CancellationToken ct = default) => inner.InsertAsync(task, ct);
+        public Task<WorkTaskRecord?> FindByExecutionAsync(long executionId, CancellationToken ct = default) => inner.FindByExecutionAsync(executionId, ct);
+        public Task RecordReportAsync(long executionId, string? outputLocation, string? metadataJson, string? retryReason, CancellationToken ct = default) =>
+            inner.RecordReportAsync(executionId, outputLocation, metadataJson, retryReason, ct);
+        public Task<bool> RecordWorkerReportAsync(long executionId, ExecutionState state, int attempt, string? metadataJson, bool started, CancellationToken ct = default) =>
+            inner.RecordWorkerReportAsync(executionId, state, attempt, metadataJson, started, ct);
+        public Task SetWorkerTokenAsync(long executionId, int attempt, string tokenHash, CancellationToken ct = default) => inner.SetWorkerTokenAsync(executionId, attempt, tokenHash, ct);
+        public Task<IReadOnlyList<(long Id, int Attempt)>> FindOverdueExternalAsync(DateTimeOffset now, CancellationToken ct = default) => inner.FindOverdueExternalAsync(now, ct);
+        public Task<IReadOnlyList<(long Id, int Attempt)>> FindCancellingExternalAsync(CancellationToken ct = default) => inner.FindCancellingExternalAsync(ct);
     }
 
     internal static async Task<JsonObject> ReceiveAsync(WebSocket socket, byte[] buffer, CancellationToken ct)

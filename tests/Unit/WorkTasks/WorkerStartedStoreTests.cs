@@ -7,8 +7,8 @@ using Taskdeck.Unit.MultiNode;
 namespace Taskdeck.Unit.WorkTasks;
 
 /// <summary>
-/// "The worker of attempt N reported it started" on a real database: the guarded UPDATE and the count the metrics read,
-/// translated by each provider.
+/// What a worker reports ("the worker of attempt N started", its progress metadata) on a real database: the guarded UPDATE
+/// and the count the metrics read, translated by each provider.
 /// </summary>
 public abstract class WorkerStartedStoreTests
 {
@@ -25,12 +25,12 @@ public abstract class WorkerStartedStoreTests
         var id = (await executions.InsertAsync([(new NewExecution { Kind = ExecutorKind.Command, Name = "stepped", Command = ["/bin/true"] }, ExecutionState.Queued)], at, "test"))[0];
         await workTasks.InsertAsync(new WorkTask { ExecutionId = id, WorkTaskId = "wt-1", Type = "stepped", ProjectId = "p", Binding = WorkTaskBinding.Spawned });
 
-        Assert.False(await workTasks.RecordWorkerStartedAsync(id, 1), "nothing runs yet");
+        Assert.False(await Started(id, 1), "nothing runs yet");
         Assert.True((await executions.ApplyAsync(new TransitionCommand(id, Transition.Claim) { NodeId = "test" }, at)).Applied);
         Assert.False(Assert.Single(await queries.CountWorkTasksAsync()).WorkerStarted);
 
-        Assert.False(await workTasks.RecordWorkerStartedAsync(id, 2), "attempt 2 is not the one running");
-        Assert.True(await workTasks.RecordWorkerStartedAsync(id, 1));
+        Assert.False(await Started(id, 2), "attempt 2 is not the one running");
+        Assert.True(await Started(id, 1));
         Assert.Equal(1, (await workTasks.FindAsync("wt-1"))!.Task.WorkerStartedAttempt);
         Assert.True(Assert.Single(await queries.CountWorkTasksAsync()).WorkerStarted);
 
@@ -40,8 +40,41 @@ public abstract class WorkerStartedStoreTests
         Assert.False(Assert.Single(await queries.CountWorkTasksAsync()).WorkerStarted);
 
         Assert.True((await executions.ApplyAsync(new TransitionCommand(id, Transition.Succeed) { ExpectedAttempt = 2 }, at)).Applied);
-        Assert.False(await workTasks.RecordWorkerStartedAsync(id, 2), "the attempt has ended");
+        Assert.False(await Started(id, 2), "the attempt has ended");
         Assert.Equal(1, (await workTasks.FindAsync("wt-1"))!.Task.WorkerStartedAttempt);
+
+        Task<bool> Started(long execution, int attempt) =>
+            workTasks.RecordWorkerReportAsync(execution, ExecutionState.Running, attempt, metadataJson: null, started: true);
+    }
+
+    // A progress report racing its worker's end: what the end recorded stays, and the report says it was not taken.
+    [Fact]
+    public async Task Progress_IsKeptWhileItsAttemptRuns_AndNeverOverwritesWhatTheEndRecorded()
+    {
+        await using var storage = await StartAsync();
+        var executions = storage.Get<IExecutionStore>();
+        var workTasks = storage.Get<IWorkTaskStore>();
+        var at = DateTimeOffset.UtcNow;
+        var id = (await executions.InsertAsync([(new NewExecution { Kind = ExecutorKind.External, Name = "pipeline_execution" }, ExecutionState.Queued)], at, "test"))[0];
+        await workTasks.InsertAsync(new WorkTask { ExecutionId = id, WorkTaskId = "wt-2", Type = "pipeline_execution", ProjectId = "p", Binding = WorkTaskBinding.External });
+        Task<bool> Report(ExecutionState state, int attempt, string metadata) => workTasks.RecordWorkerReportAsync(id, state, attempt, metadata, started: false);
+        async Task<string?> Metadata() => (await workTasks.FindAsync("wt-2"))!.Task.MetadataJson;
+
+        // An external worker's first report is kept while the task still waits as it was read, before its start is applied.
+        Assert.False(await Report(ExecutionState.Running, 0, """{"step":"early"}"""), "it does not run yet");
+        Assert.True(await Report(ExecutionState.Queued, 0, """{"step":"starting"}"""));
+        Assert.Equal("""{"step":"starting"}""", await Metadata());
+        Assert.True((await executions.ApplyAsync(new TransitionCommand(id, Transition.ReportStarted) { NodeId = "test" }, at)).Applied);
+
+        Assert.False(await Report(ExecutionState.Queued, 0, """{"step":"stale"}"""), "it runs now");
+        Assert.True(await Report(ExecutionState.Running, 1, """{"step":"half"}"""));
+        Assert.True((await executions.ApplyAsync(new TransitionCommand(id, Transition.RequestCancel), at)).Applied);
+        Assert.False(await Report(ExecutionState.Running, 1, """{"step":"cancelling"}"""), "it is being cancelled");
+        Assert.True((await executions.ApplyAsync(new TransitionCommand(id, Transition.ConfirmCancel) { ExpectedAttempt = 1 }, at)).Applied);
+        await workTasks.RecordReportAsync(id, null, """{"step":"final"}""", null);
+
+        Assert.False(await Report(ExecutionState.Running, 1, """{"step":"late"}"""), "the attempt has ended");
+        Assert.Equal("""{"step":"final"}""", await Metadata());
     }
 
     private async Task<StorageHost> StartAsync() => await StorageHost.StartAsync(await SettingsAsync());
