@@ -301,20 +301,26 @@ public sealed class BulkActions(
         }
     }
 
-    /// <summary>Waiting records end Cancelled in one statement; running ones are asked to stop one by one (their process must be told).</summary>
+    /// <summary>
+    /// Waiting records end Cancelled in one statement, running ones are asked to stop in another (entering Cancelling
+    /// signals an attempt running here, as a single cancel does); what moved between the two goes the one-record way.
+    /// </summary>
     private async Task<(IReadOnlyList<long>, int)> CancelAsync(IReadOnlyList<long> ids, string reason, string? by, CancellationToken ct)
     {
         var cancelled = await transitions.ApplyManyAsync(new TransitionCommand(0, Transition.CancelWaiting) { Reason = reason, ActorName = by }, ids, ct);
-        var applied = cancelled.Select(c => c.Id).ToList();
-        var skipped = 0;
         var done = cancelled.Select(c => c.Id).ToHashSet();
+        var requested = await transitions.ApplyManyAsync(new TransitionCommand(0, Transition.RequestCancel) { Reason = reason, ActorName = by },
+            ids.Where(i => !done.Contains(i)).ToList(), ct);
+        done.UnionWith(requested.Select(r => r.Id));
+        var applied = ids.Where(done.Contains).ToList();
+        var skipped = 0;
         var rest = ids.Where(i => !done.Contains(i)).ToList();
         var states = await executions.StatesAsync(rest, ct);
         skipped += rest.Count - states.Count; // deleted meanwhile
         foreach (var (id, state) in states)
         {
             if (state.IsTerminal()) { skipped++; continue; }
-            // Running or cancelling (or started between the statement and this read): the one-record path signals the worker.
+            // Cancelling already, or started between the statements: the one-record path answers it.
             if ((await service.CancelCoreAsync(id, reason, by, ct)).Done) applied.Add(id); else skipped++;
         }
         return (applied, skipped);

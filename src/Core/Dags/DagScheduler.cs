@@ -53,7 +53,8 @@ public sealed class DagScheduler(IDagStore store, IExecutionStore executions, Bu
 
     /// <summary>
     /// A bulk act's batch (a kill cancelling thousands of tasks at once): each run is recomputed once, not once per task.
-    /// A batch only ever ends waiting records or sends records back to wait or to the queue, so nothing is released here.
+    /// A batch only ever ends waiting records, asks running ones to stop, or sends records back to wait or to the queue,
+    /// so nothing is released here.
     /// </summary>
     public async Task OnTransitionedManyAsync(IReadOnlyList<TransitionResult> results, CancellationToken ct)
     {

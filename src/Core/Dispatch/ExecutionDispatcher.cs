@@ -48,16 +48,43 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IExecutio
     public Task DispatchAsync(long executionId, int priority, DateTimeOffset? runAt, DateTimeOffset now, CancellationToken ct = default) =>
         runAt is { } at && at > now ? ScheduleAsync(executionId, priority, at, ct) : EnqueueAsync(executionId, priority, ct);
 
-    /// <summary>Sends many waiting records: those due now in batches, the others each at its time.</summary>
+    /// <summary>
+    /// Sends many waiting records: those due now in batches, the others each at its time. When the transport fails part
+    /// way, the jobs already made stay (their ids stored) and a <see cref="DispatchIncompleteException"/> names the records
+    /// still without one, so whoever tries again does not give the others a second job.
+    /// </summary>
     public async Task DispatchManyAsync(IReadOnlyList<(long Id, int Priority, DateTimeOffset? RunAt)> items, DateTimeOffset now, CancellationToken ct = default)
     {
+        Exception? failure = null;
+        var withoutJob = new List<long>();
         var later = new List<(long, string)>();
         foreach (var (id, priority, runAt) in items)
-            if (runAt is { } at && at > now) later.Add((id, transport.Schedule(id, QueueFor(priority), at)));
-        var due = items.Where(i => i.RunAt is not { } at || at <= now).GroupBy(i => QueueFor(i.Priority))
-            .Select(g => EnqueueManyAsync(g.Key, g.Select(i => i.Id).ToList())).ToList();
-        if (later.Count > 0) await store.SetHangfireJobsAsync(later, ct);
-        await Task.WhenAll(due);
+        {
+            if (runAt is not { } at || at <= now) continue;
+            if (failure is not null) { withoutJob.Add(id); continue; }
+            try { later.Add((id, transport.Schedule(id, QueueFor(priority), at))); }
+            catch (Exception e) { failure = e; withoutJob.Add(id); }
+        }
+        var groups = items.Where(i => i.RunAt is not { } at || at <= now).GroupBy(i => QueueFor(i.Priority))
+            .Select(g => (Ids: g.Select(i => i.Id).ToList(), Queue: g.Key)).ToList();
+        var due = failure is null ? groups.Select(g => EnqueueManyAsync(g.Queue, g.Ids)).ToList() : [];
+        if (failure is not null) withoutJob.AddRange(groups.SelectMany(g => g.Ids));
+        // A job made but its id not stored still runs its record: it is not dispatched again here.
+        if (later.Count > 0)
+        {
+            try { await store.SetHangfireJobsAsync(later, ct); }
+            catch (Exception e) { failure ??= e; }
+        }
+        foreach (var task in due)
+        {
+            try { await task; }
+            catch (DispatchIncompleteException e)
+            {
+                failure ??= e.InnerException;
+                withoutJob.AddRange(e.WithoutJob);
+            }
+        }
+        if (failure is not null) throw new DispatchIncompleteException(withoutJob, failure);
     }
 
     /// <summary>The rest of a batch whose current execution takes long: back to their queue as new jobs, for idle workers.</summary>
@@ -106,33 +133,46 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IExecutio
                 taken = _ready;
                 _ready = [];
             }
+            var created = new List<(long Id, string JobId)>();
             try
             {
-                await HandOverAsync(taken);
+                await HandOverAsync(taken, created);
                 foreach (var r in taken) r.Done.TrySetResult();
             }
             catch (Exception e)
             {
-                foreach (var r in taken) r.Done.TrySetException(e);
+                var made = created.Select(c => c.Id).ToHashSet();
+                foreach (var r in taken)
+                {
+                    var missing = r.Ids.Where(id => !made.Contains(id)).ToList();
+                    if (missing.Count == 0) r.Done.TrySetResult();
+                    else r.Done.TrySetException(new DispatchIncompleteException(missing, e));
+                }
             }
         }
     }
 
-    private async Task HandOverAsync(List<Ready> taken)
+    /// <summary>Makes the jobs, writing each down in <paramref name="created"/>, then stores their ids (also after a failure part way).</summary>
+    private async Task HandOverAsync(List<Ready> taken, List<(long Id, string JobId)> created)
     {
-        var created = new List<(long, string)>();
         var workers = Math.Max(1, transport.ClusterWorkers);
         var max = Math.Max(1, options.Value.Dispatch.MaxBatch);
-        foreach (var group in taken.GroupBy(r => r.Queue))
+        try
         {
-            var ids = group.SelectMany(r => r.Ids).ToList();
-            foreach (var batch in Split(ids, workers, max))
+            foreach (var group in taken.GroupBy(r => r.Queue))
             {
-                var jobId = transport.Enqueue(group.Key, batch);
-                foreach (var id in batch) created.Add((id, jobId));
+                var ids = group.SelectMany(r => r.Ids).ToList();
+                foreach (var batch in Split(ids, workers, max))
+                {
+                    var jobId = transport.Enqueue(group.Key, batch);
+                    foreach (var id in batch) created.Add((id, jobId));
+                }
             }
         }
-        await store.SetHangfireJobsAsync(created);
+        finally
+        {
+            if (created.Count > 0) await store.SetHangfireJobsAsync(created);
+        }
     }
 
     /// <summary>
@@ -150,4 +190,14 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IExecutio
             start += size;
         }
     }
+}
+
+/// <summary>
+/// A dispatch the transport failed part way (<see cref="Exception.InnerException"/> says why): the records in
+/// <see cref="WithoutJob"/> have no job; the others of the call got theirs.
+/// </summary>
+public sealed class DispatchIncompleteException(IReadOnlyList<long> withoutJob, Exception cause)
+    : Exception($"{withoutJob.Count} executions were left without a job: {cause.Message}", cause)
+{
+    public IReadOnlyList<long> WithoutJob { get; } = withoutJob;
 }

@@ -224,11 +224,15 @@ public sealed class ExecutionService(
                 // threw. Refusing here would make a client send again work that will run (twice, then). Their jobs are made
                 // just after the answer instead, or by the reconciler if that fails too. A failure other than the job store
                 // being out of reach is a defect: logged as one, not answered as one.
+                // Only the records still without a job: the groups dispatched before the failure keep the one they got.
+                var left = e is DispatchIncompleteException incomplete
+                    ? due.Where(d => incomplete.WithoutJob.Contains(d.Item1)).ToList()
+                    : due;
                 if (dispatcher.IsUnavailable(e))
-                    logger.LogWarning(e, "Creating the jobs of {Count} submitted executions failed (job store unavailable); they are dispatched later", due.Count);
+                    logger.LogWarning(e, "Creating the jobs of {Count} submitted executions failed (job store unavailable); they are dispatched later", left.Count);
                 else
-                    logger.LogError(e, "Creating the jobs of {Count} submitted executions failed unexpectedly; the submission is accepted and they are dispatched later", due.Count);
-                backlog.Add(due);
+                    logger.LogError(e, "Creating the jobs of {Count} submitted executions failed unexpectedly; the submission is accepted and they are dispatched later", left.Count);
+                if (left.Count > 0) backlog.Add(left);
             }
         }
         return stored;

@@ -44,37 +44,45 @@ public sealed class ExecutionTransitions(
                 events.Publish(new StateChanged(result.ExecutionId, result.At, result.FoundState, result.NewState!.Value,
                     result.Transition, result.AttemptNumber, result.DagRunId, command.NodeId));
             }
-            await EnteredAsync(result, command.RunAt, ct);
+            await EnteredAsync([new EnteredState(result.ExecutionId, result.FoundState!.Value, result.NewState!.Value, result.Kind, result.Priority, result.HangfireJobId)],
+                command.RunAt, ct);
         }
         return result;
     }
 
     /// <summary>
     /// What entering a state means, carried out after the change is published (a worker that takes a job at once
-    /// publishes Running after the Queued that led to it; a stopped attempt's Cancelled comes after its Cancelling):
+    /// publishes Running after the Queued that led to it; a stopped attempt's Cancelled comes after its Cancelling), for
+    /// one record or a set-based batch alike, so the two paths cannot come to mean different things:
     /// <list type="bullet">
     /// <item>Queued or Scheduled: the record waits for a worker, so it is given its job, whichever path sent it (a retry,
-    /// a lost lease, a DAG release, an interrupted attempt). An external worker's record waits for that worker.</item>
+    /// a lost lease, a DAG release, an interrupted attempt); records that enter together share their jobs. An external
+    /// worker's record waits for that worker.</item>
     /// <item>Cancelling: the attempt is told to stop, here when it runs here. On another node the change feed brings the
     /// news to <see cref="Executors.RunningWork.SignalRequestedCancelsAsync"/> (and its lease keeper's watch, as a fallback).</item>
     /// <item>Cancelled from waiting: the record will never be taken, so its job is dropped (best effort: a job that finds
     /// it cancelled does nothing). A Cancelled that confirms a stopped attempt leaves the job that ran it alone.</item>
     /// </list>
     /// </summary>
-    private async Task EnteredAsync(TransitionResult result, DateTimeOffset? runAt, CancellationToken ct)
+    internal async Task EnteredAsync(IReadOnlyList<EnteredState> rows, DateTimeOffset? runAt, CancellationToken ct)
     {
-        switch (result.NewState)
+        List<(long, int, DateTimeOffset?)>? waiting = null;
+        foreach (var row in rows)
         {
-            case ExecutionState.Queued or ExecutionState.Scheduled when result.Kind != ExecutorKind.External:
-                await DispatchAsync(() => dispatcher.DispatchAsync(result.ExecutionId, result.Priority, runAt, time.GetUtcNow(), ct), 1);
-                break;
-            case ExecutionState.Cancelling:
-                running.SignalCancel(result.ExecutionId);
-                break;
-            case ExecutionState.Cancelled when result.FoundState!.Value.IsWaiting():
-                dispatcher.Remove(result.HangfireJobId);
-                break;
+            switch (row.To)
+            {
+                case ExecutionState.Queued or ExecutionState.Scheduled when row.Kind != ExecutorKind.External:
+                    (waiting ??= []).Add((row.Id, row.Priority, runAt));
+                    break;
+                case ExecutionState.Cancelling:
+                    running.SignalCancel(row.Id);
+                    break;
+                case ExecutionState.Cancelled when row.From.IsWaiting():
+                    dispatcher.Remove(row.HangfireJobId);
+                    break;
+            }
         }
+        if (waiting is not null) await DispatchAsync(waiting, ct);
     }
 
     /// <summary>
@@ -104,17 +112,7 @@ public sealed class ExecutionTransitions(
             foreach (var row in changed)
                 events.Publish(new StateChanged(row.Id, at, row.From, to, template.Transition, row.AttemptCount, row.DagRunId, template.NodeId));
         }
-        // After the changes are published, as for a single transition; the records that enter a queue share their jobs.
-        switch (to)
-        {
-            case ExecutionState.Queued or ExecutionState.Scheduled:
-                if (changed.Where(row => row.Kind != ExecutorKind.External).Select(row => (row.Id, row.Priority, template.RunAt)).ToList() is { Count: > 0 } waiting)
-                    await DispatchAsync(() => dispatcher.DispatchManyAsync(waiting, time.GetUtcNow(), ct), waiting.Count);
-                break;
-            case ExecutionState.Cancelled: // set-based transitions start from waiting states only
-                foreach (var row in changed) dispatcher.Remove(row.HangfireJobId);
-                break;
-        }
+        await EnteredAsync(changed.Select(row => new EnteredState(row.Id, row.From, to, row.Kind, row.Priority, row.HangfireJobId)).ToList(), template.RunAt, ct);
         return changed;
     }
 
@@ -122,15 +120,15 @@ public sealed class ExecutionTransitions(
     /// A job store that cannot be reached does not undo the transition: the record is durable and waiting, and the
     /// <see cref="Workers.Reconciler"/> gives it a job once the store answers. Any other failure is a defect and surfaces.
     /// </summary>
-    private async Task DispatchAsync(Func<Task> dispatch, int count)
+    private async Task DispatchAsync(IReadOnlyList<(long Id, int Priority, DateTimeOffset? RunAt)> waiting, CancellationToken ct)
     {
         try
         {
-            await dispatch();
+            await dispatcher.DispatchManyAsync(waiting, time.GetUtcNow(), ct);
         }
         catch (Exception e) when (dispatcher.IsUnavailable(e))
         {
-            logger.LogWarning(e, "Creating the jobs of {Count} executions that entered a queue failed; the reconciler will dispatch them", count);
+            logger.LogWarning(e, "Creating the jobs of {Count} executions that entered a queue failed; the reconciler will dispatch them", waiting.Count);
         }
     }
 
@@ -144,3 +142,6 @@ public sealed class ExecutionTransitions(
         return ids;
     }
 }
+
+/// <summary>A record that entered a state, with what carrying out that state's meaning needs (<see cref="ExecutionTransitions.EnteredAsync"/>).</summary>
+internal readonly record struct EnteredState(long Id, ExecutionState From, ExecutionState To, ExecutorKind Kind, int Priority, string? HangfireJobId);

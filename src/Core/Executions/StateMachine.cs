@@ -43,7 +43,7 @@ public static class StateMachine
     /// record's change is its state, its timestamps and one history row.
     /// </summary>
     public static bool IsSetBased(Transition transition) =>
-        transition is Transition.CancelWaiting or Transition.Retry or Transition.Rewait or Transition.Release;
+        transition is Transition.CancelWaiting or Transition.RequestCancel or Transition.Retry or Transition.Rewait or Transition.Release;
 
     /// <summary>Transitions that open a new attempt.</summary>
     public static bool OpensAttempt(Transition transition) => transition is Transition.Claim or Transition.ReportStarted;

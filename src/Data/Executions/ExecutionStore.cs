@@ -173,6 +173,8 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
                     set.Append(", \"FinishedAt\" = @At, \"ErrorMessage\" = @Error");
                     parameters.Add(("Error", template.ErrorMessage ?? template.Reason));
                     break;
+                case Transition.RequestCancel: // the attempt goes on until its worker stops it: only the state says so
+                    break;
                 default:
                     throw new ArgumentOutOfRangeException(nameof(template), template.Transition, "Not a set-based transition.");
             }
