@@ -31,6 +31,8 @@ public static class TaskdeckCoreServices
         services.AddSingleton<ExecutionService>();
         services.AddSingleton<ExecutionDispatcher>();
         services.TryAddSingleton<IExecutionTransport, Dispatch.HangfireQueue.HangfireTransport>();
+        // The host that picks the Hangfire storage names that storage's own failures (the Console's HangfireSetup).
+        services.TryAddSingleton(Dispatch.HangfireQueue.HangfireStorageFailures.None);
         services.AddTransient<Dispatch.HangfireQueue.ExecutionBatchJob>();
         services.AddSingleton<DispatchBacklog>();
         services.AddHostedService(sp => sp.GetRequiredService<DispatchBacklog>());

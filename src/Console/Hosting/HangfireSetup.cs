@@ -6,6 +6,7 @@ using Taskdeck.Console.Auth;
 using Microsoft.Extensions.Options;
 using Taskdeck.Core;
 using Taskdeck.Core.Dispatch;
+using Taskdeck.Core.Dispatch.HangfireQueue;
 using Taskdeck.Core.Workers;
 using Taskdeck.Data.Storage;
 
@@ -46,9 +47,21 @@ public sealed class HangfirePostgreSqlSettings
 
 public static class HangfireSetup
 {
+    /// <summary>
+    /// The chosen storage's own exceptions for "its lock could not be obtained in time": the job store is busy or out of
+    /// reach, not broken, so the transport leaves the records to the reconciler (Core's <see cref="HangfireStorageFailures"/>).
+    /// </summary>
+    public static HangfireStorageFailures StorageFailures(StorageProvider provider) => provider switch
+    {
+        StorageProvider.PostgreSql => new([typeof(PostgreSqlDistributedLockException)]),
+        StorageProvider.SqlServer => new([typeof(Hangfire.SqlServer.SqlServerDistributedLockException)]),
+        _ => HangfireStorageFailures.None,
+    };
+
     /// <summary>Hangfire storage follows the storage mode: in-memory beside SQLite (Core's reconcile makes it durable).</summary>
     public static IServiceCollection AddTaskdeckHangfire(this IServiceCollection services, IConfiguration configuration)
     {
+        services.AddSingleton(sp => StorageFailures(sp.GetRequiredService<TaskdeckDatabase>().Provider));
         services.AddHangfire((sp, config) =>
         {
             var database = sp.GetRequiredService<TaskdeckDatabase>();

@@ -34,6 +34,21 @@ public sealed class LayeringTests
         Assert.True(result.IsSuccessful, "Core types using Hangfire outside src/Core/Dispatch/HangfireQueue: " + string.Join(", ", result.FailingTypeNames ?? []));
     }
 
+    [Fact]
+    public void HangfiresStoragePackages_AreNamedOnlyWhereTheStorageIsChosen()
+    {
+        var result = Types.InAssemblies([typeof(ExecutionState).Assembly, typeof(TaskdeckDbContext).Assembly, typeof(Program).Assembly])
+            .ShouldNot().HaveDependencyOnAny("Hangfire.PostgreSql", "Hangfire.SqlServer")
+            .GetResult();
+        var failing = (result.FailingTypeNames ?? []).ToList();
+        const string chooser = "Taskdeck.Console.Hosting.HangfireSetup";
+
+        // The check sees where the storage is chosen (so it can fail), and nowhere else: a storage's own exceptions and
+        // options are named there (HangfireSetup.StorageFailures), Core's transport asks that registration.
+        Assert.Contains(failing, name => name.StartsWith(chooser, StringComparison.Ordinal));
+        Assert.DoesNotContain(failing, name => !name.StartsWith(chooser, StringComparison.Ordinal));
+    }
+
     // Core asks the edge for what only the edge knows, in the seeds' vocabularies: the DAG format the API accepts (daggy's
     // JSON), the work-task JSON an execution carries, and the address spawned workers call back on. A default of any of
     // them inside Core would be seed vocabulary in Core.

@@ -1,5 +1,3 @@
-using System.Data.Common;
-using System.Net.Sockets;
 using Hangfire;
 using Hangfire.Common;
 using Hangfire.States;
@@ -12,7 +10,8 @@ namespace Taskdeck.Core.Dispatch.HangfireQueue;
 /// storage, and its dashboard. One execution travels as an <see cref="ExecutionJob"/>, several ready together as one
 /// <see cref="ExecutionBatchJob"/>; Hangfire's per-job cost (≈ 55 statements on Hangfire.PostgreSql) is paid per job.
 /// </summary>
-public sealed class HangfireTransport(IBackgroundJobClient jobs, JobStorage storage, IOptions<TaskdeckOptions> options, TimeProvider time) : IExecutionTransport
+public sealed class HangfireTransport(IBackgroundJobClient jobs, JobStorage storage, HangfireStorageFailures failures, IOptions<TaskdeckOptions> options,
+    TimeProvider time) : IExecutionTransport
 {
     private static readonly System.Reflection.MethodInfo RunOne = typeof(ExecutionJob).GetMethod(nameof(ExecutionJob.RunAsync))!;
     private static readonly System.Reflection.MethodInfo RunMany = typeof(ExecutionBatchJob).GetMethod(nameof(ExecutionBatchJob.RunAsync))!;
@@ -40,27 +39,7 @@ public sealed class HangfireTransport(IBackgroundJobClient jobs, JobStorage stor
 
     public bool Wake(string jobId, string queue) => jobs.ChangeState(jobId, new EnqueuedState(queue), ScheduledState.StateName);
 
-    public bool IsUnavailable(Exception failure) => IsStorageUnavailable(failure);
-
-    /// <summary>
-    /// The storages' own lock failures, named since Core does not reference the storage packages (the Console picks one):
-    /// Hangfire.PostgreSql's and Hangfire.SqlServer's. Hangfire's own, DistributedLockTimeoutException, is a <see cref="TimeoutException"/>.
-    /// </summary>
-    private static readonly HashSet<string> StorageLockFailures =
-        ["Hangfire.PostgreSql.PostgreSqlDistributedLockException", "Hangfire.SqlServer.SqlServerDistributedLockException"];
-
-    /// <summary>
-    /// The database's or the connection's failure (a <see cref="DbException"/>, <see cref="TimeoutException"/>,
-    /// <see cref="IOException"/> or <see cref="SocketException"/>) or a storage's lock failure, thrown as it is or wrapped:
-    /// Hangfire's client wraps whatever its storage threw in a BackgroundJobClientException.
-    /// </summary>
-    internal static bool IsStorageUnavailable(Exception failure)
-    {
-        if (failure is DbException or TimeoutException or IOException or SocketException) return true;
-        if (failure.GetType().FullName is { } name && StorageLockFailures.Contains(name)) return true;
-        if (failure is AggregateException many) return many.InnerExceptions.Any(IsStorageUnavailable);
-        return failure.InnerException is { } inner && IsStorageUnavailable(inner);
-    }
+    public bool IsUnavailable(Exception failure) => failures.IsUnavailable(failure);
 
     public IJobStates ReadJobStates() => new States(storage.GetConnection());
 
