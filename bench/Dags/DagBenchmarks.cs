@@ -12,6 +12,7 @@ using Taskdeck.Core.Dispatch;
 using Taskdeck.Core.Events;
 using Taskdeck.Core.Executions;
 using Taskdeck.Data.Dags;
+using Taskdeck.Data.Executions;
 using Taskdeck.Data.Storage;
 
 namespace Taskdeck.Bench.Dags;
@@ -176,7 +177,7 @@ public static class DagBenchmarks
         var ids = new List<long>();
         for (var i = 0; i < count; i++) ids.Add((await executions.SubmitAsync(new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop" })).Id);
         var last = ids[^1];
-        var store = host.Get<IExecutionStore>();
+        var store = host.Get<ExecutionStore>();
         while (true)
         {
             var pending = 0;

@@ -189,7 +189,7 @@ public static class EngineBenchmark
             var executions = host.Services.GetRequiredService<ExecutionService>();
             var transitions = host.Services.GetRequiredService<ExecutionTransitions>();
             var runner = host.Services.GetRequiredService<Taskdeck.Core.Executors.ExecutionRunner>();
-            var store = host.Services.GetRequiredService<IExecutionStore>();
+            var store = host.Services.GetRequiredService<ExecutionStore>();
             var spec = new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop" };
             var node = host.Services.GetRequiredService<Taskdeck.Core.Workers.NodeIdentity>().Id;
 
@@ -314,7 +314,7 @@ public static class EngineBenchmark
     private static async Task<double> EngineRoundOnNodesAsync(IServiceProvider services, int n)
     {
         var executions = services.GetRequiredService<ExecutionService>();
-        var store = services.GetRequiredService<IExecutionStore>();
+        var store = services.GetRequiredService<ExecutionStore>();
         var succeeded = new ExecutionFilter { States = [ExecutionState.Succeeded] };
         var target = await store.CountAsync(succeeded) + n;
         var spec = new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop" };

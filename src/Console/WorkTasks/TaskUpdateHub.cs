@@ -19,7 +19,7 @@ namespace Taskdeck.Console.WorkTasks;
 /// fills) or cannot render an update, every client is closed with <see cref="WebSocketCloseStatus.InternalServerError"/>:
 /// they would otherwise have a gap. A client that reconnects reads current state from <c>GET /api/worktasks/{id}</c>.
 /// </summary>
-public sealed class TaskUpdateHub(ExecutionEvents events, IWorkTaskStore workTasks, IExecutionStore executions, Microsoft.Extensions.Options.IOptions<Core.TaskdeckOptions> options,
+public sealed class TaskUpdateHub(ExecutionEvents events, IWorkTaskStore workTasks, IExecutionReader executions, Microsoft.Extensions.Options.IOptions<Core.TaskdeckOptions> options,
     ILogger<TaskUpdateHub> logger) : BackgroundService
 {
     /// <summary>Messages a client may lag behind before it is disconnected as too slow.</summary>

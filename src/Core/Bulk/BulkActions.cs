@@ -21,7 +21,8 @@ namespace Taskdeck.Core.Bulk;
 /// </summary>
 public sealed class BulkActions(
     IBulkActionStore actions,
-    IExecutionStore executions,
+    IExecutionReader executions,
+    IExecutionDeleter deleter,
     ExecutionTransitions transitions,
     ExecutionService service,
     ExecutionEvents events,
@@ -335,7 +336,7 @@ public sealed class BulkActions(
     private async Task<(IReadOnlyList<long>, int)> DeleteAsync(IReadOnlyList<long> ids, string? by, CancellationToken ct)
     {
         await transitions.ApplyManyAsync(new TransitionCommand(0, Transition.CancelWaiting) { Reason = "cancelled to be deleted", ActorName = by }, ids, ct);
-        var deleted = await executions.DeleteTerminalManyAsync(ids, ct);
+        var deleted = await deleter.DeleteTerminalManyAsync(ids, ct);
         var now = time.GetUtcNow();
         foreach (var id in deleted) events.Publish(new ExecutionDeleted(id, now));
         return (deleted, ids.Count - deleted.Count);

@@ -13,7 +13,7 @@ namespace Taskdeck.Core.Dags;
 /// Two parents finishing together cannot strand their child: each observer runs after its own transition committed,
 /// so the later of the two sees both succeeded; both may try the release and the compare-and-set lets one win.
 /// </remarks>
-public sealed class DagScheduler(IDagStore store, IExecutionStore executions, Bulk.IBulkActionStore bulkActions, IServiceProvider services, TimeProvider time,
+public sealed class DagScheduler(IDagStore store, IExecutionReader executions, Bulk.IBulkActionStore bulkActions, IServiceProvider services, TimeProvider time,
     ILogger<DagScheduler> logger) : IExecutionObserver, Events.IRemoteChangeObserver
 {
     private static readonly DagRunState[] Movable = [DagRunState.Queued, DagRunState.Running, DagRunState.Completed, DagRunState.Errored];

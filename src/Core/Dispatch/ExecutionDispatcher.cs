@@ -10,7 +10,7 @@ namespace Taskdeck.Core.Dispatch;
 /// <see cref="DispatchOptions.MaxBatch"/> ids each. A lone ready execution goes at once, in a job of its own. Priority
 /// picks the queue; servers listen to the queues in <see cref="Queues"/> order, so higher priorities are fetched first.
 /// </summary>
-public sealed class ExecutionDispatcher(IExecutionTransport transport, IExecutionStore store, IOptions<TaskdeckOptions> options)
+public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatchStore store, IOptions<TaskdeckOptions> options)
 {
     public const string Critical = "critical";
     public const string High = "high";

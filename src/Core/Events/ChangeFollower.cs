@@ -18,7 +18,7 @@ namespace Taskdeck.Core.Events;
 /// was already read. Every id the cursor jumps over is kept as a gap and asked for again on each pass until it shows up
 /// or <see cref="GapPatience"/> has passed (an id a rolled-back transaction took never will).
 /// </remarks>
-public sealed class ChangeFollower(IExecutionStore store, ExecutionEvents events, IEnumerable<IRemoteChangeObserver> observers, NodeIdentity node,
+public sealed class ChangeFollower(IChangeFeed store, ExecutionEvents events, IEnumerable<IRemoteChangeObserver> observers, NodeIdentity node,
     IChangeSignal signal, IOptions<TaskdeckOptions> options, TimeProvider time, ILogger<ChangeFollower> logger) : BackgroundService
 {
     private readonly IRemoteChangeObserver[] _observers = observers.ToArray();

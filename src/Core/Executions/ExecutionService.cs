@@ -33,7 +33,8 @@ public sealed record ActionOutcome(ActionStatus Status, long ExecutionId, Execut
 /// the state changes it makes carry the actor's name ("by alice").
 /// </summary>
 public sealed class ExecutionService(
-    IExecutionStore store,
+    IExecutionReader store,
+    IExecutionDeleter deleter,
     ExecutionTransitions transitions,
     ExecutionDispatcher dispatcher,
     DispatchBacklog backlog,
@@ -355,7 +356,7 @@ public sealed class ExecutionService(
             // It started between our read and the cancel: it is now being cancelled as running work, so it stays.
             if (!(cancelled.Done && cancelled.State == ExecutionState.Cancelled)) return Refused(id, cancelled.State);
         }
-        var (deleted, found) = await store.DeleteTerminalAsync(id, ct);
+        var (deleted, found) = await deleter.DeleteTerminalAsync(id, ct);
         if (found is null) return NotFound(id);
         if (!deleted) return Refused(id, found);
         events.Publish(new ExecutionDeleted(id, time.GetUtcNow()));

@@ -14,7 +14,7 @@ namespace Taskdeck.Core.Executions;
 /// run is published once the run's own state has been recomputed, so a page reloading on it shows ERRORED, not RUNNING.
 /// </remarks>
 public sealed class ExecutionTransitions(
-    IExecutionStore store,
+    IExecutionTransitionStore store,
     ExecutionEvents events,
     IEnumerable<IExecutionObserver> observers,
     ExecutionDispatcher dispatcher,

@@ -10,7 +10,7 @@ namespace Taskdeck.Core.Executors;
 /// once a second. When capacity is released this moves the jobs of the waiters that now fit straight to their queue,
 /// so freed capacity is used within milliseconds instead of up to 1.5 s.
 /// </summary>
-public sealed class AdmissionWaker(CapacityGate gate, IExecutionStore store, ExecutionDispatcher dispatcher, ILogger<AdmissionWaker> logger) : IHostedService
+public sealed class AdmissionWaker(CapacityGate gate, IExecutionReader store, ExecutionDispatcher dispatcher, ILogger<AdmissionWaker> logger) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {

@@ -13,7 +13,8 @@ namespace Taskdeck.Core.Executors;
 /// under a token that cancel, timeout and host shutdown can fire, then closes the attempt with exactly one transition.
 /// </summary>
 public sealed class ExecutionRunner(
-    IExecutionStore store,
+    IExecutionReader store,
+    IAttemptOutputStore output,
     ExecutionTransitions transitions,
     ExecutionDispatcher dispatcher,
     RetryElection retries,
@@ -233,7 +234,7 @@ public sealed class ExecutionRunner(
 
     private async Task ReportProgressAsync(long id, double progress, string? message)
     {
-        await store.SetProgressAsync(id, progress, message);
+        await output.SetProgressAsync(id, progress, message);
         var reported = new ProgressChanged(id, time.GetUtcNow(), progress, message);
         events.Publish(reported);
         broadcast.Broadcast(reported);

@@ -11,7 +11,7 @@ namespace Taskdeck.Core.Executors;
 /// so a chatty process costs the database a few writes a second, not one per line. Live viewers get each
 /// chunk at once through <see cref="ExecutionEvents"/>.
 /// </summary>
-public sealed class LogSink(IExecutionStore store, ExecutionEvents events, TimeProvider time, ILogger<LogSink> logger) : BackgroundService
+public sealed class LogSink(IAttemptOutputStore store, ExecutionEvents events, TimeProvider time, ILogger<LogSink> logger) : BackgroundService
 {
     private readonly ConcurrentQueue<LogEntry> _pending = new();
     private readonly Lock _flushGate = new();

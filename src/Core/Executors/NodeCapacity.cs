@@ -1,10 +1,11 @@
 using Microsoft.Extensions.Options;
 using Taskdeck.Core.Executions;
+using Taskdeck.Core.Workers;
 
 namespace Taskdeck.Core.Executors;
 
 /// <summary>Whether any node could ever run a task: this node's declared capacity and every live worker node's lease.</summary>
-public sealed class NodeCapacity(IExecutionStore store, IOptions<TaskdeckOptions> options, TimeProvider time)
+public sealed class NodeCapacity(INodeLeaseStore store, IOptions<TaskdeckOptions> options, TimeProvider time)
 {
     /// <summary>Null when some node fits; otherwise why none does.</summary>
     public async Task<string?> WhyNoNodeFitsAsync(ResourceNeed need, CancellationToken ct = default)

@@ -9,7 +9,7 @@ namespace Taskdeck.Core.Executors;
 /// PostgreSQL, where a notify wakes the follower), through <see cref="RunningWork.SignalRequestedCancelsAsync"/>, as the
 /// lease keeper's watch does when no news came.
 /// </summary>
-public sealed class RemoteCancelRelay(IExecutionStore store, RunningWork running, NodeIdentity node) : IRemoteChangeObserver
+public sealed class RemoteCancelRelay(INodeLeaseStore store, RunningWork running, NodeIdentity node) : IRemoteChangeObserver
 {
     public async Task OnRemoteChangesAsync(IReadOnlyList<StateChanged> changes, CancellationToken ct)
     {

@@ -39,7 +39,7 @@ public sealed class RunningWork
     /// may come late and name an attempt that has ended. Entering Cancelling on this node signals directly
     /// (<see cref="Executions.ExecutionTransitions"/>). Answers how many were signalled.
     /// </summary>
-    public async Task<int> SignalRequestedCancelsAsync(Executions.IExecutionStore store, string nodeId, CancellationToken ct)
+    public async Task<int> SignalRequestedCancelsAsync(Workers.INodeLeaseStore store, string nodeId, CancellationToken ct)
     {
         if (Count == 0) return 0;
         var signalled = 0;

@@ -7,7 +7,7 @@ public sealed record ScheduleStamp(int Count, long LatestUpdate);
 
 /// <summary>
 /// What schedules need from storage (Data implements it). A firing row is unique on (schedule, slot) and is written
-/// with the run it starts (see <see cref="IExecutionStore"/>'s claimed insert and <see cref="Dags.IDagStore"/>'s claimed
+/// with the run it starts (see <see cref="Executions.IExecutionTransitionStore"/>'s claimed insert and <see cref="Dags.IDagStore"/>'s claimed
 /// run), so a slot is handled once across nodes and restarts.
 /// </summary>
 public interface IScheduleStore

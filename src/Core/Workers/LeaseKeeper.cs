@@ -11,7 +11,8 @@ namespace Taskdeck.Core.Workers;
 /// (Lost when none remains), Cancelling → Cancelled. Also watches for cancel requests made on other nodes for work running here.
 /// </summary>
 public sealed class LeaseKeeper(
-    IExecutionStore store,
+    INodeLeaseStore leases,
+    IExecutionReader executions,
     ExecutionTransitions transitions,
     RetryElection retries,
     RunningWork running,
@@ -39,7 +40,7 @@ public sealed class LeaseKeeper(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var leases = options.Value.Leases;
+        var settings = options.Value.Leases;
         var nextHeartbeat = time.GetUtcNow();
         using var timer = new PeriodicTimer(CancelWatchInterval, time);
         try
@@ -49,9 +50,9 @@ public sealed class LeaseKeeper(
                 try
                 {
                     // The fallback for cancels entered on other nodes, should the change feed's news come late or not at all.
-                    await running.SignalRequestedCancelsAsync(store, node.Id, stoppingToken);
+                    await running.SignalRequestedCancelsAsync(leases, node.Id, stoppingToken);
                     if (time.GetUtcNow() < nextHeartbeat) continue;
-                    nextHeartbeat = time.GetUtcNow().AddSeconds(leases.HeartbeatSeconds);
+                    nextHeartbeat = time.GetUtcNow().AddSeconds(settings.HeartbeatSeconds);
                     await HeartbeatAsync(null, stoppingToken);
                     await StopWorkNoLongerHeldAsync(stoppingToken);
                     await RecoverFromDeadNodesAsync(stoppingToken);
@@ -71,7 +72,7 @@ public sealed class LeaseKeeper(
     {
         var n = options.Value.Node;
         var at = time.GetUtcNow();
-        await store.HeartbeatAsync(new WorkerNode
+        await leases.HeartbeatAsync(new WorkerNode
         {
             Id = node.Id, HostName = node.HostName, ProcessId = System.Environment.ProcessId, Roles = n.Roles,
             StartedAt = _startedAt, HeartbeatAt = time.GetUtcNow(), Cores = n.Cores, MemoryMB = n.MemoryMB, Gpus = n.Gpus,
@@ -97,7 +98,7 @@ public sealed class LeaseKeeper(
         var stopped = 0;
         foreach (var (id, attempt) in running.Attempts)
         {
-            var record = await store.FindAsync(id, ct);
+            var record = await executions.FindAsync(id, ct);
             // Succeeded/Failed/TimedOut on this attempt: it closed itself (or its worker reported) and is finishing here.
             // Lost, Cancelled by a lease recovery, or back in the queue: another node acted on it as if this one were dead.
             var held = record is not null && record.AttemptCount == attempt && record.NodeId == node.Id
@@ -124,7 +125,7 @@ public sealed class LeaseKeeper(
     {
         var claimedBefore = time.GetUtcNow().AddSeconds(-options.Value.Leases.ExpirySeconds);
         var recovered = 0;
-        foreach (var (id, state, attempt) in await store.FindActiveOnNodeAsync(node.Id, claimedBefore, ct))
+        foreach (var (id, state, attempt) in await leases.FindActiveOnNodeAsync(node.Id, claimedBefore, ct))
         {
             if (running.IsRunningHere(id)) continue;
             var command = state == ExecutionState.Cancelling
@@ -145,14 +146,14 @@ public sealed class LeaseKeeper(
     {
         var cutoff = time.GetUtcNow().AddSeconds(-options.Value.Leases.ExpirySeconds);
         var recovered = 0;
-        foreach (var (id, state, attempt) in await store.FindOnDeadNodesAsync(cutoff, ct))
+        foreach (var (id, state, attempt) in await leases.FindOnDeadNodesAsync(cutoff, ct))
         {
             if (running.IsRunningHere(id)) continue;
             TransitionCommand command;
             if (state == ExecutionState.Cancelling)
                 command = new TransitionCommand(id, Transition.ConfirmCancel) { Reason = "cancelled; its worker's lease expired" };
             // Only the retry election needs the record (its retries and back-off): a Cancelling one ends without a read.
-            else if (await store.FindAsync(id, ct) is { } execution) command = retries.AfterLostLease(execution, attempt);
+            else if (await executions.FindAsync(id, ct) is { } execution) command = retries.AfterLostLease(execution, attempt);
             else continue;
             if ((await transitions.ApplyAsync(command with { ExpectedAttempt = attempt }, ct)).Applied) recovered++;
         }

@@ -13,7 +13,8 @@ namespace Taskdeck.Core.Workers;
 /// duplicate job is harmless: claims are CAS.
 /// </summary>
 public sealed class Reconciler(
-    IExecutionStore store,
+    IDispatchStore store,
+    INodeLeaseStore leases,
     ExecutionTransitions transitions,
     ExecutionDispatcher dispatcher,
     IExecutionTransport transport,
@@ -62,7 +63,7 @@ public sealed class Reconciler(
         // A job being run belongs to a live node only while that node's lease is fresh: a batch's ids not yet started on
         // a node that died wait behind a job that will not come back before Hangfire's invisibility timeout.
         var cutoff = now.AddSeconds(-options.Value.Leases.ExpirySeconds);
-        var liveNodes = (await store.ListNodesAsync(ct)).Where(n => n.HeartbeatAt >= cutoff).Select(n => n.Id).ToList();
+        var liveNodes = (await leases.ListNodesAsync(ct)).Where(n => n.HeartbeatAt >= cutoff).Select(n => n.Id).ToList();
         using var jobs = transport.ReadJobStates();
         while (true)
         {

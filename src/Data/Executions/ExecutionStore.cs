@@ -2,7 +2,10 @@ using System.Data.Common;
 using System.Text;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
+using Taskdeck.Core.Dispatch;
+using Taskdeck.Core.Events;
 using Taskdeck.Core.Executions;
+using Taskdeck.Core.Executors;
 using Taskdeck.Core.Schedules;
 using Taskdeck.Data.Schedules;
 using Taskdeck.Core.Workers;
@@ -17,7 +20,8 @@ namespace Taskdeck.Data.Executions;
 /// gathered beside it in one round trip. Writes about one execution are keyed by its id, so they keep their order on
 /// the parallel writers of a network database. Reads use EF Core.
 /// </summary>
-public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes, IDbContextFactory<TaskdeckDbContext> contexts) : IExecutionStore, IDisposable
+public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes, IDbContextFactory<TaskdeckDbContext> contexts)
+    : IExecutionTransitionStore, IExecutionReader, IExecutionDeleter, IAttemptOutputStore, IDispatchStore, INodeLeaseStore, IChangeFeed, IDisposable
 {
     public void Dispose()
     {
@@ -540,16 +544,6 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         return await db.StateChanges.MaxAsync(s => (long?)s.Id, ct) ?? 0;
-    }
-
-    public async Task<bool> CanConnectAsync(CancellationToken ct = default)
-    {
-        try
-        {
-            await using var db = await contexts.CreateDbContextAsync(ct);
-            return await db.Database.CanConnectAsync(ct);
-        }
-        catch (Exception) { return false; }
     }
 
     private static string Json(IReadOnlyList<string> values) => values.Count == 0 ? "[]" : JsonSerializer.Serialize(values);

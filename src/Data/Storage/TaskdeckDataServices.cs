@@ -61,7 +61,15 @@ public static class TaskdeckDataServices
             services.AddSingleton<Core.Events.IEventBroadcast>(sp => sp.GetRequiredService<Changes.PostgreSqlEventBroadcast>());
             services.AddHostedService(sp => sp.GetRequiredService<Changes.PostgreSqlEventBroadcast>());
         }
-        services.AddSingleton<IExecutionStore, ExecutionStore>();
+        // One store, seen by each caller only through the part it uses.
+        services.AddSingleton<ExecutionStore>();
+        services.AddSingleton<IExecutionTransitionStore>(sp => sp.GetRequiredService<ExecutionStore>());
+        services.AddSingleton<IExecutionReader>(sp => sp.GetRequiredService<ExecutionStore>());
+        services.AddSingleton<IExecutionDeleter>(sp => sp.GetRequiredService<ExecutionStore>());
+        services.AddSingleton<Core.Executors.IAttemptOutputStore>(sp => sp.GetRequiredService<ExecutionStore>());
+        services.AddSingleton<Core.Dispatch.IDispatchStore>(sp => sp.GetRequiredService<ExecutionStore>());
+        services.AddSingleton<INodeLeaseStore>(sp => sp.GetRequiredService<ExecutionStore>());
+        services.AddSingleton<Core.Events.IChangeFeed>(sp => sp.GetRequiredService<ExecutionStore>());
         services.AddSingleton<ExecutionQueries>();
         services.AddSingleton<IDagStore, DagStore>();
         services.AddSingleton<Core.Bulk.IBulkActionStore, Bulk.BulkActionStore>();

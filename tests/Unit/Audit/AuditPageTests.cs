@@ -5,6 +5,7 @@ using Taskdeck.Console.Components.Audit;
 using Taskdeck.Core.Audit;
 using Taskdeck.Core.Executions;
 using Taskdeck.Data.Audit;
+using Taskdeck.Data.Executions;
 using Taskdeck.Unit.Console;
 using Taskdeck.Unit.Infrastructure;
 
@@ -33,7 +34,7 @@ public sealed class AuditPageTests : MudTestContext, IAsyncLifetime
 
     private async Task<long> StoreCancelledExecutionAsync()
     {
-        var store = _storage.Get<IExecutionStore>();
+        var store = _storage.Get<ExecutionStore>();
         var id = (await store.InsertAsync([(new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop" }, ExecutionState.Queued)], DateTimeOffset.UtcNow, "node"))[0];
         await store.ApplyAsync(new TransitionCommand(id, Transition.CancelWaiting) { ActorName = "alice" }, DateTimeOffset.UtcNow);
         return id;
@@ -52,7 +53,7 @@ public sealed class AuditPageTests : MudTestContext, IAsyncLifetime
         var kept = await StoreCancelledExecutionAsync();
         var deleted = await StoreCancelledExecutionAsync();
         await AppendAsync("alice", AuditActions.Cancel, AuditOutcome.Applied, kept, deleted);
-        Assert.True((await _storage.Get<IExecutionStore>().DeleteTerminalAsync(deleted)).Deleted);
+        Assert.True((await _storage.Get<ExecutionStore>().DeleteTerminalAsync(deleted)).Deleted);
 
         var cut = Render<AuditPage>();
 

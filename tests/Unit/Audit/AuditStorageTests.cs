@@ -1,6 +1,7 @@
 using Taskdeck.Core.Audit;
 using Taskdeck.Core.Executions;
 using Taskdeck.Data.Audit;
+using Taskdeck.Data.Executions;
 using Taskdeck.Unit.Infrastructure;
 using Taskdeck.Unit.MultiNode;
 
@@ -29,7 +30,7 @@ public abstract class AuditStorageTests
     public async Task AnOperatorsTransition_KeepsTheActorsName_AndTheEnginesOwnKeepNone()
     {
         await using var storage = await StartAsync();
-        var store = storage.Get<IExecutionStore>();
+        var store = storage.Get<ExecutionStore>();
         var at = DateTimeOffset.UtcNow;
         var id = (await store.InsertAsync([(new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop" }, ExecutionState.Queued)], at, "node-a"))[0];
 
@@ -82,7 +83,7 @@ public abstract class AuditStorageTests
     public async Task AnEntry_OutlivesTheExecutionItNames()
     {
         await using var storage = await StartAsync();
-        var store = storage.Get<IExecutionStore>();
+        var store = storage.Get<ExecutionStore>();
         var at = DateTimeOffset.UtcNow;
         var id = (await store.InsertAsync([(new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop" }, ExecutionState.Queued)], at, "node-a"))[0];
         Assert.True((await store.ApplyAsync(new TransitionCommand(id, Transition.CancelWaiting) { ActorName = "alice" }, at)).Applied);

@@ -80,7 +80,7 @@ public sealed class DagRecoveryTests(EngineHost host)
         await WaitForAsync(async () => (await host.Queries.LogsAsync(generator.ExecutionId, 1)).Any(l => l.Stream == LogStream.Output && l.Text.Contains("demo.noop")));
 
         // The generator's output is accepted (its tasks stored) and then, before its success is recorded, the run is killed.
-        var execution = (await host.Get<IExecutionStore>().FindAsync(generator.ExecutionId))!;
+        var execution = (await host.Get<IExecutionReader>().FindAsync(generator.ExecutionId))!;
         Assert.Null(await host.Get<DagGenerators>().ValidateAsync(execution, 1, CancellationToken.None));
         Assert.True((await host.Get<DagService>().KillAsync(runId, Actor.System)).Done);
         await host.WaitForStateAsync(generator.ExecutionId, ExecutionState.Cancelled);

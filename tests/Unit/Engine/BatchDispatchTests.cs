@@ -5,6 +5,7 @@ using Taskdeck.Core.Dispatch;
 using Taskdeck.Core.Dispatch.HangfireQueue;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.Workers;
+using Taskdeck.Data.Executions;
 using static Taskdeck.Core.Executions.ExecutionState;
 
 namespace Taskdeck.Unit.Engine;
@@ -68,7 +69,7 @@ public sealed class BatchDispatchTests(EngineHost host)
         var jobs = host.Get<IBackgroundJobClient>();
         // A batch job that waits (scheduled an hour ahead) so the cancel surely comes before it starts.
         var jobId = jobs.Create(HangfireTransport.JobFor(ExecutionDispatcher.Default, ids), new ScheduledState(TimeSpan.FromHours(1)));
-        await host.Get<IExecutionStore>().SetHangfireJobsAsync(ids.Select(id => (id, jobId)).ToList());
+        await host.Get<ExecutionStore>().SetHangfireJobsAsync(ids.Select(id => (id, jobId)).ToList());
 
         var cancel = await host.Executions.CancelAsync(ids[1], Actor.System, "one of a batch");
 
@@ -120,7 +121,7 @@ public sealed class BatchDispatchTests(EngineHost host)
         var kept = await host.QueuedWithoutJobAsync("test.count");
         var deadJob = ProcessingJob(orphans, $"node-that-died:4242:dead01:{Guid.NewGuid()}");
         var liveJob = ProcessingJob([kept], $"{node}:{Guid.NewGuid()}");
-        var store = host.Get<IExecutionStore>();
+        var store = host.Get<ExecutionStore>();
         await store.SetHangfireJobsAsync([(orphans[0], deadJob), (orphans[1], deadJob), (kept, liveJob)]);
 
         await host.Get<Reconciler>().ReconcileAsync(atStart: true, CancellationToken.None);

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.Executors;
+using Taskdeck.Core.Workers;
 using Taskdeck.Data.Executions;
 
 namespace Taskdeck.Unit.Engine;
@@ -83,10 +84,9 @@ public sealed class EngineHost : WebApplicationFactory<Program>
             services.AddSingleton<Taskdeck.Core.Dispatch.HangfireQueue.HangfireTransport>();
             services.AddSingleton<Taskdeck.Core.Dispatch.IExecutionTransport>(sp =>
                 new RecordingTransport(sp.GetRequiredService<Taskdeck.Core.Dispatch.HangfireQueue.HangfireTransport>(), Jobs, Faults,
-                    ids => sp.GetRequiredService<IExecutionStore>().FindManyAsync(ids).GetAwaiter().GetResult()));
-            // The real store, seen through a seam that can hide chosen records from the cancel watch.
-            services.AddSingleton<ExecutionStore>();
-            services.AddSingleton<IExecutionStore>(sp => CancelWatchSeam.Wrap(sp.GetRequiredService<ExecutionStore>(), HiddenFromCancelWatch));
+                    ids => sp.GetRequiredService<IExecutionReader>().FindManyAsync(ids).GetAwaiter().GetResult()));
+            // The real store's leases, seen through a seam that can hide chosen records from the cancel watch.
+            services.AddSingleton<INodeLeaseStore>(sp => new CancelWatchSeam(sp.GetRequiredService<ExecutionStore>(), HiddenFromCancelWatch));
             services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(ServerLogs);
             DagSeams.Register(services);
             services.AddTaskHandler("test.count", context =>
@@ -134,7 +134,7 @@ public sealed class EngineHost : WebApplicationFactory<Program>
     public async Task<long> QueuedWithoutJobAsync(string handler)
     {
         var spec = new NewExecution { Kind = ExecutorKind.Handler, Name = handler, TaskId = Guid.NewGuid().ToString() };
-        return Assert.Single(await Get<IExecutionStore>().InsertAsync([(spec, ExecutionState.Queued)], DateTimeOffset.UtcNow, Get<Taskdeck.Core.Workers.NodeIdentity>().Id));
+        return Assert.Single(await Get<ExecutionStore>().InsertAsync([(spec, ExecutionState.Queued)], DateTimeOffset.UtcNow, Get<Taskdeck.Core.Workers.NodeIdentity>().Id));
     }
 
     public Task<ExecutionDetail> WaitForStateAsync(long id, ExecutionState state, TimeSpan? deadline = null) =>
@@ -213,31 +213,18 @@ public sealed class TransportFaults
 }
 
 /// <summary>Passes every call to the real store, but leaves the hidden records out of what the cancel watch reads.</summary>
-public class CancelWatchSeam : System.Reflection.DispatchProxy
+public sealed class CancelWatchSeam(INodeLeaseStore inner, ConcurrentDictionary<long, byte> hidden) : INodeLeaseStore
 {
-    private IExecutionStore _inner = null!;
-    private ConcurrentDictionary<long, byte> _hidden = null!;
+    public async Task<IReadOnlyList<long>> FindCancellingOnNodeAsync(string nodeId, CancellationToken ct = default) =>
+        (await inner.FindCancellingOnNodeAsync(nodeId, ct)).Where(id => !hidden.ContainsKey(id)).ToList();
 
-    public static IExecutionStore Wrap(IExecutionStore inner, ConcurrentDictionary<long, byte> hidden)
-    {
-        var proxy = Create<IExecutionStore, CancelWatchSeam>();
-        var seam = (CancelWatchSeam)(object)proxy;
-        (seam._inner, seam._hidden) = (inner, hidden);
-        return proxy;
-    }
+    public Task HeartbeatAsync(WorkerNode node, CancellationToken ct = default) => inner.HeartbeatAsync(node, ct);
 
-    protected override object? Invoke(System.Reflection.MethodInfo? targetMethod, object?[]? args)
-    {
-        if (targetMethod!.Name == nameof(IExecutionStore.FindCancellingOnNodeAsync))
-            return HideAsync((string)args![0]!, (CancellationToken)args[1]!);
-        try { return targetMethod.Invoke(_inner, args); }
-        catch (System.Reflection.TargetInvocationException e) when (e.InnerException is not null)
-        {
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerException);
-            throw;
-        }
-    }
+    public Task<IReadOnlyList<WorkerNode>> ListNodesAsync(CancellationToken ct = default) => inner.ListNodesAsync(ct);
 
-    private async Task<IReadOnlyList<long>> HideAsync(string nodeId, CancellationToken ct) =>
-        (await _inner.FindCancellingOnNodeAsync(nodeId, ct)).Where(id => !_hidden.ContainsKey(id)).ToList();
+    public Task<IReadOnlyList<(long Id, ExecutionState State, int Attempt)>> FindOnDeadNodesAsync(DateTimeOffset leaseCutoff, CancellationToken ct = default) =>
+        inner.FindOnDeadNodesAsync(leaseCutoff, ct);
+
+    public Task<IReadOnlyList<(long Id, ExecutionState State, int Attempt)>> FindActiveOnNodeAsync(string nodeId, DateTimeOffset claimedBefore, CancellationToken ct = default) =>
+        inner.FindActiveOnNodeAsync(nodeId, claimedBefore, ct);
 }

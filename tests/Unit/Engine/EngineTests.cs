@@ -3,6 +3,7 @@ using Taskdeck.Core.Dispatch;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.Executors;
 using Taskdeck.Core.Workers;
+using Taskdeck.Data.Executions;
 using Taskdeck.Data.Storage;
 using static Taskdeck.Core.Executions.ExecutionState;
 
@@ -140,7 +141,7 @@ public sealed class EngineTests(EngineHost host)
     [Fact]
     public async Task ExpiredLease_ClosesTheAttemptAsLost_AndRequeuesInTheSameStep_ThenRunsIt()
     {
-        var store = host.Get<IExecutionStore>();
+        var store = host.Get<ExecutionStore>();
         var deadNode = "dead-node-" + Guid.NewGuid().ToString("N")[..6];
         var longAgo = DateTimeOffset.UtcNow.AddHours(-1);
         await store.HeartbeatAsync(new WorkerNode { Id = deadNode, HostName = "gone", StartedAt = longAgo, HeartbeatAt = longAgo, Roles = "Workers", WorkerCount = 1, Cores = 1, MemoryMB = 1 });
@@ -167,7 +168,7 @@ public sealed class EngineTests(EngineHost host)
     [Fact]
     public async Task EnteringTheQueue_GivesTheRecordItsJob_WhicheverCallerAppliedTheTransition()
     {
-        var store = host.Get<IExecutionStore>();
+        var store = host.Get<ExecutionStore>();
         var e = await host.Executions.SubmitAsync(Handler("demo.fail", """{"message": "boom"}""") with { MaxRetries = 0 });
         await host.WaitForStateAsync(e.Id, Failed);
         var firstJob = (await store.FindAsync(e.Id))!.HangfireJobId;
@@ -205,7 +206,7 @@ public sealed class EngineTests(EngineHost host)
     [Fact]
     public async Task ExpiredLease_WithoutRetriesLeft_StaysLost()
     {
-        var store = host.Get<IExecutionStore>();
+        var store = host.Get<ExecutionStore>();
         var deadNode = "dead-node-" + Guid.NewGuid().ToString("N")[..6];
         var longAgo = DateTimeOffset.UtcNow.AddHours(-1);
         await store.HeartbeatAsync(new WorkerNode { Id = deadNode, HostName = "gone", StartedAt = longAgo, HeartbeatAt = longAgo, Roles = "Workers", WorkerCount = 1, Cores = 1, MemoryMB = 1 });
@@ -232,15 +233,15 @@ public sealed class EngineTests(EngineHost host)
             Cores = 1.5, MemoryMB = 256, Gpus = 0, ArgumentsJson = """{"k": [1, 2]}""",
         });
 
-        var raw = await host.Get<IExecutionStore>().FindAsync(e.Id);
+        var raw = await host.Get<IExecutionReader>().FindAsync(e.Id);
         var ef = (await host.Queries.GetDetailAsync(e.Id))!.Execution;
-        var byTaskId = await host.Get<IExecutionStore>().FindByTaskIdAsync(e.TaskId);
+        var byTaskId = await host.Get<IExecutionReader>().FindByTaskIdAsync(e.TaskId);
 
         var json = System.Text.Json.JsonSerializer.Serialize(ef);
         Assert.Equal(json, System.Text.Json.JsonSerializer.Serialize(raw));
         Assert.Equal(json, System.Text.Json.JsonSerializer.Serialize(byTaskId));
         Assert.Contains("\"HangfireJobId\":\"", json);
-        Assert.Null(await host.Get<IExecutionStore>().FindAsync(987654321));
+        Assert.Null(await host.Get<IExecutionReader>().FindAsync(987654321));
     }
 
     private async Task<int> WaitForPidAsync(long id)

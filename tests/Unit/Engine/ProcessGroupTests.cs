@@ -139,7 +139,7 @@ public sealed class ProcessGroupTests : IDisposable
     {
         var e = await _host.Executions.SubmitAsync(Shell(TwoSleeps));
         var leader = await GroupOfAtLeastAsync(e.Id, 2);
-        var running = (await _host.Get<IExecutionStore>().FindAsync(e.Id))!;
+        var running = (await _host.Get<IExecutionReader>().FindAsync(e.Id))!;
 
         // What another node does when this node's heartbeat is stale: the attempt is Lost.
         var lost = await _host.Get<ExecutionTransitions>().ApplyAsync(new TransitionCommand(e.Id, Transition.MarkLost)
@@ -149,7 +149,7 @@ public sealed class ProcessGroupTests : IDisposable
         await _host.Get<LeaseKeeper>().StopWorkNoLongerHeldAsync(CancellationToken.None);
 
         await WaitAsync(() => LiveGroup(leader).Count == 0 && !_host.Get<RunningWork>().IsRunningHere(e.Id), StopDeadline, "the group to stop");
-        Assert.Equal(Lost, (await _host.Get<IExecutionStore>().FindAsync(e.Id))!.State);
+        Assert.Equal(Lost, (await _host.Get<IExecutionReader>().FindAsync(e.Id))!.State);
     }
 
     internal static NewExecution Shell(string script) =>

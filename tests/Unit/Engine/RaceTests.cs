@@ -2,6 +2,7 @@ using Taskdeck.Core.Audit;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.Executors;
 using Taskdeck.Core.Workers;
+using Taskdeck.Data.Executions;
 using static Taskdeck.Core.Executions.ExecutionState;
 
 namespace Taskdeck.Unit.Engine;
@@ -46,7 +47,7 @@ public sealed class RaceTests(EngineHost host)
     {
         var runner = host.Get<ExecutionRunner>();
         var transitions = host.Get<ExecutionTransitions>();
-        var store = host.Get<IExecutionStore>();
+        var store = host.Get<ExecutionStore>();
         var id = await host.QueuedWithoutJobAsync("test.count");
         var copy = Assert.Single(await store.FindManyAsync([id, -1]));
         Assert.Equal((Queued, 0), (copy.State, copy.AttemptCount));

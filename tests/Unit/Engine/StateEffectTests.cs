@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Taskdeck.Core.Dispatch;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.Executors;
+using Taskdeck.Data.Executions;
 using static Taskdeck.Core.Executions.ExecutionState;
 
 namespace Taskdeck.Unit.Engine;
@@ -16,7 +17,7 @@ namespace Taskdeck.Unit.Engine;
 public sealed class StateEffectTests(EngineHost host)
 {
     private ExecutionTransitions Transitions => host.Get<ExecutionTransitions>();
-    private IExecutionStore Store => host.Get<IExecutionStore>();
+    private ExecutionStore Store => host.Get<ExecutionStore>();
 
     private static NewExecution Count() => new() { Kind = ExecutorKind.Handler, Name = "test.count" };
 

@@ -1,4 +1,5 @@
 using Taskdeck.Core.Executions;
+using Taskdeck.Data.Executions;
 using Taskdeck.Unit.Infrastructure;
 
 namespace Taskdeck.Unit.Executions;
@@ -44,7 +45,7 @@ public sealed class ExecutionFilterTests
     public async Task StoreCount_IsWhatTheStoreWouldList_ForAResetFilter()
     {
         await using var storage = await StorageHost.StartAsync(new Dictionary<string, string?> { ["ConnectionStrings:Taskdeck"] = "Data Source=count.db" });
-        var store = storage.Get<IExecutionStore>();
+        var store = storage.Get<ExecutionStore>();
         static NewExecution Tagged(string tag) => new() { Kind = ExecutorKind.Handler, Name = "demo.noop", Tags = [tag] };
         await store.InsertAsync(
         [

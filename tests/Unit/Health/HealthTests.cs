@@ -10,6 +10,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.Workers;
+using Taskdeck.Data.Executions;
 using Taskdeck.Data.Storage;
 
 namespace Taskdeck.Unit.Health;
@@ -145,7 +146,7 @@ public sealed class HealthTests
         var client = app.CreateClient();
         await WaitUntilReadyAsync(client);
         var node = app.Get<NodeIdentity>();
-        var store = app.Get<IExecutionStore>();
+        var store = app.Get<ExecutionStore>();
         var stale = DateTimeOffset.UtcNow.AddHours(-1);
         // Written before every probe: the node's own heartbeat (every 30 s here) may renew it in between.
         var (_, body) = await WaitUntilFailingAsync(client, "lease", () => store.HeartbeatAsync(new WorkerNode
@@ -167,7 +168,7 @@ public sealed class HealthTests
         try
         {
             var node = app.Get<NodeIdentity>();
-            write = app.Get<IExecutionStore>().HeartbeatAsync(new WorkerNode
+            write = app.Get<ExecutionStore>().HeartbeatAsync(new WorkerNode
             {
                 Id = node.Id, HostName = node.HostName, ProcessId = Environment.ProcessId, Roles = "Console,Workers",
                 StartedAt = DateTimeOffset.UtcNow, HeartbeatAt = DateTimeOffset.UtcNow, Cores = 1, MemoryMB = 1024, WorkerCount = 1,

@@ -5,6 +5,7 @@ using Taskdeck.Core;
 using Taskdeck.Core.Events;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.Workers;
+using Taskdeck.Data.Executions;
 using Taskdeck.Data.Storage;
 using Taskdeck.Unit.Infrastructure;
 
@@ -25,7 +26,7 @@ public sealed class ChangeFollowerLateCommitTests(PostgresServer postgres)
             ["Taskdeck:Storage:Provider"] = "PostgreSql",
             ["ConnectionStrings:Taskdeck"] = await postgres.CreateDatabaseAsync(),
         });
-        var store = storage.Get<IExecutionStore>();
+        var store = storage.Get<ExecutionStore>();
         var contexts = storage.Get<IDbContextFactory<TaskdeckDbContext>>();
         var ids = await store.InsertAsync([(new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop" }, ExecutionState.Queued)],
             DateTimeOffset.UtcNow, "late-commit-test");
@@ -72,7 +73,7 @@ public sealed class ChangeFollowerLateCommitTests(PostgresServer postgres)
             ["Taskdeck:Storage:Provider"] = "PostgreSql",
             ["ConnectionStrings:Taskdeck"] = await postgres.CreateDatabaseAsync(),
         });
-        var store = storage.Get<IExecutionStore>();
+        var store = storage.Get<ExecutionStore>();
         var contexts = storage.Get<IDbContextFactory<TaskdeckDbContext>>();
         var ids = await store.InsertAsync([(new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop" }, ExecutionState.Queued)],
             DateTimeOffset.UtcNow, "own-changes-test");

@@ -6,6 +6,7 @@ using Taskdeck.Core.Executions;
 using Taskdeck.Core.Executors;
 using Taskdeck.Core.Workers;
 using Taskdeck.Data.Changes;
+using Taskdeck.Data.Executions;
 using Taskdeck.Data.Storage;
 using Taskdeck.Unit.Infrastructure;
 
@@ -96,7 +97,7 @@ public sealed class ChangeNotifyTests(PostgresServer postgres)
         private TestNode(StorageHost storage, string name)
         {
             _storage = storage;
-            Store = storage.Get<IExecutionStore>();
+            Store = storage.Get<ExecutionStore>();
             Node = new NodeIdentity(Options.Create(new TaskdeckOptions { Node = { Name = name } }));
             var events = new ExecutionEvents();
             Signal = new PostgreSqlChangeSignal(storage.Get<TaskdeckDatabase>(), Node, events, TimeProvider.System, NullLogger<PostgreSqlChangeSignal>.Instance);
@@ -107,7 +108,7 @@ public sealed class ChangeNotifyTests(PostgresServer postgres)
                 NullLogger<ChangeFollower>.Instance);
         }
 
-        public IExecutionStore Store { get; }
+        public ExecutionStore Store { get; }
         public NodeIdentity Node { get; }
         public PostgreSqlChangeSignal Signal { get; }
         public ChangeFollower Follower { get; }

@@ -8,6 +8,7 @@ using Taskdeck.Core.Dags;
 using Taskdeck.Core.Events;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.Workers;
+using Taskdeck.Data.Executions;
 using Taskdeck.Unit.Infrastructure;
 
 namespace Taskdeck.Unit.MultiNode;
@@ -32,7 +33,7 @@ public sealed class DagRunCrossNodeTests(PostgresServer postgres)
             ["Taskdeck:Storage:Provider"] = "PostgreSql",
             ["ConnectionStrings:Taskdeck"] = await postgres.CreateDatabaseAsync(),
         });
-        var store = storage.Get<IExecutionStore>();
+        var store = storage.Get<ExecutionStore>();
         var dags = storage.Get<IDagStore>();
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var nodeA = new NodeIdentity(Options.Create(new TaskdeckOptions()));

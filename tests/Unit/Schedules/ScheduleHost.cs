@@ -133,7 +133,7 @@ public class ScheduleHost : WebApplicationFactory<Program>
         var until = DateTime.UtcNow.AddSeconds(30);
         while (true)
         {
-            var e = await Get<IExecutionStore>().FindAsync(id);
+            var e = await Get<IExecutionReader>().FindAsync(id);
             if (e is not null && condition(e.State)) return e;
             if (DateTime.UtcNow > until) throw new Xunit.Sdk.XunitException($"Execution {id}: {what} not reached; it is {e?.State}.");
             await Task.Delay(20);

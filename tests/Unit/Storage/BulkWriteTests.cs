@@ -1,5 +1,6 @@
 using Taskdeck.Core.Dags;
 using Taskdeck.Core.Executions;
+using Taskdeck.Data.Executions;
 using Taskdeck.Unit.Infrastructure;
 using Taskdeck.Unit.MultiNode;
 
@@ -17,7 +18,7 @@ public abstract class BulkWriteTests
     public async Task ABulkInsert_GivesEveryRowItsOwnId_InOrder_WithItsOwnValues()
     {
         await using var storage = await StartAsync();
-        var store = storage.Get<IExecutionStore>();
+        var store = storage.Get<ExecutionStore>();
         // More rows than one statement holds on any provider, with columns that vary, repeat and are null in turn.
         var items = Enumerable.Range(0, 1_234).Select(i => (new NewExecution
         {
@@ -52,7 +53,7 @@ public abstract class BulkWriteTests
     public async Task ATaskIdGivenTwiceInOneInsert_IsRefused_AndNothingIsStored()
     {
         await using var storage = await StartAsync();
-        var store = storage.Get<IExecutionStore>();
+        var store = storage.Get<ExecutionStore>();
         var twice = new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop", TaskId = "same" };
 
         // Refused by the insert's own check, naming the id, before the database's unique index (whose error would name nothing).
@@ -67,7 +68,7 @@ public abstract class BulkWriteTests
     {
         await using var storage = await StartAsync();
         var dags = storage.Get<IDagStore>();
-        var store = storage.Get<IExecutionStore>();
+        var store = storage.Get<ExecutionStore>();
         var runId = await dags.CreateRunAsync("edges", "{}", "{}", false, DateTimeOffset.UtcNow);
         var ids = await store.InsertAsync(
             Enumerable.Range(0, 1_501).Select(i => (new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop", DagRunId = runId, DagTaskName = $"t{i}" }, ExecutionState.Pending)).ToList(),

@@ -5,6 +5,7 @@ using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Metadata;
 using Microsoft.EntityFrameworkCore.Migrations;
 using Taskdeck.Core.Executions;
+using Taskdeck.Data.Executions;
 using Taskdeck.Data.Storage;
 using Taskdeck.Unit.Infrastructure;
 using Taskdeck.Unit.MultiNode;
@@ -35,7 +36,7 @@ public abstract class ExecutionIndexTests
     public async Task QueriesByRunOrSchedule_UseTheirPartialIndexes(string sql, string index)
     {
         await using var storage = await StorageHost.StartAsync(await SettingsAsync());
-        await storage.Get<IExecutionStore>().InsertAsync(Enumerable.Repeat((Noop, ExecutionState.Queued), 50).ToList(), DateTimeOffset.UtcNow, "test");
+        await storage.Get<ExecutionStore>().InsertAsync(Enumerable.Repeat((Noop, ExecutionState.Queued), 50).ToList(), DateTimeOffset.UtcNow, "test");
         await using var db = await storage.Get<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
         var connection = db.Database.GetDbConnection();
         await connection.OpenAsync();
@@ -103,7 +104,7 @@ public sealed class PostgreSqlExecutionIndexTests(PostgresServer postgres) : Exe
     {
         var settings = await SettingsAsync();
         await using var storage = await StorageHost.StartAsync(settings);
-        var store = storage.Get<IExecutionStore>();
+        var store = storage.Get<ExecutionStore>();
         await using var connection = new Npgsql.NpgsqlConnection(settings["ConnectionStrings:Taskdeck"]);
         await connection.OpenAsync();
         Assert.Contains("fillfactor=50", await ScalarAsync<string>(connection, "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = 'Executions'"));

@@ -2,6 +2,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Migrations;
 using Taskdeck.Core.Executions;
+using Taskdeck.Data.Executions;
 using Taskdeck.Data.Storage;
 using Taskdeck.Unit.Infrastructure;
 using Taskdeck.Unit.MultiNode;
@@ -22,7 +23,7 @@ public abstract class TagFilterTests
     public async Task ATagFilter_MatchesOnlyTheWholeTag_AndTreatsWildcardsAsCharacters()
     {
         await using var storage = await StorageHost.StartAsync(await SettingsAsync());
-        var store = storage.Get<IExecutionStore>();
+        var store = storage.Get<ExecutionStore>();
         var ids = await store.InsertAsync(
         [
             (Tagged("a|b", "x%y", "a_c", "Case"), ExecutionState.Queued),
@@ -48,7 +49,7 @@ public abstract class TagFilterTests
     public async Task TheMigration_ReencodesTagsStoredTheOldWay_AndItsDownRestoresThem()
     {
         await using var storage = await StorageHost.StartAsync(await SettingsAsync());
-        var ids = await storage.Get<IExecutionStore>().InsertAsync([(Tagged("a|b", "x%y", "plain"), ExecutionState.Queued), (Tagged("c"), ExecutionState.Queued)],
+        var ids = await storage.Get<ExecutionStore>().InsertAsync([(Tagged("a|b", "x%y", "plain"), ExecutionState.Queued), (Tagged("c"), ExecutionState.Queued)],
             DateTimeOffset.UtcNow, "tags-test");
         await using var db = await storage.Get<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
         var migrations = db.Database.GetMigrations().ToList();

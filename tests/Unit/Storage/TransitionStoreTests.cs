@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Taskdeck.Core.Executions;
+using Taskdeck.Data.Executions;
 using Taskdeck.Data.Storage;
 using Taskdeck.Unit.Infrastructure;
 using Taskdeck.Unit.MultiNode;
@@ -18,14 +19,14 @@ public abstract class TransitionStoreTests
 
     protected static readonly NewExecution Noop = new() { Kind = ExecutorKind.Handler, Name = "demo.noop" };
 
-    protected static async Task<IReadOnlyList<long>> QueuedAsync(IExecutionStore store, int count) =>
+    protected static async Task<IReadOnlyList<long>> QueuedAsync(ExecutionStore store, int count) =>
         await store.InsertAsync(Enumerable.Repeat((Noop, ExecutionState.Queued), count).ToList(), DateTimeOffset.UtcNow, "test");
 
     [Fact]
     public async Task TransitionsIssuedTogether_EachAnswerTheirOwnRecord_InTheOrderIssued()
     {
         await using var storage = await StorageHost.StartAsync(await SettingsAsync());
-        var store = storage.Get<IExecutionStore>();
+        var store = storage.Get<ExecutionStore>();
         var ids = await QueuedAsync(store, 3);
         var at = DateTimeOffset.UtcNow;
 
@@ -69,7 +70,7 @@ public abstract class TransitionStoreTests
     public async Task TheCompareAndSet_AnswersTheRecordsPriorityKindAndJob_OneByOne_AndSetBased()
     {
         await using var storage = await StorageHost.StartAsync(await SettingsAsync());
-        var store = storage.Get<IExecutionStore>();
+        var store = storage.Get<ExecutionStore>();
         var at = DateTimeOffset.UtcNow;
         var ids = await store.InsertAsync([
             (Noop with { Priority = 7 }, ExecutionState.Queued),
@@ -93,7 +94,7 @@ public abstract class TransitionStoreTests
     public async Task LogLinesIssuedBeforeAClosingTransition_AreStoredWhenItIs()
     {
         await using var storage = await StorageHost.StartAsync(await SettingsAsync());
-        var store = storage.Get<IExecutionStore>();
+        var store = storage.Get<ExecutionStore>();
         var ids = await QueuedAsync(store, 64);
         foreach (var id in ids) await store.ApplyAsync(new TransitionCommand(id, Transition.Claim) { NodeId = "a" }, DateTimeOffset.UtcNow);
         var at = DateTimeOffset.UtcNow;
@@ -144,14 +145,14 @@ public sealed class PostgreSqlTransitionStoreTests(PostgresServer postgres) : Tr
         var settings = await SettingsAsync();
         var nodeA = await StorageHost.StartAsync(settings);
         var nodeB = await StorageHost.StartAsync(settings);
-        var ids = await QueuedAsync(nodeA.Get<IExecutionStore>(), queued);
+        var ids = await QueuedAsync(nodeA.Get<ExecutionStore>(), queued);
         return new TwoNodes(nodeA, nodeB, ids);
     }
 
     private sealed record TwoNodes(StorageHost NodeA, StorageHost NodeB, IReadOnlyList<long> Ids) : IAsyncDisposable
     {
-        public IExecutionStore A => NodeA.Get<IExecutionStore>();
-        public IExecutionStore B => NodeB.Get<IExecutionStore>();
+        public ExecutionStore A => NodeA.Get<ExecutionStore>();
+        public ExecutionStore B => NodeB.Get<ExecutionStore>();
 
         public async ValueTask DisposeAsync()
         {
@@ -168,7 +169,7 @@ public sealed class PostgreSqlTransitionStoreTests(PostgresServer postgres) : Tr
         var (a, b, ids) = (nodes.A, nodes.B, nodes.Ids);
 
         // Both nodes claim every record at once, several times each (the same id more than once in one batch of one writer).
-        var claims = ids.SelectMany(id => new (string Node, IExecutionStore Store)[] { ("a", a), ("b", b), ("a", a), ("b", b) }.Select(n =>
+        var claims = ids.SelectMany(id => new (string Node, ExecutionStore Store)[] { ("a", a), ("b", b), ("a", a), ("b", b) }.Select(n =>
             n.Store.ApplyAsync(new TransitionCommand(id, Transition.Claim) { NodeId = n.Node }, DateTimeOffset.UtcNow))).ToList();
         var results = await Task.WhenAll(claims);
 

@@ -2,11 +2,11 @@ using Microsoft.Extensions.DependencyInjection;
 using System.Net;
 using System.Net.Http.Json;
 using System.Net.WebSockets;
+using Taskdeck.Data.Executions;
 using Xunit.Abstractions;
 using System.Text.Json.Nodes;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.WorkTasks;
-using Taskdeck.Data.Executions;
 
 namespace Taskdeck.Unit.WorkTasks;
 
@@ -146,7 +146,7 @@ public sealed class SpawnedWorkerTests(KestrelWorkTaskApp app, ITestOutputHelper
         // The worker itself reports its progress over the status route (a later "executing" with metadata), and is answered.
         app.Signal(id, "progress-1", "loaded 500 of 1000 records");
         Assert.Contains("\"updated\"", await app.ProgressAnswerAsync(id, 1));
-        Assert.Equal(ExecutionState.Running, (await app.Services.GetRequiredService<IExecutionStore>().FindAsync(executionId))!.State);
+        Assert.Equal(ExecutionState.Running, (await app.Services.GetRequiredService<IExecutionReader>().FindAsync(executionId))!.State);
 
         var task = await Api.GetAsync(client, id);
         Assert.Equal("executing", (string?)task["status"]);

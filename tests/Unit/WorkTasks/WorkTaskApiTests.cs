@@ -521,7 +521,7 @@ public sealed class WorkTaskApiTests(WorkTaskApiTests.App app, ITestOutputHelper
         Assert.Equal("failed after 2 retries: OOMKilled again", (string?)failed["error_message"]);
         Assert.NotNull(failed["completed_at"]);
         // The wording is the work-task API's: the execution itself keeps the worker's error as it was.
-        var execution = await app.Services.GetRequiredService<IExecutionStore>().FindAsync((long)failed["execution_id"]!);
+        var execution = await app.Services.GetRequiredService<IExecutionReader>().FindAsync((long)failed["execution_id"]!);
         Assert.Equal("OOMKilled again", execution!.ErrorMessage);
     }
 

@@ -1,5 +1,6 @@
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.WorkTasks;
+using Taskdeck.Data.Executions;
 using Taskdeck.Data.WorkTasks;
 using Taskdeck.Unit.Infrastructure;
 using Taskdeck.Unit.MultiNode;
@@ -18,7 +19,7 @@ public abstract class WorkerStartedStoreTests
     public async Task WorkerStarted_CountsForItsOwnRunningAttemptOnly()
     {
         await using var storage = await StartAsync();
-        var executions = storage.Get<IExecutionStore>();
+        var executions = storage.Get<ExecutionStore>();
         var workTasks = storage.Get<IWorkTaskStore>();
         var queries = storage.Get<WorkTaskQueries>();
         var at = DateTimeOffset.UtcNow;
@@ -52,7 +53,7 @@ public abstract class WorkerStartedStoreTests
     public async Task Progress_IsKeptWhileItsAttemptRuns_AndNeverOverwritesWhatTheEndRecorded()
     {
         await using var storage = await StartAsync();
-        var executions = storage.Get<IExecutionStore>();
+        var executions = storage.Get<ExecutionStore>();
         var workTasks = storage.Get<IWorkTaskStore>();
         var at = DateTimeOffset.UtcNow;
         var id = (await executions.InsertAsync([(new NewExecution { Kind = ExecutorKind.External, Name = "pipeline_execution" }, ExecutionState.Queued)], at, "test"))[0];

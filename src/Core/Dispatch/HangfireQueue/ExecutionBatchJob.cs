@@ -15,7 +15,7 @@ namespace Taskdeck.Core.Dispatch.HangfireQueue;
 /// if this node dies mid-batch, the reconciler finds them waiting behind a job of a dead node and dispatches them again.
 /// </summary>
 [AutomaticRetry(Attempts = 0, LogEvents = false, OnAttemptsExceeded = AttemptsExceededAction.Delete)]
-public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatcher dispatcher, IExecutionStore store, IOptions<TaskdeckOptions> options,
+public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatcher dispatcher, IExecutionReader store, IOptions<TaskdeckOptions> options,
     TimeProvider time, ILogger<ExecutionBatchJob> logger)
 {
     /// <param name="queue">The queue the batch came from: what it hands back goes there.</param>
