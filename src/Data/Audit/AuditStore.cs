@@ -1,6 +1,7 @@
 using Taskdeck.Core;
 using Taskdeck.Core.Audit;
 using Taskdeck.Data.Storage;
+using static Taskdeck.Data.Storage.Schema;
 
 namespace Taskdeck.Data.Audit;
 
@@ -11,7 +12,9 @@ namespace Taskdeck.Data.Audit;
 public sealed class AuditStore(TaskdeckDatabase database, WriteQueue writes) : IAuditStore
 {
     private const string Insert =
-        "INSERT INTO \"AuditEntries\" (\"At\", \"ActorName\", \"ActorKind\", \"Address\", \"Action\", \"RecordType\", \"RecordIds\", \"Filter\", \"Count\", \"Outcome\", \"Reason\") " +
+        $"INSERT INTO {AuditEntryColumns.Table} ({AuditEntryColumns.At}, {AuditEntryColumns.ActorName}, {AuditEntryColumns.ActorKind}, {AuditEntryColumns.Address}, " +
+        $"{AuditEntryColumns.Action}, {AuditEntryColumns.RecordType}, {AuditEntryColumns.RecordIds}, {AuditEntryColumns.Filter}, {AuditEntryColumns.Count}, " +
+        $"{AuditEntryColumns.Outcome}, {AuditEntryColumns.Reason}) " +
         "VALUES (@At, @ActorName, @ActorKind, @Address, @Action, @RecordType, @RecordIds, @Filter, @Count, @Outcome, @Reason)";
 
     public Task AppendAsync(AuditEntry e, CancellationToken ct = default) =>
@@ -23,8 +26,9 @@ public sealed class AuditStore(TaskdeckDatabase database, WriteQueue writes) : I
     public Task<int> PruneAsync(DateTimeOffset before, int limit, CancellationToken ct = default)
     {
         var sql = database.Provider == StorageProvider.SqlServer
-            ? "DELETE TOP (@Limit) FROM \"AuditEntries\" WHERE \"At\" < @Before"
-            : "DELETE FROM \"AuditEntries\" WHERE \"Id\" IN (SELECT \"Id\" FROM \"AuditEntries\" WHERE \"At\" < @Before ORDER BY \"Id\" LIMIT @Limit)";
+            ? $"DELETE TOP (@Limit) FROM {AuditEntryColumns.Table} WHERE {AuditEntryColumns.At} < @Before"
+            : $"DELETE FROM {AuditEntryColumns.Table} WHERE {AuditEntryColumns.Id} IN " +
+              $"(SELECT {AuditEntryColumns.Id} FROM {AuditEntryColumns.Table} WHERE {AuditEntryColumns.At} < @Before ORDER BY {AuditEntryColumns.Id} LIMIT @Limit)";
         return writes.RunAsync((c, t) => Sql.ExecuteAsync(c, t, sql, ("Before", Sql.Micros(before)), ("Limit", limit)), ct);
     }
 }

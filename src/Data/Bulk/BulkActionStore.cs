@@ -1,6 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using Taskdeck.Core.Bulk;
 using Taskdeck.Data.Storage;
+using static Taskdeck.Data.Storage.Schema;
 
 namespace Taskdeck.Data.Bulk;
 
@@ -9,11 +10,13 @@ public sealed class BulkActionStore(IDbContextFactory<TaskdeckDbContext> context
 {
     private static readonly string[] Columns =
     [
-        "Kind", "DagRunId", "IdsJson", "FilterJson", "ActorName", "ActorKind", "ActorAddress", "Reason", "Total", "Applied", "Skipped", "Phase",
-        "LastId", "NodeId", "CreatedAt", "UpdatedAt",
+        BulkActionColumns.Kind, BulkActionColumns.DagRunId, BulkActionColumns.IdsJson, BulkActionColumns.FilterJson, BulkActionColumns.ActorName,
+        BulkActionColumns.ActorKind, BulkActionColumns.ActorAddress, BulkActionColumns.Reason, BulkActionColumns.Total, BulkActionColumns.Applied,
+        BulkActionColumns.Skipped, BulkActionColumns.Phase, BulkActionColumns.LastId, BulkActionColumns.NodeId, BulkActionColumns.CreatedAt,
+        BulkActionColumns.UpdatedAt,
     ];
 
-    private readonly string _insert = database.InsertReturningId("BulkActions", Columns);
+    private readonly string _insert = database.InsertReturningId(BulkActionColumns.Table, BulkActionColumns.Id, Columns);
 
     public Task<long> CreateAsync(BulkAction a, CancellationToken ct = default) =>
         writes.RunAsync(async (c, t) => Convert.ToInt64(await Sql.ScalarAsync(c, t, _insert,
@@ -40,22 +43,26 @@ public sealed class BulkActionStore(IDbContextFactory<TaskdeckDbContext> context
 
     public Task<bool> ClaimAsync(long id, string nodeId, DateTimeOffset leaseCutoff, CancellationToken ct = default) =>
         writes.RunAsync(async (c, t) => await Sql.ExecuteAsync(c, t,
-            "UPDATE \"BulkActions\" SET \"NodeId\" = @Node WHERE \"Id\" = @Id AND \"FinishedAt\" IS NULL AND (\"NodeId\" IS NULL OR \"NodeId\" = @Node OR NOT EXISTS " +
-            "(SELECT 1 FROM \"WorkerNodes\" n WHERE n.\"Id\" = \"BulkActions\".\"NodeId\" AND n.\"HeartbeatAt\" >= @Cutoff AND n.\"StoppedAt\" IS NULL))",
+            $"UPDATE {BulkActionColumns.Table} SET {BulkActionColumns.NodeId} = @Node WHERE {BulkActionColumns.Id} = @Id AND {BulkActionColumns.FinishedAt} IS NULL " +
+            $"AND ({BulkActionColumns.NodeId} IS NULL OR {BulkActionColumns.NodeId} = @Node OR NOT EXISTS (SELECT 1 FROM {WorkerNodeColumns.Table} n " +
+            $"WHERE n.{WorkerNodeColumns.Id} = {BulkActionColumns.Table}.{BulkActionColumns.NodeId} AND n.{WorkerNodeColumns.HeartbeatAt} >= @Cutoff AND n.{WorkerNodeColumns.StoppedAt} IS NULL))",
             ("Node", nodeId), ("Id", id), ("Cutoff", Sql.Micros(leaseCutoff))) == 1, ct);
 
     public Task ReleaseAsync(long id, string nodeId, CancellationToken ct = default) =>
-        writes.RunAsync((c, t) => Sql.ExecuteAsync(c, t, "UPDATE \"BulkActions\" SET \"NodeId\" = NULL WHERE \"Id\" = @Id AND \"NodeId\" = @Node",
+        writes.RunAsync((c, t) => Sql.ExecuteAsync(c, t,
+            $"UPDATE {BulkActionColumns.Table} SET {BulkActionColumns.NodeId} = NULL WHERE {BulkActionColumns.Id} = @Id AND {BulkActionColumns.NodeId} = @Node",
             ("Id", id), ("Node", nodeId)), ct);
 
     public Task AdvanceAsync(long id, int phase, long cursor, int applied, int skipped, DateTimeOffset at, CancellationToken ct = default) =>
         writes.RunAsync((c, t) => Sql.ExecutePreparedAsync(c, t,
-            "UPDATE \"BulkActions\" SET \"Phase\" = @Phase, \"LastId\" = @LastId, \"Applied\" = @Applied, \"Skipped\" = @Skipped, \"UpdatedAt\" = @At WHERE \"Id\" = @Id",
+            $"UPDATE {BulkActionColumns.Table} SET {BulkActionColumns.Phase} = @Phase, {BulkActionColumns.LastId} = @LastId, {BulkActionColumns.Applied} = @Applied, " +
+            $"{BulkActionColumns.Skipped} = @Skipped, {BulkActionColumns.UpdatedAt} = @At WHERE {BulkActionColumns.Id} = @Id",
             ("Phase", phase), ("LastId", cursor), ("Applied", applied), ("Skipped", skipped), ("At", Sql.Micros(at)), ("Id", id)), ct);
 
     public Task FinishAsync(long id, int applied, int skipped, DateTimeOffset at, CancellationToken ct = default) =>
         writes.RunAsync((c, t) => Sql.ExecutePreparedAsync(c, t,
-            "UPDATE \"BulkActions\" SET \"Applied\" = @Applied, \"Skipped\" = @Skipped, \"UpdatedAt\" = @At, \"FinishedAt\" = @At WHERE \"Id\" = @Id",
+            $"UPDATE {BulkActionColumns.Table} SET {BulkActionColumns.Applied} = @Applied, {BulkActionColumns.Skipped} = @Skipped, {BulkActionColumns.UpdatedAt} = @At, " +
+            $"{BulkActionColumns.FinishedAt} = @At WHERE {BulkActionColumns.Id} = @Id",
             ("Applied", applied), ("Skipped", skipped), ("At", Sql.Micros(at)), ("Id", id)), ct);
 
     public async Task<BulkAction?> UnfinishedForRunAsync(long dagRunId, CancellationToken ct = default)

@@ -4,6 +4,7 @@ using Taskdeck.Core.Executions;
 using Taskdeck.Core.Schedules;
 using Taskdeck.Data.Schedules;
 using Taskdeck.Data.Storage;
+using static Taskdeck.Data.Storage.Schema;
 
 namespace Taskdeck.Data.Dags;
 
@@ -13,13 +14,20 @@ namespace Taskdeck.Data.Dags;
 /// </summary>
 public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts, TaskdeckDatabase database, WriteQueue writes) : IDagStore
 {
-    private readonly string _insertRun = database.InsertReturningId("DagRuns", ["Tag", "State", "SpecJson", "ParametersJson", "MayRunCommands", "CreatedAt", "UpdatedAt"]);
+    private static readonly string[] RunColumns =
+    [
+        DagRunColumns.Tag, DagRunColumns.State, DagRunColumns.SpecJson, DagRunColumns.ParametersJson, DagRunColumns.MayRunCommands,
+        DagRunColumns.CreatedAt, DagRunColumns.UpdatedAt,
+    ];
 
-    private readonly string _insertScheduledRun = database.InsertReturningId("DagRuns",
-        ["Tag", "State", "SpecJson", "ParametersJson", "MayRunCommands", "CreatedAt", "UpdatedAt", "ScheduleName", "ScheduleSlot"]);
+    private readonly string _insertRun = database.InsertReturningId(DagRunColumns.Table, DagRunColumns.Id, RunColumns);
+
+    private readonly string _insertScheduledRun = database.InsertReturningId(DagRunColumns.Table, DagRunColumns.Id,
+        [.. RunColumns, DagRunColumns.ScheduleName, DagRunColumns.ScheduleSlot]);
 
     private const string InsertRunStateChange =
-        "INSERT INTO \"DagRunStateChanges\" (\"DagRunId\", \"At\", \"State\") VALUES (@Run, @At, @State)";
+        $"INSERT INTO {DagRunStateChangeColumns.Table} ({DagRunStateChangeColumns.DagRunId}, {DagRunStateChangeColumns.At}, {DagRunStateChangeColumns.State}) " +
+        "VALUES (@Run, @At, @State)";
 
     public Task<long> CreateRunAsync(string tag, string specJson, string parametersJson, bool mayRunCommands, DateTimeOffset at, CancellationToken ct = default) =>
         writes.RunAsync(async (c, t) =>
@@ -48,7 +56,7 @@ public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts, Task
     public Task AddEdgesAsync(long runId, IReadOnlyList<(long Parent, long Child)> edges, CancellationToken ct = default) =>
         writes.RunAsync(async (c, t) =>
         {
-            await BulkInsert.InsertAsync(database, c, t, "DagEdges", ["DagRunId", "ParentExecutionId", "ChildExecutionId"],
+            await BulkInsert.InsertAsync(database, c, t, DagEdgeColumns.Table, [DagEdgeColumns.DagRunId, DagEdgeColumns.ParentExecutionId, DagEdgeColumns.ChildExecutionId],
                 edges.Select(e => new object?[] { runId, e.Parent, e.Child }).ToList());
             return true;
         }, ct);
@@ -136,12 +144,15 @@ public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts, Task
     }
 
     // One statement, so both parts see the same moment on every provider (whatever its isolation level).
+    // {{0}}: the run id, bound by SqlQueryRaw. "State" and "Count" name StateCount's properties, not columns.
     private static readonly string ProgressSql =
-        "SELECT \"State\" AS \"State\", CAST(COUNT(*) AS BIGINT) AS \"Count\" FROM \"Executions\" WHERE \"DagRunId\" = {0} GROUP BY \"State\" " +
+        $"SELECT {ExecutionColumns.State} AS \"State\", CAST(COUNT(*) AS BIGINT) AS \"Count\" FROM {ExecutionColumns.Table} WHERE {ExecutionColumns.DagRunId} = {{0}} " +
+        $"GROUP BY {ExecutionColumns.State} " +
         "UNION ALL " +
-        "SELECT -1 AS \"State\", CAST(COUNT(*) AS BIGINT) AS \"Count\" FROM \"Executions\" c WHERE c.\"DagRunId\" = {0} AND c.\"State\" = " + (int)ExecutionState.Pending +
-        " AND NOT EXISTS (SELECT 1 FROM \"DagEdges\" p JOIN \"Executions\" x ON x.\"Id\" = p.\"ParentExecutionId\" " +
-        "WHERE p.\"ChildExecutionId\" = c.\"Id\" AND x.\"State\" <> " + (int)ExecutionState.Succeeded + ")";
+        $"SELECT -1 AS \"State\", CAST(COUNT(*) AS BIGINT) AS \"Count\" FROM {ExecutionColumns.Table} c WHERE c.{ExecutionColumns.DagRunId} = {{0}} " +
+        $"AND c.{ExecutionColumns.State} = {(int)ExecutionState.Pending} AND NOT EXISTS (SELECT 1 FROM {DagEdgeColumns.Table} p " +
+        $"JOIN {ExecutionColumns.Table} x ON x.{ExecutionColumns.Id} = p.{DagEdgeColumns.ParentExecutionId} " +
+        $"WHERE p.{DagEdgeColumns.ChildExecutionId} = c.{ExecutionColumns.Id} AND x.{ExecutionColumns.State} <> {(int)ExecutionState.Succeeded})";
 
     private sealed class StateCount
     {
@@ -157,7 +168,7 @@ public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts, Task
             var micros = Sql.Micros(at);
             var allowed = string.Join(", ", from.Select(f => (int)f));
             var updated = await Sql.ExecuteAsync(c, t,
-                $"UPDATE \"DagRuns\" SET \"State\" = @To, \"UpdatedAt\" = @At WHERE \"Id\" = @Run AND \"State\" IN ({allowed})",
+                $"UPDATE {DagRunColumns.Table} SET {DagRunColumns.State} = @To, {DagRunColumns.UpdatedAt} = @At WHERE {DagRunColumns.Id} = @Run AND {DagRunColumns.State} IN ({allowed})",
                 ("To", (int)to), ("At", micros), ("Run", runId));
             if (updated != 1) return false;
             await Sql.ExecuteAsync(c, t, InsertRunStateChange, ("Run", runId), ("At", micros), ("State", (int)to));
@@ -171,10 +182,11 @@ public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts, Task
             foreach (var id in executionIds)
             {
                 (string, object?)[] key = [("Id", id), ("Run", runId), ("Pending", (int)ExecutionState.Pending)];
-                const string Unstarted = "EXISTS (SELECT 1 FROM \"Executions\" WHERE \"Id\" = @Id AND \"DagRunId\" = @Run AND \"State\" = @Pending AND \"AttemptCount\" = 0)";
-                await Sql.ExecuteAsync(c, t, $"DELETE FROM \"DagEdges\" WHERE (\"ParentExecutionId\" = @Id OR \"ChildExecutionId\" = @Id) AND {Unstarted}", key);
-                await Sql.ExecuteAsync(c, t, $"DELETE FROM \"StateChanges\" WHERE \"ExecutionId\" = @Id AND {Unstarted}", key);
-                if (await Sql.ExecuteAsync(c, t, "DELETE FROM \"Executions\" WHERE \"Id\" = @Id AND \"DagRunId\" = @Run AND \"State\" = @Pending AND \"AttemptCount\" = 0", key) == 1)
+                const string Unstarted = $"{ExecutionColumns.Id} = @Id AND {ExecutionColumns.DagRunId} = @Run AND {ExecutionColumns.State} = @Pending AND {ExecutionColumns.AttemptCount} = 0";
+                await Sql.ExecuteAsync(c, t, $"DELETE FROM {DagEdgeColumns.Table} WHERE ({DagEdgeColumns.ParentExecutionId} = @Id OR {DagEdgeColumns.ChildExecutionId} = @Id) " +
+                    $"AND EXISTS (SELECT 1 FROM {ExecutionColumns.Table} WHERE {Unstarted})", key);
+                await Sql.ExecuteAsync(c, t, $"DELETE FROM {StateChangeColumns.Table} WHERE {StateChangeColumns.ExecutionId} = @Id AND EXISTS (SELECT 1 FROM {ExecutionColumns.Table} WHERE {Unstarted})", key);
+                if (await Sql.ExecuteAsync(c, t, $"DELETE FROM {ExecutionColumns.Table} WHERE {Unstarted}", key) == 1)
                     removed.Add(id);
             }
             return removed;

@@ -2,6 +2,7 @@ using System.Data.Common;
 using System.Text.Json;
 using Taskdeck.Core.Executions;
 using Taskdeck.Data.Storage;
+using static Taskdeck.Data.Storage.Schema;
 
 namespace Taskdeck.Data.Executions;
 
@@ -12,15 +13,21 @@ namespace Taskdeck.Data.Executions;
 /// </summary>
 internal static class ExecutionRows
 {
+    // In the order Read reads them.
     private static readonly string[] Names =
     [
-        "Id", "TaskId", "Kind", "Name", "ArgumentsJson", "Command", "Environment", "WorkingDirectory", "Queue", "Priority", "State",
-        "AttemptCount", "MaxRetries", "RetryIntervalSeconds", "ExponentialBackoff", "RetryPolicy", "TimeoutSeconds", "RunAt", "ExpiresAt",
-        "CreatedAt", "UpdatedAt", "StartedAt", "FinishedAt", "ResultJson", "ErrorMessage", "Progress", "ProgressMessage", "Tags",
-        "DagRunId", "DagTaskName", "IsGenerator", "NodeId", "HangfireJobId", "Cores", "MemoryMB", "Gpus", "ScheduleName", "ScheduleSlot",
+        ExecutionColumns.Id, ExecutionColumns.TaskId, ExecutionColumns.Kind, ExecutionColumns.Name, ExecutionColumns.ArgumentsJson,
+        ExecutionColumns.Command, ExecutionColumns.Environment, ExecutionColumns.WorkingDirectory, ExecutionColumns.Queue, ExecutionColumns.Priority,
+        ExecutionColumns.State, ExecutionColumns.AttemptCount, ExecutionColumns.MaxRetries, ExecutionColumns.RetryIntervalSeconds,
+        ExecutionColumns.ExponentialBackoff, ExecutionColumns.RetryPolicy, ExecutionColumns.TimeoutSeconds, ExecutionColumns.RunAt,
+        ExecutionColumns.ExpiresAt, ExecutionColumns.CreatedAt, ExecutionColumns.UpdatedAt, ExecutionColumns.StartedAt, ExecutionColumns.FinishedAt,
+        ExecutionColumns.ResultJson, ExecutionColumns.ErrorMessage, ExecutionColumns.Progress, ExecutionColumns.ProgressMessage,
+        ExecutionColumns.Tags, ExecutionColumns.DagRunId, ExecutionColumns.DagTaskName, ExecutionColumns.IsGenerator, ExecutionColumns.NodeId,
+        ExecutionColumns.HangfireJobId, ExecutionColumns.Cores, ExecutionColumns.MemoryMB, ExecutionColumns.Gpus, ExecutionColumns.ScheduleName,
+        ExecutionColumns.ScheduleSlot,
     ];
 
-    public static readonly string Columns = string.Join(", ", Names.Select(n => $"\"{n}\""));
+    public static readonly string Columns = string.Join(", ", Names);
 
     public static Execution Read(DbDataReader r) => new()
     {

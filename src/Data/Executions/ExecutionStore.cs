@@ -10,6 +10,7 @@ using Taskdeck.Core.Schedules;
 using Taskdeck.Data.Schedules;
 using Taskdeck.Core.Workers;
 using Taskdeck.Data.Storage;
+using static Taskdeck.Data.Storage.Schema;
 
 namespace Taskdeck.Data.Executions;
 
@@ -28,23 +29,32 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
         while (_readers.TryTake(out var connection)) connection.Dispose();
     }
 
-    private static readonly string[] ExecutionColumns =
+    private static readonly string[] InsertedColumns =
     [
-        "TaskId", "Kind", "Name", "ArgumentsJson", "Command", "Environment", "WorkingDirectory", "Queue", "Priority", "State",
-        "AttemptCount", "MaxRetries", "RetryIntervalSeconds", "ExponentialBackoff", "RetryPolicy", "TimeoutSeconds", "RunAt",
-        "ExpiresAt", "CreatedAt", "UpdatedAt", "Tags", TaskdeckDbContext.TagsText, "DagRunId", "DagTaskName", "IsGenerator",
-        "Cores", "MemoryMB", "Gpus", "ScheduleName", "ScheduleSlot",
+        ExecutionColumns.TaskId, ExecutionColumns.Kind, ExecutionColumns.Name, ExecutionColumns.ArgumentsJson, ExecutionColumns.Command,
+        ExecutionColumns.Environment, ExecutionColumns.WorkingDirectory, ExecutionColumns.Queue, ExecutionColumns.Priority, ExecutionColumns.State,
+        ExecutionColumns.AttemptCount, ExecutionColumns.MaxRetries, ExecutionColumns.RetryIntervalSeconds, ExecutionColumns.ExponentialBackoff,
+        ExecutionColumns.RetryPolicy, ExecutionColumns.TimeoutSeconds, ExecutionColumns.RunAt, ExecutionColumns.ExpiresAt, ExecutionColumns.CreatedAt,
+        ExecutionColumns.UpdatedAt, ExecutionColumns.Tags, ExecutionColumns.TagsText, ExecutionColumns.DagRunId, ExecutionColumns.DagTaskName,
+        ExecutionColumns.IsGenerator, ExecutionColumns.Cores, ExecutionColumns.MemoryMB, ExecutionColumns.Gpus, ExecutionColumns.ScheduleName,
+        ExecutionColumns.ScheduleSlot,
     ];
 
-    private const string InsertHistory =
-        "INSERT INTO \"StateChanges\" (\"ExecutionId\", \"At\", \"From\", \"To\", \"Transition\", \"NodeId\", \"Reason\") VALUES (@Id, @At, @From, @To, @Transition, @NodeId, @Reason)";
+    private static readonly string[] HistoryColumns =
+    [
+        StateChangeColumns.ExecutionId, StateChangeColumns.At, StateChangeColumns.From, StateChangeColumns.To, StateChangeColumns.Transition,
+        StateChangeColumns.NodeId, StateChangeColumns.Reason,
+    ];
 
     // An operator's act also keeps who asked. A separate text, so the engine's own transitions (nearly all of them)
     // bind nothing more than they did before the column existed.
-    private const string InsertHistoryByActor =
-        "INSERT INTO \"StateChanges\" (\"ExecutionId\", \"At\", \"From\", \"To\", \"Transition\", \"NodeId\", \"Reason\", \"ActorName\") VALUES (@Id, @At, @From, @To, @Transition, @NodeId, @Reason, @ActorName)";
+    private static readonly string[] HistoryColumnsByActor = [.. HistoryColumns, StateChangeColumns.ActorName];
 
-    private static readonly string[] HistoryColumns = ["ExecutionId", "At", "From", "To", "Transition", "NodeId", "Reason"];
+    private static readonly string InsertHistory =
+        $"INSERT INTO {StateChangeColumns.Table} ({string.Join(", ", HistoryColumns)}) VALUES (@Id, @At, @From, @To, @Transition, @NodeId, @Reason)";
+
+    private static readonly string InsertHistoryByActor =
+        $"INSERT INTO {StateChangeColumns.Table} ({string.Join(", ", HistoryColumnsByActor)}) VALUES (@Id, @At, @From, @To, @Transition, @NodeId, @Reason, @ActorName)";
 
     /// <summary>Many rows a statement (a DAG's thousands of tasks are one submission), each with its Submit history row.</summary>
     public Task<IReadOnlyList<long>> InsertAsync(IReadOnlyList<(NewExecution Spec, ExecutionState State)> items, DateTimeOffset at, string nodeId, CancellationToken ct = default) =>
@@ -65,11 +75,11 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
     {
             var micros = Sql.Micros(at);
             var rows = items.Select(item => ExecutionRow(item.Spec, item.State, micros)).ToList();
-            var ids = await BulkInsert.InsertReturningIdsAsync(database, c, t, "Executions", ExecutionColumns, "TaskId", rows);
+            var ids = await BulkInsert.InsertReturningIdsAsync(database, c, t, ExecutionColumns.Table, InsertedColumns, ExecutionColumns.Id, ExecutionColumns.TaskId, rows);
             var history = new List<object?[]>(ids.Length);
             for (var i = 0; i < ids.Length; i++)
                 history.Add([ids[i], micros, null, (int)items[i].State, nameof(Transition.Submit), nodeId, null]);
-            await BulkInsert.InsertAsync(database, c, t, "StateChanges", HistoryColumns, history);
+            await BulkInsert.InsertAsync(database, c, t, StateChangeColumns.Table, HistoryColumns, history);
             return ids;
     }
 
@@ -88,6 +98,14 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
                 PostgreSqlTransitions.Parameters(command, Sql.Micros(at)), reader => PostgreSqlTransitions.ReadAsync(reader, command, at), ct)
             : writes.RunAsync(command.ExecutionId, (c, t) => ApplyAsync(c, t, command, at), ct);
 
+    private const string OpenAttempt =
+        $"INSERT INTO {AttemptColumns.Table} ({AttemptColumns.ExecutionId}, {AttemptColumns.Number}, {AttemptColumns.NodeId}, {AttemptColumns.StartedAt}, {AttemptColumns.Outcome}) " +
+        "VALUES (@Id, @Number, @NodeId, @At, @Outcome)";
+
+    private const string CloseAttempt =
+        $"UPDATE {AttemptColumns.Table} SET {AttemptColumns.FinishedAt} = @At, {AttemptColumns.Outcome} = @Outcome, {AttemptColumns.Rc} = @Rc, {AttemptColumns.Error} = @Error " +
+        $"WHERE {AttemptColumns.ExecutionId} = @Id AND {AttemptColumns.Number} = @Number AND {AttemptColumns.FinishedAt} IS NULL";
+
     private static async Task<TransitionResult> ApplyAsync(DbConnection c, DbTransaction t, TransitionCommand command, DateTimeOffset at)
     {
         var rule = StateMachine.Rule(command.Transition);
@@ -99,35 +117,37 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
 
         var micros = Sql.Micros(at);
         var opens = StateMachine.OpensAttempt(command.Transition);
-        var set = new StringBuilder("\"State\" = @To, \"UpdatedAt\" = @At");
+        var set = new StringBuilder($"{ExecutionColumns.State} = @To, {ExecutionColumns.UpdatedAt} = @At");
         var parameters = new List<(string, object?)> { ("Id", id), ("From", (int)found.Value), ("Attempt", attempt), ("To", (int)rule.To), ("At", micros) };
         switch (command.Transition)
         {
             case Transition.Claim or Transition.ReportStarted:
-                set.Append(", \"AttemptCount\" = \"AttemptCount\" + 1, \"NodeId\" = @NodeId, \"StartedAt\" = @At, \"FinishedAt\" = NULL, \"Progress\" = NULL, \"ProgressMessage\" = NULL");
+                set.Append($", {ExecutionColumns.AttemptCount} = {ExecutionColumns.AttemptCount} + 1, {ExecutionColumns.NodeId} = @NodeId, {ExecutionColumns.StartedAt} = @At, " +
+                           $"{ExecutionColumns.FinishedAt} = NULL, {ExecutionColumns.Progress} = NULL, {ExecutionColumns.ProgressMessage} = NULL");
                 parameters.Add(("NodeId", command.NodeId));
                 break;
             case Transition.Succeed:
-                set.Append(", \"FinishedAt\" = @At, \"ResultJson\" = @Result, \"ErrorMessage\" = NULL");
+                set.Append($", {ExecutionColumns.FinishedAt} = @At, {ExecutionColumns.ResultJson} = @Result, {ExecutionColumns.ErrorMessage} = NULL");
                 parameters.Add(("Result", command.ResultJson));
                 break;
             case Transition.RetryLater or Transition.RetryLost:
-                set.Append(", \"RunAt\" = @RunAt, \"ErrorMessage\" = @Error");
+                set.Append($", {ExecutionColumns.RunAt} = @RunAt, {ExecutionColumns.ErrorMessage} = @Error");
                 parameters.Add(("RunAt", Sql.Micros(command.RunAt))); parameters.Add(("Error", command.ErrorMessage));
                 break;
             case Transition.Retry or Transition.Rewait or Transition.Release or Transition.Interrupt:
-                set.Append(", \"FinishedAt\" = NULL, \"RunAt\" = NULL");
-                if (command.Transition is Transition.Retry or Transition.Rewait) set.Append(", \"ErrorMessage\" = NULL, \"ResultJson\" = NULL");
+                set.Append($", {ExecutionColumns.FinishedAt} = NULL, {ExecutionColumns.RunAt} = NULL");
+                if (command.Transition is Transition.Retry or Transition.Rewait) set.Append($", {ExecutionColumns.ErrorMessage} = NULL, {ExecutionColumns.ResultJson} = NULL");
                 break;
             case Transition.RequestCancel:
                 break;
             default: // the ends: Fail, TimeOut, ConfirmCancel, CancelWaiting, MarkLost, Expire
-                set.Append(", \"FinishedAt\" = @At, \"ErrorMessage\" = @Error");
+                set.Append($", {ExecutionColumns.FinishedAt} = @At, {ExecutionColumns.ErrorMessage} = @Error");
                 parameters.Add(("Error", command.ErrorMessage ?? command.Reason));
                 break;
         }
         var updated = await Sql.ExecutePreparedAsync(c, t,
-            $"UPDATE \"Executions\" SET {set} WHERE \"Id\" = @Id AND \"State\" = @From AND \"AttemptCount\" = @Attempt", [.. parameters]);
+            $"UPDATE {ExecutionColumns.Table} SET {set} WHERE {ExecutionColumns.Id} = @Id AND {ExecutionColumns.State} = @From AND {ExecutionColumns.AttemptCount} = @Attempt",
+            [.. parameters]);
         if (updated != 1)
         {
             // Another node changed it between our read and our write (multi-node only): report what is there now.
@@ -139,13 +159,13 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
         if (opens)
         {
             await Sql.ExecutePreparedAsync(c, t,
-                "INSERT INTO \"Attempts\" (\"ExecutionId\", \"Number\", \"NodeId\", \"StartedAt\", \"Outcome\") VALUES (@Id, @Number, @NodeId, @At, @Outcome)",
+                OpenAttempt,
                 ("Id", id), ("Number", attemptNumber), ("NodeId", command.NodeId), ("At", micros), ("Outcome", (int)ExecutionState.Running));
         }
         else if (StateMachine.ClosesAttemptAs(command.Transition) is { } outcome && attempt > 0)
         {
             await Sql.ExecutePreparedAsync(c, t,
-                "UPDATE \"Attempts\" SET \"FinishedAt\" = @At, \"Outcome\" = @Outcome, \"Rc\" = @Rc, \"Error\" = @Error WHERE \"ExecutionId\" = @Id AND \"Number\" = @Number AND \"FinishedAt\" IS NULL",
+                CloseAttempt,
                 ("At", micros), ("Outcome", (int)outcome), ("Rc", command.Rc), ("Error", outcome == ExecutionState.Succeeded ? null : command.ErrorMessage ?? command.Reason),
                 ("Id", id), ("Number", attempt));
         }
@@ -158,23 +178,21 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
         return new TransitionResult(id, command.Transition, true, found, rule.To, attemptNumber, at, dagRunId) { Priority = priority, Kind = kind, HangfireJobId = jobId };
     }
 
-    private static readonly string[] HistoryColumnsByActor = ["ExecutionId", "At", "From", "To", "Transition", "NodeId", "Reason", "ActorName"];
-
     public Task<IReadOnlyList<BatchTransitioned>> ApplyManyAsync(TransitionCommand template, IReadOnlyList<long> ids, DateTimeOffset at, CancellationToken ct = default) =>
         writes.RunAsync<IReadOnlyList<BatchTransitioned>>(async (c, t) =>
         {
             var rule = StateMachine.Rule(template.Transition);
             var micros = Sql.Micros(at);
-            var set = new StringBuilder("\"State\" = @To, \"UpdatedAt\" = @At");
+            var set = new StringBuilder($"{ExecutionColumns.State} = @To, {ExecutionColumns.UpdatedAt} = @At");
             var parameters = new List<(string, object?)> { ("To", (int)rule.To), ("At", micros) };
             switch (template.Transition)
             {
                 case Transition.Retry or Transition.Rewait or Transition.Release:
-                    set.Append(", \"FinishedAt\" = NULL, \"RunAt\" = NULL");
-                    if (template.Transition is Transition.Retry or Transition.Rewait) set.Append(", \"ErrorMessage\" = NULL, \"ResultJson\" = NULL");
+                    set.Append($", {ExecutionColumns.FinishedAt} = NULL, {ExecutionColumns.RunAt} = NULL");
+                    if (template.Transition is Transition.Retry or Transition.Rewait) set.Append($", {ExecutionColumns.ErrorMessage} = NULL, {ExecutionColumns.ResultJson} = NULL");
                     break;
                 case Transition.CancelWaiting:
-                    set.Append(", \"FinishedAt\" = @At, \"ErrorMessage\" = @Error");
+                    set.Append($", {ExecutionColumns.FinishedAt} = @At, {ExecutionColumns.ErrorMessage} = @Error");
                     parameters.Add(("Error", template.ErrorMessage ?? template.Reason));
                     break;
                 case Transition.RequestCancel: // the attempt goes on until its worker stops it: only the state says so
@@ -186,12 +204,13 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
             // provider's parameter limit (SQL Server's 2,100) at any batch size.
             var idList = string.Join(",", ids.Distinct().Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)));
             var changed = new List<BatchTransitioned>(ids.Count);
+            string[] read = [ExecutionColumns.Id, ExecutionColumns.AttemptCount, ExecutionColumns.DagRunId, ExecutionColumns.HangfireJobId, ExecutionColumns.Priority, ExecutionColumns.Kind];
             var returning = database.Provider == Core.StorageProvider.SqlServer
-                ? ("OUTPUT inserted.\"Id\", inserted.\"AttemptCount\", inserted.\"DagRunId\", inserted.\"HangfireJobId\", inserted.\"Priority\", inserted.\"Kind\" ", "")
-                : ("", " RETURNING \"Id\", \"AttemptCount\", \"DagRunId\", \"HangfireJobId\", \"Priority\", \"Kind\"");
+                ? ($"OUTPUT {string.Join(", ", read.Select(column => "inserted." + column))} ", "")
+                : ("", $" RETURNING {string.Join(", ", read)}");
             foreach (var from in rule.From)
             {
-                var text = $"UPDATE \"Executions\" SET {set} {returning.Item1}WHERE \"Id\" IN ({idList}) AND \"State\" = @From{returning.Item2}";
+                var text = $"UPDATE {ExecutionColumns.Table} SET {set} {returning.Item1}WHERE {ExecutionColumns.Id} IN ({idList}) AND {ExecutionColumns.State} = @From{returning.Item2}";
                 await using var command = Sql.Command(c, t, text, [.. parameters, ("From", (int)from)]);
                 await using var reader = await command.ExecuteReaderAsync();
                 while (await reader.ReadAsync())
@@ -200,7 +219,7 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
                         Convert.ToInt32(reader.GetValue(4)), (ExecutorKind)Convert.ToInt32(reader.GetValue(5))));
             }
             if (changed.Count > 0)
-                await BulkInsert.InsertAsync(database, c, t, "StateChanges", HistoryColumnsByActor, changed.Select(r => new object?[]
+                await BulkInsert.InsertAsync(database, c, t, StateChangeColumns.Table, HistoryColumnsByActor, changed.Select(r => new object?[]
                 {
                     r.Id, micros, (int)r.From, (int)rule.To, template.Transition.ToString(), template.NodeId, template.Reason, template.ActorName,
                 }).ToList());
@@ -227,24 +246,36 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
             var terminal = string.Join(", ", ExecutionStates.Terminal.Select(s => (int)s));
             var idList = string.Join(",", ids.Distinct().Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)));
             var found = new List<long>();
-            await using (var select = Sql.Command(c, t, $"SELECT \"Id\" FROM \"Executions\" WHERE \"Id\" IN ({idList}) AND \"State\" IN ({terminal})"))
+            await using (var select = Sql.Command(c, t, $"SELECT {ExecutionColumns.Id} FROM {ExecutionColumns.Table} WHERE {ExecutionColumns.Id} IN ({idList}) AND {ExecutionColumns.State} IN ({terminal})"))
             await using (var reader = await select.ExecuteReaderAsync())
                 while (await reader.ReadAsync()) found.Add(Convert.ToInt64(reader.GetValue(0)));
             if (found.Count == 0) return found;
             var doomed = string.Join(",", found.Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)));
             // As the single delete: each dependent row goes only while its record is still terminal (another node may retry it meanwhile).
-            foreach (var table in new[] { "LogEntries", "StateChanges", "Attempts", "WorkTasks" })
-                await Sql.ExecuteAsync(c, t, $"DELETE FROM \"{table}\" WHERE \"ExecutionId\" IN ({doomed}) AND EXISTS (SELECT 1 FROM \"Executions\" x WHERE x.\"Id\" = \"{table}\".\"ExecutionId\" AND x.\"State\" IN ({terminal}))");
-            await Sql.ExecuteAsync(c, t, $"DELETE FROM \"DagEdges\" WHERE \"ParentExecutionId\" IN ({doomed}) OR \"ChildExecutionId\" IN ({doomed})");
+            foreach (var (table, executionId) in Dependents)
+                await Sql.ExecuteAsync(c, t, $"DELETE FROM {table} WHERE {executionId} IN ({doomed}) AND EXISTS " +
+                    $"(SELECT 1 FROM {ExecutionColumns.Table} x WHERE x.{ExecutionColumns.Id} = {table}.{executionId} AND x.{ExecutionColumns.State} IN ({terminal}))");
+            await Sql.ExecuteAsync(c, t, $"DELETE FROM {DagEdgeColumns.Table} WHERE {DagEdgeColumns.ParentExecutionId} IN ({doomed}) OR {DagEdgeColumns.ChildExecutionId} IN ({doomed})");
             var deleted = new List<long>();
             foreach (var id in found)
-                if (await Sql.ExecutePreparedAsync(c, t, $"DELETE FROM \"Executions\" WHERE \"Id\" = @Id AND \"State\" IN ({terminal})", ("Id", id)) == 1) deleted.Add(id);
+                if (await Sql.ExecutePreparedAsync(c, t, $"DELETE FROM {ExecutionColumns.Table} WHERE {ExecutionColumns.Id} = @Id AND {ExecutionColumns.State} IN ({terminal})", ("Id", id)) == 1) deleted.Add(id);
             return deleted;
         }, ct);
 
+    /// <summary>The rows that hang off an execution (table, its execution id column), deleted with it.</summary>
+    private static readonly (string Table, string ExecutionId)[] Dependents =
+    [
+        (LogEntryColumns.Table, LogEntryColumns.ExecutionId), (StateChangeColumns.Table, StateChangeColumns.ExecutionId),
+        (AttemptColumns.Table, AttemptColumns.ExecutionId), (WorkTaskColumns.Table, WorkTaskColumns.ExecutionId),
+    ];
+
+    private const string ReadState =
+        $"SELECT {ExecutionColumns.State}, {ExecutionColumns.AttemptCount}, {ExecutionColumns.DagRunId}, {ExecutionColumns.Priority}, {ExecutionColumns.Kind}, " +
+        $"{ExecutionColumns.HangfireJobId} FROM {ExecutionColumns.Table} WHERE {ExecutionColumns.Id} = @Id";
+
     private static async Task<(ExecutionState? State, int Attempt, long? DagRunId, int Priority, ExecutorKind Kind, string? HangfireJobId)> ReadStateAsync(DbConnection c, DbTransaction t, long id)
     {
-        var read = Sql.Reused(c, t, "SELECT \"State\", \"AttemptCount\", \"DagRunId\", \"Priority\", \"Kind\", \"HangfireJobId\" FROM \"Executions\" WHERE \"Id\" = @Id", ("Id", id));
+        var read = Sql.Reused(c, t, ReadState, ("Id", id));
         await using var reader = await read.ExecuteReaderAsync();
         if (!await reader.ReadAsync()) return (null, 0, null, 0, default, null);
         return ((ExecutionState)Convert.ToInt32(reader.GetValue(0)), Convert.ToInt32(reader.GetValue(1)),
@@ -264,12 +295,14 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
         return parts.Count == 1 ? parts[0] : Task.WhenAll(parts);
     }
 
+    private const string LogColumns =
+        $"{LogEntryColumns.ExecutionId}, {LogEntryColumns.AttemptNumber}, {LogEntryColumns.Stream}, {LogEntryColumns.At}, {LogEntryColumns.Text}";
+
     private Task AppendLogPartAsync(IReadOnlyList<LogEntry> entries, CancellationToken ct)
     {
         if (database.Provider == Core.StorageProvider.PostgreSql)
             return writes.RunStatementAsync(entries[0].ExecutionId,
-                "WITH x AS (INSERT INTO \"LogEntries\" (\"ExecutionId\", \"AttemptNumber\", \"Stream\", \"At\", \"Text\") " +
-                "SELECT * FROM unnest(@Ids, @Attempts, @Streams, @Ats, @Texts) RETURNING 1) SELECT count(*) FROM x",
+                $"WITH x AS (INSERT INTO {LogEntryColumns.Table} ({LogColumns}) SELECT * FROM unnest(@Ids, @Attempts, @Streams, @Ats, @Texts) RETURNING 1) SELECT count(*) FROM x",
                 [("Ids", entries.Select(e => e.ExecutionId).ToArray()), ("Attempts", entries.Select(e => e.AttemptNumber).ToArray()),
                  ("Streams", entries.Select(e => (int)e.Stream).ToArray()), ("Ats", entries.Select(e => Sql.Micros(e.At)).ToArray()),
                  ("Texts", entries.Select(e => e.Text).ToArray())], Drain, ct);
@@ -277,7 +310,7 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
         {
             foreach (var e in entries)
                 await Sql.ExecutePreparedAsync(c, t,
-                    "INSERT INTO \"LogEntries\" (\"ExecutionId\", \"AttemptNumber\", \"Stream\", \"At\", \"Text\") VALUES (@Id, @Attempt, @Stream, @At, @Text)",
+                    $"INSERT INTO {LogEntryColumns.Table} ({LogColumns}) VALUES (@Id, @Attempt, @Stream, @At, @Text)",
                     ("Id", e.ExecutionId), ("Attempt", e.AttemptNumber), ("Stream", (int)e.Stream), ("At", Sql.Micros(e.At)), ("Text", e.Text));
             return true;
         }, ct);
@@ -303,19 +336,21 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
     {
         if (database.Provider == Core.StorageProvider.PostgreSql)
             return writes.RunStatementAsync(jobs[0].Id,
-                "WITH x AS (UPDATE \"Executions\" SET \"HangfireJobId\" = v.j FROM unnest(@Ids, @Jobs) AS v(i, j) WHERE \"Id\" = v.i RETURNING 1) SELECT count(*) FROM x",
+                $"WITH x AS (UPDATE {ExecutionColumns.Table} SET {ExecutionColumns.HangfireJobId} = v.j FROM unnest(@Ids, @Jobs) AS v(i, j) WHERE {ExecutionColumns.Id} = v.i RETURNING 1) " +
+                "SELECT count(*) FROM x",
                 [("Ids", jobs.Select(j => j.Id).ToArray()), ("Jobs", jobs.Select(j => j.JobId).ToArray())], Drain, ct);
         return writes.RunAsync(jobs[0].Id, async (c, t) =>
         {
             foreach (var (id, job) in jobs)
-                await Sql.ExecutePreparedAsync(c, t, "UPDATE \"Executions\" SET \"HangfireJobId\" = @Job WHERE \"Id\" = @Id", ("Job", job), ("Id", id));
+                await Sql.ExecutePreparedAsync(c, t, $"UPDATE {ExecutionColumns.Table} SET {ExecutionColumns.HangfireJobId} = @Job WHERE {ExecutionColumns.Id} = @Id", ("Job", job), ("Id", id));
             return true;
         }, ct);
     }
 
     public Task SetProgressAsync(long id, double? progress, string? message, CancellationToken ct = default) =>
         writes.RunAsync(id, (c, t) => Sql.ExecutePreparedAsync(c, t,
-            "UPDATE \"Executions\" SET \"Progress\" = @Progress, \"ProgressMessage\" = @Message WHERE \"Id\" = @Id AND \"State\" IN (@Running, @Cancelling)",
+            $"UPDATE {ExecutionColumns.Table} SET {ExecutionColumns.Progress} = @Progress, {ExecutionColumns.ProgressMessage} = @Message " +
+            $"WHERE {ExecutionColumns.Id} = @Id AND {ExecutionColumns.State} IN (@Running, @Cancelling)",
             ("Progress", progress), ("Message", message), ("Id", id), ("Running", (int)ExecutionState.Running), ("Cancelling", (int)ExecutionState.Cancelling)), ct);
 
     public Task<(bool Deleted, ExecutionState? FoundState)> DeleteTerminalAsync(long id, CancellationToken ct = default) =>
@@ -324,10 +359,13 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
             var (state, _, _, _, _, _) = await ReadStateAsync(c, t, id);
             if (state is null || !state.Value.IsTerminal()) return (false, state);
             var terminal = string.Join(", ", ExecutionStates.Terminal.Select(s => (int)s));
-            foreach (var table in new[] { "LogEntries", "StateChanges", "Attempts", "WorkTasks" })
-                await Sql.ExecutePreparedAsync(c, t, $"DELETE FROM \"{table}\" WHERE \"ExecutionId\" = @Id AND EXISTS (SELECT 1 FROM \"Executions\" WHERE \"Id\" = @Id AND \"State\" IN ({terminal}))", ("Id", id));
-            await Sql.ExecutePreparedAsync(c, t, "DELETE FROM \"DagEdges\" WHERE \"ParentExecutionId\" = @Id OR \"ChildExecutionId\" = @Id", ("Id", id));
-            var deleted = await Sql.ExecutePreparedAsync(c, t, $"DELETE FROM \"Executions\" WHERE \"Id\" = @Id AND \"State\" IN ({terminal})", ("Id", id));
+            foreach (var (table, executionId) in Dependents)
+                await Sql.ExecutePreparedAsync(c, t, $"DELETE FROM {table} WHERE {executionId} = @Id AND EXISTS " +
+                    $"(SELECT 1 FROM {ExecutionColumns.Table} WHERE {ExecutionColumns.Id} = @Id AND {ExecutionColumns.State} IN ({terminal}))", ("Id", id));
+            await Sql.ExecutePreparedAsync(c, t,
+                $"DELETE FROM {DagEdgeColumns.Table} WHERE {DagEdgeColumns.ParentExecutionId} = @Id OR {DagEdgeColumns.ChildExecutionId} = @Id", ("Id", id));
+            var deleted = await Sql.ExecutePreparedAsync(c, t,
+                $"DELETE FROM {ExecutionColumns.Table} WHERE {ExecutionColumns.Id} = @Id AND {ExecutionColumns.State} IN ({terminal})", ("Id", id));
             return (deleted == 1, state);
         }, ct);
 
@@ -341,19 +379,22 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
                 ("WorkerCount", n.WorkerCount), ("RunningCount", n.RunningCount), ("StoppedAt", Sql.Micros(n.StoppedAt)),
             ];
             var updated = await Sql.ExecutePreparedAsync(c, t,
-                "UPDATE \"WorkerNodes\" SET \"HeartbeatAt\" = @HeartbeatAt, \"RunningCount\" = @RunningCount, \"StoppedAt\" = @StoppedAt, \"Cores\" = @Cores, " +
-                "\"MemoryMB\" = @MemoryMB, \"Gpus\" = @Gpus, \"WorkerCount\" = @WorkerCount, \"Roles\" = @Roles WHERE \"Id\" = @Id", p);
+                $"UPDATE {WorkerNodeColumns.Table} SET {WorkerNodeColumns.HeartbeatAt} = @HeartbeatAt, {WorkerNodeColumns.RunningCount} = @RunningCount, " +
+                $"{WorkerNodeColumns.StoppedAt} = @StoppedAt, {WorkerNodeColumns.Cores} = @Cores, {WorkerNodeColumns.MemoryMB} = @MemoryMB, {WorkerNodeColumns.Gpus} = @Gpus, " +
+                $"{WorkerNodeColumns.WorkerCount} = @WorkerCount, {WorkerNodeColumns.Roles} = @Roles WHERE {WorkerNodeColumns.Id} = @Id", p);
             if (updated == 0)
                 await Sql.ExecutePreparedAsync(c, t,
-                    "INSERT INTO \"WorkerNodes\" (\"Id\", \"HostName\", \"ProcessId\", \"Roles\", \"StartedAt\", \"HeartbeatAt\", \"Cores\", \"MemoryMB\", \"Gpus\", \"WorkerCount\", \"RunningCount\", \"StoppedAt\") " +
+                    $"INSERT INTO {WorkerNodeColumns.Table} ({WorkerNodeColumns.Id}, {WorkerNodeColumns.HostName}, {WorkerNodeColumns.ProcessId}, {WorkerNodeColumns.Roles}, " +
+                    $"{WorkerNodeColumns.StartedAt}, {WorkerNodeColumns.HeartbeatAt}, {WorkerNodeColumns.Cores}, {WorkerNodeColumns.MemoryMB}, {WorkerNodeColumns.Gpus}, " +
+                    $"{WorkerNodeColumns.WorkerCount}, {WorkerNodeColumns.RunningCount}, {WorkerNodeColumns.StoppedAt}) " +
                     "VALUES (@Id, @HostName, @ProcessId, @Roles, @StartedAt, @HeartbeatAt, @Cores, @MemoryMB, @Gpus, @WorkerCount, @RunningCount, @StoppedAt)", p);
             return true;
         }, ct);
 
     // Every worker reads its record before it claims it: a plain reader here costs a fraction of an EF query.
-    public Task<Execution?> FindAsync(long id, CancellationToken ct = default) => ReadOneAsync("\"Id\" = @Key", id, ct);
+    public Task<Execution?> FindAsync(long id, CancellationToken ct = default) => ReadOneAsync($"{ExecutionColumns.Id} = @Key", id, ct);
 
-    public Task<Execution?> FindByTaskIdAsync(string taskId, CancellationToken ct = default) => ReadOneAsync("\"TaskId\" = @Key", taskId, ct);
+    public Task<Execution?> FindByTaskIdAsync(string taskId, CancellationToken ct = default) => ReadOneAsync($"{ExecutionColumns.TaskId} = @Key", taskId, ct);
 
     public async Task<IReadOnlyList<Execution>> FindManyAsync(IReadOnlyList<long> ids, CancellationToken ct = default)
     {
@@ -361,7 +402,7 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
         // One statement per hundred ids, the ids as parameters: the same text on every provider, and few texts to prepare.
         foreach (var chunk in ids.Chunk(100))
         {
-            var where = "\"Id\" IN (" + string.Join(", ", chunk.Select((_, i) => "@K" + i)) + ")";
+            var where = $"{ExecutionColumns.Id} IN (" + string.Join(", ", chunk.Select((_, i) => "@K" + i)) + ")";
             var parameters = chunk.Select((id, i) => ("K" + i, (object?)id)).ToArray();
             found.AddRange(await ReadAsync(where, parameters, ct));
         }
@@ -399,7 +440,7 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
         var keep = true;
         try
         {
-            var command = Sql.Reused(connection, null, $"SELECT {ExecutionRows.Columns} FROM \"Executions\" WHERE {where}", parameters);
+            var command = Sql.Reused(connection, null, $"SELECT {ExecutionRows.Columns} FROM {ExecutionColumns.Table} WHERE {where}", parameters);
             await using var reader = await command.ExecuteReaderAsync(ct);
             var rows = new List<Execution>(1);
             while (await reader.ReadAsync(ct)) rows.Add(ExecutionRows.Read(reader));

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Data.Common;
 using Taskdeck.Core.Executions;
 using Taskdeck.Data.Storage;
+using static Taskdeck.Data.Storage.Schema;
 
 namespace Taskdeck.Data.Executions;
 
@@ -24,28 +25,34 @@ internal static class PostgreSqlTransitions
         var rule = StateMachine.Rule(transition);
         var from = string.Join(", ", rule.From.Select(s => (int)s));
         // Values that may be null are cast: a null parameter has no type of its own, and in an INSERT … SELECT nothing gives it one.
-        var set = "\"State\" = " + (int)rule.To + ", \"UpdatedAt\" = @At" + transition switch
+        var set = $"{ExecutionColumns.State} = {(int)rule.To}, {ExecutionColumns.UpdatedAt} = @At" + transition switch
         {
             Transition.Claim or Transition.ReportStarted =>
-                ", \"AttemptCount\" = \"AttemptCount\" + 1, \"NodeId\" = @NodeId::text, \"StartedAt\" = @At, \"FinishedAt\" = NULL, \"Progress\" = NULL, \"ProgressMessage\" = NULL",
-            Transition.Succeed => ", \"FinishedAt\" = @At, \"ResultJson\" = @Result::text, \"ErrorMessage\" = NULL",
-            Transition.RetryLater or Transition.RetryLost => ", \"RunAt\" = @RunAt::bigint, \"ErrorMessage\" = @Error::text",
-            Transition.Retry or Transition.Rewait => ", \"FinishedAt\" = NULL, \"RunAt\" = NULL, \"ErrorMessage\" = NULL, \"ResultJson\" = NULL",
-            Transition.Release or Transition.Interrupt => ", \"FinishedAt\" = NULL, \"RunAt\" = NULL",
+                $", {ExecutionColumns.AttemptCount} = {ExecutionColumns.AttemptCount} + 1, {ExecutionColumns.NodeId} = @NodeId::text, {ExecutionColumns.StartedAt} = @At, " +
+                $"{ExecutionColumns.FinishedAt} = NULL, {ExecutionColumns.Progress} = NULL, {ExecutionColumns.ProgressMessage} = NULL",
+            Transition.Succeed => $", {ExecutionColumns.FinishedAt} = @At, {ExecutionColumns.ResultJson} = @Result::text, {ExecutionColumns.ErrorMessage} = NULL",
+            Transition.RetryLater or Transition.RetryLost => $", {ExecutionColumns.RunAt} = @RunAt::bigint, {ExecutionColumns.ErrorMessage} = @Error::text",
+            Transition.Retry or Transition.Rewait =>
+                $", {ExecutionColumns.FinishedAt} = NULL, {ExecutionColumns.RunAt} = NULL, {ExecutionColumns.ErrorMessage} = NULL, {ExecutionColumns.ResultJson} = NULL",
+            Transition.Release or Transition.Interrupt => $", {ExecutionColumns.FinishedAt} = NULL, {ExecutionColumns.RunAt} = NULL",
             Transition.RequestCancel => "",
-            _ => ", \"FinishedAt\" = @At, \"ErrorMessage\" = @Error::text", // the ends: Fail, TimeOut, ConfirmCancel, CancelWaiting, MarkLost, Expire
+            // the ends: Fail, TimeOut, ConfirmCancel, CancelWaiting, MarkLost, Expire
+            _ => $", {ExecutionColumns.FinishedAt} = @At, {ExecutionColumns.ErrorMessage} = @Error::text",
         };
         var text = new System.Text.StringBuilder();
-        text.Append("WITH o AS MATERIALIZED (SELECT \"State\" AS s, \"AttemptCount\" AS a, \"DagRunId\" AS d, \"Priority\" AS p, \"Kind\" AS k, \"HangfireJobId\" AS j FROM \"Executions\" WHERE \"Id\" = @Id FOR UPDATE), ");
-        text.Append($"m AS (UPDATE \"Executions\" SET {set} FROM o WHERE \"Id\" = @Id AND o.s IN ({from}) AND \"State\" = o.s AND (@Expected < 0 OR o.a = @Expected) RETURNING \"AttemptCount\" AS a)");
+        text.Append($"WITH o AS MATERIALIZED (SELECT {ExecutionColumns.State} AS s, {ExecutionColumns.AttemptCount} AS a, {ExecutionColumns.DagRunId} AS d, ");
+        text.Append($"{ExecutionColumns.Priority} AS p, {ExecutionColumns.Kind} AS k, {ExecutionColumns.HangfireJobId} AS j FROM {ExecutionColumns.Table} WHERE {ExecutionColumns.Id} = @Id FOR UPDATE), ");
+        text.Append($"m AS (UPDATE {ExecutionColumns.Table} SET {set} FROM o WHERE {ExecutionColumns.Id} = @Id AND o.s IN ({from}) AND {ExecutionColumns.State} = o.s ");
+        text.Append($"AND (@Expected < 0 OR o.a = @Expected) RETURNING {ExecutionColumns.AttemptCount} AS a)");
         if (StateMachine.OpensAttempt(transition))
-            text.Append($", n AS (INSERT INTO \"Attempts\" (\"ExecutionId\", \"Number\", \"NodeId\", \"StartedAt\", \"Outcome\") SELECT @Id, m.a, @NodeId::text, @At, {(int)ExecutionState.Running} FROM m)");
+            text.Append($", n AS (INSERT INTO {AttemptColumns.Table} ({AttemptColumns.ExecutionId}, {AttemptColumns.Number}, {AttemptColumns.NodeId}, {AttemptColumns.StartedAt}, " +
+                        $"{AttemptColumns.Outcome}) SELECT @Id, m.a, @NodeId::text, @At, {(int)ExecutionState.Running} FROM m)");
         else if (StateMachine.ClosesAttemptAs(transition) is { } outcome)
-            text.Append($", c AS (UPDATE \"Attempts\" SET \"FinishedAt\" = @At, \"Outcome\" = {(int)outcome}, \"Rc\" = @Rc::integer, \"Error\" = @AttemptError::text FROM m " +
-                        "WHERE \"ExecutionId\" = @Id AND \"Number\" = m.a AND m.a > 0 AND \"FinishedAt\" IS NULL)");
-        text.Append(byActor
-            ? ", h AS (INSERT INTO \"StateChanges\" (\"ExecutionId\", \"At\", \"From\", \"To\", \"Transition\", \"NodeId\", \"Reason\", \"ActorName\") "
-            : ", h AS (INSERT INTO \"StateChanges\" (\"ExecutionId\", \"At\", \"From\", \"To\", \"Transition\", \"NodeId\", \"Reason\") ");
+            text.Append($", c AS (UPDATE {AttemptColumns.Table} SET {AttemptColumns.FinishedAt} = @At, {AttemptColumns.Outcome} = {(int)outcome}, {AttemptColumns.Rc} = @Rc::integer, " +
+                        $"{AttemptColumns.Error} = @AttemptError::text FROM m " +
+                        $"WHERE {AttemptColumns.ExecutionId} = @Id AND {AttemptColumns.Number} = m.a AND m.a > 0 AND {AttemptColumns.FinishedAt} IS NULL)");
+        text.Append($", h AS (INSERT INTO {StateChangeColumns.Table} ({StateChangeColumns.ExecutionId}, {StateChangeColumns.At}, {StateChangeColumns.From}, {StateChangeColumns.To}, ");
+        text.Append($"{StateChangeColumns.Transition}, {StateChangeColumns.NodeId}, {StateChangeColumns.Reason}{(byActor ? ", " + StateChangeColumns.ActorName : "")}) ");
         text.Append($"SELECT @Id, @At, o.s, {(int)rule.To}, @Transition::text, @NodeId::text, @Reason::text{(byActor ? ", @ActorName::text" : "")} FROM m, o) ");
         text.Append("SELECT o.s, o.a, o.d, (SELECT m.a FROM m), o.p, o.k, o.j FROM o");
         return text.ToString();

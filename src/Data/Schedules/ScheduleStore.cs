@@ -6,6 +6,7 @@ using Taskdeck.Core.Dags;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.Schedules;
 using Taskdeck.Data.Storage;
+using static Taskdeck.Data.Storage.Schema;
 
 namespace Taskdeck.Data.Schedules;
 
@@ -16,32 +17,36 @@ namespace Taskdeck.Data.Schedules;
 /// </summary>
 public sealed class ScheduleStore(IDbContextFactory<TaskdeckDbContext> contexts, TaskdeckDatabase database, WriteQueue writes) : IScheduleStore
 {
-    private static readonly string[] Columns =
+    /// <summary>The stored columns with the schedule's values (the id and the last slot are the database's and the firings').</summary>
+    private static (string Column, object? Value)[] Row(Schedule s) =>
     [
-        "Name", "Description", "Cron", "TimeZone", "Enabled", "Overlap", "CatchUp", "StartAt", "EndAt", "JitterSeconds", "Kind", "Task", "ArgsJson",
-        "Command", "Environment", "WorkingDirectory", "DagJson", "Queue", "Priority", "Tags", "MaxRetries", "RetryIntervalSeconds", "TimeoutSeconds",
-        "FromConfiguration", "CreatedAt", "UpdatedAt", "SlotsFrom",
+        (ScheduleColumns.Name, s.Name), (ScheduleColumns.Description, s.Description), (ScheduleColumns.Cron, s.Cron), (ScheduleColumns.TimeZone, s.TimeZone),
+        (ScheduleColumns.Enabled, s.Enabled), (ScheduleColumns.Overlap, (int)s.Overlap), (ScheduleColumns.CatchUp, (int)s.CatchUp),
+        (ScheduleColumns.StartAt, Sql.Micros(s.StartAt)), (ScheduleColumns.EndAt, Sql.Micros(s.EndAt)), (ScheduleColumns.JitterSeconds, s.JitterSeconds),
+        (ScheduleColumns.Kind, (int)s.Kind), (ScheduleColumns.Task, s.Task), (ScheduleColumns.ArgsJson, s.ArgsJson),
+        (ScheduleColumns.Command, JsonSerializer.Serialize(s.Command)), (ScheduleColumns.Environment, JsonSerializer.Serialize(s.Environment)),
+        (ScheduleColumns.WorkingDirectory, s.WorkingDirectory), (ScheduleColumns.DagJson, s.DagJson), (ScheduleColumns.Queue, s.Queue),
+        (ScheduleColumns.Priority, s.Priority), (ScheduleColumns.Tags, JsonSerializer.Serialize(s.Tags)), (ScheduleColumns.MaxRetries, s.MaxRetries),
+        (ScheduleColumns.RetryIntervalSeconds, s.RetryIntervalSeconds), (ScheduleColumns.TimeoutSeconds, s.TimeoutSeconds),
+        (ScheduleColumns.FromConfiguration, s.FromConfiguration), (ScheduleColumns.CreatedAt, Sql.Micros(s.CreatedAt)),
+        (ScheduleColumns.UpdatedAt, Sql.Micros(s.UpdatedAt)), (ScheduleColumns.SlotsFrom, Sql.Micros(s.SlotsFrom)),
     ];
 
-    private static (string, object?)[] Values(Schedule s) =>
-    [
-        ("Name", s.Name), ("Description", s.Description), ("Cron", s.Cron), ("TimeZone", s.TimeZone), ("Enabled", s.Enabled), ("Overlap", (int)s.Overlap),
-        ("CatchUp", (int)s.CatchUp), ("StartAt", Sql.Micros(s.StartAt)), ("EndAt", Sql.Micros(s.EndAt)), ("JitterSeconds", s.JitterSeconds), ("Kind", (int)s.Kind),
-        ("Task", s.Task), ("ArgsJson", s.ArgsJson), ("Command", JsonSerializer.Serialize(s.Command)), ("Environment", JsonSerializer.Serialize(s.Environment)),
-        ("WorkingDirectory", s.WorkingDirectory), ("DagJson", s.DagJson), ("Queue", s.Queue), ("Priority", s.Priority), ("Tags", JsonSerializer.Serialize(s.Tags)),
-        ("MaxRetries", s.MaxRetries), ("RetryIntervalSeconds", s.RetryIntervalSeconds), ("TimeoutSeconds", s.TimeoutSeconds),
-        ("FromConfiguration", s.FromConfiguration), ("CreatedAt", Sql.Micros(s.CreatedAt)), ("UpdatedAt", Sql.Micros(s.UpdatedAt)), ("SlotsFrom", Sql.Micros(s.SlotsFrom)),
-    ];
+    /// <summary>Each value bound as @c0, @c1, … in the row's order.</summary>
+    private static (string, object?)[] Parameters((string Column, object? Value)[] row) => row.Select((v, i) => ("c" + i, v.Value)).ToArray();
 
     public Task<long?> CreateAsync(Schedule schedule, CancellationToken ct = default) =>
         writes.RunAsync<long?>(async (c, t) =>
         {
-            var names = string.Join(", ", Columns.Select(n => $"\"{n}\""));
-            var values = string.Join(", ", Columns.Select(n => "@" + n));
+            var row = Row(schedule);
+            var names = string.Join(", ", row.Select(v => v.Column));
+            var values = string.Join(", ", row.Select((_, i) => "@c" + i));
+            var name = "@c" + Array.FindIndex(row, v => v.Column == ScheduleColumns.Name);
             var sql = database.Provider == StorageProvider.SqlServer
-                ? $"INSERT INTO \"Schedules\" ({names}) OUTPUT INSERTED.\"Id\" SELECT {values} WHERE NOT EXISTS (SELECT 1 FROM \"Schedules\" WITH (UPDLOCK, HOLDLOCK) WHERE \"Name\" = @Name)"
-                : $"INSERT INTO \"Schedules\" ({names}) VALUES ({values}) ON CONFLICT DO NOTHING RETURNING \"Id\"";
-            var id = await Sql.ScalarAsync(c, t, sql, Values(schedule));
+                ? $"INSERT INTO {ScheduleColumns.Table} ({names}) OUTPUT INSERTED.{ScheduleColumns.Id} SELECT {values} WHERE NOT EXISTS " +
+                  $"(SELECT 1 FROM {ScheduleColumns.Table} WITH (UPDLOCK, HOLDLOCK) WHERE {ScheduleColumns.Name} = {name})"
+                : $"INSERT INTO {ScheduleColumns.Table} ({names}) VALUES ({values}) ON CONFLICT DO NOTHING RETURNING {ScheduleColumns.Id}";
+            var id = await Sql.ScalarAsync(c, t, sql, Parameters(row));
             return id is null ? null : Convert.ToInt64(id);
         }, ct);
 
@@ -53,9 +58,10 @@ public sealed class ScheduleStore(IDbContextFactory<TaskdeckDbContext> contexts,
         {
             return await writes.RunAsync(async (c, t) =>
             {
-                var set = string.Join(", ", Columns.Where(n => n != "CreatedAt").Select(n => $"\"{n}\" = @{n}"));
-                var values = Values(schedule).Where(v => v.Item1 != "CreatedAt").Append(("Id", (object?)schedule.Id)).ToArray();
-                return await Sql.ExecuteAsync(c, t, $"UPDATE \"Schedules\" SET {set} WHERE \"Id\" = @Id", values) == 1;
+                var row = Row(schedule).Where(v => v.Column != ScheduleColumns.CreatedAt).ToArray();
+                var set = string.Join(", ", row.Select((v, i) => $"{v.Column} = @c{i}"));
+                return await Sql.ExecuteAsync(c, t, $"UPDATE {ScheduleColumns.Table} SET {set} WHERE {ScheduleColumns.Id} = @Id",
+                    [.. Parameters(row), ("Id", schedule.Id)]) == 1;
             }, ct);
         }
         catch (DbException)
@@ -69,8 +75,8 @@ public sealed class ScheduleStore(IDbContextFactory<TaskdeckDbContext> contexts,
     public Task<bool> DeleteAsync(long id, CancellationToken ct = default) =>
         writes.RunAsync(async (c, t) =>
         {
-            await Sql.ExecuteAsync(c, t, "DELETE FROM \"ScheduleFirings\" WHERE \"ScheduleId\" = @Id", ("Id", id));
-            return await Sql.ExecuteAsync(c, t, "DELETE FROM \"Schedules\" WHERE \"Id\" = @Id", ("Id", id)) == 1;
+            await Sql.ExecuteAsync(c, t, $"DELETE FROM {ScheduleFiringColumns.Table} WHERE {ScheduleFiringColumns.ScheduleId} = @Id", ("Id", id));
+            return await Sql.ExecuteAsync(c, t, $"DELETE FROM {ScheduleColumns.Table} WHERE {ScheduleColumns.Id} = @Id", ("Id", id)) == 1;
         }, ct);
 
     public async Task<Schedule?> FindAsync(long id, CancellationToken ct = default)
@@ -95,7 +101,7 @@ public sealed class ScheduleStore(IDbContextFactory<TaskdeckDbContext> contexts,
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var row = await db.Database.SqlQueryRaw<StampRow>(
-            "SELECT CAST(COUNT(*) AS BIGINT) AS \"Count\", CAST(COALESCE(MAX(\"UpdatedAt\"), 0) AS BIGINT) AS \"Latest\" FROM \"Schedules\"").SingleAsync(ct);
+            $"SELECT CAST(COUNT(*) AS BIGINT) AS \"Count\", CAST(COALESCE(MAX({ScheduleColumns.UpdatedAt}), 0) AS BIGINT) AS \"Latest\" FROM {ScheduleColumns.Table}").SingleAsync(ct);
         return new ScheduleStamp((int)row.Count, row.Latest);
     }
 

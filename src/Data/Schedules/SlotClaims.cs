@@ -2,6 +2,7 @@ using System.Data.Common;
 using Taskdeck.Core;
 using Taskdeck.Core.Schedules;
 using Taskdeck.Data.Storage;
+using static Taskdeck.Data.Storage.Schema;
 
 namespace Taskdeck.Data.Schedules;
 
@@ -12,7 +13,9 @@ namespace Taskdeck.Data.Schedules;
 /// </summary>
 internal static class SlotClaims
 {
-    private const string Columns = "\"ScheduleId\", \"Slot\", \"FiredAt\", \"Kind\", \"Outcome\", \"NodeId\", \"Message\"";
+    private const string Columns =
+        $"{ScheduleFiringColumns.ScheduleId}, {ScheduleFiringColumns.Slot}, {ScheduleFiringColumns.FiredAt}, {ScheduleFiringColumns.Kind}, " +
+        $"{ScheduleFiringColumns.Outcome}, {ScheduleFiringColumns.NodeId}, {ScheduleFiringColumns.Message}";
     private const string Values = "@ScheduleId, @Slot, @FiredAt, @Kind, @Outcome, @NodeId, @Message";
 
     /// <summary>The firing's id, or null when the slot was already handled (nothing written).</summary>
@@ -22,28 +25,31 @@ internal static class SlotClaims
         if (claim.BufferedFiringId is { } buffered)
         {
             var promoted = await Sql.ExecuteAsync(c, t,
-                "UPDATE \"ScheduleFirings\" SET \"Outcome\" = @Outcome, \"FiredAt\" = @FiredAt, \"NodeId\" = @NodeId, \"Message\" = @Message WHERE \"Id\" = @Id AND \"Outcome\" = @Buffered",
+                $"UPDATE {ScheduleFiringColumns.Table} SET {ScheduleFiringColumns.Outcome} = @Outcome, {ScheduleFiringColumns.FiredAt} = @FiredAt, " +
+                $"{ScheduleFiringColumns.NodeId} = @NodeId, {ScheduleFiringColumns.Message} = @Message WHERE {ScheduleFiringColumns.Id} = @Id AND {ScheduleFiringColumns.Outcome} = @Buffered",
                 ("Outcome", (int)outcome), ("FiredAt", Sql.Micros(claim.FiredAt)), ("NodeId", claim.NodeId), ("Message", Cut(claim.Message)), ("Id", buffered),
                 ("Buffered", (int)FiringOutcome.Buffered));
             return promoted == 1 ? buffered : null;
         }
         var sql = database.Provider == StorageProvider.SqlServer
             // Key-range locks make a concurrent writer of the same slot wait for this transaction, then see its row.
-            ? $"INSERT INTO \"ScheduleFirings\" ({Columns}) OUTPUT INSERTED.\"Id\" SELECT {Values} WHERE NOT EXISTS " +
-              "(SELECT 1 FROM \"ScheduleFirings\" WITH (UPDLOCK, HOLDLOCK) WHERE \"ScheduleId\" = @ScheduleId AND \"Slot\" = @Slot)"
-            : $"INSERT INTO \"ScheduleFirings\" ({Columns}) VALUES ({Values}) ON CONFLICT DO NOTHING RETURNING \"Id\"";
+            ? $"INSERT INTO {ScheduleFiringColumns.Table} ({Columns}) OUTPUT INSERTED.{ScheduleFiringColumns.Id} SELECT {Values} WHERE NOT EXISTS " +
+              $"(SELECT 1 FROM {ScheduleFiringColumns.Table} WITH (UPDLOCK, HOLDLOCK) WHERE {ScheduleFiringColumns.ScheduleId} = @ScheduleId AND {ScheduleFiringColumns.Slot} = @Slot)"
+            : $"INSERT INTO {ScheduleFiringColumns.Table} ({Columns}) VALUES ({Values}) ON CONFLICT DO NOTHING RETURNING {ScheduleFiringColumns.Id}";
         var id = await Sql.ScalarPreparedAsync(c, t, sql, ("ScheduleId", claim.ScheduleId), ("Slot", slot), ("FiredAt", Sql.Micros(claim.FiredAt)),
             ("Kind", (int)claim.Kind), ("Outcome", (int)outcome), ("NodeId", claim.NodeId), ("Message", Cut(claim.Message)));
         if (id is null) return null;
         if (claim.AdvancesLastSlot)
             await Sql.ExecutePreparedAsync(c, t,
-                "UPDATE \"Schedules\" SET \"LastSlot\" = @Slot WHERE \"Id\" = @ScheduleId AND (\"LastSlot\" IS NULL OR \"LastSlot\" < @Slot)",
+                $"UPDATE {ScheduleColumns.Table} SET {ScheduleColumns.LastSlot} = @Slot WHERE {ScheduleColumns.Id} = @ScheduleId " +
+                $"AND ({ScheduleColumns.LastSlot} IS NULL OR {ScheduleColumns.LastSlot} < @Slot)",
                 ("Slot", slot), ("ScheduleId", claim.ScheduleId));
         return Convert.ToInt64(id);
     }
 
     public static Task<int> AttachAsync(DbConnection c, DbTransaction t, long firingId, long? executionId, long? dagRunId) =>
-        Sql.ExecutePreparedAsync(c, t, "UPDATE \"ScheduleFirings\" SET \"ExecutionId\" = @Execution, \"DagRunId\" = @Run WHERE \"Id\" = @Id",
+        Sql.ExecutePreparedAsync(c, t,
+            $"UPDATE {ScheduleFiringColumns.Table} SET {ScheduleFiringColumns.ExecutionId} = @Execution, {ScheduleFiringColumns.DagRunId} = @Run WHERE {ScheduleFiringColumns.Id} = @Id",
             ("Execution", executionId), ("Run", dagRunId), ("Id", firingId));
 
     private static string? Cut(string? message) => message is { Length: > 2000 } ? message[..2000] : message;

@@ -6,7 +6,8 @@ namespace Taskdeck.Data.Storage;
 
 /// <summary>
 /// Many rows a statement for bulk writes (a 10,000-task DAG, a batch of submissions): multi-row VALUES, where a
-/// column whose value is the same in every row of the statement (state, times, queue, run id, …) is bound once.
+/// column whose value is the same in every row of the statement (state, times, queue, run id, …) is bound once. Tables and
+/// columns are named as SQL writes them (<see cref="Schema"/>).
 /// </summary>
 internal static class BulkInsert
 {
@@ -30,18 +31,18 @@ internal static class BulkInsert
     }
 
     /// <summary>
-    /// Inserts the rows and answers each one's generated "Id", in the rows' order. <paramref name="keyColumn"/> must be
-    /// unique in the table: the ids are matched to rows by it, because no provider promises the order of a multi-row
+    /// Inserts the rows and answers each one's generated <paramref name="idColumn"/>, in the rows' order. <paramref name="keyColumn"/>
+    /// must be unique in the table: the ids are matched to rows by it, because no provider promises the order of a multi-row
     /// RETURNING/OUTPUT.
     /// </summary>
     public static async Task<long[]> InsertReturningIdsAsync(TaskdeckDatabase database, DbConnection c, DbTransaction t, string table,
-        IReadOnlyList<string> columns, string keyColumn, IReadOnlyList<object?[]> rows)
+        IReadOnlyList<string> columns, string idColumn, string keyColumn, IReadOnlyList<object?[]> rows)
     {
         var key = IndexOf(columns, keyColumn);
         var rowOfKey = new Dictionary<string, int>(rows.Count, StringComparer.Ordinal);
         for (var i = 0; i < rows.Count; i++)
             if (!rowOfKey.TryAdd((string)rows[i][key]!, i))
-                throw new InvalidOperationException($"{keyColumn} '{rows[i][key]}' appears twice in one insert.");
+                throw new InvalidOperationException($"{Schema.Unquoted(keyColumn)} '{rows[i][key]}' appears twice in one insert.");
         var ids = new long[rows.Count];
         var matched = 0;
         async Task MatchAsync(DbCommand command)
@@ -54,24 +55,24 @@ internal static class BulkInsert
         if (database.Provider == StorageProvider.Sqlite)
         {
             // RETURNING doubles the cost of an insert on SQLite. This writer holds the database's one write lock and
-            // "Id" is AUTOINCREMENT, so the rows get consecutive ids ending at last_insert_rowid(): read back by range,
+            // the id is AUTOINCREMENT, so the rows get consecutive ids ending at last_insert_rowid(): read back by range,
             // matched by key (a row of the range that is not ours would fail the count below). One row is its own id.
             await InsertAsync(database, c, t, table, columns, rows);
             var last = Convert.ToInt64(await Sql.ScalarPreparedAsync(c, t, "SELECT last_insert_rowid()"));
             if (rows.Count == 1) return [last];
-            await MatchAsync(Sql.Reused(c, t, $"SELECT \"Id\", \"{keyColumn}\" FROM \"{table}\" WHERE \"Id\" BETWEEN @First AND @Last",
+            await MatchAsync(Sql.Reused(c, t, $"SELECT {idColumn}, {keyColumn} FROM {table} WHERE {idColumn} BETWEEN @First AND @Last",
                 ("First", last - rows.Count + 1), ("Last", last)));
         }
         else
         {
             foreach (var (start, count) in Chunks(database, columns.Count, rows.Count))
             {
-                var (command, owned) = Statement(database, c, t, table, columns, rows, start, count, returning: keyColumn);
+                var (command, owned) = Statement(database, c, t, table, columns, rows, start, count, returning: (idColumn, keyColumn));
                 try { await MatchAsync(command); }
                 finally { if (owned) await command.DisposeAsync(); }
             }
         }
-        if (matched != rows.Count) throw new InvalidOperationException($"{table}: {rows.Count} rows inserted but {matched} ids matched to them.");
+        if (matched != rows.Count) throw new InvalidOperationException($"{Schema.Unquoted(table)}: {rows.Count} rows inserted but {matched} ids matched to them.");
         return ids;
     }
 
@@ -98,10 +99,9 @@ internal static class BulkInsert
     /// same for every call (one row; SQLite's JSON form) is the connection's kept, prepared command, not to be disposed.
     /// </summary>
     private static (DbCommand Command, bool Owned) Statement(TaskdeckDatabase database, DbConnection c, DbTransaction t, string table,
-        IReadOnlyList<string> columns, IReadOnlyList<object?[]> rows, int start, int count, string? returning)
+        IReadOnlyList<string> columns, IReadOnlyList<object?[]> rows, int start, int count, (string Id, string Key)? returning)
     {
-        var names = string.Join(", ", columns.Select(n => $"\"{n}\""));
-        var returningSql = returning is null ? "" : $" RETURNING \"Id\", \"{returning}\"";
+        var names = string.Join(", ", columns);
         var parameters = new List<(string Name, object? Value)>(columns.Count * 2);
         var shared = new bool[columns.Count];
         for (var col = 0; col < columns.Count; col++)
@@ -112,9 +112,9 @@ internal static class BulkInsert
             if (shared[col]) parameters.Add(($"c{col}", first));
         }
         var sql = new StringBuilder(64 + count * columns.Count * 8);
-        sql.Append("INSERT INTO \"").Append(table).Append("\" (").Append(names).Append(')');
-        if (returning is not null && database.Provider == StorageProvider.SqlServer)
-            sql.Append(" OUTPUT INSERTED.\"Id\", INSERTED.\"").Append(returning).Append('"');
+        sql.Append("INSERT INTO ").Append(table).Append(" (").Append(names).Append(')');
+        if (returning is { } output && database.Provider == StorageProvider.SqlServer)
+            sql.Append(" OUTPUT INSERTED.").Append(output.Id).Append(", INSERTED.").Append(output.Key);
         sql.Append(" VALUES ");
         for (var i = 0; i < count; i++)
         {
@@ -129,7 +129,7 @@ internal static class BulkInsert
             }
             sql.Append(')');
         }
-        if (database.Provider != StorageProvider.SqlServer) sql.Append(returningSql);
+        if (returning is { } returned && database.Provider != StorageProvider.SqlServer) sql.Append(" RETURNING ").Append(returned.Id).Append(", ").Append(returned.Key);
         // A full statement of a big insert has the same text as the previous one whenever the rows share the same columns
         // (every chunk of a DAG's tasks): keep it prepared. A last, shorter chunk is used once.
         return count == 1 || count == RowsPerStatement(database, columns.Count)

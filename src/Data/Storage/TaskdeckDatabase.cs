@@ -58,14 +58,14 @@ public sealed class TaskdeckDatabase(StorageProvider provider, string connection
         }
     }
 
-    /// <summary>An INSERT that answers the new row's "Id".</summary>
-    public string InsertReturningId(string table, IReadOnlyList<string> columns)
+    /// <summary>An INSERT that answers the new row's <paramref name="id"/>; names as SQL writes them (<see cref="Schema"/>), each value bound as @ its column.</summary>
+    public string InsertReturningId(string table, string id, IReadOnlyList<string> columns)
     {
-        var names = string.Join(", ", columns.Select(c => $"\"{c}\""));
-        var values = string.Join(", ", columns.Select(c => "@" + c));
+        var names = string.Join(", ", columns);
+        var values = string.Join(", ", columns.Select(c => "@" + Schema.Unquoted(c)));
         return Provider == StorageProvider.SqlServer
-            ? $"INSERT INTO \"{table}\" ({names}) OUTPUT INSERTED.\"Id\" VALUES ({values})"
-            : $"INSERT INTO \"{table}\" ({names}) VALUES ({values}) RETURNING \"Id\"";
+            ? $"INSERT INTO {table} ({names}) OUTPUT INSERTED.{id} VALUES ({values})"
+            : $"INSERT INTO {table} ({names}) VALUES ({values}) RETURNING {id}";
     }
 
     /// <summary>Runs once per new connection of the writer.</summary>

@@ -45,7 +45,6 @@ public abstract class TaskdeckDbContext(DbContextOptions options) : DbContext(op
     {
         model.Entity<Execution>(e =>
         {
-            e.ToTable("Executions");
             e.HasKey(x => x.Id);
             e.Property(x => x.TaskId).HasMaxLength(64);
             e.Property(x => x.Name).HasMaxLength(400);
@@ -54,6 +53,7 @@ public abstract class TaskdeckDbContext(DbContextOptions options) : DbContext(op
             e.Property(x => x.NodeId).HasMaxLength(200);
             e.Property(x => x.HangfireJobId).HasMaxLength(100);
             e.Property<string>(TagsText).HasMaxLength(TagText.MaxLength).HasDefaultValue("|");
+            Schema.Map(e, typeof(Schema.ExecutionColumns));
             e.Ignore(x => x.RetriesRemain);
             e.HasIndex(x => x.TaskId).IsUnique();
             e.HasIndex(x => new { x.State, x.Id });
@@ -80,7 +80,7 @@ public abstract class TaskdeckDbContext(DbContextOptions options) : DbContext(op
         });
         model.Entity<Attempt>(e =>
         {
-            e.ToTable("Attempts");
+            Schema.Map(e, typeof(Schema.AttemptColumns));
             e.HasKey(x => new { x.ExecutionId, x.Number });
             e.Property(x => x.NodeId).HasMaxLength(200);
             e.HasOne<Execution>().WithMany().HasForeignKey(x => x.ExecutionId).OnDelete(DeleteBehavior.Cascade);
@@ -88,14 +88,14 @@ public abstract class TaskdeckDbContext(DbContextOptions options) : DbContext(op
         });
         model.Entity<LogEntry>(e =>
         {
-            e.ToTable("LogEntries");
+            Schema.Map(e, typeof(Schema.LogEntryColumns));
             e.HasKey(x => x.Id);
             e.HasOne<Execution>().WithMany().HasForeignKey(x => x.ExecutionId).OnDelete(DeleteBehavior.Cascade);
             e.HasIndex(x => new { x.ExecutionId, x.AttemptNumber, x.Id });
         });
         model.Entity<StateChange>(e =>
         {
-            e.ToTable("StateChanges");
+            Schema.Map(e, typeof(Schema.StateChangeColumns));
             e.HasKey(x => x.Id);
             e.Property(x => x.Transition).HasMaxLength(40);
             e.Property(x => x.NodeId).HasMaxLength(200);
@@ -105,14 +105,14 @@ public abstract class TaskdeckDbContext(DbContextOptions options) : DbContext(op
         });
         model.Entity<WorkerNode>(e =>
         {
-            e.ToTable("WorkerNodes");
+            Schema.Map(e, typeof(Schema.WorkerNodeColumns));
             e.HasKey(x => x.Id);
             e.Property(x => x.Id).HasMaxLength(200);
             e.HasIndex(x => x.HeartbeatAt);
         });
         model.Entity<DagRun>(e =>
         {
-            e.ToTable("DagRuns");
+            Schema.Map(e, typeof(Schema.DagRunColumns));
             e.HasKey(x => x.Id);
             e.Property(x => x.Tag).HasMaxLength(400);
             e.HasIndex(x => new { x.State, x.Id });
@@ -121,14 +121,14 @@ public abstract class TaskdeckDbContext(DbContextOptions options) : DbContext(op
         });
         model.Entity<DagRunStateChange>(e =>
         {
-            e.ToTable("DagRunStateChanges");
+            Schema.Map(e, typeof(Schema.DagRunStateChangeColumns));
             e.HasKey(x => x.Id);
             e.HasOne<DagRun>().WithMany().HasForeignKey(x => x.DagRunId).OnDelete(DeleteBehavior.Cascade);
             e.HasIndex(x => new { x.DagRunId, x.Id });
         });
         model.Entity<DagEdge>(e =>
         {
-            e.ToTable("DagEdges");
+            Schema.Map(e, typeof(Schema.DagEdgeColumns));
             e.HasKey(x => new { x.DagRunId, x.ParentExecutionId, x.ChildExecutionId });
             e.HasOne<DagRun>().WithMany().HasForeignKey(x => x.DagRunId).OnDelete(DeleteBehavior.Cascade);
             e.HasIndex(x => x.ChildExecutionId);
@@ -136,7 +136,7 @@ public abstract class TaskdeckDbContext(DbContextOptions options) : DbContext(op
         });
         model.Entity<WorkTask>(e =>
         {
-            e.ToTable("WorkTasks");
+            Schema.Map(e, typeof(Schema.WorkTaskColumns));
             e.HasKey(x => x.ExecutionId);
             e.Property(x => x.WorkTaskId).HasMaxLength(64);
             e.Property(x => x.Type).HasMaxLength(100);
@@ -149,7 +149,7 @@ public abstract class TaskdeckDbContext(DbContextOptions options) : DbContext(op
         });
         model.Entity<Schedule>(e =>
         {
-            e.ToTable("Schedules");
+            Schema.Map(e, typeof(Schema.ScheduleColumns));
             e.HasKey(x => x.Id);
             e.Property(x => x.Name).HasMaxLength(ScheduleService.MaxNameLength);
             e.Property(x => x.Cron).HasMaxLength(200);
@@ -160,7 +160,7 @@ public abstract class TaskdeckDbContext(DbContextOptions options) : DbContext(op
         });
         model.Entity<ScheduleFiring>(e =>
         {
-            e.ToTable("ScheduleFirings");
+            Schema.Map(e, typeof(Schema.ScheduleFiringColumns));
             e.HasKey(x => x.Id);
             e.Property(x => x.NodeId).HasMaxLength(200);
             e.HasOne<Schedule>().WithMany().HasForeignKey(x => x.ScheduleId).OnDelete(DeleteBehavior.Cascade);
@@ -177,7 +177,7 @@ public abstract class TaskdeckDbContext(DbContextOptions options) : DbContext(op
         model.Entity<Core.Bulk.BulkAction>(e =>
         {
             // No foreign keys: an act names its run and records by id, and may outlive them.
-            e.ToTable("BulkActions");
+            Schema.Map(e, typeof(Schema.BulkActionColumns));
             e.HasKey(x => x.Id);
             e.Property(x => x.ActorName).HasMaxLength(200);
             e.Property(x => x.ActorAddress).HasMaxLength(64);
@@ -191,7 +191,7 @@ public abstract class TaskdeckDbContext(DbContextOptions options) : DbContext(op
         model.Entity<AuditEntry>(e =>
         {
             // No foreign keys: an entry names records by id and outlives them.
-            e.ToTable("AuditEntries");
+            Schema.Map(e, typeof(Schema.AuditEntryColumns));
             e.HasKey(x => x.Id);
             e.Property(x => x.ActorName).HasMaxLength(200);
             e.Property(x => x.Address).HasMaxLength(64);

@@ -21,83 +21,56 @@ public sealed class ChangeFollowerLateCommitTests(PostgresServer postgres)
     [Fact]
     public async Task TwoTransactionsCommittingOutOfIdOrder_AreBothSeenByAnotherNodesFollower()
     {
-        await using var storage = await StorageHost.StartAsync(new Dictionary<string, string?>
-        {
-            ["Taskdeck:Storage:Provider"] = "PostgreSql",
-            ["ConnectionStrings:Taskdeck"] = await postgres.CreateDatabaseAsync(),
-        });
-        var store = storage.Get<ExecutionStore>();
-        var contexts = storage.Get<IDbContextFactory<TaskdeckDbContext>>();
-        var ids = await store.InsertAsync([(new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop" }, ExecutionState.Queued)],
-            DateTimeOffset.UtcNow, "late-commit-test");
-
-        var events = new ExecutionEvents();
-        var seen = new List<StateChanged>();
-        using var _ = events.Subscribe(e => { if (e is StateChanged s) lock (seen) seen.Add(s); });
-        var observer = new NodeIdentity(Options.Create(new TaskdeckOptions()));
-        var follower = new ChangeFollower(store, events, [], observer, new PollingChangeSignal(TimeProvider.System), Options.Create(new TaskdeckOptions()), TimeProvider.System, NullLogger<ChangeFollower>.Instance);
+        await using var node = await FollowingNode.StartAsync(postgres);
+        var (store, contexts, follower, id) = (node.Store, node.Contexts, node.Follower, node.ExecutionId);
         var cursor = await store.LatestChangeIdAsync();
 
         // The early transaction takes its id first and stays open; the late one takes a higher id and commits first.
         await using var early = await contexts.CreateDbContextAsync();
         await using var earlyTransaction = await early.Database.BeginTransactionAsync();
-        early.StateChanges.Add(Change(ids[0], ExecutionState.Queued, ExecutionState.Running, "node-b"));
+        early.StateChanges.Add(Change(id, ExecutionState.Queued, ExecutionState.Running, "node-b"));
         await early.SaveChangesAsync();
         await using (var late = await contexts.CreateDbContextAsync())
         {
-            late.StateChanges.Add(Change(ids[0], ExecutionState.Running, ExecutionState.Cancelling, "node-c"));
+            late.StateChanges.Add(Change(id, ExecutionState.Running, ExecutionState.Cancelling, "node-c"));
             await late.SaveChangesAsync();
         }
 
         cursor = await follower.FollowAsync(cursor, CancellationToken.None);
-        Assert.Equal([ExecutionState.Cancelling], Seen());
+        Assert.Equal([ExecutionState.Cancelling], node.Seen().Select(s => s.To));
         Assert.Equal(1, follower.GapCount);
 
         await earlyTransaction.CommitAsync();
         cursor = await follower.FollowAsync(cursor, CancellationToken.None);
-        Assert.Equal([ExecutionState.Cancelling, ExecutionState.Running], Seen());
+        Assert.Equal([ExecutionState.Cancelling, ExecutionState.Running], node.Seen().Select(s => s.To));
         Assert.Equal(0, follower.GapCount);
 
         // Seen once: later passes neither repeat it nor lose the cursor.
         await follower.FollowAsync(cursor, CancellationToken.None);
-        Assert.Equal(2, Seen().Count);
-
-        List<ExecutionState> Seen() { lock (seen) return seen.Select(s => s.To).ToList(); }
+        Assert.Equal(2, node.Seen().Count);
     }
 
     [Fact]
     public async Task ThisNodesOwnChanges_AreReadBare_NotPublished_AndLeaveNoGap()
     {
-        await using var storage = await StorageHost.StartAsync(new Dictionary<string, string?>
-        {
-            ["Taskdeck:Storage:Provider"] = "PostgreSql",
-            ["ConnectionStrings:Taskdeck"] = await postgres.CreateDatabaseAsync(),
-        });
-        var store = storage.Get<ExecutionStore>();
-        var contexts = storage.Get<IDbContextFactory<TaskdeckDbContext>>();
-        var ids = await store.InsertAsync([(new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop" }, ExecutionState.Queued)],
-            DateTimeOffset.UtcNow, "own-changes-test");
-        var events = new ExecutionEvents();
-        var seen = new List<StateChanged>();
-        using var _ = events.Subscribe(e => { if (e is StateChanged s) lock (seen) seen.Add(s); });
-        var me = new NodeIdentity(Options.Create(new TaskdeckOptions()));
-        var follower = new ChangeFollower(store, events, [], me, new PollingChangeSignal(TimeProvider.System), Options.Create(new TaskdeckOptions()), TimeProvider.System, NullLogger<ChangeFollower>.Instance);
+        await using var node = await FollowingNode.StartAsync(postgres);
+        var (store, contexts, follower, id, me) = (node.Store, node.Contexts, node.Follower, node.ExecutionId, node.Identity);
         var start = await store.LatestChangeIdAsync();
 
         // Committed one by one, in id order: mine, mine, another node's, mine.
-        foreach (var (from, to, node) in new[]
+        foreach (var (from, to, by) in new[]
                  {
                      (ExecutionState.Queued, ExecutionState.Running, me.Id), (ExecutionState.Running, ExecutionState.Succeeded, me.Id),
                      (ExecutionState.Succeeded, ExecutionState.Queued, "node-b"), (ExecutionState.Queued, ExecutionState.Running, me.Id),
                  })
         {
             await using var db = await contexts.CreateDbContextAsync();
-            db.StateChanges.Add(Change(ids[0], from, to, node));
+            db.StateChanges.Add(Change(id, from, to, by));
             await db.SaveChangesAsync();
         }
 
         var cursor = await follower.FollowAsync(start, CancellationToken.None);
-        lock (seen) Assert.Equal([(ExecutionState.Queued, "node-b")], seen.Select(s => (s.To, s.NodeId)).ToList());
+        Assert.Equal([(ExecutionState.Queued, "node-b")], node.Seen().Select(s => (s.To, s.NodeId)));
         Assert.Equal(0, follower.GapCount);
         Assert.Equal(await store.LatestChangeIdAsync(), cursor);
 
@@ -105,10 +78,59 @@ public sealed class ChangeFollowerLateCommitTests(PostgresServer postgres)
         Assert.Equal([true, true, false, true], read.Select(f => f.IsBare).ToList());
         Assert.All(read.Where(f => f.IsBare), f => Assert.Equal(("", me.Id), (f.Change.Transition, f.Change.NodeId)));
         var other = Assert.Single(read, f => !f.IsBare).Change;
-        Assert.Equal(("Test", "node-b", ids[0], ExecutionState.Succeeded), (other.Transition, other.NodeId, other.ExecutionId, other.From));
+        Assert.Equal(("Test", "node-b", id, ExecutionState.Succeeded), (other.Transition, other.NodeId, other.ExecutionId, other.From));
         // Without a node to leave out, every change is read whole.
         Assert.All(await store.ChangesAfterAsync(start, 100), f => Assert.Equal((false, "Test"), (f.IsBare, f.Change.Transition)));
         Assert.Equal(read.Select(f => f.Change.Id), (await store.ChangesWithIdsAsync(read.Select(f => f.Change.Id).ToList(), exceptNode: me.Id)).Select(f => f.Change.Id));
+    }
+
+    /// <summary>
+    /// A node on a fresh PostgreSQL database holding one execution, with a follower whose published changes are kept;
+    /// the tests write the other nodes' history rows beside it through <see cref="Contexts"/>.
+    /// </summary>
+    private sealed class FollowingNode : IAsyncDisposable
+    {
+        private readonly StorageHost _storage;
+        private readonly IDisposable _subscription;
+        private readonly List<StateChanged> _seen = [];
+
+        private FollowingNode(StorageHost storage, long executionId)
+        {
+            _storage = storage;
+            ExecutionId = executionId;
+            var events = new ExecutionEvents();
+            _subscription = events.Subscribe(e => { if (e is StateChanged s) lock (_seen) _seen.Add(s); });
+            Identity = new NodeIdentity(Options.Create(new TaskdeckOptions()));
+            Follower = new ChangeFollower(Store, events, [], Identity, new PollingChangeSignal(TimeProvider.System), Options.Create(new TaskdeckOptions()),
+                TimeProvider.System, NullLogger<ChangeFollower>.Instance);
+        }
+
+        public ExecutionStore Store => _storage.Get<ExecutionStore>();
+        public IDbContextFactory<TaskdeckDbContext> Contexts => _storage.Get<IDbContextFactory<TaskdeckDbContext>>();
+        public NodeIdentity Identity { get; }
+        public ChangeFollower Follower { get; }
+        public long ExecutionId { get; }
+
+        /// <summary>The changes the follower published so far, in order.</summary>
+        public List<StateChanged> Seen() { lock (_seen) return [.. _seen]; }
+
+        public static async Task<FollowingNode> StartAsync(PostgresServer postgres)
+        {
+            var storage = await StorageHost.StartAsync(new Dictionary<string, string?>
+            {
+                ["Taskdeck:Storage:Provider"] = "PostgreSql",
+                ["ConnectionStrings:Taskdeck"] = await postgres.CreateDatabaseAsync(),
+            });
+            var ids = await storage.Get<ExecutionStore>().InsertAsync([(new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop" }, ExecutionState.Queued)],
+                DateTimeOffset.UtcNow, "follower-test");
+            return new FollowingNode(storage, ids[0]);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _subscription.Dispose();
+            await _storage.DisposeAsync();
+        }
     }
 
     private static StateChange Change(long executionId, ExecutionState from, ExecutionState to, string node) => new()
