@@ -93,7 +93,9 @@ public static class WorkTaskShape
             ?? (result is { ValueKind: JsonValueKind.Object } m && m.TryGetProperty("metadata", out var md) && md.ValueKind != JsonValueKind.Null ? md : null);
         // Retries so far: attempts opened before the current one (or all of them while it waits for the next).
         var retries = state.IsWaiting() ? e.AttemptCount : Math.Max(0, e.AttemptCount - 1);
-        var retryReason = t.RetryReason ?? (state.IsWaiting() && e.AttemptCount > 0 ? e.ErrorMessage : null);
+        // The worker's reason is stored just after the retry's transition, which writes the same text as the record's error: a
+        // read in between (the retry may already be claimed and spawned) takes it from there.
+        var retryReason = t.RetryReason ?? (retries > 0 && !state.IsTerminal() ? e.ErrorMessage : null);
         return new WorkTaskDto(
             t.WorkTaskId, t.Type, Status(state, e.Kind, workerStarted), e.Priority, Iso(e.CreatedAt)!,
             state is ExecutionState.Pending or ExecutionState.Queued or ExecutionState.Scheduled && e.AttemptCount == 0 ? null : Iso(e.StartedAt),
