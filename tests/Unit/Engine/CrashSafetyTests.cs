@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using Microsoft.Data.Sqlite;
 using Taskdeck.Core.Executions;
+using Taskdeck.Data.Storage;
 using Taskdeck.Unit.Infrastructure;
 using Xunit.Abstractions;
 
@@ -42,10 +43,12 @@ public sealed class CrashSafetyTests(ITestOutputHelper output) : IAsyncLifetime
         });
         Assert.Equal(Count, await ScalarAsync("SELECT COUNT(*) FROM \"Executions\""));
 
-        // A sleeper, not a no-op, must be Running: a no-op is Running for a moment and may be done before the kill lands.
+        // A sleeper, not a no-op, must be Running, and one that started moments ago: a no-op is Running for a moment, and a
+        // sleeper seen near the end of its 10 s (a loaded machine slow to reach 20 successes) was done before the kill landed.
         await WaitAsync(async () => await CountAsync(ExecutionState.Succeeded) >= 20 && await ScalarAsync(
-                "SELECT COUNT(*) FROM \"Executions\" WHERE \"State\" = @s AND \"Name\" = 'demo.sleep'", ("s", (int)ExecutionState.Running)) >= 1,
-            TimeSpan.FromSeconds(60), "20 succeeded and a sleeper running on the first host");
+                "SELECT COUNT(*) FROM \"Executions\" WHERE \"State\" = @s AND \"Name\" = 'demo.sleep' AND \"StartedAt\" > @since",
+                ("s", (int)ExecutionState.Running), ("since", TaskdeckDbContext.ToMicros(DateTimeOffset.UtcNow.AddSeconds(-3)))) >= 1,
+            TimeSpan.FromSeconds(120), "20 succeeded and a sleeper just started on the first host");
         first.Crash();
         var succeededAtKill = await CountAsync(ExecutionState.Succeeded);
         var runningAtKill = await CountAsync(ExecutionState.Running);
