@@ -5,6 +5,8 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Taskdeck.Bench.Engine;
 using Taskdeck.Console.Hosting;
 using Taskdeck.Core;
 using Taskdeck.Core.Dags;
@@ -18,7 +20,8 @@ using Taskdeck.Data.Storage;
 namespace Taskdeck.Bench.Dags;
 
 /// <summary>
-/// DAG-run figures on the embedded default (SQLite file, in-memory Hangfire, default worker count):
+/// DAG-run figures on the embedded default (SQLite file, in-memory Hangfire, default worker count) or, with
+/// <c>--storage postgresql</c>, on PostgreSQL with Hangfire.PostgreSql:
 /// a 10,000-task spec's validate + store time, the latency from a parent's success to its child's start, and the
 /// scheduling overhead of a 1,000-task chain of no-op handlers.
 /// </summary>
@@ -27,23 +30,44 @@ public static class DagBenchmarks
     public static async Task<int> RunAsync(string[] args)
     {
         if (args.Length > 0 && args[0] == "big") return await BigRunBench.RunAsync(args[1..]);
+        // --storage postgresql: each host on its own fresh database of one throwaway cluster (or TASKDECK_BENCH_PG).
+        var at = Array.IndexOf(args, "--storage");
+        var storage = at >= 0 && at + 1 < args.Length ? args[at + 1] : "sqlite";
+        if (at >= 0) args = [.. args[..at], .. args[Math.Min(args.Length, at + 2)..]];
+        if (storage is not ("sqlite" or "postgresql"))
+        {
+            System.Console.Error.WriteLine($"--storage {storage}: expected sqlite (the default) or postgresql");
+            return 2;
+        }
+        // --set Key=Value (repeatable): a setting tried against the shipped defaults, e.g. Taskdeck:Hangfire:PostgreSql:LongPolling=true.
+        var settings = new Dictionary<string, string?>();
+        for (int i; (i = Array.IndexOf(args, "--set")) >= 0 && i + 1 < args.Length; args = [.. args[..i], .. args[(i + 2)..]])
+            settings[args[i + 1].Split('=', 2)[0]] = args[i + 1].Split('=', 2).ElementAtOrDefault(1);
+        await using var server = storage == "postgresql" ? await BenchPostgres.StartAsync() : null;
+        async Task<BenchHost> StartHostAsync(bool workers) =>
+            await BenchHost.StartAsync(workers, server is null ? null : await server.NewDatabaseAsync(), settings);
+        var where = (server is null ? "embedded default (SQLite file + Hangfire InMemory)" : $"PostgreSQL + Hangfire.PostgreSql ({server.Description})")
+                    + string.Concat(settings.Select(kv => $" · {kv.Key}={kv.Value}"));
+
         if (args.Length > 0 && args[0] == "fanin")
         {
-            await using var fanIn = await BenchHost.StartAsync(workers: true);
+            System.Console.WriteLine($"Taskdeck DAG fan-in · {where} · {Environment.ProcessorCount} cores · load average at start {LoadAverage()}");
+            await using var fanIn = await StartHostAsync(workers: true);
             await FanInAsync(fanIn, 1_024);
             await FanInAsync(fanIn, 10_000);
+            System.Console.WriteLine($"load average at end {LoadAverage()}");
             return 0;
         }
         var storeOnly = args.Length > 0 && args[0] == "store";
         if (storeOnly) args = args[1..];
         var repeats = args.Length > 0 && int.TryParse(args[0], out var r) ? r : 3;
-        System.Console.WriteLine($"Taskdeck DAG benchmarks · {Environment.ProcessorCount} cores · .NET {Environment.Version} · {repeats} repeats · load average at start {LoadAverage()}");
+        System.Console.WriteLine($"Taskdeck DAG benchmarks · {where} · {Environment.ProcessorCount} cores · .NET {Environment.Version} · {repeats} repeats · load average at start {LoadAverage()}");
 
-        await using (var host = await BenchHost.StartAsync(workers: false))
+        await using (var host = await StartHostAsync(workers: false))
             await StoreTenThousandAsync(host, repeats);
         if (storeOnly) return 0;
 
-        await using (var host = await BenchHost.StartAsync(workers: true))
+        await using (var host = await StartHostAsync(workers: true))
         {
             await ChainAsync(host, 100, warmUp: true);
             for (var i = 0; i < repeats; i++)
@@ -202,7 +226,10 @@ public static class DagBenchmarks
     }
 }
 
-/// <summary>The Console's services (Core, Data, Hangfire) in a plain host on a fresh SQLite file, without the web front.</summary>
+/// <summary>
+/// The Console's services (Core, Data, Hangfire) in a plain host, without the web front: on a fresh SQLite file, or on
+/// the PostgreSQL database named (with Hangfire.PostgreSql on it, as a node in that mode runs).
+/// </summary>
 internal sealed class BenchHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
@@ -212,20 +239,24 @@ internal sealed class BenchHost : IAsyncDisposable
 
     public T Get<T>() where T : notnull => _app.Services.GetRequiredService<T>();
 
-    public static async Task<BenchHost> StartAsync(bool workers)
+    public static async Task<BenchHost> StartAsync(bool workers, string? postgres = null, IReadOnlyDictionary<string, string?>? settings = null)
     {
         var folder = Path.Combine(Path.GetTempPath(), "taskdeck-bench-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(folder);
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = folder, EnvironmentName = "Production" });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
-            ["ConnectionStrings:Taskdeck"] = $"Data Source={Path.Combine(folder, "bench.db")}",
+            ["ConnectionStrings:Taskdeck"] = postgres ?? $"Data Source={Path.Combine(folder, "bench.db")}",
+            ["Taskdeck:Storage:Provider"] = postgres is null ? "Sqlite" : "PostgreSql",
             ["Taskdeck:Demo:Enabled"] = "false",
             ["Taskdeck:Commands:Enabled"] = "true",
             ["Taskdeck:Commands:Allow:0"] = "/bin/echo",
             ["Taskdeck:Node:Roles"] = workers ? "Console,Workers" : "Console",
             ["Logging:LogLevel:Default"] = "Warning",
         });
+        if (settings is { Count: > 0 }) builder.Configuration.AddInMemoryCollection(settings);
+        // A fresh database answers the first migration-history query with "no such table", which EF logs as an error.
+        builder.Logging.AddFilter("Microsoft.EntityFrameworkCore.Database.Command", LogLevel.None);
         builder.Services.AddTaskdeckCore(builder.Configuration);
         builder.Services.AddTaskdeckAdapters();
         builder.Services.AddTaskdeckData(builder.Configuration, folder);
@@ -283,6 +314,7 @@ internal sealed class BenchHost : IAsyncDisposable
         await _app.StopAsync();
         await _app.DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Npgsql.NpgsqlConnection.ClearAllPools();
         try { Directory.Delete(_folder, recursive: true); } catch (IOException) { }
     }
 }

@@ -61,6 +61,17 @@ public sealed class BenchPostgres : IAsyncDisposable
         return server;
     }
 
+    private readonly List<string> _more = [];
+
+    /// <summary>Another fresh database on the same server (a bench that starts several hosts gives each its own), dropped at the end.</summary>
+    public async Task<string> NewDatabaseAsync()
+    {
+        var name = "taskdeck_bench_" + Guid.NewGuid().ToString("N")[..8];
+        await ExecuteAsync(_admin, $"CREATE DATABASE {name}");
+        _more.Add(name);
+        return new NpgsqlConnectionStringBuilder(_admin) { Database = name, MaxPoolSize = 100 }.ToString();
+    }
+
     /// <summary>Forgets the statements counted so far (with <c>--statements</c>).</summary>
     public Task ResetStatementsAsync() => ExecuteAsync(_admin, "SELECT pg_stat_statements_reset()");
 
@@ -178,7 +189,8 @@ public sealed class BenchPostgres : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         NpgsqlConnection.ClearAllPools();
-        try { await ExecuteAsync(_admin, $"DROP DATABASE IF EXISTS {_database} WITH (FORCE)"); } catch (NpgsqlException) { }
+        foreach (var database in _more.Append(_database))
+            try { await ExecuteAsync(_admin, $"DROP DATABASE IF EXISTS {database} WITH (FORCE)"); } catch (NpgsqlException) { }
         if (_folder is null) return;
         try { await RunAsPostgresAsync($"{_bin}/pg_ctl -D {_folder}/data -m immediate -w stop"); } catch (InvalidOperationException) { }
         try { Directory.Delete(_folder, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
