@@ -136,6 +136,30 @@ public sealed class LiveModelTests : AppTestContext
     }
 
     [Fact]
+    public async Task GridPage_ARowEnteringIt_ReloadsTheGrid_WithTheSameColumnExpressions_SoNoColumnIsCompiledAgain()
+    {
+        var (tag, _) = await ScheduledAsync(2);
+        var cut = RenderPage(tag, 2);
+        await SettledAsync(cut);
+        // MudBlazor's PropertyColumn compiles its Property whenever it is handed another instance than the last.
+        var before = PropertyExpressions(cut);
+        Assert.Equal(6, before.Count);
+
+        var added = await Host.Executions.SubmitAsync(new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop", RunAt = DateTimeOffset.UtcNow.AddHours(1), Tags = [tag] }, Actor.System);
+        _events.Publish(new StateChanged(added.Id, DateTimeOffset.UtcNow, null, ExecutionState.Scheduled, Transition.Submit, 0, null, "another-node"));
+
+        cut.WaitForAssertion(() => Assert.Equal(3, cut.FindAll("tbody tr.mud-table-row .state-chip").Count), Deadline);
+        var after = PropertyExpressions(cut);
+        Assert.Equal(before.Count, after.Count);
+        Assert.All(before.Zip(after), pair => Assert.Same(pair.First, pair.Second));
+    }
+
+    /// <summary>Every property column's expression, in column order.</summary>
+    private static List<object> PropertyExpressions(IRenderedComponent<ExecutionsPage> cut) =>
+        cut.FindComponents<MudBlazor.Column<Execution>>().Select(c => c.Instance).OfType<MudBlazor.Column<Execution>>()
+            .Select(c => c.GetType().GetProperty("Property")?.GetValue(c)).OfType<object>().ToList();
+
+    [Fact]
     public async Task GridPage_InAHiddenTab_ReceivesNoRenders_AndCatchesUpWhenShown()
     {
         var (tag, ids) = await ScheduledAsync(2);

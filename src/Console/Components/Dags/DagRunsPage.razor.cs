@@ -1,3 +1,4 @@
+using System.Linq.Expressions;
 using Microsoft.AspNetCore.Components;
 using MudBlazor;
 using Taskdeck.Console.Components.Shared;
@@ -9,6 +10,14 @@ namespace Taskdeck.Console.Components.Dags;
 
 public partial class DagRunsPage : IAsyncDisposable
 {
+    // A lambda written in the markup is a new expression at every render of the grid, and MudBlazor's PropertyColumn compiles
+    // a new one each time: held once here, a live reload compiles nothing.
+    private static readonly Expression<Func<DagRunListItem, long>> ByRun = r => r.Run.Id;
+    private static readonly Expression<Func<DagRunListItem, string>> ByTag = r => r.Run.Tag;
+    private static readonly Expression<Func<DagRunListItem, DagRunState>> ByState = r => r.Run.State;
+    private static readonly Expression<Func<DagRunListItem, DateTimeOffset>> ByStarted = r => r.Run.CreatedAt;
+    private static readonly Expression<Func<DagRunListItem, DateTimeOffset>> ByLastUpdate = r => r.Run.UpdatedAt;
+
     private MudDataGrid<DagRunListItem>? _grid;
     private LiveGrid<DagRunListItem>? _live;
     /// <summary>False in the server's prerendered HTML, before the grid's first load: no rows yet is not "none".</summary>

@@ -1,3 +1,4 @@
+using System.Linq.Expressions;
 using System.Globalization;
 using Microsoft.AspNetCore.Components;
 using MudBlazor;
@@ -11,6 +12,18 @@ namespace Taskdeck.Console.Components.WorkTasks;
 /// <summary>Work tasks by type, status and project; a row opens the execution detail that runs it.</summary>
 public partial class WorkTasksPage : IAsyncDisposable
 {
+    // A lambda written in the markup is a new expression at every render of the grid, and MudBlazor's PropertyColumn compiles
+    // a new one each time: held once here, a live reload compiles nothing.
+    private static readonly Expression<Func<WorkTaskRow, string>> ByWorkTask = r => r.Task.WorkTaskId;
+    private static readonly Expression<Func<WorkTaskRow, string>> ByType = r => r.Task.Type;
+    private static readonly Expression<Func<WorkTaskRow, string>> ByProject = r => r.Task.ProjectId;
+    private static readonly Expression<Func<WorkTaskRow, ExecutionState>> ByStatus = r => r.State;
+    private static readonly Expression<Func<WorkTaskRow, int>> ByPriority = r => r.Priority;
+    private static readonly Expression<Func<WorkTaskRow, Taskdeck.Core.WorkTasks.WorkTaskBinding>> ByBinding = r => r.Task.Binding;
+    private static readonly Expression<Func<WorkTaskRow, int>> ByAttempts = r => r.AttemptCount;
+    private static readonly Expression<Func<WorkTaskRow, DateTimeOffset>> ByCreated = r => r.CreatedAt;
+    private static readonly Expression<Func<WorkTaskRow, DateTimeOffset>> ByUpdated = r => r.UpdatedAt;
+
     private MudDataGrid<WorkTaskRow>? _grid;
     private IReadOnlyList<string> _types = [];
     private LiveGrid<WorkTaskRow>? _live;
