@@ -44,7 +44,7 @@ app.MapStaticAssets().AllowAnonymous();
 app.MapTaskdeckSignIn();
 app.MapTaskdeckApi();
 app.MapTaskdeckHangfireDashboard();
-app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
+app.MapRazorComponents<App>().AddInteractiveServerRenderMode(o => o.DisableWebSocketCompression = !Footprint.CompressesCircuitSockets(app.Configuration));
 
 app.Run();
 return 0;

@@ -14,6 +14,13 @@ public static class Footprint
 {
     public const string Section = "Taskdeck:Console:Circuits";
 
+    /// <summary>
+    /// <c>Taskdeck:Console:Circuits:CompressWebSocket</c> (default false). Blazor compresses every render batch it sends
+    /// (permessage-deflate) unless told not to; with 50 live pages open that was 8 % of the node's CPU (console-live, perf),
+    /// spent to save bandwidth an operations console on its own network does not need. True turns it back on (slow links).
+    /// </summary>
+    public static bool CompressesCircuitSockets(IConfiguration configuration) => configuration.GetValue($"{Section}:CompressWebSocket", false);
+
     /// <summary>The circuit options, and <see cref="IdleMemoryTrimmer"/>: what keeps the node's footprint small and steady.</summary>
     public static IServiceCollection AddTaskdeckFootprint(this IServiceCollection services, IConfiguration configuration)
     {
