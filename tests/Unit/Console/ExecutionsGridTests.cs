@@ -30,6 +30,17 @@ public sealed class ExecutionsGridTests : MudTestContext
     }
 
     [Fact]
+    public void Grid_ForAUserWhoMayOnlyRead_DrawsNoRowActions()
+    {
+        this.AddAuthorization().SetPolicies(Taskdeck.Console.Auth.Policies.Read);
+
+        var cut = RenderGrid(Row(1, ExecutionState.Failed), Row(2, ExecutionState.Running));
+
+        cut.WaitForAssertion(() => Assert.Equal(2, cut.FindAll(".state-chip").Count));
+        Assert.Empty(cut.FindAll(".actions-cell button"));
+    }
+
+    [Fact]
     public void Grid_DisablesActionsThatDoNotApplyToTheRowsState()
     {
         var cut = RenderGrid(Row(1, ExecutionState.Failed), Row(2, ExecutionState.Running), Row(3, ExecutionState.Queued));
