@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
-using Microsoft.Playwright;
 
 namespace Taskdeck.Bench.Console;
 
@@ -11,7 +10,7 @@ namespace Taskdeck.Bench.Console;
 /// <c>console-live [pages] [executions]</c>: what open console pages cost the node that runs the work.
 /// The built Console runs as a child process on a fresh embedded default (anonymous Operator, rate limits off, no demo
 /// workload). After a warm-up it runs <c>executions</c> <c>demo.noop</c> with no page open, opens <c>pages</c> live pages
-/// in headless Chromium (dashboards, executions grids with and without filters, execution details, a DAG run of 1,000
+/// in headless Chromium, opened over DevTools and then left unwatched (<see cref="DevToolsPages"/>) (dashboards, executions grids with and without filters, execution details, a DAG run of 1,000
 /// tasks), measures them idle, runs the same executions again with them open, closes them and follows the node's memory
 /// for a minute. Executions are submitted over HTTP (<c>POST /api/tasks</c>, a fixed number in flight: the node's own
 /// highest rate); the clock stops when <c>/api/executions/stats</c> counts them all Succeeded. CPU is the node's own
@@ -78,53 +77,36 @@ public static class ConsoleLiveBench
                 if (same.Count == 0) throw new ArgumentException($"--only {only}: no page of that kind (dashboard, grid, filtered grid, execution detail, DAG run)");
                 urls = Enumerable.Range(0, pageCount).Select(i => same[i % same.Count]).ToList();
             }
-                        using var playwright = await Playwright.CreateAsync();
-            var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-            {
-                Headless = true,
-                ExecutablePath = NicedChromium(ChromiumPath()),
-                Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-            });
-            var contexts = new List<IBrowserContext>();
-            var pages = new List<IPage>();
+            var chromiumPath = ChromiumPath() ?? throw new InvalidOperationException("console-live needs Chromium: /usr/bin/chromium or PLAYWRIGHT_CHROMIUM_PATH");
+            await using var browser = await DevToolsPages.LaunchAsync(chromiumPath);
             var clock = Stopwatch.StartNew();
+            var visible = 0;
             // A few at a time: the circuits start while the machine is shared.
             foreach (var chunk in urls.Chunk(5))
             {
-                await Task.WhenAll(chunk.Select(async url =>
-                {
-                    var context = await browser.NewContextAsync(new BrowserNewContextOptions
-                    {
-                        BaseURL = node.BaseAddress.ToString(), ViewportSize = new ViewportSize { Width = 1280, Height = 800 },
-                    });
-                    context.SetDefaultTimeout(120_000);
-                    var page = await context.NewPageAsync();
-                    await page.GotoAsync(url);
-                    await page.Locator("[data-interactive=true]").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Attached });
-                    lock (pages) { contexts.Add(context); pages.Add(page); }
-                }));
+                var shown = await Task.WhenAll(chunk.Select(url => browser.OpenAsync(new Uri(node.BaseAddress, url), TimeSpan.FromSeconds(120))));
+                visible += shown.Count(v => v);
             }
-            var visible = 0;
-            foreach (var page in pages) if (await page.EvaluateAsync<string>("document.visibilityState") == "visible") visible++;
-            System.Console.WriteLine($"{pages.Count} pages live in {clock.Elapsed.TotalSeconds:N0} s ({visible} report themselves visible): {Describe(urls)}");
+            System.Console.WriteLine($"{browser.Count} pages live in {clock.Elapsed.TotalSeconds:N0} s ({visible} report themselves visible): {Describe(urls)}");
+            var pageTotal = browser.Count;
 
             var chromiumIdle = ProcStat.DescendantsCpu(Environment.ProcessId, node.Pid);
             var idleWith = await IdleAsync(node, TimeSpan.FromSeconds(15));
             chromiumIdle = ProcStat.DescendantsCpu(Environment.ProcessId, node.Pid) - chromiumIdle;
-            var perCircuit = (idleWith.Rss - idleBefore.Rss) / pages.Count;
-            System.Console.WriteLine($"idle, {pages.Count} pages: RSS {idleWith.Rss:N0} MB ({perCircuit:N2} MB per circuit), node CPU {idleWith.CoreShare:P1} of a core, Chromium {chromiumIdle.TotalSeconds / 15:P0} of a core");
+            var perCircuit = (idleWith.Rss - idleBefore.Rss) / pageTotal;
+            System.Console.WriteLine($"idle, {pageTotal} pages: RSS {idleWith.Rss:N0} MB ({perCircuit:N2} MB per circuit), node CPU {idleWith.CoreShare:P1} of a core, Chromium {chromiumIdle.TotalSeconds / 15:P0} of a core");
 
             var chromiumBefore = ProcStat.DescendantsCpu(Environment.ProcessId, node.Pid);
             var with = await RunPhaseAsync(http, node, executions, inFlight, limit);
             var chromiumCpu = ProcStat.DescendantsCpu(Environment.ProcessId, node.Pid) - chromiumBefore;
             var rssAfterBurst = node.RssMb();
-            System.Console.WriteLine($"{pages.Count} pages open: {with.Rate:N0} executions/s, {with.CpuPerExecutionUs:N0} µs node CPU each{with.Note}; " +
+            System.Console.WriteLine($"{pageTotal} pages open: {with.Rate:N0} executions/s, {with.CpuPerExecutionUs:N0} µs node CPU each{with.Note}; " +
                                      $"Chromium meanwhile {chromiumCpu.TotalSeconds / with.Elapsed.TotalSeconds:P0} of a core; node RSS {rssAfterBurst:N0} MB");
 
-            // Close: each context's page unloads (Blazor's disconnect beacon) and the browser goes.
+            // Close: each page unloads (Blazor's disconnect beacon) and the browser goes.
             clock.Restart();
-            foreach (var context in contexts) await context.CloseAsync();
-            await browser.CloseAsync();
+            await browser.CloseAllAsync();
+            await browser.DisposeAsync();
             System.Console.WriteLine($"pages closed in {clock.Elapsed.TotalSeconds:N0} s");
             // "A minute after the pages close" counts from when the last one has closed.
             clock.Restart();
@@ -140,12 +122,12 @@ public static class ConsoleLiveBench
 
             var extraCpu = with.CpuPerExecutionUs - none.CpuPerExecutionUs;
             System.Console.WriteLine();
-            System.Console.WriteLine($"{"",-44}{"no page",14}{pages.Count + " pages",14}");
+            System.Console.WriteLine($"{"",-44}{"no page",14}{pageTotal + " pages",14}");
             System.Console.WriteLine($"{"throughput (executions/s)",-44}{none.Rate,14:N0}{with.Rate,14:N0}   {with.Rate / none.Rate:P0} of without (target ≥ 90 %)");
             System.Console.WriteLine($"{"node CPU per execution (µs)",-44}{none.CpuPerExecutionUs,14:N0}{with.CpuPerExecutionUs,14:N0}   +{extraCpu:N0} µs");
             System.Console.WriteLine($"{"node CPU while running (cores)",-44}{none.Cores,14:N2}{with.Cores,14:N2}");
             System.Console.WriteLine($"live updates at 1,000 executions/s ≈ {Math.Max(0, extraCpu) * 1000 / 1e6:P1} of one core (the extra CPU per execution × 1,000/s; target ≤ 15 %)");
-            System.Console.WriteLine($"RSS per idle circuit: {perCircuit:N2} MB (target ≤ 3 MB); node CPU idle {idleBefore.CoreShare:P1} of a core with no page, {idleWith.CoreShare:P1} with {pages.Count}");
+            System.Console.WriteLine($"RSS per idle circuit: {perCircuit:N2} MB (target ≤ 3 MB); node CPU idle {idleBefore.CoreShare:P1} of a core with no page, {idleWith.CoreShare:P1} with {pageTotal}");
             System.Console.WriteLine($"RSS {afterClose.TotalSeconds:N0} s after the pages closed: {samples[^1].Rss:N0} MB (target < 250 MB; " +
                                      (under == default ? "never under 250 MB" : $"first under 250 MB at {under.At:N0} s") + $"); at start {startRss:N0} MB");
             foreach (var line in node.LogTail(200_000).Split('\n').Where(l => l.Contains("gave back", StringComparison.Ordinal)))
@@ -261,22 +243,6 @@ public static class ConsoleLiveBench
 
     private static string Kind(string url) => url == "/" ? "dashboard" : url.StartsWith("/dags/", StringComparison.Ordinal) ? "DAG run (1,000 tasks)"
         : url.StartsWith("/executions?", StringComparison.Ordinal) ? "filtered grid" : url == "/executions" ? "grid" : "execution detail";
-
-    /// <summary>
-    /// A wrapper that starts Chromium with the idle scheduling policy (SCHED_IDLE, and nice 19): on a 2-core machine the
-    /// browsers would otherwise take the cores the node needs, where in real use they run on the operators' own machines.
-    /// Nice alone is not enough: run as root, Chromium raises its display-critical threads to nice -8 (measured: 50 pages
-    /// then left the node 0.24 of a core and 4 executions/s), and a thread cannot leave SCHED_IDLE by changing its nice.
-    /// </summary>
-    private static string? NicedChromium(string? path)
-    {
-        if (path is null || !OperatingSystem.IsLinux()) return path;
-        var wrapper = Path.Combine(Path.GetTempPath(), $"taskdeck-chromium-nice-{Environment.ProcessId}.sh");
-        var idle = File.Exists("/usr/bin/chrt") ? "/usr/bin/chrt --idle 0 " : "";
-        File.WriteAllText(wrapper, $"#!/bin/sh\nexec {idle}nice -n 19 \"{path}\" \"$@\"\n");
-        File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        return wrapper;
-    }
 
     private static string? ChromiumPath()
     {

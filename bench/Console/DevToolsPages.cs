@@ -1,0 +1,179 @@
+using System.Diagnostics;
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+
+namespace Taskdeck.Bench.Console;
+
+/// <summary>
+/// Live console pages held open in a headless Chromium that nobody watches: the pages are opened over the DevTools protocol,
+/// each in a window of its own (so each reports itself visible and stays live), and then the connection is left idle with
+/// no domain enabled, so the browser sends nothing back. Playwright, by contrast, enables the network domain of every page
+/// it drives and receives each WebSocket frame of each circuit (every render batch, base64'd into JSON, parsed by its
+/// node.js driver and by the bench): with 50 live pages that driver, at normal priority, took the cores the node needed.
+/// Chromium itself runs at the idle scheduling policy (<see cref="IdleChromium"/>).
+/// </summary>
+public sealed partial class DevToolsPages : IAsyncDisposable
+{
+    private readonly Process _chromium;
+    private readonly ClientWebSocket _socket;
+    private readonly string _profile;
+    private readonly List<string> _targets = [];
+    private int _nextId;
+
+    private DevToolsPages(Process chromium, ClientWebSocket socket, string profile)
+    {
+        _chromium = chromium;
+        _socket = socket;
+        _profile = profile;
+    }
+
+    public int Count => _targets.Count;
+
+    public static async Task<DevToolsPages> LaunchAsync(string chromiumPath)
+    {
+        var profile = Path.Combine(Path.GetTempPath(), "taskdeck-live-chromium-" + Guid.NewGuid().ToString("N")[..8]);
+        var start = new ProcessStartInfo(IdleChromium(chromiumPath))
+        {
+            RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false,
+        };
+        foreach (var arg in (string[])["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions", "--mute-audio",
+                     "--disable-background-timer-throttling", "--disable-renderer-backgrounding", "--disable-backgrounding-occluded-windows",
+                     "--remote-debugging-port=0", "--remote-allow-origins=*", $"--user-data-dir={profile}", "about:blank"])
+            start.ArgumentList.Add(arg);
+        var chromium = Process.Start(start)!;
+        // Drained so Chromium never blocks on a full pipe.
+        _ = chromium.StandardOutput.BaseStream.CopyToAsync(Stream.Null);
+        // Chromium says where its DevTools listen on its standard error ("DevTools listening on ws://…").
+        var endpoint = await Task.Run(async () =>
+        {
+            while (await chromium.StandardError.ReadLineAsync() is { } line)
+                if (DevToolsListening().Match(line) is { Success: true } m) return m.Groups[1].Value;
+            throw new InvalidOperationException("Chromium ended without a DevTools endpoint");
+        }).WaitAsync(TimeSpan.FromSeconds(60));
+        _ = chromium.StandardError.BaseStream.CopyToAsync(Stream.Null);
+        var socket = new ClientWebSocket();
+        socket.Options.KeepAliveInterval = TimeSpan.Zero;
+        await socket.ConnectAsync(new Uri(endpoint), CancellationToken.None);
+        return new DevToolsPages(chromium, socket, profile);
+    }
+
+    /// <summary>Opens a page in a window of its own and waits until its circuit is live (<c>[data-interactive=true]</c>).</summary>
+    /// <returns>Whether the page reports itself visible (a hidden page pauses its live updates: it would measure nothing).</returns>
+    public async Task<bool> OpenAsync(Uri url, TimeSpan timeout)
+    {
+        var created = await SendAsync("Target.createTarget", new JsonObject { ["url"] = url.ToString(), ["newWindow"] = true, ["width"] = 1280, ["height"] = 800 });
+        var target = created["targetId"]!.GetValue<string>();
+        lock (_targets) _targets.Add(target);
+        var attached = await SendAsync("Target.attachToTarget", new JsonObject { ["targetId"] = target, ["flatten"] = true });
+        var session = attached["sessionId"]!.GetValue<string>();
+        try
+        {
+            var deadline = DateTime.UtcNow + timeout;
+            while (!await EvaluateAsync<bool>(session, "document.querySelector('[data-interactive=true]') !== null"))
+            {
+                if (DateTime.UtcNow > deadline) throw new TimeoutException($"{url} did not become interactive in {timeout.TotalSeconds:N0} s");
+                await Task.Delay(250);
+            }
+            return await EvaluateAsync<string>(session, "document.visibilityState") == "visible";
+        }
+        finally
+        {
+            await SendAsync("Target.detachFromTarget", new JsonObject { ["sessionId"] = session });
+        }
+    }
+
+    /// <summary>Closes every page as a user closing the tab would (its unload tells the server the circuit is gone).</summary>
+    public async Task CloseAllAsync()
+    {
+        foreach (var target in _targets) await SendAsync("Target.closeTarget", new JsonObject { ["targetId"] = target });
+        _targets.Clear();
+    }
+
+    /// <summary>Chromium's processes (the browser and its renderers): their CPU is reported apart from the node's.</summary>
+    public int Pid => _chromium.Id;
+
+    private async Task<T> EvaluateAsync<T>(string session, string expression)
+    {
+        var result = await SendAsync("Runtime.evaluate", new JsonObject { ["expression"] = expression, ["returnByValue"] = true }, session);
+        return result["result"]!["value"]!.GetValue<T>();
+    }
+
+    private readonly SemaphoreSlim _gate = new(1, 1);
+
+    /// <summary>
+    /// One command and its answer. The connection carries one command at a time and no domain is ever enabled, so besides
+    /// answers only attach/detach notices arrive: they are read past.
+    /// </summary>
+    private async Task<JsonNode> SendAsync(string method, JsonObject parameters, string? session = null)
+    {
+        await _gate.WaitAsync();
+        try
+        {
+            var id = ++_nextId;
+            var command = new JsonObject { ["id"] = id, ["method"] = method, ["params"] = parameters };
+            if (session is not null) command["sessionId"] = session;
+            await _socket.SendAsync(Encoding.UTF8.GetBytes(command.ToJsonString()), WebSocketMessageType.Text, true, CancellationToken.None);
+            while (true)
+            {
+                var message = await ReceiveAsync();
+                if (message["id"]?.GetValue<int>() != id) continue;
+                if (message["error"] is { } error) throw new InvalidOperationException($"DevTools {method}: {error.ToJsonString()}");
+                return message["result"]!;
+            }
+        }
+        finally { _gate.Release(); }
+    }
+
+    private async Task<JsonNode> ReceiveAsync()
+    {
+        var buffer = new byte[64 * 1024];
+        using var message = new MemoryStream();
+        WebSocketReceiveResult part;
+        do
+        {
+            part = await _socket.ReceiveAsync(buffer, CancellationToken.None);
+            if (part.MessageType == WebSocketMessageType.Close) throw new InvalidOperationException("Chromium closed its DevTools connection");
+            message.Write(buffer, 0, part.Count);
+        } while (!part.EndOfMessage);
+        return JsonNode.Parse(message.ToArray())!;
+    }
+
+    private bool _disposed;
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        try
+        {
+            if (_socket.State == WebSocketState.Open) await SendAsync("Browser.close", []).WaitAsync(TimeSpan.FromSeconds(10));
+        }
+        catch (Exception) { /* it is going anyway */ }
+        if (!_chromium.WaitForExit(TimeSpan.FromSeconds(10))) _chromium.Kill(entireProcessTree: true);
+        _socket.Dispose();
+        try { Directory.Delete(_profile, recursive: true); } catch (IOException) { }
+    }
+
+    /// <summary>
+    /// A wrapper that starts Chromium with the idle scheduling policy (SCHED_IDLE, and nice 19): on a 2-core machine the
+    /// browsers would otherwise take the cores the node needs, where in real use they run on the operators' own machines.
+    /// Nice alone is not enough: run as root, Chromium raises its display-critical threads to nice -8 (measured: 50 pages
+    /// then left the node 0.24 of a core and 4 executions/s), and a thread cannot leave SCHED_IDLE by changing its nice.
+    /// </summary>
+    private static string IdleChromium(string path)
+    {
+        if (!OperatingSystem.IsLinux()) return path;
+        var wrapper = Path.Combine(Path.GetTempPath(), $"taskdeck-chromium-idle-{Environment.ProcessId}.sh");
+        var idle = File.Exists("/usr/bin/chrt") ? "/usr/bin/chrt --idle 0 " : "";
+        File.WriteAllText(wrapper, $"#!/bin/sh\nexec {idle}nice -n 19 \"{path}\" \"$@\"\n");
+        File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        return wrapper;
+    }
+
+    [GeneratedRegex(@"DevTools listening on (ws://\S+)")]
+    private static partial Regex DevToolsListening();
+}
