@@ -17,7 +17,7 @@ public sealed class BrowserFixture : IAsyncLifetime
         _playwright = await Playwright.CreateAsync();
         // Playwright's 5 s default for Expect is a timing window on a loaded 2-core machine (a Blazor circuit can take
         // longer to connect there): the tests wait on conditions, so a generous deadline costs nothing when all is well.
-        Assertions.SetDefaultExpectTimeout(20_000);
+        Assertions.SetDefaultExpectTimeout(30_000);
         var path = Environment.GetEnvironmentVariable("PLAYWRIGHT_CHROMIUM_PATH");
         if (string.IsNullOrWhiteSpace(path) && File.Exists("/usr/bin/chromium")) path = "/usr/bin/chromium";
         Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions

@@ -23,7 +23,7 @@ public abstract class ConsoleTest(AppFixture app, BrowserFixture browser) : IAsy
             ViewportSize = new ViewportSize { Width = 1280, Height = 800 },
             Permissions = ["clipboard-read", "clipboard-write"],
         });
-        _context.SetDefaultTimeout(20_000);
+        _context.SetDefaultTimeout(30_000);
         // The DOM's own violation event, reported through the console (init scripts are not subject to the page's CSP).
         await _context.AddInitScriptAsync("""
             document.addEventListener('securitypolicyviolation', e =>

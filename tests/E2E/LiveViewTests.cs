@@ -69,6 +69,8 @@ public sealed partial class LiveViewTests(AppFixture app, BrowserFixture browser
               document.dispatchEvent(new Event('visibilitychange'));
             }
             """);
+        // The server has been told before the change happens: a change racing the report would reach the tab rightly.
+        await Expect(Page.Locator("html[data-live-hidden=true]")).ToBeAttachedAsync();
         var second = await App.SubmitAsync("demo.noop", null, [tag]);
         await App.WaitForAsync(second, e => AppFixture.State(e) == "Succeeded");
         await Expect(RowOf(other, second).Locator(".state-chip")).ToHaveTextAsync("Succeeded");

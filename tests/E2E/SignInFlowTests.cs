@@ -32,7 +32,7 @@ public sealed class SignInFlowTests(BrowserFixture browser) : IAsyncLifetime
             BaseURL = _console.BaseAddress.ToString(),
             ViewportSize = new ViewportSize { Width = 1280, Height = 800 },
         });
-        _context.SetDefaultTimeout(20_000);
+        _context.SetDefaultTimeout(30_000);
         await _context.AddInitScriptAsync("""
             document.addEventListener('securitypolicyviolation', e =>
               console.error(`Content Security Policy violation: ${e.effectiveDirective} blocked ${e.blockedURI || 'inline'}`));

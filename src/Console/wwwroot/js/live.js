@@ -2,7 +2,14 @@
 
 // Page Visibility API: a hidden tab tells the server, which stops sending it updates until it is shown again.
 export function watchVisibility(dotnet) {
-    const report = () => dotnet.invokeMethodAsync("SetHidden", document.visibilityState === "hidden").catch(() => { });
+    // Once the server has taken it, the page says so (data-live-hidden on <html>): what it shows from then on is what the
+    // server sent a tab in that state.
+    const report = () => {
+        const hidden = document.visibilityState === "hidden";
+        dotnet.invokeMethodAsync("SetHidden", hidden)
+            .then(() => { document.documentElement.dataset.liveHidden = String(hidden); })
+            .catch(() => { });
+    };
     document.addEventListener("visibilitychange", report);
     if (document.visibilityState === "hidden") report();
     return { dispose: () => document.removeEventListener("visibilitychange", report) };
