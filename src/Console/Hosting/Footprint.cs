@@ -1,4 +1,6 @@
 using Microsoft.AspNetCore.Components.Server;
+using Microsoft.AspNetCore.Components.Server.Circuits;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace Taskdeck.Console.Hosting;
@@ -24,6 +26,8 @@ public static class Footprint
     /// <summary>The circuit options, and <see cref="IdleMemoryTrimmer"/>: what keeps the node's footprint small and steady.</summary>
     public static IServiceCollection AddTaskdeckFootprint(this IServiceCollection services, IConfiguration configuration)
     {
+        services.AddSingleton<OpenCircuits>();
+        services.TryAddEnumerable(ServiceDescriptor.Scoped<CircuitHandler, OpenCircuits.Tracker>());
         services.AddHostedService<IdleMemoryTrimmer>();
         services.AddOptions<CircuitOptions>()
             .Configure(o =>

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Components.Server;
+using Microsoft.AspNetCore.Components.Server.Circuits;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -95,10 +96,34 @@ public sealed class FootprintTests
         Assert.Contains("Taskdeck:Console:Circuits:DisconnectedCircuitMaxRetained", e.Message);
     }
 
+    [Fact]
+    public async Task EveryCircuit_IsCounted_OpenAndThenClosed_UntilTheTrimmerGivesTheMemoryBack()
+    {
+        var configuration = new ConfigurationBuilder().Build();
+        await using var services = new ServiceCollection().AddLogging().AddSingleton<IConfiguration>(configuration).AddTaskdeckFootprint(configuration).BuildServiceProvider();
+        var circuits = services.GetRequiredService<OpenCircuits>();
+        var scopes = Enumerable.Range(0, 3).Select(_ => services.CreateAsyncScope()).ToList();
+        // Blazor resolves every CircuitHandler in the circuit's own scope and calls each one.
+        var handlers = scopes.Select(s => s.ServiceProvider.GetServices<CircuitHandler>().OfType<OpenCircuits.Tracker>().Single()).ToList();
+
+        foreach (var handler in handlers) await handler.OnCircuitOpenedAsync(null!, default);
+        await handlers[0].OnCircuitClosedAsync(null!, default);
+        await handlers[1].OnCircuitClosedAsync(null!, default);
+
+        Assert.Equal((1, 2), (circuits.Open, circuits.ClosedSinceTrim));
+        circuits.Trimmed();
+        Assert.Equal((1, 0), (circuits.Open, circuits.ClosedSinceTrim));
+        foreach (var scope in scopes) await scope.DisposeAsync();
+    }
+
     [Theory]
-    [InlineData(1L << 20, 400L << 20, 200L << 20, true)]   // quiet, 200 MB more than after the last trim
-    [InlineData(200L << 20, 400L << 20, 200L << 20, false)] // 200 MB allocated in the last interval: work is running
-    [InlineData(1L << 20, 220L << 20, 200L << 20, false)]  // quiet, but the heap grew by 20 MB only
-    public void TheTrimmer_CollectsOnlyWhenTheNodeIsQuiet_AndHoldsClearlyMoreThanAfterItsLastTrim(long allocated, long committed, long afterLastTrim, bool trims) =>
-        Assert.Equal(trims, IdleMemoryTrimmer.ShouldTrim(allocated, committed, afterLastTrim));
+    [InlineData(1L << 20, 400L << 20, 200L << 20, 0, true)]   // quiet, 200 MB more than after the last trim
+    [InlineData(200L << 20, 400L << 20, 200L << 20, 0, false)] // 200 MB allocated in the last interval: work is running
+    [InlineData(1L << 20, 220L << 20, 200L << 20, 0, false)]  // quiet, but the heap grew by 20 MB only
+    [InlineData(1L << 20, 220L << 20, 200L << 20, 50, true)]  // quiet, the heap grew little, but 50 pages closed: their garbage
+    [InlineData(1L << 20, 220L << 20, 200L << 20, 2, false)]  // quiet, two pages closed: not worth a full collection
+    [InlineData(200L << 20, 220L << 20, 200L << 20, 50, false)] // pages closed while work runs: later
+    public void TheTrimmer_CollectsOnlyWhenTheNodeIsQuiet_AndHoldsClearlyMoreThanAfterItsLastTrim_OrPagesClosed(
+        long allocated, long committed, long afterLastTrim, int circuitsClosed, bool trims) =>
+        Assert.Equal(trims, IdleMemoryTrimmer.ShouldTrim(allocated, committed, afterLastTrim, circuitsClosed));
 }
