@@ -45,6 +45,20 @@ public sealed class HangfirePostgreSqlSettings
     public int LockTimeoutSeconds { get; set; } = 30;
 }
 
+/// <summary>Hangfire.InMemory's knobs (<c>Taskdeck:Hangfire:InMemory</c>), the embedded default's job store.</summary>
+public sealed class HangfireInMemorySettings
+{
+    public const string Section = "Taskdeck:Hangfire:InMemory";
+
+    /// <summary>
+    /// How long a finished Hangfire job stays in the node's memory (Hangfire.InMemory keeps every entry up to 2 hours). A job
+    /// only carries executions to a worker; what happened to each is Taskdeck's record in the database, so a finished job's
+    /// copy in RAM (its arguments, parameters and state history) is of use only to the Hangfire dashboard's lists of recent
+    /// jobs, and after a burst it was the bulk of what the node kept (BENCHMARKS.md, issue 15).
+    /// </summary>
+    public int FinishedJobMinutes { get; set; } = 10;
+}
+
 public static class HangfireSetup
 {
     /// <summary>
@@ -71,7 +85,14 @@ public static class HangfireSetup
             switch (database.Provider)
             {
                 case StorageProvider.Sqlite:
-                    config.UseInMemoryStorage(new InMemoryStorageOptions { IdType = InMemoryStorageIdType.Long });
+                    var memory = configuration.GetSection(HangfireInMemorySettings.Section).Get<HangfireInMemorySettings>() ?? new HangfireInMemorySettings();
+                    if (memory.FinishedJobMinutes < 1)
+                        throw new InvalidOperationException($"{HangfireInMemorySettings.Section}:{nameof(HangfireInMemorySettings.FinishedJobMinutes)} must be at least 1 (it is {memory.FinishedJobMinutes}).");
+                    config.UseInMemoryStorage(new InMemoryStorageOptions
+                    {
+                        IdType = InMemoryStorageIdType.Long,
+                        MaxExpirationTime = TimeSpan.FromMinutes(memory.FinishedJobMinutes),
+                    });
                     break;
                 case StorageProvider.PostgreSql:
                     var pg = configuration.GetSection(HangfirePostgreSqlSettings.Section).Get<HangfirePostgreSqlSettings>() ?? new HangfirePostgreSqlSettings();

@@ -1,0 +1,49 @@
+using Hangfire;
+using Hangfire.InMemory;
+using Microsoft.Extensions.DependencyInjection;
+using Taskdeck.Unit.Bulk;
+using Taskdeck.Unit.Health;
+
+namespace Taskdeck.Unit.Engine;
+
+/// <summary>
+/// The embedded default keeps a finished Hangfire job in memory for minutes, not Hangfire.InMemory's two hours: the job only
+/// carried executions to a worker, and their history is Taskdeck's own.
+/// </summary>
+[Collection(OwnHostCollection.Name)]
+public sealed class HangfireInMemorySettingsTests : IDisposable
+{
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), "taskdeck-hfmem-" + Guid.NewGuid().ToString("N")[..8]);
+
+    public HangfireInMemorySettingsTests() => Directory.CreateDirectory(_folder);
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        try { Directory.Delete(_folder, recursive: true); } catch (IOException) { }
+    }
+
+    [Theory]
+    [InlineData(null, 10)]
+    [InlineData("3", 3)]
+    public void FinishedJobs_AreKeptInMemory_ForTheSetMinutes(string? setting, int minutes)
+    {
+        var settings = new Dictionary<string, string?>();
+        if (setting is not null) settings["Taskdeck:Hangfire:InMemory:FinishedJobMinutes"] = setting;
+        using var host = new FolderHost(_folder, settings);
+
+        var storage = Assert.IsType<InMemoryStorage>(host.Services.GetRequiredService<JobStorage>());
+
+        Assert.Equal(TimeSpan.FromMinutes(minutes), storage.Options.MaxExpirationTime);
+    }
+
+    [Fact]
+    public void NoMinutes_StopsTheStart_NamingTheSetting()
+    {
+        using var host = new FolderHost(_folder, new Dictionary<string, string?> { ["Taskdeck:Hangfire:InMemory:FinishedJobMinutes"] = "0" });
+
+        var refused = Assert.ThrowsAny<Exception>(() => host.Services.GetRequiredService<JobStorage>());
+
+        Assert.Contains("Taskdeck:Hangfire:InMemory:FinishedJobMinutes", refused.ToString());
+    }
+}
