@@ -53,7 +53,7 @@ public static class ConsoleLiveBench
             BaseAddress = node.BaseAddress, Timeout = TimeSpan.FromMinutes(2),
         };
         var startRss = node.RssMb();
-        System.Console.WriteLine($"node pid {node.Pid} on {node.BaseAddress}: RSS {startRss:N0} MB when ready");
+        System.Console.WriteLine($"node pid {node.Pid} on {node.BaseAddress}: RSS {startRss:N0} MB when ready ({ProcStat.StatusKb(node.Pid, "RssAnon") / 1024:N0} MB anonymous, {ProcStat.StatusKb(node.Pid, "RssFile") / 1024:N0} MB file-backed, {ProcStat.StatusKb(node.Pid, "RssShmem") / 1024:N0} MB shared)");
         try
         {
             // The DAG run the DAG pages show: a long demo.sleep root and 999 children waiting behind it (live, not moving).
@@ -118,7 +118,7 @@ public static class ConsoleLiveBench
             }
             var under = samples.FirstOrDefault(s => s.Rss < 250);
             System.Console.WriteLine($"after the pages closed: RSS {string.Join(" · ", samples.Select(s => $"{s.At:N0} s {s.Rss:N0} MB"))}; " +
-                                     $"at the end {ProcStat.StatusKb(node.Pid, "RssAnon") / 1024:N0} MB anonymous, {ProcStat.StatusKb(node.Pid, "RssFile") / 1024:N0} MB file-backed");
+                                     $"at the end {ProcStat.StatusKb(node.Pid, "RssAnon") / 1024:N0} MB anonymous, {ProcStat.StatusKb(node.Pid, "RssFile") / 1024:N0} MB file-backed, {ProcStat.StatusKb(node.Pid, "RssShmem") / 1024:N0} MB shared (the JIT's double-mapped code)");
 
             var extraCpu = with.CpuPerExecutionUs - none.CpuPerExecutionUs;
             System.Console.WriteLine();
