@@ -14,8 +14,17 @@ public interface IWorkTaskStore
 
     Task<WorkTaskRecord?> FindByExecutionAsync(long executionId, CancellationToken ct = default);
 
-    /// <summary>Keeps what a worker reported; a null argument leaves that field as it is.</summary>
-    Task RecordReportAsync(long executionId, string? outputLocation, string? metadataJson, string? retryReason, CancellationToken ct = default);
+    /// <summary>
+    /// Keeps what a worker's end report carries — its output location and metadata (null leaves that field as it is) — in one
+    /// guarded UPDATE, before the end is applied: it applies only while the execution is at <paramref name="attempt"/> in one
+    /// of <paramref name="states"/> (those the end's transition leaves from), so a report that lost a race with a cancel, another
+    /// end or the next attempt changes nothing. Returns whether it applied: the report was taken.
+    /// </summary>
+    Task<bool> RecordWorkerEndAsync(long executionId, IReadOnlyList<ExecutionState> states, int attempt, string? outputLocation, string? metadataJson,
+        CancellationToken ct = default);
+
+    /// <summary>Keeps why a worker's failure was retried, once the retry's transition has applied.</summary>
+    Task RecordRetryReasonAsync(long executionId, string retryReason, CancellationToken ct = default);
 
     /// <summary>
     /// Keeps what a worker reported — its metadata (null leaves it as it is) and, when <paramref name="started"/>, that the

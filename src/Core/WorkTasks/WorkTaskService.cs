@@ -164,7 +164,7 @@ public sealed class WorkTaskService(
     {
         var now = (await store.FindByExecutionAsync(read.Id, ct))?.Execution;
         if (now is null) return new ReportResult(ReportOutcome.NotFound, $"Work task {read.TaskId} does not exist.");
-        return Conflict(now.State, $"Work task {read.TaskId} is {now.State} on attempt {now.AttemptCount}: its worker's report was not kept (a worker's progress is kept only while its attempt runs; this one was read while the task was {read.State} on attempt {read.AttemptCount}).");
+        return Conflict(now.State, $"Work task {read.TaskId} is {now.State} on attempt {now.AttemptCount}: its worker's report was not kept (a worker's report is kept only while the attempt it is about runs; this one was read while the task was {read.State} on attempt {read.AttemptCount}).");
     }
 
     /// <summary>An event with no row in the change feed: published here, and sent to the other nodes.</summary>
@@ -177,6 +177,7 @@ public sealed class WorkTaskService(
     private async Task<ReportResult> FinishedAsync(Execution e, WorkerReport report, CancellationToken ct)
     {
         var attempt = e.AttemptCount;
+        var state = e.State;
         if (e.State.IsActive() && report.Attempt is { } reported && reported != attempt)
             return Conflict(e.State, $"The report is about attempt {reported}, but work task {e.TaskId} is on attempt {attempt}.");
         if (e.State.IsWaiting() && e.Kind == ExecutorKind.External)
@@ -185,6 +186,7 @@ public sealed class WorkTaskService(
             var started = await transitions.ApplyAsync(new TransitionCommand(e.Id, Transition.ReportStarted) { Reason = "its worker reported its end without a start" }, ct);
             if (!started.Applied) return Refused(started);
             attempt = started.AttemptNumber;
+            state = started.NewState!.Value;
         }
         else if (!e.State.IsActive())
         {
@@ -208,9 +210,21 @@ public sealed class WorkTaskService(
                 retry = command.Transition == Transition.RetryLater;
                 break;
         }
+        // What the worker reports with its end is kept before the end is applied and published, so whoever reacts to the end
+        // (the task socket, a page, a GET, another node's follower) reads it. The write is guarded as the end's transition is
+        // (a state it leaves from, this attempt): a report that lost the race with a cancel or another end keeps nothing. A
+        // state the end cannot leave from is left to the transition to refuse, as it always has.
+        // Should the end still lose after the write (a cancel or the timeout sweep landing between the two), what the worker
+        // reported stays on the task that ended otherwise: it is the worker's own account of its output, and unwinding it
+        // would race a second time.
+        if ((report.OutputLocation is not null || report.MetadataJson is not null) && StateMachine.Allows(command.Transition, state)
+            && !await store.RecordWorkerEndAsync(e.Id, StateMachine.Rule(command.Transition).From, attempt, report.OutputLocation, report.MetadataJson, ct))
+            return await NotTakenAsync(e, ct);
         var applied = await transitions.ApplyAsync(command with { ExpectedAttempt = attempt }, ct);
         if (!applied.Applied) return Refused(applied);
-        await store.RecordReportAsync(e.Id, report.OutputLocation, report.MetadataJson, retry ? command.ErrorMessage : null, ct);
+        // The reason belongs to the retry, not to the report: kept only for a retry that happened. Until it is, the task shows
+        // the record's error as its retry reason, which the retry's transition wrote with the same text.
+        if (retry) await store.RecordRetryReasonAsync(e.Id, command.ErrorMessage!, ct);
         if (!retry) return new ReportResult(ReportOutcome.Recorded, $"Recorded as {applied.NewState}.", applied.NewState);
         return new ReportResult(ReportOutcome.RetryScheduled, $"Transient failure; requeued for retry {attempt} of {e.MaxRetries}.", applied.NewState);
     }

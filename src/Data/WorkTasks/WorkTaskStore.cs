@@ -34,17 +34,29 @@ public sealed class WorkTaskStore(IDbContextFactory<TaskdeckDbContext> contexts,
         return execution is null ? null : new WorkTaskRecord(execution, task);
     }
 
-    public async Task RecordReportAsync(long executionId, string? outputLocation, string? metadataJson, string? retryReason, CancellationToken ct = default)
+    public async Task<bool> RecordWorkerEndAsync(long executionId, IReadOnlyList<ExecutionState> states, int attempt, string? outputLocation, string? metadataJson,
+        CancellationToken ct = default)
+    {
+        if (outputLocation is null && metadataJson is null) throw new ArgumentException("An end report to keep has an output location or metadata.", nameof(outputLocation));
+        using var turn = await gate.EnterAsync(ct);
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        // As for progress, the guard is in the statement: an end read against a state or attempt that has changed since (a
+        // cancel, another end or the next attempt won) writes nothing.
+        var updated = await db.WorkTasks
+            .Where(w => w.ExecutionId == executionId && db.Executions.Any(e => e.Id == executionId && e.AttemptCount == attempt && states.Contains(e.State)))
+            .ExecuteUpdateAsync(set =>
+            {
+                if (outputLocation is not null) set.SetProperty(w => w.OutputLocation, outputLocation);
+                if (metadataJson is not null) set.SetProperty(w => w.MetadataJson, metadataJson);
+            }, ct);
+        return updated == 1;
+    }
+
+    public async Task RecordRetryReasonAsync(long executionId, string retryReason, CancellationToken ct = default)
     {
         using var turn = await gate.EnterAsync(ct);
-        if (outputLocation is null && metadataJson is null && retryReason is null) return;
         await using var db = await contexts.CreateDbContextAsync(ct);
-        var task = await db.WorkTasks.FirstOrDefaultAsync(w => w.ExecutionId == executionId, ct);
-        if (task is null) return;
-        if (outputLocation is not null) task.OutputLocation = outputLocation;
-        if (metadataJson is not null) task.MetadataJson = metadataJson;
-        if (retryReason is not null) task.RetryReason = retryReason;
-        await db.SaveChangesAsync(ct);
+        await db.WorkTasks.Where(w => w.ExecutionId == executionId).ExecuteUpdateAsync(set => set.SetProperty(w => w.RetryReason, retryReason), ct);
     }
 
     public async Task<bool> RecordWorkerReportAsync(long executionId, ExecutionState state, int attempt, string? metadataJson, bool started, CancellationToken ct = default)

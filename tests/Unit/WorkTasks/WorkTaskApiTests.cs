@@ -263,6 +263,70 @@ public sealed class WorkTaskApiTests(WorkTaskApiTests.App app, ITestOutputHelper
         Assert.Equal(10, (int)(await Api.GetAsync(client, Api.Id(task)))["metadata"]!["records_processed"]!);
     }
 
+    // A worker's end with its output: whoever reacts to the end (the task socket renders the task on it, a page, another
+    // node's follower, a GET) reads the output location and metadata already kept, whichever end it is, a retry included.
+    [Theory]
+    [InlineData("completed", null, ExecutionState.Succeeded)]
+    [InlineData("failed", "segmentation fault", ExecutionState.Failed)]
+    [InlineData("failed", "container trainer: OOMKilled", ExecutionState.Scheduled)]
+    [InlineData("timeout", null, ExecutionState.TimedOut)]
+    public async Task AWorkersEnd_KeepsItsOutputAndMetadata_BeforeTheEndIsPublished(string status, string? error, ExecutionState ended)
+    {
+        var client = app.Authorized();
+        var task = await Api.SubmitAsync(client, Api.SeedSubmission());
+        var executionId = (long)task["execution_id"]!;
+        Assert.Equal(200, (await Api.ReportAsync(client, Api.Id(task), new JsonObject { ["status"] = "executing" })).Status);
+        var store = app.Services.GetRequiredService<IWorkTaskStore>();
+        WorkTask? readOnEnd = null;
+        using (app.Services.GetRequiredService<ExecutionEvents>().Subscribe(e =>
+        {
+            // Read at once, as the end is published (the publisher waits for its subscribers).
+            if (e is StateChanged { From: ExecutionState.Running } s && s.ExecutionId == executionId)
+                readOnEnd = store.FindByExecutionAsync(executionId).GetAwaiter().GetResult()!.Task;
+        }))
+        {
+            var report = new JsonObject
+            {
+                ["status"] = status, ["error_message"] = error, ["output_location"] = "s3://results/run-7",
+                ["metadata"] = new JsonObject { ["records_processed"] = 1000 },
+            };
+            Assert.Equal(200, (await Api.ReportAsync(client, Api.Id(task), report)).Status);
+        }
+        Assert.Equal(ended, (await app.Services.GetRequiredService<IExecutionReader>().FindAsync(executionId))!.State);
+        Assert.True(readOnEnd is not null, "the end was not published");
+        Assert.Equal("s3://results/run-7", readOnEnd.OutputLocation);
+        Assert.Equal("""{"records_processed":1000}""", readOnEnd.MetadataJson);
+        var after = await Api.GetAsync(client, Api.Id(task));
+        Assert.Equal("s3://results/run-7", (string?)after["output_location"]);
+        if (ended == ExecutionState.Scheduled) Assert.Equal(error, (string?)after["retry_reason"]);
+    }
+
+    // An end report that reads the task running, then loses the race with an operator's cancel: the worker is told its
+    // report was not kept (409), and neither its output nor its metadata is on the task.
+    [Fact]
+    public async Task AnEndReport_ThatLosesTheRaceWithACancel_IsNotTaken_AndKeepsNothing()
+    {
+        var client = app.Authorized();
+        var task = await Api.SubmitAsync(client, Api.SeedSubmission());
+        var (id, executionId) = (Api.Id(task), (long)task["execution_id"]!);
+        Assert.Equal(200, (await Api.ReportAsync(client, id, new JsonObject { ["status"] = "executing" })).Status);
+        var service = app.Services.GetRequiredService<WorkTaskService>();
+        // The cancel lands between the end report's read and its write.
+        var racing = new EndAfterTheRead(app.Services.GetRequiredService<IWorkTaskStore>(), id, async () =>
+            Assert.True((await app.Services.GetRequiredService<ExecutionService>().CancelAsync(executionId, Taskdeck.Core.Audit.Actor.System)).Done));
+        var reporter = ActivatorUtilities.CreateInstance<WorkTaskService>(app.Services, racing);
+
+        var end = await reporter.ReportAsync(id, new WorkerReport(WorkerStatus.Failed)
+            { ErrorMessage = "segmentation fault", OutputLocation = "s3://results/partial", MetadataJson = """{"records_processed":500}""", Attempt = 1 });
+
+        Assert.True(racing.Raced, "the cancel did not land between the read and the write");
+        Assert.Equal(ReportOutcome.Conflict, end.Outcome);
+        Assert.Contains("not kept", end.Message);
+        var cancelled = await Api.WaitForStatusAsync(client, id, TimeSpan.FromSeconds(10), "cancelled");
+        Assert.Null(cancelled["output_location"]);
+        Assert.Null(cancelled["metadata"]);
+    }
+
     // The socket contract (README): every update, in order, or a close with a reason. A client that falls ClientBuffer
     // messages behind is closed as "too slow"; one that keeps up misses nothing. The reader here keeps up by construction:
     // updates are published in batches smaller than the buffer and the next batch waits until it has read the last one
@@ -630,8 +694,9 @@ public sealed class WorkTaskApiTests(WorkTaskApiTests.App app, ITestOutputHelper
 
         public Task InsertAsync(WorkTask task, CancellationToken ct = default) => inner.InsertAsync(task, ct);
         public Task<WorkTaskRecord?> FindByExecutionAsync(long executionId, CancellationToken ct = default) => inner.FindByExecutionAsync(executionId, ct);
-        public Task RecordReportAsync(long executionId, string? outputLocation, string? metadataJson, string? retryReason, CancellationToken ct = default) =>
-            inner.RecordReportAsync(executionId, outputLocation, metadataJson, retryReason, ct);
+        public Task<bool> RecordWorkerEndAsync(long executionId, IReadOnlyList<ExecutionState> states, int attempt, string? outputLocation, string? metadataJson,
+            CancellationToken ct = default) => inner.RecordWorkerEndAsync(executionId, states, attempt, outputLocation, metadataJson, ct);
+        public Task RecordRetryReasonAsync(long executionId, string retryReason, CancellationToken ct = default) => inner.RecordRetryReasonAsync(executionId, retryReason, ct);
         public Task<bool> RecordWorkerReportAsync(long executionId, ExecutionState state, int attempt, string? metadataJson, bool started, CancellationToken ct = default) =>
             inner.RecordWorkerReportAsync(executionId, state, attempt, metadataJson, started, ct);
         public Task SetWorkerTokenAsync(long executionId, int attempt, string tokenHash, CancellationToken ct = default) => inner.SetWorkerTokenAsync(executionId, attempt, tokenHash, ct);

@@ -71,11 +71,42 @@ public abstract class WorkerStartedStoreTests
         Assert.True(await Report(ExecutionState.Running, 1, """{"step":"half"}"""));
         Assert.True((await executions.ApplyAsync(new TransitionCommand(id, Transition.RequestCancel), at)).Applied);
         Assert.False(await Report(ExecutionState.Running, 1, """{"step":"cancelling"}"""), "it is being cancelled");
-        Assert.True((await executions.ApplyAsync(new TransitionCommand(id, Transition.ConfirmCancel) { ExpectedAttempt = 1 }, at)).Applied);
-        await workTasks.RecordReportAsync(id, null, """{"step":"final"}""", null);
+        Assert.True(await workTasks.RecordWorkerEndAsync(id, [ExecutionState.Running, ExecutionState.Cancelling], 1, null, """{"step":"final"}"""));
+        Assert.True((await executions.ApplyAsync(new TransitionCommand(id, Transition.Succeed) { ExpectedAttempt = 1 }, at)).Applied);
 
         Assert.False(await Report(ExecutionState.Running, 1, """{"step":"late"}"""), "the attempt has ended");
         Assert.Equal("""{"step":"final"}""", await Metadata());
+    }
+
+    // A worker's end is kept before the end is applied, guarded as the end's transition is: the states it leaves from, the
+    // attempt it closes.
+    [Fact]
+    public async Task AWorkersEnd_IsKeptOnlyWhileTheEndCanStillApplyToItsAttempt()
+    {
+        await using var storage = await StartAsync();
+        var executions = storage.Get<ExecutionStore>();
+        var workTasks = storage.Get<IWorkTaskStore>();
+        var at = DateTimeOffset.UtcNow;
+        var id = (await executions.InsertAsync([(new NewExecution { Kind = ExecutorKind.External, Name = "pipeline_execution" }, ExecutionState.Queued)], at, "test"))[0];
+        await workTasks.InsertAsync(new WorkTask { ExecutionId = id, WorkTaskId = "wt-3", Type = "pipeline_execution", ProjectId = "p", Binding = WorkTaskBinding.External });
+        Task<bool> End(ExecutionState[] from, int attempt, string output) =>
+            workTasks.RecordWorkerEndAsync(id, from, attempt, output, $$"""{"output":"{{output}}"}""");
+        async Task<WorkTask> Row() => (await workTasks.FindAsync("wt-3"))!.Task;
+        Assert.True((await executions.ApplyAsync(new TransitionCommand(id, Transition.ReportStarted) { NodeId = "test" }, at)).Applied);
+
+        Assert.False(await End([ExecutionState.Running], 2, "s3://another-attempt"), "attempt 2 is not the one running");
+        Assert.True((await executions.ApplyAsync(new TransitionCommand(id, Transition.RequestCancel), at)).Applied);
+        Assert.False(await End([ExecutionState.Running], 1, "s3://failed"), "a failure cannot end a task being cancelled");
+        Assert.Null((await Row()).OutputLocation);
+        Assert.True(await End([ExecutionState.Running, ExecutionState.Cancelling], 1, "s3://succeeded"), "a success still can");
+        Assert.True((await executions.ApplyAsync(new TransitionCommand(id, Transition.Succeed) { ExpectedAttempt = 1 }, at)).Applied);
+
+        Assert.False(await End([ExecutionState.Running, ExecutionState.Cancelling], 1, "s3://again"), "the attempt has ended");
+        Assert.Equal("s3://succeeded", (await Row()).OutputLocation);
+        Assert.Equal("""{"output":"s3://succeeded"}""", (await Row()).MetadataJson);
+        Assert.Null((await Row()).RetryReason);
+        await workTasks.RecordRetryReasonAsync(id, "OOMKilled");
+        Assert.Equal("OOMKilled", (await Row()).RetryReason);
     }
 
     private async Task<StorageHost> StartAsync() => await StorageHost.StartAsync(await SettingsAsync());
