@@ -8,6 +8,7 @@ using Taskdeck.Core;
 using Taskdeck.Core.Events;
 using Taskdeck.Core.Workers;
 using Taskdeck.Data.Storage;
+using static Taskdeck.Data.Storage.Schema;
 using Taskdeck.Data.Workers;
 
 namespace Taskdeck.Console.Health;
@@ -32,10 +33,10 @@ public sealed class DatabaseRoundTripCheck(TaskdeckDatabase database, WriteGate 
             await connection.OpenAsync(ct);
             await using var transaction = await connection.BeginTransactionAsync(ct);
             var written = await ExecuteAsync(connection, transaction,
-                "UPDATE \"WorkerNodes\" SET \"HeartbeatAt\" = \"HeartbeatAt\" WHERE \"Id\" = @Id", ct);
+                $"UPDATE {WorkerNodeColumns.Table} SET {WorkerNodeColumns.HeartbeatAt} = {WorkerNodeColumns.HeartbeatAt} WHERE {WorkerNodeColumns.Id} = @Id", ct);
             await using var read = connection.CreateCommand();
             read.Transaction = transaction;
-            read.CommandText = "SELECT COUNT(*) FROM \"WorkerNodes\" WHERE \"Id\" = @Id";
+            read.CommandText = $"SELECT COUNT(*) FROM {WorkerNodeColumns.Table} WHERE {WorkerNodeColumns.Id} = @Id";
             AddId(read);
             var seen = Convert.ToInt64(await read.ExecuteScalarAsync(ct));
             await transaction.RollbackAsync(ct);

@@ -3,6 +3,7 @@ using Taskdeck.Core;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.Workers;
 using Taskdeck.Data.Storage;
+using static Taskdeck.Data.Storage.Schema;
 
 namespace Taskdeck.Data.Dashboard;
 
@@ -86,39 +87,12 @@ public sealed class DashboardQueries(IDbContextFactory<TaskdeckDbContext> contex
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var sinceMicros = TaskdeckDbContext.ToMicros(since);
-        var ok = (int)ExecutionState.Succeeded;
         var sqlServer = database.Provider == StorageProvider.SqlServer;
-        var names = sqlServer
-            ? await db.Database.SqlQuery<NameCount>($"""
-                SELECT TOP ({top}) "Name" AS "Name", COUNT(*) AS "Count" FROM (
-                  SELECT TOP (5000) "Name", "State" FROM "Executions" WHERE "FinishedAt" >= {sinceMicros} ORDER BY "FinishedAt" DESC) AS "r"
-                WHERE "State" = {ok} GROUP BY "Name" ORDER BY COUNT(*) DESC, "Name"
-                """).ToListAsync(ct)
-            : await db.Database.SqlQuery<NameCount>($"""
-                SELECT "Name" AS "Name", COUNT(*) AS "Count" FROM (
-                  SELECT "Name", "State" FROM "Executions" WHERE "FinishedAt" >= {sinceMicros} ORDER BY "FinishedAt" DESC LIMIT 5000) AS "r"
-                WHERE "State" = {ok} GROUP BY "Name" ORDER BY COUNT(*) DESC, "Name" LIMIT {top}
-                """).ToListAsync(ct);
+        var names = await db.Database.SqlQueryRaw<NameCount>(sqlServer ? BusiestSqlServer : Busiest, sinceMicros, top).ToListAsync(ct);
         var result = new List<TaskDurations>();
         foreach (var n in names)
         {
-            // Nearest-rank percentiles over the task's latest runs, picked by ROW_NUMBER in one statement: ceil(n·p)
-            // written as integer arithmetic, (n·50 + 99) / 100 and (n·95 + 99) / 100, so every provider agrees.
-            var picks = sqlServer
-                ? await db.Database.SqlQuery<RankedDuration>($"""
-                    SELECT "rn" AS "Rank", "n" AS "Count", "d" AS "Duration" FROM (
-                      SELECT "d", ROW_NUMBER() OVER (ORDER BY "d") AS "rn", COUNT(*) OVER () AS "n" FROM (
-                        SELECT TOP ({DurationSample}) "FinishedAt" - "StartedAt" AS "d" FROM "Executions"
-                        WHERE "Name" = {n.Name} AND "State" = {ok} AND "FinishedAt" >= {sinceMicros} AND "StartedAt" IS NOT NULL ORDER BY "Id" DESC) AS "s") AS "r"
-                    WHERE "rn" = ("n" * 50 + 99) / 100 OR "rn" = ("n" * 95 + 99) / 100
-                    """).ToListAsync(ct)
-                : await db.Database.SqlQuery<RankedDuration>($"""
-                    SELECT "rn" AS "Rank", "n" AS "Count", "d" AS "Duration" FROM (
-                      SELECT "d", ROW_NUMBER() OVER (ORDER BY "d") AS "rn", COUNT(*) OVER () AS "n" FROM (
-                        SELECT "FinishedAt" - "StartedAt" AS "d" FROM "Executions"
-                        WHERE "Name" = {n.Name} AND "State" = {ok} AND "FinishedAt" >= {sinceMicros} AND "StartedAt" IS NOT NULL ORDER BY "Id" DESC LIMIT {DurationSample}) AS "s") AS "r"
-                    WHERE "rn" = ("n" * 50 + 99) / 100 OR "rn" = ("n" * 95 + 99) / 100
-                    """).ToListAsync(ct);
+            var picks = await db.Database.SqlQueryRaw<RankedDuration>(sqlServer ? PercentilesSqlServer : Percentiles, n.Name, sinceMicros).ToListAsync(ct);
             if (picks.Count == 0) continue;
             var count = picks[0].Count;
             long At(long percent) => picks.First(p => p.Rank == (count * percent + 99) / 100).Duration;
@@ -126,6 +100,48 @@ public sealed class DashboardQueries(IDbContextFactory<TaskdeckDbContext> contex
         }
         return result;
     }
+
+    // The hand-written statements name tables and columns from Schema. {0}, {1}: values bound by SqlQueryRaw. The names in
+    // quotes that are not Schema's are a result's properties ("Name", "Count", "Rank", "Duration") or a derived table's.
+    private const int Ok = (int)ExecutionState.Succeeded;
+
+    // The busiest tasks among the latest 5,000 finished executions: {0} since (µs), {1} how many.
+    private static readonly string Busiest = $$"""
+        SELECT {{ExecutionColumns.Name}} AS "Name", COUNT(*) AS "Count" FROM (
+          SELECT {{ExecutionColumns.Name}}, {{ExecutionColumns.State}} FROM {{ExecutionColumns.Table}} WHERE {{ExecutionColumns.FinishedAt}} >= {0}
+          ORDER BY {{ExecutionColumns.FinishedAt}} DESC LIMIT 5000) AS "r"
+        WHERE {{ExecutionColumns.State}} = {{Ok}} GROUP BY {{ExecutionColumns.Name}} ORDER BY COUNT(*) DESC, {{ExecutionColumns.Name}} LIMIT {1}
+        """;
+
+    private static readonly string BusiestSqlServer = $$"""
+        SELECT TOP ({1}) {{ExecutionColumns.Name}} AS "Name", COUNT(*) AS "Count" FROM (
+          SELECT TOP (5000) {{ExecutionColumns.Name}}, {{ExecutionColumns.State}} FROM {{ExecutionColumns.Table}} WHERE {{ExecutionColumns.FinishedAt}} >= {0}
+          ORDER BY {{ExecutionColumns.FinishedAt}} DESC) AS "r"
+        WHERE {{ExecutionColumns.State}} = {{Ok}} GROUP BY {{ExecutionColumns.Name}} ORDER BY COUNT(*) DESC, {{ExecutionColumns.Name}}
+        """;
+
+    // Nearest-rank percentiles over a task's latest runs, picked by ROW_NUMBER in one statement: ceil(n·p) written as integer
+    // arithmetic, (n·50 + 99) / 100 and (n·95 + 99) / 100, so every provider agrees. {0} the task, {1} since (µs).
+    private static readonly string PercentilesOver = $$"""
+        WHERE {{ExecutionColumns.Name}} = {0} AND {{ExecutionColumns.State}} = {{Ok}} AND {{ExecutionColumns.FinishedAt}} >= {1} AND {{ExecutionColumns.StartedAt}} IS NOT NULL
+        ORDER BY {{ExecutionColumns.Id}} DESC
+        """;
+
+    private static readonly string Percentiles = $$"""
+        SELECT "rn" AS "Rank", "n" AS "Count", "d" AS "Duration" FROM (
+          SELECT "d", ROW_NUMBER() OVER (ORDER BY "d") AS "rn", COUNT(*) OVER () AS "n" FROM (
+            SELECT {{ExecutionColumns.FinishedAt}} - {{ExecutionColumns.StartedAt}} AS "d" FROM {{ExecutionColumns.Table}}
+            {{PercentilesOver}} LIMIT {{DurationSample}}) AS "s") AS "r"
+        WHERE "rn" = ("n" * 50 + 99) / 100 OR "rn" = ("n" * 95 + 99) / 100
+        """;
+
+    private static readonly string PercentilesSqlServer = $$"""
+        SELECT "rn" AS "Rank", "n" AS "Count", "d" AS "Duration" FROM (
+          SELECT "d", ROW_NUMBER() OVER (ORDER BY "d") AS "rn", COUNT(*) OVER () AS "n" FROM (
+            SELECT TOP ({{DurationSample}}) {{ExecutionColumns.FinishedAt}} - {{ExecutionColumns.StartedAt}} AS "d" FROM {{ExecutionColumns.Table}}
+            {{PercentilesOver}}) AS "s") AS "r"
+        WHERE "rn" = ("n" * 50 + 99) / 100 OR "rn" = ("n" * 95 + 99) / 100
+        """;
 
     public async Task<IReadOnlyList<MetricSample>> QueueSamplesAsync(DateTimeOffset since, CancellationToken ct = default)
     {
@@ -175,22 +191,25 @@ public sealed class DashboardQueries(IDbContextFactory<TaskdeckDbContext> contex
 
     private static async Task<IReadOnlyList<KeyValuePair<ExecutionState, int>>> OutcomesAsync(TaskdeckDbContext db, long fromMicros, long toMicros, CancellationToken ct)
     {
-        var row = (await db.Database.SqlQuery<OutcomeRow>($"""
-            SELECT
-              COALESCE(SUM(CASE WHEN "State" = 5 THEN 1 ELSE 0 END), 0) AS "Succeeded",
-              COALESCE(SUM(CASE WHEN "State" = 6 THEN 1 ELSE 0 END), 0) AS "Failed",
-              COALESCE(SUM(CASE WHEN "State" = 7 THEN 1 ELSE 0 END), 0) AS "TimedOut",
-              COALESCE(SUM(CASE WHEN "State" = 8 THEN 1 ELSE 0 END), 0) AS "Cancelled",
-              COALESCE(SUM(CASE WHEN "State" = 9 THEN 1 ELSE 0 END), 0) AS "Lost",
-              COALESCE(SUM(CASE WHEN "State" = 10 THEN 1 ELSE 0 END), 0) AS "Expired"
-            FROM "Executions" WHERE "FinishedAt" >= {fromMicros} AND "FinishedAt" < {toMicros}
-            """).ToListAsync(ct)).Single();
+        var row = (await db.Database.SqlQueryRaw<OutcomeRow>(Outcomes, fromMicros, toMicros).ToListAsync(ct)).Single();
         return
         [
             new(ExecutionState.Succeeded, (int)row.Succeeded), new(ExecutionState.Failed, (int)row.Failed), new(ExecutionState.TimedOut, (int)row.TimedOut),
             new(ExecutionState.Cancelled, (int)row.Cancelled), new(ExecutionState.Lost, (int)row.Lost), new(ExecutionState.Expired, (int)row.Expired),
         ];
     }
+
+    // Finished executions per outcome in [{0}, {1}) (µs).
+    private static readonly string Outcomes = $$"""
+        SELECT
+          COALESCE(SUM(CASE WHEN {{ExecutionColumns.State}} = {{(int)ExecutionState.Succeeded}} THEN 1 ELSE 0 END), 0) AS "Succeeded",
+          COALESCE(SUM(CASE WHEN {{ExecutionColumns.State}} = {{(int)ExecutionState.Failed}} THEN 1 ELSE 0 END), 0) AS "Failed",
+          COALESCE(SUM(CASE WHEN {{ExecutionColumns.State}} = {{(int)ExecutionState.TimedOut}} THEN 1 ELSE 0 END), 0) AS "TimedOut",
+          COALESCE(SUM(CASE WHEN {{ExecutionColumns.State}} = {{(int)ExecutionState.Cancelled}} THEN 1 ELSE 0 END), 0) AS "Cancelled",
+          COALESCE(SUM(CASE WHEN {{ExecutionColumns.State}} = {{(int)ExecutionState.Lost}} THEN 1 ELSE 0 END), 0) AS "Lost",
+          COALESCE(SUM(CASE WHEN {{ExecutionColumns.State}} = {{(int)ExecutionState.Expired}} THEN 1 ELSE 0 END), 0) AS "Expired"
+        FROM {{ExecutionColumns.Table}} WHERE {{ExecutionColumns.FinishedAt}} >= {0} AND {{ExecutionColumns.FinishedAt}} < {1}
+        """;
 
     internal sealed class RankedDuration
     {

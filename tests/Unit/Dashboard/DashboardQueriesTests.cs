@@ -4,11 +4,16 @@ using Microsoft.Extensions.DependencyInjection;
 using Taskdeck.Core.Executions;
 using Taskdeck.Data.Dashboard;
 using Taskdeck.Data.Storage;
+using Taskdeck.Unit.Infrastructure;
+using Taskdeck.Unit.MultiNode;
 
 namespace Taskdeck.Unit.Dashboard;
 
-/// <summary>The dashboard's aggregates against a real SQLite file: what the database computes, checked by hand.</summary>
-public sealed class DashboardQueriesTests : IAsyncLifetime
+/// <summary>
+/// The dashboard's aggregates against a real database (SQLite, PostgreSQL): what the database computes, checked by hand. Its
+/// hand-written statements are the provider's own SQL, so each provider runs them.
+/// </summary>
+public abstract class DashboardQueriesTests : IAsyncLifetime
 {
     private readonly string _folder = Path.Combine(Path.GetTempPath(), "taskdeck-dash-" + Guid.NewGuid().ToString("N")[..8]);
     private ServiceProvider _services = default!;
@@ -18,10 +23,7 @@ public sealed class DashboardQueriesTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(_folder);
-        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["ConnectionStrings:Taskdeck"] = $"Data Source={Path.Combine(_folder, "t.db")}",
-        }).Build();
+        var config = new ConfigurationBuilder().AddInMemoryCollection(await SettingsAsync(_folder)).Build();
         _services = new ServiceCollection().AddLogging().AddTaskdeckData(config, _folder).BuildServiceProvider();
         await using var db = await _services.GetRequiredService<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
         await db.Database.MigrateAsync();
@@ -107,10 +109,28 @@ public sealed class DashboardQueriesTests : IAsyncLifetime
         Assert.Equal(1, states[ExecutionState.Queued]);
     }
 
+    protected abstract Task<Dictionary<string, string?>> SettingsAsync(string folder);
+
     public async Task DisposeAsync()
     {
         await _services.DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         try { Directory.Delete(_folder, true); } catch (IOException) { }
     }
+}
+
+public sealed class SqliteDashboardQueriesTests : DashboardQueriesTests
+{
+    protected override Task<Dictionary<string, string?>> SettingsAsync(string folder) =>
+        Task.FromResult(new Dictionary<string, string?> { ["ConnectionStrings:Taskdeck"] = $"Data Source={Path.Combine(folder, "t.db")}" });
+}
+
+[Collection(PostgresCollection.Name)]
+public sealed class PostgreSqlDashboardQueriesTests(PostgresServer postgres) : DashboardQueriesTests
+{
+    protected override async Task<Dictionary<string, string?>> SettingsAsync(string folder) => new()
+    {
+        ["Taskdeck:Storage:Provider"] = "PostgreSql",
+        ["ConnectionStrings:Taskdeck"] = await postgres.CreateDatabaseAsync(),
+    };
 }

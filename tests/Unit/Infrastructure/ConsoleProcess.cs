@@ -31,11 +31,17 @@ public sealed class ConsoleProcess : IAsyncDisposable
         // tests/Unit/bin/<Configuration>/net10.0 → src/Console/bin/<Configuration>/net10.0
         var here = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/'));
         var configuration = here.Parent!.Name;
+        var dll = Path.Combine(RepositoryRoot(), "src", "Console", "bin", configuration, "net10.0", "Taskdeck.Console.dll");
+        return File.Exists(dll) ? dll : throw new FileNotFoundException("Build src/Console first", dll);
+    }
+
+    /// <summary>The folder of Console.sln, above the test's binaries.</summary>
+    public static string RepositoryRoot()
+    {
+        var here = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/'));
         var root = here;
         while (root is not null && !File.Exists(Path.Combine(root.FullName, "Console.sln"))) root = root.Parent;
-        if (root is null) throw new InvalidOperationException("Console.sln not found above " + here.FullName);
-        var dll = Path.Combine(root.FullName, "src", "Console", "bin", configuration, "net10.0", "Taskdeck.Console.dll");
-        return File.Exists(dll) ? dll : throw new FileNotFoundException("Build src/Console first", dll);
+        return root?.FullName ?? throw new InvalidOperationException("Console.sln not found above " + here.FullName);
     }
 
     public static async Task<ConsoleProcess> StartAsync(IReadOnlyDictionary<string, string> settings, TimeSpan? startTimeout = null)

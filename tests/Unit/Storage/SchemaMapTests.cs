@@ -1,6 +1,10 @@
+using System.Text.RegularExpressions;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Metadata;
+using Taskdeck.Unit.Infrastructure;
 using Taskdeck.Data.Storage;
 
 namespace Taskdeck.Unit.Storage;
@@ -75,5 +79,63 @@ public sealed class SchemaMapTests
         foreach (var table in Schema.Tables)
         foreach (var name in Schema.ColumnsOf(table).Select(c => c.Column).Prepend(Schema.TableOf(table)))
             Assert.Matches("^\"[A-Za-z][A-Za-z0-9]*\"$", name);
+    }
+
+    // Hand-written SQL takes its names from the map, so a name written out in a statement is one the map cannot rename.
+    // Only the text of string literals is read (parsed by Roslyn: comments and identifiers are not strings), and in it a
+    // name in double quotes that is one of the map's tables, or one of its columns unless it follows AS (an alias naming a
+    // result's property, such as AS "Count"). The migrations are history and keep the names they were written with.
+    [Fact]
+    public void NoSourceOutsideTheMap_WritesATableOrColumnNameOfItsOwn()
+    {
+        var src = Path.Combine(ConsoleProcess.RepositoryRoot(), "src");
+        var found = new List<string>();
+        foreach (var file in Directory.EnumerateFiles(src, "*.cs", SearchOption.AllDirectories))
+        {
+            var relative = Path.GetRelativePath(src, file).Replace('\\', '/');
+            if (relative.Split('/').Any(part => part is "bin" or "obj" or "Migrations") || relative == "Data/Storage/Schema.cs") continue;
+            found.AddRange(NamesWrittenOut(File.ReadAllText(file)).Distinct().Select(n => $"{relative}: {n}"));
+        }
+        Assert.True(found.Count == 0, "names written out instead of taken from Schema:\n" + string.Join("\n", found));
+    }
+
+    [Fact]
+    public void TheNameCheck_FindsANameInAStringLiteral_NotInACommentNorAnAlias()
+    {
+        const string source = """"
+            class Q
+            {
+                // SELECT "Name" FROM "Executions"
+                string a = "SELECT COUNT(*) AS \"Count\" FROM " + Schema.ExecutionColumns.Table;
+                string b = $"UPDATE {T} SET \"HeartbeatAt\" = 1";
+                string c = """
+                    SELECT x FROM "StateChanges"
+                    """;
+                string d = "Executions";
+            }
+            """";
+        Assert.Equal(["\"HeartbeatAt\"", "\"StateChanges\""], NamesWrittenOut(source));
+    }
+
+    private static readonly Regex QuotedName = new("(?<as>\\bAS\\s+)?\"(?<name>[A-Za-z][A-Za-z0-9]*)\"", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant);
+
+    private static List<string> NamesWrittenOut(string source)
+    {
+        var tables = Schema.Tables.Select(Schema.TableOf).ToHashSet(StringComparer.Ordinal);
+        var columns = Schema.Tables.SelectMany(t => Schema.ColumnsOf(t).Select(c => c.Column)).ToHashSet(StringComparer.Ordinal);
+        var found = new List<string>();
+        foreach (var token in CSharpSyntaxTree.ParseText(source).GetRoot().DescendantTokens())
+        {
+            if (!token.IsKind(SyntaxKind.StringLiteralToken) && !token.IsKind(SyntaxKind.SingleLineRawStringLiteralToken)
+                && !token.IsKind(SyntaxKind.MultiLineRawStringLiteralToken) && !token.IsKind(SyntaxKind.InterpolatedStringTextToken)
+                && !token.IsKind(SyntaxKind.Utf8StringLiteralToken))
+                continue;
+            foreach (Match m in QuotedName.Matches(token.ValueText))
+            {
+                var quoted = $"\"{m.Groups["name"].Value}\"";
+                if (tables.Contains(quoted) || (columns.Contains(quoted) && !m.Groups["as"].Success)) found.Add(quoted);
+            }
+        }
+        return found;
     }
 }

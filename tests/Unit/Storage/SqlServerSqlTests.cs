@@ -122,6 +122,21 @@ public sealed class SqlServerSqlTests
         Assert.True(failures.Count == 0, string.Join("\n\n", failures.Select(f => Describe(f.Errors, f.Sql))));
     }
 
+    // The dashboard's statements go through EF's SqlQueryRaw, not a store's connection: their SQL Server forms are read as
+    // they are kept, with the {n} placeholders bound as EF binds them (@pn).
+    [Theory]
+    [InlineData("BusiestSqlServer")]
+    [InlineData("PercentilesSqlServer")]
+    [InlineData("Outcomes")]
+    public void TheDashboardsStatements_InTheirSqlServerForm_ParseWithoutErrors(string field)
+    {
+        var text = (string)typeof(Taskdeck.Data.Dashboard.DashboardQueries)
+            .GetField(field, System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!.GetValue(null)!;
+        var sql = text.Replace("{0}", "@p0").Replace("{1}", "@p1");
+        var errors = Parse(sql);
+        Assert.True(errors.Count == 0, Describe(errors, sql));
+    }
+
     private static async Task TryAny(Func<Task> operation)
     {
         try { await operation(); }
