@@ -35,10 +35,11 @@ public sealed class TaskUpdateHub(ExecutionEvents events, IWorkTaskStore workTas
     private readonly ConcurrentDictionary<Client, byte> _clients = new();
     private IDisposable? _subscription;
     /// <summary>
-    /// The tasks whose last update this hub sent was Running, in its own (publish) order; only the render loop touches it.
-    /// Bounded by the tasks running while clients listen: forgotten whenever the updates stop reaching every client.
+    /// The tasks whose last update this hub sent was Running, with the attempt it was, in its own (publish) order; only the
+    /// render loop touches it. Bounded by the tasks running while clients listen: forgotten whenever the updates stop
+    /// reaching every client.
     /// </summary>
-    private readonly HashSet<long> _sentRunning = [];
+    private readonly Dictionary<long, int> _sentRunning = [];
     private volatile bool _forgetSent;
 
     public int ClientCount => _clients.Count;
@@ -121,7 +122,7 @@ public sealed class TaskUpdateHub(ExecutionEvents events, IWorkTaskStore workTas
         if (record is null) return null;
         if (e is StateChanged changed)
         {
-            if (changed.To == ExecutionState.Running) _sentRunning.Add(e.ExecutionId);
+            if (changed.To == ExecutionState.Running) _sentRunning[e.ExecutionId] = changed.AttemptNumber;
             else _sentRunning.Remove(e.ExecutionId);
         }
         else if (IsLate(record, e is WorkerStartReported started ? started.AttemptNumber : ((WorkerProgressReported)e).AttemptNumber))
@@ -140,16 +141,17 @@ public sealed class TaskUpdateHub(ExecutionEvents events, IWorkTaskStore workTas
     }
 
     /// <summary>
-    /// A worker's start or progress is late — it would tell clients a task that ended (or is being cancelled) is executing
-    /// again — when this hub has already sent the task's end: its last update of the task was not Running, and the record
-    /// says the attempt no longer runs. Both are needed. The record alone cannot tell: this loop renders after the engine
-    /// publishes, so a fast worker's start (published before its end) finds the record ended already, yet must be shown
-    /// before the end. What was sent alone cannot tell either: another node's report travels apart from the change feed
-    /// (pg_notify) and may overtake the task's Running, whose change rows carry no attempt. The origin publishes only
-    /// reports it took while the attempt ran; this is for the order they arrive in.
+    /// A worker's start or progress is late — it would tell clients a task that ended (or is being cancelled, or runs its
+    /// next attempt) is executing in the reported attempt — unless this hub's last update of the task was the Running of that
+    /// attempt, or the record says that attempt runs. Every change carries its attempt, another node's too (the change feed's
+    /// rows keep it), so a report of attempt 1 arriving after attempt 2's Running was sent is late. Both sources are needed:
+    /// the record alone cannot tell, as this loop renders after the engine publishes, so a fast worker's start (published
+    /// before its end) finds the record ended already, yet must be shown before the end; what was sent alone cannot tell
+    /// either, as another node's report travels apart from the change feed (pg_notify) and may overtake the task's Running.
+    /// The origin publishes only reports it took while the attempt ran; this is for the order they arrive in.
     /// </summary>
     private bool IsLate(WorkTaskRecord record, int attempt) =>
-        !_sentRunning.Contains(record.Execution.Id)
+        !(_sentRunning.TryGetValue(record.Execution.Id, out var sent) && sent == attempt)
         && !(record.Execution.State == ExecutionState.Running && record.Execution.AttemptCount == attempt);
 
     /// <summary>Registers a listener; the endpoint drains its outbox into the socket.</summary>

@@ -126,7 +126,7 @@ public sealed class ChangeFollower(IChangeFeed store, ExecutionEvents events, IE
         var change = followed.Change;
         if (followed.IsBare || change.NodeId == node.Id) return;
         var published = new StateChanged(change.ExecutionId, change.At, change.From, change.To,
-            Enum.TryParse<Transition>(change.Transition, out var t) ? t : null, 0, followed.DagRunId, change.NodeId);
+            Enum.TryParse<Transition>(change.Transition, out var t) ? t : null, change.AttemptNumber ?? 0, followed.DagRunId, change.NodeId);
         events.Publish(published);
         remote.Add(published);
     }

@@ -116,4 +116,9 @@ public sealed class StateChange
     public string? Reason { get; set; }
     /// <summary>The person or token whose act made this change; null for the engine's own transitions.</summary>
     public string? ActorName { get; set; }
+    /// <summary>
+    /// The attempt the change belongs to (the execution's attempt count after it: the attempt a Claim opened, the one an end
+    /// closed); null on rows written before the column existed.
+    /// </summary>
+    public int? AttemptNumber { get; set; }
 }

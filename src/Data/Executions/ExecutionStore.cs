@@ -43,7 +43,7 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
     private static readonly string[] HistoryColumns =
     [
         StateChangeColumns.ExecutionId, StateChangeColumns.At, StateChangeColumns.From, StateChangeColumns.To, StateChangeColumns.Transition,
-        StateChangeColumns.NodeId, StateChangeColumns.Reason,
+        StateChangeColumns.NodeId, StateChangeColumns.Reason, StateChangeColumns.AttemptNumber,
     ];
 
     // An operator's act also keeps who asked. A separate text, so the engine's own transitions (nearly all of them)
@@ -51,10 +51,10 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
     private static readonly string[] HistoryColumnsByActor = [.. HistoryColumns, StateChangeColumns.ActorName];
 
     private static readonly string InsertHistory =
-        $"INSERT INTO {StateChangeColumns.Table} ({string.Join(", ", HistoryColumns)}) VALUES (@Id, @At, @From, @To, @Transition, @NodeId, @Reason)";
+        $"INSERT INTO {StateChangeColumns.Table} ({string.Join(", ", HistoryColumns)}) VALUES (@Id, @At, @From, @To, @Transition, @NodeId, @Reason, @AttemptNumber)";
 
     private static readonly string InsertHistoryByActor =
-        $"INSERT INTO {StateChangeColumns.Table} ({string.Join(", ", HistoryColumnsByActor)}) VALUES (@Id, @At, @From, @To, @Transition, @NodeId, @Reason, @ActorName)";
+        $"INSERT INTO {StateChangeColumns.Table} ({string.Join(", ", HistoryColumnsByActor)}) VALUES (@Id, @At, @From, @To, @Transition, @NodeId, @Reason, @AttemptNumber, @ActorName)";
 
     /// <summary>Many rows a statement (a DAG's thousands of tasks are one submission), each with its Submit history row.</summary>
     public Task<IReadOnlyList<long>> InsertAsync(IReadOnlyList<(NewExecution Spec, ExecutionState State)> items, DateTimeOffset at, string nodeId, CancellationToken ct = default) =>
@@ -78,7 +78,7 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
             var ids = await BulkInsert.InsertReturningIdsAsync(database, c, t, ExecutionColumns.Table, InsertedColumns, ExecutionColumns.Id, ExecutionColumns.TaskId, rows);
             var history = new List<object?[]>(ids.Length);
             for (var i = 0; i < ids.Length; i++)
-                history.Add([ids[i], micros, null, (int)items[i].State, nameof(Transition.Submit), nodeId, null]);
+                history.Add([ids[i], micros, null, (int)items[i].State, nameof(Transition.Submit), nodeId, null, 0]);
             await BulkInsert.InsertAsync(database, c, t, StateChangeColumns.Table, HistoryColumns, history);
             return ids;
     }
@@ -171,10 +171,11 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
         }
         if (command.ActorName is null)
             await Sql.ExecutePreparedAsync(c, t, InsertHistory, ("Id", id), ("At", micros), ("From", (int)found.Value), ("To", (int)rule.To),
-                ("Transition", command.Transition.ToString()), ("NodeId", command.NodeId), ("Reason", command.Reason));
+                ("Transition", command.Transition.ToString()), ("NodeId", command.NodeId), ("Reason", command.Reason), ("AttemptNumber", attemptNumber));
         else
             await Sql.ExecutePreparedAsync(c, t, InsertHistoryByActor, ("Id", id), ("At", micros), ("From", (int)found.Value), ("To", (int)rule.To),
-                ("Transition", command.Transition.ToString()), ("NodeId", command.NodeId), ("Reason", command.Reason), ("ActorName", command.ActorName));
+                ("Transition", command.Transition.ToString()), ("NodeId", command.NodeId), ("Reason", command.Reason), ("AttemptNumber", attemptNumber),
+                ("ActorName", command.ActorName));
         return new TransitionResult(id, command.Transition, true, found, rule.To, attemptNumber, at, dagRunId) { Priority = priority, Kind = kind, HangfireJobId = jobId };
     }
 
@@ -221,7 +222,7 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
             if (changed.Count > 0)
                 await BulkInsert.InsertAsync(database, c, t, StateChangeColumns.Table, HistoryColumnsByActor, changed.Select(r => new object?[]
                 {
-                    r.Id, micros, (int)r.From, (int)rule.To, template.Transition.ToString(), template.NodeId, template.Reason, template.ActorName,
+                    r.Id, micros, (int)r.From, (int)rule.To, template.Transition.ToString(), template.NodeId, template.Reason, r.AttemptCount, template.ActorName,
                 }).ToList());
             return changed;
         }, ct);
@@ -561,7 +562,7 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
         select new FollowedChange(s, e == null ? null : e.DagRunId);
 
     private sealed record FollowedRow(long Id, string? NodeId, bool Own, long ExecutionId, DateTimeOffset At, ExecutionState? From, ExecutionState To,
-        string? Transition, string? Reason, string? ActorName, long? DagRunId);
+        string? Transition, string? Reason, string? ActorName, int? AttemptNumber, long? DagRunId);
 
     /// <summary>
     /// As <see cref="Followed"/>, but <paramref name="node"/>'s own changes — most of what a busy node's follower reads — are
@@ -572,13 +573,13 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
         from s in changes.AsNoTracking()
         orderby s.Id
         select new FollowedRow(s.Id, s.NodeId, s.NodeId == node, s.ExecutionId, s.At, s.From, s.To,
-            s.NodeId == node ? null : s.Transition, s.NodeId == node ? null : s.Reason, s.NodeId == node ? null : s.ActorName,
+            s.NodeId == node ? null : s.Transition, s.NodeId == node ? null : s.Reason, s.NodeId == node ? null : s.ActorName, s.AttemptNumber,
             s.NodeId == node ? null : db.Executions.Where(e => e.Id == s.ExecutionId).Select(e => e.DagRunId).FirstOrDefault());
 
     private static List<FollowedChange> Rows(List<FollowedRow> rows) => rows.ConvertAll(r => new FollowedChange(new StateChange
     {
         Id = r.Id, NodeId = r.NodeId, ExecutionId = r.ExecutionId, At = r.At, From = r.From, To = r.To,
-        Transition = r.Transition ?? "", Reason = r.Reason, ActorName = r.ActorName,
+        Transition = r.Transition ?? "", Reason = r.Reason, ActorName = r.ActorName, AttemptNumber = r.AttemptNumber,
     }, r.DagRunId) { IsBare = r.Own });
 
     public async Task<long> LatestChangeIdAsync(CancellationToken ct = default)

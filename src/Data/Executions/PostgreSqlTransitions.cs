@@ -52,8 +52,8 @@ internal static class PostgreSqlTransitions
                         $"{AttemptColumns.Error} = @AttemptError::text FROM m " +
                         $"WHERE {AttemptColumns.ExecutionId} = @Id AND {AttemptColumns.Number} = m.a AND m.a > 0 AND {AttemptColumns.FinishedAt} IS NULL)");
         text.Append($", h AS (INSERT INTO {StateChangeColumns.Table} ({StateChangeColumns.ExecutionId}, {StateChangeColumns.At}, {StateChangeColumns.From}, {StateChangeColumns.To}, ");
-        text.Append($"{StateChangeColumns.Transition}, {StateChangeColumns.NodeId}, {StateChangeColumns.Reason}{(byActor ? ", " + StateChangeColumns.ActorName : "")}) ");
-        text.Append($"SELECT @Id, @At, o.s, {(int)rule.To}, @Transition::text, @NodeId::text, @Reason::text{(byActor ? ", @ActorName::text" : "")} FROM m, o) ");
+        text.Append($"{StateChangeColumns.Transition}, {StateChangeColumns.NodeId}, {StateChangeColumns.Reason}, {StateChangeColumns.AttemptNumber}{(byActor ? ", " + StateChangeColumns.ActorName : "")}) ");
+        text.Append($"SELECT @Id, @At, o.s, {(int)rule.To}, @Transition::text, @NodeId::text, @Reason::text, m.a{(byActor ? ", @ActorName::text" : "")} FROM m, o) ");
         text.Append("SELECT o.s, o.a, o.d, (SELECT m.a FROM m), o.p, o.k, o.j FROM o");
         return text.ToString();
     }

@@ -52,7 +52,7 @@ public static class Schema
     {
         public const string Table = "\"StateChanges\"";
         public const string Id = "\"Id\"", ExecutionId = "\"ExecutionId\"", At = "\"At\"", From = "\"From\"", To = "\"To\"", Transition = "\"Transition\"",
-            NodeId = "\"NodeId\"", Reason = "\"Reason\"", ActorName = "\"ActorName\"";
+            NodeId = "\"NodeId\"", Reason = "\"Reason\"", ActorName = "\"ActorName\"", AttemptNumber = "\"AttemptNumber\"";
     }
 
     /// <summary>A node's lease: its heartbeat and capacity.</summary>

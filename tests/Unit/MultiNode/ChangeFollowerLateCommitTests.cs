@@ -13,7 +13,8 @@ namespace Taskdeck.Unit.MultiNode;
 
 /// <summary>
 /// On PostgreSQL a state change's id is taken at insert and becomes visible at commit: another node's follower must see
-/// a change that commits after a higher id was already read (it used to skip it for good).
+/// a change that commits after a higher id was already read (it used to skip it for good). What it publishes of them is
+/// what the history rows carry.
 /// </summary>
 [Collection(PostgresCollection.Name)]
 public sealed class ChangeFollowerLateCommitTests(PostgresServer postgres)
@@ -84,6 +85,36 @@ public sealed class ChangeFollowerLateCommitTests(PostgresServer postgres)
         Assert.Equal(read.Select(f => f.Change.Id), (await store.ChangesWithIdsAsync(read.Select(f => f.Change.Id).ToList(), exceptNode: me.Id)).Select(f => f.Change.Id));
     }
 
+    // Another node's changes reach this node's pages and sockets with the attempt they belong to (the history rows carry it),
+    // as this node's own events always did: a Claim opens attempt n, its end and a cancel request of it are attempt n too.
+    [Fact]
+    public async Task AnotherNodesChanges_CarryTheAttemptTheyBelongTo_OnPostgreSql() =>
+        await ChangesCarryTheirAttemptAsync(await FollowingNode.StartAsync(postgres));
+
+    [Fact]
+    public async Task AnotherNodesChanges_CarryTheAttemptTheyBelongTo_OnSqlite() =>
+        await ChangesCarryTheirAttemptAsync(await FollowingNode.StartAsync(new Dictionary<string, string?> { ["ConnectionStrings:Taskdeck"] = "Data Source=attempts.db" }));
+
+    private static async Task ChangesCarryTheirAttemptAsync(FollowingNode node)
+    {
+        await using var _ = node;
+        var (store, follower, id) = (node.Store, node.Follower, node.ExecutionId);
+        var cursor = await store.LatestChangeIdAsync();
+        var at = DateTimeOffset.UtcNow;
+        async Task Apply(TransitionCommand command) => Assert.True((await store.ApplyAsync(command with { NodeId = "node-b" }, at)).Applied, command.Transition.ToString());
+
+        await Apply(new TransitionCommand(id, Transition.Claim));
+        await Apply(new TransitionCommand(id, Transition.RetryLater) { ExpectedAttempt = 1, RunAt = at, ErrorMessage = "OOMKilled" });
+        await Apply(new TransitionCommand(id, Transition.Claim));
+        Assert.Single(await store.ApplyManyAsync(new TransitionCommand(id, Transition.RequestCancel) { NodeId = "node-b", ActorName = "alice" }, [id], at));
+        await Apply(new TransitionCommand(id, Transition.ConfirmCancel) { ExpectedAttempt = 2 });
+        await follower.FollowAsync(cursor, CancellationToken.None);
+
+        Assert.Equal(
+            [(Transition.Claim, 1), (Transition.RetryLater, 1), (Transition.Claim, 2), (Transition.RequestCancel, 2), (Transition.ConfirmCancel, 2)],
+            node.Seen().Select(s => (s.Transition!.Value, s.AttemptNumber)));
+    }
+
     /// <summary>
     /// A node on a fresh PostgreSQL database holding one execution, with a follower whose published changes are kept;
     /// the tests write the other nodes' history rows beside it through <see cref="Contexts"/>.
@@ -114,13 +145,15 @@ public sealed class ChangeFollowerLateCommitTests(PostgresServer postgres)
         /// <summary>The changes the follower published so far, in order.</summary>
         public List<StateChanged> Seen() { lock (_seen) return [.. _seen]; }
 
-        public static async Task<FollowingNode> StartAsync(PostgresServer postgres)
+        public static async Task<FollowingNode> StartAsync(PostgresServer postgres) => await StartAsync(new Dictionary<string, string?>
         {
-            var storage = await StorageHost.StartAsync(new Dictionary<string, string?>
-            {
-                ["Taskdeck:Storage:Provider"] = "PostgreSql",
-                ["ConnectionStrings:Taskdeck"] = await postgres.CreateDatabaseAsync(),
-            });
+            ["Taskdeck:Storage:Provider"] = "PostgreSql",
+            ["ConnectionStrings:Taskdeck"] = await postgres.CreateDatabaseAsync(),
+        });
+
+        public static async Task<FollowingNode> StartAsync(Dictionary<string, string?> settings)
+        {
+            var storage = await StorageHost.StartAsync(settings);
             var ids = await storage.Get<ExecutionStore>().InsertAsync([(new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop" }, ExecutionState.Queued)],
                 DateTimeOffset.UtcNow, "follower-test");
             return new FollowingNode(storage, ids[0]);

@@ -210,6 +210,42 @@ public sealed class WorkTaskApiTests(WorkTaskApiTests.App app, ITestOutputHelper
         await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None);
     }
 
+    // A worker's progress from attempt 1 arriving (as from another node, late) after the hub sent attempt 2's Running: it is
+    // not pushed as executing — it would announce the worker of attempt 2 as started.
+    [Fact]
+    public async Task TaskSocket_AnEarlierAttemptsProgress_ArrivingWhileTheNextAttemptRuns_IsNotPushed()
+    {
+        using var socket = (await ConnectTaskSocketAsync()).Socket;
+        var client = app.Authorized();
+        var task = await Api.SubmitAsync(client, Api.SeedSubmission("ml_training"));
+        var (id, executionId) = (Api.Id(task), (long)task["execution_id"]!);
+        Assert.Equal(200, (await Api.ReportAsync(client, id, new JsonObject { ["status"] = "executing" })).Status);
+        Assert.Equal(200, (await Api.ReportAsync(client, id, new JsonObject { ["status"] = "failed", ["error_message"] = "OOMKilled" })).Status);
+        Assert.Equal(200, (await Api.ReportAsync(client, id, new JsonObject { ["status"] = "executing" })).Status);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var buffer = new byte[64 * 1024];
+        async Task<JsonObject> NextOfOursAsync()
+        {
+            while (true)
+            {
+                var update = (await ReceiveAsync(socket, buffer, timeout.Token))["task"]!.AsObject();
+                if (Api.Id(update) == id) return update;
+            }
+        }
+        // Pushed in order: queued, executing, scheduled (the retry), executing (attempt 2). Each is rendered from the record as
+        // it is by then, so only the order tells them apart.
+        var retried = false;
+        while ((string?)(await NextOfOursAsync())["status"] is var status && !(retried && status == "executing")) retried |= status == "scheduled";
+
+        var events = app.Services.GetRequiredService<ExecutionEvents>();
+        events.Publish(new WorkerProgressReported(executionId, DateTimeOffset.UtcNow, 1));
+        // Then a change the hub must push (as if attempt 2 ended): the first update of ours to arrive.
+        events.Publish(new StateChanged(executionId, DateTimeOffset.UtcNow, ExecutionState.Running, ExecutionState.Succeeded, Transition.Succeed, 2, null, "node-b"));
+
+        Assert.Equal("completed", (string?)(await NextOfOursAsync())["status"]);
+        await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None);
+    }
+
     // A progress report that reads the task running, then loses the race with its worker's "completed": what the end
     // recorded stays, the worker is told its report was not taken (409), and nothing announces the task as executing.
     [Fact]
