@@ -62,6 +62,20 @@ public sealed class ExecutionsGridTests : MudTestContext
     }
 
     [Fact]
+    public void Grid_NamesEachRowAction_OnASpanAroundIt_SoADisabledOneStillSaysWhatItIsAndWhyItIsDisabled()
+    {
+        var cut = RenderGrid(Row(1, ExecutionState.Failed));
+        cut.WaitForAssertion(() => cut.Find("button[aria-label='Cancel #1']"));
+
+        // A disabled MudIconButton takes no pointer events: the hover name must be on the element around it.
+        string Hover(string label) => cut.Find($"button[aria-label='{label}']").Closest("span.row-action")?.GetAttribute("title") ?? "(no span)";
+        Assert.False(cut.Find("button[aria-label='Retry #1']").HasAttribute("disabled"));
+        Assert.Equal("Retry", Hover("Retry #1"));
+        Assert.True(cut.Find("button[aria-label='Cancel #1']").HasAttribute("disabled"));
+        Assert.Equal("Cancel — only pending, scheduled, queued or running executions can be cancelled", Hover("Cancel #1"));
+    }
+
+    [Fact]
     public void Grid_ClickingRetry_HandsTheRowToThePage()
     {
         IReadOnlyList<Execution>? retried = null;
