@@ -80,6 +80,29 @@ public sealed class RoleViewTests : AppTestContext
             Assert.True(shown == buttons.Contains(action), $"{role}: '{action}' {(shown ? "missing" : "present")}; buttons: {string.Join(", ", buttons)}");
     }
 
+    /// <summary>
+    /// The page asks the Operate policy once and hands the answer to its grid: a Viewer's rows carry no Cancel, Retry or
+    /// Delete, an Operator's do.
+    /// </summary>
+    [Theory]
+    [InlineData(AccessRoles.Viewer, false)]
+    [InlineData(AccessRoles.Operator, true)]
+    public async Task ExecutionsPage_DrawsRowActions_OnlyForRolesThatMayOperate(string role, bool shown)
+    {
+        SignInAs(role);
+        var tag = "role-rows-" + Guid.NewGuid().ToString("N")[..8];
+        var execution = await Host.Executions.SubmitAsync(new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop", RunAt = DateTimeOffset.UtcNow.AddHours(1), Tags = [tag] }, Actor.System);
+        Services.GetRequiredService<Microsoft.AspNetCore.Components.NavigationManager>().NavigateTo($"/executions?tag={tag}");
+
+        var cut = Render<ExecutionsPage>();
+        cut.WaitForAssertion(() => Assert.Single(cut.FindAll("tbody tr.mud-table-row .state-chip")), Deadline);
+        // The decision may land after the rows (the policy is asked asynchronously): wait for the toolbar's answer.
+        cut.WaitForAssertion(() => Assert.Equal(shown, cut.FindAll("button").Any(b => b.TextContent.Trim() == "Cancel selected")), Deadline);
+
+        var rowActions = cut.FindAll(".actions-cell button").Select(b => b.GetAttribute("aria-label")).ToList();
+        Assert.Equal(shown ? [$"Cancel #{execution.Id}", $"Retry #{execution.Id}", $"Delete #{execution.Id}"] : [], rowActions);
+    }
+
     [Theory]
     [InlineData(AccessRoles.Operator, false)]
     [InlineData(AccessRoles.Admin, true)]

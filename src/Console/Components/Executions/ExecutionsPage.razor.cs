@@ -1,5 +1,7 @@
 using System.Globalization;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Components;
+using Microsoft.AspNetCore.Components.Authorization;
 using MudBlazor;
 using Taskdeck.Console.Audit;
 using Microsoft.JSInterop;
@@ -58,6 +60,15 @@ public partial class ExecutionsPage : IAsyncDisposable
     [Inject] public required TimeProvider Time { get; init; }
     [Inject] public required ConsoleActor Actor { get; init; }
     [Inject] public required IJSRuntime JS { get; init; }
+    [Inject] public required IAuthorizationService Authorization { get; init; }
+
+    [CascadingParameter] private Task<AuthenticationState>? Authentication { get; set; }
+    private Task<AuthenticationState>? _checkedFor;
+    /// <summary>
+    /// Whether this user may cancel, retry, delete and reset: asked of the Operate policy here only, once per sign-in state;
+    /// the toolbar's acts and the grid's row actions both follow this one answer.
+    /// </summary>
+    private bool _mayOperate;
 
     /// <summary>Starts the page's bulk acts and shows their progress while they run.</summary>
     private BulkProgress? _progress;
@@ -157,6 +168,11 @@ public partial class ExecutionsPage : IAsyncDisposable
 
     protected override async Task OnParametersSetAsync()
     {
+        if (Authentication is { } authentication && !ReferenceEquals(authentication, _checkedFor))
+        {
+            _checkedFor = authentication;
+            _mayOperate = (await Authorization.AuthorizeAsync((await authentication).User, Auth.Policies.Operate)).Succeeded;
+        }
         _states = ParseStates(State);
         var query = Navigation.Uri;
         if (_lastQuery is not null && _lastQuery != query && _grid is not null)
