@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Taskdeck.Console.Components.Executions;
+using Taskdeck.Console.Components.Shared;
 using Taskdeck.Console.Live;
 using Taskdeck.Core;
 using Taskdeck.Core.Audit;
@@ -152,6 +153,30 @@ public sealed class LiveModelTests : AppTestContext
         var after = PropertyExpressions(cut);
         Assert.Equal(before.Count, after.Count);
         Assert.All(before.Zip(after), pair => Assert.Same(pair.First, pair.Second));
+    }
+
+    /// <summary>
+    /// MudDataGrid's own reload renders its loading state (a progress bar row) before it awaits the rows and renders again:
+    /// on a live page that was a flashing bar and two renders of the grid at every row that came or went.
+    /// </summary>
+    [Fact]
+    public async Task GridPage_ARowEnteringIt_RedrawsTheGridOnce_WithoutALoadingBar()
+    {
+        var (tag, _) = await ScheduledAsync(2);
+        var cut = RenderPage(tag, 2);
+        await SettledAsync(cut);
+        var grid = cut.FindComponent<QuietReloadGrid<Execution>>();
+        var renders = grid.Instance.OwnRenders;
+        var loadingShown = 0;
+        grid.OnMarkupUpdated += (_, _) => { if (grid.Markup.Contains("mud-table-loading")) loadingShown++; };
+
+        var added = await Host.Executions.SubmitAsync(new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop", RunAt = DateTimeOffset.UtcNow.AddHours(1), Tags = [tag] }, Actor.System);
+        _events.Publish(new StateChanged(added.Id, DateTimeOffset.UtcNow, null, ExecutionState.Scheduled, Transition.Submit, 0, null, "another-node"));
+
+        cut.WaitForAssertion(() => Assert.Equal(3, cut.FindAll("tbody tr.mud-table-row .state-chip").Count), Deadline);
+        await SettledAsync(cut);
+        Assert.Equal(0, loadingShown);
+        Assert.Equal(renders + 1, grid.Instance.OwnRenders);
     }
 
     /// <summary>Every property column's expression, in column order.</summary>

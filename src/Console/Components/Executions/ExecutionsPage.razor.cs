@@ -133,7 +133,7 @@ public partial class ExecutionsPage : IAsyncDisposable
         var held = _held;
         _held = 0;
         _chip?.Hide();
-        if (held > 0) await ReloadAsync();
+        if (held > 0) await RefreshAsync();
     }
 
     /// <summary>The model's thread: hand the update to the circuit, or count it while the operator reads.</summary>
@@ -151,7 +151,7 @@ public partial class ExecutionsPage : IAsyncDisposable
     private async Task ApplyAsync(LiveUpdate<ExecutionGridSnapshot> update)
     {
         if (_view is null || update.Version <= _shownVersion) return;
-        if (update.Reshaped) { await ReloadAsync(); return; }
+        if (update.Reshaped) { await RefreshAsync(); return; }
         _shownVersion = update.Version;
         var selectedChanged = false;
         foreach (var id in update.ChangedRows)
@@ -164,7 +164,7 @@ public partial class ExecutionsPage : IAsyncDisposable
         if (selectedChanged) StateHasChanged();
     }
 
-    private void OnCaughtUp() => _ = InvokeAsync(ReloadAsync);
+    private void OnCaughtUp() => _ = InvokeAsync(RefreshAsync);
 
     protected override async Task OnParametersSetAsync()
     {
@@ -271,9 +271,20 @@ public partial class ExecutionsPage : IAsyncDisposable
 
     private void ClearSchedule() => Navigation.NavigateTo(Navigation.GetUriWithQueryParameter("schedule", (string?)null), replace: true);
 
+    /// <summary>After the operator's own act: the grid shows that it loads.</summary>
     private async Task ReloadAsync()
     {
         if (_grid is not null) await _grid.ReloadAsync();
+        StateHasChanged();
+    }
+
+    /// <summary>
+    /// Rows entered or left the page's query, or held updates are let through: nobody asked, so the grid reads the model's
+    /// snapshot again without a loading bar and is drawn once.
+    /// </summary>
+    private async Task RefreshAsync()
+    {
+        if (_grid is not null) await _grid.RefreshAsync();
         StateHasChanged();
     }
 
