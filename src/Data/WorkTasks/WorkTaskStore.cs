@@ -34,22 +34,15 @@ public sealed class WorkTaskStore(IDbContextFactory<TaskdeckDbContext> contexts,
         return execution is null ? null : new WorkTaskRecord(execution, task);
     }
 
-    public async Task<bool> RecordWorkerEndAsync(long executionId, IReadOnlyList<ExecutionState> states, int attempt, string? outputLocation, string? metadataJson,
+    public Task<bool> RecordWorkerEndAsync(long executionId, IReadOnlyList<ExecutionState> states, int attempt, string? outputLocation, string? metadataJson,
         CancellationToken ct = default)
     {
         if (outputLocation is null && metadataJson is null) throw new ArgumentException("An end report to keep has an output location or metadata.", nameof(outputLocation));
-        using var turn = await gate.EnterAsync(ct);
-        await using var db = await contexts.CreateDbContextAsync(ct);
-        // As for progress, the guard is in the statement: an end read against a state or attempt that has changed since (a
-        // cancel, another end or the next attempt won) writes nothing.
-        var updated = await db.WorkTasks
-            .Where(w => w.ExecutionId == executionId && db.Executions.Any(e => e.Id == executionId && e.AttemptCount == attempt && states.Contains(e.State)))
-            .ExecuteUpdateAsync(set =>
-            {
-                if (outputLocation is not null) set.SetProperty(w => w.OutputLocation, outputLocation);
-                if (metadataJson is not null) set.SetProperty(w => w.MetadataJson, metadataJson);
-            }, ct);
-        return updated == 1;
+        return UpdateWhileAtAttemptAsync(executionId, states, attempt, set =>
+        {
+            if (outputLocation is not null) set.SetProperty(w => w.OutputLocation, outputLocation);
+            if (metadataJson is not null) set.SetProperty(w => w.MetadataJson, metadataJson);
+        }, ct);
     }
 
     public async Task RecordRetryReasonAsync(long executionId, string retryReason, CancellationToken ct = default)
@@ -59,20 +52,29 @@ public sealed class WorkTaskStore(IDbContextFactory<TaskdeckDbContext> contexts,
         await db.WorkTasks.Where(w => w.ExecutionId == executionId).ExecuteUpdateAsync(set => set.SetProperty(w => w.RetryReason, retryReason), ct);
     }
 
-    public async Task<bool> RecordWorkerReportAsync(long executionId, ExecutionState state, int attempt, string? metadataJson, bool started, CancellationToken ct = default)
+    public Task<bool> RecordWorkerReportAsync(long executionId, ExecutionState state, int attempt, string? metadataJson, bool started, CancellationToken ct = default)
     {
         if (metadataJson is null && !started) throw new ArgumentException("A worker report to keep has metadata, or says the worker started.", nameof(metadataJson));
+        return UpdateWhileAtAttemptAsync(executionId, [state], attempt, set =>
+        {
+            if (metadataJson is not null) set.SetProperty(w => w.MetadataJson, metadataJson);
+            if (started) set.SetProperty(w => w.WorkerStartedAttempt, attempt);
+        }, ct);
+    }
+
+    /// <summary>
+    /// One guarded UPDATE of a work task for what its worker reported: the guard is in the statement, so a report read against
+    /// a state or attempt that has changed since (the attempt ended, is being cancelled, a later one runs, a cancel or another
+    /// end won) writes nothing, however it raced the change. Returns whether it applied.
+    /// </summary>
+    private async Task<bool> UpdateWhileAtAttemptAsync(long executionId, IReadOnlyList<ExecutionState> states, int attempt,
+        Action<Microsoft.EntityFrameworkCore.Query.UpdateSettersBuilder<WorkTask>> set, CancellationToken ct)
+    {
         using var turn = await gate.EnterAsync(ct);
         await using var db = await contexts.CreateDbContextAsync(ct);
-        // The guard is in the statement: a report read against a state or attempt that has changed since (the attempt ended,
-        // is being cancelled, or a later one runs) writes nothing, however the report raced the change.
         var updated = await db.WorkTasks
-            .Where(w => w.ExecutionId == executionId && db.Executions.Any(e => e.Id == executionId && e.AttemptCount == attempt && e.State == state))
-            .ExecuteUpdateAsync(set =>
-            {
-                if (metadataJson is not null) set.SetProperty(w => w.MetadataJson, metadataJson);
-                if (started) set.SetProperty(w => w.WorkerStartedAttempt, attempt);
-            }, ct);
+            .Where(w => w.ExecutionId == executionId && db.Executions.Any(e => e.Id == executionId && e.AttemptCount == attempt && states.Contains(e.State)))
+            .ExecuteUpdateAsync(set, ct);
         return updated == 1;
     }
 
