@@ -31,8 +31,11 @@ public sealed class DagScheduler(IDagStore store, IExecutionReader executions, B
                 case ExecutionState.Succeeded:
                     // A killed run releases nothing (its kill may still be cancelling tasks batch by batch).
                     if (!KnownRunning(runId) && (await store.FindRunAsync(runId, ct))?.State == DagRunState.Killed) break;
-                    // A released child keeps the run RUNNING (its parent's claim made it so): nothing to recompute.
-                    if (await ReleaseChildrenAsync(result.ExecutionId, ct) > 0 && KnownRunning(runId)) break;
+                    var children = await ReleaseReadyChildrenAsync(result.ExecutionId, ct);
+                    // A released child keeps the run RUNNING (its parent's claim made it so): nothing to recompute. So does
+                    // a child's blocker read in flight after this success committed: the run cannot have ended, and that
+                    // blocker's own end recomputes it.
+                    if ((children.Released > 0 || children.BlockerInFlight) && KnownRunning(runId)) break;
                     await RecomputeUnlessStillRunningAsync(runId, ct);
                     break;
                 case ExecutionState.Running when result.Transition is Transition.Claim or Transition.ReportStarted:
@@ -129,16 +132,23 @@ public sealed class DagScheduler(IDagStore store, IExecutionReader executions, B
     internal void Forget(long runId) => _running.TryRemove(runId, out _);
 
     /// <summary>Queues every Pending child of <paramref name="parentId"/> whose parents have all succeeded.</summary>
-    public async Task<int> ReleaseChildrenAsync(long parentId, CancellationToken ct = default)
+    public async Task<int> ReleaseChildrenAsync(long parentId, CancellationToken ct = default) => (await ReleaseReadyChildrenAsync(parentId, ct)).Released;
+
+    private async Task<(int Released, bool BlockerInFlight)> ReleaseReadyChildrenAsync(long parentId, CancellationToken ct)
     {
         var released = 0;
+        var blockerInFlight = false;
         foreach (var (child, otherParents) in await store.PendingChildrenAsync(parentId, ct))
         {
             // An only child of this parent (a chain) is ready now: this parent just succeeded.
-            if (otherParents && await StillBlockedAsync(child.ExecutionId, parentId, ct)) continue;
+            if (otherParents && await BlockerOfAsync(child.ExecutionId, parentId, ct) is { } blocker)
+            {
+                blockerInFlight |= blocker.IsInFlight();
+                continue;
+            }
             if (await ReleaseAsync(child, ct)) released++;
         }
-        return released;
+        return (released, blockerInFlight);
     }
 
     /// <summary>The parent found blocking each child last time: read first, before all of the child's parents.</summary>
@@ -152,19 +162,20 @@ public sealed class DagScheduler(IDagStore store, IExecutionReader executions, B
     /// The last parent to succeed always reads them all (its cached blocker is itself or has succeeded), so no child is
     /// stranded; the cache is a shortcut, never the only word.
     /// </summary>
-    private async Task<bool> StillBlockedAsync(long childId, long succeededParentId, CancellationToken ct)
+    /// <returns>The state a parent that has not succeeded was read in; null when the child is ready.</returns>
+    private async Task<ExecutionState?> BlockerOfAsync(long childId, long succeededParentId, CancellationToken ct)
     {
         if (_blockers.TryGetValue(childId, out var known) && known != succeededParentId
-            && await executions.FindAsync(known, ct) is { State: not ExecutionState.Succeeded })
-            return true;
+            && await executions.FindAsync(known, ct) is { State: not ExecutionState.Succeeded } stillBlocking)
+            return stillBlocking.State;
         if (await store.UnsucceededParentAsync(childId, ct) is not { } blocker)
         {
             _blockers.TryRemove(childId, out _);
-            return false;
+            return null;
         }
         if (_blockers.Count >= MaxRememberedBlockers) _blockers.Clear();
-        _blockers[childId] = blocker;
-        return true;
+        _blockers[childId] = blocker.Id;
+        return blocker.State;
     }
 
     public async Task<bool> ReleaseAsync(DagTaskRow task, CancellationToken ct = default)

@@ -39,8 +39,8 @@ public interface IDagStore
     /// <summary>Children of the execution that are Pending, each with whether it has any other parent.</summary>
     Task<IReadOnlyList<(DagTaskRow Task, bool OtherParents)>> PendingChildrenAsync(long parentExecutionId, CancellationToken ct = default);
 
-    /// <summary>A parent of the task that has not succeeded, the latest created first; null when every parent succeeded.</summary>
-    Task<long?> UnsucceededParentAsync(long childExecutionId, CancellationToken ct = default);
+    /// <summary>A parent of the task that has not succeeded (the latest created) and its state; null when every parent succeeded.</summary>
+    Task<(long Id, ExecutionState State)?> UnsucceededParentAsync(long childExecutionId, CancellationToken ct = default);
 
 
     /// <summary>

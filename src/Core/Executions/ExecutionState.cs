@@ -31,6 +31,10 @@ public static class ExecutionStates
 
     public static readonly IReadOnlyList<ExecutionState> Active = [ExecutionState.Running, ExecutionState.Cancelling];
 
+    /// <summary>On its way to run or running: work a DAG run is still waiting for (Pending waits on others, not in flight).</summary>
+    public static readonly IReadOnlyList<ExecutionState> InFlight =
+        [ExecutionState.Scheduled, ExecutionState.Queued, ExecutionState.Running, ExecutionState.Cancelling];
+
     /// <summary>Waiting or active: what a kill still has to stop.</summary>
     public static readonly IReadOnlyList<ExecutionState> NotEnded = [.. Waiting, .. Active];
 
@@ -41,4 +45,5 @@ public static class ExecutionStates
     public static bool IsTerminal(this ExecutionState state) => state >= ExecutionState.Succeeded;
     public static bool IsWaiting(this ExecutionState state) => state <= ExecutionState.Queued;
     public static bool IsActive(this ExecutionState state) => state is ExecutionState.Running or ExecutionState.Cancelling;
+    public static bool IsInFlight(this ExecutionState state) => state is >= ExecutionState.Scheduled and <= ExecutionState.Cancelling;
 }

@@ -10,9 +10,10 @@ namespace Taskdeck.Data.Dags;
 
 /// <summary>
 /// DAG rows. Writes go through the engine's <see cref="WriteQueue"/> (one writer connection, group commit), so on
-/// SQLite they never contend with the engine's own writes; reads use EF Core. Executions are written by the engine.
+/// SQLite they never contend with the engine's own writes; reads use EF Core, except the scheduler's per-success questions.
+/// Executions are written by the engine.
 /// </summary>
-public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts, TaskdeckDatabase database, WriteQueue writes) : IDagStore
+public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts, TaskdeckDatabase database, WriteQueue writes, KeptReaders readers) : IDagStore
 {
     private static readonly string[] RunColumns =
     [
@@ -85,27 +86,45 @@ public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts, Task
         return await db.DagEdges.AsNoTracking().Where(e => e.DagRunId == runId).ToListAsync(ct);
     }
 
-    public async Task<IReadOnlyList<(DagTaskRow Task, bool OtherParents)>> PendingChildrenAsync(long parentExecutionId, CancellationToken ct = default)
-    {
-        await using var db = await contexts.CreateDbContextAsync(ct);
-        var children = db.DagEdges.Where(e => e.ParentExecutionId == parentExecutionId).Select(e => e.ChildExecutionId);
-        var rows = await db.Executions.AsNoTracking().Where(c => children.Contains(c.Id) && c.State == ExecutionState.Pending)
-            .Select(e => new
-            {
-                Row = new DagTaskRow(e.Id, e.DagTaskName ?? e.Name, e.State, e.AttemptCount, e.Priority, e.Kind, e.IsGenerator),
-                OtherParents = db.DagEdges.Any(o => o.ChildExecutionId == e.Id && o.ParentExecutionId != parentExecutionId),
-            })
-            .ToListAsync(ct);
-        return rows.Select(r => (r.Row, r.OtherParents)).ToList();
-    }
+    // The three questions below are asked at every DAG task's success (a 10,000-task fan-in asks them 10,000 times):
+    // plain statements on kept connections, not EF queries, whose translation and connection opening cost several
+    // times the reads themselves.
 
-    public async Task<long?> UnsucceededParentAsync(long childExecutionId, CancellationToken ct = default)
-    {
-        await using var db = await contexts.CreateDbContextAsync(ct);
-        return await db.DagEdges.Where(e => e.ChildExecutionId == childExecutionId)
-            .Join(db.Executions.Where(x => x.State != ExecutionState.Succeeded), e => e.ParentExecutionId, x => x.Id, (_, x) => (long?)x.Id)
-            .OrderByDescending(id => id).FirstOrDefaultAsync(ct);
-    }
+    private const string TaskRowColumns =
+        $"x.{ExecutionColumns.Id}, COALESCE(x.{ExecutionColumns.DagTaskName}, x.{ExecutionColumns.Name}), x.{ExecutionColumns.State}, " +
+        $"x.{ExecutionColumns.AttemptCount}, x.{ExecutionColumns.Priority}, x.{ExecutionColumns.Kind}, x.{ExecutionColumns.IsGenerator}";
+
+    private static DagTaskRow ReadTaskRow(System.Data.Common.DbDataReader r) => new(
+        Convert.ToInt64(r.GetValue(0)), r.GetString(1), (ExecutionState)Convert.ToInt32(r.GetValue(2)), Convert.ToInt32(r.GetValue(3)),
+        Convert.ToInt32(r.GetValue(4)), (ExecutorKind)Convert.ToInt32(r.GetValue(5)), Convert.ToBoolean(r.GetValue(6)));
+
+    private const string PendingChildrenSql =
+        $"SELECT {TaskRowColumns}, CASE WHEN EXISTS (SELECT 1 FROM {DagEdgeColumns.Table} o WHERE o.{DagEdgeColumns.ChildExecutionId} = x.{ExecutionColumns.Id} " +
+        $"AND o.{DagEdgeColumns.ParentExecutionId} <> @Parent) THEN 1 ELSE 0 END " +
+        $"FROM {ExecutionColumns.Table} x WHERE x.{ExecutionColumns.State} = @Pending AND x.{ExecutionColumns.Id} IN " +
+        $"(SELECT d.{DagEdgeColumns.ChildExecutionId} FROM {DagEdgeColumns.Table} d WHERE d.{DagEdgeColumns.ParentExecutionId} = @Parent)";
+
+    public async Task<IReadOnlyList<(DagTaskRow Task, bool OtherParents)>> PendingChildrenAsync(long parentExecutionId, CancellationToken ct = default) =>
+        await readers.ReadAsync(PendingChildrenSql, [("Parent", parentExecutionId), ("Pending", (int)ExecutionState.Pending)],
+            r => (ReadTaskRow(r), Convert.ToInt32(r.GetValue(7)) != 0), ct);
+
+    // The highest id is the latest created: a blocker likely among the last to run, so the next successes find it still blocking.
+    private const string UnsucceededParentSql =
+        $"SELECT x.{ExecutionColumns.Id}, x.{ExecutionColumns.State} FROM {ExecutionColumns.Table} x WHERE x.{ExecutionColumns.Id} = " +
+        $"(SELECT MAX(d.{DagEdgeColumns.ParentExecutionId}) FROM {DagEdgeColumns.Table} d JOIN {ExecutionColumns.Table} p ON p.{ExecutionColumns.Id} = d.{DagEdgeColumns.ParentExecutionId} " +
+        $"WHERE d.{DagEdgeColumns.ChildExecutionId} = @Child AND p.{ExecutionColumns.State} <> @Succeeded)";
+
+    public async Task<(long Id, ExecutionState State)?> UnsucceededParentAsync(long childExecutionId, CancellationToken ct = default) =>
+        await readers.ReadAsync(UnsucceededParentSql, [("Child", childExecutionId), ("Succeeded", (int)ExecutionState.Succeeded)],
+            r => (Convert.ToInt64(r.GetValue(0)), (ExecutionState)Convert.ToInt32(r.GetValue(1))), ct) is [var blocker, ..] ? blocker : null;
+
+    private static readonly string HasActiveTasksSql =
+        $"SELECT CASE WHEN EXISTS (SELECT 1 FROM {ExecutionColumns.Table} x WHERE x.{ExecutionColumns.DagRunId} = @Run " +
+        $"AND x.{ExecutionColumns.State} IN ({string.Join(", ", ExecutionStates.InFlight.Select((_, i) => "@S" + i))})) THEN 1 ELSE 0 END";
+
+    public async Task<bool> HasActiveTasksAsync(long runId, CancellationToken ct = default) =>
+        (await readers.ReadAsync(HasActiveTasksSql, [("Run", runId), .. ExecutionStates.InFlight.Select((s, i) => ("S" + i, (object?)(int)s))],
+            r => Convert.ToInt32(r.GetValue(0)) != 0, ct)) is [true];
 
     public async Task<IReadOnlyList<DagTaskRow>> ReadyTasksAsync(long runId, DateTimeOffset orphanedBefore, CancellationToken ct = default)
     {
@@ -118,13 +137,6 @@ public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts, Task
             .Where(c => !db.DagEdges.Any(p => p.ChildExecutionId == c.Id
                 && db.Executions.Any(x => x.Id == p.ParentExecutionId && x.State != ExecutionState.Succeeded)));
         return await Rows(ready).ToListAsync(ct);
-    }
-
-    public async Task<bool> HasActiveTasksAsync(long runId, CancellationToken ct = default)
-    {
-        await using var db = await contexts.CreateDbContextAsync(ct);
-        return await db.Executions.AnyAsync(e => e.DagRunId == runId && (e.State == ExecutionState.Queued || e.State == ExecutionState.Scheduled
-            || e.State == ExecutionState.Running || e.State == ExecutionState.Cancelling), ct);
     }
 
     public async Task<IReadOnlyList<long>> ActiveRunIdsAsync(CancellationToken ct = default)

@@ -21,14 +21,9 @@ namespace Taskdeck.Data.Executions;
 /// gathered beside it in one round trip. Writes about one execution are keyed by its id, so they keep their order on
 /// the parallel writers of a network database. Reads use EF Core.
 /// </summary>
-public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes, IDbContextFactory<TaskdeckDbContext> contexts)
-    : IExecutionTransitionStore, IExecutionReader, IExecutionDeleter, IAttemptOutputStore, IDispatchStore, INodeLeaseStore, IChangeFeed, IDisposable
+public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes, IDbContextFactory<TaskdeckDbContext> contexts, KeptReaders readers)
+    : IExecutionTransitionStore, IExecutionReader, IExecutionDeleter, IAttemptOutputStore, IDispatchStore, INodeLeaseStore, IChangeFeed
 {
-    public void Dispose()
-    {
-        while (_readers.TryTake(out var connection)) connection.Dispose();
-    }
-
     private static readonly string[] InsertedColumns =
     [
         ExecutionColumns.TaskId, ExecutionColumns.Kind, ExecutionColumns.Name, ExecutionColumns.ArgumentsJson, ExecutionColumns.Command,
@@ -413,57 +408,8 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
     private async Task<Execution?> ReadOneAsync(string where, object key, CancellationToken ct) =>
         (await ReadAsync(where, [("Key", key)], ct)) is [var one, ..] ? one : null;
 
-    private async Task<List<Execution>> ReadAsync(string where, (string Name, object? Value)[] parameters, CancellationToken ct)
-    {
-        try
-        {
-            return await ReadOnceAsync(where, parameters, ct);
-        }
-        catch (Exception) when (_readersBroken)
-        {
-            // The server dropped its connections (a restart): every kept reader was opened before and is dead too.
-            _readersBroken = false;
-            while (_readers.TryTake(out var dead)) await dead.DisposeAsync();
-            database.ClearPool();
-            return await ReadOnceAsync(where, parameters, ct);
-        }
-    }
-
-    private async Task<List<Execution>> ReadOnceAsync(string where, (string Name, object? Value)[] parameters, CancellationToken ct)
-    {
-        // Open reader connections are kept (each with its prepared statements) rather than opened per read: on
-        // SQLite, opening and preparing cost several times the read itself.
-        if (!_readers.TryTake(out var connection))
-        {
-            connection = database.CreateConnection();
-            await connection.OpenAsync(ct);
-        }
-        var keep = true;
-        try
-        {
-            var command = Sql.Reused(connection, null, $"SELECT {ExecutionRows.Columns} FROM {ExecutionColumns.Table} WHERE {where}", parameters);
-            await using var reader = await command.ExecuteReaderAsync(ct);
-            var rows = new List<Execution>(1);
-            while (await reader.ReadAsync(ct)) rows.Add(ExecutionRows.Read(reader));
-            return rows;
-        }
-        catch
-        {
-            keep = false;
-            if (connection.State != System.Data.ConnectionState.Open) _readersBroken = true;
-            throw;
-        }
-        finally
-        {
-            if (keep && _readers.Count < MaxKeptReaders) _readers.Add(connection);
-            else await connection.DisposeAsync();
-        }
-    }
-
-    private volatile bool _readersBroken;
-
-    private const int MaxKeptReaders = 32;
-    private readonly System.Collections.Concurrent.ConcurrentBag<DbConnection> _readers = new();
+    private Task<List<Execution>> ReadAsync(string where, (string Name, object? Value)[] parameters, CancellationToken ct) =>
+        readers.ReadAsync($"SELECT {ExecutionRows.Columns} FROM {ExecutionColumns.Table} WHERE {where}", parameters, ExecutionRows.Read, ct);
 
     public async Task<IReadOnlyList<long>> FindIdsAsync(ExecutionFilter filter, int limit, CancellationToken ct = default)
     {

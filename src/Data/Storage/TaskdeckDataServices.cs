@@ -62,6 +62,7 @@ public static class TaskdeckDataServices
             services.AddHostedService(sp => sp.GetRequiredService<Changes.PostgreSqlEventBroadcast>());
         }
         // One store, seen by each caller only through the part it uses.
+        services.AddSingleton<KeptReaders>();
         services.AddSingleton<ExecutionStore>();
         services.AddSingleton<IExecutionTransitionStore>(sp => sp.GetRequiredService<ExecutionStore>());
         services.AddSingleton<IExecutionReader>(sp => sp.GetRequiredService<ExecutionStore>());

@@ -67,8 +67,9 @@ public sealed class SqlServerSqlTests
         var recorder = new Recorder();
         var database = new TaskdeckDatabase(StorageProvider.SqlServer, "Server=nowhere", () => new RecordingConnection(recorder));
         var writes = new WriteQueue(database, new WriteGate(database), NullLogger<WriteQueue>.Instance);
-        using var executions = new ExecutionStore(database, writes, null!);
-        var dags = new DagStore(null!, database, writes);
+        using var readers = new KeptReaders(database);
+        var executions = new ExecutionStore(database, writes, null!, readers);
+        var dags = new DagStore(null!, database, writes, readers);
         var at = DateTimeOffset.UtcNow;
 
         // Each store operation that writes its own SQL, on SQL Server's branches. The recording connection answers
@@ -97,6 +98,9 @@ public sealed class SqlServerSqlTests
         await Try(() => dags.AddEdgesAsync(1, Enumerable.Range(0, 900).Select(i => ((long)i, (long)i + 1)).ToList()));
         await Try(() => dags.SetStateAsync(1, [DagRunState.Queued, DagRunState.Running], DagRunState.Running, at));
         await Try(() => dags.RemoveUnstartedTasksAsync(1, [2, 3]));
+        await Try(() => dags.PendingChildrenAsync(1));
+        await Try(() => dags.UnsucceededParentAsync(2));
+        await Try(() => dags.HasActiveTasksAsync(1));
         // Bulk acts: a set-based transition per rule that allows one, the set-based delete, and the act's own rows.
         foreach (var transition in StateMachine.Rules.Keys.Where(StateMachine.IsSetBased))
             await TryAny(() => executions.ApplyManyAsync(new TransitionCommand(0, transition) { Reason = "r", ActorName = "alice", NodeId = "n" }, [1, 2, 3], at));
