@@ -145,9 +145,11 @@ public static class ConsoleLiveBench
     }
 
     /// <param name="Done">How many of the phase's executions had Succeeded when it ended (all of them, unless it hit its time limit).</param>
-    private sealed record Phase(int Done, int Asked, double Rate, double CpuPerExecutionUs, double Cores, TimeSpan Elapsed)
+    /// <param name="WalMb">The SQLite WAL's size before and after the phase.</param>
+    private sealed record Phase(int Done, int Asked, double Rate, double CpuPerExecutionUs, double Cores, TimeSpan Elapsed, (double Before, double After) WalMb)
     {
-        public string Note => Done == Asked ? "" : $" (time limit: only {Done:N0} of {Asked:N0} Succeeded)";
+        public string Note => (Done == Asked ? "" : $" (time limit: only {Done:N0} of {Asked:N0} Succeeded)") +
+                              $"; WAL {WalMb.Before:N0} → {WalMb.After:N0} MB";
     }
 
     /// <summary>
@@ -157,6 +159,7 @@ public static class ConsoleLiveBench
     private static async Task<Phase> RunPhaseAsync(HttpClient http, ConsoleNode node, int n, int inFlight, TimeSpan limit)
     {
         var start = await SucceededAsync(http);
+        var walBefore = node.WalMb();
         var cpu = node.Cpu();
         var clock = Stopwatch.StartNew();
         using var stop = new CancellationTokenSource(limit);
@@ -179,7 +182,7 @@ public static class ConsoleLiveBench
         var elapsed = clock.Elapsed;
         var used = node.Cpu() - cpu;
         await submitters;
-        return new Phase(done, n, done / elapsed.TotalSeconds, used.TotalMicroseconds / Math.Max(1, done), used / elapsed, elapsed);
+        return new Phase(done, n, done / elapsed.TotalSeconds, used.TotalMicroseconds / Math.Max(1, done), used / elapsed, elapsed, (walBefore, node.WalMb()));
     }
 
     private static async Task<int> SucceededAsync(HttpClient http) =>

@@ -18,6 +18,9 @@ public sealed class ConsoleNode : IAsyncDisposable
     public int Pid => _process.Id;
     public Uri BaseAddress => new($"http://127.0.0.1:{Port}");
 
+    /// <summary>The SQLite write-ahead log's size: it grows while readers keep a checkpoint from ever reaching its end.</summary>
+    public double WalMb() => new FileInfo(Path.Combine(_folder, "taskdeck.db-wal")) is { Exists: true } wal ? wal.Length / 1048576.0 : 0;
+
     private ConsoleNode(string folder, int port, Process process)
     {
         _folder = folder;
