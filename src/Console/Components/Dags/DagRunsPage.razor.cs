@@ -18,7 +18,7 @@ public partial class DagRunsPage : IAsyncDisposable
     private static readonly Expression<Func<DagRunListItem, DateTimeOffset>> ByStarted = r => r.Run.CreatedAt;
     private static readonly Expression<Func<DagRunListItem, DateTimeOffset>> ByLastUpdate = r => r.Run.UpdatedAt;
 
-    private MudDataGrid<DagRunListItem>? _grid;
+    private QuietReloadGrid<DagRunListItem>? _grid;
     private LiveGrid<DagRunListItem>? _live;
     /// <summary>False in the server's prerendered HTML, before the grid's first load: no rows yet is not "none".</summary>
     private bool _loaded;
@@ -33,9 +33,12 @@ public partial class DagRunsPage : IAsyncDisposable
     [Inject] public required PageVisibility Visibility { get; init; }
     [Inject] public required NavigationManager Navigation { get; init; }
 
-    /// <summary>The rows come from the shared model of this filter and page: every page that shows the same shares its reads.</summary>
+    /// <summary>
+    /// The rows come from the shared model of this filter and page: every page that shows the same shares its reads. Its
+    /// updates reload the grid quietly (nobody asked); a filter change shows that it loads.
+    /// </summary>
     protected override void OnInitialized() =>
-        _live = new(Visibility, InvokeAsync, () => _grid?.ReloadServerData() ?? Task.CompletedTask);
+        _live = new(Visibility, InvokeAsync, () => _grid?.ReloadQuietlyAsync() ?? Task.CompletedTask);
 
     protected override async Task OnParametersSetAsync()
     {

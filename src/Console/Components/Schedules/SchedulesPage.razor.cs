@@ -10,7 +10,7 @@ namespace Taskdeck.Console.Components.Schedules;
 /// <summary>Every schedule, paged in the database; filters live in the URL; actions go through Core's <see cref="ScheduleService"/>.</summary>
 public partial class SchedulesPage : IAsyncDisposable
 {
-    private MudDataGrid<ScheduleView>? _grid;
+    private QuietReloadGrid<ScheduleView>? _grid;
     private LiveGrid<ScheduleView>? _live;
     private bool _loaded;
     private bool _busy;
@@ -31,9 +31,10 @@ public partial class SchedulesPage : IAsyncDisposable
 
     private bool HasFilters => !string.IsNullOrWhiteSpace(Q) || !string.IsNullOrWhiteSpace(Status);
 
-    // The rows come from the shared model of this filter and page (ScheduleListModel says which changes matter to it).
+    // The rows come from the shared model of this filter and page (ScheduleListModel says which changes matter to it). Its
+    // updates reload the grid quietly (nobody asked); a filter change and the operator's own act show that it loads.
     protected override void OnInitialized() =>
-        _live = new(Visibility, InvokeAsync, () => _grid?.ReloadServerData() ?? Task.CompletedTask);
+        _live = new(Visibility, InvokeAsync, () => _grid?.ReloadQuietlyAsync() ?? Task.CompletedTask);
 
     protected override async Task OnParametersSetAsync()
     {

@@ -24,7 +24,7 @@ public partial class WorkTasksPage : IAsyncDisposable
     private static readonly Expression<Func<WorkTaskRow, DateTimeOffset>> ByCreated = r => r.CreatedAt;
     private static readonly Expression<Func<WorkTaskRow, DateTimeOffset>> ByUpdated = r => r.UpdatedAt;
 
-    private MudDataGrid<WorkTaskRow>? _grid;
+    private QuietReloadGrid<WorkTaskRow>? _grid;
     private IReadOnlyList<string> _types = [];
     private LiveGrid<WorkTaskRow>? _live;
     private string? _lastUri;
@@ -40,8 +40,9 @@ public partial class WorkTasksPage : IAsyncDisposable
 
     protected override async Task OnInitializedAsync()
     {
-        // The rows come from the shared model of this filter and page: a state change of a row on it is applied in place.
-        _live = new(Visibility, InvokeAsync, () => _grid?.ReloadServerData() ?? Task.CompletedTask);
+        // The rows come from the shared model of this filter and page: a state change of a row on it is applied in place, and
+        // rows entering or leaving reload the grid quietly (nobody asked); a filter change shows that it loads.
+        _live = new(Visibility, InvokeAsync, () => _grid?.ReloadQuietlyAsync() ?? Task.CompletedTask);
         _types = await Queries.TypesAsync();
     }
 
