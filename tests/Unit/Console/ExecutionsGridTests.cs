@@ -101,4 +101,55 @@ public sealed class ExecutionsGridTests : MudTestContext
         cut.WaitForAssertion(() => Assert.NotNull(retried));
         Assert.Equal(7, Assert.Single(retried!).Id);
     }
+
+    /// <summary>The ids of the rows whose checkbox is ticked.</summary>
+    private static List<long> Ticked(IRenderedComponent<ExecutionsGrid> cut) =>
+        cut.FindAll("tbody tr.mud-table-row").Where(r => r.QuerySelector("input[type=checkbox]")?.HasAttribute("checked") == true)
+            .Select(r => long.Parse(r.QuerySelector("a[href^='/executions/']")!.GetAttribute("href")!["/executions/".Length..])).ToList();
+
+    private IRenderedComponent<ExecutionsGrid> RenderSelectable(HashSet<Execution> selected, Action<HashSet<Execution>>? changed, params Execution[] rows) =>
+        Render<ExecutionsGrid>(p => p
+            .Add(g => g.ServerData, (_, _) => Task.FromResult(new GridData<Execution> { Items = rows, TotalItems = rows.Length }))
+            .Add(g => g.SelectedItems, selected)
+            .Add(g => g.SelectedItemsChanged, items => changed?.Invoke(items)));
+
+    /// <summary>
+    /// The grid skips the page's renders that change nothing it draws; the selection is one of those things by what it holds,
+    /// not only by which set it is: the page's own set, changed in place and handed again, is drawn.
+    /// </summary>
+    [Fact]
+    public void Grid_ASelectionChangedInPlace_IsDrawn_AsANewSetWouldBe()
+    {
+        Execution[] rows = [Row(1, ExecutionState.Failed), Row(2, ExecutionState.Running), Row(3, ExecutionState.Queued)];
+        var selected = new HashSet<Execution>(ExecutionById.Instance) { rows[0] };
+        var cut = RenderSelectable(selected, null, rows);
+        cut.WaitForAssertion(() => Assert.Equal([1L], Ticked(cut)));
+
+        selected.Add(rows[2]);
+        cut.Render(p => p.Add(g => g.SelectedItems, selected));
+        cut.WaitForAssertion(() => Assert.Equal([1L, 3L], Ticked(cut)));
+
+        selected.Clear();
+        cut.Render(p => p.Add(g => g.SelectedItems, selected));
+        cut.WaitForAssertion(() => Assert.Empty(Ticked(cut)));
+    }
+
+    /// <summary>A row the user ticks is drawn by MudDataGrid itself: the page handing the same set back draws no row again.</summary>
+    [Fact]
+    public void Grid_ARowTickedByTheUser_IsNotDrawnAgain_WhenThePageHandsTheSetBack()
+    {
+        Execution[] rows = [Row(1, ExecutionState.Failed), Row(2, ExecutionState.Running)];
+        HashSet<Execution>? handedBack = null;
+        var cut = RenderSelectable(new HashSet<Execution>(ExecutionById.Instance), items => handedBack = items, rows);
+        cut.WaitForAssertion(() => Assert.Equal(2, cut.FindAll(".state-chip").Count));
+        var renders = cut.Instance.OwnRenders;
+
+        cut.FindAll("tbody tr.mud-table-row input[type=checkbox]")[1].Change(true);
+
+        cut.WaitForAssertion(() => Assert.Equal([2L], Ticked(cut)));
+        Assert.NotNull(handedBack);
+        cut.Render(p => p.Add(g => g.SelectedItems, handedBack!));
+        Assert.Equal([2L], Ticked(cut));
+        Assert.Equal(renders, cut.Instance.OwnRenders);
+    }
 }
