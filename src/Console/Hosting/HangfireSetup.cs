@@ -12,7 +12,7 @@ using Taskdeck.Data.Storage;
 
 namespace Taskdeck.Console.Hosting;
 
-/// <summary>Hangfire.PostgreSql's knobs (<c>Taskdeck:Hangfire:PostgreSql</c>); what each one bought is in BENCHMARKS.md.</summary>
+/// <summary>Hangfire.PostgreSql's knobs (<c>Taskdeck:Hangfire:PostgreSql</c>), bound and checked at start; what each one bought is in BENCHMARKS.md.</summary>
 public sealed class HangfirePostgreSqlSettings
 {
     public const string Section = "Taskdeck:Hangfire:PostgreSql";
@@ -45,7 +45,7 @@ public sealed class HangfirePostgreSqlSettings
     public int LockTimeoutSeconds { get; set; } = 30;
 }
 
-/// <summary>Hangfire.InMemory's knobs (<c>Taskdeck:Hangfire:InMemory</c>), the embedded default's job store.</summary>
+/// <summary>Hangfire.InMemory's knobs (<c>Taskdeck:Hangfire:InMemory</c>), the embedded default's job store, bound and checked at start.</summary>
 public sealed class HangfireInMemorySettings
 {
     public const string Section = "Taskdeck:Hangfire:InMemory";
@@ -57,6 +57,26 @@ public sealed class HangfireInMemorySettings
     /// jobs, and after a burst it was the bulk of what the node kept (BENCHMARKS.md, issue 15).
     /// </summary>
     public int FinishedJobMinutes { get; set; } = 10;
+}
+
+/// <summary>Each Hangfire setting in its range, checked at start for whichever storage this node uses: a wrong one names itself.</summary>
+public sealed class ValidateHangfireSettings : IValidateOptions<HangfireInMemorySettings>, IValidateOptions<HangfirePostgreSqlSettings>
+{
+    public ValidateOptionsResult Validate(string? name, HangfireInMemorySettings o) =>
+        Check([AtLeast(HangfireInMemorySettings.Section, nameof(o.FinishedJobMinutes), o.FinishedJobMinutes, 1)]);
+
+    // Hangfire.PostgreSql refuses a poll interval, invisibility or lock timeout that is not positive, with its own option's name.
+    public ValidateOptionsResult Validate(string? name, HangfirePostgreSqlSettings o) => Check([
+        AtLeast(HangfirePostgreSqlSettings.Section, nameof(o.QueuePollMilliseconds), o.QueuePollMilliseconds, 1),
+        AtLeast(HangfirePostgreSqlSettings.Section, nameof(o.InvisibilitySeconds), o.InvisibilitySeconds, 1),
+        AtLeast(HangfirePostgreSqlSettings.Section, nameof(o.LockTimeoutSeconds), o.LockTimeoutSeconds, 1),
+    ]);
+
+    private static string? AtLeast(string section, string setting, int value, int least) =>
+        value < least ? $"{section}:{setting} must be at least {least} (it is {value})." : null;
+
+    private static ValidateOptionsResult Check(IEnumerable<string?> errors) =>
+        errors.OfType<string>().ToList() is { Count: > 0 } failed ? ValidateOptionsResult.Fail(failed) : ValidateOptionsResult.Success;
 }
 
 public static class HangfireSetup
@@ -76,6 +96,10 @@ public static class HangfireSetup
     public static IServiceCollection AddTaskdeckHangfire(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddSingleton(sp => StorageFailures(sp.GetRequiredService<TaskdeckDatabase>().Provider));
+        services.AddOptions<HangfireInMemorySettings>().Bind(configuration.GetSection(HangfireInMemorySettings.Section)).ValidateOnStart();
+        services.AddOptions<HangfirePostgreSqlSettings>().Bind(configuration.GetSection(HangfirePostgreSqlSettings.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<HangfireInMemorySettings>, ValidateHangfireSettings>();
+        services.AddSingleton<IValidateOptions<HangfirePostgreSqlSettings>, ValidateHangfireSettings>();
         services.AddHangfire((sp, config) =>
         {
             var database = sp.GetRequiredService<TaskdeckDatabase>();
@@ -85,9 +109,7 @@ public static class HangfireSetup
             switch (database.Provider)
             {
                 case StorageProvider.Sqlite:
-                    var memory = configuration.GetSection(HangfireInMemorySettings.Section).Get<HangfireInMemorySettings>() ?? new HangfireInMemorySettings();
-                    if (memory.FinishedJobMinutes < 1)
-                        throw new InvalidOperationException($"{HangfireInMemorySettings.Section}:{nameof(HangfireInMemorySettings.FinishedJobMinutes)} must be at least 1 (it is {memory.FinishedJobMinutes}).");
+                    var memory = sp.GetRequiredService<IOptions<HangfireInMemorySettings>>().Value;
                     config.UseInMemoryStorage(new InMemoryStorageOptions
                     {
                         IdType = InMemoryStorageIdType.Long,
@@ -95,7 +117,7 @@ public static class HangfireSetup
                     });
                     break;
                 case StorageProvider.PostgreSql:
-                    var pg = configuration.GetSection(HangfirePostgreSqlSettings.Section).Get<HangfirePostgreSqlSettings>() ?? new HangfirePostgreSqlSettings();
+                    var pg = sp.GetRequiredService<IOptions<HangfirePostgreSqlSettings>>().Value;
                     config.UsePostgreSqlStorage(o => o.UseNpgsqlConnection(database.ConnectionString), new PostgreSqlStorageOptions
                     {
                         QueuePollInterval = TimeSpan.FromMilliseconds(pg.QueuePollMilliseconds),

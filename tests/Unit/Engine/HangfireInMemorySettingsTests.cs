@@ -1,6 +1,8 @@
 using Hangfire;
 using Hangfire.InMemory;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Taskdeck.Console.Hosting;
 using Taskdeck.Unit.Bulk;
 using Taskdeck.Unit.Health;
 
@@ -37,13 +39,21 @@ public sealed class HangfireInMemorySettingsTests : IDisposable
         Assert.Equal(TimeSpan.FromMinutes(minutes), storage.Options.MaxExpirationTime);
     }
 
+    /// <summary>A bound option validated on start (CONVENTIONS.md): the node refuses to start, the message names the setting.</summary>
     [Fact]
     public void NoMinutes_StopsTheStart_NamingTheSetting()
     {
         using var host = new FolderHost(_folder, new Dictionary<string, string?> { ["Taskdeck:Hangfire:InMemory:FinishedJobMinutes"] = "0" });
 
-        var refused = Assert.ThrowsAny<Exception>(() => host.Services.GetRequiredService<JobStorage>());
+        var refused = Assert.ThrowsAny<Exception>(() => host.Services);
 
-        Assert.Contains("Taskdeck:Hangfire:InMemory:FinishedJobMinutes", refused.ToString());
+        var invalid = Assert.Single(Chain(refused).OfType<OptionsValidationException>());
+        Assert.Equal(typeof(HangfireInMemorySettings), invalid.OptionsType);
+        Assert.Contains("Taskdeck:Hangfire:InMemory:FinishedJobMinutes must be at least 1 (it is 0)", invalid.Message);
+    }
+
+    private static IEnumerable<Exception> Chain(Exception e)
+    {
+        for (Exception? at = e; at is not null; at = at.InnerException) yield return at;
     }
 }
