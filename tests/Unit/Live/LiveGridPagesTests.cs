@@ -91,7 +91,7 @@ public sealed class LiveGridPagesTests(EngineHost host) : AppTestContext(host)
     /// <summary>Once the page's first load is over, counts the grid's own renders and every markup update that shows its loading bar.</summary>
     private static async Task<QuietWatch<TPage, TRow>> WatchAsync<TPage, TRow>(IRenderedComponent<TPage> cut) where TPage : class, IComponent
     {
-        await SettledAsync(cut);
+        await cut.SettledAsync(Deadline);
         return new QuietWatch<TPage, TRow>(cut, cut.FindComponent<QuietReloadGrid<TRow>>());
     }
 
@@ -113,23 +113,9 @@ public sealed class LiveGridPagesTests(EngineHost host) : AppTestContext(host)
         public async Task AssertRedrawnOnceAsync(Action entered)
         {
             _page.WaitForAssertion(entered, Deadline);
-            await SettledAsync(_page);
+            await _page.SettledAsync(Deadline);
             // (markup updates showing the loading bar, renders of the grid since the watch began)
             Assert.Equal((0, 1), (Volatile.Read(ref _loadingShown), _grid.Instance.OwnRenders - _renders));
-        }
-    }
-
-    /// <summary>The page holds still: its render count does not move for a second.</summary>
-    private static async Task SettledAsync<TPage>(IRenderedComponent<TPage> cut) where TPage : class, IComponent
-    {
-        var deadline = DateTime.UtcNow + Deadline;
-        var last = cut.RenderCount;
-        var since = DateTime.UtcNow;
-        while (DateTime.UtcNow - since < TimeSpan.FromSeconds(1))
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"The page kept rendering ({cut.RenderCount} renders).");
-            await Task.Delay(100);
-            if (cut.RenderCount != last) { last = cut.RenderCount; since = DateTime.UtcNow; }
         }
     }
 

@@ -76,20 +76,6 @@ public sealed class LiveModelTests : AppTestContext
         _events.Publish(new StateChanged(id, DateTimeOffset.UtcNow, ExecutionState.Scheduled, ExecutionState.Cancelled, Transition.CancelWaiting, 0, null, "another-node"));
     }
 
-    /// <summary>The page's first load is over: its render count holds still for a second.</summary>
-    private static async Task SettledAsync(IRenderedComponent<ExecutionsPage> cut)
-    {
-        var deadline = DateTime.UtcNow + Deadline;
-        var last = cut.RenderCount;
-        var since = DateTime.UtcNow;
-        while (DateTime.UtcNow - since < TimeSpan.FromSeconds(1))
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"The page kept rendering ({cut.RenderCount} renders).");
-            await Task.Delay(100);
-            if (cut.RenderCount != last) { last = cut.RenderCount; since = DateTime.UtcNow; }
-        }
-    }
-
     private IRenderedComponent<ExecutionsPage> RenderPage(string tag, int rows)
     {
         // The filter lives in the URL, as a shared link would carry it.
@@ -111,7 +97,7 @@ public sealed class LiveModelTests : AppTestContext
     {
         var (tag, ids) = await ScheduledAsync(3);
         var cut = RenderPage(tag, 3);
-        await SettledAsync(cut);
+        await cut.SettledAsync(Deadline);
         var model = Assert.Single(_live.Models.OfType<ExecutionGridModel>());
         Assert.Equal(1, model.Queries);
         var commands = _commands.Count;
@@ -141,7 +127,7 @@ public sealed class LiveModelTests : AppTestContext
     {
         var (tag, _) = await ScheduledAsync(2);
         var cut = RenderPage(tag, 2);
-        await SettledAsync(cut);
+        await cut.SettledAsync(Deadline);
         // MudBlazor's PropertyColumn compiles its Property whenever it is handed another instance than the last.
         var before = PropertyExpressions(cut);
         Assert.Equal(6, before.Count);
@@ -164,7 +150,7 @@ public sealed class LiveModelTests : AppTestContext
     {
         var (tag, _) = await ScheduledAsync(2);
         var cut = RenderPage(tag, 2);
-        await SettledAsync(cut);
+        await cut.SettledAsync(Deadline);
         var grid = cut.FindComponent<QuietReloadGrid<Execution>>();
         var renders = grid.Instance.OwnRenders;
         var loadingShown = 0;
@@ -174,7 +160,7 @@ public sealed class LiveModelTests : AppTestContext
         _events.Publish(new StateChanged(added.Id, DateTimeOffset.UtcNow, null, ExecutionState.Scheduled, Transition.Submit, 0, null, "another-node"));
 
         cut.WaitForAssertion(() => Assert.Equal(3, cut.FindAll("tbody tr.mud-table-row .state-chip").Count), Deadline);
-        await SettledAsync(cut);
+        await cut.SettledAsync(Deadline);
         Assert.Equal(0, loadingShown);
         Assert.Equal(renders + 1, grid.Instance.OwnRenders);
     }
@@ -189,7 +175,7 @@ public sealed class LiveModelTests : AppTestContext
     {
         var (tag, ids) = await ScheduledAsync(2);
         var cut = RenderPage(tag, 2);
-        await SettledAsync(cut);
+        await cut.SettledAsync(Deadline);
         var visibility = Services.GetRequiredService<PageVisibility>();
         // Another page on the same filter, visible: it proves the shared model refreshed and handed out its updates.
         var seen = new List<LiveUpdate<ExecutionGridSnapshot>>();
