@@ -91,9 +91,13 @@ public sealed class SignInFlowTests(BrowserFixture browser) : IAsyncLifetime
         // An API token that may read and submit, on /admin/tokens: its secret is shown once.
         await OpenAsync("/admin/tokens");
         await _page.GetByRole(AriaRole.Button, new() { Name = "Create token" }).ClickAsync();
-        await dialog.GetByLabel("Token name").FillAsync("nightly-ci");
+        // The scope first and the name last: the name field sends each keystroke (Immediate), and a checkbox's render landing
+        // between a loaded server's receipt of the typed name and its own could draw the dialog from the value before it.
         await dialog.GetByLabel("Scope submit").CheckAsync();
-        await dialog.GetByRole(AriaRole.Button, new() { Name = "Create token" }).ClickAsync();
+        await dialog.GetByLabel("Token name").FillAsync("nightly-ci");
+        var create = dialog.GetByRole(AriaRole.Button, new() { Name = "Create token" });
+        await Expect(create).ToBeEnabledAsync(); // the server has both: a name and a scope
+        await create.ClickAsync();
         var secretBox = dialog.Locator("[data-secret]");
         await Expect(secretBox).ToContainTextAsync("tdk_");
         var secret = (await secretBox.TextContentAsync())!.Trim();
