@@ -13,18 +13,20 @@ namespace Taskdeck.Bench.Console;
 /// no domain enabled, so the browser sends nothing back. Playwright, by contrast, enables the network domain of every page
 /// it drives and receives each WebSocket frame of each circuit (every render batch, base64'd into JSON, parsed by its
 /// node.js driver and by the bench): with 50 live pages that driver, at normal priority, took the cores the node needed.
-/// Chromium itself runs at the idle scheduling policy (<see cref="IdleChromium"/>).
+/// Chromium itself runs at the idle scheduling policy in an idle CPU cgroup (<see cref="IdleChromium"/>).
 /// </summary>
 public sealed partial class DevToolsPages : IAsyncDisposable
 {
     private readonly Process _chromium;
     private readonly ClientWebSocket _socket;
     private readonly string _profile;
+    private readonly string? _idleGroup;
     private readonly List<string> _targets = [];
     private int _nextId;
 
-    private DevToolsPages(Process chromium, ClientWebSocket socket, string profile)
+    private DevToolsPages(Process chromium, ClientWebSocket socket, string profile, string? idleGroup)
     {
+        _idleGroup = idleGroup;
         _chromium = chromium;
         _socket = socket;
         _profile = profile;
@@ -35,11 +37,15 @@ public sealed partial class DevToolsPages : IAsyncDisposable
     public static async Task<DevToolsPages> LaunchAsync(string chromiumPath)
     {
         var profile = Path.Combine(Path.GetTempPath(), "taskdeck-live-chromium-" + Guid.NewGuid().ToString("N")[..8]);
-        var start = new ProcessStartInfo(IdleChromium(chromiumPath))
+        var idleGroup = IdleCpuGroup();
+        System.Console.WriteLine(idleGroup is null
+            ? "Chromium: SCHED_IDLE and nice 19 only (no CPU cgroup could be made here: the browsers may take cores the node needs)"
+            : $"Chromium: SCHED_IDLE, nice 19, in the idle CPU cgroup {idleGroup}");
+        var start = new ProcessStartInfo(IdleChromium(chromiumPath, idleGroup))
         {
             RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false,
         };
-        foreach (var arg in (string[])["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+        foreach (var arg in (string[])["--headless", "--no-sandbox", "--no-zygote", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                      "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions", "--mute-audio",
                      "--disable-background-timer-throttling", "--disable-renderer-backgrounding", "--disable-backgrounding-occluded-windows",
                      "--remote-debugging-port=0", "--remote-allow-origins=*", $"--user-data-dir={profile}", "about:blank"])
@@ -58,7 +64,7 @@ public sealed partial class DevToolsPages : IAsyncDisposable
         var socket = new ClientWebSocket();
         socket.Options.KeepAliveInterval = TimeSpan.Zero;
         await socket.ConnectAsync(new Uri(endpoint), CancellationToken.None);
-        return new DevToolsPages(chromium, socket, profile);
+        return new DevToolsPages(chromium, socket, profile, idleGroup);
     }
 
     /// <summary>Opens a page in a window of its own and waits until its circuit is live (<c>[data-interactive=true]</c>).</summary>
@@ -156,22 +162,59 @@ public sealed partial class DevToolsPages : IAsyncDisposable
         if (!_chromium.WaitForExit(TimeSpan.FromSeconds(10))) _chromium.Kill(entireProcessTree: true);
         _socket.Dispose();
         try { Directory.Delete(_profile, recursive: true); } catch (IOException) { }
+        // A cgroup goes once its last process has: Chromium's helpers may take a moment after the browser.
+        for (var i = 0; _idleGroup is not null && Directory.Exists(_idleGroup) && i < 50; i++)
+        {
+            try { Directory.Delete(_idleGroup); }
+            catch (IOException) { await Task.Delay(100); }
+        }
     }
 
     /// <summary>
-    /// A wrapper that starts Chromium with the idle scheduling policy (SCHED_IDLE, and nice 19): on a 2-core machine the
-    /// browsers would otherwise take the cores the node needs, where in real use they run on the operators' own machines.
-    /// Nice alone is not enough: run as root, Chromium raises its display-critical threads to nice -8 (measured: 50 pages
-    /// then left the node 0.24 of a core and 4 executions/s), and a thread cannot leave SCHED_IDLE by changing its nice.
+    /// A wrapper that starts Chromium with the idle scheduling policy (SCHED_IDLE, and nice 19) inside a CPU cgroup marked
+    /// idle: on a 2-core machine the browsers would otherwise take the cores the node needs, where in real use they run on
+    /// the operators' own machines. Each layer was needed (measured with 50 pages, <c>/proc/PID/task/*/schedstat</c>):
+    /// nice alone: run as root, Chromium raises its display-critical threads to nice -8 (the node kept 0.24 of a core).
+    /// SCHED_IDLE alone: Chromium's zygote calls setsid, so its renderers landed in autogroups of their own, each as heavy
+    /// as the node's whole group, and the browsers still took a full core while the node's threads waited to run
+    /// (<c>--no-zygote</c> keeps them in one tree). The idle cgroup (<c>cpu.idle</c>) makes the browsers' whole group
+    /// yield to the node. Where no cgroup can be made (not root, no CPU controller) the bench says so and goes on.
     /// </summary>
-    private static string IdleChromium(string path)
+    private static string IdleChromium(string path, string? idleGroup)
     {
         if (!OperatingSystem.IsLinux()) return path;
         var wrapper = Path.Combine(Path.GetTempPath(), $"taskdeck-chromium-idle-{Environment.ProcessId}.sh");
         var idle = File.Exists("/usr/bin/chrt") ? "/usr/bin/chrt --idle 0 " : "";
-        File.WriteAllText(wrapper, $"#!/bin/sh\nexec {idle}nice -n 19 \"{path}\" \"$@\"\n");
+        var join = idleGroup is null ? "" : $"echo $$ > \"{idleGroup}/cgroup.procs\"\n";
+        File.WriteAllText(wrapper, $"#!/bin/sh\n{join}exec {idle}nice -n 19 \"{path}\" \"$@\"\n");
         File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         return wrapper;
+    }
+
+    /// <summary>
+    /// A CPU cgroup whose processes run only when nothing else wants the cores (<c>cpu.idle</c>, cgroup v1's CPU controller
+    /// or cgroup v2 with the controller enabled); null when none can be made here.
+    /// </summary>
+    private static string? IdleCpuGroup()
+    {
+        if (!OperatingSystem.IsLinux()) return null;
+        foreach (var root in (string[])["/sys/fs/cgroup/cpu", "/sys/fs/cgroup"])
+        {
+            if (!File.Exists(Path.Combine(root, "cgroup.procs"))) continue;
+            var group = Path.Combine(root, $"taskdeck-bench-browsers-{Environment.ProcessId}");
+            try
+            {
+                Directory.CreateDirectory(group);
+                if (!File.Exists(Path.Combine(group, "cpu.idle"))) { Directory.Delete(group); continue; }
+                File.WriteAllText(Path.Combine(group, "cpu.idle"), "1");
+                return group;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                try { Directory.Delete(group); } catch (Exception) { /* it was never made */ }
+            }
+        }
+        return null;
     }
 
     [GeneratedRegex(@"DevTools listening on (ws://\S+)")]
