@@ -12,8 +12,8 @@ namespace Taskdeck.Bench.Console;
 /// workload). After a warm-up it runs <c>executions</c> <c>demo.noop</c> with no page open, opens <c>pages</c> live pages
 /// in headless Chromium, opened over DevTools and then left unwatched (<see cref="DevToolsPages"/>) (dashboards, executions grids with and without filters, execution details, a DAG run of 1,000
 /// tasks), measures them idle, runs the same executions again with them open, closes them, follows the node's memory
-/// for a minute and runs the executions once more with no page (the warm comparison). Executions are submitted over HTTP (<c>POST /api/tasks</c>, a fixed number in flight: the node's own
-/// highest rate); the clock stops when <c>/api/executions/stats</c> counts them all Succeeded. CPU is the node's own
+/// for a minute and runs the executions once more with no page (the warm comparison). Executions are submitted over HTTP
+/// (<c>POST /api/tasks</c>, a fixed number in flight: the node's own highest rate); the clock stops when <c>/api/executions/stats</c> counts them all Succeeded. CPU is the node's own
 /// (<c>/proc/PID/stat</c>), not the machine's: Chromium's is reported apart.
 /// </summary>
 public static class ConsoleLiveBench
@@ -117,7 +117,6 @@ public static class ConsoleLiveBench
                 samples.Add((clock.Elapsed.TotalSeconds, node.RssMb()));
             }
             var under = samples.FirstOrDefault(s => s.Rss < 250);
-
             System.Console.WriteLine($"after the pages closed: RSS {string.Join(" · ", samples.Select(s => $"{s.At:N0} s {s.Rss:N0} MB"))}; " +
                                      $"at the end {ProcStat.StatusKb(node.Pid, "RssAnon") / 1024:N0} MB anonymous, {ProcStat.StatusKb(node.Pid, "RssFile") / 1024:N0} MB file-backed, {ProcStat.StatusKb(node.Pid, "RssShmem") / 1024:N0} MB shared (the JIT's double-mapped code)");
             // The same run again with no page, now that the node's code is as warm as it was with the pages: the first

@@ -178,7 +178,7 @@ public sealed partial class DevToolsPages : IAsyncDisposable
     /// SCHED_IDLE alone: Chromium's zygote calls setsid, so its renderers landed in autogroups of their own, each as heavy
     /// as the node's whole group, and the browsers still took a full core while the node's threads waited to run
     /// (<c>--no-zygote</c> keeps them in one tree). The idle cgroup (<c>cpu.idle</c>) makes the browsers' whole group
-    /// yield to the node. Where no cgroup can be made (not root, no CPU controller) the bench says so and goes on.
+    /// yield to the node, though not absolutely: with 50 pages they still got about half a core. Where no cgroup can be made (not root, no CPU controller) the bench says so and goes on.
     /// </summary>
     private static string IdleChromium(string path, string? idleGroup)
     {
