@@ -2,9 +2,10 @@ namespace Taskdeck.Console.Live;
 
 /// <summary>
 /// How often a shared live model may refresh. Three pulls: a floor (changes reach the screen quickly when little moves),
-/// the cost of the model's query (a query that takes 40 ms is run at most every 40 ms × <see cref="CostFactor"/>, so
-/// one view never spends more than 1/<see cref="CostFactor"/> of a core on reading), and the rate of change (when more
-/// than <see cref="BusyRate"/> changes a second arrive, nobody reads rows that repaint faster than <see cref="BusyInterval"/>).
+/// the cost of a refresh — the model's query plus drawing the update on every page that watches it (a refresh that takes
+/// 40 ms is run at most every 40 ms × <see cref="CostFactor"/>, so one view never spends more than 1/<see cref="CostFactor"/>
+/// of a core, however many pages show it) — and the rate of change (when more than <see cref="BusyRate"/> changes a second
+/// arrive, nobody reads rows that repaint faster than <see cref="BusyInterval"/>).
 /// A pure function of what the model measured, so it is tested without a clock.
 /// </summary>
 public sealed class LiveCadence
@@ -13,18 +14,18 @@ public sealed class LiveCadence
     public TimeSpan MinInterval { get; set; } = TimeSpan.FromMilliseconds(250);
     /// <summary>The longest: a change shows up on screen within this (plus one query) however costly the query.</summary>
     public TimeSpan MaxInterval { get; set; } = TimeSpan.FromSeconds(2);
-    /// <summary>The interval is at least the query's cost times this.</summary>
+    /// <summary>The interval is at least a refresh's cost times this.</summary>
     public int CostFactor { get; set; } = 20;
     /// <summary>Changes per second above which the model refreshes at most every <see cref="BusyInterval"/>.</summary>
     public double BusyRate { get; set; } = 50;
     public TimeSpan BusyInterval { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <param name="queryCost">How long the model's last query took (zero for a model patched in place).</param>
+    /// <param name="refreshCost">What the model's last refresh cost: its query (none for a patch) and every page's drawing of it.</param>
     /// <param name="changesPerSecond">The model's recent rate of relevant changes.</param>
-    public TimeSpan Next(TimeSpan queryCost, double changesPerSecond)
+    public TimeSpan Next(TimeSpan refreshCost, double changesPerSecond)
     {
         var interval = MinInterval;
-        var byCost = queryCost * CostFactor;
+        var byCost = refreshCost * CostFactor;
         if (byCost > interval) interval = byCost;
         if (changesPerSecond > BusyRate && BusyInterval > interval) interval = BusyInterval;
         return interval > MaxInterval ? MaxInterval : interval;

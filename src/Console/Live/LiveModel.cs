@@ -31,6 +31,8 @@ public abstract class LiveModel<T> : IAsyncDisposable where T : class
     private long _refreshes;
     private DateTimeOffset _lastRefresh;
     private TimeSpan _lastCost;
+    private long _renderTicks;
+    private long _previousRenderTicks;
     private double _rate;
     private T? _current;
     private long _version;
@@ -54,8 +56,20 @@ public abstract class LiveModel<T> : IAsyncDisposable where T : class
     /// <summary>Updates handed to viewers (queries and in-place patches).</summary>
     public long Refreshes => Interlocked.Read(ref _refreshes);
     public TimeSpan LastQueryCost => _lastCost;
-    /// <summary>The interval the model refreshes at now, given its last query's cost and its rate of change.</summary>
-    public TimeSpan Interval => _cadence.Next(_lastCost, _rate);
+    /// <summary>
+    /// What drawing an update costs all its viewers together: the larger of the last update's (counted as its pages finish
+    /// it) and the one before (so the cadence does not fall back while the pages are still drawing).
+    /// </summary>
+    public TimeSpan RenderCost
+    {
+        get
+        {
+            var latest = Interlocked.Read(ref _renderTicks);
+            return TimeSpan.FromTicks(Math.Max(latest, Interlocked.Read(ref _previousRenderTicks)));
+        }
+    }
+    /// <summary>The interval the model refreshes at now, given what a refresh costs (query and renders) and its rate of change.</summary>
+    public TimeSpan Interval => _cadence.Next(_lastCost + RenderCost, _rate);
     public int ViewerCount => Volatile.Read(ref _viewers).Length;
     /// <summary>True when some viewer is visible: only then is the model refreshed.</summary>
     public bool Watched => Volatile.Read(ref _viewers).Any(v => !v.Hidden);
@@ -99,6 +113,11 @@ public abstract class LiveModel<T> : IAsyncDisposable where T : class
     protected bool Stale => _dirty;
 
     internal void Wake() => _wake.Writer.TryWrite(true);
+
+    /// <summary>A viewer finished applying and drawing an update (on its circuit) in this time.</summary>
+    internal void AddRenderCost(TimeSpan spent) => Interlocked.Add(ref _renderTicks, spent.Ticks);
+
+    internal void UpdateFailed(Exception e) => _logger.LogWarning(e, "A live page failed to take an update");
 
     /// <summary>The current snapshot; the first caller's wait runs the first query, everyone else shares it.</summary>
     public async Task<T> CurrentAsync(CancellationToken ct = default)
@@ -154,13 +173,13 @@ public abstract class LiveModel<T> : IAsyncDisposable where T : class
             while (await _wake.Reader.WaitToReadAsync(ct))
             {
                 while (_wake.Reader.TryRead(out _)) { }
-                bool dirty;
-                lock (Gate) dirty = _dirty;
-                // A burst is gathered for a short while; after a refresh the next one waits for the interval.
-                var interval = dirty ? _cadence.Next(_lastCost, _rate) : _cadence.MinInterval;
-                var wait = _lastRefresh + interval - Time.GetUtcNow();
+                // A burst is gathered for a short while; after a refresh the next one waits for the interval. The pages may
+                // still be drawing the last update when the wait starts, so it is measured again once it ends: their cost
+                // can only have grown.
                 var gather = _cadence.MinInterval / 5;
+                var wait = _lastRefresh + NextInterval() - Time.GetUtcNow();
                 await Task.Delay(wait > gather ? wait : gather, Time, ct);
+                while ((wait = _lastRefresh + NextInterval() - Time.GetUtcNow()) > TimeSpan.Zero) await Task.Delay(wait, Time, ct);
                 // Nobody looks: stay stale. A viewer that becomes visible wakes the model.
                 if (!Watched) continue;
                 try { await RefreshAsync(ct); }
@@ -172,6 +191,17 @@ public abstract class LiveModel<T> : IAsyncDisposable where T : class
             }
         }
         catch (OperationCanceledException) { }
+    }
+
+    /// <summary>
+    /// A query waits for the full cadence (its own cost, the pages' drawing, the rate of change); a patch needs no query, so
+    /// only the drawing can hold it back.
+    /// </summary>
+    private TimeSpan NextInterval()
+    {
+        bool dirty;
+        lock (Gate) dirty = _dirty;
+        return dirty ? _cadence.Next(_lastCost + RenderCost, _rate) : _cadence.Next(RenderCost, 0);
     }
 
     private async Task RefreshAsync(CancellationToken ct)
@@ -228,10 +258,11 @@ public abstract class LiveModel<T> : IAsyncDisposable where T : class
         _lastRefresh = Time.GetUtcNow();
         if (update is null) return;
         Interlocked.Increment(ref _refreshes);
+        Interlocked.Exchange(ref _previousRenderTicks, Interlocked.Exchange(ref _renderTicks, 0));
         foreach (var viewer in Volatile.Read(ref _viewers))
         {
             try { viewer.Deliver(update); }
-            catch (Exception e) { _logger.LogWarning(e, "A live page failed to take an update"); }
+            catch (Exception e) { UpdateFailed(e); }
         }
     }
 

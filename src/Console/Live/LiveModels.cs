@@ -44,41 +44,41 @@ public sealed class LiveModels(ExecutionEvents events, IServiceProvider services
 
     private T Get<T>() where T : notnull => services.GetRequiredService<T>();
 
-    public LiveViewer<ExecutionGridSnapshot> WatchExecutions(ExecutionGridQuery query, PageVisibility? visibility, Action<LiveUpdate<ExecutionGridSnapshot>> onUpdate) =>
-        Watch(query, () => new ExecutionGridModel(query, events, Get<ExecutionQueries>(), cadence.Value, time, _logger), visibility, onUpdate);
+    public LiveViewer<ExecutionGridSnapshot> WatchExecutions(ExecutionGridQuery query, LivePage? page, Func<LiveUpdate<ExecutionGridSnapshot>, Task> onUpdate) =>
+        Watch(query, () => new ExecutionGridModel(query, events, Get<ExecutionQueries>(), cadence.Value, time, _logger), page, onUpdate);
 
-    public LiveViewer<DashboardSnapshot> WatchDashboard(string range, PageVisibility? visibility, Action<LiveUpdate<DashboardSnapshot>> onUpdate) =>
+    public LiveViewer<DashboardSnapshot> WatchDashboard(string range, LivePage? page, Func<LiveUpdate<DashboardSnapshot>, Task> onUpdate) =>
         Watch(new DashboardKey(range), () => new DashboardModel(range, Get<DashboardQueries>(),
                 TimeSpan.FromSeconds(Get<IOptions<TaskdeckOptions>>().Value.Leases.ExpirySeconds), events, cadence.Value, time, _logger),
-            visibility, onUpdate);
+            page, onUpdate);
 
-    public LiveViewer<DagRunSnapshot> WatchDagRun(long runId, PageVisibility? visibility, Action<LiveUpdate<DagRunSnapshot>> onUpdate) =>
-        Watch(new DagRunKey(runId), () => new DagRunModel(runId, Get<DagQueries>(), Get<Core.Bulk.IBulkActionStore>(), events, cadence.Value, time, _logger), visibility, onUpdate);
+    public LiveViewer<DagRunSnapshot> WatchDagRun(long runId, LivePage? page, Func<LiveUpdate<DagRunSnapshot>, Task> onUpdate) =>
+        Watch(new DagRunKey(runId), () => new DagRunModel(runId, Get<DagQueries>(), Get<Core.Bulk.IBulkActionStore>(), events, cadence.Value, time, _logger), page, onUpdate);
 
-    public LiveViewer<ExecutionDetailSnapshot> WatchExecution(long id, PageVisibility? visibility, Action<LiveUpdate<ExecutionDetailSnapshot>> onUpdate) =>
-        Watch(new ExecutionKey(id), () => new ExecutionDetailModel(id, Get<ExecutionQueries>(), events, cadence.Value, time, _logger), visibility, onUpdate);
+    public LiveViewer<ExecutionDetailSnapshot> WatchExecution(long id, LivePage? page, Func<LiveUpdate<ExecutionDetailSnapshot>, Task> onUpdate) =>
+        Watch(new ExecutionKey(id), () => new ExecutionDetailModel(id, Get<ExecutionQueries>(), events, cadence.Value, time, _logger), page, onUpdate);
 
     /// <param name="load">Reads the stored log (used by the first page that watches it; every page reads the same).</param>
     public LiveViewer<LogTail> WatchLog(long executionId, int attempt, LogStream stream, Func<CancellationToken, Task<IReadOnlyList<LogEntry>>> load,
-        PageVisibility? visibility, Action<LiveUpdate<LogTail>> onUpdate) =>
-        Watch(new LogKey(executionId, attempt, stream), () => new LogTailModel(executionId, attempt, stream, load, events, cadence.Value, time, _logger), visibility, onUpdate);
+        LivePage? page, Func<LiveUpdate<LogTail>, Task> onUpdate) =>
+        Watch(new LogKey(executionId, attempt, stream), () => new LogTailModel(executionId, attempt, stream, load, events, cadence.Value, time, _logger), page, onUpdate);
 
-    public LiveViewer<LiveList<DagRunListItem>> WatchDagRuns(DagRunListQuery query, PageVisibility? visibility, Action<LiveUpdate<LiveList<DagRunListItem>>> onUpdate) =>
-        Watch(query, () => new DagRunListModel(query, Get<DagQueries>(), events, cadence.Value, time, _logger), visibility, onUpdate);
+    public LiveViewer<LiveList<DagRunListItem>> WatchDagRuns(DagRunListQuery query, LivePage? page, Func<LiveUpdate<LiveList<DagRunListItem>>, Task> onUpdate) =>
+        Watch(query, () => new DagRunListModel(query, Get<DagQueries>(), events, cadence.Value, time, _logger), page, onUpdate);
 
-    public LiveViewer<LiveList<WorkTaskRow>> WatchWorkTasks(WorkTaskListQuery query, PageVisibility? visibility, Action<LiveUpdate<LiveList<WorkTaskRow>>> onUpdate) =>
-        Watch(query, () => new WorkTaskListModel(query, Get<WorkTaskQueries>(), events, cadence.Value, time, _logger), visibility, onUpdate);
+    public LiveViewer<LiveList<WorkTaskRow>> WatchWorkTasks(WorkTaskListQuery query, LivePage? page, Func<LiveUpdate<LiveList<WorkTaskRow>>, Task> onUpdate) =>
+        Watch(query, () => new WorkTaskListModel(query, Get<WorkTaskQueries>(), events, cadence.Value, time, _logger), page, onUpdate);
 
-    public LiveViewer<LiveList<Components.Schedules.ScheduleView>> WatchSchedules(ScheduleListQuery query, PageVisibility? visibility,
-        Action<LiveUpdate<LiveList<Components.Schedules.ScheduleView>>> onUpdate) =>
+    public LiveViewer<LiveList<Components.Schedules.ScheduleView>> WatchSchedules(ScheduleListQuery query, LivePage? page,
+        Func<LiveUpdate<LiveList<Components.Schedules.ScheduleView>>, Task> onUpdate) =>
         Watch(query, () => new ScheduleListModel(query, Get<ScheduleQueries>(), Get<ScheduleService>(), Get<ScheduleEvents>(), events, cadence.Value, time, _logger),
-            visibility, onUpdate);
+            page, onUpdate);
 
-    public LiveViewer<ScheduleDetailSnapshot> WatchSchedule(string name, PageVisibility? visibility, Action<LiveUpdate<ScheduleDetailSnapshot>> onUpdate) =>
+    public LiveViewer<ScheduleDetailSnapshot> WatchSchedule(string name, LivePage? page, Func<LiveUpdate<ScheduleDetailSnapshot>, Task> onUpdate) =>
         Watch(new ScheduleKey(name), () => new ScheduleDetailModel(name, Get<ScheduleQueries>(), Get<ScheduleService>(), Get<ScheduleEvents>(), events, cadence.Value, time, _logger),
-            visibility, onUpdate);
+            page, onUpdate);
 
-    private LiveViewer<T> Watch<T>(object key, Func<LiveModel<T>> create, PageVisibility? visibility, Action<LiveUpdate<T>> onUpdate) where T : class
+    private LiveViewer<T> Watch<T>(object key, Func<LiveModel<T>> create, LivePage? page, Func<LiveUpdate<T>, Task> onUpdate) where T : class
     {
         LiveModel<T> model;
         lock (_gate)
@@ -87,7 +87,7 @@ public sealed class LiveModels(ExecutionEvents events, IServiceProvider services
             entry.Viewers++;
             model = (LiveModel<T>)entry.Model;
         }
-        var viewer = new LiveViewer<T>(model, key, visibility, onUpdate, ReleaseAsync);
+        var viewer = new LiveViewer<T>(model, key, page, onUpdate, ReleaseAsync);
         model.Add(viewer);
         return viewer;
     }

@@ -1,24 +1,29 @@
+using System.Diagnostics;
+
 namespace Taskdeck.Console.Live;
 
 /// <summary>
 /// A page's hold on a shared <see cref="LiveModel{T}"/>: the current snapshot, and every update while the page's tab is
 /// visible. A hidden tab is handed nothing (no render, no work on its circuit) and is told it missed something; once shown
-/// it reads the model's current snapshot, which costs no query. Dispose it in the page's <c>DisposeAsync</c>.
+/// it reads the model's current snapshot, which costs no query. Each update runs on the page's circuit and its time
+/// (applying and drawing it) is reported to the model. Dispose it in the page's <c>DisposeAsync</c>.
 /// </summary>
 public sealed class LiveViewer<T> : IAsyncDisposable where T : class
 {
     private readonly LiveModel<T> _model;
     private readonly PageVisibility? _visibility;
-    private readonly Action<LiveUpdate<T>> _onUpdate;
+    private readonly Func<Func<Task>, Task>? _onCircuit;
+    private readonly Func<LiveUpdate<T>, Task> _onUpdate;
     private readonly Func<LiveViewer<T>, ValueTask> _release;
     private int _missed;
     private int _disposed;
 
-    internal LiveViewer(LiveModel<T> model, object key, PageVisibility? visibility, Action<LiveUpdate<T>> onUpdate, Func<LiveViewer<T>, ValueTask> release)
+    internal LiveViewer(LiveModel<T> model, object key, LivePage? page, Func<LiveUpdate<T>, Task> onUpdate, Func<LiveViewer<T>, ValueTask> release)
     {
         _model = model;
         Key = key;
-        _visibility = visibility;
+        _visibility = page?.Visibility;
+        _onCircuit = page?.OnCircuit;
         _onUpdate = onUpdate;
         _release = release;
         if (_visibility is not null) _visibility.Changed += OnVisibilityChanged;
@@ -43,7 +48,16 @@ public sealed class LiveViewer<T> : IAsyncDisposable where T : class
             Interlocked.Exchange(ref _missed, 1);
             return;
         }
-        _onUpdate(update);
+        _ = _onCircuit is null ? ApplyTimedAsync(update) : _onCircuit(() => ApplyTimedAsync(update));
+    }
+
+    /// <summary>The clock starts once the circuit runs the update: time spent queued behind other work is not the page's.</summary>
+    private async Task ApplyTimedAsync(LiveUpdate<T> update)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try { await _onUpdate(update); }
+        catch (Exception e) { _model.UpdateFailed(e); }
+        finally { _model.AddRenderCost(Stopwatch.GetElapsedTime(started)); }
     }
 
     private void OnVisibilityChanged()

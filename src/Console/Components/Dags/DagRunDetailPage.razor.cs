@@ -90,7 +90,7 @@ public partial class DagRunDetailPage : IAsyncDisposable
         _crumbs = [new("DAG runs", "/dags"), new($"Run #{Id}", null, disabled: true)];
         if (_view?.Model is DagRunModel { RunId: var shown } && shown == Id) return;
         var previous = _view;
-        _view = Live.WatchDagRun(Id, Visibility, update => _ = InvokeAsync(() => { Show(update.Snapshot); StateHasChanged(); }));
+        _view = Live.WatchDagRun(Id, new LivePage(Visibility, InvokeAsync), update => { Show(update.Snapshot); StateHasChanged(); return Task.CompletedTask; });
         _view.CaughtUp += () => _ = InvokeAsync(() => { if (_view?.Model.Current is { } now) { Show(now); StateHasChanged(); } });
         if (previous is not null) await previous.DisposeAsync();
         Show(await _view.CurrentAsync());

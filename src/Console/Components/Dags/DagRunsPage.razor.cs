@@ -50,7 +50,7 @@ public partial class DagRunsPage : IAsyncDisposable
     {
         DagRunState? runState = Enum.TryParse<DagRunState>(State, true, out var s) ? s : null;
         var query = new DagRunListQuery(runState, Blank(Tag), Blank(Schedule), state.Page * state.PageSize, state.PageSize);
-        var data = await _live!.LoadAsync(query, (visibility, onUpdate) => Live.WatchDagRuns(query, visibility, onUpdate), ct);
+        var data = await _live!.LoadAsync(query, (page, onUpdate) => Live.WatchDagRuns(query, page, onUpdate), ct);
         _loaded = true;
         return data;
     }

@@ -39,7 +39,7 @@ public partial class ExecutionDetailPage : IAsyncDisposable
         _crumbs = [new("Executions", "/executions"), new($"#{Id}", null, disabled: true)];
         var previous = _view;
         // The execution's shared model: every page showing it shares its reads; a hidden tab is handed nothing.
-        _view = Live.WatchExecution(Id, Visibility, update => _ = InvokeAsync(() => Show(update.Snapshot)));
+        _view = Live.WatchExecution(Id, new LivePage(Visibility, InvokeAsync), update => { Show(update.Snapshot); return Task.CompletedTask; });
         _view.CaughtUp += () => _ = InvokeAsync(() => { if (_view?.Model.Current is { } now) Show(now); });
         if (previous is not null) await previous.DisposeAsync();
         Show(await _view.CurrentAsync(), render: false);

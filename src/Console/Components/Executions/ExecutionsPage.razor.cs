@@ -137,19 +137,14 @@ public partial class ExecutionsPage : IAsyncDisposable
     }
 
     /// <summary>The model's thread: hand the update to the circuit, or count it while the operator reads.</summary>
-    private void OnUpdate(LiveUpdate<ExecutionGridSnapshot> update)
+    /// <summary>Runs on the page's circuit (the model times it).</summary>
+    private async Task OnUpdate(LiveUpdate<ExecutionGridSnapshot> update)
     {
         if (Volatile.Read(ref _reading))
         {
-            var held = Interlocked.Add(ref _held, update.Changes);
-            _ = InvokeAsync(() => _chip?.Show(held));
+            _chip?.Show(Interlocked.Add(ref _held, update.Changes));
             return;
         }
-        _ = InvokeAsync(() => ApplyAsync(update));
-    }
-
-    private async Task ApplyAsync(LiveUpdate<ExecutionGridSnapshot> update)
-    {
         if (_view is null || update.Version <= _shownVersion) return;
         if (update.Reshaped) { await RefreshAsync(); return; }
         _shownVersion = update.Version;
@@ -196,7 +191,7 @@ public partial class ExecutionsPage : IAsyncDisposable
             if (_view is null || !Equals(_view.Key, query))
             {
                 var previous = _view;
-                _view = Live.WatchExecutions(query, Visibility, OnUpdate);
+                _view = Live.WatchExecutions(query, new LivePage(Visibility, InvokeAsync), OnUpdate);
                 _view.CaughtUp += OnCaughtUp;
                 _shownVersion = 0;
                 if (previous is not null) await previous.DisposeAsync();

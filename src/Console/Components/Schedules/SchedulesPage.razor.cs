@@ -48,7 +48,7 @@ public partial class SchedulesPage : IAsyncDisposable
         try
         {
             var query = new ScheduleListQuery(string.IsNullOrWhiteSpace(Q) ? null : Q.Trim(), enabled, state.Page * state.PageSize, state.PageSize);
-            var data = await _live!.LoadAsync(query, (visibility, onUpdate) => Live.WatchSchedules(query, visibility, onUpdate), ct);
+            var data = await _live!.LoadAsync(query, (page, onUpdate) => Live.WatchSchedules(query, page, onUpdate), ct);
             _loaded = true;
             if (_total != data.TotalItems) { _total = data.TotalItems; _ = InvokeAsync(StateHasChanged); }
             return data;

@@ -15,7 +15,7 @@ public sealed class LiveGrid<TRow>(PageVisibility visibility, Func<Func<Task>, T
     private LiveViewer<LiveList<TRow>>? _view;
     private long _shownVersion;
 
-    public delegate LiveViewer<LiveList<TRow>> Watch(PageVisibility visibility, Action<LiveUpdate<LiveList<TRow>>> onUpdate);
+    public delegate LiveViewer<LiveList<TRow>> Watch(LivePage page, Func<LiveUpdate<LiveList<TRow>>, Task> onUpdate);
 
     /// <summary>What the grid shows now (null before its first load).</summary>
     public LiveList<TRow>? Current => _view?.Model.Current;
@@ -26,7 +26,7 @@ public sealed class LiveGrid<TRow>(PageVisibility visibility, Func<Func<Task>, T
         if (_view is null || !Equals(_view.Key, key))
         {
             var previous = _view;
-            _view = watch(visibility, OnUpdate);
+            _view = watch(new LivePage(visibility, onCircuit), OnUpdate);
             _view.CaughtUp += () => _ = onCircuit(reloadGrid);
             _shownVersion = 0;
             if (previous is not null) await previous.DisposeAsync();
@@ -37,9 +37,9 @@ public sealed class LiveGrid<TRow>(PageVisibility visibility, Func<Func<Task>, T
         return new GridData<TRow> { Items = page.Rows, TotalItems = page.Total };
     }
 
-    /// <summary>The model's thread: hand the grid to its circuit when the update is newer than what it shows.</summary>
-    private void OnUpdate(LiveUpdate<LiveList<TRow>> update) =>
-        _ = onCircuit(() => update.Version > _shownVersion && _view is not null ? reloadGrid() : Task.CompletedTask);
+    /// <summary>On the page's circuit: the grid reads the model again when the update is newer than what it shows.</summary>
+    private Task OnUpdate(LiveUpdate<LiveList<TRow>> update) =>
+        update.Version > _shownVersion && _view is not null ? reloadGrid() : Task.CompletedTask;
 
     public async ValueTask DisposeAsync()
     {

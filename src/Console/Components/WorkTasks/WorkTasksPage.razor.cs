@@ -56,7 +56,7 @@ public partial class WorkTasksPage : IAsyncDisposable
     {
         ExecutionState? only = Enum.TryParse<ExecutionState>(State, true, out var s) ? s : null;
         var query = new WorkTaskListQuery(Blank(Type), Blank(Project), only, state.Page * state.PageSize, state.PageSize);
-        return await _live!.LoadAsync(query, (visibility, onUpdate) => Live.WatchWorkTasks(query, visibility, onUpdate), ct);
+        return await _live!.LoadAsync(query, (page, onUpdate) => Live.WatchWorkTasks(query, page, onUpdate), ct);
     }
 
     private static string? Blank(string? s) => string.IsNullOrWhiteSpace(s) ? null : s;
