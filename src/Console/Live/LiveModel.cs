@@ -33,6 +33,7 @@ public abstract class LiveModel<T> : IAsyncDisposable where T : class
     private TimeSpan _lastCost;
     private long _renderTicks;
     private long _previousRenderTicks;
+    private LiveWork? _work;
     private double _rate;
     private T? _current;
     private long _version;
@@ -115,7 +116,14 @@ public abstract class LiveModel<T> : IAsyncDisposable where T : class
     internal void Wake() => _wake.Writer.TryWrite(true);
 
     /// <summary>A viewer finished applying and drawing an update (on its circuit) in this time.</summary>
-    internal void AddRenderCost(TimeSpan spent) => Interlocked.Add(ref _renderTicks, spent.Ticks);
+    internal void AddRenderCost(TimeSpan spent)
+    {
+        Interlocked.Add(ref _renderTicks, spent.Ticks);
+        _work?.AddRender(spent);
+    }
+
+    /// <summary>Where this model adds what its queries and its pages' drawing cost (the registry's totals).</summary>
+    internal void ReportTo(LiveWork work) => _work = work;
 
     internal void UpdateFailed(Exception e) => _logger.LogWarning(e, "A live page failed to take an update");
 
@@ -139,6 +147,7 @@ public abstract class LiveModel<T> : IAsyncDisposable where T : class
         var watch = Stopwatch.StartNew();
         var fresh = await QueryAsync(_stop.Token);
         _lastCost = watch.Elapsed;
+        _work?.AddQuery(_lastCost);
         Interlocked.Increment(ref _queries);
         lock (Gate)
         {
@@ -232,6 +241,7 @@ public abstract class LiveModel<T> : IAsyncDisposable where T : class
                 throw;
             }
             _lastCost = watch.Elapsed;
+            _work?.AddQuery(_lastCost);
             Interlocked.Increment(ref _queries);
             update = Compare(current, fresh, Version + 1);
             lock (Gate)

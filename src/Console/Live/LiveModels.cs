@@ -42,6 +42,9 @@ public sealed class LiveModels(ExecutionEvents events, IServiceProvider services
         get { lock (_gate) return _models.Values.Select(e => e.Model).ToList(); }
     }
 
+    /// <summary>What every model has cost so far (queries and the pages' drawing).</summary>
+    public LiveWork Work { get; } = new();
+
     private T Get<T>() where T : notnull => services.GetRequiredService<T>();
 
     public LiveViewer<ExecutionGridSnapshot> WatchExecutions(ExecutionGridQuery query, LivePage? page, Func<LiveUpdate<ExecutionGridSnapshot>, Task> onUpdate) =>
@@ -83,7 +86,12 @@ public sealed class LiveModels(ExecutionEvents events, IServiceProvider services
         LiveModel<T> model;
         lock (_gate)
         {
-            if (!_models.TryGetValue(key, out var entry)) _models[key] = entry = new Entry(create());
+            if (!_models.TryGetValue(key, out var entry))
+            {
+                var created = create();
+                created.ReportTo(Work);
+                _models[key] = entry = new Entry(created);
+            }
             entry.Viewers++;
             model = (LiveModel<T>)entry.Model;
         }

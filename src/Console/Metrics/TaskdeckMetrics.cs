@@ -23,8 +23,9 @@ public sealed class TaskdeckMetrics : IHostedService
     private readonly IOptions<TaskdeckOptions> _options;
     private readonly TimeProvider _time;
     private readonly NodeIdentity _node;
+    private readonly Live.LiveWork _live;
     private readonly Gauge _queueLength, _workTaskQueueLength, _executions, _workTasks, _liveWorkers;
-    private readonly Counter _attemptsStarted, _attemptsFinished, _failures;
+    private readonly Counter _attemptsStarted, _attemptsFinished, _failures, _liveQuerying, _liveDrawing, _liveQueries;
     private readonly Histogram _duration;
     private readonly ConcurrentDictionary<(long Id, int Attempt), DateTimeOffset> _started = new();
     private readonly Dictionary<Gauge, HashSet<string[]>> _seenLabels = [];
@@ -36,9 +37,10 @@ public sealed class TaskdeckMetrics : IHostedService
 
     public CollectorRegistry Registry { get; } = Prometheus.Metrics.NewCustomRegistry();
 
-    public TaskdeckMetrics(ExecutionEvents events, WorkTaskQueries queries, NodeIdentity node, IOptions<TaskdeckOptions> options, TimeProvider time)
+    public TaskdeckMetrics(ExecutionEvents events, WorkTaskQueries queries, NodeIdentity node, IOptions<TaskdeckOptions> options, TimeProvider time,
+        Live.LiveModels live)
     {
-        (_events, _queries, _node, _options, _time) = (events, queries, node, options, time);
+        (_events, _queries, _node, _options, _time, _live) = (events, queries, node, options, time, live.Work);
         var f = Prometheus.Metrics.WithCustomRegistry(Registry);
         _queueLength = f.CreateGauge("taskdeck_queue_length", "Executions waiting to start (pending, scheduled or queued).");
         _workTaskQueueLength = f.CreateGauge("taskdeck_worktask_queue_length", "Work tasks waiting to start.");
@@ -50,6 +52,9 @@ public sealed class TaskdeckMetrics : IHostedService
         _failures = f.CreateCounter("taskdeck_failures_total", "Executions that ended failed, timed out, lost or expired, by state.", "state");
         _duration = f.CreateHistogram("taskdeck_attempt_duration_seconds", "Attempt duration from start to close, by outcome.",
             new HistogramConfiguration { LabelNames = ["outcome"], Buckets = Histogram.ExponentialBuckets(0.01, 4, 10) });
+        _liveQuerying = f.CreateCounter("taskdeck_console_live_query_seconds_total", "Time the console's shared live views spent querying on this node.");
+        _liveQueries = f.CreateCounter("taskdeck_console_live_queries_total", "Queries the console's shared live views ran on this node.");
+        _liveDrawing = f.CreateCounter("taskdeck_console_live_render_seconds_total", "Time open console pages spent applying and drawing live updates on this node.");
         Registry.AddBeforeCollectCallback(RefreshAsync);
     }
 
@@ -104,6 +109,10 @@ public sealed class TaskdeckMetrics : IHostedService
 
             var cutoff = _time.GetUtcNow().AddSeconds(-_options.Value.Leases.ExpirySeconds);
             _liveWorkers.Set(await _queries.LiveWorkerNodesAsync(cutoff, ct));
+
+            _liveQuerying.IncTo(_live.Querying.TotalSeconds);
+            _liveQueries.IncTo(_live.Queries);
+            _liveDrawing.IncTo(_live.Drawing.TotalSeconds);
         }
         finally { _scrape.Release(); }
     }

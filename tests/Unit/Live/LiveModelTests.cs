@@ -390,6 +390,9 @@ public sealed class LiveModelTests : AppTestContext
             await WaitAsync(() => { lock (deliveries) return deliveries.Count == 2; });
             Assert.True(deliveries[1] - deliveries[0] >= cadence.MaxInterval - TimeSpan.FromMilliseconds(50),
                 $"The second update came {(deliveries[1] - deliveries[0]).TotalMilliseconds:F0} ms after the first.");
+            // The registry's totals (exported on /api/metrics) count the pages' drawing and the model's queries.
+            Assert.True(_live.Work.Drawing >= TimeSpan.FromMilliseconds(200), $"drawing counted: {_live.Work.Drawing}");
+            Assert.True(_live.Work.Queries >= 1);
         }
         finally
         {

@@ -695,6 +695,9 @@ public sealed class WorkTaskApiTests(WorkTaskApiTests.App app, ITestOutputHelper
         var histogram = families["taskdeck_attempt_duration_seconds"];
         Assert.Equal("histogram", histogram.Type);
         Assert.Contains(histogram.Samples, s => s.Name == "taskdeck_attempt_duration_seconds_count" && s.Labels["outcome"] == "Succeeded" && s.Value >= 1);
+        // What open console pages cost the node: the live views' queries and the pages' drawing.
+        foreach (var family in new[] { "taskdeck_console_live_query_seconds_total", "taskdeck_console_live_queries_total", "taskdeck_console_live_render_seconds_total" })
+            Assert.Equal("counter", families[family].Type);
     }
 
     /// <summary>
