@@ -136,8 +136,7 @@ public partial class ExecutionsPage : IAsyncDisposable
         if (held > 0) await RefreshAsync();
     }
 
-    /// <summary>The model's thread: hand the update to the circuit, or count it while the operator reads.</summary>
-    /// <summary>Runs on the page's circuit (the model times it).</summary>
+    /// <summary>On the page's circuit (the model times it): counted on the chip while the operator reads, else shown.</summary>
     private async Task OnUpdate(LiveUpdate<ExecutionGridSnapshot> update)
     {
         if (Volatile.Read(ref _reading))
