@@ -122,6 +122,14 @@ public abstract class LiveModel<T> : IAsyncDisposable where T : class
         _work?.AddRender(spent);
     }
 
+    /// <summary>A query ran: its cost sets the cadence and is added to the registry's totals.</summary>
+    private void Queried(TimeSpan cost)
+    {
+        _lastCost = cost;
+        _work?.AddQuery(cost);
+        Interlocked.Increment(ref _queries);
+    }
+
     /// <summary>Where this model adds what its queries and its pages' drawing cost (the registry's totals).</summary>
     internal void ReportTo(LiveWork work) => _work = work;
 
@@ -146,9 +154,7 @@ public abstract class LiveModel<T> : IAsyncDisposable where T : class
         lock (Gate) OnQueryStarting();
         var watch = Stopwatch.StartNew();
         var fresh = await QueryAsync(_stop.Token);
-        _lastCost = watch.Elapsed;
-        _work?.AddQuery(_lastCost);
-        Interlocked.Increment(ref _queries);
+        Queried(watch.Elapsed);
         lock (Gate)
         {
             Volatile.Write(ref _current, fresh);
@@ -240,9 +246,7 @@ public abstract class LiveModel<T> : IAsyncDisposable where T : class
                 lock (Gate) OnQueryCompleted(current);
                 throw;
             }
-            _lastCost = watch.Elapsed;
-            _work?.AddQuery(_lastCost);
-            Interlocked.Increment(ref _queries);
+            Queried(watch.Elapsed);
             update = Compare(current, fresh, Version + 1);
             lock (Gate)
             {
