@@ -110,11 +110,13 @@ public static class HangfireSetup
             {
                 case StorageProvider.Sqlite:
                     var memory = sp.GetRequiredService<IOptions<HangfireInMemorySettings>>().Value;
-                    config.UseInMemoryStorage(new InMemoryStorageOptions
+                    // Workers wait on one doorbell, not on each priority queue: Hangfire.InMemory leaves a wait node on
+                    // every queue a worker waited on and got no job from (InProcessWakeupStorage says why).
+                    config.UseStorage(new InProcessWakeupStorage(new InMemoryStorage(new InMemoryStorageOptions
                     {
                         IdType = InMemoryStorageIdType.Long,
                         MaxExpirationTime = TimeSpan.FromMinutes(memory.FinishedJobMinutes),
-                    });
+                    })));
                     break;
                 case StorageProvider.PostgreSql:
                     var pg = sp.GetRequiredService<IOptions<HangfirePostgreSqlSettings>>().Value;

@@ -3,6 +3,7 @@ using Hangfire.InMemory;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Taskdeck.Console.Hosting;
+using Taskdeck.Core.Dispatch.HangfireQueue;
 using Taskdeck.Unit.Bulk;
 using Taskdeck.Unit.Health;
 
@@ -34,7 +35,8 @@ public sealed class HangfireInMemorySettingsTests : IDisposable
         if (setting is not null) settings["Taskdeck:Hangfire:InMemory:FinishedJobMinutes"] = setting;
         using var host = new FolderHost(_folder, settings);
 
-        var storage = Assert.IsType<InMemoryStorage>(host.Services.GetRequiredService<JobStorage>());
+        var wakeup = Assert.IsType<InProcessWakeupStorage>(host.Services.GetRequiredService<JobStorage>());
+        var storage = Assert.IsType<InMemoryStorage>(wakeup.Inner);
 
         Assert.Equal(TimeSpan.FromMinutes(minutes), storage.Options.MaxExpirationTime);
     }
