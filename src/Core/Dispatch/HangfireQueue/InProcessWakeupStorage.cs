@@ -21,6 +21,8 @@ namespace Taskdeck.Core.Dispatch.HangfireQueue;
 /// <para>
 /// Only for a storage that lives in this process: the doorbell hears the enqueues made through this node, and a job put
 /// back on its queue (<see cref="IFetchedJob.Requeue"/>) or enqueued anywhere else is found at the next try a second later.
+/// Its workers all listen to the same queues (the node's one server on <see cref="ExecutionDispatcher.Queues"/>): a
+/// worker woken for a job on a queue it does not listen to would spend the wake-up another worker needed.
 /// </para>
 /// </summary>
 public sealed class InProcessWakeupStorage(JobStorage inner, TimeSpan idleRecheck) : JobStorage, IDisposable
@@ -33,6 +35,9 @@ public sealed class InProcessWakeupStorage(JobStorage inner, TimeSpan idleRechec
     public InProcessWakeupStorage(JobStorage inner) : this(inner, DefaultIdleRecheck) { }
 
     public JobStorage Inner => inner;
+
+    /// <summary>Workers blocked on the doorbell now (tests wait for a worker to be idle before they ring).</summary>
+    internal int WaitingWorkers => _doorbell.Waiting;
 
     public override IStorageConnection GetConnection() =>
         new InProcessWakeupConnection((JobStorageConnection)inner.GetConnection(), _doorbell, idleRecheck);
@@ -64,13 +69,31 @@ public sealed class InProcessWakeupStorage(JobStorage inner, TimeSpan idleRechec
     {
         private readonly SemaphoreSlim _permits = new(0);
         private int _listeners;
+        private int _waiting;
+
+        public int Waiting => Volatile.Read(ref _waiting);
 
         /// <summary>A worker says it is about to look and then wait, so a ring after its look still wakes it.</summary>
         public void Listen() => Interlocked.Increment(ref _listeners);
 
         public void StopListening() => Interlocked.Decrement(ref _listeners);
 
-        public bool Wait(TimeSpan timeout, CancellationToken cancellationToken) => _permits.Wait(timeout, cancellationToken);
+        /// <summary>
+        /// Blocks until rung, the timeout, or the token. A worker stopped just as it was rung hands its permit on: the
+        /// job it was rung for is another listener's to take.
+        /// </summary>
+        public void Wait(TimeSpan timeout, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _waiting);
+            try
+            {
+                if (_permits.Wait(timeout, cancellationToken) && cancellationToken.IsCancellationRequested) _permits.Release();
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _waiting);
+            }
+        }
 
         public void Ring(int jobs)
         {
