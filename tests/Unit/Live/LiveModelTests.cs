@@ -204,6 +204,33 @@ public sealed class LiveModelTests : AppTestContext
 
 
     [Fact]
+    public async Task AViewerInAHiddenTab_IsHandedOneReshapedUpdate_WithTheModelsSnapshot_WhenShown()
+    {
+        var (tag, ids) = await ScheduledAsync(2);
+        var visibility = new PageVisibility();
+        var updates = new List<LiveUpdate<ExecutionGridSnapshot>>();
+        await using var viewer = _live.WatchExecutions(new ExecutionGridQuery(Tag: tag), new LivePage(visibility, null),
+            u => { lock (updates) updates.Add(u); return Task.CompletedTask; });
+        // A visible page on the same filter keeps the model refreshing (a model every viewer of which is hidden rests).
+        await using var visible = _live.WatchExecutions(new ExecutionGridQuery(Tag: tag), null, _ => Task.CompletedTask);
+        await viewer.CurrentAsync();
+        visibility.SetHidden(true);
+
+        await CancelAsync(ids[0]);
+        await CancelAsync(ids[1]);
+        await WaitAsync(() => ids.All(id => viewer.Model.Current?.Find(id)?.State == ExecutionState.Cancelled));
+        lock (updates) Assert.Empty(updates);
+        visibility.SetHidden(false);
+        await WaitAsync(() => { lock (updates) return updates.Count > 0; });
+
+        var caughtUp = Assert.Single(updates);
+        Assert.True(caughtUp.Reshaped);
+        Assert.Equal(viewer.Model.Version, caughtUp.Version);
+        Assert.InRange(caughtUp.Changes, 1, 2);
+        Assert.All(ids, id => Assert.Equal(ExecutionState.Cancelled, caughtUp.Snapshot.Find(id)?.State));
+    }
+
+    [Fact]
     public async Task TwentyPagesWithOneFilter_CostOneQueryPerRefresh_NotTwenty()
     {
         var (tag, _) = await ScheduledAsync(2);

@@ -91,7 +91,6 @@ public partial class DagRunDetailPage : IAsyncDisposable
         if (_view?.Model is DagRunModel { RunId: var shown } && shown == Id) return;
         var previous = _view;
         _view = Live.WatchDagRun(Id, new LivePage(Visibility, InvokeAsync), update => { Show(update.Snapshot); StateHasChanged(); return Task.CompletedTask; });
-        _view.CaughtUp += () => _ = InvokeAsync(() => { if (_view?.Model.Current is { } now) { Show(now); StateHasChanged(); } });
         if (previous is not null) await previous.DisposeAsync();
         Show(await _view.CurrentAsync());
     }

@@ -49,7 +49,6 @@ public partial class DashboardPage : IAsyncDisposable
     {
         var previous = _view;
         _view = Live.WatchDashboard(_range, new LivePage(Visibility, InvokeAsync), update => { Show(update.Snapshot); StateHasChanged(); return Task.CompletedTask; });
-        _view.CaughtUp += () => _ = InvokeAsync(() => { if (_view?.Model.Current is { } now) { Show(now); StateHasChanged(); } });
         if (previous is not null) await previous.DisposeAsync();
         Show(await _view.CurrentAsync());
     }

@@ -40,7 +40,6 @@ public partial class ExecutionDetailPage : IAsyncDisposable
         var previous = _view;
         // The execution's shared model: every page showing it shares its reads; a hidden tab is handed nothing.
         _view = Live.WatchExecution(Id, new LivePage(Visibility, InvokeAsync), update => { Show(update.Snapshot); return Task.CompletedTask; });
-        _view.CaughtUp += () => _ = InvokeAsync(() => { if (_view?.Model.Current is { } now) Show(now); });
         if (previous is not null) await previous.DisposeAsync();
         Show(await _view.CurrentAsync(), render: false);
     }

@@ -158,8 +158,6 @@ public partial class ExecutionsPage : IAsyncDisposable
         if (selectedChanged) StateHasChanged();
     }
 
-    private void OnCaughtUp() => _ = InvokeAsync(RefreshAsync);
-
     protected override async Task OnParametersSetAsync()
     {
         if (Authentication is { } authentication && !ReferenceEquals(authentication, _checkedFor))
@@ -191,7 +189,6 @@ public partial class ExecutionsPage : IAsyncDisposable
             {
                 var previous = _view;
                 _view = Live.WatchExecutions(query, new LivePage(Visibility, InvokeAsync), OnUpdate);
-                _view.CaughtUp += OnCaughtUp;
                 _shownVersion = 0;
                 if (previous is not null) await previous.DisposeAsync();
             }

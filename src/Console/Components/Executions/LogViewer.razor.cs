@@ -43,7 +43,6 @@ public partial class LogViewer : IAsyncDisposable
     {
         // The log's shared model: read once, then every chunk appended in place for every page that shows it.
         _view = Models.WatchLog(ExecutionId, Attempt, Stream, Load, new LivePage(Visibility, InvokeAsync), update => { Show(update.Snapshot); return Task.CompletedTask; });
-        _view.CaughtUp += () => _ = InvokeAsync(() => { if (_view?.Model.Current is { } now) Show(now); });
         Show(await _view.CurrentAsync(), render: false);
     }
 

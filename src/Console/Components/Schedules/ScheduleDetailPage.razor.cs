@@ -45,7 +45,6 @@ public partial class ScheduleDetailPage : IAsyncDisposable
         var previous = _live;
         // The schedule's shared model: its changes, firings and the states of the runs listed, read once for every viewer.
         _live = Live.WatchSchedule(Name, new LivePage(Visibility, InvokeAsync), update => { Show(update.Snapshot); return Task.CompletedTask; });
-        _live.CaughtUp += () => _ = InvokeAsync(() => { if (_live?.Model.Current is { } now) Show(now); });
         if (previous is not null) await previous.DisposeAsync();
         Show(await _live.CurrentAsync(), render: false);
     }

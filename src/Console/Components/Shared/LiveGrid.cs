@@ -27,7 +27,6 @@ public sealed class LiveGrid<TRow>(PageVisibility visibility, Func<Func<Task>, T
         {
             var previous = _view;
             _view = watch(new LivePage(visibility, onCircuit), OnUpdate);
-            _view.CaughtUp += () => _ = onCircuit(reloadGrid);
             _shownVersion = 0;
             if (previous is not null) await previous.DisposeAsync();
         }
