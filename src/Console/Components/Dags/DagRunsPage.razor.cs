@@ -38,7 +38,7 @@ public partial class DagRunsPage : IAsyncDisposable
     /// updates reload the grid quietly (nobody asked); a filter change shows that it loads.
     /// </summary>
     protected override void OnInitialized() =>
-        _live = new(Visibility, InvokeAsync, () => _grid?.ReloadQuietlyAsync() ?? Task.CompletedTask);
+        _live = new(new LivePage(Visibility, InvokeAsync), () => _grid?.ReloadQuietlyAsync() ?? Task.CompletedTask);
 
     protected override async Task OnParametersSetAsync()
     {

@@ -34,7 +34,7 @@ public partial class SchedulesPage : IAsyncDisposable
     // The rows come from the shared model of this filter and page (ScheduleListModel says which changes matter to it). Its
     // updates reload the grid quietly (nobody asked); a filter change and the operator's own act show that it loads.
     protected override void OnInitialized() =>
-        _live = new(Visibility, InvokeAsync, () => _grid?.ReloadQuietlyAsync() ?? Task.CompletedTask);
+        _live = new(new LivePage(Visibility, InvokeAsync), () => _grid?.ReloadQuietlyAsync() ?? Task.CompletedTask);
 
     protected override async Task OnParametersSetAsync()
     {

@@ -10,7 +10,7 @@ namespace Taskdeck.Console.Components.Shared;
 /// <see cref="QuietReloadGrid{T}.ReloadQuietlyAsync"/>, as nobody asked for it). A hidden tab is handed nothing and
 /// redraws once when shown. Dispose it with the page.
 /// </summary>
-public sealed class LiveGrid<TRow>(PageVisibility visibility, Func<Func<Task>, Task> onCircuit, Func<Task> reloadGrid) : IAsyncDisposable where TRow : class
+public sealed class LiveGrid<TRow>(LivePage livePage, Func<Task> reloadGrid) : IAsyncDisposable where TRow : class
 {
     private LiveViewer<LiveList<TRow>>? _view;
     private long _shownVersion;
@@ -26,7 +26,7 @@ public sealed class LiveGrid<TRow>(PageVisibility visibility, Func<Func<Task>, T
         if (_view is null || !Equals(_view.Key, key))
         {
             var previous = _view;
-            _view = watch(new LivePage(visibility, onCircuit), OnUpdate);
+            _view = watch(livePage, OnUpdate);
             _shownVersion = 0;
             if (previous is not null) await previous.DisposeAsync();
         }

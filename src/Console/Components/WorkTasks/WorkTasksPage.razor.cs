@@ -42,7 +42,7 @@ public partial class WorkTasksPage : IAsyncDisposable
     {
         // The rows come from the shared model of this filter and page: a state change of a row on it is applied in place, and
         // rows entering or leaving reload the grid quietly (nobody asked); a filter change shows that it loads.
-        _live = new(Visibility, InvokeAsync, () => _grid?.ReloadQuietlyAsync() ?? Task.CompletedTask);
+        _live = new(new LivePage(Visibility, InvokeAsync), () => _grid?.ReloadQuietlyAsync() ?? Task.CompletedTask);
         _types = await Queries.TypesAsync();
     }
 
