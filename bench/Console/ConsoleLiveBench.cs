@@ -113,9 +113,9 @@ public static class ConsoleLiveBench
             // The target's own terms: the node's CPU at a steady 1,000 executions/s, with the pages and (below) without.
             // At the highest rate the node's cost per execution depends on the rate itself (fuller batches are cheaper), so
             // the highest-rate phases, run at different rates, do not compare cleanly.
-            var liveBefore = await LiveWorkAsync(http);
+            var liveBefore = await LiveViewsCostAsync(http);
             var pacedWith = await RunPhaseAsync(http, node, executions, inFlight, limit, pace);
-            var liveWork = (await LiveWorkAsync(http)).Minus(liveBefore);
+            var liveCost = (await LiveViewsCostAsync(http)).Minus(liveBefore);
             System.Console.WriteLine($"{pageTotal} pages open, paced at {pace:N0}/s: {pacedWith.Rate:N0} executions/s, node {pacedWith.Cores:N2} cores, {pacedWith.CpuPerExecutionUs:N0} µs each{pacedWith.Note}");
 
             // Close: each page unloads (Blazor's disconnect beacon) and the browser goes.
@@ -154,8 +154,8 @@ public static class ConsoleLiveBench
                                      $"({(pacedWith.CpuPerExecutionUs - pacedAgain.CpuPerExecutionUs):N0} µs per execution; target ≤ 15 %)");
             // Inside the node: what its live views timed themselves (queries, and the pages applying and drawing updates).
             // Excludes the events' fan-out to the models and SignalR's sending after a render.
-            var liveUs = (liveWork.QuerySeconds + liveWork.RenderSeconds) * 1e6 / Math.Max(1, pacedWith.Done);
-            System.Console.WriteLine($"live views' own time in the paced phase with the pages: queries {liveWork.QuerySeconds:N2} s ({liveWork.Queries:N0}), drawing {liveWork.RenderSeconds:N2} s " +
+            var liveUs = (liveCost.QuerySeconds + liveCost.RenderSeconds) * 1e6 / Math.Max(1, pacedWith.Done);
+            System.Console.WriteLine($"live views' own time in the paced phase with the pages: queries {liveCost.QuerySeconds:N2} s ({liveCost.Queries:N0}), drawing {liveCost.RenderSeconds:N2} s " +
                                      $"over {pacedWith.Elapsed.TotalSeconds:N1} s = {liveUs:N0} µs per execution, ≈ {liveUs * 1000 / 1e6:P1} of one core at 1,000 executions/s");
             System.Console.WriteLine($"RSS per idle circuit: {perCircuit:N2} MB (target ≤ 3 MB); node CPU idle {idleBefore.CoreShare:P1} of a core with no page, {idleWith.CoreShare:P1} with {pageTotal}");
             System.Console.WriteLine($"RSS {afterClose.TotalSeconds:N0} s after the pages closed: {samples[^1].Rss:N0} MB (target < 250 MB; " +
@@ -223,13 +223,13 @@ public static class ConsoleLiveBench
 
     private sealed record Idle(double Rss, double CoreShare);
 
-    private sealed record LiveWork(double QuerySeconds, double Queries, double RenderSeconds)
+    private sealed record LiveViewsCost(double QuerySeconds, double Queries, double RenderSeconds)
     {
-        public LiveWork Minus(LiveWork before) => new(QuerySeconds - before.QuerySeconds, Queries - before.Queries, RenderSeconds - before.RenderSeconds);
+        public LiveViewsCost Minus(LiveViewsCost before) => new(QuerySeconds - before.QuerySeconds, Queries - before.Queries, RenderSeconds - before.RenderSeconds);
     }
 
     /// <summary>The node's <c>taskdeck_console_live_*</c> counters from <c>/api/metrics</c> (Prometheus text).</summary>
-    private static async Task<LiveWork> LiveWorkAsync(HttpClient http)
+    private static async Task<LiveViewsCost> LiveViewsCostAsync(HttpClient http)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "/api/metrics");
         request.Headers.Accept.ParseAdd("text/plain");
@@ -238,7 +238,7 @@ public static class ConsoleLiveBench
         var values = (await response.Content.ReadAsStringAsync()).Split('\n')
             .Where(l => l.StartsWith("taskdeck_console_live_", StringComparison.Ordinal))
             .Select(l => l.Split(' ', 2)).ToDictionary(p => p[0], p => double.Parse(p[1], CultureInfo.InvariantCulture));
-        return new LiveWork(values["taskdeck_console_live_query_seconds_total"], values["taskdeck_console_live_queries_total"], values["taskdeck_console_live_render_seconds_total"]);
+        return new LiveViewsCost(values["taskdeck_console_live_query_seconds_total"], values["taskdeck_console_live_queries_total"], values["taskdeck_console_live_render_seconds_total"]);
     }
 
     /// <summary>Waits with nothing submitted and returns the RSS at the end and the node's CPU share meanwhile.</summary>
