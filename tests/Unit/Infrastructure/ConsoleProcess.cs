@@ -82,6 +82,8 @@ public sealed class ConsoleProcess : IAsyncDisposable
         process.BeginErrorReadLine();
 
         var deadline = DateTime.UtcNow + (startTimeout ?? TimeSpan.FromSeconds(180));
+        // Which readiness check still failed, for the timeout's message (a start once took over 3 minutes under load).
+        var lastReadiness = "no answer";
         while (DateTime.UtcNow < deadline)
         {
             if (process.HasExited)
@@ -95,7 +97,9 @@ public sealed class ConsoleProcess : IAsyncDisposable
             }
             try
             {
-                if ((await node.Http.GetAsync("/api/readyz")).IsSuccessStatusCode) return node;
+                using var readiness = await node.Http.GetAsync("/api/readyz");
+                if (readiness.IsSuccessStatusCode) return node;
+                lastReadiness = $"{(int)readiness.StatusCode} {await readiness.Content.ReadAsStringAsync()}";
             }
             // Not listening yet, or listening but not answering within the client's timeout: a start at load 60 took
             // longer than the 30 s of one probe. Either way the start's own deadline decides, not one probe.
@@ -103,7 +107,7 @@ public sealed class ConsoleProcess : IAsyncDisposable
             await Task.Delay(200);
         }
         await node.DisposeAsync();
-        throw new TimeoutException($"The console did not become ready:\n{node.Output}");
+        throw new TimeoutException($"The console did not become ready (last /api/readyz: {lastReadiness}):\n{node.Output}");
     }
 
     /// <summary>SIGKILL: no drain, no final heartbeat, no graceful interrupt of running work.</summary>
