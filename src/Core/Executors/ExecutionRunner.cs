@@ -43,51 +43,88 @@ public sealed class ExecutionRunner(
     /// A Queued copy saves the read: the claim expects the copy's attempt, so a copy that went stale (the record ran
     /// meanwhile) claims nothing, and the record is read again and judged afresh.
     /// </param>
-    public async Task RunAsync(long executionId, CancellationToken shutdown, Execution? read = null)
+    public async Task RunAsync(long executionId, CancellationToken shutdown, Execution? read = null) =>
+        await await StartAsync(executionId, shutdown, read);
+
+    /// <summary>
+    /// Runs the attempt's work and returns once its closing transition is issued; the task it returns completes when that
+    /// transition is recorded (or faults when it could not be). A batch job starts its next execution meanwhile, so the
+    /// closing write of one and the claim of the next share one group commit instead of waiting for two.
+    /// </summary>
+    /// <param name="read">As for <see cref="RunAsync(long, CancellationToken, Execution?)"/>.</param>
+    public async Task<Task> StartAsync(long executionId, CancellationToken shutdown, Execution? read = null)
     {
-        if (read is { State: ExecutionState.Queued } && read.Id == executionId && !await RunAsync(read, stale: true, shutdown)) return;
-        if (await store.FindAsync(executionId, CancellationToken.None) is { } execution) await RunAsync(execution, stale: false, shutdown);
+        if (read is { State: ExecutionState.Queued } && read.Id == executionId)
+        {
+            var (readAgain, recorded) = await RunAsync(read, stale: true, shutdown);
+            if (!readAgain) return recorded;
+        }
+        if (await store.FindAsync(executionId, CancellationToken.None) is { } execution) return (await RunAsync(execution, stale: false, shutdown)).Recorded;
+        return Task.CompletedTask;
     }
 
-    /// <summary>Returns true only when a claim from a <paramref name="stale"/> copy found the record claimable in another attempt.</summary>
-    private async Task<bool> RunAsync(Execution execution, bool stale, CancellationToken shutdown)
+    /// <summary>
+    /// ReadAgain is true only when a claim from a <paramref name="stale"/> copy found the record claimable in another
+    /// attempt. Recorded completes when the attempt's closing transition is committed (at once when nothing was claimed);
+    /// the capacity admitted and the running entry are held until then.
+    /// </summary>
+    private async Task<(bool ReadAgain, Task Recorded)> RunAsync(Execution execution, bool stale, CancellationToken shutdown)
     {
         var executionId = execution.Id;
-        if (execution.Kind == ExecutorKind.External || !StateMachine.Allows(Transition.Claim, execution.State)) return false;
-        if (!await WaitUntilDueAsync(execution, shutdown)) return false;
+        if (execution.Kind == ExecutorKind.External || !StateMachine.Allows(Transition.Claim, execution.State)) return (false, Task.CompletedTask);
+        if (!await WaitUntilDueAsync(execution, shutdown)) return (false, Task.CompletedTask);
 
-        using var admitted = await admission.TryAdmitAsync(execution, shutdown);
+        var admitted = await admission.TryAdmitAsync(execution, shutdown);
         if (admitted is null)
         {
             // Not enough free capacity here now: leave the record waiting and look again shortly.
             await dispatcher.ScheduleAsync(executionId, execution.Priority, time.GetUtcNow() + AdmissionRetryDelay);
-            return false;
+            return (false, Task.CompletedTask);
         }
-
-        // The attempt read is the one claimed: a record that ran (and went back to wait) since it was read is not
-        // claimed on what that read said — a retry's back-off would be skipped.
-        var claim = await transitions.ApplyAsync(new TransitionCommand(executionId, Transition.Claim)
-            { NodeId = node.Id, ExpectedAttempt = execution.AttemptCount }, CancellationToken.None);
-        if (!claim.Applied) return stale && claim.FoundState is { } found && StateMachine.Allows(Transition.Claim, found);
-
-        var attempt = claim.AttemptNumber;
-        var entry = running.Register(executionId, attempt, shutdown);
-        var log = new AttemptLog(logs, executionId, attempt, options.Value.Logs.MaxBytesPerStream);
+        RunningWork.Entry? entry = null;
+        Task? recording = null;
         try
         {
-            using var timeout = execution.TimeoutSeconds is > 0
-                ? new CancellationTokenSource(TimeSpan.FromSeconds(execution.TimeoutSeconds.Value), time)
-                : null;
-            using var onTimeout = timeout?.Token.Register(() => { entry.TimedOut = true; entry.Source.Cancel(); });
+            // The attempt read is the one claimed: a record that ran (and went back to wait) since it was read is not
+            // claimed on what that read said — a retry's back-off would be skipped.
+            var claim = await transitions.ApplyAsync(new TransitionCommand(executionId, Transition.Claim)
+                { NodeId = node.Id, ExpectedAttempt = execution.AttemptCount }, CancellationToken.None);
+            if (!claim.Applied) return (stale && claim.FoundState is { } found && StateMachine.Allows(Transition.Claim, found), Task.CompletedTask);
 
-            var outcome = await ExecuteAsync(execution, attempt, log, entry);
-            if (outcome.Succeeded && _validators.Any(v => v.AppliesTo(execution)))
+            var attempt = claim.AttemptNumber;
+            entry = running.Register(executionId, attempt, shutdown);
+            var log = new AttemptLog(logs, executionId, attempt, options.Value.Logs.MaxBytesPerStream);
+            Outcome outcome;
+            using (var timeout = execution.TimeoutSeconds is > 0 ? new CancellationTokenSource(TimeSpan.FromSeconds(execution.TimeoutSeconds.Value), time) : null)
+            using (timeout?.Token.Register(() => { entry.TimedOut = true; entry.Source.Cancel(); }))
             {
-                // Validators read what the attempt wrote: flush first.
-                await logs.FlushAsync(CancellationToken.None);
-                if (await ValidateResultAsync(execution, attempt, log) is { } rejected)
-                    outcome = outcome with { Succeeded = false, Error = rejected };
+                outcome = await ExecuteAsync(execution, attempt, log, entry);
+                if (outcome.Succeeded && _validators.Any(v => v.AppliesTo(execution)))
+                {
+                    // Validators read what the attempt wrote: flush first.
+                    await logs.FlushAsync(CancellationToken.None);
+                    if (await ValidateResultAsync(execution, attempt, log) is { } rejected)
+                        outcome = outcome with { Succeeded = false, Error = rejected };
+                }
             }
+            recording = RecordAsync(execution, attempt, outcome, entry, admitted, shutdown);
+            return (false, recording);
+        }
+        finally
+        {
+            if (recording is null)
+            {
+                if (entry is not null) running.Unregister(executionId, entry);
+                admitted.Dispose();
+            }
+        }
+    }
+
+    /// <summary>The closing transition, the attempt's last log lines, then the running entry and the capacity let go.</summary>
+    private async Task RecordAsync(Execution execution, int attempt, Outcome outcome, RunningWork.Entry entry, IDisposable admitted, CancellationToken shutdown)
+    {
+        try
+        {
             // Issued before the closing transition, so committed no later than it; awaited after, off the hot path.
             var flushed = logs.FlushAsync(CancellationToken.None);
             await CloseAsync(execution, attempt, outcome, entry, shutdown);
@@ -95,9 +132,9 @@ public sealed class ExecutionRunner(
         }
         finally
         {
-            running.Unregister(executionId, entry);
+            running.Unregister(execution.Id, entry);
+            admitted.Dispose();
         }
-        return false;
     }
 
     /// <summary>

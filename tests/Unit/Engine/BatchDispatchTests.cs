@@ -4,16 +4,19 @@ using Taskdeck.Core.Audit;
 using Taskdeck.Core.Dispatch;
 using Taskdeck.Core.Dispatch.HangfireQueue;
 using Taskdeck.Core.Executions;
+using Taskdeck.Core.Executors;
 using Taskdeck.Core.Workers;
 using Taskdeck.Data.Executions;
+using Taskdeck.Data.Storage;
 using static Taskdeck.Core.Executions.ExecutionState;
 
 namespace Taskdeck.Unit.Engine;
 
 /// <summary>
 /// Batched dispatch on the real engine (SQLite file, Hangfire InMemory, real workers): executions ready together travel
-/// in one job per worker, a cancel inside a batch not yet started skips only that one, a long execution hands the rest
-/// back, and the ids left in a batch of a node that died are dispatched again.
+/// in one job per worker, each claimed while the one before still commits its end, a cancel inside a batch not yet
+/// started skips only that one, a long execution hands the rest back, and the ids left in a batch of a node that died
+/// are dispatched again.
 /// </summary>
 [Collection(EngineCollection.Name)]
 public sealed class BatchDispatchTests(EngineHost host)
@@ -107,6 +110,56 @@ public sealed class BatchDispatchTests(EngineHost host)
         await batch.WaitAsync(TimeSpan.FromSeconds(60));
         Assert.Single((await host.WaitForStateAsync(gated, Succeeded, TimeSpan.FromSeconds(60))).Attempts);
         Assert.All(rest, id => Assert.Equal(1, host.Runs.GetValueOrDefault(id)));
+    }
+
+    [Fact]
+    public async Task TheRunner_HandsTheWorkerBack_OnceTheWorkIsDone_WhileItsClosingTransitionIsStillCommitting()
+    {
+        var id = await host.QueuedWithoutJobAsync("test.gate");
+        var work = host.Gates.GetOrAdd(id, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        var started = host.Get<ExecutionRunner>().StartAsync(id, CancellationToken.None);
+        await host.WaitForStateAsync(id, Running, TimeSpan.FromSeconds(30));
+
+        Task recorded;
+        using (await host.Get<WriteGate>().EnterAsync())
+        {
+            work.TrySetResult();
+            // Nothing can commit now: the worker is free all the same, with the closing write still to come.
+            recorded = await started.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.False(recorded.IsCompleted, "the closing transition was recorded while every write was held");
+            Assert.Equal(Running, (await host.Queries.GetDetailAsync(id))!.Execution.State);
+        }
+
+        await recorded.WaitAsync(TimeSpan.FromSeconds(30));
+        var done = await host.Queries.GetDetailAsync(id);
+        Assert.Equal(Succeeded, done!.Execution.State);
+        Assert.Single(done.Attempts);
+    }
+
+    [Fact]
+    public async Task ABatchJob_EndsOnlyAfterItsLastExecutionsClosingTransitionCommitted()
+    {
+        var first = await host.QueuedWithoutJobAsync("test.count");
+        var last = await host.QueuedWithoutJobAsync("test.gate");
+        var work = host.Gates.GetOrAdd(last, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        var batch = Task.Run(() => host.Get<ExecutionBatchJob>().RunAsync(ExecutionDispatcher.Default, [first, last], CancellationToken.None));
+        await host.WaitForStateAsync(last, Running, TimeSpan.FromSeconds(30));
+
+        using (await host.Get<WriteGate>().EnterAsync())
+        {
+            work.TrySetResult();
+            await Task.Delay(TimeSpan.FromMilliseconds(500));
+            Assert.False(batch.IsCompleted, "the batch job ended before its last execution was recorded");
+        }
+
+        await batch.WaitAsync(TimeSpan.FromSeconds(30));
+        // Awaited by the job itself: no waiting for the state here.
+        foreach (var id in new[] { first, last })
+        {
+            var done = await host.Queries.GetDetailAsync(id);
+            Assert.Equal(Succeeded, done!.Execution.State);
+            Assert.Single(done.Attempts);
+        }
     }
 
     [Fact]

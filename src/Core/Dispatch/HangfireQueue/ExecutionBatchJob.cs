@@ -35,33 +35,49 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
         {
             logger.LogWarning(e, "Reading the {Count} records of a batch failed; each is read on its turn", executionIds.Length);
         }
-        for (var i = 0; i < executionIds.Length; i++)
+        // The closing write of the execution before is still committing while the next one is claimed: both go in one
+        // group commit. At most that one is left unawaited, and all are awaited before the job ends.
+        var closing = (Recorded: Task.CompletedTask, Id: 0L);
+        try
         {
-            // Stopping: the rest stays Queued; Hangfire puts the job back (and the reconciler would dispatch them anyway).
-            shutdown.ThrowIfCancellationRequested();
-            var run = runner.RunAsync(executionIds[i], shutdown, records.GetValueOrDefault(executionIds[i]));
-            try
+            for (var i = 0; i < executionIds.Length; i++)
             {
-                if (i == executionIds.Length - 1 || run.IsCompleted) { await run; continue; }
-                await run.WaitAsync(handBackAfter, time);
+                // Stopping: the rest stays Queued; Hangfire puts the job back (and the reconciler would dispatch them anyway).
+                shutdown.ThrowIfCancellationRequested();
+                var started = runner.StartAsync(executionIds[i], shutdown, records.GetValueOrDefault(executionIds[i]));
+                try
+                {
+                    var recorded = i == executionIds.Length - 1 || started.IsCompleted ? await started : await started.WaitAsync(handBackAfter, time);
+                    await ObserveAsync(closing.Recorded, closing.Id);
+                    closing = (recorded, executionIds[i]);
+                }
+                catch (TimeoutException)
+                {
+                    // This one takes a while: the rest must not wait behind it while other workers may be idle.
+                    await dispatcher.HandBackAsync(queue, executionIds[(i + 1)..]);
+                    await ObserveAsync(closing.Recorded, closing.Id);
+                    closing = (Task.CompletedTask, 0);
+                    await ObserveAsync(RunToEndAsync(started), executionIds[i]);
+                    return;
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !shutdown.IsCancellationRequested)
+                {
+                    logger.LogWarning(e, "Running execution {Id} of a batch failed; going on with the rest", executionIds[i]);
+                }
             }
-            catch (TimeoutException)
-            {
-                // This one takes a while: the rest must not wait behind it while other workers may be idle.
-                await dispatcher.HandBackAsync(queue, executionIds[(i + 1)..]);
-                await RunToEndAsync(run, executionIds[i]);
-                return;
-            }
-            catch (Exception e) when (e is not OperationCanceledException || !shutdown.IsCancellationRequested)
-            {
-                logger.LogWarning(e, "Running execution {Id} of a batch failed; going on with the rest", executionIds[i]);
-            }
+        }
+        finally
+        {
+            await ObserveAsync(closing.Recorded, closing.Id);
         }
     }
 
-    private async Task RunToEndAsync(Task run, long id)
+    private static async Task RunToEndAsync(Task<Task> started) => await await started;
+
+    /// <summary>Waits for an execution's closing write; a failure is logged, not thrown: the batch goes on.</summary>
+    private async Task ObserveAsync(Task recorded, long id)
     {
-        try { await run; }
+        try { await recorded; }
         catch (Exception e) when (e is not OperationCanceledException) { logger.LogWarning(e, "Running execution {Id} of a batch failed", id); }
     }
 
