@@ -66,7 +66,8 @@ public sealed class ExecutionRunner(
     /// <summary>
     /// ReadAgain is true only when a claim from a <paramref name="stale"/> copy found the record claimable in another
     /// attempt. Recorded completes when the attempt's closing transition is committed (at once when nothing was claimed);
-    /// the capacity admitted and the running entry are held until then.
+    /// the running entry is held until then, the node's capacity only until the work ended — the next execution may use
+    /// it while this one's end is written.
     /// </summary>
     private async Task<(bool ReadAgain, Task Recorded)> RunAsync(Execution execution, bool stale, CancellationToken shutdown)
     {
@@ -74,7 +75,7 @@ public sealed class ExecutionRunner(
         if (execution.Kind == ExecutorKind.External || !StateMachine.Allows(Transition.Claim, execution.State)) return (false, Task.CompletedTask);
         if (!await WaitUntilDueAsync(execution, shutdown)) return (false, Task.CompletedTask);
 
-        var admitted = await admission.TryAdmitAsync(execution, shutdown);
+        IDisposable? admitted = await admission.TryAdmitAsync(execution, shutdown);
         if (admitted is null)
         {
             // Not enough free capacity here now: leave the record waiting and look again shortly.
@@ -107,21 +108,20 @@ public sealed class ExecutionRunner(
                         outcome = outcome with { Succeeded = false, Error = rejected };
                 }
             }
-            recording = RecordAsync(execution, attempt, outcome, entry, admitted, shutdown);
+            admitted.Dispose();
+            admitted = null;
+            recording = RecordAsync(execution, attempt, outcome, entry, shutdown);
             return (false, recording);
         }
         finally
         {
-            if (recording is null)
-            {
-                if (entry is not null) running.Unregister(executionId, entry);
-                admitted.Dispose();
-            }
+            admitted?.Dispose();
+            if (recording is null && entry is not null) running.Unregister(executionId, entry);
         }
     }
 
-    /// <summary>The closing transition, the attempt's last log lines, then the running entry and the capacity let go.</summary>
-    private async Task RecordAsync(Execution execution, int attempt, Outcome outcome, RunningWork.Entry entry, IDisposable admitted, CancellationToken shutdown)
+    /// <summary>The closing transition and the attempt's last log lines, then the running entry let go.</summary>
+    private async Task RecordAsync(Execution execution, int attempt, Outcome outcome, RunningWork.Entry entry, CancellationToken shutdown)
     {
         try
         {
@@ -133,7 +133,6 @@ public sealed class ExecutionRunner(
         finally
         {
             running.Unregister(execution.Id, entry);
-            admitted.Dispose();
         }
     }
 

@@ -4,10 +4,10 @@ using Taskdeck.Core;
 namespace Taskdeck.Data.Storage;
 
 /// <summary>
-/// The memory SQLite keeps for speed, given back once a burst is over. The writer's page cache grows up to 64 MB
-/// (<see cref="TaskdeckDatabase.PrepareWriterAsync"/>) and every pooled reader connection keeps its own page cache and
-/// prepared statements (one connection per concurrent read: a console with many live pages opens many); none of it is
-/// ever released while the process lives. <see cref="ReleaseAsync"/> shrinks the writer's cache on its own connection
+/// The memory SQLite keeps for speed, given back once a burst is over. Every pooled reader connection keeps its own page
+/// cache (SQLite's default, up to 2 MB, as the writer's: <see cref="TaskdeckDatabase.PrepareWriterAsync"/>) and prepared
+/// statements — one connection per concurrent read: a console with many live pages opens many — and none of it is ever
+/// released while the process lives. <see cref="ReleaseAsync"/> shrinks the writer's cache on its own connection
 /// (<c>PRAGMA shrink_memory</c>, between two group commits) and closes the idle reader connections; the next read opens
 /// one again and its pages come back from the system's file cache. Nothing to do on a server database.
 /// </summary>

@@ -1,5 +1,8 @@
+using System.Diagnostics;
 using Hangfire;
 using Hangfire.States;
+using Microsoft.Extensions.Options;
+using Taskdeck.Core;
 using Taskdeck.Core.Audit;
 using Taskdeck.Core.Dispatch;
 using Taskdeck.Core.Dispatch.HangfireQueue;
@@ -163,12 +166,56 @@ public sealed class BatchDispatchTests(EngineHost host)
     }
 
     [Fact]
+    public async Task ABatchsNextExecution_GetsTheWholeNode_AsSoonAsTheOneBeforeEndsItsWork_NotWhenItsEndIsWritten()
+    {
+        var whole = host.Get<CapacityGate>().Capacity.Cores;
+        var first = await host.QueuedWithoutJobAsync("test.gate", cores: whole);
+        var next = await host.QueuedWithoutJobAsync("test.gate", cores: whole);
+        var firstWork = host.Gates.GetOrAdd(first, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        var nextWork = host.Gates.GetOrAdd(next, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        var dispatch = host.Get<IOptions<TaskdeckOptions>>().Value.Dispatch;
+        var handBack = dispatch.HandBackMilliseconds;
+        dispatch.HandBackMilliseconds = 600_000; // the first one is held on purpose: it must not hand the next one back
+        Task batch;
+        try
+        {
+            batch = Task.Run(() => host.Get<ExecutionBatchJob>().RunAsync(ExecutionDispatcher.Default, [first, next], CancellationToken.None));
+            await host.WaitForStateAsync(first, Running, TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            dispatch.HandBackMilliseconds = handBack;
+        }
+
+        using (await host.Get<WriteGate>().EnterAsync())
+        {
+            // The first one's end cannot be written; the next asks for the whole node meanwhile.
+            firstWork.TrySetResult();
+            await Task.Delay(TimeSpan.FromMilliseconds(300));
+        }
+
+        await host.WaitForStateAsync(next, Running, TimeSpan.FromSeconds(30));
+        // Admitted within the batch: a refusal would have sent it back to wait in a Hangfire job of its own.
+        Assert.DoesNotContain(host.Jobs, j => j.Ids.Contains(next));
+        nextWork.TrySetResult();
+        await batch.WaitAsync(TimeSpan.FromSeconds(30));
+        foreach (var id in new[] { first, next })
+            Assert.Single((await host.WaitForStateAsync(id, Succeeded, TimeSpan.FromSeconds(30))).Attempts);
+        Assert.Equal(0, host.Get<CapacityGate>().InUse.Cores, 6);
+    }
+
+    [Fact]
     public async Task Reconcile_IdsLeftInABatchOfADeadNode_AreDispatchedAgain_ButNotThoseOfALiveNode()
     {
         var node = host.Get<NodeIdentity>().Id;
-        // What the rule below relies on: Hangfire names a server after its node (ServerName = node id).
-        var servers = host.Get<JobStorage>().GetMonitoringApi().Servers();
-        Assert.Contains(servers, s => s.Name.StartsWith(node + ":", StringComparison.OrdinalIgnoreCase));
+        // What the rule below relies on: Hangfire names a server after its node (ServerName = node id). A host just
+        // started may not have announced its server yet (when this test runs first in the collection).
+        var announced = Stopwatch.StartNew();
+        while (!host.Get<JobStorage>().GetMonitoringApi().Servers().Any(s => s.Name.StartsWith(node + ":", StringComparison.OrdinalIgnoreCase)))
+        {
+            Assert.True(announced.Elapsed < TimeSpan.FromSeconds(30), $"no Hangfire server of node {node} announced itself within 30 s");
+            await Task.Delay(50);
+        }
 
         var orphans = new[] { await host.QueuedWithoutJobAsync("test.count"), await host.QueuedWithoutJobAsync("test.count") };
         var kept = await host.QueuedWithoutJobAsync("test.count");

@@ -131,9 +131,9 @@ public sealed class EngineHost : WebApplicationFactory<Program>
     /// A record stored Queued without its job, as a node that died between the two leaves it (entering Queued by a
     /// transition would give it one): only what the test does runs it.
     /// </summary>
-    public async Task<long> QueuedWithoutJobAsync(string handler)
+    public async Task<long> QueuedWithoutJobAsync(string handler, double cores = 0)
     {
-        var spec = new NewExecution { Kind = ExecutorKind.Handler, Name = handler, TaskId = Guid.NewGuid().ToString() };
+        var spec = new NewExecution { Kind = ExecutorKind.Handler, Name = handler, TaskId = Guid.NewGuid().ToString(), Cores = cores };
         return Assert.Single(await Get<ExecutionStore>().InsertAsync([(spec, ExecutionState.Queued)], DateTimeOffset.UtcNow, Get<Taskdeck.Core.Workers.NodeIdentity>().Id));
     }
 
