@@ -5,13 +5,16 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Taskdeck.Console.Hosting;
 using Taskdeck.Unit.Bulk;
+using Taskdeck.Unit.Health;
 
 namespace Taskdeck.Unit.Console;
 
 /// <summary>
 /// The node's Blazor circuit options (<see cref="Footprint"/>): closed pages give their memory back within a minute
-/// (bench -- console-live measures it; these tests pin the settings the real app starts with).
+/// (bench -- console-live measures it; these tests pin the settings the real app starts with). Alone: SQLite's memory
+/// is counted for the whole process, and other tests clear every connection pool when they end.
 /// </summary>
+[Collection(OwnHostCollection.Name)]
 public sealed class FootprintTests
 {
     private static async Task<CircuitOptions> StartedWithAsync(Dictionary<string, string?> settings)
@@ -69,8 +72,8 @@ public sealed class FootprintTests
                 command.CommandText = "CREATE TABLE Fill (Data BLOB); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 640) INSERT INTO Fill SELECT randomblob(65536) FROM n;";
                 return await command.ExecuteNonQueryAsync();
             });
-            // Eight reads open at once, as eight live pages make them: eight pooled connections, each keeping a full page
-            // cache (SQLite's default, 2 MB) of the 40 MB it read after it went back to the pool.
+            // Eight reads open at once, as eight live pages make them: eight connections, each keeping a full page cache
+            // (SQLite's default, 2 MB) of the 40 MB it read, and keeping it in the pool once closed.
             var connections = new List<System.Data.Common.DbConnection>();
             for (var i = 0; i < readers; i++)
             {
@@ -82,8 +85,8 @@ public sealed class FootprintTests
                 command.CommandText = "SELECT sum(length(hex(Data))) FROM Fill";
                 Assert.Equal(640L * 65536 * 2, Convert.ToInt64(await command.ExecuteScalarAsync()));
             }
-            foreach (var connection in connections) await connection.DisposeAsync();
             var before = memory.SqliteBytes;
+            foreach (var connection in connections) await connection.DisposeAsync();
 
             await memory.ReleaseAsync();
 
