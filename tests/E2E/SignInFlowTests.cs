@@ -82,9 +82,17 @@ public sealed class SignInFlowTests(BrowserFixture browser) : IAsyncLifetime
         await OpenAsync("/admin/users");
         await _page.GetByRole(AriaRole.Button, new() { Name = "Add user" }).ClickAsync();
         var dialog = _page.Locator(".mud-dialog");
-        await dialog.GetByLabel("Name").FillAsync("olivia");
-        await dialog.GetByLabel("Initial password").FillAsync(OperatorPassword);
-        await dialog.GetByRole(AriaRole.Button, new() { Name = "Add user" }).ClickAsync();
+        // The password first and the name last, each seen in its field before the next: both fields send each keystroke
+        // (Immediate), and on a loaded machine the name field's AutoFocus can land while the first one is being typed.
+        var password = dialog.GetByLabel("Initial password");
+        await password.FillAsync(OperatorPassword);
+        await Expect(password).ToHaveValueAsync(OperatorPassword);
+        var name = dialog.GetByLabel("Name");
+        await name.FillAsync("olivia");
+        await Expect(name).ToHaveValueAsync("olivia");
+        var add = dialog.GetByRole(AriaRole.Button, new() { Name = "Add user" });
+        await Expect(add).ToBeEnabledAsync(); // the server has both: a name and a password
+        await add.ClickAsync();
         var userRow = _page.Locator("tr", new() { Has = _page.Locator("[data-user='olivia']") });
         await Expect(userRow.Locator("[data-role=Operator]")).ToBeVisibleAsync();
 

@@ -30,6 +30,7 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatch
 
     private readonly Lock _gate = new();
     private List<Ready> _ready = [];
+    private readonly List<Continuation> _open = [];
     private bool _handingOver;
 
     private sealed record Ready(string Queue, IReadOnlyList<long> Ids, TaskCompletionSource Done);
@@ -102,13 +103,53 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatch
     /// <summary>Moves a record's job that waits for its start time to its queue now (freed capacity is used at once).</summary>
     public bool Wake(string jobId, int priority) => transport.Wake(jobId, QueueFor(priority));
 
+    /// <summary>
+    /// A worker whose batch job has run all its own executions and is waiting for the last one's end to commit. While it
+    /// waits, one execution made ready on its queue — by that end itself (a DAG child released) or by anyone else — is
+    /// handed to it instead of to a job of its own, and it runs that one next on the worker it already holds: a chain of
+    /// DAG tasks pays Hangfire's job once, not per task. Such a record has no job: it is claimed within milliseconds, and
+    /// should the node die first, the reconciler gives a waiting record without a job one once its grace has passed.
+    /// </summary>
+    public sealed class Continuation(string queue)
+    {
+        internal string Queue => queue;
+        internal long? Taken;
+    }
+
+    /// <summary>Offers the worker of a batch on <paramref name="queue"/> for one more execution, until <see cref="CloseContinuation"/>.</summary>
+    public Continuation OpenContinuation(string queue)
+    {
+        var continuation = new Continuation(queue);
+        lock (_gate) _open.Add(continuation);
+        return continuation;
+    }
+
+    /// <summary>Withdraws the offer; returns the execution handed over meanwhile, which the caller must run (or hand back).</summary>
+    public long? CloseContinuation(Continuation continuation)
+    {
+        lock (_gate)
+        {
+            _open.Remove(continuation);
+            return continuation.Taken;
+        }
+    }
+
     private Task EnqueueManyAsync(string queue, IReadOnlyList<long> ids)
     {
         if (ids.Count == 0) return Task.CompletedTask;
-        var ready = new Ready(queue, ids, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        Ready ready;
         bool start;
         lock (_gate)
         {
+            var handed = 0;
+            for (var i = _open.Count - 1; i >= 0 && handed < ids.Count; i--)
+            {
+                if (_open[i].Queue != queue) continue;
+                _open[i].Taken = ids[handed++];
+                _open.RemoveAt(i);
+            }
+            if (handed == ids.Count) return Task.CompletedTask;
+            ready = new Ready(queue, handed == 0 ? ids : ids.Skip(handed).ToList(), new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
             _ready.Add(ready);
             start = !_handingOver;
             _handingOver = true;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net.Http.Json;
 using Hangfire;
 using Hangfire.States;
 using Microsoft.Extensions.Options;
@@ -202,6 +203,38 @@ public sealed class BatchDispatchTests(EngineHost host)
         foreach (var id in new[] { first, next })
             Assert.Single((await host.WaitForStateAsync(id, Succeeded, TimeSpan.FromSeconds(30))).Attempts);
         Assert.Equal(0, host.Get<CapacityGate>().InUse.Cores, 6);
+    }
+
+    // A chain pays Hangfire's job once: each task's end releases the next while its batch job waits for that end to
+    // commit, and the worker that ran it takes the child on at once instead of the child waiting for a job of its own.
+    [Fact]
+    public async Task AChainOfDagTasks_RunsOnTheWorkerThatRanItsRoot_WithNoJobPerTask_EachOnce()
+    {
+        using var http = host.CreateClient();
+        var submitted = await http.PostAsync("/v1/dagrun", new StringContent("""
+            { "tag": "chain-on-one-worker", "tasks": {
+                "first": { "job": { "task": "test.count" }, "children": ["second"] },
+                "second": { "job": { "task": "test.count" }, "children": ["third"] },
+                "third": { "job": { "task": "test.count" }, "children": ["fourth"] },
+                "fourth": { "job": { "task": "test.count" } } } }
+            """, System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(System.Net.HttpStatusCode.OK, submitted.StatusCode);
+        var runId = (await submitted.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("runID").GetInt64();
+        var dags = host.Get<Taskdeck.Core.Dags.IDagStore>();
+
+        var ids = new List<long>();
+        foreach (var name in new[] { "first", "second", "third", "fourth" })
+        {
+            var task = (await dags.FindTaskAsync(runId, name))!;
+            ids.Add(task.ExecutionId);
+            var done = await host.WaitForStateAsync(task.ExecutionId, Succeeded, TimeSpan.FromSeconds(60));
+            Assert.Single(done.Attempts);
+            Assert.Equal(1, host.Runs.GetValueOrDefault(task.ExecutionId));
+        }
+
+        Assert.Contains(host.Jobs, job => job.Ids.Contains(ids[0]));
+        Assert.All(ids.Skip(1), child => Assert.DoesNotContain(host.Jobs, job => job.Ids.Contains(child)));
+        foreach (var child in ids.Skip(1)) Assert.Null((await host.Get<ExecutionStore>().FindAsync(child))!.HangfireJobId);
     }
 
     [Fact]

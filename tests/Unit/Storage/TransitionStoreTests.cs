@@ -90,6 +90,38 @@ public abstract class TransitionStoreTests
             cancelled.OrderBy(r => r.Id).Select(r => (r.Id, r.Priority, r.Kind, r.HangfireJobId)));
     }
 
+    // A rule may start from several states; whichever one the record is in, the transition applies and its history row
+    // says where it came from — also from the last state the rule lists.
+    [Fact]
+    public async Task ARuleWithSeveralStartingStates_AppliesFromEach_AndRecordsTheOneItCameFrom()
+    {
+        await using var storage = await StorageHost.StartAsync(await SettingsAsync());
+        var store = storage.Get<ExecutionStore>();
+        var at = DateTimeOffset.UtcNow;
+        var ids = await store.InsertAsync([(Noop, ExecutionState.Scheduled), (Noop, ExecutionState.Queued), (Noop, ExecutionState.Queued)], at, "test");
+
+        var claimedFromScheduled = await store.ApplyAsync(new TransitionCommand(ids[0], Transition.Claim) { NodeId = "a" }, at);
+        await store.ApplyAsync(new TransitionCommand(ids[1], Transition.Claim) { NodeId = "a" }, at);
+        await store.ApplyAsync(new TransitionCommand(ids[1], Transition.RequestCancel) { NodeId = "a" }, at);
+        var succeededWhileCancelling = await store.ApplyAsync(new TransitionCommand(ids[1], Transition.Succeed) { NodeId = "a", ExpectedAttempt = 1 }, at);
+        await store.ApplyAsync(new TransitionCommand(ids[2], Transition.Expire) { NodeId = "a" }, at);
+        var retriedFromExpired = await store.ApplyAsync(new TransitionCommand(ids[2], Transition.Retry) { NodeId = "a", ActorName = "olivia" }, at);
+        var claimedAgainAtTheWrongAttempt = await store.ApplyAsync(new TransitionCommand(ids[0], Transition.Claim) { NodeId = "a", ExpectedAttempt = 0 }, at);
+
+        Assert.Equal((true, (ExecutionState?)ExecutionState.Scheduled, (ExecutionState?)ExecutionState.Running, 1), Describe(claimedFromScheduled));
+        Assert.Equal((true, (ExecutionState?)ExecutionState.Cancelling, (ExecutionState?)ExecutionState.Succeeded, 1), Describe(succeededWhileCancelling));
+        Assert.Equal((true, (ExecutionState?)ExecutionState.Expired, (ExecutionState?)ExecutionState.Queued, 0), Describe(retriedFromExpired));
+        Assert.Equal((false, (ExecutionState?)ExecutionState.Running, (ExecutionState?)null, 1), Describe(claimedAgainAtTheWrongAttempt));
+        var history = (await store.ChangesAfterAsync(0, 100)).Select(f => f.Change).Where(h => h.Transition is nameof(Transition.Claim) or nameof(Transition.Succeed) or nameof(Transition.Retry))
+            .OrderBy(h => h.Id).Select(h => (h.ExecutionId, h.Transition, h.From, h.To)).ToList();
+        Assert.Equal([
+            (ids[0], nameof(Transition.Claim), (ExecutionState?)ExecutionState.Scheduled, ExecutionState.Running),
+            (ids[1], nameof(Transition.Claim), ExecutionState.Queued, ExecutionState.Running),
+            (ids[1], nameof(Transition.Succeed), ExecutionState.Cancelling, ExecutionState.Succeeded),
+            (ids[2], nameof(Transition.Retry), ExecutionState.Expired, ExecutionState.Queued),
+        ], history);
+    }
+
     [Fact]
     public async Task LogLinesIssuedBeforeAClosingTransition_AreStoredWhenItIs()
     {

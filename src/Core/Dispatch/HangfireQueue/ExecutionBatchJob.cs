@@ -13,6 +13,8 @@ namespace Taskdeck.Core.Dispatch.HangfireQueue;
 /// fetched the job, so Hangfire's cost is paid once for all of them. Each is claimed by compare-and-set as a single job's
 /// would be, so one cancelled (or run elsewhere) meanwhile is skipped. The ones not started stay Queued in the database:
 /// if this node dies mid-batch, the reconciler finds them waiting behind a job of a dead node and dispatches them again.
+/// Once its own have run, the worker may take on one more execution made ready meanwhile on its queue (see
+/// <see cref="ExecutionDispatcher.Continuation"/>), and so on: a DAG chain runs on the worker that ran its root.
 /// </summary>
 [AutomaticRetry(Attempts = 0, LogEvents = false, OnAttemptsExceeded = AttemptsExceededAction.Delete)]
 public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatcher dispatcher, IExecutionReader store, IOptions<TaskdeckOptions> options,
@@ -24,7 +26,6 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
     [BatchDisplayName]
     public async Task RunAsync(string queue, long[] executionIds, CancellationToken shutdown)
     {
-        var handBackAfter = TimeSpan.FromMilliseconds(options.Value.Dispatch.HandBackMilliseconds);
         // The batch's records in one read instead of one each (a copy gone stale by its turn is read again by the runner).
         var records = new Dictionary<long, Execution>();
         try
@@ -35,34 +36,65 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
         {
             logger.LogWarning(e, "Reading the {Count} records of a batch failed; each is read on its turn", executionIds.Length);
         }
+        await RunInOrderAsync(queue, executionIds, records, shutdown);
+    }
+
+    /// <summary>A lone execution's job (<see cref="ExecutionJob"/>): its queue follows from the record's priority.</summary>
+    public async Task RunOneAsync(long executionId, CancellationToken shutdown)
+    {
+        if (await store.FindAsync(executionId, CancellationToken.None) is not { } record) return;
+        await RunInOrderAsync(ExecutionDispatcher.QueueFor(record.Priority), [executionId], new() { [executionId] = record }, shutdown);
+    }
+
+    private async Task RunInOrderAsync(string queue, long[] executionIds, Dictionary<long, Execution> records, CancellationToken shutdown)
+    {
+        var handBackAfter = TimeSpan.FromMilliseconds(options.Value.Dispatch.HandBackMilliseconds);
         // The closing write of the execution before is still committing while the next one is claimed: both go in one
         // group commit. At most that one is left unawaited, and all are awaited before the job ends.
         var closing = (Recorded: Task.CompletedTask, Id: 0L);
+        var pending = new Queue<long>(executionIds);
         try
         {
-            for (var i = 0; i < executionIds.Length; i++)
+            while (true)
             {
+                if (pending.Count == 0)
+                {
+                    // All of its own have run: while the last one's end commits, this worker may be handed one more
+                    // execution made ready on its queue — often a DAG child that end releases (ExecutionDispatcher.Continuation).
+                    if (shutdown.IsCancellationRequested) return;
+                    var continuation = dispatcher.OpenContinuation(queue);
+                    await ObserveAsync(closing.Recorded, closing.Id);
+                    closing = (Task.CompletedTask, 0);
+                    if (dispatcher.CloseContinuation(continuation) is not { } next) return;
+                    if (shutdown.IsCancellationRequested)
+                    {
+                        await HandBackAsync(queue, next);
+                        return;
+                    }
+                    pending.Enqueue(next);
+                }
+                var id = pending.Dequeue();
                 // Stopping: the rest stays Queued; Hangfire puts the job back (and the reconciler would dispatch them anyway).
                 shutdown.ThrowIfCancellationRequested();
-                var started = runner.StartAsync(executionIds[i], shutdown, records.GetValueOrDefault(executionIds[i]));
+                var started = runner.StartAsync(id, shutdown, records.GetValueOrDefault(id));
                 try
                 {
-                    var recorded = i == executionIds.Length - 1 || started.IsCompleted ? await started : await started.WaitAsync(handBackAfter, time);
+                    var recorded = pending.Count == 0 || started.IsCompleted ? await started : await started.WaitAsync(handBackAfter, time);
                     await ObserveAsync(closing.Recorded, closing.Id);
-                    closing = (recorded, executionIds[i]);
+                    closing = (recorded, id);
                 }
                 catch (TimeoutException)
                 {
                     // This one takes a while: the rest must not wait behind it while other workers may be idle.
-                    await dispatcher.HandBackAsync(queue, executionIds[(i + 1)..]);
+                    await dispatcher.HandBackAsync(queue, pending.ToArray());
                     await ObserveAsync(closing.Recorded, closing.Id);
                     closing = (Task.CompletedTask, 0);
-                    await ObserveAsync(RunToEndAsync(started), executionIds[i]);
+                    await ObserveAsync(RunToEndAsync(started), id);
                     return;
                 }
                 catch (Exception e) when (e is not OperationCanceledException || !shutdown.IsCancellationRequested)
                 {
-                    logger.LogWarning(e, "Running execution {Id} of a batch failed; going on with the rest", executionIds[i]);
+                    logger.LogWarning(e, "Running execution {Id} of a batch failed; going on with the rest", id);
                 }
             }
         }
@@ -70,6 +102,13 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
         {
             await ObserveAsync(closing.Recorded, closing.Id);
         }
+    }
+
+    /// <summary>An execution handed to this worker as the host stops: a job of its own (the reconciler would give it one otherwise).</summary>
+    private async Task HandBackAsync(string queue, long executionId)
+    {
+        try { await dispatcher.HandBackAsync(queue, [executionId]); }
+        catch (Exception e) { logger.LogWarning(e, "Handing execution {Id} back as the node stops failed; the reconciler will dispatch it", executionId); }
     }
 
     private static async Task RunToEndAsync(Task<Task> started) => await await started;
