@@ -51,7 +51,7 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
         var handBackAfter = TimeSpan.FromMilliseconds(options.Value.Dispatch.HandBackMilliseconds);
         // The closing write of the execution before is still committing while the next one is claimed: both go in one
         // group commit. At most that one is left unawaited, and all are awaited before the job ends.
-        var closing = (Recorded: Task.CompletedTask, Id: 0L);
+        var closing = Closing.None;
         var pending = new Queue<long>(executionIds);
         try
         {
@@ -63,8 +63,8 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
                     // execution made ready on its queue — often a DAG child that end releases (ExecutionDispatcher.Continuation).
                     if (shutdown.IsCancellationRequested) return;
                     var continuation = dispatcher.OpenContinuation(queue);
-                    await ObserveAsync(closing.Recorded, closing.Id);
-                    closing = (Task.CompletedTask, 0);
+                    await ObserveAsync(closing);
+                    closing = Closing.None;
                     if (dispatcher.CloseContinuation(continuation) is not { } next) return;
                     if (shutdown.IsCancellationRequested)
                     {
@@ -80,16 +80,16 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
                 try
                 {
                     var recorded = pending.Count == 0 || started.IsCompleted ? await started : await started.WaitAsync(handBackAfter, time);
-                    await ObserveAsync(closing.Recorded, closing.Id);
-                    closing = (recorded, id);
+                    await ObserveAsync(closing);
+                    closing = new Closing(id, recorded);
                 }
                 catch (TimeoutException)
                 {
                     // This one takes a while: the rest must not wait behind it while other workers may be idle.
                     await dispatcher.HandBackAsync(queue, pending.ToArray());
-                    await ObserveAsync(closing.Recorded, closing.Id);
-                    closing = (Task.CompletedTask, 0);
-                    await ObserveAsync(RunToEndAsync(started), id);
+                    await ObserveAsync(closing);
+                    closing = Closing.None;
+                    await ObserveAsync(new Closing(id, started.Unwrap()));
                     return;
                 }
                 catch (Exception e) when (e is not OperationCanceledException || !shutdown.IsCancellationRequested)
@@ -100,7 +100,7 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
         }
         finally
         {
-            await ObserveAsync(closing.Recorded, closing.Id);
+            await ObserveAsync(closing);
         }
     }
 
@@ -111,13 +111,17 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
         catch (Exception e) { logger.LogWarning(e, "Handing execution {Id} back as the node stops failed; the reconciler will dispatch it", executionId); }
     }
 
-    private static async Task RunToEndAsync(Task<Task> started) => await await started;
+    /// <summary>An execution whose work has ended, and its closing write, which may still be committing.</summary>
+    private sealed record Closing(long Id, Task Recorded)
+    {
+        public static readonly Closing None = new(0, Task.CompletedTask);
+    }
 
     /// <summary>Waits for an execution's closing write; a failure is logged, not thrown: the batch goes on.</summary>
-    private async Task ObserveAsync(Task recorded, long id)
+    private async Task ObserveAsync(Closing closing)
     {
-        try { await recorded; }
-        catch (Exception e) when (e is not OperationCanceledException) { logger.LogWarning(e, "Running execution {Id} of a batch failed", id); }
+        try { await closing.Recorded; }
+        catch (Exception e) when (e is not OperationCanceledException) { logger.LogWarning(e, "Running execution {Id} of a batch failed", closing.Id); }
     }
 
     /// <summary>"Run executions 101, 102, 103 … (25)" in the dashboard instead of an array's type name.</summary>
