@@ -105,7 +105,8 @@ public static class HangfireSetup
             var database = sp.GetRequiredService<TaskdeckDatabase>();
             config.SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
                 .UseSimpleAssemblyNameTypeSerializer()
-                .UseRecommendedSerializerSettings();
+                .UseRecommendedSerializerSettings()
+                .UseFilter(new Taskdeck.Core.Dispatch.HangfireQueue.CurrentJobFilter());
             switch (database.Provider)
             {
                 case StorageProvider.Sqlite:

@@ -55,6 +55,11 @@ public sealed record TransitionCommand(long ExecutionId, Transition Transition)
     /// another node) must not finish attempt 2 with attempt 1's outcome.
     /// </summary>
     public int? ExpectedAttempt { get; init; }
+    /// <summary>
+    /// A claim's Hangfire job, stored with it when given: a worker that takes on an execution with no job of its own
+    /// (<see cref="Dispatch.ExecutionDispatcher.Continuation"/>) runs it in its own job's name.
+    /// </summary>
+    public string? HangfireJobId { get; init; }
 }
 
 public sealed record TransitionResult(

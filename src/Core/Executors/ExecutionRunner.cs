@@ -52,14 +52,15 @@ public sealed class ExecutionRunner(
     /// closing write of one and the claim of the next share one group commit instead of waiting for two.
     /// </summary>
     /// <param name="read">As for <see cref="RunAsync(long, CancellationToken, Execution?)"/>.</param>
-    public async Task<Task> StartAsync(long executionId, CancellationToken shutdown, Execution? read = null)
+    /// <param name="jobId">The Hangfire job the work runs in, stored with the claim (null: the record's own job, already stored).</param>
+    public async Task<Task> StartAsync(long executionId, CancellationToken shutdown, Execution? read = null, string? jobId = null)
     {
         if (read is { State: ExecutionState.Queued } && read.Id == executionId)
         {
-            var (readAgain, recorded) = await RunAsync(read, stale: true, shutdown);
+            var (readAgain, recorded) = await RunAsync(read, stale: true, shutdown, jobId);
             if (!readAgain) return recorded;
         }
-        if (await store.FindAsync(executionId, CancellationToken.None) is { } execution) return (await RunAsync(execution, stale: false, shutdown)).Recorded;
+        if (await store.FindAsync(executionId, CancellationToken.None) is { } execution) return (await RunAsync(execution, stale: false, shutdown, jobId)).Recorded;
         return Task.CompletedTask;
     }
 
@@ -69,7 +70,7 @@ public sealed class ExecutionRunner(
     /// the running entry is held until then, the node's capacity only until the work ended — the next execution may use
     /// it while this one's end is written.
     /// </summary>
-    private async Task<(bool ReadAgain, Task Recorded)> RunAsync(Execution execution, bool stale, CancellationToken shutdown)
+    private async Task<(bool ReadAgain, Task Recorded)> RunAsync(Execution execution, bool stale, CancellationToken shutdown, string? jobId)
     {
         var executionId = execution.Id;
         if (execution.Kind == ExecutorKind.External || !StateMachine.Allows(Transition.Claim, execution.State)) return (false, Task.CompletedTask);
@@ -89,7 +90,7 @@ public sealed class ExecutionRunner(
             // The attempt read is the one claimed: a record that ran (and went back to wait) since it was read is not
             // claimed on what that read said — a retry's back-off would be skipped.
             var claim = await transitions.ApplyAsync(new TransitionCommand(executionId, Transition.Claim)
-                { NodeId = node.Id, ExpectedAttempt = execution.AttemptCount }, CancellationToken.None);
+                { NodeId = node.Id, ExpectedAttempt = execution.AttemptCount, HangfireJobId = jobId }, CancellationToken.None);
             if (!claim.Applied) return (stale && claim.FoundState is { } found && StateMachine.Allows(Transition.Claim, found), Task.CompletedTask);
 
             var attempt = claim.AttemptNumber;

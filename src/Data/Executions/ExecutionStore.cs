@@ -118,8 +118,9 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
         {
             case Transition.Claim or Transition.ReportStarted:
                 set.Append($", {ExecutionColumns.AttemptCount} = {ExecutionColumns.AttemptCount} + 1, {ExecutionColumns.NodeId} = @NodeId, {ExecutionColumns.StartedAt} = @At, " +
-                           $"{ExecutionColumns.FinishedAt} = NULL, {ExecutionColumns.Progress} = NULL, {ExecutionColumns.ProgressMessage} = NULL");
-                parameters.Add(("NodeId", command.NodeId));
+                           $"{ExecutionColumns.FinishedAt} = NULL, {ExecutionColumns.Progress} = NULL, {ExecutionColumns.ProgressMessage} = NULL, " +
+                           $"{ExecutionColumns.HangfireJobId} = COALESCE(@JobId, {ExecutionColumns.HangfireJobId})");
+                parameters.Add(("NodeId", command.NodeId)); parameters.Add(("JobId", command.HangfireJobId));
                 break;
             case Transition.Succeed:
                 set.Append($", {ExecutionColumns.FinishedAt} = @At, {ExecutionColumns.ResultJson} = @Result, {ExecutionColumns.ErrorMessage} = NULL");

@@ -29,7 +29,8 @@ internal static class PostgreSqlTransitions
         {
             Transition.Claim or Transition.ReportStarted =>
                 $", {ExecutionColumns.AttemptCount} = {ExecutionColumns.AttemptCount} + 1, {ExecutionColumns.NodeId} = @NodeId::text, {ExecutionColumns.StartedAt} = @At, " +
-                $"{ExecutionColumns.FinishedAt} = NULL, {ExecutionColumns.Progress} = NULL, {ExecutionColumns.ProgressMessage} = NULL",
+                $"{ExecutionColumns.FinishedAt} = NULL, {ExecutionColumns.Progress} = NULL, {ExecutionColumns.ProgressMessage} = NULL, " +
+                $"{ExecutionColumns.HangfireJobId} = COALESCE(@JobId::text, {ExecutionColumns.HangfireJobId})",
             Transition.Succeed => $", {ExecutionColumns.FinishedAt} = @At, {ExecutionColumns.ResultJson} = @Result::text, {ExecutionColumns.ErrorMessage} = NULL",
             Transition.RetryLater or Transition.RetryLost => $", {ExecutionColumns.RunAt} = @RunAt::bigint, {ExecutionColumns.ErrorMessage} = @Error::text",
             Transition.Retry or Transition.Rewait =>
@@ -70,7 +71,8 @@ internal static class PostgreSqlTransitions
         {
             case Transition.Succeed: parameters.Add(("Result", command.ResultJson)); break;
             case Transition.RetryLater or Transition.RetryLost: parameters.Add(("RunAt", Sql.Micros(command.RunAt))); parameters.Add(("Error", command.ErrorMessage)); break;
-            case Transition.Claim or Transition.ReportStarted or Transition.Retry or Transition.Rewait or Transition.Release or Transition.Interrupt
+            case Transition.Claim or Transition.ReportStarted: parameters.Add(("JobId", command.HangfireJobId)); break;
+            case Transition.Retry or Transition.Rewait or Transition.Release or Transition.Interrupt
                 or Transition.RequestCancel: break;
             default: parameters.Add(("Error", command.ErrorMessage ?? command.Reason)); break;
         }
