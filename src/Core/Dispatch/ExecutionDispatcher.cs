@@ -30,7 +30,6 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatch
 
     private readonly Lock _gate = new();
     private List<Ready> _ready = [];
-    private readonly List<Continuation> _open = [];
     private bool _handingOver;
 
     private sealed record Ready(string Queue, IReadOnlyList<long> Ids, TaskCompletionSource Done);
@@ -104,52 +103,67 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatch
     public bool Wake(string jobId, int priority) => transport.Wake(jobId, QueueFor(priority));
 
     /// <summary>
-    /// A worker whose batch job has run all its own executions and is waiting for the last one's end to commit. While it
-    /// waits, one execution made ready on its queue — by that end itself (a DAG child released) or by anyone else — is
-    /// handed to it instead of to a job of its own, and it runs that one next on the worker it already holds: a chain of
-    /// DAG tasks pays Hangfire's job once, not per task. Such a record has no job: it is claimed within milliseconds, and
-    /// should the node die first, the reconciler gives a waiting record without a job one once its grace has passed.
+    /// The worker of a batch job, offered for one more execution: the job runs its own executions, then, while the last
+    /// one's end commits, the one execution that end makes ready on the job's queue — a DAG child it releases, its own
+    /// retry — is handed to it instead of to a job of its own, and it runs that one next, and so on: a chain of DAG tasks
+    /// pays Hangfire's job once, not per task. Only what the job's own work makes ready is handed over (the offer flows
+    /// with that work's async context), so a submission or another worker's release still gets its job. The record is
+    /// claimed within milliseconds in the name of the job that runs it; should the node die first, the reconciler gives a
+    /// waiting record without a job one once its grace has passed.
     /// </summary>
-    public sealed class Continuation(string queue)
+    public sealed class Continuation
     {
-        internal string Queue => queue;
-        internal long? Taken;
-    }
+        private static readonly AsyncLocal<Continuation?> Current = new();
+        private readonly string _queue;
+        private bool _open;
+        private long? _taken;
 
-    /// <summary>Offers the worker of a batch on <paramref name="queue"/> for one more execution, until <see cref="CloseContinuation"/>.</summary>
-    public Continuation OpenContinuation(string queue)
-    {
-        var continuation = new Continuation(queue);
-        lock (_gate) _open.Add(continuation);
-        return continuation;
-    }
+        private Continuation(string queue) => _queue = queue;
 
-    /// <summary>Withdraws the offer; returns the execution handed over meanwhile, which the caller must run (or hand back).</summary>
-    public long? CloseContinuation(Continuation continuation)
-    {
-        lock (_gate)
+        /// <summary>Makes the offer of the calling job's flow, closed until <see cref="Open"/>.</summary>
+        public static Continuation Begin(string queue) => Current.Value = new Continuation(queue);
+
+        /// <summary>The job's own executions have run: the next one its work makes ready may be handed over.</summary>
+        public void Open()
         {
-            _open.Remove(continuation);
-            return continuation.Taken;
+            lock (this) _open = true;
+        }
+
+        /// <summary>Withdraws the offer; returns the execution handed over meanwhile, which the job must run (or hand back).</summary>
+        public long? Close()
+        {
+            lock (this)
+            {
+                var taken = _taken;
+                (_open, _taken) = (false, null);
+                return taken;
+            }
+        }
+
+        internal static bool TryTake(string queue, long executionId)
+        {
+            if (Current.Value is not { } offer || offer._queue != queue) return false;
+            lock (offer)
+            {
+                if (!offer._open) return false;
+                (offer._open, offer._taken) = (false, executionId);
+                return true;
+            }
         }
     }
 
     private Task EnqueueManyAsync(string queue, IReadOnlyList<long> ids)
     {
         if (ids.Count == 0) return Task.CompletedTask;
-        Ready ready;
+        if (Continuation.TryTake(queue, ids[0]))
+        {
+            if (ids.Count == 1) return Task.CompletedTask;
+            ids = ids.Skip(1).ToList();
+        }
+        var ready = new Ready(queue, ids, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
         bool start;
         lock (_gate)
         {
-            var handed = 0;
-            for (var i = _open.Count - 1; i >= 0 && handed < ids.Count; i--)
-            {
-                if (_open[i].Queue != queue) continue;
-                _open[i].Taken = ids[handed++];
-                _open.RemoveAt(i);
-            }
-            if (handed == ids.Count) return Task.CompletedTask;
-            ready = new Ready(queue, handed == 0 ? ids : ids.Skip(handed).ToList(), new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
             _ready.Add(ready);
             start = !_handingOver;
             _handingOver = true;

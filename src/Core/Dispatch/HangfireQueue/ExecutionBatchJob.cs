@@ -13,7 +13,7 @@ namespace Taskdeck.Core.Dispatch.HangfireQueue;
 /// fetched the job, so Hangfire's cost is paid once for all of them. Each is claimed by compare-and-set as a single job's
 /// would be, so one cancelled (or run elsewhere) meanwhile is skipped. The ones not started stay Queued in the database:
 /// if this node dies mid-batch, the reconciler finds them waiting behind a job of a dead node and dispatches them again.
-/// Once its own have run, the worker may take on one more execution made ready meanwhile on its queue (see
+/// Once its own have run, the worker takes on the execution its last one's end makes ready on its queue (see
 /// <see cref="ExecutionDispatcher.Continuation"/>), and so on: a DAG chain runs on the worker that ran its root.
 /// </summary>
 [AutomaticRetry(Attempts = 0, LogEvents = false, OnAttemptsExceeded = AttemptsExceededAction.Delete)]
@@ -55,19 +55,20 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
         var pending = new Queue<long>(executionIds);
         var ownIds = executionIds.Length;
         var jobId = CurrentJobFilter.JobId;
+        var continuation = ExecutionDispatcher.Continuation.Begin(queue);
         try
         {
             while (true)
             {
                 if (pending.Count == 0)
                 {
-                    // All of its own have run: while the last one's end commits, this worker may be handed one more
-                    // execution made ready on its queue — often a DAG child that end releases (ExecutionDispatcher.Continuation).
+                    // All of its own have run: while the last one's end commits, this worker may be handed the execution
+                    // that end makes ready on its queue — a DAG child it releases (ExecutionDispatcher.Continuation).
                     if (shutdown.IsCancellationRequested) return;
-                    var continuation = dispatcher.OpenContinuation(queue);
+                    continuation.Open();
                     await ObserveAsync(closing);
                     closing = Closing.None;
-                    if (dispatcher.CloseContinuation(continuation) is not { } next) return;
+                    if (continuation.Close() is not { } next) return;
                     if (shutdown.IsCancellationRequested)
                     {
                         await HandBackAsync(queue, next);
