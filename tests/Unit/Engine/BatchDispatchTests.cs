@@ -238,6 +238,40 @@ public sealed class BatchDispatchTests(EngineHost host)
         foreach (var id in ids) Assert.Equal(rootJob, (await host.Get<ExecutionStore>().FindAsync(id))!.HangfireJobId);
     }
 
+    // The offer flows with the job's own async context: an execution its work makes ready on its queue while it is open is
+    // handed over; the same made ready by anyone else, on another queue, or once it was taken or closed gets a job.
+    [Fact]
+    public async Task AWorkersOffer_TakesOneExecution_MadeReadyInItsOwnFlow_OnItsQueue_WhileOpen()
+    {
+        var dispatcher = host.Get<ExecutionDispatcher>();
+        var (own, second, otherFlow, otherQueue, afterClose) = (await host.QueuedWithoutJobAsync("test.count"), await host.QueuedWithoutJobAsync("test.count"),
+            await host.QueuedWithoutJobAsync("test.count"), await host.QueuedWithoutJobAsync("test.count"), await host.QueuedWithoutJobAsync("test.count"));
+
+        async Task<long?> InAJobsFlowAsync()
+        {
+            var offer = ExecutionDispatcher.Continuation.Begin(ExecutionDispatcher.Default);
+            await dispatcher.EnqueueAsync(own, priority: 0); // not yet open: the job's own executions still run
+            offer.Open();
+            Task elsewhere;
+            using (ExecutionContext.SuppressFlow()) elsewhere = Task.Run(() => dispatcher.EnqueueAsync(otherFlow, priority: 0));
+            await elsewhere;
+            await dispatcher.EnqueueAsync(otherQueue, priority: 10);
+            await dispatcher.EnqueueAsync(second, priority: 0);
+            await dispatcher.EnqueueAsync(afterClose, priority: 0); // one only: the offer was taken
+            return offer.Close();
+        }
+
+        var taken = await InAJobsFlowAsync();
+
+        Assert.Equal(second, taken);
+        foreach (var id in new[] { own, otherFlow, otherQueue, afterClose })
+            Assert.Single(host.Jobs, job => job.Ids.Contains(id));
+        Assert.DoesNotContain(host.Jobs, job => job.Ids.Contains(second));
+        await dispatcher.HandBackAsync(ExecutionDispatcher.Default, [second]);
+        foreach (var id in new[] { own, second, otherFlow, otherQueue, afterClose })
+            Assert.Single((await host.WaitForStateAsync(id, Succeeded, TimeSpan.FromSeconds(30))).Attempts);
+    }
+
     [Fact]
     public async Task Reconcile_IdsLeftInABatchOfADeadNode_AreDispatchedAgain_ButNotThoseOfALiveNode()
     {
