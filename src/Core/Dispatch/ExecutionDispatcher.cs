@@ -115,6 +115,7 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatch
     {
         private static readonly AsyncLocal<Continuation?> Current = new();
         private readonly string _queue;
+        private readonly Lock _gate = new();
         private bool _open;
         private long? _taken;
 
@@ -126,13 +127,13 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatch
         /// <summary>The job's own executions have run: the next one its work makes ready may be handed over.</summary>
         public void Open()
         {
-            lock (this) _open = true;
+            lock (_gate) _open = true;
         }
 
         /// <summary>Withdraws the offer; returns the execution handed over meanwhile, which the job must run (or hand back).</summary>
         public long? Close()
         {
-            lock (this)
+            lock (_gate)
             {
                 var taken = _taken;
                 (_open, _taken) = (false, null);
@@ -143,7 +144,7 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatch
         internal static bool TryTake(string queue, long executionId)
         {
             if (Current.Value is not { } offer || offer._queue != queue) return false;
-            lock (offer)
+            lock (offer._gate)
             {
                 if (!offer._open) return false;
                 (offer._open, offer._taken) = (false, executionId);

@@ -53,8 +53,8 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
         // group commit. At most that one is left unawaited, and all are awaited before the job ends.
         var closing = Closing.None;
         var pending = new Queue<long>(executionIds);
-        var ownIds = executionIds.Length;
         var jobId = CurrentJobFilter.JobId;
+        long? handedOver = null; // the execution handed to this worker last: claimed in this job's name
         var continuation = ExecutionDispatcher.Continuation.Begin(queue);
         try
         {
@@ -75,12 +75,12 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
                         return;
                     }
                     pending.Enqueue(next);
+                    handedOver = next;
                 }
                 var id = pending.Dequeue();
-                var handedOver = ownIds-- <= 0; // not one of the job's own: claimed in this job's name
                 // Stopping: the rest stays Queued; Hangfire puts the job back (and the reconciler would dispatch them anyway).
                 shutdown.ThrowIfCancellationRequested();
-                var started = runner.StartAsync(id, shutdown, records.GetValueOrDefault(id), handedOver ? jobId : null);
+                var started = runner.StartAsync(id, shutdown, records.GetValueOrDefault(id), id == handedOver ? jobId : null);
                 try
                 {
                     var recorded = pending.Count == 0 || started.IsCompleted ? await started : await started.WaitAsync(handBackAfter, time);
