@@ -17,7 +17,7 @@ public sealed class HangfirePostgreSqlSettings
 {
     public const string Section = "Taskdeck:Hangfire:PostgreSql";
 
-    /// <summary>How often an idle worker asks the queue table for a job.</summary>
+    /// <summary>How often an idle worker asks the queue table for a job (Hangfire.PostgreSql allows no less than 50 ms).</summary>
     public int QueuePollMilliseconds { get; set; } = 200;
 
     /// <summary>LISTEN/NOTIFY wakes idle workers when a job is enqueued instead of waiting for the next poll.</summary>
@@ -65,9 +65,10 @@ public sealed class ValidateHangfireSettings : IValidateOptions<HangfireInMemory
     public ValidateOptionsResult Validate(string? name, HangfireInMemorySettings o) =>
         Check([AtLeast(HangfireInMemorySettings.Section, nameof(o.FinishedJobMinutes), o.FinishedJobMinutes, 1)]);
 
-    // Hangfire.PostgreSql refuses a poll interval, invisibility or lock timeout that is not positive, with its own option's name.
+    // Hangfire.PostgreSql refuses a poll interval under 50 ms, or an invisibility or lock timeout that is not positive, with
+    // its own option's name and a stack trace at start; these name Taskdeck's setting instead.
     public ValidateOptionsResult Validate(string? name, HangfirePostgreSqlSettings o) => Check([
-        AtLeast(HangfirePostgreSqlSettings.Section, nameof(o.QueuePollMilliseconds), o.QueuePollMilliseconds, 1),
+        AtLeast(HangfirePostgreSqlSettings.Section, nameof(o.QueuePollMilliseconds), o.QueuePollMilliseconds, 50),
         AtLeast(HangfirePostgreSqlSettings.Section, nameof(o.InvisibilitySeconds), o.InvisibilitySeconds, 1),
         AtLeast(HangfirePostgreSqlSettings.Section, nameof(o.LockTimeoutSeconds), o.LockTimeoutSeconds, 1),
     ]);

@@ -8,7 +8,8 @@ public interface IChangeFeed
     /// <summary>
     /// State changes after a cursor. A change made by <paramref name="exceptNode"/> comes back as its id and node only
     /// (<see cref="FollowedChange.IsBare"/>): the follower needs its id to move its cursor (and to tell it from a late commit),
-    /// not its record.
+    /// not its record. Reads a window of ids after the cursor (a few times <paramref name="limit"/>), so a page can come back
+    /// short when most ids in it never committed; the rest come with the next call.
     /// </summary>
     Task<IReadOnlyList<FollowedChange>> ChangesAfterAsync(long cursor, int limit, CancellationToken ct = default, string? exceptNode = null);
 

@@ -476,10 +476,23 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
         return await db.WorkerNodes.AsNoTracking().OrderByDescending(n => n.HeartbeatAt).ToListAsync(ct);
     }
 
+    /// <summary>
+    /// How many ids past the cursor a page looks at, per row it may return: ids that never commit (a rolled-back
+    /// transaction's) make holes, and a page stops short only when three in four ids of its window are holes.
+    /// </summary>
+    private const int CursorWindowPerRow = 4;
+
     public async Task<IReadOnlyList<FollowedChange>> ChangesAfterAsync(long cursor, int limit, CancellationToken ct = default, string? exceptNode = null)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
-        var changes = db.StateChanges.Where(s => s.Id > cursor);
+        // Bounded above as well as below: PostgreSQL plans a one-sided "Id > cursor" from statistics that a fast-growing
+        // history outruns (autovacuum analyses it once a minute at most; a new database not at all), guesses a third of the
+        // table and scans all of it — ≈ 5 ms a pass, the largest server cost of a second node (BENCHMARKS.md, session 17).
+        // A window whose upper end comes from a subquery is estimated as a narrow range, so the primary key serves it on
+        // every database. It starts at the first id after the cursor, so an identity that jumps cannot stall it.
+        var window = (long)limit * CursorWindowPerRow;
+        var changes = db.StateChanges.Where(s => s.Id > cursor
+            && s.Id <= db.StateChanges.Where(f => f.Id > cursor).Min(f => (long?)f.Id) + window);
         return exceptNode is null
             ? await Followed(db, changes).Take(limit).ToListAsync(ct)
             : Rows(await FollowedExcept(db, changes, exceptNode).Take(limit).ToListAsync(ct));

@@ -22,15 +22,15 @@ public sealed class HangfirePostgreSqlSettingsTests : IDisposable
     }
 
     [Theory]
-    [InlineData("QueuePollMilliseconds", "0")]
-    [InlineData("InvisibilitySeconds", "0")]
-    [InlineData("LockTimeoutSeconds", "-5")]
-    public void ASettingOutOfRange_StopsTheStart_NamingIt(string setting, string value)
+    [InlineData("QueuePollMilliseconds", "20", 50)]
+    [InlineData("InvisibilitySeconds", "0", 1)]
+    [InlineData("LockTimeoutSeconds", "-5", 1)]
+    public void ASettingOutOfRange_StopsTheStart_NamingIt(string setting, string value, int least)
     {
         using var host = new FolderHost(_folder, new Dictionary<string, string?> { [$"Taskdeck:Hangfire:PostgreSql:{setting}"] = value });
 
         var refused = Assert.ThrowsAny<Exception>(() => host.Services);
 
-        Assert.Contains($"Taskdeck:Hangfire:PostgreSql:{setting} must be at least 1 (it is {value})", refused.ToString());
+        Assert.Contains($"Taskdeck:Hangfire:PostgreSql:{setting} must be at least {least} (it is {value})", refused.ToString());
     }
 }

@@ -115,6 +115,34 @@ public sealed class ChangeFollowerLateCommitTests(PostgresServer postgres)
             node.Seen().Select(s => (s.Transition!.Value, s.AttemptNumber)));
     }
 
+    // The follower reads a window of ids after its cursor (so PostgreSQL serves it from the primary key whatever its
+    // statistics say); an identity that jumps past the window (SQL Server's after a restart, a reseed) must not stall it.
+    [Fact]
+    public async Task AChangeFarPastTheCursor_IsStillRead_WhenTheIdsJump_OnPostgreSql() =>
+        await AChangeFarPastTheCursorIsReadAsync(await FollowingNode.StartAsync(postgres));
+
+    [Fact]
+    public async Task AChangeFarPastTheCursor_IsStillRead_WhenTheIdsJump_OnSqlite() =>
+        await AChangeFarPastTheCursorIsReadAsync(await FollowingNode.StartAsync(new Dictionary<string, string?> { ["ConnectionStrings:Taskdeck"] = "Data Source=jump.db" }));
+
+    private static async Task AChangeFarPastTheCursorIsReadAsync(FollowingNode node)
+    {
+        await using var _ = node;
+        var cursor = await node.Store.LatestChangeIdAsync();
+        await using (var db = await node.Contexts.CreateDbContextAsync())
+        {
+            var jumped = Change(node.ExecutionId, ExecutionState.Queued, ExecutionState.Running, "node-b");
+            jumped.Id = cursor + 250_000;
+            db.StateChanges.Add(jumped);
+            await db.SaveChangesAsync();
+        }
+
+        var read = await node.Store.ChangesAfterAsync(cursor, 10);
+        Assert.Equal([cursor + 250_000], read.Select(f => f.Change.Id));
+        Assert.Equal(cursor + 250_000, await node.Follower.FollowAsync(cursor, CancellationToken.None));
+        Assert.Equal([(ExecutionState.Running, "node-b")], node.Seen().Select(s => (s.To, s.NodeId)));
+    }
+
     /// <summary>
     /// A node on a fresh PostgreSQL database holding one execution, with a follower whose published changes are kept;
     /// the tests write the other nodes' history rows beside it through <see cref="Contexts"/>.
