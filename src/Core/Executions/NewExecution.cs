@@ -56,8 +56,9 @@ public sealed record TransitionCommand(long ExecutionId, Transition Transition)
     /// </summary>
     public int? ExpectedAttempt { get; init; }
     /// <summary>
-    /// A claim's Hangfire job, stored with it when given: a worker that takes on an execution with no job of its own
-    /// (<see cref="Dispatch.ExecutionDispatcher.Continuation"/>) runs it in its own job's name.
+    /// A claim's Hangfire job, stored with it when given: the job the worker runs it in — the record's own, or, for an
+    /// execution a worker took on with no job of its own (<see cref="Dispatch.ExecutionDispatcher.Continuation"/>), the
+    /// worker's. So the record names the job that ran it even when the dispatcher's own note of the job was skipped.
     /// </summary>
     public string? HangfireJobId { get; init; }
 }

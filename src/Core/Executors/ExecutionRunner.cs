@@ -52,7 +52,7 @@ public sealed class ExecutionRunner(
     /// closing write of one and the claim of the next share one group commit instead of waiting for two.
     /// </summary>
     /// <param name="read">As for <see cref="RunAsync(long, CancellationToken, Execution?)"/>.</param>
-    /// <param name="jobId">The Hangfire job the work runs in, stored with the claim (null: the record's own job, already stored).</param>
+    /// <param name="jobId">The Hangfire job the work runs in, stored with the claim (null: outside a job; the record keeps the job it names).</param>
     public async Task<Task> StartAsync(long executionId, CancellationToken shutdown, Execution? read = null, string? jobId = null)
     {
         if (read is { State: ExecutionState.Queued } && read.Id == executionId)

@@ -221,6 +221,32 @@ public sealed class PostgreSqlTransitionStoreTests(PostgresServer postgres) : Tr
         Assert.Equal(ids.Count, winners.Count);
     }
 
+    // A dispatch notes its jobs on the records while another node's worker, which fetched the job at once, claims one of
+    // them in a transaction still open: the note must not wait for that row (both sides waiting on each other's rows was
+    // a deadlock), and the claim names the job it runs in itself.
+    [Fact]
+    public async Task ADispatchsJobNote_SkipsARecordAnotherNodeIsClaiming_AndTheClaimNamesItsJob()
+    {
+        await using var nodes = await TwoNodesAsync(queued: 3);
+        var ids = nodes.Ids;
+        await using var otherNode = await nodes.NodeB.Get<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
+        await using (var claiming = await otherNode.Database.BeginTransactionAsync())
+        {
+            await otherNode.Database.ExecuteSqlAsync($"SELECT 1 FROM \"Executions\" WHERE \"Id\" = {ids[1]} FOR UPDATE");
+
+            var noted = nodes.A.SetHangfireJobsAsync(ids.Select(id => (id, "job-7")).ToList());
+            Assert.Same(noted, await Task.WhenAny(noted, Task.Delay(TimeSpan.FromSeconds(10))));
+            await noted;
+            await claiming.RollbackAsync();
+        }
+
+        var claimed = await nodes.B.ApplyAsync(new TransitionCommand(ids[1], Transition.Claim) { NodeId = "b", HangfireJobId = "job-7" }, DateTimeOffset.UtcNow);
+        Assert.True(claimed.Applied);
+        await using var db = await nodes.NodeA.Get<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
+        var jobs = await db.Executions.AsNoTracking().ToDictionaryAsync(e => e.Id, e => e.HangfireJobId);
+        Assert.Equal(["job-7", "job-7", "job-7"], ids.Select(id => jobs[id]));
+    }
+
     [Fact]
     public async Task ACancelRacingCompletionOnAnotherNode_LosesNothing()
     {

@@ -54,7 +54,6 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
         var closing = Closing.None;
         var pending = new Queue<long>(executionIds);
         var jobId = CurrentJobFilter.JobId;
-        long? handedOver = null; // the execution handed to this worker last: claimed in this job's name
         var continuation = ExecutionDispatcher.Continuation.Begin(queue);
         try
         {
@@ -75,12 +74,13 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
                         return;
                     }
                     pending.Enqueue(next);
-                    handedOver = next;
                 }
                 var id = pending.Dequeue();
                 // Stopping: the rest stays Queued; Hangfire puts the job back (and the reconciler would dispatch them anyway).
                 shutdown.ThrowIfCancellationRequested();
-                var started = runner.StartAsync(id, shutdown, records.GetValueOrDefault(id), id == handedOver ? jobId : null);
+                // Every claim names the job it runs in: a handed-over execution has no job of its own, and on a cluster the
+                // dispatcher's record of a batch's job may skip a row another node is claiming (SetHangfireJobsAsync).
+                var started = runner.StartAsync(id, shutdown, records.GetValueOrDefault(id), jobId);
                 try
                 {
                     var recorded = pending.Count == 0 || started.IsCompleted ? await started : await started.WaitAsync(handBackAfter, time);
