@@ -26,8 +26,8 @@ public sealed class ChangeFollower(IChangeFeed store, ExecutionEvents events, IE
     /// <summary>Between two passes at least this long, however often other nodes commit: a busy cluster wakes it all the time.</summary>
     /// <remarks>
     /// 100 ms: each pass is two queries on each node (the cursor and the late commits); at 20 ms, two busy nodes spent
-    /// ≈ 13 % of their CPU following each other (BENCHMARKS.md, session 17). A page refreshes at most every 300 ms and a
-    /// cross-node cancel has a second, so nothing waits on the difference.
+    /// ≈ 13 % of their CPU following each other (BENCHMARKS.md, session 17). A live page refreshes at most every
+    /// <c>Taskdeck:Console:Live:MinInterval</c> (250 ms) and a cross-node cancel has a second, so nothing waits on the difference.
     /// </remarks>
     private static readonly TimeSpan MinimumSpacing = TimeSpan.FromMilliseconds(100);
     /// <summary>After a failed pass (the database away), the next one comes this soon, not a whole poll interval later.</summary>
@@ -40,7 +40,7 @@ public sealed class ChangeFollower(IChangeFeed store, ExecutionEvents events, IE
     private long _caughtUpAtTicks;
     private readonly SortedDictionary<long, DateTimeOffset> _gaps = [];
 
-    /// <summary>When the follower last read to the end of the change history (null before its first pass).</summary>
+    /// <summary>When the follower last finished a pass: read to the end of the change history, or to a window of ids that never committed (null before its first pass).</summary>
     public DateTimeOffset? CaughtUpAt => Interlocked.Read(ref _caughtUpAtTicks) is var t and > 0 ? new DateTimeOffset(t, TimeSpan.Zero) : null;
 
     /// <summary>How far behind other nodes' changes this node may be: the time since it last caught up.</summary>
@@ -78,7 +78,11 @@ public sealed class ChangeFollower(IChangeFeed store, ExecutionEvents events, IE
         catch (OperationCanceledException) { }
     }
 
-    /// <summary>One pass: the changes that committed late into a gap, then everything after the cursor. Returns the new cursor.</summary>
+    /// <summary>
+    /// One pass: the changes that committed late into a gap, then those after the cursor — all of them, unless a page's
+    /// window of ids was mostly ids that never committed (<see cref="IChangeFeed.ChangesAfterAsync"/>): the rest then comes
+    /// with the next pass. Returns the new cursor.
+    /// </summary>
     internal async Task<long> FollowAsync(long cursor, CancellationToken ct)
     {
         var now = time.GetUtcNow();

@@ -331,12 +331,14 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
 
     private Task SetHangfireJobsPartAsync(IReadOnlyList<(long Id, string JobId)> jobs, CancellationToken ct)
     {
-        // On PostgreSQL rows another transaction holds are skipped, not waited for: on a cluster that is another node
+        // On PostgreSQL rows another transaction holds are skipped, not waited for: on a cluster that is mostly another node
         // claiming one of the batch's records (its worker fetched the job at once), and waiting for it deadlocked against
-        // that node's group commit (BENCHMARKS.md, session 17). The claim stores the job it runs in itself.
+        // that node's group commit (BENCHMARKS.md, session 17). A claim stores the job it runs in itself. A record held by
+        // anything else at that instant (a cancel, a delay) keeps the job it named: were that one not live, the reconciler
+        // gives the record a job after its grace, and its compare-and-set claims keep a second job from running it twice.
         if (database.Provider == Core.StorageProvider.PostgreSql)
             return writes.RunStatementAsync(jobs[0].Id,
-                $"WITH l AS (SELECT {ExecutionColumns.Id} AS i FROM {ExecutionColumns.Table} WHERE {ExecutionColumns.Id} = ANY(@Ids) FOR NO KEY UPDATE SKIP LOCKED), " +
+                $"WITH l AS MATERIALIZED (SELECT {ExecutionColumns.Id} AS i FROM {ExecutionColumns.Table} WHERE {ExecutionColumns.Id} = ANY(@Ids) FOR NO KEY UPDATE SKIP LOCKED), " +
                 $"x AS (UPDATE {ExecutionColumns.Table} SET {ExecutionColumns.HangfireJobId} = v.j FROM unnest(@Ids, @Jobs) AS v(i, j) JOIN l ON l.i = v.i " +
                 $"WHERE {ExecutionColumns.Id} = v.i RETURNING 1) SELECT count(*) FROM x",
                 [("Ids", jobs.Select(j => j.Id).ToArray()), ("Jobs", jobs.Select(j => j.JobId).ToArray())], Drain, ct);

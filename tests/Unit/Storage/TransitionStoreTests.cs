@@ -225,7 +225,7 @@ public sealed class PostgreSqlTransitionStoreTests(PostgresServer postgres) : Tr
     // them in a transaction still open: the note must not wait for that row (both sides waiting on each other's rows was
     // a deadlock), and the claim names the job it runs in itself.
     [Fact]
-    public async Task ADispatchsJobNote_SkipsARecordAnotherNodeIsClaiming_AndTheClaimNamesItsJob()
+    public async Task ADispatchNotingItsJobs_SkipsARecordAnotherNodeIsClaiming_WhoseClaimNamesTheJob()
     {
         await using var nodes = await TwoNodesAsync(queued: 3);
         var ids = nodes.Ids;
@@ -239,6 +239,7 @@ public sealed class PostgreSqlTransitionStoreTests(PostgresServer postgres) : Tr
             await noted;
             await claiming.RollbackAsync();
         }
+        Assert.Null((await nodes.A.FindAsync(ids[1]))!.HangfireJobId);
 
         var claimed = await nodes.B.ApplyAsync(new TransitionCommand(ids[1], Transition.Claim) { NodeId = "b", HangfireJobId = "job-7" }, DateTimeOffset.UtcNow);
         Assert.True(claimed.Applied);

@@ -3,10 +3,10 @@ using Hangfire.Server;
 namespace Taskdeck.Core.Dispatch.HangfireQueue;
 
 /// <summary>
-/// Tells a running job its own Hangfire id. A worker that takes on an execution with no job of its own (see
-/// <see cref="ExecutionDispatcher.Continuation"/>) claims it in the name of the job it runs in, so the record names the
-/// job that ran it, as every other record does. A filter rather than a job parameter: jobs already stored in a durable
-/// storage keep their method's signature.
+/// Tells a running job its own Hangfire id: every claim is made in the name of the job it runs in, so the record names
+/// the job that ran it — also one a worker took on with no job of its own (see <see cref="ExecutionDispatcher.Continuation"/>),
+/// or one whose dispatcher's note of its job was skipped on a cluster. A filter rather than a job parameter: jobs already
+/// stored in a durable storage keep their method's signature.
 /// </summary>
 public sealed class CurrentJobFilter : IServerFilter
 {
