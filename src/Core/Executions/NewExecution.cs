@@ -56,9 +56,8 @@ public sealed record TransitionCommand(long ExecutionId, Transition Transition)
     /// </summary>
     public int? ExpectedAttempt { get; init; }
     /// <summary>
-    /// A claim's Hangfire job, stored with it when given: the job the worker runs it in — the record's own, or, for an
-    /// execution a worker took on with no job of its own (<see cref="Dispatch.ExecutionDispatcher.Continuation"/>), the
-    /// worker's. So the record names the job that ran it even when the dispatcher's own note of the job was skipped.
+    /// A claim's Hangfire job, stored with it when given: the job the worker runs it in
+    /// (<see cref="Dispatch.HangfireQueue.CurrentJobFilter"/> says why every claim names it).
     /// </summary>
     public string? HangfireJobId { get; init; }
 }

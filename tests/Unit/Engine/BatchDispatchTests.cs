@@ -253,6 +253,33 @@ public sealed class BatchDispatchTests(EngineHost host)
         Assert.All(ids.Skip(1), child => Assert.DoesNotContain(host.Jobs, job => job.Ids.Contains(child)));
         // Each record names the job that ran it: its page links to the Hangfire job as any other's does.
         foreach (var id in ids) Assert.Equal(rootJob, (await host.Get<ExecutionStore>().FindAsync(id))!.HangfireJobId);
+        // And the job names what it took on, in the parameters Hangfire's dashboard shows on the job's page (written as it ends).
+        Assert.Equal($"\"{ids[1]}, {ids[2]}, {ids[3]}\"", await TookOnParameterAsync(rootJob));
+    }
+
+    private async Task<string?> TookOnParameterAsync(string jobId)
+    {
+        using var connection = host.Get<JobStorage>().GetConnection();
+        var waited = Stopwatch.StartNew();
+        while (true)
+        {
+            var value = connection.GetJobParameter(jobId, CurrentJobFilter.TookOnParameter);
+            if (value is not null || waited.Elapsed > TimeSpan.FromSeconds(10)) return value;
+            await Task.Delay(20);
+        }
+    }
+
+    [Theory]
+    [InlineData(new long[] { 7 }, "7")]
+    [InlineData(new long[] { 7, 8, 9 }, "7, 8, 9")]
+    [InlineData(new long[] { 7, 8, 9, 10 }, "7, 8, 9, 10")]
+    [InlineData(new long[] { 7, 8, 9, 10, 11, 12 }, "7, 8, 9 … 12 (6 in all)")]
+    public void WhatAJobTookOn_IsDescribedByItsFirstFew_ItsLast_AndHowMany(long[] ids, string expected)
+    {
+        var tookOn = new TookOnExecutions();
+        foreach (var id in ids) tookOn.Add(id);
+
+        Assert.Equal(expected, tookOn.Describe());
     }
 
     // The offer flows with the job's own async context: an execution its work makes ready on its queue while it is open is

@@ -1,4 +1,5 @@
 using Hangfire.Server;
+using Microsoft.Extensions.Logging;
 
 namespace Taskdeck.Core.Dispatch.HangfireQueue;
 
@@ -7,16 +8,69 @@ namespace Taskdeck.Core.Dispatch.HangfireQueue;
 /// the job that ran it — also one a worker took on with no job of its own (see <see cref="ExecutionDispatcher.Continuation"/>),
 /// or one whose dispatcher's note of its job was skipped on a cluster. A filter rather than a job parameter: jobs already
 /// stored in a durable storage keep their method's signature.
+/// When the job ends, the executions it took on are named in its <see cref="TookOnParameter"/> parameter: a DAG chain runs
+/// in its root's job, and Hangfire's dashboard would otherwise show that job as running its root alone.
 /// </summary>
-public sealed class CurrentJobFilter : IServerFilter
+public sealed class CurrentJobFilter(ILogger<CurrentJobFilter> logger) : IServerFilter
 {
-    private static readonly AsyncLocal<string?> Current = new();
+    public const string TookOnParameter = "ThenRanExecutions";
+
+    private static readonly AsyncLocal<RunningJob?> Current = new();
 
     /// <summary>The Hangfire job whose method runs in this flow, or null outside one.</summary>
-    public static string? JobId => Current.Value;
+    public static string? JobId => Current.Value?.Id;
 
-    // Hangfire calls both on the worker's thread around the job method's invocation, so the value flows into the method.
-    public void OnPerforming(PerformingContext context) => Current.Value = context.BackgroundJob.Id;
+    /// <summary>The job running in this flow takes on an execution it was handed; a no-op outside a job.</summary>
+    public static void NoteTookOn(long executionId) => Current.Value?.TookOn.Add(executionId);
 
-    public void OnPerformed(PerformedContext context) => Current.Value = null;
+    // Hangfire calls both on the worker's thread around the job method's invocation, so the value flows into the method
+    // and the method's notes (on the same object) are seen here once it has returned.
+    public void OnPerforming(PerformingContext context) => Current.Value = new RunningJob(context.BackgroundJob.Id);
+
+    public void OnPerformed(PerformedContext context)
+    {
+        var job = Current.Value;
+        Current.Value = null;
+        if (job is not { TookOn.Count: > 0 }) return;
+        try { context.SetJobParameter(TookOnParameter, job.TookOn.Describe()); }
+        catch (Exception e)
+        {
+            // Only the dashboard's account of the job is missing: each record still names the job that ran it.
+            logger.LogWarning(e, "Naming the {Count} executions Hangfire job {JobId} took on failed", job.TookOn.Count, job.Id);
+        }
+    }
+
+    private sealed class RunningJob(string id)
+    {
+        public string Id { get; } = id;
+        public TookOnExecutions TookOn { get; } = new();
+    }
+}
+
+/// <summary>
+/// The executions a job took on, kept as its dashboard shows them — the first few, the last and how many — so a chain of
+/// 200,000 tasks does not keep 200,000 ids for a line of text.
+/// </summary>
+public sealed class TookOnExecutions
+{
+    private const int Shown = 3;
+    private readonly List<long> _first = new(Shown);
+    private long _last;
+
+    public int Count { get; private set; }
+
+    public void Add(long executionId)
+    {
+        if (_first.Count < Shown) _first.Add(executionId);
+        _last = executionId;
+        Count++;
+    }
+
+    /// <summary>"102, 103, 104 … 1100 (999 in all)"; all of them when there are at most four.</summary>
+    public string Describe() => Count switch
+    {
+        <= Shown => string.Join(", ", _first),
+        Shown + 1 => $"{string.Join(", ", _first)}, {_last}",
+        _ => $"{string.Join(", ", _first)} … {_last} ({Count.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} in all)",
+    };
 }

@@ -73,13 +73,13 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
                         await HandBackAsync(queue, next);
                         return;
                     }
+                    CurrentJobFilter.NoteTookOn(next);
                     pending.Enqueue(next);
                 }
                 var id = pending.Dequeue();
                 // Stopping: the rest stays Queued; Hangfire puts the job back (and the reconciler would dispatch them anyway).
                 shutdown.ThrowIfCancellationRequested();
-                // Every claim names the job it runs in: a handed-over execution has no job of its own, and on a cluster the
-                // dispatcher's record of a batch's job may skip a row another node is claiming (SetHangfireJobsAsync).
+                // Every claim names the job it runs in (CurrentJobFilter says why).
                 var started = runner.StartAsync(id, shutdown, records.GetValueOrDefault(id), jobId);
                 try
                 {
