@@ -55,7 +55,7 @@ public static class ConsoleLiveBench
             BaseAddress = node.BaseAddress, Timeout = TimeSpan.FromMinutes(2),
         };
         var startRss = node.RssMb();
-        System.Console.WriteLine($"node pid {node.Pid} on {node.BaseAddress}: RSS {startRss:N0} MB when ready ({ProcStat.StatusKb(node.Pid, "RssAnon") / 1024:N0} MB anonymous, {ProcStat.StatusKb(node.Pid, "RssFile") / 1024:N0} MB file-backed, {ProcStat.StatusKb(node.Pid, "RssShmem") / 1024:N0} MB shared)");
+        System.Console.WriteLine($"node pid {node.Pid} on {node.BaseAddress}: RSS {startRss:N0} MB when ready ({ProcStat.StatusKb(node.Pid, "RssAnon") / 1024:N0} MB anonymous, {ProcStat.StatusKb(node.Pid, "RssFile") / 1024:N0} MB file-backed, {DoubleMapped(node.Pid)})");
         try
         {
             // The DAG run the DAG pages show: a long demo.sleep root and 999 children waiting behind it (live, not moving).
@@ -133,7 +133,7 @@ public static class ConsoleLiveBench
             }
             var under = samples.FirstOrDefault(s => s.Rss < 250);
             System.Console.WriteLine($"after the pages closed: RSS {string.Join(" · ", samples.Select(s => $"{s.At:N0} s {s.Rss:N0} MB"))}; " +
-                                     $"at the end {ProcStat.StatusKb(node.Pid, "RssAnon") / 1024:N0} MB anonymous, {ProcStat.StatusKb(node.Pid, "RssFile") / 1024:N0} MB file-backed, {ProcStat.StatusKb(node.Pid, "RssShmem") / 1024:N0} MB shared (the JIT's double-mapped code)");
+                                     $"at the end {ProcStat.StatusKb(node.Pid, "RssAnon") / 1024:N0} MB anonymous, {ProcStat.StatusKb(node.Pid, "RssFile") / 1024:N0} MB file-backed, {DoubleMapped(node.Pid)}");
             // The same run again with no page, now that the node's code is as warm as it was with the pages: the first
             // no-page phase still paid for tiered compilation (instrumented code, the JIT's own work) that the later
             // phase did not, which flattered the pages' extra cost.
@@ -303,6 +303,14 @@ public static class ConsoleLiveBench
         var path = Environment.GetEnvironmentVariable("PLAYWRIGHT_CHROMIUM_PATH");
         if (string.IsNullOrWhiteSpace(path) && File.Exists("/usr/bin/chromium")) path = "/usr/bin/chromium";
         return string.IsNullOrWhiteSpace(path) ? null : path;
+    }
+
+    /// <summary>"99 MB shared, double-mapped by the runtime (31 MB executable: JIT code, stubs; 68 MB writable: loader heaps)".</summary>
+    private static string DoubleMapped(int pid)
+    {
+        var (executable, writable) = ProcStat.DoubleMappedKb(pid);
+        return $"{ProcStat.StatusKb(pid, "RssShmem") / 1024:N0} MB shared, double-mapped by the runtime ({executable / 1024:N0} MB executable: JIT code, stubs; " +
+               $"{writable / 1024:N0} MB writable: loader heaps)";
     }
 
     private static string? Option(string[] args, string name)

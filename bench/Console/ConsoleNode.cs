@@ -153,6 +153,35 @@ public static class ProcStat
         return -1;
     }
 
+    /// <summary>
+    /// The resident part of the runtime's double-mapped memory (<c>/memfd:doublemapper</c>, "shared" in the status lines),
+    /// split into what is mapped executable — the JIT's code, stubs — and what is mapped writable: with W^X on (the default)
+    /// the runtime reserves its loader heaps there too (type data, precode and stub data, PGO counts; our reading of the
+    /// runtime's allocator, not traced). Measured (issue 15): a busy node after 50 pages held ≈ 99 MB there while the code
+    /// the JIT wrote (<c>DOTNET_JitStdOutFile</c> with <c>DOTNET_JitDisasmSummary=1</c>) came to ≈ 25 MB.
+    /// </summary>
+    public static (long ExecutableKb, long WritableKb) DoubleMappedKb(int pid)
+    {
+        long executable = 0, writable = 0;
+        var current = (string?)null;
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{pid}/smaps"))
+            {
+                if (line.Length > 0 && char.IsAsciiHexDigit(line[0]) && line.Contains('-'))
+                    current = line.Contains("/memfd:doublemapper", StringComparison.Ordinal) ? line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1] : null;
+                else if (current is not null && line.StartsWith("Rss:", StringComparison.Ordinal))
+                {
+                    var kb = long.Parse(line[4..].Trim().Split(' ')[0]);
+                    if (current.Contains('x')) executable += kb;
+                    else writable += kb;
+                }
+            }
+        }
+        catch (IOException) { } // the process is gone
+        return (executable, writable);
+    }
+
     public static string LoadAverage() =>
         File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";
 
