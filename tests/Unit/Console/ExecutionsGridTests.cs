@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Components;
 using Bunit;
 using MudBlazor;
 using Taskdeck.Console.Components.Executions;
@@ -100,6 +101,45 @@ public sealed class ExecutionsGridTests : MudTestContext
 
         cut.WaitForAssertion(() => Assert.NotNull(retried));
         Assert.Equal(7, Assert.Single(retried!).Id);
+    }
+
+    /// <summary>
+    /// Every component a row draws is kept with its render tree by every open page (issue 15: 50 pages held ≈ 20,000): a
+    /// row's actions, its selection box and its state chip are drawn as markup, not as components of their own.
+    /// </summary>
+    [Fact]
+    public void AGridRow_DrawsItsActions_ItsSelectionBox_AndItsState_WithoutComponentsOfTheirOwn()
+    {
+        int ComponentsWith(int rows)
+        {
+            var cut = RenderGrid(Enumerable.Range(1, rows).Select(i => Row(i, ExecutionState.Failed)).ToArray());
+            cut.WaitForAssertion(() => Assert.Equal(3 * rows, cut.FindAll(".actions-cell button").Count));
+            Assert.Equal(rows, cut.FindAll("tbody tr.mud-table-row input[type=checkbox]").Count);
+            Assert.Equal(rows, cut.FindAll("tbody .state-chip").Count);
+            return cut.FindComponents<IComponent>().Count;
+        }
+
+        var perRow = (ComponentsWith(6) - ComponentsWith(2)) / 4.0;
+
+        // Its five live cells, its time, its state chip and MudDataGrid's own; 18 with MudIconButtons, MudCheckBox and MudChip.
+        Assert.True(perRow <= 8, $"a row costs {perRow} components");
+    }
+
+    [Fact]
+    public void Grid_ARowTickedAndUntickedByTheUser_LeavesTheSelectionEmpty()
+    {
+        Execution[] rows = [Row(1, ExecutionState.Failed), Row(2, ExecutionState.Running)];
+        HashSet<Execution>? handedBack = null;
+        var cut = RenderSelectable(new HashSet<Execution>(ExecutionById.Instance), items => handedBack = items, rows);
+        cut.WaitForAssertion(() => Assert.Equal(2, cut.FindAll(".state-chip").Count));
+
+        cut.FindAll("tbody tr.mud-table-row input[type=checkbox]")[0].Change(true);
+        cut.WaitForAssertion(() => Assert.Equal([1L], Ticked(cut)));
+        Assert.Equal([1L], handedBack!.Select(e => e.Id));
+
+        cut.FindAll("tbody tr.mud-table-row input[type=checkbox]")[0].Change(false);
+        cut.WaitForAssertion(() => Assert.Empty(Ticked(cut)));
+        Assert.Empty(handedBack!);
     }
 
     /// <summary>The ids of the rows whose checkbox is ticked.</summary>
