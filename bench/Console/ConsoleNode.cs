@@ -158,7 +158,7 @@ public static class ProcStat
     /// split into what is mapped executable — the JIT's code, stubs — and what is mapped writable: with W^X on (the default)
     /// the runtime reserves its loader heaps there too (type data, precode and stub data, PGO counts; our reading of the
     /// runtime's allocator, not traced). Measured (issue 15): a busy node after 50 pages held ≈ 99 MB there while the code
-    /// the JIT wrote (<c>DOTNET_JitStdOutFile</c> with <c>DOTNET_JitDisasmSummary=1</c>) came to ≈ 25 MB.
+    /// the JIT wrote (<c>DOTNET_JitStdOutFile</c> with <c>DOTNET_JitDisasmSummary=1</c>) came to ≈ 24 MB.
     /// </summary>
     public static (long ExecutableKb, long WritableKb) DoubleMappedKb(int pid)
     {

@@ -107,7 +107,7 @@ public static class HangfireSetup
             config.SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
                 .UseSimpleAssemblyNameTypeSerializer()
                 .UseRecommendedSerializerSettings()
-                .UseFilter(new CurrentJobFilter(sp.GetRequiredService<ILogger<CurrentJobFilter>>()));
+                .UseFilter(new CurrentJobFilter());
             switch (database.Provider)
             {
                 case StorageProvider.Sqlite:

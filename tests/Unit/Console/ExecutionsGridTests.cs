@@ -101,6 +101,24 @@ public sealed class ExecutionsGridTests : MudTestContext
 
         cut.WaitForAssertion(() => Assert.NotNull(retried));
         Assert.Equal(7, Assert.Single(retried!).Id);
+        // The click is the button's: the row does not take it too (MudDataGrid selects a row clicked anywhere).
+        Assert.Empty(Ticked(cut));
+    }
+
+    /// <summary>A click on a row's box is the box's: the row does not toggle its selection too before the box's change comes.</summary>
+    [Fact]
+    public void Grid_AClickOnARowsSelectionBox_IsNotTheRowsClick()
+    {
+        HashSet<Execution>? handedBack = null;
+        var cut = RenderSelectable(new HashSet<Execution>(ExecutionById.Instance), items => handedBack = items, Row(1, ExecutionState.Failed));
+        cut.WaitForAssertion(() => Assert.Single(cut.FindAll(".state-chip")));
+
+        // bUnit hands a click up through the elements to the first that handles it: it stops at the box's label, so no
+        // handler takes it — the row's (which toggles the row's selection) among them.
+        Assert.Throws<MissingEventHandlerException>(() => cut.Find("tbody tr.mud-table-row input[type=checkbox]").Click());
+
+        Assert.Empty(Ticked(cut));
+        Assert.Null(handedBack);
     }
 
     /// <summary>

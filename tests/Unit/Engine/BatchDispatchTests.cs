@@ -257,14 +257,15 @@ public sealed class BatchDispatchTests(EngineHost host)
         Assert.Equal($"\"{ids[1]}, {ids[2]}, {ids[3]}\"", await TookOnParameterAsync(rootJob));
     }
 
-    private async Task<string?> TookOnParameterAsync(string jobId)
+    private async Task<string> TookOnParameterAsync(string jobId)
     {
         using var connection = host.Get<JobStorage>().GetConnection();
         var waited = Stopwatch.StartNew();
         while (true)
         {
             var value = connection.GetJobParameter(jobId, CurrentJobFilter.TookOnParameter);
-            if (value is not null || waited.Elapsed > TimeSpan.FromSeconds(10)) return value;
+            if (value is not null) return value;
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(30), $"job {jobId} still has no {CurrentJobFilter.TookOnParameter} parameter after 30 s");
             await Task.Delay(20);
         }
     }

@@ -1,5 +1,5 @@
+using Hangfire.Logging;
 using Hangfire.Server;
-using Microsoft.Extensions.Logging;
 
 namespace Taskdeck.Core.Dispatch.HangfireQueue;
 
@@ -9,11 +9,12 @@ namespace Taskdeck.Core.Dispatch.HangfireQueue;
 /// or one whose dispatcher's note of its job was skipped on a cluster. A filter rather than a job parameter: jobs already
 /// stored in a durable storage keep their method's signature.
 /// When the job ends, the executions it took on are named in its <see cref="TookOnParameter"/> parameter: a DAG chain runs
-/// in its root's job, and Hangfire's dashboard would otherwise show that job as running its root alone.
+/// in its root's job, and Hangfire's dashboard would otherwise show that job as running its root alone. (Taken on, not
+/// necessarily run: one cancelled or claimed elsewhere meanwhile is skipped like any execution of a batch.)
 /// </summary>
-public sealed class CurrentJobFilter(ILogger<CurrentJobFilter> logger) : IServerFilter
+public sealed class CurrentJobFilter : IServerFilter
 {
-    public const string TookOnParameter = "ThenRanExecutions";
+    public const string TookOnParameter = "TookOnExecutions";
 
     private static readonly AsyncLocal<RunningJob?> Current = new();
 
@@ -35,8 +36,9 @@ public sealed class CurrentJobFilter(ILogger<CurrentJobFilter> logger) : IServer
         try { context.SetJobParameter(TookOnParameter, job.TookOn.Describe()); }
         catch (Exception e)
         {
-            // Only the dashboard's account of the job is missing: each record still names the job that ran it.
-            logger.LogWarning(e, "Naming the {Count} executions Hangfire job {JobId} took on failed", job.TookOn.Count, job.Id);
+            // Only the dashboard's account of the job is missing: each record still names the job that ran it. Hangfire's own
+            // log: this filter is process-wide (Hangfire's global filters), not one host's.
+            LogProvider.GetLogger(typeof(CurrentJobFilter)).Log(LogLevel.Warn, () => $"Naming the {job.TookOn.Count} executions Hangfire job {job.Id} took on failed", e);
         }
     }
 
