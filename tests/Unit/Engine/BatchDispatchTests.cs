@@ -277,10 +277,18 @@ public sealed class BatchDispatchTests(EngineHost host)
     [InlineData(new long[] { 7, 8, 9, 10, 11, 12 }, "7, 8, 9 … 12 (6 in all)")]
     public void WhatAJobTookOn_IsDescribedByItsFirstFew_ItsLast_AndHowMany(long[] ids, string expected)
     {
-        var tookOn = new TookOnExecutions();
+        var tookOn = new ExecutionIdList();
         foreach (var id in ids) tookOn.Add(id);
 
         Assert.Equal(expected, tookOn.Describe());
+    }
+
+    [Fact]
+    public void ABatchJob_IsNamedInTheDashboard_ByTheSameListOfIds()
+    {
+        Assert.Equal("Run executions 101, 102, 103 … 125 (25 in all)", ExecutionBatchJob.Describe([.. Enumerable.Range(101, 25).Select(i => (long)i)]));
+        Assert.Equal("Run executions 7, 8", ExecutionBatchJob.Describe([7, 8]));
+        Assert.Equal("Run executions", ExecutionBatchJob.Describe(null));
     }
 
     // The offer flows with the job's own async context: an execution its work makes ready on its queue while it is open is

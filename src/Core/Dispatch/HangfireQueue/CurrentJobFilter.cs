@@ -45,21 +45,29 @@ public sealed class CurrentJobFilter : IServerFilter
     private sealed class RunningJob(string id)
     {
         public string Id { get; } = id;
-        public TookOnExecutions TookOn { get; } = new();
+        public ExecutionIdList TookOn { get; } = new();
     }
 }
 
 /// <summary>
-/// The executions a job took on, kept as its dashboard shows them — the first few, the last and how many — so a chain of
-/// 200,000 tasks does not keep 200,000 ids for a line of text.
+/// A list of execution ids as Hangfire's dashboard shows them — the first few, the last and how many — so a chain of
+/// 200,000 tasks does not keep 200,000 ids for a line of text. Names what a job took on (<see cref="CurrentJobFilter"/>)
+/// and what a batch job carries (<see cref="ExecutionBatchJob"/>).
 /// </summary>
-public sealed class TookOnExecutions
+public sealed class ExecutionIdList
 {
     private const int Shown = 3;
     private readonly List<long> _first = new(Shown);
     private long _last;
 
     public int Count { get; private set; }
+
+    public static ExecutionIdList Of(IEnumerable<long> executionIds)
+    {
+        var list = new ExecutionIdList();
+        foreach (var id in executionIds) list.Add(id);
+        return list;
+    }
 
     public void Add(long executionId)
     {

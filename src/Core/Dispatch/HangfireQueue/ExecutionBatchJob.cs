@@ -128,13 +128,11 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
         catch (Exception e) when (e is not OperationCanceledException) { logger.LogWarning(e, "Running execution {Id} of a batch failed", closing.Id); }
     }
 
-    /// <summary>"Run executions 101, 102, 103 … (25)" in the dashboard instead of an array's type name.</summary>
+    /// <summary>"Run executions 101, 102, 103 … 125 (25 in all)" in the dashboard instead of an array's type name.</summary>
     private sealed class BatchDisplayNameAttribute() : JobDisplayNameAttribute("Run executions")
     {
         public override string Format(DashboardContext context, Job job) => Describe(job.Args.Count > 1 ? job.Args[1] as long[] : null);
     }
 
-    public static string Describe(long[]? ids) => ids is null or { Length: 0 }
-        ? "Run executions"
-        : $"Run executions {string.Join(", ", ids.Take(3))}{(ids.Length > 3 ? " …" : "")} ({ids.Length})";
+    public static string Describe(long[]? ids) => ids is null or { Length: 0 } ? "Run executions" : $"Run executions {ExecutionIdList.Of(ids).Describe()}";
 }
