@@ -30,7 +30,7 @@ public sealed class DagScheduler(IDagStore store, IExecutionReader executions, B
             {
                 case ExecutionState.Succeeded:
                     // A killed run releases nothing (its kill may still be cancelling tasks batch by batch).
-                    if (!KnownRunning(runId) && (await store.FindRunAsync(runId, ct))?.State == DagRunState.Killed) break;
+                    if (!KnownRunning(runId) && await store.RunStateAsync(runId, ct) == DagRunState.Killed) break;
                     var children = await ReleaseReadyChildrenAsync(result.ExecutionId, ct);
                     // A released child keeps the run RUNNING (its parent's claim made it so): nothing to recompute. So does
                     // a child's blocker read in flight after this success committed: the run cannot have ended, and that
@@ -95,10 +95,10 @@ public sealed class DagScheduler(IDagStore store, IExecutionReader executions, B
     private async Task MarkRunningAsync(long runId, CancellationToken ct)
     {
         if (KnownRunning(runId)) return;
-        var run = await store.FindRunAsync(runId, ct);
-        if (run is { State: DagRunState.Queued } && await store.SetStateAsync(runId, [DagRunState.Queued], DagRunState.Running, time.GetUtcNow(), ct))
+        var state = await store.RunStateAsync(runId, ct);
+        if (state == DagRunState.Queued && await store.SetStateAsync(runId, [DagRunState.Queued], DagRunState.Running, time.GetUtcNow(), ct))
             SeenRunning(runId);
-        else if (run is { State: DagRunState.Running }) SeenRunning(runId);
+        else if (state == DagRunState.Running) SeenRunning(runId);
         else Forget(runId);
     }
 
@@ -199,8 +199,7 @@ public sealed class DagScheduler(IDagStore store, IExecutionReader executions, B
         var noRestartUnderWay = false;
         for (var round = 0; round < 5; round++)
         {
-            var run = await store.FindRunAsync(runId, ct);
-            if (run is null || run.State == DagRunState.Killed)
+            if (await store.RunStateAsync(runId, ct) is not { } state || state == DagRunState.Killed)
             {
                 Forget(runId);
                 return;
@@ -213,23 +212,23 @@ public sealed class DagScheduler(IDagStore store, IExecutionReader executions, B
             else if (progress.Count(ExecutionState.Running, ExecutionState.Cancelling) > 0) target = DagRunState.Running;
             else if (progress.Count(ExecutionState.Queued, ExecutionState.Scheduled) > 0 || progress.Releasable > 0)
                 // QUEUED until something has run; once anything has ended (or after a restart) it is RUNNING.
-                target = run.State == DagRunState.Queued && progress.Count(ExecutionStates.Terminal.ToArray()) == 0 ? DagRunState.Queued : DagRunState.Running;
+                target = state == DagRunState.Queued && progress.Count(ExecutionStates.Terminal.ToArray()) == 0 ? DagRunState.Queued : DagRunState.Running;
             else target = DagRunState.Errored;
 
-            if (target == DagRunState.Errored && run.State != DagRunState.Errored && !noRestartUnderWay)
+            if (target == DagRunState.Errored && state != DagRunState.Errored && !noRestartUnderWay)
             {
                 if (await bulkActions.UnfinishedForRunAsync(runId, ct) is { Kind: Bulk.BulkActionKind.RestartDagRun }) return;
                 noRestartUnderWay = true;
                 continue;
             }
 
-            if (target == run.State)
+            if (target == state)
             {
                 if (target != DagRunState.Running) Forget(runId); else SeenRunning(runId);
                 return;
             }
-            if (!Movable.Contains(run.State)) return;
-            if (await store.SetStateAsync(runId, [run.State], target, time.GetUtcNow(), ct))
+            if (!Movable.Contains(state)) return;
+            if (await store.SetStateAsync(runId, [state], target, time.GetUtcNow(), ct))
             {
                 if (target == DagRunState.Running) SeenRunning(runId); else Forget(runId);
                 return;

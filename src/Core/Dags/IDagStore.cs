@@ -30,6 +30,9 @@ public interface IDagStore
 
     Task<DagRun?> FindRunAsync(long runId, CancellationToken ct = default);
 
+    /// <summary>A run's state alone (null: no such run): the scheduler asks it often, and the run's row carries its whole spec.</summary>
+    Task<DagRunState?> RunStateAsync(long runId, CancellationToken ct = default);
+
     Task<IReadOnlyList<DagTaskRow>> TasksAsync(long runId, CancellationToken ct = default);
 
     Task<DagTaskRow?> FindTaskAsync(long runId, string taskName, CancellationToken ct = default);

@@ -68,6 +68,11 @@ public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts, Task
         return await db.DagRuns.AsNoTracking().FirstOrDefaultAsync(r => r.Id == runId, ct);
     }
 
+    private const string RunStateSql = $"SELECT {DagRunColumns.State} FROM {DagRunColumns.Table} WHERE {DagRunColumns.Id} = @Run";
+
+    public async Task<DagRunState?> RunStateAsync(long runId, CancellationToken ct = default) =>
+        await readers.ReadAsync(RunStateSql, [("Run", runId)], r => (DagRunState)Convert.ToInt32(r.GetValue(0)), ct) is [var state] ? state : null;
+
     public async Task<IReadOnlyList<DagTaskRow>> TasksAsync(long runId, CancellationToken ct = default)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);

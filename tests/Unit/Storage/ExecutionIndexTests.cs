@@ -72,6 +72,18 @@ public abstract class ExecutionIndexTests
         var children = await dags.PendingChildrenAsync(ids[200]);
         Assert.Equal([(ids[201], false)], children.Select(c => (c.Task.ExecutionId, c.OtherParents)));
     }
+
+    [Fact]
+    public async Task ARunsState_IsReadAlone_AndNoRunHasNone()
+    {
+        await using var storage = await StorageHost.StartAsync(await SettingsAsync());
+        var dags = storage.Get<IDagStore>();
+        var runId = await dags.CreateRunAsync("state", "{}", "{}", false, DateTimeOffset.UtcNow);
+        await dags.SetStateAsync(runId, [DagRunState.Queued], DagRunState.Running, DateTimeOffset.UtcNow);
+
+        Assert.Equal(DagRunState.Running, await dags.RunStateAsync(runId));
+        Assert.Null(await dags.RunStateAsync(runId + 1));
+    }
 }
 
 public sealed class SqliteExecutionIndexTests : ExecutionIndexTests

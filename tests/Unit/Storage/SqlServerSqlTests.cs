@@ -99,6 +99,7 @@ public sealed class SqlServerSqlTests
         await Try(() => dags.SetStateAsync(1, [DagRunState.Queued, DagRunState.Running], DagRunState.Running, at));
         await Try(() => dags.RemoveUnstartedTasksAsync(1, [2, 3]));
         await Try(() => dags.PendingChildrenAsync(1));
+        await Try(() => dags.RunStateAsync(1));
         await Try(() => dags.UnsucceededParentAsync(2));
         await Try(() => dags.HasActiveTasksAsync(1));
         // Bulk acts: a set-based transition per rule that allows one, the set-based delete, and the act's own rows.
