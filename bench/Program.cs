@@ -36,7 +36,7 @@ static int Usage()
     System.Console.Error.WriteLine("  dags [repeats]        DAG runs: 10,000-task validate + store, parent -> child latency, 1,000-task chain");
     System.Console.Error.WriteLine("    --storage postgresql  (with any dags form but big) the same on a throwaway PostgreSQL cluster (or TASKDECK_BENCH_PG) with Hangfire.PostgreSql; --set Key=Value");
     System.Console.Error.WriteLine("  dags store [repeats]  only the 10,000-task validate + store");
-    System.Console.Error.WriteLine("  dags chain [repeats]  only the chains (and the independent no-ops beside them)");
+    System.Console.Error.WriteLine("  dags chain [repeats] [--storage postgresql [--statements]]  only the chains (and the independent no-ops beside them); --statements: what PostgreSQL ran per task");
     System.Console.Error.WriteLine("  dags big [tasks] [--same-node] [--fresh-get] [--keep DIR] [--env K=V]  a 200,000-task DAG (server as its own process): kill over HTTP (answer, all Cancelled, peak RSS), then the streamed GET's peak RSS");
     System.Console.Error.WriteLine("  dags fanin             1,024 and 10,000 no-op tasks feeding one join: submit -> COMPLETED");
     System.Console.Error.WriteLine("  chaos [rounds] [tasks] SIGKILL the console at random moments while mixed work runs, restart on the same file; check every execution succeeded once");

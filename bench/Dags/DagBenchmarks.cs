@@ -44,10 +44,13 @@ public static class DagBenchmarks
         for (int i; (i = Array.IndexOf(args, "--set")) >= 0 && i + 1 < args.Length; args = [.. args[..i], .. args[(i + 2)..]])
             settings[args[i + 1].Split('=', 2)[0]] = args[i + 1].Split('=', 2).ElementAtOrDefault(1);
         // --statements (PostgreSQL): pg_stat_statements on the throwaway cluster; each chain prints the statements it sent per task.
-        var statements = storage == "postgresql" && args.Contains("--statements");
-        // The counted database is the cluster's first: one host only, so the chains alone.
-        if (statements && (args.Length == 0 || args[0] != "chain")) throw new ArgumentException("--statements goes with `dags chain`");
+        var statements = args.Contains("--statements");
         args = [.. args.Where(a => a != "--statements")];
+        // The counted database is the throwaway cluster's first: one host only, so the chains alone.
+        if (statements && (storage != "postgresql" || args.Length == 0 || args[0] != "chain"))
+            throw new ArgumentException("--statements goes with `dags chain … --storage postgresql`");
+        if (statements && Environment.GetEnvironmentVariable("TASKDECK_BENCH_PG") is { Length: > 0 })
+            throw new ArgumentException("--statements needs the bench's throwaway cluster (pg_stat_statements preloaded): unset TASKDECK_BENCH_PG");
         await using var server = storage == "postgresql" ? await BenchPostgres.StartAsync(statements) : null;
         StatementCounter = statements ? server : null;
         async Task<BenchHost> StartHostAsync(bool workers) =>
@@ -151,9 +154,9 @@ public static class DagBenchmarks
         var sw = Stopwatch.StartNew();
         var submission = await host.Get<DagService>().SubmitAsync(document.RootElement);
         var runId = submission.RunId ?? throw new InvalidOperationException(string.Join("; ", submission.Errors));
-        // Every 25 ms, not 5: the run's row carries its spec (60 KB for this chain), and reading it 200 times a second took
-        // a third of the PostgreSQL server's time per task (`--statements`). 25 ms is < 0.5 % of the chain's total.
-        while ((await store.FindRunAsync(runId))!.State is not (DagRunState.Completed or DagRunState.Errored))
+        // The run's state alone, every 25 ms: its whole row (with its 60 KB spec) read every 5 ms was a third of the
+        // PostgreSQL server's time per task (`--statements`, BENCHMARKS.md session 19). 25 ms is < 0.5 % of a chain's total.
+        while (await store.RunStateAsync(runId) is not (DagRunState.Completed or DagRunState.Errored))
             await Task.Delay(25);
         var total = sw.Elapsed;
         var cpuUsed = Cpu() - cpu;
@@ -202,7 +205,7 @@ public static class DagBenchmarks
         var sw = Stopwatch.StartNew();
         var submission = await host.Get<DagService>().SubmitAsync(document.RootElement);
         var runId = submission.RunId ?? throw new InvalidOperationException(string.Join("; ", submission.Errors.Take(3)));
-        while ((await store.FindRunAsync(runId))!.State is not (DagRunState.Completed or DagRunState.Errored))
+        while (await store.RunStateAsync(runId) is not (DagRunState.Completed or DagRunState.Errored))
             await Task.Delay(20);
         System.Console.WriteLine($"## fan-in of {side * side:N0} demo.noop into one join: submit → {(await store.FindRunAsync(runId))!.State} in {sw.Elapsed.TotalSeconds:0.0} s, process CPU {(Cpu() - cpu).TotalSeconds:0.0} s");
     }

@@ -57,10 +57,13 @@ public abstract class ExecutionIndexTests
         await using var storage = await StorageHost.StartAsync(await SettingsAsync());
         var dags = storage.Get<IDagStore>();
         var runId = await dags.CreateRunAsync("chain", "{}", "{}", false, DateTimeOffset.UtcNow);
-        var ids = await storage.Get<ExecutionStore>().InsertAsync(
+        var store = storage.Get<ExecutionStore>();
+        var ids = await store.InsertAsync(
             Enumerable.Range(0, 400).Select(i => (Noop with { DagRunId = runId, DagTaskName = $"t{i}" }, ExecutionState.Pending)).ToList(),
             DateTimeOffset.UtcNow, "test");
-        await dags.AddEdgesAsync(runId, ids.Zip(ids.Skip(1)).ToList());
+        // A chain, where t201 also waits for t0, and t200 has a second child already released (not waiting).
+        var released = (await store.InsertAsync([(Noop with { DagRunId = runId, DagTaskName = "released" }, ExecutionState.Queued)], DateTimeOffset.UtcNow, "test"))[0];
+        await dags.AddEdgesAsync(runId, [.. ids.Zip(ids.Skip(1)), (ids[200], released), (ids[0], ids[201])]);
 
         await using var db = await storage.Get<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
         var connection = db.Database.GetDbConnection();
@@ -70,11 +73,12 @@ public abstract class ExecutionIndexTests
         Assert.DoesNotContain("IX_Executions_State", plan);
 
         var children = await dags.PendingChildrenAsync(ids[200]);
-        Assert.Equal([(ids[201], false)], children.Select(c => (c.Task.ExecutionId, c.OtherParents)));
+        Assert.Equal([(ids[201], true)], children.Select(c => (c.Task.ExecutionId, c.OtherParents)));
+        Assert.Equal([(ids[202], false)], (await dags.PendingChildrenAsync(ids[201])).Select(c => (c.Task.ExecutionId, c.OtherParents)));
     }
 
     [Fact]
-    public async Task ARunsState_IsReadAlone_AndNoRunHasNone()
+    public async Task ARunsState_IsItsStoredState_AndAMissingRunHasNone()
     {
         await using var storage = await StorageHost.StartAsync(await SettingsAsync());
         var dags = storage.Get<IDagStore>();

@@ -10,7 +10,8 @@ namespace Taskdeck.Console.Components.Shared;
 /// (issue 15), and a grid row's three MudIconButtons and MudCheckBox were ten of its eighteen. Each stops its click where
 /// the MudBlazor component does: MudDataGrid selects a row clicked anywhere, so a row would otherwise take the click too.
 /// <see cref="StateChip"/> draws MudChip's markup the same way. The owner passed in is the component whose handlers these
-/// are (it renders again after one runs, as it would for its own markup).
+/// are (it renders again after one runs, as it would for its own markup). The elements carry no CSS scope of their caller:
+/// a scoped rule reaches them only through <c>::deep</c> (their own focus ring is in app.css).
 /// </summary>
 public static class LightControls
 {
@@ -57,7 +58,8 @@ public static class LightControls
         builder.CloseElement();
     };
 
-    // A handful of icons, drawn on every row at every render: each svg's text is made once.
+    // A handful of constant icons (MudBlazor's Icons), drawn on every row at every render: each svg's text is made once.
+    // Only constants: the cache keeps every icon it is given.
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string Size, string Icon), string> Svgs = new();
 
     private static string Svg(string size, string icon) => Svgs.GetOrAdd((size, icon), key =>
