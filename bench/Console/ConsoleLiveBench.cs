@@ -49,7 +49,12 @@ public static class ConsoleLiveBench
         foreach (var pair in extra) settings[pair[0]] = pair.Length > 1 ? pair[1] : "";
         if (extra.Count > 0) System.Console.WriteLine($"node environment: {string.Join(' ', extra.Select(p => string.Join('=', p)))}");
 
-        await using var node = await ConsoleNode.StartAsync(settings);
+        // --node-cpus LIST: the node on those cores alone, while the bench (and the browsers it starts) keep the cores it was
+        // started on — `taskset -c 1 dotnet … console-live --node-cpus 0` models browsers on the operators' own machines:
+        // the node's core is not shared with them, so what the pages cost the node is all that changes between phases.
+        var nodeCpus = Option(args, "--node-cpus");
+        await using var node = await ConsoleNode.StartAsync(settings, nodeCpus);
+        if (nodeCpus is not null) System.Console.WriteLine($"node on cores {ProcStat.AllowedCpus(node.Pid)}; the bench and Chromium on cores {ProcStat.AllowedCpus(Environment.ProcessId)}");
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = inFlight + 4 })
         {
             BaseAddress = node.BaseAddress, Timeout = TimeSpan.FromMinutes(2),
@@ -104,11 +109,14 @@ public static class ConsoleLiveBench
             System.Console.WriteLine($"warm-up with the pages: {warmup:N0} executions, {pagesWarm.Rate:N0}/s, {pagesWarm.CpuPerExecutionUs:N0} µs node CPU each{pagesWarm.Note}");
 
             var chromiumBefore = ProcStat.DescendantsCpu(Environment.ProcessId, node.Pid);
+            var liveBeforeHighest = await LiveViewsCostAsync(http);
             var with = await RunPhaseAsync(http, node, executions, inFlight, limit);
+            var liveCostHighest = (await LiveViewsCostAsync(http)).Minus(liveBeforeHighest);
             var chromiumCpu = ProcStat.DescendantsCpu(Environment.ProcessId, node.Pid) - chromiumBefore;
             var rssAfterBurst = node.RssMb();
             System.Console.WriteLine($"{pageTotal} pages open: {with.Rate:N0} executions/s, {with.CpuPerExecutionUs:N0} µs node CPU each{with.Note}; " +
                                      $"Chromium meanwhile {chromiumCpu.TotalSeconds / with.Elapsed.TotalSeconds:P0} of a core; node RSS {rssAfterBurst:N0} MB");
+            System.Console.WriteLine($"  live views meanwhile ({(liveCostHighest.QuerySeconds + liveCostHighest.RenderSeconds) / with.Elapsed.TotalSeconds:P1} of a core): {liveCostHighest.DescribeViews()}");
 
             // The target's own terms: the node's CPU at a steady 1,000 executions/s, with the pages and (below) without.
             // At the highest rate the node's cost per execution depends on the rate itself (fuller batches are cheaper), so
@@ -157,6 +165,7 @@ public static class ConsoleLiveBench
             var liveUs = (liveCost.QuerySeconds + liveCost.RenderSeconds) * 1e6 / Math.Max(1, pacedWith.Done);
             System.Console.WriteLine($"live views' own time in the paced phase with the pages: queries {liveCost.QuerySeconds:N2} s ({liveCost.Queries:N0}), drawing {liveCost.RenderSeconds:N2} s " +
                                      $"over {pacedWith.Elapsed.TotalSeconds:N1} s = {liveUs:N0} µs per execution, ≈ {liveUs * 1000 / 1e6:P1} of one core at 1,000 executions/s");
+            System.Console.WriteLine($"  by view: {liveCost.DescribeViews()}");
             System.Console.WriteLine($"RSS per idle circuit: {perCircuit:N2} MB (target ≤ 3 MB); node CPU idle {idleBefore.CoreShare:P1} of a core with no page, {idleWith.CoreShare:P1} with {pageTotal}");
             System.Console.WriteLine($"RSS {afterClose.TotalSeconds:N0} s after the pages closed: {samples[^1].Rss:N0} MB (target < 250 MB; " +
                                      (under == default ? "never under 250 MB" : $"first under 250 MB at {under.At:N0} s") + $"); at start {startRss:N0} MB");
@@ -223,9 +232,15 @@ public static class ConsoleLiveBench
 
     private sealed record Idle(double Rss, double CoreShare);
 
-    private sealed record LiveViewsCost(double QuerySeconds, double Queries, double RenderSeconds)
+    private sealed record LiveViewsCost(double QuerySeconds, double Queries, double RenderSeconds, IReadOnlyDictionary<string, LiveViewsCost>? ByView)
     {
-        public LiveViewsCost Minus(LiveViewsCost before) => new(QuerySeconds - before.QuerySeconds, Queries - before.Queries, RenderSeconds - before.RenderSeconds);
+        public LiveViewsCost Minus(LiveViewsCost before) => new(QuerySeconds - before.QuerySeconds, Queries - before.Queries, RenderSeconds - before.RenderSeconds,
+            ByView?.ToDictionary(v => v.Key, v => before.ByView?.GetValueOrDefault(v.Key) is { } was ? v.Value.Minus(was) : v.Value));
+
+        /// <summary>"Dashboard: queries 0.31 s (9), drawing 0.02 s · …", the costliest first.</summary>
+        public string DescribeViews() => ByView is null ? "" : string.Join(" · ", ByView.OrderByDescending(v => v.Value.QuerySeconds + v.Value.RenderSeconds)
+            .Where(v => v.Value.Queries > 0 || v.Value.RenderSeconds > 0)
+            .Select(v => $"{v.Key}: queries {v.Value.QuerySeconds:N2} s ({v.Value.Queries:N0}), drawing {v.Value.RenderSeconds:N2} s"));
     }
 
     /// <summary>The node's <c>taskdeck_console_live_*</c> counters from <c>/api/metrics</c> (Prometheus text).</summary>
@@ -235,10 +250,17 @@ public static class ConsoleLiveBench
         request.Headers.Accept.ParseAdd("text/plain");
         using var response = await http.SendAsync(request);
         response.EnsureSuccessStatusCode();
-        var values = (await response.Content.ReadAsStringAsync()).Split('\n')
+        // Each family is labelled by the kind of view: "taskdeck_console_live_queries_total{view=\"Dashboard\"} 12".
+        var samples = (await response.Content.ReadAsStringAsync()).Split('\n')
             .Where(l => l.StartsWith("taskdeck_console_live_", StringComparison.Ordinal))
-            .Select(l => l.Split(' ', 2)).ToDictionary(p => p[0], p => double.Parse(p[1], CultureInfo.InvariantCulture));
-        return new LiveViewsCost(values["taskdeck_console_live_query_seconds_total"], values["taskdeck_console_live_queries_total"], values["taskdeck_console_live_render_seconds_total"]);
+            .Select(l => l.Split(' ', 2))
+            .Select(p => (Family: p[0].Split('{')[0], View: p[0].Contains("view=\"", StringComparison.Ordinal) ? p[0].Split("view=\"")[1].Split('"')[0] : "",
+                Value: double.Parse(p[1], CultureInfo.InvariantCulture)))
+            .ToList();
+        double Of(string family, string? view = null) => samples.Where(s => s.Family == family && (view is null || s.View == view)).Sum(s => s.Value);
+        return new LiveViewsCost(Of("taskdeck_console_live_query_seconds_total"), Of("taskdeck_console_live_queries_total"), Of("taskdeck_console_live_render_seconds_total"),
+            samples.Select(s => s.View).Distinct().ToDictionary(v => v, v => new LiveViewsCost(Of("taskdeck_console_live_query_seconds_total", v),
+                Of("taskdeck_console_live_queries_total", v), Of("taskdeck_console_live_render_seconds_total", v), null)));
     }
 
     /// <summary>Waits with nothing submitted and returns the RSS at the end and the node's CPU share meanwhile.</summary>

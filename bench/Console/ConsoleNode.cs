@@ -29,13 +29,15 @@ public sealed class ConsoleNode : IAsyncDisposable
     }
 
     /// <param name="settings">Configuration for the node, as environment variables (<c>Taskdeck__Auth__Anonymous</c>…).</param>
-    public static async Task<ConsoleNode> StartAsync(IReadOnlyDictionary<string, string> settings)
+    /// <param name="cpus">The cores the node may run on (<c>taskset</c>'s list, e.g. <c>0</c>); null: wherever the bench may.</param>
+    public static async Task<ConsoleNode> StartAsync(IReadOnlyDictionary<string, string> settings, string? cpus = null)
     {
         var folder = Path.Combine(Path.GetTempPath(), "taskdeck-live-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(folder);
         var port = FreePort();
         var dll = ConsoleDll();
-        var start = new ProcessStartInfo("dotnet", $"\"{dll}\"")
+        // taskset execs the runtime, so the pid stays the node's.
+        var start = new ProcessStartInfo(cpus is null ? "dotnet" : "taskset", cpus is null ? $"\"{dll}\"" : $"-c {cpus} dotnet \"{dll}\"")
         {
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = Path.GetDirectoryName(dll)!,
         };
@@ -144,6 +146,10 @@ public static class ProcStat
         }
         return total;
     }
+
+    /// <summary>The cores a process may run on, as <c>/proc/PID/status</c> lists them ("0-1").</summary>
+    public static string AllowedCpus(int pid) =>
+        File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("Cpus_allowed_list:", StringComparison.Ordinal))?.Split(':')[1].Trim() ?? "?";
 
     public static long StatusKb(int pid, string field)
     {

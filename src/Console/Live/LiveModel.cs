@@ -119,16 +119,19 @@ public abstract class LiveModel<T> : IAsyncDisposable where T : class
     internal void AddRenderCost(TimeSpan spent)
     {
         Interlocked.Add(ref _renderTicks, spent.Ticks);
-        _work?.AddRender(spent);
+        _work?.AddRender(ViewName, spent);
     }
 
     /// <summary>A query ran: its cost sets the cadence and is added to the registry's totals.</summary>
     private void Queried(TimeSpan cost)
     {
         _lastCost = cost;
-        _work?.AddQuery(cost);
+        _work?.AddQuery(ViewName, cost);
         Interlocked.Increment(ref _queries);
     }
+
+    /// <summary>The kind of view this is, as the node's metrics label its costs: "ExecutionGrid", "Dashboard" …</summary>
+    internal string ViewName => GetType().Name is var name && name.EndsWith("Model", StringComparison.Ordinal) ? name[..^"Model".Length] : GetType().Name;
 
     /// <summary>Where this model adds what its queries and its pages' drawing cost (the registry's totals).</summary>
     internal void ReportTo(LiveWork work) => _work = work;

@@ -1,25 +1,40 @@
+using System.Collections.Concurrent;
+
 namespace Taskdeck.Console.Live;
 
 /// <summary>
-/// What the console's live views have cost this node since it started, summed over every model: the time their queries
-/// took and the time pages took to apply and draw their updates. Exported on <c>/api/metrics</c>
-/// (<c>taskdeck_console_live_*_seconds_total</c>), so "what do the open pages cost" is read, not guessed.
+/// What the console's live views have cost this node since it started, per kind of view (the dashboard, the executions
+/// grid, a DAG run …): the time their queries took and the time pages took to apply and draw their updates. Exported on
+/// <c>/api/metrics</c> (<c>taskdeck_console_live_*_total{view="…"}</c>), so "which open pages cost what" is read, not guessed.
 /// </summary>
 public sealed class LiveWork
 {
-    private long _queryTicks;
-    private long _renderTicks;
-    private long _queries;
+    private readonly ConcurrentDictionary<string, ViewCost> _views = new(StringComparer.Ordinal);
 
-    public TimeSpan Querying => TimeSpan.FromTicks(Interlocked.Read(ref _queryTicks));
-    public TimeSpan Drawing => TimeSpan.FromTicks(Interlocked.Read(ref _renderTicks));
-    public long Queries => Interlocked.Read(ref _queries);
+    public TimeSpan Querying => TimeSpan.FromTicks(_views.Values.Sum(v => Interlocked.Read(ref v.QueryTicks)));
+    public TimeSpan Drawing => TimeSpan.FromTicks(_views.Values.Sum(v => Interlocked.Read(ref v.RenderTicks)));
+    public long Queries => _views.Values.Sum(v => Interlocked.Read(ref v.Queries));
 
-    internal void AddQuery(TimeSpan spent)
+    /// <summary>Each kind of view's totals so far.</summary>
+    public IEnumerable<(string View, TimeSpan Querying, long Queries, TimeSpan Drawing)> ByView =>
+        _views.Select(v => (v.Key, TimeSpan.FromTicks(Interlocked.Read(ref v.Value.QueryTicks)), Interlocked.Read(ref v.Value.Queries),
+            TimeSpan.FromTicks(Interlocked.Read(ref v.Value.RenderTicks))));
+
+    internal void AddQuery(string view, TimeSpan spent)
     {
-        Interlocked.Add(ref _queryTicks, spent.Ticks);
-        Interlocked.Increment(ref _queries);
+        var cost = Of(view);
+        Interlocked.Add(ref cost.QueryTicks, spent.Ticks);
+        Interlocked.Increment(ref cost.Queries);
     }
 
-    internal void AddRender(TimeSpan spent) => Interlocked.Add(ref _renderTicks, spent.Ticks);
+    internal void AddRender(string view, TimeSpan spent) => Interlocked.Add(ref Of(view).RenderTicks, spent.Ticks);
+
+    private ViewCost Of(string view) => _views.GetOrAdd(view, static _ => new ViewCost());
+
+    private sealed class ViewCost
+    {
+        public long QueryTicks;
+        public long RenderTicks;
+        public long Queries;
+    }
 }

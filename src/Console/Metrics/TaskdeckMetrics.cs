@@ -52,9 +52,9 @@ public sealed class TaskdeckMetrics : IHostedService
         _failures = f.CreateCounter("taskdeck_failures_total", "Executions that ended failed, timed out, lost or expired, by state.", "state");
         _duration = f.CreateHistogram("taskdeck_attempt_duration_seconds", "Attempt duration from start to close, by outcome.",
             new HistogramConfiguration { LabelNames = ["outcome"], Buckets = Histogram.ExponentialBuckets(0.01, 4, 10) });
-        _liveQuerying = f.CreateCounter("taskdeck_console_live_query_seconds_total", "Time the console's shared live views spent querying on this node.");
-        _liveQueries = f.CreateCounter("taskdeck_console_live_queries_total", "Queries the console's shared live views ran on this node.");
-        _liveDrawing = f.CreateCounter("taskdeck_console_live_render_seconds_total", "Time open console pages spent applying and drawing live updates on this node.");
+        _liveQuerying = f.CreateCounter("taskdeck_console_live_query_seconds_total", "Time the console's shared live views spent querying on this node, by kind of view.", "view");
+        _liveQueries = f.CreateCounter("taskdeck_console_live_queries_total", "Queries the console's shared live views ran on this node, by kind of view.", "view");
+        _liveDrawing = f.CreateCounter("taskdeck_console_live_render_seconds_total", "Time open console pages spent applying and drawing live updates on this node, by kind of view.", "view");
         Registry.AddBeforeCollectCallback(RefreshAsync);
     }
 
@@ -110,9 +110,12 @@ public sealed class TaskdeckMetrics : IHostedService
             var cutoff = _time.GetUtcNow().AddSeconds(-_options.Value.Leases.ExpirySeconds);
             _liveWorkers.Set(await _queries.LiveWorkerNodesAsync(cutoff, ct));
 
-            _liveQuerying.IncTo(_live.Querying.TotalSeconds);
-            _liveQueries.IncTo(_live.Queries);
-            _liveDrawing.IncTo(_live.Drawing.TotalSeconds);
+            foreach (var (view, querying, queries, drawing) in _live.ByView)
+            {
+                _liveQuerying.WithLabels(view).IncTo(querying.TotalSeconds);
+                _liveQueries.WithLabels(view).IncTo(queries);
+                _liveDrawing.WithLabels(view).IncTo(drawing.TotalSeconds);
+            }
         }
         finally { _scrape.Release(); }
     }

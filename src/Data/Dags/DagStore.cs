@@ -115,8 +115,8 @@ public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts, Task
         $"WHERE d.{DagEdgeColumns.ParentExecutionId} = @Parent";
 
     public async Task<IReadOnlyList<(DagTaskRow Task, bool OtherParents)>> PendingChildrenAsync(long parentExecutionId, CancellationToken ct = default) =>
-        (await readers.ReadAsync(ChildrenSql, [("Parent", parentExecutionId)], r => (ReadTaskRow(r), Convert.ToInt32(r.GetValue(7)) != 0), ct))
-            .Where(child => child.Item1.State == ExecutionState.Pending).ToList();
+        (await readers.ReadAsync(ChildrenSql, [("Parent", parentExecutionId)], r => (Task: ReadTaskRow(r), OtherParents: Convert.ToInt32(r.GetValue(7)) != 0), ct))
+            .Where(child => child.Task.State == ExecutionState.Pending).ToList();
 
     // The highest id is the latest created: a blocker likely among the last to run, so the next successes find it still blocking.
     private const string UnsucceededParentSql =

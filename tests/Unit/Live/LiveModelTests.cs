@@ -93,6 +93,20 @@ public sealed class LiveModelTests : AppTestContext
         cut.FindComponents<LiveCell>().GroupBy(c => c.Instance.Row.Id).ToDictionary(g => g.Key, g => g.Sum(c => c.RenderCount));
 
     [Fact]
+    public async Task WhatAViewCosts_IsCountedUnderItsKind()
+    {
+        var (tag, _) = await ScheduledAsync(2);
+
+        var cut = RenderPage(tag, 2);
+        await cut.SettledAsync(Deadline);
+
+        var grid = Assert.Single(_live.Work.ByView, v => v.View == "ExecutionGrid");
+        Assert.Equal(1, grid.Queries);
+        Assert.True(grid.Querying > TimeSpan.Zero);
+        Assert.Equal(_live.Work.Queries, _live.Work.ByView.Sum(v => v.Queries));
+    }
+
+    [Fact]
     public async Task GridPage_StateChangeOfARowItShows_RepaintsThatRowOnly_WithoutADatabaseQuery()
     {
         var (tag, ids) = await ScheduledAsync(3);
