@@ -42,6 +42,6 @@ static int Usage()
     System.Console.Error.WriteLine("  chaos [rounds] [tasks] SIGKILL the console at random moments while mixed work runs, restart on the same file; check every execution succeeded once");
     System.Console.Error.WriteLine("  schedules [N] [s]     the firing loop's CPU at idle with 0 and N schedules (s-second windows), and the lateness of a slot due every second among them");
     System.Console.Error.WriteLine("  console [rows]        console read models (grid pages, dashboard aggregates) on a big embedded database");
-    System.Console.Error.WriteLine("  console-live [pages] [executions] [--in-flight K] [--env K=V] [--node-cpus LIST]  N live pages in headless Chromium: node CPU per execution and throughput with them and without, RSS per circuit and after they close");
+    System.Console.Error.WriteLine("  console-live [pages] [executions] [--in-flight K] [--warmup N] [--warmup-rounds R] [--env K=V] [--node-cpus LIST]  N live pages in headless Chromium: node CPU per execution and throughput with them and without, RSS per circuit and after they close");
     return 2;
 }

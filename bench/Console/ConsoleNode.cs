@@ -147,6 +147,30 @@ public static class ProcStat
         return total;
     }
 
+    /// <summary>CPU time of a process's threads whose name (as <c>/proc/PID/task/TID/comm</c> keeps it) starts with <paramref name="name"/>.</summary>
+    public static TimeSpan ThreadCpu(int pid, string name)
+    {
+        var total = TimeSpan.Zero;
+        try
+        {
+            foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+            {
+                try
+                {
+                    var stat = File.ReadAllText(Path.Combine(task, "stat"));
+                    var open = stat.IndexOf('(');
+                    var close = stat.LastIndexOf(')');
+                    if (!stat[(open + 1)..close].StartsWith(name, StringComparison.Ordinal)) continue;
+                    var fields = stat[(close + 2)..].Split(' ');
+                    total += TimeSpan.FromSeconds((long.Parse(fields[11]) + long.Parse(fields[12])) / TicksPerSecond);
+                }
+                catch (IOException) { } // the thread ended meanwhile
+            }
+        }
+        catch (DirectoryNotFoundException) { }
+        return total;
+    }
+
     /// <summary>The cores a process may run on, as <c>/proc/PID/status</c> lists them ("0-1").</summary>
     public static string AllowedCpus(int pid) =>
         File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("Cpus_allowed_list:", StringComparison.Ordinal))?.Split(':')[1].Trim() ?? "?";
