@@ -36,11 +36,10 @@ public sealed class DashboardModel : LiveModel<DashboardSnapshot>
         var now = Time.GetUtcNow();
         var hours = Range == "24h" ? 24 : 1;
         var bucket = Range == "24h" ? TimeSpan.FromMinutes(15) : TimeSpan.FromMinutes(1);
-        var counts = await _queries.CountsAsync(now, _leaseExpiry, ct);
+        var summary = await _queries.SummaryAsync(now, _leaseExpiry, ct);
         var buckets = await _queries.ThroughputAsync(now.AddHours(-hours).Add(bucket), now, bucket, ct);
-        var states = await _queries.StatesNowAsync(now.AddHours(-24), ct);
         var durations = await _queries.DurationsAsync(now.AddHours(-24), 8, ct);
         var samples = await _queries.QueueSamplesAsync(now.AddHours(-hours), ct);
-        return new DashboardSnapshot(counts, buckets, states, durations, samples, now);
+        return new DashboardSnapshot(summary.Counts, buckets, summary.States, durations, samples, now);
     }
 }

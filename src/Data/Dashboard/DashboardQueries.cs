@@ -11,6 +11,9 @@ public sealed record DashboardCounts(
     int Queued, int Waiting, int Running, int SucceededLastHour, int FailedLastHour, int Succeeded24h, int Failed24h,
     int LiveWorkers, DateTimeOffset? OldestQueuedAt);
 
+/// <summary>The dashboard's cards and its donut (the live states and the last 24 hours' outcomes), read together.</summary>
+public sealed record DashboardSummary(DashboardCounts Counts, IReadOnlyDictionary<ExecutionState, int> States);
+
 /// <summary>One bucket of the throughput chart: finished executions per outcome.</summary>
 public sealed record ThroughputBucket(DateTimeOffset Start, int Succeeded, int Failed);
 
@@ -25,21 +28,31 @@ public sealed class DashboardQueries(IDbContextFactory<TaskdeckDbContext> contex
     /// <summary>Outcomes counted as failures on the dashboard.</summary>
     public static readonly IReadOnlyList<ExecutionState> FailedStates = [ExecutionState.Failed, ExecutionState.TimedOut, ExecutionState.Lost];
 
-    public async Task<DashboardCounts> CountsAsync(DateTimeOffset now, TimeSpan leaseExpiry, CancellationToken ct = default)
+    public async Task<DashboardCounts> CountsAsync(DateTimeOffset now, TimeSpan leaseExpiry, CancellationToken ct = default) =>
+        (await SummaryAsync(now, leaseExpiry, ct)).Counts;
+
+    /// <summary>
+    /// The cards' counts and the donut's states (<see cref="StatesNowAsync"/> over the last 24 hours) in one read: both
+    /// need the live states and the day's outcomes — the day's the longest range the dashboard walks — so each is read once.
+    /// </summary>
+    public async Task<DashboardSummary> SummaryAsync(DateTimeOffset now, TimeSpan leaseExpiry, CancellationToken ct = default)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var byState = await LiveCountsAsync(db, ct);
-        var hour = await FinishedSinceAsync(db, now.AddHours(-1), ct);
-        var day = await FinishedSinceAsync(db, now.AddHours(-24), ct);
+        var hour = Outcome(await FinishedByStateAsync(db, now.AddHours(-1), ct));
+        var dayByState = await FinishedByStateAsync(db, now.AddHours(-24), ct);
+        var day = Outcome(dayByState);
         var cutoff = now - leaseExpiry;
         var workers = await db.WorkerNodes.AsNoTracking().CountAsync(n => n.HeartbeatAt >= cutoff && n.StoppedAt == null, ct);
         // The oldest queued record is the one with the smallest id in state Queued: a seek on (State, Id).
         var oldest = await db.Executions.AsNoTracking().Where(e => e.State == ExecutionState.Queued)
             .OrderBy(e => e.Id).Select(e => (DateTimeOffset?)e.CreatedAt).FirstOrDefaultAsync(ct);
         int Count(params ExecutionState[] states) => states.Sum(s => byState.GetValueOrDefault(s));
-        return new DashboardCounts(
+        var counts = new DashboardCounts(
             Count(ExecutionState.Queued), Count(ExecutionState.Pending, ExecutionState.Scheduled), Count(ExecutionState.Running, ExecutionState.Cancelling),
             hour.Succeeded, hour.Failed, day.Succeeded, day.Failed, workers, oldest);
+        foreach (var (state, count) in dayByState) byState[state] = count;
+        return new DashboardSummary(counts, byState);
     }
 
     /// <summary>
@@ -176,11 +189,8 @@ public sealed class DashboardQueries(IDbContextFactory<TaskdeckDbContext> contex
             .GroupBy(e => e.State).Select(g => new { g.Key, Count = g.Count() }).ToDictionaryAsync(g => g.Key, g => g.Count, ct);
     }
 
-    private static async Task<(int Succeeded, int Failed)> FinishedSinceAsync(TaskdeckDbContext db, DateTimeOffset since, CancellationToken ct)
-    {
-        var byState = await FinishedByStateAsync(db, since, ct);
-        return (byState.GetValueOrDefault(ExecutionState.Succeeded), FailedStates.Sum(s => byState.GetValueOrDefault(s)));
-    }
+    private static (int Succeeded, int Failed) Outcome(Dictionary<ExecutionState, int> byState) =>
+        (byState.GetValueOrDefault(ExecutionState.Succeeded), FailedStates.Sum(s => byState.GetValueOrDefault(s)));
 
     /// <summary>
     /// Finished executions per outcome since an instant: one pass over a range of the covering (FinishedAt, State)

@@ -109,6 +109,22 @@ public abstract class DashboardQueriesTests : IAsyncLifetime
         Assert.Equal(1, states[ExecutionState.Queued]);
     }
 
+    [Fact]
+    public async Task Summary_IsTheCountsAndTheDaysStates_ReadTogether()
+    {
+        await AddAsync(("a", ExecutionState.Succeeded, 5, 1), ("a", ExecutionState.Succeeded, 60 * 30, 1), ("b", ExecutionState.Failed, 10, 1),
+            ("b", ExecutionState.Cancelled, 20, 1), ("c", ExecutionState.Running, null, 1), ("c", ExecutionState.Queued, null, 0), ("c", ExecutionState.Pending, null, 0));
+
+        var summary = await Queries.SummaryAsync(Now, TimeSpan.FromSeconds(30));
+
+        Assert.Equal(await Queries.CountsAsync(Now, TimeSpan.FromSeconds(30)), summary.Counts);
+        var states = await Queries.StatesNowAsync(Now.AddHours(-24));
+        Assert.Equal(states.OrderBy(s => s.Key), summary.States.OrderBy(s => s.Key));
+        Assert.Equal(1, summary.States[ExecutionState.Succeeded]);
+        Assert.Equal(1, summary.States[ExecutionState.Cancelled]);
+        Assert.Equal(1, summary.States[ExecutionState.Pending]);
+    }
+
     protected abstract Task<Dictionary<string, string?>> SettingsAsync(string folder);
 
     public async Task DisposeAsync()
