@@ -227,7 +227,7 @@ public static class ConsoleLiveBench
         var start = await SucceededAsync(http);
         var walBefore = node.WalMb();
         var cpu = node.Cpu();
-        var tiering = ProcStat.ThreadCpu(node.Pid, TieringThread);
+        var tiering = new ThreadCpuMeter(node.Pid, TieringThread);
         var clock = Stopwatch.StartNew();
         using var stop = new CancellationTokenSource(limit);
         var next = 0;
@@ -246,13 +246,14 @@ public static class ConsoleLiveBench
         while ((done = await SucceededAsync(http) - start) < n && !stop.IsCancellationRequested)
         {
             if (submitters.IsFaulted) await submitters;
+            tiering.Sample();
             await Task.Delay(200);
         }
         var elapsed = clock.Elapsed;
         var used = node.Cpu() - cpu;
-        tiering = ProcStat.ThreadCpu(node.Pid, TieringThread) - tiering;
+        tiering.Sample();
         await submitters;
-        return new Phase(done, n, done / elapsed.TotalSeconds, used.TotalMicroseconds / Math.Max(1, done), used / elapsed, elapsed, (walBefore, node.WalMb()), tiering);
+        return new Phase(done, n, done / elapsed.TotalSeconds, used.TotalMicroseconds / Math.Max(1, done), used / elapsed, elapsed, (walBefore, node.WalMb()), tiering.Used);
     }
 
     private static async Task<int> SucceededAsync(HttpClient http) =>

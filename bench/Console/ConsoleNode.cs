@@ -147,10 +147,10 @@ public static class ProcStat
         return total;
     }
 
-    /// <summary>CPU time of a process's threads whose name (as <c>/proc/PID/task/TID/comm</c> keeps it) starts with <paramref name="name"/>.</summary>
-    public static TimeSpan ThreadCpu(int pid, string name)
+    /// <summary>CPU time of each of a process's threads whose name (as <c>/proc/PID/task/TID/comm</c> keeps it) starts with <paramref name="name"/>, by thread id.</summary>
+    public static Dictionary<int, TimeSpan> ThreadCpu(int pid, string name)
     {
-        var total = TimeSpan.Zero;
+        var threads = new Dictionary<int, TimeSpan>();
         try
         {
             foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
@@ -162,13 +162,13 @@ public static class ProcStat
                     var close = stat.LastIndexOf(')');
                     if (!stat[(open + 1)..close].StartsWith(name, StringComparison.Ordinal)) continue;
                     var fields = stat[(close + 2)..].Split(' ');
-                    total += TimeSpan.FromSeconds((long.Parse(fields[11]) + long.Parse(fields[12])) / TicksPerSecond);
+                    threads[int.Parse(Path.GetFileName(task))] = TimeSpan.FromSeconds((long.Parse(fields[11]) + long.Parse(fields[12])) / TicksPerSecond);
                 }
                 catch (IOException) { } // the thread ended meanwhile
             }
         }
         catch (DirectoryNotFoundException) { }
-        return total;
+        return threads;
     }
 
     /// <summary>The cores a process may run on, as <c>/proc/PID/status</c> lists them ("0-1").</summary>
@@ -225,5 +225,26 @@ public static class ProcStat
         }
         catch (IOException) { return null; }
         catch (UnauthorizedAccessException) { return null; }
+    }
+}
+
+/// <summary>
+/// The CPU a process's threads of one name used since the meter started, sampled often: the runtime ends its tiering
+/// thread after a few idle seconds and starts a new one (a new id) when work comes, and an ended thread's time leaves
+/// <c>/proc</c> with it — so a difference of two readings can miss all of it. Each sample adds what every such thread used
+/// since the last sample (a thread first seen counts whole: it was started since); at most one interval of a thread that
+/// ends is missed.
+/// </summary>
+public sealed class ThreadCpuMeter(int pid, string name)
+{
+    private Dictionary<int, TimeSpan> _last = ProcStat.ThreadCpu(pid, name);
+
+    public TimeSpan Used { get; private set; }
+
+    public void Sample()
+    {
+        var now = ProcStat.ThreadCpu(pid, name);
+        foreach (var (thread, cpu) in now) Used += cpu - _last.GetValueOrDefault(thread);
+        _last = now;
     }
 }
