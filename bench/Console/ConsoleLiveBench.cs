@@ -185,8 +185,6 @@ public static class ConsoleLiveBench
         }
     }
 
-    /// <param name="Done">How many of the phase's executions had Succeeded when it ended (all of them, unless it hit its time limit).</param>
-    /// <param name="WalMb">The SQLite WAL's size before and after the phase.</param>
     /// <summary>Most a warmed-up node's tiering thread may use of a core, over a warm-up round, for its code to count as warm.</summary>
     private const double WarmTiering = 0.03;
 
@@ -210,6 +208,9 @@ public static class ConsoleLiveBench
     /// </summary>
     private const string TieringThread = ".NET Tiered Com";
 
+    /// <param name="Done">How many of the phase's executions had Succeeded when it ended (all of them, unless it hit its time limit).</param>
+    /// <param name="WalMb">The SQLite WAL's size before and after the phase.</param>
+    /// <param name="Tiering">CPU the runtime's tiering thread used during the phase.</param>
     private sealed record Phase(int Done, int Asked, double Rate, double CpuPerExecutionUs, double Cores, TimeSpan Elapsed, (double Before, double After) WalMb,
         TimeSpan Tiering)
     {

@@ -43,6 +43,8 @@ public abstract class LiveModel<T> : IAsyncDisposable where T : class
         _cadence = cadence;
         Time = time;
         _logger = logger;
+        var type = GetType().Name;
+        ViewName = type.EndsWith("Model", StringComparison.Ordinal) ? type[..^"Model".Length] : type;
     }
 
     /// <summary>Guards the subclass's pending changes together with the stale flag.</summary>
@@ -131,7 +133,7 @@ public abstract class LiveModel<T> : IAsyncDisposable where T : class
     }
 
     /// <summary>The kind of view this is, as the node's metrics label its costs: "ExecutionGrid", "Dashboard" …</summary>
-    internal string ViewName => GetType().Name is var name && name.EndsWith("Model", StringComparison.Ordinal) ? name[..^"Model".Length] : GetType().Name;
+    internal string ViewName { get; }
 
     /// <summary>Where this model adds what its queries and its pages' drawing cost (the registry's totals).</summary>
     internal void ReportTo(LiveWork work) => _work = work;
