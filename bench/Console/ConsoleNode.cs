@@ -118,11 +118,10 @@ public static class ProcStat
     // USER_HZ: 100 on every Linux this runs on (sysconf(_SC_CLK_TCK)).
     private const double TicksPerSecond = 100;
 
-    public static TimeSpan Cpu(int pid)
-    {
-        var fields = Fields(pid);
-        return fields is null ? TimeSpan.Zero : TimeSpan.FromSeconds((long.Parse(fields[11]) + long.Parse(fields[12])) / TicksPerSecond);
-    }
+    public static TimeSpan Cpu(int pid) => Fields(pid) is { } fields ? CpuOf(fields) : TimeSpan.Zero;
+
+    /// <summary>User + system time from a stat file's fields (utime and stime, fields 14 and 15).</summary>
+    private static TimeSpan CpuOf(string[] fields) => TimeSpan.FromSeconds((long.Parse(fields[11]) + long.Parse(fields[12])) / TicksPerSecond);
 
     /// <summary>CPU time of every live descendant of <paramref name="root"/> but the subtrees of <paramref name="except"/>.</summary>
     public static TimeSpan DescendantsCpu(int root, params int[] except)
@@ -154,18 +153,8 @@ public static class ProcStat
         try
         {
             foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
-            {
-                try
-                {
-                    var stat = File.ReadAllText(Path.Combine(task, "stat"));
-                    var open = stat.IndexOf('(');
-                    var close = stat.LastIndexOf(')');
-                    if (!stat[(open + 1)..close].StartsWith(name, StringComparison.Ordinal)) continue;
-                    var fields = stat[(close + 2)..].Split(' ');
-                    threads[int.Parse(Path.GetFileName(task))] = TimeSpan.FromSeconds((long.Parse(fields[11]) + long.Parse(fields[12])) / TicksPerSecond);
-                }
-                catch (IOException) { } // the thread ended meanwhile
-            }
+                if (Stat(Path.Combine(task, "stat")) is { } stat && stat.Name.StartsWith(name, StringComparison.Ordinal))
+                    threads[int.Parse(Path.GetFileName(task))] = CpuOf(stat.Fields);
         }
         catch (DirectoryNotFoundException) { }
         return threads;
@@ -216,12 +205,16 @@ public static class ProcStat
         File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";
 
     /// <summary>The fields after the command name (field 3, "state", is index 0), or null once the process is gone.</summary>
-    private static string[]? Fields(int pid)
+    private static string[]? Fields(int pid) => Stat($"/proc/{pid}/stat")?.Fields;
+
+    /// <summary>A process's or thread's stat file: its name (in parentheses) and the fields after it; null once it is gone.</summary>
+    private static (string Name, string[] Fields)? Stat(string path)
     {
         try
         {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            return stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            var stat = File.ReadAllText(path);
+            var close = stat.LastIndexOf(')');
+            return (stat[(stat.IndexOf('(') + 1)..close], stat[(close + 2)..].Split(' '));
         }
         catch (IOException) { return null; }
         catch (UnauthorizedAccessException) { return null; }

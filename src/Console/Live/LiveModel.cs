@@ -33,7 +33,7 @@ public abstract class LiveModel<T> : IAsyncDisposable where T : class
     private TimeSpan _lastCost;
     private long _renderTicks;
     private long _previousRenderTicks;
-    private LiveWork? _work;
+    private LiveWork.ViewCost? _work;
     private double _rate;
     private T? _current;
     private long _version;
@@ -43,8 +43,6 @@ public abstract class LiveModel<T> : IAsyncDisposable where T : class
         _cadence = cadence;
         Time = time;
         _logger = logger;
-        var type = GetType().Name;
-        ViewName = type.EndsWith("Model", StringComparison.Ordinal) ? type[..^"Model".Length] : type;
     }
 
     /// <summary>Guards the subclass's pending changes together with the stale flag.</summary>
@@ -121,22 +119,22 @@ public abstract class LiveModel<T> : IAsyncDisposable where T : class
     internal void AddRenderCost(TimeSpan spent)
     {
         Interlocked.Add(ref _renderTicks, spent.Ticks);
-        _work?.AddRender(ViewName, spent);
+        _work?.AddRender(spent);
     }
 
     /// <summary>A query ran: its cost sets the cadence and is added to the registry's totals.</summary>
     private void Queried(TimeSpan cost)
     {
         _lastCost = cost;
-        _work?.AddQuery(ViewName, cost);
+        _work?.AddQuery(cost);
         Interlocked.Increment(ref _queries);
     }
 
     /// <summary>The kind of view this is, as the node's metrics label its costs: "ExecutionGrid", "Dashboard" …</summary>
-    internal string ViewName { get; }
+    internal string ViewName => GetType().Name is var type && type.EndsWith("Model", StringComparison.Ordinal) ? type[..^"Model".Length] : type;
 
-    /// <summary>Where this model adds what its queries and its pages' drawing cost (the registry's totals).</summary>
-    internal void ReportTo(LiveWork work) => _work = work;
+    /// <summary>Where this model adds what its queries and its pages' drawing cost (the registry's totals, under its kind).</summary>
+    internal void ReportTo(LiveWork work) => _work = work.For(ViewName);
 
     internal void UpdateFailed(Exception e) => _logger.LogWarning(e, "A live page failed to take an update");
 

@@ -20,21 +20,21 @@ public sealed class LiveWork
         _views.Select(v => (v.Key, TimeSpan.FromTicks(Interlocked.Read(ref v.Value.QueryTicks)), Interlocked.Read(ref v.Value.Queries),
             TimeSpan.FromTicks(Interlocked.Read(ref v.Value.RenderTicks))));
 
-    internal void AddQuery(string view, TimeSpan spent)
-    {
-        var cost = Of(view);
-        Interlocked.Add(ref cost.QueryTicks, spent.Ticks);
-        Interlocked.Increment(ref cost.Queries);
-    }
+    /// <summary>Where a view of this kind adds what it costs: one per kind, shared by every model of it.</summary>
+    internal ViewCost For(string view) => _views.GetOrAdd(view, static _ => new ViewCost());
 
-    internal void AddRender(string view, TimeSpan spent) => Interlocked.Add(ref Of(view).RenderTicks, spent.Ticks);
-
-    private ViewCost Of(string view) => _views.GetOrAdd(view, static _ => new ViewCost());
-
-    private sealed class ViewCost
+    internal sealed class ViewCost
     {
         public long QueryTicks;
         public long RenderTicks;
         public long Queries;
+
+        public void AddQuery(TimeSpan spent)
+        {
+            Interlocked.Add(ref QueryTicks, spent.Ticks);
+            Interlocked.Increment(ref Queries);
+        }
+
+        public void AddRender(TimeSpan spent) => Interlocked.Add(ref RenderTicks, spent.Ticks);
     }
 }

@@ -28,12 +28,10 @@ public sealed class DashboardQueries(IDbContextFactory<TaskdeckDbContext> contex
     /// <summary>Outcomes counted as failures on the dashboard.</summary>
     public static readonly IReadOnlyList<ExecutionState> FailedStates = [ExecutionState.Failed, ExecutionState.TimedOut, ExecutionState.Lost];
 
-    public async Task<DashboardCounts> CountsAsync(DateTimeOffset now, TimeSpan leaseExpiry, CancellationToken ct = default) =>
-        (await SummaryAsync(now, leaseExpiry, ct)).Counts;
-
     /// <summary>
-    /// The cards' counts and the donut's states (<see cref="StatesNowAsync"/> over the last 24 hours) in one read: both
-    /// need the live states and the day's outcomes — the day's the longest range the dashboard walks — so each is read once.
+    /// The cards' counts and the donut's states — the live states (waiting, running) as they are now and the outcomes of
+    /// the last 24 hours, so the donut never counts the whole history — in one read: both need the live states and the day's
+    /// outcomes (the longest range the dashboard walks), so each is read once.
     /// </summary>
     public async Task<DashboardSummary> SummaryAsync(DateTimeOffset now, TimeSpan leaseExpiry, CancellationToken ct = default)
     {
@@ -53,18 +51,6 @@ public sealed class DashboardQueries(IDbContextFactory<TaskdeckDbContext> contex
             hour.Succeeded, hour.Failed, day.Succeeded, day.Failed, workers, oldest);
         foreach (var (state, count) in dayByState) byState[state] = count;
         return new DashboardSummary(counts, byState);
-    }
-
-    /// <summary>
-    /// The live states (waiting, running) as they are now, and the outcomes of what finished since
-    /// <paramref name="finishedSince"/>: two index ranges, so the donut never counts the whole history.
-    /// </summary>
-    public async Task<IReadOnlyDictionary<ExecutionState, int>> StatesNowAsync(DateTimeOffset finishedSince, CancellationToken ct = default)
-    {
-        await using var db = await contexts.CreateDbContextAsync(ct);
-        var states = await LiveCountsAsync(db, ct);
-        foreach (var (state, count) in await FinishedByStateAsync(db, finishedSince, ct)) states[state] = count;
-        return states;
     }
 
     /// <summary>Finished executions per bucket since <paramref name="since"/>; empty buckets included.</summary>

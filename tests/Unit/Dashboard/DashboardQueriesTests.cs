@@ -53,7 +53,7 @@ public abstract class DashboardQueriesTests : IAsyncLifetime
             ("b", ExecutionState.Failed, 10, 1), ("b", ExecutionState.TimedOut, 20, 1), ("b", ExecutionState.Lost, 300, 1), ("b", ExecutionState.Cancelled, 5, 1),
             ("c", ExecutionState.Queued, null, 0), ("c", ExecutionState.Queued, null, 0), ("c", ExecutionState.Pending, null, 0), ("c", ExecutionState.Running, null, 3));
 
-        var counts = await Queries.CountsAsync(Now, TimeSpan.FromSeconds(30));
+        var counts = (await Queries.SummaryAsync(Now, TimeSpan.FromSeconds(30))).Counts;
 
         Assert.Equal(2, counts.Queued);
         Assert.Equal(1, counts.Waiting);
@@ -102,7 +102,7 @@ public abstract class DashboardQueriesTests : IAsyncLifetime
     {
         await AddAsync(("a", ExecutionState.Succeeded, 5, 1), ("a", ExecutionState.Succeeded, 60 * 30, 1), ("a", ExecutionState.Running, null, 1), ("a", ExecutionState.Queued, null, 0));
 
-        var states = await Queries.StatesNowAsync(Now.AddHours(-24));
+        var states = (await Queries.SummaryAsync(Now, TimeSpan.FromSeconds(30))).States;
 
         Assert.Equal(1, states[ExecutionState.Succeeded]);
         Assert.Equal(1, states[ExecutionState.Running]);
@@ -119,9 +119,12 @@ public abstract class DashboardQueriesTests : IAsyncLifetime
 
         Assert.Equal((1, 1, 1), (summary.Counts.Queued, summary.Counts.Waiting, summary.Counts.Running));
         Assert.Equal((1, 1, 1, 1), (summary.Counts.SucceededLastHour, summary.Counts.Succeeded24h, summary.Counts.FailedLastHour, summary.Counts.Failed24h));
-        var states = await Queries.StatesNowAsync(Now.AddHours(-24));
-        Assert.Equal(states.OrderBy(s => s.Key), summary.States.OrderBy(s => s.Key));
+        // The donut: every live state present, every outcome of the day (zero included), nothing older.
+        Assert.Equal([ExecutionState.Pending, ExecutionState.Queued, ExecutionState.Running, ExecutionState.Succeeded, ExecutionState.Failed,
+            ExecutionState.TimedOut, ExecutionState.Cancelled, ExecutionState.Lost, ExecutionState.Expired], summary.States.Keys.Order());
         Assert.Equal(1, summary.States[ExecutionState.Succeeded]);
+        Assert.Equal(1, summary.States[ExecutionState.Failed]);
+        Assert.Equal(0, summary.States[ExecutionState.TimedOut]);
         Assert.Equal(1, summary.States[ExecutionState.Cancelled]);
         Assert.Equal(1, summary.States[ExecutionState.Pending]);
     }
