@@ -12,7 +12,9 @@ namespace Taskdeck.Bench.Console;
 /// workload). After a warm-up it runs <c>executions</c> <c>demo.noop</c> with no page open, opens <c>pages</c> live pages
 /// in headless Chromium, opened over DevTools and then left unwatched (<see cref="DevToolsPages"/>) (dashboards, executions grids with and without filters, execution details, a DAG run of 1,000
 /// tasks), measures them idle, runs a warm-up and then the same executions again with them open, closes them, follows the node's memory
-/// for a minute and runs the executions once more with no page (the warm comparison). Executions are submitted over HTTP
+/// for a minute and runs the executions once more with no page (the warm comparison). Before closing them it alternates
+/// phases with the pages shown and hidden (<c>--alternate N</c> rounds, median ratio), the comparison that holds everything
+/// but the live updates equal. Every phase starts with an emptied SQLite write-ahead log (<c>--keep-wal</c>: not). Executions are submitted over HTTP
 /// (<c>POST /api/tasks</c>, a fixed number in flight: the node's own highest rate); the clock stops when <c>/api/executions/stats</c> counts them all Succeeded. CPU is the node's own
 /// (<c>/proc/PID/stat</c>), not the machine's: Chromium's is reported apart.
 /// </summary>
@@ -36,6 +38,12 @@ public static class ConsoleLiveBench
         // --pace N: the steady rate of the paced phases (the target is stated at 1,000 executions/s).
         var pace = Option(args, "--pace") is { } r ? double.Parse(r, CultureInfo.InvariantCulture) : 1_000;
         var afterClose = TimeSpan.FromSeconds(Option(args, "--after-close") is { } s ? int.Parse(s, CultureInfo.InvariantCulture) : 60);
+        // --alternate N: after the pages' phases, N rounds of one phase with the pages shown and one with them hidden (their
+        // live updates paused), in alternating order; the median of the rounds' ratios is the comparison that holds the
+        // node's code, heap and write-ahead log equal (single with/without phases were not repeatable to ± 10 %).
+        var alternations = Option(args, "--alternate") is { } alt ? int.Parse(alt, CultureInfo.InvariantCulture) : 3;
+        // --keep-wal: phases start with whatever write-ahead log the last one left (as before session 21).
+        var load = new Load(inFlight, limit, FreshWal: !args.Contains("--keep-wal"));
         // --env KEY=VALUE (repeatable): extra configuration for the node, e.g. DOTNET_gcServer=0 or DOTNET_GCConserveMemory=5.
         var extra = args.Select((a, i) => (a, i)).Where(x => x.a == "--env" && x.i + 1 < args.Length).Select(x => args[x.i + 1].Split('=', 2)).ToList();
 
@@ -69,9 +77,9 @@ public static class ConsoleLiveBench
         {
             // The DAG run the DAG pages show: a long demo.sleep root and 999 children waiting behind it (live, not moving).
             var dagRun = await SubmitDagAsync(http);
-            await WarmUpAsync("warm-up", http, node, warmup, warmupRounds, inFlight, limit);
+            await WarmUpAsync("warm-up", http, node, warmup, warmupRounds, load);
 
-            var none = await RunPhaseAsync(http, node, executions, inFlight, limit);
+            var none = await RunPhaseAsync(http, node, executions, load);
             System.Console.WriteLine($"no page open: {none.Rate:N0} executions/s, {none.CpuPerExecutionUs:N0} µs node CPU each{none.Note}");
 
             // Idle before the pages: the same settling time as with them.
@@ -108,11 +116,11 @@ public static class ConsoleLiveBench
 
             // The pages' own warm-up, like the node's before the first phase: their first live updates compile the code that
             // renders them (tier-0, then instrumented, then optimized), a one-off cost the measured phase should not carry.
-            await WarmUpAsync("warm-up with the pages", http, node, warmup, warmupRounds, inFlight, limit);
+            await WarmUpAsync("warm-up with the pages", http, node, warmup, warmupRounds, load);
 
             var chromiumBefore = ProcStat.DescendantsCpu(Environment.ProcessId, node.Pid);
             var liveBeforeHighest = await LiveViewsCostAsync(http);
-            var with = await RunPhaseAsync(http, node, executions, inFlight, limit);
+            var with = await RunPhaseAsync(http, node, executions, load);
             var liveCostHighest = (await LiveViewsCostAsync(http)).Minus(liveBeforeHighest);
             var chromiumCpu = ProcStat.DescendantsCpu(Environment.ProcessId, node.Pid) - chromiumBefore;
             var rssAfterBurst = node.RssMb();
@@ -124,9 +132,11 @@ public static class ConsoleLiveBench
             // At the highest rate the node's cost per execution depends on the rate itself (fuller batches are cheaper), so
             // the highest-rate phases, run at different rates, do not compare cleanly.
             var liveBefore = await LiveViewsCostAsync(http);
-            var pacedWith = await RunPhaseAsync(http, node, executions, inFlight, limit, pace);
+            var pacedWith = await RunPhaseAsync(http, node, executions, load, pace);
             var liveCost = (await LiveViewsCostAsync(http)).Minus(liveBefore);
             System.Console.WriteLine($"{pageTotal} pages open, paced at {pace:N0}/s: {pacedWith.Rate:N0} executions/s, node {pacedWith.Cores:N2} cores, {pacedWith.CpuPerExecutionUs:N0} µs each{pacedWith.Note}");
+
+            var alternated = await AlternateAsync(http, node, browser, executions, load, alternations);
 
             // Close: each page unloads (Blazor's disconnect beacon) and the browser goes.
             clock.Restart();
@@ -147,9 +157,9 @@ public static class ConsoleLiveBench
             // The same run again with no page, now that the node's code is as warm as it was with the pages: the first
             // no-page phase still paid for tiered compilation (instrumented code, the JIT's own work) that the later
             // phase did not, which flattered the pages' extra cost.
-            var again = await RunPhaseAsync(http, node, executions, inFlight, limit);
+            var again = await RunPhaseAsync(http, node, executions, load);
             System.Console.WriteLine($"no page open again, after the pages closed: {again.Rate:N0} executions/s, {again.CpuPerExecutionUs:N0} µs node CPU each{again.Note}");
-            var pacedAgain = await RunPhaseAsync(http, node, executions, inFlight, limit, pace);
+            var pacedAgain = await RunPhaseAsync(http, node, executions, load, pace);
             System.Console.WriteLine($"no page open again, paced at {pace:N0}/s: {pacedAgain.Rate:N0} executions/s, node {pacedAgain.Cores:N2} cores, {pacedAgain.CpuPerExecutionUs:N0} µs each{pacedAgain.Note}");
 
             // Against the warm no-page phase: the one that ran with the same compiled code as the pages' phase.
@@ -162,6 +172,13 @@ public static class ConsoleLiveBench
             System.Console.WriteLine($"at the highest rate: +{extraCpu:N0} µs per execution with the pages (× 1,000/s ≈ {Math.Max(0, extraCpu) * 1000 / 1e6:P1} of one core; confounded by the rates, which differ)");
             System.Console.WriteLine($"at a steady {pace:N0}/s: node {pacedWith.Cores:N2} cores with {pageTotal} pages, {pacedAgain.Cores:N2} with none: live updates cost {(pacedWith.Cores - pacedAgain.Cores) * 1000 / Math.Max(1, pacedWith.Rate):P1} of one core at 1,000 executions/s " +
                                      $"({(pacedWith.CpuPerExecutionUs - pacedAgain.CpuPerExecutionUs):N0} µs per execution; target ≤ 15 %)");
+            if (alternated.Count > 0)
+            {
+                var ratios = alternated.Select(r => r.Shown.Rate / r.Hidden.Rate).Order().ToList();
+                var cpuExtra = alternated.Select(r => r.Shown.CpuPerExecutionUs - r.Hidden.CpuPerExecutionUs).Order().ToList();
+                System.Console.WriteLine($"alternated, {pageTotal} pages shown against hidden, {alternated.Count} rounds: throughput shown/hidden {string.Join(" · ", alternated.Select(r => $"{r.Shown.Rate / r.Hidden.Rate:P0}"))}, " +
+                                         $"median {Median(ratios):P0} (target ≥ 90 %); node CPU per execution +{Median(cpuExtra):N0} µs shown (median)");
+            }
             // Inside the node: what its live views timed themselves (queries, and the pages applying and drawing updates).
             // Excludes the events' fan-out to the models and SignalR's sending after a render.
             var liveUs = (liveCost.QuerySeconds + liveCost.RenderSeconds) * 1e6 / Math.Max(1, pacedWith.Done);
@@ -185,15 +202,48 @@ public static class ConsoleLiveBench
         }
     }
 
+    /// <summary>Options every phase shares.</summary>
+    /// <param name="FreshWal">Whether each phase starts with an emptied write-ahead log (<see cref="ConsoleNode.TruncateWalAsync"/>).</param>
+    private sealed record Load(int InFlight, TimeSpan Limit, bool FreshWal);
+
+    private sealed record Alternation(Phase Shown, Phase Hidden);
+
+    /// <summary>
+    /// Rounds of two highest-rate phases, the pages shown in one and hidden in the other, the order flipped every round
+    /// so that drift over the run (the log, the heap, the JIT) falls on both sides alike. The pages end shown.
+    /// </summary>
+    private static async Task<List<Alternation>> AlternateAsync(HttpClient http, ConsoleNode node, DevToolsPages browser, int executions, Load load, int rounds)
+    {
+        var result = new List<Alternation>();
+        for (var round = 1; round <= rounds; round++)
+        {
+            var hiddenFirst = round % 2 == 0;
+            Phase? shown = null, hidden = null;
+            foreach (var hide in hiddenFirst ? [true, false] : (bool[])[false, true])
+            {
+                await browser.SetHiddenAsync(hide, TimeSpan.FromSeconds(30));
+                var phase = await RunPhaseAsync(http, node, executions, load);
+                System.Console.WriteLine($"alternation {round}, pages {(hide ? "hidden" : "shown")}: {phase.Rate:N0} executions/s, {phase.CpuPerExecutionUs:N0} µs node CPU each{phase.Note}");
+                if (hide) hidden = phase; else shown = phase;
+            }
+            result.Add(new Alternation(shown!, hidden!));
+        }
+        await browser.SetHiddenAsync(false, TimeSpan.FromSeconds(30));
+        return result;
+    }
+
+    private static double Median(IReadOnlyList<double> sorted) =>
+        sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+
     /// <summary>Most a warmed-up node's tiering thread may use of a core, over a warm-up round, for its code to count as warm.</summary>
     private const double WarmTiering = 0.03;
 
     /// <summary>Rounds of <paramref name="executions"/> until the JIT's tiering thread is quiet (or <paramref name="rounds"/> ran).</summary>
-    private static async Task WarmUpAsync(string name, HttpClient http, ConsoleNode node, int executions, int rounds, int inFlight, TimeSpan limit)
+    private static async Task WarmUpAsync(string name, HttpClient http, ConsoleNode node, int executions, int rounds, Load load)
     {
         for (var round = 1; round <= rounds; round++)
         {
-            var warm = await RunPhaseAsync(http, node, executions, inFlight, limit);
+            var warm = await RunPhaseAsync(http, node, executions, load);
             var tiering = warm.Tiering.TotalSeconds / warm.Elapsed.TotalSeconds;
             System.Console.WriteLine($"{name}, round {round}: {executions:N0} executions, {warm.Rate:N0}/s, {warm.CpuPerExecutionUs:N0} µs node CPU each{warm.Note}");
             if (tiering < WarmTiering) return;
@@ -211,29 +261,31 @@ public static class ConsoleLiveBench
     /// <param name="Done">How many of the phase's executions had Succeeded when it ended (all of them, unless it hit its time limit).</param>
     /// <param name="WalMb">The SQLite WAL's size before and after the phase.</param>
     /// <param name="Tiering">CPU the runtime's tiering thread used during the phase.</param>
+    /// <param name="WalEmptied">Whether the log was emptied before the phase (null: not asked, <c>--keep-wal</c>).</param>
     private sealed record Phase(int Done, int Asked, double Rate, double CpuPerExecutionUs, double Cores, TimeSpan Elapsed, (double Before, double After) WalMb,
-        TimeSpan Tiering)
+        TimeSpan Tiering, bool? WalEmptied)
     {
         public string Note => (Done == Asked ? "" : $" (time limit: only {Done:N0} of {Asked:N0} Succeeded)") +
-                              $"; WAL {WalMb.Before:N0} → {WalMb.After:N0} MB; JIT tiering {Tiering.TotalSeconds / Elapsed.TotalSeconds:P0} of a core";
+                              $"; WAL {WalMb.Before:N0} → {WalMb.After:N0} MB{(WalEmptied == false ? " (a reader kept the log from being emptied)" : "")}; JIT tiering {Tiering.TotalSeconds / Elapsed.TotalSeconds:P0} of a core";
     }
 
     /// <summary>
     /// Submits n demo.noop with a fixed number of requests in flight and waits until all of them have Succeeded, or until
-    /// <paramref name="limit"/>: then submitting stops and the phase counts what Succeeded by then (the rest runs later).
+    /// the load's time limit: then submitting stops and the phase counts what Succeeded by then (the rest runs later).
     /// </summary>
     /// <param name="pace">Submits per second at most (the k-th is not sent before k/pace seconds); null: as fast as the node takes them.</param>
-    private static async Task<Phase> RunPhaseAsync(HttpClient http, ConsoleNode node, int n, int inFlight, TimeSpan limit, double? pace = null)
+    private static async Task<Phase> RunPhaseAsync(HttpClient http, ConsoleNode node, int n, Load load, double? pace = null)
     {
+        var walEmptied = load.FreshWal ? await node.TruncateWalAsync() : (bool?)null;
         var start = await SucceededAsync(http);
         var walBefore = node.WalMb();
         var cpu = node.Cpu();
         var tiering = new ThreadCpuMeter(node.Pid, TieringThread);
         var clock = Stopwatch.StartNew();
-        using var stop = new CancellationTokenSource(limit);
+        using var stop = new CancellationTokenSource(load.Limit);
         var next = 0;
         var body = """{"task":"demo.noop","tags":["bench"]}""";
-        var submitters = Task.WhenAll(Enumerable.Range(0, inFlight).Select(_ => Task.Run(async () =>
+        var submitters = Task.WhenAll(Enumerable.Range(0, load.InFlight).Select(_ => Task.Run(async () =>
         {
             int k;
             while (!stop.IsCancellationRequested && (k = Interlocked.Increment(ref next)) <= n)
@@ -254,7 +306,7 @@ public static class ConsoleLiveBench
         var used = node.Cpu() - cpu;
         tiering.Sample();
         await submitters;
-        return new Phase(done, n, done / elapsed.TotalSeconds, used.TotalMicroseconds / Math.Max(1, done), used / elapsed, elapsed, (walBefore, node.WalMb()), tiering.Used);
+        return new Phase(done, n, done / elapsed.TotalSeconds, used.TotalMicroseconds / Math.Max(1, done), used / elapsed, elapsed, (walBefore, node.WalMb()), tiering.Used, walEmptied);
     }
 
     private static async Task<int> SucceededAsync(HttpClient http) =>

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
+using Microsoft.Data.Sqlite;
 
 namespace Taskdeck.Bench.Console;
 
@@ -20,6 +21,33 @@ public sealed class ConsoleNode : IAsyncDisposable
 
     /// <summary>The SQLite write-ahead log's size: it grows while readers keep a checkpoint from ever reaching its end.</summary>
     public double WalMb() => new FileInfo(Path.Combine(_folder, "taskdeck.db-wal")) is { Exists: true } wal ? wal.Length / 1048576.0 : 0;
+
+    /// <summary>
+    /// Copies the write-ahead log back into the database and empties it (<c>wal_checkpoint(TRUNCATE)</c>, on a connection of
+    /// the bench's own), so that a phase does not start with the log an earlier phase left. The node restarts its log only
+    /// past 256 MB (its <c>WalCheckpointer</c>): without this, where in that cycle a phase began decided whether it paid for a
+    /// restart, and the phases compared different work. Waits for the node's readers (up to 10 s).
+    /// </summary>
+    /// <returns>Whether the log was emptied (false: a reader kept it, the phase starts with what is left).</returns>
+    public async Task<bool> TruncateWalAsync()
+    {
+        await using var connection = new SqliteConnection(new SqliteConnectionStringBuilder
+        {
+            DataSource = Path.Combine(_folder, "taskdeck.db"), Pooling = false, DefaultTimeout = 10,
+        }.ToString());
+        await connection.OpenAsync();
+        await using (var patience = connection.CreateCommand())
+        {
+            // SQLite's own wait: the checkpoint waits on readers through the busy handler, not by failing.
+            patience.CommandText = "PRAGMA busy_timeout = 10000;";
+            await patience.ExecuteNonQueryAsync();
+        }
+        await using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA wal_checkpoint(TRUNCATE);";
+        await using var reader = await command.ExecuteReaderAsync();
+        // One row: busy (1 when it could not finish), frames in the log, frames copied back.
+        return await reader.ReadAsync() && reader.GetInt64(0) == 0;
+    }
 
     private ConsoleNode(string folder, int port, Process process)
     {

@@ -92,6 +92,44 @@ public sealed partial class DevToolsPages : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Sends every page to the background, or brings it back, as the browser would when its tab is switched away
+    /// (<c>visibilitychange</c>; the E2E tests do the same), and waits until each page says the server has taken it
+    /// (<c>data-live-hidden</c>). A hidden page keeps its circuit but gets no live updates: what the pages' updates cost
+    /// is the difference between a phase with them shown and one with them hidden, everything else held equal.
+    /// </summary>
+    public async Task SetHiddenAsync(bool hidden, TimeSpan timeout)
+    {
+        var state = hidden ? "hidden" : "visible";
+        var flag = hidden ? "true" : "false";
+        foreach (var target in _targets.ToList())
+        {
+            var attached = await SendAsync("Target.attachToTarget", new JsonObject { ["targetId"] = target, ["flatten"] = true });
+            var session = attached["sessionId"]!.GetValue<string>();
+            try
+            {
+                await EvaluateAsync<bool>(session, $$"""
+                    (() => {
+                      Object.defineProperty(document, 'visibilityState', { value: '{{state}}', configurable: true });
+                      Object.defineProperty(document, 'hidden', { value: {{flag}}, configurable: true });
+                      document.dispatchEvent(new Event('visibilitychange'));
+                      return true;
+                    })()
+                    """);
+                var deadline = DateTime.UtcNow + timeout;
+                while (!await EvaluateAsync<bool>(session, $"document.documentElement.dataset.liveHidden === '{flag}'"))
+                {
+                    if (DateTime.UtcNow > deadline) throw new TimeoutException($"a page did not report itself {state} in {timeout.TotalSeconds:N0} s");
+                    await Task.Delay(50);
+                }
+            }
+            finally
+            {
+                await SendAsync("Target.detachFromTarget", new JsonObject { ["sessionId"] = session });
+            }
+        }
+    }
+
     /// <summary>Closes every page as a user closing the tab would (its unload tells the server the circuit is gone).</summary>
     public async Task CloseAllAsync()
     {
