@@ -222,8 +222,14 @@ public static class ConsoleLiveBench
             foreach (var hide in hiddenFirst ? [true, false] : (bool[])[false, true])
             {
                 await browser.SetHiddenAsync(hide, TimeSpan.FromSeconds(30));
+                var liveBefore = await LiveViewsCostAsync(http);
+                var started = DateTime.UtcNow;
                 var phase = await RunPhaseAsync(http, node, executions, load);
-                System.Console.WriteLine($"alternation {round}, pages {(hide ? "hidden" : "shown")}: {phase.Rate:N0} executions/s, {phase.CpuPerExecutionUs:N0} µs node CPU each{phase.Note}");
+                var live = (await LiveViewsCostAsync(http)).Minus(liveBefore);
+                // The live views' own share of the node's core, and the phase's times, to set beside counters taken meanwhile.
+                System.Console.WriteLine($"alternation {round}, pages {(hide ? "hidden" : "shown")} ({started:HH:mm:ss}–{DateTime.UtcNow:HH:mm:ss}): {phase.Rate:N0} executions/s, " +
+                                         $"{phase.CpuPerExecutionUs:N0} µs node CPU each{phase.Note}; live views {(live.QuerySeconds + live.RenderSeconds) / phase.Elapsed.TotalSeconds:P1} of a core");
+                if (!hide) System.Console.WriteLine($"  {live.DescribeViews()}");
                 if (hide) hidden = phase; else shown = phase;
             }
             result.Add(new Alternation(shown!, hidden!));
