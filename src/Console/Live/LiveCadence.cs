@@ -19,6 +19,11 @@ public sealed class LiveCadence
     /// <summary>Changes per second above which the model refreshes at most every <see cref="BusyInterval"/>.</summary>
     public double BusyRate { get; set; } = 50;
     public TimeSpan BusyInterval { get; set; } = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// How old what a view reads "for history" may grow between its refreshes — what a refresh does not re-read because it
+    /// barely moves: the dashboard's finished throughput buckets, its day of run times, its once-a-minute queue samples.
+    /// </summary>
+    public TimeSpan HistoryInterval { get; set; } = TimeSpan.FromSeconds(15);
 
     /// <param name="refreshCost">What the model's last refresh cost: its query (none for a patch) and every page's drawing of it.</param>
     /// <param name="changesPerSecond">The model's recent rate of relevant changes.</param>
@@ -37,5 +42,6 @@ public sealed class LiveCadence
         if (MaxInterval < MinInterval) yield return "Taskdeck:Console:Live:MaxInterval must not be shorter than MinInterval.";
         if (CostFactor < 1) yield return "Taskdeck:Console:Live:CostFactor must be at least 1.";
         if (BusyRate <= 0) yield return "Taskdeck:Console:Live:BusyRate must be positive.";
+        if (HistoryInterval < TimeSpan.Zero) yield return "Taskdeck:Console:Live:HistoryInterval must not be negative.";
     }
 }

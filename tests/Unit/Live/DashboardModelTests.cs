@@ -1,0 +1,142 @@
+using System.Threading.Channels;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Taskdeck.Console.Live;
+using Taskdeck.Core.Events;
+using Taskdeck.Core.Executions;
+using Taskdeck.Data.Dashboard;
+using Taskdeck.Data.Storage;
+
+namespace Taskdeck.Unit.Live;
+
+/// <summary>
+/// The dashboard's shared model on a real SQLite file: a refresh re-reads the cards and the throughput's last buckets, and
+/// keeps the finished buckets (and the day's run times, the queue samples) from its last full read until that read is due
+/// or a deletion may have changed them. Runs are written straight into the database, unseen by the model, so what a
+/// refresh shows is what it read.
+/// </summary>
+public sealed class DashboardModelTests : IAsyncLifetime
+{
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), "taskdeck-dashmodel-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly ExecutionEvents _events = new();
+    private readonly Channel<DashboardSnapshot> _updates = Channel.CreateUnbounded<DashboardSnapshot>();
+    private ServiceProvider _services = default!;
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
+
+    public async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(_folder);
+        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Taskdeck"] = $"Data Source={Path.Combine(_folder, "t.db")}",
+        }).Build();
+        _services = new ServiceCollection().AddLogging().AddTaskdeckData(config, _folder).BuildServiceProvider();
+        await using var db = await _services.GetRequiredService<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
+        await db.Database.MigrateAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _services.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        try { Directory.Delete(_folder, true); } catch (IOException) { }
+    }
+
+    private async Task SucceededAsync(DateTimeOffset finishedAt)
+    {
+        await using var db = await _services.GetRequiredService<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
+        db.Executions.Add(new Execution
+        {
+            TaskId = Guid.NewGuid().ToString(), Name = "report.daily", State = ExecutionState.Succeeded, Queue = "default",
+            CreatedAt = finishedAt.AddSeconds(-2), UpdatedAt = finishedAt, StartedAt = finishedAt.AddSeconds(-1), FinishedAt = finishedAt,
+        });
+        await db.SaveChangesAsync();
+    }
+
+    private async Task<DashboardModel> WatchedAsync(TimeSpan historyInterval)
+    {
+        var cadence = new LiveCadence { MinInterval = TimeSpan.FromMilliseconds(50), HistoryInterval = historyInterval };
+        var model = new DashboardModel("1h", _services.GetRequiredService<DashboardQueries>(), TimeSpan.FromSeconds(30), _events, cadence,
+            TimeProvider.System, NullLogger.Instance);
+        await model.CurrentAsync();
+        model.Add(new LiveViewer<DashboardSnapshot>(model, "dashboard", null, u =>
+        {
+            _updates.Writer.TryWrite(u.Snapshot);
+            return Task.CompletedTask;
+        }, _ => ValueTask.CompletedTask));
+        return model;
+    }
+
+    /// <summary>A change somewhere makes the dashboard stale; the refresh it causes.</summary>
+    private async Task<DashboardSnapshot> RefreshedAsync(ExecutionEvent change)
+    {
+        _events.Publish(change);
+        return await _updates.Reader.ReadAsync().AsTask().WaitAsync(Deadline);
+    }
+
+    private static StateChanged ASuccess() =>
+        new(1, DateTimeOffset.UtcNow, ExecutionState.Running, ExecutionState.Succeeded, Transition.Succeed, 1, null, "node");
+
+    private static int SucceededIn(DashboardSnapshot snapshot, DateTimeOffset at) =>
+        snapshot.Buckets.Single(b => b.Start <= at && at < b.Start.AddMinutes(1)).Succeeded;
+
+    [Fact]
+    public async Task ARefresh_ReadsTheCardsAgain_ButKeepsTheFinishedBuckets_UntilADeletion()
+    {
+        var tenMinutesAgo = DateTimeOffset.UtcNow.AddMinutes(-10);
+        await SucceededAsync(tenMinutesAgo);
+        await using var model = await WatchedAsync(historyInterval: TimeSpan.FromHours(1));
+        var first = model.Current!;
+        Assert.Equal(1, SucceededIn(first, tenMinutesAgo));
+
+        // Written behind the model's back into a bucket that has ended: only a full read counts it.
+        await SucceededAsync(tenMinutesAgo);
+        var second = await RefreshedAsync(ASuccess());
+
+        Assert.Equal(first.Counts.SucceededLastHour + 1, second.Counts.SucceededLastHour);
+        Assert.Equal(1, SucceededIn(second, tenMinutesAgo));
+        Assert.Equal(60, second.Buckets.Count);
+        Assert.Equal(1, model.HistoryReads);
+
+        // A deletion may leave any bucket: the next refresh reads them all.
+        var third = await RefreshedAsync(new ExecutionDeleted(2, DateTimeOffset.UtcNow));
+
+        Assert.Equal(2, SucceededIn(third, tenMinutesAgo));
+        Assert.Equal(2, model.HistoryReads);
+    }
+
+    [Fact]
+    public async Task TheFinishedBuckets_AreReadAgain_OnceTheHistoryIntervalHasPassed()
+    {
+        var tenMinutesAgo = DateTimeOffset.UtcNow.AddMinutes(-10);
+        await using var model = await WatchedAsync(historyInterval: TimeSpan.FromSeconds(1));
+        await SucceededAsync(tenMinutesAgo);
+
+        await Task.Delay(TimeSpan.FromSeconds(1.2));
+        var refreshed = await RefreshedAsync(ASuccess());
+
+        Assert.Equal(1, SucceededIn(refreshed, tenMinutesAgo));
+        Assert.Equal(2, model.HistoryReads);
+    }
+
+    [Fact]
+    public void TheBuckets_AreSplicedOnlyWhereTheyMeet()
+    {
+        var minute = TimeSpan.FromMinutes(1);
+        var at = new DateTimeOffset(2026, 12, 5, 12, 0, 0, TimeSpan.Zero);
+        ThroughputBucket Bucket(int minutesFromNoon, int succeeded) => new(at.AddMinutes(minutesFromNoon), succeeded, 0);
+        var known = Enumerable.Range(-60, 60).Select(m => Bucket(m, 1)).ToList(); // 11:00 … 11:59
+        var since = at.AddSeconds(30).AddHours(-1).Add(minute); // now 12:00:30: the window starts 11:01
+
+        var spliced = DashboardModel.Splice(known, [Bucket(-1, 7), Bucket(0, 3)], since, minute);
+
+        Assert.NotNull(spliced);
+        Assert.Equal(at.AddMinutes(-59), spliced[0].Start);
+        Assert.Equal(60, spliced.Count);
+        Assert.Equal((7, 3), (spliced[^2].Succeeded, spliced[^1].Succeeded));
+        // Known buckets that end before the recent ones start leave a gap: null, read them all.
+        Assert.Null(DashboardModel.Splice(known.Take(50).ToList(), [Bucket(-1, 7), Bucket(0, 3)], since, minute));
+    }
+}
