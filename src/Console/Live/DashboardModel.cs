@@ -77,8 +77,17 @@ public sealed class DashboardModel : LiveModel<DashboardSnapshot>
             buckets = Splice(history.Buckets, await _queries.ThroughputAsync(now - bucket, now, bucket, ct), since, bucket);
         if (buckets is null || history is null)
         {
-            buckets = await _queries.ThroughputAsync(since, now, bucket, ct);
-            history = new History(buckets, await _queries.DurationsAsync(now.AddHours(-24), 8, ct), await _queries.QueueSamplesAsync(now.AddHours(-hours), ct), now);
+            try
+            {
+                buckets = await _queries.ThroughputAsync(since, now, bucket, ct);
+                history = new History(buckets, await _queries.DurationsAsync(now.AddHours(-24), 8, ct), await _queries.QueueSamplesAsync(now.AddHours(-hours), ct), now);
+            }
+            catch
+            {
+                // The kept history may miss a deletion: the next refresh reads it all again.
+                lock (Gate) _historyStale = true;
+                throw;
+            }
             Interlocked.Increment(ref _historyReads);
             lock (Gate) _history = history;
         }

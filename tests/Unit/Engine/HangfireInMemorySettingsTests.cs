@@ -10,7 +10,7 @@ using Taskdeck.Unit.Health;
 namespace Taskdeck.Unit.Engine;
 
 /// <summary>
-/// The embedded default keeps a finished Hangfire job in memory for minutes, not Hangfire.InMemory's two hours: the job only
+/// The embedded default keeps a finished Hangfire job in memory for a minute, not Hangfire.InMemory's two hours: the job only
 /// carried executions to a worker, and their history is Taskdeck's own.
 /// </summary>
 [Collection(OwnHostCollection.Name)]
@@ -27,7 +27,7 @@ public sealed class HangfireInMemorySettingsTests : IDisposable
     }
 
     [Theory]
-    [InlineData(null, 10)]
+    [InlineData(null, 1)]
     [InlineData("3", 3)]
     public void FinishedJobs_AreKeptInMemory_ForTheSetMinutes(string? setting, int minutes)
     {
