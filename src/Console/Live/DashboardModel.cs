@@ -16,9 +16,10 @@ public sealed record DashboardSnapshot(
 /// stale. A refresh reads what moves — the cards, the donut and the throughput's last two buckets (the one filling, and the
 /// one before it, where a commit that ends just after the bucket's end still lands) — and keeps the rest from its last
 /// full read: the finished buckets, the day's run times, the queue samples written once a minute. Those are read again
-/// at most every <see cref="LiveCadence.HistoryInterval"/>, and at the next refresh after a deletion. Every refresh read
-/// them all before: 60 one-minute buckets (96 for the day) and the run times of eight tasks, ≈ 70 statements where ≈ 5 are
-/// now read.
+/// at most every <see cref="LiveCadence.HistoryInterval"/> (and never kept longer than a bucket), and at the next refresh
+/// after a record left them: a deletion, or a finished record sent back by a retry. Every refresh read them all before:
+/// 60 one-minute buckets (96 for the day) and the run times of eight tasks, ≈ 75 statements for the hour (111 for the
+/// day) where 7 are now read.
 /// </summary>
 public sealed class DashboardModel : LiveModel<DashboardSnapshot>
 {
@@ -43,8 +44,9 @@ public sealed class DashboardModel : LiveModel<DashboardSnapshot>
             if (e is not (StateChanged or ExecutionDeleted)) return;
             lock (Gate)
             {
-                // A deleted execution may leave a finished bucket or the run times: the history is read again.
-                if (e is ExecutionDeleted) _historyStale = true;
+                // A record that leaves a finished bucket or the run times — deleted, or a finished one sent back to run
+                // again (its finish time is cleared) — makes the history read again.
+                if (e is ExecutionDeleted || e is StateChanged { From: { } from } && from.IsTerminal()) _historyStale = true;
                 MarkStale();
             }
         }));
@@ -67,31 +69,32 @@ public sealed class DashboardModel : LiveModel<DashboardSnapshot>
         lock (Gate)
         {
             history = _history;
-            // Cleared before reading: a deletion that arrives while this query runs marks the next one.
+            // Cleared before reading: a record that leaves the history while this query runs marks the next one.
             if (_historyStale) history = null;
             _historyStale = false;
         }
-        var summary = await _queries.SummaryAsync(now, _leaseExpiry, ct);
-        IReadOnlyList<ThroughputBucket>? buckets = null;
-        if (history is not null && now >= history.ReadAt && now - history.ReadAt < _historyInterval)
-            buckets = Splice(history.Buckets, await _queries.ThroughputAsync(now - bucket, now, bucket, ct), since, bucket);
-        if (buckets is null || history is null)
+        try
         {
-            try
+            var summary = await _queries.SummaryAsync(now, _leaseExpiry, ct);
+            IReadOnlyList<ThroughputBucket>? buckets = null;
+            // A kept bucket must have ended before the read that found it: never keep the history longer than a bucket.
+            if (history is not null && now >= history.ReadAt && now - history.ReadAt < (_historyInterval < bucket ? _historyInterval : bucket))
+                buckets = Splice(history.Buckets, await _queries.ThroughputAsync(now - bucket, now, bucket, ct), since, bucket);
+            if (buckets is null || history is null)
             {
                 buckets = await _queries.ThroughputAsync(since, now, bucket, ct);
                 history = new History(buckets, await _queries.DurationsAsync(now.AddHours(-24), 8, ct), await _queries.QueueSamplesAsync(now.AddHours(-hours), ct), now);
+                Interlocked.Increment(ref _historyReads);
+                lock (Gate) _history = history;
             }
-            catch
-            {
-                // The kept history may miss a deletion: the next refresh reads it all again.
-                lock (Gate) _historyStale = true;
-                throw;
-            }
-            Interlocked.Increment(ref _historyReads);
-            lock (Gate) _history = history;
+            return new DashboardSnapshot(summary.Counts, buckets, summary.States, history.Durations, history.Samples, now);
         }
-        return new DashboardSnapshot(summary.Counts, buckets, summary.States, history.Durations, history.Samples, now);
+        catch
+        {
+            // What marked the history stale was taken above: after a failed refresh the next one reads it all again.
+            lock (Gate) _historyStale = true;
+            throw;
+        }
     }
 
     /// <summary>

@@ -108,6 +108,20 @@ public sealed class DashboardModelTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AFinishedRecordSentBackToRun_MakesTheHistoryReadAgain()
+    {
+        var tenMinutesAgo = DateTimeOffset.UtcNow.AddMinutes(-10);
+        await using var model = await WatchedAsync(historyInterval: TimeSpan.FromHours(1));
+        await SucceededAsync(tenMinutesAgo);
+
+        // A retry clears a finished record's finish time: it leaves its bucket, so the buckets are read again.
+        var refreshed = await RefreshedAsync(new StateChanged(3, DateTimeOffset.UtcNow, ExecutionState.Succeeded, ExecutionState.Queued, Transition.Retry, 1, null, "node"));
+
+        Assert.Equal(1, SucceededIn(refreshed, tenMinutesAgo));
+        Assert.Equal(2, model.HistoryReads);
+    }
+
+    [Fact]
     public async Task TheFinishedBuckets_AreReadAgain_OnceTheHistoryIntervalHasPassed()
     {
         var tenMinutesAgo = DateTimeOffset.UtcNow.AddMinutes(-10);
