@@ -74,22 +74,11 @@ public sealed partial class DevToolsPages : IAsyncDisposable
         var created = await SendAsync("Target.createTarget", new JsonObject { ["url"] = url.ToString(), ["newWindow"] = true, ["width"] = 1280, ["height"] = 800 });
         var target = created["targetId"]!.GetValue<string>();
         lock (_targets) _targets.Add(target);
-        var attached = await SendAsync("Target.attachToTarget", new JsonObject { ["targetId"] = target, ["flatten"] = true });
-        var session = attached["sessionId"]!.GetValue<string>();
-        try
+        return await AttachedAsync(target, async session =>
         {
-            var deadline = DateTime.UtcNow + timeout;
-            while (!await EvaluateAsync<bool>(session, "document.querySelector('[data-interactive=true]') !== null"))
-            {
-                if (DateTime.UtcNow > deadline) throw new TimeoutException($"{url} did not become interactive in {timeout.TotalSeconds:N0} s");
-                await Task.Delay(250);
-            }
+            await WaitUntilAsync(session, "document.querySelector('[data-interactive=true]') !== null", timeout, $"{url} did not become interactive", TimeSpan.FromMilliseconds(250));
             return await EvaluateAsync<string>(session, "document.visibilityState") == "visible";
-        }
-        finally
-        {
-            await SendAsync("Target.detachFromTarget", new JsonObject { ["sessionId"] = session });
-        }
+        });
     }
 
     /// <summary>
@@ -103,10 +92,7 @@ public sealed partial class DevToolsPages : IAsyncDisposable
         var state = hidden ? "hidden" : "visible";
         var flag = hidden ? "true" : "false";
         foreach (var target in _targets.ToList())
-        {
-            var attached = await SendAsync("Target.attachToTarget", new JsonObject { ["targetId"] = target, ["flatten"] = true });
-            var session = attached["sessionId"]!.GetValue<string>();
-            try
+            await AttachedAsync(target, async session =>
             {
                 await EvaluateAsync<bool>(session, $$"""
                     (() => {
@@ -116,17 +102,28 @@ public sealed partial class DevToolsPages : IAsyncDisposable
                       return true;
                     })()
                     """);
-                var deadline = DateTime.UtcNow + timeout;
-                while (!await EvaluateAsync<bool>(session, $"document.documentElement.dataset.liveHidden === '{flag}'"))
-                {
-                    if (DateTime.UtcNow > deadline) throw new TimeoutException($"a page did not report itself {state} in {timeout.TotalSeconds:N0} s");
-                    await Task.Delay(50);
-                }
-            }
-            finally
-            {
-                await SendAsync("Target.detachFromTarget", new JsonObject { ["sessionId"] = session });
-            }
+                await WaitUntilAsync(session, $"document.documentElement.dataset.liveHidden === '{flag}'", timeout, $"a page did not report itself {state}", TimeSpan.FromMilliseconds(50));
+                return true;
+            });
+    }
+
+    /// <summary>Runs <paramref name="use"/> on a DevTools session attached to the page, detached afterwards.</summary>
+    private async Task<T> AttachedAsync<T>(string target, Func<string, Task<T>> use)
+    {
+        var attached = await SendAsync("Target.attachToTarget", new JsonObject { ["targetId"] = target, ["flatten"] = true });
+        var session = attached["sessionId"]!.GetValue<string>();
+        try { return await use(session); }
+        finally { await SendAsync("Target.detachFromTarget", new JsonObject { ["sessionId"] = session }); }
+    }
+
+    /// <summary>Evaluates <paramref name="expression"/> in the page every <paramref name="poll"/> until it is true.</summary>
+    private async Task WaitUntilAsync(string session, string expression, TimeSpan timeout, string failure, TimeSpan poll)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!await EvaluateAsync<bool>(session, expression))
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{failure} in {timeout.TotalSeconds:N0} s");
+            await Task.Delay(poll);
         }
     }
 

@@ -54,10 +54,11 @@ public sealed class HangfireInMemorySettings
     /// How long a finished Hangfire job stays in the node's memory (Hangfire.InMemory keeps every entry up to 2 hours). A job
     /// only carries executions to a worker; what happened to each is Taskdeck's record in the database, so a finished job's
     /// copy in RAM (its arguments, parameters and three states) is of use only to the Hangfire dashboard's lists of recent
-    /// jobs (the cap applies to every entry that expires: the counters behind that dashboard's history charts too). At the highest rates a job carries about one execution: a heap dump after a burst held 50,337 finished jobs
-    /// (151,010 state records) in most of its 67 MB, and after the same 108,000-execution bench run the live heap with every
-    /// page closed was 112 MB with ten minutes, 53 MB with one (BENCHMARKS.md, session 21). A steady rate holds rate × this many jobs. A failed job
-    /// has no expiry and stays.
+    /// jobs (the cap applies to every entry that expires: the counters behind that dashboard's history charts too). At the
+    /// highest rates a job carries about one execution: a heap dump after a burst held 50,337 finished jobs (151,010 state
+    /// records) in most of its 67 MB, and after the same 108,000-execution bench run the live heap with every page closed
+    /// was 112 MB with ten minutes, 53 MB with one (BENCHMARKS.md, session 21). A steady rate holds rate × this many jobs.
+    /// A failed job has no expiry and stays.
     /// </summary>
     public int FinishedJobMinutes { get; set; } = 1;
 }

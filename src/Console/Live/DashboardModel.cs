@@ -2,7 +2,6 @@ using Taskdeck.Core.Events;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.Workers;
 using Taskdeck.Data.Dashboard;
-using Taskdeck.Data.Storage;
 
 namespace Taskdeck.Console.Live;
 
@@ -104,9 +103,7 @@ public sealed class DashboardModel : LiveModel<DashboardSnapshot>
     internal static IReadOnlyList<ThroughputBucket>? Splice(IReadOnlyList<ThroughputBucket> known, IReadOnlyList<ThroughputBucket> recent, DateTimeOffset since, TimeSpan bucket)
     {
         if (recent.Count == 0 || known.Count == 0) return null;
-        // The window's first bucket as ThroughputAsync numbers them: whole buckets since the epoch.
-        var size = (long)bucket.TotalMicroseconds;
-        var first = TaskdeckDbContext.FromMicros(TaskdeckDbContext.ToMicros(since) / size * size);
+        var first = DashboardQueries.BucketStart(since, bucket);
         var kept = known.Where(b => b.Start >= first && b.Start < recent[0].Start).ToList();
         var expected = (recent[0].Start - first).Ticks / bucket.Ticks;
         if (kept.Count != expected || kept.Count > 0 && (kept[0].Start != first || kept[^1].Start + bucket != recent[0].Start)) return null;

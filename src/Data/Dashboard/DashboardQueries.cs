@@ -53,13 +53,17 @@ public sealed class DashboardQueries(IDbContextFactory<TaskdeckDbContext> contex
         return new DashboardSummary(counts, byState);
     }
 
-    /// <summary>Finished executions per bucket since <paramref name="since"/>; empty buckets included.</summary>
+    /// <summary>The start of the bucket <paramref name="at"/> falls in: buckets are whole <paramref name="bucket"/>s since the epoch.</summary>
+    public static DateTimeOffset BucketStart(DateTimeOffset at, TimeSpan bucket) =>
+        TaskdeckDbContext.FromMicros(TaskdeckDbContext.ToMicros(at) / (long)bucket.TotalMicroseconds * (long)bucket.TotalMicroseconds);
+
+    /// <summary>Finished executions per bucket (<see cref="BucketStart"/>) since <paramref name="since"/>; empty buckets included.</summary>
     public async Task<IReadOnlyList<ThroughputBucket>> ThroughputAsync(DateTimeOffset since, DateTimeOffset until, TimeSpan bucket, CancellationToken ct = default)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var size = (long)bucket.TotalMicroseconds;
-        var first = TaskdeckDbContext.ToMicros(since) / size;
-        var last = TaskdeckDbContext.ToMicros(until) / size;
+        var first = TaskdeckDbContext.ToMicros(BucketStart(since, bucket)) / size;
+        var last = TaskdeckDbContext.ToMicros(BucketStart(until, bucket)) / size;
         // One aggregate per bucket over its slice of the (FinishedAt, State) index: the slices are walked in order and
         // nothing is sorted, where one GROUP BY over the whole range would sort every row of it.
         var buckets = new List<ThroughputBucket>((int)(last - first + 1));
