@@ -7,17 +7,21 @@ namespace Taskdeck.Data.Executions;
 public static class ExecutionFiltering
 {
     /// <summary>The one translation of <see cref="ExecutionFilter"/> into SQL, shared by lists, counts and resets.</summary>
-    public static IQueryable<Execution> Matching(this IQueryable<Execution> query, ExecutionFilter filter)
+    /// <param name="afterId">Only executions with a higher id: the ones added since a count that saw ids up to it.</param>
+    public static IQueryable<Execution> Matching(this IQueryable<Execution> query, ExecutionFilter filter, long? afterId = null)
     {
         if (filter.States is { Count: > 0 } states) query = query.Where(e => states.Contains(e.State));
-        // A created-range of a day or less is far more selective than a task name or a queue (a handful of values
-        // each); comparing `column || ''` keeps SQLite's planner (which has no statistics) off the (Name, State) and
-        // (Queue, State) indexes then, so it walks the CreatedAt index instead of every row of that name or queue.
+        // A created-range of a day or less, or the ids past a recent count, are far more selective than a task name or a
+        // queue (a handful of values each); comparing `column || ''` keeps SQLite's planner (which has no statistics) off
+        // the (Name, State) and (Queue, State) indexes then, so it walks the CreatedAt index or the ids' range instead of
+        // every row of that name or queue.
         var recent = filter.CreatedFrom is { } since && (filter.CreatedTo ?? DateTimeOffset.UtcNow) - since <= TimeSpan.FromDays(1);
+        var narrowedElsewhere = recent || afterId is not null;
+        if (afterId is { } after) query = query.Where(e => e.Id > after);
         if (!string.IsNullOrWhiteSpace(filter.Name))
-            query = recent ? query.Where(e => e.Name + "" == filter.Name) : query.Where(e => e.Name == filter.Name);
+            query = narrowedElsewhere ? query.Where(e => e.Name + "" == filter.Name) : query.Where(e => e.Name == filter.Name);
         if (!string.IsNullOrWhiteSpace(filter.Queue))
-            query = recent ? query.Where(e => e.Queue + "" == filter.Queue) : query.Where(e => e.Queue == filter.Queue);
+            query = narrowedElsewhere ? query.Where(e => e.Queue + "" == filter.Queue) : query.Where(e => e.Queue == filter.Queue);
         if (!string.IsNullOrWhiteSpace(filter.Tag))
         {
             // A substring test, not LIKE: '%' and '_' in a tag are plain characters (EF escapes them where the

@@ -8,6 +8,9 @@ public sealed record ExecutionDetail(Execution Execution, IReadOnlyList<Attempt>
 
 public sealed record ExecutionPage(IReadOnlyList<Execution> Items, int Total, bool HasMore);
 
+/// <summary>How many executions a filter matched, and the highest execution id at that moment (of any execution).</summary>
+public sealed record ExecutionTally(int Count, long MaxId);
+
 public enum ExecutionSort { Newest, Oldest, RecentlyUpdated, Priority, Name, State }
 
 /// <summary>Read models for the API and the console: filtered, sorted, paged in the database.</summary>
@@ -35,16 +38,49 @@ public sealed class ExecutionQueries(IDbContextFactory<TaskdeckDbContext> contex
         return await db.Attempts.AsNoTracking().Where(a => a.ExecutionId == id).OrderBy(a => a.Number).ToListAsync(ct);
     }
 
-    /// <summary>Offset paging for grids; <paramref name="withTotal"/> adds a COUNT over the same filter.</summary>
+    /// <summary>
+    /// Offset paging for grids. <paramref name="withTotal"/> adds a COUNT over the same filter, unless the page itself says
+    /// the total: a last page that is not empty, or a first page that is not full. Without it, such a page's total is still
+    /// given; otherwise it is -1.
+    /// </summary>
     public async Task<ExecutionPage> PageAsync(ExecutionFilter filter, ExecutionSort sort, bool descending, int skip, int take, bool withTotal = true, CancellationToken ct = default)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var query = db.Executions.AsNoTracking().Matching(filter);
-        var total = withTotal ? await query.CountAsync(ct) : -1;
         var items = await Sorted(query, sort, descending).Skip(skip).Take(take + 1).ToListAsync(ct);
         var hasMore = items.Count > take;
         if (hasMore) items.RemoveAt(items.Count - 1);
+        var total = !hasMore && (items.Count > 0 || skip == 0) ? skip + items.Count
+            : withTotal ? await query.CountAsync(ct) : -1;
         return new ExecutionPage(items, total, hasMore);
+    }
+
+    /// <summary>
+    /// How many executions match <paramref name="filter"/> (only those with an id above <paramref name="afterId"/>, when
+    /// given), and the highest id of any execution, read in one statement so that both see the same moment: a count of
+    /// what came after it later adds exactly the executions this one did not see, as long as ids are committed in order
+    /// (SQLite's one writer; on PostgreSQL one that commits after a higher id is missed by such a count).
+    /// </summary>
+    public async Task<ExecutionTally> TallyAsync(ExecutionFilter filter, long? afterId = null, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        var tally = await TallyQuery(db, filter, afterId).FirstOrDefaultAsync(ct);
+        // No row at all: no execution exists.
+        return tally is null ? new ExecutionTally(0, afterId ?? 0) : new ExecutionTally(tally.Count, tally.MaxId ?? 0);
+    }
+
+    /// <summary>Two scalar subqueries over one row: one statement, one snapshot (an aggregate grouped by a constant would sort).</summary>
+    internal static IQueryable<TallyRow> TallyQuery(TaskdeckDbContext db, ExecutionFilter filter, long? afterId)
+    {
+        var matching = db.Executions.AsNoTracking().Matching(filter, afterId);
+        var all = db.Executions.AsNoTracking();
+        return all.Take(1).Select(_ => new TallyRow { Count = matching.Count(), MaxId = all.Max(e => (long?)e.Id) });
+    }
+
+    internal sealed class TallyRow
+    {
+        public int Count { get; init; }
+        public long? MaxId { get; init; }
     }
 
     /// <summary>Keyset paging, newest first: the page after the execution with id <paramref name="beforeId"/>.</summary>
