@@ -12,13 +12,15 @@ public sealed record DashboardSnapshot(
 
 /// <summary>
 /// The dashboard's cards and charts for one range ("1h" or "24h"), shared by every open dashboard: a state change marks it
-/// stale. A refresh reads what moves — the cards, the donut and the throughput's last two buckets (the one filling, and the
-/// one before it, where a commit that ends just after the bucket's end still lands) — and keeps the rest from its last
-/// full read: the finished buckets, the day's run times, the queue samples written once a minute. Those are read again
-/// at most every <see cref="LiveCadence.HistoryInterval"/> (and never kept longer than a bucket), and at the next refresh
-/// after a record left them: a deletion, or a finished record sent back by a retry. Every refresh read them all before:
-/// 60 one-minute buckets (96 for the day) and the run times of eight tasks, ≈ 75 statements for the hour (111 for the
-/// day) where 7 are now read.
+/// stale. A refresh reads what moves — the live states, the outcomes of what finished since the last full read (less
+/// those of what has since left the last hour and day), the throughput's last two buckets (the one filling, and the one
+/// before it, where a commit that ends just after the bucket's end still lands) — and keeps the rest from its last full
+/// read: the hour's and the day's outcomes up to that read, the finished buckets, the day's run times, the queue samples
+/// written once a minute. Those are read again at most every <see cref="LiveCadence.HistoryInterval"/> (and never kept
+/// longer than a bucket), and at the next refresh after a record left them: a deletion, or a finished record sent back by
+/// a retry. Every refresh read them all before: 60 one-minute buckets (96 for the day) and the run times of eight tasks,
+/// ≈ 75 statements for the hour (111 for the day), and every execution that finished in the last day, twice, for the
+/// cards; a refresh now reads 9 statements over a few seconds' rows each.
 /// </summary>
 public sealed class DashboardModel : LiveModel<DashboardSnapshot>
 {
@@ -28,8 +30,20 @@ public sealed class DashboardModel : LiveModel<DashboardSnapshot>
     private History? _history;
     private bool _historyStale;
 
-    /// <summary>What a full read found, and when.</summary>
-    private sealed record History(IReadOnlyList<ThroughputBucket> Buckets, IReadOnlyList<TaskDurations> Durations, IReadOnlyList<MetricSample> Samples, DateTimeOffset ReadAt);
+    /// <summary>
+    /// How long after its finish time a finished execution may still be committing (a transition is stamped before its write
+    /// commits). What finished before a full read by more than this is kept from it; what finished later is read again at
+    /// every refresh.
+    /// </summary>
+    internal static readonly TimeSpan CommitLag = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// What a full read found, and when. <see cref="Finished"/> counts the hour's and the day's outcomes up to
+    /// <see cref="Cut"/> (<see cref="CommitLag"/> before the read).
+    /// </summary>
+    private sealed record History(
+        IReadOnlyList<ThroughputBucket> Buckets, IReadOnlyList<TaskDurations> Durations, IReadOnlyList<MetricSample> Samples,
+        FinishedOutcomes Finished, DateTimeOffset Cut, DateTimeOffset ReadAt);
 
     public DashboardModel(string range, DashboardQueries queries, TimeSpan leaseExpiry, ExecutionEvents events, LiveCadence cadence, TimeProvider time, ILogger logger)
         : base(cadence, time, logger)
@@ -74,18 +88,32 @@ public sealed class DashboardModel : LiveModel<DashboardSnapshot>
         }
         try
         {
-            var summary = await _queries.SummaryAsync(now, _leaseExpiry, ct);
             IReadOnlyList<ThroughputBucket>? buckets = null;
+            FinishedOutcomes finished;
             // A kept bucket must have ended before the read that found it: never keep the history longer than a bucket.
             if (history is not null && now >= history.ReadAt && now - history.ReadAt < (_historyInterval < bucket ? _historyInterval : bucket))
                 buckets = Splice(history.Buckets, await _queries.ThroughputAsync(now - bucket, now, bucket, ct), since, bucket);
-            if (buckets is null || history is null)
+            if (buckets is not null && history is not null)
+            {
+                finished = history.Finished.Moved(
+                    await _queries.FinishedBetweenAsync(history.Cut, null, ct),
+                    await _queries.FinishedBetweenAsync(history.ReadAt.AddHours(-1), now.AddHours(-1), ct),
+                    await _queries.FinishedBetweenAsync(history.ReadAt.AddHours(-24), now.AddHours(-24), ct));
+            }
+            else
             {
                 buckets = await _queries.ThroughputAsync(since, now, bucket, ct);
-                history = new History(buckets, await _queries.DurationsAsync(now.AddHours(-24), 8, ct), await _queries.QueueSamplesAsync(now.AddHours(-hours), ct), now);
+                var cut = now - CommitLag;
+                var kept = new FinishedOutcomes(
+                    await _queries.FinishedBetweenAsync(now.AddHours(-1), cut, ct), await _queries.FinishedBetweenAsync(now.AddHours(-24), cut, ct));
+                history = new History(buckets, await _queries.DurationsAsync(now.AddHours(-24), 8, ct), await _queries.QueueSamplesAsync(now.AddHours(-hours), ct),
+                    kept, cut, now);
+                var empty = new Dictionary<ExecutionState, int>();
+                finished = kept.Moved(await _queries.FinishedBetweenAsync(cut, null, ct), empty, empty);
                 Interlocked.Increment(ref _historyReads);
                 lock (Gate) _history = history;
             }
+            var summary = await _queries.SummaryAsync(finished, now, _leaseExpiry, ct);
             return new DashboardSnapshot(summary.Counts, buckets, summary.States, history.Durations, history.Samples, now);
         }
         catch

@@ -14,6 +14,20 @@ public sealed record DashboardCounts(
 /// <summary>The dashboard's cards and its donut (the live states and the last 24 hours' outcomes), read together.</summary>
 public sealed record DashboardSummary(DashboardCounts Counts, IReadOnlyDictionary<ExecutionState, int> States);
 
+/// <summary>Finished executions per outcome over the last hour and over the last 24 hours.</summary>
+public sealed record FinishedOutcomes(IReadOnlyDictionary<ExecutionState, int> Hour, IReadOnlyDictionary<ExecutionState, int> Day)
+{
+    /// <summary>
+    /// These outcomes a little later: plus what finished since (<paramref name="added"/>), minus what finished in the
+    /// slices of time that have since left the hour's and the day's windows.
+    /// </summary>
+    public FinishedOutcomes Moved(IReadOnlyDictionary<ExecutionState, int> added, IReadOnlyDictionary<ExecutionState, int> leftHour, IReadOnlyDictionary<ExecutionState, int> leftDay) =>
+        new(Sum(Hour, added, leftHour), Sum(Day, added, leftDay));
+
+    private static Dictionary<ExecutionState, int> Sum(IReadOnlyDictionary<ExecutionState, int> known, IReadOnlyDictionary<ExecutionState, int> plus, IReadOnlyDictionary<ExecutionState, int> minus) =>
+        known.Keys.Union(plus.Keys).Union(minus.Keys).ToDictionary(s => s, s => known.GetValueOrDefault(s) + plus.GetValueOrDefault(s) - minus.GetValueOrDefault(s));
+}
+
 /// <summary>One bucket of the throughput chart: finished executions per outcome.</summary>
 public sealed record ThroughputBucket(DateTimeOffset Start, int Succeeded, int Failed);
 
@@ -30,16 +44,21 @@ public sealed class DashboardQueries(IDbContextFactory<TaskdeckDbContext> contex
 
     /// <summary>
     /// The cards' counts and the donut's states — the live states (waiting, running) as they are now and the outcomes of
-    /// the last 24 hours, so the donut never counts the whole history — in one read: both need the live states and the day's
-    /// outcomes (the longest range the dashboard walks), so each is read once.
+    /// the last 24 hours, so the donut never counts the whole history — in one read.
     /// </summary>
     public async Task<DashboardSummary> SummaryAsync(DateTimeOffset now, TimeSpan leaseExpiry, CancellationToken ct = default)
     {
+        var finished = new FinishedOutcomes(await FinishedBetweenAsync(now.AddHours(-1), null, ct), await FinishedBetweenAsync(now.AddHours(-24), null, ct));
+        return await SummaryAsync(finished, now, leaseExpiry, ct);
+    }
+
+    /// <summary>The cards and the donut from the last hour's and day's outcomes as the caller knows them, and the live states read now.</summary>
+    public async Task<DashboardSummary> SummaryAsync(FinishedOutcomes finished, DateTimeOffset now, TimeSpan leaseExpiry, CancellationToken ct = default)
+    {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var byState = await LiveCountsAsync(db, ct);
-        var hour = Outcome(await FinishedByStateAsync(db, now.AddHours(-1), ct));
-        var dayByState = await FinishedByStateAsync(db, now.AddHours(-24), ct);
-        var day = Outcome(dayByState);
+        var hour = Outcome(finished.Hour);
+        var day = Outcome(finished.Day);
         var cutoff = now - leaseExpiry;
         var workers = await db.WorkerNodes.AsNoTracking().CountAsync(n => n.HeartbeatAt >= cutoff && n.StoppedAt == null, ct);
         // The oldest queued record is the one with the smallest id in state Queued: a seek on (State, Id).
@@ -49,8 +68,19 @@ public sealed class DashboardQueries(IDbContextFactory<TaskdeckDbContext> contex
         var counts = new DashboardCounts(
             Count(ExecutionState.Queued), Count(ExecutionState.Pending, ExecutionState.Scheduled), Count(ExecutionState.Running, ExecutionState.Cancelling),
             hour.Succeeded, hour.Failed, day.Succeeded, day.Failed, workers, oldest);
-        foreach (var (state, count) in dayByState) byState[state] = count;
+        foreach (var (state, count) in finished.Day) byState[state] = count;
         return new DashboardSummary(counts, byState);
+    }
+
+    /// <summary>
+    /// Executions that finished in [<paramref name="from"/>, <paramref name="until"/>) (no end when null), per outcome: one
+    /// pass over a range of the covering (FinishedAt, State) index with a conditional sum per outcome (no GROUP BY, so no
+    /// sorter over the range).
+    /// </summary>
+    public async Task<IReadOnlyDictionary<ExecutionState, int>> FinishedBetweenAsync(DateTimeOffset from, DateTimeOffset? until, CancellationToken ct = default)
+    {
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        return (await OutcomesAsync(db, TaskdeckDbContext.ToMicros(from), until is { } end ? TaskdeckDbContext.ToMicros(end) : long.MaxValue, ct)).ToDictionary();
     }
 
     /// <summary>The start of the bucket <paramref name="at"/> falls in: buckets are whole <paramref name="bucket"/>s since the epoch.</summary>
@@ -179,15 +209,8 @@ public sealed class DashboardQueries(IDbContextFactory<TaskdeckDbContext> contex
             .GroupBy(e => e.State).Select(g => new { g.Key, Count = g.Count() }).ToDictionaryAsync(g => g.Key, g => g.Count, ct);
     }
 
-    private static (int Succeeded, int Failed) Outcome(Dictionary<ExecutionState, int> byState) =>
+    private static (int Succeeded, int Failed) Outcome(IReadOnlyDictionary<ExecutionState, int> byState) =>
         (byState.GetValueOrDefault(ExecutionState.Succeeded), FailedStates.Sum(s => byState.GetValueOrDefault(s)));
-
-    /// <summary>
-    /// Finished executions per outcome since an instant: one pass over a range of the covering (FinishedAt, State)
-    /// index with a conditional sum per outcome (no GROUP BY, so no sorter over the range).
-    /// </summary>
-    private static async Task<Dictionary<ExecutionState, int>> FinishedByStateAsync(TaskdeckDbContext db, DateTimeOffset since, CancellationToken ct) =>
-        (await OutcomesAsync(db, TaskdeckDbContext.ToMicros(since), long.MaxValue, ct)).ToDictionary();
 
     private static async Task<IReadOnlyList<KeyValuePair<ExecutionState, int>>> OutcomesAsync(TaskdeckDbContext db, long fromMicros, long toMicros, CancellationToken ct)
     {

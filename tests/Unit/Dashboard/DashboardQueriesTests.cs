@@ -45,6 +45,35 @@ public abstract class DashboardQueriesTests : IAsyncLifetime
         await db.SaveChangesAsync();
     }
 
+    /// <summary>
+    /// The live dashboard keeps the hour's and the day's outcomes from a read a few minutes old and moves them on by what
+    /// finished since and what left each window: the same cards and donut as a fresh read.
+    /// </summary>
+    [Fact]
+    public async Task OutcomesOfAnEarlierRead_MovedOnByWhatFinishedAndWhatLeft_AreAFreshReadsOutcomes()
+    {
+        var earlier = Now.AddMinutes(-3);
+        await AddAsync(
+            ("a", ExecutionState.Succeeded, 62, 1), ("b", ExecutionState.Failed, 61.5, 1), // left the hour since
+            ("a", ExecutionState.Succeeded, 60 * 24 + 1.5, 1), // left the day since
+            ("a", ExecutionState.Succeeded, 30, 1), ("a", ExecutionState.Succeeded, 60 * 23, 1),
+            ("a", ExecutionState.Succeeded, 2, 1), ("c", ExecutionState.Queued, null, 0)); // finished since; still waiting
+        var kept = new FinishedOutcomes(
+            await Queries.FinishedBetweenAsync(earlier.AddHours(-1), earlier), await Queries.FinishedBetweenAsync(earlier.AddHours(-24), earlier));
+
+        var moved = kept.Moved(
+            await Queries.FinishedBetweenAsync(earlier, null),
+            await Queries.FinishedBetweenAsync(earlier.AddHours(-1), Now.AddHours(-1)),
+            await Queries.FinishedBetweenAsync(earlier.AddHours(-24), Now.AddHours(-24)));
+        var spliced = await Queries.SummaryAsync(moved, Now, TimeSpan.FromSeconds(30));
+        var fresh = await Queries.SummaryAsync(Now, TimeSpan.FromSeconds(30));
+
+        Assert.Equal((2, 1, 0), (kept.Hour[ExecutionState.Succeeded], kept.Hour[ExecutionState.Failed], fresh.Counts.FailedLastHour));
+        Assert.Equal(fresh.Counts, spliced.Counts);
+        Assert.Equal((2, 0, 4, 1), (spliced.Counts.SucceededLastHour, spliced.Counts.FailedLastHour, spliced.Counts.Succeeded24h, spliced.Counts.Failed24h));
+        Assert.Equal(fresh.States.OrderBy(s => s.Key), spliced.States.OrderBy(s => s.Key));
+    }
+
     [Fact]
     public async Task Counts_SplitLastHourFrom24Hours_AndCountFailuresOfEveryKind()
     {

@@ -144,6 +144,23 @@ public sealed class SqliteExecutionIndexTests : ExecutionIndexTests
         Assert.Contains("IX_Executions_Name_State", all);
     }
 
+    /// <summary>
+    /// A grid filtered by a task, newest first: its page's ids are sorted from the (Name, State) index alone, where the
+    /// whole rows of every execution of the task were read from the table and sorted before.
+    /// </summary>
+    [Fact]
+    public async Task APageOfATasksExecutions_SortsTheirIdsFromTheIndex_NotTheirRows()
+    {
+        await using var storage = await StorageHost.StartAsync(await SettingsAsync());
+        await using var db = await storage.Get<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
+        var connection = db.Database.GetDbConnection();
+        await connection.OpenAsync();
+
+        var plan = await PlanOfAsync(connection, ExecutionQueries.PageIdsQuery(db, new ExecutionFilter { Name = "demo.noop" }, ExecutionSort.Newest, false, 0, 26));
+
+        Assert.Contains("COVERING INDEX IX_Executions_Name_State", plan);
+    }
+
     /// <summary>EXPLAIN QUERY PLAN of a LINQ query, its parameters bound as <c>ToQueryString</c> lists them.</summary>
     private static async Task<string> PlanOfAsync(DbConnection connection, IQueryable query)
     {
