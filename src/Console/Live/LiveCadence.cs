@@ -21,7 +21,9 @@ public sealed class LiveCadence
     public TimeSpan BusyInterval { get; set; } = TimeSpan.FromSeconds(1);
     /// <summary>
     /// How old what a view reads "for history" may grow between its refreshes — what a refresh does not re-read because it
-    /// barely moves: the dashboard's finished throughput buckets, its day of run times, its once-a-minute queue samples.
+    /// barely moves, or moves only by what the refresh reads on top of it: the dashboard's finished throughput buckets, its
+    /// hour's and day's outcomes, its day of run times, its once-a-minute queue samples; an executions grid's total (for a
+    /// filter only new executions add to).
     /// </summary>
     public TimeSpan HistoryInterval { get; set; } = TimeSpan.FromSeconds(15);
 

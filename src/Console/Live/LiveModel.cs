@@ -37,6 +37,7 @@ public abstract class LiveModel<T> : IAsyncDisposable where T : class
     private double _rate;
     private T? _current;
     private long _version;
+    private ITimer? _recheck;
 
     protected LiveModel(LiveCadence cadence, TimeProvider time, ILogger logger)
     {
@@ -112,6 +113,24 @@ public abstract class LiveModel<T> : IAsyncDisposable where T : class
     }
 
     protected bool Stale => _dirty;
+
+    /// <summary>
+    /// Refresh once more after <paramref name="delay"/> though no change comes: what the last refresh kept from an earlier
+    /// full read (which a late commit, or another node's deletion, can have made wrong unseen) is read in full then.
+    /// Replaces a recheck already set.
+    /// </summary>
+    protected void RecheckAfter(TimeSpan delay)
+    {
+        lock (Gate)
+        {
+            _recheck?.Dispose();
+            _recheck = Time.CreateTimer(_ =>
+            {
+                lock (Gate) _dirty = true;
+                Wake();
+            }, null, delay > TimeSpan.Zero ? delay : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+        }
+    }
 
     internal void Wake() => _wake.Writer.TryWrite(true);
 
@@ -288,6 +307,7 @@ public abstract class LiveModel<T> : IAsyncDisposable where T : class
         IDisposable[] followed;
         lock (Gate) followed = [.. _followed];
         foreach (var subscription in followed) subscription.Dispose();
+        lock (Gate) _recheck?.Dispose();
         _wake.Writer.TryComplete();
         await _stop.CancelAsync();
         if (_pump is not null) await _pump;

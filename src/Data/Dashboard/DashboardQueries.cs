@@ -44,7 +44,7 @@ public sealed class DashboardQueries(IDbContextFactory<TaskdeckDbContext> contex
 
     /// <summary>
     /// The cards' counts and the donut's states — the live states (waiting, running) as they are now and the outcomes of
-    /// the last 24 hours, so the donut never counts the whole history — in one read.
+    /// the last 24 hours, so the donut never counts the whole history — read now.
     /// </summary>
     public async Task<DashboardSummary> SummaryAsync(DateTimeOffset now, TimeSpan leaseExpiry, CancellationToken ct = default)
     {

@@ -61,12 +61,12 @@ public sealed class ExecutionQueries(IDbContextFactory<TaskdeckDbContext> contex
     /// How many executions match <paramref name="filter"/> (only those with an id above <paramref name="afterId"/>, when
     /// given), and the highest id of any execution, read in one statement so that both see the same moment: a count of
     /// what came after it later adds exactly the executions this one did not see, as long as ids are committed in order
-    /// (SQLite's one writer; on PostgreSQL one that commits after a higher id is missed by such a count).
+    /// (SQLite's one writer; on a server database, with several writers, one that commits after a higher id is missed by such a count).
     /// </summary>
     public async Task<ExecutionTally> TallyAsync(ExecutionFilter filter, long? afterId = null, CancellationToken ct = default)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
-        var tally = await TallyQuery(db, filter, afterId).FirstOrDefaultAsync(ct);
+        var tally = (await TallyQuery(db, filter, afterId).ToListAsync(ct)).SingleOrDefault();
         // No row at all: no execution exists.
         return tally is null ? new ExecutionTally(0, afterId ?? 0) : new ExecutionTally(tally.Count, tally.MaxId ?? 0);
     }

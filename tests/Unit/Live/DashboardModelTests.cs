@@ -12,10 +12,10 @@ using Taskdeck.Data.Storage;
 namespace Taskdeck.Unit.Live;
 
 /// <summary>
-/// The dashboard's shared model on a real SQLite file: a refresh re-reads the cards and the throughput's last buckets, and
-/// keeps the finished buckets (and the day's run times, the queue samples) from its last full read until that read is due
-/// or a deletion may have changed them. Runs are written straight into the database, unseen by the model, so what a
-/// refresh shows is what it read.
+/// The dashboard's shared model on a real SQLite file: a refresh re-reads the live states, what finished since its last
+/// full read and the throughput's last buckets, and keeps the finished buckets, the hour's and day's outcomes before that
+/// read (and the day's run times, the queue samples) until the next full read is due or a deletion may have changed them.
+/// Runs are written straight into the database, unseen by the model, so what a refresh shows is what it read.
 /// </summary>
 public sealed class DashboardModelTests : IAsyncLifetime
 {
@@ -83,7 +83,7 @@ public sealed class DashboardModelTests : IAsyncLifetime
         snapshot.Buckets.Single(b => b.Start <= at && at < b.Start.AddMinutes(1)).Succeeded;
 
     [Fact]
-    public async Task ARefresh_ReadsTheCardsAgain_ButKeepsTheFinishedBuckets_UntilADeletion()
+    public async Task ARefresh_KeepsWhatFinishedBeforeItsLastFullRead_UntilADeletion()
     {
         var tenMinutesAgo = DateTimeOffset.UtcNow.AddMinutes(-10);
         await SucceededAsync(tenMinutesAgo);
@@ -115,13 +115,14 @@ public sealed class DashboardModelTests : IAsyncLifetime
     [Fact]
     public async Task TheCards_CountWhatFinishedSince_AndLetGoWhatLeftTheHour_WithoutAFullRead()
     {
-        var now = DateTimeOffset.UtcNow;
-        await SucceededAsync(now.AddHours(-1).AddSeconds(2)); // about to leave the hour
-        await SucceededAsync(now.AddMinutes(-10));
+        // About to leave the hour: the model's full read (just below) must come before it leaves, even on a busy machine.
+        var leavesTheHourAt = DateTimeOffset.UtcNow.AddSeconds(6);
+        await SucceededAsync(leavesTheHourAt.AddHours(-1));
+        await SucceededAsync(DateTimeOffset.UtcNow.AddMinutes(-10));
         await using var model = await WatchedAsync(historyInterval: TimeSpan.FromHours(1));
         Assert.Equal((2, 2), (model.Current!.Counts.SucceededLastHour, model.Current.Counts.Succeeded24h));
 
-        await Task.Delay(TimeSpan.FromSeconds(2.5));
+        await Task.Delay(leavesTheHourAt - DateTimeOffset.UtcNow + TimeSpan.FromSeconds(0.5));
         await SucceededAsync(DateTimeOffset.UtcNow);
         var refreshed = await RefreshedAsync(ASuccess());
 

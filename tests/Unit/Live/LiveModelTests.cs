@@ -262,7 +262,7 @@ public sealed class LiveModelTests : AppTestContext
             foreach (var viewer in viewers) Volatile.Write(ref latest[viewers.IndexOf(viewer)], await viewer.CurrentAsync());
             var model = Assert.Single(_live.Models.OfType<ExecutionGridModel>());
             Assert.Equal(1, model.Queries);
-            var perQuery = _commands.Count; // a page's rows and the filter's total
+            var perQuery = _commands.Count; // a page's ids, its rows and (when the page does not tell it) the filter's total
             Assert.InRange(perQuery, 1, 3);
 
             for (var round = 1; round <= 3; round++)
