@@ -26,15 +26,24 @@ public sealed class LiveCadence
     /// filter only new executions add to).
     /// </summary>
     public TimeSpan HistoryInterval { get; set; } = TimeSpan.FromSeconds(15);
+    /// <summary>
+    /// The share of one core that all the node's live views together may spend on their queries and their pages' drawing.
+    /// Past it every view's interval is stretched (never beyond <see cref="MaxInterval"/>) until they keep within it: a
+    /// few open pages refresh as often as the rest of the cadence lets them; fifty refresh less often each, rather than
+    /// taking the node's cores from the work they show.
+    /// </summary>
+    public double Budget { get; set; } = 0.10;
 
     /// <param name="refreshCost">What the model's last refresh cost: its query (none for a patch) and every page's drawing of it.</param>
     /// <param name="changesPerSecond">The model's recent rate of relevant changes.</param>
-    public TimeSpan Next(TimeSpan refreshCost, double changesPerSecond)
+    /// <param name="stretch">How much the live views' <see cref="Budget"/> stretches every interval now (1: not at all).</param>
+    public TimeSpan Next(TimeSpan refreshCost, double changesPerSecond, double stretch = 1)
     {
         var interval = MinInterval;
         var byCost = refreshCost * CostFactor;
         if (byCost > interval) interval = byCost;
         if (changesPerSecond > BusyRate && BusyInterval > interval) interval = BusyInterval;
+        if (stretch > 1) interval *= stretch;
         return interval > MaxInterval ? MaxInterval : interval;
     }
 
@@ -45,5 +54,6 @@ public sealed class LiveCadence
         if (CostFactor < 1) yield return "Taskdeck:Console:Live:CostFactor must be at least 1.";
         if (BusyRate <= 0) yield return "Taskdeck:Console:Live:BusyRate must be positive.";
         if (HistoryInterval < TimeSpan.Zero) yield return "Taskdeck:Console:Live:HistoryInterval must not be negative.";
+        if (!(Budget > 0)) yield return "Taskdeck:Console:Live:Budget must be a positive share of one core (0.10 is a tenth of a core).";
     }
 }

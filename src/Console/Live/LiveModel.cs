@@ -34,6 +34,7 @@ public abstract class LiveModel<T> : IAsyncDisposable where T : class
     private long _renderTicks;
     private long _previousRenderTicks;
     private LiveWork.ViewCost? _work;
+    private LiveWork? _allViews;
     private double _rate;
     private T? _current;
     private long _version;
@@ -71,7 +72,10 @@ public abstract class LiveModel<T> : IAsyncDisposable where T : class
         }
     }
     /// <summary>The interval the model refreshes at now, given what a refresh costs (query and renders) and its rate of change.</summary>
-    public TimeSpan Interval => _cadence.Next(_lastCost + RenderCost, _rate);
+    public TimeSpan Interval => _cadence.Next(_lastCost + RenderCost, _rate, Stretch);
+
+    /// <summary>How much the live views' shared budget stretches this model's interval now.</summary>
+    private double Stretch => _allViews?.Stretch(_cadence.Budget, Time) ?? 1;
     public int ViewerCount => Volatile.Read(ref _viewers).Length;
     /// <summary>True when some viewer is visible: only then is the model refreshed.</summary>
     public bool Watched => Volatile.Read(ref _viewers).Any(v => !v.Hidden);
@@ -153,7 +157,11 @@ public abstract class LiveModel<T> : IAsyncDisposable where T : class
     internal string ViewName => GetType().Name is var type && type.EndsWith("Model", StringComparison.Ordinal) ? type[..^"Model".Length] : type;
 
     /// <summary>Where this model adds what its queries and its pages' drawing cost (the registry's totals, under its kind).</summary>
-    internal void ReportTo(LiveWork work) => _work = work.For(ViewName);
+    internal void ReportTo(LiveWork work)
+    {
+        _work = work.For(ViewName);
+        _allViews = work;
+    }
 
     internal void UpdateFailed(Exception e) => _logger.LogWarning(e, "A live page failed to take an update");
 
@@ -238,7 +246,7 @@ public abstract class LiveModel<T> : IAsyncDisposable where T : class
     {
         bool dirty;
         lock (Gate) dirty = _dirty;
-        return dirty ? _cadence.Next(_lastCost + RenderCost, _rate) : _cadence.Next(RenderCost, 0);
+        return dirty ? _cadence.Next(_lastCost + RenderCost, _rate, Stretch) : _cadence.Next(RenderCost, 0, Stretch);
     }
 
     private async Task RefreshAsync(CancellationToken ct)

@@ -24,7 +24,7 @@ public sealed class TaskdeckMetrics : IHostedService
     private readonly TimeProvider _time;
     private readonly NodeIdentity _node;
     private readonly Live.LiveWork _live;
-    private readonly Gauge _queueLength, _workTaskQueueLength, _executions, _workTasks, _liveWorkers;
+    private readonly Gauge _queueLength, _workTaskQueueLength, _executions, _workTasks, _liveWorkers, _liveStretch;
     private readonly Counter _attemptsStarted, _attemptsFinished, _failures, _liveQuerying, _liveDrawing, _liveQueries;
     private readonly Histogram _duration;
     private readonly ConcurrentDictionary<(long Id, int Attempt), DateTimeOffset> _started = new();
@@ -55,6 +55,8 @@ public sealed class TaskdeckMetrics : IHostedService
         _liveQuerying = f.CreateCounter("taskdeck_console_live_query_seconds_total", "Time the console's shared live views spent querying on this node, by kind of view.", "view");
         _liveQueries = f.CreateCounter("taskdeck_console_live_queries_total", "Queries the console's shared live views ran on this node, by kind of view.", "view");
         _liveDrawing = f.CreateCounter("taskdeck_console_live_render_seconds_total", "Time open console pages spent applying and drawing live updates on this node, by kind of view.", "view");
+        _liveStretch = f.CreateGauge("taskdeck_console_live_interval_stretch",
+            "How much the live views' refresh intervals are stretched to keep them within their share of a core (Taskdeck:Console:Live:Budget); 1 when they keep within it.");
         Registry.AddBeforeCollectCallback(RefreshAsync);
     }
 
@@ -110,6 +112,7 @@ public sealed class TaskdeckMetrics : IHostedService
             var cutoff = _time.GetUtcNow().AddSeconds(-_options.Value.Leases.ExpirySeconds);
             _liveWorkers.Set(await _queries.LiveWorkerNodesAsync(cutoff, ct));
 
+            _liveStretch.Set(_live.CurrentStretch);
             foreach (var (view, querying, queries, drawing) in _live.ByView)
             {
                 _liveQuerying.WithLabels(view).IncTo(querying.TotalSeconds);

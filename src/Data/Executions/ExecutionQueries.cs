@@ -76,7 +76,7 @@ public sealed class ExecutionQueries(IDbContextFactory<TaskdeckDbContext> contex
     {
         var matching = db.Executions.AsNoTracking().Matching(filter, afterId);
         var all = db.Executions.AsNoTracking();
-        return all.Take(1).Select(_ => new TallyRow { Count = matching.Count(), MaxId = all.Max(e => (long?)e.Id) });
+        return all.OrderBy(e => e.Id).Take(1).Select(_ => new TallyRow { Count = matching.Count(), MaxId = all.Max(e => (long?)e.Id) });
     }
 
     internal sealed class TallyRow

@@ -453,6 +453,45 @@ public sealed class LiveModelTests : AppTestContext
         Assert.Equal(TimeSpan.FromMilliseconds(expectedMs), cadence.Next(TimeSpan.FromMilliseconds(costMs), rate));
     }
 
+    [Theory]
+    [InlineData(5, 200, 1.0, 1000)]   // the live views keep within their budget: as above
+    [InlineData(5, 200, 1.5, 1500)]   // over it: every interval is stretched
+    [InlineData(0, 0, 3.0, 750)]      // the floor too
+    [InlineData(5, 200, 4.0, 2000)]   // never beyond the ceiling
+    public void Cadence_IsStretchedByTheLiveViewsBudget(int costMs, double rate, double stretch, int expectedMs) =>
+        Assert.Equal(TimeSpan.FromMilliseconds(expectedMs), new LiveCadence().Next(TimeSpan.FromMilliseconds(costMs), rate, stretch));
+
+    /// <summary>
+    /// The views' shared budget: what they spent over the last window, against the share of a core they may spend, stretches
+    /// every interval — up when they spend more, back to none when they spend less.
+    /// </summary>
+    [Fact]
+    public void TheLiveViewsStretch_FollowsWhatTheySpentAgainstTheirBudget()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var work = new LiveWork();
+        var grid = work.For("ExecutionGrid");
+        Assert.Equal(1, work.Stretch(0.10, time));
+
+        // 300 ms of queries and drawing in 2 s: 15 % of a core against a budget of 10 %.
+        grid.AddQuery(TimeSpan.FromMilliseconds(100));
+        grid.AddRender(TimeSpan.FromMilliseconds(200));
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(1, work.Stretch(0.10, time)); // not measured again before the window has passed
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(1.5, work.Stretch(0.10, time), 3);
+
+        // Stretched, they spent 10 %: it holds.
+        grid.AddRender(TimeSpan.FromMilliseconds(200));
+        time.Advance(LiveWork.StretchWindow);
+        Assert.Equal(1.5, work.Stretch(0.10, time), 3);
+
+        // All pages closed: nothing spent, no stretch.
+        time.Advance(LiveWork.StretchWindow);
+        Assert.Equal(1, work.Stretch(0.10, time));
+        Assert.Equal(1, work.CurrentStretch);
+    }
+
     private static async Task WaitAsync(Func<bool> condition)
     {
         var deadline = DateTime.UtcNow + Deadline;
