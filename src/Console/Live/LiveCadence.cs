@@ -28,9 +28,9 @@ public sealed class LiveCadence
     public TimeSpan HistoryInterval { get; set; } = TimeSpan.FromSeconds(15);
     /// <summary>
     /// The share of one core that all the node's live views together may spend on their queries and their pages' drawing.
-    /// Past it every view's interval is stretched (never beyond <see cref="MaxInterval"/>) until they keep within it: a
-    /// few open pages refresh as often as the rest of the cadence lets them; fifty refresh less often each, rather than
-    /// taking the node's cores from the work they show.
+    /// Past it every view's interval between queries is stretched (at most doubled, never beyond <see cref="MaxInterval"/>;
+    /// <see cref="LiveWork.Stretch"/>): many open pages refresh less often each, rather than taking the node's cores from
+    /// the work they show.
     /// </summary>
     public double Budget { get; set; } = 0.10;
 

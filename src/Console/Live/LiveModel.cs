@@ -39,6 +39,7 @@ public abstract class LiveModel<T> : IAsyncDisposable where T : class
     private T? _current;
     private long _version;
     private ITimer? _recheck;
+    private bool _disposed;
 
     protected LiveModel(LiveCadence cadence, TimeProvider time, ILogger logger)
     {
@@ -128,6 +129,7 @@ public abstract class LiveModel<T> : IAsyncDisposable where T : class
         lock (Gate)
         {
             _recheck?.Dispose();
+            if (_disposed) return;
             _recheck = Time.CreateTimer(_ =>
             {
                 lock (Gate) _dirty = true;
@@ -239,14 +241,14 @@ public abstract class LiveModel<T> : IAsyncDisposable where T : class
     }
 
     /// <summary>
-    /// A query waits for the full cadence (its own cost, the pages' drawing, the rate of change); a patch needs no query, so
-    /// only the drawing can hold it back.
+    /// A query waits for the full cadence (its own cost, the pages' drawing, the rate of change, the live views' budget); a
+    /// patch needs no query, so only the drawing can hold it back.
     /// </summary>
     private TimeSpan NextInterval()
     {
         bool dirty;
         lock (Gate) dirty = _dirty;
-        return dirty ? _cadence.Next(_lastCost + RenderCost, _rate, Stretch) : _cadence.Next(RenderCost, 0, Stretch);
+        return dirty ? _cadence.Next(_lastCost + RenderCost, _rate, Stretch) : _cadence.Next(RenderCost, 0);
     }
 
     private async Task RefreshAsync(CancellationToken ct)
@@ -315,7 +317,11 @@ public abstract class LiveModel<T> : IAsyncDisposable where T : class
         IDisposable[] followed;
         lock (Gate) followed = [.. _followed];
         foreach (var subscription in followed) subscription.Dispose();
-        lock (Gate) _recheck?.Dispose();
+        lock (Gate)
+        {
+            _disposed = true;
+            _recheck?.Dispose();
+        }
         _wake.Writer.TryComplete();
         await _stop.CancelAsync();
         if (_pump is not null) await _pump;

@@ -11,10 +11,14 @@ public sealed class LiveWork
 {
     private readonly ConcurrentDictionary<string, ViewCost> _views = new(StringComparer.Ordinal);
 
-    /// <summary>How often the stretch is measured again: long enough to span several refreshes of every view.</summary>
+    /// <summary>How often the stretch is measured again.</summary>
     internal static readonly TimeSpan StretchWindow = TimeSpan.FromSeconds(2);
-    /// <summary>A stretch of 8 already holds every view at <see cref="LiveCadence.MaxInterval"/> from its busy interval.</summary>
-    internal const double MaxStretch = 8;
+    /// <summary>
+    /// At most every interval is doubled: a view whose refreshes cost enough to be held at <see cref="LiveCadence.MaxInterval"/>
+    /// spends the same however far the others are stretched, and must not drag them all to the ceiling; doubled, a quiet
+    /// view still shows a change within half a second.
+    /// </summary>
+    internal const double MaxStretch = 2;
 
     private readonly Lock _stretchGate = new();
     private long _stretchSampledAt;
@@ -32,28 +36,33 @@ public sealed class LiveWork
 
     /// <summary>
     /// How much every view's interval is stretched now to keep all of them within <paramref name="budget"/> (a share of one
-    /// core): measured again at most every <see cref="StretchWindow"/> from what they spent since, and multiplied by that
-    /// share over the budget — up when they spent more, back down (never under 1) when less. What views spend is about
-    /// proportional to how often they refresh, so one step lands close to the stretch that meets the budget.
+    /// core; what they spend is measured in wall-clock time, so a busy node counts their waits too): measured again at most
+    /// every <see cref="StretchWindow"/> from what they spent since, and moved by the square root of that share over the
+    /// budget — up when they spent more, back down when less — within 1 and <see cref="MaxStretch"/>. The root damps the
+    /// step: a new stretch only shows in what the views spend once their current waits have ended.
     /// </summary>
     public double Stretch(double budget, TimeProvider time)
     {
         var now = time.GetTimestamp();
         lock (_stretchGate)
         {
-            var spent = Querying.Ticks + Drawing.Ticks;
-            if (_stretchSampledAt == 0)
+            if (_stretchSampledAt != 0 && time.GetElapsedTime(_stretchSampledAt, now) is var elapsed && elapsed < StretchWindow) return _stretch;
+            var spent = Spent();
+            if (_stretchSampledAt != 0)
             {
-                (_stretchSampledAt, _stretchSampledTicks) = (now, spent);
-                return _stretch;
+                var share = (double)(spent - _stretchSampledTicks) / time.GetElapsedTime(_stretchSampledAt, now).Ticks;
+                _stretch = Math.Clamp(_stretch * Math.Sqrt(share / budget), 1, MaxStretch);
             }
-            var elapsed = time.GetElapsedTime(_stretchSampledAt, now);
-            if (elapsed < StretchWindow) return _stretch;
-            var share = (double)(spent - _stretchSampledTicks) / elapsed.Ticks;
-            _stretch = Math.Clamp(_stretch * share / budget, 1, MaxStretch);
             (_stretchSampledAt, _stretchSampledTicks) = (now, spent);
             return _stretch;
         }
+    }
+
+    private long Spent()
+    {
+        long ticks = 0;
+        foreach (var view in _views) ticks += Interlocked.Read(ref view.Value.QueryTicks) + Interlocked.Read(ref view.Value.RenderTicks);
+        return ticks;
     }
 
     /// <summary>The stretch as last measured (1: the views keep within their budget).</summary>

@@ -473,18 +473,28 @@ public sealed class LiveModelTests : AppTestContext
         var grid = work.For("ExecutionGrid");
         Assert.Equal(1, work.Stretch(0.10, time));
 
-        // 300 ms of queries and drawing in 2 s: 15 % of a core against a budget of 10 %.
+        // 300 ms of queries and drawing in 2 s: 15 % of a core against a budget of 10 %; the step is damped (its root).
         grid.AddQuery(TimeSpan.FromMilliseconds(100));
         grid.AddRender(TimeSpan.FromMilliseconds(200));
         time.Advance(TimeSpan.FromSeconds(1));
         Assert.Equal(1, work.Stretch(0.10, time)); // not measured again before the window has passed
         time.Advance(TimeSpan.FromSeconds(1));
-        Assert.Equal(1.5, work.Stretch(0.10, time), 3);
+        Assert.Equal(Math.Sqrt(1.5), work.Stretch(0.10, time), 3);
 
         // Stretched, they spent 10 %: it holds.
         grid.AddRender(TimeSpan.FromMilliseconds(200));
         time.Advance(LiveWork.StretchWindow);
-        Assert.Equal(1.5, work.Stretch(0.10, time), 3);
+        Assert.Equal(Math.Sqrt(1.5), work.Stretch(0.10, time), 3);
+
+        // A view that spends far more whatever its interval (held at the ceiling by its own cost) stretches the others
+        // at most twofold.
+        for (var window = 0; window < 5; window++)
+        {
+            grid.AddQuery(TimeSpan.FromSeconds(1));
+            time.Advance(LiveWork.StretchWindow);
+            work.Stretch(0.10, time);
+        }
+        Assert.Equal(LiveWork.MaxStretch, work.CurrentStretch);
 
         // All pages closed: nothing spent, no stretch.
         time.Advance(LiveWork.StretchWindow);
