@@ -1,6 +1,4 @@
-using System.Threading.Channels;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Taskdeck.Console.Live;
@@ -15,38 +13,12 @@ namespace Taskdeck.Unit.Live;
 /// The dashboard's shared model on a real SQLite file: a refresh re-reads the live states, what finished since its last
 /// full read and the throughput's last buckets, and keeps the finished buckets, the hour's and day's outcomes before that
 /// read (and the day's run times, the queue samples) until the next full read is due or a deletion may have changed them.
-/// Runs are written straight into the database, unseen by the model, so what a refresh shows is what it read.
 /// </summary>
-public sealed class DashboardModelTests : IAsyncLifetime
+public sealed class DashboardModelTests : LiveModelOnSqlite<DashboardSnapshot>
 {
-    private readonly string _folder = Path.Combine(Path.GetTempPath(), "taskdeck-dashmodel-" + Guid.NewGuid().ToString("N")[..8]);
-    private readonly ExecutionEvents _events = new();
-    private readonly Channel<DashboardSnapshot> _updates = Channel.CreateUnbounded<DashboardSnapshot>();
-    private ServiceProvider _services = default!;
-    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
-
-    public async Task InitializeAsync()
-    {
-        Directory.CreateDirectory(_folder);
-        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["ConnectionStrings:Taskdeck"] = $"Data Source={Path.Combine(_folder, "t.db")}",
-        }).Build();
-        _services = new ServiceCollection().AddLogging().AddTaskdeckData(config, _folder).BuildServiceProvider();
-        await using var db = await _services.GetRequiredService<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
-        await db.Database.MigrateAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _services.DisposeAsync();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        try { Directory.Delete(_folder, true); } catch (IOException) { }
-    }
-
     private async Task SucceededAsync(DateTimeOffset finishedAt)
     {
-        await using var db = await _services.GetRequiredService<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
+        await using var db = await Contexts.CreateDbContextAsync();
         db.Executions.Add(new Execution
         {
             TaskId = Guid.NewGuid().ToString(), Name = "report.daily", State = ExecutionState.Succeeded, Queue = "default",
@@ -55,26 +27,9 @@ public sealed class DashboardModelTests : IAsyncLifetime
         await db.SaveChangesAsync();
     }
 
-    private async Task<DashboardModel> WatchedAsync(TimeSpan historyInterval)
-    {
-        var cadence = new LiveCadence { MinInterval = TimeSpan.FromMilliseconds(50), HistoryInterval = historyInterval };
-        var model = new DashboardModel("1h", _services.GetRequiredService<DashboardQueries>(), TimeSpan.FromSeconds(30), _events, cadence,
-            TimeProvider.System, NullLogger.Instance);
-        await model.CurrentAsync();
-        model.Add(new LiveViewer<DashboardSnapshot>(model, "dashboard", null, u =>
-        {
-            _updates.Writer.TryWrite(u.Snapshot);
-            return Task.CompletedTask;
-        }, _ => ValueTask.CompletedTask));
-        return model;
-    }
-
-    /// <summary>A change somewhere makes the dashboard stale; the refresh it causes.</summary>
-    private async Task<DashboardSnapshot> RefreshedAsync(ExecutionEvent change)
-    {
-        _events.Publish(change);
-        return await _updates.Reader.ReadAsync().AsTask().WaitAsync(Deadline);
-    }
+    private Task<DashboardModel> WatchedAsync(TimeSpan historyInterval) =>
+        WatchedAsync(new DashboardModel("1h", Services.GetRequiredService<DashboardQueries>(), TimeSpan.FromSeconds(30), Events,
+            new LiveCadence { MinInterval = TimeSpan.FromMilliseconds(50), HistoryInterval = historyInterval }, TimeProvider.System, NullLogger.Instance));
 
     private static StateChanged ASuccess() =>
         new(1, DateTimeOffset.UtcNow, ExecutionState.Running, ExecutionState.Succeeded, Transition.Succeed, 1, null, "node");

@@ -1,6 +1,4 @@
-using System.Threading.Channels;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Taskdeck.Console.Live;
@@ -14,39 +12,11 @@ namespace Taskdeck.Unit.Live;
 /// <summary>
 /// The total under a live executions grid, on a real SQLite file. A filter whose rows only new executions add (a task name,
 /// no state, no time range) is counted in full once, then each refresh adds the executions past the highest id that count
-/// saw; a deletion, or the full-count interval passing, counts it in full again. Rows are written straight into the
-/// database, unseen by the model, and the changes announced on a bus of the test's own, so what a refresh shows is what
-/// it read.
+/// saw; a deletion, or the full-count interval passing, counts it in full again.
 /// </summary>
-public sealed class ExecutionGridTotalTests : IAsyncLifetime
+public sealed class ExecutionGridTotalTests : LiveModelOnSqlite<ExecutionGridSnapshot>
 {
     private const string TaskName = "report.daily";
-    private readonly string _folder = Path.Combine(Path.GetTempPath(), "taskdeck-gridtotal-" + Guid.NewGuid().ToString("N")[..8]);
-    private readonly ExecutionEvents _events = new();
-    private readonly Channel<ExecutionGridSnapshot> _updates = Channel.CreateUnbounded<ExecutionGridSnapshot>();
-    private ServiceProvider _services = default!;
-    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
-
-    public async Task InitializeAsync()
-    {
-        Directory.CreateDirectory(_folder);
-        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["ConnectionStrings:Taskdeck"] = $"Data Source={Path.Combine(_folder, "t.db")}",
-        }).Build();
-        _services = new ServiceCollection().AddLogging().AddTaskdeckData(config, _folder).BuildServiceProvider();
-        await using var db = await Contexts.CreateDbContextAsync();
-        await db.Database.MigrateAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _services.DisposeAsync();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        try { Directory.Delete(_folder, true); } catch (IOException) { }
-    }
-
-    private IDbContextFactory<TaskdeckDbContext> Contexts => _services.GetRequiredService<IDbContextFactory<TaskdeckDbContext>>();
 
     private async Task<List<long>> InsertAsync(string name, int count)
     {
@@ -67,25 +37,9 @@ public sealed class ExecutionGridTotalTests : IAsyncLifetime
         await db.Executions.Where(e => e.Id == id).ExecuteDeleteAsync();
     }
 
-    private async Task<ExecutionGridModel> WatchedAsync(ExecutionGridQuery query, TimeSpan fullCountInterval)
-    {
-        var cadence = new LiveCadence { MinInterval = TimeSpan.FromMilliseconds(50), HistoryInterval = fullCountInterval };
-        var model = new ExecutionGridModel(query, _events, _services.GetRequiredService<ExecutionQueries>(), cadence, TimeProvider.System, NullLogger.Instance);
-        await model.CurrentAsync();
-        model.Add(new LiveViewer<ExecutionGridSnapshot>(model, "grid", null, u =>
-        {
-            _updates.Writer.TryWrite(u.Snapshot);
-            return Task.CompletedTask;
-        }, _ => ValueTask.CompletedTask));
-        return model;
-    }
-
-    /// <summary>Announces a change; the refresh it causes.</summary>
-    private async Task<ExecutionGridSnapshot> RefreshedAsync(ExecutionEvent change)
-    {
-        _events.Publish(change);
-        return await _updates.Reader.ReadAsync().AsTask().WaitAsync(Deadline);
-    }
+    private Task<ExecutionGridModel> WatchedAsync(ExecutionGridQuery query, TimeSpan fullCountInterval) =>
+        WatchedAsync(new ExecutionGridModel(query, Events, Services.GetRequiredService<ExecutionQueries>(),
+            new LiveCadence { MinInterval = TimeSpan.FromMilliseconds(50), HistoryInterval = fullCountInterval }, TimeProvider.System, NullLogger.Instance));
 
     private static StateChanged Submitted(long id) =>
         new(id, DateTimeOffset.UtcNow, null, ExecutionState.Scheduled, Transition.Submit, 0, null, "node");
@@ -145,7 +99,7 @@ public sealed class ExecutionGridTotalTests : IAsyncLifetime
         Assert.Equal(1, model.FullCounts);
 
         await DeleteAsync(ids[0]);
-        var recounted = await _updates.Reader.ReadAsync().AsTask().WaitAsync(Deadline);
+        var recounted = await NextUpdateAsync();
 
         Assert.Equal(30, recounted.Total);
         Assert.Equal(2, model.FullCounts);
