@@ -102,7 +102,7 @@ public sealed class DashboardModel : LiveModel<DashboardSnapshot>
                     await _queries.FinishedBetweenAsync(history.ReadAt.AddHours(-24), now.AddHours(-24), ct));
                 // A record stamped more than CommitLag before it committed (another node's clock behind this one's)
                 // is counted at the next full read: make sure there is one, even if nothing else changes.
-                RecheckAfter(history.ReadAt + _historyInterval - now + ExecutionGridModel.RecheckMargin);
+                RecheckAt(history.ReadAt + _historyInterval);
             }
             else
             {

@@ -87,9 +87,6 @@ public sealed class ExecutionGridModel : LiveModel<ExecutionGridSnapshot>
     /// <summary>Past this many waiting in-place changes a query is cheaper than applying them one by one.</summary>
     private const int MaxPending = 2_000;
 
-    /// <summary>A recheck lands this far past the full count's due time, so that it is due when the recheck runs.</summary>
-    internal static readonly TimeSpan RecheckMargin = TimeSpan.FromMilliseconds(50);
-
     private readonly ExecutionQueries _queries;
     private readonly IReadOnlySet<ExecutionState>? _states;
     private readonly TimeSpan _fullCountInterval;
@@ -145,7 +142,7 @@ public sealed class ExecutionGridModel : LiveModel<ExecutionGridSnapshot>
             counted = counted with { Total = counted.Total + added.Count, MaxId = Math.Max(counted.MaxId, added.MaxId) };
             // What no event tells (a row committed after a higher id was counted, another node's deletion) shows at the
             // next full count: make sure there is one, even if nothing else changes.
-            RecheckAfter(counted.FullCountAt + _fullCountInterval - now + RecheckMargin);
+            RecheckAt(counted.FullCountAt + _fullCountInterval);
         }
         // After a deletion while this was read, the count may include the deleted row: the next refresh counts in full.
         lock (Gate) _counted = _deletions == deletions ? counted : null;

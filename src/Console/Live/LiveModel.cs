@@ -119,22 +119,28 @@ public abstract class LiveModel<T> : IAsyncDisposable where T : class
 
     protected bool Stale => _dirty;
 
+    /// <summary>A recheck lands this far past its due time, so that what it rechecks is due when it runs.</summary>
+    private static readonly TimeSpan RecheckMargin = TimeSpan.FromMilliseconds(50);
+
     /// <summary>
-    /// Refresh once more after <paramref name="delay"/> though no change comes: what the last refresh kept from an earlier
-    /// full read (which a late commit, or another node's deletion, can have made wrong unseen) is read in full then.
-    /// Replaces a recheck already set.
+    /// Refresh once more at <paramref name="due"/> though no change comes: what the last refresh kept from an earlier full
+    /// read (which a late commit, or another node's deletion, can have made wrong unseen) is read in full then. Moves a
+    /// recheck already set.
     /// </summary>
-    protected void RecheckAfter(TimeSpan delay)
+    protected void RecheckAt(DateTimeOffset due)
     {
+        var delay = due - Time.GetUtcNow() + RecheckMargin;
+        if (delay < TimeSpan.Zero) delay = TimeSpan.Zero;
         lock (Gate)
         {
-            _recheck?.Dispose();
             if (_disposed) return;
-            _recheck = Time.CreateTimer(_ =>
-            {
-                lock (Gate) _dirty = true;
-                Wake();
-            }, null, delay > TimeSpan.Zero ? delay : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+            if (_recheck is null)
+                _recheck = Time.CreateTimer(_ =>
+                {
+                    lock (Gate) _dirty = true;
+                    Wake();
+                }, null, delay, Timeout.InfiniteTimeSpan);
+            else _recheck.Change(delay, Timeout.InfiniteTimeSpan);
         }
     }
 
