@@ -29,6 +29,21 @@ public sealed class ConsoleProcess : IAsyncDisposable
 
     public static async Task<ConsoleProcess> StartAsync(IReadOnlyDictionary<string, string>? settings = null)
     {
+        // A free port is free only when asked: the unit suite's nodes, started side by side, may bind it first.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await StartOnFreePortAsync(settings);
+            }
+            catch (PortTakenException) when (attempt < 3) { }
+        }
+    }
+
+    private sealed class PortTakenException(string message) : InvalidOperationException(message);
+
+    private static async Task<ConsoleProcess> StartOnFreePortAsync(IReadOnlyDictionary<string, string>? settings)
+    {
         var folder = Path.Combine(Path.GetTempPath(), "taskdeck-e2e-process-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(folder);
         var port = FreePort();
@@ -45,6 +60,8 @@ public sealed class ConsoleProcess : IAsyncDisposable
         start.Environment["ConnectionStrings__Taskdeck"] = $"Data Source={Path.Combine(folder, "taskdeck.db")}";
         start.Environment["Taskdeck__Demo__Enabled"] = "false";
         start.Environment["Taskdeck__Auth__Anonymous"] = "None";
+        // "Now listening on: …", the proof that this process holds the port (see below).
+        start.Environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information";
         foreach (var (key, value) in settings ?? new Dictionary<string, string>()) start.Environment[key.Replace(":", "__")] = value;
         var process = Process.Start(start)!;
         var node = new ConsoleProcess(process, port, folder);
@@ -57,10 +74,18 @@ public sealed class ConsoleProcess : IAsyncDisposable
         var deadline = DateTime.UtcNow.AddMinutes(3);
         while (DateTime.UtcNow < deadline)
         {
-            if (process.HasExited) throw new InvalidOperationException($"The console exited with {process.ExitCode}:\n{node.Output}");
+            if (process.HasExited)
+            {
+                await process.WaitForExitAsync(); // the rest of its output, the bind's refusal among it
+                var why = $"The console exited with {process.ExitCode}:\n{node.Output}";
+                await node.DisposeAsync();
+                throw node.Output.Contains($"Failed to bind to address http://127.0.0.1:{port}: address already in use")
+                    ? new PortTakenException(why) : new InvalidOperationException(why);
+            }
             try
             {
-                if ((await http.GetAsync("/api/livez")).IsSuccessStatusCode) return node;
+                // Another process that took the port first answers too: only this process's own log line says it holds it.
+                if ((await http.GetAsync("/api/livez")).IsSuccessStatusCode && node.Output.Contains($"Now listening on: http://127.0.0.1:{port}")) return node;
             }
             catch (HttpRequestException) { }
             await Task.Delay(200);

@@ -71,6 +71,8 @@ public sealed class ConsoleProcess : IAsyncDisposable
         start.Environment["Urls"] = $"http://127.0.0.1:{port}";
         start.Environment["Taskdeck__Demo__Enabled"] = "false";
         start.Environment["Logging__LogLevel__Default"] = "Warning";
+        // "Now listening on: …", the proof that this process holds the port (see below).
+        start.Environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information";
         // Acts without signing in unless a test says otherwise (settings below win).
         start.Environment["Taskdeck__Auth__Anonymous"] = "Admin";
         foreach (var (key, value) in settings) start.Environment[key.Replace(":", "__")] = value;
@@ -98,7 +100,9 @@ public sealed class ConsoleProcess : IAsyncDisposable
             try
             {
                 using var readiness = await node.Http.GetAsync("/api/readyz");
-                if (readiness.IsSuccessStatusCode) return node;
+                // Another suite's node that took the port first answers too: only this process's own log line says the
+                // answer came from it (a bind that failed would end this process instead).
+                if (readiness.IsSuccessStatusCode && node.Output.Contains($"Now listening on: http://127.0.0.1:{port}")) return node;
                 lastReadiness = $"{(int)readiness.StatusCode} {await readiness.Content.ReadAsStringAsync()}";
             }
             // Not listening yet, or listening but not answering within the client's timeout: a start at load 60 took
