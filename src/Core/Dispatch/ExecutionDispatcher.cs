@@ -117,7 +117,7 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatch
         private readonly string _queue;
         private readonly Lock _gate = new();
         private bool _open;
-        private long? _taken;
+        private Handover? _taken;
 
         private Continuation(string queue) => _queue = queue;
 
@@ -131,7 +131,7 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatch
         }
 
         /// <summary>Withdraws the offer; returns the execution handed over meanwhile, which the job must run (or hand back).</summary>
-        public long? Close()
+        public Handover? Close()
         {
             lock (_gate)
             {
@@ -141,17 +141,29 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatch
             }
         }
 
-        internal static bool TryTake(string queue, long executionId)
+        internal static bool TryTake(string queue, long executionId) => TryTake(queue, new Handover(executionId, null));
+
+        /// <summary>
+        /// A record not yet released is handed over with its release: the job releases and claims it in one commit
+        /// (<see cref="ExecutionTransitions.ApplyTogetherAsync"/>) instead of waiting for the release to commit first. False:
+        /// no offer open on that queue in this flow — release it as usual.
+        /// </summary>
+        public static bool TryTakeToRelease(string queue, TransitionCommand release) => TryTake(queue, new Handover(release.ExecutionId, release));
+
+        private static bool TryTake(string queue, Handover handover)
         {
             if (Current.Value is not { } offer || offer._queue != queue) return false;
             lock (offer._gate)
             {
                 if (!offer._open) return false;
-                (offer._open, offer._taken) = (false, executionId);
+                (offer._open, offer._taken) = (false, handover);
                 return true;
             }
         }
     }
+
+    /// <summary>An execution handed to a job's worker; <paramref name="ReleaseFirst"/>: its release, still to be applied (with its claim).</summary>
+    public sealed record Handover(long ExecutionId, TransitionCommand? ReleaseFirst);
 
     private Task EnqueueManyAsync(string queue, IReadOnlyList<long> ids)
     {

@@ -28,26 +28,82 @@ public sealed class ExecutionTransitions(
     public async Task<TransitionResult> ApplyAsync(TransitionCommand command, CancellationToken ct = default)
     {
         var at = time.GetUtcNow();
+        command = Completed(command, at);
+        var result = await store.ApplyAsync(command, at, ct);
+        if (result.Applied) await AnnounceAsync(result, command, enter: true, ct);
+        return result;
+    }
+
+    /// <summary>
+    /// Two transitions of one record committed together (and on PostgreSQL sent in one round trip): a DAG child released
+    /// and claimed by the worker that released it pays one durable commit instead of two. Each is still its own compare-and-set: <paramref name="second"/> applies
+    /// only if the record is in a state its rule starts from once <paramref name="first"/> has been tried. Both are
+    /// observed and published in order; entering <paramref name="first"/>'s state means nothing when the record left it
+    /// in the same commit (a released record that was claimed needs no job).
+    /// </summary>
+    public async Task<(TransitionResult First, TransitionResult Second)> ApplyTogetherAsync(TransitionCommand first, TransitionCommand second, CancellationToken ct = default)
+    {
+        if (first.ExecutionId != second.ExecutionId)
+            throw new ArgumentException("Transitions committed together belong to one record.", nameof(second));
+        var at = time.GetUtcNow();
+        first = Completed(first, at);
+        second = Completed(second, at);
+        var (firstWrite, secondWrite) = store.ApplyTogether(first, second, at, ct);
+        TransitionResult firstResult;
+        try
+        {
+            firstResult = await firstWrite;
+        }
+        catch (Exception failure) when (failure is not OperationCanceledException)
+        {
+            // A failed batch's items are run again one by one: the second may still have applied (to a record another
+            // path had already moved on), and then its caller must act on it — a claim not acted on would leave a record
+            // Running that nobody runs.
+            if (await secondWrite is not { Applied: true } applied) throw;
+            logger.LogWarning(failure, "{Transition} of execution {Id} failed; the {Second} committed with it applied on its own",
+                first.Transition, first.ExecutionId, second.Transition);
+            await AnnounceAsync(applied, second, enter: true, ct);
+            return (new TransitionResult(first.ExecutionId, first.Transition, false, applied.FoundState, null, applied.AttemptNumber, at, applied.DagRunId), applied);
+        }
+        TransitionResult secondResult;
+        try
+        {
+            secondResult = await secondWrite;
+        }
+        catch when (firstResult.Applied)
+        {
+            // The first stands on its own: what entering its state means is carried out (a released record gets its job).
+            await AnnounceAsync(firstResult, first, enter: true, ct);
+            throw;
+        }
+        if (firstResult.Applied) await AnnounceAsync(firstResult, first, enter: !secondResult.Applied, ct);
+        if (secondResult.Applied) await AnnounceAsync(secondResult, second, enter: true, ct);
+        return (firstResult, secondResult);
+    }
+
+    private TransitionCommand Completed(TransitionCommand command, DateTimeOffset at)
+    {
         if (command.RunAfter is { } delay) command = command with { RunAt = at + delay };
         // The acting node is recorded in the history: other nodes' change followers republish only what they did not do.
-        command = command.NodeId is null ? command with { NodeId = node.Id } : command;
-        var result = await store.ApplyAsync(command, at, ct);
-        if (result.Applied)
+        return command.NodeId is null ? command with { NodeId = node.Id } : command;
+    }
+
+    /// <summary>Observers, then the event stream, then (unless <paramref name="enter"/> is false) what entering the new state means.</summary>
+    private async Task AnnounceAsync(TransitionResult result, TransitionCommand command, bool enter, CancellationToken ct)
+    {
+        try
         {
-            try
-            {
-                foreach (var observer in _observers)
-                    await observer.OnTransitionedAsync(result, ct);
-            }
-            finally
-            {
-                events.Publish(new StateChanged(result.ExecutionId, result.At, result.FoundState, result.NewState!.Value,
-                    result.Transition, result.AttemptNumber, result.DagRunId, command.NodeId));
-            }
+            foreach (var observer in _observers)
+                await observer.OnTransitionedAsync(result, ct);
+        }
+        finally
+        {
+            events.Publish(new StateChanged(result.ExecutionId, result.At, result.FoundState, result.NewState!.Value,
+                result.Transition, result.AttemptNumber, result.DagRunId, command.NodeId));
+        }
+        if (enter)
             await EnteredAsync([new EnteredState(result.ExecutionId, result.FoundState!.Value, result.NewState!.Value, result.Kind, result.Priority, result.HangfireJobId)],
                 command.RunAt, ct);
-        }
-        return result;
     }
 
     /// <summary>

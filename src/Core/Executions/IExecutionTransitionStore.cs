@@ -23,6 +23,13 @@ public interface IExecutionTransitionStore
     Task<TransitionResult> ApplyAsync(TransitionCommand command, DateTimeOffset at, CancellationToken ct = default);
 
     /// <summary>
+    /// Two transitions of one record written in one commit, <paramref name="first"/> first, each its own compare-and-set
+    /// with its own result. Should their commit fail, each is tried again on its own, so one may apply without the other.
+    /// </summary>
+    (Task<TransitionResult> First, Task<TransitionResult> Second) ApplyTogether(TransitionCommand first, TransitionCommand second, DateTimeOffset at,
+        CancellationToken ct = default);
+
+    /// <summary>
     /// One transition applied to many records as set-based statements in one transaction (<c>UPDATE … WHERE Id IN (…)
     /// AND State = @from</c> per state the rule starts from, with their history rows): only transitions that neither open
     /// nor close an attempt (see <see cref="StateMachine.IsSetBased"/>). Answers the records it changed; the others were

@@ -53,16 +53,24 @@ public sealed class ExecutionRunner(
     /// </summary>
     /// <param name="read">As for <see cref="RunAsync(long, CancellationToken, Execution?)"/>.</param>
     /// <param name="jobId">The Hangfire job the work runs in, stored with the claim (null: outside a job; the record keeps the job it names).</param>
-    public async Task<Task> StartAsync(long executionId, CancellationToken shutdown, Execution? read = null, string? jobId = null)
+    /// <param name="releaseFirst">
+    /// A DAG child handed to this worker before its release (<see cref="ExecutionDispatcher.Continuation.TryTakeToRelease"/>):
+    /// released and claimed in one commit; released alone (to wait for a worker as usual) when it cannot run here now.
+    /// </param>
+    public async Task<Task> StartAsync(long executionId, CancellationToken shutdown, Execution? read = null, string? jobId = null,
+        TransitionCommand? releaseFirst = null)
     {
-        if (read is { State: ExecutionState.Queued } && read.Id == executionId)
+        if (releaseFirst is null && read is { State: ExecutionState.Queued } && read.Id == executionId)
         {
-            var (readAgain, recorded) = await RunAsync(read, stale: true, shutdown, jobId);
+            var (readAgain, recorded) = await RunAsync(read, stale: true, shutdown, jobId, null);
             if (!readAgain) return recorded;
         }
-        if (await store.FindAsync(executionId, CancellationToken.None) is { } execution) return (await RunAsync(execution, stale: false, shutdown, jobId)).Recorded;
+        if (await store.FindAsync(executionId, CancellationToken.None) is { } execution) return (await RunAsync(execution, stale: false, shutdown, jobId, releaseFirst)).Recorded;
         return Task.CompletedTask;
     }
+
+    /// <summary>A release handed to this worker that it will not run: applied alone, so the record waits for a worker as usual.</summary>
+    public Task ReleaseAsync(TransitionCommand release) => transitions.ApplyAsync(release, CancellationToken.None);
 
     /// <summary>
     /// ReadAgain is true only when a claim from a <paramref name="stale"/> copy found the record claimable in another
@@ -70,17 +78,27 @@ public sealed class ExecutionRunner(
     /// the running entry is held until then, the node's capacity only until the work ended — the next execution may use
     /// it while this one's end is written.
     /// </summary>
-    private async Task<(bool ReadAgain, Task Recorded)> RunAsync(Execution execution, bool stale, CancellationToken shutdown, string? jobId)
+    private async Task<(bool ReadAgain, Task Recorded)> RunAsync(Execution execution, bool stale, CancellationToken shutdown, string? jobId,
+        TransitionCommand? releaseFirst)
     {
         var executionId = execution.Id;
-        if (execution.Kind == ExecutorKind.External || !StateMachine.Allows(Transition.Claim, execution.State)) return (false, Task.CompletedTask);
+        if (releaseFirst is not null && (execution.Kind == ExecutorKind.External || !StateMachine.Allows(Transition.Release, execution.State)))
+        {
+            // Not the waiting child it was when handed over (cancelled, or released by another path meanwhile): its release
+            // is tried as usual, which does nothing unless it still waits.
+            await ReleaseAsync(releaseFirst);
+            return (false, Task.CompletedTask);
+        }
+        if (execution.Kind == ExecutorKind.External || (releaseFirst is null && !StateMachine.Allows(Transition.Claim, execution.State))) return (false, Task.CompletedTask);
         if (!await WaitUntilDueAsync(execution, shutdown)) return (false, Task.CompletedTask);
 
         IDisposable? admitted = await admission.TryAdmitAsync(execution, shutdown);
         if (admitted is null)
         {
-            // Not enough free capacity here now: leave the record waiting and look again shortly.
-            await dispatcher.ScheduleAsync(executionId, execution.Priority, time.GetUtcNow() + AdmissionRetryDelay);
+            // Not enough free capacity here now: leave the record waiting and look again shortly (an unreleased child is
+            // released to wait for a worker like any other).
+            if (releaseFirst is not null) await ReleaseAsync(releaseFirst);
+            else await dispatcher.ScheduleAsync(executionId, execution.Priority, time.GetUtcNow() + AdmissionRetryDelay);
             return (false, Task.CompletedTask);
         }
         RunningWork.Entry? entry = null;
@@ -89,8 +107,10 @@ public sealed class ExecutionRunner(
         {
             // The attempt read is the one claimed: a record that ran (and went back to wait) since it was read is not
             // claimed on what that read said — a retry's back-off would be skipped.
-            var claim = await transitions.ApplyAsync(new TransitionCommand(executionId, Transition.Claim)
-                { NodeId = node.Id, ExpectedAttempt = execution.AttemptCount, HangfireJobId = jobId }, CancellationToken.None);
+            var claimCommand = new TransitionCommand(executionId, Transition.Claim) { NodeId = node.Id, ExpectedAttempt = execution.AttemptCount, HangfireJobId = jobId };
+            var claim = releaseFirst is null
+                ? await transitions.ApplyAsync(claimCommand, CancellationToken.None)
+                : (await transitions.ApplyTogetherAsync(releaseFirst, claimCommand, CancellationToken.None)).Second;
             if (!claim.Applied) return (stale && claim.FoundState is { } found && StateMachine.Allows(Transition.Claim, found), Task.CompletedTask);
 
             var attempt = claim.AttemptNumber;

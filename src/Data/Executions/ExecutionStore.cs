@@ -93,6 +93,20 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
                 PostgreSqlTransitions.Parameters(command, Sql.Micros(at)), reader => PostgreSqlTransitions.ReadAsync(reader, command, at), ct)
             : writes.RunAsync(command.ExecutionId, (c, t) => ApplyAsync(c, t, command, at), ct);
 
+    /// <summary>Two transitions of one record in one commit, on its writer: as two <see cref="ApplyAsync(TransitionCommand, DateTimeOffset, CancellationToken)"/> queued as one.</summary>
+    public (Task<TransitionResult> First, Task<TransitionResult> Second) ApplyTogether(TransitionCommand first, TransitionCommand second, DateTimeOffset at,
+        CancellationToken ct = default)
+    {
+        var written = database.Provider == Core.StorageProvider.PostgreSql
+            ? writes.RunStatementsTogether(first.ExecutionId, [Statement(first), Statement(second)], ct)
+            : writes.RunTogether<TransitionResult>(first.ExecutionId, [(c, t) => ApplyAsync(c, t, first, at), (c, t) => ApplyAsync(c, t, second, at)], ct);
+        return (written[0], written[1]);
+
+        (string, (string, object?)[], Func<DbDataReader, Task<TransitionResult>>) Statement(TransitionCommand command) =>
+            (PostgreSqlTransitions.Text(command.Transition, command.ActorName is not null), PostgreSqlTransitions.Parameters(command, Sql.Micros(at)),
+                reader => PostgreSqlTransitions.ReadAsync(reader, command, at));
+    }
+
     private const string OpenAttempt =
         $"INSERT INTO {AttemptColumns.Table} ({AttemptColumns.ExecutionId}, {AttemptColumns.Number}, {AttemptColumns.NodeId}, {AttemptColumns.StartedAt}, {AttemptColumns.Outcome}) " +
         "VALUES (@Id, @Number, @NodeId, @At, @Outcome)";

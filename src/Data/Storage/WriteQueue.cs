@@ -75,6 +75,24 @@ public sealed class WriteQueue : IAsyncDisposable
         CancellationToken ct = default) =>
         Enqueue(key is { } k ? WriterOf(k) : 0, new StatementItem<T>(text, parameters, read), ct);
 
+    /// <summary>
+    /// Statements that must share one commit: queued as one entry, so the writer takes them into the same batch, in order
+    /// (each still its own statement with its own result; on a failed batch each is run again on its own, as any item).
+    /// </summary>
+    public Task<T>[] RunStatementsTogether<T>(long key, IReadOnlyList<(string Text, (string Name, object? Value)[] Parameters, Func<DbDataReader, Task<T>> Read)> statements,
+        CancellationToken ct = default) =>
+        EnqueueTogether(WriterOf(key), statements.Select(s => new StatementItem<T>(s.Text, s.Parameters, s.Read)).ToArray(), item => item.Task, ct);
+
+    /// <summary>As <see cref="RunStatementsTogether{T}"/>, for writes that are code run on the writer's transaction.</summary>
+    public Task<T>[] RunTogether<T>(long key, IReadOnlyList<Func<DbConnection, DbTransaction, Task<T>>> works, CancellationToken ct = default) =>
+        EnqueueTogether(WriterOf(key), works.Select(w => new WorkItem<T>(w)).ToArray(), item => item.Task, ct);
+
+    private Task<T>[] EnqueueTogether<TItem, T>(int writer, TItem[] items, Func<TItem, Task<T>> task, CancellationToken ct) where TItem : WorkItem
+    {
+        _writers[writer].Enqueue(new Together(items));
+        return items.Select(item => ct.CanBeCanceled ? task(item).WaitAsync(ct) : task(item)).ToArray();
+    }
+
     private Task<T> Enqueue<T>(int writer, WorkItem<T> item, CancellationToken ct)
     {
         _writers[writer].Enqueue(item);
@@ -134,7 +152,11 @@ public sealed class WriteQueue : IAsyncDisposable
                 while (await _channel.Reader.WaitToReadAsync())
                 {
                     batch.Clear();
-                    while (batch.Count < MaxBatch && _channel.Reader.TryRead(out var item)) batch.Add(item);
+                    while (batch.Count < MaxBatch && _channel.Reader.TryRead(out var item))
+                    {
+                        if (item is Together together) batch.AddRange(together.Items);
+                        else batch.Add(item);
+                    }
                     if (batch.Count == 0) continue;
                     Volatile.Write(ref _inFlightSince, batch[0].QueuedAt);
                     var brokenSince = (long?)null;
@@ -302,6 +324,15 @@ public sealed class WriteQueue : IAsyncDisposable
         public override async Task RunAsync(DbConnection connection, DbTransaction transaction) => Result = await work(connection, transaction);
         public override void Complete() => _completion.TrySetResult(Result);
         public override void Fail(Exception e) => _completion.TrySetException(e);
+    }
+
+    /// <summary>Items queued as one entry, taken into one batch (never run as such).</summary>
+    private sealed class Together(WorkItem[] items) : WorkItem
+    {
+        public WorkItem[] Items => items;
+        public override Task RunAsync(DbConnection connection, DbTransaction transaction) => throw new InvalidOperationException("Taken apart into the batch.");
+        public override void Complete() { }
+        public override void Fail(Exception e) { foreach (var item in items) item.Fail(e); }
     }
 
     private abstract class StatementItem : WorkItem

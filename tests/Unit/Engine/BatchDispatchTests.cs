@@ -257,6 +257,33 @@ public sealed class BatchDispatchTests(EngineHost host)
         Assert.Equal($"\"{ids[1]}, {ids[2]}, {ids[3]}\"", await TookOnParameterAsync(rootJob));
     }
 
+    // A chain's next link is released and claimed in one commit by the worker that ran its parent. Entering the release's
+    // state (Queued: give it a job) means nothing when the claim moved the record on in the same commit, and is carried out
+    // when the claim was refused: the record then waits for a worker as any released one does.
+    [Fact]
+    public async Task ReleasedAndClaimedTogether_GetsNoJob_WhileAReleaseWhoseClaimIsRefused_GetsOne()
+    {
+        var transitions = host.Get<ExecutionTransitions>();
+        var node = host.Get<NodeIdentity>().Id;
+        async Task<long> PendingAsync() => Assert.Single(await host.Get<ExecutionStore>().InsertAsync(
+            [(new NewExecution { Kind = ExecutorKind.Handler, Name = "test.count", TaskId = Guid.NewGuid().ToString() }, Pending)], DateTimeOffset.UtcNow, node));
+        var (claimedAtOnce, refused) = (await PendingAsync(), await PendingAsync());
+
+        var (release, claim) = await transitions.ApplyTogetherAsync(new TransitionCommand(claimedAtOnce, Transition.Release),
+            new TransitionCommand(claimedAtOnce, Transition.Claim) { NodeId = node, ExpectedAttempt = 0 });
+        Assert.True(release.Applied && claim.Applied);
+        Assert.DoesNotContain(host.Jobs, job => job.Ids.Contains(claimedAtOnce));
+        Assert.True((await transitions.ApplyAsync(new TransitionCommand(claimedAtOnce, Transition.Succeed) { ExpectedAttempt = 1 })).Applied);
+
+        (release, claim) = await transitions.ApplyTogetherAsync(new TransitionCommand(refused, Transition.Release),
+            new TransitionCommand(refused, Transition.Claim) { NodeId = node, ExpectedAttempt = 7 });
+        Assert.True(release.Applied);
+        Assert.False(claim.Applied);
+        Assert.Equal(Queued, claim.FoundState);
+        Assert.Single(host.Jobs, job => job.Ids.Contains(refused));
+        Assert.Single((await host.WaitForStateAsync(refused, Succeeded, TimeSpan.FromSeconds(30))).Attempts);
+    }
+
     private async Task<string> TookOnParameterAsync(string jobId)
     {
         using var connection = host.Get<JobStorage>().GetConnection();
@@ -311,7 +338,7 @@ public sealed class BatchDispatchTests(EngineHost host)
             await dispatcher.EnqueueAsync(otherQueue, priority: 10);
             await dispatcher.EnqueueAsync(second, priority: 0);
             await dispatcher.EnqueueAsync(afterClose, priority: 0); // one only: the offer was taken
-            return offer.Close();
+            return offer.Close()?.ExecutionId;
         }
 
         var taken = await InAJobsFlowAsync();

@@ -65,6 +65,43 @@ public sealed class PostgreSqlClusterTests(PostgresServer postgres)
         Assert.Equal(8L, await ScalarAsync(connection, $"SELECT COUNT(DISTINCT \"ExecutionId\") FROM \"Attempts\" WHERE \"Outcome\" = {(int)ExecutionState.Succeeded}"));
     }
 
+    // The worker whose task's success makes the next link ready runs it next: the link's release and its claim are written
+    // together, one commit (one PostgreSQL transaction id on both history rows), the release first.
+    [Fact]
+    public async Task AChainsNextLink_IsReleasedAndClaimedInOneCommit_ByTheWorkerThatRanItsParent()
+    {
+        var connection = await postgres.CreateDatabaseAsync();
+        await using var node = await ConsoleProcess.StartAsync(ClusterProbe.NodeSettings(connection, 60));
+        var submitted = await node.Http.PostAsync("/v1/dagrun", new StringContent("""
+            { "tag": "one-commit-links", "tasks": {
+                "a": { "job": { "task": "demo.noop" }, "children": ["b"] },
+                "b": { "job": { "task": "demo.noop" }, "children": ["c"] },
+                "c": { "job": { "task": "demo.noop" }, "children": ["d"] },
+                "d": { "job": { "task": "demo.noop" } } } }
+            """, System.Text.Encoding.UTF8, "application/json"));
+        Assert.True(submitted.IsSuccessStatusCode, await submitted.Content.ReadAsStringAsync());
+
+        await WaitUntilAsync(connection, $"SELECT COUNT(*) FROM \"Executions\" WHERE \"State\" = {(int)ExecutionState.Succeeded}", 4, TimeSpan.FromSeconds(60));
+
+        const string links = """
+            SELECT COUNT(*) FROM "StateChanges" r JOIN "StateChanges" c ON c."ExecutionId" = r."ExecutionId" AND c."Transition" = 'Claim'
+            WHERE r."Transition" = 'Release' AND r.xmin = c.xmin AND r."Id" < c."Id"
+            """;
+        Assert.Equal(3L, await ScalarAsync(connection, "SELECT COUNT(*) FROM \"StateChanges\" WHERE \"Transition\" = 'Release'"));
+        var history = await TextAsync(connection, """SELECT string_agg(concat_ws(' ', "Id", "ExecutionId", "Transition", xmin::text, "NodeId"), E'\n' ORDER BY "Id") FROM "StateChanges" """);
+        Assert.True(3L == await ScalarAsync(connection, links), history);
+        Assert.Equal(4L, await ScalarAsync(connection, "SELECT COUNT(*) FROM \"Attempts\""));
+    }
+
+    private static async Task<string> TextAsync(string connection, string sql)
+    {
+        await using var c = new NpgsqlConnection(connection);
+        await c.OpenAsync();
+        await using var command = c.CreateCommand();
+        command.CommandText = sql;
+        return Convert.ToString(await command.ExecuteScalarAsync()) ?? "";
+    }
+
     private static async Task<long> ScalarAsync(string connection, string sql)
     {
         await using var c = new NpgsqlConnection(connection);

@@ -55,6 +55,8 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
         var pending = new Queue<long>(executionIds);
         var jobId = CurrentJobFilter.JobId;
         var continuation = ExecutionDispatcher.Continuation.Begin(queue);
+        // A taken-on DAG child still to be released: released and claimed in one commit when its turn comes.
+        TransitionCommand? releaseFirst = null;
         try
         {
             while (true)
@@ -73,14 +75,16 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
                         await HandBackAsync(queue, next);
                         return;
                     }
-                    CurrentJobFilter.NoteTookOn(next);
-                    pending.Enqueue(next);
+                    CurrentJobFilter.NoteTookOn(next.ExecutionId);
+                    pending.Enqueue(next.ExecutionId);
+                    releaseFirst = next.ReleaseFirst;
                 }
                 var id = pending.Dequeue();
                 // Stopping: the rest stays Queued; Hangfire puts the job back (and the reconciler would dispatch them anyway).
                 shutdown.ThrowIfCancellationRequested();
                 // Every claim names the job it runs in (CurrentJobFilter says why).
-                var started = runner.StartAsync(id, shutdown, records.GetValueOrDefault(id), jobId);
+                var started = runner.StartAsync(id, shutdown, records.GetValueOrDefault(id), jobId, releaseFirst);
+                releaseFirst = null;
                 try
                 {
                     var recorded = pending.Count == 0 || started.IsCompleted ? await started : await started.WaitAsync(handBackAfter, time);
@@ -108,11 +112,18 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
         }
     }
 
-    /// <summary>An execution handed to this worker as the host stops: a job of its own (the reconciler would give it one otherwise).</summary>
-    private async Task HandBackAsync(string queue, long executionId)
+    /// <summary>
+    /// An execution handed to this worker as the host stops: a job of its own, or its release as usual when it was handed
+    /// over unreleased (the reconcilers would see to either otherwise).
+    /// </summary>
+    private async Task HandBackAsync(string queue, ExecutionDispatcher.Handover handover)
     {
-        try { await dispatcher.HandBackAsync(queue, [executionId]); }
-        catch (Exception e) { logger.LogWarning(e, "Handing execution {Id} back as the node stops failed; the reconciler will dispatch it", executionId); }
+        try
+        {
+            if (handover.ReleaseFirst is { } release) await runner.ReleaseAsync(release);
+            else await dispatcher.HandBackAsync(queue, [handover.ExecutionId]);
+        }
+        catch (Exception e) { logger.LogWarning(e, "Handing execution {Id} back as the node stops failed; the reconciler will dispatch it", handover.ExecutionId); }
     }
 
     /// <summary>An execution whose work has ended, and its closing write, which may still be committing.</summary>
