@@ -76,7 +76,16 @@ public sealed class ExecutionTransitions(
             await AnnounceAsync(firstResult, first, enter: true, ct);
             throw;
         }
-        if (firstResult.Applied) await AnnounceAsync(firstResult, first, enter: !secondResult.Applied, ct);
+        try
+        {
+            if (firstResult.Applied) await AnnounceAsync(firstResult, first, enter: !secondResult.Applied, ct);
+        }
+        catch (Exception e) when (secondResult.Applied && e is not OperationCanceledException)
+        {
+            // The second committed too and its caller acts on it (a claim not run would leave a record Running that
+            // nobody runs): the first's failed announcement is logged, not thrown.
+            logger.LogError(e, "Announcing {Transition} of execution {Id} failed; the {Second} committed with it goes on", first.Transition, first.ExecutionId, second.Transition);
+        }
         if (secondResult.Applied) await AnnounceAsync(secondResult, second, enter: true, ct);
         return (firstResult, secondResult);
     }

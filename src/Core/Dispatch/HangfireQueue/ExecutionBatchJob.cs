@@ -80,11 +80,17 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
                     releaseFirst = next.ReleaseFirst;
                 }
                 var id = pending.Dequeue();
+                var release = releaseFirst;
+                releaseFirst = null;
+                if (release is not null && shutdown.IsCancellationRequested)
+                {
+                    await HandBackAsync(queue, new ExecutionDispatcher.Handover(id, release));
+                    return;
+                }
                 // Stopping: the rest stays Queued; Hangfire puts the job back (and the reconciler would dispatch them anyway).
                 shutdown.ThrowIfCancellationRequested();
                 // Every claim names the job it runs in (CurrentJobFilter says why).
-                var started = runner.StartAsync(id, shutdown, records.GetValueOrDefault(id), jobId, releaseFirst);
-                releaseFirst = null;
+                var started = runner.StartAsync(id, shutdown, records.GetValueOrDefault(id), jobId, release);
                 try
                 {
                     var recorded = pending.Count == 0 || started.IsCompleted ? await started : await started.WaitAsync(handBackAfter, time);
@@ -100,9 +106,17 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
                     await ObserveAsync(new Closing(id, started.Unwrap()));
                     return;
                 }
+                catch (OperationCanceledException) when (release is not null && shutdown.IsCancellationRequested)
+                {
+                    await HandBackAsync(queue, new ExecutionDispatcher.Handover(id, release));
+                    throw;
+                }
                 catch (Exception e) when (e is not OperationCanceledException || !shutdown.IsCancellationRequested)
                 {
                     logger.LogWarning(e, "Running execution {Id} of a batch failed; going on with the rest", id);
+                    // A child handed over unreleased is released as usual (nothing happens if it no longer waits), not left
+                    // for the DAG reconciler's next pass.
+                    if (release is not null) await HandBackAsync(queue, new ExecutionDispatcher.Handover(id, release));
                 }
             }
         }
