@@ -2,6 +2,7 @@ using System.Data.Common;
 using System.Text;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging;
 using Taskdeck.Core.Dispatch;
 using Taskdeck.Core.Events;
 using Taskdeck.Core.Executions;
@@ -21,7 +22,8 @@ namespace Taskdeck.Data.Executions;
 /// gathered beside it in one round trip. Writes about one execution are keyed by its id, so they keep their order on
 /// the parallel writers of a network database. Reads use EF Core.
 /// </summary>
-public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes, IDbContextFactory<TaskdeckDbContext> contexts, KeptReaders readers)
+public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes, IDbContextFactory<TaskdeckDbContext> contexts, KeptReaders readers,
+    ILogger<ExecutionStore>? logger = null)
     : IExecutionTransitionStore, IExecutionReader, IExecutionDeleter, IAttemptOutputStore, IDispatchStore, INodeLeaseStore, IChangeFeed
 {
     private static readonly string[] InsertedColumns =
@@ -333,6 +335,17 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
         return true;
     }
 
+    /// <summary>How many job ids the statement stored; the ones it skipped are logged (how often a cluster's nodes meet there).</summary>
+    private async Task<bool> NotedAsync(DbDataReader reader, int asked)
+    {
+        var noted = await reader.ReadAsync() ? Convert.ToInt32(reader.GetValue(0)) : asked;
+        while (await reader.ReadAsync()) { }
+        if (noted < asked)
+            logger?.LogDebug("Stored {Noted} of {Asked} job ids: the others' records were held by another transaction or are gone (a claim names its job itself)",
+                noted, asked);
+        return true;
+    }
+
     public Task SetHangfireJobAsync(long id, string jobId, CancellationToken ct = default) => SetHangfireJobsAsync([(id, jobId)], ct);
 
     /// <summary>On PostgreSQL one statement per writer for the lot (an array of ids and one of job ids), else one per record.</summary>
@@ -355,7 +368,7 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
                 $"WITH l AS MATERIALIZED (SELECT {ExecutionColumns.Id} AS i FROM {ExecutionColumns.Table} WHERE {ExecutionColumns.Id} = ANY(@Ids) FOR NO KEY UPDATE SKIP LOCKED), " +
                 $"x AS (UPDATE {ExecutionColumns.Table} SET {ExecutionColumns.HangfireJobId} = v.j FROM unnest(@Ids, @Jobs) AS v(i, j) JOIN l ON l.i = v.i " +
                 $"WHERE {ExecutionColumns.Id} = v.i RETURNING 1) SELECT count(*) FROM x",
-                [("Ids", jobs.Select(j => j.Id).ToArray()), ("Jobs", jobs.Select(j => j.JobId).ToArray())], Drain, ct);
+                [("Ids", jobs.Select(j => j.Id).ToArray()), ("Jobs", jobs.Select(j => j.JobId).ToArray())], reader => NotedAsync(reader, jobs.Count), ct);
         return writes.RunAsync(jobs[0].Id, async (c, t) =>
         {
             foreach (var (id, job) in jobs)
