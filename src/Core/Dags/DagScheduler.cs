@@ -183,7 +183,7 @@ public sealed class DagScheduler(IDagStore store, IExecutionReader executions, B
         var release = new TransitionCommand(task.ExecutionId, Transition.Release) { Reason = "every parent succeeded" };
         // Released by a worker's own task (a chain's next link) and that worker is free: it runs the child next, released and
         // claimed in one commit. Counted as released: the worker releases it even when it cannot run it.
-        if (task.Kind != ExecutorKind.External && Dispatch.ExecutionDispatcher.Continuation.TryTakeToRelease(Dispatch.ExecutionDispatcher.QueueFor(task.Priority), release))
+        if (task.Kind != ExecutorKind.External && Dispatch.ExecutionDispatcher.Continuation.TryTakeToRelease(task.Priority, release))
             return true;
         var result = await Transitions.ApplyAsync(release, ct);
         return result.Applied;

@@ -146,9 +146,9 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatch
         /// <summary>
         /// A record not yet released is handed over with its release: the job releases and claims it in one commit
         /// (<see cref="ExecutionTransitions.ApplyTogetherAsync"/>) instead of waiting for the release to commit first. False:
-        /// no offer open on that queue in this flow — release it as usual.
+        /// no offer open on the queue of that priority in this flow — release it as usual.
         /// </summary>
-        public static bool TryTakeToRelease(string queue, TransitionCommand release) => TryTake(queue, new Handover(release.ExecutionId, release));
+        public static bool TryTakeToRelease(int priority, TransitionCommand release) => TryTake(QueueFor(priority), new Handover(release.ExecutionId, release));
 
         private static bool TryTake(string queue, Handover handover)
         {

@@ -82,14 +82,14 @@ public sealed class ExecutionRunner(
         TransitionCommand? releaseFirst)
     {
         var executionId = execution.Id;
-        if (releaseFirst is not null && (execution.Kind == ExecutorKind.External || !StateMachine.Allows(Transition.Release, execution.State)))
+        // An unreleased child is taken from Pending (its release then its claim), any other record from a queue.
+        if (execution.Kind == ExecutorKind.External || !StateMachine.Allows(releaseFirst?.Transition ?? Transition.Claim, execution.State))
         {
-            // Not the waiting child it was when handed over (cancelled, or released by another path meanwhile): its release
-            // is tried as usual, which does nothing unless it still waits.
-            await ReleaseAsync(releaseFirst);
+            // A child that no longer waits as it did when handed over (cancelled, or released by another path meanwhile):
+            // its release is tried as usual, which does nothing unless it still waits.
+            if (releaseFirst is not null) await ReleaseAsync(releaseFirst);
             return (false, Task.CompletedTask);
         }
-        if (execution.Kind == ExecutorKind.External || (releaseFirst is null && !StateMachine.Allows(Transition.Claim, execution.State))) return (false, Task.CompletedTask);
         if (!await WaitUntilDueAsync(execution, shutdown)) return (false, Task.CompletedTask);
 
         IDisposable? admitted = await admission.TryAdmitAsync(execution, shutdown);

@@ -91,22 +91,22 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
     // Keyed by the execution: its writes commit in the order they were issued, whichever of the parallel writers takes them.
     public Task<TransitionResult> ApplyAsync(TransitionCommand command, DateTimeOffset at, CancellationToken ct = default) =>
         database.Provider == Core.StorageProvider.PostgreSql
-            ? writes.RunStatementAsync(command.ExecutionId, PostgreSqlTransitions.Text(command.Transition, command.ActorName is not null),
-                PostgreSqlTransitions.Parameters(command, Sql.Micros(at)), reader => PostgreSqlTransitions.ReadAsync(reader, command, at), ct)
+            ? writes.RunStatementAsync(command.ExecutionId, PostgreSqlStatement(command, at), ct)
             : writes.RunAsync(command.ExecutionId, (c, t) => ApplyAsync(c, t, command, at), ct);
+
+    private static (string Text, (string Name, object? Value)[] Parameters, Func<DbDataReader, Task<TransitionResult>> Read) PostgreSqlStatement(
+        TransitionCommand command, DateTimeOffset at) =>
+        (PostgreSqlTransitions.Text(command.Transition, command.ActorName is not null), PostgreSqlTransitions.Parameters(command, Sql.Micros(at)),
+            reader => PostgreSqlTransitions.ReadAsync(reader, command, at));
 
     /// <summary>Two transitions of one record in one commit, on its writer: as two <see cref="ApplyAsync(TransitionCommand, DateTimeOffset, CancellationToken)"/> queued as one.</summary>
     public (Task<TransitionResult> First, Task<TransitionResult> Second) ApplyTogether(TransitionCommand first, TransitionCommand second, DateTimeOffset at,
         CancellationToken ct = default)
     {
         var written = database.Provider == Core.StorageProvider.PostgreSql
-            ? writes.RunStatementsTogether(first.ExecutionId, [Statement(first), Statement(second)], ct)
+            ? writes.RunStatementsTogether(first.ExecutionId, [PostgreSqlStatement(first, at), PostgreSqlStatement(second, at)], ct)
             : writes.RunTogether<TransitionResult>(first.ExecutionId, [(c, t) => ApplyAsync(c, t, first, at), (c, t) => ApplyAsync(c, t, second, at)], ct);
         return (written[0], written[1]);
-
-        (string, (string, object?)[], Func<DbDataReader, Task<TransitionResult>>) Statement(TransitionCommand command) =>
-            (PostgreSqlTransitions.Text(command.Transition, command.ActorName is not null), PostgreSqlTransitions.Parameters(command, Sql.Micros(at)),
-                reader => PostgreSqlTransitions.ReadAsync(reader, command, at));
     }
 
     private const string OpenAttempt =

@@ -75,6 +75,11 @@ public sealed class WriteQueue : IAsyncDisposable
         CancellationToken ct = default) =>
         Enqueue(key is { } k ? WriterOf(k) : 0, new StatementItem<T>(text, parameters, read), ct);
 
+    /// <summary>As above, the statement given as one value (text, parameters, reader).</summary>
+    public Task<T> RunStatementAsync<T>(long? key, (string Text, (string Name, object? Value)[] Parameters, Func<DbDataReader, Task<T>> Read) statement,
+        CancellationToken ct = default) =>
+        RunStatementAsync(key, statement.Text, statement.Parameters, statement.Read, ct);
+
     /// <summary>
     /// Statements that must share one commit: queued as one entry, so the writer takes them into the same batch, in order
     /// (each still its own statement with its own result; on a failed batch each is run again on its own, as any item).

@@ -93,22 +93,17 @@ public sealed class PostgreSqlClusterTests(PostgresServer postgres)
         Assert.Equal(4L, await ScalarAsync(connection, "SELECT COUNT(*) FROM \"Attempts\""));
     }
 
-    private static async Task<string> TextAsync(string connection, string sql)
-    {
-        await using var c = new NpgsqlConnection(connection);
-        await c.OpenAsync();
-        await using var command = c.CreateCommand();
-        command.CommandText = sql;
-        return Convert.ToString(await command.ExecuteScalarAsync()) ?? "";
-    }
+    private static async Task<string> TextAsync(string connection, string sql) => Convert.ToString(await QueryAsync(connection, sql)) ?? "";
 
-    private static async Task<long> ScalarAsync(string connection, string sql)
+    private static async Task<long> ScalarAsync(string connection, string sql) => Convert.ToInt64(await QueryAsync(connection, sql));
+
+    private static async Task<object?> QueryAsync(string connection, string sql)
     {
         await using var c = new NpgsqlConnection(connection);
         await c.OpenAsync();
         await using var command = c.CreateCommand();
         command.CommandText = sql;
-        return Convert.ToInt64(await command.ExecuteScalarAsync());
+        return await command.ExecuteScalarAsync();
     }
 
     private static async Task WaitUntilAsync(string connection, string countSql, long expected, TimeSpan timeout, bool atLeast = false)
