@@ -50,7 +50,7 @@ public sealed class BenchPostgres : IAsyncDisposable
             if (IsRoot) await RunAsync("chown", "postgres:postgres", folder);
             var port = FreePort();
             await RunAsPostgresAsync($"{bin}/initdb -D {folder}/data -U postgres -A trust -E UTF8 --no-sync");
-            await RunAsPostgresAsync($"{bin}/pg_ctl -D {folder}/data -l {folder}/log -w -t 60 -o \"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections=300{(statements ? " -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all" : "")}\" start");
+            await RunAsPostgresAsync($"{bin}/pg_ctl -D {folder}/data -l {folder}/log -w -t 60 -o \"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections=300{(statements ? " -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c pg_stat_statements.track_planning=on" : "")}\" start");
             server = new BenchPostgres($"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres;Timeout=15", folder, bin)
             {
                 Description = $"throwaway cluster, {Path.GetFileName(Path.GetDirectoryName(bin))}, defaults (fsync on, synchronous_commit on), port {port}",
@@ -84,19 +84,21 @@ public sealed class BenchPostgres : IAsyncDisposable
         await using var connection = new NpgsqlConnection(_admin);
         await connection.OpenAsync();
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT s.calls, s.total_exec_time, left(regexp_replace(s.query, '\\s+', ' ', 'g'), 150) FROM pg_stat_statements s " +
+        command.CommandText = "SELECT s.calls, s.total_exec_time, s.plans, s.total_plan_time, left(regexp_replace(s.query, '\\s+', ' ', 'g'), 150) FROM pg_stat_statements s " +
                               "JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = @db ORDER BY s.calls DESC";
         command.Parameters.AddWithValue("db", _database);
-        var rows = new List<(long Calls, double Ms, string Text)>();
+        var rows = new List<(long Calls, double Ms, long Plans, double PlanMs, string Text)>();
         await using (var reader = await command.ExecuteReaderAsync())
-            while (await reader.ReadAsync()) rows.Add((reader.GetInt64(0), reader.GetDouble(1), reader.GetString(2)));
+            while (await reader.ReadAsync()) rows.Add((reader.GetInt64(0), reader.GetDouble(1), reader.GetInt64(2), reader.GetDouble(3), reader.GetString(4)));
         var text = new System.Text.StringBuilder();
-        text.AppendLine($"  statements: {rows.Sum(r => r.Calls) / (double)items:N1} per item ({rows.Sum(r => r.Calls):N0} calls, {rows.Sum(r => r.Ms) * 1000 / items:N0} µs server time per item)");
-        foreach (var (calls, ms, query) in rows.Take(top))
-            text.AppendLine($"  {calls / (double)items,7:N2} per item {ms * 1000 / Math.Max(1, calls),8:N0} µs each   {query}");
-        text.AppendLine("  by server time:");
-        foreach (var (calls, ms, query) in rows.OrderByDescending(r => r.Ms).Take(top))
-            text.AppendLine($"  {ms * 1000 / items,7:N0} µs per item {calls / (double)items,6:N2} per item   {query}");
+        // Planning is counted apart (track_planning): a statement planned at every call is parsed or re-planned each time.
+        text.AppendLine($"  statements: {rows.Sum(r => r.Calls) / (double)items:N1} per item ({rows.Sum(r => r.Calls):N0} calls, {rows.Sum(r => r.Ms) * 1000 / items:N0} µs server time " +
+                        $"per item, planning {rows.Sum(r => r.PlanMs) * 1000 / items:N0} µs per item in {rows.Sum(r => r.Plans):N0} plans)");
+        foreach (var (calls, ms, plans, _, query) in rows.Take(top))
+            text.AppendLine($"  {calls / (double)items,7:N2} per item {ms * 1000 / Math.Max(1, calls),8:N0} µs each {plans * 100.0 / Math.Max(1, calls),4:0}% planned   {query}");
+        text.AppendLine("  by server time (execution + planning):");
+        foreach (var (calls, ms, _, planMs, query) in rows.OrderByDescending(r => r.Ms + r.PlanMs).Take(top))
+            text.AppendLine($"  {(ms + planMs) * 1000 / items,7:N0} µs per item ({planMs * 1000 / items:N0} planning) {calls / (double)items,6:N2} per item   {query}");
         return text.ToString();
     }
 

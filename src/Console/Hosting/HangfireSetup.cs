@@ -126,7 +126,8 @@ public static class HangfireSetup
                     break;
                 case StorageProvider.PostgreSql:
                     var pg = sp.GetRequiredService<IOptions<HangfirePostgreSqlSettings>>().Value;
-                    config.UsePostgreSqlStorage(o => o.UseNpgsqlConnection(database.ConnectionString), new PostgreSqlStorageOptions
+                    // Hangfire sends a few statement texts per job: prepared, not planned at each use (BENCHMARKS.md, session 24).
+                    config.UsePostgreSqlStorage(o => o.UseNpgsqlConnection(database.PreparingConnectionString), new PostgreSqlStorageOptions
                     {
                         QueuePollInterval = TimeSpan.FromMilliseconds(pg.QueuePollMilliseconds),
                         EnableLongPolling = pg.LongPolling,

@@ -222,7 +222,7 @@ public sealed class WriteQueue : IAsyncDisposable
 
         private async Task<DbConnection> OpenAsync()
         {
-            var connection = _database.CreateWriterConnection();
+            var connection = _database.CreateKeptConnection();
             try
             {
                 await connection.OpenAsync();
