@@ -7,7 +7,7 @@ namespace Taskdeck.Data.Storage;
 /// <summary>
 /// Open connections for the hand-written hot path's reads, kept with their prepared statements rather than opened per
 /// read: on SQLite, opening a connection (EF Core's too) and preparing a statement cost several times a short read; on
-/// PostgreSQL, planning one (a kept connection prepares it on the server after its second use). The
+/// PostgreSQL, planning one (<see cref="TaskdeckDatabase.PreparingConnectionString"/>). The
 /// engine's record reads and the DAG scheduler's per-success questions go through here; the console's queries use EF Core.
 /// </summary>
 public sealed class KeptReaders(TaskdeckDatabase database) : IDisposable
@@ -40,7 +40,7 @@ public sealed class KeptReaders(TaskdeckDatabase database) : IDisposable
     {
         if (!_kept.TryTake(out var connection))
         {
-            connection = database.CreateKeptConnection();
+            connection = database.CreateConnection();
             await connection.OpenAsync(ct);
         }
         var keep = true;

@@ -21,28 +21,22 @@ public sealed class TaskdeckDatabase(StorageProvider provider, string connection
     public int Writers { get; } = provider == StorageProvider.Sqlite ? 1 : writers ?? DefaultNetworkWriters;
 
     /// <summary>
-    /// A connection kept open for the hot path: a writer's, or a kept reader's (<see cref="KeptReaders"/>). On PostgreSQL
-    /// its statements are prepared on the server after their second use (it sends the same few statement texts all day),
-    /// so each is parsed and planned once. Unprepared, the DAG scheduler's children read spent 296 µs planning for 63 µs of
-    /// execution at every parent's success, and a record read 118 µs for 18 (BENCHMARKS.md, session 24).
+    /// PostgreSQL: the connection string the node's own connections use (the hot path's, the console's queries', Hangfire's).
+    /// A statement a physical connection has sent twice is prepared there, and stays prepared when the pool hands the
+    /// connection out again, so it is parsed and planned once: the node sends the same statement texts all day. Planned at
+    /// every call, the DAG scheduler's children read spent 296 µs planning for 63 µs of execution at each parent's success,
+    /// and a record read 118 µs for 18 (BENCHMARKS.md, session 24).
     /// </summary>
-    public DbConnection CreateKeptConnection() => connections is null && Provider == StorageProvider.PostgreSql
-        ? new NpgsqlConnection(PreparingConnectionString)
-        : CreateConnection();
-
-    /// <summary>
-    /// PostgreSQL: the connection string with automatic preparation (a statement sent twice on a physical connection is
-    /// prepared there, and stays prepared when the pool hands the connection out again).
-    /// </summary>
-    public string PreparingConnectionString => _preparingConnectionString ??=
-        new NpgsqlConnectionStringBuilder(ConnectionString) { MaxAutoPrepare = 64, AutoPrepareMinUsages = 2 }.ToString();
+    public string PreparingConnectionString => _preparingConnectionString ??= Provider == StorageProvider.PostgreSql
+        ? new NpgsqlConnectionStringBuilder(ConnectionString) { MaxAutoPrepare = 64, AutoPrepareMinUsages = 2 }.ToString()
+        : ConnectionString;
 
     private string? _preparingConnectionString;
 
     public DbConnection CreateConnection() => connections?.Invoke() ?? Provider switch
     {
         StorageProvider.Sqlite => new SqliteConnection(ConnectionString),
-        StorageProvider.PostgreSql => new NpgsqlConnection(ConnectionString),
+        StorageProvider.PostgreSql => new NpgsqlConnection(PreparingConnectionString),
         StorageProvider.SqlServer => new SqlConnection(ConnectionString),
         _ => throw new ArgumentOutOfRangeException(nameof(Provider)),
     };
@@ -57,9 +51,9 @@ public sealed class TaskdeckDatabase(StorageProvider provider, string connection
         switch (Provider)
         {
             case StorageProvider.PostgreSql:
-                // The kept connections (prepared statements) have a pool of their own.
+                // The node's own connections (prepared statements) and those made from the plain string have a pool each.
                 using (var connection = new NpgsqlConnection(ConnectionString)) NpgsqlConnection.ClearPool(connection);
-                using (var kept = CreateKeptConnection()) NpgsqlConnection.ClearPool((NpgsqlConnection)kept);
+                using (var preparing = new NpgsqlConnection(PreparingConnectionString)) NpgsqlConnection.ClearPool(preparing);
                 break;
             case StorageProvider.SqlServer:
                 using (var connection = new SqlConnection(ConnectionString)) SqlConnection.ClearPool(connection);

@@ -222,7 +222,7 @@ public sealed class WriteQueue : IAsyncDisposable
 
         private async Task<DbConnection> OpenAsync()
         {
-            var connection = _database.CreateKeptConnection();
+            var connection = _database.CreateConnection();
             try
             {
                 await connection.OpenAsync();
