@@ -25,11 +25,20 @@ public sealed class TaskdeckDatabase(StorageProvider provider, string connection
     /// A statement a physical connection has sent twice is prepared there, and stays prepared when the pool hands the
     /// connection out again, so it is parsed and planned once: the node sends the same statement texts all day. Planned at
     /// every call, the DAG scheduler's children read spent 296 µs planning for 63 µs of execution at each parent's success,
-    /// and a record read 118 µs for 18 (BENCHMARKS.md, session 24).
+    /// and a record read 118 µs for 18 (BENCHMARKS.md, session 24). A <c>Max Auto Prepare</c> the operator wrote is kept:
+    /// 0 turns preparing off, as a PgBouncer in transaction mode before 1.21 needs.
     /// </summary>
-    public string PreparingConnectionString => _preparingConnectionString ??= Provider == StorageProvider.PostgreSql
+    public string PreparingConnectionString => _preparingConnectionString ??= Provider == StorageProvider.PostgreSql && !NamesMaxAutoPrepare(ConnectionString)
         ? new NpgsqlConnectionStringBuilder(ConnectionString) { MaxAutoPrepare = 64, AutoPrepareMinUsages = 2 }.ToString()
         : ConnectionString;
+
+    private static bool NamesMaxAutoPrepare(string connectionString)
+    {
+        // The plain builder keeps the keys as written (Npgsql's own answers every key it knows); Npgsql reads the key in
+        // any case and with or without its spaces.
+        var written = new DbConnectionStringBuilder { ConnectionString = connectionString };
+        return written.Keys.Cast<string>().Any(key => key.Replace(" ", "").Equals("MaxAutoPrepare", StringComparison.OrdinalIgnoreCase));
+    }
 
     private string? _preparingConnectionString;
 

@@ -1,3 +1,5 @@
+using Npgsql;
+using Taskdeck.Core;
 using Taskdeck.Core.Executions;
 using Taskdeck.Data.Executions;
 using Taskdeck.Data.Storage;
@@ -7,12 +9,12 @@ using Taskdeck.Unit.MultiNode;
 namespace Taskdeck.Unit.Storage;
 
 /// <summary>
-/// On PostgreSQL the hot path's reads (a record by id, a parent's children at every success) are prepared on the server
-/// from their second use on a kept connection: planned at every call, the DAG scheduler's children read spent five
-/// times as long planning as running (BENCHMARKS.md, session 24).
+/// On PostgreSQL every statement the node sends twice on a connection is prepared there, the hot path's reads (a record by
+/// id, a parent's children at every success) among them: planned at every call, the DAG scheduler's children read spent
+/// five times as long planning as running (BENCHMARKS.md, session 24).
 /// </summary>
 [Collection(PostgresCollection.Name)]
-public sealed class PreparedReadsTests(PostgresServer postgres)
+public sealed class PreparedStatementsTests(PostgresServer postgres)
 {
     private const string PreparedOnThisConnection = "SELECT statement FROM pg_prepared_statements WHERE NOT from_sql";
 
@@ -37,5 +39,18 @@ public sealed class PreparedReadsTests(PostgresServer postgres)
         static bool ReadsARecord(string statement) => statement.Contains("FROM \"Executions\"", StringComparison.Ordinal);
         Assert.DoesNotContain(afterOneRead, ReadsARecord);
         Assert.Contains(afterTwoReads, ReadsARecord);
+    }
+
+    [Fact]
+    public void TheNodesConnections_PrepareWhatTheySendTwice_UnlessTheOperatorSaidOtherwise()
+    {
+        static NpgsqlConnectionStringBuilder Used(string written) =>
+            new(new TaskdeckDatabase(StorageProvider.PostgreSql, written).PreparingConnectionString);
+
+        Assert.Equal((64, 2), (Used("Host=db;Database=taskdeck").MaxAutoPrepare, Used("Host=db;Database=taskdeck").AutoPrepareMinUsages));
+        // Behind a PgBouncer in transaction mode (before 1.21) prepared statements break: the operator turns them off.
+        Assert.Equal(0, Used("Host=db;Database=taskdeck;Max Auto Prepare=0").MaxAutoPrepare);
+        Assert.Equal(10, Used("Host=db;Database=taskdeck;maxautoprepare=10").MaxAutoPrepare);
+        Assert.Equal("Data Source=x.db", new TaskdeckDatabase(StorageProvider.Sqlite, "Data Source=x.db").PreparingConnectionString);
     }
 }
