@@ -21,26 +21,49 @@ public sealed class TaskdeckDatabase(StorageProvider provider, string connection
     public int Writers { get; } = provider == StorageProvider.Sqlite ? 1 : writers ?? DefaultNetworkWriters;
 
     /// <summary>
-    /// PostgreSQL: the connection string the node's own connections use (the hot path's, the console's queries', Hangfire's).
+    /// PostgreSQL: the connection string of the hot path's connections (the writers', the kept readers') and Hangfire's.
     /// A statement a physical connection has sent twice is prepared there, and stays prepared when the pool hands the
-    /// connection out again, so it is parsed and planned once: the node sends the same statement texts all day. Planned at
+    /// connection out again, so it is parsed and planned once: these send the same few statement texts all day. Planned at
     /// every call, the DAG scheduler's children read spent 296 µs planning for 63 µs of execution at each parent's success,
-    /// and a record read 118 µs for 18 (BENCHMARKS.md, session 24). A <c>Max Auto Prepare</c> the operator wrote is kept:
-    /// 0 turns preparing off, as a PgBouncer in transaction mode before 1.21 needs.
+    /// and a record read 118 µs for 18 (BENCHMARKS.md, session 24). The console's queries (EF Core) keep the plain string:
+    /// their filters vary, and a generic plan chosen for a skewed state filter was not measured. A setting the operator
+    /// wrote is kept: <c>Max Auto Prepare=0</c> turns preparing off, as a PgBouncer in transaction mode without prepared
+    /// statement support needs.
     /// </summary>
-    public string PreparingConnectionString => _preparingConnectionString ??= Provider == StorageProvider.PostgreSql && !NamesMaxAutoPrepare(ConnectionString)
-        ? new NpgsqlConnectionStringBuilder(ConnectionString) { MaxAutoPrepare = 64, AutoPrepareMinUsages = 2 }.ToString()
+    public string PreparingConnectionString => _preparingConnectionString ??= Provider == StorageProvider.PostgreSql
+        ? Preparing(new NpgsqlConnectionStringBuilder(ConnectionString), ConnectionString).ToString()
         : ConnectionString;
 
-    private static bool NamesMaxAutoPrepare(string connectionString)
+    private string? _preparingConnectionString;
+
+    private static NpgsqlConnectionStringBuilder Preparing(NpgsqlConnectionStringBuilder builder, string written)
     {
-        // The plain builder keeps the keys as written (Npgsql's own answers every key it knows); Npgsql reads the key in
-        // any case and with or without its spaces.
-        var written = new DbConnectionStringBuilder { ConnectionString = connectionString };
-        return written.Keys.Cast<string>().Any(key => key.Replace(" ", "").Equals("MaxAutoPrepare", StringComparison.OrdinalIgnoreCase));
+        // The plain builder keeps the keys as written (Npgsql's own answers every key it knows); Npgsql reads a key in any
+        // case and with or without its spaces.
+        var keys = new DbConnectionStringBuilder { ConnectionString = written }.Keys.Cast<string>()
+            .Select(key => key.Replace(" ", "")).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        if (!keys.Contains("MaxAutoPrepare")) builder.MaxAutoPrepare = 64;
+        if (!keys.Contains("AutoPrepareMinUsages")) builder.AutoPrepareMinUsages = 2;
+        return builder;
     }
 
-    private string? _preparingConnectionString;
+    /// <summary>
+    /// A writer's connection: the preparing string under an application name of its own, so the writers have a pool of
+    /// their own — a reconnecting writer never waits behind Hangfire's workers, the console and the kept readers for a
+    /// pooled connection — and show apart in <c>pg_stat_activity</c>.
+    /// </summary>
+    public DbConnection CreateWriterConnection() => connections is null && Provider == StorageProvider.PostgreSql
+        ? new NpgsqlConnection(_writerConnectionString ??= WriterConnectionString())
+        : CreateConnection();
+
+    private string? _writerConnectionString;
+
+    private string WriterConnectionString()
+    {
+        var builder = new NpgsqlConnectionStringBuilder(PreparingConnectionString);
+        builder.ApplicationName = (string.IsNullOrEmpty(builder.ApplicationName) ? "Taskdeck" : builder.ApplicationName) + " writer";
+        return builder.ToString();
+    }
 
     public DbConnection CreateConnection() => connections?.Invoke() ?? Provider switch
     {
@@ -60,9 +83,10 @@ public sealed class TaskdeckDatabase(StorageProvider provider, string connection
         switch (Provider)
         {
             case StorageProvider.PostgreSql:
-                // The node's own connections (prepared statements) and those made from the plain string have a pool each.
+                // Three pools: the plain string's (the console's queries), the preparing string's, the writers'.
                 using (var connection = new NpgsqlConnection(ConnectionString)) NpgsqlConnection.ClearPool(connection);
                 using (var preparing = new NpgsqlConnection(PreparingConnectionString)) NpgsqlConnection.ClearPool(preparing);
+                using (var writer = CreateWriterConnection()) NpgsqlConnection.ClearPool((NpgsqlConnection)writer);
                 break;
             case StorageProvider.SqlServer:
                 using (var connection = new SqlConnection(ConnectionString)) SqlConnection.ClearPool(connection);

@@ -222,7 +222,7 @@ public sealed class WriteQueue : IAsyncDisposable
 
         private async Task<DbConnection> OpenAsync()
         {
-            var connection = _database.CreateConnection();
+            var connection = _database.CreateWriterConnection();
             try
             {
                 await connection.OpenAsync();

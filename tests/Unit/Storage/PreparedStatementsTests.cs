@@ -50,7 +50,23 @@ public sealed class PreparedStatementsTests(PostgresServer postgres)
         Assert.Equal((64, 2), (Used("Host=db;Database=taskdeck").MaxAutoPrepare, Used("Host=db;Database=taskdeck").AutoPrepareMinUsages));
         // Behind a PgBouncer in transaction mode (before 1.21) prepared statements break: the operator turns them off.
         Assert.Equal(0, Used("Host=db;Database=taskdeck;Max Auto Prepare=0").MaxAutoPrepare);
-        Assert.Equal(10, Used("Host=db;Database=taskdeck;maxautoprepare=10").MaxAutoPrepare);
+        Assert.Equal((10, 5), (Used("Host=db;Database=taskdeck;maxautoprepare=10;Auto Prepare Min Usages=5").MaxAutoPrepare,
+            Used("Host=db;Database=taskdeck;maxautoprepare=10;Auto Prepare Min Usages=5").AutoPrepareMinUsages));
         Assert.Equal("Data Source=x.db", new TaskdeckDatabase(StorageProvider.Sqlite, "Data Source=x.db").PreparingConnectionString);
+    }
+
+    // A writer reconnecting after a server restart must not wait behind Hangfire's workers and the readers for a pooled
+    // connection: its connections are told apart by their application name, which gives them a pool of their own.
+    [Fact]
+    public void TheWriters_HaveAPoolOfTheirOwn_NamedInTheServersActivity()
+    {
+        static string? WriterName(string written) =>
+            new NpgsqlConnectionStringBuilder(new TaskdeckDatabase(StorageProvider.PostgreSql, written).CreateWriterConnection().ConnectionString).ApplicationName;
+
+        Assert.Equal("Taskdeck writer", WriterName("Host=db;Database=taskdeck"));
+        Assert.Equal("billing-jobs writer", WriterName("Host=db;Database=taskdeck;Application Name=billing-jobs"));
+        var database = new TaskdeckDatabase(StorageProvider.PostgreSql, "Host=db;Database=taskdeck");
+        Assert.Equal(64, new NpgsqlConnectionStringBuilder(database.CreateWriterConnection().ConnectionString).MaxAutoPrepare);
+        Assert.NotEqual(database.CreateConnection().ConnectionString, database.CreateWriterConnection().ConnectionString);
     }
 }
