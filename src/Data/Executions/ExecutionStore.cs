@@ -428,6 +428,10 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
 
     public async Task<IReadOnlyList<Execution>> FindManyAsync(IReadOnlyList<long> ids, CancellationToken ct = default)
     {
+        // PostgreSQL: one text whatever the count (an array), so a batch job's read does not take one of a kept
+        // connection's prepared-statement slots per batch size.
+        if (database.Provider == Core.StorageProvider.PostgreSql)
+            return await ReadAsync($"{ExecutionColumns.Id} = ANY(@Ids)", [("Ids", ids.ToArray())], ct);
         var found = new List<Execution>(ids.Count);
         // One statement per hundred ids, the ids as parameters: the same text on every provider, and few texts to prepare.
         foreach (var chunk in ids.Chunk(100))

@@ -41,6 +41,27 @@ public sealed class PreparedStatementsTests(PostgresServer postgres)
         Assert.Contains(afterTwoReads, ReadsARecord);
     }
 
+    // A batch job reads its records together; were the statement's text to follow the batch's size, every size would
+    // take one of a connection's 64 prepared slots and push out the hot path's own statements.
+    [Fact]
+    public async Task ABatchsRecords_AreReadWithOneStatementText_WhateverTheBatchsSize()
+    {
+        await using var storage = await StorageHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["Taskdeck:Storage:Provider"] = "PostgreSql",
+            ["ConnectionStrings:Taskdeck"] = await postgres.CreateDatabaseAsync(),
+        });
+        var store = storage.Get<ExecutionStore>();
+        var ids = await store.InsertAsync(Enumerable.Repeat((new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop" }, ExecutionState.Queued), 7).ToList(),
+            DateTimeOffset.UtcNow, "test");
+
+        foreach (var size in new[] { 2, 3, 5, 7, 2, 3, 5, 7 })
+            Assert.Equal(ids.Take(size).Order(), (await store.FindManyAsync(ids.Take(size).ToList())).Select(e => e.Id).Order());
+
+        var prepared = await storage.Get<KeptReaders>().ReadAsync(PreparedOnThisConnection, [], r => r.GetString(0), CancellationToken.None);
+        Assert.Single(prepared, statement => statement.Contains("FROM \"Executions\"", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void TheNodesConnections_PrepareWhatTheySendTwice_UnlessTheOperatorSaidOtherwise()
     {
