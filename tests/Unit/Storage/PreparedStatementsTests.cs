@@ -18,14 +18,16 @@ public sealed class PreparedStatementsTests(PostgresServer postgres)
 {
     private const string PreparedOnThisConnection = "SELECT statement FROM pg_prepared_statements WHERE NOT from_sql";
 
+    private async Task<StorageHost> StorageOnANewDatabaseAsync() => await StorageHost.StartAsync(new Dictionary<string, string?>
+    {
+        ["Taskdeck:Storage:Provider"] = "PostgreSql",
+        ["ConnectionStrings:Taskdeck"] = await postgres.CreateDatabaseAsync(),
+    });
+
     [Fact]
     public async Task ARecordRead_IsPreparedOnTheServer_OnceItHasBeenSentTwice()
     {
-        await using var storage = await StorageHost.StartAsync(new Dictionary<string, string?>
-        {
-            ["Taskdeck:Storage:Provider"] = "PostgreSql",
-            ["ConnectionStrings:Taskdeck"] = await postgres.CreateDatabaseAsync(),
-        });
+        await using var storage = await StorageOnANewDatabaseAsync();
         var store = storage.Get<ExecutionStore>();
         var readers = storage.Get<KeptReaders>();
         var id = (await store.InsertAsync([(new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop" }, ExecutionState.Queued)], DateTimeOffset.UtcNow, "test"))[0];
@@ -46,11 +48,7 @@ public sealed class PreparedStatementsTests(PostgresServer postgres)
     [Fact]
     public async Task ABatchsRecords_AreReadWithOneStatementText_WhateverTheBatchsSize()
     {
-        await using var storage = await StorageHost.StartAsync(new Dictionary<string, string?>
-        {
-            ["Taskdeck:Storage:Provider"] = "PostgreSql",
-            ["ConnectionStrings:Taskdeck"] = await postgres.CreateDatabaseAsync(),
-        });
+        await using var storage = await StorageOnANewDatabaseAsync();
         var store = storage.Get<ExecutionStore>();
         var ids = await store.InsertAsync(Enumerable.Repeat((new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop" }, ExecutionState.Queued), 7).ToList(),
             DateTimeOffset.UtcNow, "test");
