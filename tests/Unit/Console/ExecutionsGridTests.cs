@@ -95,11 +95,13 @@ public sealed class ExecutionsGridTests : MudTestContext
             .Add(g => g.ServerData, (_, _) => Task.FromResult(new GridData<Execution> { Items = rows, TotalItems = 1 }))
             .Add(g => g.OnRetry, items => retried = items)
             .Add(g => g.MayOperate, true));
-        cut.WaitForAssertion(() => cut.Find("button[aria-label='Retry #7']"));
+        // A generous wait: under two full test runs side by side the grid's first renders once kept the renderer busy
+        // past the default wait before the check ran at all (a wait ends as soon as it holds).
+        cut.WaitForAssertion(() => cut.Find("button[aria-label='Retry #7']"), TimeSpan.FromSeconds(30));
 
         cut.Find("button[aria-label='Retry #7']").Click();
 
-        cut.WaitForAssertion(() => Assert.NotNull(retried));
+        cut.WaitForAssertion(() => Assert.NotNull(retried), TimeSpan.FromSeconds(30));
         Assert.Equal(7, Assert.Single(retried!).Id);
         // The click is the button's: the row does not take it too (MudDataGrid selects a row clicked anywhere).
         Assert.Empty(Ticked(cut));
