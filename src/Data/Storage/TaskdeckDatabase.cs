@@ -31,20 +31,21 @@ public sealed class TaskdeckDatabase(StorageProvider provider, string connection
     /// statement support needs.
     /// </summary>
     public string PreparingConnectionString => _preparingConnectionString ??= Provider == StorageProvider.PostgreSql
-        ? Preparing(new NpgsqlConnectionStringBuilder(ConnectionString), ConnectionString).ToString()
+        ? Preparing(ConnectionString)
         : ConnectionString;
 
     private string? _preparingConnectionString;
 
-    private static NpgsqlConnectionStringBuilder Preparing(NpgsqlConnectionStringBuilder builder, string written)
+    private static string Preparing(string written)
     {
         // The plain builder keeps the keys as written (Npgsql's own answers every key it knows); Npgsql reads a key in any
         // case and with or without its spaces.
         var keys = new DbConnectionStringBuilder { ConnectionString = written }.Keys.Cast<string>()
             .Select(key => key.Replace(" ", "")).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var builder = new NpgsqlConnectionStringBuilder(written);
         if (!keys.Contains("MaxAutoPrepare")) builder.MaxAutoPrepare = 64;
         if (!keys.Contains("AutoPrepareMinUsages")) builder.AutoPrepareMinUsages = 2;
-        return builder;
+        return builder.ToString();
     }
 
     /// <summary>
