@@ -83,14 +83,14 @@ public abstract class TaskdeckDbContext(DbContextOptions options) : DbContext(op
             Schema.Map(e, typeof(Schema.AttemptColumns));
             e.HasKey(x => new { x.ExecutionId, x.Number });
             e.Property(x => x.NodeId).HasMaxLength(200);
-            e.HasOne<Execution>().WithMany().HasForeignKey(x => x.ExecutionId).OnDelete(DeleteBehavior.Cascade);
+            ReferencesItsExecution(e, x => x.ExecutionId);
             e.HasIndex(x => new { x.FinishedAt, x.Outcome });
         });
         model.Entity<LogEntry>(e =>
         {
             Schema.Map(e, typeof(Schema.LogEntryColumns));
             e.HasKey(x => x.Id);
-            e.HasOne<Execution>().WithMany().HasForeignKey(x => x.ExecutionId).OnDelete(DeleteBehavior.Cascade);
+            ReferencesItsExecution(e, x => x.ExecutionId);
             e.HasIndex(x => new { x.ExecutionId, x.AttemptNumber, x.Id });
         });
         model.Entity<StateChange>(e =>
@@ -100,7 +100,7 @@ public abstract class TaskdeckDbContext(DbContextOptions options) : DbContext(op
             e.Property(x => x.Transition).HasMaxLength(40);
             e.Property(x => x.NodeId).HasMaxLength(200);
             e.Property(x => x.ActorName).HasMaxLength(200);
-            e.HasOne<Execution>().WithMany().HasForeignKey(x => x.ExecutionId).OnDelete(DeleteBehavior.Cascade);
+            ReferencesItsExecution(e, x => x.ExecutionId);
             e.HasIndex(x => new { x.ExecutionId, x.Id });
         });
         model.Entity<WorkerNode>(e =>
@@ -204,6 +204,21 @@ public abstract class TaskdeckDbContext(DbContextOptions options) : DbContext(op
             e.HasIndex(x => new { x.ActorName, x.At });
             e.HasIndex(x => new { x.Action, x.At });
         });
+    }
+
+    /// <summary>
+    /// An attempt, log line or history row belongs to its execution. On PostgreSQL that is not a foreign key: every one
+    /// of these rows is written on an execution's hot path (a run's claim and end write an attempt and two history rows,
+    /// a no-op's line a log row), and each foreign key check there is a query of its own that also locks the execution's
+    /// new row version (<c>FOR KEY SHARE</c>, one more WAL record and dirtied page per row) — about a tenth of the server's
+    /// CPU per execution in the engine bench (BENCHMARKS.md, session 25). Nothing relies on the cascade: every delete of an
+    /// execution deletes these rows itself first, in its transaction (<c>ExecutionStore.Dependents</c>). SQLite and SQL
+    /// Server keep the key.
+    /// </summary>
+    private void ReferencesItsExecution<T>(Microsoft.EntityFrameworkCore.Metadata.Builders.EntityTypeBuilder<T> entity,
+        System.Linq.Expressions.Expression<Func<T, object?>> executionId) where T : class
+    {
+        if (!Database.IsNpgsql()) entity.HasOne<Execution>().WithMany().HasForeignKey(executionId).OnDelete(DeleteBehavior.Cascade);
     }
 
     /// <summary>A partial index's filter "column IS NOT NULL" in the provider's quoting.</summary>

@@ -144,6 +144,32 @@ public abstract class TransitionStoreTests
         Assert.All(seenAtClose, seen => Assert.Equal([$"last line of {seen.id}\n"], seen.Item2));
     }
 
+    // On PostgreSQL no foreign key cascades an execution's deletion to these rows (it would check and lock at every
+    // write on the hot path): the store's deletes take them, one record at a time and in bulk.
+    [Fact]
+    public async Task ADeletedExecution_LeavesNoAttemptLogLineOrHistoryBehind_AndItsNeighboursKeepTheirs()
+    {
+        await using var storage = await StorageHost.StartAsync(await SettingsAsync());
+        var store = storage.Get<ExecutionStore>();
+        var ids = await QueuedAsync(store, 4);
+        foreach (var id in ids)
+        {
+            await store.ApplyAsync(new TransitionCommand(id, Transition.Claim) { NodeId = "a" }, DateTimeOffset.UtcNow);
+            await store.AppendLogAsync([new LogEntry { ExecutionId = id, AttemptNumber = 1, Stream = LogStream.Output, At = DateTimeOffset.UtcNow, Text = "ran\n" }]);
+            await store.ApplyAsync(new TransitionCommand(id, Transition.Succeed) { NodeId = "a", ExpectedAttempt = 1 }, DateTimeOffset.UtcNow);
+        }
+
+        Assert.True((await store.DeleteTerminalAsync(ids[0])).Deleted);
+        Assert.Equal([ids[1], ids[2]], (await store.DeleteTerminalManyAsync([ids[1], ids[2]])).Order());
+
+        await using var db = await storage.Get<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
+        async Task<(int Attempts, int Lines, int History)> RowsOf(long id) => (
+            await db.Attempts.CountAsync(a => a.ExecutionId == id), await db.LogEntries.CountAsync(l => l.ExecutionId == id),
+            await db.StateChanges.CountAsync(h => h.ExecutionId == id));
+        foreach (var deleted in ids.Take(3)) Assert.Equal((0, 0, 0), await RowsOf(deleted));
+        Assert.Equal((1, 1, 3), await RowsOf(ids[3])); // submitted, claimed, succeeded
+    }
+
     private static (bool, ExecutionState?, ExecutionState?, int) Describe(TransitionResult r) => (r.Applied, r.FoundState, r.NewState, r.AttemptNumber);
 }
 
@@ -281,6 +307,19 @@ public sealed class PostgreSqlTransitionStoreTests(PostgresServer postgres) : Tr
             Assert.Equal((1, ExecutionState.Succeeded, true), (attempts[ids[i]].Number, attempts[ids[i]].Outcome, attempts[ids[i]].FinishedAt is not null));
         }
         Assert.Equal(ids.Count, await db.Executions.CountAsync(e => e.State == ExecutionState.Succeeded));
+    }
+
+    // Each foreign key check is a query of its own that also locks the execution's new row version: about a tenth of the
+    // server's CPU per execution (BENCHMARKS.md, session 25). The rows every run writes carry none on PostgreSQL.
+    [Fact]
+    public async Task TheRowsEveryRunWrites_CarryNoForeignKeyCheck_OnPostgreSql()
+    {
+        await using var storage = await StorageHost.StartAsync(await SettingsAsync());
+        await using var db = await storage.Get<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
+        var checkedTables = await db.Database.SqlQueryRaw<string>(
+            "SELECT c.conrelid::regclass::text AS \"Value\" FROM pg_constraint c WHERE c.contype = 'f' AND c.confrelid = '\"Executions\"'::regclass").ToListAsync();
+
+        Assert.Equal(["\"WorkTasks\""], checkedTables); // a work task's row is written once, at its submission
     }
 
     [Fact]

@@ -1023,33 +1023,6 @@ namespace Taskdeck.Data.Migrations.PostgreSql
                         .IsRequired();
                 });
 
-            modelBuilder.Entity("Taskdeck.Core.Executions.Attempt", b =>
-                {
-                    b.HasOne("Taskdeck.Core.Executions.Execution", null)
-                        .WithMany()
-                        .HasForeignKey("ExecutionId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired();
-                });
-
-            modelBuilder.Entity("Taskdeck.Core.Executions.LogEntry", b =>
-                {
-                    b.HasOne("Taskdeck.Core.Executions.Execution", null)
-                        .WithMany()
-                        .HasForeignKey("ExecutionId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired();
-                });
-
-            modelBuilder.Entity("Taskdeck.Core.Executions.StateChange", b =>
-                {
-                    b.HasOne("Taskdeck.Core.Executions.Execution", null)
-                        .WithMany()
-                        .HasForeignKey("ExecutionId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired();
-                });
-
             modelBuilder.Entity("Taskdeck.Core.Schedules.ScheduleFiring", b =>
                 {
                     b.HasOne("Taskdeck.Core.Schedules.Schedule", null)
