@@ -123,9 +123,5 @@ public sealed class SqliteAuditStorageTests : AuditStorageTests
 [Collection(PostgresCollection.Name)]
 public sealed class PostgreSqlAuditStorageTests(PostgresServer postgres) : AuditStorageTests
 {
-    protected override async Task<Dictionary<string, string?>> SettingsAsync() => new()
-    {
-        ["Taskdeck:Storage:Provider"] = "PostgreSql",
-        ["ConnectionStrings:Taskdeck"] = await postgres.CreateDatabaseAsync(),
-    };
+    protected override Task<Dictionary<string, string?>> SettingsAsync() => postgres.StorageSettingsAsync();
 }

@@ -177,9 +177,5 @@ public sealed class SqliteDashboardQueriesTests : DashboardQueriesTests
 [Collection(PostgresCollection.Name)]
 public sealed class PostgreSqlDashboardQueriesTests(PostgresServer postgres) : DashboardQueriesTests
 {
-    protected override async Task<Dictionary<string, string?>> SettingsAsync(string folder) => new()
-    {
-        ["Taskdeck:Storage:Provider"] = "PostgreSql",
-        ["ConnectionStrings:Taskdeck"] = await postgres.CreateDatabaseAsync(),
-    };
+    protected override Task<Dictionary<string, string?>> SettingsAsync(string folder) => postgres.StorageSettingsAsync();
 }

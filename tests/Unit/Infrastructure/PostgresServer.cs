@@ -29,6 +29,13 @@ public sealed class PostgresServer : IAsyncLifetime
         await StartAsync();
     }
 
+    /// <summary>The settings of a node's storage on a fresh, empty database of this server.</summary>
+    public async Task<Dictionary<string, string?>> StorageSettingsAsync() => new()
+    {
+        ["Taskdeck:Storage:Provider"] = "PostgreSql",
+        ["ConnectionStrings:Taskdeck"] = await CreateDatabaseAsync(),
+    };
+
     /// <summary>A fresh, empty database for one test.</summary>
     public async Task<string> CreateDatabaseAsync()
     {

@@ -173,11 +173,7 @@ public sealed class ChangeFollowerLateCommitTests(PostgresServer postgres)
         /// <summary>The changes the follower published so far, in order.</summary>
         public List<StateChanged> Seen() { lock (_seen) return [.. _seen]; }
 
-        public static async Task<FollowingNode> StartAsync(PostgresServer postgres) => await StartAsync(new Dictionary<string, string?>
-        {
-            ["Taskdeck:Storage:Provider"] = "PostgreSql",
-            ["ConnectionStrings:Taskdeck"] = await postgres.CreateDatabaseAsync(),
-        });
+        public static async Task<FollowingNode> StartAsync(PostgresServer postgres) => await StartAsync(await postgres.StorageSettingsAsync());
 
         public static async Task<FollowingNode> StartAsync(Dictionary<string, string?> settings)
         {

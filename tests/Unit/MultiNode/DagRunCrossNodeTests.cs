@@ -28,11 +28,7 @@ public sealed class DagRunCrossNodeTests(PostgresServer postgres)
     [InlineData(false)]
     public async Task ARunRestartedOnAnotherNode_ReadsRunning_OnceThisNodeRunsItsTask(bool claimedBeforeTheNewsArrives)
     {
-        await using var storage = await StorageHost.StartAsync(new Dictionary<string, string?>
-        {
-            ["Taskdeck:Storage:Provider"] = "PostgreSql",
-            ["ConnectionStrings:Taskdeck"] = await postgres.CreateDatabaseAsync(),
-        });
+        await using var storage = await StorageHost.StartAsync(await postgres.StorageSettingsAsync());
         var store = storage.Get<ExecutionStore>();
         var dags = storage.Get<IDagStore>();
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);

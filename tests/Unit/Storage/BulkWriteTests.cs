@@ -94,9 +94,5 @@ public sealed class SqliteBulkWriteTests : BulkWriteTests
 [Collection(PostgresCollection.Name)]
 public sealed class PostgreSqlBulkWriteTests(PostgresServer postgres) : BulkWriteTests
 {
-    protected override async Task<Dictionary<string, string?>> SettingsAsync() => new()
-    {
-        ["Taskdeck:Storage:Provider"] = "PostgreSql",
-        ["ConnectionStrings:Taskdeck"] = await postgres.CreateDatabaseAsync(),
-    };
+    protected override Task<Dictionary<string, string?>> SettingsAsync() => postgres.StorageSettingsAsync();
 }

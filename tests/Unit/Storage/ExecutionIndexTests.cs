@@ -199,11 +199,7 @@ public sealed class SqliteExecutionIndexTests : ExecutionIndexTests
 [Collection(PostgresCollection.Name)]
 public sealed class PostgreSqlExecutionIndexTests(PostgresServer postgres) : ExecutionIndexTests
 {
-    protected override async Task<Dictionary<string, string?>> SettingsAsync() => new()
-    {
-        ["Taskdeck:Storage:Provider"] = "PostgreSql",
-        ["ConnectionStrings:Taskdeck"] = await postgres.CreateDatabaseAsync(),
-    };
+    protected override Task<Dictionary<string, string?>> SettingsAsync() => postgres.StorageSettingsAsync();
 
     protected override async Task<string> PlanAsync(DbConnection connection, string sql, object parameter)
     {

@@ -18,11 +18,7 @@ public sealed class PreparedStatementsTests(PostgresServer postgres)
 {
     private const string PreparedOnThisConnection = "SELECT statement FROM pg_prepared_statements WHERE NOT from_sql";
 
-    private async Task<StorageHost> StorageOnANewDatabaseAsync() => await StorageHost.StartAsync(new Dictionary<string, string?>
-    {
-        ["Taskdeck:Storage:Provider"] = "PostgreSql",
-        ["ConnectionStrings:Taskdeck"] = await postgres.CreateDatabaseAsync(),
-    });
+    private async Task<StorageHost> StorageOnANewDatabaseAsync() => await StorageHost.StartAsync(await postgres.StorageSettingsAsync());
 
     [Fact]
     public async Task ARecordRead_IsPreparedOnTheServer_OnceItHasBeenSentTwice()

@@ -77,9 +77,5 @@ public sealed class SqliteTagFilterTests : TagFilterTests
 [Collection(PostgresCollection.Name)]
 public sealed class PostgreSqlTagFilterTests(PostgresServer postgres) : TagFilterTests
 {
-    protected override async Task<Dictionary<string, string?>> SettingsAsync() => new()
-    {
-        ["Taskdeck:Storage:Provider"] = "PostgreSql",
-        ["ConnectionStrings:Taskdeck"] = await postgres.CreateDatabaseAsync(),
-    };
+    protected override Task<Dictionary<string, string?>> SettingsAsync() => postgres.StorageSettingsAsync();
 }

@@ -191,11 +191,7 @@ public sealed class SqliteTransitionStoreTests : TransitionStoreTests
 [Collection(PostgresCollection.Name)]
 public sealed class PostgreSqlTransitionStoreTests(PostgresServer postgres) : TransitionStoreTests
 {
-    protected override async Task<Dictionary<string, string?>> SettingsAsync() => new()
-    {
-        ["Taskdeck:Storage:Provider"] = "PostgreSql",
-        ["ConnectionStrings:Taskdeck"] = await postgres.CreateDatabaseAsync(),
-    };
+    protected override Task<Dictionary<string, string?>> SettingsAsync() => postgres.StorageSettingsAsync();
 
     /// <summary>Two stores on one database (two nodes), with <paramref name="queued"/> records queued through the first.</summary>
     private async Task<TwoNodes> TwoNodesAsync(int queued)

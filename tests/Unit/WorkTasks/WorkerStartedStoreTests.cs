@@ -122,9 +122,5 @@ public sealed class SqliteWorkerStartedStoreTests : WorkerStartedStoreTests
 [Collection(PostgresCollection.Name)]
 public sealed class PostgreSqlWorkerStartedStoreTests(PostgresServer postgres) : WorkerStartedStoreTests
 {
-    protected override async Task<Dictionary<string, string?>> SettingsAsync() => new()
-    {
-        ["Taskdeck:Storage:Provider"] = "PostgreSql",
-        ["ConnectionStrings:Taskdeck"] = await postgres.CreateDatabaseAsync(),
-    };
+    protected override Task<Dictionary<string, string?>> SettingsAsync() => postgres.StorageSettingsAsync();
 }
