@@ -34,7 +34,11 @@ public abstract class ConsoleTest(AppFixture app, BrowserFixture browser) : IAsy
         {
             if (message.Text.Contains("Content Security Policy", StringComparison.OrdinalIgnoreCase))
                 lock (_cspViolations) _cspViolations.Add($"{Page.Url}: {message.Text}");
+            // The browser's side of a failure (a circuit error, an event the server refused) lands in the run's output
+            // next to the server's log: a test that failed once is then explained by its log, not guessed at.
+            if (message.Type is "error" or "warning") System.Console.WriteLine($"[browser {message.Type}] {Page.Url}: {message.Text}");
         };
+        Page.PageError += (_, error) => System.Console.WriteLine($"[browser page error] {Page.Url}: {error}");
     }
 
     private readonly List<string> _cspViolations = [];
