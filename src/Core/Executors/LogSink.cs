@@ -13,32 +13,68 @@ namespace Taskdeck.Core.Executors;
 /// </summary>
 public sealed class LogSink(IAttemptOutputStore store, ExecutionEvents events, TimeProvider time, ILogger<LogSink> logger) : BackgroundService
 {
+    /// <summary>What a NUL in a process's output is stored as: PostgreSQL's text cannot hold one, and a line it refused failed its whole batch.</summary>
+    public const char NulStoredAs = '\uFFFD';
+
     private readonly ConcurrentQueue<LogEntry> _pending = new();
     private readonly Lock _flushGate = new();
+    /// <summary>Batches whose write failed, by the order they were issued in: written first, in that order, by the next flush.</summary>
+    private readonly SortedDictionary<long, List<LogEntry>> _unwritten = [];
+    private long _issued;
 
     public void Append(long executionId, int attempt, LogStream stream, string text)
     {
+        if (text.Contains('\0')) text = text.Replace('\0', NulStoredAs);
         var entry = new LogEntry { ExecutionId = executionId, AttemptNumber = attempt, Stream = stream, At = time.GetUtcNow(), Text = text };
         _pending.Enqueue(entry);
         events.Publish(new LogAppended(executionId, entry.At, attempt, stream, text));
     }
 
+    /// <summary>Lines appended and not yet written, those of failed writes included.</summary>
+    public int Unwritten
+    {
+        get { lock (_flushGate) return _pending.Count + _unwritten.Values.Sum(b => b.Count); }
+    }
+
     /// <summary>
     /// Issues the write of everything appended so far and returns its completion. The store applies the writes of one
     /// execution in the order they were issued, so a closing transition issued after this call is never committed before these lines:
-    /// the runner need not wait for this write before it closes the attempt.
+    /// the runner need not wait for this write before it closes the attempt. A write that fails (the database unreachable)
+    /// loses nothing: its lines are kept and go first in the next flush, and the task returned still completes normally.
     /// </summary>
     public Task FlushAsync(CancellationToken ct = default)
     {
-        if (_pending.IsEmpty) return Task.CompletedTask;
         List<LogEntry> batch;
+        long number;
+        Task write;
         lock (_flushGate)
         {
-            // Dequeue and issue under one lock, so two flushes cannot issue their batches out of order.
-            batch = new List<LogEntry>();
+            // Taken and issued under one lock, so two flushes cannot issue their batches out of order.
+            if (_pending.IsEmpty && _unwritten.Count == 0) return Task.CompletedTask;
+            batch = [.. _unwritten.Values.SelectMany(b => b)];
+            _unwritten.Clear();
             while (_pending.TryDequeue(out var entry)) batch.Add(entry);
             if (batch.Count == 0) return Task.CompletedTask;
-            return store.AppendLogAsync(batch, ct);
+            number = ++_issued;
+            try { write = store.AppendLogAsync(batch, ct); }
+            catch (Exception e) { write = Task.FromException(e); }
+        }
+        return KeepIfFailedAsync(write, number, batch);
+    }
+
+    private async Task KeepIfFailedAsync(Task write, long number, List<LogEntry> batch)
+    {
+        try
+        {
+            await write;
+        }
+        catch (Exception e)
+        {
+            // A store that wrote part of the batch (one writer's share) says which lines it did not write: only those go again.
+            var left = e is LogLinesNotWrittenException partial ? [.. partial.Lines] : batch;
+            lock (_flushGate) _unwritten[number] = left;
+            if (e is not OperationCanceledException)
+                logger.LogWarning(e, "Writing {Count} attempt log lines failed; they are kept and written with the next flush", left.Count);
         }
     }
 
@@ -47,14 +83,11 @@ public sealed class LogSink(IAttemptOutputStore store, ExecutionEvents events, T
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(200), time);
         try
         {
-            while (await timer.WaitForNextTickAsync(stoppingToken))
-            {
-                try { await FlushAsync(stoppingToken); }
-                catch (Exception e) when (e is not OperationCanceledException) { logger.LogWarning(e, "Writing attempt logs failed; will try again"); }
-            }
+            while (await timer.WaitForNextTickAsync(stoppingToken)) await FlushAsync(stoppingToken);
         }
         catch (OperationCanceledException) { }
         await FlushAsync(CancellationToken.None);
+        if (Unwritten is > 0 and var left) logger.LogError("Stopping with {Count} attempt log lines the database did not take", left);
     }
 }
 

@@ -304,8 +304,23 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
     {
         if (entries.Count == 0) return Task.CompletedTask;
         if (writes.Writers == 1) return AppendLogPartAsync(entries, ct);
-        var parts = entries.GroupBy(e => writes.WriterOf(e.ExecutionId)).Select(g => AppendLogPartAsync(g.ToList(), ct)).ToList();
-        return parts.Count == 1 ? parts[0] : Task.WhenAll(parts);
+        var parts = entries.GroupBy(e => writes.WriterOf(e.ExecutionId)).Select(g => g.ToList()).ToList();
+        return parts.Count == 1 ? AppendLogPartAsync(parts[0], ct) : AppendLogPartsAsync(parts, ct);
+    }
+
+    /// <summary>Each writer's share in its own transaction: when one fails the others may have committed, so the failure names only its own lines.</summary>
+    private async Task AppendLogPartsAsync(List<List<LogEntry>> parts, CancellationToken ct)
+    {
+        var partWrites = parts.Select(p => AppendLogPartAsync(p, ct)).ToList();
+        try
+        {
+            await Task.WhenAll(partWrites);
+        }
+        catch (Exception first)
+        {
+            var unwritten = parts.Where((_, i) => !partWrites[i].IsCompletedSuccessfully).SelectMany(p => p).ToList();
+            throw new LogLinesNotWrittenException(unwritten, first);
+        }
     }
 
     private const string LogColumns =

@@ -1,4 +1,7 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging.Abstractions;
+using Taskdeck.Core.Events;
+using Taskdeck.Core.Executors;
 using Taskdeck.Core.Executions;
 using Taskdeck.Data.Executions;
 using Taskdeck.Data.Storage;
@@ -21,6 +24,24 @@ public abstract class TransitionStoreTests
 
     protected static async Task<IReadOnlyList<long>> QueuedAsync(ExecutionStore store, int count) =>
         await store.InsertAsync(Enumerable.Repeat((Noop, ExecutionState.Queued), count).ToList(), DateTimeOffset.UtcNow, "test");
+
+    [Fact]
+    public async Task ALogLineHoldingANul_IsStored_AndTheLinesBatchedWithItToo()
+    {
+        await using var storage = await StorageHost.StartAsync(await SettingsAsync());
+        var store = storage.Get<ExecutionStore>();
+        var ids = await QueuedAsync(store, 2);
+        var sink = new LogSink(store, new ExecutionEvents(), TimeProvider.System, NullLogger<LogSink>.Instance);
+
+        sink.Append(ids[0], 1, LogStream.Output, "binary\0output\n");
+        sink.Append(ids[1], 1, LogStream.Output, "a neighbour's line\n");
+        await sink.FlushAsync();
+
+        Assert.Equal(0, sink.Unwritten);
+        await using var db = await storage.Get<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
+        var lines = await db.LogEntries.AsNoTracking().Where(l => ids.Contains(l.ExecutionId)).OrderBy(l => l.Id).Select(l => l.Text).ToListAsync();
+        Assert.Equal(["binary\uFFFDoutput\n", "a neighbour's line\n"], lines);
+    }
 
     [Fact]
     public async Task TransitionsIssuedTogether_EachAnswerTheirOwnRecord_InTheOrderIssued()
