@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Taskdeck.Core.Dispatch;
 using Taskdeck.Core.Events;
 using Taskdeck.Core.Executions;
+using Taskdeck.Core.Limits;
 using Taskdeck.Core.Workers;
 
 namespace Taskdeck.Core.Executors;
@@ -291,6 +292,7 @@ public sealed class ExecutionRunner(
 
     private async Task ReportProgressAsync(long id, double progress, string? message)
     {
+        message = TextRules.Storable(message);
         await output.SetProgressAsync(id, progress, message);
         var reported = new ProgressChanged(id, time.GetUtcNow(), progress, message);
         events.Publish(reported);

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Taskdeck.Core.Events;
 using Taskdeck.Core.Executions;
+using Taskdeck.Core.Limits;
 
 namespace Taskdeck.Core.Executors;
 
@@ -13,9 +14,6 @@ namespace Taskdeck.Core.Executors;
 /// </summary>
 public sealed class LogSink(IAttemptOutputStore store, ExecutionEvents events, TimeProvider time, ILogger<LogSink> logger) : BackgroundService
 {
-    /// <summary>What a NUL in a process's output is stored as: PostgreSQL's text cannot hold one, and a line it refused failed its whole batch.</summary>
-    public const char NulStoredAs = '\uFFFD';
-
     private readonly ConcurrentQueue<LogEntry> _pending = new();
     private readonly Lock _flushGate = new();
     /// <summary>Batches whose write failed, by the order they were issued in: written first, in that order, by the next flush.</summary>
@@ -24,7 +22,8 @@ public sealed class LogSink(IAttemptOutputStore store, ExecutionEvents events, T
 
     public void Append(long executionId, int attempt, LogStream stream, string text)
     {
-        if (text.Contains('\0')) text = text.Replace('\0', NulStoredAs);
+        // A line PostgreSQL refused (a NUL) would fail its whole batch, other executions' lines with it.
+        text = TextRules.Storable(text);
         var entry = new LogEntry { ExecutionId = executionId, AttemptNumber = attempt, Stream = stream, At = time.GetUtcNow(), Text = text };
         _pending.Enqueue(entry);
         events.Publish(new LogAppended(executionId, entry.At, attempt, stream, text));

@@ -95,4 +95,14 @@ public static class TextRules
 
     /// <summary>NUL ends a C string: in an argument or environment entry it would silently cut what the process sees.</summary>
     public static bool HasNul(string value) => value.Contains('\0');
+
+    /// <summary>What a NUL in free text (output, an error message, a worker's report) is stored as.</summary>
+    public const char NulStoredAs = '\uFFFD';
+
+    /// <summary>
+    /// Free text as every store can keep it: PostgreSQL's text cannot hold a NUL, and a statement carrying one failed —
+    /// a worker's failure report answered 500 and was not recorded. Names are refused instead (<see cref="NameProblem"/>).
+    /// </summary>
+    [return: System.Diagnostics.CodeAnalysis.NotNullIfNotNull(nameof(text))]
+    public static string? Storable(string? text) => text is not null && text.Contains('\0') ? text.Replace('\0', NulStoredAs) : text;
 }

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Taskdeck.Core.Events;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.Executors;
+using Taskdeck.Core.Limits;
 
 namespace Taskdeck.Unit.Engine;
 
@@ -97,6 +98,6 @@ public sealed class LogSinkTests
         sink.Append(1, 1, LogStream.Output, "before\0after\n");
         await sink.FlushAsync();
 
-        Assert.Equal("before\uFFFDafter\n", Assert.Single(store.Written));
+        Assert.Equal($"before{TextRules.NulStoredAs}after\n", Assert.Single(store.Written));
     }
 }
