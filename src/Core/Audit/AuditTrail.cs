@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Taskdeck.Core.Limits;
 
 namespace Taskdeck.Core.Audit;
 
@@ -15,7 +16,7 @@ public sealed class AuditTrail(IAuditStore store, TimeProvider time, ILogger<Aud
             Address = Cut(record.Actor.Address, 64),
             Action = Cut(record.Action, 60) ?? "",
             RecordType = Cut(record.RecordType, 40),
-            RecordIds = AuditRecord.JoinIds(record.RecordIds),
+            RecordIds = TextRules.Storable(AuditRecord.JoinIds(record.RecordIds)),
             Filter = Cut(record.Filter, 2000),
             Count = record.Count,
             Outcome = record.Outcome,
@@ -32,5 +33,6 @@ public sealed class AuditTrail(IAuditStore store, TimeProvider time, ILogger<Aud
         }
     }
 
-    private static string? Cut(string? text, int max) => text is null || text.Length <= max ? text : text[..(max - 1)] + "…";
+    /// <summary>At most <paramref name="max"/> characters, storable whatever they hold: a filter or a DAG's parameters with a NUL lost the record on PostgreSQL.</summary>
+    private static string? Cut(string? text, int max) => TextRules.Storable(text is null || text.Length <= max ? text : text[..(max - 1)] + "…");
 }

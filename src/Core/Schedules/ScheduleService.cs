@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using Taskdeck.Core.Audit;
 using Taskdeck.Core.Dags;
 using Taskdeck.Core.Executions;
+using Taskdeck.Core.Limits;
 
 namespace Taskdeck.Core.Schedules;
 
@@ -59,6 +60,8 @@ public sealed partial class ScheduleService(
         if (draft.Name.Length > MaxNameLength) throw new ScheduleDefinitionException("name", $"At most {MaxNameLength} characters.");
         if (!NamePattern().IsMatch(draft.Name))
             throw new ScheduleDefinitionException("name", "Use letters, digits, '.', '_' and '-' (it appears in URLs and filters), starting with a letter or digit.");
+        if (draft.Description is { } description && TextRules.HasNul(description))
+            throw new ScheduleDefinitionException("description", "Holds a NUL character, which cannot be stored.");
         var cron = CronSchedule.Parse(draft.Cron, draft.TimeZone);
         if (draft.StartAt is { } start && draft.EndAt is { } end && end <= start)
             throw new ScheduleDefinitionException("endAt", "Must be after startAt.");

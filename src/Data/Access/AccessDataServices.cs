@@ -43,7 +43,8 @@ public static class AccessDataServices
                 services.AddSingleton<IDbContextFactory<AccessDbContext>, Narrowed<SqliteAccessDbContext>>();
                 break;
             case StorageProvider.PostgreSql:
-                services.AddDbContextFactory<PostgreSqlAccessDbContext>(o => o.UseNpgsql(database.ConnectionString, s => s.MigrationsHistoryTable(AccessDbContext.HistoryTable)));
+                services.AddDbContextFactory<PostgreSqlAccessDbContext>(o => o.UseNpgsql(database.ConnectionString, s => s.MigrationsHistoryTable(AccessDbContext.HistoryTable))
+                    .AddInterceptors(NulFreeParameters.Instance));
                 services.AddSingleton<IDbContextFactory<AccessDbContext>, Narrowed<PostgreSqlAccessDbContext>>();
                 break;
             case StorageProvider.SqlServer:

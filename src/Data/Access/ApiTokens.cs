@@ -1,6 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using Taskdeck.Core.Access;
 using Taskdeck.Core.Audit;
+using Taskdeck.Core.Limits;
 
 namespace Taskdeck.Data.Access;
 
@@ -14,7 +15,7 @@ public sealed class ApiTokens(IDbContextFactory<AccessDbContext> contexts, IAudi
     {
         name = (name ?? "").Trim();
         if (name.Length == 0) throw new AccessRequestException("name", "A token needs a name.");
-        if (name.Length > ApiTokenInfo.MaxNameLength) throw new AccessRequestException("name", $"A token's name has at most {ApiTokenInfo.MaxNameLength} characters.");
+        if (TextRules.NameProblem(name, ApiTokenInfo.MaxNameLength, "A token's name") is { } nameProblem) throw new AccessRequestException("name", nameProblem);
         var wanted = (scopes ?? []).Select(s => (s ?? "").Trim().ToLowerInvariant()).Where(s => s.Length > 0).Distinct().ToList();
         if (wanted.Count == 0) throw new AccessRequestException("scopes", $"A token needs at least one scope: {string.Join(", ", AccessScopes.All)}.");
         if (wanted.FirstOrDefault(s => !AccessScopes.IsKnown(s)) is { } unknown)

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using Taskdeck.Core.Access;
 using Taskdeck.Core.Audit;
+using Taskdeck.Core.Limits;
 
 namespace Taskdeck.Data.Access;
 
@@ -21,13 +22,14 @@ public sealed class UserAdmin(UserManager<TaskdeckUser> users, AccessDbContext d
     }
 
     public async Task<UserInfo?> FindAsync(string name, CancellationToken ct = default) =>
-        await users.FindByNameAsync((name ?? "").Trim()) is { } user ? await InfoAsync(user) : null;
+        // No user's name holds a control character, and PostgreSQL refuses a NUL even in a lookup.
+        (name ?? "").Trim() is var trimmed && !trimmed.Any(char.IsControl) && await users.FindByNameAsync(trimmed) is { } user ? await InfoAsync(user) : null;
 
     public async Task<UserInfo> AddAsync(string name, string password, string role, Actor by, CancellationToken ct = default)
     {
         name = (name ?? "").Trim();
         if (name.Length == 0) throw new AccessRequestException("name", "A user needs a name.");
-        if (name.Length > 100) throw new AccessRequestException("name", "A user's name has at most 100 characters.");
+        if (TextRules.NameProblem(name, 100, "A user's name") is { } nameProblem) throw new AccessRequestException("name", nameProblem);
         var canonical = RoleOrThrow(role);
         if (string.IsNullOrEmpty(password)) throw new AccessRequestException("password", "A password is required.");
         if (await users.FindByNameAsync(name) is not null) throw new AccessRequestException("name", $"A user named '{name}' already exists.");

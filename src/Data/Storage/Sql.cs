@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Runtime.CompilerServices;
+using Taskdeck.Core.Limits;
 
 namespace Taskdeck.Data.Storage;
 
@@ -31,10 +32,19 @@ internal static class Sql
             var p = create();
             // Named as written in the text: SQLite then finds it with one lookup instead of trying each prefix in turn.
             p.ParameterName = "@" + name;
-            p.Value = value ?? DBNull.Value;
+            p.Value = Bindable(value);
             target.Add(p);
         }
     }
+
+    /// <summary>A value as bound: text as stored (<see cref="NulFreeParameters"/>: PostgreSQL refuses a NUL in any parameter).</summary>
+    private static object Bindable(object? value) => value switch
+    {
+        null => DBNull.Value,
+        string text => TextRules.Storable(text),
+        string[] texts when texts.Any(t => t is not null && t.Contains('\0')) => texts.Select(t => TextRules.Storable(t)).ToArray(),
+        _ => value,
+    };
 
     /// <summary>
     /// The connection's kept command for this text, with these values bound. Not disposed by the caller: it lives as
@@ -64,7 +74,7 @@ internal static class Sql
             var (name, value) = parameters[i];
             var p = command.Parameters[i];
             if (p.ParameterName.Length != name.Length + 1 || !p.ParameterName.EndsWith(name, StringComparison.Ordinal)) p = command.Parameters["@" + name];
-            p.Value = value ?? DBNull.Value;
+            p.Value = Bindable(value);
         }
         return command;
     }

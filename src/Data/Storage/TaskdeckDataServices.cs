@@ -35,7 +35,7 @@ public static class TaskdeckDataServices
                 services.AddSingleton<IDbContextFactory<TaskdeckDbContext>, Narrowed<SqliteTaskdeckDbContext>>();
                 break;
             case StorageProvider.PostgreSql:
-                services.AddPooledDbContextFactory<PostgreSqlTaskdeckDbContext>(o => o.UseNpgsql(database.ConnectionString));
+                services.AddPooledDbContextFactory<PostgreSqlTaskdeckDbContext>(o => o.UseNpgsql(database.ConnectionString).AddInterceptors(NulFreeParameters.Instance));
                 services.AddSingleton<IDbContextFactory<TaskdeckDbContext>, Narrowed<PostgreSqlTaskdeckDbContext>>();
                 break;
             case StorageProvider.SqlServer:

@@ -43,4 +43,33 @@ public sealed class PostgreSqlFreeTextTests(PostgresServer postgres)
             Deadline, "the command to succeed");
         Assert.Equal($"binary{TextRules.NulStoredAs}output\n", await node.Http.GetStringAsync($"/api/executions/{execution}/attempts/1/logs/output"));
     }
+
+    [Fact]
+    public async Task ANulInAFilter_FindsNothing_ANulInANameOrDescription_IsRefusedNamingTheField_AndTheAuditKeepsItsRecord()
+    {
+        await using var node = await ConsoleProcess.StartAsync(ClusterProbe.NodeSettings(await postgres.CreateDatabaseAsync()));
+
+        // Filters: every one answered 500 (PostgreSQL refuses a NUL even in a comparison).
+        foreach (var query in new[] { "/api/executions?tag=a%00b", "/api/executions?queue=a%00", "/api/executions?q=a%00", "/api/audit?actor=a%00",
+                     "/api/audit?recordId=a%00", "/api/schedules?q=a%00", "/v1/dagruns?tag=a%00" })
+            Assert.True((await node.Http.GetAsync(query)).StatusCode == HttpStatusCode.OK, query);
+
+        await AssertRefusedAsync(await node.Http.PostAsJsonAsync("/api/schedules", new { name = "nightly", cron = "0 3 * * *", task = "demo.noop", description = "a\0b" }), "description");
+        await AssertRefusedAsync(await node.Http.PostAsJsonAsync("/api/admin/users", new { name = "eve\0", role = "Viewer", password = "a-long-enough-password" }), "name");
+        await AssertRefusedAsync(await node.Http.PostAsJsonAsync("/api/admin/tokens", new { name = "ci\0", scopes = new[] { "read" } }), "name");
+
+        // A DAG's parameters are free text: the run is accepted, and its audit record (which failed to be written) is kept.
+        var run = await node.Http.PostAsync("/v1/dagrun", new StringContent("""{ "tag": "with-nul", "parameters": { "X": "a\u0000b" }, "tasks": { "a": { "job": { "task": "demo.noop" } } } }""",
+            System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, run.StatusCode);
+        var runId = (await run.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("runID").GetInt64().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var audit = await node.Http.GetFromJsonAsync<JsonElement>("/api/audit?action=dagrun.submit");
+        Assert.Contains(audit.GetProperty("items").EnumerateArray(), e => e.GetProperty("recordIds").EnumerateArray().Any(i => i.GetString() == runId));
+    }
+
+    private static async Task AssertRefusedAsync(HttpResponseMessage response, string field)
+    {
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(field, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("field").GetString());
+    }
 }
