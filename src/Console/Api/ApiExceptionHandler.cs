@@ -29,6 +29,9 @@ public sealed class ApiExceptionHandler(IProblemDetailsService problems, ILogger
             BadHttpRequestException { InnerException: JsonException j } => (400, "Malformed JSON body", j.Message, j.Path),
             BadHttpRequestException e => (400, "Bad request", e.Message, null),
             JsonException j => (400, "Malformed JSON body", j.Message, j.Path),
+            // A string that parsed but is not text, read by a path no up-front check covered (JsonText covers the seed APIs' bodies).
+            InvalidOperationException e when e.Message.StartsWith("Cannot read invalid UTF-16 JSON text", StringComparison.Ordinal) =>
+                (400, "Malformed JSON body", JsonText.Problem, null),
             // Before the transient arm below: its inner error is one, but sending this request again could store it twice.
             _ when Find<Data.Storage.CommitOutcomeUnknownException>(exception) is { } unknown =>
                 (500, "Outcome unknown", unknown.Message + "; look it up before sending the request again.", null),

@@ -64,6 +64,7 @@ public static class DaggyApi
 
     public static async Task<Results<Ok<DaggyRunId>, ProblemHttpResult>> SubmitAsync([FromBody] JsonElement spec, DagService dags, HttpContext http, CancellationToken ct)
     {
+        if (JsonText.Refusal(spec) is { } notText) return notText;
         var (refused, mayRunCommands) = await CommandGate.RefuseDagAsync(http, () => dags.FirstCommandTask(spec));
         if (refused is not null) return refused;
         var submission = await dags.SubmitAsync(spec, http.Actor(), mayRunCommands, ct);
@@ -73,6 +74,7 @@ public static class DaggyApi
 
     public static async Task<Ok<DaggyValidation>> ValidateAsync([FromBody] JsonElement spec, DagService dags, CancellationToken ct)
     {
+        if (JsonText.FirstInvalidString(spec) is { } path) return TypedResults.Ok(new DaggyValidation(false, [$"{path}: {JsonText.Problem}"]));
         var plan = await dags.ValidateAsync(spec, ct);
         return TypedResults.Ok(plan.Valid ? new DaggyValidation(true, null) : new DaggyValidation(false, plan.Errors));
     }

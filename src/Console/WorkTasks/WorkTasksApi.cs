@@ -49,6 +49,7 @@ public static class WorkTasksApi
         Microsoft.Extensions.Options.IOptions<Core.TaskdeckOptions> options, CancellationToken ct)
     {
         if (body.ValueKind != JsonValueKind.Object) return Problems.BadRequest("body", "A JSON object is required.");
+        if (JsonText.Refusal(body) is { } notText) return notText;
         if (RequiredString(body, "type", out var type) is { } badType) return badType;
         if (RequiredString(body, "project_id", out var projectId) is { } badProject) return badProject;
         foreach (var field in new[] { "task_spec", "resource_requirements", "data_access" })
@@ -107,6 +108,7 @@ public static class WorkTasksApi
         string id, [FromBody] JsonElement body, WorkTaskService workTasks, CancellationToken ct)
     {
         if (body.ValueKind != JsonValueKind.Object) return Problems.BadRequest("body", "A JSON object is required.");
+        if (JsonText.Refusal(body) is { } notText) return notText;
         if (RequiredString(body, "worktask_id", out var bodyId) is { } badId) return badId;
         if (bodyId != id) return Problems.BadRequest("worktask_id", $"\"worktask_id\" ({bodyId}) must match the id in the path ({id}).");
         if (RequiredString(body, "status", out var status) is { } badStatus) return badStatus;
