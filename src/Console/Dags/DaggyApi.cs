@@ -130,10 +130,27 @@ public static class DaggyApi
             Title = limit is null ? "Invalid DAG" : "DAG over a limit",
             Detail = string.Join(" ", errors),
         };
-        problem.Extensions["field"] = "tasks";
+        var (field, task) = AtFault(errors.Count > 0 ? errors[0] : "");
+        problem.Extensions["field"] = field;
+        if (task is not null) problem.Extensions["task"] = task;
         problem.Extensions["errors"] = errors;
         if (limit is not null) problem.Extensions["limit"] = limit;
         return TypedResults.Problem(problem);
+    }
+
+    /// <summary>
+    /// The field (and task, as the command gate names it) the first error is about: the reader's messages start with their
+    /// subject — <c>task 'x': …</c>, <c>parameter 'X': …</c>, <c>"tag" …</c>.
+    /// </summary>
+    internal static (string Field, string? Task) AtFault(string error)
+    {
+        // A name may hold a quote: it ends where the quote is followed by the rest of the sentence.
+        if (error.StartsWith("task '", StringComparison.Ordinal) && new[] { error.IndexOf("': ", 6, StringComparison.Ordinal), error.IndexOf("' ", 6, StringComparison.Ordinal) }
+                .Where(i => i > 6).DefaultIfEmpty(-1).Min() is var end and > 6)
+            return ("tasks", error[6..end]);
+        if (error.StartsWith("parameter", StringComparison.Ordinal) || error.StartsWith("\"parameters\"", StringComparison.Ordinal)) return ("parameters", null);
+        if (error.StartsWith("\"tag\"", StringComparison.Ordinal)) return ("tag", null);
+        return ("tasks", null);
     }
 
     private static ProblemHttpResult RunNotFound(long runId) => Problems.NotFound($"DAG run {runId} does not exist.", "dagrun");
