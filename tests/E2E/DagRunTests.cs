@@ -61,6 +61,14 @@ public sealed class DagRunTests(AppFixture app, BrowserFixture browser) : Consol
         await Expect(Page.Locator(".dag-problems")).ToContainTextAsync("load");
         await ScreenshotAsync("e2e-submit-dag-problems");
 
+        // Half a surrogate pair parses as JSON but is not text: named, not a failure message.
+        await spec.FillAsync("""
+            { "tag": "e2e-form", "parameters": { "X": ["\udfff"] }, "tasks": { "extract": { "job": { "task": "demo.noop" } } } }
+            """);
+        await Page.GetByRole(AriaRole.Button, new() { Name = "Validate" }).ClickAsync();
+        await Expect(Page.Locator(".dag-problems")).ToContainTextAsync("parameters.X[0]");
+        await Expect(Page.Locator(".dag-problems")).ToContainTextAsync("surrogate");
+
         await spec.FillAsync("""
             { "tag": "e2e-form", "tasks": {
                 "extract": { "job": { "task": "demo.noop" }, "children": ["load"] },

@@ -87,7 +87,12 @@ public partial class SubmitPage
     private JsonDocument? ParseDag()
     {
         if (string.IsNullOrWhiteSpace(_dagJson)) { _dagProblems = ["The spec is empty: paste a DAG spec (JSON)."]; return null; }
-        try { return JsonDocument.Parse(_dagJson); }
+        JsonDocument spec;
+        try { spec = JsonDocument.Parse(_dagJson); }
         catch (JsonException) { _dagProblems = [Format.JsonProblem(_dagJson)!]; return null; }
+        if (Api.JsonText.FirstInvalidString(spec.RootElement) is not { } notText) return spec;
+        spec.Dispose();
+        _dagProblems = [$"{notText}: {Api.JsonText.Problem}"];
+        return null;
     }
 }
