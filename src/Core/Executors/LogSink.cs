@@ -50,7 +50,7 @@ public sealed class LogSink(IAttemptOutputStore store, ExecutionEvents events, T
         {
             // Taken and issued under one lock, so two flushes cannot issue their batches out of order.
             if (_pending.IsEmpty && _unwritten.Count == 0) return Task.CompletedTask;
-            batch = [.. _unwritten.Values.SelectMany(b => b)];
+            batch = _unwritten.Count == 0 ? new List<LogEntry>(_pending.Count) : [.. _unwritten.Values.SelectMany(b => b)];
             _unwritten.Clear();
             while (_pending.TryDequeue(out var entry)) batch.Add(entry);
             if (batch.Count == 0) return Task.CompletedTask;
@@ -58,7 +58,7 @@ public sealed class LogSink(IAttemptOutputStore store, ExecutionEvents events, T
             try { write = store.AppendLogAsync(batch, ct); }
             catch (Exception e) { write = Task.FromException(e); }
         }
-        return KeepIfFailedAsync(write, number, batch);
+        return write.IsCompletedSuccessfully ? write : KeepIfFailedAsync(write, number, batch);
     }
 
     private async Task KeepIfFailedAsync(Task write, long number, List<LogEntry> batch)
