@@ -56,16 +56,14 @@ public sealed class NulFreeParameters : DbCommandInterceptor
     public static void Clean(DbCommand command)
     {
         foreach (DbParameter parameter in command.Parameters)
-        {
-            switch (parameter.Value)
-            {
-                case string text when text.Contains('\0'):
-                    parameter.Value = TextRules.Storable(text);
-                    break;
-                case string[] texts when texts.Any(t => t is not null && t.Contains('\0')):
-                    parameter.Value = texts.Select(t => TextRules.Storable(t)).ToArray();
-                    break;
-            }
-        }
+            if (parameter.Value is string or string[]) parameter.Value = Storable(parameter.Value);
     }
+
+    /// <summary>A parameter's value as stored: text (and arrays of text, as Npgsql sends them) with a NUL as U+FFFD; anything else as it is.</summary>
+    public static object? Storable(object? value) => value switch
+    {
+        string text => TextRules.Storable(text),
+        string[] texts when texts.Any(t => t is not null && t.Contains('\0')) => texts.Select(t => TextRules.Storable(t)).ToArray(),
+        _ => value,
+    };
 }

@@ -1,6 +1,5 @@
 using System.Data.Common;
 using System.Runtime.CompilerServices;
-using Taskdeck.Core.Limits;
 
 namespace Taskdeck.Data.Storage;
 
@@ -38,13 +37,7 @@ internal static class Sql
     }
 
     /// <summary>A value as bound: text as stored (<see cref="NulFreeParameters"/>: PostgreSQL refuses a NUL in any parameter).</summary>
-    private static object Bindable(object? value) => value switch
-    {
-        null => DBNull.Value,
-        string text => TextRules.Storable(text),
-        string[] texts when texts.Any(t => t is not null && t.Contains('\0')) => texts.Select(t => TextRules.Storable(t)).ToArray(),
-        _ => value,
-    };
+    private static object Bindable(object? value) => NulFreeParameters.Storable(value) ?? DBNull.Value;
 
     /// <summary>
     /// The connection's kept command for this text, with these values bound. Not disposed by the caller: it lives as
