@@ -82,14 +82,16 @@ public sealed class SignInFlowTests(BrowserFixture browser) : IAsyncLifetime
         await OpenAsync("/admin/users");
         await _page.GetByRole(AriaRole.Button, new() { Name = "Add user" }).ClickAsync();
         var dialog = _page.Locator(".mud-dialog");
-        // The password first and the name last, each seen in its field before the next: both fields send each keystroke
-        // (Immediate), and on a loaded machine the name field's AutoFocus can land while the first one is being typed.
+        // The dialog opens with the cursor in Name, and keeps it there: what a person types at once is the name. (The dialog
+        // used to take the focus itself just after, and a value typed into another field meanwhile was once redrawn empty.)
+        // Each field is seen holding its value before the next: both send each keystroke (Immediate).
+        var name = dialog.GetByLabel("Name");
+        await Expect(name).ToBeFocusedAsync();
+        await _page.Keyboard.TypeAsync("olivia");
+        await Expect(name).ToHaveValueAsync("olivia");
         var password = dialog.GetByLabel("Initial password");
         await password.FillAsync(OperatorPassword);
         await Expect(password).ToHaveValueAsync(OperatorPassword);
-        var name = dialog.GetByLabel("Name");
-        await name.FillAsync("olivia");
-        await Expect(name).ToHaveValueAsync("olivia");
         var add = dialog.GetByRole(AriaRole.Button, new() { Name = "Add user" });
         await Expect(add).ToBeEnabledAsync(); // the server has both: a name and a password
         await add.ClickAsync();
@@ -101,6 +103,7 @@ public sealed class SignInFlowTests(BrowserFixture browser) : IAsyncLifetime
         await _page.GetByRole(AriaRole.Button, new() { Name = "Create token" }).ClickAsync();
         // The scope first and the name last: the name field sends each keystroke (Immediate), and a checkbox's render landing
         // between a loaded server's receipt of the typed name and its own could draw the dialog from the value before it.
+        await Expect(dialog.GetByLabel("Token name")).ToBeFocusedAsync();
         await dialog.GetByLabel("Scope submit").CheckAsync();
         await dialog.GetByLabel("Token name").FillAsync("nightly-ci");
         var create = dialog.GetByRole(AriaRole.Button, new() { Name = "Create token" });
