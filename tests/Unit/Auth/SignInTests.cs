@@ -36,6 +36,16 @@ public sealed class SignInTests(AuthHost host)
     }
 
     [Fact]
+    public async Task ANameHoldingAControlCharacter_IsAWrongNameOrPassword_WithoutALookup()
+    {
+        // No user's name holds one, and PostgreSQL refuses a NUL even in the lookup (ASP.NET's form reader refuses %00 itself).
+        var response = await AuthHost.PostLoginAsync(host.Anonymous(), "mallory\u0001", AuthHost.Password);
+
+        Assert.Equal("/login?error=invalid&ReturnUrl=%2F", response.Headers.Location?.OriginalString);
+        Assert.Contains(await TrailAsync("action=auth.sign-in&outcome=Refused"), e => (string?)e!["actor"] == "mallory\u0001");
+    }
+
+    [Fact]
     public async Task ThreeFailures_LockTheAccount_EvenAgainstTheRightPassword()
     {
         var name = await host.UserAsync(AccessRoles.Viewer);
