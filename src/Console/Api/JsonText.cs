@@ -17,6 +17,9 @@ public static class JsonText
     public static ProblemHttpResult? Refusal(JsonElement body) =>
         FirstInvalidString(body) is { } path ? Problems.BadRequest(path, Problem) : null;
 
+    /// <summary>"path: problem" for the first string that is not valid text (a DAG spec's problem list), or null.</summary>
+    public static string? ProblemIn(JsonElement body) => FirstInvalidString(body) is { } path ? $"{path}: {Problem}" : null;
+
     /// <summary>The JSON path (<c>tasks.a.job.args.x</c>) of the first string that is not valid UTF-16, or null.</summary>
     public static string? FirstInvalidString(JsonElement body)
     {

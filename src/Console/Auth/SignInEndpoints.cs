@@ -50,9 +50,7 @@ public static class SignInEndpoints
         var back = LocalOrHome(form.ReturnUrl);
         if (!await antiforgery.IsRequestValidAsync(http)) return Back("expired", back);
         if (name.Length == 0 || string.IsNullOrEmpty(form.Password)) return Back("missing", back);
-        // No user's name holds a control character, and PostgreSQL refuses a NUL even in the lookup (it answered 500).
-        var result = name.Any(char.IsControl) ? Microsoft.AspNetCore.Identity.SignInResult.Failed
-            : await signIn.PasswordSignInAsync(name, form.Password, isPersistent: false, lockoutOnFailure: true);
+        var result = await signIn.PasswordSignInAsync(name, form.Password, isPersistent: false, lockoutOnFailure: true);
         var actor = Core.Audit.Actor.User(name, Actors.Address(http));
         if (result.Succeeded)
         {

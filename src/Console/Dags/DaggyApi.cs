@@ -74,7 +74,7 @@ public static class DaggyApi
 
     public static async Task<Ok<DaggyValidation>> ValidateAsync([FromBody] JsonElement spec, DagService dags, CancellationToken ct)
     {
-        if (JsonText.FirstInvalidString(spec) is { } path) return TypedResults.Ok(new DaggyValidation(false, [$"{path}: {JsonText.Problem}"]));
+        if (JsonText.ProblemIn(spec) is { } notText) return TypedResults.Ok(new DaggyValidation(false, [notText]));
         var plan = await dags.ValidateAsync(spec, ct);
         return TypedResults.Ok(plan.Valid ? new DaggyValidation(true, null) : new DaggyValidation(false, plan.Errors));
     }

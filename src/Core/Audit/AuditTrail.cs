@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Logging;
-using Taskdeck.Core.Limits;
 
 namespace Taskdeck.Core.Audit;
 
@@ -16,7 +15,7 @@ public sealed class AuditTrail(IAuditStore store, TimeProvider time, ILogger<Aud
             Address = Cut(record.Actor.Address, 64),
             Action = Cut(record.Action, 60) ?? "",
             RecordType = Cut(record.RecordType, 40),
-            RecordIds = TextRules.Storable(AuditRecord.JoinIds(record.RecordIds)),
+            RecordIds = AuditRecord.JoinIds(record.RecordIds),
             Filter = Cut(record.Filter, 2000),
             Count = record.Count,
             Outcome = record.Outcome,
@@ -33,6 +32,5 @@ public sealed class AuditTrail(IAuditStore store, TimeProvider time, ILogger<Aud
         }
     }
 
-    /// <summary>At most <paramref name="max"/> characters, storable whatever they hold: a filter or a DAG's parameters with a NUL lost the record on PostgreSQL.</summary>
-    private static string? Cut(string? text, int max) => TextRules.Storable(text is null || text.Length <= max ? text : text[..(max - 1)] + "…");
+    private static string? Cut(string? text, int max) => text is null || text.Length <= max ? text : text[..(max - 1)] + "…";
 }

@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Taskdeck.Core.Dispatch;
 using Taskdeck.Core.Events;
-using Taskdeck.Core.Limits;
 
 namespace Taskdeck.Core.Executions;
 
@@ -94,8 +93,6 @@ public sealed class ExecutionTransitions(
     private TransitionCommand Completed(TransitionCommand command, DateTimeOffset at)
     {
         if (command.RunAfter is { } delay) command = command with { RunAt = at + delay };
-        // Free text from outside (a worker's error, a handler's exception) is stored whatever it holds.
-        command = command with { Reason = TextRules.Storable(command.Reason), ErrorMessage = TextRules.Storable(command.ErrorMessage), ResultJson = TextRules.Storable(command.ResultJson) };
         // The acting node is recorded in the history: other nodes' change followers republish only what they did not do.
         return command.NodeId is null ? command with { NodeId = node.Id } : command;
     }

@@ -292,7 +292,7 @@ public sealed class ExecutionRunner(
 
     private async Task ReportProgressAsync(long id, double progress, string? message)
     {
-        message = TextRules.Storable(message);
+        message = TextRules.Storable(message); // as stored: live viewers see what a reload shows
         await output.SetProgressAsync(id, progress, message);
         var reported = new ProgressChanged(id, time.GetUtcNow(), progress, message);
         events.Publish(reported);

@@ -22,7 +22,7 @@ public sealed class LogSink(IAttemptOutputStore store, ExecutionEvents events, T
 
     public void Append(long executionId, int attempt, LogStream stream, string text)
     {
-        // A line PostgreSQL refused (a NUL) would fail its whole batch, other executions' lines with it.
+        // As the store will keep it (a NUL as U+FFFD), so live viewers see the line a reload shows.
         text = TextRules.Storable(text);
         var entry = new LogEntry { ExecutionId = executionId, AttemptNumber = attempt, Stream = stream, At = time.GetUtcNow(), Text = text };
         _pending.Enqueue(entry);

@@ -2,7 +2,6 @@ using Microsoft.Extensions.Options;
 using Taskdeck.Core.Events;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.Executors;
-using Taskdeck.Core.Limits;
 
 namespace Taskdeck.Core.WorkTasks;
 
@@ -112,7 +111,6 @@ public sealed class WorkTaskService(
     {
         var record = await store.FindAsync(workTaskId, ct);
         if (record is null) return new ReportResult(ReportOutcome.NotFound, $"Work task {workTaskId} does not exist.");
-        report = report with { OutputLocation = TextRules.Storable(report.OutputLocation), ErrorMessage = TextRules.Storable(report.ErrorMessage), MetadataJson = TextRules.Storable(report.MetadataJson) };
         var e = record.Execution;
         // A handler's outcome is what the handler returns; only a cancel may come from outside.
         if (e.Kind == ExecutorKind.Handler && report.Status != WorkerStatus.Cancelled)

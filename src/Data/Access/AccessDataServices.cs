@@ -39,7 +39,8 @@ public static class AccessDataServices
         switch (database.Provider)
         {
             case StorageProvider.Sqlite:
-                services.AddDbContextFactory<SqliteAccessDbContext>(o => o.UseSqlite(database.ConnectionString, s => s.MigrationsHistoryTable(AccessDbContext.HistoryTable)));
+                services.AddDbContextFactory<SqliteAccessDbContext>(o => o.UseSqlite(database.ConnectionString, s => s.MigrationsHistoryTable(AccessDbContext.HistoryTable))
+                    .AddInterceptors(NulFreeParameters.Instance));
                 services.AddSingleton<IDbContextFactory<AccessDbContext>, Narrowed<SqliteAccessDbContext>>();
                 break;
             case StorageProvider.PostgreSql:
@@ -48,7 +49,8 @@ public static class AccessDataServices
                 services.AddSingleton<IDbContextFactory<AccessDbContext>, Narrowed<PostgreSqlAccessDbContext>>();
                 break;
             case StorageProvider.SqlServer:
-                services.AddDbContextFactory<SqlServerAccessDbContext>(o => o.UseSqlServer(database.ConnectionString, s => s.MigrationsHistoryTable(AccessDbContext.HistoryTable)));
+                services.AddDbContextFactory<SqlServerAccessDbContext>(o => o.UseSqlServer(database.ConnectionString, s => s.MigrationsHistoryTable(AccessDbContext.HistoryTable))
+                    .AddInterceptors(NulFreeParameters.Instance));
                 services.AddSingleton<IDbContextFactory<AccessDbContext>, Narrowed<SqlServerAccessDbContext>>();
                 break;
         }

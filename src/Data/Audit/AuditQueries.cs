@@ -1,7 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Taskdeck.Core.Audit;
 using Taskdeck.Data.Storage;
-using Taskdeck.Core.Limits;
 
 namespace Taskdeck.Data.Audit;
 
@@ -57,12 +56,6 @@ public sealed class AuditQueries(IDbContextFactory<TaskdeckDbContext> contexts)
 
     private static IQueryable<AuditEntry> Matching(IQueryable<AuditEntry> query, AuditFilter filter)
     {
-        // Compared as the trail stores text (a NUL as U+FFFD): PostgreSQL refuses a NUL even in a comparison.
-        filter = filter with
-        {
-            Actor = TextRules.Storable(filter.Actor), Action = TextRules.Storable(filter.Action),
-            RecordId = TextRules.Storable(filter.RecordId), RecordType = TextRules.Storable(filter.RecordType),
-        };
         if (!string.IsNullOrWhiteSpace(filter.Actor)) query = query.Where(e => e.ActorName == filter.Actor.Trim());
         if (filter.ActorKind is { } kind) query = query.Where(e => e.ActorKind == kind);
         if (!string.IsNullOrWhiteSpace(filter.Action))

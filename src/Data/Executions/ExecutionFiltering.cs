@@ -1,7 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Taskdeck.Core.Executions;
 using Taskdeck.Data.Storage;
-using Taskdeck.Core.Limits;
 
 namespace Taskdeck.Data.Executions;
 
@@ -11,12 +10,6 @@ public static class ExecutionFiltering
     /// <param name="afterId">Only executions with a higher id: the ones added since a count that saw ids up to it.</param>
     public static IQueryable<Execution> Matching(this IQueryable<Execution> query, ExecutionFilter filter, long? afterId = null)
     {
-        // Compared as stored: PostgreSQL refuses a NUL even in a comparison (the list answered 500); stored text holds none.
-        filter = filter with
-        {
-            Name = TextRules.Storable(filter.Name), Queue = TextRules.Storable(filter.Queue), Tag = TextRules.Storable(filter.Tag),
-            Search = TextRules.Storable(filter.Search), Schedule = TextRules.Storable(filter.Schedule),
-        };
         if (filter.States is { Count: > 0 } states) query = query.Where(e => states.Contains(e.State));
         // A created-range of a day or less, or the ids past a recent count, are far more selective than a task name or a
         // queue (a handful of values each); comparing `column || ''` keeps SQLite's planner (which has no statistics) off

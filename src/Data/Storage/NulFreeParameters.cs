@@ -6,9 +6,10 @@ namespace Taskdeck.Data.Storage;
 
 /// <summary>
 /// PostgreSQL's text cannot hold a NUL, and refuses one in any parameter, a comparison's included: a filter, a search or a
-/// name with <c>%00</c> in it answered 500. Every EF Core command on PostgreSQL sends its text parameters as stored
-/// (<see cref="TextRules.Storable"/>: a NUL as U+FFFD), so a lookup finds nothing and a write keeps the rest of the text.
-/// Names are refused before they get here (<see cref="TextRules.NameProblem"/>); this is the net under every other path.
+/// name with <c>%00</c> in it answered 500, a worker's failure report was not recorded. Every command sends its text
+/// parameters as stored (<see cref="TextRules.Storable"/>: a NUL as U+FFFD) — EF Core's through this interceptor, the
+/// hand-written SQL's through <c>Sql</c>'s binding — on every provider alike, so a lookup with a NUL finds nothing and a
+/// write keeps the rest of the text. Names are refused before they get here (<see cref="TextRules.NameProblem"/>).
 /// </summary>
 public sealed class NulFreeParameters : DbCommandInterceptor
 {

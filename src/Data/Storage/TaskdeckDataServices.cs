@@ -31,7 +31,7 @@ public static class TaskdeckDataServices
         switch (database.Provider)
         {
             case StorageProvider.Sqlite:
-                services.AddPooledDbContextFactory<SqliteTaskdeckDbContext>(o => o.UseSqlite(database.ConnectionString));
+                services.AddPooledDbContextFactory<SqliteTaskdeckDbContext>(o => o.UseSqlite(database.ConnectionString).AddInterceptors(NulFreeParameters.Instance));
                 services.AddSingleton<IDbContextFactory<TaskdeckDbContext>, Narrowed<SqliteTaskdeckDbContext>>();
                 break;
             case StorageProvider.PostgreSql:
@@ -39,7 +39,7 @@ public static class TaskdeckDataServices
                 services.AddSingleton<IDbContextFactory<TaskdeckDbContext>, Narrowed<PostgreSqlTaskdeckDbContext>>();
                 break;
             case StorageProvider.SqlServer:
-                services.AddPooledDbContextFactory<SqlServerTaskdeckDbContext>(o => o.UseSqlServer(database.ConnectionString));
+                services.AddPooledDbContextFactory<SqlServerTaskdeckDbContext>(o => o.UseSqlServer(database.ConnectionString).AddInterceptors(NulFreeParameters.Instance));
                 services.AddSingleton<IDbContextFactory<TaskdeckDbContext>, Narrowed<SqlServerTaskdeckDbContext>>();
                 break;
         }

@@ -90,9 +90,9 @@ public partial class SubmitPage
         JsonDocument spec;
         try { spec = JsonDocument.Parse(_dagJson); }
         catch (JsonException) { _dagProblems = [Format.JsonProblem(_dagJson)!]; return null; }
-        if (Api.JsonText.FirstInvalidString(spec.RootElement) is not { } notText) return spec;
+        if (Api.JsonText.ProblemIn(spec.RootElement) is not { } notText) return spec;
         spec.Dispose();
-        _dagProblems = [$"{notText}: {Api.JsonText.Problem}"];
+        _dagProblems = [notText];
         return null;
     }
 }
