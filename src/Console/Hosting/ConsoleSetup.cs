@@ -10,6 +10,7 @@ public static class ConsoleSetup
     {
         // Never send exception details to the browser: the circuit reports "an error occurred", the log has the rest.
         services.AddRazorComponents().AddInteractiveServerComponents(o => o.DetailedErrors = false);
+        services.AddLogging(logging => logging.AddCircuitFailureLog());
         services.AddMudServices(o =>
         {
             o.SnackbarConfiguration.PositionClass = Defaults.Classes.Position.BottomRight;
