@@ -20,11 +20,17 @@ namespace Taskdeck.Data.Changes;
 /// starts (<see cref="PostgreSqlEventBroadcast"/>), which it publishes on this node's <see cref="ExecutionEvents"/>.
 /// </remarks>
 public sealed class PostgreSqlChangeSignal(TaskdeckDatabase database, NodeIdentity node, ExecutionEvents events, TimeProvider time,
-    ILogger<PostgreSqlChangeSignal> logger)
+    ILogger<PostgreSqlChangeSignal> logger, WakeOtherNodes? wake = null)
     : BackgroundService, IChangeSignal
 {
     /// <summary>The channel the trigger notifies (lower case: LISTEN folds an unquoted name).</summary>
     public const string Channel = "taskdeck_state_changes";
+
+    /// <summary>
+    /// What a node says on <see cref="Channel"/> once it listens, before its id: a node that believed itself alone on the
+    /// database and let its writes notify nobody (<see cref="WakeOtherNodes"/>) notifies again from its next write.
+    /// </summary>
+    public const string HelloPrefix = "hello:";
 
     private static readonly TimeSpan FirstRetry = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan LastRetry = TimeSpan.FromSeconds(5);
@@ -80,8 +86,11 @@ public sealed class PostgreSqlChangeSignal(TaskdeckDatabase database, NodeIdenti
                 await using var connection = new NpgsqlConnection(builder.ConnectionString);
                 connection.Notification += OnNotification;
                 await connection.OpenAsync(stoppingToken);
-                await using (var listen = new NpgsqlCommand($"LISTEN {Channel}; LISTEN {NodeEventPayload.Channel}", connection))
+                await using (var listen = new NpgsqlCommand($"LISTEN {Channel}; LISTEN {NodeEventPayload.Channel}; SELECT pg_notify('{Channel}', @hello)", connection))
+                {
+                    listen.Parameters.AddWithValue("hello", HelloPrefix + node.Id);
                     await listen.ExecuteNonQueryAsync(stoppingToken);
+                }
                 ListeningSince = time.GetUtcNow();
                 _listening = true;
                 Interlocked.Increment(ref _connections);
@@ -118,6 +127,12 @@ public sealed class PostgreSqlChangeSignal(TaskdeckDatabase database, NodeIdenti
             return;
         }
         if (e.Channel != Channel || e.Payload == node.Id) return;
+        if (e.Payload.StartsWith(HelloPrefix, StringComparison.Ordinal))
+        {
+            // Another node began to listen (or listens again): it commits nothing by saying so.
+            if (e.Payload != HelloPrefix + node.Id) wake?.HeardFrom();
+            return;
+        }
         Interlocked.Increment(ref _wakeUps);
         Wake();
     }

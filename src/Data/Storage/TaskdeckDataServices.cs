@@ -56,6 +56,9 @@ public static class TaskdeckDataServices
             services.AddSingleton<Changes.PostgreSqlChangeSignal>();
             services.AddSingleton<Core.Events.IChangeSignal>(sp => sp.GetRequiredService<Changes.PostgreSqlChangeSignal>());
             services.AddHostedService(sp => sp.GetRequiredService<Changes.PostgreSqlChangeSignal>());
+            // A node alone on the database notifies nobody (its writers' commits skip the notify-queue lock).
+            services.AddSingleton<Changes.WakeOtherNodes>();
+            services.AddHostedService<Changes.LoneNodeWatch>();
             // Progress and spawned workers' starts, which have no row in the change feed, travel by notify.
             services.AddSingleton<Changes.PostgreSqlEventBroadcast>();
             services.AddSingleton<Core.Events.IEventBroadcast>(sp => sp.GetRequiredService<Changes.PostgreSqlEventBroadcast>());

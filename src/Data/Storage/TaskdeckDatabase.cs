@@ -51,18 +51,26 @@ public sealed class TaskdeckDatabase(StorageProvider provider, string connection
     /// <summary>
     /// A writer's connection: the preparing string under an application name of its own, so the writers have a pool of
     /// their own — a reconnecting writer never waits behind Hangfire's workers, the console and the kept readers for a
-    /// pooled connection — and show apart in <c>pg_stat_activity</c>.
+    /// pooled connection — and show apart in <c>pg_stat_activity</c>. <paramref name="alone"/>: the name ends in
+    /// <see cref="AloneWriterSuffix"/>, which the <c>StateChanges</c> trigger reads as "notify nobody" (a second pool; an
+    /// application name is a connection's start-up setting, which a PgBouncer in transaction mode also carries over).
     /// </summary>
-    public DbConnection CreateWriterConnection() => connections is null && Provider == StorageProvider.PostgreSql
-        ? new NpgsqlConnection(_writerConnectionString ??= WriterConnectionString())
+    public DbConnection CreateWriterConnection(bool alone = false) => connections is null && Provider == StorageProvider.PostgreSql
+        ? new NpgsqlConnection(alone
+            ? _aloneWriterConnectionString ??= WriterConnectionString(AloneWriterSuffix)
+            : _writerConnectionString ??= WriterConnectionString(" writer"))
         : CreateConnection();
 
-    private string? _writerConnectionString;
+    /// <summary>How a writer's application name ends while its node is alone on the database (migration <c>StateChangesNotifyNotFromALoneNode</c>).</summary>
+    public const string AloneWriterSuffix = " writer (alone)";
 
-    private string WriterConnectionString()
+    private string? _writerConnectionString;
+    private string? _aloneWriterConnectionString;
+
+    private string WriterConnectionString(string suffix)
     {
         var builder = new NpgsqlConnectionStringBuilder(PreparingConnectionString);
-        builder.ApplicationName = (string.IsNullOrEmpty(builder.ApplicationName) ? "Taskdeck" : builder.ApplicationName) + " writer";
+        builder.ApplicationName = (string.IsNullOrEmpty(builder.ApplicationName) ? "Taskdeck" : builder.ApplicationName) + suffix;
         return builder.ToString();
     }
 
@@ -84,10 +92,11 @@ public sealed class TaskdeckDatabase(StorageProvider provider, string connection
         switch (Provider)
         {
             case StorageProvider.PostgreSql:
-                // Three pools: the plain string's (the console's queries), the preparing string's, the writers'.
+                // Four pools: the plain string's (the console's queries), the preparing string's, the writers' (two names).
                 using (var connection = new NpgsqlConnection(ConnectionString)) NpgsqlConnection.ClearPool(connection);
                 using (var preparing = new NpgsqlConnection(PreparingConnectionString)) NpgsqlConnection.ClearPool(preparing);
                 using (var writer = CreateWriterConnection()) NpgsqlConnection.ClearPool((NpgsqlConnection)writer);
+                using (var alone = CreateWriterConnection(alone: true)) NpgsqlConnection.ClearPool((NpgsqlConnection)alone);
                 break;
             case StorageProvider.SqlServer:
                 using (var connection = new SqlConnection(ConnectionString)) SqlConnection.ClearPool(connection);

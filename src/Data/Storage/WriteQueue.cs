@@ -32,10 +32,11 @@ public sealed class WriteQueue : IAsyncDisposable
     private static readonly TimeSpan MaxReconnectDelay = TimeSpan.FromSeconds(1);
     private readonly Writer[] _writers;
 
-    public WriteQueue(TaskdeckDatabase database, WriteGate gate, ILogger<WriteQueue> logger)
+    /// <param name="wake">PostgreSQL: whether other nodes listen for this node's changes (null: always written as if they did).</param>
+    public WriteQueue(TaskdeckDatabase database, WriteGate gate, ILogger<WriteQueue> logger, Changes.WakeOtherNodes? wake = null)
     {
         _writers = new Writer[Math.Max(1, database.Writers)];
-        for (var i = 0; i < _writers.Length; i++) _writers[i] = new Writer(database, gate, logger);
+        for (var i = 0; i < _writers.Length; i++) _writers[i] = new Writer(database, gate, logger, wake);
     }
 
     /// <summary>How many writers commit in parallel.</summary>
@@ -121,15 +122,19 @@ public sealed class WriteQueue : IAsyncDisposable
         private readonly TaskdeckDatabase _database;
         private readonly WriteGate _gate;
         private readonly ILogger _logger;
+        private readonly Changes.WakeOtherNodes? _wake;
+        /// <summary>Whether the connection held was opened as a lone node's (its commits notify nobody).</summary>
+        private bool _connectionAlone;
         private readonly Task _loop;
         /// <summary>When the oldest item of the batch now being written was queued (0 while idle): see <see cref="Lag"/>.</summary>
         private long _inFlightSince;
 
-        public Writer(TaskdeckDatabase database, WriteGate gate, ILogger logger)
+        public Writer(TaskdeckDatabase database, WriteGate gate, ILogger logger, Changes.WakeOtherNodes? wake)
         {
             _database = database;
             _gate = gate;
             _logger = logger;
+            _wake = wake;
             _loop = Task.Run(RunAsync);
         }
 
@@ -164,6 +169,12 @@ public sealed class WriteQueue : IAsyncDisposable
                     }
                     if (batch.Count == 0) continue;
                     Volatile.Write(ref _inFlightSince, batch[0].QueuedAt);
+                    // Another node came or the last one left: this batch goes through the other pool's connection.
+                    if (connection is not null && Alone != _connectionAlone)
+                    {
+                        await connection.DisposeAsync();
+                        connection = null;
+                    }
                     var brokenSince = (long?)null;
                     var delay = TimeSpan.FromMilliseconds(50);
                     while (true)
@@ -220,9 +231,13 @@ public sealed class WriteQueue : IAsyncDisposable
             }
         }
 
+        private bool Alone => _wake is { Needed: false };
+
         private async Task<DbConnection> OpenAsync()
         {
-            var connection = _database.CreateWriterConnection();
+            var alone = Alone;
+            var connection = _database.CreateWriterConnection(alone);
+            _connectionAlone = alone;
             try
             {
                 await connection.OpenAsync();
