@@ -51,11 +51,12 @@ public sealed class LoneNodeWatch(WakeOtherNodes wake, INodeLeaseStore leases, N
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(CheckInterval, time);
+        // What the log last said: a hello turns the notifies on between two checks, and is reported at the next one.
+        var reported = true;
         try
         {
             do
             {
-                var before = wake.Needed;
                 bool now;
                 try
                 {
@@ -67,10 +68,11 @@ public sealed class LoneNodeWatch(WakeOtherNodes wake, INodeLeaseStore leases, N
                     logger.LogDebug(e, "Reading the nodes' leases failed; this node's writes notify other nodes meanwhile");
                     now = wake.Decide(true);
                 }
-                if (now != before)
-                    logger.LogInformation(now
-                        ? "Another node is live on the database: this node's writes wake other nodes' change followers again"
-                        : "No other node is live on the database: this node's writes stop notifying (nobody else listens)");
+                if (now == reported) continue;
+                reported = now;
+                logger.LogInformation(now
+                    ? "Another node is live on the database: this node's writes wake other nodes' change followers again"
+                    : "No other node is live on the database: this node's writes stop notifying (nobody else listens)");
             } while (await timer.WaitForNextTickAsync(stoppingToken));
         }
         catch (OperationCanceledException) { }
