@@ -15,7 +15,7 @@ public sealed class NodeCapacity(INodeLeaseStore store, IOptions<TaskdeckOptions
         var here = new ResourceNeed(o.Node.Cores, o.Node.MemoryMB, o.Node.Gpus);
         if (o.Node.RunsWorkers && need.FitsIn(here)) return null;
         var cutoff = time.GetUtcNow().AddSeconds(-o.Leases.ExpirySeconds);
-        var live = (await store.ListNodesAsync(ct)).Where(n => n.StoppedAt is null && n.HeartbeatAt >= cutoff && n.WorkerCount > 0).ToList();
+        var live = (await store.ListNodesAsync(ct)).Where(n => n.IsLiveSince(cutoff) && n.WorkerCount > 0).ToList();
         if (live.Any(n => need.FitsIn(new ResourceNeed(n.Cores, n.MemoryMB, n.Gpus)))) return null;
         var largest = live.Select(n => $"{n.Id}: {new ResourceNeed(n.Cores, n.MemoryMB, n.Gpus)}")
             .Prepend(o.Node.RunsWorkers ? $"this node: {here}" : null).OfType<string>().ToList();

@@ -17,6 +17,9 @@ public sealed class WorkerNode
     public int RunningCount { get; set; }
     /// <summary>Set when the node stopped gracefully.</summary>
     public DateTimeOffset? StoppedAt { get; set; }
+
+    /// <summary>Running and holding its lease: not stopped, and heartbeating since <paramref name="cutoff"/> (now minus the lease's expiry).</summary>
+    public bool IsLiveSince(DateTimeOffset cutoff) => StoppedAt is null && HeartbeatAt >= cutoff;
 }
 
 /// <summary>This process's node id: host, pid and a random suffix, so a restarted process never inherits a lease.</summary>

@@ -81,6 +81,6 @@ public sealed class LoneNodeWatch(WakeOtherNodes wake, INodeLeaseStore leases, N
     private async Task<bool> AnotherNodeLiveAsync(CancellationToken ct)
     {
         var cutoff = time.GetUtcNow().AddSeconds(-options.Value.Leases.ExpirySeconds);
-        return (await leases.ListNodesAsync(ct)).Any(n => n.Id != node.Id && n.StoppedAt is null && n.HeartbeatAt >= cutoff);
+        return (await leases.ListNodesAsync(ct)).Any(n => n.Id != node.Id && n.IsLiveSince(cutoff));
     }
 }
