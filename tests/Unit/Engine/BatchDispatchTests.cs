@@ -355,15 +355,7 @@ public sealed class BatchDispatchTests(EngineHost host)
     [Fact]
     public async Task Reconcile_IdsLeftInABatchOfADeadNode_AreDispatchedAgain_ButNotThoseOfALiveNode()
     {
-        var node = host.Get<NodeIdentity>().Id;
-        // What the rule below relies on: Hangfire names a server after its node (ServerName = node id). A host just
-        // started may not have announced its server yet (when this test runs first in the collection).
-        var announced = Stopwatch.StartNew();
-        while (!host.Get<JobStorage>().GetMonitoringApi().Servers().Any(s => s.Name.StartsWith(node + ":", StringComparison.OrdinalIgnoreCase)))
-        {
-            Assert.True(announced.Elapsed < TimeSpan.FromSeconds(30), $"no Hangfire server of node {node} announced itself within 30 s");
-            await Task.Delay(50);
-        }
+        var node = await AnnouncedNodeAsync();
 
         var orphans = new[] { await host.QueuedWithoutJobAsync("test.count"), await host.QueuedWithoutJobAsync("test.count") };
         var kept = await host.QueuedWithoutJobAsync("test.count");
@@ -383,6 +375,43 @@ public sealed class BatchDispatchTests(EngineHost host)
             Assert.Equal(1, host.Runs.GetValueOrDefault(id));
         }
         await host.Executions.CancelAsync(kept, Actor.System, "test done");
+    }
+
+    [Fact]
+    public async Task Reconcile_ReadsEachJobsStateOnce_HoweverManyOfItsRecordsWait()
+    {
+        var node = await AnnouncedNodeAsync();
+        var waiting = new List<long>();
+        for (var i = 0; i < 4; i++) waiting.Add(await host.QueuedWithoutJobAsync("test.count"));
+        var liveJob = ProcessingJob([.. waiting.Take(3)], $"{node}:{Guid.NewGuid()}");
+        var deadJob = ProcessingJob([waiting[3]], $"node-that-died:4242:dead01:{Guid.NewGuid()}");
+        await host.Get<ExecutionStore>().SetHangfireJobsAsync([.. waiting.Take(3).Select(id => (id, liveJob)), (waiting[3], deadJob)]);
+
+        await host.Get<Reconciler>().ReconcileAsync(atStart: true, CancellationToken.None);
+
+        Assert.Equal(1, host.JobStateReads.GetValueOrDefault(liveJob));
+        Assert.Equal(1, host.JobStateReads.GetValueOrDefault(deadJob));
+        foreach (var id in waiting.Take(3))
+            Assert.Equal(liveJob, (await host.Queries.GetDetailAsync(id))!.Execution.HangfireJobId);
+        Assert.Single((await host.WaitForStateAsync(waiting[3], Succeeded, TimeSpan.FromSeconds(60))).Attempts);
+        foreach (var id in waiting.Take(3)) await host.Executions.CancelAsync(id, Actor.System, "test done");
+    }
+
+    /// <summary>
+    /// This node's id, once its Hangfire server has announced itself. What the reconciler's rule relies on: Hangfire names a
+    /// server after its node (ServerName = node id). A host just started may not have announced its server yet (when the
+    /// test runs first in the collection).
+    /// </summary>
+    private async Task<string> AnnouncedNodeAsync()
+    {
+        var node = host.Get<NodeIdentity>().Id;
+        var announced = Stopwatch.StartNew();
+        while (!host.Get<JobStorage>().GetMonitoringApi().Servers().Any(s => s.Name.StartsWith(node + ":", StringComparison.OrdinalIgnoreCase)))
+        {
+            Assert.True(announced.Elapsed < TimeSpan.FromSeconds(30), $"no Hangfire server of node {node} announced itself within 30 s");
+            await Task.Delay(50);
+        }
+        return node;
     }
 
     private string ProcessingJob(long[] ids, string serverId)

@@ -38,6 +38,9 @@ public sealed class EngineHost : WebApplicationFactory<Program>
     /// <summary>A failure the transport throws instead of making a chosen record's job (StateEffectTests).</summary>
     public TransportFaults Faults { get; } = new();
 
+    /// <summary>How many times a job's state was read from Hangfire's storage, per job id (the reconciler's passes).</summary>
+    public ConcurrentDictionary<string, int> JobStateReads { get; } = new();
+
     /// <summary>
     /// Executions the lease keeper's cancel watch (<see cref="RunningWork.SignalRequestedCancelsAsync"/>) is not told are
     /// Cancelling, so a test sees what the transition itself signalled (StateEffectTests); empty, the store is as it is.
@@ -84,7 +87,7 @@ public sealed class EngineHost : WebApplicationFactory<Program>
             services.AddSingleton<Taskdeck.Core.Dispatch.HangfireQueue.HangfireTransport>();
             services.AddSingleton<Taskdeck.Core.Dispatch.IExecutionTransport>(sp =>
                 new RecordingTransport(sp.GetRequiredService<Taskdeck.Core.Dispatch.HangfireQueue.HangfireTransport>(), Jobs, Faults,
-                    ids => sp.GetRequiredService<IExecutionReader>().FindManyAsync(ids).GetAwaiter().GetResult()));
+                    ids => sp.GetRequiredService<IExecutionReader>().FindManyAsync(ids).GetAwaiter().GetResult(), JobStateReads));
             // The real store's leases, seen through a seam that can hide chosen records from the cancel watch.
             services.AddSingleton<INodeLeaseStore>(sp => new CancelWatchSeam(sp.GetRequiredService<ExecutionStore>(), HiddenFromCancelWatch));
             services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(ServerLogs);
@@ -150,7 +153,7 @@ public sealed class EngineHost : WebApplicationFactory<Program>
 
 /// <summary>Passes everything to the real transport and writes down the jobs it enqueues (or the failure it was told to throw).</summary>
 public sealed class RecordingTransport(Taskdeck.Core.Dispatch.IExecutionTransport inner, ConcurrentQueue<(string, long[], string)> jobs, TransportFaults faults,
-    Func<IReadOnlyList<long>, IReadOnlyList<Execution>> read)
+    Func<IReadOnlyList<long>, IReadOnlyList<Execution>> read, ConcurrentDictionary<string, int> stateReads)
     : Taskdeck.Core.Dispatch.IExecutionTransport
 {
     public string Enqueue(string queue, IReadOnlyList<long> executionIds)
@@ -164,9 +167,20 @@ public sealed class RecordingTransport(Taskdeck.Core.Dispatch.IExecutionTranspor
     public string Schedule(long executionId, string queue, DateTimeOffset runAt) => inner.Schedule(executionId, queue, runAt);
     public void Remove(string jobId) => inner.Remove(jobId);
     public bool Wake(string jobId, string queue) => inner.Wake(jobId, queue);
-    public Taskdeck.Core.Dispatch.IJobStates ReadJobStates() => inner.ReadJobStates();
+    public Taskdeck.Core.Dispatch.IJobStates ReadJobStates() => new CountedJobStates(inner.ReadJobStates(), stateReads);
     public bool IsUnavailable(Exception failure) => inner.IsUnavailable(failure);
     public int ClusterWorkers => inner.ClusterWorkers;
+}
+
+internal sealed class CountedJobStates(Taskdeck.Core.Dispatch.IJobStates inner, ConcurrentDictionary<string, int> reads) : Taskdeck.Core.Dispatch.IJobStates
+{
+    public (Taskdeck.Core.Dispatch.JobWhereabouts Where, string? Server) Find(string jobId)
+    {
+        reads.AddOrUpdate(jobId, 1, (_, n) => n + 1);
+        return inner.Find(jobId);
+    }
+
+    public void Dispose() => inner.Dispose();
 }
 
 /// <summary>
