@@ -42,7 +42,8 @@ public sealed class StorageOptions
     public StorageProvider Provider { get; set; } = StorageProvider.Sqlite;
     /// <summary>
     /// Group-commit writers committing in parallel, each on its own connection (the writes of one execution always on the
-    /// same one). Null: 4 on PostgreSQL and SQL Server. SQLite has one writer at a time: 1 there.
+    /// same one). Null: 1 on PostgreSQL (measured the fastest: fewer, fuller commits), 4 on SQL Server. SQLite has one
+    /// writer at a time: 1 there.
     /// </summary>
     public int? Writers { get; set; }
     /// <summary>

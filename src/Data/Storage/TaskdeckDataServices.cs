@@ -113,7 +113,7 @@ public static class TaskdeckDataServices
         {
             throw new InvalidOperationException($"ConnectionStrings:{ConnectionName} is required when Taskdeck:Storage:Provider is {provider}.");
         }
-        // Taskdeck:Storage:Writers: parallel group-commit writers on PostgreSQL and SQL Server; SQLite has exactly one.
+        // Taskdeck:Storage:Writers: group-commit writers committing in parallel on PostgreSQL and SQL Server; SQLite has exactly one.
         var writers = configuration.GetValue<int?>($"{TaskdeckOptions.Section}:Storage:Writers");
         if (writers is { } w && (w < 1 || w > 64))
             throw new InvalidOperationException($"{TaskdeckOptions.Section}:Storage:Writers must be between 1 and 64 (is {w}).");

@@ -341,9 +341,28 @@ public sealed class PostgreSqlTransitionStoreTests(PostgresServer postgres) : Tr
     }
 
     [Fact]
-    public async Task ThePostgreSqlStore_HasParallelWriters()
+    public async Task ThePostgreSqlStore_HasOneWriter_UnlessTheOperatorAsksForMore()
     {
-        await using var storage = await StorageHost.StartAsync(await SettingsAsync());
-        Assert.Equal(TaskdeckDatabase.DefaultNetworkWriters, storage.Get<WriteQueue>().Writers);
+        await using (var storage = await StorageHost.StartAsync(await SettingsAsync()))
+            Assert.Equal(1, storage.Get<WriteQueue>().Writers);
+        var settings = await SettingsAsync();
+        settings["Taskdeck:Storage:Writers"] = "4";
+        await using (var storage = await StorageHost.StartAsync(settings))
+            Assert.Equal(4, storage.Get<WriteQueue>().Writers);
+    }
+}
+
+/// <summary>
+/// The same transitions on four parallel writers, as an operator may configure (<c>Taskdeck:Storage:Writers</c>): one
+/// execution's writes on one writer, other executions' committing beside them, the nodes racing as before.
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class PostgreSqlParallelWritersTransitionStoreTests(PostgresServer postgres) : TransitionStoreTests
+{
+    protected override async Task<Dictionary<string, string?>> SettingsAsync()
+    {
+        var settings = await postgres.StorageSettingsAsync();
+        settings["Taskdeck:Storage:Writers"] = "4";
+        return settings;
     }
 }
