@@ -18,7 +18,7 @@ public sealed class TaskdeckDatabase(StorageProvider provider, string connection
     /// <summary>
     /// How many group-commit writers run when the configuration does not say. SQLite has one writer at a time whatever we
     /// do. PostgreSQL gets one as well, measured: with one writer each commit carries every write gathered meanwhile, and
-    /// the server spent 528–555 µs of CPU per execution against 813–1,193 µs with four (1,305–1,696 executions/s against
+    /// the server spent 525–745 µs of CPU per execution against 813–1,193 µs with four (1,305–1,696 executions/s against
     /// 1,066–1,183/s, `engine 20000 3 --storage postgresql`, BENCHMARKS.md session 28) — a commit, its WAL flush and its
     /// snapshot cost the server more than the statements it carries. SQL Server keeps four: not measured (none runs here).
     /// </summary>
