@@ -89,22 +89,20 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
     ];
 
     // Keyed by the execution: its writes commit in the order they were issued, whichever of the parallel writers takes them.
+    // On PostgreSQL a member of its transition's set: the writer sends a batch's claims (closes, …) of distinct executions as one statement.
     public Task<TransitionResult> ApplyAsync(TransitionCommand command, DateTimeOffset at, CancellationToken ct = default) =>
         database.Provider == Core.StorageProvider.PostgreSql
-            ? writes.RunStatementAsync(command.ExecutionId, PostgreSqlStatement(command, at), ct)
+            ? writes.RunInSetAsync(command.ExecutionId, PostgreSqlTransitions.Set(command.Transition, command.ActorName is not null), (command, at), ct)
             : writes.RunAsync(command.ExecutionId, (c, t) => ApplyAsync(c, t, command, at), ct);
-
-    private static (string Text, (string Name, object? Value)[] Parameters, Func<DbDataReader, Task<TransitionResult>> Read) PostgreSqlStatement(
-        TransitionCommand command, DateTimeOffset at) =>
-        (PostgreSqlTransitions.Text(command.Transition, command.ActorName is not null), PostgreSqlTransitions.Parameters(command, Sql.Micros(at)),
-            reader => PostgreSqlTransitions.ReadAsync(reader, command, at));
 
     /// <summary>Two transitions of one record in one commit, on its writer: as two <see cref="ApplyAsync(TransitionCommand, DateTimeOffset, CancellationToken)"/> queued as one.</summary>
     public (Task<TransitionResult> First, Task<TransitionResult> Second) ApplyTogether(TransitionCommand first, TransitionCommand second, DateTimeOffset at,
         CancellationToken ct = default)
     {
         var written = database.Provider == Core.StorageProvider.PostgreSql
-            ? writes.RunStatementsTogether(first.ExecutionId, [PostgreSqlStatement(first, at), PostgreSqlStatement(second, at)], ct)
+            ? writes.RunInSetTogether(first.ExecutionId, [
+                (PostgreSqlTransitions.Set(first.Transition, first.ActorName is not null), (first, at)),
+                (PostgreSqlTransitions.Set(second.Transition, second.ActorName is not null), (second, at))], ct)
             : writes.RunTogether<TransitionResult>(first.ExecutionId, [(c, t) => ApplyAsync(c, t, first, at), (c, t) => ApplyAsync(c, t, second, at)], ct);
         return (written[0], written[1]);
     }
@@ -333,7 +331,7 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
                 $"WITH x AS (INSERT INTO {LogEntryColumns.Table} ({LogColumns}) SELECT * FROM unnest(@Ids, @Attempts, @Streams, @Ats, @Texts) RETURNING 1) SELECT count(*) FROM x",
                 [("Ids", entries.Select(e => e.ExecutionId).ToArray()), ("Attempts", entries.Select(e => e.AttemptNumber).ToArray()),
                  ("Streams", entries.Select(e => (int)e.Stream).ToArray()), ("Ats", entries.Select(e => Sql.Micros(e.At)).ToArray()),
-                 ("Texts", entries.Select(e => e.Text).ToArray())], Drain, ct);
+                 ("Texts", entries.Select(e => e.Text).ToArray())], Drain, ct, orderFree: true);
         return writes.RunAsync(entries[0].ExecutionId, async (c, t) =>
         {
             foreach (var e in entries)

@@ -11,11 +11,14 @@ namespace Taskdeck.Data.Storage;
 /// SQLite (one writer at a time anyway) there is one writer, which removes lock contention; everywhere it turns N commits
 /// into one. A network database may be given several writers (<see cref="TaskdeckDatabase.Writers"/>: one by default on
 /// PostgreSQL, where fuller commits measured faster; four on SQL Server), each with its own queue and connection: a write
-/// keyed by an execution id always goes to that id's writer, so the writes of one execution are committed in the order they were issued (an attempt's log lines before its closing transition) while other executions'
-/// commit in parallel. Unkeyed writes go to the first writer, in order among themselves.
+/// keyed by an execution id always goes to that id's writer, so the writes of one execution are committed in the order
+/// they were issued (an attempt's log lines before its closing transition) while other executions' commit in parallel.
+/// Unkeyed writes go to the first writer, in order among themselves.
 /// A write made of one statement (<see cref="RunStatementAsync{T}"/>) is sent together with the statements gathered next to
-/// it in one round trip (a <see cref="DbBatch"/>, where the provider has one). A batch that throws is rolled back and its
-/// items re-run one by one, so one bad item fails only itself. Callers' tasks complete only after their transaction committed.
+/// it in one round trip (a <see cref="DbBatch"/>, where the provider has one), and members of one
+/// <see cref="StatementSet{TMember, T}"/> gathered there (a batch's claims, its closes) as one statement. A batch that
+/// throws is rolled back and its items re-run one by one, so one bad item fails only itself. Callers' tasks complete only
+/// after their transaction committed.
 /// </summary>
 /// <remarks>
 /// A server database can drop every connection at once (a restart, a failover): a batch whose connection broke before
@@ -72,24 +75,38 @@ public sealed class WriteQueue : IAsyncDisposable
     /// in the queue in one round trip; <paramref name="read"/> reads that result set. On <paramref name="key"/>'s writer
     /// (null: the first).
     /// </summary>
+    /// <param name="orderFree">
+    /// The statement reads nothing the other writes of its transaction write, and they read nothing it writes (log lines
+    /// appended): it may run before set members issued ahead of it, so it does not split their statement (see
+    /// <see cref="RunStatementsAsync"/>). It still commits no later than anything issued after it.
+    /// </param>
     public Task<T> RunStatementAsync<T>(long? key, string text, (string Name, object? Value)[] parameters, Func<DbDataReader, Task<T>> read,
-        CancellationToken ct = default) =>
-        Enqueue(key is { } k ? WriterOf(k) : 0, new StatementItem<T>(text, parameters, read), ct);
-
-    /// <summary>As above, the statement given as one value (text, parameters, reader).</summary>
-    public Task<T> RunStatementAsync<T>(long? key, (string Text, (string Name, object? Value)[] Parameters, Func<DbDataReader, Task<T>> Read) statement,
-        CancellationToken ct = default) =>
-        RunStatementAsync(key, statement.Text, statement.Parameters, statement.Read, ct);
+        CancellationToken ct = default, bool orderFree = false) =>
+        Enqueue(key is { } k ? WriterOf(k) : 0, new StatementItem<T>(text, parameters, read, orderFree), ct);
 
     /// <summary>
-    /// Statements that must share one commit: queued as one entry, so the writer takes them into the same batch, in order
-    /// (each still its own statement with its own result; on a failed batch each is run again on its own, as any item).
+    /// One member of a <see cref="StatementSet{TMember, T}"/> on <paramref name="key"/>'s writer: sent in one statement with
+    /// the same set's members of other keys gathered in the same batch, or alone.
     /// </summary>
-    public Task<T>[] RunStatementsTogether<T>(long key, IReadOnlyList<(string Text, (string Name, object? Value)[] Parameters, Func<DbDataReader, Task<T>> Read)> statements,
-        CancellationToken ct = default) =>
-        EnqueueTogether(WriterOf(key), statements.Select(s => new StatementItem<T>(s.Text, s.Parameters, s.Read)).ToArray(), item => item.Task, ct);
+    public Task<T> RunInSetAsync<TMember, T>(long key, StatementSet<TMember, T> set, TMember member, CancellationToken ct = default)
+    {
+        var item = new SetItem<TMember, T>(key, set, member, this);
+        _writers[WriterOf(key)].Enqueue(item);
+        return ct.CanBeCanceled ? item.Task.WaitAsync(ct) : item.Task;
+    }
 
-    /// <summary>As <see cref="RunStatementsTogether{T}"/>, for writes that are code run on the writer's transaction.</summary>
+    /// <summary>
+    /// Members of one key that must share one commit: queued as one entry, so the writer takes them into the same batch, in
+    /// order (each still its own member with its own result; on a failed batch each is run again on its own, as any item).
+    /// </summary>
+    public Task<T>[] RunInSetTogether<TMember, T>(long key, IReadOnlyList<(StatementSet<TMember, T> Set, TMember Member)> members, CancellationToken ct = default) =>
+        EnqueueTogether(WriterOf(key), members.Select(m => new SetItem<TMember, T>(key, m.Set, m.Member, this)).ToArray(), item => item.Task, ct);
+
+    /// <summary>How many set members have been sent in a statement shared with others (not alone) since the start.</summary>
+    public long MembersSentTogether => Interlocked.Read(ref _membersSentTogether);
+    private long _membersSentTogether;
+
+    /// <summary>As <see cref="RunInSetTogether{TMember, T}"/>, for writes that are code run on the writer's transaction.</summary>
     public Task<T>[] RunTogether<T>(long key, IReadOnlyList<Func<DbConnection, DbTransaction, Task<T>>> works, CancellationToken ct = default) =>
         EnqueueTogether(WriterOf(key), works.Select(w => new WorkItem<T>(w)).ToArray(), item => item.Task, ct);
 
@@ -308,7 +325,14 @@ public sealed class WriteQueue : IAsyncDisposable
         return false;
     }
 
-    /// <summary>Items [start, end), all statements: one round trip where the provider batches, else one command each.</summary>
+    /// <summary>
+    /// Items [start, end), all statements: one round trip where the provider batches, else one command each. Members of a
+    /// <see cref="StatementSet{TMember, T}"/> are merged first: each member goes to the layer after its key's previous
+    /// member in this run (so one execution's claim and close stay two statements, in order), and a layer's members of one
+    /// set become one statement. A statement that is not a set member ends the run of merging before it, so it stays
+    /// after everything issued before it and before everything issued after it — unless it is order-free (log lines:
+    /// between every two closes of a batch), which is sent where it stands and lets the merging go on.
+    /// </summary>
     private static async Task RunStatementsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<WorkItem> batch, int start, int end)
     {
         if (end - start == 1 || !connection.CanCreateBatch)
@@ -318,13 +342,71 @@ public sealed class WriteQueue : IAsyncDisposable
         }
         await using var statements = connection.CreateBatch();
         statements.Transaction = transaction;
-        for (var i = start; i < end; i++) statements.BatchCommands.Add(((StatementItem)batch[i]).Command(statements));
-        await using var reader = await statements.ExecuteReaderAsync();
+        var reads = new List<Func<DbDataReader, Task>>(end - start);
+        var layers = new SetLayers();
         for (var i = start; i < end; i++)
         {
-            if (i > start && !await reader.NextResultAsync())
-                throw new InvalidOperationException($"A batched write answered {i - start} result sets for {end - start} statements.");
-            await ((StatementItem)batch[i]).ReadAsync(reader);
+            if (batch[i] is SetItem member)
+            {
+                layers.Add(member);
+                continue;
+            }
+            var item = (StatementItem)batch[i];
+            if (!item.OrderFree) layers.SendTo(statements, reads);
+            statements.BatchCommands.Add(item.Command(statements));
+            reads.Add(item.ReadAsync);
+        }
+        layers.SendTo(statements, reads);
+        await using var reader = await statements.ExecuteReaderAsync();
+        for (var i = 0; i < reads.Count; i++)
+        {
+            if (i > 0 && !await reader.NextResultAsync())
+                throw new InvalidOperationException($"A batched write answered {i} result sets for {reads.Count} statements.");
+            await reads[i](reader);
+        }
+    }
+
+    /// <summary>Set members gathered in a run of statements, grouped by layer and set until they are sent.</summary>
+    private sealed class SetLayers
+    {
+        private readonly Dictionary<long, int> _membersOfKey = new();
+        private readonly Dictionary<(int Layer, object Set), List<SetItem>> _groups = new();
+        private readonly List<(int Layer, object Set)> _order = new();
+
+        public void Add(SetItem member)
+        {
+            var layer = _membersOfKey.GetValueOrDefault(member.Key);
+            _membersOfKey[member.Key] = layer + 1;
+            var group = (layer, member.Set);
+            if (!_groups.TryGetValue(group, out var members))
+            {
+                _groups[group] = members = [];
+                _order.Add(group);
+            }
+            members.Add(member);
+        }
+
+        /// <summary>Adds the gathered groups, layer by layer, to the batch (and their readers to <paramref name="reads"/>), and starts over.</summary>
+        public void SendTo(DbBatch statements, List<Func<DbDataReader, Task>> reads)
+        {
+            if (_order.Count == 0) return;
+            foreach (var group in _order.OrderBy(g => g.Layer)) // a stable sort: within a layer, sets in the order they came
+            {
+                var members = _groups[group];
+                if (members.Count == 1)
+                {
+                    statements.BatchCommands.Add(members[0].Command(statements));
+                    reads.Add(members[0].ReadAsync);
+                }
+                else
+                {
+                    statements.BatchCommands.Add(members[0].CommandTogether(statements, members));
+                    reads.Add(reader => members[0].ReadTogetherAsync(reader, members));
+                }
+            }
+            _membersOfKey.Clear();
+            _groups.Clear();
+            _order.Clear();
         }
     }
 
@@ -357,12 +439,84 @@ public sealed class WriteQueue : IAsyncDisposable
 
     private abstract class StatementItem : WorkItem
     {
+        /// <summary>See <see cref="RunStatementAsync{T}"/>'s <c>orderFree</c>.</summary>
+        public virtual bool OrderFree => false;
         public abstract DbBatchCommand Command(DbBatch batch);
         public abstract Task ReadAsync(DbDataReader reader);
     }
 
-    private sealed class StatementItem<T>(string text, (string Name, object? Value)[] parameters, Func<DbDataReader, Task<T>> read) : StatementItem
+    private abstract class SetItem : StatementItem
     {
+        public abstract long Key { get; }
+        public abstract object Set { get; }
+        /// <summary>One statement for <paramref name="members"/>, all of this item's set (this one among them).</summary>
+        public abstract DbBatchCommand CommandTogether(DbBatch batch, IReadOnlyList<SetItem> members);
+        public abstract Task ReadTogetherAsync(DbDataReader reader, IReadOnlyList<SetItem> members);
+    }
+
+    private sealed class SetItem<TMember, T>(long key, StatementSet<TMember, T> set, TMember member, WriteQueue queue) : SetItem
+    {
+        private readonly TaskCompletionSource<T> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private T _result = default!;
+        public Task<T> Task => _completion.Task;
+        public override long Key => key;
+        public override object Set => set;
+
+        private (string Text, (string Name, object? Value)[] Parameters, Func<DbDataReader, Task<T>> Read)? _alone;
+        private (string Text, (string Name, object? Value)[] Parameters, Func<DbDataReader, Task<T>> Read) Alone => _alone ??= set.Alone(member);
+
+        public override DbBatchCommand Command(DbBatch batch)
+        {
+            var (text, parameters, _) = Alone;
+            var command = batch.CreateBatchCommand();
+            command.CommandText = text;
+            Sql.Bind(command.Parameters, command.CreateParameter, parameters);
+            return command;
+        }
+
+        public override async Task ReadAsync(DbDataReader reader) => _result = await Alone.Read(reader);
+
+        public override async Task RunAsync(DbConnection connection, DbTransaction transaction)
+        {
+            var (text, parameters, read) = Alone;
+            await using var reader = await Sql.Reused(connection, transaction, text, parameters).ExecuteReaderAsync();
+            _result = await read(reader);
+        }
+
+        public override DbBatchCommand CommandTogether(DbBatch batch, IReadOnlyList<SetItem> members)
+        {
+            var (text, parameters) = set.Together(members.Select(m => ((SetItem<TMember, T>)m).Member).ToList());
+            var command = batch.CreateBatchCommand();
+            command.CommandText = text;
+            Sql.Bind(command.Parameters, command.CreateParameter, parameters);
+            return command;
+        }
+
+        public override async Task ReadTogetherAsync(DbDataReader reader, IReadOnlyList<SetItem> members)
+        {
+            var answered = new bool[members.Count];
+            while (await reader.ReadAsync())
+            {
+                var position = Convert.ToInt32(reader.GetValue(0)) - 1;
+                if (position < 0 || position >= members.Count || answered[position])
+                    throw new InvalidOperationException($"A set-based write answered position {position + 1} of {members.Count} unexpectedly.");
+                var answering = (SetItem<TMember, T>)members[position];
+                answering._result = set.ReadRow(reader, answering.Member);
+                answered[position] = true;
+            }
+            if (Array.IndexOf(answered, false) is var missing and >= 0)
+                throw new InvalidOperationException($"A set-based write answered nothing for position {missing + 1} of {members.Count}.");
+            Interlocked.Add(ref queue._membersSentTogether, members.Count);
+        }
+
+        private TMember Member => member;
+        public override void Complete() => _completion.TrySetResult(_result);
+        public override void Fail(Exception e) => _completion.TrySetException(e);
+    }
+
+    private sealed class StatementItem<T>(string text, (string Name, object? Value)[] parameters, Func<DbDataReader, Task<T>> read, bool orderFree) : StatementItem
+    {
+        public override bool OrderFree => orderFree;
         private readonly TaskCompletionSource<T> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private T _result = default!;
         public Task<T> Task => _completion.Task;

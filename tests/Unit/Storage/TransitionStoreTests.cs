@@ -192,7 +192,7 @@ public abstract class TransitionStoreTests
         Assert.Equal((1, 1, 3), await RowsOf(ids[3])); // submitted, claimed, succeeded
     }
 
-    private static (bool, ExecutionState?, ExecutionState?, int) Describe(TransitionResult r) => (r.Applied, r.FoundState, r.NewState, r.AttemptNumber);
+    protected static (bool, ExecutionState?, ExecutionState?, int) Describe(TransitionResult r) => (r.Applied, r.FoundState, r.NewState, r.AttemptNumber);
 }
 
 public sealed class SqliteTransitionStoreTests : TransitionStoreTests
@@ -325,6 +325,114 @@ public sealed class PostgreSqlTransitionStoreTests(PostgresServer postgres) : Tr
             Assert.Equal((1, ExecutionState.Succeeded, true), (attempts[ids[i]].Number, attempts[ids[i]].Outcome, attempts[ids[i]].FinishedAt is not null));
         }
         Assert.Equal(ids.Count, await db.Executions.CountAsync(e => e.State == ExecutionState.Succeeded));
+    }
+
+    /// <summary>
+    /// Holds the store's (one) writer in a transaction of its own until <c>release</c> completes, so that everything issued
+    /// meanwhile is gathered into the writer's next batch.
+    /// </summary>
+    private static async Task<TaskCompletionSource> HoldTheWriterAsync(StorageHost storage)
+    {
+        var writes = storage.Get<WriteQueue>();
+        Assert.Equal(1, writes.Writers);
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _ = writes.RunAsync(async (_, _) => { held.SetResult(); await release.Task; return 0; });
+        await held.Task;
+        return release;
+    }
+
+    // A batch's transitions of one kind on distinct executions travel as one statement over arrays (the statement's fixed
+    // cost on the server paid once, not once per execution). One execution's claim and its close in the same batch are
+    // still two statements, in the order issued; whatever shares a statement, each command answers its own record.
+    [Fact]
+    public async Task ABatchsClaimsAndClosesOfDistinctExecutions_TravelAsOneStatementEach_InEachExecutionsOrder()
+    {
+        await using var storage = await StorageHost.StartAsync(await SettingsAsync());
+        var store = storage.Get<ExecutionStore>();
+        var queued = await QueuedAsync(store, 41);
+        var (ids, alreadyRunning) = (queued.Take(40).ToList(), queued[^1]);
+        await store.ApplyAsync(new TransitionCommand(alreadyRunning, Transition.Claim) { NodeId = "a" }, DateTimeOffset.UtcNow);
+        var sentTogetherBefore = storage.Get<WriteQueue>().MembersSentTogether;
+        var at = DateTimeOffset.UtcNow;
+        var release = await HoldTheWriterAsync(storage);
+
+        // A close comes first (its statement is the batch's first of its kind); then every record is claimed, and the first
+        // twenty each succeed right after their claim, claims and closes interleaved, each close after its last log line
+        // (as the runner writes them: the lines do not split the closes' statement).
+        var closes = new List<Task<TransitionResult>> { store.ApplyAsync(new TransitionCommand(alreadyRunning, Transition.Succeed) { NodeId = "a", ExpectedAttempt = 1 }, at) };
+        var claims = new List<Task<TransitionResult>>();
+        var lines = new List<Task>();
+        for (var i = 0; i < ids.Count; i++)
+        {
+            claims.Add(store.ApplyAsync(new TransitionCommand(ids[i], Transition.Claim) { NodeId = "a", HangfireJobId = $"job-{ids[i]}" }, at));
+            if (i is >= 1 and <= 20)
+                lines.Add(store.AppendLogAsync([new LogEntry { ExecutionId = ids[i - 1], AttemptNumber = 1, Stream = LogStream.Output, At = at, Text = $"done {i - 1}\n" }]));
+            if (i is >= 1 and <= 20)
+                closes.Add(store.ApplyAsync(new TransitionCommand(ids[i - 1], Transition.Succeed) { NodeId = "a", ExpectedAttempt = 1, ResultJson = $"{{\"n\":{i - 1}}}" }, at));
+        }
+        var missing = store.ApplyAsync(new TransitionCommand(ids[^1] + 1_000, Transition.Claim) { NodeId = "a" }, at);
+        var cancels = ids.Skip(30).Take(2).Select(id => store.ApplyAsync(new TransitionCommand(id, Transition.RequestCancel) { NodeId = "a", ActorName = "olivia" }, at)).ToList();
+        var wrongAttempt = store.ApplyAsync(new TransitionCommand(ids[^1], Transition.Fail) { NodeId = "a", ExpectedAttempt = 7, ErrorMessage = "no" }, at);
+        release.SetResult();
+
+        Assert.All(await Task.WhenAll(claims), claimed => Assert.Equal((true, (ExecutionState?)ExecutionState.Queued, (ExecutionState?)ExecutionState.Running, 1), Describe(claimed)));
+        Assert.Equal([alreadyRunning, .. ids.Take(20)], (await Task.WhenAll(closes)).Select(closed =>
+        {
+            Assert.Equal((true, (ExecutionState?)ExecutionState.Running, (ExecutionState?)ExecutionState.Succeeded, 1), Describe(closed));
+            return closed.ExecutionId;
+        }));
+        Assert.Equal((false, (ExecutionState?)null, (ExecutionState?)null, 0), Describe(await missing));
+        Assert.All(await Task.WhenAll(cancels), cancelled => Assert.Equal((true, (ExecutionState?)ExecutionState.Running, (ExecutionState?)ExecutionState.Cancelling, 1), Describe(cancelled)));
+        Assert.Equal((false, (ExecutionState?)ExecutionState.Running, (ExecutionState?)null, 1), Describe(await wrongAttempt));
+        await Task.WhenAll(lines);
+        // 41 claims, 20 closes after their claims, 2 cancels. The first close went alone (it follows nothing of its own
+        // record, so it is in the batch's first layer, where no other close is), as did the lone failure.
+        Assert.Equal(63, storage.Get<WriteQueue>().MembersSentTogether - sentTogetherBefore);
+
+        await using var db = await storage.Get<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
+        var records = await db.Executions.AsNoTracking().Where(e => ids.Contains(e.Id)).ToDictionaryAsync(e => e.Id);
+        for (var i = 0; i < ids.Count; i++)
+        {
+            var expected = i < 20 ? ExecutionState.Succeeded : i is 30 or 31 ? ExecutionState.Cancelling : ExecutionState.Running;
+            Assert.Equal((expected, 1, "a", $"job-{ids[i]}", i < 20 ? $"{{\"n\":{i}}}" : null),
+                (records[ids[i]].State, records[ids[i]].AttemptCount, records[ids[i]].NodeId, records[ids[i]].HangfireJobId, records[ids[i]].ResultJson));
+        }
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => (ids[i], $"done {i}\n")),
+            (await db.LogEntries.AsNoTracking().Where(l => ids.Contains(l.ExecutionId)).OrderBy(l => l.ExecutionId).ToListAsync()).Select(l => (l.ExecutionId, l.Text)));
+        var attempts = await db.Attempts.AsNoTracking().Where(a => ids.Contains(a.ExecutionId)).ToDictionaryAsync(a => a.ExecutionId);
+        Assert.Equal(ids.Select((_, i) => (1, i < 20 ? ExecutionState.Succeeded : ExecutionState.Running, i < 20)),
+            ids.Select(id => (attempts[id].Number, attempts[id].Outcome, attempts[id].FinishedAt is not null)));
+        var history = (await db.StateChanges.AsNoTracking().Where(h => ids.Contains(h.ExecutionId) && h.Transition != nameof(Transition.Submit)).ToListAsync())
+            .ToLookup(h => h.ExecutionId);
+        for (var i = 0; i < ids.Count; i++)
+        {
+            var rows = history[ids[i]].OrderBy(h => h.Id).Select(h => (h.Transition, h.From, h.To, h.AttemptNumber, h.ActorName)).ToList();
+            List<(string, ExecutionState?, ExecutionState, int?, string?)> claimed = [(nameof(Transition.Claim), ExecutionState.Queued, ExecutionState.Running, 1, null)];
+            if (i < 20) claimed.Add((nameof(Transition.Succeed), ExecutionState.Running, ExecutionState.Succeeded, 1, null));
+            if (i is 30 or 31) claimed.Add((nameof(Transition.RequestCancel), ExecutionState.Running, ExecutionState.Cancelling, 1, "olivia"));
+            Assert.Equal(claimed, rows);
+        }
+    }
+
+    // A statement shared by a batch's claims fails as a whole when one member is refused (here a job id longer than its
+    // column): the batch is run again item by item, and only that member fails.
+    [Fact]
+    public async Task AMemberTheDatabaseRefuses_FailsAlone_AndTheClaimsSharingItsStatementApply()
+    {
+        await using var storage = await StorageHost.StartAsync(await SettingsAsync());
+        var store = storage.Get<ExecutionStore>();
+        var ids = await QueuedAsync(store, 5);
+        var release = await HoldTheWriterAsync(storage);
+
+        var claims = ids.Select((id, i) => store.ApplyAsync(
+            new TransitionCommand(id, Transition.Claim) { NodeId = "a", HangfireJobId = i == 2 ? new string('j', 101) : $"job-{id}" }, DateTimeOffset.UtcNow)).ToList();
+        release.SetResult();
+
+        await Assert.ThrowsAnyAsync<Exception>(() => claims[2]);
+        foreach (var i in new[] { 0, 1, 3, 4 }) Assert.True((await claims[i]).Applied);
+        Assert.Equal([ExecutionState.Running, ExecutionState.Running, ExecutionState.Queued, ExecutionState.Running, ExecutionState.Running],
+            await Task.WhenAll(ids.Select(async id => (await store.FindAsync(id))!.State)));
     }
 
     // Each foreign key check is a query of its own that also locks the execution's new row version: about a tenth of the
