@@ -415,6 +415,44 @@ public sealed class PostgreSqlTransitionStoreTests(PostgresServer postgres) : Tr
         }
     }
 
+    // The values only some transitions carry go through the arrays too, nulls among them: a retry's due time and error, a
+    // failure's exit code and error on its attempt.
+    [Fact]
+    public async Task RetriesAndFailuresSharingAStatement_EachKeepTheirOwnDueTimeExitCodeAndError()
+    {
+        await using var storage = await StorageHost.StartAsync(await SettingsAsync());
+        var store = storage.Get<ExecutionStore>();
+        var ids = await QueuedAsync(store, 4);
+        foreach (var id in ids) await store.ApplyAsync(new TransitionCommand(id, Transition.Claim) { NodeId = "a" }, DateTimeOffset.UtcNow);
+        var at = DateTimeOffset.UtcNow;
+        var due = DateTimeOffset.FromUnixTimeMilliseconds(at.AddMinutes(5).ToUnixTimeMilliseconds()); // as stored: whole microseconds
+        var sentTogetherBefore = storage.Get<WriteQueue>().MembersSentTogether;
+        var release = await HoldTheWriterAsync(storage);
+
+        var retries = new[]
+        {
+            store.ApplyAsync(new TransitionCommand(ids[0], Transition.RetryLater) { NodeId = "a", ExpectedAttempt = 1, RunAt = due, ErrorMessage = "flaky", Rc = 1 }, at),
+            store.ApplyAsync(new TransitionCommand(ids[1], Transition.RetryLater) { NodeId = "a", ExpectedAttempt = 1, RunAt = null, ErrorMessage = null }, at),
+        };
+        var failures = new[]
+        {
+            store.ApplyAsync(new TransitionCommand(ids[2], Transition.Fail) { NodeId = "a", ExpectedAttempt = 1, ErrorMessage = "boom", Rc = 3 }, at),
+            store.ApplyAsync(new TransitionCommand(ids[3], Transition.Fail) { NodeId = "a", ExpectedAttempt = 1, Reason = "no result" }, at),
+        };
+        release.SetResult();
+
+        Assert.All(await Task.WhenAll(retries.Concat(failures)), r => Assert.True(r.Applied));
+        Assert.Equal(4, storage.Get<WriteQueue>().MembersSentTogether - sentTogetherBefore);
+        var records = await Task.WhenAll(ids.Select(async id => (await store.FindAsync(id))!));
+        Assert.Equal([(ExecutionState.Scheduled, (DateTimeOffset?)due, (string?)"flaky"), (ExecutionState.Scheduled, null, null),
+                      (ExecutionState.Failed, null, "boom"), (ExecutionState.Failed, null, "no result")],
+            records.Select(r => (r.State, r.RunAt, r.ErrorMessage)));
+        await using var db = await storage.Get<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
+        var attempts = await db.Attempts.AsNoTracking().Where(a => ids.Contains(a.ExecutionId)).ToDictionaryAsync(a => a.ExecutionId);
+        Assert.Equal([(ExecutionState.Failed, (int?)1, (string?)"flaky"), (ExecutionState.Failed, null, null), (ExecutionState.Failed, 3, "boom"), (ExecutionState.Failed, null, "no result")],
+            ids.Select(id => (attempts[id].Outcome, attempts[id].Rc, attempts[id].Error)));
+    }
+
     // A statement shared by a batch's claims fails as a whole when one member is refused (here a job id longer than its
     // column): the batch is run again item by item, and only that member fails.
     [Fact]
