@@ -100,7 +100,8 @@ internal static class PostgreSqlTransitions
         var values = Values(transition, byActor);
         var text = new System.Text.StringBuilder("WITH ");
         // o: each command's record, locked. Alone, the command's values are parameters; in a set, o carries each command's
-        // row of values (i), and the records are locked in id order, as every other set does, so two writers cannot deadlock.
+        // row of values (i), and the records are locked in id order, so within the statement two writers take them in the same order
+        // (across a batch's statements they may not: a deadlock there aborts one batch, which is then run again item by item).
         if (alone)
             text.Append($"o AS MATERIALIZED (SELECT @Id::bigint AS id, ");
         else

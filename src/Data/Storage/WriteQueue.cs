@@ -16,9 +16,10 @@ namespace Taskdeck.Data.Storage;
 /// Unkeyed writes go to the first writer, in order among themselves.
 /// A write made of one statement (<see cref="RunStatementAsync{T}"/>) is sent together with the statements gathered next to
 /// it in one round trip (a <see cref="DbBatch"/>, where the provider has one), and members of one
-/// <see cref="StatementSet{TMember, T}"/> gathered there (a batch's claims, its closes) as one statement. A batch that
-/// throws is rolled back and its items re-run one by one, so one bad item fails only itself. Callers' tasks complete only
-/// after their transaction committed.
+/// <see cref="StatementSet{TMember, T}"/> gathered there (a batch's claims, its closes) as one statement (so within one
+/// commit the history rows of different executions need not follow the order their transitions were issued in; each
+/// execution's own do). A batch that throws is rolled back and its items re-run one by one, so one bad item fails only
+/// itself. Callers' tasks complete only after their transaction committed.
 /// </summary>
 /// <remarks>
 /// A server database can drop every connection at once (a restart, a failover): a batch whose connection broke before
@@ -102,7 +103,7 @@ public sealed class WriteQueue : IAsyncDisposable
     public Task<T>[] RunInSetTogether<TMember, T>(long key, IReadOnlyList<(StatementSet<TMember, T> Set, TMember Member)> members, CancellationToken ct = default) =>
         EnqueueTogether(WriterOf(key), members.Select(m => new SetItem<TMember, T>(key, m.Set, m.Member, this)).ToArray(), item => item.Task, ct);
 
-    /// <summary>How many set members have been sent in a statement shared with others (not alone) since the start.</summary>
+    /// <summary>How many set members have been committed from a statement shared with others (not alone) since the start.</summary>
     public long MembersSentTogether => Interlocked.Read(ref _membersSentTogether);
     private long _membersSentTogether;
 
@@ -467,6 +468,7 @@ public sealed class WriteQueue : IAsyncDisposable
 
         public override DbBatchCommand Command(DbBatch batch)
         {
+            _sharedStatement = false;
             var (text, parameters, _) = Alone;
             var command = batch.CreateBatchCommand();
             command.CommandText = text;
@@ -478,6 +480,7 @@ public sealed class WriteQueue : IAsyncDisposable
 
         public override async Task RunAsync(DbConnection connection, DbTransaction transaction)
         {
+            _sharedStatement = false;
             var (text, parameters, read) = Alone;
             await using var reader = await Sql.Reused(connection, transaction, text, parameters).ExecuteReaderAsync();
             _result = await read(reader);
@@ -502,15 +505,22 @@ public sealed class WriteQueue : IAsyncDisposable
                     throw new InvalidOperationException($"A set-based write answered position {position + 1} of {members.Count} unexpectedly.");
                 var answering = (SetItem<TMember, T>)members[position];
                 answering._result = set.ReadRow(reader, answering.Member);
+                answering._sharedStatement = true;
                 answered[position] = true;
             }
             if (Array.IndexOf(answered, false) is var missing and >= 0)
                 throw new InvalidOperationException($"A set-based write answered nothing for position {missing + 1} of {members.Count}.");
-            Interlocked.Add(ref queue._membersSentTogether, members.Count);
         }
 
         private TMember Member => member;
-        public override void Complete() => _completion.TrySetResult(_result);
+        /// <summary>Whether the answer came from a statement shared with other members (false once it is sent alone again).</summary>
+        private bool _sharedStatement;
+        public override void Complete()
+        {
+            // Counted once committed: a batch run again (a reconnect, a failure rerun item by item) is not counted twice.
+            if (_sharedStatement) Interlocked.Increment(ref queue._membersSentTogether);
+            _completion.TrySetResult(_result);
+        }
         public override void Fail(Exception e) => _completion.TrySetException(e);
     }
 
