@@ -19,6 +19,11 @@ public sealed class LogSink(IAttemptOutputStore store, ExecutionEvents events, T
     /// <summary>Batches whose write failed, by the order they were issued in: written first, in that order, by the next flush.</summary>
     private readonly SortedDictionary<long, List<LogEntry>> _unwritten = [];
     private long _issued;
+    /// <summary>
+    /// Completes when every batch issued so far has settled (written, or kept for the next flush after a failure): what a
+    /// flush with nothing left to issue returns, so that it too waits for the lines a flush before it took.
+    /// </summary>
+    private Task _issuedSettled = Task.CompletedTask;
 
     public void Append(long executionId, int attempt, LogStream stream, string text)
     {
@@ -43,22 +48,24 @@ public sealed class LogSink(IAttemptOutputStore store, ExecutionEvents events, T
     /// </summary>
     public Task FlushAsync(CancellationToken ct = default)
     {
-        List<LogEntry> batch;
-        long number;
-        Task write;
         lock (_flushGate)
         {
-            // Taken and issued under one lock, so two flushes cannot issue their batches out of order.
-            if (_pending.IsEmpty && _unwritten.Count == 0) return Task.CompletedTask;
-            batch = _unwritten.Count == 0 ? new List<LogEntry>(_pending.Count) : [.. _unwritten.Values.SelectMany(b => b)];
+            // Taken and issued under one lock, so two flushes cannot issue their batches out of order. A flush that finds
+            // nothing left still waits for the batches issued before it: the timer's flush may have taken an attempt's last
+            // lines a moment before the runner flushes to read them back (a generator's output read as empty failed it).
+            if (_pending.IsEmpty && _unwritten.Count == 0) return _issuedSettled;
+            var batch = _unwritten.Count == 0 ? new List<LogEntry>(_pending.Count) : [.. _unwritten.Values.SelectMany(b => b)];
             _unwritten.Clear();
             while (_pending.TryDequeue(out var entry)) batch.Add(entry);
-            if (batch.Count == 0) return Task.CompletedTask;
-            number = ++_issued;
+            if (batch.Count == 0) return _issuedSettled;
+            var number = ++_issued;
+            Task write;
             try { write = store.AppendLogAsync(batch, ct); }
             catch (Exception e) { write = Task.FromException(e); }
+            var settled = write.IsCompletedSuccessfully ? write : KeepIfFailedAsync(write, number, batch);
+            _issuedSettled = _issuedSettled.IsCompleted ? settled : Task.WhenAll(_issuedSettled, settled);
+            return _issuedSettled;
         }
-        return write.IsCompletedSuccessfully ? write : KeepIfFailedAsync(write, number, batch);
     }
 
     private async Task KeepIfFailedAsync(Task write, long number, List<LogEntry> batch)

@@ -34,6 +34,42 @@ public sealed class LogSinkTests
 
     private static LogSink SinkOver(FlakyStore store) => new(store, new ExecutionEvents(), TimeProvider.System, NullLogger<LogSink>.Instance);
 
+    /// <summary>A store whose writes complete when the test says so.</summary>
+    private sealed class SlowStore : IAttemptOutputStore
+    {
+        public readonly List<TaskCompletionSource> Writes = [];
+
+        public Task AppendLogAsync(IReadOnlyList<LogEntry> entries, CancellationToken ct = default)
+        {
+            var write = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Writes.Add(write);
+            return write.Task;
+        }
+
+        public Task SetProgressAsync(long id, double? progress, string? message, CancellationToken ct = default) => Task.CompletedTask;
+    }
+
+    // The runner flushes an attempt's lines before a validator reads them back (a generator's output); the timer's flush
+    // may have taken them a moment before. The runner's flush, finding nothing left to issue, still waits for that write —
+    // it answered at once, and the generator's output was read as empty and rejected.
+    [Fact]
+    public async Task AFlushWithNothingLeftToIssue_StillWaitsForTheWriteAFlushBeforeItTook()
+    {
+        var store = new SlowStore();
+        var sink = new LogSink(store, new ExecutionEvents(), TimeProvider.System, NullLogger<LogSink>.Instance);
+        sink.Append(1, 1, LogStream.Output, "{\"x\": {}}");
+
+        var timersFlush = sink.FlushAsync();
+        var runnersFlush = sink.FlushAsync();
+
+        Assert.Single(store.Writes);
+        Assert.False(runnersFlush.IsCompleted);
+        store.Writes[0].SetResult();
+        await runnersFlush;
+        await timersFlush;
+        Assert.True(sink.FlushAsync().IsCompletedSuccessfully);
+    }
+
     [Fact]
     public async Task AWriteTheDatabaseRefused_IsWrittenByTheNextFlush_BeforeLaterLines()
     {
