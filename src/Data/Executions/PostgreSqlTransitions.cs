@@ -20,11 +20,7 @@ namespace Taskdeck.Data.Executions;
 /// </summary>
 internal static class PostgreSqlTransitions
 {
-    private static readonly ConcurrentDictionary<(Transition, bool), string> Texts = new();
-    private static readonly ConcurrentDictionary<(Transition, bool), string> SetTexts = new();
     private static readonly ConcurrentDictionary<(Transition, bool), TransitionSet> Sets = new();
-
-    public static string Text(Transition transition, bool byActor) => Texts.GetOrAdd((transition, byActor), key => Build(key.Item1, key.Item2, alone: true));
 
     /// <summary>The set of this transition's commands (by an actor or not): what the writer may merge into one statement.</summary>
     public static StatementSet<(TransitionCommand Command, DateTimeOffset At), TransitionResult> Set(Transition transition, bool byActor) =>
@@ -130,11 +126,8 @@ internal static class PostgreSqlTransitions
         return text.ToString();
     }
 
-    public static (string Name, object? Value)[] Parameters(TransitionCommand command, long micros) =>
-        Values(command.Transition, command.ActorName is not null).Select(v => (v.Name, v.Of(command, micros))).ToArray();
-
     /// <summary>The statement's one row (none: no such record) as the transition's result.</summary>
-    public static async Task<TransitionResult> ReadAsync(DbDataReader reader, TransitionCommand command, DateTimeOffset at) =>
+    private static async Task<TransitionResult> ReadAsync(DbDataReader reader, TransitionCommand command, DateTimeOffset at) =>
         await reader.ReadAsync()
             ? Row(reader, 0, command, at)
             : new TransitionResult(command.ExecutionId, command.Transition, false, null, null, 0, at, null);
@@ -152,20 +145,27 @@ internal static class PostgreSqlTransitions
             { Priority = reader.GetInt32(first + 4), Kind = (ExecutorKind)reader.GetInt32(first + 5), HangfireJobId = reader.IsDBNull(first + 6) ? null : reader.GetString(first + 6) };
     }
 
-    /// <summary>One transition (by an actor or not) as a set the writer may merge: <c>Together</c> is the statement over arrays.</summary>
+    /// <summary>
+    /// One transition (by an actor or not) as a set the writer may merge: its values and both statements built once, so a
+    /// transition on the hot path only binds.
+    /// </summary>
     private sealed class TransitionSet(Transition transition, bool byActor) : StatementSet<(TransitionCommand Command, DateTimeOffset At), TransitionResult>
     {
         private readonly Value[] _values = Values(transition, byActor);
-        private readonly string _text = SetTexts.GetOrAdd((transition, byActor), key => Build(key.Item1, key.Item2, alone: false));
+        private readonly string _aloneText = Build(transition, byActor, alone: true);
+        private readonly string _togetherText = Build(transition, byActor, alone: false);
 
         public override (string Text, (string Name, object? Value)[] Parameters, Func<DbDataReader, Task<TransitionResult>> Read) Alone(
-            (TransitionCommand Command, DateTimeOffset At) member) =>
-            (Text(transition, byActor), Parameters(member.Command, Sql.Micros(member.At)), reader => ReadAsync(reader, member.Command, member.At));
+            (TransitionCommand Command, DateTimeOffset At) member)
+        {
+            var micros = Sql.Micros(member.At);
+            return (_aloneText, _values.Select(v => (v.Name, v.Of(member.Command, micros))).ToArray(), reader => ReadAsync(reader, member.Command, member.At));
+        }
 
         public override (string Text, (string Name, object? Value)[] Parameters) Together(IReadOnlyList<(TransitionCommand Command, DateTimeOffset At)> members)
         {
             var rows = members.Select(m => (m.Command, Sql.Micros(m.At))).ToList();
-            return (_text, _values.Select(v => (v.Name, (object?)v.Array(rows))).ToArray());
+            return (_togetherText, _values.Select(v => (v.Name, (object?)v.Array(rows))).ToArray());
         }
 
         public override TransitionResult ReadRow(DbDataReader reader, (TransitionCommand Command, DateTimeOffset At) member) => Row(reader, 1, member.Command, member.At);
