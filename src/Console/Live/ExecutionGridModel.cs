@@ -121,7 +121,20 @@ public sealed class ExecutionGridModel : LiveModel<ExecutionGridSnapshot>
         var keepsCount = Query.MatchesOnlyBySubmission;
         var page = await _queries.PageAsync(filter, Query.Sort, Query.Descending, Query.Skip, Query.Take, withTotal: !keepsCount, ct);
         var total = page.Total >= 0 ? page.Total : await TotalAsync(filter, now, ct);
-        return new ExecutionGridSnapshot(page.Items, total);
+        return new ExecutionGridSnapshot(KeptFrom(Current, page.Items), total);
+    }
+
+    /// <summary>
+    /// The rows read, each one the page already shows the same as the instance it shows. MudDataGrid keys its rows by the
+    /// row object: a fresh instance of every row made each grid that watches this page, at every row that entered it, drop
+    /// all its rows' cells and components and build them again, and send the browser every row anew.
+    /// </summary>
+    private static List<Execution> KeptFrom(ExecutionGridSnapshot? shown, IReadOnlyList<Execution> read)
+    {
+        var rows = new List<Execution>(read.Count);
+        foreach (var row in read)
+            rows.Add(shown?.Find(row.Id) is { } old && SameShown(old, row) ? old : row);
+        return rows;
     }
 
     /// <summary>The total of a filter whose rows only new executions add: the last count plus the executions since.</summary>

@@ -16,11 +16,11 @@ namespace Taskdeck.Console.Components.Shared;
 public static class LightControls
 {
     /// <summary>A small icon button in <paramref name="color"/> ("primary", "error" …), named by <paramref name="label"/>.</summary>
-    public static RenderFragment IconButton(IHandleEvent owner, string icon, string color, bool disabled, string label, Func<Task> onClick) => builder =>
+    public static RenderFragment IconButton(IHandleEvent owner, string icon, string color, bool disabled, string label, Func<Task> onClick, string? extraClass = null) => builder =>
     {
         builder.OpenElement(0, "button");
         builder.AddAttribute(1, "type", "button");
-        builder.AddAttribute(2, "class", $"mud-button-root mud-icon-button mud-{color}-text hover:mud-{color}-hover mud-ripple mud-ripple-icon mud-icon-button-size-small");
+        builder.AddAttribute(2, "class", $"mud-button-root mud-icon-button mud-{color}-text hover:mud-{color}-hover mud-ripple mud-ripple-icon mud-icon-button-size-small{(extraClass is null ? "" : " " + extraClass)}");
         builder.AddAttribute(3, "aria-label", label);
         builder.AddAttribute(4, "disabled", disabled);
         builder.AddAttribute(5, "onclick", EventCallback.Factory.Create<MouseEventArgs>(owner, onClick));
