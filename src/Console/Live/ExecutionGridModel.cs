@@ -125,9 +125,9 @@ public sealed class ExecutionGridModel : LiveModel<ExecutionGridSnapshot>
     }
 
     /// <summary>
-    /// The rows read, each one the page already shows the same as the instance it shows. MudDataGrid keys its rows by the
-    /// row object: a fresh instance of every row made each grid that watches this page, at every row that entered it, drop
-    /// all its rows' cells and components and build them again, and send the browser every row anew.
+    /// The rows read, each one the page already shows the same as the instance it shows. A grid row's live cells draw
+    /// again only when the row they show is another object (<c>LiveCell</c>): a fresh instance of every row would make
+    /// every grid that watches this page draw every row's cells again at every row that entered it.
     /// </summary>
     private static List<Execution> KeptFrom(ExecutionGridSnapshot? shown, IReadOnlyList<Execution> read)
     {
