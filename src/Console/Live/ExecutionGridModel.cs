@@ -305,6 +305,8 @@ public sealed class ExecutionGridModel : LiveModel<ExecutionGridSnapshot>
         RetryIntervalSeconds = e.RetryIntervalSeconds, ExponentialBackoff = e.ExponentialBackoff, RetryPolicy = e.RetryPolicy, TimeoutSeconds = e.TimeoutSeconds,
     };
 
+    // A row that shows the same is kept as the object the page had (KeptFrom), patched copies included: what any reader of
+    // a grid snapshot uses must be compared here, or it could stay as an earlier read had it.
     private static bool SameShown(Execution a, Execution b) =>
         a.State == b.State && a.UpdatedAt == b.UpdatedAt && a.AttemptCount == b.AttemptCount && a.Progress == b.Progress
         && a.ProgressMessage == b.ProgressMessage && a.StartedAt == b.StartedAt && a.FinishedAt == b.FinishedAt && a.Priority == b.Priority;

@@ -227,7 +227,7 @@ public sealed class ExecutionsGridTests : MudTestContext
         state.SortDefinitions.FirstOrDefault() is { } sort ? (sort.SortBy, sort.Descending) : (null, false);
 
     [Fact]
-    public void Grid_AColumnHeaderClicked_SortsAscending_ThenDescending_ThenAsThePageOrders()
+    public void Grid_AColumnHeaderClicked_SortsAscending_AndClickedAgain_Descending()
     {
         var asked = new List<GridState<Execution>>();
         var cut = RenderPaged(3, asked);
@@ -243,9 +243,67 @@ public sealed class ExecutionsGridTests : MudTestContext
         cut.FindAll(".sortable-column-header").Single(h => h.TextContent == "Task").Click();
         cut.WaitForAssertion(() => Assert.Equal((nameof(Execution.Name), true), SortOf(asked[^1])));
 
-        cut.Find("button[aria-label='Sort by Task']").Click();
-        cut.WaitForAssertion(() => Assert.Equal((null, false), SortOf(asked[^1])));
-        Assert.Empty(cut.FindAll("th[aria-sort='ascending'], th[aria-sort='descending']"));
+        cut.Find("button[aria-label='Sort by Id']").Click();
+        cut.WaitForAssertion(() => Assert.Equal((nameof(Execution.Id), false), SortOf(asked[^1])));
+        Assert.Equal("Id", cut.Find("th[aria-sort='ascending']").TextContent.Trim());
+    }
+
+    /// <summary>A click anywhere on a row ticks it, and clears it again, as MudDataGrid's rows did; its box and buttons keep their clicks.</summary>
+    [Fact]
+    public void Grid_AClickOnARow_TicksIt_AndAnotherClearsIt()
+    {
+        HashSet<Execution>? handedBack = null;
+        var cut = RenderSelectable(new HashSet<Execution>(ExecutionById.Instance), items => handedBack = items, Row(1, ExecutionState.Failed), Row(2, ExecutionState.Failed));
+        cut.WaitForAssertion(() => Assert.Equal(2, cut.FindAll(".state-chip").Count));
+
+        cut.FindAll("tbody tr.mud-table-row")[1].Click();
+        cut.WaitForAssertion(() => Assert.Equal([2L], Ticked(cut)));
+        Assert.Equal([2L], handedBack!.Select(e => e.Id));
+        Assert.Equal("true", cut.FindAll("tbody tr.mud-table-row")[1].GetAttribute("aria-selected"));
+
+        cut.FindAll("tbody tr.mud-table-row")[1].Click();
+        cut.WaitForAssertion(() => Assert.Empty(Ticked(cut)));
+        Assert.Empty(handedBack!);
+    }
+
+    /// <summary>A filter changed on page 3 shows the first page of its rows, not the third.</summary>
+    [Fact]
+    public async Task Grid_ReloadedFromTheFirstPage_AsksForPageOne()
+    {
+        var asked = new List<GridState<Execution>>();
+        var cut = RenderPaged(60, asked);
+        cut.WaitForAssertion(() => Assert.Equal(25, cut.FindAll(".state-chip").Count));
+        cut.Find("button[aria-label='Last page']").Click();
+        cut.WaitForAssertion(() => Assert.Equal("51-60 of 60", cut.Find(".page-info").TextContent.Trim()));
+
+        await cut.InvokeAsync(() => cut.Instance.ReloadFromFirstPageAsync());
+
+        cut.WaitForAssertion(() => Assert.Equal("1-25 of 60", cut.Find(".page-info").TextContent.Trim()));
+        Assert.Equal(0, asked[^1].Page);
+    }
+
+    /// <summary>Rows deleted from under the last page: the grid shows the last page there still is, not an empty one.</summary>
+    [Fact]
+    public async Task Grid_APageEmptiedUnderIt_ShowsTheLastPageThereStillIs()
+    {
+        var total = 60;
+        var asked = new List<GridState<Execution>>();
+        var cut = Render<ExecutionsGrid>(p => p.Add(g => g.ServerData, (state, _) =>
+        {
+            lock (asked) asked.Add(state);
+            var count = Math.Max(0, Math.Min(state.PageSize, total - state.Page * state.PageSize));
+            var rows = Enumerable.Range(state.Page * state.PageSize + 1, count).Select(i => Row(i, ExecutionState.Succeeded)).ToArray();
+            return Task.FromResult(new GridData<Execution> { Items = rows, TotalItems = total });
+        }));
+        cut.WaitForAssertion(() => Assert.Equal(25, cut.FindAll(".state-chip").Count));
+        cut.Find("button[aria-label='Last page']").Click();
+        cut.WaitForAssertion(() => Assert.Equal("51-60 of 60", cut.Find(".page-info").TextContent.Trim()));
+
+        total = 40;
+        await cut.InvokeAsync(() => cut.Instance.RefreshAsync());
+
+        cut.WaitForAssertion(() => Assert.Equal("26-40 of 40", cut.Find(".page-info").TextContent.Trim()));
+        Assert.Equal(15, cut.FindAll(".state-chip").Count);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Components;
+using Microsoft.AspNetCore.Components.Web;
 using MudBlazor;
 using Taskdeck.Console.Components.Shared;
 using Taskdeck.Core.Executions;
@@ -66,8 +67,15 @@ public partial class ExecutionsGrid : IDisposable
         if (firstRender) await LoadAsync(quietly: false);
     }
 
-    /// <summary>Reads the page of rows again, showing that it loads (the user changed the filter, or acted on rows).</summary>
+    /// <summary>Reads the page of rows again, showing that it loads (the user acted on rows: the grid stays on its page).</summary>
     public Task ReloadAsync() => LoadAsync(quietly: false);
+
+    /// <summary>Reads the first page of rows (the user changed the filter: another set of rows, read from its start).</summary>
+    public Task ReloadFromFirstPageAsync()
+    {
+        _page = 0;
+        return LoadAsync(quietly: false);
+    }
 
     /// <summary>Reads the page of rows again for a change nobody asked for (rows entered or left a live page): no loading bar, one render.</summary>
     public Task RefreshAsync() => LoadAsync(quietly: true);
@@ -90,37 +98,36 @@ public partial class ExecutionsGrid : IDisposable
         if (_sort is { } sort) state.SortDefinitions.Add(new SortDefinition<Execution>(sort.By, sort.Descending, 0, _ => null));
         GridData<Execution> data;
         try { data = await ServerData(state, load.Token); }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (load.IsCancellationRequested) { return; } // a newer load draws
+        catch
         {
-            // Cancelled by a newer load (which draws when it is in), or by the page itself: then the bar goes.
-            if (ReferenceEquals(_load, load) && !_disposed && _loading)
-            {
-                _loading = false;
-                Redraw();
-            }
-            return;
+            if (ReferenceEquals(_load, load) && !_disposed) { _loading = false; Redraw(); }
+            throw;
         }
         if (load.IsCancellationRequested || _disposed) return;
-        _rows = data.Items as IReadOnlyList<Execution> ?? data.Items.ToList();
-        _total = data.TotalItems;
-        _loaded = true;
-        _loading = false;
-        // Rows deleted under the last page: show the last page there still is.
-        if (_rows.Count == 0 && _page > 0 && _page > LastPage)
+        var rows = data.Items as IReadOnlyList<Execution> ?? data.Items.ToList();
+        // Rows deleted under the last page: show the last page there still is (the empty one is never drawn). The page only
+        // moves back, so a total that disagrees with the rows cannot make this go round.
+        var lastPage = Math.Max(0, data.TotalItems - 1) / _pageSize;
+        if (rows.Count == 0 && _page > lastPage)
         {
-            _page = LastPage;
+            _page = lastPage;
             await LoadAsync(quietly);
             return;
         }
+        _rows = rows;
+        _total = data.TotalItems;
+        _loaded = true;
+        _loading = false;
+        var shown = rows.Select(r => r.Id).ToHashSet();
+        foreach (var id in _handlers.Keys.Where(id => !shown.Contains(id)).ToList()) _handlers.Remove(id);
         Redraw();
     }
 
     private async Task SortByAsync(string by)
     {
-        // As MudDataGrid in single sort mode: ascending, then descending, then the page's own order.
-        _sort = _sort is { } sort && sort.By == by
-            ? sort.Descending ? null : (by, true)
-            : (by, false);
+        // As MudDataGrid in single sort mode without unsorted: a new column ascending, the sorted one the other way.
+        _sort = _sort is { } sort && sort.By == by ? (by, !sort.Descending) : (by, false);
         _page = 0;
         await LoadAsync(quietly: false);
     }
@@ -209,10 +216,28 @@ public partial class ExecutionsGrid : IDisposable
         if (OwnRenders == 0) _drawnFrom = DrawnFrom;
     }
 
-    private Task SelectAsync(Execution row, bool selected)
+    /// <summary>A row's click (which ticks or clears it, as MudDataGrid's did) and its box's change, made once per row shown.</summary>
+    private sealed record RowHandlers(EventCallback<MouseEventArgs> Toggle, EventCallback<ChangeEventArgs> Select);
+
+    // Kept across renders: a handler made afresh at every render is a new attribute value on every row, and Blazor sends
+    // the browser a new handler for each at every render of the grid.
+    private readonly Dictionary<long, RowHandlers> _handlers = [];
+
+    private RowHandlers HandlersOf(long id)
     {
+        if (!_handlers.TryGetValue(id, out var handlers))
+            _handlers[id] = handlers = new RowHandlers(
+                EventCallback.Factory.Create<MouseEventArgs>(this, () => SelectAsync(id, null)),
+                EventCallback.Factory.Create<ChangeEventArgs>(this, e => SelectAsync(id, e.Value is true)));
+        return handlers;
+    }
+
+    /// <param name="selected">Null: the other way than now.</param>
+    private Task SelectAsync(long id, bool? selected)
+    {
+        if (_rows.FirstOrDefault(r => r.Id == id) is not { } row) return Task.CompletedTask;
         var next = new HashSet<Execution>(_selection, ExecutionById.Instance);
-        if (selected) next.Add(row); else next.Remove(row);
+        if (selected ?? !next.Contains(row)) next.Add(row); else next.Remove(row);
         return SelectionChangedAsync(next);
     }
 

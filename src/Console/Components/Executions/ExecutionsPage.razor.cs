@@ -170,7 +170,7 @@ public partial class ExecutionsPage : IAsyncDisposable
         if (_lastQuery is not null && _lastQuery != query && _grid is not null)
         {
             _selected = new HashSet<Execution>(ExecutionById.Instance);
-            await _grid.ReloadAsync();
+            await _grid.ReloadFromFirstPageAsync();
         }
         _lastQuery = query;
     }
@@ -194,6 +194,8 @@ public partial class ExecutionsPage : IAsyncDisposable
             }
             var view = _view;
             var page = await view.CurrentAsync(ct);
+            // A newer load took over while this one waited (the wait may end after its cancellation): it sets the rows.
+            ct.ThrowIfCancellationRequested();
             _shownVersion = view.Model.Version;
             _rows.Reset(page.Rows);
             if (_total != page.Total) { _total = page.Total; _ = InvokeAsync(StateHasChanged); }

@@ -33,7 +33,14 @@ public static class LightControls
     };
 
     /// <summary>A checkbox named by <paramref name="label"/>; <paramref name="select"/> gets the new value.</summary>
-    public static RenderFragment CheckBox(IHandleEvent owner, bool selected, string label, Func<bool, Task> select) => builder =>
+    public static RenderFragment CheckBox(IHandleEvent owner, bool selected, string label, Func<bool, Task> select) =>
+        CheckBox(selected, label, EventCallback.Factory.Create<ChangeEventArgs>(owner, e => select(e.Value is true)));
+
+    /// <summary>
+    /// A checkbox whose change goes to <paramref name="onChange"/>. A callback kept by the caller across renders is the same
+    /// attribute value at each render: Blazor then sends the browser no new handler for it.
+    /// </summary>
+    public static RenderFragment CheckBox(bool selected, string label, EventCallback<ChangeEventArgs> onChange) => builder =>
     {
         builder.OpenElement(0, "div");
         builder.AddAttribute(1, "class", "mud-input-control mud-input-control-boolean-input");
@@ -49,7 +56,7 @@ public static class LightControls
         builder.AddAttribute(11, "class", "mud-checkbox-input light-checkbox-input");
         builder.AddAttribute(12, "aria-label", label);
         builder.AddAttribute(13, "checked", selected);
-        builder.AddAttribute(14, "onchange", EventCallback.Factory.Create<ChangeEventArgs>(owner, e => select(e.Value is true)));
+        builder.AddAttribute(14, "onchange", onChange);
         builder.CloseElement();
         builder.AddMarkupContent(15, Svg("mud-icon-size-medium", selected ? Icons.Material.Filled.CheckBox : Icons.Material.Filled.CheckBoxOutlineBlank));
         builder.CloseElement();
