@@ -32,13 +32,9 @@ public static class LightControls
         builder.CloseElement();
     };
 
-    /// <summary>A checkbox named by <paramref name="label"/>; <paramref name="select"/> gets the new value.</summary>
-    public static RenderFragment CheckBox(IHandleEvent owner, bool selected, string label, Func<bool, Task> select) =>
-        CheckBox(selected, label, EventCallback.Factory.Create<ChangeEventArgs>(owner, e => select(e.Value is true)));
-
     /// <summary>
-    /// A checkbox whose change goes to <paramref name="onChange"/>. A callback kept by the caller across renders is the same
-    /// attribute value at each render: Blazor then sends the browser no new handler for it.
+    /// A checkbox named by <paramref name="label"/>, whose change goes to <paramref name="onChange"/>. A callback the caller
+    /// keeps across renders is the same attribute value at each render: Blazor then sends the browser no new handler for it.
     /// </summary>
     public static RenderFragment CheckBox(bool selected, string label, EventCallback<ChangeEventArgs> onChange) => builder =>
     {
