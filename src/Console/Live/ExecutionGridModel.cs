@@ -235,7 +235,9 @@ public sealed class ExecutionGridModel : LiveModel<ExecutionGridSnapshot>
     {
         var reshaped = previous.Total != fresh.Total || previous.Rows.Count != fresh.Rows.Count || fresh.Rows.Count == 0
             || !previous.Rows.Select(r => r.Id).SequenceEqual(fresh.Rows.Select(r => r.Id));
-        var changed = fresh.Rows.Where(r => previous.Find(r.Id) is { } old && !SameShown(old, r)).Select(r => r.Id).ToList();
+        // The fresh read kept the object shown for every row that shows the same (KeptFrom, against this same snapshot):
+        // another object is a changed row.
+        var changed = fresh.Rows.Where(r => previous.Find(r.Id) is { } old && !ReferenceEquals(old, r)).Select(r => r.Id).ToList();
         if (!reshaped) return changed.Count == 0 ? null : new(fresh, version, changed, false, changed.Count);
         var entered = fresh.Rows.Count(r => !previous.Contains(r.Id));
         var left = previous.Rows.Count(r => !fresh.Contains(r.Id));

@@ -8,7 +8,7 @@ namespace Taskdeck.Console.Components.Shared;
 /// MudIconButton's and MudCheckBox's markup (their classes, so they look and ripple the same) drawn without a component of
 /// their own, for controls repeated on every row of a grid: every component is kept with its render tree by every open page
 /// (issue 15), and a grid row's three MudIconButtons and MudCheckBox were ten of its eighteen. Each stops its click where
-/// the MudBlazor component does: MudDataGrid selects a row clicked anywhere, so a row would otherwise take the click too.
+/// the MudBlazor component does: a grid row clicked anywhere ticks itself, so the row would otherwise take the click too.
 /// <see cref="StateChip"/> draws MudChip's markup the same way. The owner passed in is the component whose handlers these
 /// are (it renders again after one runs, as it would for its own markup). The elements carry no CSS scope of their caller:
 /// a scoped rule reaches them only through <c>::deep</c> (their own focus ring is in app.css).
