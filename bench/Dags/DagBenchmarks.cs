@@ -68,8 +68,9 @@ public static class DagBenchmarks
             var warmupsAt = Array.IndexOf(args, "--warmups");
             var warmups = warmupsAt >= 0 && warmupsAt + 1 < args.Length ? int.Parse(args[warmupsAt + 1], System.Globalization.CultureInfo.InvariantCulture) : 3;
             for (var i = 0; i < warmups; i++) await FanInAsync(fanIn, 1_024);
-            await FanInAsync(fanIn, 10_000);
-            await FanInAsync(fanIn, 10_000);
+            var runsAt = Array.IndexOf(args, "--runs");
+            var runs = runsAt >= 0 && runsAt + 1 < args.Length ? int.Parse(args[runsAt + 1], System.Globalization.CultureInfo.InvariantCulture) : 2;
+            for (var i = 0; i < runs; i++) await FanInAsync(fanIn, 10_000);
             System.Console.WriteLine($"load average at end {LoadAverage()}");
             return 0;
         }

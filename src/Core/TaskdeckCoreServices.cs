@@ -30,6 +30,9 @@ public static class TaskdeckCoreServices
         services.AddSingleton<RetryElection>();
         services.AddSingleton<ExecutionService>();
         services.AddSingleton<ExecutionDispatcher>();
+        services.AddSingleton<WaitingJobs>();
+        services.AddSingleton<IExecutionObserver>(sp => sp.GetRequiredService<WaitingJobs>());
+        services.AddSingleton<IRemoteChangeObserver>(sp => sp.GetRequiredService<WaitingJobs>());
         services.TryAddSingleton<IExecutionTransport, Dispatch.HangfireQueue.HangfireTransport>();
         // The host that picks the Hangfire storage names that storage's own failures (the Console's HangfireSetup).
         services.TryAddSingleton(Dispatch.HangfireQueue.HangfireStorageFailures.None);

@@ -6,11 +6,12 @@ namespace Taskdeck.Core.Dispatch;
 /// <summary>
 /// Sends waiting records to the transport. Executions that become ready together (a submission, a DAG fan-out, a retry
 /// storm) travel in as few jobs as keeps every worker of the cluster busy: ready ids are gathered while the previous
-/// hand-over is in flight (as a group commit gathers writes), then split per queue into one job per worker, at most
+/// hand-over is in flight (as a group commit gathers writes), then split per queue into one job per idle worker — a worker
+/// counts as idle unless a job made here already waits for it (<see cref="WaitingJobs"/>) — at most
 /// <see cref="DispatchOptions.MaxBatch"/> ids each. A lone ready execution goes at once, in a job of its own. Priority
 /// picks the queue; servers listen to the queues in <see cref="Queues"/> order, so higher priorities are fetched first.
 /// </summary>
-public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatchStore store, IOptions<TaskdeckOptions> options)
+public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatchStore store, WaitingJobs waiting, IOptions<TaskdeckOptions> options)
 {
     public const string Critical = "critical";
     public const string High = "high";
@@ -230,9 +231,12 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatch
             foreach (var group in taken.GroupBy(r => r.Queue))
             {
                 var ids = group.SelectMany(r => r.Ids).ToList();
-                foreach (var batch in Split(ids, workers, max))
+                // A burst while every worker has a job waiting travels in full jobs: a small one would only wait longer.
+                var idle = Math.Max(0, workers - waiting.Ahead(group.Key));
+                foreach (var batch in Split(ids, idle, max))
                 {
                     var jobId = transport.Enqueue(group.Key, batch);
+                    waiting.Made(group.Key, batch);
                     foreach (var id in batch) created.Add((id, jobId));
                 }
             }
@@ -244,13 +248,13 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatch
     }
 
     /// <summary>
-    /// As many jobs as workers (each worker gets some of the work at once), fewer when there are fewer ids, more when
-    /// that would put more than <paramref name="max"/> ids in one; sizes differ by at most one.
+    /// As many jobs as idle workers (each gets some of the work at once), fewer when there are fewer ids, more when that
+    /// would put more than <paramref name="max"/> ids in one; sizes differ by at most one.
     /// </summary>
-    public static IEnumerable<ArraySegment<long>> Split(IReadOnlyList<long> ids, int workers, int max)
+    public static IEnumerable<ArraySegment<long>> Split(IReadOnlyList<long> ids, int idleWorkers, int max)
     {
         var array = ids as long[] ?? ids.ToArray();
-        var jobs = Math.Max(Math.Min(array.Length, workers), (array.Length + max - 1) / max);
+        var jobs = Math.Max(Math.Min(array.Length, idleWorkers), (array.Length + max - 1) / max);
         for (int job = 0, start = 0; job < jobs; job++)
         {
             var size = array.Length / jobs + (job < array.Length % jobs ? 1 : 0);

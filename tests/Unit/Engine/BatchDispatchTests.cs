@@ -32,11 +32,13 @@ public sealed class BatchDispatchTests(EngineHost host)
     [InlineData(101, 20, 50, 20)]
     [InlineData(5000, 20, 50, 100)]
     [InlineData(7, 1, 3, 3)]
-    public void Split_GivesEveryWorkerSome_AndNoJobMoreThanTheMax(int count, int workers, int max, int expectedJobs)
+    [InlineData(500, 0, 50, 10)]
+    [InlineData(1, 0, 50, 1)]
+    public void Split_GivesEveryIdleWorkerSome_AndNoJobMoreThanTheMax(int count, int idleWorkers, int max, int expectedJobs)
     {
         var ids = Enumerable.Range(1, count).Select(i => (long)i).ToList();
 
-        var jobs = ExecutionDispatcher.Split(ids, workers, max).ToList();
+        var jobs = ExecutionDispatcher.Split(ids, idleWorkers, max).ToList();
 
         Assert.Equal(expectedJobs, jobs.Count);
         Assert.All(jobs, j => Assert.InRange(j.Count, 1, max));
