@@ -31,7 +31,7 @@ public sealed class DagScheduler(IDagStore store, IExecutionReader executions, B
                 case ExecutionState.Succeeded:
                     // A killed run releases nothing (its kill may still be cancelling tasks batch by batch).
                     if (!KnownRunning(runId) && await store.RunStateAsync(runId, ct) == DagRunState.Killed) break;
-                    var children = await ReleaseReadyChildrenAsync(result.ExecutionId, ct);
+                    var children = await ReleaseReadyChildrenAsync(runId, result.ExecutionId, ct);
                     // A released child keeps the run RUNNING (its parent's claim made it so): nothing to recompute. So does
                     // a child's blocker read in flight after this success committed: the run cannot have ended, and that
                     // blocker's own end recomputes it.
@@ -129,22 +129,32 @@ public sealed class DagScheduler(IDagStore store, IExecutionReader executions, B
     }
 
     /// <summary>Called when this node moves a run out of RUNNING (kill, restart, end).</summary>
-    internal void Forget(long runId) => _running.TryRemove(runId, out _);
+    internal void Forget(long runId)
+    {
+        _running.TryRemove(runId, out _);
+        _joins.TryRemove(runId, out _);
+    }
 
-    /// <summary>Queues every Pending child of <paramref name="parentId"/> whose parents have all succeeded.</summary>
-    public async Task<int> ReleaseChildrenAsync(long parentId, CancellationToken ct = default) => (await ReleaseReadyChildrenAsync(parentId, ct)).Released;
-
-    private async Task<(int Released, bool BlockerInFlight)> ReleaseReadyChildrenAsync(long parentId, CancellationToken ct)
+    private async Task<(int Released, bool BlockerInFlight)> ReleaseReadyChildrenAsync(long runId, long parentId, CancellationToken ct)
     {
         var released = 0;
         var blockerInFlight = false;
-        foreach (var (child, otherParents) in await store.PendingChildrenAsync(parentId, ct))
+        // The join this run's last success found blocked: its blocker's state comes with the children read.
+        var join = _joins.TryGetValue(runId, out var joined) ? joined : 0;
+        var hinted = join != 0 && _blockers.TryGetValue(join, out var blocking) && blocking != parentId ? blocking : 0;
+        foreach (var (child, otherParents, hintedState) in await store.PendingChildrenAsync(parentId, hinted, ct))
         {
             // An only child of this parent (a chain) is ready now: this parent just succeeded.
-            if (otherParents && await BlockerOfAsync(child.ExecutionId, parentId, ct) is { } blocker)
+            if (otherParents)
             {
-                blockerInFlight |= blocker.IsInFlight();
-                continue;
+                var knownBlocker = hinted != 0 && child.ExecutionId == join ? hintedState : null;
+                if (await BlockerOfAsync(child.ExecutionId, parentId, knownBlocker, ct) is { } blocker)
+                {
+                    blockerInFlight |= blocker.IsInFlight();
+                    if (_joins.Count >= MaxRememberedJoins) _joins.Clear();
+                    _joins[runId] = child.ExecutionId;
+                    continue;
+                }
             }
             if (await ReleaseAsync(child, ct)) released++;
         }
@@ -155,6 +165,10 @@ public sealed class DagScheduler(IDagStore store, IExecutionReader executions, B
     private readonly System.Collections.Concurrent.ConcurrentDictionary<long, long> _blockers = new();
     private const int MaxRememberedBlockers = 100_000;
 
+    /// <summary>Per run, the child last found blocked: in a fan-in every parent's success asks about that one join.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<long, long> _joins = new();
+    private const int MaxRememberedJoins = 10_000;
+
     /// <summary>
     /// A join with 10,000 parents would have all of them read at each parent's success (quadratic over the run). The
     /// parent that blocked the child last time is read first: while it has not succeeded the child waits. Only when it
@@ -162,12 +176,13 @@ public sealed class DagScheduler(IDagStore store, IExecutionReader executions, B
     /// The last parent to succeed always reads them all (its cached blocker is itself or has succeeded), so no child is
     /// stranded; the cache is a shortcut, never the only word.
     /// </summary>
+    /// <param name="cachedBlockerState">The cached blocker's state when the children read brought it (read after this success committed, as its own read would be).</param>
     /// <returns>The state a parent that has not succeeded was read in; null when the child is ready.</returns>
-    private async Task<ExecutionState?> BlockerOfAsync(long childId, long succeededParentId, CancellationToken ct)
+    private async Task<ExecutionState?> BlockerOfAsync(long childId, long succeededParentId, ExecutionState? cachedBlockerState, CancellationToken ct)
     {
         if (_blockers.TryGetValue(childId, out var known) && known != succeededParentId
-            && await executions.FindAsync(known, ct) is { State: not ExecutionState.Succeeded } stillBlocking)
-            return stillBlocking.State;
+            && (cachedBlockerState ?? (await executions.FindAsync(known, ct))?.State) is { } state && state != ExecutionState.Succeeded)
+            return state;
         if (await store.UnsucceededParentAsync(childId, ct) is not { } blocker)
         {
             _blockers.TryRemove(childId, out _);

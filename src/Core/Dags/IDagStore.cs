@@ -39,8 +39,13 @@ public interface IDagStore
 
     Task<IReadOnlyList<DagEdge>> EdgesAsync(long runId, CancellationToken ct = default);
 
-    /// <summary>Children of the execution that are Pending, each with whether it has any other parent.</summary>
-    Task<IReadOnlyList<(DagTaskRow Task, bool OtherParents)>> PendingChildrenAsync(long parentExecutionId, CancellationToken ct = default);
+    /// <summary>
+    /// Children of the execution that are Pending, each with whether it has any other parent, and the state of the
+    /// execution <paramref name="hinted"/> read by the same statement (null for 0 or none): a parent thought to block one
+    /// of them, so that a join's parents need one read at each success, not two.
+    /// </summary>
+    Task<IReadOnlyList<(DagTaskRow Task, bool OtherParents, ExecutionState? Hinted)>> PendingChildrenAsync(long parentExecutionId, long hinted = 0,
+        CancellationToken ct = default);
 
     /// <summary>A parent of the task that has not succeeded (the latest created) and its state; null when every parent succeeded.</summary>
     Task<(long Id, ExecutionState State)?> UnsucceededParentAsync(long childExecutionId, CancellationToken ct = default);

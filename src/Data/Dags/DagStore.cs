@@ -110,12 +110,15 @@ public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts, Task
     // when it succeeds, so reading the others costs nothing.
     internal const string ChildrenSql =
         $"SELECT {TaskRowColumns}, CASE WHEN EXISTS (SELECT 1 FROM {DagEdgeColumns.Table} o WHERE o.{DagEdgeColumns.ChildExecutionId} = x.{ExecutionColumns.Id} " +
-        $"AND o.{DagEdgeColumns.ParentExecutionId} <> @Parent) THEN 1 ELSE 0 END " +
+        $"AND o.{DagEdgeColumns.ParentExecutionId} <> @Parent) THEN 1 ELSE 0 END, " +
+        $"(SELECT h.{ExecutionColumns.State} FROM {ExecutionColumns.Table} h WHERE h.{ExecutionColumns.Id} = @Hinted) " +
         $"FROM {DagEdgeColumns.Table} d JOIN {ExecutionColumns.Table} x ON x.{ExecutionColumns.Id} = d.{DagEdgeColumns.ChildExecutionId} " +
         $"WHERE d.{DagEdgeColumns.ParentExecutionId} = @Parent";
 
-    public async Task<IReadOnlyList<(DagTaskRow Task, bool OtherParents)>> PendingChildrenAsync(long parentExecutionId, CancellationToken ct = default) =>
-        (await readers.ReadAsync(ChildrenSql, [("Parent", parentExecutionId)], r => (Task: ReadTaskRow(r), OtherParents: Convert.ToInt32(r.GetValue(7)) != 0), ct))
+    public async Task<IReadOnlyList<(DagTaskRow Task, bool OtherParents, ExecutionState? Hinted)>> PendingChildrenAsync(long parentExecutionId, long hinted = 0,
+        CancellationToken ct = default) =>
+        (await readers.ReadAsync(ChildrenSql, [("Parent", parentExecutionId), ("Hinted", hinted)],
+            r => (Task: ReadTaskRow(r), OtherParents: Convert.ToInt32(r.GetValue(7)) != 0, Hinted: r.IsDBNull(8) ? (ExecutionState?)null : (ExecutionState)Convert.ToInt32(r.GetValue(8))), ct))
             .Where(child => child.Task.State == ExecutionState.Pending).ToList();
 
     // The highest id is the latest created: a blocker likely among the last to run, so the next successes find it still blocking.

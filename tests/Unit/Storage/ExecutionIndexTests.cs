@@ -68,13 +68,16 @@ public abstract class ExecutionIndexTests
         await using var db = await storage.Get<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
         var connection = db.Database.GetDbConnection();
         await connection.OpenAsync();
-        var plan = await PlanAsync(connection, DagStore.ChildrenSql.Replace("@Parent", "@p"), ids[200]);
+        var plan = await PlanAsync(connection, DagStore.ChildrenSql.Replace("@Parent", "@p").Replace("@Hinted", "0"), ids[200]);
         Assert.Contains("IX_DagEdges_ParentExecutionId", plan);
         Assert.DoesNotContain("IX_Executions_State", plan);
 
         var children = await dags.PendingChildrenAsync(ids[200]);
         Assert.Equal([(ids[201], true)], children.Select(c => (c.Task.ExecutionId, c.OtherParents)));
         Assert.Equal([(ids[202], false)], (await dags.PendingChildrenAsync(ids[201])).Select(c => (c.Task.ExecutionId, c.OtherParents)));
+        // A join's blocker, hinted, is read with the children (released is Queued); nothing hinted reads as null.
+        Assert.Equal([ExecutionState.Queued], (await dags.PendingChildrenAsync(ids[200], hinted: released)).Select(c => c.Hinted));
+        Assert.Equal([null], (await dags.PendingChildrenAsync(ids[200])).Select(c => c.Hinted));
     }
 
     /// <summary>
