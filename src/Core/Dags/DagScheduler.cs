@@ -147,12 +147,16 @@ public sealed class DagScheduler(IDagStore store, IExecutionReader executions, B
             // An only child of this parent (a chain) is ready now: this parent just succeeded.
             if (otherParents)
             {
-                var knownBlocker = hinted != 0 && child.ExecutionId == join ? hintedState : null;
-                if (await BlockerOfAsync(child.ExecutionId, parentId, knownBlocker, ct) is { } blocker)
+                var read = hinted != 0 && child.ExecutionId == join ? (hinted, hintedState) : default((long, ExecutionState?)?);
+                if (await BlockerOfAsync(child.ExecutionId, parentId, read, ct) is { } blocker)
                 {
                     blockerInFlight |= blocker.IsInFlight();
-                    if (_joins.Count >= MaxRememberedJoins) _joins.Clear();
-                    _joins[runId] = child.ExecutionId;
+                    if (join != child.ExecutionId)
+                    {
+                        // Count locks the whole dictionary: asked only when a run's join changes, not at every parent's success.
+                        if (_joins.Count >= MaxRememberedJoins) _joins.Clear();
+                        _joins[runId] = child.ExecutionId;
+                    }
                     continue;
                 }
             }
@@ -176,12 +180,13 @@ public sealed class DagScheduler(IDagStore store, IExecutionReader executions, B
     /// The last parent to succeed always reads them all (its cached blocker is itself or has succeeded), so no child is
     /// stranded; the cache is a shortcut, never the only word.
     /// </summary>
-    /// <param name="cachedBlockerState">The cached blocker's state when the children read brought it (read after this success committed, as its own read would be).</param>
+    /// <param name="read">A parent's state the children read brought (read after this success committed, as its own read
+    /// would be): used when that parent is still the cached blocker.</param>
     /// <returns>The state a parent that has not succeeded was read in; null when the child is ready.</returns>
-    private async Task<ExecutionState?> BlockerOfAsync(long childId, long succeededParentId, ExecutionState? cachedBlockerState, CancellationToken ct)
+    private async Task<ExecutionState?> BlockerOfAsync(long childId, long succeededParentId, (long Id, ExecutionState? State)? read, CancellationToken ct)
     {
         if (_blockers.TryGetValue(childId, out var known) && known != succeededParentId
-            && (cachedBlockerState ?? (await executions.FindAsync(known, ct))?.State) is { } state && state != ExecutionState.Succeeded)
+            && (read is { } r && r.Id == known ? r.State : (await executions.FindAsync(known, ct))?.State) is { } state && state != ExecutionState.Succeeded)
             return state;
         if (await store.UnsucceededParentAsync(childId, ct) is not { } blocker)
         {

@@ -235,8 +235,15 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatch
                 var idle = Math.Max(0, workers - waiting.Ahead(group.Key));
                 foreach (var batch in Split(ids, idle, max))
                 {
-                    var jobId = transport.Enqueue(group.Key, batch);
+                    // Counted before it exists: a worker may start it (and say so) before Enqueue returns.
                     waiting.Made(group.Key, batch);
+                    string jobId;
+                    try { jobId = transport.Enqueue(group.Key, batch); }
+                    catch
+                    {
+                        waiting.NoLongerWaits(batch);
+                        throw;
+                    }
                     foreach (var id in batch) created.Add((id, jobId));
                 }
             }

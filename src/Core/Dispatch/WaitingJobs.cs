@@ -3,15 +3,17 @@ using Taskdeck.Core.Executions;
 namespace Taskdeck.Core.Dispatch;
 
 /// <summary>
-/// The jobs this node made that no worker has taken yet, as far as this node has seen: a job counts as taken once any of
-/// its executions leaves the queue (claimed, cancelled …) here or, through the change feed, on another node. The
+/// The jobs this node made that no worker has taken yet, as far as this node has seen: a job counts as taken once a worker
+/// of this node starts it, or once any of its executions leaves the queue (claimed, cancelled …) here or, through the
+/// change feed, on another node. The
 /// <see cref="ExecutionDispatcher"/> reads it to size batches: a worker that will find a job already waiting for it gains
 /// nothing from one more small job, while each job costs Hangfire's ≈ 55 statements (BENCHMARKS.md, session 31).
 /// </summary>
 /// <remarks>
-/// An estimate that errs low: jobs made by other nodes are not counted, and a job not seen taken within
-/// <see cref="ForgetAfter"/> stops counting — the dispatcher then splits as finely as when nothing waits, never coarser than
-/// what is really waiting.
+/// An estimate. Low: jobs made by other nodes are not counted (the dispatcher then splits as finely as when nothing
+/// waits). High, for at most <see cref="ForgetAfter"/>: a job another node's worker started and ended without moving any
+/// of its executions (all taken elsewhere meanwhile, or sent back for capacity) — then a burst travels in fuller jobs,
+/// whose executions a worker that runs long hands back (<see cref="DispatchOptions.HandBackMilliseconds"/>).
 /// </remarks>
 public sealed class WaitingJobs(TimeProvider time) : IExecutionObserver, Events.IRemoteChangeObserver
 {
@@ -42,6 +44,27 @@ public sealed class WaitingJobs(TimeProvider time) : IExecutionObserver, Events.
             foreach (var id in job.ExecutionIds) _byExecution[id] = job;
             _byAge.Enqueue(job);
             _waiting[index]++;
+        }
+    }
+
+    /// <summary>
+    /// The job carrying these executions waits no more: a worker of this node started it (whatever it then finds to do),
+    /// or it was never made (the transport refused it).
+    /// </summary>
+    public void NoLongerWaits(IReadOnlyList<long> executionIds)
+    {
+        lock (_gate)
+        {
+            foreach (var id in executionIds)
+            {
+                if (!_byExecution.TryGetValue(id, out var job)) continue;
+                if (!job.Taken)
+                {
+                    job.Taken = true;
+                    _waiting[job.Queue]--;
+                }
+                return;
+            }
         }
     }
 

@@ -102,6 +102,29 @@ public sealed class DaggyApiTests(EngineHost host)
         Assert.Equal(["B", "C"], run.GetProperty("tasks").GetProperty("D").GetProperty("parents").EnumerateArray().Select(e => e.GetString()));
     }
 
+    // Each parent's success reads the join it last found blocked with its children; with two joins whose parents end
+    // interleaved, that join is often the other one, and its blocker's state must not decide for this one.
+    [Fact]
+    public async Task TwoJoinsInOneRun_TheirParentsEndingInterleaved_EachStartsOnlyAfterAllOfItsOwnParents()
+    {
+        var parents = Enumerable.Range(0, 24).Select(i => $"\"p{i}\": {{ \"job\": {{ \"task\": \"demo.noop\" }}, \"children\": [\"{(i % 2 == 0 ? "left" : "right")}\"] }}");
+        var runId = await SubmitAsync($$"""
+            { "tag": "two-joins", "tasks": {
+                {{string.Join(",\n", parents)}},
+                "left": { "job": { "task": "demo.noop" } },
+                "right": { "job": { "task": "demo.noop" } } } }
+            """);
+
+        await WaitForRunStateAsync(runId, "COMPLETED");
+        var run = await GetRunAsync(runId);
+        foreach (var (join, side) in new[] { ("left", 0), ("right", 1) })
+        {
+            var started = Nanos(Attempt(run, join), "startTime");
+            foreach (var i in Enumerable.Range(0, 24).Where(i => i % 2 == side))
+                Assert.True(started >= Nanos(Attempt(run, $"p{i}"), "stopTime"), $"{join} started before p{i} finished");
+        }
+    }
+
     [Fact]
     public async Task Diamond_WithABranchFailingForGood_BlocksTheJoin_EndsErrored_AndRestartRerunsOnlyWhatFailed()
     {

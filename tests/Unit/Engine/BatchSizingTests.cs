@@ -79,6 +79,28 @@ public sealed class BatchSizingTests
     }
 
     [Fact]
+    public async Task AJobAWorkerHereStarts_NoLongerWaits_EvenWhenItMovesNoExecution()
+    {
+        await DispatchAsync(Ids(1, 500));
+
+        // A worker of this node started each job (and found its records cancelled or taken elsewhere: no transition).
+        foreach (var job in _transport.Jobs) _waiting.NoLongerWaits(job.Ids);
+
+        Assert.Equal(0, _waiting.Ahead(ExecutionDispatcher.Default));
+    }
+
+    [Fact]
+    public async Task AJobStartedBeforeTheTransportAnswered_IsNotCountedAsWaiting()
+    {
+        // The in-process storage wakes a worker at once: it may start the job before Enqueue returns.
+        _transport.OnEnqueue = ids => _waiting.NoLongerWaits(ids);
+
+        await DispatchAsync(Ids(1, 500));
+
+        Assert.Equal(0, _waiting.Ahead(ExecutionDispatcher.Default));
+    }
+
+    [Fact]
     public async Task AJobNeverSeenTaken_StopsCountingAfterAWhile_SoTheEstimateErrsTowardsSmallJobs()
     {
         await DispatchAsync(Ids(1, 500));
@@ -109,11 +131,13 @@ public sealed class BatchSizingTests
     private sealed class RecordingTransport : IExecutionTransport
     {
         public readonly List<(string Queue, IReadOnlyList<long> Ids)> Jobs = [];
+        public Action<IReadOnlyList<long>>? OnEnqueue;
         private int _made;
 
         public string Enqueue(string queue, IReadOnlyList<long> executionIds)
         {
             lock (Jobs) Jobs.Add((queue, executionIds.ToArray()));
+            OnEnqueue?.Invoke(executionIds);
             return $"job-{Interlocked.Increment(ref _made)}";
         }
 

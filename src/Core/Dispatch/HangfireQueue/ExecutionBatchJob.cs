@@ -17,8 +17,8 @@ namespace Taskdeck.Core.Dispatch.HangfireQueue;
 /// <see cref="ExecutionDispatcher.Continuation"/>), and so on: a DAG chain runs on the worker that ran its root.
 /// </summary>
 [AutomaticRetry(Attempts = 0, LogEvents = false, OnAttemptsExceeded = AttemptsExceededAction.Delete)]
-public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatcher dispatcher, IExecutionReader store, IOptions<TaskdeckOptions> options,
-    TimeProvider time, ILogger<ExecutionBatchJob> logger)
+public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatcher dispatcher, IExecutionReader store, WaitingJobs waiting,
+    IOptions<TaskdeckOptions> options, TimeProvider time, ILogger<ExecutionBatchJob> logger)
 {
     /// <param name="queue">The queue the batch came from: what it hands back goes there.</param>
     /// <param name="executionIds">The records to run, in order.</param>
@@ -26,6 +26,7 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
     [BatchDisplayName]
     public async Task RunAsync(string queue, long[] executionIds, CancellationToken shutdown)
     {
+        waiting.NoLongerWaits(executionIds);
         // The batch's records in one read instead of one each (a copy gone stale by its turn is read again by the runner).
         var records = new Dictionary<long, Execution>();
         try
@@ -42,6 +43,7 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
     /// <summary>A lone execution's job (<see cref="ExecutionJob"/>): its queue follows from the record's priority.</summary>
     public async Task RunOneAsync(long executionId, CancellationToken shutdown)
     {
+        waiting.NoLongerWaits([executionId]);
         if (await store.FindAsync(executionId, CancellationToken.None) is not { } record) return;
         await RunInOrderAsync(ExecutionDispatcher.QueueFor(record.Priority), [executionId], new() { [executionId] = record }, shutdown);
     }
