@@ -58,11 +58,7 @@ public sealed class WaitingJobs(TimeProvider time) : IExecutionObserver, Events.
             foreach (var id in executionIds)
             {
                 if (!_byExecution.TryGetValue(id, out var job)) continue;
-                if (!job.Taken)
-                {
-                    job.Taken = true;
-                    _waiting[job.Queue]--;
-                }
+                Take(job);
                 return;
             }
         }
@@ -74,9 +70,7 @@ public sealed class WaitingJobs(TimeProvider time) : IExecutionObserver, Events.
         if (state is ExecutionState.Pending or ExecutionState.Scheduled or ExecutionState.Queued) return;
         lock (_gate)
         {
-            if (!_byExecution.Remove(executionId, out var job) || job.Taken) return;
-            job.Taken = true;
-            _waiting[job.Queue]--;
+            if (_byExecution.Remove(executionId, out var job)) Take(job);
         }
     }
 
@@ -105,17 +99,21 @@ public sealed class WaitingJobs(TimeProvider time) : IExecutionObserver, Events.
         }
     }
 
+    /// <summary>Under the gate: the job stops counting as waiting (once).</summary>
+    private void Take(Job job)
+    {
+        if (job.Taken) return;
+        job.Taken = true;
+        _waiting[job.Queue]--;
+    }
+
     private void ForgetOld()
     {
         var now = time.GetTimestamp();
         while (_byAge.TryPeek(out var oldest) && time.GetElapsedTime(oldest.MadeAt, now) >= ForgetAfter)
         {
             _byAge.Dequeue();
-            if (!oldest.Taken)
-            {
-                oldest.Taken = true;
-                _waiting[oldest.Queue]--;
-            }
+            Take(oldest);
             // An execution sent again later belongs to its newer job.
             foreach (var id in oldest.ExecutionIds)
                 if (_byExecution.TryGetValue(id, out var job) && job == oldest) _byExecution.Remove(id);
