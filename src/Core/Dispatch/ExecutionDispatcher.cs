@@ -125,10 +125,13 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatch
         /// <summary>Makes the offer of the calling job's flow, closed until <see cref="Open"/>.</summary>
         public static Continuation Begin(string queue) => Current.Value = new Continuation(queue);
 
-        /// <summary>The job's own executions have run: the next one its work makes ready may be handed over.</summary>
+        /// <summary>
+        /// The job's own executions have run (or the last one's end is being written): the next one its work makes ready may
+        /// be handed over. Stays shut once something was handed over, which <see cref="Close"/> must return.
+        /// </summary>
         public void Open()
         {
-            lock (_gate) _open = true;
+            lock (_gate) _open = _taken is null;
         }
 
         /// <summary>Withdraws the offer; returns the execution handed over meanwhile, which the job must run (or hand back).</summary>

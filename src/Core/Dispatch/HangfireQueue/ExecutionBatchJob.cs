@@ -66,8 +66,8 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
                 if (pending.Count == 0)
                 {
                     // All of its own have run: while the last one's end commits, this worker may be handed the execution
-                    // that end makes ready on its queue — a DAG child it releases (ExecutionDispatcher.Continuation).
-                    if (shutdown.IsCancellationRequested) return;
+                    // that end makes ready on its queue — a DAG child it releases (ExecutionDispatcher.Continuation). The
+                    // offer opened as that end was issued (below); opened here when the last one ran nothing.
                     continuation.Open();
                     await ObserveAsync(closing);
                     closing = Closing.None;
@@ -92,7 +92,10 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
                 // Stopping: the rest stays Queued; Hangfire puts the job back (and the reconciler would dispatch them anyway).
                 shutdown.ThrowIfCancellationRequested();
                 // Every claim names the job it runs in (CurrentJobFilter says why).
-                var started = runner.StartAsync(id, shutdown, records.GetValueOrDefault(id), jobId, release);
+                // The last one's end may be committed and observed before this flow runs again: the offer opens before
+                // that end is issued, or the child it releases would get a job of its own.
+                var started = runner.StartAsync(id, shutdown, records.GetValueOrDefault(id), jobId, release,
+                    workEnded: pending.Count == 0 ? continuation.Open : null);
                 try
                 {
                     var recorded = pending.Count == 0 || started.IsCompleted ? await started : await started.WaitAsync(handBackAfter, time);
@@ -124,12 +127,15 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
         }
         finally
         {
+            // Left by a failure or a stop while the offer was open: released or dispatched as usual, never dropped (and a
+            // close still committing releases its child as usual once the offer is withdrawn).
+            if (continuation.Close() is { } left) await HandBackAsync(queue, left);
             await ObserveAsync(closing);
         }
     }
 
     /// <summary>
-    /// An execution handed to this worker as the host stops: a job of its own, or its release as usual when it was handed
+    /// An execution handed to this worker that it will not run (the host stops, or the job failed): a job of its own, or its release as usual when it was handed
     /// over unreleased (the reconcilers would see to either otherwise).
     /// </summary>
     private async Task HandBackAsync(string queue, ExecutionDispatcher.Handover handover)
