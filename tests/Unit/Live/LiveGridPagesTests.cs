@@ -47,6 +47,33 @@ public sealed class LiveGridPagesTests(EngineHost host) : AppTestContext(host)
         await quiet.AssertRedrawnOnceAsync(() => Assert.Contains($"/dags/{runId}", cut.Markup));
     }
 
+    /// <summary>
+    /// A run entering the top of the page must not cost the rows below it: MudDataGrid drew each row from a fragment of its
+    /// own, so no row's key matched once the rows had moved down, and every open page dropped and made again every row's
+    /// components at every new run. The rows' task bars are listed top to bottom: the two shown before are the same
+    /// components, one place lower.
+    /// </summary>
+    [Fact]
+    public async Task DagRunsPage_ARunEnteringIt_KeepsTheRowsItShowedAlready_TheirComponentsNotMadeAgain()
+    {
+        var tag = Unique("kept-dags");
+        await SubmitRunAsync(tag);
+        await SubmitRunAsync(tag);
+        var cut = RenderAt<DagRunsPage>($"/dags?tag={tag}", rows: 2, row: "a[href^='/dags/']");
+        await cut.SettledAsync(Deadline);
+        var before = cut.FindComponents<TaskCountBar>().Select(c => c.Instance).ToList();
+
+        var (runId, executionId) = await SubmitRunAsync(tag);
+        Events.Publish(new StateChanged(executionId, DateTimeOffset.UtcNow, null, ExecutionState.Queued, Transition.Submit, 0, runId, "another-node"));
+
+        cut.WaitForAssertion(() => Assert.Equal(3, cut.FindComponents<TaskCountBar>().Count), Deadline);
+        await cut.SettledAsync(Deadline);
+        var after = cut.FindComponents<TaskCountBar>().Select(c => c.Instance).ToList();
+        Assert.Contains($"/dags/{runId}", cut.Find("tbody tr.mud-table-row").InnerHtml);
+        Assert.Same(before[0], after[1]);
+        Assert.Same(before[1], after[2]);
+    }
+
     [Fact]
     public async Task WorkTasksPage_ATaskEnteringIt_RedrawsTheGridOnce_WithoutALoadingBar()
     {
@@ -89,20 +116,20 @@ public sealed class LiveGridPagesTests(EngineHost host) : AppTestContext(host)
     }
 
     /// <summary>Once the page's first load is over, counts the grid's own renders and every markup update that shows its loading bar.</summary>
-    private static async Task<QuietWatch<TPage, TRow>> WatchAsync<TPage, TRow>(IRenderedComponent<TPage> cut) where TPage : class, IComponent
+    private static async Task<QuietWatch<TPage, TRow>> WatchAsync<TPage, TRow>(IRenderedComponent<TPage> cut) where TPage : class, IComponent where TRow : class
     {
         await cut.SettledAsync(Deadline);
-        return new QuietWatch<TPage, TRow>(cut, cut.FindComponent<QuietReloadGrid<TRow>>());
+        return new QuietWatch<TPage, TRow>(cut, cut.FindComponent<KeyedTable<TRow>>());
     }
 
-    private sealed class QuietWatch<TPage, TRow> where TPage : class, IComponent
+    private sealed class QuietWatch<TPage, TRow> where TPage : class, IComponent where TRow : class
     {
         private readonly IRenderedComponent<TPage> _page;
-        private readonly IRenderedComponent<QuietReloadGrid<TRow>> _grid;
+        private readonly IRenderedComponent<KeyedTable<TRow>> _grid;
         private readonly int _renders;
         private int _loadingShown;
 
-        public QuietWatch(IRenderedComponent<TPage> page, IRenderedComponent<QuietReloadGrid<TRow>> grid)
+        public QuietWatch(IRenderedComponent<TPage> page, IRenderedComponent<KeyedTable<TRow>> grid)
         {
             _page = page;
             _grid = grid;

@@ -1,4 +1,3 @@
-using System.Linq.Expressions;
 using Microsoft.AspNetCore.Components;
 using MudBlazor;
 using Taskdeck.Console.Components.Shared;
@@ -10,18 +9,11 @@ namespace Taskdeck.Console.Components.Dags;
 
 public partial class DagRunsPage : IAsyncDisposable
 {
-    // A lambda written in the markup is a new expression at every render of the grid, and MudBlazor's PropertyColumn compiles
-    // a new one each time: held once here, a live reload compiles nothing.
-    private static readonly Expression<Func<DagRunListItem, long>> ByRun = r => r.Run.Id;
-    private static readonly Expression<Func<DagRunListItem, string>> ByTag = r => r.Run.Tag;
-    private static readonly Expression<Func<DagRunListItem, DagRunState>> ByState = r => r.Run.State;
-    private static readonly Expression<Func<DagRunListItem, DateTimeOffset>> ByStarted = r => r.Run.CreatedAt;
-    private static readonly Expression<Func<DagRunListItem, DateTimeOffset>> ByLastUpdate = r => r.Run.UpdatedAt;
+    private static readonly TableColumn[] Columns = [new("Run"), new("Tag"), new("State"), new("Tasks"), new("Started"), new("Last update")];
+    private static readonly Func<DagRunListItem, object> KeyOf = r => r.Run.Id;
 
-    private QuietReloadGrid<DagRunListItem>? _grid;
+    private KeyedTable<DagRunListItem>? _grid;
     private LiveGrid<DagRunListItem>? _live;
-    /// <summary>False in the server's prerendered HTML, before the grid's first load: no rows yet is not "none".</summary>
-    private bool _loaded;
     private string? _lastUri;
 
     [SupplyParameterFromQuery(Name = "state")] public string? State { get; set; }
@@ -42,7 +34,7 @@ public partial class DagRunsPage : IAsyncDisposable
 
     protected override async Task OnParametersSetAsync()
     {
-        if (_lastUri is not null && _lastUri != Navigation.Uri && _grid is not null) await _grid.ReloadServerData();
+        if (_lastUri is not null && _lastUri != Navigation.Uri && _grid is not null) await _grid.ReloadFromFirstPageAsync();
         _lastUri = Navigation.Uri;
     }
 
@@ -50,10 +42,12 @@ public partial class DagRunsPage : IAsyncDisposable
     {
         DagRunState? runState = Enum.TryParse<DagRunState>(State, true, out var s) ? s : null;
         var query = new DagRunListQuery(runState, Blank(Tag), Blank(Schedule), state.Page * state.PageSize, state.PageSize);
-        var data = await _live!.LoadAsync(query, (page, onUpdate) => Live.WatchDagRuns(query, page, onUpdate), ct);
-        _loaded = true;
-        return data;
+        return await _live!.LoadAsync(query, (page, onUpdate) => Live.WatchDagRuns(query, page, onUpdate), ct);
     }
+
+    private string EmptyText => string.IsNullOrEmpty(State) && string.IsNullOrEmpty(Tag) && string.IsNullOrEmpty(Schedule)
+        ? "No DAG runs yet. Submit a DAG from the Submit page or POST /v1/dagrun."
+        : "No DAG run matches these filters.";
 
     private static string? Blank(string? s) => string.IsNullOrWhiteSpace(s) ? null : s;
 

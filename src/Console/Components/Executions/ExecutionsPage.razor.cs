@@ -277,7 +277,7 @@ public partial class ExecutionsPage : IAsyncDisposable
     /// </summary>
     private async Task RefreshAsync()
     {
-        if (_grid is not null) await _grid.RefreshAsync();
+        if (_grid is not null) await _grid.ReloadQuietlyAsync();
         StateHasChanged();
     }
 

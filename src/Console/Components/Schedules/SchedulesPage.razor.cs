@@ -10,9 +10,12 @@ namespace Taskdeck.Console.Components.Schedules;
 /// <summary>Every schedule, paged in the database; filters live in the URL; actions go through Core's <see cref="ScheduleService"/>.</summary>
 public partial class SchedulesPage : IAsyncDisposable
 {
-    private QuietReloadGrid<ScheduleView>? _grid;
+    private static readonly TableColumn[] Columns = [new("Name"), new("Starts"), new("When"), new("Next fire"), new("Last run"), new("", "actions-cell")];
+    private static readonly Func<ScheduleView, object> KeyOf = s => s.Name;
+    private static readonly Func<ScheduleView, string?> RowClassOf = s => s.Enabled ? "schedule-row" : "schedule-row paused-row";
+
+    private KeyedTable<ScheduleView>? _grid;
     private LiveGrid<ScheduleView>? _live;
-    private bool _loaded;
     private bool _busy;
     private int? _total;
     private string? _lastUri;
@@ -29,6 +32,10 @@ public partial class SchedulesPage : IAsyncDisposable
     [Inject] public required ISnackbar Snackbar { get; init; }
     [Inject] public required ConsoleActor Actor { get; init; }
 
+    private string EmptyText => HasFilters
+        ? "No schedule matches these filters."
+        : "No schedules yet. Create one with New schedule, POST /api/schedules, or Taskdeck:Schedules in configuration.";
+
     private bool HasFilters => !string.IsNullOrWhiteSpace(Q) || !string.IsNullOrWhiteSpace(Status);
 
     // The rows come from the shared model of this filter and page (ScheduleListModel says which changes matter to it). Its
@@ -38,7 +45,7 @@ public partial class SchedulesPage : IAsyncDisposable
 
     protected override async Task OnParametersSetAsync()
     {
-        if (_lastUri is not null && _lastUri != Navigation.Uri && _grid is not null) await _grid.ReloadServerData();
+        if (_lastUri is not null && _lastUri != Navigation.Uri && _grid is not null) await _grid.ReloadFromFirstPageAsync();
         _lastUri = Navigation.Uri;
     }
 
@@ -49,7 +56,6 @@ public partial class SchedulesPage : IAsyncDisposable
         {
             var query = new ScheduleListQuery(string.IsNullOrWhiteSpace(Q) ? null : Q.Trim(), enabled, state.Page * state.PageSize, state.PageSize);
             var data = await _live!.LoadAsync(query, (page, onUpdate) => Live.WatchSchedules(query, page, onUpdate), ct);
-            _loaded = true;
             if (_total != data.TotalItems) { _total = data.TotalItems; _ = InvokeAsync(StateHasChanged); }
             return data;
         }
@@ -61,7 +67,7 @@ public partial class SchedulesPage : IAsyncDisposable
         }
     }
 
-    private Task ReloadAsync() => InvokeAsync(() => _grid?.ReloadServerData() ?? Task.CompletedTask);
+    private Task ReloadAsync() => InvokeAsync(() => _grid?.ReloadAsync() ?? Task.CompletedTask);
 
     private void Apply(string? q, string? status) =>
         Navigation.NavigateTo(Navigation.GetUriWithQueryParameters(new Dictionary<string, object?>

@@ -7,7 +7,7 @@ namespace Taskdeck.Console.Components.Shared;
 /// A server-paged grid on a shared live list model (<see cref="LiveListModel{TRow}"/>): the grid's <c>ServerData</c> watches
 /// the model of the URL's filter and the grid's page and reads its snapshot (the model queries, once for every page that
 /// shows the same); a newer snapshot makes the grid read it again (no query of its own; pages hand it their
-/// <see cref="QuietReloadGrid{T}.ReloadQuietlyAsync"/>, as nobody asked for it). A hidden tab is handed nothing and
+/// <see cref="KeyedTable{TRow}.ReloadQuietlyAsync"/>, as nobody asked for it). A hidden tab is handed nothing and
 /// redraws once when shown. Dispose it with the page.
 /// </summary>
 public sealed class LiveGrid<TRow>(LivePage livePage, Func<Task> reloadGrid) : IAsyncDisposable where TRow : class

@@ -1,4 +1,3 @@
-using System.Linq.Expressions;
 using System.Globalization;
 using Microsoft.AspNetCore.Components;
 using MudBlazor;
@@ -12,19 +11,11 @@ namespace Taskdeck.Console.Components.WorkTasks;
 /// <summary>Work tasks by type, status and project; a row opens the execution detail that runs it.</summary>
 public partial class WorkTasksPage : IAsyncDisposable
 {
-    // A lambda written in the markup is a new expression at every render of the grid, and MudBlazor's PropertyColumn compiles
-    // a new one each time: held once here, a live reload compiles nothing.
-    private static readonly Expression<Func<WorkTaskRow, string>> ByWorkTask = r => r.Task.WorkTaskId;
-    private static readonly Expression<Func<WorkTaskRow, string>> ByType = r => r.Task.Type;
-    private static readonly Expression<Func<WorkTaskRow, string>> ByProject = r => r.Task.ProjectId;
-    private static readonly Expression<Func<WorkTaskRow, ExecutionState>> ByStatus = r => r.State;
-    private static readonly Expression<Func<WorkTaskRow, int>> ByPriority = r => r.Priority;
-    private static readonly Expression<Func<WorkTaskRow, Taskdeck.Core.WorkTasks.WorkTaskBinding>> ByBinding = r => r.Task.Binding;
-    private static readonly Expression<Func<WorkTaskRow, int>> ByAttempts = r => r.AttemptCount;
-    private static readonly Expression<Func<WorkTaskRow, DateTimeOffset>> ByCreated = r => r.CreatedAt;
-    private static readonly Expression<Func<WorkTaskRow, DateTimeOffset>> ByUpdated = r => r.UpdatedAt;
+    private static readonly TableColumn[] Columns =
+        [new("Work task"), new("Type"), new("Project"), new("Status"), new("Priority"), new("Resources"), new("Runs as"), new("Attempts"), new("Created"), new("Updated")];
+    private static readonly Func<WorkTaskRow, object> KeyOf = r => r.ExecutionId;
 
-    private QuietReloadGrid<WorkTaskRow>? _grid;
+    private KeyedTable<WorkTaskRow>? _grid;
     private IReadOnlyList<string> _types = [];
     private LiveGrid<WorkTaskRow>? _live;
     private string? _lastUri;
@@ -48,7 +39,7 @@ public partial class WorkTasksPage : IAsyncDisposable
 
     protected override async Task OnParametersSetAsync()
     {
-        if (_lastUri is not null && _lastUri != Navigation.Uri && _grid is not null) await _grid.ReloadServerData();
+        if (_lastUri is not null && _lastUri != Navigation.Uri && _grid is not null) await _grid.ReloadFromFirstPageAsync();
         _lastUri = Navigation.Uri;
     }
 
@@ -58,6 +49,10 @@ public partial class WorkTasksPage : IAsyncDisposable
         var query = new WorkTaskListQuery(Blank(Type), Blank(Project), only, state.Page * state.PageSize, state.PageSize);
         return await _live!.LoadAsync(query, (page, onUpdate) => Live.WatchWorkTasks(query, page, onUpdate), ct);
     }
+
+    private string EmptyText => string.IsNullOrEmpty(Type) && string.IsNullOrEmpty(State) && string.IsNullOrEmpty(Project)
+        ? "No work tasks yet. Create one with POST /api/worktasks."
+        : "No work task matches these filters.";
 
     private static string? Blank(string? s) => string.IsNullOrWhiteSpace(s) ? null : s;
 

@@ -1,0 +1,78 @@
+using Microsoft.AspNetCore.Components;
+using MudBlazor;
+
+namespace Taskdeck.Console.Components.Shared;
+
+/// <summary>
+/// What the tables the console draws itself (<see cref="KeyedTable{TRow}"/>, the executions grid) share: their rows, paged
+/// on the server (<see cref="PagedRows{TRow}"/>), loaded once the table is in the browser, and drawn only when those rows or
+/// what the table draws them from changed — a page renders for its own reasons too (its total, its toolbar), and each of
+/// those would otherwise draw every row again.
+/// </summary>
+public abstract class PagedTableBase<TRow> : ComponentBase, IDisposable where TRow : class
+{
+    /// <summary>Reads a page of rows: MudDataGrid's signature, so a page's loader serves either.</summary>
+    [Parameter, EditorRequired] public Func<GridState<TRow>, CancellationToken, Task<GridData<TRow>>> ServerData { get; set; } = default!;
+    [Parameter] public int RowsPerPage { get; set; } = 25;
+
+    private bool _redraw;
+    private object? _drawnFrom;
+
+    protected PagedRows<TRow> Paged { get; private set; } = default!;
+
+    /// <summary>The rows shown now.</summary>
+    public IReadOnlyList<TRow> Rows => Paged.Rows;
+
+    /// <summary>How many times the table rendered.</summary>
+    internal int OwnRenders { get; private set; }
+
+    /// <summary>What the table draws its rows from besides them (compared by value): the table draws again when it changes.</summary>
+    protected abstract object DrawnFrom { get; }
+
+    protected override void OnInitialized() => Paged = new PagedRows<TRow>(RowsPerPage, () => ServerData, Redraw);
+
+    protected override void OnParametersSet()
+    {
+        if (OwnRenders == 0) _drawnFrom = DrawnFrom;
+    }
+
+    protected override async Task OnAfterRenderAsync(bool firstRender)
+    {
+        OwnRenders++;
+        // Reset once drawn, not when the render is asked for: a redraw asked while one is already queued asks nothing more
+        // (ShouldRender is not consulted then) and is drawn by the queued one — reset at the ask, it would stay set and draw
+        // again at the page's next render for its own reasons.
+        _redraw = false;
+        // Not while prerendering (no after-render there): the server's HTML says the rows are loading.
+        if (firstRender) await Paged.LoadAsync(quietly: false);
+    }
+
+    /// <summary>Reads the page of rows again, showing that it loads (the user acted: the table stays on its page).</summary>
+    public Task ReloadAsync() => Paged.LoadAsync(quietly: false);
+
+    /// <summary>Reads the first page of rows (the user changed the filter: another set of rows, read from its start).</summary>
+    public Task ReloadFromFirstPageAsync() => Paged.GoToAsync(0);
+
+    /// <summary>Reads the page again for a change nobody asked for (rows entered, left or changed on a live page): no loading bar, one render.</summary>
+    public Task ReloadQuietlyAsync() => Paged.LoadAsync(quietly: true);
+
+    /// <summary>The rows or where the table stands changed.</summary>
+    protected virtual void OnRowsChanged() { }
+
+    private void Redraw()
+    {
+        OnRowsChanged();
+        _redraw = true;
+        StateHasChanged();
+    }
+
+    protected override bool ShouldRender()
+    {
+        var from = DrawnFrom;
+        var render = _redraw || !Equals(from, _drawnFrom);
+        _drawnFrom = from;
+        return render;
+    }
+
+    public void Dispose() => Paged.Dispose();
+}
