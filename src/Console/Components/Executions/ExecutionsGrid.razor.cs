@@ -100,7 +100,6 @@ public partial class ExecutionsGrid
             _selection = new HashSet<Execution>(SelectedItems, ExecutionById.Instance);
             _selectionVersion++;
         }
-        base.OnParametersSet();
     }
 
     /// <summary>A row's click (which ticks or clears it, as MudDataGrid's did) and its box's change, made once per row shown.</summary>

@@ -52,19 +52,11 @@ public partial class SchedulesPage : IAsyncDisposable
     private async Task<GridData<ScheduleView>> LoadAsync(GridState<ScheduleView> state, CancellationToken ct)
     {
         bool? enabled = Status switch { "active" => true, "paused" => false, _ => null };
-        try
-        {
-            var query = new ScheduleListQuery(string.IsNullOrWhiteSpace(Q) ? null : Q.Trim(), enabled, state.Page * state.PageSize, state.PageSize);
-            var data = await _live!.LoadAsync(query, (page, onUpdate) => Live.WatchSchedules(query, page, onUpdate), ct);
-            if (_total != data.TotalItems) { _total = data.TotalItems; _ = InvokeAsync(StateHasChanged); }
-            return data;
-        }
-        catch (OperationCanceledException) { throw; }
-        catch (Exception e)
-        {
-            Snackbar.Add($"Could not load schedules: {e.Message}", Severity.Error);
-            return new GridData<ScheduleView> { Items = [], TotalItems = 0 };
-        }
+        // A failed read is said in the table (KeyedTable), the rows it showed kept.
+        var query = new ScheduleListQuery(string.IsNullOrWhiteSpace(Q) ? null : Q.Trim(), enabled, state.Page * state.PageSize, state.PageSize);
+        var data = await _live!.LoadAsync(query, (page, onUpdate) => Live.WatchSchedules(query, page, onUpdate), ct);
+        if (_total != data.TotalItems) { _total = data.TotalItems; _ = InvokeAsync(StateHasChanged); }
+        return data;
     }
 
     private Task ReloadAsync() => InvokeAsync(() => _grid?.ReloadAsync() ?? Task.CompletedTask);

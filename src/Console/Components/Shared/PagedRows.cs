@@ -46,7 +46,7 @@ public sealed class PagedRows<TRow>(int pageSize, Func<Func<GridState<TRow>, Can
         GridData<TRow> data;
         try { data = await read()(state, load.Token); }
         catch (OperationCanceledException) when (load.IsCancellationRequested) { return; } // a newer load draws
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e)
         {
             if (!ReferenceEquals(_load, load) || _disposed) return;
             (Loading, Error) = (false, $"Could not load the rows: {e.Message}");

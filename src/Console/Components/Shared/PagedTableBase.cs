@@ -31,18 +31,9 @@ public abstract class PagedTableBase<TRow> : ComponentBase, IDisposable where TR
 
     protected override void OnInitialized() => Paged = new PagedRows<TRow>(RowsPerPage, () => ServerData, Redraw);
 
-    protected override void OnParametersSet()
-    {
-        if (OwnRenders == 0) _drawnFrom = DrawnFrom;
-    }
-
     protected override async Task OnAfterRenderAsync(bool firstRender)
     {
         OwnRenders++;
-        // Reset once drawn, not when the render is asked for: a redraw asked while one is already queued asks nothing more
-        // (ShouldRender is not consulted then) and is drawn by the queued one — reset at the ask, it would stay set and draw
-        // again at the page's next render for its own reasons.
-        _redraw = false;
         // Not while prerendering (no after-render there): the server's HTML says the rows are loading.
         if (firstRender) await Paged.LoadAsync(quietly: false);
     }
@@ -66,13 +57,14 @@ public abstract class PagedTableBase<TRow> : ComponentBase, IDisposable where TR
         StateHasChanged();
     }
 
-    protected override bool ShouldRender()
-    {
-        var from = DrawnFrom;
-        var render = _redraw || !Equals(from, _drawnFrom);
-        _drawnFrom = from;
-        return render;
-    }
+    protected override bool ShouldRender() => _redraw || !Equals(DrawnFrom, _drawnFrom);
+
+    /// <summary>
+    /// Called by the table's markup as it draws: what it draws from is noted there, not when a render is asked for — a
+    /// render asked while one is already queued does not consult <see cref="ShouldRender"/> and is drawn by the queued one,
+    /// and after-render comes only once the browser has the batch (a round trip later on a server circuit).
+    /// </summary>
+    protected void Drawing() => (_redraw, _drawnFrom) = (false, DrawnFrom);
 
     public void Dispose() => Paged.Dispose();
 }

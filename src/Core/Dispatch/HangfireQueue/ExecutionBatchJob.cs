@@ -57,8 +57,9 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
         var pending = new Queue<long>(executionIds);
         var jobId = CurrentJobFilter.JobId;
         var continuation = ExecutionDispatcher.Continuation.Begin(queue);
-        // A taken-on DAG child still to be released: released and claimed in one commit when its turn comes.
-        TransitionCommand? releaseFirst = null;
+        // The execution handed to this worker still to be started (a DAG child still to be released is released and claimed
+        // in one commit): handed back, not dropped, if it cannot start here.
+        ExecutionDispatcher.Handover? tookOn = null;
         try
         {
             while (true)
@@ -79,14 +80,14 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
                     }
                     CurrentJobFilter.NoteTookOn(next.ExecutionId);
                     pending.Enqueue(next.ExecutionId);
-                    releaseFirst = next.ReleaseFirst;
+                    tookOn = next;
                 }
                 var id = pending.Dequeue();
-                var release = releaseFirst;
-                releaseFirst = null;
-                if (release is not null && shutdown.IsCancellationRequested)
+                var handover = tookOn;
+                tookOn = null;
+                if (handover is not null && shutdown.IsCancellationRequested)
                 {
-                    await HandBackAsync(queue, new ExecutionDispatcher.Handover(id, release));
+                    await HandBackAsync(queue, handover);
                     return;
                 }
                 // Stopping: the rest stays Queued; Hangfire puts the job back (and the reconciler would dispatch them anyway).
@@ -94,7 +95,7 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
                 // Every claim names the job it runs in (CurrentJobFilter says why).
                 // The last one's end may be committed and observed before this flow runs again: the offer opens before
                 // that end is issued, or the child it releases would get a job of its own.
-                var started = runner.StartAsync(id, shutdown, records.GetValueOrDefault(id), jobId, release,
+                var started = runner.StartAsync(id, shutdown, records.GetValueOrDefault(id), jobId, handover?.ReleaseFirst,
                     workEnded: pending.Count == 0 ? continuation.Open : null);
                 try
                 {
@@ -111,17 +112,17 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
                     await ObserveAsync(new Closing(id, started.Unwrap()));
                     return;
                 }
-                catch (OperationCanceledException) when (release is not null && shutdown.IsCancellationRequested)
+                catch (OperationCanceledException) when (handover is not null && shutdown.IsCancellationRequested)
                 {
-                    await HandBackAsync(queue, new ExecutionDispatcher.Handover(id, release));
+                    await HandBackAsync(queue, handover);
                     throw;
                 }
                 catch (Exception e) when (e is not OperationCanceledException || !shutdown.IsCancellationRequested)
                 {
                     logger.LogWarning(e, "Running execution {Id} of a batch failed; going on with the rest", id);
-                    // A child handed over unreleased is released as usual (nothing happens if it no longer waits), not left
-                    // for the DAG reconciler's next pass.
-                    if (release is not null) await HandBackAsync(queue, new ExecutionDispatcher.Handover(id, release));
+                    // One handed over is released or dispatched as usual (nothing happens if it no longer waits), not left for
+                    // the reconcilers' next pass.
+                    if (handover is not null) await HandBackAsync(queue, handover);
                 }
             }
         }
@@ -145,7 +146,7 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
             if (handover.ReleaseFirst is { } release) await runner.ReleaseAsync(release);
             else await dispatcher.HandBackAsync(queue, [handover.ExecutionId]);
         }
-        catch (Exception e) { logger.LogWarning(e, "Handing execution {Id} back as the node stops failed; the reconciler will dispatch it", handover.ExecutionId); }
+        catch (Exception e) { logger.LogWarning(e, "Handing execution {Id} back failed; the reconciler will dispatch it", handover.ExecutionId); }
     }
 
     /// <summary>An execution whose work has ended, and its closing write, which may still be committing.</summary>
