@@ -321,7 +321,7 @@ public sealed class BatchDispatchTests(EngineHost host)
     }
 
     // The offer flows with the job's own async context: an execution its work makes ready on its queue while it is open is
-    // handed over; the same made ready by anyone else, on another queue, or once it was taken or closed gets a job.
+    // handed over; the same made ready by anyone else, on another queue, or once it was taken (even if opened again) gets a job.
     [Fact]
     public async Task AWorkersOffer_TakesOneExecution_MadeReadyInItsOwnFlow_OnItsQueue_WhileOpen()
     {
@@ -339,6 +339,9 @@ public sealed class BatchDispatchTests(EngineHost host)
             await elsewhere;
             await dispatcher.EnqueueAsync(otherQueue, priority: 10);
             await dispatcher.EnqueueAsync(second, priority: 0);
+            // A job opens its offer as its last execution's close is issued and again once it has run: opened again after a
+            // take, it stays shut — reopened, the next would overwrite the one taken, which nobody would then run.
+            offer.Open();
             await dispatcher.EnqueueAsync(afterClose, priority: 0); // one only: the offer was taken
             return offer.Close()?.ExecutionId;
         }

@@ -92,8 +92,11 @@ public sealed class CrashSafetyTests(ITestOutputHelper output) : IAsyncLifetime
         var process = await ConsoleProcess.StartAsync(new Dictionary<string, string>
         {
             ["ConnectionStrings:Taskdeck"] = $"Data Source={Database}",
+            // A lease of 10 s, not 2: the lost attempts must be exactly those running at the kill, and on a 2-core machine
+            // shared by two suites a host's own heartbeat was once late by 2 s — that host then stopped its own running
+            // attempt as lease-lost (StopWorkIfLeaseExpired, by design) and the test counted 3 lost against 2 running.
             ["Taskdeck:Leases:HeartbeatSeconds"] = "1",
-            ["Taskdeck:Leases:ExpirySeconds"] = "2",
+            ["Taskdeck:Leases:ExpirySeconds"] = "10",
             ["Taskdeck:Leases:ReconcileSeconds"] = "1",
             // Few workers, so the run lasts long enough to be killed in the middle of it.
             ["Taskdeck:Node:WorkerCount"] = "2",
