@@ -38,11 +38,7 @@ public partial class ExecutionsGrid
     private static string Extra(Execution e) =>
         string.Join(" · ", new[] { e.Queue != "default" ? $"queue {e.Queue}" : null, e.Tags.Count > 0 ? string.Join(", ", e.Tags.Take(4)) : null }.OfType<string>());
 
-    protected override void OnInitialized()
-    {
-        base.OnInitialized();
-        Paged.Sort = (nameof(Execution.Id), true);
-    }
+    protected override (string By, bool Descending)? InitialSort => (nameof(Execution.Id), true);
 
     private RenderFragment SortableHeader(string title, string by, string? cellClass) => builder =>
     {

@@ -24,7 +24,6 @@ public partial class KeyedTable<TRow> where TRow : class
     [Parameter] public Func<TRow, string?>? RowClass { get; set; }
     [Parameter] public string EmptyText { get; set; } = "Nothing to show.";
     [Parameter] public string LoadingText { get; set; } = "Loading…";
-    [Parameter] public string? Class { get; set; }
     /// <summary>
     /// What the page's row template draws from besides the row (a busy flag that disables its buttons): the table draws
     /// again when it changes. A page renders for its own reasons too, and each of those would otherwise draw every row again.

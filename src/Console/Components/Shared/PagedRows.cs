@@ -11,7 +11,9 @@ namespace Taskdeck.Console.Components.Shared;
 /// </summary>
 /// <param name="read">The table's current reader (its <c>ServerData</c> parameter, which the page may hand again).</param>
 /// <param name="redraw">Asks the table to draw what changed.</param>
-public sealed class PagedRows<TRow>(int pageSize, Func<Func<GridState<TRow>, CancellationToken, Task<GridData<TRow>>>> read, Action redraw) : IDisposable
+/// <param name="sort">The order the table starts in (its column and direction; none: the reader's own).</param>
+public sealed class PagedRows<TRow>(int pageSize, Func<Func<GridState<TRow>, CancellationToken, Task<GridData<TRow>>>> read, Action redraw,
+    (string By, bool Descending)? sort = null) : IDisposable
 {
     private CancellationTokenSource? _load;
     private bool _disposed;
@@ -21,7 +23,7 @@ public sealed class PagedRows<TRow>(int pageSize, Func<Func<GridState<TRow>, Can
     /// <summary>The page shown, from 0.</summary>
     public int Page { get; private set; }
     public int PageSize { get; private set; } = pageSize;
-    public (string By, bool Descending)? Sort { get; set; }
+    public (string By, bool Descending)? Sort { get; private set; } = sort;
     /// <summary>False until the first load is in: no rows yet is not "none".</summary>
     public bool Loaded { get; private set; }
     /// <summary>A loud load is under way: the table shows its loading bar.</summary>

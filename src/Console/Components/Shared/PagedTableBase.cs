@@ -29,7 +29,10 @@ public abstract class PagedTableBase<TRow> : ComponentBase, IDisposable where TR
     /// <summary>What the table draws its rows from besides them (compared by value): the table draws again when it changes.</summary>
     protected abstract object DrawnFrom { get; }
 
-    protected override void OnInitialized() => Paged = new PagedRows<TRow>(RowsPerPage, () => ServerData, Redraw);
+    /// <summary>The order the table starts in (a column and direction), or none: the reader's own.</summary>
+    protected virtual (string By, bool Descending)? InitialSort => null;
+
+    protected override void OnInitialized() => Paged = new PagedRows<TRow>(RowsPerPage, () => ServerData, Redraw, InitialSort);
 
     protected override async Task OnAfterRenderAsync(bool firstRender)
     {
