@@ -31,7 +31,7 @@ static int Usage()
 {
     System.Console.Error.WriteLine("usage: dotnet run -c Release --project bench -- <benchmark> [args]");
     System.Console.Error.WriteLine("  engine [N] [rounds]   end-to-end no-op executions/s on the embedded default, and raw Hangfire no-op jobs/s");
-    System.Console.Error.WriteLine("    --storage postgresql  the same on a throwaway PostgreSQL cluster (or TASKDECK_BENCH_PG) against raw Hangfire.PostgreSql; --raw N, --warmup N, --set Key=Value, --statements (pg_stat_statements: statements per item), --nodes N (N node processes on one database)");
+    System.Console.Error.WriteLine("    --storage postgresql  the same on a throwaway PostgreSQL cluster (or TASKDECK_BENCH_PG) against raw Hangfire.PostgreSql; --raw N, --warmup N (default 50,000 here: the node must reach its optimised code), --set Key=Value, --statements (pg_stat_statements: statements per item), --nodes N (N node processes on one database)");
     System.Console.Error.WriteLine("  engine profile [N]    the same work split into its layers (submit, read, claim + succeed, runner), each timed alone");
     System.Console.Error.WriteLine("  dags [repeats]        DAG runs: 10,000-task validate + store, parent -> child latency, 1,000-task chain");
     System.Console.Error.WriteLine("    --storage postgresql  (with any dags form but big) the same on a throwaway PostgreSQL cluster (or TASKDECK_BENCH_PG) with Hangfire.PostgreSql; --set Key=Value");

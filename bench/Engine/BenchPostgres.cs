@@ -208,6 +208,16 @@ public sealed class BenchPostgres : IAsyncDisposable
         await command.ExecuteNonQueryAsync();
     }
 
+    /// <summary>Hangfire jobs made on the bench database so far (their ids count up from 1).</summary>
+    public async Task<long> HangfireJobsMadeAsync()
+    {
+        await using var connection = new NpgsqlConnection(ConnectionString);
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COALESCE(max(id), 0) FROM hangfire.job";
+        return Convert.ToInt64(await command.ExecuteScalarAsync());
+    }
+
     private static bool IsRoot => Environment.UserName == "root";
 
     private static Task RunAsPostgresAsync(string command) =>

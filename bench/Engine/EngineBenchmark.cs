@@ -24,6 +24,13 @@ public static class EngineBenchmark
 {
     private const int SubmitBatch = 500;
     private const int Warmup = 10_000;
+    /// <summary>
+    /// On PostgreSQL the node and the server share the 2 cores at full load, and the runtime's background tier-1
+    /// compiler gets little of them: with a warm-up of 2,000 the node's CPU per execution was still falling round after
+    /// round (two nodes: 1,345 → 804 → 399 → 303 µs over four rounds of 20,000), so the median measured code half
+    /// compiled. 50,000 reaches the plateau (BENCHMARKS.md, session 33).
+    /// </summary>
+    private const int PostgreSqlWarmup = 50_000;
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -40,9 +47,9 @@ public static class EngineBenchmark
             return 2;
         }
         // On PostgreSQL raw Hangfire runs a few hundred jobs a second: N of them per round would make the run last many
-        // minutes for the same rate. --raw sets its count; a warm-up of 2,000 reaches tier-1 code as well.
+        // minutes for the same rate. --raw sets its count (its warm-up is at most that many jobs).
         var rawN = Option("--raw") is { } r ? int.Parse(r) : postgres ? Math.Min(n, 4_000) : n;
-        var warmup = Option("--warmup") is { } w ? int.Parse(w) : postgres ? 2_000 : Warmup;
+        var warmup = Option("--warmup") is { } w ? int.Parse(w) : postgres ? PostgreSqlWarmup : Warmup;
         // --set Key=Value (repeatable): a setting for the engine's host, e.g. Taskdeck:Hangfire:PostgreSql:LongPolling=true.
         var settings = args.Select((a, i) => (a, i)).Where(x => x.a == "--set" && x.i + 1 < args.Length)
             .Select(x => args[x.i + 1].Split('=', 2)).ToDictionary(kv => kv[0], kv => (string?)kv[1]);
@@ -94,7 +101,11 @@ public static class EngineBenchmark
                 var gcAlloc = GC.GetTotalAllocatedBytes();
                 if (statements) await server!.ResetStatementsAsync();
                 var kinds = server?.ServerCpuByKind();
+                var jobsBefore = server is null ? 0 : await server.HangfireJobsMadeAsync();
                 engine.Add(await EngineRoundAsync(host.Services, n, multi));
+                // Each Hangfire job costs the server dozens of statements: how many executions one carried is the first
+                // thing to read when a round's server CPU per execution moves.
+                var executionsPerJob = server is null ? 0 : (double)n / Math.Max(1, await server.HangfireJobsMadeAsync() - jobsBefore);
                 if (statements) System.Console.Write("engine round, per execution:\n" + await server!.StatementsAsync(n) + BenchPostgres.CpuByKind(kinds!, server.ServerCpuByKind(), n));
                 if (Environment.GetEnvironmentVariable("TASKDECK_BENCH_GC") == "1")
                     System.Console.WriteLine($"engine round: GC pause {(GC.GetTotalPauseDuration() - gcPause).TotalMilliseconds:N0} ms, allocated {(GC.GetTotalAllocatedBytes() - gcAlloc) / n / 1024.0:N1} KiB per execution, gen2 {GC.CollectionCount(2)}");
@@ -102,7 +113,7 @@ public static class EngineBenchmark
                 if (serverCpu is { } before1 && server!.ServerCpu() is { } after1) engineServerCpu.Add((after1 - before1).TotalMicroseconds / n);
                 if (multi)
                 {
-                    System.Console.WriteLine($"round {round}: engine {engine[^1],8:N0} executions/s on {nodes} nodes ({engineCpu[^1],5:N0} µs CPU each, all nodes)" +
+                    System.Console.WriteLine($"round {round}: engine {engine[^1],8:N0} executions/s on {nodes} nodes ({engineCpu[^1],5:N0} µs CPU each, all nodes, {executionsPerJob:N1} per Hangfire job)" +
                                              (engineServerCpu.Count == round ? $"   PostgreSQL server CPU: {engineServerCpu[^1]:N0} µs per execution" : ""));
                     continue;
                 }
@@ -122,7 +133,7 @@ public static class EngineBenchmark
                 }
                 var serverNote = engineServerCpu.Count == round && rawServerCpu.Count == round
                     ? $"   PostgreSQL server CPU: {engineServerCpu[^1]:N0} µs per execution, {rawServerCpu[^1]:N0} µs per raw job" : "";
-                System.Console.WriteLine($"round {round}: engine {engine[^1],8:N0} executions/s ({engineCpu[^1],5:N0} µs CPU each)   raw Hangfire {raw[^1],8:N0} jobs/s ({rawCpu[^1],5:N0} µs CPU each){serverNote}");
+                System.Console.WriteLine($"round {round}: engine {engine[^1],8:N0} executions/s ({engineCpu[^1],5:N0} µs CPU each{(server is null ? "" : $", {executionsPerJob:N1} per Hangfire job")})   raw Hangfire {raw[^1],8:N0} jobs/s ({rawCpu[^1],5:N0} µs CPU each){serverNote}");
             }
             await VerifyAsync(host.Services, warmup + n * rounds);
             foreach (var node in others) node.Kill(entireProcessTree: true);
