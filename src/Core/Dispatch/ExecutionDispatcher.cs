@@ -6,8 +6,9 @@ namespace Taskdeck.Core.Dispatch;
 /// <summary>
 /// Sends waiting records to the transport. Executions that become ready together (a submission, a DAG fan-out, a retry
 /// storm) travel in as few jobs as keeps every worker of the cluster busy: ready ids are gathered while the previous
-/// hand-over is in flight (as a group commit gathers writes), then split per queue into one job per idle worker — a worker
-/// counts as idle unless a job made here already waits for it (<see cref="WaitingJobs"/>) — at most
+/// hand-over is in flight (as a group commit gathers writes), then split per queue into one job per idle worker of this
+/// node (of the cluster, on a node without workers) — a worker counts as idle unless a job made here already waits for
+/// it (<see cref="WaitingJobs"/>) — at most
 /// <see cref="DispatchOptions.MaxBatch"/> ids each. A lone ready execution goes at once, in a job of its own. Priority
 /// picks the queue; servers listen to the queues in <see cref="Queues"/> order, so higher priorities are fetched first.
 /// </summary>
@@ -227,7 +228,7 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatch
     /// <summary>Makes the jobs, writing each down in <paramref name="created"/>, then stores their ids (also after a failure part way).</summary>
     private async Task HandOverAsync(List<Ready> taken, List<(long Id, string JobId)> created)
     {
-        var workers = Math.Max(1, transport.ClusterWorkers);
+        var workers = WorkersToFeed();
         var max = Math.Max(1, options.Value.Dispatch.MaxBatch);
         try
         {
@@ -255,6 +256,21 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatch
         {
             if (created.Count > 0) await store.SetHangfireJobsAsync(created);
         }
+    }
+
+    /// <summary>
+    /// The workers a hand-over sizes its jobs for: this node's own when it has workers, else (a console-only node) the
+    /// cluster's. Sized for the whole cluster, a node's jobs count other nodes' workers as idle while the only jobs it
+    /// knows to be waiting are its own, whose takes by other nodes reach it late through the change feed: on two nodes a
+    /// burst went out in jobs of 10–20 executions instead of 46–47, at twice the server CPU per execution and half the
+    /// rate (BENCHMARKS.md, session 33). Other nodes' workers still take this node's jobs from the shared queue, and what
+    /// a busy worker holds back goes out again after <see cref="DispatchOptions.HandBackMilliseconds"/>.
+    /// </summary>
+    private int WorkersToFeed()
+    {
+        var cluster = Math.Max(1, transport.ClusterWorkers);
+        var node = options.Value.Node;
+        return node.RunsWorkers ? Math.Min(cluster, Math.Max(1, node.WorkerCount)) : cluster;
     }
 
     /// <summary>

@@ -8,7 +8,7 @@ using Taskdeck.Core.Executions;
 namespace Taskdeck.Unit.Engine;
 
 /// <summary>
-/// How the dispatcher sizes its jobs: one per idle worker while workers wait for work, full jobs while every worker
+/// How the dispatcher sizes its jobs: one per idle worker (of its own node) while workers wait for work, full jobs while every worker
 /// already has a job waiting for it (each job costs Hangfire the same whatever it carries), and the jobs it counts as
 /// waiting are those no worker has been seen to take, here or on another node.
 /// </summary>
@@ -23,7 +23,7 @@ public sealed class BatchSizingTests
     public BatchSizingTests()
     {
         _waiting = new WaitingJobs(_time);
-        _dispatcher = new ExecutionDispatcher(_transport, new NoDispatchStore(), _waiting, Options.Create(new TaskdeckOptions()));
+        _dispatcher = DispatcherFor(new TaskdeckOptions { Node = { WorkerCount = Workers } });
     }
 
     [Fact]
@@ -123,6 +123,31 @@ public sealed class BatchSizingTests
         Assert.Equal(2 * Workers, _waiting.Ahead(ExecutionDispatcher.Low));
     }
 
+    [Fact]
+    public async Task ANodeWithWorkers_SizesItsJobsForItsOwnWorkers_NotTheWholeClusters()
+    {
+        _transport.Workers = 2 * Workers; // another node's as many again
+
+        await DispatchAsync(Ids(1, 500));
+
+        Assert.Equal(Workers, _transport.Jobs.Count);
+        Assert.All(_transport.Jobs, j => Assert.Equal(25, j.Ids.Count));
+    }
+
+    [Fact]
+    public async Task ANodeWithoutWorkers_SizesItsJobsForTheClustersWorkers()
+    {
+        _transport.Workers = 2 * Workers;
+        var consoleOnly = DispatcherFor(new TaskdeckOptions { Node = { WorkerCount = Workers, Roles = "Console" } });
+
+        await consoleOnly.DispatchManyAsync([.. Ids(1, 500).Select(id => (id, 0, (DateTimeOffset?)null))], _time.GetUtcNow());
+
+        Assert.Equal(2 * Workers, _transport.Jobs.Count);
+    }
+
+    private ExecutionDispatcher DispatcherFor(TaskdeckOptions options) =>
+        new(_transport, new NoDispatchStore(), _waiting, Options.Create(options));
+
     private Task DispatchAsync(IEnumerable<long> ids, int priority = 0) =>
         _dispatcher.DispatchManyAsync([.. ids.Select(id => (id, priority, (DateTimeOffset?)null))], _time.GetUtcNow());
 
@@ -146,6 +171,7 @@ public sealed class BatchSizingTests
         public bool Wake(string jobId, string queue) => false;
         public IJobStates ReadJobStates() => throw new NotSupportedException();
         public bool IsUnavailable(Exception failure) => false;
+        public int Workers = BatchSizingTests.Workers;
         public int ClusterWorkers => Workers;
     }
 
