@@ -5,7 +5,7 @@ namespace Taskdeck.Core.Dispatch;
 
 /// <summary>
 /// Sends waiting records to the transport. Executions that become ready together (a submission, a DAG fan-out, a retry
-/// storm) travel in as few jobs as keeps every worker of the cluster busy: ready ids are gathered while the previous
+/// storm) travel in as few jobs as keeps the workers busy: ready ids are gathered while the previous
 /// hand-over is in flight (as a group commit gathers writes), then split per queue into one job per idle worker of this
 /// node (of the cluster, on a node without workers) — a worker counts as idle unless a job made here already waits for
 /// it (<see cref="WaitingJobs"/>) — at most
