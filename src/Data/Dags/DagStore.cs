@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Taskdeck.Core;
 using Taskdeck.Core.Dags;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.Schedules;
@@ -107,7 +108,10 @@ public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts, Task
     // statement PostgreSQL's planner walked the run's waiting tasks by the state index and probed each for an edge from this
     // parent (its statistics, taken before a run is stored, say few tasks wait) — 500 probes a success half-way down a
     // 1,000-task chain, 2 ms of server time (BENCHMARKS.md session 19). A parent's children are almost all still waiting
-    // when it succeeds, so reading the others costs nothing.
+    // when it succeeds, so reading the others costs nothing. Whether a child has another parent is found in its edge index:
+    // on PostgreSQL only because the planner is told children have few parents each (the migration
+    // DagEdgesByChildThenParent) — statistics that counted a join's 10,000 edges made it expect EXISTS to match early in a
+    // scan of the whole edge table, which it then read from the start at every success (BENCHMARKS.md, session 34).
     internal const string ChildrenSql =
         $"SELECT {TaskRowColumns}, CASE WHEN EXISTS (SELECT 1 FROM {DagEdgeColumns.Table} o WHERE o.{DagEdgeColumns.ChildExecutionId} = x.{ExecutionColumns.Id} " +
         $"AND o.{DagEdgeColumns.ParentExecutionId} <> @Parent) THEN 1 ELSE 0 END, " +
@@ -121,23 +125,47 @@ public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts, Task
             r => (Task: ReadTaskRow(r), OtherParents: Convert.ToInt32(r.GetValue(7)) != 0, Hinted: r.IsDBNull(8) ? (ExecutionState?)null : (ExecutionState)Convert.ToInt32(r.GetValue(8))), ct))
             .Where(child => child.Task.State == ExecutionState.Pending).ToList();
 
-    // The highest id is the latest created: a blocker likely among the last to run, so the next successes find it still blocking.
-    private const string UnsucceededParentSql =
-        $"SELECT x.{ExecutionColumns.Id}, x.{ExecutionColumns.State} FROM {ExecutionColumns.Table} x WHERE x.{ExecutionColumns.Id} = " +
-        $"(SELECT MAX(d.{DagEdgeColumns.ParentExecutionId}) FROM {DagEdgeColumns.Table} d JOIN {ExecutionColumns.Table} p ON p.{ExecutionColumns.Id} = d.{DagEdgeColumns.ParentExecutionId} " +
-        $"WHERE d.{DagEdgeColumns.ChildExecutionId} = @Child AND p.{ExecutionColumns.State} <> @Succeeded)";
+    // The highest id is the latest created: a blocker likely among the last to run, so the next successes find it still
+    // blocking. Read down the child's parents in id order (its edge index) and stop at the first one not succeeded: a
+    // MAX over the parents visited all 10,000 of a big join's at every change of its blocker, 80 ms of server time each
+    // (BENCHMARKS.md, session 34); from the top, the parents passed over are only those that succeeded since.
+    internal string UnsucceededParentSql { get; } = database.Provider == StorageProvider.SqlServer
+        ? $"SELECT TOP (1) {UnsucceededParentColumns} {UnsucceededParentFrom}"
+        : $"SELECT {UnsucceededParentColumns} {UnsucceededParentFrom} LIMIT 1";
+
+    private const string ParentState =
+        $"(SELECT p.{ExecutionColumns.State} FROM {ExecutionColumns.Table} p WHERE p.{ExecutionColumns.Id} = d.{DagEdgeColumns.ParentExecutionId})";
+
+    // The parent's state as a scalar subquery, not a join: a join let PostgreSQL's planner (estimating a child's parents
+    // from no statistics) hash every unsucceeded execution and sort, where this can only filter the edges it walks.
+    private const string UnsucceededParentColumns = $"d.{DagEdgeColumns.ParentExecutionId}, {ParentState}";
+
+    private const string UnsucceededParentFrom =
+        $"FROM {DagEdgeColumns.Table} d WHERE d.{DagEdgeColumns.ChildExecutionId} = @Child AND {ParentState} <> @Succeeded " +
+        $"ORDER BY d.{DagEdgeColumns.ParentExecutionId} DESC";
 
     public async Task<(long Id, ExecutionState State)?> UnsucceededParentAsync(long childExecutionId, CancellationToken ct = default) =>
         await readers.ReadAsync(UnsucceededParentSql, [("Child", childExecutionId), ("Succeeded", (int)ExecutionState.Succeeded)],
             r => (Convert.ToInt64(r.GetValue(0)), (ExecutionState)Convert.ToInt32(r.GetValue(1))), ct) is [var blocker, ..] ? blocker : null;
 
-    private static readonly string HasActiveTasksSql =
-        $"SELECT CASE WHEN EXISTS (SELECT 1 FROM {ExecutionColumns.Table} x WHERE x.{ExecutionColumns.DagRunId} = @Run " +
-        $"AND x.{ExecutionColumns.State} IN ({string.Join(", ", ExecutionStates.InFlight.Select((_, i) => "@S" + i))})) THEN 1 ELSE 0 END";
+    // The in-flight states are one range of values (ExecutionStates.IsInFlight), so the first of a run's tasks in that range
+    // by State is the first entry of its (DagRunId, State) index there, and the read stops at it. With EXISTS, once
+    // statistics had counted a big run's tasks PostgreSQL expected an early match in a scan of the whole table and read
+    // it from the start, 87 ms at each end of a task; with MIN, estimating one row, it read all the run's in-flight
+    // tasks to aggregate them (40 ms at the start of a 10,000-task fan-in). In index order with a limit, neither pays.
+    internal string HasActiveTasksSql { get; } = database.Provider == StorageProvider.SqlServer
+        ? $"SELECT TOP (1) {InFlightTaskFrom}"
+        : $"SELECT {InFlightTaskFrom} LIMIT 1";
+
+    private const string InFlightTaskFrom =
+        $"x.{ExecutionColumns.State} FROM {ExecutionColumns.Table} x WHERE x.{ExecutionColumns.DagRunId} = @Run " +
+        $"AND x.{ExecutionColumns.State} >= @First AND x.{ExecutionColumns.State} <= @Last ORDER BY x.{ExecutionColumns.State}";
+
+    private static readonly (int First, int Last) InFlightStates = ((int)ExecutionStates.InFlight.Min(), (int)ExecutionStates.InFlight.Max());
 
     public async Task<bool> HasActiveTasksAsync(long runId, CancellationToken ct = default) =>
-        (await readers.ReadAsync(HasActiveTasksSql, [("Run", runId), .. ExecutionStates.InFlight.Select((s, i) => ("S" + i, (object?)(int)s))],
-            r => Convert.ToInt32(r.GetValue(0)) != 0, ct)) is [true];
+        (await readers.ReadAsync(HasActiveTasksSql, [("Run", runId), ("First", InFlightStates.First), ("Last", InFlightStates.Last)],
+            r => r.GetValue(0), ct)).Count > 0;
 
     public async Task<IReadOnlyList<DagTaskRow>> ReadyTasksAsync(long runId, DateTimeOffset orphanedBefore, CancellationToken ct = default)
     {

@@ -200,9 +200,9 @@ namespace Taskdeck.Data.Migrations.SqlServer
 
                     b.HasKey("DagRunId", "ParentExecutionId", "ChildExecutionId");
 
-                    b.HasIndex("ChildExecutionId");
-
                     b.HasIndex("ParentExecutionId");
+
+                    b.HasIndex("ChildExecutionId", "ParentExecutionId");
 
                     b.ToTable("DagEdges", (string)null);
                 });

@@ -191,9 +191,9 @@ namespace Taskdeck.Data.Migrations.Sqlite
 
                     b.HasKey("DagRunId", "ParentExecutionId", "ChildExecutionId");
 
-                    b.HasIndex("ChildExecutionId");
-
                     b.HasIndex("ParentExecutionId");
+
+                    b.HasIndex("ChildExecutionId", "ParentExecutionId");
 
                     b.ToTable("DagEdges", (string)null);
                 });
