@@ -30,6 +30,27 @@ public sealed class ExecutionsTests(AppFixture app, BrowserFixture browser) : Co
     }
 
     [Fact]
+    public async Task SubmitCommand_PressedEmpty_SaysWhatIsMissing_ThenAnEcho_RunsToSuccess_WithItsOutput()
+    {
+        await OpenAsync("/submit");
+        await Page.GetByRole(AriaRole.Tab, new() { Name = "Command" }).ClickAsync();
+        var submit = Page.GetByRole(AriaRole.Button, new() { Name = "Submit command" });
+        await submit.ClickAsync();
+        await Expect(Page.GetByText("A command needs its executable's absolute path on the first line.")).ToBeVisibleAsync();
+        await ScreenshotAsync("e2e-submit-command-empty");
+
+        await Page.GetByRole(AriaRole.Textbox, new() { Name = "Command", Exact = true }).FillAsync("/bin/echo\nhello from the submit page");
+        await Expect(Page.GetByText("A command needs its executable's absolute path on the first line.")).ToHaveCountAsync(0);
+        await submit.ClickAsync();
+
+        await Expect(Page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex(@"/executions/\d+$"));
+        await Expect(Page.Locator(".header-chip .state-chip")).ToHaveTextAsync("Succeeded");
+        await Expect(Page.Locator("pre.log-text[data-stream='Output']")).ToContainTextAsync("hello from the submit page");
+        await Expect(Page.Locator(".log-toolbar")).ToContainTextAsync(new System.Text.RegularExpressions.Regex(@"\b1 line\b(?!s)"));
+        await ScreenshotAsync("e2e-submit-command");
+    }
+
+    [Fact]
     public async Task Retry_OfFailedTask_FromDetail_ShowsSecondAttempt()
     {
         var id = await App.SubmitAsync("demo.fail", new { message = "fails on purpose" });

@@ -41,10 +41,14 @@ public partial class SubmitPage
 
     private string _commandText = "";
     private string _commandTags = "";
+    private string? _commandError;
 
+    // The button is not disabled until the text arrives: under load the last keystroke's round trip can lag the click, and a
+    // disabled button would swallow it. A press with nothing to run says so at the field instead.
     private Task SubmitCommandAsync()
     {
         var argv = _commandText.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        _commandError = argv.Length == 0 ? "A command needs its executable's absolute path on the first line." : null;
         if (argv.Length == 0) return Task.CompletedTask;
         return SubmitTaskAsync(new NewExecution
         {
