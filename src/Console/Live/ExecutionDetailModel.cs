@@ -95,11 +95,21 @@ public sealed class LogTailModel : LiveModel<LogTail>
         _load = load;
         Follow(events.Subscribe(e =>
         {
-            if (e is not LogAppended l || l.ExecutionId != executionId || l.AttemptNumber != attempt || l.Stream != stream) return;
-            lock (Gate)
+            if (e.ExecutionId != executionId) return;
+            if (e is LogAppended l && l.AttemptNumber == attempt && l.Stream == stream)
             {
-                _pending.Add(l);
-                MarkPending();
+                lock (Gate)
+                {
+                    _pending.Add(l);
+                    MarkPending();
+                }
+            }
+            // The attempt has ended: its last lines were written no later than this change (the runner flushes them before
+            // it closes), while a line published before this model subscribed — or on another node, whose lines are not
+            // published here — was never handed to it. Read the stored log once more.
+            else if (e is StateChanged s && s.AttemptNumber == attempt && s.To is not (ExecutionState.Running or ExecutionState.Cancelling))
+            {
+                lock (Gate) MarkStale();
             }
         }));
     }

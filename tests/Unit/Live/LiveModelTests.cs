@@ -385,6 +385,29 @@ public sealed class LiveModelTests : AppTestContext
         Assert.Single(_live.Models.OfType<LogTailModel>());
     }
 
+    /// <summary>
+    /// A line published before the log was first read and stored after it (a quick command whose page opened as it ran)
+    /// was never shown: the attempt's end reads the stored log again, and the line count follows.
+    /// </summary>
+    [Fact]
+    public async Task LogViewer_ALineStoredAfterItsFirstRead_ShowsOnceTheAttemptEnds()
+    {
+        var stored = new List<LogEntry>();
+        Task<IReadOnlyList<LogEntry>> Load(CancellationToken ct)
+        {
+            lock (stored) return Task.FromResult<IReadOnlyList<LogEntry>>([.. stored]);
+        }
+        var viewer = Render<LogViewer>(p => p.Add(v => v.ExecutionId, 78L).Add(v => v.Attempt, 1).Add(v => v.Stream, LogStream.Output).Add(v => v.Load, Load));
+        viewer.WaitForAssertion(() => Assert.Equal("Nothing was written to this log.", viewer.Find("pre").TextContent), Deadline);
+
+        lock (stored) stored.Add(new LogEntry { ExecutionId = 78, AttemptNumber = 1, Stream = LogStream.Output, At = DateTimeOffset.UtcNow, Text = "written before the page looked\n" });
+        _events.Publish(new StateChanged(78, DateTimeOffset.UtcNow, ExecutionState.Running, ExecutionState.Succeeded, Transition.Succeed, 1, null, "node"));
+
+        viewer.WaitForAssertion(() => Assert.Equal("written before the page looked\n", viewer.Find("pre").TextContent), Deadline);
+        viewer.WaitForAssertion(() => Assert.Contains("1 line", viewer.Find(".log-toolbar").TextContent), Deadline);
+        Assert.DoesNotContain("1 lines", viewer.Find(".log-toolbar").TextContent);
+    }
+
     [Fact]
     public async Task AModelWithNoViewerLeft_IsDisposedAndDropped_WhateverItsKind()
     {

@@ -50,6 +50,8 @@ public partial class LogViewer : IAsyncDisposable
     {
         if (!tail.Loaded || ReferenceEquals(tail, _tail)) return;
         var grew = tail.Chunks.Count > _tail.Chunks.Count;
+        // Read again whole (the attempt ended) rather than grown by chunks: the lines are counted afresh.
+        if (!Extends(tail, _tail)) (_counted, _newlines) = (0, 0);
         _tail = tail;
         _loading = false;
         Count();
@@ -57,6 +59,9 @@ public partial class LogViewer : IAsyncDisposable
         _scroll = grew;
         StateHasChanged();
     }
+
+    private static bool Extends(LogTail tail, LogTail before) =>
+        tail.Chunks.Count >= before.Chunks.Count && (before.Chunks.Count == 0 || ReferenceEquals(tail.Chunks[before.Chunks.Count - 1], before.Chunks[^1]));
 
     private void Count()
     {
