@@ -1,5 +1,4 @@
 using Microsoft.EntityFrameworkCore;
-using Taskdeck.Core;
 using Taskdeck.Core.Dags;
 using Taskdeck.Core.Executions;
 using Taskdeck.Core.Schedules;
@@ -129,9 +128,7 @@ public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts, Task
     // blocking. Read down the child's parents in id order (its edge index) and stop at the first one not succeeded: a
     // MAX over the parents visited all 10,000 of a big join's at every change of its blocker, 80 ms of server time each
     // (BENCHMARKS.md, session 34); from the top, the parents passed over are only those that succeeded since.
-    internal string UnsucceededParentSql { get; } = database.Provider == StorageProvider.SqlServer
-        ? $"SELECT TOP (1) {UnsucceededParentColumns} {UnsucceededParentFrom}"
-        : $"SELECT {UnsucceededParentColumns} {UnsucceededParentFrom} LIMIT 1";
+    internal string UnsucceededParentSql { get; } = database.SelectFirst($"{UnsucceededParentColumns} {UnsucceededParentFrom}");
 
     private const string ParentState =
         $"(SELECT p.{ExecutionColumns.State} FROM {ExecutionColumns.Table} p WHERE p.{ExecutionColumns.Id} = d.{DagEdgeColumns.ParentExecutionId})";
@@ -153,9 +150,7 @@ public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts, Task
     // statistics had counted a big run's tasks PostgreSQL expected an early match in a scan of the whole table and read
     // it from the start, 87 ms at each end of a task; with MIN, estimating one row, it read all the run's in-flight
     // tasks to aggregate them (40 ms at the start of a 10,000-task fan-in). In index order with a limit, neither pays.
-    internal string HasActiveTasksSql { get; } = database.Provider == StorageProvider.SqlServer
-        ? $"SELECT TOP (1) {InFlightTaskFrom}"
-        : $"SELECT {InFlightTaskFrom} LIMIT 1";
+    internal string HasActiveTasksSql { get; } = database.SelectFirst(InFlightTaskFrom);
 
     private const string InFlightTaskFrom =
         $"x.{ExecutionColumns.State} FROM {ExecutionColumns.Table} x WHERE x.{ExecutionColumns.DagRunId} = @Run " +

@@ -120,6 +120,9 @@ public sealed class TaskdeckDatabase(StorageProvider provider, string connection
             : $"INSERT INTO {table} ({names}) VALUES ({values}) RETURNING {id}";
     }
 
+    /// <summary>A SELECT of the first row only: <paramref name="rest"/> is what follows SELECT, its ORDER BY included.</summary>
+    public string SelectFirst(string rest) => Provider == StorageProvider.SqlServer ? $"SELECT TOP (1) {rest}" : $"SELECT {rest} LIMIT 1";
+
     /// <summary>Runs once per new connection of the writer.</summary>
     public async Task PrepareWriterAsync(DbConnection connection, CancellationToken ct)
     {

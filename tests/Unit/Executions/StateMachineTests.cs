@@ -60,4 +60,14 @@ public class StateMachineTests
         }
         Assert.Empty(StateMachine.Rules.Values.Where(r => r.From.Contains(Succeeded)));
     }
+
+    /// <summary>The store asks for a run's in-flight tasks as one range of State values (the first entry of its index there).</summary>
+    [Fact]
+    public void TheInFlightStates_AreOneRangeOfValues()
+    {
+        var first = ExecutionStates.InFlight.Min();
+        var last = ExecutionStates.InFlight.Max();
+        Assert.Equal(Enum.GetValues<ExecutionState>().Where(s => s >= first && s <= last).Order(), ExecutionStates.InFlight.Order());
+        Assert.All(Enum.GetValues<ExecutionState>(), s => Assert.Equal(ExecutionStates.InFlight.Contains(s), s.IsInFlight()));
+    }
 }
