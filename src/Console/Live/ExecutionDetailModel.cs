@@ -107,7 +107,7 @@ public sealed class LogTailModel : LiveModel<LogTail>
             // The attempt has ended: its last lines were written no later than this change (the runner flushes them before
             // it closes), while a line published before this model subscribed — or on another node, whose lines are not
             // published here — was never handed to it. Read the stored log once more.
-            else if (e is StateChanged s && s.AttemptNumber == attempt && s.To is not (ExecutionState.Running or ExecutionState.Cancelling))
+            else if (e is StateChanged { From: { } from } s && s.AttemptNumber == attempt && from.IsActive() && !s.To.IsActive())
             {
                 lock (Gate) MarkStale();
             }
@@ -121,6 +121,13 @@ public sealed class LogTailModel : LiveModel<LogTail>
         var text = string.Concat(stored.Select(e => e.Text));
         return new LogTail(text.Length == 0 ? [] : [text], last, true);
     }
+
+    // A read again at the attempt's end mostly finds what the viewers already show: they are not redrawn for it.
+    protected override LiveUpdate<LogTail>? Compare(LogTail previous, LogTail fresh, long version) =>
+        previous.Loaded && SameText(previous, fresh) ? null : base.Compare(previous, fresh, version);
+
+    private static bool SameText(LogTail a, LogTail b) =>
+        a.Chunks.Sum(c => c.Length) == b.Chunks.Sum(c => c.Length) && string.Concat(a.Chunks) == string.Concat(b.Chunks);
 
     // Chunks published while the stored text was read are weighed against it.
     protected override void OnQueryCompleted(LogTail fresh)

@@ -133,7 +133,7 @@ public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts, Task
     private const string ParentState =
         $"(SELECT p.{ExecutionColumns.State} FROM {ExecutionColumns.Table} p WHERE p.{ExecutionColumns.Id} = d.{DagEdgeColumns.ParentExecutionId})";
 
-    // The parent's state as a scalar subquery, not a join: a join let PostgreSQL's planner (estimating a child's parents
+    // The parent's state as a scalar subquery, not a join (written twice, read twice only for the one row returned): a join let PostgreSQL's planner (estimating a child's parents
     // from no statistics) hash every unsucceeded execution and sort, where this can only filter the edges it walks.
     private const string UnsucceededParentColumns = $"d.{DagEdgeColumns.ParentExecutionId}, {ParentState}";
 

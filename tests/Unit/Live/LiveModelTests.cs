@@ -408,6 +408,31 @@ public sealed class LiveModelTests : AppTestContext
         Assert.DoesNotContain("1 lines", viewer.Find(".log-toolbar").TextContent);
     }
 
+    /// <summary>Read again whole at the attempt's end after lines arrived live: the text is the stored one and the lines are counted afresh.</summary>
+    [Fact]
+    public async Task LogViewer_ReadAgainWholeAfterLiveLines_CountsItsLinesAfresh()
+    {
+        var stored = new List<LogEntry> { new() { ExecutionId = 79, AttemptNumber = 1, Stream = LogStream.Output, At = DateTimeOffset.UtcNow.AddSeconds(-5), Text = "a\n" } };
+        Task<IReadOnlyList<LogEntry>> Load(CancellationToken ct)
+        {
+            lock (stored) return Task.FromResult<IReadOnlyList<LogEntry>>([.. stored]);
+        }
+        var viewer = Render<LogViewer>(p => p.Add(v => v.ExecutionId, 79L).Add(v => v.Attempt, 1).Add(v => v.Stream, LogStream.Output).Add(v => v.Load, Load));
+        viewer.WaitForAssertion(() => Assert.Equal("a\n", viewer.Find("pre").TextContent), Deadline);
+        _events.Publish(new LogAppended(79, DateTimeOffset.UtcNow, 1, LogStream.Output, "b\n"));
+        viewer.WaitForAssertion(() => Assert.Contains("2 lines", viewer.Find(".log-toolbar").TextContent), Deadline);
+
+        lock (stored)
+        {
+            stored.Add(new LogEntry { ExecutionId = 79, AttemptNumber = 1, Stream = LogStream.Output, At = DateTimeOffset.UtcNow, Text = "b\n" });
+            stored.Add(new LogEntry { ExecutionId = 79, AttemptNumber = 1, Stream = LogStream.Output, At = DateTimeOffset.UtcNow, Text = "c\n" });
+        }
+        _events.Publish(new StateChanged(79, DateTimeOffset.UtcNow, ExecutionState.Running, ExecutionState.Failed, Transition.Fail, 1, null, "node"));
+
+        viewer.WaitForAssertion(() => Assert.Equal("a\nb\nc\n", viewer.Find("pre").TextContent), Deadline);
+        viewer.WaitForAssertion(() => Assert.Contains("3 lines", viewer.Find(".log-toolbar").TextContent), Deadline);
+    }
+
     [Fact]
     public async Task AModelWithNoViewerLeft_IsDisposedAndDropped_WhateverItsKind()
     {

@@ -63,8 +63,15 @@ public partial class ExecutionDetailPage : IAsyncDisposable
 
     private void SelectAttempt(int number) => _attempt = number;
 
-    private Task<IReadOnlyList<LogEntry>> LoadLogsAsync(int attempt, LogStream stream, CancellationToken ct) =>
-        LogsOfStreamAsync(Queries, Id, attempt, stream, ct);
+    /// <summary>
+    /// The reader of one log, bound to this execution and attempt now: the log's model is shared by every page showing it and
+    /// reads again when the attempt ends, by which time this page may show another attempt or execution.
+    /// </summary>
+    private Func<CancellationToken, Task<IReadOnlyList<LogEntry>>> LogsOf(int attempt, LogStream stream)
+    {
+        var id = Id;
+        return ct => LogsOfStreamAsync(Queries, id, attempt, stream, ct);
+    }
 
     internal static async Task<IReadOnlyList<LogEntry>> LogsOfStreamAsync(ExecutionQueries queries, long id, int attempt, LogStream stream, CancellationToken ct)
     {

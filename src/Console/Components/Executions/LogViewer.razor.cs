@@ -49,9 +49,10 @@ public partial class LogViewer : IAsyncDisposable
     private void Show(LogTail tail, bool render = true)
     {
         if (!tail.Loaded || ReferenceEquals(tail, _tail)) return;
-        var grew = tail.Chunks.Count > _tail.Chunks.Count;
+        var extends = Extends(tail, _tail);
+        var grew = tail.Chunks.Count > _tail.Chunks.Count || !extends;
         // Read again whole (the attempt ended) rather than grown by chunks: the lines are counted afresh.
-        if (!Extends(tail, _tail)) (_counted, _newlines) = (0, 0);
+        if (!extends) (_counted, _newlines) = (0, 0);
         _tail = tail;
         _loading = false;
         Count();

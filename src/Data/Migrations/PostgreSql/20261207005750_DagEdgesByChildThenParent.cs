@@ -23,6 +23,8 @@ namespace Taskdeck.Data.Migrations.PostgreSql
             // early in a scan of the whole table and chose that scan for "has this child another parent?" at every DAG
             // task's success. Per child the question is a lookup: plan it as one, whatever a few big joins do to the counts.
             migrationBuilder.Sql("ALTER TABLE \"DagEdges\" ALTER COLUMN \"ChildExecutionId\" SET (n_distinct = -0.5)");
+            // The setting is read by ANALYZE: taken now, not whenever autovacuum next finds enough new edges.
+            migrationBuilder.Sql("ANALYZE \"DagEdges\"");
         }
 
         /// <inheritdoc />
