@@ -31,6 +31,7 @@ public static class TaskdeckCoreServices
         services.AddSingleton<ExecutionService>();
         services.AddSingleton<ExecutionDispatcher>();
         services.AddSingleton<WaitingJobs>();
+        services.AddSingleton<BusyWorkers>();
         services.AddSingleton<IExecutionObserver>(sp => sp.GetRequiredService<WaitingJobs>());
         services.AddSingleton<IRemoteChangeObserver>(sp => sp.GetRequiredService<WaitingJobs>());
         services.TryAddSingleton<IExecutionTransport, Dispatch.HangfireQueue.HangfireTransport>();

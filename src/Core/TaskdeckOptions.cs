@@ -31,6 +31,14 @@ public sealed class DispatchOptions
     /// </summary>
     public int MaxBatch { get; set; } = 50;
 
+    /// <summary>
+    /// Fewest executions one job carries when that many are ready together, even with more workers idle: below it Hangfire's
+    /// own cost per job (dozens of statements on a server database) outweighs spreading the work one worker wider. Work that
+    /// takes long is still spread: a job that has run <see cref="HandBackMilliseconds"/> hands the rest back while a worker
+    /// of its node is idle.
+    /// </summary>
+    public int MinBatch { get; set; } = 1;
+
     /// <summary>A batch whose current execution has run this long hands the rest back to the queue as new jobs, for idle workers to take.</summary>
     public int HandBackMilliseconds { get; set; } = 500;
 }

@@ -36,11 +36,11 @@ public sealed class ExecutionsTests(AppFixture app, BrowserFixture browser) : Co
         await Page.GetByRole(AriaRole.Tab, new() { Name = "Command" }).ClickAsync();
         var submit = Page.GetByRole(AriaRole.Button, new() { Name = "Submit command" });
         await submit.ClickAsync();
-        await Expect(Page.GetByText("A command needs its executable's absolute path on the first line.")).ToBeVisibleAsync();
+        await Expect(Page.GetByText("The command is empty: its first argument is the executable's absolute path.")).ToBeVisibleAsync();
         await ScreenshotAsync("e2e-submit-command-empty");
 
         await Page.GetByRole(AriaRole.Textbox, new() { Name = "Command", Exact = true }).FillAsync("/bin/echo\nhello from the submit page");
-        await Expect(Page.GetByText("A command needs its executable's absolute path on the first line.")).ToHaveCountAsync(0);
+        await Expect(Page.GetByText("The command is empty: its first argument is the executable's absolute path.")).ToHaveCountAsync(0);
         await submit.ClickAsync();
 
         await Expect(Page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex(@"/executions/\d+$"));

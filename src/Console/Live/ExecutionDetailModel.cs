@@ -126,8 +126,24 @@ public sealed class LogTailModel : LiveModel<LogTail>
     protected override LiveUpdate<LogTail>? Compare(LogTail previous, LogTail fresh, long version) =>
         previous.Loaded && SameText(previous, fresh) ? null : base.Compare(previous, fresh, version);
 
-    private static bool SameText(LogTail a, LogTail b) =>
-        a.Chunks.Sum(c => c.Length) == b.Chunks.Sum(c => c.Length) && string.Concat(a.Chunks) == string.Concat(b.Chunks);
+    // Chunk by chunk over spans: a log may be a megabyte a stream, read again at every attempt's end.
+    private static bool SameText(LogTail a, LogTail b)
+    {
+        if (a.Chunks.Sum(c => c.Length) != b.Chunks.Sum(c => c.Length)) return false;
+        int i = 0, j = 0, atA = 0, atB = 0;
+        while (i < a.Chunks.Count && j < b.Chunks.Count)
+        {
+            var left = a.Chunks[i].AsSpan(atA);
+            var right = b.Chunks[j].AsSpan(atB);
+            var length = Math.Min(left.Length, right.Length);
+            if (!left[..length].SequenceEqual(right[..length])) return false;
+            atA += length;
+            atB += length;
+            if (atA == a.Chunks[i].Length) (i, atA) = (i + 1, 0);
+            if (atB == b.Chunks[j].Length) (j, atB) = (j + 1, 0);
+        }
+        return true;
+    }
 
     // Chunks published while the stored text was read are weighed against it.
     protected override void OnQueryCompleted(LogTail fresh)

@@ -12,7 +12,7 @@ namespace Taskdeck.Core.Dispatch;
 /// <see cref="DispatchOptions.MaxBatch"/> ids each. A lone ready execution goes at once, in a job of its own. Priority
 /// picks the queue; servers listen to the queues in <see cref="Queues"/> order, so higher priorities are fetched first.
 /// </summary>
-public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatchStore store, WaitingJobs waiting, IOptions<TaskdeckOptions> options)
+public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatchStore store, WaitingJobs waiting, BusyWorkers busy, IOptions<TaskdeckOptions> options)
 {
     public const string Critical = "critical";
     public const string High = "high";
@@ -34,7 +34,8 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatch
     private List<Ready> _ready = [];
     private bool _handingOver;
 
-    private sealed record Ready(string Queue, IReadOnlyList<long> Ids, TaskCompletionSource Done);
+    /// <param name="Spread">Handed back by a job whose work runs long: split over every idle worker, however few each gets.</param>
+    private sealed record Ready(string Queue, IReadOnlyList<long> Ids, TaskCompletionSource Done, bool Spread = false);
 
     /// <summary>Sends one record to its queue now; done once its job exists and its job id is stored.</summary>
     public Task EnqueueAsync(long executionId, int priority, CancellationToken ct = default) =>
@@ -89,8 +90,14 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatch
         if (failure is not null) throw new DispatchIncompleteException(withoutJob, failure);
     }
 
-    /// <summary>The rest of a batch whose current execution takes long: back to their queue as new jobs, for idle workers.</summary>
-    public Task HandBackAsync(string queue, IReadOnlyList<long> executionIds) => EnqueueManyAsync(queue, executionIds);
+    /// <summary>
+    /// The rest of a batch whose work takes long: back to their queue as new jobs, one per idle worker (the work has shown
+    /// itself worth spreading, so <see cref="DispatchOptions.MinBatch"/> does not hold it together).
+    /// </summary>
+    public Task HandBackAsync(string queue, IReadOnlyList<long> executionIds) => EnqueueManyAsync(queue, executionIds, spread: true);
+
+    /// <summary>Whether a worker of this node would find nothing to do on <paramref name="queue"/>: none waits for a job made here, and not all run one.</summary>
+    public bool HasIdleWorker(string queue) => options.Value.Node.RunsWorkers && busy.Count + waiting.Ahead(queue) < WorkersToFeed();
 
     /// <summary>Best effort: the job would find the record cancelled and do nothing anyway.</summary>
     public void Remove(string? jobId)
@@ -170,7 +177,7 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatch
     /// <summary>An execution handed to a job's worker; <paramref name="ReleaseFirst"/>: its release, still to be applied (with its claim).</summary>
     public sealed record Handover(long ExecutionId, TransitionCommand? ReleaseFirst);
 
-    private Task EnqueueManyAsync(string queue, IReadOnlyList<long> ids)
+    private Task EnqueueManyAsync(string queue, IReadOnlyList<long> ids, bool spread = false)
     {
         if (ids.Count == 0) return Task.CompletedTask;
         if (Continuation.TryTake(queue, ids[0]))
@@ -178,7 +185,7 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatch
             if (ids.Count == 1) return Task.CompletedTask;
             ids = ids.Skip(1).ToList();
         }
-        var ready = new Ready(queue, ids, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        var ready = new Ready(queue, ids, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), spread);
         bool start;
         lock (_gate)
         {
@@ -237,7 +244,8 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatch
                 var ids = group.SelectMany(r => r.Ids).ToList();
                 // A burst while every worker has a job waiting travels in full jobs: a small one would only wait longer.
                 var idle = Math.Max(0, workers - waiting.Ahead(group.Key));
-                foreach (var batch in Split(ids, idle, max))
+                var min = group.Any(r => r.Spread) ? 1 : options.Value.Dispatch.MinBatch;
+                foreach (var batch in Split(ids, idle, max, min))
                 {
                     // Counted before it exists: a worker may start it (and say so) before Enqueue returns.
                     waiting.Made(group.Key, batch);
@@ -274,13 +282,16 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatch
     }
 
     /// <summary>
-    /// As many jobs as idle workers (each gets some of the work at once), fewer when there are fewer ids, more when that
-    /// would put more than <paramref name="max"/> ids in one; sizes differ by at most one.
+    /// As many jobs as idle workers (each gets some of the work at once), fewer when there are fewer ids or when that would
+    /// put fewer than <paramref name="min"/> ids in one, more when that would put more than <paramref name="max"/> in one;
+    /// sizes differ by at most one.
     /// </summary>
-    public static IEnumerable<ArraySegment<long>> Split(IReadOnlyList<long> ids, int idleWorkers, int max)
+    public static IEnumerable<ArraySegment<long>> Split(IReadOnlyList<long> ids, int idleWorkers, int max, int min = 1)
     {
         var array = ids as long[] ?? ids.ToArray();
-        var jobs = Math.Max(Math.Min(array.Length, idleWorkers), (array.Length + max - 1) / max);
+        min = Math.Clamp(min, 1, max);
+        var spread = Math.Min(Math.Min(array.Length, idleWorkers), Math.Max(1, array.Length / min));
+        var jobs = Math.Max(spread, (array.Length + max - 1) / max);
         for (int job = 0, start = 0; job < jobs; job++)
         {
             var size = array.Length / jobs + (job < array.Length % jobs ? 1 : 0);

@@ -57,7 +57,7 @@ public sealed class ExecutionService(
             case ExecutorKind.Handler when !handlers.Contains(spec.Name):
                 throw new InvalidSubmissionException("task", $"No handler named '{spec.Name}' is registered (known: {string.Join(", ", handlers.Names)}).");
             case ExecutorKind.Command when spec.Command.Count == 0 || string.IsNullOrWhiteSpace(spec.Command[0]):
-                throw new InvalidSubmissionException("command", "The command is empty.");
+                throw new InvalidSubmissionException("command", "The command is empty: its first argument is the executable's absolute path.");
             case ExecutorKind.Command when CommandDoor.CheckExecutable(options.Value.Commands, spec.Command[0], out _) is { } refused:
                 throw new InvalidSubmissionException("command", refused);
         }

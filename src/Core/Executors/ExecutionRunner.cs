@@ -58,20 +58,21 @@ public sealed class ExecutionRunner(
     /// A DAG child handed to this worker before its release (<see cref="ExecutionDispatcher.Continuation.TryTakeToRelease"/>):
     /// released and claimed in one commit; released alone (to wait for a worker as usual) when it cannot run here now.
     /// </param>
+    /// <param name="workStarted">Called once the claim has committed, as the work starts (not when nothing was claimed).</param>
     /// <param name="workEnded">
     /// Called once the work has ended, before its closing transition is issued: what that transition's observers do (a DAG
     /// child's release) may then already see what the caller set up for it. Not called when nothing was claimed.
     /// </param>
     public async Task<Task> StartAsync(long executionId, CancellationToken shutdown, Execution? read = null, string? jobId = null,
-        TransitionCommand? releaseFirst = null, Action? workEnded = null)
+        TransitionCommand? releaseFirst = null, Action? workStarted = null, Action? workEnded = null)
     {
         if (releaseFirst is null && read is { State: ExecutionState.Queued } && read.Id == executionId)
         {
-            var (readAgain, recorded) = await RunAsync(read, stale: true, shutdown, jobId, null, workEnded);
+            var (readAgain, recorded) = await RunAsync(read, stale: true, shutdown, jobId, null, workStarted, workEnded);
             if (!readAgain) return recorded;
         }
         if (await store.FindAsync(executionId, CancellationToken.None) is { } execution)
-            return (await RunAsync(execution, stale: false, shutdown, jobId, releaseFirst, workEnded)).Recorded;
+            return (await RunAsync(execution, stale: false, shutdown, jobId, releaseFirst, workStarted, workEnded)).Recorded;
         return Task.CompletedTask;
     }
 
@@ -85,7 +86,7 @@ public sealed class ExecutionRunner(
     /// it while this one's end is written.
     /// </summary>
     private async Task<(bool ReadAgain, Task Recorded)> RunAsync(Execution execution, bool stale, CancellationToken shutdown, string? jobId,
-        TransitionCommand? releaseFirst, Action? workEnded)
+        TransitionCommand? releaseFirst, Action? workStarted, Action? workEnded)
     {
         var executionId = execution.Id;
         // An unreleased child is taken from Pending (its release then its claim), any other record from a queue.
@@ -121,6 +122,7 @@ public sealed class ExecutionRunner(
 
             var attempt = claim.AttemptNumber;
             entry = running.Register(executionId, attempt, shutdown);
+            workStarted?.Invoke();
             var log = new AttemptLog(logs, executionId, attempt, options.Value.Logs.MaxBytesPerStream);
             Outcome outcome;
             using (var timeout = execution.TimeoutSeconds is > 0 ? new CancellationTokenSource(TimeSpan.FromSeconds(execution.TimeoutSeconds.Value), time) : null)

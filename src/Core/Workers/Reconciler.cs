@@ -24,6 +24,15 @@ public sealed class Reconciler(
 {
     /// <summary>A record younger than this may still be between its insert and its enqueue.</summary>
     private static readonly TimeSpan DispatchGrace = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// A record that has no job yet belongs to the node that made it ready until that node's lease could have expired: a big
+    /// submission's jobs are made after the submit answers (<see cref="Dispatch.DispatchBacklog"/>), and under load its
+    /// last records waited there longer than <see cref="DispatchGrace"/> — every node's reconciler then gave each a job of
+    /// its own besides, hundreds of one-execution jobs a round that halved the executions per job on two nodes
+    /// (BENCHMARKS.md, session 35). Should that node die, its lease runs out and any node dispatches them.
+    /// </summary>
+    private TimeSpan JoblessGrace => TimeSpan.FromSeconds(Math.Max(DispatchGrace.TotalSeconds, options.Value.Leases.ExpirySeconds));
     private const int PageSize = 1000;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -68,13 +77,14 @@ public sealed class Reconciler(
         // A batch job's records share its state: read once a pass, not once per record (a 10,000-task fan-in waiting in
         // jobs of 25 read each job's state 25 times, every pass, on PostgreSQL a query and a pooled connection's reset each).
         var jobIsLive = new Dictionary<string, bool>(StringComparer.Ordinal);
+        var joblessGrace = JoblessGrace;
         while (true)
         {
             var page = await store.FindDispatchableAsync(after, PageSize, ct);
             if (page.Count == 0) break;
             foreach (var row in page)
             {
-                if (!atStart && now - row.UpdatedAt < DispatchGrace) continue;
+                if (!atStart && now - row.UpdatedAt < (row.HangfireJobId is null ? joblessGrace : DispatchGrace)) continue;
                 if (HasLiveJob(jobs, row.HangfireJobId, liveNodes, jobIsLive)) continue;
                 await dispatcher.DispatchAsync(row.Id, row.Priority, row.State == ExecutionState.Scheduled ? row.RunAt : null, now, ct);
                 redispatched++;

@@ -46,6 +46,23 @@ public sealed class BatchDispatchTests(EngineHost host)
         Assert.Equal(ids, jobs.SelectMany(j => j));
     }
 
+    [Theory]
+    [InlineData(500, 20, 10)]
+    [InlineData(40, 20, 1)]
+    [InlineData(100, 20, 2)]
+    [InlineData(5000, 20, 100)]
+    [InlineData(3, 20, 1)]
+    public void Split_WithAMinimum_SpreadsOnlyAsFarAsEveryJobCarriesThatMany(int count, int idleWorkers, int expectedJobs)
+    {
+        var ids = Enumerable.Range(1, count).Select(i => (long)i).ToList();
+
+        var jobs = ExecutionDispatcher.Split(ids, idleWorkers, max: 50, min: 50).ToList();
+
+        Assert.Equal(expectedJobs, jobs.Count);
+        Assert.All(jobs, j => Assert.InRange(j.Count, Math.Min(count, 50), 50));
+        Assert.Equal(ids, jobs.SelectMany(j => j));
+    }
+
     [Fact]
     public async Task ASubmissionReadyTogether_TravelsInOneJobPerWorker_AndEachRunsOnce()
     {
@@ -133,6 +150,74 @@ public sealed class BatchDispatchTests(EngineHost host)
         await batch.WaitAsync(TimeSpan.FromSeconds(60));
         Assert.Single((await host.WaitForStateAsync(gated, Succeeded, TimeSpan.FromSeconds(60))).Attempts);
         Assert.All(rest, id => Assert.Equal(1, host.Runs.GetValueOrDefault(id)));
+    }
+
+    // Timed from the claim, a noop whose claim queued behind other commits on a saturated database counted as long work:
+    // its batch was handed back, making more jobs for the same database (BENCHMARKS.md, session 35).
+    [Fact]
+    public async Task ABatchWhoseClaimWaitsOnTheDatabase_KeepsItsExecutions_TheWaitIsNotLongWork()
+    {
+        var ids = new[] { await host.QueuedWithoutJobAsync("test.count"), await host.QueuedWithoutJobAsync("test.count") };
+        var dispatch = host.Get<IOptions<TaskdeckOptions>>().Value.Dispatch;
+        var handBack = dispatch.HandBackMilliseconds;
+        dispatch.HandBackMilliseconds = 200;
+        try
+        {
+            Task batch;
+            using (await host.Get<WriteGate>().EnterAsync())
+            {
+                batch = Task.Run(() => host.Get<ExecutionBatchJob>().RunAsync(ExecutionDispatcher.Default, ids, CancellationToken.None));
+                // The first claim cannot commit meanwhile: three times the hand-back time.
+                await Task.Delay(600);
+            }
+            await batch.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            dispatch.HandBackMilliseconds = handBack;
+        }
+
+        Assert.DoesNotContain(host.Jobs, job => job.Ids.Intersect(ids).Any());
+        foreach (var id in ids)
+        {
+            Assert.Equal(Succeeded, (await host.Queries.GetDetailAsync(id))!.Execution.State);
+            Assert.Equal(1, host.Runs.GetValueOrDefault(id));
+        }
+    }
+
+    // Jobs of many executions each (Dispatch:MinBatch) must not keep medium-length work on one worker: its sum runs long as
+    // one long execution does, and the rest is spread while a worker of the node is idle.
+    [Fact]
+    public async Task ABatchWhoseExecutionsAddUpToLongWork_HandsTheRestBack_ThoughNoneRanLongAlone()
+    {
+        var gated = new[] { await host.QueuedWithoutJobAsync("test.gate"), await host.QueuedWithoutJobAsync("test.gate"), await host.QueuedWithoutJobAsync("test.gate") };
+        var (kept, spread) = (await host.QueuedWithoutJobAsync("test.count"), await host.QueuedWithoutJobAsync("test.count"));
+        var dispatch = host.Get<IOptions<TaskdeckOptions>>().Value.Dispatch;
+        var handBack = dispatch.HandBackMilliseconds;
+        dispatch.HandBackMilliseconds = 1000;
+        try
+        {
+            var batch = Task.Run(() => host.Get<ExecutionBatchJob>().RunAsync(ExecutionDispatcher.Default, [.. gated, kept, spread], CancellationToken.None));
+            // Each works 400 ms: under the hand-back time alone, over it together.
+            foreach (var id in gated)
+            {
+                await host.WaitForStateAsync(id, Running, TimeSpan.FromSeconds(30));
+                await Task.Delay(400);
+                host.Gates.GetOrAdd(id, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+            }
+            await batch.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            dispatch.HandBackMilliseconds = handBack;
+        }
+
+        Assert.Contains(host.Jobs, job => job.Ids.Contains(spread));
+        Assert.DoesNotContain(host.Jobs, job => job.Ids.Intersect(gated).Any());
+        foreach (var id in (long[])[.. gated, kept, spread])
+            Assert.Single((await host.WaitForStateAsync(id, Succeeded, TimeSpan.FromSeconds(60))).Attempts);
+        Assert.Equal(1, host.Runs.GetValueOrDefault(kept));
+        Assert.Equal(1, host.Runs.GetValueOrDefault(spread));
     }
 
     [Fact]
@@ -380,6 +465,39 @@ public sealed class BatchDispatchTests(EngineHost host)
             Assert.Equal(1, host.Runs.GetValueOrDefault(id));
         }
         await host.Executions.CancelAsync(kept, Actor.System, "test done");
+    }
+
+    // A big submission's jobs are made after the submit answers: under load its records waited there past the dispatch
+    // grace, and every node's reconciler gave each a job of its own besides (BENCHMARKS.md, session 35).
+    [Fact]
+    public async Task Reconcile_ARecordWithoutAJob_IsLeftToTheNodeThatMadeIt_UntilThatNodesLeaseCouldHaveExpired()
+    {
+        var leases = host.Get<IOptions<TaskdeckOptions>>().Value.Leases;
+        var expiry = leases.ExpirySeconds;
+        leases.ExpirySeconds = 60;
+        try
+        {
+            var inTheBacklog = await QueuedWithoutJobSinceAsync(TimeSpan.FromSeconds(30));
+            var orphaned = await QueuedWithoutJobSinceAsync(TimeSpan.FromSeconds(90));
+
+            await host.Get<Reconciler>().ReconcileAsync(atStart: false, CancellationToken.None);
+
+            Assert.DoesNotContain(host.Jobs, job => job.Ids.Contains(inTheBacklog));
+            Assert.Contains(host.Jobs, job => job.Ids.Contains(orphaned));
+            Assert.Single((await host.WaitForStateAsync(orphaned, Succeeded, TimeSpan.FromSeconds(60))).Attempts);
+            Assert.Equal(Queued, (await host.Queries.GetDetailAsync(inTheBacklog))!.Execution.State);
+            await host.Executions.CancelAsync(inTheBacklog, Actor.System, "test done");
+        }
+        finally
+        {
+            leases.ExpirySeconds = expiry;
+        }
+    }
+
+    private async Task<long> QueuedWithoutJobSinceAsync(TimeSpan age)
+    {
+        var spec = new NewExecution { Kind = ExecutorKind.Handler, Name = "test.count", TaskId = Guid.NewGuid().ToString() };
+        return Assert.Single(await host.Get<ExecutionStore>().InsertAsync([(spec, Queued)], DateTimeOffset.UtcNow - age, host.Get<NodeIdentity>().Id));
     }
 
     [Fact]

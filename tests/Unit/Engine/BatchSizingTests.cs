@@ -18,6 +18,7 @@ public sealed class BatchSizingTests
     private readonly FakeTimeProvider _time = new(DateTimeOffset.Parse("2026-12-06T12:00:00Z"));
     private readonly RecordingTransport _transport = new();
     private readonly WaitingJobs _waiting;
+    private readonly BusyWorkers _busy = new();
     private readonly ExecutionDispatcher _dispatcher;
 
     public BatchSizingTests()
@@ -146,7 +147,7 @@ public sealed class BatchSizingTests
     }
 
     private ExecutionDispatcher DispatcherFor(TaskdeckOptions options) =>
-        new(_transport, new NoDispatchStore(), _waiting, Options.Create(options));
+        new(_transport, new NoDispatchStore(), _waiting, _busy, Options.Create(options));
 
     private Task DispatchAsync(IEnumerable<long> ids, int priority = 0) =>
         _dispatcher.DispatchManyAsync([.. ids.Select(id => (id, priority, (DateTimeOffset?)null))], _time.GetUtcNow());

@@ -34,6 +34,8 @@ public partial class SubmitPage
             Snackbar.Add($"Submitted #{execution.Id} ({execution.Name}).", Severity.Success);
             Navigation.NavigateTo($"/executions/{execution.Id}");
         }
+        // The command tab's one field takes its own errors beside it; the handler form's fields are the form's own.
+        catch (InvalidSubmissionException e) when (spec.Kind == ExecutorKind.Command && e.Field == "command") { _commandError = e.Message; }
         catch (InvalidSubmissionException e) { Snackbar.Add($"{e.Field}: {e.Message}", Severity.Error); }
         catch (Exception e) { Snackbar.Add($"The submission failed: {e.Message}", Severity.Error); }
         finally { _busy = false; }
@@ -44,16 +46,15 @@ public partial class SubmitPage
     private string? _commandError;
 
     // The button is not disabled until the text arrives: under load the last keystroke's round trip can lag the click, and a
-    // disabled button would swallow it. A press with nothing to run says so at the field instead.
+    // disabled button would swallow it. A press with nothing to run gets the service's own answer at the field instead.
     private Task SubmitCommandAsync()
     {
         var argv = _commandText.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        _commandError = argv.Length == 0 ? "A command needs its executable's absolute path on the first line." : null;
-        if (argv.Length == 0) return Task.CompletedTask;
+        _commandError = null;
         return SubmitTaskAsync(new NewExecution
         {
             Kind = ExecutorKind.Command,
-            Name = argv[0],
+            Name = argv.FirstOrDefault() ?? "",
             Command = argv,
             Tags = _commandTags.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
         });

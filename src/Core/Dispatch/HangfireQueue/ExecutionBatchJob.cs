@@ -17,7 +17,7 @@ namespace Taskdeck.Core.Dispatch.HangfireQueue;
 /// <see cref="ExecutionDispatcher.Continuation"/>), and so on: a DAG chain runs on the worker that ran its root.
 /// </summary>
 [AutomaticRetry(Attempts = 0, LogEvents = false, OnAttemptsExceeded = AttemptsExceededAction.Delete)]
-public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatcher dispatcher, IExecutionReader store, WaitingJobs waiting,
+public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatcher dispatcher, IExecutionReader store, WaitingJobs waiting, BusyWorkers busy,
     IOptions<TaskdeckOptions> options, TimeProvider time, ILogger<ExecutionBatchJob> logger)
 {
     /// <param name="queue">The queue the batch came from: what it hands back goes there.</param>
@@ -26,6 +26,7 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
     [BatchDisplayName]
     public async Task RunAsync(string queue, long[] executionIds, CancellationToken shutdown)
     {
+        using var worker = busy.Enter();
         waiting.NoLongerWaits(executionIds);
         // The batch's records in one read instead of one each (a copy gone stale by its turn is read again by the runner).
         var records = new Dictionary<long, Execution>();
@@ -43,6 +44,7 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
     /// <summary>A lone execution's job (<see cref="ExecutionJob"/>): its queue follows from the record's priority.</summary>
     public async Task RunOneAsync(long executionId, CancellationToken shutdown)
     {
+        using var worker = busy.Enter();
         waiting.NoLongerWaits([executionId]);
         if (await store.FindAsync(executionId, CancellationToken.None) is not { } record) return;
         await RunInOrderAsync(ExecutionDispatcher.QueueFor(record.Priority), [executionId], new() { [executionId] = record }, shutdown);
@@ -60,6 +62,10 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
         // The execution handed to this worker still to be started (a DAG child still to be released is released and claimed
         // in one commit): handed back, not dropped, if it cannot start here.
         ExecutionDispatcher.Handover? tookOn = null;
+        // How long this job's executions have worked, their claims and closes waiting on a busy database not counted: a
+        // noop whose claim queued behind others' commits is not long work, and handing its batch back then only made more
+        // jobs for the same database (BENCHMARKS.md, session 35).
+        var worked = TimeSpan.Zero;
         try
         {
             while (true)
@@ -82,6 +88,15 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
                     pending.Enqueue(next.ExecutionId);
                     tookOn = next;
                 }
+                // Many short executions add up as one long one does: their sum has run long while a worker here has
+                // nothing to do, so the rest is spread (this worker keeps the next one). A chain handed on stays here.
+                if (tookOn is null && pending.Count > 1 && worked >= handBackAfter && dispatcher.HasIdleWorker(queue))
+                {
+                    var next = pending.Dequeue();
+                    await dispatcher.HandBackAsync(queue, pending.ToArray());
+                    pending.Clear();
+                    pending.Enqueue(next);
+                }
                 var id = pending.Dequeue();
                 var handover = tookOn;
                 tookOn = null;
@@ -95,11 +110,14 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
                 // Every claim names the job it runs in (CurrentJobFilter says why).
                 // The last one's end may be committed and observed before this flow runs again: the offer opens before
                 // that end is issued, or the child it releases would get a job of its own.
-                var started = runner.StartAsync(id, shutdown, records.GetValueOrDefault(id), jobId, handover?.ReleaseFirst,
-                    workEnded: pending.Count == 0 ? continuation.Open : null);
+                var last = pending.Count == 0;
+                var work = new WorkWatch(time);
+                var started = runner.StartAsync(id, shutdown, records.GetValueOrDefault(id), jobId, handover?.ReleaseFirst, work.Start,
+                    last ? () => { work.End(); continuation.Open(); } : work.End);
                 try
                 {
-                    var recorded = pending.Count == 0 || started.IsCompleted ? await started : await started.WaitAsync(handBackAfter, time);
+                    var recorded = last || started.IsCompleted ? await started : await WithinHandBackAsync(started, work, handBackAfter);
+                    worked += work.Worked;
                     await ObserveAsync(closing);
                     closing = new Closing(id, recorded);
                 }
@@ -147,6 +165,47 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
             else await dispatcher.HandBackAsync(queue, [handover.ExecutionId]);
         }
         catch (Exception e) { logger.LogWarning(e, "Handing execution {Id} back failed; the reconciler will dispatch it", handover.ExecutionId); }
+    }
+
+    /// <summary>
+    /// The execution's start, unless its work runs past <paramref name="handBackAfter"/> (a <see cref="TimeoutException"/>):
+    /// timed from when its work started, not from its claim.
+    /// </summary>
+    private async Task<Task> WithinHandBackAsync(Task<Task> started, WorkWatch work, TimeSpan handBackAfter)
+    {
+        var wait = handBackAfter;
+        while (true)
+        {
+            try { return await started.WaitAsync(wait, time); }
+            catch (TimeoutException) when (handBackAfter - work.Elapsed is var left && left > TimeSpan.Zero) { wait = left; }
+        }
+    }
+
+    /// <summary>When one execution's work started and ended, as the runner says (<see cref="ExecutionRunner.StartAsync"/>).</summary>
+    private sealed class WorkWatch(TimeProvider time)
+    {
+        private long _startedAt;
+        private long _endedAt;
+        private volatile bool _started;
+        private volatile bool _ended;
+
+        public void Start()
+        {
+            _startedAt = time.GetTimestamp();
+            _started = true;
+        }
+
+        public void End()
+        {
+            _endedAt = time.GetTimestamp();
+            _ended = true;
+        }
+
+        /// <summary>How long the work has run so far; zero before it started.</summary>
+        public TimeSpan Elapsed => _started ? time.GetElapsedTime(_startedAt) : TimeSpan.Zero;
+
+        /// <summary>How long the work took; zero when nothing was claimed.</summary>
+        public TimeSpan Worked => _started && _ended ? time.GetElapsedTime(_startedAt, _endedAt) : TimeSpan.Zero;
     }
 
     /// <summary>An execution whose work has ended, and its closing write, which may still be committing.</summary>
