@@ -243,8 +243,10 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatch
             {
                 var ids = group.SelectMany(r => r.Ids).ToList();
                 // A burst while every worker has a job waiting travels in full jobs: a small one would only wait longer.
-                var idle = Math.Max(0, workers - waiting.Ahead(group.Key));
-                var min = group.Any(r => r.Spread) ? 1 : options.Value.Dispatch.MinBatch;
+                // Work handed back runs long, so a busy worker will not be free soon: only those idle now share it.
+                var spread = group.Any(r => r.Spread);
+                var idle = Math.Max(0, workers - waiting.Ahead(group.Key) - (spread ? busy.Count : 0));
+                var min = spread ? 1 : options.Value.Dispatch.MinBatch;
                 foreach (var batch in Split(ids, idle, max, min))
                 {
                     // Counted before it exists: a worker may start it (and say so) before Enqueue returns.

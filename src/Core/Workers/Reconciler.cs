@@ -22,7 +22,7 @@ public sealed class Reconciler(
     TimeProvider time,
     ILogger<Reconciler> logger) : BackgroundService
 {
-    /// <summary>A record younger than this may still be between its insert and its enqueue.</summary>
+    /// <summary>A record with a job that changed state this recently may still be between that change and its new job.</summary>
     private static readonly TimeSpan DispatchGrace = TimeSpan.FromSeconds(10);
 
     /// <summary>
@@ -77,14 +77,13 @@ public sealed class Reconciler(
         // A batch job's records share its state: read once a pass, not once per record (a 10,000-task fan-in waiting in
         // jobs of 25 read each job's state 25 times, every pass, on PostgreSQL a query and a pooled connection's reset each).
         var jobIsLive = new Dictionary<string, bool>(StringComparer.Ordinal);
-        var joblessGrace = JoblessGrace;
         while (true)
         {
             var page = await store.FindDispatchableAsync(after, PageSize, ct);
             if (page.Count == 0) break;
             foreach (var row in page)
             {
-                if (!atStart && now - row.UpdatedAt < (row.HangfireJobId is null ? joblessGrace : DispatchGrace)) continue;
+                if (!atStart && now - row.UpdatedAt < (row.HangfireJobId is null ? JoblessGrace : DispatchGrace)) continue;
                 if (HasLiveJob(jobs, row.HangfireJobId, liveNodes, jobIsLive)) continue;
                 await dispatcher.DispatchAsync(row.Id, row.Priority, row.State == ExecutionState.Scheduled ? row.RunAt : null, now, ct);
                 redispatched++;

@@ -160,7 +160,7 @@ public sealed class BatchDispatchTests(EngineHost host)
         var ids = new[] { await host.QueuedWithoutJobAsync("test.count"), await host.QueuedWithoutJobAsync("test.count") };
         var dispatch = host.Get<IOptions<TaskdeckOptions>>().Value.Dispatch;
         var handBack = dispatch.HandBackMilliseconds;
-        dispatch.HandBackMilliseconds = 200;
+        dispatch.HandBackMilliseconds = 500;
         try
         {
             Task batch;
@@ -168,7 +168,7 @@ public sealed class BatchDispatchTests(EngineHost host)
             {
                 batch = Task.Run(() => host.Get<ExecutionBatchJob>().RunAsync(ExecutionDispatcher.Default, ids, CancellationToken.None));
                 // The first claim cannot commit meanwhile: three times the hand-back time.
-                await Task.Delay(600);
+                await Task.Delay(1500);
             }
             await batch.WaitAsync(TimeSpan.FromSeconds(30));
         }
@@ -198,11 +198,11 @@ public sealed class BatchDispatchTests(EngineHost host)
         try
         {
             var batch = Task.Run(() => host.Get<ExecutionBatchJob>().RunAsync(ExecutionDispatcher.Default, [.. gated, kept, spread], CancellationToken.None));
-            // Each works 400 ms: under the hand-back time alone, over it together.
+            // Each works 500 ms: half the hand-back time alone, one and a half times it together.
             foreach (var id in gated)
             {
                 await host.WaitForStateAsync(id, Running, TimeSpan.FromSeconds(30));
-                await Task.Delay(400);
+                await Task.Delay(500);
                 host.Gates.GetOrAdd(id, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
             }
             await batch.WaitAsync(TimeSpan.FromSeconds(30));
@@ -218,6 +218,44 @@ public sealed class BatchDispatchTests(EngineHost host)
             Assert.Single((await host.WaitForStateAsync(id, Succeeded, TimeSpan.FromSeconds(60))).Attempts);
         Assert.Equal(1, host.Runs.GetValueOrDefault(kept));
         Assert.Equal(1, host.Runs.GetValueOrDefault(spread));
+    }
+
+    // Spreading is an optimisation: a hand-back the transport refuses leaves the rest with the batch, which runs them.
+    [Fact]
+    public async Task AHandBackTheTransportRefuses_LeavesTheRestWithTheBatch_WhichRunsThemAfterTheLongOne()
+    {
+        var tag = "refused-" + Guid.NewGuid().ToString("N")[..6];
+        var gated = await host.QueuedWithoutJobAsync("test.gate");
+        var rest = new List<long>();
+        foreach (var _ in Enumerable.Range(0, 2))
+        {
+            var spec = new NewExecution { Kind = ExecutorKind.Handler, Name = "test.count", TaskId = Guid.NewGuid().ToString(), Tags = [tag] };
+            rest.Add(Assert.Single(await host.Get<ExecutionStore>().InsertAsync([(spec, Queued)], DateTimeOffset.UtcNow, host.Get<NodeIdentity>().Id)));
+        }
+        var dispatch = host.Get<IOptions<TaskdeckOptions>>().Value.Dispatch;
+        var handBack = dispatch.HandBackMilliseconds;
+        dispatch.HandBackMilliseconds = 300;
+        host.Faults.FailFirstEnqueueTagged(tag, new TimeoutException("the job store did not answer"));
+        try
+        {
+            var batch = Task.Run(() => host.Get<ExecutionBatchJob>().RunAsync(ExecutionDispatcher.Default, [gated, .. rest], CancellationToken.None));
+            await host.WaitForStateAsync(gated, Running, TimeSpan.FromSeconds(30));
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (!host.Faults.Refused.Any(ids => ids.Intersect(rest).Any()) && DateTime.UtcNow < deadline) await Task.Delay(25);
+            host.Gates.GetOrAdd(gated, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+            await batch.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            host.Faults.Disarm();
+            dispatch.HandBackMilliseconds = handBack;
+        }
+
+        Assert.Contains(host.Faults.Refused, ids => ids.Intersect(rest).Any());
+        Assert.DoesNotContain(host.Jobs, job => job.Ids.Intersect(rest).Any());
+        foreach (var id in (long[])[gated, .. rest])
+            Assert.Single((await host.Queries.GetDetailAsync(id))!.Attempts);
+        Assert.All(rest, id => Assert.Equal(1, host.Runs.GetValueOrDefault(id)));
     }
 
     [Fact]

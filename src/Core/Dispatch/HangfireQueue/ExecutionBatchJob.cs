@@ -93,9 +93,7 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
                 if (tookOn is null && pending.Count > 1 && worked >= handBackAfter && dispatcher.HasIdleWorker(queue))
                 {
                     var next = pending.Dequeue();
-                    await dispatcher.HandBackAsync(queue, pending.ToArray());
-                    pending.Clear();
-                    pending.Enqueue(next);
+                    pending = new Queue<long>([next, .. await TryHandBackAsync(queue, [.. pending])]);
                 }
                 var id = pending.Dequeue();
                 var handover = tookOn;
@@ -124,11 +122,11 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
                 catch (TimeoutException)
                 {
                     // This one takes a while: the rest must not wait behind it while other workers may be idle.
-                    await dispatcher.HandBackAsync(queue, pending.ToArray());
+                    pending = new Queue<long>(await TryHandBackAsync(queue, [.. pending]));
                     await ObserveAsync(closing);
                     closing = Closing.None;
                     await ObserveAsync(new Closing(id, started.Unwrap()));
-                    return;
+                    if (pending.Count == 0) return;
                 }
                 catch (OperationCanceledException) when (handover is not null && shutdown.IsCancellationRequested)
                 {
@@ -154,6 +152,30 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
     }
 
     /// <summary>
+    /// Hands these back as jobs for idle workers; returns those that got none (the transport failing part way), which this
+    /// job runs itself — spreading is an optimisation, not a reason to fail the batch.
+    /// </summary>
+    private async Task<IReadOnlyList<long>> TryHandBackAsync(string queue, IReadOnlyList<long> ids)
+    {
+        try
+        {
+            await dispatcher.HandBackAsync(queue, ids);
+            return [];
+        }
+        catch (DispatchIncompleteException e)
+        {
+            logger.LogWarning(e.InnerException, "Handing {Count} executions of a batch back failed; this worker runs them", e.WithoutJob.Count);
+            var kept = e.WithoutJob.ToHashSet();
+            return [.. ids.Where(kept.Contains)];
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning(e, "Handing {Count} executions of a batch back failed; this worker runs them", ids.Count);
+            return ids;
+        }
+    }
+
+    /// <summary>
     /// An execution handed to this worker that it will not run (the host stops, or the job failed): a job of its own, or its release as usual when it was handed
     /// over unreleased (the reconcilers would see to either otherwise).
     /// </summary>
@@ -169,7 +191,7 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
 
     /// <summary>
     /// The execution's start, unless its work runs past <paramref name="handBackAfter"/> (a <see cref="TimeoutException"/>):
-    /// timed from when its work started, not from its claim.
+    /// timed from its claim's commit, not from before the claim.
     /// </summary>
     private async Task<Task> WithinHandBackAsync(Task<Task> started, WorkWatch work, TimeSpan handBackAfter)
     {
@@ -177,7 +199,8 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
         while (true)
         {
             try { return await started.WaitAsync(wait, time); }
-            catch (TimeoutException) when (handBackAfter - work.Elapsed is var left && left > TimeSpan.Zero) { wait = left; }
+            // Only the wait's own timeout: a start that itself failed with a TimeoutException is rethrown, not waited on again.
+            catch (TimeoutException) when (!started.IsCompleted && handBackAfter - work.Elapsed is var left && left > TimeSpan.Zero) { wait = left; }
         }
     }
 
