@@ -193,8 +193,8 @@ public sealed class BatchDispatchTests(EngineHost host)
         var gated = new[] { await host.QueuedWithoutJobAsync("test.gate"), await host.QueuedWithoutJobAsync("test.gate"), await host.QueuedWithoutJobAsync("test.gate") };
         var (kept, spread) = (await host.QueuedWithoutJobAsync("test.count"), await host.QueuedWithoutJobAsync("test.count"));
         var dispatch = host.Get<IOptions<TaskdeckOptions>>().Value.Dispatch;
-        var handBack = dispatch.HandBackMilliseconds;
-        dispatch.HandBackMilliseconds = 1000;
+        var (handBack, minBatch) = (dispatch.HandBackMilliseconds, dispatch.MinBatch);
+        (dispatch.HandBackMilliseconds, dispatch.MinBatch) = (1000, 50);
         try
         {
             var batch = Task.Run(() => host.Get<ExecutionBatchJob>().RunAsync(ExecutionDispatcher.Default, [.. gated, kept, spread], CancellationToken.None));
@@ -209,7 +209,7 @@ public sealed class BatchDispatchTests(EngineHost host)
         }
         finally
         {
-            dispatch.HandBackMilliseconds = handBack;
+            (dispatch.HandBackMilliseconds, dispatch.MinBatch) = (handBack, minBatch);
         }
 
         Assert.Contains(host.Jobs, job => job.Ids.Contains(spread));

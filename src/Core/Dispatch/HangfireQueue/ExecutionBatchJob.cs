@@ -66,6 +66,7 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
         // noop whose claim queued behind others' commits is not long work, and handing its batch back then only made more
         // jobs for the same database (BENCHMARKS.md, session 35).
         var worked = TimeSpan.Zero;
+        var spreadsSums = options.Value.Dispatch.MinBatch > 1;
         try
         {
             while (true)
@@ -88,9 +89,12 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
                     pending.Enqueue(next.ExecutionId);
                     tookOn = next;
                 }
-                // Many short executions add up as one long one does: their sum has run long while a worker here has
-                // nothing to do, so the rest is spread (this worker keeps the next one). A chain handed on stays here.
-                if (tookOn is null && pending.Count > 1 && worked >= handBackAfter && dispatcher.HasIdleWorker(queue))
+                // Jobs made fuller than one per idle worker (Dispatch:MinBatch) may carry many medium executions, which
+                // add up as one long one does: their sum has run long while a worker here has nothing to do, so the rest
+                // is spread (this worker keeps the next one). A chain handed on stays here. Not with the default split:
+                // on a saturated node, wall-clock "work" includes the thread pool's queueing, and fifty noops' sum
+                // passed the mark and spread full jobs into small ones again (BENCHMARKS.md, session 35).
+                if (spreadsSums && tookOn is null && pending.Count > 1 && worked >= handBackAfter && dispatcher.HasIdleWorker(queue))
                 {
                     var next = pending.Dequeue();
                     pending = new Queue<long>([next, .. await TryHandBackAsync(queue, [.. pending])]);
