@@ -99,9 +99,9 @@ public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts, Task
         $"x.{ExecutionColumns.Id}, COALESCE(x.{ExecutionColumns.DagTaskName}, x.{ExecutionColumns.Name}), x.{ExecutionColumns.State}, " +
         $"x.{ExecutionColumns.AttemptCount}, x.{ExecutionColumns.Priority}, x.{ExecutionColumns.Kind}, x.{ExecutionColumns.IsGenerator}";
 
-    private static DagTaskRow ReadTaskRow(System.Data.Common.DbDataReader r) => new(
-        Convert.ToInt64(r.GetValue(0)), r.GetString(1), (ExecutionState)Convert.ToInt32(r.GetValue(2)), Convert.ToInt32(r.GetValue(3)),
-        Convert.ToInt32(r.GetValue(4)), (ExecutorKind)Convert.ToInt32(r.GetValue(5)), Convert.ToBoolean(r.GetValue(6)));
+    private static DagTaskRow ReadTaskRow(System.Data.Common.DbDataReader r, int first = 0) => new(
+        Convert.ToInt64(r.GetValue(first)), r.GetString(first + 1), (ExecutionState)Convert.ToInt32(r.GetValue(first + 2)), Convert.ToInt32(r.GetValue(first + 3)),
+        Convert.ToInt32(r.GetValue(first + 4)), (ExecutorKind)Convert.ToInt32(r.GetValue(first + 5)), Convert.ToBoolean(r.GetValue(first + 6)));
 
     // Read from the parent's edges, each child by its key, and the waiting ones kept here: with "State = Pending" in the
     // statement PostgreSQL's planner walked the run's waiting tasks by the state index and probed each for an edge from this
@@ -120,9 +120,44 @@ public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts, Task
 
     public async Task<IReadOnlyList<(DagTaskRow Task, bool OtherParents, ExecutionState? Hinted)>> PendingChildrenAsync(long parentExecutionId, long hinted = 0,
         CancellationToken ct = default) =>
-        (await readers.ReadAsync(ChildrenSql, [("Parent", parentExecutionId), ("Hinted", hinted)],
-            r => (Task: ReadTaskRow(r), OtherParents: Convert.ToInt32(r.GetValue(7)) != 0, Hinted: r.IsDBNull(8) ? (ExecutionState?)null : (ExecutionState)Convert.ToInt32(r.GetValue(8))), ct))
+        (_children is { } coalesced ? await coalesced.ReadAsync((parentExecutionId, hinted), ct) : await ChildrenOfAsync(readers, (parentExecutionId, hinted)))
             .Where(child => child.Task.State == ExecutionState.Pending).ToList();
+
+    private static Task<List<(DagTaskRow Task, bool OtherParents, ExecutionState? Hinted)>> ChildrenOfAsync(KeptReaders readers, (long Parent, long Hinted) asked) =>
+        readers.ReadAsync(ChildrenSql, [("Parent", asked.Parent), ("Hinted", asked.Hinted)], ReadChild, CancellationToken.None);
+
+    private static (DagTaskRow Task, bool OtherParents, ExecutionState? Hinted) ReadChild(System.Data.Common.DbDataReader r, int first) =>
+        (Task: ReadTaskRow(r, first), OtherParents: Convert.ToInt32(r.GetValue(first + 7)) != 0,
+         Hinted: r.IsDBNull(first + 8) ? null : (ExecutionState)Convert.ToInt32(r.GetValue(first + 8)));
+
+    private static (DagTaskRow Task, bool OtherParents, ExecutionState? Hinted) ReadChild(System.Data.Common.DbDataReader r) => ReadChild(r, 0);
+
+    // PostgreSQL: the successes of a busy fan-in ask at once (a few per commit of their closes), each a round trip and a
+    // statement's fixed cost on the server; gathered, one statement reads the children of every parent asked meanwhile.
+    private readonly CoalescedReads<(long Parent, long Hinted), List<(DagTaskRow Task, bool OtherParents, ExecutionState? Hinted)>>? _children =
+        database.Provider == Core.StorageProvider.PostgreSql ? new(asked => ChildrenOfAsync(readers, asked), asked => ChildrenOfManyAsync(readers, asked)) : null;
+
+    /// <summary>How many children reads were answered by a statement shared with others since the start.</summary>
+    internal long ChildrenReadTogether => _children?.AnsweredTogether ?? 0;
+
+    // As ChildrenSql, for many parents: each row names its request's position (from 1).
+    internal const string ChildrenOfManySql =
+        $"SELECT q.i, {TaskRowColumns}, CASE WHEN EXISTS (SELECT 1 FROM {DagEdgeColumns.Table} o WHERE o.{DagEdgeColumns.ChildExecutionId} = x.{ExecutionColumns.Id} " +
+        $"AND o.{DagEdgeColumns.ParentExecutionId} <> q.p) THEN 1 ELSE 0 END, " +
+        $"(SELECT h.{ExecutionColumns.State} FROM {ExecutionColumns.Table} h WHERE h.{ExecutionColumns.Id} = q.h) " +
+        $"FROM unnest(@Parents, @Hinted) WITH ORDINALITY AS q(p, h, i) JOIN {DagEdgeColumns.Table} d ON d.{DagEdgeColumns.ParentExecutionId} = q.p " +
+        $"JOIN {ExecutionColumns.Table} x ON x.{ExecutionColumns.Id} = d.{DagEdgeColumns.ChildExecutionId}";
+
+    private static async Task<IReadOnlyList<List<(DagTaskRow Task, bool OtherParents, ExecutionState? Hinted)>>> ChildrenOfManyAsync(KeptReaders readers,
+        IReadOnlyList<(long Parent, long Hinted)> asked)
+    {
+        var rows = await readers.ReadAsync(ChildrenOfManySql,
+            [("Parents", asked.Select(a => a.Parent).ToArray()), ("Hinted", asked.Select(a => a.Hinted).ToArray())],
+            r => (Position: Convert.ToInt32(r.GetValue(0)), Child: ReadChild(r, 1)), CancellationToken.None);
+        var answers = asked.Select(_ => new List<(DagTaskRow Task, bool OtherParents, ExecutionState? Hinted)>()).ToList();
+        foreach (var (position, child) in rows) answers[position - 1].Add(child);
+        return answers;
+    }
 
     // The highest id is the latest created: a blocker likely among the last to run, so the next successes find it still
     // blocking. Read down the child's parents in id order (its edge index) and stop at the first one not succeeded: a

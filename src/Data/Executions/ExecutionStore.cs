@@ -326,12 +326,7 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
 
     private Task AppendLogPartAsync(IReadOnlyList<LogEntry> entries, CancellationToken ct)
     {
-        if (database.Provider == Core.StorageProvider.PostgreSql)
-            return writes.RunStatementAsync(entries[0].ExecutionId,
-                $"WITH x AS (INSERT INTO {LogEntryColumns.Table} ({LogColumns}) SELECT * FROM unnest(@Ids, @Attempts, @Streams, @Ats, @Texts) RETURNING 1) SELECT count(*) FROM x",
-                [("Ids", entries.Select(e => e.ExecutionId).ToArray()), ("Attempts", entries.Select(e => e.AttemptNumber).ToArray()),
-                 ("Streams", entries.Select(e => (int)e.Stream).ToArray()), ("Ats", entries.Select(e => Sql.Micros(e.At)).ToArray()),
-                 ("Texts", entries.Select(e => e.Text).ToArray())], Drain, ct, orderFree: true);
+        if (database.Provider == Core.StorageProvider.PostgreSql) return writes.RunInSetAsync(entries[0].ExecutionId, LogAppends.Instance, entries, ct);
         return writes.RunAsync(entries[0].ExecutionId, async (c, t) =>
         {
             foreach (var e in entries)
@@ -340,6 +335,32 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
                     ("Id", e.ExecutionId), ("Attempt", e.AttemptNumber), ("Stream", (int)e.Stream), ("At", Sql.Micros(e.At)), ("Text", e.Text));
             return true;
         }, ct);
+    }
+
+    /// <summary>
+    /// PostgreSQL: log lines as one <c>unnest</c> insert. Order-free, so every flush gathered in a commit — each runner
+    /// flushes its attempt's last lines as it closes it, one statement per execution before — is one statement.
+    /// </summary>
+    private sealed class LogAppends : StatementSet<IReadOnlyList<LogEntry>, bool>
+    {
+        public static readonly LogAppends Instance = new();
+        public override bool OrderFree => true;
+
+        private const string Insert = $"INSERT INTO {LogEntryColumns.Table} ({LogColumns}) SELECT * FROM unnest(@Ids, @Attempts, @Streams, @Ats, @Texts)";
+
+        public override (string Text, (string Name, object? Value)[] Parameters, Func<DbDataReader, Task<bool>> Read) Alone(IReadOnlyList<LogEntry> member) =>
+            ($"WITH x AS ({Insert} RETURNING 1) SELECT count(*) FROM x", Columns(member), Drain);
+
+        // A data-modifying WITH runs to completion whatever the query after it reads: one row per member, as the set asks.
+        public override (string Text, (string Name, object? Value)[] Parameters) Together(IReadOnlyList<IReadOnlyList<LogEntry>> members) =>
+            ($"WITH x AS ({Insert}) SELECT g FROM generate_series(1, @Members) AS g", [.. Columns([.. members.SelectMany(m => m)]), ("Members", members.Count)]);
+
+        public override bool ReadRow(DbDataReader reader, IReadOnlyList<LogEntry> member) => true;
+
+        private static (string Name, object? Value)[] Columns(IReadOnlyList<LogEntry> entries) =>
+            [("Ids", entries.Select(e => e.ExecutionId).ToArray()), ("Attempts", entries.Select(e => e.AttemptNumber).ToArray()),
+             ("Streams", entries.Select(e => (int)e.Stream).ToArray()), ("Ats", entries.Select(e => Sql.Micros(e.At)).ToArray()),
+             ("Texts", entries.Select(e => e.Text).ToArray())];
     }
 
     private static async Task<bool> Drain(DbDataReader reader)

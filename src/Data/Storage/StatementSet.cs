@@ -14,11 +14,19 @@ namespace Taskdeck.Data.Storage;
 /// <typeparam name="T">What one member answers.</typeparam>
 public abstract class StatementSet<TMember, T>
 {
+    /// <summary>
+    /// Members read nothing the other writes of their transaction write, and those read nothing they write (log lines
+    /// appended): every member gathered in a run of statements goes into one statement whatever its key — two of the same
+    /// key included — sent where it stands, so it neither waits for a key's earlier writes nor splits other sets' statements.
+    /// It still commits no later than anything issued after it.
+    /// </summary>
+    public virtual bool OrderFree => false;
+
     /// <summary>One member as a statement of its own, answering one result set that <c>Read</c> reads.</summary>
     public abstract (string Text, (string Name, object? Value)[] Parameters, Func<DbDataReader, Task<T>> Read) Alone(TMember member);
 
     /// <summary>
-    /// One statement for all of <paramref name="members"/> (distinct keys, at least two): its one result set has exactly one
+    /// One statement for all of <paramref name="members"/> (at least two; of distinct keys unless <see cref="OrderFree"/>): its one result set has exactly one
     /// row per member, whose first column is the member's position in the list, counted from 1.
     /// </summary>
     public abstract (string Text, (string Name, object? Value)[] Parameters) Together(IReadOnlyList<TMember> members);

@@ -58,18 +58,20 @@ public abstract class TaskdeckDbContext(DbContextOptions options) : DbContext(op
             e.HasIndex(x => x.TaskId).IsUnique();
             e.HasIndex(x => new { x.State, x.Id });
             e.HasIndex(x => x.CreatedAt);
-            e.HasIndex(x => new { x.FinishedAt, x.State });
             e.HasIndex(x => new { x.Name, x.State });
             e.HasIndex(x => new { x.Queue, x.State });
-            // Every state change rewrites every index of the record (State is a key, so no update is heap-only): the
-            // indexes that only DAG tasks or a schedule's runs need hold only those (partial; every query on them
-            // compares DagRunId or ScheduleName with a value, which implies NOT NULL), so a plain execution's insert and
-            // transitions write 8 index entries instead of 12.
+            // Every state change rewrites every index of the record (State is a key, so no update is heap-only), in each
+            // index whose predicate the new version meets. So the indexes that only some records or some states need hold
+            // only those (partial): DAG tasks, a schedule's runs (every query on them compares DagRunId or ScheduleName with a
+            // value, which implies NOT NULL), ended records by end time (every query compares FinishedAt with a time), and what
+            // runs on a node (asked only of running or cancelling work). A plain execution's insert, claim and close write
+            // 6 + 7 + 7 index entries instead of 12 each.
+            e.HasIndex(x => new { x.FinishedAt, x.State }).HasFilter(NotNull(nameof(Execution.FinishedAt)));
+            e.HasIndex(x => new { x.NodeId, x.State }).HasFilter(StateIn(ExecutionStates.Active));
             var dagTask = NotNull(nameof(Execution.DagRunId));
             e.HasIndex(x => new { x.DagRunId, x.DagTaskName }).HasFilter(dagTask);
             e.HasIndex(x => new { x.DagRunId, x.State }).HasFilter(dagTask); // a run's tasks by state: is anything in flight, counts
             e.HasIndex(x => new { x.DagRunId, x.Id }).HasFilter(dagTask); // a run's tasks a page at a time (the streamed GET, a kill's batches)
-            e.HasIndex(x => new { x.NodeId, x.State });
             e.Property(x => x.ScheduleName).HasMaxLength(200);
             e.HasIndex(x => new { x.ScheduleName, x.State }).HasFilter(NotNull(nameof(Execution.ScheduleName))); // a schedule's runs, and whether one is still going
             // PostgreSQL: half of each page left free for the records' next versions, so an update that changes no key
@@ -224,7 +226,12 @@ public abstract class TaskdeckDbContext(DbContextOptions options) : DbContext(op
     }
 
     /// <summary>A partial index's filter "column IS NOT NULL" in the provider's quoting.</summary>
-    private string NotNull(string column) => Database.IsSqlServer() ? $"[{column}] IS NOT NULL" : $"\"{column}\" IS NOT NULL";
+    private string NotNull(string column) => $"{Column(column)} IS NOT NULL";
+
+    /// <summary>Written as EF writes <c>State == A || State == B</c>, so that SQLite, which matches a partial index's terms literally, finds it.</summary>
+    private string StateIn(IReadOnlyList<ExecutionState> states) => $"{Column(nameof(Execution.State))} IN ({string.Join(", ", states.Select(s => (int)s))})";
+
+    private string Column(string column) => Database.IsSqlServer() ? $"[{column}]" : $"\"{column}\"";
 
     public static long ToMicros(DateTimeOffset at) => (at.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10;
     public static DateTimeOffset FromMicros(long micros) => new(DateTimeOffset.UnixEpoch.UtcTicks + micros * 10, TimeSpan.Zero);

@@ -76,14 +76,9 @@ public sealed class WriteQueue : IAsyncDisposable
     /// in the queue in one round trip; <paramref name="read"/> reads that result set. On <paramref name="key"/>'s writer
     /// (null: the first).
     /// </summary>
-    /// <param name="orderFree">
-    /// The statement reads nothing the other writes of its transaction write, and they read nothing it writes (log lines
-    /// appended): it may run before set members issued ahead of it, so it does not split their statement (see
-    /// <see cref="RunStatementsAsync"/>). It still commits no later than anything issued after it.
-    /// </param>
     public Task<T> RunStatementAsync<T>(long? key, string text, (string Name, object? Value)[] parameters, Func<DbDataReader, Task<T>> read,
-        CancellationToken ct = default, bool orderFree = false) =>
-        Enqueue(key is { } k ? WriterOf(k) : 0, new StatementItem<T>(text, parameters, read, orderFree), ct);
+        CancellationToken ct = default) =>
+        Enqueue(key is { } k ? WriterOf(k) : 0, new StatementItem<T>(text, parameters, read), ct);
 
     /// <summary>
     /// One member of a <see cref="StatementSet{TMember, T}"/> on <paramref name="key"/>'s writer: sent in one statement with
@@ -331,8 +326,8 @@ public sealed class WriteQueue : IAsyncDisposable
     /// <see cref="StatementSet{TMember, T}"/> are merged first: each member goes to the layer after its key's previous
     /// member in this run (so one execution's claim and close stay two statements, in order), and a layer's members of one
     /// set become one statement. A statement that is not a set member ends the run of merging before it, so it stays
-    /// after everything issued before it and before everything issued after it — unless it is order-free (log lines:
-    /// between every two closes of a batch), which is sent where it stands and lets the merging go on.
+    /// after everything issued before it and before everything issued after it. Members of an order-free set (log lines:
+    /// between every two closes of a batch) take no layer: all of the run's become one statement, whatever their keys.
     /// </summary>
     private static async Task RunStatementsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<WorkItem> batch, int start, int end)
     {
@@ -353,7 +348,7 @@ public sealed class WriteQueue : IAsyncDisposable
                 continue;
             }
             var item = (StatementItem)batch[i];
-            if (!item.OrderFree) layers.SendTo(statements, reads);
+            layers.SendTo(statements, reads);
             statements.BatchCommands.Add(item.Command(statements));
             reads.Add(item.ReadAsync);
         }
@@ -376,8 +371,13 @@ public sealed class WriteQueue : IAsyncDisposable
 
         public void Add(SetItem member)
         {
-            var layer = _membersOfKey.GetValueOrDefault(member.Key);
-            _membersOfKey[member.Key] = layer + 1;
+            // Order-free members all share layer -1: sent first, one statement per set, taking no key's turn.
+            var layer = -1;
+            if (!member.OrderFree)
+            {
+                layer = _membersOfKey.GetValueOrDefault(member.Key);
+                _membersOfKey[member.Key] = layer + 1;
+            }
             var group = (layer, member.Set);
             if (!_groups.TryGetValue(group, out var members))
             {
@@ -440,8 +440,6 @@ public sealed class WriteQueue : IAsyncDisposable
 
     private abstract class StatementItem : WorkItem
     {
-        /// <summary>See <see cref="RunStatementAsync{T}"/>'s <c>orderFree</c>.</summary>
-        public virtual bool OrderFree => false;
         public abstract DbBatchCommand Command(DbBatch batch);
         public abstract Task ReadAsync(DbDataReader reader);
     }
@@ -450,6 +448,8 @@ public sealed class WriteQueue : IAsyncDisposable
     {
         public abstract long Key { get; }
         public abstract object Set { get; }
+        /// <summary>See <see cref="StatementSet{TMember, T}.OrderFree"/>.</summary>
+        public abstract bool OrderFree { get; }
         /// <summary>One statement for <paramref name="members"/>, all of this item's set (this one among them).</summary>
         public abstract DbBatchCommand CommandTogether(DbBatch batch, IReadOnlyList<SetItem> members);
         public abstract Task ReadTogetherAsync(DbDataReader reader, IReadOnlyList<SetItem> members);
@@ -462,6 +462,7 @@ public sealed class WriteQueue : IAsyncDisposable
         public Task<T> Task => _completion.Task;
         public override long Key => key;
         public override object Set => set;
+        public override bool OrderFree => set.OrderFree;
 
         private (string Text, (string Name, object? Value)[] Parameters, Func<DbDataReader, Task<T>> Read)? _alone;
         private (string Text, (string Name, object? Value)[] Parameters, Func<DbDataReader, Task<T>> Read) Alone => _alone ??= set.Alone(member);
@@ -524,9 +525,8 @@ public sealed class WriteQueue : IAsyncDisposable
         public override void Fail(Exception e) => _completion.TrySetException(e);
     }
 
-    private sealed class StatementItem<T>(string text, (string Name, object? Value)[] parameters, Func<DbDataReader, Task<T>> read, bool orderFree) : StatementItem
+    private sealed class StatementItem<T>(string text, (string Name, object? Value)[] parameters, Func<DbDataReader, Task<T>> read) : StatementItem
     {
-        public override bool OrderFree => orderFree;
         private readonly TaskCompletionSource<T> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private T _result = default!;
         public Task<T> Task => _completion.Task;

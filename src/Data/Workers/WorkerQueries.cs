@@ -27,12 +27,16 @@ public sealed class WorkerQueries(IDbContextFactory<TaskdeckDbContext> contexts)
         foreach (var node in nodes)
         {
             // A seek on (NodeId, State) per node: nodes are few, their running work bounded by worker count.
-            var running = await db.Executions.AsNoTracking()
-                .Where(e => e.NodeId == node.Id && (e.State == ExecutionState.Running || e.State == ExecutionState.Cancelling))
-                .OrderBy(e => e.Id).Take(runningPerNode)
-                .Select(e => new RunningOnNode(e.Id, e.Name, e.State, e.StartedAt, e.Progress)).ToListAsync(ct);
+            var running = await RunningOn(db, node.Id, runningPerNode).ToListAsync(ct);
             result.Add(new WorkerView(node, running));
         }
         return result;
     }
+
+    /// <summary>A seek on the (NodeId, State) index, which holds running and cancelling work only.</summary>
+    internal static IQueryable<RunningOnNode> RunningOn(TaskdeckDbContext db, string nodeId, int take) =>
+        db.Executions.AsNoTracking()
+            .Where(e => e.NodeId == nodeId && (e.State == ExecutionState.Running || e.State == ExecutionState.Cancelling))
+            .OrderBy(e => e.Id).Take(take)
+            .Select(e => new RunningOnNode(e.Id, e.Name, e.State, e.StartedAt, e.Progress));
 }

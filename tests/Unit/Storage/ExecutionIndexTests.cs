@@ -4,6 +4,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Metadata;
 using Microsoft.EntityFrameworkCore.Migrations;
+using Npgsql;
 using Taskdeck.Core.Dags;
 using Taskdeck.Core.Executions;
 using Taskdeck.Data.Dags;
@@ -50,6 +51,9 @@ public abstract class ExecutionIndexTests
     [InlineData("SELECT \"Id\" FROM \"Executions\" WHERE \"DagRunId\" = @p AND \"Id\" > 0 ORDER BY \"Id\" LIMIT 100", "IX_Executions_DagRunId_")]
     [InlineData("SELECT \"Id\" FROM \"Executions\" WHERE \"DagRunId\" = @p AND \"DagTaskName\" = 'a'", "IX_Executions_DagRunId_")]
     [InlineData("SELECT \"Id\" FROM \"Executions\" WHERE \"ScheduleName\" = @p AND \"State\" IN (0, 1, 2, 3, 4)", "IX_Executions_ScheduleName_State")]
+    // What runs on a node (the workers page, lease recovery), and what ended since a time, newest first (the dashboard).
+    [InlineData("SELECT \"Id\" FROM \"Executions\" WHERE \"NodeId\" = @p AND \"State\" IN (3, 4) ORDER BY \"Id\" LIMIT 20", "IX_Executions_NodeId_State")]
+    [InlineData("SELECT \"Name\", \"State\" FROM \"Executions\" WHERE \"FinishedAt\" >= @p ORDER BY \"FinishedAt\" DESC LIMIT 5000", "IX_Executions_FinishedAt_State")]
     public async Task QueriesByRunOrSchedule_UseTheirPartialIndexes(string sql, string index)
     {
         await using var storage = await StorageHost.StartAsync(await SettingsAsync());
@@ -57,7 +61,7 @@ public abstract class ExecutionIndexTests
         await using var db = await storage.Get<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
         var connection = db.Database.GetDbConnection();
         await connection.OpenAsync();
-        var plan = await PlanAsync(connection, sql, sql.Contains("ScheduleName") ? "nightly" : 7L);
+        var plan = await PlanAsync(connection, sql, sql.Contains("ScheduleName") ? "nightly" : sql.Contains("NodeId") ? "node-a" : 7L);
         Assert.Contains(index, plan);
     }
 
@@ -263,6 +267,23 @@ public sealed class SqliteExecutionIndexTests : ExecutionIndexTests
         Assert.Contains("COVERING INDEX IX_Executions_Name_State", plan);
     }
 
+    /// <summary>
+    /// SQLite uses a partial index only when the query names its predicate's terms as written: the workers page's query of
+    /// what runs on a node must say "State IN (3, 4)" as the index does.
+    /// </summary>
+    [Fact]
+    public async Task WhatRunsOnANode_IsReadFromTheIndexOfRunningWorkOnly()
+    {
+        await using var storage = await StorageHost.StartAsync(await SettingsAsync());
+        await using var db = await storage.Get<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
+        var connection = db.Database.GetDbConnection();
+        await connection.OpenAsync();
+
+        var plan = await PlanOfAsync(connection, Taskdeck.Data.Workers.WorkerQueries.RunningOn(db, "node-a", 20));
+
+        Assert.Contains("IX_Executions_NodeId_State", plan);
+    }
+
     /// <summary>EXPLAIN QUERY PLAN of a LINQ query, its parameters bound as <c>ToQueryString</c> lists them.</summary>
     private static async Task<string> PlanOfAsync(DbConnection connection, IQueryable query)
     {
@@ -328,6 +349,61 @@ public sealed class PostgreSqlExecutionIndexTests(PostgresServer postgres) : Exe
     /// Executions keep room on each page (fillfactor 50), so an update that changes no indexed column — the Hangfire job
     /// id the dispatcher stores for every execution, progress — is heap-only: no index entry written.
     /// </summary>
+    /// <summary>
+    /// At a busy fan-in the successes' children reads are gathered into one statement over many parents (PostgreSQL): it
+    /// answers each parent as its own read would — children, whether they wait on others, the hinted state — and keeps
+    /// to the parents' edges once statistics have counted a big join.
+    /// </summary>
+    [Fact]
+    public async Task TheChildrenOfManyParents_ReadInOneStatement_AreEachParentsOwn_ThroughTheirEdges()
+    {
+        await using var storage = await StorageHost.StartAsync(await SettingsAsync());
+        var dags = (DagStore)storage.Get<IDagStore>();
+        var store = storage.Get<ExecutionStore>();
+        var runId = await dags.CreateRunAsync("fan-in", "{}", "{}", false, DateTimeOffset.UtcNow);
+        var parents = await store.InsertAsync(
+            Enumerable.Range(0, 3_000).Select(i => (Noop with { DagRunId = runId, DagTaskName = $"p{i}" }, ExecutionState.Succeeded)).ToList(), DateTimeOffset.UtcNow, "test");
+        var join = (await store.InsertAsync([(Noop with { DagRunId = runId, DagTaskName = "join" }, ExecutionState.Pending)], DateTimeOffset.UtcNow, "test"))[0];
+        var only = await store.InsertAsync([(Noop with { DagRunId = runId, DagTaskName = "only" }, ExecutionState.Pending), (Noop with { DagRunId = runId, DagTaskName = "ran" }, ExecutionState.Queued)],
+            DateTimeOffset.UtcNow, "test");
+        await dags.AddEdgesAsync(runId, [.. parents.Select(parent => (parent, join)), (parents[0], only[0]), (parents[0], only[1])]);
+
+        await using var db = await storage.Get<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
+        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
+        await connection.OpenAsync();
+        await AnalyseAsync(connection);
+        await using (var off = new NpgsqlCommand("SET enable_seqscan = on", connection)) await off.ExecuteNonQueryAsync();
+        await using var explain = new NpgsqlCommand("EXPLAIN " + DagStore.ChildrenOfManySql, connection);
+        explain.Parameters.AddWithValue("Parents", new[] { parents[0], parents[2_500], parents[7] });
+        explain.Parameters.AddWithValue("Hinted", new[] { 0L, parents[1], 0L });
+        var plan = string.Join('\n', await ReadAllAsync(explain));
+        Assert.False(plan.Contains("Seq Scan on \"DagEdges\"") || plan.Contains("Seq Scan on \"Executions\""), plan);
+        Assert.Contains("IX_DagEdges_ParentExecutionId", plan);
+
+        // Asked together (the first alone reads; those asked while it runs are gathered), answered as each alone.
+        var asked = new (long Parent, long Hinted)[] { (parents[0], 0), (parents[2_500], parents[1]), (only[1], 0), (parents[7], join) };
+        var alone = new List<string>();
+        foreach (var (parent, hinted) in asked) alone.Add(Describe(await dags.PendingChildrenAsync(parent, hinted)));
+        var together = await Task.WhenAll(Enumerable.Range(0, 20).SelectMany(_ => asked).Select(async a => Describe(await dags.PendingChildrenAsync(a.Parent, a.Hinted))));
+        Assert.Equal(Enumerable.Range(0, 20).SelectMany(_ => alone), together);
+        Assert.Equal($"{join}:True:;{only[0]}:False:", alone[0]);
+        Assert.Equal($"{join}:True:Succeeded", alone[1]);
+        Assert.Equal("", alone[2]);
+        Assert.Equal($"{join}:True:Pending", alone[3]);
+        Assert.True(dags.ChildrenReadTogether > 0);
+
+        static string Describe(IReadOnlyList<(DagTaskRow Task, bool OtherParents, ExecutionState? Hinted)> children) =>
+            string.Join(';', children.OrderBy(c => c.Task.ExecutionId).Select(c => $"{c.Task.ExecutionId}:{c.OtherParents}:{c.Hinted}"));
+    }
+
+    private static async Task<List<string>> ReadAllAsync(NpgsqlCommand command)
+    {
+        var lines = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync()) lines.Add(reader.GetString(0));
+        return lines;
+    }
+
     [Fact]
     public async Task SettingTheHangfireJobId_IsAHeapOnlyUpdate()
     {

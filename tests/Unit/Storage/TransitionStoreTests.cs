@@ -386,9 +386,10 @@ public sealed class PostgreSqlTransitionStoreTests(PostgresServer postgres) : Tr
         Assert.All(await Task.WhenAll(cancels), cancelled => Assert.Equal((true, (ExecutionState?)ExecutionState.Running, (ExecutionState?)ExecutionState.Cancelling, 1), Describe(cancelled)));
         Assert.Equal((false, (ExecutionState?)ExecutionState.Running, (ExecutionState?)null, 1), Describe(await wrongAttempt));
         await Task.WhenAll(lines);
-        // 41 claims, 20 closes after their claims, 2 cancels. The first close went alone (it follows nothing of its own
-        // record, so it is in the batch's first layer, where no other close is), as did the lone failure.
-        Assert.Equal(63, storage.Get<WriteQueue>().MembersSentTogether - sentTogetherBefore);
+        // 41 claims, 20 closes after their claims, 2 cancels, and the 20 log flushes (order-free: one statement whatever
+        // their executions' turns). The first close went alone (it follows nothing of its own record, so it is in the
+        // batch's first layer, where no other close is), as did the lone failure.
+        Assert.Equal(83, storage.Get<WriteQueue>().MembersSentTogether - sentTogetherBefore);
 
         await using var db = await storage.Get<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
         var records = await db.Executions.AsNoTracking().Where(e => ids.Contains(e.Id)).ToDictionaryAsync(e => e.Id);
@@ -413,6 +414,37 @@ public sealed class PostgreSqlTransitionStoreTests(PostgresServer postgres) : Tr
             if (i is 30 or 31) claimed.Add((nameof(Transition.RequestCancel), ExecutionState.Running, ExecutionState.Cancelling, 1, "olivia"));
             Assert.Equal(claimed, rows);
         }
+    }
+
+    // Log flushes gathered in one commit are one insert, whatever their executions — one execution's two flushes among
+    // them — and each execution's lines keep the order they were flushed in.
+    [Fact]
+    public async Task LogFlushesInOneCommit_AreOneStatement_AndKeepEachExecutionsLinesInOrder()
+    {
+        await using var storage = await StorageHost.StartAsync(await SettingsAsync());
+        var store = storage.Get<ExecutionStore>();
+        var ids = await QueuedAsync(store, 3);
+        var at = DateTimeOffset.UtcNow;
+        LogEntry Line(long id, string text) => new() { ExecutionId = id, AttemptNumber = 1, Stream = LogStream.Output, At = at, Text = text };
+        var sentTogetherBefore = storage.Get<WriteQueue>().MembersSentTogether;
+        var release = await HoldTheWriterAsync(storage);
+
+        var flushes = new[]
+        {
+            store.AppendLogAsync([Line(ids[0], "a1\n"), Line(ids[1], "b1\n")]),
+            store.AppendLogAsync([Line(ids[2], "c1\n")]),
+            store.AppendLogAsync([Line(ids[0], "a2\n"), Line(ids[0], "a3\n")]),
+            store.AppendLogAsync([Line(ids[1], "b2\n")]),
+        };
+        release.SetResult();
+        await Task.WhenAll(flushes);
+
+        Assert.Equal(4, storage.Get<WriteQueue>().MembersSentTogether - sentTogetherBefore);
+        await using var db = await storage.Get<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
+        var lines = await db.LogEntries.AsNoTracking().Where(l => ids.Contains(l.ExecutionId)).OrderBy(l => l.Id).ToListAsync();
+        Assert.Equal(["a1\n", "a2\n", "a3\n"], lines.Where(l => l.ExecutionId == ids[0]).Select(l => l.Text));
+        Assert.Equal(["b1\n", "b2\n"], lines.Where(l => l.ExecutionId == ids[1]).Select(l => l.Text));
+        Assert.Equal(["c1\n"], lines.Where(l => l.ExecutionId == ids[2]).Select(l => l.Text));
     }
 
     // The values only some transitions carry go through the arrays too, nulls among them: a retry's due time and error, a

@@ -529,11 +529,13 @@ namespace Taskdeck.Data.Migrations.PostgreSql
                     b.HasIndex("DagRunId", "State")
                         .HasFilter("\"DagRunId\" IS NOT NULL");
 
-                    b.HasIndex("FinishedAt", "State");
+                    b.HasIndex("FinishedAt", "State")
+                        .HasFilter("\"FinishedAt\" IS NOT NULL");
 
                     b.HasIndex("Name", "State");
 
-                    b.HasIndex("NodeId", "State");
+                    b.HasIndex("NodeId", "State")
+                        .HasFilter("\"State\" IN (3, 4)");
 
                     b.HasIndex("Queue", "State");
 
