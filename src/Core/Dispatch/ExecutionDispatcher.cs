@@ -97,7 +97,13 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatch
     public Task HandBackAsync(string queue, IReadOnlyList<long> executionIds) => EnqueueManyAsync(queue, executionIds, spread: true);
 
     /// <summary>Whether a worker of this node would find nothing to do on <paramref name="queue"/>: none waits for a job made here, and not all run one.</summary>
-    public bool HasIdleWorker(string queue) => options.Value.Node.RunsWorkers && busy.Count + waiting.Ahead(queue) < WorkersToFeed();
+    public bool HasIdleWorker(string queue) => options.Value.Node.RunsWorkers && IdleWorkers(queue, WorkersToFeed(), countBusy: true) > 0;
+
+    /// <summary>
+    /// Of <paramref name="workers"/>, those no job made here waits for on <paramref name="queue"/> — and, when
+    /// <paramref name="countBusy"/>, that are not running one either.
+    /// </summary>
+    private int IdleWorkers(string queue, int workers, bool countBusy) => Math.Max(0, workers - waiting.Ahead(queue) - (countBusy ? busy.Count : 0));
 
     /// <summary>Best effort: the job would find the record cancelled and do nothing anyway.</summary>
     public void Remove(string? jobId)
@@ -245,7 +251,7 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatch
                 // A burst while every worker has a job waiting travels in full jobs: a small one would only wait longer.
                 // Work handed back runs long, so a busy worker will not be free soon: only those idle now share it.
                 var spread = group.Any(r => r.Spread);
-                var idle = Math.Max(0, workers - waiting.Ahead(group.Key) - (spread ? busy.Count : 0));
+                var idle = IdleWorkers(group.Key, workers, countBusy: spread);
                 var min = spread ? 1 : options.Value.Dispatch.MinBatch;
                 foreach (var batch in Split(ids, idle, max, min))
                 {

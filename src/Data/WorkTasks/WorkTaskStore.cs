@@ -90,8 +90,8 @@ public sealed class WorkTaskStore(IDbContextFactory<TaskdeckDbContext> contexts,
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         // Few rows (running external tasks with a limit); the deadline arithmetic is done here, the same on every provider.
-        var running = await db.Executions.AsNoTracking()
-            .Where(e => e.Kind == ExecutorKind.External && e.State == ExecutionState.Running && e.TimeoutSeconds != null && e.StartedAt != null)
+        var running = await ExternalIn(db, ExecutionState.Running)
+            .Where(e => e.TimeoutSeconds != null && e.StartedAt != null)
             .Select(e => new { e.Id, e.AttemptCount, e.StartedAt, e.TimeoutSeconds })
             .ToListAsync(ct);
         return running.Where(e => e.StartedAt!.Value.AddSeconds(e.TimeoutSeconds!.Value) < now).Select(e => (e.Id, e.AttemptCount)).ToList();
@@ -100,10 +100,13 @@ public sealed class WorkTaskStore(IDbContextFactory<TaskdeckDbContext> contexts,
     public async Task<IReadOnlyList<(long Id, int Attempt)>> FindCancellingExternalAsync(CancellationToken ct = default)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
-        var rows = await db.Executions.AsNoTracking()
-            .Where(e => e.Kind == ExecutorKind.External && e.State == ExecutionState.Cancelling)
+        var rows = await ExternalIn(db, ExecutionState.Cancelling)
             .Select(e => new { e.Id, e.AttemptCount })
             .ToListAsync(ct);
         return rows.Select(r => (r.Id, r.AttemptCount)).ToList();
     }
+
+    /// <summary>External work tasks in one state, from their own partial index (no other record is in it).</summary>
+    internal static IQueryable<Execution> ExternalIn(TaskdeckDbContext db, ExecutionState state) =>
+        db.Executions.AsNoTracking().Where(e => e.Kind == ExecutorKind.External && e.State == state);
 }

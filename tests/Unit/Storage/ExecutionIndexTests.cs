@@ -54,6 +54,9 @@ public abstract class ExecutionIndexTests
     // What runs on a node (the workers page, lease recovery), and what ended since a time, newest first (the dashboard).
     [InlineData("SELECT \"Id\" FROM \"Executions\" WHERE \"NodeId\" = @p AND \"State\" IN (3, 4) ORDER BY \"Id\" LIMIT 20", "IX_Executions_NodeId_State")]
     [InlineData("SELECT \"Name\", \"State\" FROM \"Executions\" WHERE \"FinishedAt\" >= @p ORDER BY \"FinishedAt\" DESC LIMIT 5000", "IX_Executions_FinishedAt_State")]
+    // External work tasks running or cancelling (their timeouts and confirmed cancels, looked over every second).
+    [InlineData("SELECT \"Id\" FROM \"Executions\" WHERE \"Kind\" = 2 AND \"State\" = 3 AND \"TimeoutSeconds\" IS NOT NULL AND \"Id\" > @p", "IX_Executions_External_State")]
+    [InlineData("SELECT \"Id\" FROM \"Executions\" WHERE \"Kind\" = 2 AND \"State\" = 4 AND \"Id\" > @p", "IX_Executions_External_State")]
     public async Task QueriesByRunOrSchedule_UseTheirPartialIndexes(string sql, string index)
     {
         await using var storage = await StorageHost.StartAsync(await SettingsAsync());
@@ -282,6 +285,21 @@ public sealed class SqliteExecutionIndexTests : ExecutionIndexTests
         var plan = await PlanOfAsync(connection, Taskdeck.Data.Workers.WorkerQueries.RunningOn(db, "node-a", 20));
 
         Assert.Contains("IX_Executions_NodeId_State", plan);
+    }
+
+    [Theory]
+    [InlineData(ExecutionState.Running)]
+    [InlineData(ExecutionState.Cancelling)]
+    public async Task ExternalWorkTasksInAState_AreReadFromTheirOwnIndex(ExecutionState state)
+    {
+        await using var storage = await StorageHost.StartAsync(await SettingsAsync());
+        await using var db = await storage.Get<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
+        var connection = db.Database.GetDbConnection();
+        await connection.OpenAsync();
+
+        var plan = await PlanOfAsync(connection, Taskdeck.Data.WorkTasks.WorkTaskStore.ExternalIn(db, state).Select(e => e.Id));
+
+        Assert.Contains("IX_Executions_External_State", plan);
     }
 
     /// <summary>EXPLAIN QUERY PLAN of a LINQ query, its parameters bound as <c>ToQueryString</c> lists them.</summary>

@@ -119,7 +119,7 @@ public sealed class ExecutionBatchJob(ExecutionRunner runner, ExecutionDispatche
                 try
                 {
                     var recorded = last || started.IsCompleted ? await started : await WithinHandBackAsync(started, work, handBackAfter);
-                    worked += work.Worked;
+                    if (spreadsSums) worked += work.Worked;
                     await ObserveAsync(closing);
                     closing = new Closing(id, recorded);
                 }

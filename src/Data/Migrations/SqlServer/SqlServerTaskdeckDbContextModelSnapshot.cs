@@ -544,6 +544,9 @@ namespace Taskdeck.Data.Migrations.SqlServer
 
                     b.HasIndex("State", "Id");
 
+                    b.HasIndex(new[] { "State", "Id" }, "IX_Executions_External_State")
+                        .HasFilter("[Kind] = 2");
+
                     b.ToTable("Executions", (string)null);
                 });
 
