@@ -140,13 +140,17 @@ public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts, Task
     /// <summary>How many children reads were answered by a statement shared with others since the start.</summary>
     internal long ChildrenReadTogether => _children?.AnsweredTogether ?? 0;
 
-    // As ChildrenSql, for many parents: each row names its request's position (from 1).
+    // As ChildrenSql, for many parents: each row names its request's position (from 1). Each parent's children are read by
+    // its edges in a subquery of their own (OFFSET 0 keeps the planner from flattening it into a join): as one join, the
+    // prepared statement's generic plan, not knowing how many parents come, hashed the whole edge table at every read —
+    // 3.9 ms a read in a 10,000-task fan-in, five times the reads it replaced.
     internal const string ChildrenOfManySql =
-        $"SELECT q.i, {TaskRowColumns}, CASE WHEN EXISTS (SELECT 1 FROM {DagEdgeColumns.Table} o WHERE o.{DagEdgeColumns.ChildExecutionId} = x.{ExecutionColumns.Id} " +
+        $"SELECT q.i, c.* FROM unnest(@Parents, @Hinted) WITH ORDINALITY AS q(p, h, i) CROSS JOIN LATERAL (SELECT {TaskRowColumns}, " +
+        $"CASE WHEN EXISTS (SELECT 1 FROM {DagEdgeColumns.Table} o WHERE o.{DagEdgeColumns.ChildExecutionId} = x.{ExecutionColumns.Id} " +
         $"AND o.{DagEdgeColumns.ParentExecutionId} <> q.p) THEN 1 ELSE 0 END, " +
         $"(SELECT h.{ExecutionColumns.State} FROM {ExecutionColumns.Table} h WHERE h.{ExecutionColumns.Id} = q.h) " +
-        $"FROM unnest(@Parents, @Hinted) WITH ORDINALITY AS q(p, h, i) JOIN {DagEdgeColumns.Table} d ON d.{DagEdgeColumns.ParentExecutionId} = q.p " +
-        $"JOIN {ExecutionColumns.Table} x ON x.{ExecutionColumns.Id} = d.{DagEdgeColumns.ChildExecutionId}";
+        $"FROM {DagEdgeColumns.Table} d JOIN {ExecutionColumns.Table} x ON x.{ExecutionColumns.Id} = d.{DagEdgeColumns.ChildExecutionId} " +
+        $"WHERE d.{DagEdgeColumns.ParentExecutionId} = q.p OFFSET 0) c";
 
     private static async Task<IReadOnlyList<List<(DagTaskRow Task, bool OtherParents, ExecutionState? Hinted)>>> ChildrenOfManyAsync(KeptReaders readers,
         IReadOnlyList<(long Parent, long Hinted)> asked)
