@@ -120,11 +120,13 @@ public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts, Task
 
     public async Task<IReadOnlyList<(DagTaskRow Task, bool OtherParents, ExecutionState? Hinted)>> PendingChildrenAsync(long parentExecutionId, long hinted = 0,
         CancellationToken ct = default) =>
-        (_children is { } coalesced ? await coalesced.ReadAsync((parentExecutionId, hinted), ct) : await ChildrenOfAsync(readers, (parentExecutionId, hinted)))
+        (_children is { } coalesced ? await coalesced.ReadAsync((parentExecutionId, hinted), ct) : await ChildrenOfAsync(readers, (parentExecutionId, hinted), ct))
             .Where(child => child.Task.State == ExecutionState.Pending).ToList();
 
-    private static Task<List<(DagTaskRow Task, bool OtherParents, ExecutionState? Hinted)>> ChildrenOfAsync(KeptReaders readers, (long Parent, long Hinted) asked) =>
-        readers.ReadAsync(ChildrenSql, [("Parent", asked.Parent), ("Hinted", asked.Hinted)], ReadChild, CancellationToken.None);
+    // A shared read serves several callers, so no one caller's token cancels it (each caller stops waiting on its own).
+    private static Task<List<(DagTaskRow Task, bool OtherParents, ExecutionState? Hinted)>> ChildrenOfAsync(KeptReaders readers, (long Parent, long Hinted) asked,
+        CancellationToken ct = default) =>
+        readers.ReadAsync(ChildrenSql, [("Parent", asked.Parent), ("Hinted", asked.Hinted)], ReadChild, ct);
 
     private static (DagTaskRow Task, bool OtherParents, ExecutionState? Hinted) ReadChild(System.Data.Common.DbDataReader r, int first) =>
         (Task: ReadTaskRow(r, first), OtherParents: Convert.ToInt32(r.GetValue(first + 7)) != 0,

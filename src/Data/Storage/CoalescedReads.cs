@@ -73,8 +73,15 @@ public sealed class CoalescedReads<TRequest, TAnswer>(
             try
             {
                 var answers = await together([.. batch.Select(a => a.Request)]);
-                for (var i = 0; i < batch.Count; i++) batch[i].Answer.TrySetResult(answers[i]);
+                // Counted before anyone is answered: a caller may look as soon as its answer is set.
                 Interlocked.Add(ref _answeredTogether, batch.Count);
+                for (var i = 0; i < batch.Count; i++) batch[i].Answer.TrySetResult(answers[i]);
+                return;
+            }
+            catch (Exception e) when (IsTheDatabaseUnreachable(e))
+            {
+                // Read again one by one, each would wait out the same failure in turn, and every later caller behind them.
+                foreach (var asked in batch) asked.Answer.TrySetException(e);
                 return;
             }
             catch (Exception)
@@ -88,6 +95,10 @@ public sealed class CoalescedReads<TRequest, TAnswer>(
             catch (Exception e) { asked.Answer.TrySetException(e); }
         }
     }
+
+    /// <summary>The connection or the server failed (not the statement): transient by the provider's word, or a timeout.</summary>
+    private static bool IsTheDatabaseUnreachable(Exception e) =>
+        e is TimeoutException || e is System.Data.Common.DbException { IsTransient: true } || e.InnerException is TimeoutException;
 
     private sealed class Asked(TRequest request)
     {

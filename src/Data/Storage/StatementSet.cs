@@ -17,7 +17,7 @@ public abstract class StatementSet<TMember, T>
     /// <summary>
     /// Members read nothing the other writes of their transaction write, and those read nothing they write (log lines
     /// appended): every member gathered in a run of statements goes into one statement whatever its key — two of the same
-    /// key included — sent where it stands, so it neither waits for a key's earlier writes nor splits other sets' statements.
+    /// key included — sent first in that run, so it neither waits for a key's earlier writes nor splits other sets' statements.
     /// It still commits no later than anything issued after it.
     /// </summary>
     public virtual bool OrderFree => false;

@@ -11,6 +11,7 @@ public sealed class CoalescedReadsTests
         public readonly TaskCompletionSource Release = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public readonly TaskCompletionSource FirstAsked = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public Func<int, bool> Refuses = _ => false;
+        public Exception? Unreachable;
 
         public async Task<string> AloneAsync(int request)
         {
@@ -24,6 +25,7 @@ public sealed class CoalescedReadsTests
         {
             lock (Statements) Statements.Add(requests);
             await Task.Yield();
+            if (Unreachable is not null) throw Unreachable;
             if (requests.Any(Refuses)) throw new InvalidOperationException("one refused");
             return [.. requests.Select(r => $"answer {r}")];
         }
@@ -63,6 +65,22 @@ public sealed class CoalescedReadsTests
         Assert.Equal("answer 4", await later[2]);
         Assert.Equal([[1], [2, 3, 4], [2], [3], [4]], database.Statements);
         Assert.Equal(0, reads.AnsweredTogether);
+    }
+
+    [Fact]
+    public async Task AReadOfSeveralThatCannotReachTheDatabase_FailsThemAllAtOnce_NotOneAfterAnother()
+    {
+        var database = new HeldDatabase { Unreachable = new TimeoutException("the server did not answer") };
+        var reads = new CoalescedReads<int, string>(database.AloneAsync, database.TogetherAsync);
+
+        var first = reads.ReadAsync(1);
+        await database.FirstAsked.Task;
+        var later = Enumerable.Range(2, 3).Select(i => reads.ReadAsync(i)).ToList();
+        database.Release.SetResult();
+
+        Assert.Equal("answer 1", await first);
+        foreach (var read in later) Assert.Equal("the server did not answer", (await Assert.ThrowsAsync<TimeoutException>(() => read)).Message);
+        Assert.Equal([[1], [2, 3, 4]], database.Statements);
     }
 
     [Fact]
