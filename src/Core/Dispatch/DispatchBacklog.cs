@@ -39,7 +39,7 @@ public sealed class DispatchBacklog(ExecutionDispatcher dispatcher, TimeProvider
                 {
                     try
                     {
-                        await dispatcher.DispatchManyAsync(chunk, time.GetUtcNow(), stoppingToken);
+                        await dispatcher.DispatchManyAsync(chunk, time.GetUtcNow(), stoppingToken, moreBehind: Pending > chunk.Length);
                     }
                     catch (Exception e) when (e is not OperationCanceledException)
                     {

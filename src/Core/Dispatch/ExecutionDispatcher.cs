@@ -35,7 +35,8 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatch
     private bool _handingOver;
 
     /// <param name="Spread">Handed back by a job whose work runs long: split over every idle worker, however few each gets.</param>
-    private sealed record Ready(string Queue, IReadOnlyList<long> Ids, TaskCompletionSource Done, bool Spread = false);
+    /// <param name="MoreBehind">A part of a big submission with more of it still to come: travels in full jobs.</param>
+    private sealed record Ready(string Queue, IReadOnlyList<long> Ids, TaskCompletionSource Done, bool Spread = false, bool MoreBehind = false);
 
     /// <summary>Sends one record to its queue now; done once its job exists and its job id is stored.</summary>
     public Task EnqueueAsync(long executionId, int priority, CancellationToken ct = default) =>
@@ -56,7 +57,14 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatch
     /// way, the jobs already made stay (their ids stored) and a <see cref="DispatchIncompleteException"/> names the records
     /// still without one, so whoever tries again does not give the others a second job.
     /// </summary>
-    public async Task DispatchManyAsync(IReadOnlyList<(long Id, int Priority, DateTimeOffset? RunAt)> items, DateTimeOffset now, CancellationToken ct = default)
+    /// <param name="moreBehind">
+    /// A part of a big submission whose next part follows as soon as this one has its jobs (<see cref="DispatchBacklog"/>):
+    /// its due records travel in full jobs even while workers idle. Spread one job per idle worker, each part of 500 went
+    /// out in jobs of 25 whenever the workers kept up with the dispatch, so every execution paid Hangfire twice as much and
+    /// the dispatch stayed behind: whole two-node runs at 24 executions per job and 1,800 /s (BENCHMARKS.md, session 36).
+    /// </param>
+    public async Task DispatchManyAsync(IReadOnlyList<(long Id, int Priority, DateTimeOffset? RunAt)> items, DateTimeOffset now, CancellationToken ct = default,
+        bool moreBehind = false)
     {
         Exception? failure = null;
         var withoutJob = new List<long>();
@@ -70,7 +78,7 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatch
         }
         var groups = items.Where(i => i.RunAt is not { } at || at <= now).GroupBy(i => QueueFor(i.Priority))
             .Select(g => (Ids: g.Select(i => i.Id).ToList(), Queue: g.Key)).ToList();
-        var due = failure is null ? groups.Select(g => EnqueueManyAsync(g.Queue, g.Ids)).ToList() : [];
+        var due = failure is null ? groups.Select(g => EnqueueManyAsync(g.Queue, g.Ids, moreBehind: moreBehind)).ToList() : [];
         if (failure is not null) withoutJob.AddRange(groups.SelectMany(g => g.Ids));
         // A job made but its id not stored still runs its record: it is not dispatched again here.
         if (later.Count > 0)
@@ -183,7 +191,7 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatch
     /// <summary>An execution handed to a job's worker; <paramref name="ReleaseFirst"/>: its release, still to be applied (with its claim).</summary>
     public sealed record Handover(long ExecutionId, TransitionCommand? ReleaseFirst);
 
-    private Task EnqueueManyAsync(string queue, IReadOnlyList<long> ids, bool spread = false)
+    private Task EnqueueManyAsync(string queue, IReadOnlyList<long> ids, bool spread = false, bool moreBehind = false)
     {
         if (ids.Count == 0) return Task.CompletedTask;
         if (Continuation.TryTake(queue, ids[0]))
@@ -191,7 +199,7 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatch
             if (ids.Count == 1) return Task.CompletedTask;
             ids = ids.Skip(1).ToList();
         }
-        var ready = new Ready(queue, ids, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), spread);
+        var ready = new Ready(queue, ids, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), spread, moreBehind);
         bool start;
         lock (_gate)
         {
@@ -252,7 +260,7 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatch
                 // Work handed back runs long, so a busy worker will not be free soon: only those idle now share it.
                 var spread = group.Any(r => r.Spread);
                 var idle = IdleWorkers(group.Key, workers, countBusy: spread);
-                var min = spread ? 1 : options.Value.Dispatch.MinBatch;
+                var min = spread ? 1 : group.Any(r => r.MoreBehind) ? max : options.Value.Dispatch.MinBatch;
                 foreach (var batch in Split(ids, idle, max, min))
                 {
                     // Counted before it exists: a worker may start it (and say so) before Enqueue returns.

@@ -49,6 +49,15 @@ public sealed class BatchSizingTests
     }
 
     [Fact]
+    public async Task APartOfABigSubmissionWithMoreBehindIt_TravelsInFullJobs_ThoughEveryWorkerIsIdle()
+    {
+        await _dispatcher.DispatchManyAsync([.. Ids(1, 500).Select(id => (id, 0, (DateTimeOffset?)null))], _time.GetUtcNow(), moreBehind: true);
+
+        Assert.Equal(10, _transport.Jobs.Count);
+        Assert.All(_transport.Jobs, j => Assert.Equal(new TaskdeckOptions().Dispatch.MaxBatch, j.Ids.Count));
+    }
+
+    [Fact]
     public async Task JobsSeenTaken_HereOrOnAnotherNode_FreeTheirWorkersForSmallJobsAgain()
     {
         await DispatchAsync(Ids(1, 500));
