@@ -5,6 +5,9 @@ namespace Taskdeck.Core.Dags;
 /// <summary>A task of a run as scheduling sees it.</summary>
 public sealed record DagTaskRow(long ExecutionId, string Name, ExecutionState State, int AttemptCount, int Priority, ExecutorKind Kind, bool IsGenerator);
 
+/// <summary>A child read at its parent's success: whether it has another parent, and the hinted execution's state read with it.</summary>
+public sealed record DagChild(DagTaskRow Task, bool OtherParents, ExecutionState? Hinted);
+
 public sealed record DagProgress(IReadOnlyDictionary<ExecutionState, int> Counts, int Releasable)
 {
     public int Count(params ExecutionState[] states) => states.Sum(s => Counts.GetValueOrDefault(s));
@@ -44,7 +47,7 @@ public interface IDagStore
     /// execution <paramref name="hinted"/> read by the same statement (null for 0 or none): a parent thought to block one
     /// of them, so that a join's parents need one read at each success, not two.
     /// </summary>
-    Task<IReadOnlyList<(DagTaskRow Task, bool OtherParents, ExecutionState? Hinted)>> PendingChildrenAsync(long parentExecutionId, long hinted = 0,
+    Task<IReadOnlyList<DagChild>> PendingChildrenAsync(long parentExecutionId, long hinted = 0,
         CancellationToken ct = default);
 
     /// <summary>A parent of the task that has not succeeded (the latest created) and its state; null when every parent succeeded.</summary>

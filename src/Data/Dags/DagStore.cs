@@ -111,32 +111,33 @@ public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts, Task
     // on PostgreSQL only because the planner is told children have few parents each (the migration
     // DagEdgesByChildThenParent) — statistics that counted a join's 10,000 edges made it expect EXISTS to match early in a
     // scan of the whole edge table, which it then read from the start at every success (BENCHMARKS.md, session 34).
-    internal const string ChildrenSql =
-        $"SELECT {TaskRowColumns}, CASE WHEN EXISTS (SELECT 1 FROM {DagEdgeColumns.Table} o WHERE o.{DagEdgeColumns.ChildExecutionId} = x.{ExecutionColumns.Id} " +
-        $"AND o.{DagEdgeColumns.ParentExecutionId} <> @Parent) THEN 1 ELSE 0 END, " +
-        $"(SELECT h.{ExecutionColumns.State} FROM {ExecutionColumns.Table} h WHERE h.{ExecutionColumns.Id} = @Hinted) " +
-        $"FROM {DagEdgeColumns.Table} d JOIN {ExecutionColumns.Table} x ON x.{ExecutionColumns.Id} = d.{DagEdgeColumns.ChildExecutionId} " +
-        $"WHERE d.{DagEdgeColumns.ParentExecutionId} = @Parent";
+    internal static readonly string ChildrenSql = ChildrenOf(parent: "@Parent", hinted: "@Hinted");
 
-    public async Task<IReadOnlyList<(DagTaskRow Task, bool OtherParents, ExecutionState? Hinted)>> PendingChildrenAsync(long parentExecutionId, long hinted = 0,
+    // One parent's children: the single read and each parent's part of the shared read are this one text.
+    private static string ChildrenOf(string parent, string hinted) =>
+        $"SELECT {TaskRowColumns}, CASE WHEN EXISTS (SELECT 1 FROM {DagEdgeColumns.Table} o WHERE o.{DagEdgeColumns.ChildExecutionId} = x.{ExecutionColumns.Id} " +
+        $"AND o.{DagEdgeColumns.ParentExecutionId} <> {parent}) THEN 1 ELSE 0 END, " +
+        $"(SELECT h.{ExecutionColumns.State} FROM {ExecutionColumns.Table} h WHERE h.{ExecutionColumns.Id} = {hinted}) " +
+        $"FROM {DagEdgeColumns.Table} d JOIN {ExecutionColumns.Table} x ON x.{ExecutionColumns.Id} = d.{DagEdgeColumns.ChildExecutionId} " +
+        $"WHERE d.{DagEdgeColumns.ParentExecutionId} = {parent}";
+
+    public async Task<IReadOnlyList<DagChild>> PendingChildrenAsync(long parentExecutionId, long hinted = 0,
         CancellationToken ct = default) =>
         (_children is { } coalesced ? await coalesced.ReadAsync((parentExecutionId, hinted), ct) : await ChildrenOfAsync(readers, (parentExecutionId, hinted), ct))
             .Where(child => child.Task.State == ExecutionState.Pending).ToList();
 
     // A shared read serves several callers, so no one caller's token cancels it (each caller stops waiting on its own).
-    private static Task<List<(DagTaskRow Task, bool OtherParents, ExecutionState? Hinted)>> ChildrenOfAsync(KeptReaders readers, (long Parent, long Hinted) asked,
+    private static Task<List<DagChild>> ChildrenOfAsync(KeptReaders readers, (long Parent, long Hinted) asked,
         CancellationToken ct = default) =>
-        readers.ReadAsync(ChildrenSql, [("Parent", asked.Parent), ("Hinted", asked.Hinted)], ReadChild, ct);
+        readers.ReadAsync(ChildrenSql, [("Parent", asked.Parent), ("Hinted", asked.Hinted)], r => ReadChild(r, 0), ct);
 
-    private static (DagTaskRow Task, bool OtherParents, ExecutionState? Hinted) ReadChild(System.Data.Common.DbDataReader r, int first) =>
-        (Task: ReadTaskRow(r, first), OtherParents: Convert.ToInt32(r.GetValue(first + 7)) != 0,
-         Hinted: r.IsDBNull(first + 8) ? null : (ExecutionState)Convert.ToInt32(r.GetValue(first + 8)));
-
-    private static (DagTaskRow Task, bool OtherParents, ExecutionState? Hinted) ReadChild(System.Data.Common.DbDataReader r) => ReadChild(r, 0);
+    private static DagChild ReadChild(System.Data.Common.DbDataReader r, int first) =>
+        new(ReadTaskRow(r, first), OtherParents: Convert.ToInt32(r.GetValue(first + 7)) != 0,
+            Hinted: r.IsDBNull(first + 8) ? null : (ExecutionState)Convert.ToInt32(r.GetValue(first + 8)));
 
     // PostgreSQL: the successes of a busy fan-in ask at once (a few per commit of their closes), each a round trip and a
     // statement's fixed cost on the server; gathered, one statement reads the children of every parent asked meanwhile.
-    private readonly CoalescedReads<(long Parent, long Hinted), List<(DagTaskRow Task, bool OtherParents, ExecutionState? Hinted)>>? _children =
+    private readonly CoalescedReads<(long Parent, long Hinted), List<DagChild>>? _children =
         database.Provider == Core.StorageProvider.PostgreSql ? new(asked => ChildrenOfAsync(readers, asked), asked => ChildrenOfManyAsync(readers, asked)) : null;
 
     /// <summary>How many children reads were answered by a statement shared with others since the start.</summary>
@@ -146,21 +147,16 @@ public sealed class DagStore(IDbContextFactory<TaskdeckDbContext> contexts, Task
     // its edges in a subquery of their own (OFFSET 0 keeps the planner from flattening it into a join): as one join, the
     // prepared statement's generic plan, not knowing how many parents come, hashed the whole edge table at every read —
     // 3.9 ms a read in a 10,000-task fan-in, five times the reads it replaced.
-    internal const string ChildrenOfManySql =
-        $"SELECT q.i, c.* FROM unnest(@Parents, @Hinted) WITH ORDINALITY AS q(p, h, i) CROSS JOIN LATERAL (SELECT {TaskRowColumns}, " +
-        $"CASE WHEN EXISTS (SELECT 1 FROM {DagEdgeColumns.Table} o WHERE o.{DagEdgeColumns.ChildExecutionId} = x.{ExecutionColumns.Id} " +
-        $"AND o.{DagEdgeColumns.ParentExecutionId} <> q.p) THEN 1 ELSE 0 END, " +
-        $"(SELECT h.{ExecutionColumns.State} FROM {ExecutionColumns.Table} h WHERE h.{ExecutionColumns.Id} = q.h) " +
-        $"FROM {DagEdgeColumns.Table} d JOIN {ExecutionColumns.Table} x ON x.{ExecutionColumns.Id} = d.{DagEdgeColumns.ChildExecutionId} " +
-        $"WHERE d.{DagEdgeColumns.ParentExecutionId} = q.p OFFSET 0) c";
+    internal static readonly string ChildrenOfManySql =
+        $"SELECT q.i, c.* FROM unnest(@Parents, @Hinted) WITH ORDINALITY AS q(p, h, i) CROSS JOIN LATERAL ({ChildrenOf(parent: "q.p", hinted: "q.h")} OFFSET 0) c";
 
-    private static async Task<IReadOnlyList<List<(DagTaskRow Task, bool OtherParents, ExecutionState? Hinted)>>> ChildrenOfManyAsync(KeptReaders readers,
+    private static async Task<IReadOnlyList<List<DagChild>>> ChildrenOfManyAsync(KeptReaders readers,
         IReadOnlyList<(long Parent, long Hinted)> asked)
     {
         var rows = await readers.ReadAsync(ChildrenOfManySql,
             [("Parents", asked.Select(a => a.Parent).ToArray()), ("Hinted", asked.Select(a => a.Hinted).ToArray())],
             r => (Position: Convert.ToInt32(r.GetValue(0)), Child: ReadChild(r, 1)), CancellationToken.None);
-        var answers = asked.Select(_ => new List<(DagTaskRow Task, bool OtherParents, ExecutionState? Hinted)>()).ToList();
+        var answers = asked.Select(_ => new List<DagChild>()).ToList();
         foreach (var (position, child) in rows) answers[position - 1].Add(child);
         return answers;
     }

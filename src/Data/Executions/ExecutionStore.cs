@@ -346,14 +346,17 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
         public static readonly LogAppends Instance = new();
         public override bool OrderFree => true;
 
-        private const string Insert = $"INSERT INTO {LogEntryColumns.Table} ({LogColumns}) SELECT * FROM unnest(@Ids, @Attempts, @Streams, @Ats, @Texts)";
+        // A data-modifying WITH runs to completion whatever the query after it reads: one row per member, as a set answers.
+        // One text, alone or together, so the server keeps one prepared statement for both.
+        private const string Insert =
+            $"WITH x AS (INSERT INTO {LogEntryColumns.Table} ({LogColumns}) SELECT * FROM unnest(@Ids, @Attempts, @Streams, @Ats, @Texts)) " +
+            "SELECT g FROM generate_series(1, @Members) AS g";
 
         public override (string Text, (string Name, object? Value)[] Parameters, Func<DbDataReader, Task<bool>> Read) Alone(IReadOnlyList<LogEntry> member) =>
-            ($"WITH x AS ({Insert} RETURNING 1) SELECT count(*) FROM x", Columns(member), Drain);
+            (Insert, [.. Columns(member), ("Members", 1)], Drain);
 
-        // A data-modifying WITH runs to completion whatever the query after it reads: one row per member, as the set asks.
         public override (string Text, (string Name, object? Value)[] Parameters) Together(IReadOnlyList<IReadOnlyList<LogEntry>> members) =>
-            ($"WITH x AS ({Insert}) SELECT g FROM generate_series(1, @Members) AS g", [.. Columns([.. members.SelectMany(m => m)]), ("Members", members.Count)]);
+            (Insert, [.. Columns([.. members.SelectMany(m => m)]), ("Members", members.Count)]);
 
         public override bool ReadRow(DbDataReader reader, IReadOnlyList<LogEntry> member) => true;
 

@@ -412,7 +412,7 @@ public sealed class PostgreSqlExecutionIndexTests(PostgresServer postgres) : Exe
         Assert.Equal($"{join}:True:Pending", alone[3]);
         Assert.True(dags.ChildrenReadTogether > 0);
 
-        static string Describe(IReadOnlyList<(DagTaskRow Task, bool OtherParents, ExecutionState? Hinted)> children) =>
+        static string Describe(IReadOnlyList<DagChild> children) =>
             string.Join(';', children.OrderBy(c => c.Task.ExecutionId).Select(c => $"{c.Task.ExecutionId}:{c.OtherParents}:{c.Hinted}"));
     }
 
