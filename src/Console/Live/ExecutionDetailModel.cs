@@ -81,18 +81,32 @@ public sealed record LogTail(ImmutableList<string> Chunks, DateTimeOffset LastAt
 /// <summary>
 /// One log of one attempt, shared by every page that shows it: what is stored is read once, then every chunk published
 /// for it is appended in place (no query). It subscribes before reading so nothing written in between is lost, and drops
-/// published chunks the stored text already holds (they carry the same instant).
+/// published chunks the stored text already holds (they carry the same instant). Lines are published only on the node
+/// that runs the attempt: for an attempt running on another node the stored log is read for lines after the last one
+/// seen every <see cref="RemoteTailInterval"/> while it runs and a viewer looks (the runner stores its lines every 200 ms).
 /// </summary>
 public sealed class LogTailModel : LiveModel<LogTail>
 {
-    private readonly Func<CancellationToken, Task<IReadOnlyList<LogEntry>>> _load;
-    private readonly List<LogAppended> _pending = [];
+    /// <summary>How often the stored log of an attempt running on another node is read for new lines.</summary>
+    public static readonly TimeSpan RemoteTailInterval = TimeSpan.FromSeconds(1);
 
-    public LogTailModel(long executionId, int attempt, LogStream stream, Func<CancellationToken, Task<IReadOnlyList<LogEntry>>> load, ExecutionEvents events,
-        LiveCadence cadence, TimeProvider time, ILogger logger)
+    private readonly Func<long, CancellationToken, Task<IReadOnlyList<LogEntry>>> _load;
+    private readonly ILogger _logger;
+    // Stored: read from the store by id (after the last line seen), so new whatever its instant; a published chunk is new only
+    // when later than the last one shown.
+    private readonly List<(DateTimeOffset At, string Text, bool Stored)> _pending = [];
+    private long _lastStoredId;
+    private bool _tailingStore;
+    private int _tailReading;
+
+    /// <param name="load">Reads the stored lines after an id (0: all of them), in order.</param>
+    /// <param name="runsElsewhere">The attempt runs now, on another node: its lines are read from the store while it runs.</param>
+    public LogTailModel(long executionId, int attempt, LogStream stream, Func<long, CancellationToken, Task<IReadOnlyList<LogEntry>>> load, bool runsElsewhere,
+        ExecutionEvents events, LiveCadence cadence, TimeProvider time, ILogger logger)
         : base(cadence, time, logger)
     {
         _load = load;
+        _logger = logger;
         Follow(events.Subscribe(e =>
         {
             if (e.ExecutionId != executionId) return;
@@ -100,7 +114,7 @@ public sealed class LogTailModel : LiveModel<LogTail>
             {
                 lock (Gate)
                 {
-                    _pending.Add(l);
+                    _pending.Add((l.At, l.Text, false));
                     MarkPending();
                 }
             }
@@ -109,15 +123,47 @@ public sealed class LogTailModel : LiveModel<LogTail>
             // published here — was never handed to it. Read the stored log once more.
             else if (e is StateChanged { From: { } from } s && s.AttemptNumber == attempt && from.IsActive() && !s.To.IsActive())
             {
-                lock (Gate) MarkStale();
+                lock (Gate)
+                {
+                    _tailingStore = false;
+                    MarkStale();
+                }
             }
         }));
+        if (!runsElsewhere) return;
+        _tailingStore = true;
+        Follow(time.CreateTimer(_ => _ = ReadNewStoredLinesAsync(), null, RemoteTailInterval, RemoteTailInterval));
+    }
+
+    /// <summary>The stored lines after the last one seen, queued as chunks (skipped while nobody looks, or while the last read is still out).</summary>
+    private async Task ReadNewStoredLinesAsync()
+    {
+        long after;
+        lock (Gate)
+        {
+            if (!_tailingStore || !Watched || Current is null) return;
+            after = _lastStoredId;
+        }
+        if (Interlocked.Exchange(ref _tailReading, 1) == 1) return;
+        try
+        {
+            var lines = await _load(after, CancellationToken.None);
+            lock (Gate)
+            {
+                foreach (var line in lines.Where(l => l.Id > _lastStoredId)) _pending.Add((line.At, line.Text, true));
+                _lastStoredId = Math.Max(_lastStoredId, lines.Count == 0 ? 0 : lines.Max(l => l.Id));
+                if (_pending.Count > 0) MarkPending();
+            }
+        }
+        catch (Exception e) { _logger.LogDebug(e, "Reading new lines of a log running on another node failed; the next read tries again"); }
+        finally { Volatile.Write(ref _tailReading, 0); }
     }
 
     protected override async Task<LogTail> QueryAsync(CancellationToken ct)
     {
-        var stored = await _load(ct);
+        var stored = await _load(0, ct);
         var last = stored.Count == 0 ? DateTimeOffset.MinValue : stored.Max(e => e.At);
+        if (stored.Count > 0) lock (Gate) _lastStoredId = Math.Max(_lastStoredId, stored.Max(e => e.Id));
         var text = string.Concat(stored.Select(e => e.Text));
         return new LogTail(text.Length == 0 ? [] : [text], last, true);
     }
@@ -159,11 +205,11 @@ public sealed class LogTailModel : LiveModel<LogTail>
         foreach (var chunk in _pending)
         {
             // Compared in microseconds: the database keeps no finer time.
-            if (chunk.At.UtcTicks / 10 <= last.UtcTicks / 10) continue;
+            if (!chunk.Stored && chunk.At.UtcTicks / 10 <= last.UtcTicks / 10) continue;
             chunks.Add(chunk.Text);
-            last = chunk.At;
+            if (chunk.At > last) last = chunk.At;
         }
         _pending.Clear();
-        return last == current.LastAt ? null : (new LogTail(chunks.ToImmutable(), last, true), [0]);
+        return chunks.Count == current.Chunks.Count ? null : (new LogTail(chunks.ToImmutable(), last, true), [0]);
     }
 }

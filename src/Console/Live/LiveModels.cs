@@ -62,9 +62,11 @@ public sealed class LiveModels(ExecutionEvents events, IServiceProvider services
         Watch(new ExecutionKey(id), () => new ExecutionDetailModel(id, Get<ExecutionQueries>(), events, cadence.Value, time, _logger), page, onUpdate);
 
     /// <param name="load">Reads the stored log (used by the first page that watches it; every page reads the same).</param>
-    public LiveViewer<LogTail> WatchLog(long executionId, int attempt, LogStream stream, Func<CancellationToken, Task<IReadOnlyList<LogEntry>>> load,
-        LivePage? page, Func<LiveUpdate<LogTail>, Task> onUpdate) =>
-        Watch(new LogKey(executionId, attempt, stream), () => new LogTailModel(executionId, attempt, stream, load, events, cadence.Value, time, _logger), page, onUpdate);
+    /// <param name="runsElsewhere">The attempt runs now on another node (decided by the first page that watches the log).</param>
+    public LiveViewer<LogTail> WatchLog(long executionId, int attempt, LogStream stream, Func<long, CancellationToken, Task<IReadOnlyList<LogEntry>>> load,
+        bool runsElsewhere, LivePage? page, Func<LiveUpdate<LogTail>, Task> onUpdate) =>
+        Watch(new LogKey(executionId, attempt, stream), () => new LogTailModel(executionId, attempt, stream, load, runsElsewhere, events, cadence.Value, time, _logger),
+            page, onUpdate);
 
     public LiveViewer<LiveList<DagRunListItem>> WatchDagRuns(DagRunListQuery query, LivePage? page, Func<LiveUpdate<LiveList<DagRunListItem>>, Task> onUpdate) =>
         Watch(query, () => new DagRunListModel(query, Get<DagQueries>(), events, cadence.Value, time, _logger), page, onUpdate);

@@ -15,7 +15,7 @@ public sealed class LogViewerTests : MudTestContext
         IReadOnlyList<LogEntry> entries = [new LogEntry { ExecutionId = 9, AttemptNumber = 2, Stream = LogStream.Output, At = stored, Text = "stored line\n" }];
         var cut = Render<LogViewer>(p => p
             .Add(v => v.ExecutionId, 9L).Add(v => v.Attempt, 2).Add(v => v.Stream, LogStream.Output).Add(v => v.Live, true)
-            .Add(v => v.Load, _ => Task.FromResult(entries)));
+            .Add(v => v.Load, (_, _) => Task.FromResult(entries)));
         cut.WaitForAssertion(() => Assert.Contains("stored line", cut.Find("pre").TextContent), TimeSpan.FromSeconds(20));
 
         var events = Services.GetRequiredService<ExecutionEvents>();
@@ -38,7 +38,7 @@ public sealed class LogViewerTests : MudTestContext
         var release = new TaskCompletionSource<IReadOnlyList<LogEntry>>();
         var cut = Render<LogViewer>(p => p
             .Add(v => v.ExecutionId, 3L).Add(v => v.Attempt, 1).Add(v => v.Stream, LogStream.Output)
-            .Add(v => v.Load, _ => release.Task));
+            .Add(v => v.Load, (_, _) => release.Task));
 
         // Published while the stored text is loading: the same chunk then comes back from the database.
         events.Publish(new LogAppended(3, at, 1, LogStream.Output, "once\n"));

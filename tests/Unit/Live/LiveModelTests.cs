@@ -367,7 +367,7 @@ public sealed class LiveModelTests : AppTestContext
     public async Task LogViewer_AppendsAPublishedLine_WithoutAQuery_AndTwoViewersReadTheStoredLogOnce()
     {
         var loads = 0;
-        Task<IReadOnlyList<LogEntry>> Load(CancellationToken ct)
+        Task<IReadOnlyList<LogEntry>> Load(long after, CancellationToken ct)
         {
             Interlocked.Increment(ref loads);
             return Task.FromResult<IReadOnlyList<LogEntry>>([new LogEntry { ExecutionId = 77, AttemptNumber = 1, Stream = LogStream.Output, At = DateTimeOffset.UtcNow.AddSeconds(-5), Text = "stored\n" }]);
@@ -393,7 +393,7 @@ public sealed class LiveModelTests : AppTestContext
     public async Task LogViewer_ALineStoredAfterItsFirstRead_ShowsOnceTheAttemptEnds()
     {
         var stored = new List<LogEntry>();
-        Task<IReadOnlyList<LogEntry>> Load(CancellationToken ct)
+        Task<IReadOnlyList<LogEntry>> Load(long after, CancellationToken ct)
         {
             lock (stored) return Task.FromResult<IReadOnlyList<LogEntry>>([.. stored]);
         }
@@ -413,7 +413,7 @@ public sealed class LiveModelTests : AppTestContext
     public async Task LogViewer_ReadAgainWholeAfterLiveLines_CountsItsLinesAfresh()
     {
         var stored = new List<LogEntry> { new() { ExecutionId = 79, AttemptNumber = 1, Stream = LogStream.Output, At = DateTimeOffset.UtcNow.AddSeconds(-5), Text = "a\n" } };
-        Task<IReadOnlyList<LogEntry>> Load(CancellationToken ct)
+        Task<IReadOnlyList<LogEntry>> Load(long after, CancellationToken ct)
         {
             lock (stored) return Task.FromResult<IReadOnlyList<LogEntry>>([.. stored]);
         }
@@ -433,6 +433,63 @@ public sealed class LiveModelTests : AppTestContext
         viewer.WaitForAssertion(() => Assert.Contains("3 lines", viewer.Find(".log-toolbar").TextContent), Deadline);
     }
 
+    /// <summary>
+    /// An attempt running on another node publishes its lines there, not here: while it runs, its stored log is read for
+    /// the lines after the last one seen (about once a second), so they show before it ends — also a line stored at the
+    /// same instant as the one before it.
+    /// </summary>
+    [Fact]
+    public async Task LogViewer_OfAnAttemptRunningOnAnotherNode_ShowsItsStoredLinesWhileItRuns()
+    {
+        var at = DateTimeOffset.UtcNow.AddSeconds(-2);
+        var stored = new List<LogEntry> { new() { Id = 1, ExecutionId = 80, AttemptNumber = 1, Stream = LogStream.Output, At = at, Text = "first\n" } };
+        var askedAfter = new List<long>();
+        Task<IReadOnlyList<LogEntry>> Load(long after, CancellationToken ct)
+        {
+            lock (stored)
+            {
+                askedAfter.Add(after);
+                return Task.FromResult<IReadOnlyList<LogEntry>>(stored.Where(l => l.Id > after).ToList());
+            }
+        }
+        var viewer = Render<LogViewer>(p => p.Add(v => v.ExecutionId, 80L).Add(v => v.Attempt, 1).Add(v => v.Stream, LogStream.Output)
+            .Add(v => v.Live, true).Add(v => v.RunsElsewhere, true).Add(v => v.Load, Load));
+        viewer.WaitForAssertion(() => Assert.Equal("first\n", viewer.Find("pre").TextContent), Deadline);
+
+        lock (stored)
+        {
+            stored.Add(new LogEntry { Id = 2, ExecutionId = 80, AttemptNumber = 1, Stream = LogStream.Output, At = at, Text = "second\n" });
+            stored.Add(new LogEntry { Id = 3, ExecutionId = 80, AttemptNumber = 1, Stream = LogStream.Output, At = at.AddMilliseconds(200), Text = "third\n" });
+        }
+
+        viewer.WaitForAssertion(() => Assert.Equal("first\nsecond\nthird\n", viewer.Find("pre").TextContent), Deadline);
+        Assert.Contains("Tailing live", viewer.Find(".log-toolbar").TextContent);
+        lock (stored)
+        {
+            Assert.Equal(0, askedAfter[0]);
+            Assert.All(askedAfter.Skip(1), after => Assert.True(after >= 1, "a tail read asks for the lines after the last one seen, not the whole log"));
+        }
+    }
+
+    /// <summary>An attempt running here publishes its lines: its log is read once, however long it runs.</summary>
+    [Fact]
+    public async Task LogViewer_OfAnAttemptRunningHere_ReadsTheStoreOnce()
+    {
+        var loads = 0;
+        Task<IReadOnlyList<LogEntry>> Load(long after, CancellationToken ct)
+        {
+            Interlocked.Increment(ref loads);
+            return Task.FromResult<IReadOnlyList<LogEntry>>([]);
+        }
+        var viewer = Render<LogViewer>(p => p.Add(v => v.ExecutionId, 81L).Add(v => v.Attempt, 1).Add(v => v.Stream, LogStream.Output)
+            .Add(v => v.Live, true).Add(v => v.Load, Load));
+        viewer.WaitForAssertion(() => Assert.Equal("Nothing was written to this log.", viewer.Find("pre").TextContent), Deadline);
+
+        await Task.Delay(LogTailModel.RemoteTailInterval * 2.5);
+
+        Assert.Equal(1, Volatile.Read(ref loads));
+    }
+
     [Fact]
     public async Task AModelWithNoViewerLeft_IsDisposedAndDropped_WhateverItsKind()
     {
@@ -442,7 +499,7 @@ public sealed class LiveModelTests : AppTestContext
             _live.WatchExecutions(new ExecutionGridQuery(Tag: tag), null, _ => Task.CompletedTask),
             _live.WatchExecutions(new ExecutionGridQuery(Tag: tag), null, _ => Task.CompletedTask),
             _live.WatchExecution(ids[0], null, _ => Task.CompletedTask),
-            _live.WatchLog(ids[0], 1, LogStream.Output, _ => Task.FromResult<IReadOnlyList<LogEntry>>([]), null, _ => Task.CompletedTask),
+            _live.WatchLog(ids[0], 1, LogStream.Output, (_, _) => Task.FromResult<IReadOnlyList<LogEntry>>([]), false, null, _ => Task.CompletedTask),
             _live.WatchDagRuns(new DagRunListQuery(null, tag, null, 0, 25), null, _ => Task.CompletedTask),
             _live.WatchWorkTasks(new WorkTaskListQuery(null, tag, null, 0, 25), null, _ => Task.CompletedTask),
         };

@@ -100,6 +100,7 @@ public sealed class SecretTests(EngineHost host) : MudTestContext
 
         Services.AddSingleton(host.Get<ExecutionQueries>());
         Services.AddSingleton(host.Get<ExecutionService>());
+        Services.AddSingleton(host.Get<Taskdeck.Core.Workers.NodeIdentity>());
         Services.AddSingleton(host.Get<IOptions<TaskdeckOptions>>());
         Services.AddSingleton(new ConsoleActor(host.Services, new HttpContextAccessor()));
         var page = Render<ExecutionDetailPage>(p => p.Add(x => x.Id, id));
@@ -135,6 +136,7 @@ public sealed class SecretTests(EngineHost host) : MudTestContext
 
         Services.AddSingleton(host.Get<ExecutionQueries>());
         Services.AddSingleton(host.Get<ExecutionService>());
+        Services.AddSingleton(host.Get<Taskdeck.Core.Workers.NodeIdentity>());
         Services.AddSingleton(host.Get<IOptions<TaskdeckOptions>>());
         Services.AddSingleton(new ConsoleActor(host.Services, new HttpContextAccessor()));
         var page = Render<ExecutionDetailPage>(p => p.Add(x => x.Id, id));

@@ -24,6 +24,7 @@ public partial class ExecutionDetailPage : IAsyncDisposable
     [Inject] public required Microsoft.Extensions.Options.IOptions<Core.TaskdeckOptions> Options { get; init; }
     [Inject] public required ExecutionService Executions { get; init; }
     [Inject] public required LiveModels Live { get; init; }
+    [Inject] public required Core.Workers.NodeIdentity Node { get; init; }
     [Inject] public required PageVisibility Visibility { get; init; }
     [Inject] public required IDialogService Dialogs { get; init; }
     [Inject] public required ISnackbar Snackbar { get; init; }
@@ -67,16 +68,18 @@ public partial class ExecutionDetailPage : IAsyncDisposable
     /// The reader of one log, bound to this execution and attempt now: the log's model is shared by every page showing it and
     /// reads again when the attempt ends, by which time this page may show another attempt or execution.
     /// </summary>
-    private Func<CancellationToken, Task<IReadOnlyList<LogEntry>>> LogsOf(int attempt, LogStream stream)
+    private Func<long, CancellationToken, Task<IReadOnlyList<LogEntry>>> LogsOf(int attempt, LogStream stream)
     {
         var id = Id;
-        return ct => LogsOfStreamAsync(Queries, id, attempt, stream, ct);
+        return (after, ct) => LogsOfStreamAsync(Queries, id, attempt, stream, after, ct);
     }
 
-    internal static async Task<IReadOnlyList<LogEntry>> LogsOfStreamAsync(ExecutionQueries queries, long id, int attempt, LogStream stream, CancellationToken ct)
+    /// <summary>Whether the attempt runs on another node (its lines are published there, not here).</summary>
+    private bool RunsElsewhere(Attempt? attempt) => attempt?.NodeId is { } node && node != Node.Id;
+
+    internal static async Task<IReadOnlyList<LogEntry>> LogsOfStreamAsync(ExecutionQueries queries, long id, int attempt, LogStream stream, long after, CancellationToken ct)
     {
         var all = new List<LogEntry>();
-        long after = 0;
         while (true)
         {
             var page = await queries.LogsAsync(id, attempt, after, 5000, ct);

@@ -25,10 +25,12 @@ public partial class LogViewer : IAsyncDisposable
     [Parameter, EditorRequired] public long ExecutionId { get; set; }
     [Parameter, EditorRequired] public int Attempt { get; set; }
     [Parameter, EditorRequired] public LogStream Stream { get; set; }
-    /// <summary>Reads the stored entries (the page passes ExecutionQueries.LogsAsync).</summary>
-    [Parameter, EditorRequired] public Func<CancellationToken, Task<IReadOnlyList<LogEntry>>> Load { get; set; } = default!;
+    /// <summary>Reads the stored entries after an id (0: all), in order (the page passes ExecutionQueries.LogsAsync).</summary>
+    [Parameter, EditorRequired] public Func<long, CancellationToken, Task<IReadOnlyList<LogEntry>>> Load { get; set; } = default!;
     /// <summary>True while the attempt runs: the viewer shows that it is tailing.</summary>
     [Parameter] public bool Live { get; set; }
+    /// <summary>The attempt runs on another node, whose lines are not published here: while Live, its stored log is tailed.</summary>
+    [Parameter] public bool RunsElsewhere { get; set; }
     [Parameter] public string? DownloadHref { get; set; }
     [Parameter] public string EmptyText { get; set; } = "Nothing was written to this log.";
 
@@ -42,7 +44,7 @@ public partial class LogViewer : IAsyncDisposable
     protected override async Task OnInitializedAsync()
     {
         // The log's shared model: read once, then every chunk appended in place for every page that shows it.
-        _view = Models.WatchLog(ExecutionId, Attempt, Stream, Load, new LivePage(Visibility, InvokeAsync), update => { Show(update.Snapshot); return Task.CompletedTask; });
+        _view = Models.WatchLog(ExecutionId, Attempt, Stream, Load, Live && RunsElsewhere, new LivePage(Visibility, InvokeAsync), update => { Show(update.Snapshot); return Task.CompletedTask; });
         Show(await _view.CurrentAsync(), render: false);
     }
 
