@@ -184,7 +184,7 @@ public static class ExecutionsApi
         long after = 0;
         while (true)
         {
-            var page = await queries.LogsAsync(id, attempt, after, 5000, ct);
+            var page = await queries.LogsAsync(id, attempt, after, 5000, ct: ct);
             foreach (var entry in page.Where(l => l.Stream == which)) text.Append(entry.Text);
             if (page.Count < 5000) break;
             after = page[^1].Id;

@@ -75,6 +75,9 @@ public sealed class ExecutionDetailModel : LiveModel<ExecutionDetailSnapshot>
 /// <summary>One log of one attempt: the chunks in order (the stored text first, then each one appended live), and the instant of the last.</summary>
 public sealed record LogTail(ImmutableList<string> Chunks, DateTimeOffset LastAt, bool Loaded)
 {
+    /// <summary>The id of the last stored line in the chunks (0: none read by id).</summary>
+    public long LastStoredId { get; init; }
+
     public static readonly LogTail Empty = new([], DateTimeOffset.MinValue, false);
 }
 
@@ -92,9 +95,9 @@ public sealed class LogTailModel : LiveModel<LogTail>
 
     private readonly Func<long, CancellationToken, Task<IReadOnlyList<LogEntry>>> _load;
     private readonly ILogger _logger;
-    // Stored: read from the store by id (after the last line seen), so new whatever its instant; a published chunk is new only
-    // when later than the last one shown.
-    private readonly List<(DateTimeOffset At, string Text, bool Stored)> _pending = [];
+    // StoredId: a line read from the store, new when its id is past the shown log's last (whatever its instant: lines of one
+    // microsecond exist); 0: a published chunk, new only when later than the last one shown.
+    private readonly List<(DateTimeOffset At, string Text, long StoredId)> _pending = [];
     private long _lastStoredId;
     private bool _tailingStore;
     private int _tailReading;
@@ -107,6 +110,8 @@ public sealed class LogTailModel : LiveModel<LogTail>
     {
         _load = load;
         _logger = logger;
+        // Set before the subscription: the attempt's end may arrive at once, and it stops the tail.
+        _tailingStore = runsElsewhere;
         Follow(events.Subscribe(e =>
         {
             if (e.ExecutionId != executionId) return;
@@ -114,7 +119,7 @@ public sealed class LogTailModel : LiveModel<LogTail>
             {
                 lock (Gate)
                 {
-                    _pending.Add((l.At, l.Text, false));
+                    _pending.Add((l.At, l.Text, 0));
                     MarkPending();
                 }
             }
@@ -131,7 +136,6 @@ public sealed class LogTailModel : LiveModel<LogTail>
             }
         }));
         if (!runsElsewhere) return;
-        _tailingStore = true;
         Follow(time.CreateTimer(_ => _ = ReadNewStoredLinesAsync(), null, RemoteTailInterval, RemoteTailInterval));
     }
 
@@ -150,7 +154,7 @@ public sealed class LogTailModel : LiveModel<LogTail>
             var lines = await _load(after, CancellationToken.None);
             lock (Gate)
             {
-                foreach (var line in lines.Where(l => l.Id > _lastStoredId)) _pending.Add((line.At, line.Text, true));
+                foreach (var line in lines.Where(l => l.Id > _lastStoredId)) _pending.Add((line.At, line.Text, line.Id));
                 _lastStoredId = Math.Max(_lastStoredId, lines.Count == 0 ? 0 : lines.Max(l => l.Id));
                 if (_pending.Count > 0) MarkPending();
             }
@@ -165,7 +169,7 @@ public sealed class LogTailModel : LiveModel<LogTail>
         var last = stored.Count == 0 ? DateTimeOffset.MinValue : stored.Max(e => e.At);
         if (stored.Count > 0) lock (Gate) _lastStoredId = Math.Max(_lastStoredId, stored.Max(e => e.Id));
         var text = string.Concat(stored.Select(e => e.Text));
-        return new LogTail(text.Length == 0 ? [] : [text], last, true);
+        return new LogTail(text.Length == 0 ? [] : [text], last, true) { LastStoredId = stored.Count == 0 ? 0 : stored.Max(e => e.Id) };
     }
 
     // A read again at the attempt's end mostly finds what the viewers already show: they are not redrawn for it.
@@ -202,14 +206,17 @@ public sealed class LogTailModel : LiveModel<LogTail>
         if (_pending.Count == 0) return null;
         var chunks = current.Chunks.ToBuilder();
         var last = current.LastAt;
+        var lastStoredId = current.LastStoredId;
         foreach (var chunk in _pending)
         {
-            // Compared in microseconds: the database keeps no finer time.
-            if (!chunk.Stored && chunk.At.UtcTicks / 10 <= last.UtcTicks / 10) continue;
+            // A published chunk is compared by its instant, in microseconds (the database keeps no finer time); a stored line by
+            // its id: a tail read that began before the log was read whole at the attempt's end may bring lines it holds already.
+            if (chunk.StoredId > 0 ? chunk.StoredId <= lastStoredId : chunk.At.UtcTicks / 10 <= last.UtcTicks / 10) continue;
             chunks.Add(chunk.Text);
             if (chunk.At > last) last = chunk.At;
+            lastStoredId = Math.Max(lastStoredId, chunk.StoredId);
         }
         _pending.Clear();
-        return chunks.Count == current.Chunks.Count ? null : (new LogTail(chunks.ToImmutable(), last, true), [0]);
+        return chunks.Count == current.Chunks.Count ? null : (new LogTail(chunks.ToImmutable(), last, true) { LastStoredId = lastStoredId }, [0]);
     }
 }

@@ -113,11 +113,14 @@ public sealed class ExecutionQueries(IDbContextFactory<TaskdeckDbContext> contex
         return rows.ToDictionary(r => r.State, r => r.Count);
     }
 
-    public async Task<IReadOnlyList<LogEntry>> LogsAsync(long executionId, int? attempt, long afterId = 0, int take = 5000, CancellationToken ct = default)
+    /// <summary>An execution's log lines after an id, in order: of one attempt and one stream, or of all.</summary>
+    public async Task<IReadOnlyList<LogEntry>> LogsAsync(long executionId, int? attempt, long afterId = 0, int take = 5000, LogStream? stream = null,
+        CancellationToken ct = default)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
         var query = db.LogEntries.AsNoTracking().Where(l => l.ExecutionId == executionId && l.Id > afterId);
         if (attempt is { } n) query = query.Where(l => l.AttemptNumber == n);
+        if (stream is { } only) query = query.Where(l => l.Stream == only);
         return await query.OrderBy(l => l.Id).Take(take).ToListAsync(ct);
     }
 

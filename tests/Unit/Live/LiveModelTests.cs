@@ -471,6 +471,56 @@ public sealed class LiveModelTests : AppTestContext
         }
     }
 
+    /// <summary>
+    /// A tail read that comes back while the log is being read whole at the attempt's end brings lines that whole read holds
+    /// as well: they are not shown twice.
+    /// </summary>
+    [Fact]
+    public async Task LogViewer_ATailReadAnsweredDuringTheReadAtTheAttemptsEnd_ShowsNoLineTwice()
+    {
+        var stored = new List<LogEntry> { new() { Id = 1, ExecutionId = 82, AttemptNumber = 1, Stream = LogStream.Output, At = DateTimeOffset.UtcNow, Text = "a\n" } };
+        var wholeReads = 0;
+        var tailAsked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var tailAnswer = new TaskCompletionSource<IReadOnlyList<LogEntry>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var lastWholeAsked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var lastWholeAnswer = new TaskCompletionSource<IReadOnlyList<LogEntry>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task<IReadOnlyList<LogEntry>> Load(long after, CancellationToken ct)
+        {
+            lock (stored)
+            {
+                if (after > 0)
+                {
+                    tailAsked.TrySetResult();
+                    return tailAnswer.Task;
+                }
+                if (++wholeReads == 1) return Task.FromResult<IReadOnlyList<LogEntry>>([.. stored]);
+                lastWholeAsked.TrySetResult();
+                return lastWholeAnswer.Task;
+            }
+        }
+        var viewer = Render<LogViewer>(p => p.Add(v => v.ExecutionId, 82L).Add(v => v.Attempt, 1).Add(v => v.Stream, LogStream.Output)
+            .Add(v => v.Live, true).Add(v => v.RunsElsewhere, true).Add(v => v.Load, Load));
+        viewer.WaitForAssertion(() => Assert.Equal("a\n", viewer.Find("pre").TextContent), Deadline);
+        await tailAsked.Task.WaitAsync(Deadline);
+        lock (stored)
+        {
+            stored.Add(new LogEntry { Id = 2, ExecutionId = 82, AttemptNumber = 1, Stream = LogStream.Output, At = DateTimeOffset.UtcNow, Text = "b\n" });
+            stored.Add(new LogEntry { Id = 3, ExecutionId = 82, AttemptNumber = 1, Stream = LogStream.Output, At = DateTimeOffset.UtcNow, Text = "c\n" });
+        }
+
+        // The attempt ends while the tail read is out; the tail read comes back while the log is read whole.
+        _events.Publish(new StateChanged(82, DateTimeOffset.UtcNow, ExecutionState.Running, ExecutionState.Succeeded, Transition.Succeed, 1, null, "other-node"));
+        await lastWholeAsked.Task.WaitAsync(Deadline);
+        lock (stored) tailAnswer.SetResult(stored.Where(l => l.Id > 1).ToList());
+        await Task.Delay(TimeSpan.FromMilliseconds(300)); // the tail read's lines are queued before the whole read answers
+        lock (stored) lastWholeAnswer.SetResult([.. stored]);
+
+        viewer.WaitForAssertion(() => Assert.Equal("a\nb\nc\n", viewer.Find("pre").TextContent), Deadline);
+        // The tail read's lines wait for the next refresh after the whole read; give it time to come.
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.Equal("a\nb\nc\n", viewer.Find("pre").TextContent);
+    }
+
     /// <summary>An attempt running here publishes its lines: its log is read once, however long it runs.</summary>
     [Fact]
     public async Task LogViewer_OfAnAttemptRunningHere_ReadsTheStoreOnce()

@@ -82,8 +82,9 @@ public partial class ExecutionDetailPage : IAsyncDisposable
         var all = new List<LogEntry>();
         while (true)
         {
-            var page = await queries.LogsAsync(id, attempt, after, 5000, ct);
-            all.AddRange(page.Where(l => l.Stream == stream));
+            // The stream in the query: a tail read of a quiet stream beside a busy one reads nothing, not the busy one's lines.
+            var page = await queries.LogsAsync(id, attempt, after, 5000, stream, ct);
+            all.AddRange(page);
             if (page.Count < 5000) return all;
             after = page[^1].Id;
         }
