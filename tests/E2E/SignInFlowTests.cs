@@ -84,7 +84,8 @@ public sealed class SignInFlowTests(BrowserFixture browser) : IAsyncLifetime
         var dialog = _page.Locator(".mud-dialog");
         // The dialog opens with the cursor in Name, and keeps it there: what a person types at once is the name. (The dialog
         // used to take the focus itself just after, and a value typed into another field meanwhile was once redrawn empty.)
-        // Each field is seen holding its value before the next: both send each keystroke (Immediate).
+        // Each field is seen holding its value before the next. A field sends its value as it loses the focus, so the press,
+        // which takes the focus, reaches the server after both values.
         var name = dialog.GetByLabel("Name");
         await Expect(name).ToBeFocusedAsync();
         await _page.Keyboard.TypeAsync("olivia");
@@ -99,8 +100,7 @@ public sealed class SignInFlowTests(BrowserFixture browser) : IAsyncLifetime
         // An API token that may read and submit, on /admin/tokens: its secret is shown once.
         await OpenAsync("/admin/tokens");
         await _page.GetByRole(AriaRole.Button, new() { Name = "Create token" }).ClickAsync();
-        // The scope first and the name last: the name field sends each keystroke (Immediate), and a checkbox's render landing
-        // between a loaded server's receipt of the typed name and its own could draw the dialog from the value before it.
+        // The scope first and the name last, as a person may; the name reaches the server as the press takes the focus.
         await Expect(dialog.GetByLabel("Token name")).ToBeFocusedAsync();
         await dialog.GetByLabel("Scope submit").CheckAsync();
         await dialog.GetByLabel("Token name").FillAsync("nightly-ci");
