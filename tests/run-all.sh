@@ -18,4 +18,16 @@ fi
 
 dotnet tool restore >/dev/null
 dotnet build Console.sln -c Release -warnaserror
-dotnet test Console.sln -c Release --no-build --logger "console;verbosity=normal" --results-directory artifacts/test-results "$@"
+mkdir -p artifacts
+# The unit and E2E projects run side by side, so a failure's report lands mid-output; it is repeated at the end, where a
+# CI log cut to its tail still shows it.
+set +e
+dotnet test Console.sln -c Release --no-build --logger "console;verbosity=normal" --results-directory artifacts/test-results "$@" 2>&1 | tee artifacts/test-output.log
+rc=${PIPESTATUS[0]}
+set -e
+if [ "$rc" -ne 0 ]; then
+  echo "=== the failures again (the whole output is in artifacts/test-output.log) ==="
+  grep -E -A 60 '^\s+Failed [A-Za-z_.]+' artifacts/test-output.log | grep -v -E '^\s*(info|warn|dbug): |^\s{6}' | head -250
+  grep -E 'Failed!|Test Run Failed|Total tests|Passed:|Failed:' artifacts/test-output.log
+fi
+exit "$rc"
