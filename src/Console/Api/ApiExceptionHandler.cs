@@ -1,4 +1,3 @@
-using System.Data.Common;
 using System.Text.Json;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
@@ -35,7 +34,7 @@ public sealed class ApiExceptionHandler(IProblemDetailsService problems, ILogger
             // Before the transient arm below: its inner error is one, but sending this request again could store it twice.
             _ when Find<Data.Storage.CommitOutcomeUnknownException>(exception) is { } unknown =>
                 (500, "Outcome unknown", unknown.Message + "; look it up before sending the request again.", null),
-            _ when Find<DbException>(exception) is { IsTransient: true } =>
+            _ when Data.Storage.StorageFailure.IsUnreachable(exception) =>
                 (503, "Storage unavailable", "The database did not answer (it may be restarting); send the request again in a moment.", null),
             _ => (500, "Internal error", "The server could not complete the request; the error is in its log.", null),
         };

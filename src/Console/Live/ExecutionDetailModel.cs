@@ -167,9 +167,10 @@ public sealed class LogTailModel : LiveModel<LogTail>
     {
         var stored = await _load(0, ct);
         var last = stored.Count == 0 ? DateTimeOffset.MinValue : stored.Max(e => e.At);
-        if (stored.Count > 0) lock (Gate) _lastStoredId = Math.Max(_lastStoredId, stored.Max(e => e.Id));
+        var lastId = stored.Count == 0 ? 0 : stored.Max(e => e.Id);
+        lock (Gate) _lastStoredId = Math.Max(_lastStoredId, lastId);
         var text = string.Concat(stored.Select(e => e.Text));
-        return new LogTail(text.Length == 0 ? [] : [text], last, true) { LastStoredId = stored.Count == 0 ? 0 : stored.Max(e => e.Id) };
+        return new LogTail(text.Length == 0 ? [] : [text], last, true) { LastStoredId = lastId };
     }
 
     // A read again at the attempt's end mostly finds what the viewers already show: they are not redrawn for it.

@@ -78,7 +78,7 @@ public sealed class CoalescedReads<TRequest, TAnswer>(
                 for (var i = 0; i < batch.Count; i++) batch[i].Answer.TrySetResult(answers[i]);
                 return;
             }
-            catch (Exception e) when (IsTheDatabaseUnreachable(e))
+            catch (Exception e) when (StorageFailure.IsUnreachable(e))
             {
                 // Read again one by one, each would wait out the same failure in turn, and every later caller behind them.
                 foreach (var asked in batch) asked.Answer.TrySetException(e);
@@ -95,10 +95,6 @@ public sealed class CoalescedReads<TRequest, TAnswer>(
             catch (Exception e) { asked.Answer.TrySetException(e); }
         }
     }
-
-    /// <summary>The connection or the server failed (not the statement): transient by the provider's word, or a timeout.</summary>
-    private static bool IsTheDatabaseUnreachable(Exception e) =>
-        e is TimeoutException || e is System.Data.Common.DbException { IsTransient: true } || e.InnerException is TimeoutException;
 
     private sealed class Asked(TRequest request)
     {

@@ -316,9 +316,7 @@ public sealed class WriteQueue : IAsyncDisposable
     private static bool IsBroken(Exception e, DbConnection? connection)
     {
         if (connection is not null) return connection.State != ConnectionState.Open;
-        for (var inner = e; inner is not null; inner = inner.InnerException)
-            if (inner is DbException { IsTransient: true }) return true;
-        return false;
+        return StorageFailure.IsUnreachable(e);
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Taskdeck.Data.Storage;
 
 namespace Taskdeck.Unit.Storage;
@@ -31,16 +32,29 @@ public sealed class CoalescedReadsTests
         }
     }
 
+    /// <summary>Asks for 1, held by the database; asks for 2, 3, … (<paramref name="later"/> of them) while it is held; then lets it answer.</summary>
+    private static async Task<(Task<string> First, List<Task<string>> Later)> AskWhileTheFirstIsHeldAsync(HeldDatabase database, CoalescedReads<int, string> reads, int later)
+    {
+        var first = reads.ReadAsync(1);
+        await database.FirstAsked.Task;
+        var asked = Enumerable.Range(2, later).Select(i => reads.ReadAsync(i)).ToList();
+        database.Release.SetResult();
+        return (first, asked);
+    }
+
+    /// <summary>A provider's error for a connection that failed, as Npgsql's and SQLite's say of a refused connection or a busy file.</summary>
+    private sealed class TransientDbException(string message) : DbException(message)
+    {
+        public override bool IsTransient => true;
+    }
+
     [Fact]
     public async Task CallersWhoAskWhileAReadIsUnderWay_AreReadTogetherByTheNext_EachGettingItsOwnAnswer()
     {
         var database = new HeldDatabase();
         var reads = new CoalescedReads<int, string>(database.AloneAsync, database.TogetherAsync);
 
-        var first = reads.ReadAsync(1);
-        await database.FirstAsked.Task;
-        var later = Enumerable.Range(2, 5).Select(i => reads.ReadAsync(i)).ToList();
-        database.Release.SetResult();
+        var (first, later) = await AskWhileTheFirstIsHeldAsync(database, reads, 5);
 
         Assert.Equal("answer 1", await first);
         Assert.Equal(Enumerable.Range(2, 5).Select(i => $"answer {i}"), await Task.WhenAll(later));
@@ -54,10 +68,7 @@ public sealed class CoalescedReadsTests
         var database = new HeldDatabase { Refuses = r => r == 3 };
         var reads = new CoalescedReads<int, string>(database.AloneAsync, database.TogetherAsync);
 
-        var first = reads.ReadAsync(1);
-        await database.FirstAsked.Task;
-        var later = Enumerable.Range(2, 3).Select(i => reads.ReadAsync(i)).ToList();
-        database.Release.SetResult();
+        var (first, later) = await AskWhileTheFirstIsHeldAsync(database, reads, 3);
 
         Assert.Equal("answer 1", await first);
         Assert.Equal("answer 2", await later[0]);
@@ -67,19 +78,24 @@ public sealed class CoalescedReadsTests
         Assert.Equal(0, reads.AnsweredTogether);
     }
 
-    [Fact]
-    public async Task AReadOfSeveralThatCannotReachTheDatabase_FailsThemAllAtOnce_NotOneAfterAnother()
+    public static TheoryData<Exception> UnreachableDatabaseErrors() => new()
     {
-        var database = new HeldDatabase { Unreachable = new TimeoutException("the server did not answer") };
+        new TimeoutException("the server did not answer"),
+        // As EF Core hands it on: the provider's transient error inside its own.
+        new InvalidOperationException("An exception has been raised that is likely due to a transient failure.", new TransientDbException("connection refused")),
+    };
+
+    [Theory]
+    [MemberData(nameof(UnreachableDatabaseErrors))]
+    public async Task AReadOfSeveralThatCannotReachTheDatabase_FailsThemAllAtOnce_NotOneAfterAnother(Exception unreachable)
+    {
+        var database = new HeldDatabase { Unreachable = unreachable };
         var reads = new CoalescedReads<int, string>(database.AloneAsync, database.TogetherAsync);
 
-        var first = reads.ReadAsync(1);
-        await database.FirstAsked.Task;
-        var later = Enumerable.Range(2, 3).Select(i => reads.ReadAsync(i)).ToList();
-        database.Release.SetResult();
+        var (first, later) = await AskWhileTheFirstIsHeldAsync(database, reads, 3);
 
         Assert.Equal("answer 1", await first);
-        foreach (var read in later) Assert.Equal("the server did not answer", (await Assert.ThrowsAsync<TimeoutException>(() => read)).Message);
+        foreach (var read in later) Assert.Same(unreachable, await Assert.ThrowsAnyAsync<Exception>(() => read));
         Assert.Equal([[1], [2, 3, 4]], database.Statements);
     }
 
