@@ -106,9 +106,7 @@ public sealed class ScheduleListModel : LiveListModel<ScheduleView>
 {
     private readonly ScheduleQueries _queries;
     private readonly ScheduleService _schedules;
-    // Replaced (never changed) at each query: the engine's threads read them.
-    private HashSet<long> _runs = [];
-    private HashSet<long> _dagRuns = [];
+    private readonly ShownRuns _runs = new();
 
     public ScheduleListModel(ScheduleListQuery query, ScheduleQueries queries, ScheduleService schedules, ScheduleEvents scheduleEvents, ExecutionEvents events,
         LiveCadence cadence, TimeProvider time, ILogger logger)
@@ -120,7 +118,9 @@ public sealed class ScheduleListModel : LiveListModel<ScheduleView>
         Follow(scheduleEvents.Subscribe(OnChange));
         Follow(events.Subscribe(e =>
         {
-            if (e is StateChanged s && (Volatile.Read(ref _runs).Contains(s.ExecutionId) || s.DagRunId is { } run && Volatile.Read(ref _dagRuns).Contains(run))) OnChange(e);
+            if (e is not StateChanged s) return;
+            if (_runs.Shows(s)) OnChange(e);
+            else if (_runs.Reading) lock (Gate) _runs.KeepWhileReading(s);
         }));
     }
 
@@ -132,9 +132,20 @@ public sealed class ScheduleListModel : LiveListModel<ScheduleView>
     {
         var page = await _queries.PageAsync(Query.Search, Query.Enabled, Query.Skip, Query.Take, ct);
         var items = page.Items.Select(r => ScheduleView.From(r.Schedule, _schedules.NextFireTimes(r.Schedule, 1), r.LastFiring)).ToList();
-        Volatile.Write(ref _runs, items.Select(i => i.LastFiring?.Firing.ExecutionId).OfType<long>().ToHashSet());
-        Volatile.Write(ref _dagRuns, items.Select(i => i.LastFiring?.Firing.DagRunId).OfType<long>().ToHashSet());
+        _runs.Found(items.Select(i => i.LastFiring?.Firing.ExecutionId).OfType<long>(), items.Select(i => i.LastFiring?.Firing.DagRunId).OfType<long>());
         return Page(items, page.Total);
+    }
+
+    protected override void OnQueryStarting()
+    {
+        base.OnQueryStarting();
+        _runs.ReadStarting();
+    }
+
+    protected override void OnQueryCompleted(LiveList<ScheduleView> fresh)
+    {
+        base.OnQueryCompleted(fresh);
+        if (_runs.ReadCompleted()) MarkStale();
     }
 
     protected override LiveReaction React(object change, LiveList<ScheduleView> shown) => change switch

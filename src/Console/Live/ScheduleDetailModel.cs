@@ -20,10 +20,8 @@ public sealed class ScheduleDetailModel : LiveModel<ScheduleDetailSnapshot>
 
     private readonly ScheduleQueries _queries;
     private readonly ScheduleService _schedules;
-    // Replaced (never changed) at each query: the engine's threads read them.
+    private readonly ShownRuns _runs = new();
     private long _id = -1;
-    private HashSet<long> _runs = [];
-    private HashSet<long> _dagRuns = [];
 
     public ScheduleDetailModel(string name, ScheduleQueries queries, ScheduleService schedules, ScheduleEvents scheduleEvents, ExecutionEvents events,
         LiveCadence cadence, TimeProvider time, ILogger logger)
@@ -39,8 +37,9 @@ public sealed class ScheduleDetailModel : LiveModel<ScheduleDetailSnapshot>
         }));
         Follow(events.Subscribe(e =>
         {
-            if (e is not StateChanged s || !(Volatile.Read(ref _runs).Contains(s.ExecutionId) || s.DagRunId is { } run && Volatile.Read(ref _dagRuns).Contains(run))) return;
-            lock (Gate) MarkStale();
+            if (e is not StateChanged s) return;
+            if (_runs.Shows(s)) lock (Gate) MarkStale();
+            else if (_runs.Reading) lock (Gate) _runs.KeepWhileReading(s);
         }));
     }
 
@@ -62,8 +61,14 @@ public sealed class ScheduleDetailModel : LiveModel<ScheduleDetailSnapshot>
         var (schedule, firings) = detail;
         var shown = firings.Take(Firings).ToList();
         Interlocked.Exchange(ref _id, schedule.Id);
-        Volatile.Write(ref _runs, shown.Select(f => f.Firing.ExecutionId).OfType<long>().ToHashSet());
-        Volatile.Write(ref _dagRuns, shown.Select(f => f.Firing.DagRunId).OfType<long>().ToHashSet());
+        _runs.Found(shown.Select(f => f.Firing.ExecutionId).OfType<long>(), shown.Select(f => f.Firing.DagRunId).OfType<long>());
         return new ScheduleDetailSnapshot(ScheduleView.From(schedule, _schedules.NextFireTimes(schedule, 5), shown.FirstOrDefault()), shown, firings.Count > Firings);
+    }
+
+    protected override void OnQueryStarting() => _runs.ReadStarting();
+
+    protected override void OnQueryCompleted(ScheduleDetailSnapshot fresh)
+    {
+        if (_runs.ReadCompleted()) MarkStale();
     }
 }

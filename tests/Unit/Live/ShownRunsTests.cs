@@ -1,0 +1,77 @@
+using Taskdeck.Console.Live;
+using Taskdeck.Core.Events;
+using Taskdeck.Core.Executions;
+
+namespace Taskdeck.Unit.Live;
+
+/// <summary>
+/// A schedule view learns which runs it shows only after it read their states: a run that finishes in between must still
+/// make the view stale, or a nightly schedule's last run reads "Running" until the next night.
+/// </summary>
+public sealed class ShownRunsTests
+{
+    private static StateChanged Finished(long execution, long? dagRun = null) =>
+        new(execution, DateTimeOffset.UtcNow, ExecutionState.Running, ExecutionState.Succeeded, Transition.Succeed, 1, dagRun, "node");
+
+    [Fact]
+    public void ARunThatFinishesWhileTheViewIsRead_AndTurnsOutShown_MakesTheViewStale()
+    {
+        var runs = new ShownRuns();
+        runs.ReadStarting();
+
+        Assert.False(runs.Shows(Finished(7)));
+        Assert.True(runs.Reading);
+        runs.KeepWhileReading(Finished(7));
+        runs.Found([7], []);
+
+        Assert.True(runs.ReadCompleted());
+        Assert.True(runs.Shows(Finished(7)));
+    }
+
+    [Fact]
+    public void ADagRunsTaskThatFinishesWhileTheViewIsRead_CountsForTheDagRunShown()
+    {
+        var runs = new ShownRuns();
+        runs.ReadStarting();
+        runs.KeepWhileReading(Finished(40, dagRun: 3));
+        runs.Found([], [3]);
+
+        Assert.True(runs.ReadCompleted());
+    }
+
+    [Fact]
+    public void ChangesOfOtherRunsWhileTheViewIsRead_LeaveItAsRead()
+    {
+        var runs = new ShownRuns();
+        runs.ReadStarting();
+        runs.KeepWhileReading(Finished(8));
+        runs.Found([7], []);
+
+        Assert.False(runs.ReadCompleted());
+        Assert.False(runs.Reading);
+    }
+
+    [Fact]
+    public void ChangesOutsideARead_AreNotKept()
+    {
+        var runs = new ShownRuns();
+        runs.KeepWhileReading(Finished(7));
+        runs.ReadStarting();
+        runs.Found([7], []);
+
+        Assert.False(runs.ReadCompleted());
+    }
+
+    [Fact]
+    public void MoreChangesDuringOneReadThanAreKept_MakeTheViewStale()
+    {
+        var runs = new ShownRuns();
+        runs.ReadStarting();
+        for (var id = 1_000; id < 10_000; id++) runs.KeepWhileReading(Finished(id));
+        runs.Found([7], []);
+
+        Assert.True(runs.ReadCompleted());
+        runs.ReadStarting();
+        Assert.False(runs.ReadCompleted());
+    }
+}
