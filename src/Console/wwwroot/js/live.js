@@ -28,6 +28,8 @@ export function watchReading(element, dotnet) {
         dotnet.invokeMethodAsync("SetReading", now).catch(() => { });
     };
     document.addEventListener("selectionchange", check);
+    // Text selected before the page began to watch (the watch starts a round trip after the first render) is reading too.
+    check();
     return { dispose: () => document.removeEventListener("selectionchange", check) };
 }
 
