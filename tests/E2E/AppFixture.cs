@@ -49,6 +49,9 @@ public sealed class AppFixture : WebApplicationFactory<Program>, IAsyncLifetime
         // The OpenAPI document is generated on its first request, which Swagger UI makes: as slow as a first render.
         foreach (var path in new[] { "/", "/executions", "/dags", "/worktasks", "/workers", "/submit", "/schedules", "/hangfire", "/api/openapi.json" })
             (await warm.GetAsync(path)).EnsureSuccessStatusCode();
+        // Detail and editor pages too (what the page says of an id that does not exist yet does not matter: it is compiled).
+        foreach (var path in new[] { "/executions/1", "/dags/1", "/schedules/new", "/audit" })
+            await warm.GetAsync(path);
     }
 
     public async Task<long> SubmitAsync(string task, object? args = null, string[]? tags = null)

@@ -91,7 +91,7 @@ public sealed class DagRunTests(AppFixture app, BrowserFixture browser) : Consol
                 "after": { "job": { "task": "demo.noop" } } } }
             """);
         await OpenAsync($"/dags/{runId}");
-        await Expect(Page.Locator("g.dag-node[data-task=slow]")).ToHaveAttributeAsync("data-state", "Running", new() { Timeout = 15_000 });
+        await Expect(Page.Locator("g.dag-node[data-task=slow]")).ToHaveAttributeAsync("data-state", "Running");
 
         await Page.GetByRole(AriaRole.Tab, new() { Name = "Tasks" }).ClickAsync();
         await Page.GetByRole(AriaRole.Button, new() { Name = "Kill task slow" }).ClickAsync();
@@ -99,7 +99,7 @@ public sealed class DagRunTests(AppFixture app, BrowserFixture browser) : Consol
         await Dialog.GetByRole(AriaRole.Button, new() { Name = "Kill task" }).ClickAsync();
 
         await Page.GetByRole(AriaRole.Tab, new() { Name = "Graph" }).ClickAsync();
-        await Expect(Page.Locator("g.dag-node[data-task=slow]")).ToHaveAttributeAsync("data-state", "Cancelled", new() { Timeout = 15_000 });
+        await Expect(Page.Locator("g.dag-node[data-task=slow]")).ToHaveAttributeAsync("data-state", "Cancelled");
         await Expect(Page.GetByRole(AriaRole.Button, new() { Name = "Restart" })).ToBeEnabledAsync(new() { Timeout = 15_000 });
         await ScreenshotAsync("e2e-dag-killed-task");
 
@@ -107,8 +107,8 @@ public sealed class DagRunTests(AppFixture app, BrowserFixture browser) : Consol
         await Page.GetByRole(AriaRole.Button, new() { Name = "Restart" }).ClickAsync();
         await Expect(Dialog).ToContainTextAsync($"Restart DAG run #{runId}?");
         await Dialog.GetByRole(AriaRole.Button, new() { Name = "Restart" }).ClickAsync();
-        await Expect(Page.Locator("g.dag-node[data-task=slow]")).ToHaveAttributeAsync("data-state", "Running", new() { Timeout = 15_000 });
-        await Expect(Page.Locator("[data-run-state]")).ToHaveAttributeAsync("data-run-state", "Running", new() { Timeout = 15_000 });
+        await Expect(Page.Locator("g.dag-node[data-task=slow]")).ToHaveAttributeAsync("data-state", "Running");
+        await Expect(Page.Locator("[data-run-state]")).ToHaveAttributeAsync("data-run-state", "Running");
         var tasks = (await App.Api.GetFromJsonAsync<JsonElement>($"/api/executions?dag_run_id={runId}")).GetProperty("tasks").EnumerateArray();
         Assert.Equal(2, tasks.Single(t => t.GetProperty("dag_task_name").GetString() == "slow").GetProperty("attempt_number").GetInt32());
         await App.Api.DeleteAsync($"/v1/dagrun/{runId}"); // kill it again: nothing left running for 60 s

@@ -24,7 +24,7 @@ public sealed class DashboardTests(AppFixture app, BrowserFixture browser) : Con
         await App.WaitForAsync(id, e => AppFixture.State(e) == "Succeeded");
 
         // At least ours: on a shared app another test's task may finish too, so the count is not exactly before + 1.
-        var deadline = DateTime.UtcNow.AddSeconds(20);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
         int now;
         while ((now = int.Parse((await card.InnerTextAsync()).Replace(",", ""))) <= before && DateTime.UtcNow < deadline) await Task.Delay(100);
         Assert.True(now > before, $"the Succeeded card stayed at {now} (was {before}) after a task succeeded");

@@ -60,7 +60,9 @@ public sealed class ExecutionsTests(AppFixture app, BrowserFixture browser) : Co
         await Expect(Page.Locator("[data-attempt='2']")).ToHaveCountAsync(0);
 
         await Page.GetByRole(AriaRole.Button, new() { Name = "Retry", Exact = true }).ClickAsync();
+        await Expect(Dialog).ToContainTextAsync($"Retry execution #{id}?");
         await Dialog.GetByRole(AriaRole.Button, new() { Name = "Retry", Exact = true }).ClickAsync();
+        await Expect(Dialog).ToHaveCountAsync(0);
 
         await Expect(Page.Locator("[data-attempt='2']")).ToBeVisibleAsync();
         await Expect(Page.Locator("[data-attempt='2']")).ToContainTextAsync("Attempt 2");

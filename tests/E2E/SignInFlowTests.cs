@@ -32,7 +32,8 @@ public sealed class SignInFlowTests(BrowserFixture browser) : IAsyncLifetime
             BaseURL = _console.BaseAddress.ToString(),
             ViewportSize = new ViewportSize { Width = 1280, Height = 800 },
         });
-        _context.SetDefaultTimeout(30_000);
+        // This console is fresh, not warmed up like the shared one: each page it opens first pays its compilation.
+        _context.SetDefaultTimeout(60_000);
         await _context.AddInitScriptAsync("""
             document.addEventListener('securitypolicyviolation', e =>
               console.error(`Content Security Policy violation: ${e.effectiveDirective} blocked ${e.blockedURI || 'inline'}`));
