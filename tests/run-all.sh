@@ -24,10 +24,10 @@ mkdir -p artifacts
 set +e
 dotnet test Console.sln -c Release --no-build --logger "console;verbosity=normal" --results-directory artifacts/test-results "$@" 2>&1 | tee artifacts/test-output.log
 rc=${PIPESTATUS[0]}
-set -e
 if [ "$rc" -ne 0 ]; then
   echo "=== the failures again (the whole output is in artifacts/test-output.log) ==="
-  grep -E -A 60 '^\s+Failed [A-Za-z_.]+' artifacts/test-output.log | grep -v -E '^\s*(info|warn|dbug): |^\s{6}' | head -250
-  grep -E 'Failed!|Test Run Failed|Total tests|Passed:|Failed:' artifacts/test-output.log
+  # The console logger's own line is exactly "  Failed <test> [<time>]"; the app's log lines around it are left out.
+  { grep -E -A 60 '^  Failed [^ ].* \[[^]]+\]$' artifacts/test-output.log | grep -v -E '^\s*(info|warn|dbug): |^\s{6}' | head -250; } || true
+  grep -E 'Test Run Aborted|active test run was aborted|Test Run Failed|Total tests|Passed:|Failed:' artifacts/test-output.log || true
 fi
 exit "$rc"

@@ -224,6 +224,8 @@ public sealed class ExecutionGridModel : LiveModel<ExecutionGridSnapshot>
     /// A change that arrived while the query ran may be newer than what it read, for a row the old page did not show:
     /// weigh each again against the fresh page (a change the query already saw is harmless to apply twice).
     /// </summary>
+    protected override void OnFirstQueryFailed() => _duringQuery = null;
+
     protected override void OnQueryCompleted(ExecutionGridSnapshot fresh)
     {
         var during = _duringQuery ?? [];

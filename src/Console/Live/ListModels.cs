@@ -119,8 +119,15 @@ public sealed class ScheduleListModel : LiveListModel<ScheduleView>
         Follow(events.Subscribe(e =>
         {
             if (e is not StateChanged s) return;
+            // Before Shows: a read that starts after this look reads the change's commit.
+            var reading = _runs.Reading;
             if (_runs.Shows(s)) OnChange(e);
-            else if (_runs.Reading) lock (Gate) _runs.KeepWhileReading(s);
+            else if (reading)
+            {
+                bool shownNow;
+                lock (Gate) shownNow = _runs.KeepWhileReading(s);
+                if (shownNow) OnChange(e);
+            }
         }));
     }
 
@@ -146,6 +153,12 @@ public sealed class ScheduleListModel : LiveListModel<ScheduleView>
     {
         base.OnQueryCompleted(fresh);
         if (_runs.ReadCompleted()) MarkStale();
+    }
+
+    protected override void OnFirstQueryFailed()
+    {
+        base.OnFirstQueryFailed();
+        _runs.ReadFailed();
     }
 
     protected override LiveReaction React(object change, LiveList<ScheduleView> shown) => change switch

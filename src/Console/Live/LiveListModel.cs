@@ -107,6 +107,8 @@ public abstract class LiveListModel<TRow> : LiveModel<LiveList<TRow>> where TRow
         foreach (var change in during) Classify(change, fresh);
     }
 
+    protected override void OnFirstQueryFailed() => _duringQuery = null;
+
     /// <summary>Whether a row shows the same as before (a fresh query that changed nothing disturbs nobody).</summary>
     protected virtual bool SameShown(TRow a, TRow b) => Equals(a, b);
 

@@ -93,6 +93,13 @@ public abstract class LiveModel<T> : IAsyncDisposable where T : class
     /// <summary>Called (under <see cref="Gate"/>) once the query's result is the current snapshot.</summary>
     protected virtual void OnQueryCompleted(T fresh) { }
 
+    /// <summary>
+    /// Called (under <see cref="Gate"/>) when the first query failed: there is no snapshot to complete, and what
+    /// <see cref="OnQueryStarting"/> began to gather is let go (the next caller's first query reads it all). A later query
+    /// that fails completes with the snapshot it kept instead.
+    /// </summary>
+    protected virtual void OnFirstQueryFailed() { }
+
     /// <summary>Applies the changes that need no query; null when there were none.</summary>
     protected virtual (T Snapshot, IReadOnlyCollection<long> Changed)? ApplyPending(T current) => null;
 
@@ -191,7 +198,13 @@ public abstract class LiveModel<T> : IAsyncDisposable where T : class
         await Task.Yield();
         lock (Gate) OnQueryStarting();
         var watch = Stopwatch.StartNew();
-        var fresh = await QueryAsync(_stop.Token);
+        T fresh;
+        try { fresh = await QueryAsync(_stop.Token); }
+        catch
+        {
+            lock (Gate) OnFirstQueryFailed();
+            throw;
+        }
         Queried(watch.Elapsed);
         lock (Gate)
         {

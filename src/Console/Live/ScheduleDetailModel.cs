@@ -38,8 +38,10 @@ public sealed class ScheduleDetailModel : LiveModel<ScheduleDetailSnapshot>
         Follow(events.Subscribe(e =>
         {
             if (e is not StateChanged s) return;
+            // Before Shows: a read that starts after this look reads the change's commit.
+            var reading = _runs.Reading;
             if (_runs.Shows(s)) lock (Gate) MarkStale();
-            else if (_runs.Reading) lock (Gate) _runs.KeepWhileReading(s);
+            else if (reading) lock (Gate) if (_runs.KeepWhileReading(s)) MarkStale();
         }));
     }
 
@@ -71,4 +73,6 @@ public sealed class ScheduleDetailModel : LiveModel<ScheduleDetailSnapshot>
     {
         if (_runs.ReadCompleted()) MarkStale();
     }
+
+    protected override void OnFirstQueryFailed() => _runs.ReadFailed();
 }

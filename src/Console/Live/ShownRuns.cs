@@ -36,17 +36,25 @@ internal sealed class ShownRuns
         _reading = true;
     }
 
-    /// <summary>Under the model's gate.</summary>
-    public void KeepWhileReading(StateChanged change)
+    /// <summary>
+    /// Under the model's gate, for a change <see cref="Shows"/> said no to while <see cref="Reading"/> was true (read first).
+    /// True when the read has ended meanwhile and found the change's run: the view is stale now (nothing is kept for it).
+    /// </summary>
+    public bool KeepWhileReading(StateChanged change)
     {
-        if (!_reading || _overflowed) return;
+        if (!_reading) return Shows(change);
+        if (_overflowed) return false;
         if (_whileReading.Count < MaxKept) _whileReading.Add(change);
         else
         {
             _overflowed = true;
             _whileReading.Clear();
         }
+        return false;
     }
+
+    /// <summary>Under the model's gate, when the query failed: nothing it began to keep is needed (the next read sees it all).</summary>
+    public void ReadFailed() => ReadCompleted();
 
     /// <summary>In the model's query: the runs the fresh view shows.</summary>
     public void Found(IEnumerable<long> executions, IEnumerable<long> dagRuns)

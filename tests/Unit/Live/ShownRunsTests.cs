@@ -29,6 +29,35 @@ public sealed class ShownRunsTests
     }
 
     [Fact]
+    public void AChangeSeenDuringTheRead_ButHandedOverAfterItEnded_IsWeighedAgainstTheRunsItFound()
+    {
+        var runs = new ShownRuns();
+        runs.ReadStarting();
+        var reading = runs.Reading;
+        var shownBefore = runs.Shows(Finished(7));
+        runs.Found([7], []);
+        Assert.False(runs.ReadCompleted());
+
+        Assert.True(reading && !shownBefore);
+        Assert.True(runs.KeepWhileReading(Finished(7)));
+        Assert.False(runs.KeepWhileReading(Finished(8)));
+    }
+
+    [Fact]
+    public void AFailedRead_KeepsNothing_ForTheNext()
+    {
+        var runs = new ShownRuns();
+        runs.ReadStarting();
+        runs.KeepWhileReading(Finished(7));
+        runs.ReadFailed();
+
+        Assert.False(runs.Reading);
+        runs.ReadStarting();
+        runs.Found([7], []);
+        Assert.False(runs.ReadCompleted());
+    }
+
+    [Fact]
     public void ADagRunsTaskThatFinishesWhileTheViewIsRead_CountsForTheDagRunShown()
     {
         var runs = new ShownRuns();
@@ -55,7 +84,7 @@ public sealed class ShownRunsTests
     public void ChangesOutsideARead_AreNotKept()
     {
         var runs = new ShownRuns();
-        runs.KeepWhileReading(Finished(7));
+        Assert.False(runs.KeepWhileReading(Finished(7)));
         runs.ReadStarting();
         runs.Found([7], []);
 
