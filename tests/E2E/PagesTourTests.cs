@@ -78,6 +78,36 @@ public sealed class PagesTourTests(AppFixture app, BrowserFixture browser) : Con
         await Page.GetByRole(AriaRole.Button, new() { Name = "Toggle dark mode" }).ClickAsync();
     }
 
+    /// <summary>
+    /// The "lost its connection" bar is for a circuit that ended after an error: a page whose stylesheets are still on their
+    /// way (a slow link, a busy server: a fresh node's first requests) must not show it, nor announce it as an alert — a
+    /// sign-in test on a loaded machine found the bar beside the page's one alert.
+    /// </summary>
+    [Fact]
+    public async Task TheErrorBar_StaysHidden_WhileThePagesStylesheetsAreStillLoading()
+    {
+        var stylesheetsHeld = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await Page.RouteAsync("**/*.css", async route =>
+        {
+            stylesheetsHeld.TrySetResult();
+            await release.Task;
+            await route.ContinueAsync();
+        });
+        try
+        {
+            await Page.GotoAsync("/workers", new() { WaitUntil = WaitUntilState.Commit });
+            await stylesheetsHeld.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            var bar = Page.Locator("#blazor-error-ui");
+            await Expect(bar).ToBeAttachedAsync();
+            await Expect(bar).ToBeHiddenAsync();
+            await Expect(Page.GetByRole(AriaRole.Alert)).ToHaveCountAsync(0);
+        }
+        finally { release.TrySetResult(); }
+        await Expect(Page.Locator("[data-interactive=true]")).ToBeAttachedAsync();
+        await Expect(Page.Locator("#blazor-error-ui")).ToBeHiddenAsync();
+    }
+
     private Task WaitForSurfaceAsync(string rgba) => Page.WaitForFunctionAsync(
         "expected => getComputedStyle(document.documentElement).getPropertyValue('--mud-palette-surface').replace(/ /g, '').toLowerCase() === expected", rgba);
 
