@@ -118,16 +118,7 @@ public sealed class ScheduleListModel : LiveListModel<ScheduleView>
         Follow(scheduleEvents.Subscribe(OnChange));
         Follow(events.Subscribe(e =>
         {
-            if (e is not StateChanged s) return;
-            // Before Shows: a read that starts after this look reads the change's commit.
-            var reading = _runs.Reading;
-            if (_runs.Shows(s)) OnChange(e);
-            else if (reading)
-            {
-                bool shownNow;
-                lock (Gate) shownNow = _runs.KeepWhileReading(s);
-                if (shownNow) OnChange(e);
-            }
+            if (e is StateChanged s && _runs.MakesStale(s, Gate)) OnChange(e);
         }));
     }
 
@@ -158,7 +149,7 @@ public sealed class ScheduleListModel : LiveListModel<ScheduleView>
     protected override void OnFirstQueryFailed()
     {
         base.OnFirstQueryFailed();
-        _runs.ReadFailed();
+        _runs.ReadCompleted();
     }
 
     protected override LiveReaction React(object change, LiveList<ScheduleView> shown) => change switch

@@ -37,11 +37,7 @@ public sealed class ScheduleDetailModel : LiveModel<ScheduleDetailSnapshot>
         }));
         Follow(events.Subscribe(e =>
         {
-            if (e is not StateChanged s) return;
-            // Before Shows: a read that starts after this look reads the change's commit.
-            var reading = _runs.Reading;
-            if (_runs.Shows(s)) lock (Gate) MarkStale();
-            else if (reading) lock (Gate) if (_runs.KeepWhileReading(s)) MarkStale();
+            if (e is StateChanged s && _runs.MakesStale(s, Gate)) lock (Gate) MarkStale();
         }));
     }
 
@@ -74,5 +70,5 @@ public sealed class ScheduleDetailModel : LiveModel<ScheduleDetailSnapshot>
         if (_runs.ReadCompleted()) MarkStale();
     }
 
-    protected override void OnFirstQueryFailed() => _runs.ReadFailed();
+    protected override void OnFirstQueryFailed() => _runs.ReadCompleted();
 }

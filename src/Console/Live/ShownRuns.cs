@@ -28,6 +28,20 @@ internal sealed class ShownRuns
     /// <summary>A read is under way: a change the view does not show yet must be <see cref="KeepWhileReading">kept</see>.</summary>
     public bool Reading => _reading;
 
+    /// <summary>
+    /// Any thread: the change makes the view stale now — it is about a run the view shows, or a read under way ended
+    /// meanwhile and found its run. Any other change that comes during a read is kept (under the model's gate) and weighed
+    /// when the read completes.
+    /// </summary>
+    public bool MakesStale(StateChanged change, Lock gate)
+    {
+        // Reading before Shows: a read that starts after this look reads the change's commit.
+        var reading = Reading;
+        if (Shows(change)) return true;
+        if (!reading) return false;
+        lock (gate) return KeepWhileReading(change);
+    }
+
     /// <summary>Under the model's gate, just before its query.</summary>
     public void ReadStarting()
     {
@@ -53,9 +67,6 @@ internal sealed class ShownRuns
         return false;
     }
 
-    /// <summary>Under the model's gate, when the query failed: nothing it began to keep is needed (the next read sees it all).</summary>
-    public void ReadFailed() => ReadCompleted();
-
     /// <summary>In the model's query: the runs the fresh view shows.</summary>
     public void Found(IEnumerable<long> executions, IEnumerable<long> dagRuns)
     {
@@ -63,7 +74,10 @@ internal sealed class ShownRuns
         Volatile.Write(ref _dagRuns, dagRuns.ToHashSet());
     }
 
-    /// <summary>Under the model's gate, once the query's view is current: true when a change kept meanwhile is about a run it shows.</summary>
+    /// <summary>
+    /// Under the model's gate, once the query's view is current: true when a change kept meanwhile is about a run it shows.
+    /// After a failed query, what it kept is let go (the next read sees it all).
+    /// </summary>
     public bool ReadCompleted()
     {
         _reading = false;

@@ -13,21 +13,22 @@ public sealed class ShownRunsTests
     private static StateChanged Finished(long execution, long? dagRun = null) =>
         new(execution, DateTimeOffset.UtcNow, ExecutionState.Running, ExecutionState.Succeeded, Transition.Succeed, 1, dagRun, "node");
 
+    private static readonly Lock Gate = new();
+
     [Fact]
     public void ARunThatFinishesWhileTheViewIsRead_AndTurnsOutShown_MakesTheViewStale()
     {
         var runs = new ShownRuns();
         runs.ReadStarting();
 
-        Assert.False(runs.Shows(Finished(7)));
-        Assert.True(runs.Reading);
-        runs.KeepWhileReading(Finished(7));
+        Assert.False(runs.MakesStale(Finished(7), Gate));
         runs.Found([7], []);
 
         Assert.True(runs.ReadCompleted());
         Assert.True(runs.Shows(Finished(7)));
     }
 
+    /// <summary>The steps <see cref="ShownRuns.MakesStale"/> takes, with the read ending between them.</summary>
     [Fact]
     public void AChangeSeenDuringTheRead_ButHandedOverAfterItEnded_IsWeighedAgainstTheRunsItFound()
     {
@@ -48,8 +49,8 @@ public sealed class ShownRunsTests
     {
         var runs = new ShownRuns();
         runs.ReadStarting();
-        runs.KeepWhileReading(Finished(7));
-        runs.ReadFailed();
+        runs.MakesStale(Finished(7), Gate);
+        runs.ReadCompleted();
 
         Assert.False(runs.Reading);
         runs.ReadStarting();
@@ -62,7 +63,7 @@ public sealed class ShownRunsTests
     {
         var runs = new ShownRuns();
         runs.ReadStarting();
-        runs.KeepWhileReading(Finished(40, dagRun: 3));
+        runs.MakesStale(Finished(40, dagRun: 3), Gate);
         runs.Found([], [3]);
 
         Assert.True(runs.ReadCompleted());
@@ -73,7 +74,7 @@ public sealed class ShownRunsTests
     {
         var runs = new ShownRuns();
         runs.ReadStarting();
-        runs.KeepWhileReading(Finished(8));
+        runs.MakesStale(Finished(8), Gate);
         runs.Found([7], []);
 
         Assert.False(runs.ReadCompleted());
@@ -84,7 +85,7 @@ public sealed class ShownRunsTests
     public void ChangesOutsideARead_AreNotKept()
     {
         var runs = new ShownRuns();
-        Assert.False(runs.KeepWhileReading(Finished(7)));
+        Assert.False(runs.MakesStale(Finished(7), Gate));
         runs.ReadStarting();
         runs.Found([7], []);
 
@@ -96,7 +97,7 @@ public sealed class ShownRunsTests
     {
         var runs = new ShownRuns();
         runs.ReadStarting();
-        for (var id = 1_000; id < 10_000; id++) runs.KeepWhileReading(Finished(id));
+        for (var id = 1_000; id < 10_000; id++) runs.MakesStale(Finished(id), Gate);
         runs.Found([7], []);
 
         Assert.True(runs.ReadCompleted());

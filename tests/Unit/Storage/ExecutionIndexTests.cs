@@ -51,6 +51,8 @@ public abstract class ExecutionIndexTests
     [InlineData("SELECT \"Id\" FROM \"Executions\" WHERE \"DagRunId\" = @p AND \"Id\" > 0 ORDER BY \"Id\" LIMIT 100", "IX_Executions_DagRunId_")]
     [InlineData("SELECT \"Id\" FROM \"Executions\" WHERE \"DagRunId\" = @p AND \"DagTaskName\" = 'a'", "IX_Executions_DagRunId_")]
     [InlineData("SELECT \"Id\" FROM \"Executions\" WHERE \"ScheduleName\" = @p AND \"State\" IN (0, 1, 2, 3, 4)", "IX_Executions_ScheduleName_State")]
+    // A named queue's records (the default queue, most records, has no entries: a page of it is the newest ids).
+    [InlineData("SELECT \"Id\" FROM \"Executions\" WHERE \"Queue\" = @p AND \"Queue\" <> 'default' AND \"State\" IN (0, 1, 2)", "IX_Executions_Queue_State")]
     // What runs on a node (the workers page, lease recovery), and what ended since a time, newest first (the dashboard).
     [InlineData("SELECT \"Id\" FROM \"Executions\" WHERE \"NodeId\" = @p AND \"State\" IN (3, 4) ORDER BY \"Id\" LIMIT 20", "IX_Executions_NodeId_State")]
     [InlineData("SELECT \"Name\", \"State\" FROM \"Executions\" WHERE \"FinishedAt\" >= @p ORDER BY \"FinishedAt\" DESC LIMIT 5000", "IX_Executions_FinishedAt_State")]
@@ -64,7 +66,7 @@ public abstract class ExecutionIndexTests
         await using var db = await storage.Get<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
         var connection = db.Database.GetDbConnection();
         await connection.OpenAsync();
-        var plan = await PlanAsync(connection, sql, sql.Contains("ScheduleName") ? "nightly" : sql.Contains("NodeId") ? "node-a" : 7L);
+        var plan = await PlanAsync(connection, sql, sql.Contains("ScheduleName") || sql.Contains("Queue") ? "nightly" : sql.Contains("NodeId") ? "node-a" : 7L);
         Assert.Contains(index, plan);
     }
 
@@ -271,6 +273,26 @@ public sealed class SqliteExecutionIndexTests : ExecutionIndexTests
     }
 
     /// <summary>
+    /// The grid filtered by a named queue finds its records through the (Queue, State) index, which holds the named queues
+    /// only; filtered by the default queue it reads the newest ids, nearly all of which are the default queue's.
+    /// </summary>
+    [Fact]
+    public async Task APageOfANamedQueue_IsReadFromTheIndexOfNamedQueues_TheDefaultQueuesFromTheNewestIds()
+    {
+        await using var storage = await StorageHost.StartAsync(await SettingsAsync());
+        await using var db = await storage.Get<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
+        var connection = db.Database.GetDbConnection();
+        await connection.OpenAsync();
+
+        var named = await PlanOfAsync(connection, ExecutionQueries.PageIdsQuery(db, new ExecutionFilter { Queue = "nightly" }, ExecutionSort.Newest, false, 0, 26));
+        var standard = await PlanOfAsync(connection, ExecutionQueries.PageIdsQuery(db, new ExecutionFilter { Queue = Execution.DefaultQueue }, ExecutionSort.Newest, false, 0, 26));
+
+        Assert.Contains("IX_Executions_Queue_State", named);
+        Assert.DoesNotContain("IX_Executions_Queue_State", standard);
+        Assert.Contains("SCAN e", standard);
+    }
+
+    /// <summary>
     /// SQLite uses a partial index only when the query names its predicate's terms as written: the workers page's query of
     /// what runs on a node must say "State IN (3, 4)" as the index does.
     /// </summary>
@@ -439,19 +461,51 @@ public sealed class PostgreSqlExecutionIndexTests(PostgresServer postgres) : Exe
         // writer, so every record of a page takes its new version at once (at fillfactor 70: 90 of 200 were heap-only).
         await store.SetHangfireJobsAsync(ids.Select(id => (id, $"job-{id / 25}")).ToList());
 
+        var (updated, heapOnly) = await UpdatesOfAsync(connection, "Executions", atLeast: ids.Count);
+        Assert.Equal(ids.Count, updated);
+        Assert.Equal(ids.Count, heapOnly);
+    }
+
+    /// <summary>
+    /// An attempt is opened at a claim and closed at the end: nothing reads attempts by their end, so the close changes no
+    /// indexed column, and the table leaves room on each page for it — no index entry is written for it.
+    /// </summary>
+    [Fact]
+    public async Task ClosingAnAttempt_IsAHeapOnlyUpdate()
+    {
+        var settings = await SettingsAsync();
+        await using var storage = await StorageHost.StartAsync(settings);
+        var store = storage.Get<ExecutionStore>();
+        await using var connection = new Npgsql.NpgsqlConnection(settings["ConnectionStrings:Taskdeck"]);
+        await connection.OpenAsync();
+
+        var ids = await store.InsertAsync(Enumerable.Repeat((Noop, ExecutionState.Queued), 100).ToList(), DateTimeOffset.UtcNow, "test");
+        foreach (var id in ids)
+        {
+            Assert.True((await store.ApplyAsync(new TransitionCommand(id, Transition.Claim) { NodeId = "a" }, DateTimeOffset.UtcNow)).Applied);
+            Assert.True((await store.ApplyAsync(new TransitionCommand(id, Transition.Succeed) { NodeId = "a", ExpectedAttempt = 1 }, DateTimeOffset.UtcNow)).Applied);
+        }
+
+        var (updated, heapOnly) = await UpdatesOfAsync(connection, "Attempts", atLeast: ids.Count);
+        Assert.Equal(ids.Count, updated);
+        Assert.Equal(ids.Count, heapOnly);
+    }
+
+    /// <summary>A table's updates so far, and how many of them were heap-only, once the server counted at least some.</summary>
+    private static async Task<(long Updated, long HeapOnly)> UpdatesOfAsync(Npgsql.NpgsqlConnection connection, string table, long atLeast)
+    {
         // The server's statistics reach other sessions within a few seconds of the writers' transactions.
         var deadline = DateTime.UtcNow.AddMinutes(2);
-        long updated = 0, hot = 0;
+        long updated = 0, heapOnly = 0;
         while (DateTime.UtcNow < deadline)
         {
             await ScalarAsync<object>(connection, "SELECT pg_stat_clear_snapshot()");
-            updated = await ScalarAsync<long>(connection, "SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = 'Executions'");
-            hot = await ScalarAsync<long>(connection, "SELECT n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'Executions'");
-            if (updated >= ids.Count) break;
+            updated = await ScalarAsync<long>(connection, $"SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = '{table}'");
+            heapOnly = await ScalarAsync<long>(connection, $"SELECT n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = '{table}'");
+            if (updated >= atLeast) break;
             await Task.Delay(200);
         }
-        Assert.Equal(ids.Count, updated);
-        Assert.Equal(ids.Count, hot);
+        return (updated, heapOnly);
     }
 
     private static async Task<T> ScalarAsync<T>(Npgsql.NpgsqlConnection connection, string sql)
@@ -472,7 +526,8 @@ public sealed class SqlServerExecutionIndexTests
     [InlineData("IX_Executions_DagRunId_State", "[DagRunId], [State]", "[DagRunId] IS NOT NULL")]
     [InlineData("IX_Executions_DagRunId_Id", "[DagRunId], [Id]", "[DagRunId] IS NOT NULL")]
     [InlineData("IX_Executions_ScheduleName_State", "[ScheduleName], [State]", "[ScheduleName] IS NOT NULL")]
-    public void TheRunAndScheduleIndexes_AreCreatedWithTheirFilter(string index, string columns, string filter)
+    [InlineData("IX_Executions_Queue_State", "[Queue], [State]", "[Queue] <> 'default'")]
+    public void ThePartialIndexes_AreCreatedWithTheirFilter(string index, string columns, string filter)
     {
         using var db = new SqlServerTaskdeckDbContext(new DbContextOptionsBuilder<SqlServerTaskdeckDbContext>()
             .UseSqlServer("Server=nowhere;Database=taskdeck;TrustServerCertificate=true").Options);

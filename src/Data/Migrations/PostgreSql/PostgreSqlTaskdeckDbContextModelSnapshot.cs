@@ -331,9 +331,9 @@ namespace Taskdeck.Data.Migrations.PostgreSql
 
                     b.HasKey("ExecutionId", "Number");
 
-                    b.HasIndex("FinishedAt", "Outcome");
-
                     b.ToTable("Attempts", (string)null);
+
+                    b.HasAnnotation("Npgsql:StorageParameter:fillfactor", 50);
                 });
 
             modelBuilder.Entity("Taskdeck.Core.Executions.Execution", b =>
@@ -537,7 +537,8 @@ namespace Taskdeck.Data.Migrations.PostgreSql
                     b.HasIndex("NodeId", "State")
                         .HasFilter("\"State\" IN (3, 4)");
 
-                    b.HasIndex("Queue", "State");
+                    b.HasIndex("Queue", "State")
+                        .HasFilter("\"Queue\" <> 'default'");
 
                     b.HasIndex("ScheduleName", "State")
                         .HasFilter("\"ScheduleName\" IS NOT NULL");

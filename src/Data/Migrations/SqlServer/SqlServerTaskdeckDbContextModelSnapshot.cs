@@ -331,8 +331,6 @@ namespace Taskdeck.Data.Migrations.SqlServer
 
                     b.HasKey("ExecutionId", "Number");
 
-                    b.HasIndex("FinishedAt", "Outcome");
-
                     b.ToTable("Attempts", (string)null);
                 });
 
@@ -537,7 +535,8 @@ namespace Taskdeck.Data.Migrations.SqlServer
                     b.HasIndex("NodeId", "State")
                         .HasFilter("[State] IN (3, 4)");
 
-                    b.HasIndex("Queue", "State");
+                    b.HasIndex("Queue", "State")
+                        .HasFilter("[Queue] <> 'default'");
 
                     b.HasIndex("ScheduleName", "State")
                         .HasFilter("[ScheduleName] IS NOT NULL");

@@ -318,8 +318,6 @@ namespace Taskdeck.Data.Migrations.Sqlite
 
                     b.HasKey("ExecutionId", "Number");
 
-                    b.HasIndex("FinishedAt", "Outcome");
-
                     b.ToTable("Attempts", (string)null);
                 });
 
@@ -522,7 +520,8 @@ namespace Taskdeck.Data.Migrations.Sqlite
                     b.HasIndex("NodeId", "State")
                         .HasFilter("\"State\" IN (3, 4)");
 
-                    b.HasIndex("Queue", "State");
+                    b.HasIndex("Queue", "State")
+                        .HasFilter("\"Queue\" <> 'default'");
 
                     b.HasIndex("ScheduleName", "State")
                         .HasFilter("\"ScheduleName\" IS NOT NULL");
