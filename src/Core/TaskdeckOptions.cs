@@ -27,9 +27,11 @@ public sealed class DispatchOptions
 {
     /// <summary>
     /// Most executions one job carries. Executions that become ready together are split into as many jobs as there are
-    /// workers in the cluster (so every worker gets some), but never more than this many in one job.
+    /// idle workers (so every worker gets some), but never more than this many in one job. Each job costs a server
+    /// database milliseconds of its own time whatever it carries: at 100, two nodes on PostgreSQL ran a burst of no-ops
+    /// 20–30 % faster than at 50, with a third less server time per execution (BENCHMARKS.md, session 39).
     /// </summary>
-    public int MaxBatch { get; set; } = 50;
+    public int MaxBatch { get; set; } = 100;
 
     /// <summary>
     /// Fewest executions one job carries when that many are ready together, even with more workers idle: below it Hangfire's
