@@ -32,9 +32,7 @@ public sealed class Execution
     public List<string> Command { get; set; } = [];
     public List<string> Environment { get; set; } = [];
     public string? WorkingDirectory { get; set; }
-    /// <summary>The queue work goes to when its submitter names none: most work, in most deployments.</summary>
-    public const string DefaultQueue = "default";
-    public string Queue { get; set; } = DefaultQueue;
+    public string Queue { get; set; } = "default";
     public int Priority { get; set; }
     public ExecutionState State { get; set; }
     /// <summary>Number of attempts opened so far; the current (or last) attempt's number.</summary>

@@ -11,7 +11,7 @@ public sealed record NewExecution
     public IReadOnlyList<string> Command { get; init; } = [];
     public IReadOnlyList<string> Environment { get; init; } = [];
     public string? WorkingDirectory { get; init; }
-    public string Queue { get; init; } = Execution.DefaultQueue;
+    public string Queue { get; init; } = "default";
     public int Priority { get; init; }
     public int MaxRetries { get; init; }
     public int RetryIntervalSeconds { get; init; }

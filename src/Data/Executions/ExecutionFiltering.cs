@@ -21,12 +21,7 @@ public static class ExecutionFiltering
         if (!string.IsNullOrWhiteSpace(filter.Name))
             query = narrowedElsewhere ? query.Where(e => e.Name + "" == filter.Name) : query.Where(e => e.Name == filter.Name);
         if (!string.IsNullOrWhiteSpace(filter.Queue))
-        {
-            // The (Queue, State) index holds the named queues only; a query uses it only if it says so in as many words.
-            query = narrowedElsewhere ? query.Where(e => e.Queue + "" == filter.Queue)
-                : filter.Queue == Execution.DefaultQueue ? query.Where(e => e.Queue == Execution.DefaultQueue)
-                : query.Where(e => e.Queue == filter.Queue && e.Queue != Execution.DefaultQueue);
-        }
+            query = narrowedElsewhere ? query.Where(e => e.Queue + "" == filter.Queue) : query.Where(e => e.Queue == filter.Queue);
         if (!string.IsNullOrWhiteSpace(filter.Tag))
         {
             // A substring test, not LIKE: '%' and '_' in a tag are plain characters (EF escapes them where the

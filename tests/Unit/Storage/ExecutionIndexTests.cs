@@ -51,8 +51,6 @@ public abstract class ExecutionIndexTests
     [InlineData("SELECT \"Id\" FROM \"Executions\" WHERE \"DagRunId\" = @p AND \"Id\" > 0 ORDER BY \"Id\" LIMIT 100", "IX_Executions_DagRunId_")]
     [InlineData("SELECT \"Id\" FROM \"Executions\" WHERE \"DagRunId\" = @p AND \"DagTaskName\" = 'a'", "IX_Executions_DagRunId_")]
     [InlineData("SELECT \"Id\" FROM \"Executions\" WHERE \"ScheduleName\" = @p AND \"State\" IN (0, 1, 2, 3, 4)", "IX_Executions_ScheduleName_State")]
-    // A named queue's records (the default queue, most records, has no entries: a page of it is the newest ids).
-    [InlineData("SELECT \"Id\" FROM \"Executions\" WHERE \"Queue\" = @p AND \"Queue\" <> 'default' AND \"State\" IN (0, 1, 2)", "IX_Executions_Queue_State")]
     // What runs on a node (the workers page, lease recovery), and what ended since a time, newest first (the dashboard).
     [InlineData("SELECT \"Id\" FROM \"Executions\" WHERE \"NodeId\" = @p AND \"State\" IN (3, 4) ORDER BY \"Id\" LIMIT 20", "IX_Executions_NodeId_State")]
     [InlineData("SELECT \"Name\", \"State\" FROM \"Executions\" WHERE \"FinishedAt\" >= @p ORDER BY \"FinishedAt\" DESC LIMIT 5000", "IX_Executions_FinishedAt_State")]
@@ -66,7 +64,7 @@ public abstract class ExecutionIndexTests
         await using var db = await storage.Get<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
         var connection = db.Database.GetDbConnection();
         await connection.OpenAsync();
-        var plan = await PlanAsync(connection, sql, sql.Contains("ScheduleName") || sql.Contains("Queue") ? "nightly" : sql.Contains("NodeId") ? "node-a" : 7L);
+        var plan = await PlanAsync(connection, sql, sql.Contains("ScheduleName") ? "nightly" : sql.Contains("NodeId") ? "node-a" : 7L);
         Assert.Contains(index, plan);
     }
 
@@ -270,26 +268,6 @@ public sealed class SqliteExecutionIndexTests : ExecutionIndexTests
         var plan = await PlanOfAsync(connection, ExecutionQueries.PageIdsQuery(db, new ExecutionFilter { Name = "demo.noop" }, ExecutionSort.Newest, false, 0, 26));
 
         Assert.Contains("COVERING INDEX IX_Executions_Name_State", plan);
-    }
-
-    /// <summary>
-    /// The grid filtered by a named queue finds its records through the (Queue, State) index, which holds the named queues
-    /// only; filtered by the default queue it reads the newest ids, nearly all of which are the default queue's.
-    /// </summary>
-    [Fact]
-    public async Task APageOfANamedQueue_IsReadFromTheIndexOfNamedQueues_TheDefaultQueuesFromTheNewestIds()
-    {
-        await using var storage = await StorageHost.StartAsync(await SettingsAsync());
-        await using var db = await storage.Get<IDbContextFactory<TaskdeckDbContext>>().CreateDbContextAsync();
-        var connection = db.Database.GetDbConnection();
-        await connection.OpenAsync();
-
-        var named = await PlanOfAsync(connection, ExecutionQueries.PageIdsQuery(db, new ExecutionFilter { Queue = "nightly" }, ExecutionSort.Newest, false, 0, 26));
-        var standard = await PlanOfAsync(connection, ExecutionQueries.PageIdsQuery(db, new ExecutionFilter { Queue = Execution.DefaultQueue }, ExecutionSort.Newest, false, 0, 26));
-
-        Assert.Contains("IX_Executions_Queue_State", named);
-        Assert.DoesNotContain("IX_Executions_Queue_State", standard);
-        Assert.Contains("SCAN e", standard);
     }
 
     /// <summary>
@@ -526,7 +504,6 @@ public sealed class SqlServerExecutionIndexTests
     [InlineData("IX_Executions_DagRunId_State", "[DagRunId], [State]", "[DagRunId] IS NOT NULL")]
     [InlineData("IX_Executions_DagRunId_Id", "[DagRunId], [Id]", "[DagRunId] IS NOT NULL")]
     [InlineData("IX_Executions_ScheduleName_State", "[ScheduleName], [State]", "[ScheduleName] IS NOT NULL")]
-    [InlineData("IX_Executions_Queue_State", "[Queue], [State]", "[Queue] <> 'default'")]
     public void ThePartialIndexes_AreCreatedWithTheirFilter(string index, string columns, string filter)
     {
         using var db = new SqlServerTaskdeckDbContext(new DbContextOptionsBuilder<SqlServerTaskdeckDbContext>()

@@ -520,8 +520,7 @@ namespace Taskdeck.Data.Migrations.Sqlite
                     b.HasIndex("NodeId", "State")
                         .HasFilter("\"State\" IN (3, 4)");
 
-                    b.HasIndex("Queue", "State")
-                        .HasFilter("\"Queue\" <> 'default'");
+                    b.HasIndex("Queue", "State");
 
                     b.HasIndex("ScheduleName", "State")
                         .HasFilter("\"ScheduleName\" IS NOT NULL");

@@ -11,8 +11,8 @@ using Taskdeck.Data.Storage;
 namespace Taskdeck.Data.Migrations.PostgreSql
 {
     [DbContext(typeof(PostgreSqlTaskdeckDbContext))]
-    [Migration("20261207153825_NamedQueuesIndexedAttemptsUnindexed")]
-    partial class NamedQueuesIndexedAttemptsUnindexed
+    [Migration("20261207164432_AttemptsReadByExecutionOnly")]
+    partial class AttemptsReadByExecutionOnly
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -540,8 +540,7 @@ namespace Taskdeck.Data.Migrations.PostgreSql
                     b.HasIndex("NodeId", "State")
                         .HasFilter("\"State\" IN (3, 4)");
 
-                    b.HasIndex("Queue", "State")
-                        .HasFilter("\"Queue\" <> 'default'");
+                    b.HasIndex("Queue", "State");
 
                     b.HasIndex("ScheduleName", "State")
                         .HasFilter("\"ScheduleName\" IS NOT NULL");
