@@ -27,11 +27,16 @@ public sealed class DispatchOptions
 {
     /// <summary>
     /// Most executions one job carries. Executions that become ready together are split into as many jobs as there are
-    /// idle workers (so every worker gets some), but never more than this many in one job. Each job costs a server
-    /// database milliseconds of its own time whatever it carries: at 100, two nodes on PostgreSQL ran a burst of no-ops
-    /// 20–30 % faster than at 50, with a third less server time per execution (BENCHMARKS.md, session 39).
+    /// idle workers (so every worker gets some), but never more than this many in one job. Null: 100 on a server database,
+    /// where each job costs the server milliseconds of its own whatever it carries (two nodes on PostgreSQL ran a burst of
+    /// no-ops 20–30 % faster than at 50), 50 on the embedded SQLite, whose in-memory jobs cost little and where more of them
+    /// keep more workers' writes in each group commit (at 100 the engine kept 77 % of raw Hangfire's rate, at 50 86 %;
+    /// BENCHMARKS.md, session 39).
     /// </summary>
-    public int MaxBatch { get; set; } = 100;
+    public int? MaxBatch { get; set; }
+
+    /// <summary><see cref="MaxBatch"/>, or its default for the storage.</summary>
+    public int MaxBatchOn(StorageProvider provider) => MaxBatch ?? (provider == StorageProvider.Sqlite ? 50 : 100);
 
     /// <summary>
     /// Fewest executions one job carries when that many are ready together, even with more workers idle: below it Hangfire's

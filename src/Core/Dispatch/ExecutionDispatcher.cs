@@ -250,7 +250,7 @@ public sealed class ExecutionDispatcher(IExecutionTransport transport, IDispatch
     private async Task HandOverAsync(List<Ready> taken, List<(long Id, string JobId)> created)
     {
         var workers = WorkersToFeed();
-        var max = Math.Max(1, options.Value.Dispatch.MaxBatch);
+        var max = Math.Max(1, options.Value.Dispatch.MaxBatchOn(options.Value.Storage.Provider));
         try
         {
             foreach (var group in taken.GroupBy(r => r.Queue))

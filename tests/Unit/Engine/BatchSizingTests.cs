@@ -44,7 +44,7 @@ public sealed class BatchSizingTests
 
         await DispatchAsync(Ids(1001, 500));
 
-        var full = new TaskdeckOptions().Dispatch.MaxBatch;
+        var full = new TaskdeckOptions().Dispatch.MaxBatchOn(StorageProvider.Sqlite);
         Assert.Equal(500 / full, _transport.Jobs.Count);
         Assert.All(_transport.Jobs, j => Assert.Equal(full, j.Ids.Count));
     }
@@ -54,8 +54,22 @@ public sealed class BatchSizingTests
     {
         await _dispatcher.DispatchManyAsync([.. Ids(1, 500).Select(id => (id, 0, (DateTimeOffset?)null))], _time.GetUtcNow(), moreBehind: true);
 
-        var full = new TaskdeckOptions().Dispatch.MaxBatch;
+        var full = new TaskdeckOptions().Dispatch.MaxBatchOn(StorageProvider.Sqlite);
         Assert.Equal(500 / full, _transport.Jobs.Count);
+        Assert.All(_transport.Jobs, j => Assert.Equal(full, j.Ids.Count));
+    }
+
+    /// <summary>A server database pays each job milliseconds of its own; the embedded one's jobs cost little.</summary>
+    [Theory]
+    [InlineData(StorageProvider.PostgreSql, 100)]
+    [InlineData(StorageProvider.SqlServer, 100)]
+    [InlineData(StorageProvider.Sqlite, 50)]
+    public async Task AFullJobCarriesMore_OnAServerDatabase(StorageProvider provider, int full)
+    {
+        var dispatcher = DispatcherFor(new TaskdeckOptions { Storage = { Provider = provider }, Node = { WorkerCount = Workers } });
+
+        await dispatcher.DispatchManyAsync([.. Ids(1, 500).Select(id => (id, 0, (DateTimeOffset?)null))], _time.GetUtcNow(), moreBehind: true);
+
         Assert.All(_transport.Jobs, j => Assert.Equal(full, j.Ids.Count));
     }
 
