@@ -81,16 +81,34 @@ public sealed class Reconciler(
         {
             var page = await store.FindDispatchableAsync(after, PageSize, ct);
             if (page.Count == 0) break;
-            foreach (var row in page)
+            var stranded = page.Where(row => (atStart || now - row.UpdatedAt >= (row.HangfireJobId is null ? JoblessGrace : DispatchGrace))
+                                             && !HasLiveJob(jobs, row.HangfireJobId, liveNodes, jobIsLive)).ToList();
+            if (stranded.Count > 0) stranded = await StillWaitingAsync(stranded, after, ct);
+            if (stranded.Count > 0)
             {
-                if (!atStart && now - row.UpdatedAt < (row.HangfireJobId is null ? JoblessGrace : DispatchGrace)) continue;
-                if (HasLiveJob(jobs, row.HangfireJobId, liveNodes, jobIsLive)) continue;
-                await dispatcher.DispatchAsync(row.Id, row.Priority, row.State == ExecutionState.Scheduled ? row.RunAt : null, now, ct);
-                redispatched++;
+                // In jobs as a submission's records travel, not one each: a node's death can leave thousands behind.
+                await dispatcher.DispatchManyAsync([.. stranded.Select(row => (row.Id, row.Priority, row.State == ExecutionState.Scheduled ? row.RunAt : null))], now, ct);
+                redispatched += stranded.Count;
             }
             after = page[^1].Id;
         }
         return redispatched;
+    }
+
+    /// <summary>
+    /// Of the records a page showed waiting without a live job, those that still wait in the same job now that the job's
+    /// state has been read. The page is read before its jobs' states: a job that ran its records in between reads as gone
+    /// while the page still shows them waiting, and on two busy nodes every record of a job that had queued past the grace
+    /// got a job of its own besides — a thousand one-execution jobs in a round, each costing the server as much as a full one
+    /// (BENCHMARKS.md, session 40). Read again after its job was seen gone, a record still waiting in it was not run by it.
+    /// </summary>
+    private async Task<List<DispatchRow>> StillWaitingAsync(List<DispatchRow> stranded, long after, CancellationToken ct)
+    {
+        // The same page read again: a record still waiting is still among the first waiting ids past the cursor (should
+        // later commits push one out, the next pass finds it).
+        var again = (await store.FindDispatchableAsync(after, PageSize, ct)).ToDictionary(row => row.Id);
+        return stranded.Where(row => again.TryGetValue(row.Id, out var current)
+                                     && current.HangfireJobId == row.HangfireJobId && current.UpdatedAt == row.UpdatedAt).ToList();
     }
 
     private static bool HasLiveJob(IJobStates jobs, string? jobId, IReadOnlyList<string> liveNodes, Dictionary<string, bool> known)

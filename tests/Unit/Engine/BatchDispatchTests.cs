@@ -558,6 +558,46 @@ public sealed class BatchDispatchTests(EngineHost host)
         foreach (var id in waiting.Take(3)) await host.Executions.CancelAsync(id, Actor.System, "test done");
     }
 
+    // The reconciler reads a page of waiting records, then their jobs' states: a job that ran its records in between reads
+    // as finished while the page still shows them waiting. On two busy nodes every record of a job that had queued past the
+    // grace got a job of its own besides (BENCHMARKS.md, session 40).
+    [Fact]
+    public async Task Reconcile_ARecordItsJobRanAfterThePageWasRead_IsNotDispatchedAgain()
+    {
+        var ranByItsJob = await host.QueuedWithoutJobAsync("test.count");
+        var leftByItsJob = await host.QueuedWithoutJobAsync("test.count");
+        var finished = host.Get<IBackgroundJobClient>().Create(HangfireTransport.JobFor(ExecutionDispatcher.Default, [ranByItsJob, leftByItsJob]), new DeletedState());
+        await host.Get<ExecutionStore>().SetHangfireJobsAsync([(ranByItsJob, finished), (leftByItsJob, finished)]);
+        host.BeforeJobStateRead[finished] = () => host.Get<ExecutionRunner>().RunAsync(ranByItsJob, CancellationToken.None).GetAwaiter().GetResult();
+
+        await host.Get<Reconciler>().ReconcileAsync(atStart: true, CancellationToken.None);
+
+        Assert.DoesNotContain(host.Jobs, job => job.Ids.Contains(ranByItsJob));
+        Assert.Contains(host.Jobs, job => job.Ids.Contains(leftByItsJob));
+        Assert.Single((await host.WaitForStateAsync(leftByItsJob, Succeeded, TimeSpan.FromSeconds(60))).Attempts);
+        Assert.Single((await host.Queries.GetDetailAsync(ranByItsJob))!.Attempts);
+        Assert.Equal(1, host.Runs.GetValueOrDefault(ranByItsJob));
+    }
+
+    // A node's death can leave thousands of records behind its jobs: they go out again as a submission's records do, in as
+    // few jobs as keeps the workers busy, not in a job each.
+    [Fact]
+    public async Task Reconcile_RecordsLeftByADeadNode_TravelInJobsOfSeveral()
+    {
+        var orphans = new List<long>();
+        for (var i = 0; i < 60; i++) orphans.Add(await host.QueuedWithoutJobAsync("test.count"));
+        var deadJob = ProcessingJob([.. orphans], $"node-that-died:4242:dead01:{Guid.NewGuid()}");
+        await host.Get<ExecutionStore>().SetHangfireJobsAsync([.. orphans.Select(id => (id, deadJob))]);
+
+        await host.Get<Reconciler>().ReconcileAsync(atStart: true, CancellationToken.None);
+
+        var jobs = host.Jobs.Where(job => job.Ids.Any(orphans.Contains)).ToList();
+        Assert.Equal(orphans.Order(), jobs.SelectMany(job => job.Ids).Order());
+        Assert.True(jobs.Count <= host.Get<IExecutionTransport>().ClusterWorkers, $"{jobs.Count} jobs for 60 records: at most one per worker");
+        Assert.Contains(jobs, job => job.Ids.Length > 1);
+        foreach (var id in orphans) Assert.Single((await host.WaitForStateAsync(id, Succeeded, TimeSpan.FromSeconds(60))).Attempts);
+    }
+
     /// <summary>
     /// This node's id, once its Hangfire server has announced itself. What the reconciler's rule relies on: Hangfire names a
     /// server after its node (ServerName = node id). A host just started may not have announced its server yet (when the

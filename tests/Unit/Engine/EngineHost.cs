@@ -41,6 +41,9 @@ public sealed class EngineHost : WebApplicationFactory<Program>
     /// <summary>How many times a job's state was read from Hangfire's storage, per job id (the reconciler's passes).</summary>
     public ConcurrentDictionary<string, int> JobStateReads { get; } = new();
 
+    /// <summary>What happens, per job id, just before the reconciler reads that job's state (what a worker did meanwhile).</summary>
+    public ConcurrentDictionary<string, Action> BeforeJobStateRead { get; } = new();
+
     /// <summary>
     /// Executions the lease keeper's cancel watch (<see cref="RunningWork.SignalRequestedCancelsAsync"/>) is not told are
     /// Cancelling, so a test sees what the transition itself signalled (StateEffectTests); empty, the store is as it is.
@@ -87,7 +90,7 @@ public sealed class EngineHost : WebApplicationFactory<Program>
             services.AddSingleton<Taskdeck.Core.Dispatch.HangfireQueue.HangfireTransport>();
             services.AddSingleton<Taskdeck.Core.Dispatch.IExecutionTransport>(sp =>
                 new RecordingTransport(sp.GetRequiredService<Taskdeck.Core.Dispatch.HangfireQueue.HangfireTransport>(), Jobs, Faults,
-                    ids => sp.GetRequiredService<IExecutionReader>().FindManyAsync(ids).GetAwaiter().GetResult(), JobStateReads));
+                    ids => sp.GetRequiredService<IExecutionReader>().FindManyAsync(ids).GetAwaiter().GetResult(), JobStateReads, BeforeJobStateRead));
             // The real store's leases, seen through a seam that can hide chosen records from the cancel watch.
             services.AddSingleton<INodeLeaseStore>(sp => new CancelWatchSeam(sp.GetRequiredService<ExecutionStore>(), HiddenFromCancelWatch));
             services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(ServerLogs);
@@ -153,7 +156,7 @@ public sealed class EngineHost : WebApplicationFactory<Program>
 
 /// <summary>Passes everything to the real transport and writes down the jobs it enqueues (or the failure it was told to throw).</summary>
 public sealed class RecordingTransport(Taskdeck.Core.Dispatch.IExecutionTransport inner, ConcurrentQueue<(string, long[], string)> jobs, TransportFaults faults,
-    Func<IReadOnlyList<long>, IReadOnlyList<Execution>> read, ConcurrentDictionary<string, int> stateReads)
+    Func<IReadOnlyList<long>, IReadOnlyList<Execution>> read, ConcurrentDictionary<string, int> stateReads, ConcurrentDictionary<string, Action> beforeStateRead)
     : Taskdeck.Core.Dispatch.IExecutionTransport
 {
     public string Enqueue(string queue, IReadOnlyList<long> executionIds)
@@ -167,16 +170,18 @@ public sealed class RecordingTransport(Taskdeck.Core.Dispatch.IExecutionTranspor
     public string Schedule(long executionId, string queue, DateTimeOffset runAt) => inner.Schedule(executionId, queue, runAt);
     public void Remove(string jobId) => inner.Remove(jobId);
     public bool Wake(string jobId, string queue) => inner.Wake(jobId, queue);
-    public Taskdeck.Core.Dispatch.IJobStates ReadJobStates() => new CountedJobStates(inner.ReadJobStates(), stateReads);
+    public Taskdeck.Core.Dispatch.IJobStates ReadJobStates() => new CountedJobStates(inner.ReadJobStates(), stateReads, beforeStateRead);
     public bool IsUnavailable(Exception failure) => inner.IsUnavailable(failure);
     public int ClusterWorkers => inner.ClusterWorkers;
 }
 
-internal sealed class CountedJobStates(Taskdeck.Core.Dispatch.IJobStates inner, ConcurrentDictionary<string, int> reads) : Taskdeck.Core.Dispatch.IJobStates
+internal sealed class CountedJobStates(Taskdeck.Core.Dispatch.IJobStates inner, ConcurrentDictionary<string, int> reads, ConcurrentDictionary<string, Action> before)
+    : Taskdeck.Core.Dispatch.IJobStates
 {
     public (Taskdeck.Core.Dispatch.JobWhereabouts Where, string? Server) Find(string jobId)
     {
         reads.AddOrUpdate(jobId, 1, (_, n) => n + 1);
+        if (before.TryRemove(jobId, out var meanwhile)) meanwhile();
         return inner.Find(jobId);
     }
 
