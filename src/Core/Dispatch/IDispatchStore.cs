@@ -13,6 +13,9 @@ public interface IDispatchStore
     /// <summary>Waiting records that should have a Hangfire job: (id, job id, priority, run-at, updated-at).</summary>
     Task<IReadOnlyList<DispatchRow>> FindDispatchableAsync(long afterId, int limit, CancellationToken ct = default);
 
+    /// <summary>Of these records, those waiting now, read as <see cref="FindDispatchableAsync(long, int, CancellationToken)"/> reads them.</summary>
+    Task<IReadOnlyList<DispatchRow>> FindDispatchableAsync(IReadOnlyCollection<long> ids, CancellationToken ct = default);
+
     /// <summary>Waiting (Queued or Scheduled) records whose deadline has passed.</summary>
     Task<IReadOnlyList<long>> FindExpiredAsync(DateTimeOffset now, int limit, CancellationToken ct = default);
 }

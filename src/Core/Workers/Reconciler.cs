@@ -10,7 +10,7 @@ namespace Taskdeck.Core.Workers;
 /// Makes the in-memory Hangfire storage of the embedded mode durable: at start and periodically, waiting records
 /// with no live job (lost in a crash, never enqueued because the process died in between, or left in a batch that a
 /// node which has since died was running) are dispatched again, and records past their queue deadline expire. A
-/// duplicate job is harmless: claims are CAS.
+/// duplicate job cannot run a record twice (claims are CAS), but costs the transport as much as a real one.
 /// </summary>
 public sealed class Reconciler(
     IDispatchStore store,
@@ -81,12 +81,12 @@ public sealed class Reconciler(
         {
             var page = await store.FindDispatchableAsync(after, PageSize, ct);
             if (page.Count == 0) break;
-            var stranded = page.Where(row => (atStart || now - row.UpdatedAt >= (row.HangfireJobId is null ? JoblessGrace : DispatchGrace))
-                                             && !HasLiveJob(jobs, row.HangfireJobId, liveNodes, jobIsLive)).ToList();
-            if (stranded.Count > 0) stranded = await StillWaitingAsync(stranded, after, ct);
+            var withoutLiveJob = page.Where(row => (atStart || now - row.UpdatedAt >= (row.HangfireJobId is null ? JoblessGrace : DispatchGrace))
+                                                   && !HasLiveJob(jobs, row.HangfireJobId, liveNodes, jobIsLive)).ToList();
+            var stranded = withoutLiveJob.Count > 0 ? await StillWaitingAsync(withoutLiveJob, ct) : [];
             if (stranded.Count > 0)
             {
-                // In jobs as a submission's records travel, not one each: a node's death can leave thousands behind.
+                // Together, as a submission's records travel: a node's death can leave thousands behind.
                 await dispatcher.DispatchManyAsync([.. stranded.Select(row => (row.Id, row.Priority, row.State == ExecutionState.Scheduled ? row.RunAt : null))], now, ct);
                 redispatched += stranded.Count;
             }
@@ -102,13 +102,10 @@ public sealed class Reconciler(
     /// got a job of its own besides — a thousand one-execution jobs in a round, each costing the server as much as a full one
     /// (BENCHMARKS.md, session 40). Read again after its job was seen gone, a record still waiting in it was not run by it.
     /// </summary>
-    private async Task<List<DispatchRow>> StillWaitingAsync(List<DispatchRow> stranded, long after, CancellationToken ct)
+    private async Task<List<DispatchRow>> StillWaitingAsync(List<DispatchRow> withoutLiveJob, CancellationToken ct)
     {
-        // The same page read again: a record still waiting is still among the first waiting ids past the cursor (should
-        // later commits push one out, the next pass finds it).
-        var again = (await store.FindDispatchableAsync(after, PageSize, ct)).ToDictionary(row => row.Id);
-        return stranded.Where(row => again.TryGetValue(row.Id, out var current)
-                                     && current.HangfireJobId == row.HangfireJobId && current.UpdatedAt == row.UpdatedAt).ToList();
+        var current = (await store.FindDispatchableAsync([.. withoutLiveJob.Select(row => row.Id)], ct)).ToDictionary(row => row.Id);
+        return withoutLiveJob.Where(row => current.TryGetValue(row.Id, out var reread) && reread.HangfireJobId == row.HangfireJobId && reread.UpdatedAt == row.UpdatedAt).ToList();
     }
 
     private static bool HasLiveJob(IJobStates jobs, string? jobId, IReadOnlyList<string> liveNodes, Dictionary<string, bool> known)

@@ -501,12 +501,25 @@ public sealed class ExecutionStore(TaskdeckDatabase database, WriteQueue writes,
     public async Task<IReadOnlyList<DispatchRow>> FindDispatchableAsync(long afterId, int limit, CancellationToken ct = default)
     {
         await using var db = await contexts.CreateDbContextAsync(ct);
-        return await db.Executions.AsNoTracking()
-            .Where(e => (e.State == ExecutionState.Queued || e.State == ExecutionState.Scheduled) && e.Kind != ExecutorKind.External && e.Id > afterId)
-            .OrderBy(e => e.Id).Take(limit)
-            .Select(e => new DispatchRow(e.Id, e.State, e.HangfireJobId, e.Priority, e.RunAt, e.UpdatedAt))
-            .ToListAsync(ct);
+        return await Dispatchable(db).Where(e => e.Id > afterId).OrderBy(e => e.Id).Take(limit).Select(DispatchRowOf).ToListAsync(ct);
     }
+
+    public async Task<IReadOnlyList<DispatchRow>> FindDispatchableAsync(IReadOnlyCollection<long> ids, CancellationToken ct = default)
+    {
+        var found = new List<DispatchRow>();
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        // Chunked: a statement's parameter count is bounded on every provider.
+        foreach (var chunk in ids.Chunk(1000))
+            found.AddRange(await Dispatchable(db).Where(e => chunk.Contains(e.Id)).Select(DispatchRowOf).ToListAsync(ct));
+        return found;
+    }
+
+    /// <summary>Records that wait for a worker's job: Queued or Scheduled, run by this engine (not by an external worker).</summary>
+    private static IQueryable<Execution> Dispatchable(TaskdeckDbContext db) => db.Executions.AsNoTracking()
+        .Where(e => (e.State == ExecutionState.Queued || e.State == ExecutionState.Scheduled) && e.Kind != ExecutorKind.External);
+
+    private static readonly System.Linq.Expressions.Expression<Func<Execution, DispatchRow>> DispatchRowOf =
+        e => new DispatchRow(e.Id, e.State, e.HangfireJobId, e.Priority, e.RunAt, e.UpdatedAt);
 
     public async Task<IReadOnlyList<long>> FindExpiredAsync(DateTimeOffset now, int limit, CancellationToken ct = default)
     {

@@ -206,6 +206,7 @@ public sealed class BatchSizingTests
         public Task SetHangfireJobAsync(long id, string jobId, CancellationToken ct = default) => Task.CompletedTask;
         public Task SetHangfireJobsAsync(IReadOnlyList<(long Id, string JobId)> jobs, CancellationToken ct = default) => Task.CompletedTask;
         public Task<IReadOnlyList<DispatchRow>> FindDispatchableAsync(long afterId, int limit, CancellationToken ct = default) => throw new NotSupportedException();
+        public Task<IReadOnlyList<DispatchRow>> FindDispatchableAsync(IReadOnlyCollection<long> ids, CancellationToken ct = default) => throw new NotSupportedException();
         public Task<IReadOnlyList<long>> FindExpiredAsync(DateTimeOffset now, int limit, CancellationToken ct = default) => throw new NotSupportedException();
     }
 }
