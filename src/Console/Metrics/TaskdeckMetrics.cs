@@ -58,6 +58,7 @@ public sealed class TaskdeckMetrics : IHostedService
         _liveStretch = f.CreateGauge("taskdeck_console_live_interval_stretch",
             "How much the live views' refresh intervals are stretched to keep them within their share of a core (Taskdeck:Console:Live:Budget); 1 when they keep within it.");
         Registry.AddBeforeCollectCallback(RefreshAsync);
+        NodeRuntimeMetrics.Register(Registry);
     }
 
     public Task StartAsync(CancellationToken cancellationToken)

@@ -700,6 +700,35 @@ public sealed class WorkTaskApiTests(WorkTaskApiTests.App app, ITestOutputHelper
             Assert.Equal("counter", families[family].Type);
     }
 
+    [Fact]
+    public async Task PrometheusText_HasTheNodesOwnRuntime_WhatItCompilesCountingUp()
+    {
+        var client = app.CreateClient();
+        var first = PrometheusText.Parse(await client.GetStringAsync("/api/metrics"));
+        foreach (var (family, type) in new[]
+                 {
+                     ("process_cpu_seconds_total", "counter"), ("process_working_set_bytes", "gauge"), ("dotnet_collection_count_total", "counter"),
+                     ("dotnet_jit_compiled_methods_total", "counter"), ("dotnet_jit_compilation_seconds_total", "counter"),
+                     ("dotnet_gc_pause_seconds_total", "counter"), ("dotnet_gc_committed_bytes", "gauge"),
+                     ("dotnet_threadpool_threads", "gauge"), ("dotnet_threadpool_queue_length", "gauge"),
+                 })
+            Assert.True(first.TryGetValue(family, out var found) && found.Type == type, $"{family}: expected a {type}");
+        Assert.True(first["dotnet_threadpool_threads"].Samples.Single().Value >= 1);
+        Assert.True(first["process_working_set_bytes"].Samples.Single().Value > 0);
+
+        // Code this process has never run (a new generic instantiation) is compiled when it first runs: the next scrape counts it.
+        var compiledBefore = first["dotnet_jit_compiled_methods_total"].Samples.Single().Value;
+        Assert.True(compiledBefore > 0);
+        _ = NeverRunBefore<(Guid, DateTimeOffset, decimal)>.Describe();
+        var second = PrometheusText.Parse(await client.GetStringAsync("/api/metrics"));
+        Assert.True(second["dotnet_jit_compiled_methods_total"].Samples.Single().Value > compiledBefore);
+    }
+
+    private static class NeverRunBefore<T>
+    {
+        public static string Describe() => typeof(T).Name + typeof(T).GetHashCode();
+    }
+
     /// <summary>
     /// A <c>/ws/tasks</c> connection with the worker token, returned once the hub has registered it (so it misses no update
     /// published after this returns), with the hub's side of it.
