@@ -29,10 +29,11 @@ public static class ConsoleLiveBench
         var executions = positional.Count > 1 ? int.Parse(positional[1], CultureInfo.InvariantCulture) : 10_000;
         var inFlight = Option(args, "--in-flight") is { } f ? int.Parse(f, CultureInfo.InvariantCulture) : 32;
         var warmup = Option(args, "--warmup") is { } w ? int.Parse(w, CultureInfo.InvariantCulture) : 3_000;
-        // A warm-up is repeated (up to --warmup-rounds rounds) until the runtime's tiering thread is quiet: the pages bring
-        // a second body of code (Blazor, MudBlazor, the live views) that the JIT recompiles optimized only once it runs hot,
-        // and 12,000 executions with the pages still left 17 % of a core to it (BENCHMARKS.md session 20).
-        var warmupRounds = Option(args, "--warmup-rounds") is { } wr ? int.Parse(wr, CultureInfo.InvariantCulture) : 8;
+        // A warm-up is repeated (up to --warmup-rounds rounds) until the runtime's JIT is quiet (its tiering thread, and the
+        // methods it compiles in a round: /api/metrics' dotnet_jit_compiled_methods_total): the pages bring a second body of
+        // code (Blazor, MudBlazor, the live views) that the JIT recompiles optimized only once it runs hot, and 12,000
+        // executions with the pages still left 17 % of a core to it (BENCHMARKS.md session 20).
+        var warmupRounds = Option(args, "--warmup-rounds") is { } wr ? int.Parse(wr, CultureInfo.InvariantCulture) : 16;
         // A phase that cannot finish (the console used to slow the work this much) ends here and counts what got done.
         var limit = TimeSpan.FromSeconds(Option(args, "--phase-limit") is { } l ? int.Parse(l, CultureInfo.InvariantCulture) : 240);
         // --pace N: the steady rate of the paced phases (the target is stated at 1,000 executions/s).
@@ -244,7 +245,15 @@ public static class ConsoleLiveBench
     /// <summary>Most a warmed-up node's tiering thread may use of a core, over a warm-up round, for its code to count as warm.</summary>
     private const double WarmTiering = 0.03;
 
-    /// <summary>Rounds of <paramref name="executions"/> until the JIT's tiering thread is quiet (or <paramref name="rounds"/> ran).</summary>
+    /// <summary>
+    /// Most methods a warmed-up node may compile in a warm-up round. The tiering thread's CPU alone is not enough: the
+    /// runtime holds its call counting back while new methods keep being compiled, so a round in which the pages' code is
+    /// still being compiled for the first time can show a quiet tiering thread, and the next phase then pays for the
+    /// recompilation (a round at 0 % tiering and 120 methods compiled followed by a phase at 20 % and 1,440, session 41; warm phases compile 2–50).
+    /// </summary>
+    private const int WarmCompiledMethods = 100;
+
+    /// <summary>Rounds of <paramref name="executions"/> until the JIT is quiet: its tiering thread and its compilations (or <paramref name="rounds"/> ran).</summary>
     private static async Task WarmUpAsync(string name, HttpClient http, ConsoleNode node, int executions, int rounds, Load load)
     {
         for (var round = 1; round <= rounds; round++)
@@ -252,9 +261,9 @@ public static class ConsoleLiveBench
             var warm = await RunPhaseAsync(http, node, executions, load);
             var tiering = warm.Tiering.TotalSeconds / warm.Elapsed.TotalSeconds;
             System.Console.WriteLine($"{name}, round {round}: {executions:N0} executions, {warm.Rate:N0}/s, {warm.CpuPerExecutionUs:N0} µs node CPU each{warm.Note}");
-            if (tiering < WarmTiering) return;
+            if (tiering < WarmTiering && warm.CompiledMethods < WarmCompiledMethods) return;
         }
-        System.Console.WriteLine($"{name}: the tiering thread still used {WarmTiering:P0} of a core or more after {rounds} rounds; the next phase is measured anyway");
+        System.Console.WriteLine($"{name}: the JIT was still busy (tiering thread ≥ {WarmTiering:P0} of a core or ≥ {WarmCompiledMethods} methods compiled) after {rounds} rounds; the next phase is measured anyway");
     }
 
     /// <summary>
@@ -268,11 +277,13 @@ public static class ConsoleLiveBench
     /// <param name="WalMb">The SQLite WAL's size before and after the phase.</param>
     /// <param name="Tiering">CPU the runtime's tiering thread used during the phase.</param>
     /// <param name="WalEmptied">Whether the log was emptied before the phase (null: not asked, <c>--keep-wal</c>).</param>
+    /// <param name="CompiledMethods">Methods the node's JIT compiled during the phase (first compilations and tiered recompilations).</param>
     private sealed record Phase(int Done, int Asked, double Rate, double CpuPerExecutionUs, double Cores, TimeSpan Elapsed, (double Before, double After) WalMb,
-        TimeSpan Tiering, bool? WalEmptied)
+        TimeSpan Tiering, bool? WalEmptied, long CompiledMethods)
     {
         public string Note => (Done == Asked ? "" : $" (time limit: only {Done:N0} of {Asked:N0} Succeeded)") +
-                              $"; WAL {WalMb.Before:N0} → {WalMb.After:N0} MB{(WalEmptied == false ? " (a reader kept the log from being emptied)" : "")}; JIT tiering {Tiering.TotalSeconds / Elapsed.TotalSeconds:P0} of a core";
+                              $"; WAL {WalMb.Before:N0} → {WalMb.After:N0} MB{(WalEmptied == false ? " (a reader kept the log from being emptied)" : "")}; " +
+                              $"JIT tiering {Tiering.TotalSeconds / Elapsed.TotalSeconds:P0} of a core, {CompiledMethods:N0} methods compiled";
     }
 
     /// <summary>
@@ -285,6 +296,7 @@ public static class ConsoleLiveBench
         var walEmptied = load.FreshWal ? await node.TruncateWalAsync() : (bool?)null;
         var start = await SucceededAsync(http);
         var walBefore = node.WalMb();
+        var compiledBefore = await CompiledMethodsAsync(http);
         var cpu = node.Cpu();
         var tiering = new ThreadCpuMeter(node.Pid, TieringThread);
         var clock = Stopwatch.StartNew();
@@ -312,7 +324,9 @@ public static class ConsoleLiveBench
         var used = node.Cpu() - cpu;
         tiering.Sample();
         await submitters;
-        return new Phase(done, n, done / elapsed.TotalSeconds, used.TotalMicroseconds / Math.Max(1, done), used / elapsed, elapsed, (walBefore, node.WalMb()), tiering.Used, walEmptied);
+        var compiled = await CompiledMethodsAsync(http) - compiledBefore;
+        return new Phase(done, n, done / elapsed.TotalSeconds, used.TotalMicroseconds / Math.Max(1, done), used / elapsed, elapsed, (walBefore, node.WalMb()), tiering.Used, walEmptied,
+            compiled);
     }
 
     private static async Task<int> SucceededAsync(HttpClient http) =>
@@ -331,15 +345,26 @@ public static class ConsoleLiveBench
             .Select(v => $"{v.Key}: queries {v.Value.QuerySeconds:N2} s ({v.Value.Queries:N0}), drawing {v.Value.RenderSeconds:N2} s"));
     }
 
-    /// <summary>The node's <c>taskdeck_console_live_*</c> counters from <c>/api/metrics</c> (Prometheus text).</summary>
-    private static async Task<LiveViewsCost> LiveViewsCostAsync(HttpClient http)
+    /// <summary>The node's <c>/api/metrics</c> as Prometheus text, one sample a line.</summary>
+    private static async Task<string[]> ScrapeAsync(HttpClient http)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "/api/metrics");
         request.Headers.Accept.ParseAdd("text/plain");
         using var response = await http.SendAsync(request);
         response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadAsStringAsync()).Split('\n');
+    }
+
+    /// <summary>Methods the node's JIT has compiled since it started (<c>dotnet_jit_compiled_methods_total</c>).</summary>
+    private static async Task<long> CompiledMethodsAsync(HttpClient http) =>
+        (long)double.Parse((await ScrapeAsync(http)).Single(l => l.StartsWith("dotnet_jit_compiled_methods_total ", StringComparison.Ordinal)).Split(' ')[1],
+            CultureInfo.InvariantCulture);
+
+    /// <summary>The node's <c>taskdeck_console_live_*</c> counters from <c>/api/metrics</c> (Prometheus text).</summary>
+    private static async Task<LiveViewsCost> LiveViewsCostAsync(HttpClient http)
+    {
         // Each family is labelled by the kind of view: "taskdeck_console_live_queries_total{view=\"Dashboard\"} 12".
-        var samples = (await response.Content.ReadAsStringAsync()).Split('\n')
+        var samples = (await ScrapeAsync(http))
             .Where(l => l.StartsWith("taskdeck_console_live_", StringComparison.Ordinal))
             .Select(l => l.Split(' ', 2))
             .Select(p => (Family: p[0].Split('{')[0], View: p[0].Contains("view=\"", StringComparison.Ordinal) ? p[0].Split("view=\"")[1].Split('"')[0] : "",
