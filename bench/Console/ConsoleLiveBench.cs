@@ -253,17 +253,23 @@ public static class ConsoleLiveBench
     /// </summary>
     private const int WarmCompiledMethods = 100;
 
-    /// <summary>Rounds of <paramref name="executions"/> until the JIT is quiet: its tiering thread and its compilations (or <paramref name="rounds"/> ran).</summary>
+    /// <summary>
+    /// Rounds of <paramref name="executions"/> until the JIT is quiet — its tiering thread and its compilations — in two
+    /// rounds running (or <paramref name="rounds"/> ran): the recompilations come in waves, and one quiet round was followed
+    /// by a phase that compiled 626 methods (session 41).
+    /// </summary>
     private static async Task WarmUpAsync(string name, HttpClient http, ConsoleNode node, int executions, int rounds, Load load)
     {
+        var quietRounds = 0;
         for (var round = 1; round <= rounds; round++)
         {
             var warm = await RunPhaseAsync(http, node, executions, load);
             var tiering = warm.Tiering.TotalSeconds / warm.Elapsed.TotalSeconds;
             System.Console.WriteLine($"{name}, round {round}: {executions:N0} executions, {warm.Rate:N0}/s, {warm.CpuPerExecutionUs:N0} µs node CPU each{warm.Note}");
-            if (tiering < WarmTiering && warm.CompiledMethods < WarmCompiledMethods) return;
+            quietRounds = tiering < WarmTiering && warm.CompiledMethods < WarmCompiledMethods ? quietRounds + 1 : 0;
+            if (quietRounds == 2) return;
         }
-        System.Console.WriteLine($"{name}: the JIT was still busy (tiering thread ≥ {WarmTiering:P0} of a core or ≥ {WarmCompiledMethods} methods compiled) after {rounds} rounds; the next phase is measured anyway");
+        System.Console.WriteLine($"{name}: the JIT was not quiet (tiering thread under {WarmTiering:P0} of a core, under {WarmCompiledMethods} methods compiled) in two rounds running after {rounds} rounds; the next phase is measured anyway");
     }
 
     /// <summary>
