@@ -34,6 +34,7 @@ public static class ConsoleLiveBench
         // code (Blazor, MudBlazor, the live views) that the JIT recompiles optimized only once it runs hot, and 12,000
         // executions with the pages still left 17 % of a core to it (BENCHMARKS.md session 20).
         var warmupRounds = Option(args, "--warmup-rounds") is { } wr ? int.Parse(wr, CultureInfo.InvariantCulture) : 16;
+        if (warmupRounds < 2) throw new ArgumentException("--warmup-rounds: at least 2 (a warm-up ends after two quiet rounds running)");
         // A phase that cannot finish (the console used to slow the work this much) ends here and counts what got done.
         var limit = TimeSpan.FromSeconds(Option(args, "--phase-limit") is { } l ? int.Parse(l, CultureInfo.InvariantCulture) : 240);
         // --pace N: the steady rate of the paced phases (the target is stated at 1,000 executions/s).
@@ -246,12 +247,13 @@ public static class ConsoleLiveBench
     private const double WarmTiering = 0.03;
 
     /// <summary>
-    /// Most methods a warmed-up node may compile in a warm-up round. The tiering thread's CPU alone is not enough: the
-    /// runtime holds its call counting back while new methods keep being compiled, so a round in which the pages' code is
-    /// still being compiled for the first time can show a quiet tiering thread, and the next phase then pays for the
-    /// recompilation (a round at 0 % tiering and 120 methods compiled followed by a phase at 20 % and 1,440, session 41; warm phases compile 2–50).
+    /// Most methods a warmed-up node may compile per 1,000 executions of a warm-up round. The tiering thread's CPU alone is
+    /// not enough: the runtime holds its call counting back while new methods keep being compiled, so a round in which the
+    /// pages' code is still being compiled for the first time can show a quiet tiering thread, and the next phase then pays
+    /// for the recompilation (a round of 4,000 at 0 % tiering and 120 methods compiled, followed by a phase at 20 % and
+    /// 1,440, session 41; phases of 6,000 measured warm compiled 0–169).
     /// </summary>
-    private const int WarmCompiledMethods = 100;
+    private const int WarmCompiledMethodsPerThousand = 25;
 
     /// <summary>
     /// Rounds of <paramref name="executions"/> until the JIT is quiet — its tiering thread and its compilations — in two
@@ -261,15 +263,16 @@ public static class ConsoleLiveBench
     private static async Task WarmUpAsync(string name, HttpClient http, ConsoleNode node, int executions, int rounds, Load load)
     {
         var quietRounds = 0;
+        var mostCompiled = WarmCompiledMethodsPerThousand * executions / 1000;
         for (var round = 1; round <= rounds; round++)
         {
             var warm = await RunPhaseAsync(http, node, executions, load);
             var tiering = warm.Tiering.TotalSeconds / warm.Elapsed.TotalSeconds;
             System.Console.WriteLine($"{name}, round {round}: {executions:N0} executions, {warm.Rate:N0}/s, {warm.CpuPerExecutionUs:N0} µs node CPU each{warm.Note}");
-            quietRounds = tiering < WarmTiering && warm.CompiledMethods < WarmCompiledMethods ? quietRounds + 1 : 0;
+            quietRounds = tiering < WarmTiering && warm.CompiledMethods < mostCompiled ? quietRounds + 1 : 0;
             if (quietRounds == 2) return;
         }
-        System.Console.WriteLine($"{name}: the JIT was not quiet (tiering thread under {WarmTiering:P0} of a core, under {WarmCompiledMethods} methods compiled) in two rounds running after {rounds} rounds; the next phase is measured anyway");
+        System.Console.WriteLine($"{name}: in {rounds} rounds no two running had the tiering thread under {WarmTiering:P0} of a core and fewer than {mostCompiled:N0} methods compiled; the next phase is measured anyway");
     }
 
     /// <summary>
@@ -362,9 +365,12 @@ public static class ConsoleLiveBench
     }
 
     /// <summary>Methods the node's JIT has compiled since it started (<c>dotnet_jit_compiled_methods_total</c>).</summary>
-    private static async Task<long> CompiledMethodsAsync(HttpClient http) =>
-        (long)double.Parse((await ScrapeAsync(http)).Single(l => l.StartsWith("dotnet_jit_compiled_methods_total ", StringComparison.Ordinal)).Split(' ')[1],
-            CultureInfo.InvariantCulture);
+    private static async Task<long> CompiledMethodsAsync(HttpClient http)
+    {
+        var line = (await ScrapeAsync(http)).SingleOrDefault(l => l.StartsWith("dotnet_jit_compiled_methods_total ", StringComparison.Ordinal))
+                   ?? throw new InvalidOperationException("the node's /api/metrics has no dotnet_jit_compiled_methods_total: rebuild src/Console (Release)");
+        return (long)double.Parse(line.Split(' ')[1], CultureInfo.InvariantCulture);
+    }
 
     /// <summary>The node's <c>taskdeck_console_live_*</c> counters from <c>/api/metrics</c> (Prometheus text).</summary>
     private static async Task<LiveViewsCost> LiveViewsCostAsync(HttpClient http)
