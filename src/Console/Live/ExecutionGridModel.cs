@@ -125,9 +125,9 @@ public sealed class ExecutionGridModel : LiveModel<ExecutionGridSnapshot>
     }
 
     /// <summary>
-    /// The rows read, each one the page already shows the same as the instance it shows. A grid row's live cells draw
-    /// again only when the row they show is another object (<c>LiveCell</c>): a fresh instance of every row would make
-    /// every grid that watches this page draw every row's cells again at every row that entered it.
+    /// The rows read, each one the page already shows the same as the instance it shows. A grid row draws again only when
+    /// the row it shows is another object (<c>ExecutionRow</c>): a fresh instance of every row would make every grid that
+    /// watches this page draw every row again at every row that entered it.
     /// </summary>
     private static List<Execution> KeptFrom(ExecutionGridSnapshot? shown, IReadOnlyList<Execution> read)
     {

@@ -89,8 +89,8 @@ public sealed class LiveModelTests : AppTestContext
         cut.FindAll("tbody tr.mud-table-row").Single(r => r.QuerySelector($"a[href='/executions/{id}']") is not null)
             .QuerySelector(".state-chip")!.TextContent.Trim();
 
-    private Dictionary<long, int> CellRenders(IRenderedComponent<ExecutionsPage> cut) =>
-        cut.FindComponents<LiveCell>().GroupBy(c => c.Instance.Row.Id).ToDictionary(g => g.Key, g => g.Sum(c => c.RenderCount));
+    private Dictionary<long, int> RowRenders(IRenderedComponent<ExecutionsPage> cut) =>
+        cut.FindComponents<ExecutionRow>().ToDictionary(c => c.Instance.Row.Id, c => c.RenderCount);
 
     [Fact]
     public async Task WhatAViewCosts_IsCountedUnderItsKind()
@@ -116,10 +116,10 @@ public sealed class LiveModelTests : AppTestContext
         var model = Assert.Single(_live.Models.OfType<ExecutionGridModel>());
         Assert.Equal(1, model.Queries);
         var commands = _commands.Count;
-        // bunit counts a render of any cell as one of the page and of the grid: their own renders are counted by themselves.
+        // bunit counts a render of any row as one of the page and of the grid: their own renders are counted by themselves.
         var pageRenders = cut.Instance.OwnRenders;
         var gridRenders = cut.FindComponent<ExecutionsGrid>().Instance.OwnRenders;
-        var cells = CellRenders(cut);
+        var rows = RowRenders(cut);
         Assert.Equal("Scheduled", ChipOf(cut, ids[1]));
 
         await CancelAsync(ids[1]);
@@ -127,13 +127,13 @@ public sealed class LiveModelTests : AppTestContext
         cut.WaitForAssertion(() => Assert.Equal("Cancelled", ChipOf(cut, ids[1])), Deadline);
         Assert.Equal(commands, _commands.Count);
         Assert.Equal(1, model.Queries);
-        // Only the changed row's cells rendered: not the grid, not the other rows, not the page.
+        // Only the changed row rendered: not the grid, not the other rows, not the page.
         Assert.Equal(gridRenders, cut.FindComponent<ExecutionsGrid>().Instance.OwnRenders);
         Assert.Equal(pageRenders, cut.Instance.OwnRenders);
-        var after = CellRenders(cut);
-        Assert.True(after[ids[1]] > cells[ids[1]]);
-        Assert.Equal(cells[ids[0]], after[ids[0]]);
-        Assert.Equal(cells[ids[2]], after[ids[2]]);
+        var after = RowRenders(cut);
+        Assert.True(after[ids[1]] > rows[ids[1]]);
+        Assert.Equal(rows[ids[0]], after[ids[0]]);
+        Assert.Equal(rows[ids[2]], after[ids[2]]);
         Assert.Equal("Scheduled", ChipOf(cut, ids[0]));
     }
 
@@ -164,34 +164,33 @@ public sealed class LiveModelTests : AppTestContext
     /// <summary>
     /// A row entering a live page must not cost every row on it: with MudDataGrid (each row keyed inside a fragment of its
     /// own, so no key matched once the rows had moved down) and every row read again as a new object, each grid watching the
-    /// page dropped all its rows' cells and components at every new execution, made them again and sent the browser every row.
+    /// page dropped all its rows' elements and components at every new execution, made them again and sent the browser every row.
     /// </summary>
     [Fact]
-    public async Task GridPage_ARowEnteringIt_KeepsTheRowsItShowedAlready_TheirCellsNeitherMadeNorDrawnAgain()
+    public async Task GridPage_ARowEnteringIt_KeepsTheRowsItShowedAlready_NeitherMadeNorDrawnAgain()
     {
         var (tag, ids) = await ScheduledAsync(2);
         var cut = RenderPage(tag, 2);
         await cut.SettledAsync(Deadline);
-        var cells = CellsByRow(cut);
-        var renders = CellRenders(cut);
+        var rows = RowsById(cut);
+        var renders = RowRenders(cut);
 
         var added = await Host.Executions.SubmitAsync(new NewExecution { Kind = ExecutorKind.Handler, Name = "demo.noop", RunAt = DateTimeOffset.UtcNow.AddHours(1), Tags = [tag] }, Actor.System);
         _events.Publish(new StateChanged(added.Id, DateTimeOffset.UtcNow, null, ExecutionState.Scheduled, Transition.Submit, 0, null, "another-node"));
 
         cut.WaitForAssertion(() => Assert.Equal(3, cut.FindAll("tbody tr.mud-table-row .state-chip").Count), Deadline);
         await cut.SettledAsync(Deadline);
-        var after = CellsByRow(cut);
+        var after = RowsById(cut);
         Assert.True(after.ContainsKey(added.Id));
         foreach (var id in ids)
         {
-            Assert.Equal(cells[id].Count, after[id].Count);
-            Assert.All(cells[id].Zip(after[id]), pair => Assert.Same(pair.First, pair.Second));
-            Assert.Equal(renders[id], CellRenders(cut)[id]);
+            Assert.Same(rows[id], after[id]);
+            Assert.Equal(renders[id], RowRenders(cut)[id]);
         }
     }
 
-    private static Dictionary<long, List<LiveCell>> CellsByRow(IRenderedComponent<ExecutionsPage> cut) =>
-        cut.FindComponents<LiveCell>().GroupBy(c => c.Instance.Row.Id).ToDictionary(g => g.Key, g => g.Select(c => c.Instance).ToList());
+    private static Dictionary<long, ExecutionRow> RowsById(IRenderedComponent<ExecutionsPage> cut) =>
+        cut.FindComponents<ExecutionRow>().ToDictionary(c => c.Instance.Row.Id, c => c.Instance);
 
     [Fact]
     public async Task GridPage_InAHiddenTab_ReceivesNoRenders_AndCatchesUpWhenShown()
@@ -206,7 +205,7 @@ public sealed class LiveModelTests : AppTestContext
         visibility.SetHidden(true);
         var pageRenders = cut.RenderCount;
         var gridRenders = cut.FindComponent<ExecutionsGrid>().RenderCount;
-        var cells = CellRenders(cut);
+        var rows = RowRenders(cut);
 
         await CancelAsync(ids[0]);
         await WaitAsync(() => { lock (seen) return seen.Any(u => u.Snapshot.Find(ids[0])?.State == ExecutionState.Cancelled); });
@@ -216,7 +215,7 @@ public sealed class LiveModelTests : AppTestContext
 
         Assert.Equal(pageRenders, cut.RenderCount);
         Assert.Equal(gridRenders, cut.FindComponent<ExecutionsGrid>().RenderCount);
-        Assert.Equal(cells, CellRenders(cut));
+        Assert.Equal(rows, RowRenders(cut));
         Assert.Equal("Scheduled", ChipOf(cut, ids[0]));
 
         visibility.SetHidden(false);

@@ -12,7 +12,7 @@ namespace Taskdeck.Console.Components.Executions;
 /// Blazor matches keys only among the elements of one fragment: when a row entered at the top of a live page, every row
 /// below it met another row's key at its place, and was dropped with its cells and components and made again — on every
 /// open page, at every new execution (issue 15). Here the rows are siblings keyed by id: a row that stays keeps its
-/// elements, and its live cells do not even render unless it changed.
+/// elements, and its <see cref="ExecutionRow"/> does not even render unless it changed.
 /// </summary>
 public partial class ExecutionsGrid
 {
@@ -32,11 +32,8 @@ public partial class ExecutionsGrid
     /// and these rows alike); unless told, the grid draws none.
     /// </summary>
     [Parameter] public bool MayOperate { get; set; }
+    [Inject] public required ClientTime Clock { get; init; }
 
-
-    /// <summary>A non-default queue and the tags, under the task name.</summary>
-    private static string Extra(Execution e) =>
-        string.Join(" · ", new[] { e.Queue != "default" ? $"queue {e.Queue}" : null, e.Tags.Count > 0 ? string.Join(", ", e.Tags.Take(4)) : null }.OfType<string>());
 
     protected override (string By, bool Descending)? InitialSort => (nameof(Execution.Id), true);
 
@@ -65,7 +62,30 @@ public partial class ExecutionsGrid
 
     // A row's live cells repaint it when it changes in place; the grid itself draws again only when its rows, sort, page or
     // selection changed, or the page's parameters that it shows.
-    protected override object DrawnFrom => (_selectionVersion, Live, EmptyText, MayOperate);
+    protected override object DrawnFrom => (_selectionVersion, Live, EmptyText, MayOperate, Clock.Known);
+
+    // The rows draw their times in the viewer's zone, asked of the browser once per circuit: the grid asks for it (its rows
+    // are not components that could) and draws them again when it is known.
+    protected override void OnInitialized()
+    {
+        base.OnInitialized();
+        Clock.Changed += OnZoneKnown;
+    }
+
+    protected override async Task OnAfterRenderAsync(bool firstRender)
+    {
+        var zone = firstRender && !Clock.Known ? Clock.EnsureAsync() : Task.CompletedTask;
+        await base.OnAfterRenderAsync(firstRender);
+        await zone;
+    }
+
+    private void OnZoneKnown() => InvokeAsync(StateHasChanged);
+
+    public override void Dispose()
+    {
+        Clock.Changed -= OnZoneKnown;
+        base.Dispose();
+    }
 
     protected override void OnRowsChanged()
     {

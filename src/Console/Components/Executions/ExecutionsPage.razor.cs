@@ -26,7 +26,7 @@ public partial class ExecutionsPage : IAsyncDisposable
     private PausedChip? _chip;
     private HashSet<Execution> _selected = new(ExecutionById.Instance);
     private IReadOnlyCollection<ExecutionState> _states = [];
-    private int? _total;
+    private MatchingTotal? _matching;
     private bool _busy;
     private string? _lastQuery;
     private readonly LiveRows _rows = new();
@@ -198,7 +198,7 @@ public partial class ExecutionsPage : IAsyncDisposable
             ct.ThrowIfCancellationRequested();
             _shownVersion = view.Model.Version;
             _rows.Reset(page.Rows);
-            if (_total != page.Total) { _total = page.Total; _ = InvokeAsync(StateHasChanged); }
+            _ = InvokeAsync(() => _matching?.Show(page.Total));
             // The selection keeps its objects: the bulk buttons and acts read each selected row as LiveRows has it now. A new
             // set here would be a new parameter for the grid, and a render more for nothing.
             return new GridData<Execution> { Items = page.Rows, TotalItems = page.Total };
@@ -278,7 +278,10 @@ public partial class ExecutionsPage : IAsyncDisposable
     private async Task RefreshAsync()
     {
         if (_grid is not null) await _grid.ReloadQuietlyAsync();
-        StateHasChanged();
+        // The grid draws its rows and the total its number; the page around them (its filters and buttons) changes with the
+        // rows only through the bulk buttons, which follow the selected rows' states. Drawing it at every refresh of a live
+        // page would set every filter's and button's parameters again, on every open page (issue 15).
+        if (_selected.Count > 0) StateHasChanged();
     }
 
     private Task CancelAsync(IReadOnlyList<Execution> items) =>

@@ -4,7 +4,7 @@ namespace Taskdeck.Console.Components.Executions;
 
 /// <summary>
 /// A grid page's rows as they are now, and the cells that draw each one. A change to a row already on the page repaints
-/// that row's <see cref="LiveCell"/>s and nothing else: the grid, its other rows and the page are not rendered again.
+/// that row's <see cref="ExecutionRow"/> and nothing else: the grid, its other rows and the page are not rendered again.
 /// Used on the circuit's dispatcher only.
 /// </summary>
 public sealed class LiveRows
@@ -18,7 +18,7 @@ public sealed class LiveRows
 
     public void Reset(IEnumerable<Execution> rows) => _rows = rows.ToDictionary(r => r.Id);
 
-    /// <summary>The row changed in place: its cells repaint.</summary>
+    /// <summary>The row changed in place: its row repaints.</summary>
     public void Update(Execution row)
     {
         if (!_rows.ContainsKey(row.Id)) return;

@@ -69,5 +69,5 @@ public abstract class PagedTableBase<TRow> : ComponentBase, IDisposable where TR
     /// </summary>
     protected void Drawing() => (_redraw, _drawnFrom) = (false, DrawnFrom);
 
-    public void Dispose() => Paged.Dispose();
+    public virtual void Dispose() => Paged.Dispose();
 }
