@@ -30,9 +30,11 @@ public sealed class LiveCadence
     /// The share of one core that all the node's live views together may spend on their queries and their pages' drawing.
     /// Past it every view's interval between queries is stretched (at most doubled, never beyond <see cref="MaxInterval"/>;
     /// <see cref="LiveWork.Stretch"/>): many open pages refresh less often each, rather than taking the node's cores from
-    /// the work they show.
+    /// the work they show. A twentieth of a core: what the views spend by their timers is not all their pages cost the node
+    /// (sending each update to its browser and taking the browser's acknowledgement are outside them), and 50 open pages
+    /// must leave the node at least 90 % of its throughput (issue 15; BENCHMARKS.md, session 42).
     /// </summary>
-    public double Budget { get; set; } = 0.10;
+    public double Budget { get; set; } = 0.05;
 
     /// <param name="refreshCost">What the model's last refresh cost: its query (none for a patch) and every page's drawing of it.</param>
     /// <param name="changesPerSecond">The model's recent rate of relevant changes.</param>
@@ -54,6 +56,6 @@ public sealed class LiveCadence
         if (CostFactor < 1) yield return "Taskdeck:Console:Live:CostFactor must be at least 1.";
         if (BusyRate <= 0) yield return "Taskdeck:Console:Live:BusyRate must be positive.";
         if (HistoryInterval < TimeSpan.Zero) yield return "Taskdeck:Console:Live:HistoryInterval must not be negative.";
-        if (!(Budget > 0)) yield return "Taskdeck:Console:Live:Budget must be a positive share of one core (0.10 is a tenth of a core).";
+        if (!(Budget > 0)) yield return "Taskdeck:Console:Live:Budget must be a positive share of one core (0.05 is a twentieth of a core).";
     }
 }
