@@ -1,3 +1,4 @@
+using Taskdeck.Console.Components.Shared;
 using Microsoft.AspNetCore.Components;
 using Microsoft.Extensions.Options;
 using MudBlazor;
@@ -13,7 +14,7 @@ public partial class AuditPage
     private static readonly string[] ActionGroups = ["auth.", "execution.", "dagrun.", "user.", "token.", "schedule.", "setting."];
 
     private MudDataGrid<AuditEntry>? _grid;
-    private int? _total;
+    private MatchingTotal? _matching;
     private bool _loaded;
     private string? _lastQuery;
     private IReadOnlyList<string> _actions = AuditActions.Known;
@@ -80,7 +81,7 @@ public partial class AuditPage
         {
             var page = await Queries.PageAsync(CurrentFilter(), state.Page * state.PageSize, state.PageSize, ct);
             (_liveExecutions, _liveRuns) = await Queries.ExistingAsync(page.Items, ct);
-            if (_total != page.Total) { _total = page.Total; _ = InvokeAsync(StateHasChanged); }
+            _ = InvokeAsync(() => _matching?.Show(page.Total));
             _loaded = true;
             return new GridData<AuditEntry> { Items = page.Items, TotalItems = page.Total };
         }

@@ -12,7 +12,7 @@ namespace Taskdeck.Console.Components.Executions;
 /// open grid (issue 15). It repaints on its own when its row changes in place, and otherwise only when what it shows
 /// changed: the grid hands every row its parameters at each of its renders.
 /// </summary>
-public partial class ExecutionRow : IDisposable
+public partial class ExecutionRow
 {
     private Execution? _shown;
     private (bool Selected, bool MayOperate, bool ZoneKnown) _shownWith;
@@ -52,8 +52,6 @@ public partial class ExecutionRow : IDisposable
         }
     }
 
-    protected override void OnInitialized() => Drawn();
-
     private void Repaint()
     {
         _repaint = true;
@@ -64,13 +62,21 @@ public partial class ExecutionRow : IDisposable
     {
         var render = _repaint || !ReferenceEquals(Now, _shown) || _shownWith != (Selected, MayOperate, ZoneKnown);
         _repaint = false;
-        if (render) Drawn();
         return render;
     }
 
     private Execution Now => Live?.Current(Row) ?? Row;
 
-    private void Drawn() => (_shown, _shownWith) = (Now, (Selected, MayOperate, ZoneKnown));
+    /// <summary>
+    /// Called by the markup as it draws: the row is taken then, not when the render was asked for. A circuit holds renders
+    /// back while the browser has not acknowledged enough of them, and a repaint asked while one is held does not ask
+    /// again: the held one must draw the row as it is when it runs (<see cref="PagedTableBase{TRow}.Drawing"/> likewise).
+    /// </summary>
+    private Execution Drawing()
+    {
+        (_shown, _shownWith) = (Now, (Selected, MayOperate, ZoneKnown));
+        return _shown;
+    }
 
     public void Dispose() => _registration?.Dispose();
 }

@@ -24,7 +24,7 @@ public partial class ExecutionsGrid
     [Parameter] public EventCallback<IReadOnlyList<Execution>> OnCancel { get; set; }
     [Parameter] public EventCallback<IReadOnlyList<Execution>> OnRetry { get; set; }
     [Parameter] public EventCallback<IReadOnlyList<Execution>> OnDelete { get; set; }
-    /// <summary>The page's live rows: a row that changes in place repaints its own cells only (null: the rows as loaded).</summary>
+    /// <summary>The page's live rows: a row that changes in place repaints itself only (null: the rows as loaded).</summary>
     [Parameter] public LiveRows? Live { get; set; }
     [Parameter] public string EmptyText { get; set; } = "No executions match these filters.";
     /// <summary>
@@ -60,7 +60,7 @@ public partial class ExecutionsGrid
         builder.CloseElement();
     };
 
-    // A row's live cells repaint it when it changes in place; the grid itself draws again only when its rows, sort, page or
+    // A row repaints itself when it changes in place; the grid itself draws again only when its rows, sort, page or
     // selection changed, or the page's parameters that it shows.
     protected override object DrawnFrom => (_selectionVersion, Live, EmptyText, MayOperate, Clock.Known);
 
@@ -74,7 +74,7 @@ public partial class ExecutionsGrid
 
     protected override async Task OnAfterRenderAsync(bool firstRender)
     {
-        var zone = firstRender && !Clock.Known ? Clock.EnsureAsync() : Task.CompletedTask;
+        var zone = Clock.Known ? Task.CompletedTask : Clock.EnsureAsync();
         await base.OnAfterRenderAsync(firstRender);
         await zone;
     }

@@ -81,14 +81,14 @@ public partial class ExecutionsPage : IAsyncDisposable
     {
         // One delegate for the page's life: a new one at each render would be a changed parameter for the grid.
         _load = LoadAsync;
-        // Running rows' durations grow: once a second their duration cells repaint (no query, no other cell).
+        // Running rows' durations grow: once a second those rows repaint (no query, no other row).
         _ticker = Time.CreateTimer(_ =>
         {
             if (!Visibility.Hidden && !Volatile.Read(ref _reading)) _ = InvokeAsync(_rows.RepaintActive);
         }, null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
     }
 
-    /// <summary>How many times the page itself rendered (not the grid's cells).</summary>
+    /// <summary>How many times the page itself rendered (not the grid's rows).</summary>
     internal int OwnRenders { get; private set; }
 
     protected override async Task OnAfterRenderAsync(bool firstRender)

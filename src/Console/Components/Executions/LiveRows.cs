@@ -3,14 +3,14 @@ using Taskdeck.Core.Executions;
 namespace Taskdeck.Console.Components.Executions;
 
 /// <summary>
-/// A grid page's rows as they are now, and the cells that draw each one. A change to a row already on the page repaints
+/// A grid page's rows as they are now, and the row components that draw each one. A change to a row already on the page repaints
 /// that row's <see cref="ExecutionRow"/> and nothing else: the grid, its other rows and the page are not rendered again.
 /// Used on the circuit's dispatcher only.
 /// </summary>
 public sealed class LiveRows
 {
     private Dictionary<long, Execution> _rows = [];
-    private readonly Dictionary<long, List<Action>> _cells = [];
+    private readonly Dictionary<long, List<Action>> _drawers = [];
 
     public Execution Current(Execution row) => _rows.GetValueOrDefault(row.Id) ?? row;
 
@@ -36,14 +36,14 @@ public sealed class LiveRows
 
     private void Repaint(long id)
     {
-        if (_cells.TryGetValue(id, out var cells))
-            foreach (var repaint in cells.ToList()) repaint();
+        if (_drawers.TryGetValue(id, out var drawers))
+            foreach (var repaint in drawers.ToList()) repaint();
     }
 
     public IDisposable Register(long id, Action repaint)
     {
-        if (!_cells.TryGetValue(id, out var cells)) _cells[id] = cells = [];
-        cells.Add(repaint);
+        if (!_drawers.TryGetValue(id, out var drawers)) _drawers[id] = drawers = [];
+        drawers.Add(repaint);
         return new Registration(this, id, repaint);
     }
 
@@ -51,9 +51,9 @@ public sealed class LiveRows
     {
         public void Dispose()
         {
-            if (!owner._cells.TryGetValue(id, out var cells)) return;
-            cells.Remove(repaint);
-            if (cells.Count == 0) owner._cells.Remove(id);
+            if (!owner._drawers.TryGetValue(id, out var drawers)) return;
+            drawers.Remove(repaint);
+            if (drawers.Count == 0) owner._drawers.Remove(id);
         }
     }
 }
